@@ -1,0 +1,199 @@
+//===- QNNOps.td - qnn dialect operations ------------------*- tablegen -*-===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Operations of the `qnn` dialect. Their arithmetic is defined in
+// docs/Semantics.md; the descriptions below summarize it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_OPT_DIALECT_QNN_IR_QNNOPS_TD
+#define QUANT_OPT_DIALECT_QNN_IR_QNNOPS_TD
+
+include "quant-opt/Dialect/QNN/IR/QNNDialect.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+// The expressed types the semantics cover.
+def QNN_FloatElement : AnyTypeOf<[F16, BF16, F32, F64]>;
+
+// The three upstream uniform quantized types; `!quant.any` and
+// `!quant.calibrated` carry no scale and cannot be computed with.
+def QNN_QuantizedElement : Type<
+  CPred<"::llvm::isa<::mlir::quant::UniformQuantizedType, "
+        "::mlir::quant::UniformQuantizedPerAxisType, "
+        "::mlir::quant::UniformQuantizedSubChannelType>($_self)">,
+  "uniform quantized type", "::mlir::quant::QuantizedType">;
+
+def QNN_FloatTensor : RankedTensorOf<[QNN_FloatElement]>;
+def QNN_QuantizedTensor : RankedTensorOf<[QNN_QuantizedElement]>;
+
+// Calibration statistics written by `qnn.observe` when it runs.
+def QNN_CalibrationResource
+    : Resource<"::mlir::qnn::CalibrationStatisticsResource">;
+
+class QNN_Op<string mnemonic, list<Trait> traits = []>
+    : Op<QNN_Dialect, mnemonic, traits>;
+
+//===----------------------------------------------------------------------===//
+// qnn.quantize
+//===----------------------------------------------------------------------===//
+
+def QNN_QuantizeOp : QNN_Op<"quantize", [Pure, SameOperandsAndResultShape]> {
+  let summary = "Quantizes a float tensor";
+  let description = [{
+    Converts each element `x` to the stored value of the result's quantized
+    type: `q = clamp(round(x / s) + z, qmin, qmax)`, where `(s, z)` are the
+    scale and zero point that apply to the element (per tensor, per channel
+    along the type's axis, or per block), division is one IEEE division in
+    f32 (f64 for f64 types), `round` follows `rounding` (default
+    `half_to_even`), NaN gives `z` and `±Inf` saturate. The input element
+    type must be the quantized type's expressed type.
+
+    Example:
+
+    ```mlir
+    %q = qnn.quantize %x : tensor<4xf32> -> tensor<4x!quant.uniform<i8:f32, 0.5:-3>>
+    %r = qnn.quantize %x rounding<half_away_from_zero>
+        : tensor<2x3xf32> -> tensor<2x3x!quant.uniform<u8:f32:1, {0.1:128, 0.2:120, 0.3:100}>>
+    ```
+
+    A quantize of a float constant folds into a `qnn.constant`; a quantize of
+    a dequantize of the same type folds to the quantized value when that round
+    trip is exact (see docs/Semantics.md).
+  }];
+  let arguments = (ins
+    QNN_FloatTensor:$input,
+    DefaultValuedAttr<QNN_RoundingModeAttr,
+                      "::mlir::qnn::RoundingMode::HalfToEven">:$rounding);
+  let results = (outs QNN_QuantizedTensor:$result);
+  let assemblyFormat = [{
+    $input (`rounding` `` $rounding^)? attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// qnn.dequantize
+//===----------------------------------------------------------------------===//
+
+def QNN_DequantizeOp
+    : QNN_Op<"dequantize", [Pure, SameOperandsAndResultShape]> {
+  let summary = "Converts a quantized tensor back to float";
+  let description = [{
+    Computes `x = (q - z) * s` for each stored value `q`, with the scale and
+    zero point that apply to the element, in f32 (f64 for f64 types), then
+    rounds to the result's element type, which must be the quantized type's
+    expressed type.
+
+    `qnn.dequantize(qnn.quantize(%x))` is the simulated quantization of `%x`
+    and is never folded away.
+
+    ```mlir
+    %x = qnn.dequantize %q : tensor<4x!quant.uniform<i8:f32, 0.5:-3>> -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins QNN_QuantizedTensor:$input);
+  let results = (outs QNN_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// qnn.requantize
+//===----------------------------------------------------------------------===//
+
+def QNN_RequantizeOp
+    : QNN_Op<"requantize", [Pure, SameOperandsAndResultShape]> {
+  let summary = "Converts between two quantized types";
+  let description = [{
+    Re-expresses a quantized tensor in another quantized type with the same
+    expressed type: other scales, zero points, storage type or granularity.
+    It is defined as exactly `quantize(dequantize(q))`, including the rounding
+    of the intermediate value to the expressed type, so a dequantize followed
+    by a quantize can be replaced by it without changing any bit.
+
+    ```mlir
+    %r = qnn.requantize %q : tensor<4x!quant.uniform<i8:f32, 0.5>>
+                          -> tensor<4x!quant.uniform<u8:f32, 0.25:128>>
+    ```
+
+    A requantize to the input's own type folds to the input when the round
+    trip is exact, and a requantize of a `qnn.constant` folds to a
+    `qnn.constant`.
+  }];
+  let arguments = (ins
+    QNN_QuantizedTensor:$input,
+    DefaultValuedAttr<QNN_RoundingModeAttr,
+                      "::mlir::qnn::RoundingMode::HalfToEven">:$rounding);
+  let results = (outs QNN_QuantizedTensor:$result);
+  let assemblyFormat = [{
+    $input (`rounding` `` $rounding^)? attr-dict `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// qnn.observe
+//===----------------------------------------------------------------------===//
+
+def QNN_ObserveOp : QNN_Op<"observe", [
+    SameOperandsAndResultType,
+    MemoryEffects<[MemWrite<QNN_CalibrationResource>]>]> {
+  let summary = "Marks a float tensor whose range calibration records";
+  let description = [{
+    Returns its input unchanged. When the program runs for calibration, the
+    values that flow through it are recorded in the statistics entry named
+    `id` (a stable name, usually taken from the producing layer's location).
+    The op writes those statistics, so it is never removed as dead code.
+    Lowering to integers replaces it by its input.
+
+    ```mlir
+    %y = qnn.observe %x as "conv1" : tensor<1x8x8x16xf32>
+    ```
+  }];
+  let arguments = (ins QNN_FloatTensor:$input, StrAttr:$id);
+  let results = (outs QNN_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `as` $id attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// qnn.constant
+//===----------------------------------------------------------------------===//
+
+def QNN_ConstantOp : QNN_Op<"constant", [ConstantLike, Pure]> {
+  let summary = "A quantized tensor constant";
+  let description = [{
+    A constant tensor of a quantized type, given by its stored values: an
+    integer elements attribute whose width is the storage width, signless
+    (two's complement bits) or with the storage's signedness (`ui8` for
+    `u8`). Every value must lie in the storage range of the type.
+
+    ```mlir
+    %w = qnn.constant dense<[[1, -2], [127, 0]]> : tensor<2x2xi8>
+        -> tensor<2x2x!quant.uniform<i8:f32:0, {0.1, 0.2}>>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs QNN_QuantizedTensor:$result);
+  let assemblyFormat = "$value attr-dict `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+#endif // QUANT_OPT_DIALECT_QNN_IR_QNNOPS_TD

@@ -1,0 +1,461 @@
+//===- QNNToLinalg.cpp - Lower qnn to linalg on integers ------------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Lowers the qnn casts to elementwise linalg.generic ops on the storage
+// integers, statement by statement as docs/Semantics.md defines them, and
+// converts quantized types to their storage everywhere they appear.
+//
+// Scales and zero points reach the loop body as scalar constants (per-tensor)
+// or as constant tensors indexed along the axes where they vary (per-axis,
+// sub-channel). A sub-channel axis of size S with blocks of B is first
+// expanded into (S / B, B) so that the parameter index is a plain loop index
+// and the generic stays a projected permutation that vectorizes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Conversion/Passes.h"
+#include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlir::qnn {
+#define GEN_PASS_DEF_CONVERTQNNTOLINALGPASS
+#include "quant-opt/Conversion/Passes.h.inc"
+} // namespace mlir::qnn
+
+using namespace mlir;
+using namespace mlir::qnn;
+
+//===----------------------------------------------------------------------===//
+// Type conversion
+//===----------------------------------------------------------------------===//
+
+static IntegerType getSignlessStorageType(quant::QuantizedType type) {
+  return IntegerType::get(type.getContext(),
+                          type.getStorageTypeIntegralWidth());
+}
+
+QuantizedToStorageTypeConverter::QuantizedToStorageTypeConverter() {
+  addConversion([](Type type) { return type; });
+  addConversion([](quant::QuantizedType type) -> Type {
+    return getSignlessStorageType(type);
+  });
+  addConversion([](TensorType type) -> Type {
+    if (auto quantized = dyn_cast<quant::QuantizedType>(type.getElementType()))
+      return type.clone(getSignlessStorageType(quantized));
+    return type;
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise loops with per-element parameters
+//===----------------------------------------------------------------------===//
+
+/// The integer type the lowering computes with: wide enough that
+/// `r + z` cannot overflow after `r` is clamped to +-`getFloatClampBound`.
+static IntegerType getWorkingIntegerType(quant::QuantizedType type) {
+  unsigned width = type.getStorageTypeIntegralWidth() <= 16 ? 32 : 64;
+  return IntegerType::get(type.getContext(), width);
+}
+
+/// 2^30 for 32-bit working integers, 2^62 for 64-bit ones: a power of two, so
+/// exact in every compute type, and far beyond |qmin - z|, |qmax - z|.
+static double getFloatClampBound(IntegerType workingType) {
+  return std::ldexp(1.0, workingType.getWidth() - 2);
+}
+
+/// Computes one element: (builder, loc, element, scale, zeroPoint) -> value.
+using ElementBodyBuilder =
+    function_ref<Value(OpBuilder &, Location, Value, Value, Value)>;
+
+/// Emits a linalg.generic that maps every element of `input` through
+/// `buildBody` into a tensor of `resultElementType`, passing each element
+/// the scale (in the compute type) and zero point (in the working integer
+/// type) that `type` assigns to it.
+static Value buildElementwiseWithParameters(OpBuilder &b, Location loc,
+                                            Value input,
+                                            quant::QuantizedType type,
+                                            Type resultElementType,
+                                            ElementBodyBuilder buildBody) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  ArrayRef<int64_t> shape = inputType.getShape();
+  FloatType computeType = getComputeType(type);
+  IntegerType workingType = getWorkingIntegerType(type);
+  QuantizationParameters parameters(type, shape);
+  SmallVector<int64_t> blockSizes = getParameterBlockSizes(type, shape);
+
+  // Split each axis blocked in several blocks of more than one element into
+  // (blocks, block size); remember the loop of each axis the parameters vary
+  // along.
+  SmallVector<ReassociationIndices> reassociation;
+  SmallVector<int64_t> expandedShape;
+  SmallVector<int64_t> varyingLoops;
+  SmallVector<int64_t> parameterShape;
+  for (auto [size, blockSize] : llvm::zip(shape, blockSizes)) {
+    int64_t loop = expandedShape.size();
+    if (size == blockSize) {
+      reassociation.push_back({loop});
+      expandedShape.push_back(size);
+      continue;
+    }
+    varyingLoops.push_back(loop);
+    parameterShape.push_back(size / blockSize);
+    if (blockSize == 1) {
+      reassociation.push_back({loop});
+      expandedShape.push_back(size);
+      continue;
+    }
+    reassociation.push_back({loop, loop + 1});
+    expandedShape.append({size / blockSize, blockSize});
+  }
+  bool expand = expandedShape.size() != shape.size();
+  if (expand)
+    input = tensor::ExpandShapeOp::create(
+        b, loc, inputType.clone(expandedShape), input, reassociation);
+
+  // Per-tensor parameters are scalars captured by the body; the others are
+  // constant tensors indexed by the loops they vary along.
+  auto toCompute = [&](double scale) {
+    llvm::APFloat value(scale);
+    bool losesInfo;
+    value.convert(computeType.getFloatSemantics(),
+                  llvm::APFloat::rmNearestTiesToEven, &losesInfo);
+    return value;
+  };
+  auto toWorking = [&](int64_t zeroPoint) {
+    return llvm::APInt(workingType.getWidth(), zeroPoint, /*isSigned=*/true);
+  };
+  SmallVector<Value> inputs = {input};
+  Value scalarScale, scalarZeroPoint;
+  if (varyingLoops.empty()) {
+    scalarScale = arith::ConstantOp::create(
+        b, loc,
+        FloatAttr::get(computeType, toCompute(parameters.getScales()[0])));
+    scalarZeroPoint = arith::ConstantOp::create(
+        b, loc,
+        IntegerAttr::get(workingType,
+                         toWorking(parameters.getZeroPoints()[0])));
+  } else {
+    auto scaleType = RankedTensorType::get(parameterShape, computeType);
+    auto zeroPointType = RankedTensorType::get(parameterShape, workingType);
+    inputs.push_back(arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(
+            scaleType,
+            llvm::map_to_vector(parameters.getScales(), toCompute))));
+    inputs.push_back(arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(
+            zeroPointType,
+            llvm::map_to_vector(parameters.getZeroPoints(), toWorking))));
+  }
+
+  // The destination has the (expanded) input's shape.
+  auto expandedType = cast<RankedTensorType>(input.getType());
+  SmallVector<Value> dynamicSizes;
+  for (auto [axis, size] : llvm::enumerate(expandedType.getShape()))
+    if (ShapedType::isDynamic(size))
+      dynamicSizes.push_back(tensor::DimOp::create(b, loc, input, axis));
+  Value init = tensor::EmptyOp::create(
+      b, loc, expandedType.clone(resultElementType), dynamicSizes);
+
+  unsigned numLoops = expandedShape.size();
+  MLIRContext *ctx = b.getContext();
+  AffineMap identity = b.getMultiDimIdentityMap(numLoops);
+  SmallVector<AffineMap> maps = {identity};
+  if (!varyingLoops.empty()) {
+    SmallVector<AffineExpr> parameterIndices =
+        llvm::map_to_vector(varyingLoops, [&](int64_t loop) {
+          return getAffineDimExpr(loop, ctx);
+        });
+    AffineMap parameterMap =
+        AffineMap::get(numLoops, /*symbolCount=*/0, parameterIndices, ctx);
+    maps.append({parameterMap, parameterMap});
+  }
+  maps.push_back(identity);
+  SmallVector<utils::IteratorType> iterators(numLoops,
+                                             utils::IteratorType::parallel);
+
+  Value result =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), inputs, init, maps, iterators,
+          [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+            Value scale = scalarScale ? scalarScale : args[1];
+            Value zeroPoint = scalarZeroPoint ? scalarZeroPoint : args[2];
+            linalg::YieldOp::create(
+                nested, nestedLoc,
+                buildBody(nested, nestedLoc, args[0], scale, zeroPoint));
+          })
+          .getResult(0);
+  if (expand)
+    result = tensor::CollapseShapeOp::create(
+        b, loc, inputType.clone(resultElementType), result, reassociation);
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// Scalar arithmetic (docs/Semantics.md)
+//===----------------------------------------------------------------------===//
+
+/// `quantize(x)`, steps 1-5 of docs/Semantics.md, on one element.
+static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
+                                  Value scale, Value zeroPoint,
+                                  quant::QuantizedType type,
+                                  RoundingMode rounding) {
+  auto computeType = cast<FloatType>(scale.getType());
+  auto workingType = cast<IntegerType>(zeroPoint.getType());
+  // 1. Convert to the compute type (exact).
+  if (x.getType() != computeType)
+    x = arith::ExtFOp::create(b, loc, computeType, x);
+  // 2. One IEEE division.
+  Value scaled = arith::DivFOp::create(b, loc, x, scale);
+  // 4. Round.
+  Value rounded;
+  switch (rounding) {
+  case RoundingMode::HalfToEven:
+    rounded = math::RoundEvenOp::create(b, loc, scaled);
+    break;
+  case RoundingMode::HalfAwayFromZero:
+    rounded = math::RoundOp::create(b, loc, scaled);
+    break;
+  case RoundingMode::TowardZero:
+    rounded = math::TruncOp::create(b, loc, scaled);
+    break;
+  }
+  // 5. Add the zero point and saturate. The float clamp keeps fptosi defined
+  // for infinities and huge values without changing the final clamp.
+  double bound = getFloatClampBound(workingType);
+  Value lowerBound =
+      arith::ConstantOp::create(b, loc, FloatAttr::get(computeType, -bound));
+  Value upperBound =
+      arith::ConstantOp::create(b, loc, FloatAttr::get(computeType, bound));
+  Value clamped = arith::MinimumFOp::create(
+      b, loc, arith::MaximumFOp::create(b, loc, rounded, lowerBound),
+      upperBound);
+  Value integer = arith::FPToSIOp::create(b, loc, workingType, clamped);
+  Value shifted = arith::AddIOp::create(b, loc, integer, zeroPoint);
+  Value qmin = arith::ConstantOp::create(
+      b, loc, IntegerAttr::get(workingType, type.getStorageTypeMin()));
+  Value qmax = arith::ConstantOp::create(
+      b, loc, IntegerAttr::get(workingType, type.getStorageTypeMax()));
+  Value saturated = arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, shifted, qmin), qmax);
+  // 3. NaN gives the zero point.
+  Value isNaN =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, scaled, scaled);
+  Value stored = arith::SelectOp::create(b, loc, isNaN, zeroPoint, saturated);
+  return arith::TruncIOp::create(b, loc, getSignlessStorageType(type), stored);
+}
+
+/// `dequantize(q)`, steps 1-3 of docs/Semantics.md, on one element.
+static Value buildDequantizeElement(OpBuilder &b, Location loc, Value stored,
+                                    Value scale, Value zeroPoint,
+                                    quant::QuantizedType type) {
+  auto computeType = cast<FloatType>(scale.getType());
+  Type workingType = zeroPoint.getType();
+  Value widened =
+      type.isSigned()
+          ? arith::ExtSIOp::create(b, loc, workingType, stored).getResult()
+          : arith::ExtUIOp::create(b, loc, workingType, stored).getResult();
+  // 1. d = q - z, exact in the working type.
+  Value difference = arith::SubIOp::create(b, loc, widened, zeroPoint);
+  // 2. One conversion and one IEEE multiplication in the compute type.
+  Value product = arith::MulFOp::create(
+      b, loc, arith::SIToFPOp::create(b, loc, computeType, difference), scale);
+  // 3. Round to the expressed type.
+  Type expressedType = type.getExpressedType();
+  if (expressedType == computeType)
+    return product;
+  return arith::TruncFOp::create(b, loc, expressedType, product);
+}
+
+static Value buildQuantize(OpBuilder &b, Location loc, Value input,
+                           quant::QuantizedType type, RoundingMode rounding) {
+  return buildElementwiseWithParameters(
+      b, loc, input, type, getSignlessStorageType(type),
+      [&](OpBuilder &nested, Location nestedLoc, Value x, Value scale,
+          Value zeroPoint) {
+        return buildQuantizeElement(nested, nestedLoc, x, scale, zeroPoint,
+                                    type, rounding);
+      });
+}
+
+static Value buildDequantize(OpBuilder &b, Location loc, Value stored,
+                             quant::QuantizedType type) {
+  return buildElementwiseWithParameters(
+      b, loc, stored, type, type.getExpressedType(),
+      [&](OpBuilder &nested, Location nestedLoc, Value q, Value scale,
+          Value zeroPoint) {
+        return buildDequantizeElement(nested, nestedLoc, q, scale, zeroPoint,
+                                      type);
+      });
+}
+
+static quant::QuantizedType getQuantizedElementType(Value value) {
+  return cast<quant::QuantizedType>(
+      cast<RankedTensorType>(value.getType()).getElementType());
+}
+
+//===----------------------------------------------------------------------===//
+// Patterns
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct QuantizeOpLowering : public OpConversionPattern<QuantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(
+        op, buildQuantize(rewriter, op.getLoc(), adaptor.getInput(),
+                          getQuantizedElementType(op), op.getRounding()));
+    return success();
+  }
+};
+
+struct DequantizeOpLowering : public OpConversionPattern<DequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(
+        op, buildDequantize(rewriter, op.getLoc(), adaptor.getInput(),
+                            getQuantizedElementType(op.getInput())));
+    return success();
+  }
+};
+
+/// requantize = quantize(dequantize(q)), literally: two elementwise loops
+/// (the input and result may be blocked differently); fusion merges them.
+struct RequantizeOpLowering : public OpConversionPattern<RequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(RequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value expressed = buildDequantize(rewriter, op.getLoc(), adaptor.getInput(),
+                                      getQuantizedElementType(op.getInput()));
+    rewriter.replaceOp(op, buildQuantize(rewriter, op.getLoc(), expressed,
+                                         getQuantizedElementType(op),
+                                         op.getRounding()));
+    return success();
+  }
+};
+
+struct ConstantOpLowering : public OpConversionPattern<ConstantOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ConstantOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto storageType =
+        cast<RankedTensorType>(getTypeConverter()->convertType(op.getType()));
+    auto value = cast<TypedAttr>(op.getValue());
+    if (value.getType() != storageType) {
+      // `ui8` values become the same bits in signless `i8`.
+      auto dense = dyn_cast<DenseElementsAttr>(op.getValue());
+      if (!dense)
+        return rewriter.notifyMatchFailure(
+            op, "cannot reinterpret non-dense stored values as signless");
+      value = dense.bitcast(storageType.getElementType());
+    }
+    rewriter.replaceOpWithNewOp<arith::ConstantOp>(op, storageType, value);
+    return success();
+  }
+};
+
+/// Outside of calibration runs, an observer is the identity.
+struct ObserveOpLowering : public OpConversionPattern<ObserveOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(ObserveOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, adaptor.getInput());
+    return success();
+  }
+};
+
+/// Upstream `quant.scast` reinterprets stored values as quantized values or
+/// back; on storage types both sides are the same value.
+struct StorageCastOpLowering
+    : public OpConversionPattern<quant::StorageCastOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(quant::StorageCastOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type resultType = getTypeConverter()->convertType(op.getType());
+    if (adaptor.getInput().getType() != resultType)
+      return rewriter.notifyMatchFailure(op, "storage types differ");
+    rewriter.replaceOp(op, adaptor.getInput());
+    return success();
+  }
+};
+
+} // namespace
+
+void qnn::populateQNNToLinalgConversionPatterns(
+    const TypeConverter &typeConverter, RewritePatternSet &patterns) {
+  patterns.add<QuantizeOpLowering, DequantizeOpLowering, RequantizeOpLowering,
+               ConstantOpLowering, ObserveOpLowering, StorageCastOpLowering>(
+      typeConverter, patterns.getContext());
+}
+
+//===----------------------------------------------------------------------===//
+// Pass
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct ConvertQNNToLinalgPass
+    : public qnn::impl::ConvertQNNToLinalgPassBase<ConvertQNNToLinalgPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    QuantizedToStorageTypeConverter typeConverter;
+    RewritePatternSet patterns(ctx);
+    ConversionTarget target(*ctx);
+
+    populateQNNToLinalgConversionPatterns(typeConverter, patterns);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(
+        patterns, typeConverter);
+    populateCallOpTypeConversionPattern(patterns, typeConverter);
+    populateReturnOpTypeConversionPattern(patterns, typeConverter);
+    scf::populateSCFStructuralTypeConversionsAndLegality(typeConverter,
+                                                         patterns, target);
+
+    target.addIllegalDialect<QNNDialect>();
+    target.addIllegalOp<quant::StorageCastOp>();
+    // Any other op is legal once no quantized type is left on it.
+    target.markUnknownOpDynamicallyLegal([&](Operation *op) {
+      if (auto function = dyn_cast<FunctionOpInterface>(op))
+        if (auto type = dyn_cast<FunctionType>(function.getFunctionType()))
+          if (!typeConverter.isSignatureLegal(type))
+            return false;
+      return typeConverter.isLegal(op) &&
+             llvm::all_of(op->getRegions(), [&](Region &region) {
+               return typeConverter.isLegal(&region);
+             });
+    });
+
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace

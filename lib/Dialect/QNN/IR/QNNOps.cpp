@@ -1,0 +1,226 @@
+//===- QNNOps.cpp - qnn dialect operations --------------------------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Verifiers and folders of the qnn operations. Folders compute with the
+// scalar semantics of QNNSemantics.h, so a folded constant holds the same bits
+// the lowered program would compute.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlir::qnn;
+using llvm::APFloat;
+using llvm::APInt;
+
+static quant::QuantizedType getQuantizedElementType(Type tensorType) {
+  return cast<quant::QuantizedType>(
+      cast<RankedTensorType>(tensorType).getElementType());
+}
+
+/// Checks that the quantized element type of `tensorType` (the op's `role`,
+/// "input" or "result") is valid for the tensor's shape.
+static LogicalResult verifyQuantizedTensor(Operation *op, Type tensorType,
+                                           StringRef role) {
+  auto type = cast<RankedTensorType>(tensorType);
+  return verifyQuantizedTensorType(
+      [&]() { return op->emitOpError() << role << " type: "; },
+      getQuantizedElementType(type), type.getShape());
+}
+
+/// Checks that the float side of a cast is the quantized type's expressed
+/// type.
+static LogicalResult verifyExpressedType(Operation *op, Type floatTensorType,
+                                         StringRef floatRole,
+                                         Type quantizedTensorType) {
+  Type floatType = cast<RankedTensorType>(floatTensorType).getElementType();
+  quant::QuantizedType quantizedType =
+      getQuantizedElementType(quantizedTensorType);
+  if (floatType != quantizedType.getExpressedType())
+    return op->emitOpError()
+           << floatRole << " element type " << floatType
+           << " does not match the expressed type "
+           << quantizedType.getExpressedType() << " of " << quantizedType;
+  return success();
+}
+
+/// Builds the attribute holding `storedValues` for a tensor of
+/// `quantizedTensorType`.
+static DenseElementsAttr
+buildStoredValuesAttr(RankedTensorType quantizedTensorType,
+                      ArrayRef<int64_t> storedValues) {
+  quant::QuantizedType type = getQuantizedElementType(quantizedTensorType);
+  unsigned width = type.getStorageTypeIntegralWidth();
+  SmallVector<APInt> bits = llvm::map_to_vector(storedValues, [&](int64_t v) {
+    return APInt(width, v, /*isSigned=*/type.isSigned());
+  });
+  return DenseElementsAttr::get(
+      getStoredValuesType(quantizedTensorType, /*explicitSignedness=*/true),
+      bits);
+}
+
+//===----------------------------------------------------------------------===//
+// QuantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantizeOp::verify() {
+  if (failed(
+          verifyExpressedType(*this, getInput().getType(), "input", getType())))
+    return failure();
+  return verifyQuantizedTensor(*this, getType(), "result");
+}
+
+OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
+  RankedTensorType resultType = getType();
+  quant::QuantizedType type = getQuantizedElementType(resultType);
+
+  // quantize(dequantize(q)) gives back q when the round trip is exact.
+  if (auto dequantize = getInput().getDefiningOp<DequantizeOp>())
+    if (dequantize.getInput().getType() == resultType &&
+        isExactRoundTrip(type, getRounding()))
+      return dequantize.getInput();
+
+  // Quantize a float constant at compile time.
+  auto input = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getInput());
+  if (!input || !resultType.hasStaticShape())
+    return {};
+  QuantizationParameters parameters(type, resultType.getShape());
+  RoundingMode rounding = getRounding();
+  if (input.isSplat() && parameters.getScales().size() == 1) {
+    int64_t stored =
+        quantizeValue(input.getSplatValue<APFloat>(), parameters.getScale(0),
+                      parameters.getZeroPoint(0), type, rounding);
+    return DenseElementsAttr::get(
+        getStoredValuesType(resultType, /*explicitSignedness=*/true),
+        APInt(type.getStorageTypeIntegralWidth(), stored, type.isSigned()));
+  }
+  SmallVector<int64_t> storedValues;
+  storedValues.reserve(resultType.getNumElements());
+  for (auto [index, value] : llvm::enumerate(input.getValues<APFloat>()))
+    storedValues.push_back(quantizeValue(value, parameters.getScale(index),
+                                         parameters.getZeroPoint(index), type,
+                                         rounding));
+  return buildStoredValuesAttr(resultType, storedValues);
+}
+
+//===----------------------------------------------------------------------===//
+// DequantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DequantizeOp::verify() {
+  if (failed(verifyExpressedType(*this, getType(), "result",
+                                 getInput().getType())))
+    return failure();
+  return verifyQuantizedTensor(*this, getInput().getType(), "input");
+}
+
+//===----------------------------------------------------------------------===//
+// RequantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RequantizeOp::verify() {
+  quant::QuantizedType inputType =
+      getQuantizedElementType(getInput().getType());
+  quant::QuantizedType resultType = getQuantizedElementType(getType());
+  if (inputType.getExpressedType() != resultType.getExpressedType())
+    return emitOpError() << "input expressed type "
+                         << inputType.getExpressedType()
+                         << " differs from result expressed type "
+                         << resultType.getExpressedType();
+  if (failed(verifyQuantizedTensor(*this, getInput().getType(), "input")))
+    return failure();
+  return verifyQuantizedTensor(*this, getType(), "result");
+}
+
+OpFoldResult RequantizeOp::fold(FoldAdaptor adaptor) {
+  RankedTensorType resultType = getType();
+  quant::QuantizedType outType = getQuantizedElementType(resultType);
+  quant::QuantizedType inType = getQuantizedElementType(getInput().getType());
+  if (getInput().getType() == resultType &&
+      isExactRoundTrip(outType, getRounding()))
+    return getInput();
+
+  // Requantize a quantized constant at compile time.
+  auto input = dyn_cast_if_present<DenseIntElementsAttr>(adaptor.getInput());
+  if (!input || !resultType.hasStaticShape())
+    return {};
+  QuantizationParameters inParameters(inType, resultType.getShape());
+  QuantizationParameters outParameters(outType, resultType.getShape());
+  SmallVector<int64_t> storedValues;
+  storedValues.reserve(resultType.getNumElements());
+  for (auto [index, bits] : llvm::enumerate(input.getValues<APInt>())) {
+    APFloat value = dequantizeValue(getStoredValue(bits, inType),
+                                    inParameters.getScale(index),
+                                    inParameters.getZeroPoint(index), inType);
+    storedValues.push_back(quantizeValue(value, outParameters.getScale(index),
+                                         outParameters.getZeroPoint(index),
+                                         outType, getRounding()));
+  }
+  return buildStoredValuesAttr(resultType, storedValues);
+}
+
+//===----------------------------------------------------------------------===//
+// ObserveOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ObserveOp::verify() {
+  if (getId().empty())
+    return emitOpError() << "id must not be empty";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ConstantOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConstantOp::verify() {
+  RankedTensorType resultType = getType();
+  quant::QuantizedType type = getQuantizedElementType(resultType);
+  if (!resultType.hasStaticShape())
+    return emitOpError() << "result type " << resultType
+                         << " must have a static shape";
+  auto valueType = cast<ShapedType>(getValue().getType());
+  if (valueType.getShape() != resultType.getShape())
+    return emitOpError() << "value type " << valueType
+                         << " does not have the shape of the result type "
+                         << resultType;
+
+  unsigned width = type.getStorageTypeIntegralWidth();
+  auto elementType = dyn_cast<IntegerType>(valueType.getElementType());
+  bool signednessMatches =
+      elementType &&
+      (elementType.isSignless() || elementType.isSigned() == type.isSigned());
+  if (!elementType || elementType.getWidth() != width || !signednessMatches)
+    return emitOpError() << "value element type " << valueType.getElementType()
+                         << " does not hold the " << width << "-bit "
+                         << (type.isSigned() ? "signed" : "unsigned")
+                         << " storage of " << type;
+
+  if (auto values = getValue().tryGetValues<APInt>()) {
+    for (auto [index, bits] : llvm::enumerate(*values)) {
+      int64_t stored = getStoredValue(bits, type);
+      if (stored < type.getStorageTypeMin() ||
+          stored > type.getStorageTypeMax())
+        return emitOpError()
+               << "stored value " << stored << " at index " << index
+               << " is outside the storage range [" << type.getStorageTypeMin()
+               << ", " << type.getStorageTypeMax() << "] of " << type;
+    }
+  }
+  return verifyQuantizedTensor(*this, resultType, "result");
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+#define GET_OP_CLASSES
+#include "quant-opt/Dialect/QNN/IR/QNNOps.cpp.inc"

@@ -1,0 +1,274 @@
+//===- QNNSemantics.cpp - Scalar arithmetic of the qnn ops ----------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Implements docs/Semantics.md on single values for the constant folders.
+// The arithmetic is done in C++ `float` or `double`, whose operations are
+// IEEE round-to-nearest-even on every target we build for (no excess
+// precision on x86-64 SSE), exactly as arith.divf / arith.mulf compute.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::qnn;
+using llvm::APFloat;
+using llvm::APInt;
+
+FloatType qnn::getComputeType(quant::QuantizedType type) {
+  MLIRContext *ctx = type.getContext();
+  if (type.getExpressedType().isF64())
+    return Float64Type::get(ctx);
+  return Float32Type::get(ctx);
+}
+
+SmallVector<int64_t> qnn::getParameterBlockSizes(quant::QuantizedType type,
+                                                 ArrayRef<int64_t> shape) {
+  // By default one block spans a whole dimension (per-tensor parameters).
+  SmallVector<int64_t> blockSizes(shape);
+  if (auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(type)) {
+    blockSizes[perAxis.getQuantizedDimension()] = 1;
+  } else if (auto subChannel =
+                 dyn_cast<quant::UniformQuantizedSubChannelType>(type)) {
+    for (auto [axis, blockSize] : subChannel.getBlockSizeInfo())
+      blockSizes[axis] = blockSize;
+  }
+  return blockSizes;
+}
+
+/// Appends the scales and zero points of `type` in the order of its scale
+/// tensor (row-major for sub-channel types).
+static void appendParameters(quant::QuantizedType type,
+                             SmallVectorImpl<double> &scales,
+                             SmallVectorImpl<int64_t> &zeroPoints);
+
+LogicalResult
+qnn::verifyQuantizedTensorType(function_ref<InFlightDiagnostic()> emitError,
+                               quant::QuantizedType type,
+                               ArrayRef<int64_t> shape) {
+  // Upstream accepts any zero point; the semantics need z in [qmin, qmax]
+  // (NaN quantizes to z, and the lowering's bounds assume it).
+  SmallVector<double> scales;
+  SmallVector<int64_t> zeroPoints;
+  appendParameters(type, scales, zeroPoints);
+  for (int64_t zeroPoint : zeroPoints)
+    if (zeroPoint < type.getStorageTypeMin() ||
+        zeroPoint > type.getStorageTypeMax())
+      return emitError() << "zero point " << zeroPoint
+                         << " is outside the storage range ["
+                         << type.getStorageTypeMin() << ", "
+                         << type.getStorageTypeMax() << "] of " << type;
+
+  int64_t rank = shape.size();
+  if (auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(type)) {
+    int64_t axis = perAxis.getQuantizedDimension();
+    int64_t numScales = perAxis.getScales().size();
+    if (axis >= rank)
+      return emitError() << "channel axis " << axis << " of " << type
+                         << " is out of range for a tensor of rank " << rank;
+    if (ShapedType::isDynamic(shape[axis]))
+      return emitError() << "channel axis " << axis << " of " << type
+                         << " must have a static size";
+    if (shape[axis] != numScales)
+      return emitError() << "channel axis " << axis << " has size "
+                         << shape[axis] << " but " << type << " has "
+                         << numScales << " scales";
+    return success();
+  }
+
+  auto subChannel = dyn_cast<quant::UniformQuantizedSubChannelType>(type);
+  if (!subChannel)
+    return success();
+  for (auto [axis, blockSize] : subChannel.getBlockSizeInfo()) {
+    if (axis >= rank)
+      return emitError() << "block axis " << axis << " of " << type
+                         << " is out of range for a tensor of rank " << rank;
+    if (ShapedType::isDynamic(shape[axis]))
+      return emitError() << "block axis " << axis << " of " << type
+                         << " must have a static size";
+    if (shape[axis] % blockSize != 0)
+      return emitError() << "block size " << blockSize
+                         << " does not divide the size " << shape[axis]
+                         << " of axis " << axis;
+  }
+  ArrayRef<int64_t> scaleShape = subChannel.getScales().getType().getShape();
+  if (static_cast<int64_t>(scaleShape.size()) != rank)
+    return emitError() << "scale tensor of " << type << " has rank "
+                       << scaleShape.size() << " but the tensor has rank "
+                       << rank;
+  SmallVector<int64_t> blockSizes = getParameterBlockSizes(type, shape);
+  for (int64_t axis = 0; axis < rank; ++axis) {
+    // A dynamic axis that is not blocked has one block.
+    int64_t numBlocks =
+        ShapedType::isDynamic(shape[axis]) ? 1 : shape[axis] / blockSizes[axis];
+    if (scaleShape[axis] != numBlocks)
+      return emitError() << "scale tensor of " << type << " has "
+                         << scaleShape[axis] << " entries along axis " << axis
+                         << " but the tensor has " << numBlocks
+                         << " blocks there";
+  }
+  return success();
+}
+
+static void appendParameters(quant::QuantizedType type,
+                             SmallVectorImpl<double> &scales,
+                             SmallVectorImpl<int64_t> &zeroPoints) {
+  if (auto perTensor = dyn_cast<quant::UniformQuantizedType>(type)) {
+    scales.push_back(perTensor.getScale());
+    zeroPoints.push_back(perTensor.getZeroPoint());
+    return;
+  }
+  if (auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(type)) {
+    llvm::append_range(scales, perAxis.getScales());
+    llvm::append_range(zeroPoints, perAxis.getZeroPoints());
+    return;
+  }
+  auto subChannel = cast<quant::UniformQuantizedSubChannelType>(type);
+  for (APFloat scale : subChannel.getScales().getValues<APFloat>()) {
+    bool losesInfo;
+    scale.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven,
+                  &losesInfo);
+    scales.push_back(scale.convertToDouble());
+  }
+  for (const APInt &zeroPoint : subChannel.getZeroPoints().getValues<APInt>())
+    zeroPoints.push_back(zeroPoint.getSExtValue());
+}
+
+QuantizationParameters::QuantizationParameters(quant::QuantizedType type,
+                                               ArrayRef<int64_t> shape)
+    : shape(shape), blockSizes(getParameterBlockSizes(type, shape)) {
+  // A block spanning a whole (possibly dynamic) dimension is one entry.
+  for (auto [size, blockSize] : llvm::zip(shape, blockSizes))
+    parameterShape.push_back(size == blockSize ? 1 : size / blockSize);
+  appendParameters(type, scales, zeroPoints);
+}
+
+int64_t QuantizationParameters::getEntry(int64_t linearIndex) const {
+  int64_t entry = 0;
+  int64_t entryStride = 1;
+  for (int64_t axis = shape.size() - 1; axis >= 0; --axis) {
+    int64_t index = linearIndex % shape[axis];
+    linearIndex /= shape[axis];
+    entry += (index / blockSizes[axis]) * entryStride;
+    entryStride *= parameterShape[axis];
+  }
+  return entry;
+}
+
+/// Rounds an integral-or-not value according to `rounding`.
+template <typename FloatT>
+static FloatT roundValue(FloatT value, RoundingMode rounding) {
+  switch (rounding) {
+  case RoundingMode::HalfToEven:
+    // The default floating-point environment rounds to nearest, ties to even.
+    return std::nearbyint(value);
+  case RoundingMode::HalfAwayFromZero:
+    return std::round(value);
+  case RoundingMode::TowardZero:
+    return std::trunc(value);
+  }
+  llvm_unreachable("unknown rounding mode");
+}
+
+template <typename FloatT>
+static int64_t quantizeInComputeType(FloatT x, FloatT scale, int64_t zeroPoint,
+                                     int64_t qmin, int64_t qmax,
+                                     RoundingMode rounding) {
+  FloatT scaled = x / scale;
+  if (std::isnan(scaled))
+    return zeroPoint;
+  // The clamp compares in double, which holds both the integral `rounded`
+  // and the bounds (|bound| < 2^34) exactly, and covers infinities.
+  double rounded = roundValue(scaled, rounding);
+  if (rounded >= static_cast<double>(qmax - zeroPoint))
+    return qmax;
+  if (rounded <= static_cast<double>(qmin - zeroPoint))
+    return qmin;
+  return static_cast<int64_t>(rounded) + zeroPoint;
+}
+
+/// Converts `value` to the semantics of `type`, rounding to nearest even.
+static APFloat convertTo(APFloat value, FloatType type) {
+  bool losesInfo;
+  value.convert(type.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                &losesInfo);
+  return value;
+}
+
+int64_t qnn::quantizeValue(const APFloat &x, double scale, int64_t zeroPoint,
+                           quant::QuantizedType type, RoundingMode rounding) {
+  int64_t qmin = type.getStorageTypeMin();
+  int64_t qmax = type.getStorageTypeMax();
+  FloatType computeType = getComputeType(type);
+  // Converting the input to the compute type is exact (f16/bf16/f32 -> f32).
+  APFloat input = convertTo(x, computeType);
+  if (computeType.isF64())
+    return quantizeInComputeType<double>(input.convertToDouble(), scale,
+                                         zeroPoint, qmin, qmax, rounding);
+  return quantizeInComputeType<float>(input.convertToFloat(),
+                                      static_cast<float>(scale), zeroPoint,
+                                      qmin, qmax, rounding);
+}
+
+APFloat qnn::dequantizeValue(int64_t stored, double scale, int64_t zeroPoint,
+                             quant::QuantizedType type) {
+  auto expressedType = cast<FloatType>(type.getExpressedType());
+  int64_t difference = stored - zeroPoint;
+  if (getComputeType(type).isF64())
+    return APFloat(static_cast<double>(difference) * scale);
+  float product = static_cast<float>(difference) * static_cast<float>(scale);
+  return convertTo(APFloat(product), expressedType);
+}
+
+RankedTensorType qnn::getStoredValuesType(RankedTensorType quantizedTensorType,
+                                          bool explicitSignedness) {
+  auto type = cast<quant::QuantizedType>(quantizedTensorType.getElementType());
+  auto signedness = explicitSignedness && !type.isSigned()
+                        ? IntegerType::Unsigned
+                        : IntegerType::Signless;
+  return quantizedTensorType.clone(IntegerType::get(
+      type.getContext(), type.getStorageTypeIntegralWidth(), signedness));
+}
+
+int64_t qnn::getStoredValue(const APInt &bits, quant::QuantizedType type) {
+  return type.isSigned() ? bits.getSExtValue()
+                         : static_cast<int64_t>(bits.getZExtValue());
+}
+
+bool qnn::isExactRoundTrip(quant::QuantizedType type, RoundingMode rounding) {
+  if (rounding == RoundingMode::TowardZero)
+    return false;
+  if (type.getStorageTypeIntegralWidth() > 16)
+    return false;
+  Type expressedType = type.getExpressedType();
+  if (!expressedType.isF32() && !expressedType.isF64())
+    return false;
+  // Verified types have z in [qmin, qmax], so |q - z| < 2^16; require that |q -
+  // z| * s stays normal and finite, so the product and the quotient each lose
+  // at most half an ulp.
+  const llvm::fltSemantics &semantics =
+      cast<FloatType>(expressedType).getFloatSemantics();
+  double smallestNormal =
+      APFloat::getSmallestNormalized(semantics).convertToDouble();
+  double largest = APFloat::getLargest(semantics).convertToDouble();
+  auto isSafe = [&](double scale) {
+    // Judge the scale the arithmetic will use, rounded to the expressed type.
+    double rounded = convertTo(APFloat(scale), cast<FloatType>(expressedType))
+                         .convertToDouble();
+    return rounded >= smallestNormal && std::ldexp(rounded, 17) <= largest;
+  };
+  SmallVector<double> scales;
+  SmallVector<int64_t> zeroPoints;
+  appendParameters(type, scales, zeroPoints);
+  return llvm::all_of(scales, isSafe);
+}

@@ -1,0 +1,20 @@
+//===- Pipelines.cpp - Registration of quant-opt pipelines ----------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Pipelines/Pipelines.h"
+
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+
+void qnn::registerQuantOptPipelines() {
+  PassPipelineRegistration<ReferenceCPUPipelineOptions>(
+      "qnn-reference-cpu-pipeline",
+      "Lower qnn and linalg on tensors to scalar loops and the LLVM dialect "
+      "(the reference the optimized pipelines are checked against)",
+      buildReferenceCPUPipeline);
+}

@@ -1,0 +1,1 @@
+"""Python side of quant-opt: an independent NumPy reference of docs/Semantics.md."""

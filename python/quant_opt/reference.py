@@ -1,0 +1,563 @@
+"""NumPy reference implementation of docs/Semantics.md.
+
+This module is written from the specification alone and is meant to be
+compared bit for bit with the C++ constant folder and the lowering. Section
+names in the docstrings ("Quantized types", "qnn.quantize", ...) refer to
+docs/Semantics.md.
+
+Conventions:
+
+- Float tensors of expressed type ``E`` are NumPy arrays of dtype
+  ``float16`` (``f16``), ``float32`` (``f32``), ``float64`` (``f64``), or, for
+  ``bf16``, ``float32`` arrays whose values are all bf16-representable.
+- Quantized tensors are the **stored** integer values (with the storage
+  type's signedness, e.g. ``0..255`` for ``u8``) as ``int64`` arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "EXPRESSED_TYPES",
+    "ROUNDING_MODES",
+    "QuantType",
+    "dequantize",
+    "format_quant_type",
+    "parse_quant_type",
+    "quantize",
+    "requantize",
+    "round_to_bf16",
+    "to_bits",
+]
+
+EXPRESSED_TYPES = ("f16", "bf16", "f32", "f64")
+ROUNDING_MODES = ("half_to_even", "half_away_from_zero", "toward_zero")
+
+# NumPy dtype holding values of each expressed type E (bf16 lives in float32).
+_EXPRESSED_DTYPE = {
+    "f16": np.dtype(np.float16),
+    "bf16": np.dtype(np.float32),
+    "f32": np.dtype(np.float32),
+    "f64": np.dtype(np.float64),
+}
+
+# Every integer of magnitude <= 2^53 is exactly representable in float64.
+
+
+def _storage_range(bits: int, signed: bool) -> tuple[int, int]:
+    """Full range of ``iN`` / ``uN`` ("Quantized types")."""
+    if signed:
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1
+
+
+def _compute_dtype(expressed: str) -> np.dtype:
+    """Compute type C: f64 when E is f64, f32 otherwise ("Quantized types")."""
+    return np.dtype(np.float64) if expressed == "f64" else np.dtype(np.float32)
+
+
+@dataclass(kw_only=True, eq=False)
+class QuantType:
+    """A ``!quant.uniform`` type ("Quantized types").
+
+    ``scales`` (float64) and ``zero_points`` (int64) have shape ``()`` for
+    per-tensor, ``(K,)`` for per-axis (with ``axis``), and the full-rank block
+    parameter tensor for sub-channel (with ``block_sizes``, ``{axis: size}``
+    for the listed axes only; an unlisted axis is a single block, so the
+    parameter tensor has size 1 along it). ``qmin``/``qmax`` default to the
+    full storage range and ``zero_points`` to zeros.
+    """
+
+    storage_bits: int
+    signed: bool
+    qmin: int | None = None
+    qmax: int | None = None
+    expressed: str
+    scales: np.ndarray
+    zero_points: np.ndarray | None = None
+    axis: int | None = None
+    block_sizes: dict[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.storage_bits <= 32:
+            raise ValueError(f"storage width must be 1..32 bits, got {self.storage_bits}")
+        lo, hi = _storage_range(self.storage_bits, self.signed)
+        self.qmin = lo if self.qmin is None else int(self.qmin)
+        self.qmax = hi if self.qmax is None else int(self.qmax)
+        if not lo <= self.qmin <= self.qmax <= hi:
+            raise ValueError(
+                f"storage range [{self.qmin}, {self.qmax}] is not within [{lo}, {hi}]"
+            )
+        if self.expressed not in EXPRESSED_TYPES:
+            raise ValueError(f"expressed type must be one of {EXPRESSED_TYPES}")
+
+        self.scales = np.array(self.scales, dtype=np.float64)
+        if self.zero_points is None:
+            self.zero_points = np.zeros(self.scales.shape, dtype=np.int64)
+        else:
+            self.zero_points = np.array(self.zero_points, dtype=np.int64)
+        if self.zero_points.shape != self.scales.shape:
+            raise ValueError("scales and zero points must have the same shape")
+        if not (np.isfinite(self.scales).all() and (self.scales > 0).all()):
+            raise ValueError("scales must be positive and finite")
+        # The verifiers reject a zero point outside the storage range.
+        for zp in self.zero_points.flat:
+            if not self.qmin <= int(zp) <= self.qmax:
+                raise ValueError(
+                    f"zero point {int(zp)} is outside the storage range "
+                    f"[{self.qmin}, {self.qmax}]"
+                )
+
+        if self.axis is not None and self.block_sizes is not None:
+            raise ValueError("a type is per-axis or sub-channel, not both")
+        if self.axis is not None:
+            self.axis = int(self.axis)
+            if self.axis < 0:
+                raise ValueError("the channel axis must be non-negative")
+            if self.scales.ndim != 1 or self.scales.size == 0:
+                raise ValueError("per-axis parameters must be a non-empty 1-D array")
+        elif self.block_sizes is not None:
+            self.block_sizes = {int(a): int(b) for a, b in self.block_sizes.items()}
+            rank = self.scales.ndim
+            if rank == 0 or self.scales.size == 0:
+                raise ValueError("sub-channel parameters must be a non-empty tensor")
+            for a, b in self.block_sizes.items():
+                if not 0 <= a < rank:
+                    raise ValueError(f"blocked axis {a} is not within rank {rank}")
+                if b < 1:
+                    raise ValueError(f"block size along axis {a} must be positive")
+            for d in range(rank):
+                if d not in self.block_sizes and self.scales.shape[d] != 1:
+                    raise ValueError(
+                        f"axis {d} is not blocked, so the parameter tensor must have size 1 along it"
+                    )
+        elif self.scales.shape != ():
+            raise ValueError("per-tensor parameters must be scalars")
+
+    @property
+    def kind(self) -> str:
+        """``'per_tensor'``, ``'per_axis'`` or ``'sub_channel'``."""
+        if self.axis is not None:
+            return "per_axis"
+        if self.block_sizes is not None:
+            return "sub_channel"
+        return "per_tensor"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QuantType):
+            return NotImplemented
+        return (
+            (self.storage_bits, self.signed, self.qmin, self.qmax, self.expressed)
+            == (other.storage_bits, other.signed, other.qmin, other.qmax, other.expressed)
+            and self.axis == other.axis
+            and self.block_sizes == other.block_sizes
+            and self.scales.shape == other.scales.shape
+            and np.array_equal(self.scales, other.scales)
+            and np.array_equal(self.zero_points, other.zero_points)
+        )
+
+
+def _element_params(qtype: QuantType, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Scale and zero point of every element ("Which scale and zero point an element uses").
+
+    Returns float64 scales and int64 zero points broadcastable to ``shape``,
+    after checking what the verifiers require for the indexing to be valid.
+    """
+    rank = len(shape)
+    if qtype.kind == "per_tensor":
+        return qtype.scales, qtype.zero_points
+    if qtype.kind == "per_axis":
+        a = qtype.axis
+        if a >= rank:
+            raise ValueError(f"channel axis {a} is not within rank {rank}")
+        if shape[a] != qtype.scales.size:
+            raise ValueError(
+                f"axis {a} has size {shape[a]} but the type has {qtype.scales.size} scales"
+            )
+        bshape = [1] * rank
+        bshape[a] = shape[a]
+        return qtype.scales.reshape(bshape), qtype.zero_points.reshape(bshape)
+    if rank != qtype.scales.ndim:
+        raise ValueError(
+            f"tensor rank {rank} differs from the parameter tensor rank {qtype.scales.ndim}"
+        )
+    scales, zero_points = qtype.scales, qtype.zero_points
+    # (i_0 / b_0, ..., i_{r-1} / b_{r-1}) indexing == repeating each entry b_d
+    # times along every blocked axis d; unblocked axes have size 1 and broadcast.
+    for d, b in sorted(qtype.block_sizes.items()):
+        if shape[d] % b != 0:
+            raise ValueError(f"block size {b} does not divide axis {d} of size {shape[d]}")
+        if scales.shape[d] != shape[d] // b:
+            raise ValueError(
+                f"axis {d} has {shape[d] // b} blocks but the type has {scales.shape[d]} entries"
+            )
+        scales = np.repeat(scales, b, axis=d)
+        zero_points = np.repeat(zero_points, b, axis=d)
+    return scales, zero_points
+
+
+def to_bits(arr) -> np.ndarray:
+    """IEEE bit patterns of a float array: uint16 (f16), uint32 (f32, bf16 in f32), uint64 (f64)."""
+    arr = np.asarray(arr)
+    views = {
+        np.dtype(np.float16): np.uint16,
+        np.dtype(np.float32): np.uint32,
+        np.dtype(np.float64): np.uint64,
+    }
+    if arr.dtype not in views:
+        raise TypeError(f"expected float16, float32 or float64, got {arr.dtype}")
+    return arr.view(views[arr.dtype])
+
+
+def round_to_bf16(x_f32) -> np.ndarray:
+    """Round float32 values to bf16 (nearest, ties to even); returned as float32.
+
+    bf16 is the upper 16 bits of a float32. NaN stays NaN (quieted, sign kept).
+    """
+    x = np.asarray(x_f32)
+    if x.dtype != np.float32:
+        raise TypeError(f"expected float32, got {x.dtype}")
+    bits = to_bits(x).astype(np.uint64)
+    lsb = (bits >> np.uint64(16)) & np.uint64(1)
+    rounded = ((bits + np.uint64(0x7FFF) + lsb) >> np.uint64(16)) << np.uint64(16)
+    quiet_nan = ((bits >> np.uint64(16)) | np.uint64(0x0040)) << np.uint64(16)
+    out = np.where(np.isnan(x), quiet_nan, rounded).astype(np.uint32)
+    return out.view(np.float32)
+
+
+def _check_float_input(x, expressed: str) -> np.ndarray:
+    """The float tensor as an array of E's NumPy dtype; no implicit rounding."""
+    x = np.asarray(x)
+    dtype = _EXPRESSED_DTYPE[expressed]
+    if x.dtype != dtype:
+        raise TypeError(f"values of expressed type {expressed} must be {dtype} arrays, got {x.dtype}")
+    if expressed == "bf16":
+        low_bits = to_bits(x) & np.uint32(0xFFFF)
+        if ((low_bits != 0) & ~np.isnan(x)).any():
+            raise ValueError("bf16 values must be float32 values representable in bf16")
+    return x
+
+
+def _check_stored(q, qtype: QuantType) -> np.ndarray:
+    """Stored values as int64, checked to lie in ``[qmin, qmax]``."""
+    q = np.asarray(q)
+    if q.dtype.kind not in "iu":
+        raise TypeError(f"stored values must be integers, got {q.dtype}")
+    if q.dtype == np.uint64 and (q > np.uint64(2**63 - 1)).any():
+        raise ValueError("stored value out of the int64 range")
+    q = q.astype(np.int64)
+    if ((q < qtype.qmin) | (q > qtype.qmax)).any():
+        raise ValueError(f"stored values must lie in [{qtype.qmin}, {qtype.qmax}]")
+    return q
+
+
+def _round(v: np.ndarray, rounding: str) -> np.ndarray:
+    """Step 4 of ``qnn.quantize`` on float64 values (exact; +-Inf stays +-Inf).
+
+    ``v`` holds values of C converted exactly to float64, so every operation
+    here is exact: ``trunc`` and ``rint`` are, ``v - trunc(v)`` is, and adding
+    +-1 to an integer below 2^53 in magnitude is.
+    """
+    if rounding == "half_to_even":
+        return np.rint(v)
+    if rounding == "toward_zero":
+        return np.trunc(v)
+    t = np.trunc(v)
+    frac = v - t  # NaN for +-Inf; the comparison below is then False.
+    return np.where(np.abs(frac) >= 0.5, t + np.sign(v), t)
+
+
+def quantize(x, qtype: QuantType, rounding: str = "half_to_even") -> np.ndarray:
+    """``qnn.quantize``: float values of type E to stored values (int64).
+
+    1. ``x_C`` = x converted to C (exact);
+    2. ``v = x_C / s_C``, one IEEE division in C, ``s_C`` the scale rounded
+       from double to C (nearest, ties to even);
+    3. NaN gives ``q = z`` (the zero point itself, as written);
+    4. ``r = round_R(v)``;
+    5. ``q = clamp(r + z, qmin, qmax)`` with exact integer arithmetic.
+
+    Step 5 is done as ``clamp(r, qmin - z, qmax - z) + z`` (equal for exact
+    integers), clamping in float64 where both bounds are exact, so that +-Inf
+    and huge values saturate before the conversion to int64.
+    """
+    if rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}")
+    x = _check_float_input(x, qtype.expressed)
+    scales, zero_points = _element_params(qtype, x.shape)
+    c = _compute_dtype(qtype.expressed)
+    with np.errstate(all="ignore"):
+        v = x.astype(c) / scales.astype(c)  # steps 1-2 (same dtype c on both sides)
+        v = v.astype(np.float64)  # exact widening, for exact rounding and clamping
+        is_nan = np.isnan(v)
+        r = _round(np.where(is_nan, 0.0, v), rounding)  # step 4
+        lo = (qtype.qmin - zero_points).astype(np.float64)
+        hi = (qtype.qmax - zero_points).astype(np.float64)
+        q = np.clip(r, lo, hi).astype(np.int64) + zero_points  # step 5
+        return np.where(is_nan, zero_points, q).astype(np.int64)  # step 3
+
+
+def _round_to_expressed(y: np.ndarray, expressed: str) -> np.ndarray:
+    """Round a value of C to E (nearest, ties to even)."""
+    if expressed == "f16":
+        with np.errstate(all="ignore"):
+            return y.astype(np.float16)
+    if expressed == "bf16":
+        return round_to_bf16(y)
+    return y
+
+
+def dequantize(q, qtype: QuantType) -> np.ndarray:
+    """``qnn.dequantize``: stored values to floats of type E.
+
+    1. ``d = q - z``, exact (int64);
+    2. ``y_C = C(d) * s_C``: ``d`` converted to C (nearest, ties to even),
+       then one IEEE multiplication in C;
+    3. ``y_C`` rounded to E (nearest, ties to even).
+
+    Returns float16 / float32 / float64 arrays; bf16 results are float32
+    arrays of bf16-representable values.
+    """
+    q = _check_stored(q, qtype)
+    scales, zero_points = _element_params(qtype, q.shape)
+    c = _compute_dtype(qtype.expressed)
+    d = q - zero_points  # step 1; |d| <= 2^53 by QuantType's check
+    with np.errstate(all="ignore"):
+        # int64 -> float64 is exact for |d| <= 2^53, so float64 -> C is the
+        # single rounding of step 2.
+        y = d.astype(np.float64).astype(c) * scales.astype(c)
+        return _round_to_expressed(np.asarray(y, dtype=c), qtype.expressed)
+
+
+def requantize(q, qtype_in: QuantType, qtype_out: QuantType, rounding: str = "half_to_even") -> np.ndarray:
+    """``qnn.requantize``: ``quantize_{Q2,R}(dequantize_{Q1}(q))`` exactly,
+    including the rounding of the intermediate value to E."""
+    if qtype_in.expressed != qtype_out.expressed:
+        raise ValueError("requantize needs the same expressed type on both sides")
+    return quantize(dequantize(q, qtype_in), qtype_out, rounding)
+
+
+# ---------------------------------------------------------------------------
+# Parsing and printing of the upstream `!quant.uniform` syntax.
+# ---------------------------------------------------------------------------
+
+# MLIR float literals need a '.': [0-9]+ '.' [0-9]* ([eE] [-+]? [0-9]+)?
+_TOKEN = re.compile(
+    r"\s*(?:"
+    r"(?P<float>[-+]?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)"
+    r"|(?P<int>[-+]?[0-9]+)"
+    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_.]*)"
+    r"|(?P<punct>[!<>:,{}])"
+    r")"
+)
+_STORAGE = re.compile(r"([iu])([0-9]+)")
+
+
+class _Parser:
+    """Recursive-descent parser over the tokens of one type."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        stripped = text.rstrip()
+        while pos < len(stripped):
+            m = _TOKEN.match(stripped, pos)
+            if m is None or m.end() == pos:
+                raise ValueError(f"unexpected character at offset {pos} in {text!r}")
+            self.tokens.append((m.lastgroup, m.group(m.lastgroup)))
+            pos = m.end()
+        self.pos = 0
+
+    def error(self, what: str) -> ValueError:
+        found = self.tokens[self.pos][1] if self.pos < len(self.tokens) else "end of input"
+        return ValueError(f"expected {what}, found {found!r} in {self.text!r}")
+
+    def peek(self, value: str) -> bool:
+        return self.pos < len(self.tokens) and self.tokens[self.pos][1] == value
+
+    def accept(self, value: str) -> bool:
+        if self.peek(value):
+            self.pos += 1
+            return True
+        return False
+
+    def expect(self, value: str) -> None:
+        if not self.accept(value):
+            raise self.error(repr(value))
+
+    def take(self, kind: str) -> str:
+        if self.pos < len(self.tokens) and self.tokens[self.pos][0] == kind:
+            self.pos += 1
+            return self.tokens[self.pos - 1][1]
+        raise self.error({"int": "an integer", "float": "a float literal", "ident": "a name"}[kind])
+
+    def integer(self) -> int:
+        return int(self.take("int"))
+
+    def at_end(self) -> bool:
+        return self.pos == len(self.tokens)
+
+    def param(self) -> tuple[float, int]:
+        """``scale`` or ``scale:zero_point``."""
+        scale = float(self.take("float"))
+        zero_point = self.integer() if self.accept(":") else 0
+        return scale, zero_point
+
+    def param_tree(self):
+        """A parameter, or a ``{...}`` list of parameter trees."""
+        if not self.accept("{"):
+            return self.param()
+        items = [self.param_tree()]
+        while self.accept(","):
+            items.append(self.param_tree())
+        self.expect("}")
+        return items
+
+
+def _tree_to_arrays(tree) -> tuple[np.ndarray, np.ndarray]:
+    """Nested lists of ``(scale, zp)`` leaves to rectangular scale/zp arrays."""
+    shape = []
+    level = tree
+    while isinstance(level, list):
+        shape.append(len(level))
+        level = level[0]
+
+    scales, zero_points = [], []
+
+    def walk(node, depth: int) -> None:
+        if depth == len(shape):
+            if isinstance(node, list):
+                raise ValueError("ragged parameter tensor")
+            scales.append(node[0])
+            zero_points.append(node[1])
+            return
+        if not isinstance(node, list) or len(node) != shape[depth]:
+            raise ValueError("ragged parameter tensor")
+        for child in node:
+            walk(child, depth + 1)
+
+    walk(tree, 0)
+    return (
+        np.array(scales, dtype=np.float64).reshape(shape),
+        np.array(zero_points, dtype=np.int64).reshape(shape),
+    )
+
+
+def parse_quant_type(text: str, shape: tuple[int, ...] | None = None) -> QuantType:
+    """Parse the upstream ``!quant.uniform<...>`` syntax (the ``!`` is optional).
+
+    Storage ``iN``/``uN`` with an optional ``<qmin:qmax>``, expressed type,
+    then one of ``, s[:z]`` (per-tensor), ``:axis, {s[:z], ...}`` (per-axis)
+    or ``:{axis:block, ...}, {{...}}`` (sub-channel; the nesting of braces is
+    the rank of the parameter tensor, which is the tensor's rank). The type
+    itself determines every parameter; when ``shape`` is given, the type is
+    also checked against a tensor of that shape as the verifiers do.
+    """
+    p = _Parser(text)
+    p.accept("!")
+    if p.take("ident") != "quant.uniform":
+        raise ValueError(f"expected '!quant.uniform' in {text!r}")
+    p.expect("<")
+
+    storage = _STORAGE.fullmatch(p.take("ident"))
+    if storage is None:
+        raise ValueError(f"bad storage type in {text!r}")
+    signed, bits = storage.group(1) == "i", int(storage.group(2))
+    qmin = qmax = None
+    if p.accept("<"):
+        qmin = p.integer()
+        p.expect(":")
+        qmax = p.integer()
+        p.expect(">")
+    p.expect(":")
+    expressed = p.take("ident")
+
+    axis = block_sizes = None
+    if p.accept(":"):
+        if p.accept("{"):
+            block_sizes = {}
+            while True:
+                a = p.integer()
+                p.expect(":")
+                if a in block_sizes:
+                    raise ValueError(f"axis {a} listed twice in {text!r}")
+                block_sizes[a] = p.integer()
+                if not p.accept(","):
+                    break
+            p.expect("}")
+        else:
+            axis = p.integer()
+    p.expect(",")
+    tree = p.param_tree()
+    p.expect(">")
+    if not p.at_end():
+        raise p.error("end of input")
+
+    if axis is None and block_sizes is None:
+        if isinstance(tree, list):
+            raise ValueError(f"per-tensor type with a parameter list in {text!r}")
+        scales, zero_points = np.array(tree[0]), np.array(tree[1])
+    else:
+        if not isinstance(tree, list):
+            raise ValueError(f"expected a '{{...}}' parameter list in {text!r}")
+        scales, zero_points = _tree_to_arrays(tree)
+        if axis is not None and scales.ndim != 1:
+            raise ValueError(f"per-axis parameters must be a flat list in {text!r}")
+
+    qtype = QuantType(
+        storage_bits=bits,
+        signed=signed,
+        qmin=qmin,
+        qmax=qmax,
+        expressed=expressed,
+        scales=scales,
+        zero_points=zero_points,
+        axis=axis,
+        block_sizes=block_sizes,
+    )
+    if shape is not None:
+        _element_params(qtype, tuple(shape))
+    return qtype
+
+
+def _format_float(value: float) -> str:
+    """Shortest round-tripping decimal (``repr``) written as an MLIR float literal."""
+    text = repr(float(value))
+    mantissa, e, exponent = text.partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    return mantissa + e + exponent
+
+
+def _format_param(scale: float, zero_point: int) -> str:
+    text = _format_float(scale)
+    return text if zero_point == 0 else f"{text}:{int(zero_point)}"
+
+
+def _format_tree(scales: np.ndarray, zero_points: np.ndarray) -> str:
+    if scales.ndim == 0:
+        return _format_param(scales, zero_points)
+    return "{" + ", ".join(_format_tree(s, z) for s, z in zip(scales, zero_points)) + "}"
+
+
+def format_quant_type(qtype: QuantType) -> str:
+    """Print a type in the syntax :func:`parse_quant_type` reads.
+
+    The storage range is printed only when it is narrowed, a zero point only
+    when it is non-zero, blocked axes in increasing order.
+    """
+    storage = f"{'i' if qtype.signed else 'u'}{qtype.storage_bits}"
+    if (qtype.qmin, qtype.qmax) != _storage_range(qtype.storage_bits, qtype.signed):
+        storage += f"<{qtype.qmin}:{qtype.qmax}>"
+    head = f"{storage}:{qtype.expressed}"
+    if qtype.kind == "per_axis":
+        head += f":{qtype.axis}"
+    elif qtype.kind == "sub_channel":
+        blocks = ", ".join(f"{a}:{b}" for a, b in sorted(qtype.block_sizes.items()))
+        head += ":{" + blocks + "}"
+    return f"!quant.uniform<{head}, {_format_tree(qtype.scales, qtype.zero_points)}>"

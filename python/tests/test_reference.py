@@ -1,0 +1,584 @@
+"""Tests of quant_opt.reference against hand-worked values from docs/Semantics.md.
+
+Every expected value below is derived by hand (the derivation is in the
+comment or obvious from the arithmetic); none is copied from running the code.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from quant_opt.reference import (
+    QuantType,
+    dequantize,
+    format_quant_type,
+    parse_quant_type,
+    quantize,
+    requantize,
+    round_to_bf16,
+    to_bits,
+)
+
+f16, f32, f64 = np.float16, np.float32, np.float64
+
+
+def per_tensor(scale, zero_point=0, bits=8, signed=True, expressed="f32", **kw):
+    return QuantType(
+        storage_bits=bits,
+        signed=signed,
+        expressed=expressed,
+        scales=scale,
+        zero_points=zero_point,
+        **kw,
+    )
+
+
+def q(values, qtype, rounding="half_to_even", dtype=f32):
+    return quantize(np.array(values, dtype=dtype), qtype, rounding).tolist()
+
+
+# ---------------------------------------------------------------------------
+# qnn.quantize, per-tensor
+# ---------------------------------------------------------------------------
+
+
+def test_quantize_spec_examples_i8():
+    # s = 0.5: 1.4 / 0.5 = 2.8 -> 3; 1000 / 0.5 = 2000 -> 127; -2000 -> -128.
+    assert q([1.4, 1000.0, -1000.0], per_tensor(0.5)) == [3, 127, -128]
+
+
+def test_quantize_result_is_int64_of_input_shape():
+    out = quantize(np.zeros((2, 3), dtype=f32), per_tensor(0.5))
+    assert out.dtype == np.int64 and out.shape == (2, 3)
+    scalar = quantize(f32(1.4), per_tensor(0.5))
+    assert scalar.dtype == np.int64 and scalar.shape == () and int(scalar) == 3
+
+
+def test_half_to_even():
+    assert q([2.5, 3.5, -2.5, -3.5, 0.5, -0.5, 1.5], per_tensor(1.0)) == [2, 4, -2, -4, 0, 0, 2]
+
+
+def test_half_away_from_zero():
+    got = q([2.5, -2.5, 0.5, -0.5, 2.4, -2.4, 2.6], per_tensor(1.0), "half_away_from_zero")
+    assert got == [3, -3, 1, -1, 2, -2, 3]
+
+
+def test_half_away_from_zero_just_below_half():
+    # 0.5 - 2^-25 is the largest float32 below 0.5, so it rounds to 0. The
+    # classic floor(v + 0.5) in float32 would give 1: 1 - 2^-25 is halfway
+    # between 1 - 2^-24 and 1 and rounds (ties to even) to 1.
+    x = 0.5 - 2.0**-25
+    assert q([x, -x], per_tensor(1.0), "half_away_from_zero") == [0, 0]
+
+
+def test_toward_zero():
+    assert q([2.7, -2.7, 2.5, -0.9, 3.0], per_tensor(1.0), "toward_zero") == [2, -2, 2, 0, 3]
+
+
+def test_zero_point_added_after_rounding():
+    # round(2.5) + 1 = 2 + 1 = 3, not round(3.5) = 4 (spec "qnn.quantize").
+    assert q([2.5], per_tensor(1.0, 1)) == [3]
+    # -2.5 -> -2, plus 1 -> -1 (round(-1.5) would be -2).
+    assert q([-2.5], per_tensor(1.0, 1)) == [-1]
+    assert q([2.5], per_tensor(1.0, 1), "half_away_from_zero") == [4]
+
+
+def test_narrow_range_saturates_at_qmin():
+    narrow = per_tensor(1.0, qmin=-127, qmax=127)
+    assert q([-1000.0, -127.0, 1000.0, -np.inf], narrow) == [-127, -127, 127, -127]
+
+
+def test_u8_with_zero_point_128():
+    t = per_tensor(0.5, 128, signed=False)
+    # 0 -> 128; -64/0.5 = -128 -> 0; -64.5 -> -129 + 128 = -1 -> 0;
+    # 63.5 -> 127 + 128 = 255; 64 -> 256 -> 255; 1.25 -> 2.5 -> 2 -> 130.
+    assert q([0.0, -64.0, -64.5, 63.5, 64.0, 1.25], t) == [128, 0, 0, 255, 255, 130]
+
+
+def test_i4_range():
+    t = per_tensor(1.0, bits=4)
+    assert (t.qmin, t.qmax) == (-8, 7)
+    # 7.4 -> 7; 8 -> 7; -8.6 -> -9 -> -8; -7.5 -> -8 (8 is even); 6.5 -> 6.
+    assert q([7.4, 8.0, -8.6, -7.5, 6.5], t) == [7, 7, -8, -8, 6]
+
+
+def test_i16():
+    t = per_tensor(0.5, bits=16)
+    # 100.25 / 0.5 = 200.5 -> 200; 20000 -> 40000 -> 32767;
+    # -16384 -> -32768; -16384.5 -> -32769 -> -32768.
+    assert q([100.25, 20000.0, -16384.0, -16384.5], t) == [200, 32767, -32768, -32768]
+
+
+def test_nan_gives_zero_point():
+    assert q([np.nan], per_tensor(0.5, -3)) == [-3]
+    assert q([np.nan], per_tensor(0.5, 128, signed=False)) == [128]
+
+
+def test_zero_point_outside_storage_range_is_rejected():
+    # The verifiers reject such types, so NaN -> z is always a valid value.
+    with pytest.raises(ValueError, match="outside the storage range"):
+        per_tensor(1.0, -5, qmin=0, qmax=10, signed=False)
+
+
+def test_infinities_saturate():
+    assert q([np.inf, -np.inf], per_tensor(0.5, -3)) == [127, -128]
+    assert q([np.inf, -np.inf], per_tensor(0.5, 7, signed=False), "toward_zero") == [255, 0]
+    assert q([np.inf, -np.inf], per_tensor(0.5), "half_away_from_zero") == [127, -128]
+
+
+def test_32_bit_storage():
+    i32 = per_tensor(1.0, bits=32, expressed="f64")
+    got = q([3e9, -3e9, np.inf, -np.inf, np.nan, 2147483647.0], i32, dtype=f64)
+    assert got == [2**31 - 1, -(2**31), 2**31 - 1, -(2**31), 0, 2**31 - 1]
+    u32 = per_tensor(1.0, 2**31, bits=32, signed=False, expressed="f64")
+    # -2^31 -> 0; 2^31 - 1 -> 2^32 - 1; 1e10 saturates; -1e10 saturates.
+    assert q([-(2.0**31), 2.0**31 - 1, 1e10, -1e10], u32, dtype=f64) == [0, 2**32 - 1, 2**32 - 1, 0]
+    # 2^23 + 1 is an odd float32 integer: it is its own rounding in every
+    # mode (floor(v + 0.5) in float32 would give 2^23 + 2).
+    for mode in ("half_to_even", "half_away_from_zero", "toward_zero"):
+        assert q([2.0**23 + 1], per_tensor(1.0, bits=32), mode) == [2**23 + 1]
+    # 2^31 is exact in float32 and one above qmax.
+    assert q([2.0**31], per_tensor(1.0, bits=32)) == [2**31 - 1]
+
+
+def test_f32_division_is_one_float32_division():
+    # s = 1 + 3*2^-23 and x = 2.5 + 2^-20 are both exact float32 values.
+    # Exactly, 2.5 * s = 2.5 + 7.5*2^-23 = 2.5 + 3.75*2^-22, so
+    #   x / s = 2.5 + (2^-20 - 3.75*2^-22) / s = 2.5 + 0.25*2^-22 / s
+    #         = 2.5 + 2^-24 / s  (just below 2.5 + 2^-24).
+    # In [2, 4) the float32 spacing is 2^-22, so this is closer to 2.5 than
+    # half a spacing (2^-23): float32 division gives exactly 2.5, which
+    # rounds (ties to even) to 2. Float64 division keeps the 2^-24 excess
+    # (spacing 2^-51), so dividing in float64 and then rounding would give 3.
+    s = 1.0 + 3 * 2.0**-23
+    x = 2.5 + 2.0**-20
+    assert f32(x) / f32(s) == f32(2.5)
+    assert np.rint(f64(x) / f64(s)) == 3.0
+    assert q([x, -x], per_tensor(s)) == [2, -2]
+    # With E = f64 the compute type is f64: v = 2.5 + ~2^-24 -> 3.
+    assert q([x, -x], per_tensor(s, expressed="f64"), dtype=f64) == [3, -3]
+
+
+def test_division_not_reciprocal_multiplication():
+    # 45.5 / 7 = 6.5 exactly, which rounds (ties to even) to 6.
+    # fl32(1/7) = (8/7)(1 + 3*2^-26) * 2^-3 (the 23-bit fraction of 8/7 is
+    # 0010...0100 followed by 1001..., rounded up by 3/7 of 2^-23), so
+    # 45.5 * fl32(1/7) = 6.5 * (1 + 3*2^-26) = 6.5 + 1.21875*2^-22, more than
+    # half the float32 spacing 2^-21 in [4, 8): it would round to
+    # 6.5 + 2^-21 and then to 7.
+    assert f32(45.5) * (f32(1) / f32(7)) > f32(6.5)
+    assert q([45.5, -45.5], per_tensor(7.0)) == [6, -6]
+
+
+def test_scale_converted_to_compute_type_before_dividing():
+    # s = 1 + 2^-30 is a double; as float32 it rounds to 1.0 (the float32
+    # spacing at 1 is 2^-23). So for E = f32, f16 and bf16 (C = f32),
+    # 3.5 / s_C = 3.5 exactly, which rounds (ties to even) to 4, whereas
+    # 3.5 / s in double is 3.5 - ~3.5*2^-30, which would round to 3.
+    s = 1.0 + 2.0**-30
+    assert q([2.5, 3.5], per_tensor(s)) == [2, 4]
+    assert q([3.5], per_tensor(s, expressed="f16"), dtype=f16) == [4]
+    assert q([3.5], per_tensor(s, expressed="bf16")) == [4]
+    # For E = f64 the scale is used as is: 3.5 / s < 3.5 -> 3.
+    assert q([3.5], per_tensor(s, expressed="f64"), dtype=f64) == [3]
+
+
+def test_f16_input_is_converted_exactly():
+    # 1000.5 is exact in f16 (spacing 0.5 in [512, 1024)); 1000.5 / 1 -> 1000.
+    assert q([1000.5], per_tensor(1.0, bits=16, expressed="f16"), dtype=f16) == [1000]
+
+
+def test_bf16_input_must_be_bf16_representable():
+    t = per_tensor(1.0, expressed="bf16")
+    assert q([2.5, np.nan], t) == [2, 0]
+    with pytest.raises(ValueError):
+        quantize(np.array([1.0 + 2.0**-10], dtype=f32), t)
+
+
+def test_input_dtype_must_match_expressed_type():
+    with pytest.raises(TypeError):
+        quantize(np.array([1.0]), per_tensor(1.0))  # float64 for f32
+    with pytest.raises(TypeError):
+        quantize(np.array([1.0], dtype=f32), per_tensor(1.0, expressed="f16"))
+
+
+def test_no_numpy_warnings():
+    # 3e38 / fl32(1e-30) overflows to +inf -> 127.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert q([np.nan, np.inf, -np.inf, 3e38], per_tensor(1e-30)) == [0, 127, -128, 127]
+        big = per_tensor(1.0, bits=32, signed=False, expressed="f64")
+        assert q([np.nan, np.inf, -1e300, 1e300], big, dtype=f64) == [0, 2**32 - 1, 0, 2**32 - 1]
+        assert dequantize(np.array([7000]), per_tensor(10.0, bits=16, expressed="f16")).tolist() \
+            == [np.inf]
+
+
+def test_unknown_rounding_mode():
+    with pytest.raises(ValueError):
+        quantize(np.zeros(1, dtype=f32), per_tensor(1.0), "half_up")
+
+
+# ---------------------------------------------------------------------------
+# Per-axis and sub-channel parameter indexing
+# ---------------------------------------------------------------------------
+
+X2 = [[1.0, -1.0, 2.6], [3.0, 5.0, -7.0]]
+
+
+def test_per_axis_axis0():
+    t = QuantType(storage_bits=8, signed=True, expressed="f32",
+                  scales=[0.5, 2.0], zero_points=[1, -2], axis=0)
+    # row 0 (s=0.5, z=1): 2 -> 3; -2 -> -1; 2.6/0.5 = 5.2 -> 5 -> 6.
+    # row 1 (s=2, z=-2): 1.5 -> 2 -> 0; 2.5 -> 2 -> 0; -3.5 -> -4 -> -6.
+    assert q(X2, t) == [[3, -1, 6], [0, 0, -6]]
+
+
+def test_per_axis_axis1():
+    t = QuantType(storage_bits=8, signed=True, expressed="f32",
+                  scales=[1.0, 0.5, 0.25], zero_points=[0, 10, -10], axis=1)
+    # col 0 (1, 0): 1, 3. col 1 (0.5, 10): -2 + 10 = 8, 10 + 10 = 20.
+    # col 2 (0.25, -10): 2.6/0.25 = 10.4 -> 10 -> 0; -28 -> -38.
+    assert q(X2, t) == [[1, 8, 0], [3, 20, -38]]
+
+
+def test_per_axis_shape_checks():
+    t = QuantType(storage_bits=8, signed=True, expressed="f32", scales=[1.0, 2.0], axis=1)
+    with pytest.raises(ValueError):
+        quantize(np.zeros((2, 3), dtype=f32), t)  # 3 channels, 2 scales
+    with pytest.raises(ValueError):
+        quantize(np.zeros(2, dtype=f32), t)  # axis 1 not within rank 1
+
+
+def test_sub_channel_one_blocked_axis():
+    t = QuantType(storage_bits=8, signed=True, expressed="f32",
+                  scales=[[1.0, 0.5]], zero_points=[[0, 3]], block_sizes={1: 2})
+    # columns 0-1: s=1, z=0; columns 2-3: s=0.5, z=3 (3 -> 9, 4 -> 11, ...).
+    x = [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]
+    assert q(x, t) == [[1, 2, 9, 11], [5, 6, 17, 19]]
+
+
+def test_sub_channel_two_blocked_axes():
+    t = QuantType(storage_bits=8, signed=True, expressed="f32",
+                  scales=[[1.0, 2.0], [4.0, 8.0]], zero_points=[[0, 1], [2, 3]],
+                  block_sizes={0: 2, 1: 2})
+    # Element (i, j) uses entry (i // 2, j // 2): 8/1 + 0, 8/2 + 1, 8/4 + 2, 8/8 + 3.
+    assert q(np.full((4, 4), 8.0), t) == [
+        [8, 8, 5, 5],
+        [8, 8, 5, 5],
+        [4, 4, 4, 4],
+        [4, 4, 4, 4],
+    ]
+
+
+def test_sub_channel_unlisted_axes_are_one_block():
+    t = QuantType(storage_bits=8, signed=True, expressed="f32",
+                  scales=[[[0.5, 0.25]]], block_sizes={2: 2})
+    # 1 / 0.5 = 2 for i_2 in {0, 1}; 1 / 0.25 = 4 for i_2 in {2, 3}.
+    assert q(np.ones((2, 3, 4)), t) == [[[2, 2, 4, 4]] * 3] * 2
+
+
+def test_sub_channel_shape_checks():
+    t = QuantType(storage_bits=8, signed=True, expressed="f32",
+                  scales=[[1.0, 0.5]], block_sizes={1: 2})
+    with pytest.raises(ValueError):
+        quantize(np.zeros((2, 5), dtype=f32), t)  # 2 does not divide 5
+    with pytest.raises(ValueError):
+        quantize(np.zeros((2, 6), dtype=f32), t)  # 3 blocks, 2 entries
+    with pytest.raises(ValueError):
+        quantize(np.zeros(4, dtype=f32), t)  # rank 1 vs rank 2
+    with pytest.raises(ValueError):  # unblocked axis 0 must have one entry
+        QuantType(storage_bits=8, signed=True, expressed="f32",
+                  scales=[[1.0], [2.0]], block_sizes={1: 2})
+
+
+# ---------------------------------------------------------------------------
+# qnn.dequantize
+# ---------------------------------------------------------------------------
+
+
+def test_dequantize_f32():
+    out = dequantize(np.array([5, -128, 127]), per_tensor(0.5, -3))
+    assert out.dtype == f32
+    # (5 + 3) * 0.5 = 4; (-128 + 3) * 0.5 = -62.5; 130 * 0.5 = 65.
+    assert out.tolist() == [4.0, -62.5, 65.0]
+
+
+def test_dequantize_f32_rounds_the_product():
+    # fl32(0.1) = 13421773 * 2^-27. Times 3: 40265319 * 2^-27, 26 bits;
+    # 40265319 / 4 = 10066329.75 rounds to 10066330, so the result is
+    # 10066330 * 2^-25 (also fl32(0.3), since 0.3 * 2^25 = 10066329.6).
+    out = dequantize(np.array([3]), per_tensor(0.1))
+    assert to_bits(out).tolist() == to_bits(np.array([10066330 * 2.0**-25], dtype=f32)).tolist()
+    assert out[0] == f32(0.3)
+
+
+def test_dequantize_large_d_rounds_to_f32():
+    t = per_tensor(1.0, bits=32)
+    # 2^24 + 1 is halfway between 2^24 and 2^24 + 2: ties to even -> 2^24.
+    # 2^24 + 3 is halfway between 2^24 + 2 (odd significand) and 2^24 + 4.
+    assert dequantize(np.array([2**24 + 1, 2**24 + 3]), t).tolist() == [2.0**24, 2.0**24 + 4]
+    # d = q - z is exact: (2^31 - 1) - (-2^31) = 2^32 - 1 rounds to 2^32.
+    u = per_tensor(1.0, -(2**31), bits=32)
+    assert dequantize(np.array([2**31 - 1]), u).tolist() == [2.0**32]
+    # C(d) is rounded before the multiplication, by s_C: with s = 1 + 2^-30,
+    # s_C = 1 and d = 2^24 + 1 gives 2^24 * 1 = 2^24, whereas rounding the
+    # exact product 2^24 + 1 + ~2^-6 once would give 2^24 + 2.
+    w = per_tensor(1.0 + 2.0**-30, bits=32)
+    assert dequantize(np.array([2**24 + 1]), w).tolist() == [2.0**24]
+
+
+def test_dequantize_f64():
+    out = dequantize(np.array([-128]), per_tensor(0.1, expressed="f64"))
+    # 128 * fl64(0.1) only shifts the exponent, so it is fl64(12.8).
+    assert out.dtype == f64 and out.tolist() == [-12.8]
+
+
+def test_dequantize_f16_rounding():
+    t = lambda s: per_tensor(s, bits=16, expressed="f16")
+    # f16 has 10 fraction bits: spacing 2^-10 at 1.
+    # 1 + 2^-11 is a tie between 1 and 1 + 2^-10: even -> 1.
+    # 1 + 3*2^-11 is a tie between 1 + 2^-10 (odd) and 1 + 2^-9: -> 1 + 2^-9.
+    # 1 + 2^-11 + 2^-20 is above the tie: -> 1 + 2^-10.
+    got = [dequantize(np.array([1]), t(s))[0] for s in
+           (1 + 2.0**-11, 1 + 3 * 2.0**-11, 1 + 2.0**-11 + 2.0**-20)]
+    assert all(v.dtype == f16 for v in got)
+    assert [float(v) for v in got] == [1.0, 1 + 2.0**-9, 1 + 2.0**-10]
+    # 2049 is a tie between 2048 and 2050 (spacing 2 in [2048, 4096)) -> 2048.
+    assert dequantize(np.array([2049]), t(1.0)).tolist() == [2048.0]
+    # 70000 is above the f16 maximum 65504 (and past the midpoint 65520): inf.
+    assert dequantize(np.array([7000]), t(10.0)).tolist() == [np.inf]
+
+
+def test_dequantize_bf16_rounding():
+    t = lambda s: per_tensor(s, bits=16, expressed="bf16")
+    # bf16 has 7 fraction bits: spacing 2^-7 at 1.
+    # 1 + 2^-8 ties to 1; 1 + 3*2^-8 ties to 1 + 2^-6; 1 + 2^-8 + 2^-20 -> 1 + 2^-7.
+    got = [dequantize(np.array([1]), t(s))[0] for s in
+           (1 + 2.0**-8, 1 + 3 * 2.0**-8, 1 + 2.0**-8 + 2.0**-20)]
+    assert [float(v) for v in got] == [1.0, 1 + 2.0**-6, 1 + 2.0**-7]
+    # 257 ties between 256 and 258 (spacing 2 in [256, 512)) -> 256; -259 -> -260.
+    out = dequantize(np.array([257, -259]), t(1.0))
+    assert out.dtype == f32 and out.tolist() == [256.0, -260.0]
+    assert (to_bits(out) & np.uint32(0xFFFF)).tolist() == [0, 0]
+
+
+def test_dequantize_per_axis_and_sub_channel():
+    t = QuantType(storage_bits=8, signed=True, expressed="f32",
+                  scales=[0.5, 2.0], zero_points=[1, -2], axis=0)
+    # row 0: (q - 1) * 0.5; row 1: (q + 2) * 2.
+    assert dequantize(np.array([[3, -1], [0, -6]]), t).tolist() == [[1.0, -1.0], [4.0, -8.0]]
+    sc = QuantType(storage_bits=8, signed=True, expressed="f32",
+                   scales=[[1.0, 0.5]], zero_points=[[0, 3]], block_sizes={1: 2})
+    assert dequantize(np.array([[1, 2, 9, 11]]), sc).tolist() == [[1.0, 2.0, 3.0, 4.0]]
+
+
+def test_dequantize_checks_stored_range():
+    with pytest.raises(ValueError):
+        dequantize(np.array([128]), per_tensor(1.0))
+    with pytest.raises(ValueError):
+        dequantize(np.array([-128]), per_tensor(1.0, qmin=-127, qmax=127))
+    with pytest.raises(TypeError):
+        dequantize(np.array([1.0]), per_tensor(1.0))
+
+
+# ---------------------------------------------------------------------------
+# qnn.requantize
+# ---------------------------------------------------------------------------
+
+
+def test_requantize_i8_to_u8():
+    i8 = per_tensor(0.5)
+    u8 = per_tensor(0.5, 128, signed=False)
+    # -3 -> -1.5 -> -3 + 128 = 125; 127 -> 63.5 -> 255; -128 -> -64 -> 0; 0 -> 128.
+    assert requantize(np.array([-3, 127, -128, 0]), i8, u8).tolist() == [125, 255, 0, 128]
+
+
+def test_requantize_saturates():
+    src, dst = per_tensor(1.0), per_tensor(0.25)
+    # 100 -> 400 -> 127; -100 -> -400 -> -128; 31 -> 124.
+    assert requantize(np.array([100, -100, 31]), src, dst).tolist() == [127, -128, 124]
+
+
+def test_requantize_rounding_modes():
+    src, dst = per_tensor(1.0), per_tensor(2.0)
+    qs = np.array([5, 7, -5])  # 2.5, 3.5, -2.5
+    assert requantize(qs, src, dst).tolist() == [2, 4, -2]
+    assert requantize(qs, src, dst, "half_away_from_zero").tolist() == [3, 4, -3]
+    assert requantize(qs, src, dst, "toward_zero").tolist() == [2, 3, -2]
+
+
+def test_requantize_rounds_intermediate_to_expressed():
+    # f16: 2049 * 1.0 = 2049 in f32, rounded to f16 gives 2048 (tie, even);
+    # quantizing 2048 at scale 1 gives 2048, not 2049.
+    t = per_tensor(1.0, bits=16, expressed="f16")
+    assert requantize(np.array([2049, 2051]), t, t).tolist() == [2048, 2052]
+    # bf16: 257 -> 256.
+    b = per_tensor(1.0, bits=16, expressed="bf16")
+    assert requantize(np.array([257]), b, b).tolist() == [256]
+
+
+def test_requantize_per_axis_to_per_tensor():
+    src = QuantType(storage_bits=8, signed=True, expressed="f32",
+                    scales=[1.0, 4.0], zero_points=[0, 1], axis=1)
+    dst = per_tensor(2.0, -1)
+    # column 0: q * 1 / 2 - 1: 6 -> 3 - 1 = 2; 3 -> 1.5 -> 2 - 1 = 1.
+    # column 1: (q - 1) * 4 / 2 - 1: 3 -> 4 - 1 = 3; -1 -> -4 - 1 = -5.
+    assert requantize(np.array([[6, 3], [3, -1]]), src, dst).tolist() == [[2, 3], [1, -5]]
+
+
+def test_requantize_needs_same_expressed_type():
+    with pytest.raises(ValueError):
+        requantize(np.array([1]), per_tensor(1.0), per_tensor(1.0, expressed="f64"))
+
+
+# ---------------------------------------------------------------------------
+# Bit helpers
+# ---------------------------------------------------------------------------
+
+
+def test_to_bits():
+    assert to_bits(np.array([1.0], dtype=f16)).tolist() == [0x3C00]
+    assert to_bits(np.array([1.0, -2.0], dtype=f32)).tolist() == [0x3F800000, 0xC0000000]
+    assert to_bits(np.array([1.0])).dtype == np.uint64
+    assert to_bits(np.array([1.0])).tolist() == [0x3FF0000000000000]
+    with pytest.raises(TypeError):
+        to_bits(np.array([1]))
+
+
+def test_round_to_bf16():
+    x = np.array([1 + 2.0**-8, 1 + 3 * 2.0**-8, -(1 + 2.0**-8 + 2.0**-9), np.inf, 3.4e38,
+                  np.nan], dtype=f32)
+    out = round_to_bf16(x)
+    # 3.4e38 is above the bf16 maximum (2 - 2^-7) * 2^127 ~ 3.39e38 and past
+    # the midpoint to 2^128, so it rounds to inf.
+    assert out[:5].tolist() == [1.0, 1 + 2.0**-6, -(1 + 2.0**-7), np.inf, np.inf]
+    assert np.isnan(out[5])
+    # A NaN whose payload is only in the low 16 bits stays NaN, sign kept.
+    nan = np.array([0xFF800001], dtype=np.uint32).view(f32)
+    out = round_to_bf16(nan)
+    assert np.isnan(out[0]) and to_bits(out)[0] >> 31 == 1
+
+
+# ---------------------------------------------------------------------------
+# Types: parsing, printing, validation
+# ---------------------------------------------------------------------------
+
+
+def test_parse_per_tensor():
+    t = parse_quant_type("!quant.uniform<i8:f32, 0.5:-3>")
+    assert (t.storage_bits, t.signed, t.qmin, t.qmax, t.expressed) == (8, True, -128, 127, "f32")
+    assert t.kind == "per_tensor" and t.scales.shape == () and t.scales.dtype == f64
+    assert (float(t.scales), int(t.zero_points)) == (0.5, -3)
+    u = parse_quant_type("!quant.uniform<u8:f32, 0.25>")
+    assert (u.signed, u.qmin, u.qmax, int(u.zero_points)) == (False, 0, 255, 0)
+
+
+def test_parse_narrow_range_and_bang_optional():
+    t = parse_quant_type("quant.uniform<i8<-127:127>:f32, 1.0>")
+    assert (t.qmin, t.qmax, float(t.scales)) == (-127, 127, 1.0)
+
+
+def test_parse_per_axis():
+    t = parse_quant_type("!quant.uniform<i8:f32:1, {0.1:0, 0.2:5, 3.0e-01}>")
+    assert t.kind == "per_axis" and t.axis == 1
+    assert t.scales.tolist() == [0.1, 0.2, 0.3] and t.zero_points.tolist() == [0, 5, 0]
+
+
+def test_parse_sub_channel():
+    t = parse_quant_type("!quant.uniform<i8:f32:{0:1, 1:2}, {{0.1:1, 0.2}, {0.3, 0.4:-2}}>")
+    assert t.kind == "sub_channel" and t.block_sizes == {0: 1, 1: 2}
+    assert t.scales.tolist() == [[0.1, 0.2], [0.3, 0.4]]
+    assert t.zero_points.tolist() == [[1, 0], [0, -2]]
+
+
+def test_parse_expressed_and_storage_types():
+    for text, bits, signed, expressed in [
+        ("!quant.uniform<i4:f16, 0.5>", 4, True, "f16"),
+        ("!quant.uniform<u16:bf16, 0.5>", 16, False, "bf16"),
+        ("!quant.uniform<i32:f64, 0.5>", 32, True, "f64"),
+        ("!quant.uniform<u32:f32, 0.5>", 32, False, "f32"),
+        ("!quant.uniform<i2:f32, 0.5>", 2, True, "f32"),
+    ]:
+        t = parse_quant_type(text)
+        assert (t.storage_bits, t.signed, t.expressed) == (bits, signed, expressed)
+    assert parse_quant_type("!quant.uniform<u32:f32, 0.5>").qmax == 2**32 - 1
+    assert parse_quant_type("!quant.uniform<i2:f32, 0.5>").qmin == -2
+
+
+def test_parse_with_shape_checks_the_type():
+    text = "!quant.uniform<i8:f32:{1:2}, {{0.1, 0.2}}>"
+    assert parse_quant_type(text, shape=(3, 4)).block_sizes == {1: 2}
+    with pytest.raises(ValueError):
+        parse_quant_type(text, shape=(3, 6))
+    with pytest.raises(ValueError):
+        parse_quant_type("!quant.uniform<i8:f32:1, {0.1, 0.2}>", shape=(2, 3))
+
+
+@pytest.mark.parametrize("text", [
+    "!quant.uniform<i8:f32, 0.5:-3>",
+    "!quant.uniform<u8:f32, 0.25>",
+    "!quant.uniform<i8<-127:127>:f32, 1.0>",
+    "!quant.uniform<u4<1:14>:bf16, 0.125:8>",
+    "!quant.uniform<i8:f32:1, {0.1, 0.2:5, 0.3}>",
+    "!quant.uniform<i8:f32:{0:1, 1:2}, {{0.1:1, 0.2}, {0.3, 0.4:-2}}>",
+    "!quant.uniform<i4:f32:{1:32}, {{0.1, 0.2}}>",
+    "!quant.uniform<i16:f16:{2:4}, {{{1.0e-05:3, 2.5e+20}}}>",
+    "!quant.uniform<i32:f64, 0.1:-2147483648>",
+])
+def test_format_parse_round_trip(text):
+    assert format_quant_type(parse_quant_type(text)) == text
+
+
+def test_format_canonicalizes():
+    t = parse_quant_type("quant.uniform< i8 : f32 : 1 , { 0.1:0 , 2.0 , 3.0e-01:-1 } >")
+    assert format_quant_type(t) == "!quant.uniform<i8:f32:1, {0.1, 2.0, 0.3:-1}>"
+    # Full-range bounds are not printed; blocked axes are sorted.
+    assert format_quant_type(parse_quant_type("!quant.uniform<i8<-128:127>:f32, 1.0>")) == \
+        "!quant.uniform<i8:f32, 1.0>"
+    assert format_quant_type(parse_quant_type("!quant.uniform<i8:f32:{1:2, 0:1}, {{1.0, 2.0}}>")) \
+        == "!quant.uniform<i8:f32:{0:1, 1:2}, {{1.0, 2.0}}>"
+
+
+def test_parse_format_round_trip_is_exact_for_doubles():
+    scales = [0.1, 1 / 3, 1e-5, 1e20, 2.0**-30, 1 + 2.0**-52, 5e-324, 1.7976931348623157e308]
+    t = QuantType(storage_bits=8, signed=True, expressed="f64", scales=scales,
+                  zero_points=range(len(scales)), axis=0)
+    assert parse_quant_type(format_quant_type(t)) == t
+    for s in scales:
+        back = parse_quant_type(format_quant_type(per_tensor(s)))
+        assert to_bits(back.scales).tolist() == to_bits(f64(s)).tolist()
+
+
+@pytest.mark.parametrize("text", [
+    "!quant.uniform<i8:f32, 1e-3>",  # MLIR float literals need a '.'
+    "!quant.uniform<i8:f32, 1>",
+    "!quant.uniform<i33:f32, 1.0>",
+    "!quant.uniform<i8:f8, 1.0>",
+    "!quant.uniform<i8<-129:127>:f32, 1.0>",
+    "!quant.uniform<i8<5:4>:f32, 1.0>",
+    "!quant.uniform<i8:f32, -1.0>",
+    "!quant.uniform<i8:f32, 0.0>",
+    "!quant.uniform<i8:f32, {1.0}>",
+    "!quant.uniform<i8:f32:0, 1.0>",
+    "!quant.uniform<i8:f32:0, {{1.0}}>",
+    "!quant.uniform<i8:f32:{0:1, 1:2}, {{0.1, 0.2}, {0.3}}>",
+    "!quant.uniform<i8:f32:{2:1}, {{0.1}}>",
+    "!quant.uniform<i8:f32:{0:1, 0:2}, {0.1}>",
+    "!quant.uniform<i8:f32, 1.0> extra",
+    "!quant.uniform<i8:f32, 1.0",
+    "!quant.any<i8:f32>",
+])
+def test_parse_rejects(text):
+    with pytest.raises(ValueError):
+        parse_quant_type(text)
+
+
+def test_quant_type_defaults_and_kind():
+    t = QuantType(storage_bits=8, signed=False, expressed="f32", scales=0.5)
+    assert (t.qmin, t.qmax, int(t.zero_points), t.kind) == (0, 255, 0, "per_tensor")
+    assert t.zero_points.dtype == np.int64
+    with pytest.raises(ValueError):
+        QuantType(storage_bits=8, signed=True, expressed="f32", scales=[0.5, 1.0])
+    with pytest.raises(ValueError):
+        QuantType(storage_bits=8, signed=True, expressed="f32", scales=0.5, zero_points=2**62)

@@ -1,0 +1,56 @@
+# -*- Python -*-
+"""lit configuration of the quant-opt regression tests."""
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "QUANT_OPT"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.quant_opt_obj_root, "test")
+
+# Variables of a CHECK block do not leak into the next CHECK-LABEL block.
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%shlibext", config.llvm_shlib_ext))
+config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(
+    ("%quant_opt_python", os.path.join(config.quant_opt_src_root, "python"))
+)
+# Runtime libraries mlir-runner loads for printing.
+config.substitutions.append(
+    (
+        "%mlir_runner_utils",
+        os.path.join(config.llvm_lib_dir, "libmlir_runner_utils.so"),
+    )
+)
+config.substitutions.append(
+    (
+        "%mlir_c_runner_utils",
+        os.path.join(config.llvm_lib_dir, "libmlir_c_runner_utils.so"),
+    )
+)
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+tool_dirs = [config.quant_opt_tools_dir, config.llvm_tools_dir]
+tools = [
+    "quant-opt",
+    ToolSubst("mlir-runner", unresolved="fatal"),
+]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# quant-opt first, then LLVM's FileCheck, not, count, split-file.
+llvm_config.with_environment("PATH", config.quant_opt_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment(
+    "PYTHONPATH", os.path.join(config.quant_opt_src_root, "python"), append_path=True
+)
