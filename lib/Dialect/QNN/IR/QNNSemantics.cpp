@@ -90,11 +90,12 @@ qnn::verifyQuantizedTensorType(function_ref<InFlightDiagnostic()> emitError,
   if (!subChannel)
     return success();
   for (auto [axis, blockSize] : subChannel.getBlockSizeInfo()) {
+    // Sub-channel types print as nested braces; the messages leave them out.
     if (axis >= rank)
-      return emitError() << "block axis " << axis << " of " << type
+      return emitError() << "block axis " << axis
                          << " is out of range for a tensor of rank " << rank;
     if (ShapedType::isDynamic(shape[axis]))
-      return emitError() << "block axis " << axis << " of " << type
+      return emitError() << "block axis " << axis
                          << " must have a static size";
     if (shape[axis] % blockSize != 0)
       return emitError() << "block size " << blockSize
@@ -103,17 +104,16 @@ qnn::verifyQuantizedTensorType(function_ref<InFlightDiagnostic()> emitError,
   }
   ArrayRef<int64_t> scaleShape = subChannel.getScales().getType().getShape();
   if (static_cast<int64_t>(scaleShape.size()) != rank)
-    return emitError() << "scale tensor of " << type << " has rank "
-                       << scaleShape.size() << " but the tensor has rank "
-                       << rank;
+    return emitError() << "scale tensor has rank " << scaleShape.size()
+                       << " but the tensor has rank " << rank;
   SmallVector<int64_t> blockSizes = getParameterBlockSizes(type, shape);
   for (int64_t axis = 0; axis < rank; ++axis) {
     // A dynamic axis that is not blocked has one block.
     int64_t numBlocks =
         ShapedType::isDynamic(shape[axis]) ? 1 : shape[axis] / blockSizes[axis];
     if (scaleShape[axis] != numBlocks)
-      return emitError() << "scale tensor of " << type << " has "
-                         << scaleShape[axis] << " entries along axis " << axis
+      return emitError() << "scale tensor has " << scaleShape[axis]
+                         << " entries along axis " << axis
                          << " but the tensor has " << numBlocks
                          << " blocks there";
   }
