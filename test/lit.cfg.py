@@ -18,9 +18,10 @@ config.test_exec_root = os.path.join(config.quant_opt_obj_root, "test")
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
-config.substitutions.append(("%shlibext", config.llvm_shlib_ext))
-config.substitutions.append(("%mlir_lib_dir", config.llvm_lib_dir))
 config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(
+    ("%examples", os.path.join(config.quant_opt_src_root, "examples"))
+)
 config.substitutions.append(
     ("%quant_opt_python", os.path.join(config.quant_opt_src_root, "python"))
 )

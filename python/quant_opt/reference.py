@@ -112,6 +112,11 @@ class QuantType:
                     f"[{self.qmin}, {self.qmax}]"
                 )
 
+        if self.block_sizes is not None:
+            # Sub-channel types hold their scales as values of E ("Quantized
+            # types"), so a scale written as a decimal is rounded to E once.
+            self.scales = _round_double_to_expressed(self.scales, self.expressed)
+
         if self.axis is not None and self.block_sizes is not None:
             raise ValueError("a type is per-axis or sub-channel, not both")
         if self.axis is not None:
@@ -299,6 +304,29 @@ def quantize(x, qtype: QuantType, rounding: str = "half_to_even") -> np.ndarray:
         hi = (qtype.qmax - zero_points).astype(np.float64)
         q = np.clip(r, lo, hi).astype(np.int64) + zero_points  # step 5
         return np.where(is_nan, zero_points, q).astype(np.int64)  # step 3
+
+
+def _round_double_to_expressed(x: np.ndarray, expressed: str) -> np.ndarray:
+    """Round float64 values to E in one step (nearest, ties to even).
+
+    Returned as float64. bf16 is rounded on the float64 bits (7 fraction
+    bits kept of 52), avoiding the double rounding of going through float32;
+    it assumes normal values, as scales are.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if expressed == "f64":
+        return x.copy()
+    if expressed == "f32":
+        return x.astype(np.float32).astype(np.float64)
+    if expressed == "f16":
+        with np.errstate(all="ignore"):
+            return x.astype(np.float16).astype(np.float64)
+    bits = x.view(np.uint64)
+    shift = np.uint64(52 - 7)
+    lsb = (bits >> shift) & np.uint64(1)
+    half = np.uint64(1) << (shift - np.uint64(1))
+    rounded = ((bits + half - np.uint64(1) + lsb) >> shift) << shift
+    return rounded.view(np.float64)
 
 
 def _round_to_expressed(y: np.ndarray, expressed: str) -> np.ndarray:

@@ -488,8 +488,23 @@ def test_parse_per_axis():
 def test_parse_sub_channel():
     t = parse_quant_type("!quant.uniform<i8:f32:{0:1, 1:2}, {{0.1:1, 0.2}, {0.3, 0.4:-2}}>")
     assert t.kind == "sub_channel" and t.block_sizes == {0: 1, 1: 2}
-    assert t.scales.tolist() == [[0.1, 0.2], [0.3, 0.4]]
+    # Sub-channel scales are values of E (f32 here): 0.1 is float32(0.1).
+    f32 = [[np.float32(0.1), np.float32(0.2)], [np.float32(0.3), np.float32(0.4)]]
+    assert t.scales.tolist() == [[float(v) for v in row] for row in f32]
     assert t.zero_points.tolist() == [[1, 0], [0, -2]]
+
+
+def test_sub_channel_scales_are_rounded_to_the_expressed_type():
+    # f16: 0.1 = 1.6 * 2^-4, 10 fraction bits: 0.6 * 1024 = 614.4 -> 614,
+    # so the scale is 1638 / 16384 = 0.0999755859375.
+    t = parse_quant_type("!quant.uniform<i8:f16:{0:1}, {0.1}>")
+    assert t.scales.tolist() == [0.0999755859375]
+    # bf16: 0.1 = 1.6 * 2^-4, 7 fraction bits: 0.6 * 128 = 76.8 -> 77,
+    # so the scale is (128 + 77) / 2048 = 0.10009765625.
+    t = parse_quant_type("!quant.uniform<i8:bf16:{0:1}, {0.1}>")
+    assert t.scales.tolist() == [0.10009765625]
+    # Per-axis scales stay doubles.
+    assert parse_quant_type("!quant.uniform<i8:f16:0, {0.1}>").scales.tolist() == [0.1]
 
 
 def test_parse_expressed_and_storage_types():
@@ -521,13 +536,20 @@ def test_parse_with_shape_checks_the_type():
     "!quant.uniform<i8<-127:127>:f32, 1.0>",
     "!quant.uniform<u4<1:14>:bf16, 0.125:8>",
     "!quant.uniform<i8:f32:1, {0.1, 0.2:5, 0.3}>",
-    "!quant.uniform<i8:f32:{0:1, 1:2}, {{0.1:1, 0.2}, {0.3, 0.4:-2}}>",
-    "!quant.uniform<i4:f32:{1:32}, {{0.1, 0.2}}>",
-    "!quant.uniform<i16:f16:{2:4}, {{{1.0e-05:3, 2.5e+20}}}>",
+    "!quant.uniform<i8:f64:{0:1, 1:2}, {{0.1:1, 0.2}, {0.3, 0.4:-2}}>",
+    "!quant.uniform<i4:f32:{1:32}, {{0.5, 0.25}}>",
+    "!quant.uniform<i16:f16:{2:4}, {{{0.0009765625:3, 2048.0}}}>",
     "!quant.uniform<i32:f64, 0.1:-2147483648>",
 ])
 def test_format_parse_round_trip(text):
     assert format_quant_type(parse_quant_type(text)) == text
+
+
+def test_format_parse_round_trip_of_rounded_sub_channel_scales():
+    # 0.1 is not an f32 value: formatting prints the f32 value, which parses
+    # back to the same type.
+    t = parse_quant_type("!quant.uniform<i4:f32:{1:32}, {{0.1, 0.2}}>")
+    assert parse_quant_type(format_quant_type(t)) == t
 
 
 def test_format_canonicalizes():

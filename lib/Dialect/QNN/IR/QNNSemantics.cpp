@@ -95,8 +95,7 @@ qnn::verifyQuantizedTensorType(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "block axis " << axis
                          << " is out of range for a tensor of rank " << rank;
     if (ShapedType::isDynamic(shape[axis]))
-      return emitError() << "block axis " << axis
-                         << " must have a static size";
+      return emitError() << "block axis " << axis << " must have a static size";
     if (shape[axis] % blockSize != 0)
       return emitError() << "block size " << blockSize
                          << " does not divide the size " << shape[axis]
@@ -140,8 +139,11 @@ static void appendParameters(quant::QuantizedType type,
                   &losesInfo);
     scales.push_back(scale.convertToDouble());
   }
+  // Upstream holds sub-channel zero points in storage-width integers (and
+  // prints 201 of a u8 type as -55): extend them with the storage's
+  // signedness.
   for (const APInt &zeroPoint : subChannel.getZeroPoints().getValues<APInt>())
-    zeroPoints.push_back(zeroPoint.getSExtValue());
+    zeroPoints.push_back(getStoredValue(zeroPoint, type));
 }
 
 QuantizationParameters::QuantizationParameters(quant::QuantizedType type,

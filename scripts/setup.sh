@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sets up quant-opt on Debian 12 from nothing, and is a no-op when all is
+# there: installs LLVM/MLIR 22 and the build and Python tools from apt, makes
+# the project's Python environment (.venv), configures and builds.
+#
+#   scripts/setup.sh            install what is missing, then build
+#   BUILD_DIR=out scripts/setup.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+LLVM_PREFIX=/usr/lib/llvm-22
+
+# Everything the build, the tests and the Python tooling use. clang-format-22
+# is the pinned formatter .ci/run checks with.
+APT_PACKAGES=(
+  llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-format-22
+  cmake ninja-build g++ git
+  python3 python3-venv python3-numpy python3-pytest
+)
+
+log() { printf '== %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing from apt: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# One interpreter for the project: Debian's Python 3.11 with its numpy,
+# extended by python/requirements.txt.
+if [ ! -x "$ROOT/.venv/bin/python3" ]; then
+  log "creating $ROOT/.venv"
+  /usr/bin/python3 -m venv --system-site-packages "$ROOT/.venv"
+fi
+# Already satisfied requirements need no network.
+"$ROOT/.venv/bin/python3" -m pip install -q --disable-pip-version-check \
+  -r "$ROOT/python/requirements.txt"
+
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  log "configuring $BUILD_DIR"
+  cmake -G Ninja -S "$ROOT" -B "$BUILD_DIR" \
+    -DCMAKE_BUILD_TYPE=Release \
+    -DMLIR_DIR="$LLVM_PREFIX/lib/cmake/mlir" \
+    -DLLVM_EXTERNAL_LIT="$LLVM_PREFIX/bin/lit" \
+    -DQUANT_OPT_PYTHON="$ROOT/.venv/bin/python3" >/dev/null
+fi
+log "building"
+ninja -C "$BUILD_DIR" quant-opt
