@@ -16,6 +16,7 @@
 !i32 = !quant.uniform<i32:f64, 1.0>
 !axis = !quant.uniform<i8:f32:1, {0.5, 0.25:10, 2.0:-5}>
 !blocks = !quant.uniform<i4:f32:{0:1, 1:2}, {{1.0, 2.0}, {0.5:1, 4.0:-1}}>
+!dynblocks = !quant.uniform<i8:f32:{1:2}, {{1.0, 0.5:3}}>
 
 func.func @quantize_i8(%x: tensor<12xf32>) -> tensor<12x!i8> {
   %q = qnn.quantize %x : tensor<12xf32> -> tensor<12x!i8>
@@ -60,6 +61,10 @@ func.func @quantize_per_axis(%x: tensor<2x3xf32>) -> tensor<2x3x!axis> {
 func.func @quantize_sub_channel(%x: tensor<2x4xf32>) -> tensor<2x4x!blocks> {
   %q = qnn.quantize %x : tensor<2x4xf32> -> tensor<2x4x!blocks>
   return %q : tensor<2x4x!blocks>
+}
+func.func @quantize_dynamic_rows(%x: tensor<?x4xf32>) -> tensor<?x4x!dynblocks> {
+  %q = qnn.quantize %x : tensor<?x4xf32> -> tensor<?x4x!dynblocks>
+  return %q : tensor<?x4x!dynblocks>
 }
 
 func.func @main() {
@@ -168,6 +173,21 @@ func.func @main() {
   %wk = arith.extsi %sk : tensor<2x4xi4> to tensor<2x4xi32>
   %uk = tensor.cast %wk : tensor<2x4xi32> to tensor<*xi32>
   call @printMemrefI32(%uk) : (tensor<*xi32>) -> ()
+
+  // A dynamic number of rows, blocks of two columns: (1, 0) then (0.5, 3).
+  // Row 0: 1.5 -> 2; 2.5 -> 2; 1.25 / 0.5 = 2.5 -> 2 + 3 = 5; -1 -> -2 + 3 = 1.
+  // Row 1: -0.5 -> 0; 3 -> 3; 0.75 -> 1.5 -> 2 + 3 = 5; 100 -> 203 -> 127.
+  // Row 2: 7; 8; 9 -> 18 + 3 = 21; 10 -> 20 + 3 = 23.
+  // CHECK: [2,   2,   5,   1]
+  // CHECK-NEXT: [0,   3,   5,   127]
+  // CHECK-NEXT: [7,   8,   21,   23]
+  %l = arith.constant dense<[[1.5, 2.5, 1.25, -1.0], [-0.5, 3.0, 0.75, 100.0], [7.0, 8.0, 9.0, 10.0]]> : tensor<3x4xf32>
+  %dl = tensor.cast %l : tensor<3x4xf32> to tensor<?x4xf32>
+  %ql = call @quantize_dynamic_rows(%dl) : (tensor<?x4xf32>) -> tensor<?x4x!dynblocks>
+  %sl = quant.scast %ql : tensor<?x4x!dynblocks> to tensor<?x4xi8>
+  %wl = arith.extsi %sl : tensor<?x4xi8> to tensor<?x4xi32>
+  %ul = tensor.cast %wl : tensor<?x4xi32> to tensor<*xi32>
+  call @printMemrefI32(%ul) : (tensor<*xi32>) -> ()
   return
 }
 
