@@ -50,7 +50,7 @@ tools = [
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # quant-opt first, then LLVM's FileCheck, not, count, split-file.
-llvm_config.with_environment("PATH", config.quant_opt_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.quant_opt_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment(
     "PYTHONPATH", os.path.join(config.quant_opt_src_root, "python"), append_path=True

@@ -39,4 +39,127 @@ def QNNVerifyNoQuantTypesPass : Pass<"qnn-verify-no-quant-types"> {
   }];
 }
 
+def QNNInsertObserversPass : Pass<"qnn-insert-observers", "ModuleOp"> {
+  let summary = "Mark every activation tensor for calibration with qnn.observe";
+  let description = [{
+    Inserts a `qnn.observe` after every float tensor that quantization needs
+    a range for: function arguments and op results that some op reads as an
+    input or that are returned. Constants (weights, quantized from their own
+    values), `tensor.empty` and `linalg.fill` (destinations only) and values
+    used only as a destination are not observed.
+
+    Ids come from locations, so that they are stable and readable: a named
+    location (`loc("conv1")`, as importers write node names) gives `conv1`;
+    otherwise the op name and line and column, `linalg.matmul@12:8`. An op's
+    second and later results add `#1`, `#2`; an unnamed function argument is
+    `<function>.arg<N>`. A repeated name gets `_1`, `_2`, ... in IR order.
+    Values already observed are left alone, so the pass can run twice.
+
+    ```mlir
+    func.func @f(%x: tensor<1x4xf32> loc("input"), %w: tensor<4x3xf32>) -> tensor<1x3xf32> {
+      %y = linalg.matmul ins(%x, %w : ...) outs(%init : ...) -> tensor<1x3xf32> loc("fc")
+      return %y : tensor<1x3xf32>
+    }
+    ```
+
+    becomes
+
+    ```mlir
+    func.func @f(%x: tensor<1x4xf32> loc("input"), %w: tensor<4x3xf32>) -> tensor<1x3xf32> {
+      %0 = qnn.observe %x as "input" : tensor<1x4xf32>
+      %1 = qnn.observe %w as "f.arg1" : tensor<4x3xf32>
+      %y = linalg.matmul ins(%0, %1 : ...) outs(%init : ...) -> tensor<1x3xf32> loc("fc")
+      %2 = qnn.observe %y as "fc" : tensor<1x3xf32>
+      return %2 : tensor<1x3xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::qnn::QNNDialect"];
+}
+
+def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
+  let summary = "Quantize activations from calibration statistics and weights from their values";
+  let description = [{
+    Turns a calibrated float model into a QDQ model:
+
+    - every `qnn.observe %x as "id"` becomes
+      `qnn.dequantize(qnn.quantize(%x))` with a per-tensor type whose scale
+      and zero point come from the statistics of `id` (docs/Calibration.md:
+      `minmax`, `percentile`, `mse` or `entropy` range, then the asymmetric or
+      symmetric formulas) and the activation settings of the layer that
+      produced `%x`;
+    - the constant weights of `linalg.matmul`, `linalg.batch_matmul`,
+      `linalg.conv_2d_nhwc_hwcf`, `linalg.conv_2d_nchw_fchw` and
+      `linalg.depthwise_conv_2d_nhwc_hwc` get a quantize / dequantize pair
+      whose type is computed from the weight values: per tensor, per output
+      channel, or per group of `group-size` along the reduction dimension
+      (a sub-channel type). The quantize of a constant folds into a
+      `qnn.constant` at the next canonicalization: nothing is computed at
+      run time.
+
+    A recipe file (docs/Quantization.md) overrides the defaults below per
+    layer, by id or by op name, down to "keep this layer in float" (its
+    weights stay float). Ops that are not quantized get a remark that names
+    them; they stay in float between a dequantize and a quantize.
+
+    Errors, each with the op's location or the file name: an observer id
+    missing from the statistics, a method that needs a histogram without one,
+    a malformed statistics or recipe file, a recipe rule naming a layer id
+    that does not exist, a group size that does not divide the reduction
+    dimension.
+
+    ```mlir
+    %0 = qnn.observe %x as "input" : tensor<1x4xf32>
+    %w = arith.constant dense<...> : tensor<4x3xf32>
+    %y = linalg.matmul ins(%0, %w : ...) ...
+    ```
+
+    with `{"input": {"min": -1.0, "max": 3.0, ...}}` becomes
+
+    ```mlir
+    %q = qnn.quantize %x : tensor<1x4xf32> -> tensor<1x4x!quant.uniform<u8:f32, 0.0156862745:64>>
+    %0 = qnn.dequantize %q : ... -> tensor<1x4xf32>
+    %w = arith.constant dense<...> : tensor<4x3xf32>
+    %wq = qnn.quantize %w : tensor<4x3xf32> -> tensor<4x3x!quant.uniform<i8<-127:127>:f32:1, {...}>>
+    %wd = qnn.dequantize %wq : ... -> tensor<4x3xf32>
+    %y = linalg.matmul ins(%0, %wd : ...) ...
+    ```
+  }];
+  let options = [
+    Option<"statisticsFile", "statistics", "std::string", /*default=*/"\"\"",
+           "Calibration statistics JSON (docs/Calibration.md)">,
+    Option<"recipeFile", "recipe", "std::string", /*default=*/"\"\"",
+           "Per-layer recipe JSON (docs/Quantization.md); optional">,
+    Option<"activationMethod", "activation-method", "std::string",
+           /*default=*/"\"minmax\"",
+           "Activation range: minmax, percentile, mse or entropy">,
+    Option<"activationPercentile", "activation-percentile", "double",
+           /*default=*/"99.99", "Percentile p of the percentile method">,
+    Option<"activationBits", "activation-bits", "unsigned", /*default=*/"8",
+           "Activation storage width">,
+    Option<"activationSigned", "activation-signed", "bool", /*default=*/"false",
+           "Signed activation storage (i8 instead of u8)">,
+    Option<"activationSymmetric", "activation-symmetric", "bool",
+           /*default=*/"false", "Symmetric activation ranges">,
+    Option<"weightBits", "weight-bits", "unsigned", /*default=*/"8",
+           "Weight storage width">,
+    Option<"weightSigned", "weight-signed", "bool", /*default=*/"true",
+           "Signed weight storage">,
+    Option<"weightSymmetric", "weight-symmetric", "bool", /*default=*/"true",
+           "Symmetric weight ranges">,
+    Option<"weightNarrowRange", "weight-narrow-range", "bool",
+           /*default=*/"true",
+           "Leave out the most negative value (i8<-127:127>)">,
+    Option<"weightGranularity", "weight-granularity", "std::string",
+           /*default=*/"\"per_channel\"",
+           "per_tensor, per_channel or per_group">,
+    Option<"weightGroupSize", "weight-group-size", "int64_t", /*default=*/"32",
+           "Block size along the reduction dimension for per_group">,
+  ];
+  let dependentDialects = [
+    "::mlir::qnn::QNNDialect",
+    "::mlir::quant::QuantDialect",
+  ];
+}
+
 #endif // QUANT_OPT_DIALECT_QNN_TRANSFORMS_PASSES_TD

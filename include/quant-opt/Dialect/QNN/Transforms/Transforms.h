@@ -1,0 +1,58 @@
+//===- Transforms.h - What the qnn passes share -----------------*- C++ -*-===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The layer names, the set of ops quant-opt quantizes and where their weights
+// are, shared by the instrumentation, QDQ insertion and fusion passes so that
+// all of them agree.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_OPT_DIALECT_QNN_TRANSFORMS_TRANSFORMS_H
+#define QUANT_OPT_DIALECT_QNN_TRANSFORMS_TRANSFORMS_H
+
+#include "mlir/IR/Operation.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::qnn {
+
+/// The name of the layer `op`: the name its location carries (importers
+/// write the node name there, e.g. `loc("conv1")`), else
+/// "<op name>@<line>:<column>", else the op name.
+std::string getLayerName(Operation *op);
+
+/// The name of a value before de-duplication: the layer name for an op's
+/// first result, "<layer>#<n>" for its n-th, and the argument's own name
+/// location or "<function>.arg<n>" for a block argument.
+std::string getTensorName(Value value);
+
+/// Whether `value` is an activation: a float ranked tensor that is not a
+/// constant and that some op reads as an input (not as a destination only)
+/// or returns.
+bool isActivation(Value value);
+
+/// Whether quant-opt quantizes `op` (its inputs and output are quantized
+/// and later passes compute it in integers). Other ops stay in float.
+bool isQuantizableOp(Operation *op);
+
+/// Where the weights of a contraction are and how they are laid out.
+struct WeightOperand {
+  unsigned operandIndex;
+  /// The output-channel axis of the weight tensor.
+  int64_t channelAxis;
+  /// The reduction axis the groups of per-group quantization run along, if
+  /// the op has one in its weights.
+  std::optional<int64_t> reductionAxis;
+};
+
+/// The weight operand of matmul, batch_matmul and the convolutions.
+std::optional<WeightOperand> getWeightOperand(Operation *op);
+
+} // namespace mlir::qnn
+
+#endif // QUANT_OPT_DIALECT_QNN_TRANSFORMS_TRANSFORMS_H

@@ -1,0 +1,451 @@
+//===- Calibration.cpp - Statistics, ranges, parameters -------------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Implements docs/Calibration.md: the statistics file, the four range
+// methods and the scale / zero-point formulas. All arithmetic is in double
+// precision, in the order the document writes it, so that the NumPy
+// reference (python/quant_opt/calibration.py) can match it exactly.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Calibration/Calibration.h"
+
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::qnn;
+namespace json = llvm::json;
+
+//===----------------------------------------------------------------------===//
+// The statistics file
+//===----------------------------------------------------------------------===//
+
+static constexpr llvm::StringLiteral kStatisticsFormat =
+    "quant-opt-calibration-statistics";
+
+/// Reports `message` at `path` unless `object` holds only `allowed` keys.
+static bool checkKeys(const json::Object &object, ArrayRef<StringRef> allowed,
+                      json::Path path) {
+  for (const auto &entry : object) {
+    if (!llvm::is_contained(allowed, StringRef(entry.first))) {
+      path.field(entry.first).report("unknown key");
+      return false;
+    }
+  }
+  return true;
+}
+
+static bool readNumber(const json::Object &object, StringRef key, double &out,
+                       json::Path path) {
+  const json::Value *value = object.get(key);
+  if (!value) {
+    path.field(key).report("missing value");
+    return false;
+  }
+  std::optional<double> number = value->getAsNumber();
+  if (!number || !std::isfinite(*number)) {
+    path.field(key).report("expected a finite number");
+    return false;
+  }
+  out = *number;
+  return true;
+}
+
+static bool readCount(const json::Value &value, int64_t &out, json::Path path) {
+  std::optional<int64_t> integer = value.getAsInteger();
+  if (!integer || *integer < 0) {
+    path.report("expected a non-negative integer");
+    return false;
+  }
+  out = *integer;
+  return true;
+}
+
+static bool readHistogram(const json::Value &value, Histogram &histogram,
+                          json::Path path) {
+  const json::Object *object = value.getAsObject();
+  if (!object) {
+    path.report("expected object");
+    return false;
+  }
+  if (!checkKeys(*object, {"min", "max", "bins"}, path) ||
+      !readNumber(*object, "min", histogram.min, path) ||
+      !readNumber(*object, "max", histogram.max, path))
+    return false;
+  if (!(histogram.min < histogram.max)) {
+    path.field("max").report("expected histogram max > histogram min");
+    return false;
+  }
+  const json::Value *bins = object->get("bins");
+  if (!bins) {
+    path.field("bins").report("missing value");
+    return false;
+  }
+  const json::Array *array = bins->getAsArray();
+  if (!array || array->empty()) {
+    path.field("bins").report("expected a non-empty array");
+    return false;
+  }
+  for (auto [index, bin] : llvm::enumerate(*array)) {
+    if (!readCount(bin, histogram.bins.emplace_back(),
+                   path.field("bins").index(index)))
+      return false;
+  }
+  return true;
+}
+
+static bool readTensorStatistics(const json::Value &value,
+                                 TensorStatistics &statistics,
+                                 json::Path path) {
+  const json::Object *object = value.getAsObject();
+  if (!object) {
+    path.report("expected object");
+    return false;
+  }
+  if (!checkKeys(*object, {"min", "max", "count", "histogram"}, path) ||
+      !readNumber(*object, "min", statistics.min, path) ||
+      !readNumber(*object, "max", statistics.max, path))
+    return false;
+  if (statistics.min > statistics.max) {
+    path.field("max").report("expected max >= min");
+    return false;
+  }
+  const json::Value *count = object->get("count");
+  if (!count) {
+    path.field("count").report("missing value");
+    return false;
+  }
+  if (!readCount(*count, statistics.count, path.field("count")))
+    return false;
+  if (const json::Value *histogram = object->get("histogram"))
+    return readHistogram(*histogram, statistics.histogram.emplace(),
+                         path.field("histogram"));
+  return true;
+}
+
+static bool readStatistics(const json::Value &value,
+                           CalibrationStatistics &statistics, json::Path path) {
+  const json::Object *object = value.getAsObject();
+  if (!object) {
+    path.report("expected object");
+    return false;
+  }
+  if (!checkKeys(*object, {"format", "version", "tensors"}, path))
+    return false;
+  std::optional<StringRef> format = object->getString("format");
+  if (format != kStatisticsFormat) {
+    path.field("format").report(
+        "expected \"quant-opt-calibration-statistics\"");
+    return false;
+  }
+  if (object->getInteger("version") != 1) {
+    path.field("version").report("expected version 1");
+    return false;
+  }
+  const json::Object *tensors = object->getObject("tensors");
+  if (!tensors) {
+    path.field("tensors").report("expected object");
+    return false;
+  }
+  for (const auto &entry : *tensors) {
+    if (!readTensorStatistics(entry.second, statistics[entry.first],
+                              path.field("tensors").field(entry.first)))
+      return false;
+  }
+  return true;
+}
+
+llvm::Expected<CalibrationStatistics>
+qnn::parseCalibrationStatistics(StringRef text, StringRef fileName) {
+  llvm::Expected<json::Value> value = json::parse(text);
+  if (!value)
+    return llvm::createStringError(llvm::formatv(
+        "{0}: invalid JSON: {1}", fileName, llvm::toString(value.takeError())));
+  CalibrationStatistics statistics;
+  json::Path::Root root("");
+  if (!readStatistics(*value, statistics, root))
+    return llvm::createStringError(
+        llvm::formatv("{0}: {1}", fileName, llvm::toString(root.getError())));
+  return statistics;
+}
+
+llvm::Expected<CalibrationStatistics>
+qnn::readCalibrationStatistics(StringRef path) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buffer)
+    return llvm::createStringError(
+        llvm::formatv("cannot read statistics file '{0}': {1}", path,
+                      buffer.getError().message()));
+  return parseCalibrationStatistics((*buffer)->getBuffer(), path);
+}
+
+//===----------------------------------------------------------------------===//
+// Scale and zero point
+//===----------------------------------------------------------------------===//
+
+int64_t StorageSpec::getMin() const {
+  int64_t min = isSigned ? -(int64_t(1) << (bits - 1)) : 0;
+  return narrowRange ? min + 1 : min;
+}
+
+int64_t StorageSpec::getMax() const {
+  return isSigned ? (int64_t(1) << (bits - 1)) - 1 : (int64_t(1) << bits) - 1;
+}
+
+QuantizationParams qnn::chooseQuantizationParams(double lo, double hi,
+                                                 const StorageSpec &storage) {
+  lo = std::min(lo, 0.0);
+  hi = std::max(hi, 0.0);
+  int64_t qmin = storage.getMin();
+  int64_t qmax = storage.getMax();
+  QuantizationParams params;
+  if (storage.symmetric) {
+    // floor((qmin + qmax + 1) / 2) for possibly negative sums.
+    int64_t sum = qmin + qmax + 1;
+    params.zeroPoint = sum >= 0 ? sum / 2 : -((-sum + 1) / 2);
+    double threshold = std::max(std::fabs(lo), std::fabs(hi));
+    params.scale = threshold / static_cast<double>(qmax - params.zeroPoint);
+  } else {
+    params.scale = (hi - lo) / static_cast<double>(qmax - qmin);
+    if (params.scale != 0) {
+      double shifted =
+          static_cast<double>(qmin) - std::nearbyint(lo / params.scale);
+      params.zeroPoint = static_cast<int64_t>(std::clamp(
+          shifted, static_cast<double>(qmin), static_cast<double>(qmax)));
+    } else {
+      params.zeroPoint = qmin;
+    }
+  }
+  if (params.scale == 0)
+    params.scale = 1;
+  return params;
+}
+
+//===----------------------------------------------------------------------===//
+// Range methods
+//===----------------------------------------------------------------------===//
+
+std::optional<RangeMethod> qnn::parseRangeMethod(StringRef name) {
+  return llvm::StringSwitch<std::optional<RangeMethod>>(name)
+      .Case("minmax", RangeMethod::MinMax)
+      .Case("percentile", RangeMethod::Percentile)
+      .Case("mse", RangeMethod::MSE)
+      .Case("entropy", RangeMethod::Entropy)
+      .Default(std::nullopt);
+}
+
+StringRef qnn::stringifyRangeMethod(RangeMethod method) {
+  switch (method) {
+  case RangeMethod::MinMax:
+    return "minmax";
+  case RangeMethod::Percentile:
+    return "percentile";
+  case RangeMethod::MSE:
+    return "mse";
+  case RangeMethod::Entropy:
+    return "entropy";
+  }
+  llvm_unreachable("unknown range method");
+}
+
+namespace {
+/// A histogram with its bin width and centers spelled out.
+struct Bins {
+  explicit Bins(const Histogram &histogram)
+      : lo(histogram.min), counts(histogram.bins),
+        width((histogram.max - histogram.min) /
+              static_cast<double>(histogram.bins.size())) {}
+
+  double center(size_t i) const {
+    return lo + (static_cast<double>(i) + 0.5) * width;
+  }
+  size_t size() const { return counts.size(); }
+
+  double lo;
+  ArrayRef<int64_t> counts;
+  double width;
+};
+} // namespace
+
+/// Q(u) of docs/Calibration.md: the inverse of the histogram's cumulative
+/// distribution, linear inside each bin.
+static double inverseCdf(const Bins &bins, double u) {
+  double total = 0;
+  for (int64_t count : bins.counts)
+    total += static_cast<double>(count);
+  double target = u * total;
+  double before = 0;
+  for (size_t i = 0; i < bins.size(); ++i) {
+    double count = static_cast<double>(bins.counts[i]);
+    if (count > 0 && before + count >= target)
+      return bins.lo +
+             (static_cast<double>(i) + (target - before) / count) * bins.width;
+    before += count;
+  }
+  return bins.lo + static_cast<double>(bins.size()) * bins.width;
+}
+
+/// quantize then dequantize `x` with half-to-even rounding, in double.
+static double roundTrip(double x, QuantizationParams params, int64_t qmin,
+                        int64_t qmax) {
+  double q =
+      std::nearbyint(x / params.scale) + static_cast<double>(params.zeroPoint);
+  q = std::clamp(q, static_cast<double>(qmin), static_cast<double>(qmax));
+  return (q - static_cast<double>(params.zeroPoint)) * params.scale;
+}
+
+/// The stored value of `x` (for grouping bins into levels).
+static int64_t quantizeToLevel(double x, QuantizationParams params,
+                               int64_t qmin, int64_t qmax) {
+  double q =
+      std::nearbyint(x / params.scale) + static_cast<double>(params.zeroPoint);
+  return static_cast<int64_t>(
+      std::clamp(q, static_cast<double>(qmin), static_cast<double>(qmax)));
+}
+
+static constexpr int kNumCandidates = 128;
+
+/// The k-th candidate range of the mse and entropy methods.
+static std::pair<double, double>
+candidateRange(const TensorStatistics &statistics, bool symmetric, int k) {
+  double fraction = static_cast<double>(k) / kNumCandidates;
+  if (symmetric) {
+    double threshold =
+        std::max(std::fabs(statistics.min), std::fabs(statistics.max));
+    return {-threshold * fraction, threshold * fraction};
+  }
+  return {statistics.min * fraction, statistics.max * fraction};
+}
+
+static double squaredError(const Bins &bins, QuantizationParams params,
+                           int64_t qmin, int64_t qmax) {
+  double error = 0;
+  for (size_t i = 0; i < bins.size(); ++i) {
+    double center = bins.center(i);
+    double difference = center - roundTrip(center, params, qmin, qmax);
+    error += static_cast<double>(bins.counts[i]) * (difference * difference);
+  }
+  return error;
+}
+
+/// KL(P || Q) of docs/Calibration.md, or nullopt when no bin center lies in
+/// [lo, hi] (the candidate is skipped).
+static std::optional<double> klDivergence(const Bins &bins, double lo,
+                                          double hi, QuantizationParams params,
+                                          int64_t qmin, int64_t qmax) {
+  size_t first = bins.size(), last = 0;
+  for (size_t i = 0; i < bins.size(); ++i) {
+    double center = bins.center(i);
+    if (center >= lo && center <= hi) {
+      first = std::min(first, i);
+      last = i;
+    }
+  }
+  if (first == bins.size())
+    return std::nullopt;
+
+  // P: the bins inside, with the counts outside added to the edge bins.
+  SmallVector<int64_t> p(bins.counts.begin() + first,
+                         bins.counts.begin() + last + 1);
+  for (size_t i = 0; i < first; ++i)
+    p.front() += bins.counts[i];
+  for (size_t i = last + 1; i < bins.size(); ++i)
+    p.back() += bins.counts[i];
+
+  // Each level's total of the original counts and its bins with P_j > 0.
+  llvm::DenseMap<int64_t, std::pair<int64_t, int64_t>> levels;
+  SmallVector<int64_t> levelOf;
+  for (size_t j = 0; j < p.size(); ++j) {
+    int64_t level = quantizeToLevel(bins.center(first + j), params, qmin, qmax);
+    levelOf.push_back(level);
+    auto &[total, nonEmpty] = levels[level];
+    total += bins.counts[first + j];
+    nonEmpty += p[j] > 0 ? 1 : 0;
+  }
+  int64_t pTotal = 0;
+  for (int64_t count : p)
+    pTotal += count;
+  if (pTotal == 0)
+    return 0.0;
+  SmallVector<double> q(p.size(), 0.0);
+  double qTotal = 0;
+  for (size_t j = 0; j < p.size(); ++j) {
+    if (p[j] > 0) {
+      auto [total, nonEmpty] = levels[levelOf[j]];
+      q[j] = static_cast<double>(total) / static_cast<double>(nonEmpty);
+    }
+    qTotal += q[j];
+  }
+  const double infinity = std::numeric_limits<double>::infinity();
+  if (qTotal == 0)
+    return infinity;
+  double divergence = 0;
+  for (size_t j = 0; j < p.size(); ++j) {
+    if (p[j] == 0)
+      continue;
+    if (q[j] == 0)
+      return infinity;
+    double pj = static_cast<double>(p[j]) / static_cast<double>(pTotal);
+    double qj = q[j] / qTotal;
+    divergence += pj * std::log(pj / qj);
+  }
+  return divergence;
+}
+
+llvm::Expected<std::pair<double, double>>
+qnn::estimateRange(const TensorStatistics &statistics, RangeMethod method,
+                   const StorageSpec &storage, double percentile) {
+  if (method == RangeMethod::MinMax)
+    return std::make_pair(statistics.min, statistics.max);
+  if (!statistics.histogram)
+    return llvm::createStringError(llvm::formatv(
+        "the '{0}' method needs a histogram", stringifyRangeMethod(method)));
+  Bins bins(*statistics.histogram);
+
+  if (method == RangeMethod::Percentile) {
+    if (!(percentile >= 50 && percentile <= 100))
+      return llvm::createStringError(
+          llvm::formatv("percentile {0} is not in [50, 100]", percentile));
+    if (llvm::all_of(bins.counts, [](int64_t count) { return count == 0; }))
+      return llvm::createStringError("the histogram is empty");
+    double lo = inverseCdf(bins, 1.0 - percentile / 100.0);
+    double hi = inverseCdf(bins, percentile / 100.0);
+    return std::make_pair(std::clamp(lo, statistics.min, statistics.max),
+                          std::clamp(hi, statistics.min, statistics.max));
+  }
+
+  int64_t qmin = storage.getMin();
+  int64_t qmax = storage.getMax();
+  std::optional<std::pair<double, double>> best;
+  double bestCost = 0;
+  // From the largest candidate down, so that ties keep the larger range.
+  for (int k = kNumCandidates; k >= 1; --k) {
+    auto [lo, hi] = candidateRange(statistics, storage.symmetric, k);
+    QuantizationParams params = chooseQuantizationParams(lo, hi, storage);
+    std::optional<double> cost;
+    if (method == RangeMethod::MSE)
+      cost = squaredError(bins, params, qmin, qmax);
+    else
+      cost = klDivergence(bins, lo, hi, params, qmin, qmax);
+    if (cost && (!best || *cost < bestCost)) {
+      bestCost = *cost;
+      best = {lo, hi};
+    }
+  }
+  if (!best)
+    return llvm::createStringError(
+        "no candidate range holds a bin center of the histogram");
+  return *best;
+}

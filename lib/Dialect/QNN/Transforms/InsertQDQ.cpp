@@ -1,0 +1,357 @@
+//===- InsertQDQ.cpp - Quantize activations and weights -------------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Replaces each qnn.observe by a quantize / dequantize pair whose parameters
+// come from the calibration statistics, and gives the constant weights of
+// contractions a quantize / dequantize pair computed from their values (the
+// quantize folds into a qnn.constant right away). How each layer is
+// quantized comes from the pass options and, per layer, from a recipe.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Calibration/Calibration.h"
+#include "quant-opt/Calibration/Recipe.h"
+#include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/Transforms/Passes.h"
+#include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <limits>
+
+namespace mlir::qnn {
+#define GEN_PASS_DEF_QNNINSERTQDQPASS
+#include "quant-opt/Dialect/QNN/Transforms/Passes.h.inc"
+} // namespace mlir::qnn
+
+using namespace mlir;
+using namespace mlir::qnn;
+
+/// The per-tensor type for `params` on `storage`, or null after reporting
+/// why the quant dialect rejects it (e.g. a scale out of the f16 range).
+static quant::QuantizedType getPerTensorType(const StorageSpec &storage,
+                                             QuantizationParams params,
+                                             Type expressedType, Location loc) {
+  MLIRContext *ctx = expressedType.getContext();
+  return quant::UniformQuantizedType::getChecked(
+      [&] { return emitError(loc); },
+      storage.isSigned ? quant::QuantizationFlags::Signed : 0,
+      IntegerType::get(ctx, storage.bits), expressedType, params.scale,
+      params.zeroPoint, storage.getMin(), storage.getMax());
+}
+
+/// The [min, max] of each block of `values` (row-major, of `shape`), where
+/// `blockSizes[d]` consecutive indices of axis d form one block.
+static SmallVector<std::pair<double, double>>
+getBlockRanges(ArrayRef<double> values, ArrayRef<int64_t> shape,
+               ArrayRef<int64_t> blockSizes, SmallVectorImpl<int64_t> &blocks) {
+  blocks.clear();
+  for (auto [size, blockSize] : llvm::zip(shape, blockSizes))
+    blocks.push_back(size / blockSize);
+  int64_t numBlocks = 1;
+  for (int64_t count : blocks)
+    numBlocks *= count;
+  SmallVector<std::pair<double, double>> ranges(
+      numBlocks, {std::numeric_limits<double>::infinity(),
+                  -std::numeric_limits<double>::infinity()});
+  for (auto [linear, value] : llvm::enumerate(values)) {
+    int64_t rest = linear, block = 0, stride = 1;
+    for (int64_t axis = shape.size() - 1; axis >= 0; --axis) {
+      int64_t index = rest % shape[axis];
+      rest /= shape[axis];
+      block += (index / blockSizes[axis]) * stride;
+      stride *= blocks[axis];
+    }
+    ranges[block].first = std::min(ranges[block].first, value);
+    ranges[block].second = std::max(ranges[block].second, value);
+  }
+  return ranges;
+}
+
+/// The quantized type of a constant weight of `tensorType` with `values`,
+/// per `config`, or null after an error at `op`.
+static quant::QuantizedType getWeightType(Operation *op,
+                                          RankedTensorType tensorType,
+                                          ArrayRef<double> values,
+                                          const WeightOperand &layout,
+                                          WeightConfig config) {
+  MLIRContext *ctx = op->getContext();
+  Type expressedType = tensorType.getElementType();
+  ArrayRef<int64_t> shape = tensorType.getShape();
+  const StorageSpec &storage = config.storage;
+  unsigned flags = storage.isSigned ? quant::QuantizationFlags::Signed : 0;
+  Type storageType = IntegerType::get(ctx, storage.bits);
+
+  if (config.granularity == WeightGranularity::PerGroup &&
+      !layout.reductionAxis) {
+    op->emitRemark() << "weights of '" << op->getName()
+                     << "' have no reduction dimension to group: quantized "
+                        "per channel";
+    config.granularity = WeightGranularity::PerChannel;
+  }
+
+  SmallVector<int64_t> blockSizes(shape);
+  if (config.granularity != WeightGranularity::PerTensor)
+    blockSizes[layout.channelAxis] = 1;
+  if (config.granularity == WeightGranularity::PerGroup) {
+    int64_t axis = *layout.reductionAxis;
+    if (shape[axis] % config.groupSize != 0) {
+      op->emitError() << "group size " << config.groupSize
+                      << " does not divide the reduction dimension (size "
+                      << shape[axis] << ", axis " << axis << ") of the weights";
+      return nullptr;
+    }
+    blockSizes[axis] = config.groupSize;
+  }
+
+  SmallVector<int64_t> blocks;
+  SmallVector<QuantizationParams> params = llvm::map_to_vector(
+      getBlockRanges(values, shape, blockSizes, blocks), [&](auto range) {
+        return chooseQuantizationParams(range.first, range.second, storage);
+      });
+  auto emitErrorAtOp = [&] { return op->emitError(); };
+
+  switch (config.granularity) {
+  case WeightGranularity::PerTensor:
+    return getPerTensorType(storage, params.front(), expressedType,
+                            op->getLoc());
+  case WeightGranularity::PerChannel: {
+    SmallVector<double> scales;
+    SmallVector<int64_t> zeroPoints;
+    for (const QuantizationParams &p : params) {
+      scales.push_back(p.scale);
+      zeroPoints.push_back(p.zeroPoint);
+    }
+    return quant::UniformQuantizedPerAxisType::getChecked(
+        emitErrorAtOp, flags, storageType, expressedType, scales, zeroPoints,
+        layout.channelAxis, storage.getMin(), storage.getMax());
+  }
+  case WeightGranularity::PerGroup: {
+    auto floatType = cast<FloatType>(expressedType);
+    SmallVector<APFloat> scales;
+    SmallVector<APInt> zeroPoints;
+    for (const QuantizationParams &p : params) {
+      APFloat scale(p.scale);
+      bool losesInfo;
+      scale.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                    &losesInfo);
+      scales.push_back(scale);
+      zeroPoints.push_back(APInt(storage.bits, p.zeroPoint, storage.isSigned));
+    }
+    auto scalesAttr = DenseElementsAttr::get(
+        RankedTensorType::get(blocks, expressedType), scales);
+    auto zeroPointsAttr = DenseElementsAttr::get(
+        RankedTensorType::get(blocks, storageType), zeroPoints);
+    SmallVector<int32_t> axes = {static_cast<int32_t>(*layout.reductionAxis),
+                                 static_cast<int32_t>(layout.channelAxis)};
+    SmallVector<int64_t> sizes = {config.groupSize, 1};
+    return quant::UniformQuantizedSubChannelType::getChecked(
+        emitErrorAtOp, flags, storageType, expressedType, scalesAttr,
+        zeroPointsAttr, axes, sizes, storage.getMin(), storage.getMax());
+  }
+  }
+  llvm_unreachable("unknown granularity");
+}
+
+/// Whether `op` computes on float tensors (and so is worth a remark when it
+/// stays in float).
+static bool computesOnFloatTensors(Operation *op) {
+  if (op->hasTrait<OpTrait::ConstantLike>() ||
+      op->hasTrait<OpTrait::IsTerminator>() ||
+      isa<tensor::EmptyOp, tensor::CastOp, linalg::FillOp, func::CallOp>(op) ||
+      isa<QNNDialect>(op->getDialect()))
+    return false;
+  auto isFloatTensor = [](Type type) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    return tensor && isa<FloatType>(tensor.getElementType());
+  };
+  return llvm::any_of(op->getResultTypes(), isFloatTensor);
+}
+
+namespace {
+struct QNNInsertQDQPass
+    : public qnn::impl::QNNInsertQDQPassBase<QNNInsertQDQPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (failed(loadInputs(module)) || failed(checkRecipe(module)) ||
+        failed(quantizeActivations(module)) || failed(quantizeWeights(module)))
+      return signalPassFailure();
+    module.walk([&](Operation *op) {
+      if (!isQuantizableOp(op) && computesOnFloatTensors(op))
+        op->emitRemark() << "'" << op->getName()
+                         << "' is not quantized: it stays in float between a "
+                            "dequantize and a quantize";
+    });
+  }
+
+  /// Reads the statistics and the recipe and makes the defaults.
+  LogicalResult loadInputs(ModuleOp module) {
+    std::optional<RangeMethod> method = parseRangeMethod(activationMethod);
+    std::optional<WeightGranularity> granularity =
+        parseWeightGranularity(weightGranularity);
+    if (!method)
+      return module.emitError()
+             << "unknown activation-method '" << activationMethod
+             << "' (minmax, percentile, mse, entropy)";
+    if (!granularity)
+      return module.emitError()
+             << "unknown weight-granularity '" << weightGranularity
+             << "' (per_tensor, per_channel, per_group)";
+    for (unsigned bits : {unsigned(activationBits), unsigned(weightBits)})
+      if (bits < 2 || bits > 16)
+        return module.emitError()
+               << "bit widths must be from 2 to 16, got " << bits;
+    if (weightGroupSize < 1)
+      return module.emitError() << "weight-group-size must be positive";
+    defaults.activations = {
+        {activationBits, activationSigned, activationSymmetric, false},
+        *method,
+        activationPercentile};
+    defaults.weights = {
+        {weightBits, weightSigned, weightSymmetric, weightNarrowRange},
+        *granularity,
+        weightGroupSize};
+
+    if (!recipeFile.empty()) {
+      llvm::Expected<Recipe> read = readRecipe(recipeFile);
+      if (!read)
+        return module.emitError() << llvm::toString(read.takeError());
+      recipe = std::move(*read);
+    }
+    bool hasObservers = false;
+    module.walk([&](ObserveOp) { hasObservers = true; });
+    if (!hasObservers)
+      return success();
+    if (statisticsFile.empty())
+      return module.emitError()
+             << "the module has qnn.observe ops but no statistics file was "
+                "given (qnn-insert-qdq{statistics=...})";
+    llvm::Expected<CalibrationStatistics> read =
+        readCalibrationStatistics(statisticsFile);
+    if (!read)
+      return module.emitError() << llvm::toString(read.takeError());
+    statistics = std::move(*read);
+    return success();
+  }
+
+  /// A rule that names a layer id nobody has is almost certainly a typo.
+  LogicalResult checkRecipe(ModuleOp module) {
+    llvm::StringSet<> layers, opNames;
+    module.walk([&](Operation *op) {
+      layers.insert(getLayerName(op));
+      opNames.insert(op->getName().getStringRef());
+    });
+    for (const Recipe::Rule &rule : recipe.layers) {
+      if (!rule.id.empty() && !layers.contains(rule.id))
+        return module.emitError() << recipe.fileName << ": " << rule.where
+                                  << ": no layer has id '" << rule.id << "'";
+      if (!rule.opName.empty() && !opNames.contains(rule.opName))
+        module.emitWarning() << recipe.fileName << ": " << rule.where
+                             << ": no '" << rule.opName << "' op in the module";
+    }
+    return success();
+  }
+
+  LayerConfig getConfig(Operation *layer, StringRef fallbackName) const {
+    if (!layer)
+      return recipe.resolve(fallbackName, "", defaults);
+    return recipe.resolve(getLayerName(layer), layer->getName().getStringRef(),
+                          defaults);
+  }
+
+  LogicalResult quantizeActivations(ModuleOp module) {
+    SmallVector<ObserveOp> observers;
+    module.walk([&](ObserveOp observe) { observers.push_back(observe); });
+    for (ObserveOp observe : observers) {
+      auto found = statistics.find(observe.getId());
+      if (found == statistics.end())
+        return observe.emitError()
+               << "no statistics for tensor '" << observe.getId() << "' in '"
+               << statisticsFile << "'";
+      Value input = observe.getInput();
+      ActivationConfig config =
+          getConfig(input.getDefiningOp(), observe.getId()).activations;
+      llvm::Expected<std::pair<double, double>> range = estimateRange(
+          found->second, config.method, config.storage, config.percentile);
+      if (!range)
+        return observe.emitError()
+               << "tensor '" << observe.getId() << "' in '" << statisticsFile
+               << "': " << llvm::toString(range.takeError());
+      auto tensorType = cast<RankedTensorType>(input.getType());
+      quant::QuantizedType type = getPerTensorType(
+          config.storage,
+          chooseQuantizationParams(range->first, range->second, config.storage),
+          tensorType.getElementType(), observe.getLoc());
+      if (!type)
+        return failure();
+      OpBuilder builder(observe);
+      auto quantize = QuantizeOp::create(builder, observe.getLoc(),
+                                         tensorType.clone(type), input);
+      auto dequantize =
+          DequantizeOp::create(builder, observe.getLoc(), tensorType, quantize);
+      observe.replaceAllUsesWith(dequantize.getResult());
+      observe.erase();
+    }
+    return success();
+  }
+
+  LogicalResult quantizeWeights(ModuleOp module) {
+    SmallVector<Operation *> contractions;
+    module.walk([&](Operation *op) {
+      if (getWeightOperand(op))
+        contractions.push_back(op);
+    });
+    for (Operation *op : contractions) {
+      LayerConfig config = getConfig(op, "");
+      if (config.skip)
+        continue;
+      WeightOperand layout = *getWeightOperand(op);
+      OpOperand &operand = op->getOpOperand(layout.operandIndex);
+      auto constant = operand.get().getDefiningOp<arith::ConstantOp>();
+      auto values = constant
+                        ? dyn_cast<DenseFPElementsAttr>(constant.getValue())
+                        : nullptr;
+      if (!values) // Not known at compile time: an activation.
+        continue;
+      SmallVector<double> doubles =
+          llvm::map_to_vector(values.getValues<APFloat>(), [](APFloat value) {
+            bool losesInfo;
+            value.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven,
+                          &losesInfo);
+            return value.convertToDouble();
+          });
+      auto tensorType = cast<RankedTensorType>(values.getType());
+      quant::QuantizedType type =
+          getWeightType(op, tensorType, doubles, layout, config.weights);
+      if (!type)
+        return failure();
+      OpBuilder builder(op);
+      // Folds into a qnn.constant: the weights are quantized here, once.
+      Value quantized = builder.createOrFold<QuantizeOp>(
+          constant.getLoc(), tensorType.clone(type), constant.getResult());
+      Value dequantized = DequantizeOp::create(builder, constant.getLoc(),
+                                               tensorType, quantized);
+      operand.set(dequantized);
+    }
+    return success();
+  }
+
+  LayerConfig defaults;
+  Recipe recipe;
+  CalibrationStatistics statistics;
+};
+} // namespace

@@ -1,0 +1,116 @@
+//===- LayerInfo.cpp - Layer names and quantizable ops --------------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mlir::qnn;
+
+/// The first name a location carries, looking through fused and call-site
+/// locations.
+static std::optional<std::string> getLocationName(Location loc) {
+  if (auto named = dyn_cast<NameLoc>(loc))
+    return named.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location inner : fused.getLocations())
+      if (std::optional<std::string> name = getLocationName(inner))
+        return name;
+  }
+  if (auto callSite = dyn_cast<CallSiteLoc>(loc))
+    return getLocationName(callSite.getCallee());
+  return std::nullopt;
+}
+
+static std::optional<FileLineColLoc> getFileLineCol(Location loc) {
+  if (auto fileLoc = dyn_cast<FileLineColLoc>(loc))
+    return fileLoc;
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    for (Location inner : fused.getLocations())
+      if (std::optional<FileLineColLoc> fileLoc = getFileLineCol(inner))
+        return fileLoc;
+  }
+  return std::nullopt;
+}
+
+std::string qnn::getLayerName(Operation *op) {
+  if (std::optional<std::string> name = getLocationName(op->getLoc()))
+    return *name;
+  std::string opName = op->getName().getStringRef().str();
+  if (std::optional<FileLineColLoc> fileLoc = getFileLineCol(op->getLoc()))
+    return llvm::formatv("{0}@{1}:{2}", opName, fileLoc->getLine(),
+                         fileLoc->getColumn())
+        .str();
+  return opName;
+}
+
+std::string qnn::getTensorName(Value value) {
+  if (auto result = dyn_cast<OpResult>(value)) {
+    std::string layer = getLayerName(result.getOwner());
+    if (result.getResultNumber() == 0)
+      return layer;
+    return llvm::formatv("{0}#{1}", layer, result.getResultNumber()).str();
+  }
+  auto argument = cast<BlockArgument>(value);
+  if (std::optional<std::string> name = getLocationName(argument.getLoc()))
+    return *name;
+  Operation *parent = argument.getOwner()->getParentOp();
+  std::string function = "block";
+  if (auto symbol = dyn_cast_if_present<FunctionOpInterface>(parent))
+    function = symbol.getName().str();
+  return llvm::formatv("{0}.arg{1}", function, argument.getArgNumber()).str();
+}
+
+bool qnn::isActivation(Value value) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type || !isa<FloatType>(type.getElementType()))
+    return false;
+  if (Operation *producer = value.getDefiningOp())
+    if (producer->hasTrait<OpTrait::ConstantLike>() ||
+        isa<tensor::EmptyOp, linalg::FillOp, ObserveOp>(producer))
+      return false;
+  return llvm::any_of(value.getUses(), [](OpOperand &use) {
+    auto destinationStyle =
+        dyn_cast<DestinationStyleOpInterface>(use.getOwner());
+    return !destinationStyle || !destinationStyle.isDpsInit(&use);
+  });
+}
+
+bool qnn::isQuantizableOp(Operation *op) {
+  return isa<linalg::MatmulOp, linalg::BatchMatmulOp, linalg::Conv2DNhwcHwcfOp,
+             linalg::Conv2DNchwFchwOp, linalg::DepthwiseConv2DNhwcHwcOp,
+             linalg::PoolingNhwcMaxOp, linalg::PoolingNhwcSumOp, linalg::AddOp,
+             linalg::MulOp, linalg::MaxOp, linalg::TransposeOp,
+             tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+             tensor::ExtractSliceOp, tensor::PadOp, tensor::ConcatOp>(op);
+}
+
+std::optional<WeightOperand> qnn::getWeightOperand(Operation *op) {
+  return llvm::TypeSwitch<Operation *, std::optional<WeightOperand>>(op)
+      // B is [K, N].
+      .Case([](linalg::MatmulOp) { return WeightOperand{1, 1, 0}; })
+      // B is [batch, K, N].
+      .Case([](linalg::BatchMatmulOp) { return WeightOperand{1, 2, 1}; })
+      // The filter is [KH, KW, C, F].
+      .Case([](linalg::Conv2DNhwcHwcfOp) { return WeightOperand{1, 3, 2}; })
+      // The filter is [F, C, KH, KW].
+      .Case([](linalg::Conv2DNchwFchwOp) { return WeightOperand{1, 0, 1}; })
+      // The filter is [KH, KW, C]: one input channel per output channel.
+      .Case([](linalg::DepthwiseConv2DNhwcHwcOp) {
+        return WeightOperand{1, 2, std::nullopt};
+      })
+      .Default([](Operation *) { return std::nullopt; });
+}
