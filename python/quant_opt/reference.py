@@ -12,10 +12,14 @@ Conventions:
   ``bf16``, ``float32`` arrays whose values are all bf16-representable.
 - Quantized tensors are the **stored** integer values (with the storage
   type's signedness, e.g. ``0..255`` for ``u8``) as ``int64`` arrays.
+- Integer accumulators (``qnn.rescale``) are integer arrays of any integer
+  dtype whose values are those of a 32-bit signed integer.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from dataclasses import dataclass
 
@@ -29,7 +33,9 @@ __all__ = [
     "format_quant_type",
     "parse_quant_type",
     "quantize",
+    "quantize_multiplier",
     "requantize",
+    "rescale",
     "round_to_bf16",
     "to_bits",
 ]
@@ -367,6 +373,184 @@ def requantize(q, qtype_in: QuantType, qtype_out: QuantType, rounding: str = "ha
     if qtype_in.expressed != qtype_out.expressed:
         raise ValueError("requantize needs the same expressed type on both sides")
     return quantize(dequantize(q, qtype_in), qtype_out, rounding)
+
+
+# ---------------------------------------------------------------------------
+# Fixed-point rescaling of integer accumulators.
+# ---------------------------------------------------------------------------
+
+# Bounds of "qnn.rescale": 0 <= m < 2^31, 1 <= n <= 62, a 32-bit accumulator.
+_M_LIMIT = 2**31
+_N_MIN, _N_MAX = 1, 62
+_ACC_MIN, _ACC_MAX = -(2**31), 2**31 - 1
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """``(m, n)`` with ``M ~ m * 2^-n`` ("Deriving (m, n) from a real multiplier").
+
+    For ``M > 0``, in double precision:
+
+    1. ``M = f * 2^e`` with ``0.5 <= f < 1`` (``math.frexp``);
+    2. ``m = round_half_even(f * 2^31)``; if ``m = 2^31``, then ``m = 2^30``
+       and ``e = e + 1``;
+    3. ``n = 31 - e``;
+    4. if ``n > 62``: ``n = 62`` and ``m = round_half_even(M * 2^62)``
+       (possibly 0);
+    5. ``n < 1`` is an error.
+
+    ``f * 2^31`` and ``M * 2^62`` only change the exponent, so they are exact
+    (no overflow: ``f < 1``, and ``M < 2^-31`` when ``n > 62``), and Python's
+    ``round`` of a float is exact, ties to even. Returns Python ints.
+    Raises ``ValueError`` for ``M <= 0``, a non-finite ``M``, or ``n < 1``
+    (``M >= 2^30``, or ``M`` just below ``2^30`` where step 2 renormalizes
+    ``e`` to 31).
+    """
+    if not isinstance(real, numbers.Real):
+        raise TypeError(f"the real multiplier must be a real number, got {type(real).__name__}")
+    try:
+        value = float(real)
+    except OverflowError:
+        raise ValueError(f"the real multiplier {real!r} is not a finite double") from None
+    if not math.isfinite(value) or value <= 0.0:
+        raise ValueError(f"the real multiplier must be positive and finite, got {value!r}")
+    f, e = math.frexp(value)  # step 1: value = f * 2^e, 0.5 <= f < 1
+    m = round(math.ldexp(f, 31))  # step 2 (exact scaling; round: ties to even)
+    if m == 2**31:
+        m, e = 2**30, e + 1
+    n = 31 - e  # step 3
+    if n > _N_MAX:  # step 4
+        n = _N_MAX
+        m = round(math.ldexp(value, _N_MAX))
+    if n < _N_MIN:  # step 5
+        raise ValueError(
+            f"the real multiplier {value!r} is too large: n = {n} < 1 (M >= 2^30)"
+        )
+    return m, n
+
+
+def _int_params(values, name: str) -> list[int]:
+    """A scalar or a 1-D sequence of integers as a non-empty list of Python ints."""
+    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D sequence")
+    items = [arr.item()] if arr.ndim == 0 else list(arr)
+    if not items:
+        raise ValueError(f"{name} must not be empty")
+    out = []
+    for v in items:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be integers, got {v!r}")
+        out.append(int(v))
+    return out
+
+
+def _round_quotient(p: np.ndarray, n: np.ndarray, rounding: str) -> np.ndarray:
+    """``round_R(p / 2^n)`` of exact integers (step 2 of ``qnn.rescale``).
+
+    ``p`` is int64 with ``|p| < 2^62`` and ``1 <= n <= 62``, so ``2^n`` and
+    every intermediate fit in int64. With the floor division
+    ``p = k * 2^n + rem``, ``0 <= rem < 2^n``, the exact quotient is
+    ``k + rem / 2^n``; comparing ``rem`` with ``2^(n-1)`` is comparing the
+    fraction with one half, with no float anywhere.
+    """
+    one = np.int64(1)
+    divisor = np.left_shift(one, n)  # 2^n
+    half = np.left_shift(one, n - one)  # 2^(n-1)
+    k, rem = np.divmod(p, divisor)  # floor quotient, 0 <= rem < 2^n
+    if rounding == "half_to_even":
+        up = (rem > half) | ((rem == half) & (k % 2 == 1))
+    elif rounding == "half_away_from_zero":
+        # A tie is k + 1/2: away from zero is k + 1 for p >= 0, k for p < 0.
+        up = (rem > half) | ((rem == half) & (p >= 0))
+    else:  # toward_zero: floor for p >= 0, ceiling for p < 0.
+        up = (rem != 0) & (p < 0)
+    return k + up.astype(np.int64)
+
+
+def rescale(
+    acc,
+    multipliers,
+    shifts,
+    out_type: QuantType,
+    axis: int | None = None,
+    clamp: tuple[int, int] | None = None,
+    rounding: str = "half_to_even",
+) -> np.ndarray:
+    """``qnn.rescale``: 32-bit integer accumulators to stored values (int64).
+
+    ``multipliers`` ``m`` and ``shifts`` ``n`` are equal-length integer
+    sequences (a scalar counts as length 1): one pair for the whole tensor
+    (``axis`` is None), or one per index of ``axis``. ``out_type`` is the
+    result's per-tensor type; its zero point ``z`` and ``[qmin, qmax]`` are
+    used (not its scale). For every element:
+
+    1. ``p = a * m``, exact (``|p| < 2^62``, int64);
+    2. ``r = round_R(p / 2^n)``, rounding the exact quotient with integer
+       arithmetic;
+    3. ``q = clamp(r + z, lo, hi)``, ``lo = max(qmin, c_lo)``,
+       ``hi = min(qmax, c_hi)``, ``(c_lo, c_hi)`` the optional ``clamp``.
+
+    Checked: ``0 <= m < 2^31``, ``1 <= n <= 62``, every ``a`` is a 32-bit
+    signed integer, ``qmin <= c_lo <= c_hi <= qmax``.
+    """
+    if rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}")
+    if out_type.kind != "per_tensor":
+        raise ValueError(f"the result type of rescale must be per-tensor, got {out_type.kind}")
+
+    a = np.asarray(acc)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"accumulators must be integers, got {a.dtype}")
+    if a.dtype == np.uint64 and (a > np.uint64(2**63 - 1)).any():
+        raise ValueError("accumulator out of the 32-bit range")
+    a = a.astype(np.int64)
+    if ((a < _ACC_MIN) | (a > _ACC_MAX)).any():
+        raise ValueError(f"accumulators must be 32-bit integers, in [{_ACC_MIN}, {_ACC_MAX}]")
+
+    ms = _int_params(multipliers, "multipliers")
+    ns = _int_params(shifts, "shifts")
+    if len(ms) != len(ns):
+        raise ValueError(f"{len(ms)} multipliers but {len(ns)} shifts")
+    for m in ms:
+        if not 0 <= m < _M_LIMIT:
+            raise ValueError(f"multiplier {m} is not in [0, 2^31)")
+    for n in ns:
+        if not _N_MIN <= n <= _N_MAX:
+            raise ValueError(f"shift {n} is not in [{_N_MIN}, {_N_MAX}]")
+
+    rank = a.ndim
+    pshape = [1] * rank
+    if axis is None:
+        if len(ms) != 1:
+            raise ValueError(f"{len(ms)} (multiplier, shift) pairs without a channel axis")
+    else:
+        axis = int(axis)
+        if not 0 <= axis < rank:
+            raise ValueError(f"channel axis {axis} is not within rank {rank}")
+        if len(ms) != a.shape[axis]:
+            raise ValueError(
+                f"axis {axis} has size {a.shape[axis]} but there are {len(ms)} "
+                "(multiplier, shift) pairs"
+            )
+        pshape[axis] = len(ms)
+    m_arr = np.array(ms, dtype=np.int64).reshape(pshape)
+    n_arr = np.array(ns, dtype=np.int64).reshape(pshape)
+
+    qmin, qmax = out_type.qmin, out_type.qmax
+    lo, hi = qmin, qmax
+    if clamp is not None:
+        c_lo, c_hi = (int(c) for c in clamp)
+        if not qmin <= c_lo <= c_hi <= qmax:
+            raise ValueError(
+                f"clamp [{c_lo}, {c_hi}] must be an interval within [{qmin}, {qmax}]"
+            )
+        lo, hi = max(qmin, c_lo), min(qmax, c_hi)
+    z = int(out_type.zero_points)
+
+    p = a * m_arr  # step 1: |a| <= 2^31, m < 2^31, so |p| < 2^62: exact in int64
+    r = _round_quotient(p, n_arr, rounding)  # step 2: |r| <= 2^61
+    # step 3: |r + z| < 2^61 + 2^32, exact in int64.
+    return np.asarray(np.clip(r + z, lo, hi), dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------

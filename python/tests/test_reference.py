@@ -15,7 +15,9 @@ from quant_opt.reference import (
     format_quant_type,
     parse_quant_type,
     quantize,
+    quantize_multiplier,
     requantize,
+    rescale,
     round_to_bf16,
     to_bits,
 )
@@ -430,6 +432,325 @@ def test_requantize_per_axis_to_per_tensor():
 def test_requantize_needs_same_expressed_type():
     with pytest.raises(ValueError):
         requantize(np.array([1]), per_tensor(1.0), per_tensor(1.0, expressed="f64"))
+
+
+# ---------------------------------------------------------------------------
+# qnn.rescale: deriving (m, n) from a real multiplier
+# ---------------------------------------------------------------------------
+
+
+def test_quantize_multiplier_exact_powers_and_fractions():
+    # 0.5 = 0.5 * 2^0: m = 0.5 * 2^31 = 2^30, n = 31 - 0 = 31.
+    assert quantize_multiplier(0.5) == (2**30, 31)
+    # 1.0 = 0.5 * 2^1: m = 2^30, n = 31 - 1 = 30.
+    assert quantize_multiplier(1.0) == (2**30, 30)
+    # 0.75 = 0.75 * 2^0: m = 0.75 * 2^31 = 3 * 2^29 = 1610612736, n = 31.
+    assert quantize_multiplier(0.75) == (1610612736, 31)
+    # 3.0 = 0.75 * 2^2: m = 3 * 2^29, n = 29.
+    assert quantize_multiplier(3.0) == (3 * 2**29, 29)
+    m, n = quantize_multiplier(0.5)
+    assert type(m) is int and type(n) is int
+
+
+def test_quantize_multiplier_rounds_half_to_even():
+    # 0.5 + 2^-32 = f * 2^0 with f * 2^31 = 2^30 + 0.5: a tie, 2^30 is even.
+    assert quantize_multiplier(0.5 + 2.0**-32) == (2**30, 31)
+    # 0.5 + 3 * 2^-32: f * 2^31 = 2^30 + 1.5, a tie between 2^30 + 1 (odd)
+    # and 2^30 + 2 (even) -> 2^30 + 2.
+    assert quantize_multiplier(0.5 + 3 * 2.0**-32) == (2**30 + 2, 31)
+    # 0.5 + 2^-32 + 2^-40: above the tie -> 2^30 + 1.
+    assert quantize_multiplier(0.5 + 2.0**-32 + 2.0**-40) == (2**30 + 1, 31)
+
+
+def test_quantize_multiplier_renormalizes_m_equal_2_pow_31():
+    # 1 - 2^-40 = f * 2^0, f = 1 - 2^-40: f * 2^31 = 2^31 - 2^-9 rounds to
+    # 2^31, so m = 2^30 and e = 1: n = 30 (the pair of 1.0).
+    assert quantize_multiplier(1.0 - 2.0**-40) == (2**30, 30)
+    # (1 - 2^-40) * 2^-32: e = -32, renormalized to e = -31, n = 62 (no clamp).
+    assert quantize_multiplier((1.0 - 2.0**-40) * 2.0**-32) == (2**30, 62)
+
+
+def test_quantize_multiplier_clamps_n_to_62():
+    # 2^-32 = 0.5 * 2^-31: n = 31 + 31 = 62, the last unclamped shift.
+    assert quantize_multiplier(2.0**-32) == (2**30, 62)
+    # 2^-33 = 0.5 * 2^-32: n = 63 > 62, so n = 62, m = round(2^-33 * 2^62) = 2^29.
+    assert quantize_multiplier(2.0**-33) == (2**29, 62)
+    # 2^-40 = 0.5 * 2^-39: n = 31 + 39 = 70 > 62, so n = 62 and
+    # m = round(2^-40 * 2^62) = 2^22.
+    assert quantize_multiplier(2.0**-40) == (2**22, 62)
+    # 0.75 * 2^-40: n = 70 -> 62, m = 0.75 * 2^22 = 3 * 2^20.
+    assert quantize_multiplier(0.75 * 2.0**-40) == (3 * 2**20, 62)
+
+
+def test_quantize_multiplier_tiny_multipliers_round_half_to_even():
+    # M * 2^62 for M = 2^-64: 0.25 -> 0 (m = 0 is a valid multiplier).
+    assert quantize_multiplier(2.0**-64) == (0, 62)
+    # 2^-63: 0.5, a tie -> 0 (even).
+    assert quantize_multiplier(2.0**-63) == (0, 62)
+    # 3 * 2^-64: 0.75 -> 1.
+    assert quantize_multiplier(3 * 2.0**-64) == (1, 62)
+    # 3 * 2^-63: 1.5, a tie -> 2; 5 * 2^-63: 2.5, a tie -> 2.
+    assert quantize_multiplier(3 * 2.0**-63) == (2, 62)
+    assert quantize_multiplier(5 * 2.0**-63) == (2, 62)
+    # The smallest subnormal double, 2^-1074: M * 2^62 = 2^-1012 -> 0.
+    assert quantize_multiplier(5e-324) == (0, 62)
+
+
+def test_quantize_multiplier_largest_multipliers():
+    # 2^29 = 0.5 * 2^30: m = 2^30, n = 1.
+    assert quantize_multiplier(2.0**29) == (2**30, 1)
+    # 2^30 - 2^-1 = (1 - 2^-31) * 2^30: f * 2^31 = 2^31 - 1 exactly, n = 1.
+    assert quantize_multiplier(2.0**30 - 0.5) == (2**31 - 1, 1)
+
+
+def test_quantize_multiplier_errors():
+    # 2^30 = 0.5 * 2^31: n = 0.
+    with pytest.raises(ValueError):
+        quantize_multiplier(2.0**30)
+    # 2^30 - 2^-2 = (1 - 2^-32) * 2^30: f * 2^31 = 2^31 - 0.5, a tie between
+    # 2^31 - 1 (odd) and 2^31 (even) -> 2^31, renormalized to e = 31: n = 0.
+    with pytest.raises(ValueError):
+        quantize_multiplier(2.0**30 - 0.25)
+    for bad in (0.0, -0.0, -0.5, float("nan"), float("inf"), float("-inf"), 1e300):
+        with pytest.raises(ValueError):
+            quantize_multiplier(bad)
+    with pytest.raises(TypeError):
+        quantize_multiplier("0.5")
+
+
+# ---------------------------------------------------------------------------
+# qnn.rescale
+# ---------------------------------------------------------------------------
+
+HALF = (2**30, 31)  # m * 2^-n = 2^30 / 2^31 = 0.5
+ONE = (2**30, 30)  # 1.0
+THREE_QUARTERS = (3 * 2**29, 31)  # 0.75
+
+
+def rs(acc, pair, out_type=None, **kw):
+    out_type = per_tensor(1.0) if out_type is None else out_type
+    return rescale(np.array(acc, dtype=np.int64), [pair[0]], [pair[1]], out_type, **kw).tolist()
+
+
+def test_rescale_result_is_int64_of_input_shape():
+    out = rescale(np.zeros((2, 3), dtype=np.int32), [2**30], [31], per_tensor(1.0))
+    assert out.dtype == np.int64 and out.shape == (2, 3)
+    # A 0-d accumulator: 7 * 0.5 = 3.5 -> 4.
+    scalar = rescale(np.int32(7), [2**30], [31], per_tensor(1.0))
+    assert scalar.dtype == np.int64 and scalar.shape == () and int(scalar) == 4
+    # The scale of the result type plays no part: only z and [qmin, qmax].
+    assert rescale(np.array([7]), [2**30], [31], per_tensor(123.0)).tolist() == [4]
+
+
+def test_rescale_ties_half_to_even():
+    # a * 0.5: 3 -> 1.5 -> 2; 5 -> 2.5 -> 2; -3 -> -1.5 -> -2; -5 -> -2.5 -> -2;
+    # 1 -> 0.5 -> 0; -1 -> -0.5 -> 0; 7 -> 3.5 -> 4; -7 -> -3.5 -> -4; 4 -> 2.
+    acc = [3, 5, -3, -5, 1, -1, 7, -7, 4]
+    assert rs(acc, HALF) == [2, 2, -2, -2, 0, 0, 4, -4, 2]
+
+
+def test_rescale_ties_half_away_from_zero():
+    # 1.5 -> 2; 2.5 -> 3; -1.5 -> -2; -2.5 -> -3; 0.5 -> 1; -0.5 -> -1;
+    # 3.5 -> 4; -3.5 -> -4; 2 -> 2.
+    acc = [3, 5, -3, -5, 1, -1, 7, -7, 4]
+    assert rs(acc, HALF, rounding="half_away_from_zero") == [2, 3, -2, -3, 1, -1, 4, -4, 2]
+
+
+def test_rescale_ties_toward_zero():
+    # 1.5 -> 1; 2.5 -> 2; -1.5 -> -1; -2.5 -> -2; 0.5 -> 0; -0.5 -> 0;
+    # 3.5 -> 3; -3.5 -> -3; 2 -> 2.
+    acc = [3, 5, -3, -5, 1, -1, 7, -7, 4]
+    assert rs(acc, HALF, rounding="toward_zero") == [1, 2, -1, -2, 0, 0, 3, -3, 2]
+
+
+def test_rescale_negative_accumulators_off_ties():
+    # a * 0.75: -3 -> -2.25; -5 -> -3.75; -7 -> -5.25; -2 -> -1.5 (tie);
+    # 5 -> 3.75. (A bare arithmetic right shift floors: -3, -4, -6, -2, 3.)
+    acc = [-3, -5, -7, -2, 5]
+    assert rs(acc, THREE_QUARTERS) == [-2, -4, -5, -2, 4]
+    assert rs(acc, THREE_QUARTERS, rounding="half_away_from_zero") == [-2, -4, -5, -2, 4]
+    assert rs(acc, THREE_QUARTERS, rounding="toward_zero") == [-2, -3, -5, -1, 3]
+
+
+def test_rescale_product_near_2_pow_62_is_exact():
+    i32 = per_tensor(1.0, bits=32)
+    # a = m = 2^31 - 1, n = 62: p = 2^62 - 2^32 + 1, p / 2^62 = 1 - 2^-30 + 2^-62.
+    big = 2**31 - 1
+    for mode, want in (("half_to_even", 1), ("half_away_from_zero", 1), ("toward_zero", 0)):
+        assert rs([big, -big], (big, 62), i32, rounding=mode) == [want, -want]
+    # a = 2^31 - 1, m = 2^31 - 2, n = 32:
+    # p = 2^62 - 3 * 2^31 + 2, p / 2^32 = (2^30 - 2) + 0.5 + 2^-31, just above a
+    # tie whose lower neighbour 2^30 - 2 is even. Exactly, nearest gives
+    # 2^30 - 1 = 1073741823 and toward zero 2^30 - 2 = 1073741822. (In
+    # doubles p loses its +2 (spacing 2^9 in [2^61, 2^62)), the quotient
+    # becomes the tie 2^30 - 1.5, and ties-to-even would give 2^30 - 2.)
+    pair = (2**31 - 2, 32)
+    assert rs([big, -big], pair, i32) == [1073741823, -1073741823]
+    assert rs([big, -big], pair, i32, rounding="half_away_from_zero") == [1073741823, -1073741823]
+    assert rs([big, -big], pair, i32, rounding="toward_zero") == [1073741822, -1073741822]
+    # a = 2^31 - 1, m = 2^30 + 1, n = 31: p = 2^61 + 2^30 - 1,
+    # p / 2^31 = 2^30 + 0.5 - 2^-31, just below a tie: 2^30 = 1073741824 in
+    # every mode. (In doubles p rounds to 2^61 + 2^30, a tie, and half away
+    # from zero would give 2^30 + 1.)
+    pair = (2**30 + 1, 31)
+    for mode in ("half_to_even", "half_away_from_zero", "toward_zero"):
+        assert rs([big, -big], pair, i32, rounding=mode) == [1073741824, -1073741824]
+    # a = m = 2^30 + 1, n = 32: p = 2^60 + 2^31 + 1, p / 2^32 = 2^28 + 0.5 + 2^-32:
+    # nearest -> 2^28 + 1 = 268435457, toward zero -> 2^28 = 268435456.
+    a = 2**30 + 1
+    assert rs([a, -a], (a, 32), i32) == [268435457, -268435457]
+    assert rs([a, -a], (a, 32), i32, rounding="toward_zero") == [268435456, -268435456]
+
+
+def test_rescale_most_negative_accumulator():
+    i32 = per_tensor(1.0, bits=32)
+    # a = -2^31, m = 2^31 - 1, n = 31: p / 2^31 = -(2^31 - 1), exact.
+    assert rs([-(2**31)], (2**31 - 1, 31), i32) == [-(2**31 - 1)]
+    # n = 62: p / 2^62 = -(2^62 - 2^31) / 2^62 = -(1 - 2^-31): nearest -1, toward zero 0.
+    assert rs([-(2**31)], (2**31 - 1, 62), i32) == [-1]
+    assert rs([-(2**31)], (2**31 - 1, 62), i32, rounding="toward_zero") == [0]
+    # a = -2^31 times 1.0 is -2^31 = qmin of i32.
+    assert rs([-(2**31), 2**31 - 1], ONE, i32) == [-(2**31), 2**31 - 1]
+
+
+def test_rescale_zero_point_added_after_rounding():
+    t = per_tensor(1.0, 1)
+    # 5 * 0.5 = 2.5 -> 2, + 1 = 3 (rounding 2.5 + 1 = 3.5 would give 4).
+    # -5 * 0.5 = -2.5 -> -2, + 1 = -1 (rounding -1.5 would give -2).
+    assert rs([5, -5], HALF, t) == [3, -1]
+    # Away from zero: 2.5 -> 3, + 1 = 4; -2.5 -> -3, + 1 = -2.
+    assert rs([5, -5], HALF, t, rounding="half_away_from_zero") == [4, -2]
+    # Toward zero: 2.5 -> 2, + 1 = 3; -2.5 -> -2, + 1 = -1.
+    assert rs([5, -5], HALF, t, rounding="toward_zero") == [3, -1]
+
+
+def test_rescale_saturates_at_both_ends():
+    # a * 1.0 into i8: 200 -> 127; -200 -> -128; 127, -128 stay; 128 -> 127;
+    # -129 -> -128.
+    assert rs([200, -200, 127, -128, 128, -129], ONE) == [127, -128, 127, -128, 127, -128]
+    # u8 with z = 128: 127 + 128 = 255; 128 + 128 = 256 -> 255;
+    # -128 + 128 = 0; -129 + 128 = -1 -> 0; 0 -> 128.
+    u8 = per_tensor(1.0, 128, signed=False)
+    assert rs([127, 128, -128, -129, 0], ONE, u8) == [255, 255, 0, 0, 128]
+    # The largest products saturate too: (2^31 - 1) * (2^31 - 1) / 2^31
+    # = 2^31 - 2 + 2^-31 -> 2^31 - 2 -> 127; the negative one -> -128.
+    big = 2**31 - 1
+    assert rs([big, -big, -(2**31)], (big, 31)) == [127, -128, -128]
+
+
+def test_rescale_narrow_range():
+    narrow = per_tensor(1.0, qmin=-127, qmax=127)
+    # -128 -> -127; -200 -> -127; 127 stays; 300 -> 127.
+    assert rs([-128, -200, 127, 300], ONE, narrow) == [-127, -127, 127, 127]
+    # -255 * 0.5 = -127.5 -> -128 (even) -> -127.
+    assert rs([-255], HALF, narrow) == [-127]
+
+
+def test_rescale_clamp():
+    t = per_tensor(1.0, -10)
+    # ReLU folded as clamp lo = z: a * 1 - 10, then clamp to [-10, 127]:
+    # -6 -> -16 -> -10; 5 -> -5; 0 -> -10; 200 -> 190 -> 127.
+    assert rs([-6, 5, 0, 200], ONE, t, clamp=(-10, 127)) == [-10, -5, -10, 127]
+    # ReLU6-like [z, z + 60] = [-10, 50]: 70 -> 60 -> 50; 60 -> 50;
+    # 59 -> 49; -1 -> -11 -> -10.
+    assert rs([70, 60, 59, -1], ONE, t, clamp=(-10, 50)) == [50, 50, 49, -10]
+    # The clamp applies after rounding and the zero point: 121 * 0.5 = 60.5
+    # -> 60 (even), - 10 = 50, inside; 123 * 0.5 = 61.5 -> 62, - 10 = 52 -> 50.
+    assert rs([121, 123], HALF, t, clamp=(-10, 50)) == [50, 50]
+    # A clamp equal to the storage range changes nothing: -200 -> -210 -> -128.
+    assert rs([-200], ONE, t, clamp=(-128, 127)) == [-128]
+    # A single-point clamp: everything becomes 7.
+    assert rs([-1000, 0, 1000], ONE, t, clamp=(7, 7)) == [7, 7, 7]
+
+
+def test_rescale_per_channel_axis_1():
+    acc = np.array([[3, 5, 5], [-3, -5, 60]], dtype=np.int32)
+    # Column 0: * 0.5 (2^30, 31); column 1: * 0.75 (3 * 2^29, 31);
+    # column 2: * 2 (2^30, 29).
+    # Row 0: 1.5 -> 2; 3.75 -> 4; 10.
+    # Row 1: -1.5 -> -2; -3.75 -> -4; 120.
+    out = rescale(acc, [2**30, 3 * 2**29, 2**30], [31, 31, 29], per_tensor(1.0), axis=1)
+    assert out.tolist() == [[2, 4, 10], [-2, -4, 120]]
+    # Toward zero: 1.5 -> 1; 3.75 -> 3; -1.5 -> -1; -3.75 -> -3.
+    out = rescale(acc, [2**30, 3 * 2**29, 2**30], [31, 31, 29], per_tensor(1.0), axis=1,
+                  rounding="toward_zero")
+    assert out.tolist() == [[1, 3, 10], [-1, -3, 120]]
+    # Along axis 0: row 0 * 1.0 -> 3, 5, 5; row 1 * 0.5 -> -1.5 -> -2,
+    # -2.5 -> -2, 30; then + z = 3.
+    out = rescale(acc, np.array([2**30, 2**30]), np.array([30, 31]),
+                  per_tensor(1.0, 3), axis=0)
+    assert out.tolist() == [[6, 8, 8], [1, 1, 33]]
+
+
+def test_rescale_zero_multiplier_gives_zero_point():
+    # m = 0: p = 0, r = 0, q = z, whatever a is.
+    assert rs([2**31 - 1, -(2**31), 0], (0, 62), per_tensor(1.0, -7)) == [-7, -7, -7]
+
+
+def test_rescale_with_quantize_multiplier():
+    # M = 0.75 -> (3 * 2^29, 31); 5 * 0.75 = 3.75 -> 4; -2 * 0.75 = -1.5 -> -2.
+    m, n = quantize_multiplier(0.75)
+    assert rescale(np.array([5, -2]), [m], [n], per_tensor(1.0)).tolist() == [4, -2]
+
+
+def test_rescale_accepts_scalar_parameters_and_any_integer_dtype():
+    assert rescale(np.array([5], dtype=np.int8), 2**30, 31, per_tensor(1.0)).tolist() == [2]
+    assert rescale(np.array([5], dtype=np.uint16), (2**30,), (31,),
+                   per_tensor(1.0)).tolist() == [2]
+
+
+def test_rescale_validation():
+    t = per_tensor(1.0)
+    a = np.array([1, 2], dtype=np.int32)
+    ok = dict(multipliers=[2**30], shifts=[31], out_type=t)
+    rescale(a, **ok)
+    bad_params = [
+        ([2**31], [31]),  # m = 2^31
+        ([-1], [31]),  # m < 0
+        ([2**30], [0]),  # n = 0
+        ([2**30], [63]),  # n = 63
+        ([2**30, 2**30], [31]),  # lengths differ
+        ([2**30, 2**30], [31, 31]),  # two pairs without an axis
+        ([], []),  # no pair
+    ]
+    for ms, ns in bad_params:
+        with pytest.raises(ValueError):
+            rescale(a, ms, ns, t)
+    with pytest.raises(TypeError):
+        rescale(a, [0.5], [31], t)  # a float multiplier
+    with pytest.raises(TypeError):
+        rescale(a, [2**30], [31.0], t)  # a float shift
+    # Accumulators: outside the 32-bit range, or not integers.
+    for acc in ([2**31], [-(2**31) - 1]):
+        with pytest.raises(ValueError):
+            rescale(np.array(acc, dtype=np.int64), **ok)
+    with pytest.raises(ValueError):
+        rescale(np.array([2**63], dtype=np.uint64), **ok)
+    with pytest.raises(TypeError):
+        rescale(np.array([1.0]), **ok)
+    with pytest.raises(TypeError):
+        rescale(np.array([True]), **ok)
+    # Clamp bounds outside [qmin, qmax], or lo > hi.
+    for clamp in ((-129, 0), (0, 128), (5, 4)):
+        with pytest.raises(ValueError):
+            rescale(a, **ok, clamp=clamp)
+    # Axis: out of range, negative, or a pair count that is not its size.
+    acc2 = np.zeros((2, 3), dtype=np.int32)
+    with pytest.raises(ValueError):
+        rescale(acc2, [2**30] * 3, [31] * 3, t, axis=2)
+    with pytest.raises(ValueError):
+        rescale(acc2, [2**30] * 3, [31] * 3, t, axis=-1)
+    with pytest.raises(ValueError):
+        rescale(acc2, [2**30] * 2, [31] * 2, t, axis=1)
+    with pytest.raises(ValueError):
+        rescale(acc2, [2**30], [31], t, axis=1)
+    # Rounding mode, and a result type that is not per-tensor.
+    with pytest.raises(ValueError):
+        rescale(a, **ok, rounding="floor")
+    per_axis = QuantType(storage_bits=8, signed=True, expressed="f32",
+                         scales=[1.0, 1.0], axis=0)
+    with pytest.raises(ValueError):
+        rescale(a, [2**30], [31], per_axis)
 
 
 # ---------------------------------------------------------------------------

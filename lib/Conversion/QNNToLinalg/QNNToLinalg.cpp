@@ -380,6 +380,135 @@ struct ConstantOpLowering : public OpConversionPattern<ConstantOp> {
   }
 };
 
+/// `round_R(p / 2^n)` of docs/Semantics.md (qnn.rescale, step 2) on i64,
+/// exact: p is below 2^62 in magnitude, so no step overflows.
+static Value buildRoundingShift(OpBuilder &b, Location loc, Value p, Value n,
+                                RoundingMode rounding) {
+  Type i64 = p.getType();
+  auto constant = [&](int64_t value) -> Value {
+    return arith::ConstantOp::create(b, loc, IntegerAttr::get(i64, value));
+  };
+  Value one = constant(1);
+  // 2^(n-1), half of the divisor (n >= 1).
+  Value half =
+      arith::ShLIOp::create(b, loc, one, arith::SubIOp::create(b, loc, n, one));
+  if (rounding == RoundingMode::HalfToEven) {
+    // floor((p + half - 1 + (floor(p / 2^n) & 1)) / 2^n): a remainder above
+    // half rounds up, below rounds down, exactly half goes to the even one.
+    Value floor = arith::ShRSIOp::create(b, loc, p, n);
+    Value odd = arith::AndIOp::create(b, loc, floor, one);
+    Value biased = arith::AddIOp::create(
+        b, loc,
+        arith::AddIOp::create(b, loc, p,
+                              arith::SubIOp::create(b, loc, half, one)),
+        odd);
+    return arith::ShRSIOp::create(b, loc, biased, n);
+  }
+  // Both other modes round |p| / 2^n and put the sign back.
+  Value negative =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, p, constant(0));
+  Value magnitude = arith::SelectOp::create(
+      b, loc, negative, arith::SubIOp::create(b, loc, constant(0), p), p);
+  if (rounding == RoundingMode::HalfAwayFromZero)
+    magnitude = arith::AddIOp::create(b, loc, magnitude, half);
+  Value shifted = arith::ShRSIOp::create(b, loc, magnitude, n);
+  return arith::SelectOp::create(
+      b, loc, negative, arith::SubIOp::create(b, loc, constant(0), shifted),
+      shifted);
+}
+
+/// qnn.rescale: one elementwise loop over the accumulator, the multipliers
+/// and shifts read along `axis` when there are several.
+struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(RescaleOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType = cast<quant::UniformQuantizedType>(
+        getQuantizedElementType(op.getResult()));
+    auto inputType = op.getInput().getType();
+    Type i64 = rewriter.getI64Type();
+    int64_t lo = resultType.getStorageTypeMin();
+    int64_t hi = resultType.getStorageTypeMax();
+    if (std::optional<ArrayRef<int64_t>> clamp = op.getClamp()) {
+      lo = std::max(lo, (*clamp)[0]);
+      hi = std::min(hi, (*clamp)[1]);
+    }
+    auto constant = [&](OpBuilder &b, int64_t value) -> Value {
+      return arith::ConstantOp::create(b, loc, IntegerAttr::get(i64, value));
+    };
+
+    unsigned rank = inputType.getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    SmallVector<Value> inputs = {adaptor.getInput()};
+    SmallVector<AffineMap> maps = {identity};
+    Value scalarMultiplier, scalarShift;
+    auto toI64 = [](ArrayRef<int32_t> values) {
+      return llvm::map_to_vector(values, [](int32_t v) { return int64_t(v); });
+    };
+    if (std::optional<int64_t> axis = op.getAxis()) {
+      auto parameterType = RankedTensorType::get(
+          {static_cast<int64_t>(op.getMultipliers().size())}, i64);
+      inputs.push_back(arith::ConstantOp::create(
+          rewriter, loc,
+          DenseElementsAttr::get(parameterType,
+                                 ArrayRef(toI64(op.getMultipliers())))));
+      inputs.push_back(arith::ConstantOp::create(
+          rewriter, loc,
+          DenseElementsAttr::get(parameterType,
+                                 ArrayRef(toI64(op.getShifts())))));
+      AffineMap channel = AffineMap::get(
+          rank, 0, getAffineDimExpr(*axis, rewriter.getContext()));
+      maps.append({channel, channel});
+    } else {
+      scalarMultiplier = constant(rewriter, op.getMultipliers()[0]);
+      scalarShift = constant(rewriter, op.getShifts()[0]);
+    }
+    maps.push_back(identity);
+
+    SmallVector<Value> dynamicSizes;
+    for (auto [index, size] : llvm::enumerate(inputType.getShape()))
+      if (ShapedType::isDynamic(size))
+        dynamicSizes.push_back(
+            tensor::DimOp::create(rewriter, loc, adaptor.getInput(), index));
+    IntegerType storageType = getSignlessStorageType(resultType);
+    Value init = tensor::EmptyOp::create(
+        rewriter, loc, inputType.clone(storageType), dynamicSizes);
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    RoundingMode rounding = op.getRounding();
+    int64_t zeroPoint = resultType.getZeroPoint();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(), inputs, init, maps, iterators,
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          Value multiplier = scalarMultiplier ? scalarMultiplier : args[1];
+          Value shift = scalarShift ? scalarShift : args[2];
+          // 1. p = a * m, exact in i64.
+          Value product = arith::MulIOp::create(
+              b, nestedLoc, arith::ExtSIOp::create(b, nestedLoc, i64, args[0]),
+              multiplier);
+          // 2. One rounding of p / 2^n.
+          Value rounded =
+              buildRoundingShift(b, nestedLoc, product, shift, rounding);
+          // 3. Zero point, then the (clamped) storage range.
+          Value shifted = arith::AddIOp::create(b, nestedLoc, rounded,
+                                                constant(b, zeroPoint));
+          Value saturated = arith::MinSIOp::create(
+              b, nestedLoc,
+              arith::MaxSIOp::create(b, nestedLoc, shifted, constant(b, lo)),
+              constant(b, hi));
+          linalg::YieldOp::create(
+              b, nestedLoc,
+              arith::TruncIOp::create(b, nestedLoc, storageType, saturated)
+                  .getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 /// Outside of calibration runs, an observer is the identity.
 struct ObserveOpLowering : public OpConversionPattern<ObserveOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -414,8 +543,8 @@ struct StorageCastOpLowering
 void qnn::populateQNNToLinalgConversionPatterns(
     const TypeConverter &typeConverter, RewritePatternSet &patterns) {
   patterns.add<QuantizeOpLowering, DequantizeOpLowering, RequantizeOpLowering,
-               ConstantOpLowering, ObserveOpLowering, StorageCastOpLowering>(
-      typeConverter, patterns.getContext());
+               RescaleOpLowering, ConstantOpLowering, ObserveOpLowering,
+               StorageCastOpLowering>(typeConverter, patterns.getContext());
 }
 
 //===----------------------------------------------------------------------===//

@@ -170,6 +170,62 @@ OpFoldResult RequantizeOp::fold(FoldAdaptor adaptor) {
 }
 
 //===----------------------------------------------------------------------===//
+// RescaleOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RescaleOp::verify() {
+  auto resultType =
+      dyn_cast<quant::UniformQuantizedType>(getQuantizedElementType(getType()));
+  if (!resultType)
+    return emitOpError() << "result must have a per-tensor quantized type, got "
+                         << getType().getElementType();
+  ArrayRef<int32_t> multipliers = getMultipliers();
+  ArrayRef<int32_t> shifts = getShifts();
+  if (multipliers.empty() || multipliers.size() != shifts.size())
+    return emitOpError() << "has " << multipliers.size() << " multipliers and "
+                         << shifts.size()
+                         << " shifts; expected the same "
+                            "number, at least one";
+  RankedTensorType inputType = getInput().getType();
+  if (std::optional<int64_t> axis = getAxis()) {
+    if (*axis < 0 || *axis >= inputType.getRank())
+      return emitOpError() << "axis " << *axis
+                           << " is out of range for a tensor of rank "
+                           << inputType.getRank();
+    int64_t size = inputType.getDimSize(*axis);
+    if (ShapedType::isDynamic(size) ||
+        size != static_cast<int64_t>(multipliers.size()))
+      return emitOpError() << "axis " << *axis << " has size "
+                           << (ShapedType::isDynamic(size)
+                                   ? std::string("?")
+                                   : std::to_string(size))
+                           << " but there are " << multipliers.size()
+                           << " multipliers";
+  } else if (multipliers.size() != 1) {
+    return emitOpError() << "has " << multipliers.size()
+                         << " multipliers but no axis";
+  }
+  for (int32_t multiplier : multipliers)
+    if (multiplier < 0)
+      return emitOpError() << "multiplier " << multiplier
+                           << " is negative; expected [0, 2^31)";
+  for (int32_t shift : shifts)
+    if (shift < 1 || shift > 62)
+      return emitOpError() << "shift " << shift << " is outside [1, 62]";
+  if (std::optional<ArrayRef<int64_t>> clamp = getClamp()) {
+    if (clamp->size() != 2 || (*clamp)[0] > (*clamp)[1])
+      return emitOpError() << "clamp must be [lo, hi] with lo <= hi";
+    if ((*clamp)[0] < resultType.getStorageTypeMin() ||
+        (*clamp)[1] > resultType.getStorageTypeMax())
+      return emitOpError() << "clamp [" << (*clamp)[0] << ", " << (*clamp)[1]
+                           << "] is outside the storage range ["
+                           << resultType.getStorageTypeMin() << ", "
+                           << resultType.getStorageTypeMax() << "]";
+  }
+  return verifyQuantizedTensor(*this, getType(), "result");
+}
+
+//===----------------------------------------------------------------------===//
 // ObserveOp
 //===----------------------------------------------------------------------===//
 

@@ -274,3 +274,24 @@ bool qnn::isExactRoundTrip(quant::QuantizedType type, RoundingMode rounding) {
   appendParameters(type, scales, zeroPoints);
   return llvm::all_of(scales, isSafe);
 }
+
+FailureOr<std::pair<int32_t, int32_t>>
+qnn::quantizeMultiplier(double multiplier) {
+  if (!(multiplier > 0) || !std::isfinite(multiplier))
+    return failure();
+  int exponent;
+  double fraction = std::frexp(multiplier, &exponent);
+  int64_t m = static_cast<int64_t>(std::nearbyint(std::ldexp(fraction, 31)));
+  if (m == (int64_t(1) << 31)) {
+    m = int64_t(1) << 30;
+    ++exponent;
+  }
+  int64_t n = 31 - exponent;
+  if (n > 62) {
+    n = 62;
+    m = static_cast<int64_t>(std::nearbyint(std::ldexp(multiplier, 62)));
+  }
+  if (n < 1)
+    return failure();
+  return std::make_pair(static_cast<int32_t>(m), static_cast<int32_t>(n));
+}

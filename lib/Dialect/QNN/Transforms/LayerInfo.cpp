@@ -82,6 +82,8 @@ bool qnn::isActivation(Value value) {
     if (producer->hasTrait<OpTrait::ConstantLike>() ||
         isa<tensor::EmptyOp, linalg::FillOp, ObserveOp>(producer))
       return false;
+  if (isFusedIntermediate(value))
+    return false;
   return llvm::any_of(value.getUses(), [](OpOperand &use) {
     auto destinationStyle =
         dyn_cast<DestinationStyleOpInterface>(use.getOwner());
@@ -100,17 +102,18 @@ bool qnn::isQuantizableOp(Operation *op) {
 
 std::optional<WeightOperand> qnn::getWeightOperand(Operation *op) {
   return llvm::TypeSwitch<Operation *, std::optional<WeightOperand>>(op)
-      // B is [K, N].
-      .Case([](linalg::MatmulOp) { return WeightOperand{1, 1, 0}; })
-      // B is [batch, K, N].
-      .Case([](linalg::BatchMatmulOp) { return WeightOperand{1, 2, 1}; })
-      // The filter is [KH, KW, C, F].
-      .Case([](linalg::Conv2DNhwcHwcfOp) { return WeightOperand{1, 3, 2}; })
-      // The filter is [F, C, KH, KW].
-      .Case([](linalg::Conv2DNchwFchwOp) { return WeightOperand{1, 0, 1}; })
-      // The filter is [KH, KW, C]: one input channel per output channel.
+      // B is [K, N]; C is [M, N].
+      .Case([](linalg::MatmulOp) { return WeightOperand{1, 1, 0, 1}; })
+      // B is [batch, K, N]; C is [batch, M, N].
+      .Case([](linalg::BatchMatmulOp) { return WeightOperand{1, 2, 1, 2}; })
+      // The filter is [KH, KW, C, F]; the result [N, H, W, F].
+      .Case([](linalg::Conv2DNhwcHwcfOp) { return WeightOperand{1, 3, 2, 3}; })
+      // The filter is [F, C, KH, KW]; the result [N, F, H, W].
+      .Case([](linalg::Conv2DNchwFchwOp) { return WeightOperand{1, 0, 1, 1}; })
+      // The filter is [KH, KW, C]: one input channel per output channel; the
+      // result is [N, H, W, C].
       .Case([](linalg::DepthwiseConv2DNhwcHwcOp) {
-        return WeightOperand{1, 2, std::nullopt};
+        return WeightOperand{1, 2, std::nullopt, 3};
       })
       .Default([](Operation *) { return std::nullopt; });
 }

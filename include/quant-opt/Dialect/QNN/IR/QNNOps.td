@@ -146,6 +146,45 @@ def QNN_RequantizeOp
 }
 
 //===----------------------------------------------------------------------===//
+// qnn.rescale
+//===----------------------------------------------------------------------===//
+
+def QNN_RescaleOp : QNN_Op<"rescale", [Pure, SameOperandsAndResultShape]> {
+  let summary = "Rescales an i32 accumulator into a quantized tensor";
+  let description = [{
+    The integer epilogue of a quantized contraction: each 32-bit accumulator
+    `a` becomes `q = clamp(round(a · m / 2^n) + z, lo, hi)`, computed exactly
+    in 64-bit integers with one rounding (`rounding`, default
+    `half_to_even`). `m` (in `[0, 2^31)`) and `n` (in `[1, 62]`) encode the
+    real multiplier `s_x · s_w / s_y` as a fixed-point number, one pair for
+    the tensor or one per index of `axis`; `z` and `[qmin, qmax]` come from
+    the result's per-tensor type, and `clamp` narrows the bounds further
+    (a folded ReLU or ReLU6). See docs/Semantics.md.
+
+    ```mlir
+    %y = qnn.rescale %acc multipliers [1518500250, 1073741824] shifts [38, 37]
+           axis 1 clamp [-3, 127]
+         : tensor<4x2xi32> -> tensor<4x2x!quant.uniform<i8:f32, 0.05:-3>>
+    ```
+  }];
+  let arguments = (ins
+    RankedTensorOf<[I32]>:$input,
+    DenseI32ArrayAttr:$multipliers,
+    DenseI32ArrayAttr:$shifts,
+    OptionalAttr<I64Attr>:$axis,
+    DefaultValuedAttr<QNN_RoundingModeAttr,
+                      "::mlir::qnn::RoundingMode::HalfToEven">:$rounding,
+    OptionalAttr<DenseI64ArrayAttr>:$clamp);
+  let results = (outs QNN_QuantizedTensor:$result);
+  let assemblyFormat = [{
+    $input `multipliers` $multipliers `shifts` $shifts (`axis` $axis^)?
+    (`rounding` `` $rounding^)? (`clamp` $clamp^)? attr-dict
+    `:` type($input) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // qnn.observe
 //===----------------------------------------------------------------------===//
 

@@ -100,6 +100,11 @@ RankedTensorType getStoredValuesType(RankedTensorType quantizedTensorType,
 /// according to the type's signedness).
 int64_t getStoredValue(const llvm::APInt &bits, quant::QuantizedType type);
 
+/// The fixed-point form `(m, n)`, `M ≈ m · 2^-n`, of a real multiplier
+/// `M > 0` ("Deriving (m, n)" in docs/Semantics.md); fails for `M >= 2^30`,
+/// non-finite or non-positive `M`.
+FailureOr<std::pair<int32_t, int32_t>> quantizeMultiplier(double multiplier);
+
 /// Whether `dequantize` followed by `quantize` with `rounding` gives back
 /// every stored value of `type` (see "Folding" in docs/Semantics.md).
 bool isExactRoundTrip(quant::QuantizedType type, RoundingMode rounding);

@@ -162,4 +162,45 @@ def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
   ];
 }
 
+def QNNFuseQuantizedOpsPass : Pass<"qnn-fuse-quantized-ops"> {
+  let summary = "Turn dequantized contractions into integer ones with folded scales";
+  let description = [{
+    Rewrites the QDQ pattern
+
+    ```
+    quantize(act(dequantize(x) ⊛ dequantize(w) + b))
+    ```
+
+    where `⊛` is `linalg.matmul`, `linalg.batch_matmul`,
+    `linalg.conv_2d_nhwc_hwcf`, `linalg.conv_2d_nchw_fchw` or
+    `linalg.depthwise_conv_2d_nhwc_hwc`, `x` is per-tensor quantized, `w` is
+    a `qnn.constant` (per tensor or per output channel, symmetric or not),
+    the bias `b` (optional) is a float constant per output channel, and
+    `act` (optional) is a ReLU (`linalg.max` with zeros or a `linalg.generic`
+    `maximumf` with 0) or a clamp, into
+
+    - a `linalg.generic` with the contraction's indexing maps that
+      accumulates `ext(x) · ext(w')` in i32 over the stored values, starting
+      from a constant per-channel bias;
+    - a `qnn.rescale` with the per-channel fixed-point multiplier of
+      `s_x · s_w / s_y` and the activation folded into its clamp.
+
+    Everything is folded at compile time (docs/Semantics.md, "Fused integer
+    contractions"): `w' = w - z_w` (so asymmetric weights need no activation
+    sum at run time), the bias quantized to i32 at `s_x · s_w`, and
+    `-z_x · Σ w'` added to it. An accumulator that could overflow i32 is an
+    error. Patterns that do not match stay as they are (in float).
+
+    It also replaces `quantize(dequantize(q))` between two different types by
+    the equivalent `qnn.requantize`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::qnn::QNNDialect",
+    "::mlir::quant::QuantDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // QUANT_OPT_DIALECT_QNN_TRANSFORMS_PASSES_TD

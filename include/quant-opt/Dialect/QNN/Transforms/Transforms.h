@@ -15,6 +15,7 @@
 #define QUANT_OPT_DIALECT_QNN_TRANSFORMS_TRANSFORMS_H
 
 #include "mlir/IR/Operation.h"
+#include "mlir/IR/PatternMatch.h"
 
 #include <optional>
 #include <string>
@@ -48,10 +49,24 @@ struct WeightOperand {
   /// The reduction axis the groups of per-group quantization run along, if
   /// the op has one in its weights.
   std::optional<int64_t> reductionAxis;
+  /// The output-channel axis of the result.
+  int64_t resultChannelAxis;
 };
 
 /// The weight operand of matmul, batch_matmul and the convolutions.
 std::optional<WeightOperand> getWeightOperand(Operation *op);
+
+/// Whether `value` is an intermediate of a contraction that
+/// qnn-fuse-quantized-ops fuses: the result of a contraction or of its bias
+/// add, whose only user is its bias add or activation. Such values are not
+/// quantized on their own (no observer, no quantize / dequantize pair).
+bool isFusedIntermediate(Value value);
+
+/// Collects the patterns of qnn-fuse-quantized-ops: a dequantized
+/// contraction with constant quantized weights, an optional bias and
+/// activation, quantized again, becomes an integer contraction accumulating
+/// in i32 and a qnn.rescale; quantize(dequantize(q)) becomes requantize.
+void populateFuseQuantizedOpsPatterns(RewritePatternSet &patterns);
 
 } // namespace mlir::qnn
 

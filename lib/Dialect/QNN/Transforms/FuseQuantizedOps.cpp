@@ -1,0 +1,513 @@
+//===- FuseQuantizedOps.cpp - QDQ contractions to integer ops -------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Rewrites quantize(act(dequantize(x) ⊛ dequantize(w) + b)) into an integer
+// contraction accumulating in i32 and a qnn.rescale, with every scale, zero
+// point and bias folded into integer constants at compile time, as
+// "Fused integer contractions" in docs/Semantics.md defines.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
+#include "quant-opt/Dialect/QNN/Transforms/Passes.h"
+#include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+
+namespace mlir::qnn {
+#define GEN_PASS_DEF_QNNFUSEQUANTIZEDOPSPASS
+#include "quant-opt/Dialect/QNN/Transforms/Passes.h.inc"
+} // namespace mlir::qnn
+
+using namespace mlir;
+using namespace mlir::qnn;
+
+namespace {
+
+/// The float ops between the contraction and the final quantize.
+struct Epilogue {
+  /// Bias per output channel (float values), if any.
+  std::optional<SmallVector<double>> bias;
+  /// Float clamp bounds of the activation, if any.
+  std::optional<std::pair<double, double>> clamp;
+};
+
+/// Whether `value` is a float constant equal to `expected` everywhere.
+static bool isConstantSplat(Value value, double expected) {
+  DenseFPElementsAttr attr;
+  if (!matchPattern(value, m_Constant(&attr)) || !attr.isSplat())
+    return false;
+  return attr.getSplatValue<APFloat>().convertToDouble() == expected;
+}
+
+/// A float scalar constant defined above `body`'s op, or nullopt.
+static std::optional<double> getScalarConstant(Value value) {
+  FloatAttr attr;
+  if (!matchPattern(value, m_Constant(&attr)))
+    return std::nullopt;
+  return attr.getValueAsDouble();
+}
+
+/// Matches an elementwise ReLU or clamp on `input`: `linalg.max(x, 0)`, or
+/// a one-input `linalg.generic` whose body is max(x, lo) and/or min(x, hi)
+/// with constant bounds. Returns the float bounds.
+static std::optional<std::pair<double, double>> matchActivation(Operation *op,
+                                                                Value input) {
+  const double inf = std::numeric_limits<double>::infinity();
+  if (auto max = dyn_cast<linalg::MaxOp>(op)) {
+    Value other =
+        max.getInputs()[0] == input ? max.getInputs()[1] : max.getInputs()[0];
+    if (isConstantSplat(other, 0.0))
+      return std::make_pair(0.0, inf);
+    return std::nullopt;
+  }
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumLoops() != generic.getNumParallelLoops() ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return std::nullopt;
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  Value current = yield.getValues()[0];
+  double lo = -inf, hi = inf;
+  // Walk back from the yielded value through min/max with constants.
+  while (current != body.getArgument(0)) {
+    Operation *def = current.getDefiningOp();
+    if (!def || def->getNumOperands() != 2)
+      return std::nullopt;
+    std::optional<double> bound = getScalarConstant(def->getOperand(1));
+    Value next = def->getOperand(0);
+    if (!bound) {
+      bound = getScalarConstant(def->getOperand(0));
+      next = def->getOperand(1);
+    }
+    if (!bound)
+      return std::nullopt;
+    if (isa<arith::MaximumFOp, arith::MaxNumFOp>(def))
+      lo = std::max(lo, *bound);
+    else if (isa<arith::MinimumFOp, arith::MinNumFOp>(def))
+      hi = std::min(hi, *bound);
+    else
+      return std::nullopt;
+    current = next;
+  }
+  if (lo == -inf && hi == inf)
+    return std::nullopt;
+  return std::make_pair(lo, hi);
+}
+
+/// Matches a bias add of `input`: `linalg.add(input, c)` with a constant
+/// `c` that only varies along `channelAxis`, or a two-input
+/// `linalg.generic` adding a 1-D constant read along `channelAxis`.
+static std::optional<SmallVector<double>>
+matchBiasAdd(Operation *op, Value input, int64_t channelAxis) {
+  auto toDoubles = [](DenseFPElementsAttr attr) {
+    return llvm::map_to_vector(attr.getValues<APFloat>(), [](APFloat value) {
+      bool losesInfo;
+      value.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven,
+                    &losesInfo);
+      return value.convertToDouble();
+    });
+  };
+  if (auto add = dyn_cast<linalg::AddOp>(op)) {
+    Value other =
+        add.getInputs()[0] == input ? add.getInputs()[1] : add.getInputs()[0];
+    DenseFPElementsAttr attr;
+    if (!matchPattern(other, m_Constant(&attr)))
+      return std::nullopt;
+    ArrayRef<int64_t> shape = attr.getType().getShape();
+    SmallVector<double> all = toDoubles(attr);
+    int64_t channels = shape[channelAxis];
+    int64_t inner = 1;
+    for (int64_t axis = channelAxis + 1; axis < (int64_t)shape.size(); ++axis)
+      inner *= shape[axis];
+    SmallVector<double> bias(channels);
+    for (auto [index, value] : llvm::enumerate(all)) {
+      int64_t channel = (index / inner) % channels;
+      if (index < static_cast<size_t>(channels * inner))
+        bias[channel] = value;
+      else if (bias[channel] != value)
+        return std::nullopt; // Varies along another axis: not a bias.
+    }
+    for (auto [index, value] : llvm::enumerate(all))
+      if (bias[(index / inner) % channels] != value)
+        return std::nullopt;
+    return bias;
+  }
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 2 ||
+      generic.getNumLoops() != generic.getNumParallelLoops())
+    return std::nullopt;
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  unsigned inputIndex = generic.getInputs()[0] == input ? 0 : 1;
+  DenseFPElementsAttr attr;
+  if (!maps[inputIndex].isIdentity() || !maps[2].isIdentity() ||
+      !matchPattern(generic.getInputs()[1 - inputIndex], m_Constant(&attr)) ||
+      attr.getType().getRank() != 1 ||
+      maps[1 - inputIndex] !=
+          AffineMap::get(maps[2].getNumDims(), 0,
+                         getAffineDimExpr(channelAxis, op->getContext())))
+    return std::nullopt;
+  Block &body = generic.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto addf = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  if (!addf || addf->getBlock() != &body ||
+      !llvm::is_contained(addf->getOperands(), body.getArgument(0)) ||
+      !llvm::is_contained(addf->getOperands(), body.getArgument(1)))
+    return std::nullopt;
+  return toDoubles(attr);
+}
+
+/// The one user of `value`, if it has exactly one use.
+static Operation *getSingleUser(Value value) {
+  return value.hasOneUse() ? *value.getUsers().begin() : nullptr;
+}
+
+/// Whether `op` applies a bias add or an activation to `input`, the result
+/// of a contraction (or of its bias add).
+static bool isFusableEpilogue(Operation *op, Value input,
+                              const WeightOperand &layout) {
+  return matchActivation(op, input) ||
+         matchBiasAdd(op, input, layout.resultChannelAxis);
+}
+
+static int64_t getStored(const APInt &bits, quant::QuantizedType type) {
+  return getStoredValue(bits, type);
+}
+
+struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    auto outType = dyn_cast<quant::UniformQuantizedType>(
+        quantize.getType().getElementType());
+    if (!outType)
+      return rewriter.notifyMatchFailure(quantize, "output not per tensor");
+
+    // Walk back: [activation] [bias add] contraction.
+    Epilogue epilogue;
+    Value current = quantize.getInput();
+    Operation *op = current.getDefiningOp();
+    SmallVector<Operation *> fused;
+    if (op && getSingleUser(current) == quantize)
+      if (auto clamp = matchActivation(op, op->getOperand(0))) {
+        epilogue.clamp = clamp;
+        fused.push_back(op);
+        current = op->getOperand(0);
+        op = current.getDefiningOp();
+      }
+    std::optional<WeightOperand> layout;
+    auto findContraction = [&](Operation *candidate) {
+      return candidate ? getWeightOperand(candidate) : std::nullopt;
+    };
+    if (op && !findContraction(op) && current.hasOneUse()) {
+      // A bias add between the contraction and the rest.
+      for (Value operand : op->getOperands()) {
+        Operation *producer = operand.getDefiningOp();
+        std::optional<WeightOperand> inner = findContraction(producer);
+        if (!inner || !operand.hasOneUse())
+          continue;
+        if (auto bias = matchBiasAdd(op, operand, inner->resultChannelAxis)) {
+          epilogue.bias = bias;
+          fused.push_back(op);
+          current = operand;
+          op = producer;
+          break;
+        }
+      }
+    }
+    layout = findContraction(op);
+    if (!layout || !current.hasOneUse())
+      return rewriter.notifyMatchFailure(quantize, "no contraction to fuse");
+    auto contraction = cast<linalg::LinalgOp>(op);
+    if (contraction.getNumDpsInputs() != 2 || contraction->getNumResults() != 1)
+      return failure();
+
+    // Operands: dequantized activation and dequantized constant weights,
+    // accumulated from zero.
+    unsigned activationIndex = 1 - layout->operandIndex;
+    auto dequantizedX = contraction.getDpsInputOperand(activationIndex)
+                            ->get()
+                            .getDefiningOp<DequantizeOp>();
+    auto dequantizedW = contraction.getDpsInputOperand(layout->operandIndex)
+                            ->get()
+                            .getDefiningOp<DequantizeOp>();
+    if (!dequantizedX || !dequantizedW)
+      return rewriter.notifyMatchFailure(op, "operands are not dequantized");
+    auto weights = dequantizedW.getInput().getDefiningOp<ConstantOp>();
+    auto xType = dyn_cast<quant::UniformQuantizedType>(
+        dequantizedX.getInput().getType().getElementType());
+    if (!weights || !xType)
+      return rewriter.notifyMatchFailure(
+          op, "needs per-tensor activations and constant weights");
+    Value init = contraction.getDpsInitOperand(0)->get();
+    auto fill = init.getDefiningOp<linalg::FillOp>();
+    if (!(fill && getScalarConstant(fill.getInputs()[0]) == 0.0) &&
+        !isConstantSplat(init, 0.0))
+      return rewriter.notifyMatchFailure(op, "does not accumulate from zero");
+
+    auto wTensorType = cast<RankedTensorType>(weights.getType());
+    auto wType = cast<quant::QuantizedType>(wTensorType.getElementType());
+    int64_t channelAxis = layout->channelAxis;
+    int64_t channels = wTensorType.getDimSize(channelAxis);
+    auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(wType);
+    auto perTensor = dyn_cast<quant::UniformQuantizedType>(wType);
+    if (!perTensor &&
+        !(perAxis && perAxis.getQuantizedDimension() == channelAxis))
+      return rewriter.notifyMatchFailure(
+          op, "weights must be per tensor or per output channel");
+    auto channelScale = [&](int64_t c) {
+      return perAxis ? perAxis.getScales()[c] : perTensor.getScale();
+    };
+    auto channelZeroPoint = [&](int64_t c) {
+      return perAxis ? perAxis.getZeroPoints()[c] : perTensor.getZeroPoint();
+    };
+
+    // w' = w - z_w per channel, and the per-channel sums of |w'| and w'.
+    auto wValues = dyn_cast<DenseIntElementsAttr>(weights.getValue());
+    if (!wValues)
+      return rewriter.notifyMatchFailure(op, "weights are not dense");
+    ArrayRef<int64_t> wShape = wTensorType.getShape();
+    int64_t inner = 1;
+    for (int64_t axis = channelAxis + 1; axis < (int64_t)wShape.size(); ++axis)
+      inner *= wShape[axis];
+    SmallVector<int64_t> shiftedWeights;
+    SmallVector<int64_t> weightSum(channels, 0), weightAbsSum(channels, 0);
+    bool anyZeroPoint = false;
+    for (auto [index, bits] : llvm::enumerate(wValues.getValues<APInt>())) {
+      int64_t c = (static_cast<int64_t>(index) / inner) % channels;
+      int64_t shifted = getStored(bits, wType) - channelZeroPoint(c);
+      anyZeroPoint |= channelZeroPoint(c) != 0;
+      shiftedWeights.push_back(shifted);
+      weightSum[c] += shifted;
+      weightAbsSum[c] += std::abs(shifted);
+    }
+
+    // Bias at s_x * s_w, minus z_x * sum(w'); multipliers s_x * s_w / s_y.
+    double sx = xType.getScale();
+    int64_t zx = xType.getZeroPoint();
+    int64_t xMaxAbs = std::max(std::abs(xType.getStorageTypeMin()),
+                               std::abs(xType.getStorageTypeMax()));
+    SmallVector<int32_t> bias(channels), multipliers(channels),
+        shifts(channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      double accumulatorScale = sx * channelScale(c);
+      double quantizedBias = 0;
+      if (epilogue.bias) {
+        quantizedBias = std::nearbyint((*epilogue.bias)[c] / accumulatorScale);
+        if (std::fabs(quantizedBias) >= 2147483648.0)
+          return op->emitError()
+                 << "bias " << (*epilogue.bias)[c] << " of channel " << c
+                 << " does not fit in i32 at scale " << accumulatorScale;
+      }
+      int64_t folded = static_cast<int64_t>(quantizedBias) - zx * weightSum[c];
+      // The partial sums start at the bias and add ext(x) * w' terms.
+      if (std::abs(folded) + xMaxAbs * weightAbsSum[c] >= (int64_t(1) << 31))
+        return op->emitError()
+               << "the i32 accumulator of channel " << c
+               << " could overflow: |bias| + max|x| * sum|w - z_w| = "
+               << std::abs(folded) << " + " << xMaxAbs << " * "
+               << weightAbsSum[c] << " >= 2^31";
+      bias[c] = static_cast<int32_t>(folded);
+      FailureOr<std::pair<int32_t, int32_t>> fixedPoint =
+          quantizeMultiplier(accumulatorScale / outType.getScale());
+      if (failed(fixedPoint))
+        return op->emitError()
+               << "the output rescale " << accumulatorScale << " / "
+               << outType.getScale() << " has no fixed-point form";
+      std::tie(multipliers[c], shifts[c]) = *fixedPoint;
+    }
+
+    // Activation bounds in the stored domain: quantize is monotonic, so
+    // quantize(clamp(y, lo, hi)) = clamp(quantize(y), quantize(lo), ...).
+    std::optional<SmallVector<int64_t>> clamp;
+    if (epilogue.clamp) {
+      auto storedBound = [&](double bound) {
+        if (std::isinf(bound))
+          return bound < 0 ? outType.getStorageTypeMin()
+                           : outType.getStorageTypeMax();
+        return quantizeValue(APFloat(static_cast<float>(bound)),
+                             outType.getScale(), outType.getZeroPoint(),
+                             outType, quantize.getRounding());
+      };
+      clamp = SmallVector<int64_t>{storedBound(epilogue.clamp->first),
+                                   storedBound(epilogue.clamp->second)};
+    }
+
+    // The integer program.
+    Location loc = quantize.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    rewriter.setInsertionPoint(quantize);
+    Type i32 = rewriter.getI32Type();
+    auto xTensorType = dequantizedX.getInput().getType();
+    Value xStored = quant::StorageCastOp::create(
+        rewriter, loc, getStoredValuesType(xTensorType),
+        dequantizedX.getInput());
+    // w' in the narrowest integer that holds it: the storage type when there
+    // is no zero point, i32 otherwise.
+    Type wElement =
+        anyZeroPoint
+            ? i32
+            : rewriter.getIntegerType(wType.getStorageTypeIntegralWidth());
+    auto wStoredType = RankedTensorType::get(wShape, wElement);
+    SmallVector<APInt> wBits =
+        llvm::map_to_vector(shiftedWeights, [&](int64_t v) {
+          return APInt(wElement.getIntOrFloatBitWidth(), v, /*isSigned=*/true);
+        });
+    Value wStored = arith::ConstantOp::create(
+        rewriter, loc, DenseElementsAttr::get(wStoredType, wBits));
+
+    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    auto accumulatorType = resultType.clone(i32);
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(rewriter, loc, init);
+    Value empty = tensor::EmptyOp::create(rewriter, loc, sizes, i32);
+    Value biasConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get({channels}, i32),
+                               ArrayRef(bias)));
+    unsigned resultRank = resultType.getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(resultRank);
+    AffineMap channelMap = AffineMap::get(
+        resultRank, 0, getAffineDimExpr(layout->resultChannelAxis, ctx));
+    Value accumulatorInit =
+        linalg::GenericOp::create(
+            rewriter, loc, accumulatorType, ValueRange{biasConstant},
+            ValueRange{empty}, ArrayRef<AffineMap>{channelMap, identity},
+            SmallVector<utils::IteratorType>(resultRank,
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              linalg::YieldOp::create(b, nestedLoc, args[0]);
+            })
+            .getResult(0);
+
+    // The contraction itself, with the named op's indexing maps:
+    // acc += ext(x) * ext(w').
+    SmallVector<Value> inputs(2);
+    inputs[activationIndex] = xStored;
+    inputs[layout->operandIndex] = wStored;
+    bool xSigned = xType.isSigned();
+    Value accumulator =
+        linalg::GenericOp::create(
+            rewriter, loc, accumulatorType, inputs, accumulatorInit,
+            contraction.getIndexingMapsArray(),
+            contraction.getIteratorTypesArray(),
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              Value x = args[activationIndex];
+              Value w = args[layout->operandIndex];
+              x = xSigned
+                      ? arith::ExtSIOp::create(b, nestedLoc, i32, x).getResult()
+                      : arith::ExtUIOp::create(b, nestedLoc, i32, x)
+                            .getResult();
+              if (w.getType() != i32)
+                w = arith::ExtSIOp::create(b, nestedLoc, i32, w);
+              Value product = arith::MulIOp::create(b, nestedLoc, x, w);
+              linalg::YieldOp::create(
+                  b, nestedLoc,
+                  arith::AddIOp::create(b, nestedLoc, args[2], product)
+                      .getResult());
+            })
+            .getResult(0);
+
+    bool perChannel =
+        llvm::any_of(llvm::seq<int64_t>(1, channels), [&](int64_t c) {
+          return multipliers[c] != multipliers[0] || shifts[c] != shifts[0];
+        });
+    auto rescale = RescaleOp::create(
+        rewriter, loc, quantize.getType(), accumulator,
+        rewriter.getDenseI32ArrayAttr(perChannel
+                                          ? ArrayRef(multipliers)
+                                          : ArrayRef(multipliers).take_front()),
+        rewriter.getDenseI32ArrayAttr(
+            perChannel ? ArrayRef(shifts) : ArrayRef(shifts).take_front()),
+        perChannel ? rewriter.getI64IntegerAttr(layout->resultChannelAxis)
+                   : IntegerAttr(),
+        RoundingModeAttr::get(ctx, quantize.getRounding()),
+        clamp ? rewriter.getDenseI64ArrayAttr(*clamp) : DenseI64ArrayAttr());
+    rewriter.replaceOp(quantize, rescale.getResult());
+    for (Operation *dead : fused)
+      if (dead->use_empty())
+        rewriter.eraseOp(dead);
+    if (op->use_empty())
+      rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// quantize(dequantize(q)) into another type is by definition requantize.
+struct DequantizeQuantizeToRequantize : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    auto dequantize = quantize.getInput().getDefiningOp<DequantizeOp>();
+    if (!dequantize || dequantize.getInput().getType() == quantize.getType())
+      return failure();
+    rewriter.replaceOpWithNewOp<RequantizeOp>(quantize, quantize.getType(),
+                                              dequantize.getInput(),
+                                              quantize.getRounding());
+    return success();
+  }
+};
+
+struct QNNFuseQuantizedOpsPass
+    : public qnn::impl::QNNFuseQuantizedOpsPassBase<QNNFuseQuantizedOpsPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateFuseQuantizedOpsPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+/// The weight layout of `op` if it is a contraction with constant weights
+/// (the only ones qnn-fuse-quantized-ops fuses).
+static std::optional<WeightOperand> getConstantWeightOperand(Operation *op) {
+  std::optional<WeightOperand> layout = getWeightOperand(op);
+  if (!layout ||
+      !matchPattern(op->getOperand(layout->operandIndex), m_Constant()))
+    return std::nullopt;
+  return layout;
+}
+
+bool qnn::isFusedIntermediate(Value value) {
+  Operation *user = getSingleUser(value);
+  Operation *producer = value.getDefiningOp();
+  if (!user || !producer)
+    return false;
+  std::optional<WeightOperand> layout = getConstantWeightOperand(producer);
+  if (!layout) {
+    // The result of a bias add of a contraction, feeding an activation.
+    for (Value operand : producer->getOperands()) {
+      Operation *contraction = operand.getDefiningOp();
+      std::optional<WeightOperand> inner =
+          contraction ? getConstantWeightOperand(contraction) : std::nullopt;
+      if (inner && operand.hasOneUse() &&
+          matchBiasAdd(producer, operand, inner->resultChannelAxis))
+        return matchActivation(user, value).has_value();
+    }
+    return false;
+  }
+  return isFusableEpilogue(user, value, *layout);
+}
+
+void qnn::populateFuseQuantizedOpsPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseQuantizedContraction, DequantizeQuantizeToRequantize>(
+      patterns.getContext());
+}
