@@ -17,4 +17,9 @@ void qnn::registerQuantOptPipelines() {
       "Lower qnn and linalg on tensors to scalar loops and the LLVM dialect "
       "(the reference the optimized pipelines are checked against)",
       buildReferenceCPUPipeline);
+  PassPipelineRegistration<QuantizePipelineOptions>(
+      "qnn-quantize-pipeline",
+      "Quantize a float model from calibration statistics and a recipe, fuse "
+      "its contractions into integer kernels and lower it to integers",
+      buildQuantizePipeline);
 }

@@ -35,6 +35,60 @@ struct ReferenceCPUPipelineOptions
 void buildReferenceCPUPipeline(OpPassManager &pm,
                                const ReferenceCPUPipelineOptions &options);
 
+/// Options of `qnn-quantize-pipeline`: those of qnn-insert-qdq, and where to
+/// stop.
+struct QuantizePipelineOptions
+    : public PassPipelineOptions<QuantizePipelineOptions> {
+  PassOptions::Option<std::string> statistics{
+      *this, "statistics",
+      llvm::cl::desc("Calibration statistics JSON (docs/Calibration.md)")};
+  PassOptions::Option<std::string> recipe{
+      *this, "recipe",
+      llvm::cl::desc("Per-layer recipe JSON (docs/Quantization.md)")};
+  PassOptions::Option<std::string> activationMethod{
+      *this, "activation-method",
+      llvm::cl::desc("minmax, percentile, mse or entropy"),
+      llvm::cl::init("minmax")};
+  PassOptions::Option<double> activationPercentile{
+      *this, "activation-percentile",
+      llvm::cl::desc("Percentile p of the percentile method"),
+      llvm::cl::init(99.99)};
+  PassOptions::Option<unsigned> activationBits{
+      *this, "activation-bits", llvm::cl::desc("Activation storage width"),
+      llvm::cl::init(8)};
+  PassOptions::Option<bool> activationSigned{
+      *this, "activation-signed", llvm::cl::desc("Signed activation storage"),
+      llvm::cl::init(false)};
+  PassOptions::Option<bool> activationSymmetric{
+      *this, "activation-symmetric",
+      llvm::cl::desc("Symmetric activation ranges"), llvm::cl::init(false)};
+  PassOptions::Option<unsigned> weightBits{
+      *this, "weight-bits", llvm::cl::desc("Weight storage width"),
+      llvm::cl::init(8)};
+  PassOptions::Option<bool> weightSymmetric{
+      *this, "weight-symmetric", llvm::cl::desc("Symmetric weight ranges"),
+      llvm::cl::init(true)};
+  PassOptions::Option<std::string> weightGranularity{
+      *this, "weight-granularity",
+      llvm::cl::desc("per_tensor, per_channel or per_group"),
+      llvm::cl::init("per_channel")};
+  PassOptions::Option<int64_t> weightGroupSize{
+      *this, "weight-group-size",
+      llvm::cl::desc("Block size along the reduction dimension"),
+      llvm::cl::init(32)};
+  PassOptions::Option<bool> lowerToIntegers{
+      *this, "lower-to-integers",
+      llvm::cl::desc("Lower the quantized program to linalg on integer "
+                     "storage (off: stop at the fused qnn ops)"),
+      llvm::cl::init(true)};
+};
+
+/// Builds `qnn-quantize-pipeline`: a float model to a quantized one whose
+/// contractions run in integers with folded scales, from calibration
+/// statistics and a recipe.
+void buildQuantizePipeline(OpPassManager &pm,
+                           const QuantizePipelineOptions &options);
+
 /// Registers every quant-opt pipeline with the global pass registry.
 void registerQuantOptPipelines();
 

@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -277,52 +278,84 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
       return perAxis ? perAxis.getZeroPoints()[c] : perTensor.getZeroPoint();
     };
 
-    // w' = w - z_w per channel, and the per-channel sums of |w'| and w'.
+    // The weight dimensions the contraction does not reduce over (the
+    // output channel, and the batch of batch_matmul): sums of w' run over
+    // the others, once per combination of these, the "key" of an output.
+    SmallVector<AffineMap> maps = contraction.getIndexingMapsArray();
+    SmallVector<utils::IteratorType> iterators =
+        contraction.getIteratorTypesArray();
+    AffineMap weightMap = maps[layout->operandIndex];
+    AffineMap outputMap = maps.back();
+    ArrayRef<int64_t> wShape = wTensorType.getShape();
+    SmallVector<int64_t> keyPositions, keyShape;
+    SmallVector<AffineExpr> keyInOutput;
+    for (auto [position, expr] : llvm::enumerate(weightMap.getResults())) {
+      auto dim = dyn_cast<AffineDimExpr>(expr);
+      if (!dim)
+        return rewriter.notifyMatchFailure(op, "weights are not read by dims");
+      if (iterators[dim.getPosition()] != utils::IteratorType::parallel)
+        continue;
+      std::optional<unsigned> outputPosition = outputMap.getResultPosition(dim);
+      if (!outputPosition)
+        return rewriter.notifyMatchFailure(op, "unexpected weight layout");
+      keyPositions.push_back(position);
+      keyShape.push_back(wShape[position]);
+      keyInOutput.push_back(getAffineDimExpr(*outputPosition, getContext()));
+    }
+    int64_t numKeys = 1;
+    for (int64_t size : keyShape)
+      numKeys *= size;
+    // The channel of a key, for the bias and the zero point.
+    auto channelPosition = llvm::find(keyPositions, channelAxis);
+    if (channelPosition == keyPositions.end())
+      return rewriter.notifyMatchFailure(op, "unexpected channel layout");
+    int64_t channelStride = 1;
+    for (auto it = std::next(channelPosition); it != keyPositions.end(); ++it)
+      channelStride *= wShape[*it];
+
+    // w' = w - z_w, and per key the sums of w' and |w'|.
     auto wValues = dyn_cast<DenseIntElementsAttr>(weights.getValue());
     if (!wValues)
       return rewriter.notifyMatchFailure(op, "weights are not dense");
-    ArrayRef<int64_t> wShape = wTensorType.getShape();
-    int64_t inner = 1;
-    for (int64_t axis = channelAxis + 1; axis < (int64_t)wShape.size(); ++axis)
-      inner *= wShape[axis];
     SmallVector<int64_t> shiftedWeights;
-    SmallVector<int64_t> weightSum(channels, 0), weightAbsSum(channels, 0);
+    SmallVector<int64_t> weightSum(numKeys, 0), weightAbsSum(numKeys, 0);
     bool anyZeroPoint = false;
-    for (auto [index, bits] : llvm::enumerate(wValues.getValues<APInt>())) {
-      int64_t c = (static_cast<int64_t>(index) / inner) % channels;
+    SmallVector<int64_t> index(wShape.size(), 0);
+    for (const APInt &bits : wValues.getValues<APInt>()) {
+      int64_t key = 0;
+      for (int64_t position : keyPositions)
+        key = key * wShape[position] + index[position];
+      int64_t c = index[channelAxis];
       int64_t shifted = getStored(bits, wType) - channelZeroPoint(c);
       anyZeroPoint |= channelZeroPoint(c) != 0;
       shiftedWeights.push_back(shifted);
-      weightSum[c] += shifted;
-      weightAbsSum[c] += std::abs(shifted);
+      weightSum[key] += shifted;
+      weightAbsSum[key] += std::abs(shifted);
+      // Row-major increment of the multi-index.
+      for (int64_t axis = wShape.size() - 1; axis >= 0; --axis) {
+        if (++index[axis] < wShape[axis])
+          break;
+        index[axis] = 0;
+      }
     }
 
-    // Bias at s_x * s_w, minus z_x * sum(w'); multipliers s_x * s_w / s_y.
+    // Per channel: the bias at s_x * s_w and the multiplier s_x * s_w / s_y.
     double sx = xType.getScale();
     int64_t zx = xType.getZeroPoint();
     int64_t xMaxAbs = std::max(std::abs(xType.getStorageTypeMin()),
                                std::abs(xType.getStorageTypeMax()));
-    SmallVector<int32_t> bias(channels), multipliers(channels),
-        shifts(channels);
+    SmallVector<int64_t> quantizedBias(channels, 0);
+    SmallVector<int32_t> multipliers(channels), shifts(channels);
     for (int64_t c = 0; c < channels; ++c) {
       double accumulatorScale = sx * channelScale(c);
-      double quantizedBias = 0;
       if (epilogue.bias) {
-        quantizedBias = std::nearbyint((*epilogue.bias)[c] / accumulatorScale);
-        if (std::fabs(quantizedBias) >= 2147483648.0)
+        double rounded = std::nearbyint((*epilogue.bias)[c] / accumulatorScale);
+        if (std::fabs(rounded) >= 2147483648.0)
           return op->emitError()
                  << "bias " << (*epilogue.bias)[c] << " of channel " << c
                  << " does not fit in i32 at scale " << accumulatorScale;
+        quantizedBias[c] = static_cast<int64_t>(rounded);
       }
-      int64_t folded = static_cast<int64_t>(quantizedBias) - zx * weightSum[c];
-      // The partial sums start at the bias and add ext(x) * w' terms.
-      if (std::abs(folded) + xMaxAbs * weightAbsSum[c] >= (int64_t(1) << 31))
-        return op->emitError()
-               << "the i32 accumulator of channel " << c
-               << " could overflow: |bias| + max|x| * sum|w - z_w| = "
-               << std::abs(folded) << " + " << xMaxAbs << " * "
-               << weightAbsSum[c] << " >= 2^31";
-      bias[c] = static_cast<int32_t>(folded);
       FailureOr<std::pair<int32_t, int32_t>> fixedPoint =
           quantizeMultiplier(accumulatorScale / outType.getScale());
       if (failed(fixedPoint))
@@ -330,6 +363,20 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
                << "the output rescale " << accumulatorScale << " / "
                << outType.getScale() << " has no fixed-point form";
       std::tie(multipliers[c], shifts[c]) = *fixedPoint;
+    }
+    // Per key: the accumulator's start, bias - z_x * sum(w'); the partial
+    // sums then add ext(x) * w' terms, so this bounds them.
+    SmallVector<int32_t> start(numKeys);
+    for (int64_t key = 0; key < numKeys; ++key) {
+      int64_t c = (key / channelStride) % channels;
+      int64_t folded = quantizedBias[c] - zx * weightSum[key];
+      if (std::abs(folded) + xMaxAbs * weightAbsSum[key] >= (int64_t(1) << 31))
+        return op->emitError()
+               << "the i32 accumulator of channel " << c
+               << " could overflow: |bias| + max|x| * sum|w - z_w| = "
+               << std::abs(folded) << " + " << xMaxAbs << " * "
+               << weightAbsSum[key] << " >= 2^31";
+      start[key] = static_cast<int32_t>(folded);
     }
 
     // Activation bounds in the stored domain: quantize is monotonic, so
@@ -376,18 +423,17 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
     SmallVector<OpFoldResult> sizes =
         tensor::getMixedSizes(rewriter, loc, init);
     Value empty = tensor::EmptyOp::create(rewriter, loc, sizes, i32);
-    Value biasConstant = arith::ConstantOp::create(
+    Value startConstant = arith::ConstantOp::create(
         rewriter, loc,
-        DenseElementsAttr::get(RankedTensorType::get({channels}, i32),
-                               ArrayRef(bias)));
+        DenseElementsAttr::get(RankedTensorType::get(keyShape, i32),
+                               ArrayRef(start)));
     unsigned resultRank = resultType.getRank();
     AffineMap identity = rewriter.getMultiDimIdentityMap(resultRank);
-    AffineMap channelMap = AffineMap::get(
-        resultRank, 0, getAffineDimExpr(layout->resultChannelAxis, ctx));
+    AffineMap keyMap = AffineMap::get(resultRank, 0, keyInOutput, ctx);
     Value accumulatorInit =
         linalg::GenericOp::create(
-            rewriter, loc, accumulatorType, ValueRange{biasConstant},
-            ValueRange{empty}, ArrayRef<AffineMap>{channelMap, identity},
+            rewriter, loc, accumulatorType, ValueRange{startConstant},
+            ValueRange{empty}, ArrayRef<AffineMap>{keyMap, identity},
             SmallVector<utils::IteratorType>(resultRank,
                                              utils::IteratorType::parallel),
             [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
@@ -403,9 +449,8 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
     bool xSigned = xType.isSigned();
     Value accumulator =
         linalg::GenericOp::create(
-            rewriter, loc, accumulatorType, inputs, accumulatorInit,
-            contraction.getIndexingMapsArray(),
-            contraction.getIteratorTypesArray(),
+            rewriter, loc, accumulatorType, inputs, accumulatorInit, maps,
+            iterators,
             [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
               Value x = args[activationIndex];
               Value w = args[layout->operandIndex];
@@ -467,9 +512,18 @@ struct DequantizeQuantizeToRequantize : public OpRewritePattern<QuantizeOp> {
 struct QNNFuseQuantizedOpsPass
     : public qnn::impl::QNNFuseQuantizedOpsPassBase<QNNFuseQuantizedOpsPass> {
   void runOnOperation() override {
+    // A pattern reports what cannot be fused safely (an accumulator that
+    // could overflow, a bias out of range) as an error and leaves the IR as
+    // it is; the pass then fails.
+    bool hadError = false;
+    ScopedDiagnosticHandler handler(&getContext(), [&](Diagnostic &diag) {
+      hadError |= diag.getSeverity() == DiagnosticSeverity::Error;
+      return failure(); // Let the next handler print it.
+    });
     RewritePatternSet patterns(&getContext());
     populateFuseQuantizedOpsPatterns(patterns);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))) ||
+        hadError)
       signalPassFailure();
   }
 };

@@ -187,15 +187,22 @@ struct QNNInsertQDQPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (failed(loadInputs(module)) || failed(checkRecipe(module)) ||
-        failed(quantizeActivations(module)) || failed(quantizeWeights(module)))
+    if (failed(loadInputs(module)) || failed(checkRecipe(module)))
       return signalPassFailure();
+    // Before the weights change: the bias adds and activations that fusion
+    // will take into their contraction are recognized by its constant
+    // weights, and are not worth a remark.
     module.walk([&](Operation *op) {
-      if (!isQuantizableOp(op) && computesOnFloatTensors(op))
+      bool fusedEpilogue = llvm::any_of(op->getOperands(), [](Value operand) {
+        return isFusedIntermediate(operand);
+      });
+      if (!isQuantizableOp(op) && !fusedEpilogue && computesOnFloatTensors(op))
         op->emitRemark() << "'" << op->getName()
                          << "' is not quantized: it stays in float between a "
                             "dequantize and a quantize";
     });
+    if (failed(quantizeActivations(module)) || failed(quantizeWeights(module)))
+      return signalPassFailure();
   }
 
   /// Reads the statistics and the recipe and makes the defaults.

@@ -1,0 +1,127 @@
+// RUN: quant-opt %s --qnn-fuse-quantized-ops --split-input-file | FileCheck %s
+
+// Every constant below is worked out by hand from "Fused integer
+// contractions" in docs/Semantics.md.
+
+!x = !quant.uniform<u8:f32, 0.5:10>
+!w = !quant.uniform<i8:f32:1, {0.25, 0.5}>
+!y = !quant.uniform<u8:f32, 1.0:5>
+
+// matmul + bias + ReLU, per-channel weights, asymmetric activations.
+// Sums over k of w: channel 0: 1 + 3 = 4, channel 1: -2 + 4 = 2.
+// Bias at s_x * s_w: 1.0 / 0.125 = 8, -1.0 / 0.25 = -4.
+// Start: 8 - 10 * 4 = -32, -4 - 10 * 2 = -24.
+// Multipliers: 0.125 = 0.5 * 2^-2 -> (2^30, 33); 0.25 -> (2^30, 32).
+// ReLU: quantize(0) = z_y = 5, so the clamp is [5, 255].
+// CHECK-DAG: #[[$MX:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[$MW:.*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG: #[[$MO:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[$CH:.*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-LABEL: func @matmul_bias_relu
+// CHECK-SAME: (%[[XQ:.*]]: tensor<3x2x!quant.uniform<u8:f32, 5.000000e-01:10>>)
+// CHECK-DAG: %[[START:.*]] = arith.constant dense<[-32, -24]> : tensor<2xi32>
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[\[}}1, -2], [3, 4]]> : tensor<2x2xi8>
+// CHECK: %[[X:.*]] = quant.scast %[[XQ]] : tensor<3x2x!quant.uniform<u8:f32, 5.000000e-01:10>> to tensor<3x2xi8>
+// CHECK: %[[INIT:.*]] = linalg.generic {indexing_maps = [#[[$CH]], #{{.*}}]
+// CHECK-SAME: ins(%[[START]] : tensor<2xi32>)
+// CHECK: %[[ACC:.*]] = linalg.generic {indexing_maps = [#[[$MX]], #[[$MW]], #[[$MO]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%[[X]], %[[W]] : tensor<3x2xi8>, tensor<2x2xi8>) outs(%[[INIT]] : tensor<3x2xi32>)
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: arith.extsi %{{.*}} : i8 to i32
+// CHECK: arith.muli
+// CHECK: arith.addi
+// CHECK: %[[Y:.*]] = qnn.rescale %[[ACC]] multipliers [1073741824, 1073741824] shifts [33, 32] axis 1 clamp [5, 255] : tensor<3x2xi32> -> tensor<3x2x!quant.uniform<u8:f32, 1.000000e+00:5>>
+// CHECK-NOT: linalg.matmul
+// CHECK-NOT: linalg.add
+// CHECK-NOT: linalg.max
+// CHECK: return %[[Y]]
+func.func @matmul_bias_relu(%xq: tensor<3x2x!x>) -> tensor<3x2x!y> {
+  %x = qnn.dequantize %xq : tensor<3x2x!x> -> tensor<3x2xf32>
+  %wq = qnn.constant dense<[[1, -2], [3, 4]]> : tensor<2x2xi8> -> tensor<2x2x!w>
+  %w = qnn.dequantize %wq : tensor<2x2x!w> -> tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %zeros = arith.constant dense<0.0> : tensor<3x2xf32>
+  %b = arith.constant dense<[[1.0, -1.0], [1.0, -1.0], [1.0, -1.0]]> : tensor<3x2xf32>
+  %e = tensor.empty() : tensor<3x2xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%i : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %a = linalg.add ins(%m, %b : tensor<3x2xf32>, tensor<3x2xf32>) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %r = linalg.max ins(%a, %zeros : tensor<3x2xf32>, tensor<3x2xf32>) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %yq = qnn.quantize %r : tensor<3x2xf32> -> tensor<3x2x!y>
+  return %yq : tensor<3x2x!y>
+}
+
+// -----
+
+// Asymmetric per-tensor weights (z_w = 1): w' = w - 1 = [[0, -3], [2, 3]],
+// held in i32; no bias, no activation. Sums: 2 and 0; start -10 * 2 = -20
+// and 0. One multiplier: 0.5 * 0.25 / 1.0 = 0.125 -> (2^30, 33).
+// CHECK-LABEL: func @matmul_asymmetric_weights
+// CHECK-DAG: arith.constant dense<[-20, 0]> : tensor<2xi32>
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[\[}}0, -3], [2, 3]]> : tensor<2x2xi32>
+// CHECK: linalg.generic {{.*}}"reduction"
+// CHECK-SAME: ins(%{{.*}}, %[[W]] : tensor<3x2xi8>, tensor<2x2xi32>)
+// CHECK: qnn.rescale %{{.*}} multipliers [1073741824] shifts [33] : tensor<3x2xi32>
+func.func @matmul_asymmetric_weights(%xq: tensor<3x2x!quant.uniform<u8:f32, 0.5:10>>) -> tensor<3x2x!quant.uniform<u8:f32, 1.0:5>> {
+  %x = qnn.dequantize %xq : tensor<3x2x!quant.uniform<u8:f32, 0.5:10>> -> tensor<3x2xf32>
+  %wq = qnn.constant dense<[[1, -2], [3, 4]]> : tensor<2x2xi8> -> tensor<2x2x!quant.uniform<i8:f32, 0.25:1>>
+  %w = qnn.dequantize %wq : tensor<2x2x!quant.uniform<i8:f32, 0.25:1>> -> tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%i : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %yq = qnn.quantize %m : tensor<3x2xf32> -> tensor<3x2x!quant.uniform<u8:f32, 1.0:5>>
+  return %yq : tensor<3x2x!quant.uniform<u8:f32, 1.0:5>>
+}
+
+// -----
+
+// A strided convolution keeps its indexing maps; ReLU6 becomes the clamp
+// [quantize(0), quantize(6)] = [0, 12] for s_y = 0.5, z_y = 0, i8.
+// CHECK-DAG: #[[$IN:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1 * 2 + d4, d2 * 2 + d5, d6)>
+// CHECK-DAG: #[[$FILTER:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d5, d6, d3)>
+// CHECK-LABEL: func @conv_relu6
+// CHECK: linalg.generic {indexing_maps = [#[[$IN]], #[[$FILTER]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+// CHECK: arith.extsi %{{.*}} : i8 to i32
+// CHECK: qnn.rescale %{{.*}} clamp [0, 12] : tensor<1x2x2x2xi32> -> tensor<1x2x2x2x!quant.uniform<i8:f32, 5.000000e-01>>
+func.func @conv_relu6(%xq: tensor<1x5x5x1x!quant.uniform<i8:f32, 0.1>>) -> tensor<1x2x2x2x!quant.uniform<i8:f32, 0.5>> {
+  %x = qnn.dequantize %xq : tensor<1x5x5x1x!quant.uniform<i8:f32, 0.1>> -> tensor<1x5x5x1xf32>
+  %wq = qnn.constant dense<1> : tensor<2x2x1x2xi8> -> tensor<2x2x1x2x!quant.uniform<i8<-127:127>:f32, 0.02>>
+  %w = qnn.dequantize %wq : tensor<2x2x1x2x!quant.uniform<i8<-127:127>:f32, 0.02>> -> tensor<2x2x1x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x2x2x2xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %c = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}
+      ins(%x, %w : tensor<1x5x5x1xf32>, tensor<2x2x1x2xf32>) outs(%i : tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%c : tensor<1x2x2x2xf32>) outs(%e : tensor<1x2x2x2xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %lo = arith.constant 0.0 : f32
+    %hi = arith.constant 6.0 : f32
+    %0 = arith.maximumf %in, %lo : f32
+    %1 = arith.minimumf %0, %hi : f32
+    linalg.yield %1 : f32
+  } -> tensor<1x2x2x2xf32>
+  %yq = qnn.quantize %r : tensor<1x2x2x2xf32> -> tensor<1x2x2x2x!quant.uniform<i8:f32, 0.5>>
+  return %yq : tensor<1x2x2x2x!quant.uniform<i8:f32, 0.5>>
+}
+
+// -----
+
+// Weights that are not constant, or an op that is not a contraction: nothing
+// is fused. A quantize of a dequantize into another type is a requantize.
+// CHECK-LABEL: func @not_fused
+// CHECK: linalg.matmul
+// CHECK: %[[R:.*]] = qnn.requantize %{{.*}} : tensor<2x2x!quant.uniform<i8:f32, 5.000000e-01>> -> tensor<2x2x!quant.uniform<u8:f32, 2.500000e-01:128>>
+// CHECK: return %{{.*}}, %[[R]]
+func.func @not_fused(%xq: tensor<2x2x!quant.uniform<i8:f32, 0.5>>, %wq: tensor<2x2x!quant.uniform<i8:f32, 0.5>>) -> (tensor<2x2x!quant.uniform<i8:f32, 1.0>>, tensor<2x2x!quant.uniform<u8:f32, 0.25:128>>) {
+  %x = qnn.dequantize %xq : tensor<2x2x!quant.uniform<i8:f32, 0.5>> -> tensor<2x2xf32>
+  %w = qnn.dequantize %wq : tensor<2x2x!quant.uniform<i8:f32, 0.5>> -> tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x2xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%i : tensor<2x2xf32>) -> tensor<2x2xf32>
+  %yq = qnn.quantize %m : tensor<2x2xf32> -> tensor<2x2x!quant.uniform<i8:f32, 1.0>>
+  %r = qnn.quantize %x : tensor<2x2xf32> -> tensor<2x2x!quant.uniform<u8:f32, 0.25:128>>
+  return %yq, %r : tensor<2x2x!quant.uniform<i8:f32, 1.0>>, tensor<2x2x!quant.uniform<u8:f32, 0.25:128>>
+}
