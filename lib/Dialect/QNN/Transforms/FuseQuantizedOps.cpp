@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -493,6 +494,105 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
   }
 };
 
+/// quantize(op(dequantize(q))) with one type on both sides, where `op` only
+/// moves or selects values, is op(q): the op runs on the stored values.
+/// (qnn-insert-qdq gives such outputs their input's type.)
+struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    Operation *op = quantize.getInput().getDefiningOp();
+    auto type = dyn_cast<quant::UniformQuantizedType>(
+        quantize.getType().getElementType());
+    if (!op || !type || !quantize.getInput().hasOneUse() ||
+        !isExactRoundTrip(type, quantize.getRounding()))
+      return failure();
+    bool isConcat = isa<tensor::ConcatOp>(op);
+    if (!isConcat && !isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+                          tensor::ExtractSliceOp, tensor::PadOp,
+                          linalg::TransposeOp, linalg::PoolingNhwcMaxOp>(op))
+      return failure();
+    unsigned numData = isConcat ? op->getNumOperands() : 1;
+    Location loc = op->getLoc();
+    SmallVector<Value> stored;
+    for (Value operand : op->getOperands().take_front(numData)) {
+      auto dequantize = operand.getDefiningOp<DequantizeOp>();
+      if (!dequantize ||
+          dequantize.getInput().getType().getElementType() != type)
+        return failure();
+      stored.push_back(quant::StorageCastOp::create(
+          rewriter, loc, getStoredValuesType(dequantize.getInput().getType()),
+          dequantize.getInput()));
+    }
+    auto resultType = getStoredValuesType(quantize.getType());
+    Value result;
+    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+      // The padding value, quantized like everything else.
+      auto yield =
+          cast<tensor::YieldOp>(pad.getRegion().front().getTerminator());
+      FloatAttr padValue;
+      if (!matchPattern(yield.getValue(), m_Constant(&padValue)))
+        return failure();
+      int64_t storedPad =
+          quantizeValue(padValue.getValue(), type.getScale(),
+                        type.getZeroPoint(), type, quantize.getRounding());
+      Value padConstant = arith::ConstantOp::create(
+          rewriter, loc,
+          IntegerAttr::get(resultType.getElementType(), storedPad));
+      result = tensor::PadOp::create(
+          rewriter, loc, resultType, stored[0], pad.getMixedLowPad(),
+          pad.getMixedHighPad(), padConstant, pad.getNofold());
+    } else if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
+      Value init = tensor::EmptyOp::create(
+          rewriter, loc,
+          tensor::getMixedSizes(rewriter, loc, transpose.getInit()),
+          resultType.getElementType());
+      result = linalg::TransposeOp::create(rewriter, loc, stored[0], init,
+                                           transpose.getPermutation())
+                   .getResult()[0];
+    } else if (auto pool = dyn_cast<linalg::PoolingNhwcMaxOp>(op)) {
+      // Start from the smallest stored value; compare with the storage's
+      // signedness.
+      Value empty = tensor::EmptyOp::create(
+          rewriter, loc,
+          tensor::getMixedSizes(rewriter, loc, pool.getOutputs()[0]),
+          resultType.getElementType());
+      Value lowest = arith::ConstantOp::create(
+          rewriter, loc,
+          IntegerAttr::get(resultType.getElementType(),
+                           type.getStorageTypeMin()));
+      Value init =
+          linalg::FillOp::create(rewriter, loc, lowest, empty).getResult(0);
+      SmallVector<Value> inputs = {stored[0], pool.getInputs()[1]};
+      SmallVector<NamedAttribute> attributes = {
+          rewriter.getNamedAttr("strides", pool.getStrides()),
+          rewriter.getNamedAttr("dilations", pool.getDilations())};
+      if (type.isSigned())
+        result = linalg::PoolingNhwcMaxOp::create(rewriter, loc, resultType,
+                                                  inputs, init, attributes)
+                     .getResult(0);
+      else
+        result = linalg::PoolingNhwcMaxUnsignedOp::create(
+                     rewriter, loc, resultType, inputs, init, attributes)
+                     .getResult(0);
+    } else {
+      // Reshapes, slices and concatenation do not look at element types.
+      IRMapping mapping;
+      for (auto [operand, value] :
+           llvm::zip(op->getOperands().take_front(numData), stored))
+        mapping.map(operand, value);
+      Operation *clone = rewriter.clone(*op, mapping);
+      clone->getResult(0).setType(resultType);
+      result = clone->getResult(0);
+    }
+    rewriter.replaceOpWithNewOp<quant::StorageCastOp>(
+        quantize, quantize.getType(), result);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// quantize(dequantize(q)) into another type is by definition requantize.
 struct DequantizeQuantizeToRequantize : public OpRewritePattern<QuantizeOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -562,6 +662,6 @@ bool qnn::isFusedIntermediate(Value value) {
 }
 
 void qnn::populateFuseQuantizedOpsPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseQuantizedContraction, DequantizeQuantizeToRequantize>(
-      patterns.getContext());
+  patterns.add<FuseQuantizedContraction, FuseDataMovement,
+               DequantizeQuantizeToRequantize>(patterns.getContext());
 }

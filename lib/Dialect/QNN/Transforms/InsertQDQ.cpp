@@ -16,6 +16,7 @@
 #include "quant-opt/Calibration/Calibration.h"
 #include "quant-opt/Calibration/Recipe.h"
 #include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
 #include "quant-opt/Dialect/QNN/Transforms/Passes.h"
 #include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
 
@@ -283,28 +284,20 @@ struct QNNInsertQDQPass
   LogicalResult quantizeActivations(ModuleOp module) {
     SmallVector<ObserveOp> observers;
     module.walk([&](ObserveOp observe) { observers.push_back(observe); });
+    // In program order, so that an op's inputs are quantized before its
+    // output and the output can take their type (propagation).
     for (ObserveOp observe : observers) {
-      auto found = statistics.find(observe.getId());
-      if (found == statistics.end())
-        return observe.emitError()
-               << "no statistics for tensor '" << observe.getId() << "' in '"
-               << statisticsFile << "'";
       Value input = observe.getInput();
-      ActivationConfig config =
-          getConfig(input.getDefiningOp(), observe.getId()).activations;
-      llvm::Expected<std::pair<double, double>> range = estimateRange(
-          found->second, config.method, config.storage, config.percentile);
-      if (!range)
-        return observe.emitError()
-               << "tensor '" << observe.getId() << "' in '" << statisticsFile
-               << "': " << llvm::toString(range.takeError());
       auto tensorType = cast<RankedTensorType>(input.getType());
-      quant::QuantizedType type = getPerTensorType(
-          config.storage,
-          chooseQuantizationParams(range->first, range->second, config.storage),
-          tensorType.getElementType(), observe.getLoc());
-      if (!type)
-        return failure();
+      quant::QuantizedType type = getPropagatedType(input.getDefiningOp());
+      if (!type) {
+        FailureOr<quant::QuantizedType> calibrated = getCalibratedType(observe);
+        if (failed(calibrated))
+          return failure();
+        type = *calibrated;
+        if (auto concat = input.getDefiningOp<tensor::ConcatOp>())
+          requantizeInputs(concat, type);
+      }
       OpBuilder builder(observe);
       auto quantize = QuantizeOp::create(builder, observe.getLoc(),
                                          tensorType.clone(type), input);
@@ -314,6 +307,78 @@ struct QNNInsertQDQPass
       observe.erase();
     }
     return success();
+  }
+
+  /// The type of an activation from its statistics and its layer's settings.
+  FailureOr<quant::QuantizedType> getCalibratedType(ObserveOp observe) {
+    auto found = statistics.find(observe.getId());
+    if (found == statistics.end())
+      return observe.emitError()
+             << "no statistics for tensor '" << observe.getId() << "' in '"
+             << statisticsFile << "'";
+    Value input = observe.getInput();
+    ActivationConfig config =
+        getConfig(input.getDefiningOp(), observe.getId()).activations;
+    llvm::Expected<std::pair<double, double>> range = estimateRange(
+        found->second, config.method, config.storage, config.percentile);
+    if (!range)
+      return observe.emitError()
+             << "tensor '" << observe.getId() << "' in '" << statisticsFile
+             << "': " << llvm::toString(range.takeError());
+    quant::QuantizedType type = getPerTensorType(
+        config.storage,
+        chooseQuantizationParams(range->first, range->second, config.storage),
+        cast<RankedTensorType>(input.getType()).getElementType(),
+        observe.getLoc());
+    if (!type)
+      return failure();
+    return type;
+  }
+
+  /// An op that only moves or selects values (reshapes, transposes, slices,
+  /// padding, max pooling, a concatenation of one type) gives its output the
+  /// type of its quantized inputs: quantize(op(dequantize(q))) is then op(q)
+  /// exactly, and fusion runs it on the stored values.
+  static quant::QuantizedType getPropagatedType(Operation *op) {
+    if (!op || !isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+                    tensor::ExtractSliceOp, tensor::PadOp, tensor::ConcatOp,
+                    linalg::TransposeOp, linalg::PoolingNhwcMaxOp>(op))
+      return nullptr;
+    ValueRange data = isa<tensor::ConcatOp>(op)
+                          ? op->getOperands()
+                          : op->getOperands().take_front();
+    quant::QuantizedType common;
+    for (Value operand : data) {
+      auto dequantize = operand.getDefiningOp<DequantizeOp>();
+      auto type = dequantize
+                      ? dyn_cast<quant::UniformQuantizedType>(
+                            dequantize.getInput().getType().getElementType())
+                      : nullptr;
+      if (!type || (common && type != common) ||
+          !isExactRoundTrip(type, RoundingMode::HalfToEven))
+        return nullptr;
+      common = type;
+    }
+    return common;
+  }
+
+  /// Concatenated values must share one type: each input of another type
+  /// is requantized to `type` (a quantize / dequantize pair that fusion
+  /// turns into qnn.requantize).
+  static void requantizeInputs(tensor::ConcatOp concat,
+                               quant::QuantizedType type) {
+    OpBuilder builder(concat);
+    for (OpOperand &operand : concat->getOpOperands()) {
+      auto dequantize = operand.get().getDefiningOp<DequantizeOp>();
+      if (!dequantize ||
+          dequantize.getInput().getType().getElementType() == type)
+        continue;
+      auto tensorType = cast<RankedTensorType>(operand.get().getType());
+      auto quantize = QuantizeOp::create(builder, concat.getLoc(),
+                                         tensorType.clone(type), operand.get());
+      operand.set(
+          DequantizeOp::create(builder, concat.getLoc(), tensorType, quantize));
+    }
   }
 
   LogicalResult quantizeWeights(ModuleOp module) {

@@ -191,8 +191,10 @@ def QNNFuseQuantizedOpsPass : Pass<"qnn-fuse-quantized-ops"> {
     `-z_x · Σ w'` added to it. An accumulator that could overflow i32 is an
     error. Patterns that do not match stay as they are (in float).
 
-    It also replaces `quantize(dequantize(q))` between two different types by
-    the equivalent `qnn.requantize`.
+    Ops that only move or select values (pad, reshapes, slices, transpose,
+    max pooling, concatenation) between a dequantize and a quantize of one
+    type run on the stored values instead. And `quantize(dequantize(q))`
+    between two different types becomes the equivalent `qnn.requantize`.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
