@@ -213,12 +213,16 @@ def _model_mlir(layer: Layer, y_shape) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _harness(x: np.ndarray, layer: Layer, y_shape) -> str:
-    xt, yt = _tensor(layer.x_shape), _tensor(y_shape)
+def _harness(inputs: list[np.ndarray], y_shape) -> str:
+    """@main: calls @model on constant inputs and prints the output's bits."""
+    types = [_tensor(x.shape) for x in inputs]
+    yt = _tensor(y_shape)
+    consts = "".join(f"  %x{i} = arith.constant {_dense(x)} : {t}\n"
+                     for i, (x, t) in enumerate(zip(inputs, types)))
+    args = ", ".join(f"%x{i}" for i in range(len(inputs)))
     return (
-        "func.func @main() {\n"
-        f"  %x = arith.constant {_dense(x)} : {xt}\n"
-        f"  %y = call @model(%x) : ({xt}) -> {yt}\n"
+        "func.func @main() {\n" + consts +
+        f"  %y = call @model({args}) : ({', '.join(types)}) -> {yt}\n"
         f"  %b = arith.bitcast %y : {yt} to {_tensor(y_shape, 'i32')}\n"
         f"  %u = tensor.cast %b : {_tensor(y_shape, 'i32')} to tensor<*xi32>\n"
         "  call @printMemrefI32(%u) : (tensor<*xi32>) -> ()\n"
@@ -293,55 +297,190 @@ def _reference(layer: Layer, x, qdq_text: str, y_shape) -> tuple[np.ndarray, ref
     return yq, y_type
 
 
+def _activation_body(activation: str, rank: int, source: str, yt: str) -> tuple[list[str], str]:
+    """Lines applying `activation` to `source` (or none), and the result."""
+    bounds = _bounds(activation)
+    if not bounds:
+        return [], source
+    ident = "(" + ", ".join(f"d{i}" for i in range(rank)) + ")"
+    iterators = ", ".join(['"parallel"'] * rank)
+    lo, hi = bounds
+    body = [f"    %lo = arith.constant {lo!r} : f32", "    %m = arith.maximumf %a, %lo : f32"]
+    result = "%m"
+    if hi is not None:
+        body += [f"    %hi = arith.constant {hi!r} : f32", "    %n = arith.minimumf %m, %hi : f32"]
+        result = "%n"
+    return [
+        f"  %r = linalg.generic {{indexing_maps = [affine_map<{ident} -> {ident}>, "
+        f"affine_map<{ident} -> {ident}>], iterator_types = [{iterators}]}} "
+        f"ins({source} : {yt}) outs(%e : {yt}) {{",
+        "  ^bb0(%a: f32, %o: f32):",
+        *body,
+        f"    linalg.yield {result} : f32",
+        f'  }} -> {yt} loc("act")',
+    ], "%r"
+
+
+def _clamp_for(activation, y_type):
+    bounds = _bounds(activation)
+    if not bounds:
+        return None
+    lo = int(ref.quantize(np.array([bounds[0]], np.float32), y_type)[0])
+    hi = y_type.qmax if bounds[1] is None else int(
+        ref.quantize(np.array([bounds[1]], np.float32), y_type)[0])
+    return (lo, hi)
+
+
+def _add_case(rng):
+    """A residual add of two activations with their own scales."""
+    shape = tuple(int(d) for d in rng.integers(1, 6, size=int(rng.integers(1, 4))))
+    activation = str(rng.choice(["none", "relu", "clamp"]))
+    yt = _tensor(shape)
+    lines = [f'func.func @model(%x: {yt} loc("input"), %z: {yt} loc("input2")) -> {yt} {{',
+             f"  %e = tensor.empty() : {yt}",
+             f'  %s = linalg.add ins(%x, %z : {yt}, {yt}) outs(%e : {yt}) -> {yt} loc("sum")']
+    act, last = _activation_body(activation, len(shape), "%s", yt)
+    model = "\n".join(lines + act + [f"  return {last} : {yt}", "}"]) + "\n"
+    a = rng.normal(0, float(10 ** rng.uniform(-1, 1)), size=(4,) + shape).astype(np.float32)
+    b = rng.normal(0, float(10 ** rng.uniform(-1, 1)), size=(4,) + shape).astype(np.float32)
+    y = a.astype(np.float64) + b
+    bounds = _bounds(activation)
+    if bounds:
+        y = np.maximum(y, bounds[0]) if bounds[1] is None else np.clip(y, *bounds)
+    last_id = "act" if bounds else "sum"
+    stats = {"input": a, "input2": b, last_id: y}
+
+    def reference(inputs, qdq_text):
+        quantizes = _QUANTIZE.findall(qdq_text)
+        ta, tb, ty = (ref.parse_quant_type(t) for t in quantizes)
+        aq, bq = ref.quantize(inputs[0], ta), ref.quantize(inputs[1], tb)
+        ma, mb, n = ref.add_parameters(float(ta.scales), float(tb.scales), float(ty.scales))
+        return ref.add(aq, ta, bq, tb, (ma, mb), n, ty, clamp=_clamp_for(activation, ty)), ty
+
+    return "add", model, stats, [a[0] * 1.1, b[0] * 0.9], shape, reference
+
+
+def _avgpool_case(rng):
+    """An average pooling: a sum pooling divided by (or times 1/) its size."""
+    k = int(rng.integers(1, 4))
+    stride = int(rng.integers(1, 3))
+    x_shape = (int(rng.integers(1, 3)), int(rng.integers(k, 8)), int(rng.integers(k, 8)),
+               int(rng.integers(1, 5)))
+    oh, ow = _conv_out(x_shape[1], k, stride), _conv_out(x_shape[2], k, stride)
+    y_shape = (x_shape[0], oh, ow, x_shape[3])
+    xt, yt = _tensor(x_shape), _tensor(y_shape)
+    count = k * k
+    divide = rng.random() < 0.5
+    factor = float(np.float32(1.0 / count))
+    op = f"arith.divf %a, %c : f32" if divide else f"arith.mulf %a, %c : f32"
+    constant = f"{float(count)!r}" if divide else f"{factor!r}"
+    model = "\n".join([
+        f'func.func @model(%x: {xt} loc("input")) -> {yt} {{',
+        "  %zero = arith.constant 0.0 : f32",
+        f"  %w = tensor.empty() : tensor<{k}x{k}xf32>",
+        f"  %e = tensor.empty() : {yt}",
+        f"  %i = linalg.fill ins(%zero : f32) outs(%e : {yt}) -> {yt}",
+        f"  %s = linalg.pooling_nhwc_sum {{dilations = dense<1> : tensor<2xi64>, strides = dense<{stride}> : tensor<2xi64>}}"
+        f" ins(%x, %w : {xt}, tensor<{k}x{k}xf32>) outs(%i : {yt}) -> {yt}",
+        "  %p = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, "
+        "affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = "
+        '["parallel", "parallel", "parallel", "parallel"]} '
+        f"ins(%s : {yt}) outs(%e : {yt}) {{",
+        "  ^bb0(%a: f32, %o: f32):",
+        f"    %c = arith.constant {constant} : f32",
+        f"    %d = {op}",
+        "    linalg.yield %d : f32",
+        f'  }} -> {yt} loc("avgpool")',
+        f"  return %p : {yt}",
+        "}",
+    ]) + "\n"
+    x = rng.normal(0.2, 1.0, size=(4,) + x_shape).astype(np.float32)
+    stats = {"input": x, "avgpool": np.stack([
+        _pool_mean(c, k, stride) for c in x.astype(np.float64)])}
+
+    def reference(inputs, qdq_text):
+        quantizes = _QUANTIZE.findall(qdq_text)
+        tx, ty = ref.parse_quant_type(quantizes[0]), ref.parse_quant_type(quantizes[-1])
+        xq = ref.quantize(inputs[0], tx)
+        kwargs = {"divisor": float(count), "factor": None} if divide else {"divisor": None, "factor": factor}
+        return ref.average_pool_nhwc(xq, tx, (k, k), (stride, stride), out_type=ty, **kwargs), ty
+
+    return "avgpool", model, stats, [x[0]], y_shape, reference
+
+
+def _pool_mean(x, k, stride):
+    oh, ow = _conv_out(x.shape[1], k, stride), _conv_out(x.shape[2], k, stride)
+    out = np.zeros((x.shape[0], oh, ow, x.shape[3]))
+    for i in range(k):
+        for j in range(k):
+            out += x[:, i : i + stride * oh : stride, j : j + stride * ow : stride, :]
+    return out / (k * k)
+
+
+def _check_case(args, k, kind, model, arrays, inputs, y_shape, reference, options=""):
+    """Quantizes, fuses and runs one model; returns (elements, bad, steps)."""
+    stats = {"format": "quant-opt-calibration-statistics", "version": 1, "tensors": {
+        name: {"min": float(v.min()), "max": float(v.max()), "count": int(v.size)}
+        for name, v in arrays.items()}}
+    stats_path = os.path.join(args.work_dir, f"stats{k}.json")
+    with open(stats_path, "w") as f:
+        json.dump(stats, f)
+    model_path = os.path.join(args.work_dir, f"model{k}.mlir")
+    with open(model_path, "w") as f:
+        f.write(model)
+    qdq = _run([args.quant_opt, model_path, "--qnn-insert-observers",
+                f"--qnn-insert-qdq=statistics={stats_path} {options}",
+                "--mlir-print-elementsattrs-with-hex-if-larger=-1"])
+    fused = _run([args.quant_opt, "--qnn-fuse-quantized-ops", "--canonicalize"], qdq)
+    if re.search(r"linalg\.(matmul|batch_matmul|conv|depthwise|pooling_nhwc_sum|add )", fused):
+        print(f"NOT FUSED case{k} {kind} [{options}]")
+        return 0, 1, 0
+    harness = _harness(inputs, y_shape)
+    got = _execute(args, _module_body(fused) + harness)
+    simulated = _execute(args, _module_body(qdq) + harness)
+    want_q, y_type = reference(inputs, qdq)
+    want = ref.dequantize(want_q, y_type).reshape(-1)
+    got_bits, want_bits = ref.to_bits(got), ref.to_bits(want.astype(np.float32))
+    bad = 0
+    if not np.array_equal(got_bits, want_bits):
+        bad = 1
+        diff = np.nonzero(got_bits != want_bits)[0]
+        print(f"MISMATCH case{k} {kind} [{options}]: {diff.size} elements, e.g. "
+              f"{got[diff[0]]} vs {want[diff[0]]}")
+    steps = int(np.max(np.rint(np.abs(got - simulated) / float(y_type.scales))))
+    return want.size, bad, steps
+
+
 def check(args) -> int:
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.work_dir, exist_ok=True)
-    bad_cases = 0
-    total = 0
-    max_float_steps = 0
+    bad_cases = total = max_float_steps = 0
     for k in range(args.cases):
-        layer = _random_layer(rng)
-        calibration = rng.normal(0.3, 1.0, size=(4,) + layer.x_shape).astype(np.float32)
-        outputs = np.stack([_float_model(layer, c) for c in calibration])
-        y_shape = outputs.shape[1:]
-        stats = {"format": "quant-opt-calibration-statistics", "version": 1, "tensors": {
-            "input": {"min": float(calibration.min()), "max": float(calibration.max()), "count": int(calibration.size)},
-            "layer": {"min": float(outputs.min()), "max": float(outputs.max()), "count": int(outputs.size)},
-        }}
-        last_id = "act" if layer.activation != "none" else ("bias" if layer.bias is not None else "layer")
-        stats["tensors"][last_id] = stats["tensors"]["layer"]
-        stats_path = os.path.join(args.work_dir, f"stats{k}.json")
-        with open(stats_path, "w") as f:
-            json.dump(stats, f)
-        model = _model_mlir(layer, y_shape)
-        model_path = os.path.join(args.work_dir, f"model{k}.mlir")
-        with open(model_path, "w") as f:
-            f.write(model)
-        options = _WEIGHT_OPTIONS[k % len(_WEIGHT_OPTIONS)]
-        qdq = _run([args.quant_opt, model_path, "--qnn-insert-observers",
-                    f"--qnn-insert-qdq=statistics={stats_path} {options}",
-                    "--mlir-print-elementsattrs-with-hex-if-larger=-1"])
-        fused = _run([args.quant_opt, "--qnn-fuse-quantized-ops", "--canonicalize"], qdq)
-        if re.search(r"linalg\.(matmul|batch_matmul|conv|depthwise)", fused):
-            print(f"NOT FUSED case{k} {layer.kind} [{options}]")
-            bad_cases += 1
-            continue
-        x = rng.normal(0.3, 1.2, size=layer.x_shape).astype(np.float32)
-        harness = _harness(x, layer, y_shape)
-        got = _execute(args, _module_body(fused) + harness)
-        simulated = _execute(args, _module_body(qdq) + harness)
-        want_q, y_type = _reference(layer, x, qdq, y_shape)
-        want = ref.dequantize(want_q, y_type).reshape(-1)
-        total += want.size
-        got_bits, want_bits = ref.to_bits(got), ref.to_bits(want.astype(np.float32))
-        if not np.array_equal(got_bits, want_bits):
-            bad_cases += 1
-            diff = np.nonzero(got_bits != want_bits)[0]
-            print(f"MISMATCH case{k} {layer.kind} bias={layer.bias is not None} "
-                  f"{layer.activation} [{options}]: {diff.size} elements, e.g. "
-                  f"{got[diff[0]]} vs {want[diff[0]]}")
-        step = float(y_type.scales)
-        max_float_steps = max(max_float_steps, int(np.max(np.rint(np.abs(got - simulated) / step))))
+        choice = k % 4
+        if choice == 2:
+            kind, model, arrays, inputs, y_shape, reference = _add_case(rng)
+            options = ""
+        elif choice == 3:
+            kind, model, arrays, inputs, y_shape, reference = _avgpool_case(rng)
+            options = ""
+        else:
+            layer = _random_layer(rng)
+            calibration = rng.normal(0.3, 1.0, size=(4,) + layer.x_shape).astype(np.float32)
+            outputs = np.stack([_float_model(layer, c) for c in calibration])
+            y_shape = outputs.shape[1:]
+            last_id = "act" if layer.activation != "none" else (
+                "bias" if layer.bias is not None else "layer")
+            arrays = {"input": calibration, last_id: outputs}
+            kind = layer.kind
+            model = _model_mlir(layer, y_shape)
+            inputs = [rng.normal(0.3, 1.2, size=layer.x_shape).astype(np.float32)]
+            options = _WEIGHT_OPTIONS[k % len(_WEIGHT_OPTIONS)]
+            reference = (lambda layer: lambda xs, qdq: _reference(layer, xs[0], qdq, None))(layer)
+        elements, bad, steps = _check_case(args, k, kind, model, arrays, inputs, y_shape,
+                                           reference, options)
+        total += elements
+        bad_cases += bad
+        max_float_steps = max(max_float_steps, steps)
     print(f"fused: checked {args.cases} layers, {total} elements: {bad_cases} mismatching layers")
     print(f"fused vs float QDQ simulation: at most {max_float_steps} quantization steps apart")
     return 1 if bad_cases else 0

@@ -29,6 +29,9 @@ __all__ = [
     "EXPRESSED_TYPES",
     "ROUNDING_MODES",
     "QuantType",
+    "add",
+    "add_parameters",
+    "average_pool_nhwc",
     "dequantize",
     "format_quant_type",
     "parse_quant_type",
@@ -467,6 +470,19 @@ def _round_quotient(p: np.ndarray, n: np.ndarray, rounding: str) -> np.ndarray:
     return k + up.astype(np.int64)
 
 
+def _clamp_bounds(out_type: QuantType, clamp) -> tuple[int, int]:
+    """``(max(qmin, c_lo), min(qmax, c_hi))``, checking ``qmin <= c_lo <= c_hi <= qmax``."""
+    qmin, qmax = out_type.qmin, out_type.qmax
+    if clamp is None:
+        return qmin, qmax
+    c_lo, c_hi = (int(c) for c in clamp)
+    if not qmin <= c_lo <= c_hi <= qmax:
+        raise ValueError(
+            f"clamp [{c_lo}, {c_hi}] must be an interval within [{qmin}, {qmax}]"
+        )
+    return max(qmin, c_lo), min(qmax, c_hi)
+
+
 def rescale(
     acc,
     multipliers,
@@ -536,21 +552,224 @@ def rescale(
     m_arr = np.array(ms, dtype=np.int64).reshape(pshape)
     n_arr = np.array(ns, dtype=np.int64).reshape(pshape)
 
-    qmin, qmax = out_type.qmin, out_type.qmax
-    lo, hi = qmin, qmax
-    if clamp is not None:
-        c_lo, c_hi = (int(c) for c in clamp)
-        if not qmin <= c_lo <= c_hi <= qmax:
-            raise ValueError(
-                f"clamp [{c_lo}, {c_hi}] must be an interval within [{qmin}, {qmax}]"
-            )
-        lo, hi = max(qmin, c_lo), min(qmax, c_hi)
+    lo, hi = _clamp_bounds(out_type, clamp)
     z = int(out_type.zero_points)
 
     p = a * m_arr  # step 1: |a| <= 2^31, m < 2^31, so |p| < 2^62: exact in int64
     r = _round_quotient(p, n_arr, rounding)  # step 2: |r| <= 2^61
     # step 3: |r + z| < 2^61 + 2^32, exact in int64.
     return np.asarray(np.clip(r + z, lo, hi), dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------
+# qnn.add and average pooling: integer programs built on qnn.rescale.
+# ---------------------------------------------------------------------------
+
+# |p| stays below 2^62 for _round_quotient (and int64) to be exact.
+_P_LIMIT = 2**62
+
+
+def _positive_real(value, name: str) -> float:
+    """A positive finite real number as a Python float (double)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} {value!r} is not a finite double") from None
+    if not math.isfinite(x) or x <= 0.0:
+        raise ValueError(f"{name} must be positive and finite, got {x!r}")
+    return x
+
+
+def _per_tensor_scale(qtype: QuantType, role: str) -> float:
+    """The only scale of a per-tensor type, as a double."""
+    if qtype.kind != "per_tensor":
+        raise ValueError(f"the {role} type must be per-tensor, got {qtype.kind}")
+    return float(qtype.scales)
+
+
+def add_parameters(scale_a: float, scale_b: float, scale_y: float) -> tuple[int, int, int]:
+    """``(m_a, m_b, n)`` of a fused ``qnn.add`` ("qnn.add", "Deriving (m, n)").
+
+    In double precision: ``M_a = s_a / s_y`` and ``M_b = s_b / s_y``; ``n`` is
+    the shift :func:`quantize_multiplier` gives the larger of ``M_a``, ``M_b``
+    (either one when they are equal), and each ``m = round_half_even(M * 2^n)``.
+    The larger multiplier gets exactly the ``m`` of :func:`quantize_multiplier`
+    (its 31 bits); the smaller one is rounded at that common shift (not at its
+    own), so it is ``<=`` the larger and may be 0. ``M * 2^n`` only changes the
+    exponent (exact, no overflow as ``M < 2^30`` and ``n <= 62``), and Python's
+    ``round`` of a float is exact, ties to even. Returns Python ints.
+
+    Raises ``TypeError`` for a non-real scale, ``ValueError`` for a scale that
+    is not positive and finite, or when :func:`quantize_multiplier` rejects the
+    larger multiplier (``M >= 2^30``, or ``M`` not positive and finite after
+    the division).
+    """
+    s_a = _positive_real(scale_a, "scale_a")
+    s_b = _positive_real(scale_b, "scale_b")
+    s_y = _positive_real(scale_y, "scale_y")
+    big_a = s_a / s_y
+    big_b = s_b / s_y
+    m_larger, n = quantize_multiplier(max(big_a, big_b))
+    m_a = round(math.ldexp(big_a, n))
+    m_b = round(math.ldexp(big_b, n))
+    # M * 2^n of the larger is f * 2^31 (or M * 2^62 when n is clamped), which
+    # quantize_multiplier rounds the same way; after its renormalization the
+    # rounded value is 2^30 either way.
+    assert max(m_a, m_b) == m_larger
+    return m_a, m_b, n
+
+
+def add(
+    a,
+    a_type: QuantType,
+    b,
+    b_type: QuantType,
+    multipliers,
+    shift,
+    out_type: QuantType,
+    clamp: tuple[int, int] | None = None,
+    rounding: str = "half_to_even",
+) -> np.ndarray:
+    """``qnn.add``: the sum of two quantized tensors, in integers (int64 result).
+
+    ``a`` and ``b`` are stored values of the per-tensor types ``a_type`` and
+    ``b_type``, of the same shape (no broadcasting). ``multipliers`` is the
+    pair ``(m_a, m_b)`` and ``shift`` the single ``n`` (see
+    :func:`add_parameters`). Only the zero points of the three types and the
+    result's ``[qmin, qmax]`` are used (not the scales). For every element:
+
+    1. ``p = (a - z_a) * m_a + (b - z_b) * m_b``, exact;
+    2. ``r = round_R(p / 2^n)``, rounding the exact quotient as ``qnn.rescale``;
+    3. ``q = clamp(r + z_y, max(qmin, c_lo), min(qmax, c_hi))``.
+
+    Checked: ``0 <= m < 2^31``, ``1 <= n <= 62``, stored values within their
+    type's ``[qmin, qmax]``, ``qmin <= c_lo <= c_hi <= qmax``. ``p`` is
+    computed in int64: for storage up to 16 bits ``|a - z_a|, |b - z_b| < 2^16``
+    so ``|p| < 2 * 2^16 * 2^31 = 2^48``; for wider storage the bound
+    ``max|a - z_a| * m_a + max|b - z_b| * m_b < 2^62`` is checked on the values
+    (exactly, in Python ints) and a ``ValueError`` raised when it fails.
+    """
+    if rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}")
+    for qtype, role in ((a_type, "first operand"), (b_type, "second operand"),
+                        (out_type, "result")):
+        _per_tensor_scale(qtype, role)
+
+    qa = _check_stored(a, a_type)
+    qb = _check_stored(b, b_type)
+    if qa.shape != qb.shape:
+        raise ValueError(f"operand shapes differ: {qa.shape} and {qb.shape}")
+
+    ms = _int_params(multipliers, "multipliers")
+    ns = _int_params(shift, "shift")
+    if len(ms) != 2:
+        raise ValueError(f"add takes two multipliers (m_a, m_b), got {len(ms)}")
+    if len(ns) != 1:
+        raise ValueError(f"add takes one shift, got {len(ns)}")
+    for m in ms:
+        if not 0 <= m < _M_LIMIT:
+            raise ValueError(f"multiplier {m} is not in [0, 2^31)")
+    (n,) = ns
+    if not _N_MIN <= n <= _N_MAX:
+        raise ValueError(f"shift {n} is not in [{_N_MIN}, {_N_MAX}]")
+    m_a, m_b = ms
+
+    lo, hi = _clamp_bounds(out_type, clamp)
+    z_y = int(out_type.zero_points)
+
+    # |q - z| < 2^33 for any storage up to 32 bits: exact in int64.
+    da = qa - a_type.zero_points
+    db = qb - b_type.zero_points
+    max_da = int(np.abs(da).max()) if da.size else 0
+    max_db = int(np.abs(db).max()) if db.size else 0
+    if max_da * m_a + max_db * m_b >= _P_LIMIT:  # Python ints: exact
+        raise ValueError(
+            "|(a - z_a) * m_a + (b - z_b) * m_b| may reach 2^62, beyond the exact "
+            "int64 arithmetic of this reference (storage wider than 16 bits)"
+        )
+    p = da * np.int64(m_a) + db * np.int64(m_b)  # step 1, |p| < 2^62
+    r = _round_quotient(p, np.int64(n), rounding)  # step 2, |r| <= 2^61
+    # step 3: |r + z_y| < 2^61 + 2^32, exact in int64.
+    return np.asarray(np.clip(r + z_y, lo, hi), dtype=np.int64)
+
+
+def _positive_int_pair(values, name: str) -> tuple[int, int]:
+    """Two positive integers (a window or strides along H and W)."""
+    items = tuple(values)
+    if len(items) != 2:
+        raise ValueError(f"{name} must have 2 entries (H, W), got {len(items)}")
+    for v in items:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be integers, got {v!r}")
+        if v < 1:
+            raise ValueError(f"{name} must be positive, got {tuple(items)}")
+    return int(items[0]), int(items[1])
+
+
+def average_pool_nhwc(
+    xq,
+    x_type: QuantType,
+    window: tuple[int, int],
+    strides: tuple[int, int],
+    divisor: float | None,
+    factor: float | None,
+    out_type: QuantType,
+    rounding: str = "half_to_even",
+) -> np.ndarray:
+    """Fused quantized average pooling ("Average pooling"), NHWC (int64 result).
+
+    ``xq``: stored values of the per-tensor type ``x_type``, shape
+    ``(N, H, W, C)``; ``window`` ``(KH, KW)`` and ``strides`` ``(SH, SW)``,
+    no padding, no dilation, as ``linalg.pooling_nhwc_sum``: the result has
+    shape ``(N, (H - KH) // SH + 1, (W - KW) // SW + 1, C)``. Exactly one of
+    ``divisor`` (the constant ``c`` the sum is divided by) and ``factor`` (the
+    constant ``f`` it is multiplied by) is given, as the double value of the
+    constant (an f32 ``1/9`` is passed as that f32 value, not as ``1/9`` in
+    double; nothing here rounds it). ``c`` need not be ``KH * KW``.
+
+    1. ``acc_o = sum over the window of (x - z_x)``, exact; it must fit a
+       32-bit signed integer (checked by :func:`rescale`);
+    2. ``(m, n) = quantize_multiplier((s_x / c) / s_y)``, or
+       ``quantize_multiplier((s_x * f) / s_y)``, in double precision;
+    3. ``rescale(acc, m, n, out_type, rounding=rounding)``: one rounded
+       division, no float.
+    """
+    if rounding not in ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {rounding!r}")
+    s_x = _per_tensor_scale(x_type, "input")
+    s_y = _per_tensor_scale(out_type, "result")
+    kh, kw = _positive_int_pair(window, "window")
+    sh, sw = _positive_int_pair(strides, "strides")
+    if (divisor is None) == (factor is None):
+        raise ValueError("give exactly one of divisor and factor")
+
+    x = _check_stored(xq, x_type)
+    if x.ndim != 4:
+        raise ValueError(f"the input must be NHWC (rank 4), got rank {x.ndim}")
+    batch, height, width, channels = x.shape
+    if kh > height or kw > width:
+        raise ValueError(f"window {(kh, kw)} is larger than the input's H, W {(height, width)}")
+    oh = (height - kh) // sh + 1
+    ow = (width - kw) // sw + 1
+
+    if divisor is not None:
+        real = (s_x / _positive_real(divisor, "divisor")) / s_y
+    else:
+        real = (s_x * _positive_real(factor, "factor")) / s_y
+    m, n = quantize_multiplier(real)
+
+    d = x - x_type.zero_points  # |d| < 2^33
+    acc = np.zeros((batch, oh, ow, channels), dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            # Element (i, j) of every window: rows i, i + SH, ..., i + SH*(OH-1).
+            acc += d[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
+    # |acc| < KH*KW*2^33; rescale rejects anything outside the 32-bit range
+    # before any product is formed (int64 cannot overflow for windows below
+    # 2^30 elements).
+    return rescale(acc, [m], [n], out_type, rounding=rounding)
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,9 @@ import pytest
 
 from quant_opt.reference import (
     QuantType,
+    add,
+    add_parameters,
+    average_pool_nhwc,
     dequantize,
     format_quant_type,
     parse_quant_type,
@@ -751,6 +754,422 @@ def test_rescale_validation():
                          scales=[1.0, 1.0], axis=0)
     with pytest.raises(ValueError):
         rescale(a, [2**30], [31], per_axis)
+
+
+# ---------------------------------------------------------------------------
+# qnn.add: parameters
+# ---------------------------------------------------------------------------
+
+
+def test_add_parameters_equal_scales():
+    # M_a = M_b = 0.5 / 1.0 = 0.5 = 0.5 * 2^0: n = 31, m = 0.5 * 2^31 = 2^30.
+    assert add_parameters(0.5, 0.5, 1.0) == (2**30, 2**30, 31)
+    # M_a = M_b = 1.0 = 0.5 * 2^1: n = 30, m = 1.0 * 2^30.
+    assert add_parameters(0.1, 0.1, 0.1) == (2**30, 2**30, 30)
+    m_a, m_b, n = add_parameters(0.5, 0.5, 1.0)
+    assert type(m_a) is int and type(m_b) is int and type(n) is int
+
+
+def test_add_parameters_scales_differing_by_4x():
+    # M_a = 1.0 -> (2^30, 30); M_b = 0.25 on its own would be (2^30, 32), but
+    # the common shift is the larger's, 30: m_b = 0.25 * 2^30 = 2^28.
+    assert add_parameters(1.0, 0.25, 1.0) == (2**30, 2**28, 30)
+    # The larger may be either operand: same with a and b swapped.
+    assert add_parameters(0.25, 1.0, 1.0) == (2**28, 2**30, 30)
+    # M_a = 3 / 2 = 1.5 = 0.75 * 2^1: m_a = 0.75 * 2^31 = 3 * 2^29, n = 30;
+    # M_b = 0.75 / 2 = 0.375: m_b = 0.375 * 2^30 = 3 * 2^27.
+    assert add_parameters(3.0, 0.75, 2.0) == (3 * 2**29, 3 * 2**27, 30)
+
+
+def test_add_parameters_rounds_the_smaller_at_the_common_shift():
+    # M_b = 0.25 + 2^-31 alone: f = 0.5 + 2^-30, f * 2^31 = 2^30 + 2, n = 32,
+    # exact. At the common shift 30 of M_a = 1.0: M_b * 2^30 = 2^28 + 0.5, a
+    # tie -> 2^28 (even).
+    assert quantize_multiplier(0.25 + 2.0**-31) == (2**30 + 2, 32)
+    assert add_parameters(1.0, 0.25 + 2.0**-31, 1.0) == (2**30, 2**28, 30)
+    # M_b = 0.25 + 3 * 2^-31: M_b * 2^30 = 2^28 + 1.5, a tie -> 2^28 + 2 (even).
+    assert add_parameters(1.0, 0.25 + 3 * 2.0**-31, 1.0) == (2**30, 2**28 + 2, 30)
+    # M_b = 0.25 + 2^-31 + 2^-40: above the tie -> 2^28 + 1.
+    assert add_parameters(1.0, 0.25 + 2.0**-31 + 2.0**-40, 1.0) == (2**30, 2**28 + 1, 30)
+    # A much smaller multiplier can round to 0: M_b = 2^-33, M_b * 2^30 = 1/8 -> 0.
+    assert add_parameters(1.0, 2.0**-33, 1.0) == (2**30, 0, 30)
+    # M_b * 2^30 = 2^-1, a tie -> 0 (even); 3 * 2^-31 * 2^30 = 1.5 -> 2.
+    assert add_parameters(1.0, 2.0**-31, 1.0) == (2**30, 0, 30)
+    assert add_parameters(2.0**-31 * 3, 1.0, 1.0) == (2, 2**30, 30)
+
+
+def test_add_parameters_with_the_larger_clamped_to_n_62():
+    # M_a = 2^-40: n = 70 -> 62, m_a = 2^-40 * 2^62 = 2^22; M_b = 2^-42:
+    # m_b = 2^20 at the same n = 62.
+    assert add_parameters(2.0**-40, 2.0**-42, 1.0) == (2**22, 2**20, 62)
+
+
+def test_add_parameters_larger_renormalized():
+    # M_a = 1 - 2^-40: f * 2^31 rounds to 2^31 -> (2^30, 30), the pair of 1.0.
+    # At n = 30, M_a * 2^30 = 2^30 - 2^-10 -> 2^30 as well. M_b = 0.5 -> 2^29.
+    assert add_parameters(1.0 - 2.0**-40, 0.5, 1.0) == (2**30, 2**29, 30)
+
+
+def test_add_parameters_errors():
+    # M_a = 2^30 -> n = 0, an error (even though M_b alone would be fine).
+    with pytest.raises(ValueError):
+        add_parameters(2.0**30, 1.0, 1.0)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        for args in ((bad, 1.0, 1.0), (1.0, bad, 1.0), (1.0, 1.0, bad)):
+            with pytest.raises(ValueError):
+                add_parameters(*args)
+    # M = 1e300 / 1e-300 overflows to inf.
+    with pytest.raises(ValueError):
+        add_parameters(1e300, 1.0, 1e-300)
+    with pytest.raises(TypeError):
+        add_parameters("0.5", 1.0, 1.0)
+    with pytest.raises(TypeError):
+        add_parameters(True, 1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------
+# qnn.add
+# ---------------------------------------------------------------------------
+
+
+def qadd(a, b, pair_a, pair_b, n, at=None, bt=None, ot=None, **kw):
+    at = per_tensor(1.0) if at is None else at
+    bt = per_tensor(1.0) if bt is None else bt
+    ot = per_tensor(1.0) if ot is None else ot
+    return add(np.array(a), at, np.array(b), bt, (pair_a, pair_b), n, ot, **kw).tolist()
+
+
+def test_add_result_is_int64_of_input_shape():
+    a = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int8)
+    b = np.array([[1, 1, 1], [2, 2, 2]], dtype=np.int8)
+    # 1.0 each (2^30 at n = 30): a + b.
+    out = add(a, per_tensor(1.0), b, per_tensor(1.0), [2**30, 2**30], 30, per_tensor(1.0))
+    assert out.dtype == np.int64 and out.shape == (2, 3)
+    assert out.tolist() == [[2, 3, 4], [6, 7, 8]]
+    # 0-d operands: (3 + 4) * 0.5 = 3.5 -> 4.
+    out = add(np.int8(3), per_tensor(1.0), np.int8(4), per_tensor(1.0), (2**30, 2**30), 31,
+              per_tensor(1.0))
+    assert out.dtype == np.int64 and out.shape == () and int(out) == 4
+
+
+def test_add_ties_each_rounding_mode():
+    # 0.5 each (2^30 at n = 31): p / 2^31 = (a + b) / 2.
+    # a + b = 3, 5, 7, -3, -5, -7, 4: 1.5, 2.5, 3.5, -1.5, -2.5, -3.5, 2.
+    a = [1, 2, 3, -1, -2, -3, 1]
+    b = [2, 3, 4, -2, -3, -4, 3]
+    assert qadd(a, b, 2**30, 2**30, 31) == [2, 2, 4, -2, -2, -4, 2]
+    assert qadd(a, b, 2**30, 2**30, 31, rounding="half_away_from_zero") == [2, 3, 4, -2, -3, -4, 2]
+    assert qadd(a, b, 2**30, 2**30, 31, rounding="toward_zero") == [1, 2, 3, -1, -2, -3, 2]
+
+
+def test_add_different_multipliers():
+    # m_a = 2^30, m_b = 2^29 at n = 31: 0.5 * da + 0.25 * db.
+    # (1, 0): 0.5 -> 0 (even); (3, 0): 1.5 -> 2; (0, 2): 0.5 -> 0;
+    # (1, 4): 1.5 -> 2; (-1, -4): -1.5 -> -2; (1, -2): 0; (2, 1): 1.25 -> 1;
+    # (-2, -3): -1.75 -> -2.
+    a = [1, 3, 0, 1, -1, 1, 2, -2]
+    b = [0, 0, 2, 4, -4, -2, 1, -3]
+    assert qadd(a, b, 2**30, 2**29, 31) == [0, 2, 0, 2, -2, 0, 1, -2]
+    # Toward zero: 0, 1, 0, 1, -1, 0, 1, -1.
+    assert qadd(a, b, 2**30, 2**29, 31, rounding="toward_zero") == [0, 1, 0, 1, -1, 0, 1, -1]
+    # m_b = 0: b plays no part; m_a = 2^30 at n = 30 is 1.0.
+    assert qadd([5, -7], [100, -100], 2**30, 0, 30) == [5, -7]
+
+
+def test_add_different_zero_points():
+    at = per_tensor(1.0, 3)
+    bt = per_tensor(1.0, -2)
+    ot = per_tensor(1.0, 5)
+    # 1.0 each: da = a - 3, db = b + 2, q = da + db + 5.
+    # (3, -2): 0 + 0 + 5 = 5; (10, 0): 7 + 2 + 5 = 14; (-128, 127): -131 + 129 + 5 = 3;
+    # (0, -10): -3 - 8 + 5 = -6.
+    assert qadd([3, 10, -128, 0], [-2, 0, 127, -10], 2**30, 2**30, 30, at, bt, ot) == [5, 14, 3, -6]
+    # Mixed storage: u8 with z = 128 plus i8 with z = 0 into u8 with z = 128.
+    # (128, 0): 0 + 0 + 128 = 128; (255, 1): 127 + 1 + 128 = 256 -> 255;
+    # (0, -1): -128 - 1 + 128 = -1 -> 0; (200, -50): 72 - 50 + 128 = 150.
+    u8 = per_tensor(1.0, 128, signed=False)
+    assert qadd([128, 255, 0, 200], [0, 1, -1, -50], 2**30, 2**30, 30, u8, None, u8) == [
+        128, 255, 0, 150]
+
+
+def test_add_zero_point_added_after_rounding():
+    ot = per_tensor(1.0, 1)
+    # (2 + 3) * 0.5 = 2.5 -> 2, + 1 = 3 (rounding 3.5 would give 4);
+    # (-2 - 3) * 0.5 = -2.5 -> -2, + 1 = -1.
+    assert qadd([2, -2], [3, -3], 2**30, 2**30, 31, ot=ot) == [3, -1]
+    # Away from zero: 2.5 -> 3, + 1 = 4; -2.5 -> -3, + 1 = -2.
+    assert qadd([2, -2], [3, -3], 2**30, 2**30, 31, ot=ot,
+                rounding="half_away_from_zero") == [4, -2]
+
+
+def test_add_saturates():
+    # 1.0 each into i8: 100 + 100 = 200 -> 127; -100 - 100 = -200 -> -128;
+    # 100 + 27 = 127 stays; -100 - 28 = -128 stays; 100 + 28 = 128 -> 127.
+    assert qadd([100, -100, 100, -100, 100], [100, -100, 27, -28, 28], 2**30, 2**30, 30) == [
+        127, -128, 127, -128, 127]
+    # Into u8 with z = 0: -1 + 0 -> 0; 200 + 100 = 300 -> 255.
+    u8 = per_tensor(1.0, signed=False)
+    i16 = per_tensor(1.0, bits=16)
+    assert qadd([-1, 200], [0, 100], 2**30, 2**30, 30, i16, i16, u8) == [0, 255]
+    # Narrow range: -100 - 100 = -200 -> -127.
+    narrow = per_tensor(1.0, qmin=-127, qmax=127)
+    assert qadd([-100], [-100], 2**30, 2**30, 30, ot=narrow) == [-127]
+
+
+def test_add_largest_products_are_exact():
+    # i16 operands with extreme zero points: a - z_a = 32767 - (-32768) = 65535,
+    # the largest |a - z_a| of 16-bit storage. m_a = m_b = 2^31 - 1, n = 31:
+    # p = 2 * 65535 * (2^31 - 1) = 131070 * 2^31 - 131070 (about 2^48),
+    # p / 2^31 = 131070 - 131070 / 2^31: nearest 131070, toward zero 131069.
+    lo_z = per_tensor(1.0, -(2**15), bits=16)
+    hi_z = per_tensor(1.0, 2**15 - 1, bits=16)
+    i32 = per_tensor(1.0, bits=32)
+    big = 2**31 - 1
+    assert qadd([32767], [32767], big, big, 31, lo_z, lo_z, i32) == [131070]
+    assert qadd([32767], [32767], big, big, 31, lo_z, lo_z, i32, rounding="toward_zero") == [131069]
+    # Negated: a - z_a = -32768 - 32767 = -65535.
+    assert qadd([-32768], [-32768], big, big, 31, hi_z, hi_z, i32) == [-131070]
+    assert qadd([-32768], [-32768], big, big, 31, hi_z, hi_z, i32,
+                rounding="toward_zero") == [-131069]
+    # u16 with z = 0 and with z = 65535: 65535 and -65535 cancel exactly.
+    u16 = per_tensor(1.0, bits=16, signed=False)
+    u16_top = per_tensor(1.0, 2**16 - 1, bits=16, signed=False)
+    assert qadd([65535], [0], big, big, 1, u16, u16_top, i32) == [0]
+    # At n = 1 the same p = 131070 * (2^31 - 1) saturates i32 at 2^31 - 1.
+    assert qadd([32767], [32767], big, big, 1, lo_z, lo_z, i32) == [2**31 - 1]
+
+
+def test_add_clamp_relu_folded():
+    ot = per_tensor(1.0, -10)
+    # 1.0 each, z_y = -10, ReLU as clamp [z_y, qmax] = [-10, 127]:
+    # 2 + 4 = 6 -> -4; -3 - 3 = -6 -> -16 -> -10; 0 + 0 -> -10;
+    # 100 + 100 = 200 -> 190 -> 127.
+    assert qadd([2, -3, 0, 100], [4, -3, 0, 100], 2**30, 2**30, 30, ot=ot,
+                clamp=(-10, 127)) == [-4, -10, -10, 127]
+    # ReLU6-like [-10, 50]: 30 + 30 = 60 -> 50 -> 50; 30 + 31 = 61 -> 51 -> 50.
+    # The clamp applies after rounding: (60 + 61) * 0.5 = 60.5 -> 60 -> 50;
+    # (59 + 60) * 0.5 = 59.5 -> 60 -> 50; (58 + 59) * 0.5 = 58.5 -> 58 -> 48.
+    assert qadd([30, 30], [30, 31], 2**30, 2**30, 30, ot=ot, clamp=(-10, 50)) == [50, 50]
+    assert qadd([60, 59, 58], [61, 60, 59], 2**30, 2**30, 31, ot=ot, clamp=(-10, 50)) == [
+        50, 50, 48]
+
+
+def test_add_with_add_parameters():
+    # s_a = 1.0, s_b = 0.25, s_y = 0.5: M_a = 2 = 0.5 * 2^2 -> (2^30, 29);
+    # m_b = 0.5 * 2^29 = 2^28. y = 2 * da + 0.5 * db:
+    # (1, 1): 2.5 -> 2; (1, 3): 3.5 -> 4; (-1, -1): -2.5 -> -2; (0, 5): 2.5 -> 2.
+    m_a, m_b, n = add_parameters(1.0, 0.25, 0.5)
+    assert (m_a, m_b, n) == (2**30, 2**28, 29)
+    out = add(np.array([1, 1, -1, 0]), per_tensor(1.0), np.array([1, 3, -1, 5]),
+              per_tensor(0.25), (m_a, m_b), n, per_tensor(0.5))
+    assert out.tolist() == [2, 4, -2, 2]
+
+
+def test_add_validation():
+    t = per_tensor(1.0)
+    a = np.array([1, 2], dtype=np.int32)
+    b = np.array([3, 4], dtype=np.int32)
+    add(a, t, b, t, (2**30, 2**30), 30, t)
+    # Shapes differ (no broadcasting), even when they would broadcast.
+    with pytest.raises(ValueError):
+        add(a, t, np.array([3]), t, (2**30, 2**30), 30, t)
+    with pytest.raises(ValueError):
+        add(a, t, np.array([[3, 4]]), t, (2**30, 2**30), 30, t)
+    # Multipliers: not two, out of [0, 2^31); shift: out of [1, 62], or several.
+    for ms, n in (((2**30,), 30), ((2**30,) * 3, 30), ((2**31, 0), 30), ((-1, 0), 30),
+                  ((2**30, 2**30), 0), ((2**30, 2**30), 63), ((2**30, 2**30), (30, 30))):
+        with pytest.raises(ValueError):
+            add(a, t, b, t, ms, n, t)
+    with pytest.raises(TypeError):
+        add(a, t, b, t, (0.5, 0.5), 30, t)
+    with pytest.raises(TypeError):
+        add(a, t, b, t, (2**30, 2**30), 30.0, t)
+    # Stored values outside their type's range, and non-integer inputs.
+    with pytest.raises(ValueError):
+        add(np.array([128, 0]), t, b, t, (2**30, 2**30), 30, t)
+    with pytest.raises(ValueError):
+        add(a, t, np.array([0, -129]), t, (2**30, 2**30), 30, t)
+    with pytest.raises(TypeError):
+        add(np.array([1.0, 2.0]), t, b, t, (2**30, 2**30), 30, t)
+    # Clamp outside [qmin, qmax] or lo > hi; rounding mode.
+    for clamp in ((-129, 0), (0, 128), (5, 4)):
+        with pytest.raises(ValueError):
+            add(a, t, b, t, (2**30, 2**30), 30, t, clamp=clamp)
+    with pytest.raises(ValueError):
+        add(a, t, b, t, (2**30, 2**30), 30, t, rounding="floor")
+    # Types that are not per-tensor, in any of the three places.
+    per_axis = QuantType(storage_bits=8, signed=True, expressed="f32", scales=[1.0, 1.0], axis=0)
+    for types in ((per_axis, t, t), (t, per_axis, t), (t, t, per_axis)):
+        with pytest.raises(ValueError):
+            add(a, types[0], b, types[1], (2**30, 2**30), 30, types[2])
+
+
+def test_add_wide_storage():
+    i32 = per_tensor(1.0, bits=32)
+    # 32-bit storage works while |p| < 2^62: (2^31 - 1) * 2^30 + 0 < 2^62:
+    # at 1.0 each (n = 30), 2^31 - 1 + (-2^31) = -1.
+    assert qadd([2**31 - 1], [-(2**31)], 2**30, 2**30, 30, i32, i32, i32) == [-1]
+    # a - z_a = 2^31 - 1 - (-2^31) = 2^32 - 1, times m_a = 2^31 - 1, is about
+    # 2^63: beyond exact int64, rejected.
+    low = per_tensor(1.0, -(2**31), bits=32)
+    with pytest.raises(ValueError):
+        qadd([2**31 - 1], [0], 2**31 - 1, 0, 31, low, i32, i32)
+
+
+# ---------------------------------------------------------------------------
+# Average pooling
+# ---------------------------------------------------------------------------
+
+
+def nhwc(rows, channels=1):
+    """A 1 x H x W x 1 tensor from a list of rows."""
+    return np.array(rows, dtype=np.int64).reshape(1, len(rows), len(rows[0]), channels)
+
+
+def test_average_pool_tie_in_each_rounding_mode():
+    t = per_tensor(1.0)
+    # 1 x 2 x 4 x 1, 2x2 windows, stride 2: sums 1+2+1+2 = 6 and 2+3+2+3 = 10.
+    # c = 4, M = (1 / 4) / 1 = 0.25 -> (2^30, 32): 6/4 = 1.5, 10/4 = 2.5.
+    x = nhwc([[1, 2, 2, 3], [1, 2, 2, 3]])
+    out = average_pool_nhwc(x, t, (2, 2), (2, 2), 4.0, None, t)
+    assert out.dtype == np.int64 and out.shape == (1, 1, 2, 1)
+    assert out.ravel().tolist() == [2, 2]
+    out = average_pool_nhwc(x, t, (2, 2), (2, 2), 4.0, None, t, rounding="half_away_from_zero")
+    assert out.ravel().tolist() == [2, 3]
+    out = average_pool_nhwc(x, t, (2, 2), (2, 2), 4.0, None, t, rounding="toward_zero")
+    assert out.ravel().tolist() == [1, 2]
+    # Negated: -1.5 -> -2, -2.5 -> -2 (even); toward zero -1, -2.
+    out = average_pool_nhwc(-x, t, (2, 2), (2, 2), 4.0, None, t)
+    assert out.ravel().tolist() == [-2, -2]
+    out = average_pool_nhwc(-x, t, (2, 2), (2, 2), 4.0, None, t, rounding="toward_zero")
+    assert out.ravel().tolist() == [-1, -2]
+    # factor f = 0.25: (1 * 0.25) / 1 = 0.25, the same (m, n).
+    out = average_pool_nhwc(x, t, (2, 2), (2, 2), None, 0.25, t)
+    assert out.ravel().tolist() == [2, 2]
+
+
+def test_average_pool_zero_points_and_scales():
+    xt = per_tensor(0.5, 3)
+    yt = per_tensor(0.25, -1)
+    # M = (0.5 / 4) / 0.25 = 0.5 -> (2^30, 31). Window [4, 5, 6, 4] - 3 =
+    # [1, 2, 3, 1], acc = 7, 7 * 0.5 = 3.5 -> 4, + z_y = 3. (Averaging the
+    # stored values, 19 / 4, would not give this.) Window [3, 3, 3, 4] - 3:
+    # acc = 1, 0.5 -> 0 (even), -> -1. Window [0, 0, 0, 0] - 3: acc = -12, -6 -> -7.
+    x = nhwc([[4, 5, 3, 3, 0, 0], [6, 4, 3, 4, 0, 0]])
+    out = average_pool_nhwc(x, xt, (2, 2), (2, 2), 4.0, None, yt)
+    assert out.ravel().tolist() == [3, -1, -7]
+    # Same with factor 0.25: (0.5 * 0.25) / 0.25 = 0.5.
+    out = average_pool_nhwc(x, xt, (2, 2), (2, 2), None, 0.25, yt)
+    assert out.ravel().tolist() == [3, -1, -7]
+
+
+def test_average_pool_overlapping_windows_batch_and_channels():
+    t = per_tensor(1.0)
+    # 3 x 3 input, 2x2 windows at stride 1: output 2 x 2, sums
+    # 0+1+3+4 = 8, 1+2+4+5 = 12, 3+4+6+7 = 20, 4+5+7+8 = 24; / 4: 2, 3, 5, 6.
+    # Channel 1 is the negation, batch 1 is channel 0 plus 1 (sums + 4).
+    base = np.arange(9).reshape(3, 3)
+    x = np.zeros((2, 3, 3, 2), dtype=np.int64)
+    x[0, :, :, 0] = base
+    x[0, :, :, 1] = -base
+    x[1, :, :, 0] = base + 1
+    x[1, :, :, 1] = -base - 1
+    out = average_pool_nhwc(x, t, (2, 2), (1, 1), 4.0, None, t)
+    assert out.shape == (2, 2, 2, 2)
+    assert out[0, :, :, 0].tolist() == [[2, 3], [5, 6]]
+    assert out[0, :, :, 1].tolist() == [[-2, -3], [-5, -6]]
+    assert out[1, :, :, 0].tolist() == [[3, 4], [6, 7]]
+    assert out[1, :, :, 1].tolist() == [[-3, -4], [-6, -7]]
+    # Stride (2, 1): OH = (3 - 2) // 2 + 1 = 1, OW = (3 - 2) // 1 + 1 = 2.
+    out = average_pool_nhwc(x[:1, :, :, :1], t, (2, 2), (2, 1), 4.0, None, t)
+    assert out.shape == (1, 1, 2, 1) and out.ravel().tolist() == [2, 3]
+    # Stride 2 on a 4 x 5 input with 2x2 windows: OH = 2 // 2 + 1 = 2,
+    # OW = 3 // 2 + 1 = 2 (the last column is never read).
+    x45 = nhwc([[1, 1, 5, 5, 100], [1, 1, 5, 5, 100], [2, 2, 6, 6, 100], [2, 2, 6, 6, 100]])
+    out = average_pool_nhwc(x45, t, (2, 2), (2, 2), 4.0, None, t)
+    assert out.shape == (1, 2, 2, 1) and out[0, :, :, 0].tolist() == [[1, 5], [2, 6]]
+
+
+def test_average_pool_divisor_three_is_a_fixed_point_approximation():
+    t = per_tensor(1.0)
+    # 1x3 windows over rows [0, 1, 2], [3, 4, 5], [6, 7, 8]: sums 3, 12, 21.
+    # M = 1/3 = (2/3) * 2^-1: n = 32, m = round(2^32 / 3) = round(1431655765.33)
+    # = 1431655765 = (2^32 - 1) / 3. So acc * m / 2^32 = acc / 3 * (1 - 2^-32):
+    # 3 -> 1 - 2^-32, 12 -> 4 - 4 * 2^-32, 21 -> 7 - 7 * 2^-32.
+    assert quantize_multiplier(1.0 / 3.0) == (1431655765, 32)
+    x = nhwc([[0, 1, 2], [3, 4, 5], [6, 7, 8]])
+    out = average_pool_nhwc(x, t, (1, 3), (1, 1), 3.0, None, t)
+    assert out.shape == (1, 3, 1, 1) and out.ravel().tolist() == [1, 4, 7]
+    # Toward zero drops the tiny deficit's whole step: 0, 3, 6.
+    out = average_pool_nhwc(x, t, (1, 3), (1, 1), 3.0, None, t, rounding="toward_zero")
+    assert out.ravel().tolist() == [0, 3, 6]
+
+
+def test_average_pool_divisor_need_not_be_the_window_size():
+    t = per_tensor(1.0)
+    # A 2x2 window summed (acc = 1 + 2 + 3 + 4 = 10) and divided by c = 8:
+    # M = 1/8 -> (2^30, 33); 10 / 8 = 1.25 -> 1. With c = 0.5 (factor 2):
+    # M = 2 -> (2^30, 29); 20.
+    x = nhwc([[1, 2], [3, 4]])
+    assert average_pool_nhwc(x, t, (2, 2), (1, 1), 8.0, None, t).ravel().tolist() == [1]
+    assert average_pool_nhwc(x, t, (2, 2), (1, 1), None, 2.0, t).ravel().tolist() == [20]
+
+
+def test_average_pool_saturates():
+    t = per_tensor(1.0)
+    # A 1x1 window with c = 1/4 (factor 4): 40 * 4 = 160 -> 127; -40 * 4 -> -128.
+    x = nhwc([[40, -40]])
+    out = average_pool_nhwc(x, t, (1, 1), (1, 1), None, 4.0, t)
+    assert out.ravel().tolist() == [127, -128]
+
+
+def test_average_pool_validation():
+    t = per_tensor(1.0)
+    x = nhwc([[1, 2], [3, 4]])
+    average_pool_nhwc(x, t, (2, 2), (1, 1), 4.0, None, t)
+    # Exactly one of divisor and factor.
+    for divisor, factor in ((None, None), (4.0, 0.25)):
+        with pytest.raises(ValueError):
+            average_pool_nhwc(x, t, (2, 2), (1, 1), divisor, factor, t)
+    # Divisor / factor not positive and finite (c = 0 must not divide by zero).
+    for bad in (0.0, -4.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            average_pool_nhwc(x, t, (2, 2), (1, 1), bad, None, t)
+        with pytest.raises(ValueError):
+            average_pool_nhwc(x, t, (2, 2), (1, 1), None, bad, t)
+    with pytest.raises(TypeError):
+        average_pool_nhwc(x, t, (2, 2), (1, 1), "4", None, t)
+    # M >= 2^30: s_x / c / s_y = 2^31 / 1 / 1.
+    with pytest.raises(ValueError):
+        average_pool_nhwc(x, per_tensor(2.0**31), (2, 2), (1, 1), 1.0, None, t)
+    # Window larger than the input, window / strides not positive or not pairs.
+    for window, strides in (((3, 2), (1, 1)), ((2, 3), (1, 1)), ((0, 2), (1, 1)),
+                            ((2, 2), (0, 1)), ((2, 2), (1, -1)), ((2,), (1, 1)),
+                            ((2, 2), (1, 1, 1))):
+        with pytest.raises(ValueError):
+            average_pool_nhwc(x, t, window, strides, 4.0, None, t)
+    with pytest.raises(TypeError):
+        average_pool_nhwc(x, t, (2.0, 2), (1, 1), 4.0, None, t)
+    # Not rank 4; stored values outside the type; non-integers.
+    with pytest.raises(ValueError):
+        average_pool_nhwc(np.array([[1, 2], [3, 4]]), t, (2, 2), (1, 1), 4.0, None, t)
+    with pytest.raises(ValueError):
+        average_pool_nhwc(nhwc([[1, 2], [3, 128]]), t, (2, 2), (1, 1), 4.0, None, t)
+    with pytest.raises(TypeError):
+        average_pool_nhwc(x.astype(np.float32), t, (2, 2), (1, 1), 4.0, None, t)
+    # The window sum must fit i32: 4 * (2^31 - 1) does not.
+    i32 = per_tensor(1.0, bits=32)
+    big = nhwc([[2**31 - 1] * 2] * 2)
+    with pytest.raises(ValueError):
+        average_pool_nhwc(big, i32, (2, 2), (1, 1), 4.0, None, i32)
+    # Per-axis input or result types; rounding mode.
+    per_axis = QuantType(storage_bits=8, signed=True, expressed="f32", scales=[1.0], axis=3)
+    with pytest.raises(ValueError):
+        average_pool_nhwc(x, per_axis, (2, 2), (1, 1), 4.0, None, t)
+    with pytest.raises(ValueError):
+        average_pool_nhwc(x, t, (2, 2), (1, 1), 4.0, None, per_axis)
+    with pytest.raises(ValueError):
+        average_pool_nhwc(x, t, (2, 2), (1, 1), 4.0, None, t, rounding="floor")
 
 
 # ---------------------------------------------------------------------------

@@ -509,6 +509,85 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
   }
 };
 
+/// qnn.add: one elementwise loop, exact in i64 (docs/Semantics.md).
+struct AddOpLowering : public OpConversionPattern<AddOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(AddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto lhsType =
+        cast<quant::UniformQuantizedType>(getQuantizedElementType(op.getLhs()));
+    auto rhsType =
+        cast<quant::UniformQuantizedType>(getQuantizedElementType(op.getRhs()));
+    auto resultType = cast<quant::UniformQuantizedType>(
+        getQuantizedElementType(op.getResult()));
+    int64_t lo = resultType.getStorageTypeMin();
+    int64_t hi = resultType.getStorageTypeMax();
+    if (std::optional<ArrayRef<int64_t>> clamp = op.getClamp()) {
+      lo = std::max(lo, (*clamp)[0]);
+      hi = std::min(hi, (*clamp)[1]);
+    }
+    auto tensorType = cast<RankedTensorType>(op.getType());
+    IntegerType storageType = getSignlessStorageType(resultType);
+    SmallVector<Value> dynamicSizes;
+    for (auto [index, size] : llvm::enumerate(tensorType.getShape()))
+      if (ShapedType::isDynamic(size))
+        dynamicSizes.push_back(
+            tensor::DimOp::create(rewriter, loc, adaptor.getLhs(), index));
+    Value init = tensor::EmptyOp::create(
+        rewriter, loc, tensorType.clone(storageType), dynamicSizes);
+    unsigned rank = tensorType.getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    Type i64 = rewriter.getI64Type();
+    ArrayRef<int32_t> multipliers = op.getMultipliers();
+    int64_t shift = op.getShift();
+    RoundingMode rounding = op.getRounding();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(),
+        ValueRange{adaptor.getLhs(), adaptor.getRhs()}, init,
+        SmallVector<AffineMap>(3, identity),
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          auto constant = [&](int64_t value) -> Value {
+            return arith::ConstantOp::create(b, nestedLoc,
+                                             IntegerAttr::get(i64, value));
+          };
+          // (q - z) * m for one operand, exact in i64.
+          auto term = [&](Value stored, quant::UniformQuantizedType type,
+                          int64_t multiplier) -> Value {
+            Value wide = type.isSigned()
+                             ? arith::ExtSIOp::create(b, nestedLoc, i64, stored)
+                                   .getResult()
+                             : arith::ExtUIOp::create(b, nestedLoc, i64, stored)
+                                   .getResult();
+            Value centered = arith::SubIOp::create(
+                b, nestedLoc, wide, constant(type.getZeroPoint()));
+            return arith::MulIOp::create(b, nestedLoc, centered,
+                                         constant(multiplier));
+          };
+          Value sum = arith::AddIOp::create(
+              b, nestedLoc, term(args[0], lhsType, multipliers[0]),
+              term(args[1], rhsType, multipliers[1]));
+          Value rounded =
+              buildRoundingShift(b, nestedLoc, sum, constant(shift), rounding);
+          Value shifted = arith::AddIOp::create(
+              b, nestedLoc, rounded, constant(resultType.getZeroPoint()));
+          Value saturated = arith::MinSIOp::create(
+              b, nestedLoc,
+              arith::MaxSIOp::create(b, nestedLoc, shifted, constant(lo)),
+              constant(hi));
+          linalg::YieldOp::create(
+              b, nestedLoc,
+              arith::TruncIOp::create(b, nestedLoc, storageType, saturated)
+                  .getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 /// Outside of calibration runs, an observer is the identity.
 struct ObserveOpLowering : public OpConversionPattern<ObserveOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -543,8 +622,9 @@ struct StorageCastOpLowering
 void qnn::populateQNNToLinalgConversionPatterns(
     const TypeConverter &typeConverter, RewritePatternSet &patterns) {
   patterns.add<QuantizeOpLowering, DequantizeOpLowering, RequantizeOpLowering,
-               RescaleOpLowering, ConstantOpLowering, ObserveOpLowering,
-               StorageCastOpLowering>(typeConverter, patterns.getContext());
+               RescaleOpLowering, AddOpLowering, ConstantOpLowering,
+               ObserveOpLowering, StorageCastOpLowering>(typeConverter,
+                                                         patterns.getContext());
 }
 
 //===----------------------------------------------------------------------===//

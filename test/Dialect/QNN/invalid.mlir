@@ -293,3 +293,147 @@ func.func @constant_channel_count_mismatch() {
   %c = qnn.constant dense<[1, 2]> : tensor<2xi8> -> tensor<2x!quant.uniform<i8:f32:0, {0.1, 0.2, 0.3}>>
   return
 }
+
+//===----------------------------------------------------------------------===//
+// qnn.rescale
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @rescale_per_axis_result(%acc: tensor<2xi32>) {
+  // expected-error @+1 {{'qnn.rescale' op result must have a per-tensor quantized type, got '!quant.uniform<i8:f32:0, {1.000000e-01,2.000000e-01}>'}}
+  %0 = qnn.rescale %acc multipliers [1] shifts [1] : tensor<2xi32> -> tensor<2x!quant.uniform<i8:f32:0, {0.1, 0.2}>>
+  return
+}
+
+// -----
+
+func.func @rescale_count_mismatch(%acc: tensor<2xi32>) {
+  // expected-error @+1 {{'qnn.rescale' op has 2 multipliers and 1 shifts; expected the same number, at least one}}
+  %0 = qnn.rescale %acc multipliers [1, 2] shifts [1] axis 0 : tensor<2xi32> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @rescale_axis_out_of_range(%acc: tensor<2xi32>) {
+  // expected-error @+1 {{'qnn.rescale' op axis 1 is out of range for a tensor of rank 1}}
+  %0 = qnn.rescale %acc multipliers [1, 2] shifts [1, 1] axis 1 : tensor<2xi32> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @rescale_axis_size_mismatch(%acc: tensor<3xi32>) {
+  // expected-error @+1 {{'qnn.rescale' op axis 0 has size 3 but there are 2 multipliers}}
+  %0 = qnn.rescale %acc multipliers [1, 2] shifts [1, 1] axis 0 : tensor<3xi32> -> tensor<3x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @rescale_several_without_axis(%acc: tensor<2xi32>) {
+  // expected-error @+1 {{'qnn.rescale' op has 2 multipliers but no axis}}
+  %0 = qnn.rescale %acc multipliers [1, 2] shifts [1, 1] : tensor<2xi32> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @rescale_negative_multiplier(%acc: tensor<2xi32>) {
+  // expected-error @+1 {{'qnn.rescale' op multiplier -5 is negative; expected [0, 2^31)}}
+  %0 = qnn.rescale %acc multipliers [-5] shifts [1] : tensor<2xi32> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @rescale_bad_shift(%acc: tensor<2xi32>) {
+  // expected-error @+1 {{'qnn.rescale' op shift 63 is outside [1, 62]}}
+  %0 = qnn.rescale %acc multipliers [1] shifts [63] : tensor<2xi32> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @rescale_inverted_clamp(%acc: tensor<2xi32>) {
+  // expected-error @+1 {{'qnn.rescale' op clamp must be [lo, hi] with lo <= hi}}
+  %0 = qnn.rescale %acc multipliers [1] shifts [1] clamp [5, 4] : tensor<2xi32> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @rescale_clamp_outside_storage(%acc: tensor<2xi32>) {
+  // expected-error @+1 {{'qnn.rescale' op clamp [0, 300] is outside the storage range [-128, 127]}}
+  %0 = qnn.rescale %acc multipliers [1] shifts [1] clamp [0, 300] : tensor<2xi32> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @rescale_i8_accumulator(%acc: tensor<2xi8>) {
+  // expected-error @+1 {{'qnn.rescale' op operand #0 must be ranked tensor of 32-bit signless integer values}}
+  %0 = qnn.rescale %acc multipliers [1] shifts [1] : tensor<2xi8> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// qnn.add
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @add_per_axis_operand(%a: tensor<2x!quant.uniform<i8:f32:0, {0.1, 0.2}>>, %b: tensor<2x!quant.uniform<i8:f32, 0.1>>) {
+  // expected-error @+1 {{'qnn.add' op lhs must have a per-tensor quantized type}}
+  %0 = qnn.add %a, %b multipliers [1, 1] shift 1 : tensor<2x!quant.uniform<i8:f32:0, {0.1, 0.2}>>, tensor<2x!quant.uniform<i8:f32, 0.1>> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @add_wide_storage(%a: tensor<2x!quant.uniform<i32:f32, 0.1>>, %b: tensor<2x!quant.uniform<i8:f32, 0.1>>) {
+  // expected-error @+1 {{'qnn.add' op lhs storage is wider than 16 bits}}
+  %0 = qnn.add %a, %b multipliers [1, 1] shift 1 : tensor<2x!quant.uniform<i32:f32, 0.1>>, tensor<2x!quant.uniform<i8:f32, 0.1>> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @add_one_multiplier(%a: tensor<2x!quant.uniform<i8:f32, 0.1>>) {
+  // expected-error @+1 {{'qnn.add' op expected two multipliers, got 1}}
+  %0 = qnn.add %a, %a multipliers [1] shift 1 : tensor<2x!quant.uniform<i8:f32, 0.1>>, tensor<2x!quant.uniform<i8:f32, 0.1>> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @add_negative_multiplier(%a: tensor<2x!quant.uniform<i8:f32, 0.1>>) {
+  // expected-error @+1 {{'qnn.add' op multiplier -1 is negative; expected [0, 2^31)}}
+  %0 = qnn.add %a, %a multipliers [1, -1] shift 1 : tensor<2x!quant.uniform<i8:f32, 0.1>>, tensor<2x!quant.uniform<i8:f32, 0.1>> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @add_bad_shift(%a: tensor<2x!quant.uniform<i8:f32, 0.1>>) {
+  // expected-error @+1 {{'qnn.add' op shift 0 is outside [1, 62]}}
+  %0 = qnn.add %a, %a multipliers [1, 1] shift 0 : tensor<2x!quant.uniform<i8:f32, 0.1>>, tensor<2x!quant.uniform<i8:f32, 0.1>> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @add_clamp_outside_storage(%a: tensor<2x!quant.uniform<i8:f32, 0.1>>) {
+  // expected-error @+1 {{'qnn.add' op clamp [-200, 0] is outside the storage range [-128, 127]}}
+  %0 = qnn.add %a, %a multipliers [1, 1] shift 1 clamp [-200, 0] : tensor<2x!quant.uniform<i8:f32, 0.1>>, tensor<2x!quant.uniform<i8:f32, 0.1>> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}
+
+// -----
+
+func.func @add_shape_mismatch(%a: tensor<2x!quant.uniform<i8:f32, 0.1>>, %b: tensor<3x!quant.uniform<i8:f32, 0.1>>) {
+  // expected-error @+1 {{'qnn.add' op requires the same shape for all operands and results}}
+  %0 = qnn.add %a, %b multipliers [1, 1] shift 1 : tensor<2x!quant.uniform<i8:f32, 0.1>>, tensor<3x!quant.uniform<i8:f32, 0.1>> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
+  return
+}

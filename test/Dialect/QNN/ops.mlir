@@ -69,3 +69,19 @@ func.func @constant() -> (tensor<2x2x!quant.uniform<i8:f32:0, {1.000000e-01,2.00
   %u = qnn.constant dense<[255, 0]> : tensor<2xui8> -> tensor<2x!quant.uniform<u8:f32, 1.0:128>>
   return %w, %u : tensor<2x2x!quant.uniform<i8:f32:0, {0.1, 0.2}>>, tensor<2x!quant.uniform<u8:f32, 1.0:128>>
 }
+
+// CHECK-LABEL: func @rescale
+func.func @rescale(%acc: tensor<4x2xi32>) -> (tensor<4x2x!quant.uniform<i8:f32, 5.000000e-02:-3>>, tensor<4x2x!quant.uniform<u8:f32, 1.000000e+00:5>>) {
+  // CHECK: qnn.rescale %{{.*}} multipliers [1518500250, 1073741824] shifts [38, 37] axis 1 clamp [-3, 127] : tensor<4x2xi32> -> tensor<4x2x!quant.uniform<i8:f32, 5.000000e-02:-3>>
+  %0 = qnn.rescale %acc multipliers [1518500250, 1073741824] shifts [38, 37] axis 1 clamp [-3, 127] : tensor<4x2xi32> -> tensor<4x2x!quant.uniform<i8:f32, 0.05:-3>>
+  // CHECK: qnn.rescale %{{.*}} multipliers [1073741824] shifts [31] rounding<toward_zero> : tensor<4x2xi32>
+  %1 = qnn.rescale %acc multipliers [1073741824] shifts [31] rounding<toward_zero> : tensor<4x2xi32> -> tensor<4x2x!quant.uniform<u8:f32, 1.0:5>>
+  return %0, %1 : tensor<4x2x!quant.uniform<i8:f32, 0.05:-3>>, tensor<4x2x!quant.uniform<u8:f32, 1.0:5>>
+}
+
+// CHECK-LABEL: func @add
+func.func @add(%a: tensor<4x!quant.uniform<u8:f32, 0.5:128>>, %b: tensor<4x!quant.uniform<i8:f32, 0.25>>) -> tensor<4x!quant.uniform<u8:f32, 1.0:128>> {
+  // CHECK: qnn.add %{{.*}}, %{{.*}} multipliers [1073741824, 536870912] shift 31 clamp [128, 255] : tensor<4x!quant.uniform<u8:f32, 5.000000e-01:128>>, tensor<4x!quant.uniform<i8:f32, 2.500000e-01>> -> tensor<4x!quant.uniform<u8:f32, 1.000000e+00:128>>
+  %y = qnn.add %a, %b multipliers [1073741824, 536870912] shift 31 clamp [128, 255] : tensor<4x!quant.uniform<u8:f32, 0.5:128>>, tensor<4x!quant.uniform<i8:f32, 0.25>> -> tensor<4x!quant.uniform<u8:f32, 1.0:128>>
+  return %y : tensor<4x!quant.uniform<u8:f32, 1.0:128>>
+}

@@ -173,6 +173,23 @@ OpFoldResult RequantizeOp::fold(FoldAdaptor adaptor) {
 // RescaleOp
 //===----------------------------------------------------------------------===//
 
+/// Checks a clamp attribute against the storage range of `type`.
+static LogicalResult verifyClamp(Operation *op,
+                                 std::optional<ArrayRef<int64_t>> clamp,
+                                 quant::QuantizedType type) {
+  if (!clamp)
+    return success();
+  if (clamp->size() != 2 || (*clamp)[0] > (*clamp)[1])
+    return op->emitOpError() << "clamp must be [lo, hi] with lo <= hi";
+  if ((*clamp)[0] < type.getStorageTypeMin() ||
+      (*clamp)[1] > type.getStorageTypeMax())
+    return op->emitOpError()
+           << "clamp [" << (*clamp)[0] << ", " << (*clamp)[1]
+           << "] is outside the storage range [" << type.getStorageTypeMin()
+           << ", " << type.getStorageTypeMax() << "]";
+  return success();
+}
+
 LogicalResult RescaleOp::verify() {
   auto resultType =
       dyn_cast<quant::UniformQuantizedType>(getQuantizedElementType(getType()));
@@ -212,17 +229,35 @@ LogicalResult RescaleOp::verify() {
   for (int32_t shift : shifts)
     if (shift < 1 || shift > 62)
       return emitOpError() << "shift " << shift << " is outside [1, 62]";
-  if (std::optional<ArrayRef<int64_t>> clamp = getClamp()) {
-    if (clamp->size() != 2 || (*clamp)[0] > (*clamp)[1])
-      return emitOpError() << "clamp must be [lo, hi] with lo <= hi";
-    if ((*clamp)[0] < resultType.getStorageTypeMin() ||
-        (*clamp)[1] > resultType.getStorageTypeMax())
-      return emitOpError() << "clamp [" << (*clamp)[0] << ", " << (*clamp)[1]
-                           << "] is outside the storage range ["
-                           << resultType.getStorageTypeMin() << ", "
-                           << resultType.getStorageTypeMax() << "]";
-  }
+  if (failed(verifyClamp(*this, getClamp(), resultType)))
+    return failure();
   return verifyQuantizedTensor(*this, getType(), "result");
+}
+
+//===----------------------------------------------------------------------===//
+// AddOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AddOp::verify() {
+  for (auto [role, value] :
+       {std::make_pair("lhs", getLhs()), std::make_pair("rhs", getRhs()),
+        std::make_pair("result", getResult())}) {
+    auto type = getQuantizedElementType(value.getType());
+    if (!isa<quant::UniformQuantizedType>(type))
+      return emitOpError() << role << " must have a per-tensor quantized type";
+    if (type.getStorageTypeIntegralWidth() > 16)
+      return emitOpError() << role << " storage is wider than 16 bits";
+  }
+  if (getMultipliers().size() != 2)
+    return emitOpError() << "expected two multipliers, got "
+                         << getMultipliers().size();
+  for (int32_t multiplier : getMultipliers())
+    if (multiplier < 0)
+      return emitOpError() << "multiplier " << multiplier
+                           << " is negative; expected [0, 2^31)";
+  if (getShift() < 1 || getShift() > 62)
+    return emitOpError() << "shift " << getShift() << " is outside [1, 62]";
+  return verifyClamp(*this, getClamp(), getQuantizedElementType(getType()));
 }
 
 //===----------------------------------------------------------------------===//

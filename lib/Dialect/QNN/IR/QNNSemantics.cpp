@@ -295,3 +295,22 @@ qnn::quantizeMultiplier(double multiplier) {
     return failure();
   return std::make_pair(static_cast<int32_t>(m), static_cast<int32_t>(n));
 }
+
+FailureOr<std::tuple<int32_t, int32_t, int32_t>>
+qnn::getAddParameters(double scaleA, double scaleB, double scaleY) {
+  double multiplierA = scaleA / scaleY;
+  double multiplierB = scaleB / scaleY;
+  FailureOr<std::pair<int32_t, int32_t>> larger =
+      quantizeMultiplier(std::max(multiplierA, multiplierB));
+  if (failed(larger))
+    return failure();
+  int32_t shift = larger->second;
+  auto atShift = [&](double multiplier) {
+    return static_cast<int64_t>(std::nearbyint(std::ldexp(multiplier, shift)));
+  };
+  int64_t a = atShift(multiplierA), b = atShift(multiplierB);
+  if (a >= (int64_t(1) << 31) || b >= (int64_t(1) << 31))
+    return failure();
+  return std::make_tuple(static_cast<int32_t>(a), static_cast<int32_t>(b),
+                         shift);
+}

@@ -190,6 +190,47 @@ static int64_t getStored(const APInt &bits, quant::QuantizedType type) {
   return getStoredValue(bits, type);
 }
 
+/// The per-tensor type of a dequantized operand, or null.
+static quant::UniformQuantizedType getDequantizedType(Value value) {
+  auto dequantize = value.getDefiningOp<DequantizeOp>();
+  return dequantize ? dyn_cast<quant::UniformQuantizedType>(
+                          dequantize.getInput().getType().getElementType())
+                    : nullptr;
+}
+
+/// Whether `op` adds its two inputs elementwise: linalg.add, or a
+/// linalg.generic with identity maps yielding addf of its two arguments.
+static bool isElementwiseAdd(Operation *op) {
+  if (isa<linalg::AddOp>(op))
+    return true;
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 2 ||
+      generic.getNumLoops() != generic.getNumParallelLoops() ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  Block &body = generic.getRegion().front();
+  auto addf = cast<linalg::YieldOp>(body.getTerminator())
+                  .getValues()[0]
+                  .getDefiningOp<arith::AddFOp>();
+  return addf && llvm::is_contained(addf->getOperands(), body.getArgument(0)) &&
+         llvm::is_contained(addf->getOperands(), body.getArgument(1));
+}
+
+/// The clamp bounds, in stored values of `type`, of an activation with
+/// float bounds `bounds`.
+static SmallVector<int64_t> getStoredClamp(std::pair<double, double> bounds,
+                                           quant::UniformQuantizedType type,
+                                           RoundingMode rounding) {
+  auto stored = [&](double bound) {
+    if (std::isinf(bound))
+      return bound < 0 ? type.getStorageTypeMin() : type.getStorageTypeMax();
+    return quantizeValue(APFloat(static_cast<float>(bound)), type.getScale(),
+                         type.getZeroPoint(), type, rounding);
+  };
+  return {stored(bounds.first), stored(bounds.second)};
+}
+
 struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -383,18 +424,8 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
     // Activation bounds in the stored domain: quantize is monotonic, so
     // quantize(clamp(y, lo, hi)) = clamp(quantize(y), quantize(lo), ...).
     std::optional<SmallVector<int64_t>> clamp;
-    if (epilogue.clamp) {
-      auto storedBound = [&](double bound) {
-        if (std::isinf(bound))
-          return bound < 0 ? outType.getStorageTypeMin()
-                           : outType.getStorageTypeMax();
-        return quantizeValue(APFloat(static_cast<float>(bound)),
-                             outType.getScale(), outType.getZeroPoint(),
-                             outType, quantize.getRounding());
-      };
-      clamp = SmallVector<int64_t>{storedBound(epilogue.clamp->first),
-                                   storedBound(epilogue.clamp->second)};
-    }
+    if (epilogue.clamp)
+      clamp = getStoredClamp(*epilogue.clamp, outType, quantize.getRounding());
 
     // The integer program.
     Location loc = quantize.getLoc();
@@ -593,6 +624,181 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
   }
 };
 
+/// Matches `y = x / c` or `y = x * f` by a scalar constant, elementwise;
+/// returns the real factor as (divisor, factor).
+static std::optional<std::pair<std::optional<double>, std::optional<double>>>
+matchScaling(Operation *op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumLoops() != generic.getNumParallelLoops() ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return std::nullopt;
+  Block &body = generic.getRegion().front();
+  Operation *def = cast<linalg::YieldOp>(body.getTerminator())
+                       .getValues()[0]
+                       .getDefiningOp();
+  if (!def || def->getNumOperands() != 2 ||
+      def->getOperand(0) != body.getArgument(0))
+    return std::nullopt;
+  std::optional<double> constant = getScalarConstant(def->getOperand(1));
+  if (!constant)
+    return std::nullopt;
+  if (isa<arith::DivFOp>(def))
+    return std::make_pair(constant, std::optional<double>());
+  if (isa<arith::MulFOp>(def))
+    return std::make_pair(std::optional<double>(), constant);
+  return std::nullopt;
+}
+
+/// quantize(act(dequantize(a) + dequantize(b))): a residual add, in
+/// integers (qnn.add).
+struct FuseQuantizedAdd : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    auto outType = dyn_cast<quant::UniformQuantizedType>(
+        quantize.getType().getElementType());
+    Value current = quantize.getInput();
+    Operation *op = current.getDefiningOp();
+    if (!outType || !op || !current.hasOneUse())
+      return failure();
+    std::optional<std::pair<double, double>> activation;
+    Operation *activationOp = nullptr;
+    if (!isElementwiseAdd(op)) {
+      activation = matchActivation(op, op->getOperand(0));
+      if (!activation)
+        return failure();
+      activationOp = op;
+      current = op->getOperand(0);
+      op = current.getDefiningOp();
+      if (!op || !current.hasOneUse() || !isElementwiseAdd(op))
+        return failure();
+    }
+    Value lhs = op->getOperand(0), rhs = op->getOperand(1);
+    auto lhsType = getDequantizedType(lhs), rhsType = getDequantizedType(rhs);
+    if (!lhsType || !rhsType || lhs.getType() != rhs.getType() ||
+        lhs.getType() != current.getType())
+      return failure();
+    for (auto type : {lhsType, rhsType, outType})
+      if (type.getStorageTypeIntegralWidth() > 16)
+        return failure();
+    FailureOr<std::tuple<int32_t, int32_t, int32_t>> parameters =
+        getAddParameters(lhsType.getScale(), rhsType.getScale(),
+                         outType.getScale());
+    if (failed(parameters))
+      return failure();
+    auto [multiplierA, multiplierB, shift] = *parameters;
+    DenseI64ArrayAttr clamp;
+    if (activation)
+      clamp = rewriter.getDenseI64ArrayAttr(
+          getStoredClamp(*activation, outType, quantize.getRounding()));
+    rewriter.setInsertionPoint(quantize);
+    auto add = AddOp::create(
+        rewriter, quantize.getLoc(), quantize.getType(),
+        lhs.getDefiningOp<DequantizeOp>().getInput(),
+        rhs.getDefiningOp<DequantizeOp>().getInput(),
+        rewriter.getDenseI32ArrayAttr({multiplierA, multiplierB}),
+        rewriter.getI32IntegerAttr(shift),
+        RoundingModeAttr::get(getContext(), quantize.getRounding()), clamp);
+    rewriter.replaceOp(quantize, add.getResult());
+    if (activationOp)
+      rewriter.eraseOp(activationOp);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// quantize(sum_pool(dequantize(x)) / c): average pooling, as an i32 window
+/// sum of x - z_x and one qnn.rescale by s_x / c / s_y.
+struct FuseAveragePool : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    auto outType = dyn_cast<quant::UniformQuantizedType>(
+        quantize.getType().getElementType());
+    Value current = quantize.getInput();
+    Operation *scaling = current.getDefiningOp();
+    if (!outType || !scaling || !current.hasOneUse())
+      return failure();
+    auto factors = matchScaling(scaling);
+    if (!factors)
+      return failure();
+    Value sum = scaling->getOperand(0);
+    auto pool = sum.getDefiningOp<linalg::PoolingNhwcSumOp>();
+    if (!pool || !sum.hasOneUse())
+      return failure();
+    auto xType = getDequantizedType(pool.getInputs()[0]);
+    auto window = dyn_cast<RankedTensorType>(pool.getInputs()[1].getType());
+    Value init = pool.getOutputs()[0];
+    auto fill = init.getDefiningOp<linalg::FillOp>();
+    if (!xType || !window || !window.hasStaticShape() || !fill ||
+        getScalarConstant(fill.getInputs()[0]) != 0.0)
+      return failure();
+    int64_t count = window.getNumElements();
+    int64_t xMaxAbs =
+        std::max(xType.getStorageTypeMax() - xType.getZeroPoint(),
+                 xType.getZeroPoint() - xType.getStorageTypeMin());
+    if (count * xMaxAbs >= (int64_t(1) << 31))
+      return pool.emitError() << "the i32 window sum could overflow: " << count
+                              << " * " << xMaxAbs << " >= 2^31";
+    double multiplier =
+        factors->first
+            ? (xType.getScale() / *factors->first) / outType.getScale()
+            : (xType.getScale() * *factors->second) / outType.getScale();
+    FailureOr<std::pair<int32_t, int32_t>> fixedPoint =
+        quantizeMultiplier(multiplier);
+    if (failed(fixedPoint))
+      return failure();
+
+    Location loc = quantize.getLoc();
+    rewriter.setInsertionPoint(quantize);
+    Type i32 = rewriter.getI32Type();
+    Value xQuantized =
+        pool.getInputs()[0].getDefiningOp<DequantizeOp>().getInput();
+    Value xStored = quant::StorageCastOp::create(
+        rewriter, loc,
+        getStoredValuesType(cast<RankedTensorType>(xQuantized.getType())),
+        xQuantized);
+    // The sum of x - z_x starts at -count * z_x.
+    Value empty = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, init), i32);
+    Value start = arith::ConstantOp::create(
+        rewriter, loc, IntegerAttr::get(i32, -count * xType.getZeroPoint()));
+    Value accumulatorInit =
+        linalg::FillOp::create(rewriter, loc, start, empty).getResult(0);
+    bool xSigned = xType.isSigned();
+    Value accumulator =
+        linalg::GenericOp::create(
+            rewriter, loc, accumulatorInit.getType(),
+            ValueRange{xStored, pool.getInputs()[1]}, accumulatorInit,
+            pool.getIndexingMapsArray(), pool.getIteratorTypesArray(),
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              Value x = xSigned
+                            ? arith::ExtSIOp::create(b, nestedLoc, i32, args[0])
+                                  .getResult()
+                            : arith::ExtUIOp::create(b, nestedLoc, i32, args[0])
+                                  .getResult();
+              linalg::YieldOp::create(
+                  b, nestedLoc,
+                  arith::AddIOp::create(b, nestedLoc, args[2], x).getResult());
+            })
+            .getResult(0);
+    auto rescale = RescaleOp::create(
+        rewriter, loc, quantize.getType(), accumulator,
+        rewriter.getDenseI32ArrayAttr({fixedPoint->first}),
+        rewriter.getDenseI32ArrayAttr({fixedPoint->second}), IntegerAttr(),
+        RoundingModeAttr::get(getContext(), quantize.getRounding()),
+        DenseI64ArrayAttr());
+    rewriter.replaceOp(quantize, rescale.getResult());
+    rewriter.eraseOp(scaling);
+    rewriter.eraseOp(pool);
+    return success();
+  }
+};
+
 /// quantize(dequantize(q)) into another type is by definition requantize.
 struct DequantizeQuantizeToRequantize : public OpRewritePattern<QuantizeOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -645,6 +851,15 @@ bool qnn::isFusedIntermediate(Value value) {
   Operation *producer = value.getDefiningOp();
   if (!user || !producer)
     return false;
+  // A sum pooling divided by its window size: an average pooling.
+  if (isa<linalg::PoolingNhwcSumOp>(producer))
+    return matchScaling(user).has_value();
+  // A residual add of two activations, followed by its activation.
+  if (isElementwiseAdd(producer) &&
+      llvm::none_of(producer->getOperands().take_front(2), [](Value operand) {
+        return matchPattern(operand, m_Constant());
+      }))
+    return matchActivation(user, value).has_value();
   std::optional<WeightOperand> layout = getConstantWeightOperand(producer);
   if (!layout) {
     // The result of a bias add of a contraction, feeding an activation.
@@ -662,6 +877,7 @@ bool qnn::isFusedIntermediate(Value value) {
 }
 
 void qnn::populateFuseQuantizedOpsPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseQuantizedContraction, FuseDataMovement,
-               DequantizeQuantizeToRequantize>(patterns.getContext());
+  patterns.add<FuseQuantizedContraction, FuseQuantizedAdd, FuseAveragePool,
+               FuseDataMovement, DequantizeQuantizeToRequantize>(
+      patterns.getContext());
 }

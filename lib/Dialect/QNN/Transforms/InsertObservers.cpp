@@ -42,7 +42,9 @@ struct QNNInsertObserversPass
     module.walk([&](FunctionOpInterface function) {
       if (function.isExternal())
         return;
-      for (BlockArgument argument : function.getArguments())
+      // Each argument's observer goes to the start of the body: visit them
+      // last to first so that the observers read in argument order.
+      for (BlockArgument argument : llvm::reverse(function.getArguments()))
         activations.push_back(argument);
       function.walk([&](Operation *op) {
         if (op != function.getOperation())

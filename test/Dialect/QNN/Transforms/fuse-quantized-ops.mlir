@@ -125,3 +125,53 @@ func.func @not_fused(%xq: tensor<2x2x!quant.uniform<i8:f32, 0.5>>, %wq: tensor<2
   %r = qnn.quantize %x : tensor<2x2xf32> -> tensor<2x2x!quant.uniform<u8:f32, 0.25:128>>
   return %yq, %r : tensor<2x2x!quant.uniform<i8:f32, 1.0>>, tensor<2x2x!quant.uniform<u8:f32, 0.25:128>>
 }
+
+// -----
+
+// Residual add with a ReLU: s_a / s_y = 0.5 -> (2^30, 31) is the larger
+// multiplier; s_b / s_y = 0.25 at shift 31 is 2^29. ReLU: clamp [z_y, 255].
+// CHECK-LABEL: func @residual_add_relu
+// CHECK-SAME: (%[[A:.*]]: tensor<4x!quant.uniform<u8:f32, 5.000000e-01:128>>, %[[B:.*]]: tensor<4x!quant.uniform<i8:f32, 2.500000e-01>>)
+// CHECK: %[[Y:.*]] = qnn.add %[[A]], %[[B]] multipliers [1073741824, 536870912] shift 31 clamp [128, 255]
+// CHECK-NOT: linalg.add
+// CHECK: return %[[Y]]
+func.func @residual_add_relu(%aq: tensor<4x!quant.uniform<u8:f32, 0.5:128>>, %bq: tensor<4x!quant.uniform<i8:f32, 0.25>>) -> tensor<4x!quant.uniform<u8:f32, 1.0:128>> {
+  %a = qnn.dequantize %aq : tensor<4x!quant.uniform<u8:f32, 0.5:128>> -> tensor<4xf32>
+  %b = qnn.dequantize %bq : tensor<4x!quant.uniform<i8:f32, 0.25>> -> tensor<4xf32>
+  %e = tensor.empty() : tensor<4xf32>
+  %zeros = arith.constant dense<0.0> : tensor<4xf32>
+  %s = linalg.add ins(%a, %b : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %r = linalg.max ins(%s, %zeros : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %yq = qnn.quantize %r : tensor<4xf32> -> tensor<4x!quant.uniform<u8:f32, 1.0:128>>
+  return %yq : tensor<4x!quant.uniform<u8:f32, 1.0:128>>
+}
+
+// -----
+
+// Average pooling 2x2: the window sum of x - z_x starts at -4 * 10 = -40;
+// one rescale by (0.5 / 4) / 0.25 = 0.5 -> (2^30, 31).
+// CHECK-LABEL: func @average_pool
+// CHECK-DAG: %[[START:.*]] = arith.constant -40 : i32
+// CHECK: %[[INIT:.*]] = linalg.fill ins(%[[START]] : i32)
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} outs(%[[INIT]] : tensor<1x2x2x1xi32>)
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: qnn.rescale %[[SUM]] multipliers [1073741824] shifts [31] : tensor<1x2x2x1xi32> -> tensor<1x2x2x1x!quant.uniform<i8:f32, 2.500000e-01>>
+// CHECK-NOT: linalg.pooling_nhwc_sum
+func.func @average_pool(%xq: tensor<1x4x4x1x!quant.uniform<u8:f32, 0.5:10>>) -> tensor<1x2x2x1x!quant.uniform<i8:f32, 0.25>> {
+  %x = qnn.dequantize %xq : tensor<1x4x4x1x!quant.uniform<u8:f32, 0.5:10>> -> tensor<1x4x4x1xf32>
+  %zero = arith.constant 0.0 : f32
+  %w = tensor.empty() : tensor<2x2xf32>
+  %e = tensor.empty() : tensor<1x2x2x1xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x2x1xf32>) -> tensor<1x2x2x1xf32>
+  %s = linalg.pooling_nhwc_sum {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}
+      ins(%x, %w : tensor<1x4x4x1xf32>, tensor<2x2xf32>) outs(%i : tensor<1x2x2x1xf32>) -> tensor<1x2x2x1xf32>
+  %p = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%s : tensor<1x2x2x1xf32>) outs(%e : tensor<1x2x2x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c = arith.constant 4.0 : f32
+    %d = arith.divf %in, %c : f32
+    linalg.yield %d : f32
+  } -> tensor<1x2x2x1xf32>
+  %yq = qnn.quantize %p : tensor<1x2x2x1xf32> -> tensor<1x2x2x1x!quant.uniform<i8:f32, 0.25>>
+  return %yq : tensor<1x2x2x1x!quant.uniform<i8:f32, 0.25>>
+}

@@ -185,6 +185,42 @@ def QNN_RescaleOp : QNN_Op<"rescale", [Pure, SameOperandsAndResultShape]> {
 }
 
 //===----------------------------------------------------------------------===//
+// qnn.add
+//===----------------------------------------------------------------------===//
+
+def QNN_AddOp : QNN_Op<"add", [Pure, SameOperandsAndResultShape]> {
+  let summary = "Adds two quantized tensors in integers";
+  let description = [{
+    `dequantize(a) + dequantize(b)`, requantized to the result type, computed
+    as `clamp(round(((a - z_a) · m_a + (b - z_b) · m_b) / 2^n) + z_y, lo, hi)`
+    exactly in 64-bit integers with one rounding (`rounding`, default
+    `half_to_even`). `m_a / 2^n` and `m_b / 2^n` encode `s_a / s_y` and
+    `s_b / s_y`; all three types are per tensor. `clamp` narrows the
+    storage range (a folded ReLU). See docs/Semantics.md.
+
+    ```mlir
+    %y = qnn.add %a, %b multipliers [1073741824, 2147483647] shift 31
+         : tensor<4xi8..>, ... -> ...
+    ```
+  }];
+  let arguments = (ins
+    QNN_QuantizedTensor:$lhs,
+    QNN_QuantizedTensor:$rhs,
+    DenseI32ArrayAttr:$multipliers,
+    I32Attr:$shift,
+    DefaultValuedAttr<QNN_RoundingModeAttr,
+                      "::mlir::qnn::RoundingMode::HalfToEven">:$rounding,
+    OptionalAttr<DenseI64ArrayAttr>:$clamp);
+  let results = (outs QNN_QuantizedTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `multipliers` $multipliers `shift` $shift
+    (`rounding` `` $rounding^)? (`clamp` $clamp^)? attr-dict
+    `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // qnn.observe
 //===----------------------------------------------------------------------===//
 

@@ -105,6 +105,12 @@ int64_t getStoredValue(const llvm::APInt &bits, quant::QuantizedType type);
 /// non-finite or non-positive `M`.
 FailureOr<std::pair<int32_t, int32_t>> quantizeMultiplier(double multiplier);
 
+/// The multipliers and common shift `(m_a, m_b, n)` of a qnn.add from
+/// `s_a / s_y` and `s_b / s_y` (docs/Semantics.md, qnn.add): the shift of
+/// the larger multiplier, both rounded at it.
+FailureOr<std::tuple<int32_t, int32_t, int32_t>>
+getAddParameters(double scaleA, double scaleB, double scaleY);
+
 /// Whether `dequantize` followed by `quantize` with `rounding` gives back
 /// every stored value of `type` (see "Folding" in docs/Semantics.md).
 bool isExactRoundTrip(quant::QuantizedType type, RoundingMode rounding);
