@@ -36,6 +36,7 @@ void qnn::buildQuantizePipeline(OpPassManager &pm,
   qdq.weightSymmetric = options.weightSymmetric;
   qdq.weightGranularity = options.weightGranularity;
   qdq.weightGroupSize = options.weightGroupSize;
+  qdq.weightOnly = options.weightOnly;
   pm.addPass(createQNNInsertQDQPass(qdq));
   // Weight quantizes fold into qnn.constant before fusion looks for them.
   pm.addPass(createCanonicalizerPass());

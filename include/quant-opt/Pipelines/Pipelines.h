@@ -76,6 +76,10 @@ struct QuantizePipelineOptions
       *this, "weight-group-size",
       llvm::cl::desc("Block size along the reduction dimension"),
       llvm::cl::init(32)};
+  PassOptions::Option<bool> weightOnly{
+      *this, "weight-only",
+      llvm::cl::desc("Quantize the weights only; activations stay float"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> lowerToIntegers{
       *this, "lower-to-integers",
       llvm::cl::desc("Lower the quantized program to linalg on integer "

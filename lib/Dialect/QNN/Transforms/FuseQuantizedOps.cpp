@@ -799,6 +799,116 @@ struct FuseAveragePool : public OpRewritePattern<QuantizeOp> {
   }
 };
 
+/// A float activation times dequantized constant weights (weight-only
+/// quantization): the stored weights are read by the contraction and
+/// dequantized in its body, as qnn.dequantize would, one element at a time.
+struct FuseWeightOnlyContraction
+    : public OpInterfaceRewritePattern<linalg::LinalgOp> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::LinalgOp op,
+                                PatternRewriter &rewriter) const override {
+    std::optional<WeightOperand> layout = getWeightOperand(op);
+    if (!layout || op.getNumDpsInputs() != 2 || op->getNumResults() != 1)
+      return failure();
+    unsigned activationIndex = 1 - layout->operandIndex;
+    auto dequantize = op.getDpsInputOperand(layout->operandIndex)
+                          ->get()
+                          .getDefiningOp<DequantizeOp>();
+    if (!dequantize || op.getDpsInputOperand(activationIndex)
+                           ->get()
+                           .getDefiningOp<DequantizeOp>())
+      return failure(); // Integer activations: the integer patterns' job.
+    auto weights = dequantize.getInput().getDefiningOp<ConstantOp>();
+    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    if (!weights || !resultType.getElementType().isF32())
+      return failure();
+    auto weightType = weights.getType();
+    auto type = cast<quant::QuantizedType>(weightType.getElementType());
+    if (!type.getExpressedType().isF32())
+      return failure();
+
+    // Scales and zero points per block of the weights, read through the
+    // weight map with each blocked dimension divided by its block size.
+    MLIRContext *ctx = getContext();
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> shape = weightType.getShape();
+    QuantizationParameters parameters(type, shape);
+    SmallVector<int64_t> blockSizes = getParameterBlockSizes(type, shape);
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    AffineMap weightMap = maps[layout->operandIndex];
+    SmallVector<AffineExpr> parameterIndices;
+    for (auto [position, expr] : llvm::enumerate(weightMap.getResults())) {
+      if (blockSizes[position] == shape[position])
+        parameterIndices.push_back(getAffineConstantExpr(0, ctx));
+      else if (blockSizes[position] == 1)
+        parameterIndices.push_back(expr);
+      else
+        parameterIndices.push_back(expr.floorDiv(blockSizes[position]));
+    }
+    AffineMap parameterMap =
+        AffineMap::get(weightMap.getNumDims(), 0, parameterIndices, ctx);
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    auto parameterShape = parameters.getParameterShape();
+    SmallVector<APFloat> scales =
+        llvm::map_to_vector(parameters.getScales(), [](double scale) {
+          return APFloat(static_cast<float>(scale));
+        });
+    SmallVector<APInt> zeroPoints =
+        llvm::map_to_vector(parameters.getZeroPoints(), [](int64_t zeroPoint) {
+          return APInt(32, zeroPoint, true);
+        });
+    Value scaleConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(parameterShape, f32),
+                               scales));
+    Value zeroPointConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(parameterShape, i32),
+                               zeroPoints));
+    // The stored values as a plain integer constant (signless bits).
+    auto values = dyn_cast<DenseIntElementsAttr>(weights.getValue());
+    if (!values)
+      return failure();
+    auto storedType = getStoredValuesType(weightType);
+    Value stored = arith::ConstantOp::create(
+        rewriter, loc, values.bitcast(storedType.getElementType()));
+
+    SmallVector<Value> inputs = {op.getDpsInputOperand(0)->get(),
+                                 op.getDpsInputOperand(1)->get(), scaleConstant,
+                                 zeroPointConstant};
+    inputs[layout->operandIndex] = stored;
+    SmallVector<AffineMap> newMaps = {maps[0], maps[1], parameterMap,
+                                      parameterMap, maps[2]};
+    bool isSigned = type.isSigned();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, resultType, inputs, op.getDpsInitOperand(0)->get(),
+        newMaps, op.getIteratorTypesArray(),
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          // qnn.dequantize of one weight: (q - z) converted, times s.
+          Value q = args[layout->operandIndex];
+          Value wide =
+              isSigned
+                  ? arith::ExtSIOp::create(b, nestedLoc, i32, q).getResult()
+                  : arith::ExtUIOp::create(b, nestedLoc, i32, q).getResult();
+          Value weight = arith::MulFOp::create(
+              b, nestedLoc,
+              arith::SIToFPOp::create(
+                  b, nestedLoc, f32,
+                  arith::SubIOp::create(b, nestedLoc, wide, args[3])),
+              args[2]);
+          Value product = arith::MulFOp::create(b, nestedLoc,
+                                                args[activationIndex], weight);
+          linalg::YieldOp::create(
+              b, nestedLoc,
+              arith::AddFOp::create(b, nestedLoc, args[4], product)
+                  .getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 /// quantize(dequantize(q)) into another type is by definition requantize.
 struct DequantizeQuantizeToRequantize : public OpRewritePattern<QuantizeOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -878,6 +988,6 @@ bool qnn::isFusedIntermediate(Value value) {
 
 void qnn::populateFuseQuantizedOpsPatterns(RewritePatternSet &patterns) {
   patterns.add<FuseQuantizedContraction, FuseQuantizedAdd, FuseAveragePool,
-               FuseDataMovement, DequantizeQuantizeToRequantize>(
-      patterns.getContext());
+               FuseDataMovement, FuseWeightOnlyContraction,
+               DequantizeQuantizeToRequantize>(patterns.getContext());
 }

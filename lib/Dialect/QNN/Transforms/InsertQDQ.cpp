@@ -242,7 +242,7 @@ struct QNNInsertQDQPass
     }
     bool hasObservers = false;
     module.walk([&](ObserveOp) { hasObservers = true; });
-    if (!hasObservers)
+    if (!hasObservers || weightOnly)
       return success();
     if (statisticsFile.empty())
       return module.emitError()
@@ -288,6 +288,12 @@ struct QNNInsertQDQPass
     // output and the output can take their type (propagation).
     for (ObserveOp observe : observers) {
       Value input = observe.getInput();
+      if (weightOnly) {
+        // Activations stay in float.
+        observe.replaceAllUsesWith(input);
+        observe.erase();
+        continue;
+      }
       auto tensorType = cast<RankedTensorType>(input.getType());
       quant::QuantizedType type = getPropagatedType(input.getDefiningOp());
       if (!type) {

@@ -155,6 +155,10 @@ def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
            "per_tensor, per_channel or per_group">,
     Option<"weightGroupSize", "weight-group-size", "int64_t", /*default=*/"32",
            "Block size along the reduction dimension for per_group">,
+    Option<"weightOnly", "weight-only", "bool", /*default=*/"false",
+           "Quantize the weights only: activations stay float (no "
+           "statistics needed), and fusion dequantizes the weights inside "
+           "the contractions">,
   ];
   let dependentDialects = [
     "::mlir::qnn::QNNDialect",
@@ -190,6 +194,12 @@ def QNNFuseQuantizedOpsPass : Pass<"qnn-fuse-quantized-ops"> {
     sum at run time), the bias quantized to i32 at `s_x · s_w`, and
     `-z_x · Σ w'` added to it. An accumulator that could overflow i32 is an
     error. Patterns that do not match stay as they are (in float).
+
+    A contraction of a float activation with dequantized constant weights
+    (weight-only quantization) becomes a `linalg.generic` that reads the
+    stored weights and dequantizes each one where it is used, with the same
+    arithmetic as `qnn.dequantize`: its results are those of the unfused
+    program, bit for bit.
 
     Ops that only move or select values (pad, reshapes, slices, transpose,
     max pooling, concatenation) between a dequantize and a quantize of one
