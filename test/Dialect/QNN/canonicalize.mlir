@@ -189,3 +189,47 @@ func.func @unused_observe_is_kept(%x: tensor<4xf32>) {
   %y = qnn.observe %x as "x" : tensor<4xf32>
   return
 }
+
+// -----
+
+// i8 at s = 0.5 into i16 at s = 0.25 loses nothing, so going on to u8 at
+// s = 1 is the same as going there directly: one requantize.
+// CHECK-LABEL: func @exact_requantize_chain
+// CHECK-SAME: %[[Q:.*]]: tensor<4x!quant.uniform<i8:f32, 5.000000e-01>>
+// CHECK: %[[R:.*]] = qnn.requantize %[[Q]] : tensor<4x!quant.uniform<i8:f32, 5.000000e-01>> -> tensor<4x!quant.uniform<u8:f32, 1.000000e+00:128>>
+// CHECK-NEXT: return %[[R]]
+func.func @exact_requantize_chain(%q: tensor<4x!quant.uniform<i8:f32, 0.5>>) -> tensor<4x!quant.uniform<u8:f32, 1.0:128>> {
+  %a = qnn.requantize %q : tensor<4x!quant.uniform<i8:f32, 0.5>> -> tensor<4x!quant.uniform<i16:f32, 0.25>>
+  %b = qnn.requantize %a : tensor<4x!quant.uniform<i16:f32, 0.25>> -> tensor<4x!quant.uniform<u8:f32, 1.0:128>>
+  return %b : tensor<4x!quant.uniform<u8:f32, 1.0:128>>
+}
+
+// i8 at s = 0.5 into i8 at s = 1 drops the halves (1 -> 0.5 -> 0 under ties
+// to even, where going directly to s = 0.5 keeps 1): both stay.
+// CHECK-LABEL: func @lossy_requantize_chain
+// CHECK: qnn.requantize
+// CHECK: qnn.requantize
+func.func @lossy_requantize_chain(%q: tensor<4x!quant.uniform<i8:f32, 0.5>>) -> tensor<4x!quant.uniform<u8:f32, 0.5:128>> {
+  %a = qnn.requantize %q : tensor<4x!quant.uniform<i8:f32, 0.5>> -> tensor<4x!quant.uniform<i8:f32, 1.0>>
+  %b = qnn.requantize %a : tensor<4x!quant.uniform<i8:f32, 1.0>> -> tensor<4x!quant.uniform<u8:f32, 0.5:128>>
+  return %b : tensor<4x!quant.uniform<u8:f32, 0.5:128>>
+}
+
+// -----
+
+// dense_resource weights quantize at compile time too: 1.0 -> 2, -2.0 -> -4,
+// 0.5 -> 1, 0.75 -> 1.5 -> 2 (ties to even) at s = 0.5.
+// CHECK-LABEL: func @quantize_resource_constant
+// CHECK: qnn.constant dense<[2, -4, 1, 2]> : tensor<4xi8>
+func.func @quantize_resource_constant() -> tensor<4x!quant.uniform<i8:f32, 0.5>> {
+  %c = arith.constant dense_resource<weights> : tensor<4xf32>
+  %q = qnn.quantize %c : tensor<4xf32> -> tensor<4x!quant.uniform<i8:f32, 0.5>>
+  return %q : tensor<4x!quant.uniform<i8:f32, 0.5>>
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      weights: "0x040000000000803F000000C00000003F0000403F"
+    }
+  }
+#-}

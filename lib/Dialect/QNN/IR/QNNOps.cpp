@@ -90,23 +90,27 @@ OpFoldResult QuantizeOp::fold(FoldAdaptor adaptor) {
         isExactRoundTrip(type, getRounding()))
       return dequantize.getInput();
 
-  // Quantize a float constant at compile time.
-  auto input = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getInput());
-  if (!input || !resultType.hasStaticShape())
+  // Quantize a float constant (dense or dense_resource) at compile time.
+  if (!adaptor.getInput() || !resultType.hasStaticShape())
     return {};
   QuantizationParameters parameters(type, resultType.getShape());
   RoundingMode rounding = getRounding();
-  if (input.isSplat() && parameters.getScales().size() == 1) {
+  auto dense = dyn_cast<DenseFPElementsAttr>(adaptor.getInput());
+  if (dense && dense.isSplat() && parameters.getScales().size() == 1) {
     int64_t stored =
-        quantizeValue(input.getSplatValue<APFloat>(), parameters.getScale(0),
+        quantizeValue(dense.getSplatValue<APFloat>(), parameters.getScale(0),
                       parameters.getZeroPoint(0), type, rounding);
     return DenseElementsAttr::get(
         getStoredValuesType(resultType, /*explicitSignedness=*/true),
         APInt(type.getStorageTypeIntegralWidth(), stored, type.isSigned()));
   }
+  std::optional<SmallVector<APFloat>> values =
+      getFloatElements(adaptor.getInput());
+  if (!values)
+    return {};
   SmallVector<int64_t> storedValues;
   storedValues.reserve(resultType.getNumElements());
-  for (auto [index, value] : llvm::enumerate(input.getValues<APFloat>()))
+  for (auto [index, value] : llvm::enumerate(*values))
     storedValues.push_back(quantizeValue(value, parameters.getScale(index),
                                          parameters.getZeroPoint(index), type,
                                          rounding));
@@ -142,6 +146,32 @@ LogicalResult RequantizeOp::verify() {
   return verifyQuantizedTensor(*this, getType(), "result");
 }
 
+/// Whether requantizing T1 -> T2 -> T3 gives, for every stored value of T1,
+/// what T1 -> T3 gives. Checked exhaustively with the op's own arithmetic,
+/// so only for per-tensor types of at most 16 bits.
+static bool isExactChain(quant::QuantizedType first,
+                         quant::QuantizedType second,
+                         quant::QuantizedType third, RoundingMode innerRounding,
+                         RoundingMode outerRounding) {
+  auto t1 = dyn_cast<quant::UniformQuantizedType>(first);
+  auto t2 = dyn_cast<quant::UniformQuantizedType>(second);
+  auto t3 = dyn_cast<quant::UniformQuantizedType>(third);
+  if (!t1 || !t2 || !t3 || t1.getStorageTypeIntegralWidth() > 16)
+    return false;
+  for (int64_t q = t1.getStorageTypeMin(); q <= t1.getStorageTypeMax(); ++q) {
+    APFloat x = dequantizeValue(q, t1.getScale(), t1.getZeroPoint(), t1);
+    int64_t direct =
+        quantizeValue(x, t3.getScale(), t3.getZeroPoint(), t3, outerRounding);
+    int64_t middle =
+        quantizeValue(x, t2.getScale(), t2.getZeroPoint(), t2, innerRounding);
+    APFloat y = dequantizeValue(middle, t2.getScale(), t2.getZeroPoint(), t2);
+    if (quantizeValue(y, t3.getScale(), t3.getZeroPoint(), t3, outerRounding) !=
+        direct)
+      return false;
+  }
+  return true;
+}
+
 OpFoldResult RequantizeOp::fold(FoldAdaptor adaptor) {
   RankedTensorType resultType = getType();
   quant::QuantizedType outType = getQuantizedElementType(resultType);
@@ -149,6 +179,18 @@ OpFoldResult RequantizeOp::fold(FoldAdaptor adaptor) {
   if (getInput().getType() == resultType &&
       isExactRoundTrip(outType, getRounding()))
     return getInput();
+
+  // requantize(requantize(q)) is one requantize when no value tells them
+  // apart.
+  if (auto inner = getInput().getDefiningOp<RequantizeOp>()) {
+    quant::QuantizedType first =
+        getQuantizedElementType(inner.getInput().getType());
+    if (isExactChain(first, inType, outType, inner.getRounding(),
+                     getRounding())) {
+      getInputMutable().assign(inner.getInput());
+      return getResult();
+    }
+  }
 
   // Requantize a quantized constant at compile time.
   auto input = dyn_cast_if_present<DenseIntElementsAttr>(adaptor.getInput());

@@ -16,6 +16,7 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 
 #include <cmath>
 #include <limits>
@@ -240,6 +241,24 @@ RankedTensorType qnn::getStoredValuesType(RankedTensorType quantizedTensorType,
                         : IntegerType::Signless;
   return quantizedTensorType.clone(IntegerType::get(
       type.getContext(), type.getStorageTypeIntegralWidth(), signedness));
+}
+
+std::optional<SmallVector<APFloat>> qnn::getFloatElements(Attribute attr) {
+  if (auto dense = dyn_cast<DenseFPElementsAttr>(attr))
+    return llvm::to_vector(dense.getValues<APFloat>());
+  if (auto blob = dyn_cast<DenseF32ResourceElementsAttr>(attr)) {
+    std::optional<ArrayRef<float>> values = blob.tryGetAsArrayRef();
+    if (!values)
+      return std::nullopt;
+    return llvm::map_to_vector(*values, [](float v) { return APFloat(v); });
+  }
+  if (auto blob = dyn_cast<DenseF64ResourceElementsAttr>(attr)) {
+    std::optional<ArrayRef<double>> values = blob.tryGetAsArrayRef();
+    if (!values)
+      return std::nullopt;
+    return llvm::map_to_vector(*values, [](double v) { return APFloat(v); });
+  }
+  return std::nullopt;
 }
 
 int64_t qnn::getStoredValue(const APInt &bits, quant::QuantizedType type) {

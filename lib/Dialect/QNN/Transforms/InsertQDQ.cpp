@@ -400,19 +400,18 @@ struct QNNInsertQDQPass
       WeightOperand layout = *getWeightOperand(op);
       OpOperand &operand = op->getOpOperand(layout.operandIndex);
       auto constant = operand.get().getDefiningOp<arith::ConstantOp>();
-      auto values = constant
-                        ? dyn_cast<DenseFPElementsAttr>(constant.getValue())
-                        : nullptr;
+      std::optional<SmallVector<APFloat>> values =
+          constant ? getFloatElements(constant.getValue()) : std::nullopt;
       if (!values) // Not known at compile time: an activation.
         continue;
       SmallVector<double> doubles =
-          llvm::map_to_vector(values.getValues<APFloat>(), [](APFloat value) {
+          llvm::map_to_vector(*values, [](APFloat value) {
             bool losesInfo;
             value.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven,
                           &losesInfo);
             return value.convertToDouble();
           });
-      auto tensorType = cast<RankedTensorType>(values.getType());
+      auto tensorType = cast<RankedTensorType>(constant.getType());
       quant::QuantizedType type =
           getWeightType(op, tensorType, doubles, layout, config.weights);
       if (!type)

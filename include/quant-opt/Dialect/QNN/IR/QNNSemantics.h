@@ -96,6 +96,11 @@ llvm::APFloat dequantizeValue(int64_t stored, double scale, int64_t zeroPoint,
 RankedTensorType getStoredValuesType(RankedTensorType quantizedTensorType,
                                      bool explicitSignedness = false);
 
+/// The values of a float elements attribute, dense or `dense_resource`
+/// (f32 and f64 blobs), in row-major order; nullopt for anything else or a
+/// blob that is not loaded.
+std::optional<SmallVector<llvm::APFloat>> getFloatElements(Attribute attr);
+
 /// Interprets storage bits as a stored value (sign- or zero-extended
 /// according to the type's signedness).
 int64_t getStoredValue(const llvm::APInt &bits, quant::QuantizedType type);
