@@ -331,19 +331,20 @@ def _clamp_for(activation, y_type):
     return (lo, hi)
 
 
-def _add_case(rng):
-    """A residual add of two activations with their own scales."""
+def _add_case(rng, multiply=False):
+    """A residual add (or a product) of two activations with their own scales."""
     shape = tuple(int(d) for d in rng.integers(1, 6, size=int(rng.integers(1, 4))))
     activation = str(rng.choice(["none", "relu", "clamp"]))
     yt = _tensor(shape)
     lines = [f'func.func @model(%x: {yt} loc("input"), %z: {yt} loc("input2")) -> {yt} {{',
              f"  %e = tensor.empty() : {yt}",
-             f'  %s = linalg.add ins(%x, %z : {yt}, {yt}) outs(%e : {yt}) -> {yt} loc("sum")']
+             f'  %s = linalg.{"mul" if multiply else "add"} ins(%x, %z : {yt}, {yt}) '
+             f'outs(%e : {yt}) -> {yt} loc("sum")']
     act, last = _activation_body(activation, len(shape), "%s", yt)
     model = "\n".join(lines + act + [f"  return {last} : {yt}", "}"]) + "\n"
     a = rng.normal(0, float(10 ** rng.uniform(-1, 1)), size=(4,) + shape).astype(np.float32)
     b = rng.normal(0, float(10 ** rng.uniform(-1, 1)), size=(4,) + shape).astype(np.float32)
-    y = a.astype(np.float64) + b
+    y = a.astype(np.float64) * b if multiply else a.astype(np.float64) + b
     bounds = _bounds(activation)
     if bounds:
         y = np.maximum(y, bounds[0]) if bounds[1] is None else np.clip(y, *bounds)
@@ -354,10 +355,17 @@ def _add_case(rng):
         quantizes = _QUANTIZE.findall(qdq_text)
         ta, tb, ty = (ref.parse_quant_type(t) for t in quantizes)
         aq, bq = ref.quantize(inputs[0], ta), ref.quantize(inputs[1], tb)
+        clamp = _clamp_for(activation, ty)
+        if multiply:
+            m, n = ref.quantize_multiplier(
+                (float(ta.scales) * float(tb.scales)) / float(ty.scales))
+            product = (aq - int(ta.zero_points)) * (bq - int(tb.zero_points))
+            return ref.rescale(product, [m], [n], ty, clamp=clamp), ty
         ma, mb, n = ref.add_parameters(float(ta.scales), float(tb.scales), float(ty.scales))
-        return ref.add(aq, ta, bq, tb, (ma, mb), n, ty, clamp=_clamp_for(activation, ty)), ty
+        return ref.add(aq, ta, bq, tb, (ma, mb), n, ty, clamp=clamp), ty
 
-    return "add", model, stats, [a[0] * 1.1, b[0] * 0.9], shape, reference
+    kind = "mul" if multiply else "add"
+    return kind, model, stats, [a[0] * 1.1, b[0] * 0.9], shape, reference
 
 
 def _avgpool_case(rng):
@@ -432,7 +440,7 @@ def _check_case(args, k, kind, model, arrays, inputs, y_shape, reference, option
                 f"--qnn-insert-qdq=statistics={stats_path} {options}",
                 "--mlir-print-elementsattrs-with-hex-if-larger=-1"])
     fused = _run([args.quant_opt, "--qnn-fuse-quantized-ops", "--canonicalize"], qdq)
-    if re.search(r"linalg\.(matmul|batch_matmul|conv|depthwise|pooling_nhwc_sum|add )", fused):
+    if re.search(r"linalg\.(matmul|batch_matmul|conv|depthwise|pooling_nhwc_sum|add |mul )", fused):
         print(f"NOT FUSED case{k} {kind} [{options}]")
         return 0, 1, 0
     harness = _harness(inputs, y_shape)
@@ -456,9 +464,12 @@ def check(args) -> int:
     os.makedirs(args.work_dir, exist_ok=True)
     bad_cases = total = max_float_steps = 0
     for k in range(args.cases):
-        choice = k % 4
+        choice = k % 5
         if choice == 2:
             kind, model, arrays, inputs, y_shape, reference = _add_case(rng)
+            options = ""
+        elif choice == 4:
+            kind, model, arrays, inputs, y_shape, reference = _add_case(rng, multiply=True)
             options = ""
         elif choice == 3:
             kind, model, arrays, inputs, y_shape, reference = _avgpool_case(rng)

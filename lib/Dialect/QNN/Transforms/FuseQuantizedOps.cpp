@@ -710,6 +710,121 @@ struct FuseQuantizedAdd : public OpRewritePattern<QuantizeOp> {
   }
 };
 
+/// Whether `op` multiplies its two inputs elementwise: linalg.mul, or a
+/// linalg.generic with identity maps yielding mulf of its two arguments.
+static bool isElementwiseMul(Operation *op) {
+  if (isa<linalg::MulOp>(op))
+    return true;
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 2 ||
+      generic.getNumLoops() != generic.getNumParallelLoops() ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return false;
+  Block &body = generic.getRegion().front();
+  auto mulf = cast<linalg::YieldOp>(body.getTerminator())
+                  .getValues()[0]
+                  .getDefiningOp<arith::MulFOp>();
+  return mulf && llvm::is_contained(mulf->getOperands(), body.getArgument(0)) &&
+         llvm::is_contained(mulf->getOperands(), body.getArgument(1));
+}
+
+/// quantize(act(dequantize(a) * dequantize(b))): the product of the centered
+/// stored values in i32, then one qnn.rescale by s_a * s_b / s_y.
+struct FuseQuantizedMul : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    auto outType = dyn_cast<quant::UniformQuantizedType>(
+        quantize.getType().getElementType());
+    Value current = quantize.getInput();
+    Operation *op = current.getDefiningOp();
+    if (!outType || !op || !current.hasOneUse())
+      return failure();
+    std::optional<std::pair<double, double>> activation;
+    Operation *activationOp = nullptr;
+    if (!isElementwiseMul(op)) {
+      activation = matchActivation(op, op->getOperand(0));
+      if (!activation)
+        return failure();
+      activationOp = op;
+      current = op->getOperand(0);
+      op = current.getDefiningOp();
+      if (!op || !current.hasOneUse() || !isElementwiseMul(op))
+        return failure();
+    }
+    Value lhs = op->getOperand(0), rhs = op->getOperand(1);
+    auto lhsType = getDequantizedType(lhs), rhsType = getDequantizedType(rhs);
+    if (!lhsType || !rhsType || lhs.getType() != rhs.getType() ||
+        lhs.getType() != current.getType() ||
+        lhsType.getStorageTypeIntegralWidth() > 8 ||
+        rhsType.getStorageTypeIntegralWidth() > 8)
+      return failure();
+    FailureOr<std::pair<int32_t, int32_t>> fixedPoint = quantizeMultiplier(
+        (lhsType.getScale() * rhsType.getScale()) / outType.getScale());
+    if (failed(fixedPoint))
+      return failure();
+
+    Location loc = quantize.getLoc();
+    rewriter.setInsertionPoint(quantize);
+    Type i32 = rewriter.getI32Type();
+    auto tensorType = cast<RankedTensorType>(current.getType());
+    auto storedOf = [&](Value dequantized) -> Value {
+      Value quantized = dequantized.getDefiningOp<DequantizeOp>().getInput();
+      return quant::StorageCastOp::create(
+          rewriter, loc,
+          getStoredValuesType(cast<RankedTensorType>(quantized.getType())),
+          quantized);
+    };
+    Value a = storedOf(lhs), b = storedOf(rhs);
+    Value empty = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, lhs), i32);
+    unsigned rank = tensorType.getRank();
+    auto centered = [&](OpBuilder &builder, Location nestedLoc, Value stored,
+                        quant::UniformQuantizedType type) -> Value {
+      Value wide = type.isSigned()
+                       ? arith::ExtSIOp::create(builder, nestedLoc, i32, stored)
+                             .getResult()
+                       : arith::ExtUIOp::create(builder, nestedLoc, i32, stored)
+                             .getResult();
+      Value zeroPoint = arith::ConstantOp::create(
+          builder, nestedLoc, IntegerAttr::get(i32, type.getZeroPoint()));
+      return arith::SubIOp::create(builder, nestedLoc, wide, zeroPoint);
+    };
+    Value product =
+        linalg::GenericOp::create(
+            rewriter, loc, empty.getType(), ValueRange{a, b}, empty,
+            SmallVector<AffineMap>(3, rewriter.getMultiDimIdentityMap(rank)),
+            SmallVector<utils::IteratorType>(rank,
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &builder, Location nestedLoc, ValueRange args) {
+              linalg::YieldOp::create(
+                  builder, nestedLoc,
+                  arith::MulIOp::create(
+                      builder, nestedLoc,
+                      centered(builder, nestedLoc, args[0], lhsType),
+                      centered(builder, nestedLoc, args[1], rhsType))
+                      .getResult());
+            })
+            .getResult(0);
+    DenseI64ArrayAttr clamp;
+    if (activation)
+      clamp = rewriter.getDenseI64ArrayAttr(
+          getStoredClamp(*activation, outType, quantize.getRounding()));
+    auto rescale = RescaleOp::create(
+        rewriter, loc, quantize.getType(), product,
+        rewriter.getDenseI32ArrayAttr({fixedPoint->first}),
+        rewriter.getDenseI32ArrayAttr({fixedPoint->second}), IntegerAttr(),
+        RoundingModeAttr::get(getContext(), quantize.getRounding()), clamp);
+    rewriter.replaceOp(quantize, rescale.getResult());
+    if (activationOp)
+      rewriter.eraseOp(activationOp);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// quantize(sum_pool(dequantize(x)) / c): average pooling, as an i32 window
 /// sum of x - z_x and one qnn.rescale by s_x / c / s_y.
 struct FuseAveragePool : public OpRewritePattern<QuantizeOp> {
@@ -964,8 +1079,9 @@ bool qnn::isFusedIntermediate(Value value) {
   // A sum pooling divided by its window size: an average pooling.
   if (isa<linalg::PoolingNhwcSumOp>(producer))
     return matchScaling(user).has_value();
-  // A residual add of two activations, followed by its activation.
-  if (isElementwiseAdd(producer) &&
+  // A residual add or a product of two activations, followed by its
+  // activation.
+  if ((isElementwiseAdd(producer) || isElementwiseMul(producer)) &&
       llvm::none_of(producer->getOperands().take_front(2), [](Value operand) {
         return matchPattern(operand, m_Constant());
       }))
@@ -987,7 +1103,7 @@ bool qnn::isFusedIntermediate(Value value) {
 }
 
 void qnn::populateFuseQuantizedOpsPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseQuantizedContraction, FuseQuantizedAdd, FuseAveragePool,
-               FuseDataMovement, FuseWeightOnlyContraction,
+  patterns.add<FuseQuantizedContraction, FuseQuantizedAdd, FuseQuantizedMul,
+               FuseAveragePool, FuseDataMovement, FuseWeightOnlyContraction,
                DequantizeQuantizeToRequantize>(patterns.getContext());
 }

@@ -175,3 +175,24 @@ func.func @average_pool(%xq: tensor<1x4x4x1x!quant.uniform<u8:f32, 0.5:10>>) -> 
   %yq = qnn.quantize %p : tensor<1x2x2x1xf32> -> tensor<1x2x2x1x!quant.uniform<i8:f32, 0.25>>
   return %yq : tensor<1x2x2x1x!quant.uniform<i8:f32, 0.25>>
 }
+
+// -----
+
+// Product of two activations: (a - 128) * b in i32, then one rescale by
+// 0.5 * 0.25 / 1.0 = 0.125 -> (2^30, 33).
+// CHECK-LABEL: func @product
+// CHECK: %[[P:.*]] = linalg.generic
+// CHECK: arith.extui
+// CHECK: arith.subi
+// CHECK: arith.extsi
+// CHECK: arith.muli
+// CHECK: qnn.rescale %[[P]] multipliers [1073741824] shifts [33] : tensor<4xi32> -> tensor<4x!quant.uniform<i8:f32, 1.000000e+00>>
+// CHECK-NOT: linalg.mul
+func.func @product(%aq: tensor<4x!quant.uniform<u8:f32, 0.5:128>>, %bq: tensor<4x!quant.uniform<i8:f32, 0.25>>) -> tensor<4x!quant.uniform<i8:f32, 1.0>> {
+  %a = qnn.dequantize %aq : tensor<4x!quant.uniform<u8:f32, 0.5:128>> -> tensor<4xf32>
+  %b = qnn.dequantize %bq : tensor<4x!quant.uniform<i8:f32, 0.25>> -> tensor<4xf32>
+  %e = tensor.empty() : tensor<4xf32>
+  %p = linalg.mul ins(%a, %b : tensor<4xf32>, tensor<4xf32>) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %yq = qnn.quantize %p : tensor<4xf32> -> tensor<4x!quant.uniform<i8:f32, 1.0>>
+  return %yq : tensor<4x!quant.uniform<i8:f32, 1.0>>
+}
