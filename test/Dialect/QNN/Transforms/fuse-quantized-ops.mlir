@@ -182,10 +182,10 @@ func.func @average_pool(%xq: tensor<1x4x4x1x!quant.uniform<u8:f32, 0.5:10>>) -> 
 // 0.5 * 0.25 / 1.0 = 0.125 -> (2^30, 33).
 // CHECK-LABEL: func @product
 // CHECK: %[[P:.*]] = linalg.generic
-// CHECK: arith.extui
-// CHECK: arith.subi
-// CHECK: arith.extsi
-// CHECK: arith.muli
+// CHECK-DAG: %[[A:.*]] = arith.extui %{{.*}} : i8 to i32
+// CHECK-DAG: %[[B:.*]] = arith.extsi %{{.*}} : i8 to i32
+// CHECK-DAG: %[[AC:.*]] = arith.subi %[[A]], %{{.*}} : i32
+// CHECK: arith.muli %[[AC]], %[[B]] : i32
 // CHECK: qnn.rescale %[[P]] multipliers [1073741824] shifts [33] : tensor<4xi32> -> tensor<4x!quant.uniform<i8:f32, 1.000000e+00>>
 // CHECK-NOT: linalg.mul
 func.func @product(%aq: tensor<4x!quant.uniform<u8:f32, 0.5:128>>, %bq: tensor<4x!quant.uniform<i8:f32, 0.25>>) -> tensor<4x!quant.uniform<i8:f32, 1.0>> {
