@@ -486,9 +486,11 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
           Value multiplier = scalarMultiplier ? scalarMultiplier : args[1];
           Value shift = scalarShift ? scalarShift : args[2];
           // 1. p = a * m, exact in i64.
-          Value product = arith::MulIOp::create(
-              b, nestedLoc, arith::ExtSIOp::create(b, nestedLoc, i64, args[0]),
-              multiplier);
+          Value accumulator = args[0];
+          if (accumulator.getType() != i64)
+            accumulator = arith::ExtSIOp::create(b, nestedLoc, i64, accumulator);
+          Value product =
+              arith::MulIOp::create(b, nestedLoc, accumulator, multiplier);
           // 2. One rounding of p / 2^n.
           Value rounded =
               buildRoundingShift(b, nestedLoc, product, shift, rounding);

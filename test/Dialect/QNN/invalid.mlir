@@ -373,7 +373,7 @@ func.func @rescale_clamp_outside_storage(%acc: tensor<2xi32>) {
 // -----
 
 func.func @rescale_i8_accumulator(%acc: tensor<2xi8>) {
-  // expected-error @+1 {{'qnn.rescale' op operand #0 must be ranked tensor of 32-bit signless integer values}}
+  // expected-error @+1 {{'qnn.rescale' op operand #0 must be ranked tensor of 32-bit signless integer or 64-bit signless integer values}}
   %0 = qnn.rescale %acc multipliers [1] shifts [1] : tensor<2xi8> -> tensor<2x!quant.uniform<i8:f32, 0.1>>
   return
 }

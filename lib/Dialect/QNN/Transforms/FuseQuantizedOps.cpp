@@ -231,77 +231,106 @@ static SmallVector<int64_t> getStoredClamp(std::pair<double, double> bounds,
   return {stored(bounds.first), stored(bounds.second)};
 }
 
+/// quantize(act(dequantize(x) ⊛ dequantize(w) + b)), matched.
+struct ContractionChain {
+  linalg::LinalgOp contraction;
+  WeightOperand layout;
+  Epilogue epilogue;
+  /// The bias add and activation, erased after the rewrite.
+  SmallVector<Operation *> fused;
+  DequantizeOp dequantizedX;
+  ConstantOp weights;
+  quant::UniformQuantizedType xType, outType;
+  Value init;
+};
+
+/// Walks back from `quantize` through an optional activation and bias add
+/// to a contraction of a dequantized per-tensor activation and dequantized
+/// constant weights, accumulating from zero.
+static FailureOr<ContractionChain>
+matchContractionChain(QuantizeOp quantize, PatternRewriter &rewriter) {
+  ContractionChain chain;
+  chain.outType = dyn_cast<quant::UniformQuantizedType>(
+      quantize.getType().getElementType());
+  if (!chain.outType)
+    return rewriter.notifyMatchFailure(quantize, "output not per tensor");
+  Value current = quantize.getInput();
+  Operation *op = current.getDefiningOp();
+  if (op && getSingleUser(current) == quantize)
+    if (auto clamp = matchActivation(op, op->getOperand(0))) {
+      chain.epilogue.clamp = clamp;
+      chain.fused.push_back(op);
+      current = op->getOperand(0);
+      op = current.getDefiningOp();
+    }
+  auto findContraction = [&](Operation *candidate) {
+    return candidate ? getWeightOperand(candidate) : std::nullopt;
+  };
+  if (op && !findContraction(op) && current.hasOneUse()) {
+    // A bias add between the contraction and the rest.
+    for (Value operand : op->getOperands()) {
+      Operation *producer = operand.getDefiningOp();
+      std::optional<WeightOperand> inner = findContraction(producer);
+      if (!inner || !operand.hasOneUse())
+        continue;
+      if (auto bias = matchBiasAdd(op, operand, inner->resultChannelAxis)) {
+        chain.epilogue.bias = bias;
+        chain.fused.push_back(op);
+        current = operand;
+        op = producer;
+        break;
+      }
+    }
+  }
+  std::optional<WeightOperand> layout = findContraction(op);
+  if (!layout || !current.hasOneUse())
+    return rewriter.notifyMatchFailure(quantize, "no contraction to fuse");
+  chain.layout = *layout;
+  chain.contraction = cast<linalg::LinalgOp>(op);
+  if (chain.contraction.getNumDpsInputs() != 2 || op->getNumResults() != 1)
+    return failure();
+  unsigned activationIndex = 1 - layout->operandIndex;
+  chain.dequantizedX = chain.contraction.getDpsInputOperand(activationIndex)
+                           ->get()
+                           .getDefiningOp<DequantizeOp>();
+  auto dequantizedW = chain.contraction.getDpsInputOperand(layout->operandIndex)
+                          ->get()
+                          .getDefiningOp<DequantizeOp>();
+  if (!chain.dequantizedX || !dequantizedW)
+    return rewriter.notifyMatchFailure(op, "operands are not dequantized");
+  chain.weights = dequantizedW.getInput().getDefiningOp<ConstantOp>();
+  chain.xType = dyn_cast<quant::UniformQuantizedType>(
+      chain.dequantizedX.getInput().getType().getElementType());
+  if (!chain.weights || !chain.xType)
+    return rewriter.notifyMatchFailure(
+        op, "needs per-tensor activations and constant weights");
+  chain.init = chain.contraction.getDpsInitOperand(0)->get();
+  auto fill = chain.init.getDefiningOp<linalg::FillOp>();
+  if (!(fill && getScalarConstant(fill.getInputs()[0]) == 0.0) &&
+      !isConstantSplat(chain.init, 0.0))
+    return rewriter.notifyMatchFailure(op, "does not accumulate from zero");
+  return chain;
+}
+
 struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(QuantizeOp quantize,
                                 PatternRewriter &rewriter) const override {
-    auto outType = dyn_cast<quant::UniformQuantizedType>(
-        quantize.getType().getElementType());
-    if (!outType)
-      return rewriter.notifyMatchFailure(quantize, "output not per tensor");
-
-    // Walk back: [activation] [bias add] contraction.
-    Epilogue epilogue;
-    Value current = quantize.getInput();
-    Operation *op = current.getDefiningOp();
-    SmallVector<Operation *> fused;
-    if (op && getSingleUser(current) == quantize)
-      if (auto clamp = matchActivation(op, op->getOperand(0))) {
-        epilogue.clamp = clamp;
-        fused.push_back(op);
-        current = op->getOperand(0);
-        op = current.getDefiningOp();
-      }
-    std::optional<WeightOperand> layout;
-    auto findContraction = [&](Operation *candidate) {
-      return candidate ? getWeightOperand(candidate) : std::nullopt;
-    };
-    if (op && !findContraction(op) && current.hasOneUse()) {
-      // A bias add between the contraction and the rest.
-      for (Value operand : op->getOperands()) {
-        Operation *producer = operand.getDefiningOp();
-        std::optional<WeightOperand> inner = findContraction(producer);
-        if (!inner || !operand.hasOneUse())
-          continue;
-        if (auto bias = matchBiasAdd(op, operand, inner->resultChannelAxis)) {
-          epilogue.bias = bias;
-          fused.push_back(op);
-          current = operand;
-          op = producer;
-          break;
-        }
-      }
-    }
-    layout = findContraction(op);
-    if (!layout || !current.hasOneUse())
-      return rewriter.notifyMatchFailure(quantize, "no contraction to fuse");
-    auto contraction = cast<linalg::LinalgOp>(op);
-    if (contraction.getNumDpsInputs() != 2 || contraction->getNumResults() != 1)
+    FailureOr<ContractionChain> chain = matchContractionChain(quantize, rewriter);
+    if (failed(chain))
       return failure();
-
-    // Operands: dequantized activation and dequantized constant weights,
-    // accumulated from zero.
+    auto outType = chain->outType;
+    Epilogue &epilogue = chain->epilogue;
+    SmallVector<Operation *> &fused = chain->fused;
+    std::optional<WeightOperand> layout = chain->layout;
+    linalg::LinalgOp contraction = chain->contraction;
+    Operation *op = contraction;
     unsigned activationIndex = 1 - layout->operandIndex;
-    auto dequantizedX = contraction.getDpsInputOperand(activationIndex)
-                            ->get()
-                            .getDefiningOp<DequantizeOp>();
-    auto dequantizedW = contraction.getDpsInputOperand(layout->operandIndex)
-                            ->get()
-                            .getDefiningOp<DequantizeOp>();
-    if (!dequantizedX || !dequantizedW)
-      return rewriter.notifyMatchFailure(op, "operands are not dequantized");
-    auto weights = dequantizedW.getInput().getDefiningOp<ConstantOp>();
-    auto xType = dyn_cast<quant::UniformQuantizedType>(
-        dequantizedX.getInput().getType().getElementType());
-    if (!weights || !xType)
-      return rewriter.notifyMatchFailure(
-          op, "needs per-tensor activations and constant weights");
-    Value init = contraction.getDpsInitOperand(0)->get();
-    auto fill = init.getDefiningOp<linalg::FillOp>();
-    if (!(fill && getScalarConstant(fill.getInputs()[0]) == 0.0) &&
-        !isConstantSplat(init, 0.0))
-      return rewriter.notifyMatchFailure(op, "does not accumulate from zero");
+    DequantizeOp dequantizedX = chain->dequantizedX;
+    ConstantOp weights = chain->weights;
+    auto xType = chain->xType;
+    Value init = chain->init;
 
     auto wTensorType = cast<RankedTensorType>(weights.getType());
     auto wType = cast<quant::QuantizedType>(wTensorType.getElementType());

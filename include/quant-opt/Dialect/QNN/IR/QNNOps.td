@@ -152,8 +152,8 @@ def QNN_RequantizeOp
 def QNN_RescaleOp : QNN_Op<"rescale", [Pure, SameOperandsAndResultShape]> {
   let summary = "Rescales an i32 accumulator into a quantized tensor";
   let description = [{
-    The integer epilogue of a quantized contraction: each 32-bit accumulator
-    `a` becomes `q = clamp(round(a · m / 2^n) + z, lo, hi)`, computed exactly
+    The integer epilogue of a quantized contraction: each 32-bit (or, for
+    sums over groups of weights, 64-bit) accumulator `a` becomes `q = clamp(round(a · m / 2^n) + z, lo, hi)`, computed exactly
     in 64-bit integers with one rounding (`rounding`, default
     `half_to_even`). `m` (in `[0, 2^31)`) and `n` (in `[1, 62]`) encode the
     real multiplier `s_x · s_w / s_y` as a fixed-point number, one pair for
@@ -168,7 +168,7 @@ def QNN_RescaleOp : QNN_Op<"rescale", [Pure, SameOperandsAndResultShape]> {
     ```
   }];
   let arguments = (ins
-    RankedTensorOf<[I32]>:$input,
+    RankedTensorOf<[I32, I64]>:$input,
     DenseI32ArrayAttr:$multipliers,
     DenseI32ArrayAttr:$shifts,
     OptionalAttr<I64Attr>:$axis,
