@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import subprocess
@@ -41,9 +42,22 @@ _WEIGHT_OPTIONS = [
     "",  # per channel, symmetric, i8<-127:127>
     "weight-granularity=per_tensor",
     "weight-symmetric=false",
-    "weight-bits=4",
+    "weight-bits=4 weight-granularity=per_group",  # group size chosen per layer
     "activation-signed=true activation-symmetric=true",
 ]
+
+
+def _reduction_size(layer) -> int | None:
+    """The size of the weights' reduction axis (None for depthwise)."""
+    axis = {"matmul": 0, "batch_matmul": 1, "nhwc": 2, "nchw": 1}.get(layer.kind)
+    return None if axis is None else layer.w.shape[axis]
+
+
+def _group_size(layer) -> int:
+    """A block size for per-group weights: the smallest divisor above 1 of
+    the reduction size, so that there are several groups when possible."""
+    k = _reduction_size(layer) or 1
+    return next((d for d in range(2, k) if k % d == 0), k)
 
 
 @dataclass
@@ -271,27 +285,75 @@ def _reference(layer: Layer, x, qdq_text: str, y_shape) -> tuple[np.ndarray, ref
 
     axis = {"matmul": 1, "batch_matmul": 2, "nhwc": 3, "nchw": 0, "depthwise": 2}[layer.kind]
     channels = layer.w.shape[axis]
-    scales = np.broadcast_to(w_type.scales, (channels,)) if w_type.axis is None else w_type.scales
-    zps = np.broadcast_to(w_type.zero_points, (channels,)) if w_type.axis is None else w_type.zero_points
-    shape = [1] * layer.w.ndim
-    shape[axis] = channels
-    w_shifted = w_stored - zps.reshape(shape)
-
     xq = ref.quantize(x, x_type)
-    sx, zx = float(x_type.scales), int(x_type.zero_points)
-    acc = forward(layer, xq - zx, w_shifted, np.int64)
-    out_shape = [1] * acc.ndim
-    out_shape[layer.channel_axis] = channels
-    if layer.bias is not None:
-        bq = np.array([np.rint(float(b) / (sx * float(s))) for b, s in zip(layer.bias, scales)])
-        acc = acc + bq.astype(np.int64).reshape(out_shape)
-    pairs = [ref.quantize_multiplier((sx * float(s)) / float(y_type.scales)) for s in scales]
+    sx, zx, sy = float(x_type.scales), int(x_type.zero_points), float(y_type.scales)
+    out_shape = [1] * (layer.w.ndim if layer.kind != "batch_matmul" else 3)
     bounds = _bounds(layer.activation)
     clamp = None
     if bounds:
         lo = int(ref.quantize(np.array([bounds[0]], np.float32), y_type)[0])
         hi = y_type.qmax if bounds[1] is None else int(ref.quantize(np.array([bounds[1]], np.float32), y_type)[0])
         clamp = (lo, hi)
+
+    if w_type.kind == "sub_channel":
+        # Per-group weights: per group G and channel c, a partial sum of
+        # (x - z_x)(w - z_w) and M = s_x s_w / s_y at the channel's shift.
+        scales, zps = ref._element_params(w_type, layer.w.shape)
+        scales = np.broadcast_to(scales, layer.w.shape)
+        w_shifted = w_stored - np.broadcast_to(zps, layer.w.shape)
+        r_axis = {"matmul": 0, "batch_matmul": 1, "nhwc": 2, "nchw": 1}[layer.kind]
+        g = w_type.block_sizes.get(r_axis, layer.w.shape[r_axis])
+        groups = layer.w.shape[r_axis] // g
+        def take(a, group):
+            index = [slice(None)] * a.ndim
+            index[r_axis] = slice(group * g, (group + 1) * g)
+            masked = np.zeros_like(a)
+            masked[tuple(index)] = a[tuple(index)]
+            return masked, a[tuple(index)]
+        multipliers = np.zeros((groups, channels), dtype=object)
+        shifts = []
+        for c in range(channels):
+            m_real = []
+            for group in range(groups):
+                _, block = take(scales, group)
+                s_gc = float(np.take(block, c, axis=axis).reshape(-1)[0])
+                m_real.append((sx * s_gc) / sy)
+            n = ref.quantize_multiplier(max(m_real))[1]
+            shifts.append(n)
+            for group in range(groups):
+                multipliers[group, c] = round(math.ldexp(m_real[group], n))
+        acc = None
+        for group in range(groups):
+            w_group, _ = take(w_shifted, group)
+            partial = forward(layer, xq - zx, w_group, np.int64)
+            shape = [1] * partial.ndim
+            shape[layer.channel_axis] = channels
+            term = partial.astype(object) * multipliers[group].reshape(shape)
+            acc = term if acc is None else acc + term
+        shape = [1] * acc.ndim
+        shape[layer.channel_axis] = channels
+        if layer.bias is not None:
+            beta = np.array([round(math.ldexp(float(b) / sy, n))
+                             for b, n in zip(layer.bias, shifts)], dtype=object)
+            acc = acc + beta.reshape(shape)
+        n_b = np.broadcast_to(np.array(shifts, dtype=np.int64).reshape(shape), acc.shape)
+        rounded = ref._round_quotient(acc.astype(np.int64), n_b, "half_to_even")
+        lo, hi = clamp if clamp else (y_type.qmin, y_type.qmax)
+        lo, hi = max(lo, y_type.qmin), min(hi, y_type.qmax)
+        return np.clip(rounded + int(y_type.zero_points), lo, hi).astype(np.int64), y_type
+
+    scales = np.broadcast_to(w_type.scales, (channels,)) if w_type.axis is None else w_type.scales
+    zps = np.broadcast_to(w_type.zero_points, (channels,)) if w_type.axis is None else w_type.zero_points
+    shape = [1] * layer.w.ndim
+    shape[axis] = channels
+    w_shifted = w_stored - zps.reshape(shape)
+    acc = forward(layer, xq - zx, w_shifted, np.int64)
+    out_shape = [1] * acc.ndim
+    out_shape[layer.channel_axis] = channels
+    if layer.bias is not None:
+        bq = np.array([np.rint(float(b) / (sx * float(s))) for b, s in zip(layer.bias, scales)])
+        acc = acc + bq.astype(np.int64).reshape(out_shape)
+    pairs = [ref.quantize_multiplier((sx * float(s)) / sy) for s in scales]
     yq = ref.rescale(acc, [m for m, _ in pairs], [n for _, n in pairs], y_type,
                      axis=layer.channel_axis, clamp=clamp)
     return yq, y_type
@@ -485,7 +547,9 @@ def check(args) -> int:
             kind = layer.kind
             model = _model_mlir(layer, y_shape)
             inputs = [rng.normal(0.3, 1.2, size=layer.x_shape).astype(np.float32)]
-            options = _WEIGHT_OPTIONS[k % len(_WEIGHT_OPTIONS)]
+            options = _WEIGHT_OPTIONS[(k // 5) % len(_WEIGHT_OPTIONS)]
+            if "per_group" in options:
+                options += f" weight-group-size={_group_size(layer)}"
             reference = (lambda layer: lambda xs, qdq: _reference(layer, xs[0], qdq, None))(layer)
         elements, bad, steps = _check_case(args, k, kind, model, arrays, inputs, y_shape,
                                            reference, options)

@@ -488,7 +488,8 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
           // 1. p = a * m, exact in i64.
           Value accumulator = args[0];
           if (accumulator.getType() != i64)
-            accumulator = arith::ExtSIOp::create(b, nestedLoc, i64, accumulator);
+            accumulator =
+                arith::ExtSIOp::create(b, nestedLoc, i64, accumulator);
           Value product =
               arith::MulIOp::create(b, nestedLoc, accumulator, multiplier);
           // 2. One rounding of p / 2^n.

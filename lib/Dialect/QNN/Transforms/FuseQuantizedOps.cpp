@@ -293,9 +293,10 @@ matchContractionChain(QuantizeOp quantize, PatternRewriter &rewriter) {
   chain.dequantizedX = chain.contraction.getDpsInputOperand(activationIndex)
                            ->get()
                            .getDefiningOp<DequantizeOp>();
-  auto dequantizedW = chain.contraction.getDpsInputOperand(layout->operandIndex)
-                          ->get()
-                          .getDefiningOp<DequantizeOp>();
+  auto dequantizedW =
+      chain.contraction.getDpsInputOperand(layout->operandIndex)
+          ->get()
+          .getDefiningOp<DequantizeOp>();
   if (!chain.dequantizedX || !dequantizedW)
     return rewriter.notifyMatchFailure(op, "operands are not dequantized");
   chain.weights = dequantizedW.getInput().getDefiningOp<ConstantOp>();
@@ -317,7 +318,8 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
 
   LogicalResult matchAndRewrite(QuantizeOp quantize,
                                 PatternRewriter &rewriter) const override {
-    FailureOr<ContractionChain> chain = matchContractionChain(quantize, rewriter);
+    FailureOr<ContractionChain> chain =
+        matchContractionChain(quantize, rewriter);
     if (failed(chain))
       return failure();
     auto outType = chain->outType;
@@ -943,6 +945,375 @@ struct FuseAveragePool : public OpRewritePattern<QuantizeOp> {
   }
 };
 
+/// The same chain with per-group weights (groups of g along the reduction
+/// axis, one scale per group and output channel): the contraction keeps one
+/// i32 partial sum per group, a reduction adds them in i64 with a multiplier
+/// per group at the channel's shift, and a qnn.rescale rounds once
+/// (docs/Semantics.md, "Per-group weights").
+struct FuseGroupedContraction : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<ContractionChain> chain =
+        matchContractionChain(quantize, rewriter);
+    if (failed(chain))
+      return failure();
+    auto wTensorType = cast<RankedTensorType>(chain->weights.getType());
+    auto wType = dyn_cast<quant::UniformQuantizedSubChannelType>(
+        wTensorType.getElementType());
+    const WeightOperand &layout = chain->layout;
+    if (!wType || !layout.reductionAxis)
+      return failure();
+    ArrayRef<int64_t> wShape = wTensorType.getShape();
+    int64_t rank = wShape.size();
+    int64_t reductionAxis = *layout.reductionAxis;
+    int64_t channelAxis = layout.channelAxis;
+    SmallVector<int64_t> blocks = getParameterBlockSizes(wType, wShape);
+    for (int64_t axis = 0; axis < rank; ++axis) {
+      bool ok = axis == reductionAxis ? blocks[axis] <= wShape[axis]
+                : axis == channelAxis ? true
+                                      : blocks[axis] == wShape[axis];
+      if (!ok)
+        return rewriter.notifyMatchFailure(quantize, "unsupported groups");
+    }
+    int64_t groupSize = blocks[reductionAxis];
+    int64_t numGroups = wShape[reductionAxis] / groupSize;
+    int64_t channels = wShape[channelAxis];
+    QuantizationParameters parameters(wType, wShape);
+
+    linalg::LinalgOp contraction = chain->contraction;
+    Operation *op = contraction;
+    MLIRContext *ctx = getContext();
+    SmallVector<AffineMap> maps = contraction.getIndexingMapsArray();
+    SmallVector<utils::IteratorType> iterators =
+        contraction.getIteratorTypesArray();
+    AffineMap weightMap = maps[layout.operandIndex];
+    AffineMap outputMap = maps.back();
+    auto reductionDim =
+        dyn_cast<AffineDimExpr>(weightMap.getResult(reductionAxis));
+    if (!reductionDim)
+      return failure();
+    unsigned reductionLoop = reductionDim.getPosition();
+
+    // Keys: the weight dimensions the contraction does not reduce over.
+    SmallVector<int64_t> keyPositions, keyShape;
+    SmallVector<AffineExpr> keyInOutput;
+    for (auto [position, expr] : llvm::enumerate(weightMap.getResults())) {
+      auto dim = dyn_cast<AffineDimExpr>(expr);
+      if (!dim)
+        return failure();
+      if (iterators[dim.getPosition()] != utils::IteratorType::parallel)
+        continue;
+      std::optional<unsigned> outputPosition = outputMap.getResultPosition(dim);
+      if (!outputPosition)
+        return failure();
+      keyPositions.push_back(position);
+      keyShape.push_back(wShape[position]);
+      keyInOutput.push_back(getAffineDimExpr(*outputPosition, ctx));
+    }
+    int64_t numKeys = 1;
+    for (int64_t size : keyShape)
+      numKeys *= size;
+
+    // w' = w - z_w, and per (key, group) the sums of w' and |w'|; the scale
+    // of each (group, channel).
+    auto wValues = dyn_cast<DenseIntElementsAttr>(chain->weights.getValue());
+    if (!wValues)
+      return failure();
+    SmallVector<int64_t> shiftedWeights;
+    SmallVector<int64_t> sums(numKeys * numGroups, 0),
+        absSums(numKeys * numGroups, 0);
+    SmallVector<double> groupScale(numGroups * channels, 0);
+    SmallVector<int64_t> keyChannel(numKeys, 0);
+    bool anyZeroPoint = false;
+    SmallVector<int64_t> index(rank, 0);
+    for (auto [linear, bits] : llvm::enumerate(wValues.getValues<APInt>())) {
+      int64_t key = 0;
+      for (int64_t position : keyPositions)
+        key = key * wShape[position] + index[position];
+      int64_t group = index[reductionAxis] / groupSize;
+      int64_t c = index[channelAxis];
+      int64_t zeroPoint = parameters.getZeroPoint(linear);
+      int64_t shifted = getStored(bits, wType) - zeroPoint;
+      anyZeroPoint |= zeroPoint != 0;
+      shiftedWeights.push_back(shifted);
+      sums[key * numGroups + group] += shifted;
+      absSums[key * numGroups + group] += std::abs(shifted);
+      groupScale[group * channels + c] = parameters.getScale(linear);
+      keyChannel[key] = c;
+      for (int64_t axis = rank - 1; axis >= 0; --axis) {
+        if (++index[axis] < wShape[axis])
+          break;
+        index[axis] = 0;
+      }
+    }
+
+    // Per channel: the shift of its largest group multiplier, each group's
+    // multiplier at that shift, and the bias at 2^n / s_y.
+    double sx = chain->xType.getScale();
+    double sy = chain->outType.getScale();
+    int64_t zx = chain->xType.getZeroPoint();
+    int64_t xMaxAbs = std::max(std::abs(chain->xType.getStorageTypeMin()),
+                               std::abs(chain->xType.getStorageTypeMax()));
+    SmallVector<int64_t> multipliers(numGroups * channels), biases(channels, 0);
+    SmallVector<int32_t> shifts(channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      double largest = 0;
+      for (int64_t g = 0; g < numGroups; ++g)
+        largest = std::max(largest, (sx * groupScale[g * channels + c]) / sy);
+      FailureOr<std::pair<int32_t, int32_t>> fixedPoint =
+          quantizeMultiplier(largest);
+      if (failed(fixedPoint))
+        return op->emitError() << "the output rescale of channel " << c
+                               << " has no fixed-point form";
+      shifts[c] = fixedPoint->second;
+      for (int64_t g = 0; g < numGroups; ++g)
+        multipliers[g * channels + c] = static_cast<int64_t>(std::nearbyint(
+            std::ldexp((sx * groupScale[g * channels + c]) / sy, shifts[c])));
+      if (chain->epilogue.bias) {
+        double bias = std::nearbyint(
+            std::ldexp((*chain->epilogue.bias)[c] / sy, shifts[c]));
+        if (std::fabs(bias) >= std::ldexp(1.0, 61))
+          return op->emitError()
+                 << "bias of channel " << c << " does not fit the i64 sum";
+        biases[c] = static_cast<int64_t>(bias);
+      }
+    }
+    // Starts of the i32 partial sums, and the bounds of both sums.
+    SmallVector<int32_t> starts(numKeys * numGroups);
+    for (int64_t key = 0; key < numKeys; ++key) {
+      int64_t c = keyChannel[key];
+      // Stay below 2^62 in i64; as doubles the bound cannot overflow.
+      double bound = std::fabs(static_cast<double>(biases[c]));
+      for (int64_t g = 0; g < numGroups; ++g) {
+        int64_t folded = -zx * sums[key * numGroups + g];
+        int64_t partial =
+            std::abs(folded) + xMaxAbs * absSums[key * numGroups + g];
+        if (partial >= (int64_t(1) << 31))
+          return op->emitError() << "the i32 partial sum of group " << g
+                                 << " of channel " << c << " could overflow";
+        bound += static_cast<double>(partial) *
+                 static_cast<double>(multipliers[g * channels + c]);
+        starts[key * numGroups + g] = static_cast<int32_t>(folded);
+      }
+      if (bound >= std::ldexp(1.0, 62))
+        return op->emitError() << "the i64 sum over groups of channel " << c
+                               << " could overflow";
+    }
+
+    // The integer program.
+    Location loc = quantize.getLoc();
+    rewriter.setInsertionPoint(quantize);
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    auto xTensorType = chain->dequantizedX.getInput().getType();
+    Value xStored = quant::StorageCastOp::create(
+        rewriter, loc, getStoredValuesType(xTensorType),
+        chain->dequantizedX.getInput());
+    Type wElement =
+        anyZeroPoint
+            ? i32
+            : rewriter.getIntegerType(wType.getStorageTypeIntegralWidth());
+    SmallVector<APInt> wBits =
+        llvm::map_to_vector(shiftedWeights, [&](int64_t v) {
+          return APInt(wElement.getIntOrFloatBitWidth(), v, /*isSigned=*/true);
+        });
+    Value wStored = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(wShape, wElement), wBits));
+
+    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    unsigned resultRank = resultType.getRank();
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(rewriter, loc, chain->init);
+    SmallVector<OpFoldResult> groupSizes(sizes);
+    groupSizes.push_back(rewriter.getIndexAttr(numGroups));
+    Value partialEmpty =
+        tensor::EmptyOp::create(rewriter, loc, groupSizes, i32);
+    SmallVector<int64_t> startShape(keyShape);
+    startShape.push_back(numGroups);
+    Value startConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(startShape, i32),
+                               ArrayRef(starts)));
+    SmallVector<AffineExpr> startIndices(keyInOutput);
+    for (AffineExpr &expr : startIndices)
+      expr = getAffineDimExpr(cast<AffineDimExpr>(expr).getPosition(), ctx);
+    startIndices.push_back(getAffineDimExpr(resultRank, ctx));
+    AffineMap partialIdentity = rewriter.getMultiDimIdentityMap(resultRank + 1);
+    auto parallel = [](unsigned n) {
+      return SmallVector<utils::IteratorType>(n, utils::IteratorType::parallel);
+    };
+    Value partialInit =
+        linalg::GenericOp::create(
+            rewriter, loc, partialEmpty.getType(), ValueRange{startConstant},
+            ValueRange{partialEmpty},
+            ArrayRef<AffineMap>{
+                AffineMap::get(resultRank + 1, 0, startIndices, ctx),
+                partialIdentity},
+            parallel(resultRank + 1),
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              linalg::YieldOp::create(b, nestedLoc, args[0]);
+            })
+            .getResult(0);
+
+    // The contraction with the reduction loop split into (group, within):
+    // both operands get their reduction dimension expanded into (G, g), so
+    // that every loop stays a plain dimension, and the group loop becomes
+    // parallel and indexes the partial sums.
+    unsigned numLoops = contraction.getNumLoops();
+    AffineExpr groupDim = getAffineDimExpr(reductionLoop, ctx);
+    AffineExpr withinDim = getAffineDimExpr(numLoops, ctx);
+    unsigned activationIndex = 1 - layout.operandIndex;
+    SmallVector<Value> inputs(2);
+    SmallVector<AffineMap> newMaps;
+    for (unsigned operandIndex = 0; operandIndex < 2; ++operandIndex) {
+      AffineMap map = maps[operandIndex];
+      std::optional<unsigned> position = map.getResultPosition(groupDim);
+      if (!position)
+        return rewriter.notifyMatchFailure(
+            op, "reduction read through an expression");
+      Value operand = operandIndex == activationIndex ? xStored : wStored;
+      auto type = cast<RankedTensorType>(operand.getType());
+      if (type.isDynamicDim(*position))
+        return rewriter.notifyMatchFailure(op, "dynamic reduction size");
+      SmallVector<int64_t> expandedShape;
+      SmallVector<ReassociationIndices> reassociation;
+      SmallVector<AffineExpr> results;
+      for (auto [dim, size] : llvm::enumerate(type.getShape())) {
+        int64_t first = expandedShape.size();
+        if (dim == *position) {
+          expandedShape.append({numGroups, groupSize});
+          reassociation.push_back({first, first + 1});
+          results.append({groupDim, withinDim});
+        } else {
+          expandedShape.push_back(size);
+          reassociation.push_back({first});
+          results.push_back(map.getResult(dim));
+        }
+      }
+      auto expandedType = type.clone(expandedShape);
+      if (operandIndex == layout.operandIndex) {
+        // Constant weights: the same elements, in the same order.
+        auto attr = cast<DenseElementsAttr>(
+            wStored.getDefiningOp<arith::ConstantOp>().getValue());
+        inputs[operandIndex] = arith::ConstantOp::create(
+            rewriter, loc, attr.reshape(expandedType));
+      } else {
+        inputs[operandIndex] = tensor::ExpandShapeOp::create(
+            rewriter, loc, expandedType, operand, reassociation);
+      }
+      newMaps.push_back(AffineMap::get(numLoops + 1, 0, results, ctx));
+    }
+    SmallVector<AffineExpr> outputResults(outputMap.getResults());
+    outputResults.push_back(groupDim);
+    newMaps.push_back(AffineMap::get(numLoops + 1, 0, outputResults, ctx));
+    SmallVector<utils::IteratorType> newIterators(iterators);
+    newIterators[reductionLoop] = utils::IteratorType::parallel;
+    newIterators.push_back(utils::IteratorType::reduction);
+    bool xSigned = chain->xType.isSigned();
+    Value partials =
+        linalg::GenericOp::create(
+            rewriter, loc, partialInit.getType(), inputs, partialInit, newMaps,
+            newIterators,
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              Value x = args[activationIndex];
+              Value w = args[layout.operandIndex];
+              x = xSigned
+                      ? arith::ExtSIOp::create(b, nestedLoc, i32, x).getResult()
+                      : arith::ExtUIOp::create(b, nestedLoc, i32, x)
+                            .getResult();
+              if (w.getType() != i32)
+                w = arith::ExtSIOp::create(b, nestedLoc, i32, w);
+              linalg::YieldOp::create(
+                  b, nestedLoc,
+                  arith::AddIOp::create(
+                      b, nestedLoc, args[2],
+                      arith::MulIOp::create(b, nestedLoc, x, w))
+                      .getResult());
+            })
+            .getResult(0);
+
+    // p = bias + sum over groups of partial * m, exact in i64.
+    AffineMap channelOfResult = AffineMap::get(
+        resultRank, 0, getAffineDimExpr(layout.resultChannelAxis, ctx));
+    Value biasConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get({channels}, i64),
+                               ArrayRef(biases)));
+    Value sumEmpty = tensor::EmptyOp::create(rewriter, loc, sizes, i64);
+    Value sumInit =
+        linalg::GenericOp::create(
+            rewriter, loc, sumEmpty.getType(), ValueRange{biasConstant},
+            ValueRange{sumEmpty},
+            ArrayRef<AffineMap>{channelOfResult,
+                                rewriter.getMultiDimIdentityMap(resultRank)},
+            parallel(resultRank),
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              linalg::YieldOp::create(b, nestedLoc, args[0]);
+            })
+            .getResult(0);
+    Value multiplierConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(
+            RankedTensorType::get({numGroups, channels}, i64),
+            ArrayRef(multipliers)));
+    SmallVector<AffineExpr> resultDims;
+    for (unsigned dim = 0; dim < resultRank; ++dim)
+      resultDims.push_back(getAffineDimExpr(dim, ctx));
+    SmallVector<utils::IteratorType> sumIterators = parallel(resultRank);
+    sumIterators.push_back(utils::IteratorType::reduction);
+    Value sum =
+        linalg::GenericOp::create(
+            rewriter, loc, sumInit.getType(),
+            ValueRange{partials, multiplierConstant}, sumInit,
+            ArrayRef<AffineMap>{
+                partialIdentity,
+                AffineMap::get(
+                    resultRank + 1, 0,
+                    {getAffineDimExpr(resultRank, ctx),
+                     getAffineDimExpr(layout.resultChannelAxis, ctx)},
+                    ctx),
+                AffineMap::get(resultRank + 1, 0, resultDims, ctx)},
+            sumIterators,
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              Value partial =
+                  arith::ExtSIOp::create(b, nestedLoc, i64, args[0]);
+              linalg::YieldOp::create(
+                  b, nestedLoc,
+                  arith::AddIOp::create(
+                      b, nestedLoc, args[2],
+                      arith::MulIOp::create(b, nestedLoc, partial, args[1]))
+                      .getResult());
+            })
+            .getResult(0);
+
+    bool perChannel = llvm::any_of(
+        shifts, [&](int32_t shift) { return shift != shifts.front(); });
+    std::optional<SmallVector<int64_t>> clamp;
+    if (chain->epilogue.clamp)
+      clamp = getStoredClamp(*chain->epilogue.clamp, chain->outType,
+                             quantize.getRounding());
+    SmallVector<int32_t> ones(perChannel ? channels : 1, 1);
+    auto rescale = RescaleOp::create(
+        rewriter, loc, quantize.getType(), sum,
+        rewriter.getDenseI32ArrayAttr(ones),
+        rewriter.getDenseI32ArrayAttr(
+            perChannel ? ArrayRef(shifts) : ArrayRef(shifts).take_front()),
+        perChannel ? rewriter.getI64IntegerAttr(layout.resultChannelAxis)
+                   : IntegerAttr(),
+        RoundingModeAttr::get(ctx, quantize.getRounding()),
+        clamp ? rewriter.getDenseI64ArrayAttr(*clamp) : DenseI64ArrayAttr());
+    rewriter.replaceOp(quantize, rescale.getResult());
+    for (Operation *dead : chain->fused)
+      if (dead->use_empty())
+        rewriter.eraseOp(dead);
+    if (op->use_empty())
+      rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// A float activation times dequantized constant weights (weight-only
 /// quantization): the stored weights are read by the contraction and
 /// dequantized in its body, as qnn.dequantize would, one element at a time.
@@ -1132,7 +1503,9 @@ bool qnn::isFusedIntermediate(Value value) {
 }
 
 void qnn::populateFuseQuantizedOpsPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseQuantizedContraction, FuseQuantizedAdd, FuseQuantizedMul,
-               FuseAveragePool, FuseDataMovement, FuseWeightOnlyContraction,
-               DequantizeQuantizeToRequantize>(patterns.getContext());
+  patterns
+      .add<FuseQuantizedContraction, FuseGroupedContraction, FuseQuantizedAdd,
+           FuseQuantizedMul, FuseAveragePool, FuseDataMovement,
+           FuseWeightOnlyContraction, DequantizeQuantizeToRequantize>(
+          patterns.getContext());
 }

@@ -196,3 +196,34 @@ func.func @product(%aq: tensor<4x!quant.uniform<u8:f32, 0.5:128>>, %bq: tensor<4
   %yq = qnn.quantize %p : tensor<4xf32> -> tensor<4x!quant.uniform<i8:f32, 1.0>>
   return %yq : tensor<4x!quant.uniform<i8:f32, 1.0>>
 }
+
+// -----
+
+// Per-group weights, groups of 2 rows: scales 0.25 and 0.5. Multipliers
+// 0.5 * 0.25 = 0.125 and 0.5 * 0.5 = 0.25; the larger gives the shift:
+// 0.25 -> (2^30, 32); at shift 32, 0.125 is 2^29. The reduction over K is
+// expanded into (2 groups, 2), one i32 partial sum per group (shape 1x1x2), summed
+// with the multipliers in i64, then rounded once with multiplier 1.
+// CHECK-DAG: #[[$PX:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
+// CHECK-DAG: #[[$PW:.*]] = affine_map<(d0, d1, d2, d3) -> (d2, d3, d1)>
+// CHECK-DAG: #[[$PO:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func @grouped_matmul
+// CHECK-DAG: %[[M:.*]] = arith.constant dense<{{\[\[}}536870912], [1073741824]]> : tensor<2x1xi64>
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[\[\[}}1], [2]], {{\[\[}}3], [4]]]> : tensor<2x2x1xi8>
+// CHECK: %[[X:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2]] output_shape [1, 2, 2] : tensor<1x4xi8> into tensor<1x2x2xi8>
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[$PX]], #[[$PW]], #[[$PO]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%[[X]], %[[W]] : tensor<1x2x2xi8>, tensor<2x2x1xi8>) outs(%{{.*}} : tensor<1x1x2xi32>)
+// CHECK: %[[S:.*]] = linalg.generic {{.*}} ins(%[[P]], %[[M]] : tensor<1x1x2xi32>, tensor<2x1xi64>)
+// CHECK: qnn.rescale %[[S]] multipliers [1] shifts [32] : tensor<1x1xi64> -> tensor<1x1x!quant.uniform<i8:f32, 1.000000e+00>>
+// CHECK-NOT: linalg.matmul
+func.func @grouped_matmul(%xq: tensor<1x4x!quant.uniform<u8:f32, 0.5>>) -> tensor<1x1x!quant.uniform<i8:f32, 1.0>> {
+  %x = qnn.dequantize %xq : tensor<1x4x!quant.uniform<u8:f32, 0.5>> -> tensor<1x4xf32>
+  %wq = qnn.constant dense<[[1], [2], [3], [4]]> : tensor<4x1xi8> -> tensor<4x1x!quant.uniform<i8:f32:{0:2, 1:1}, {{0.25}, {0.5}}>>
+  %w = qnn.dequantize %wq : tensor<4x1x!quant.uniform<i8:f32:{0:2, 1:1}, {{0.25}, {0.5}}>> -> tensor<4x1xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x1xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<1x1xf32>) -> tensor<1x1xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<1x4xf32>, tensor<4x1xf32>) outs(%i : tensor<1x1xf32>) -> tensor<1x1xf32>
+  %yq = qnn.quantize %m : tensor<1x1xf32> -> tensor<1x1x!quant.uniform<i8:f32, 1.0>>
+  return %yq : tensor<1x1x!quant.uniform<i8:f32, 1.0>>
+}

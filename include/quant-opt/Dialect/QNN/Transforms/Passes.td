@@ -178,7 +178,8 @@ def QNNFuseQuantizedOpsPass : Pass<"qnn-fuse-quantized-ops"> {
     where `⊛` is `linalg.matmul`, `linalg.batch_matmul`,
     `linalg.conv_2d_nhwc_hwcf`, `linalg.conv_2d_nchw_fchw` or
     `linalg.depthwise_conv_2d_nhwc_hwc`, `x` is per-tensor quantized, `w` is
-    a `qnn.constant` (per tensor or per output channel, symmetric or not),
+    a `qnn.constant` (per tensor, per output channel or per group along the
+    reduction, symmetric or not),
     the bias `b` (optional) is a float constant per output channel, and
     `act` (optional) is a ReLU (`linalg.max` with zeros or a `linalg.generic`
     `maximumf` with 0) or a clamp, into
