@@ -557,3 +557,37 @@ def weight_parameters(
         scales[idx] = s
         zero_points[idx] = z
     return scales, zero_points
+
+
+def merge_statistics(
+    first: dict[str, TensorStatistics], second: dict[str, TensorStatistics]
+) -> dict[str, TensorStatistics]:
+    """Merges the statistics of two runs ("Merging statistics").
+
+    Ids of one side only are kept; for ids on both sides the ranges widen,
+    the counts add, and histograms of the same range and bin count add bin
+    by bin. Different histogram ranges raise ``ValueError`` naming the id.
+    """
+    merged = dict(first)
+    for name, b in second.items():
+        a = merged.get(name)
+        if a is None:
+            merged[name] = b
+            continue
+        if (a.histogram is None) != (b.histogram is None):
+            raise ValueError(f"{name}: only one side has a histogram")
+        histogram = None
+        if a.histogram is not None:
+            ha, hb = a.histogram, b.histogram
+            if (ha.min, ha.max, len(ha.bins)) != (hb.min, hb.max, len(hb.bins)):
+                raise ValueError(
+                    f"{name}: histograms over different ranges or bin counts "
+                    f"([{ha.min}, {ha.max}] x {len(ha.bins)} and "
+                    f"[{hb.min}, {hb.max}] x {len(hb.bins)})"
+                )
+            histogram = Histogram(ha.min, ha.max,
+                                  np.asarray(ha.bins, np.int64) + np.asarray(hb.bins, np.int64))
+        merged[name] = TensorStatistics(
+            min(a.min, b.min), max(a.max, b.max), a.count + b.count, histogram
+        )
+    return merged

@@ -44,6 +44,7 @@ _WEIGHT_OPTIONS = [
     "weight-symmetric=false",
     "weight-bits=4 weight-granularity=per_group",  # group size chosen per layer
     "activation-signed=true activation-symmetric=true",
+    "weight-signed=false weight-symmetric=false weight-narrow-range=false",
 ]
 
 

@@ -578,3 +578,35 @@ def test_dump_refuses_what_load_would_reject(tmp_path):
     with pytest.raises(ValueError, match="tensors.x"):
         dump_statistics({"x": TensorStatistics(2.0, 1.0, 0, None)}, path)
     assert not path.exists()
+
+
+# --------------------------------------------------------------------------
+# merging
+# --------------------------------------------------------------------------
+
+
+def test_merge_widens_ranges_adds_counts_and_bins():
+    from quant_opt.calibration import merge_statistics
+
+    a = {"x": TensorStatistics(-1.0, 2.0, 10, Histogram(-4.0, 4.0, [1, 2, 3, 4])),
+         "only_a": TensorStatistics(0.0, 1.0, 3, None)}
+    b = {"x": TensorStatistics(-3.0, 1.5, 6, Histogram(-4.0, 4.0, [0, 5, 0, 1])),
+         "only_b": TensorStatistics(5.0, 6.0, 2, None)}
+    m = merge_statistics(a, b)
+    # min(-1, -3) = -3, max(2, 1.5) = 2, 10 + 6 = 16, bins [1, 7, 3, 5].
+    assert (m["x"].min, m["x"].max, m["x"].count) == (-3.0, 2.0, 16)
+    assert m["x"].histogram.bins.tolist() == [1, 7, 3, 5]
+    assert m["only_a"].count == 3 and m["only_b"].count == 2
+    # Order does not matter.
+    n = merge_statistics(b, a)
+    assert (n["x"].min, n["x"].max, n["x"].count) == (-3.0, 2.0, 16)
+    assert n["x"].histogram.bins.tolist() == [1, 7, 3, 5]
+
+
+def test_merge_rejects_different_histogram_ranges():
+    from quant_opt.calibration import merge_statistics
+
+    a = {"x": TensorStatistics(-1.0, 1.0, 1, Histogram(-1.0, 1.0, [1, 0]))}
+    b = {"x": TensorStatistics(-1.0, 1.0, 1, Histogram(-2.0, 2.0, [1, 0]))}
+    with pytest.raises(ValueError, match="x: histograms over different ranges"):
+        merge_statistics(a, b)

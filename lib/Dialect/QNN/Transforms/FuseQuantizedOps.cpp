@@ -467,10 +467,10 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
     Value xStored = quant::StorageCastOp::create(
         rewriter, loc, getStoredValuesType(xTensorType),
         dequantizedX.getInput());
-    // w' in the narrowest integer that holds it: the storage type when there
-    // is no zero point, i32 otherwise.
+    // w' in the narrowest integer the body can sign-extend: the storage
+    // type for signed storage without zero points, i32 otherwise.
     Type wElement =
-        anyZeroPoint
+        anyZeroPoint || !wType.isSigned()
             ? i32
             : rewriter.getIntegerType(wType.getStorageTypeIntegralWidth());
     auto wStoredType = RankedTensorType::get(wShape, wElement);
@@ -1111,7 +1111,7 @@ struct FuseGroupedContraction : public OpRewritePattern<QuantizeOp> {
         rewriter, loc, getStoredValuesType(xTensorType),
         chain->dequantizedX.getInput());
     Type wElement =
-        anyZeroPoint
+        anyZeroPoint || !wType.isSigned()
             ? i32
             : rewriter.getIntegerType(wType.getStorageTypeIntegralWidth());
     SmallVector<APInt> wBits =
