@@ -17,6 +17,8 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+
+#include "JSONSupport.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <algorithm>
@@ -25,6 +27,7 @@
 
 using namespace mlir;
 using namespace mlir::qnn;
+using mlir::qnn::detail::checkKeys;
 namespace json = llvm::json;
 
 //===----------------------------------------------------------------------===//
@@ -33,18 +36,6 @@ namespace json = llvm::json;
 
 static constexpr llvm::StringLiteral kStatisticsFormat =
     "quant-opt-calibration-statistics";
-
-/// Reports `message` at `path` unless `object` holds only `allowed` keys.
-static bool checkKeys(const json::Object &object, ArrayRef<StringRef> allowed,
-                      json::Path path) {
-  for (const auto &entry : object) {
-    if (!llvm::is_contained(allowed, StringRef(entry.first))) {
-      path.field(entry.first).report("unknown key");
-      return false;
-    }
-  }
-  return true;
-}
 
 static bool readNumber(const json::Object &object, StringRef key, double &out,
                        json::Path path) {

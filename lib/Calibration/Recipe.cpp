@@ -16,10 +16,13 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+
+#include "JSONSupport.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 using namespace mlir;
 using namespace mlir::qnn;
+using mlir::qnn::detail::checkKeys;
 namespace json = llvm::json;
 
 static constexpr llvm::StringLiteral kRecipeFormat = "quant-opt-recipe";
@@ -82,17 +85,6 @@ LayerConfig Recipe::resolve(StringRef layerId, StringRef opName,
 //===----------------------------------------------------------------------===//
 // Parsing
 //===----------------------------------------------------------------------===//
-
-static bool checkKeys(const json::Object &object, ArrayRef<StringRef> allowed,
-                      json::Path path) {
-  for (const auto &entry : object) {
-    if (!llvm::is_contained(allowed, StringRef(entry.first))) {
-      path.field(entry.first).report("unknown key");
-      return false;
-    }
-  }
-  return true;
-}
 
 static bool readBool(const json::Object &object, StringRef key,
                      std::optional<bool> &out, json::Path path) {

@@ -64,6 +64,14 @@ QuantizedToStorageTypeConverter::QuantizedToStorageTypeConverter() {
 // Elementwise loops with per-element parameters
 //===----------------------------------------------------------------------===//
 
+/// An empty tensor of `source`'s shape (dynamic sizes included) with
+/// `elementType`.
+static Value buildEmptyLike(OpBuilder &b, Location loc, Value source,
+                            Type elementType) {
+  return tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, source),
+                                 elementType);
+}
+
 /// The integer type the lowering computes with: wide enough that
 /// `r + z` cannot overflow after `r` is clamped to +-`getFloatClampBound`.
 static IntegerType getWorkingIntegerType(quant::QuantizedType type) {
@@ -164,13 +172,7 @@ static Value buildElementwiseWithParameters(OpBuilder &b, Location loc,
   }
 
   // The destination has the (expanded) input's shape.
-  auto expandedType = cast<RankedTensorType>(input.getType());
-  SmallVector<Value> dynamicSizes;
-  for (auto [axis, size] : llvm::enumerate(expandedType.getShape()))
-    if (ShapedType::isDynamic(size))
-      dynamicSizes.push_back(tensor::DimOp::create(b, loc, input, axis));
-  Value init = tensor::EmptyOp::create(
-      b, loc, expandedType.clone(resultElementType), dynamicSizes);
+  Value init = buildEmptyLike(b, loc, input, resultElementType);
 
   unsigned numLoops = expandedShape.size();
   MLIRContext *ctx = b.getContext();
@@ -417,6 +419,35 @@ static Value buildRoundingShift(OpBuilder &b, Location loc, Value p, Value n,
       shifted);
 }
 
+/// The storage range of `type`, narrowed by a `clamp` attribute if any.
+static std::pair<int64_t, int64_t>
+getClampedRange(quant::QuantizedType type,
+                std::optional<ArrayRef<int64_t>> clamp) {
+  int64_t lo = type.getStorageTypeMin(), hi = type.getStorageTypeMax();
+  if (clamp) {
+    lo = std::max(lo, (*clamp)[0]);
+    hi = std::min(hi, (*clamp)[1]);
+  }
+  return {lo, hi};
+}
+
+/// Step 3 of qnn.rescale and qnn.add: the zero point, the saturation to
+/// [lo, hi] and the truncation to the storage type, on i64.
+static Value buildStoredValue(OpBuilder &b, Location loc, Value rounded,
+                              int64_t zeroPoint,
+                              std::pair<int64_t, int64_t> range,
+                              IntegerType storageType) {
+  Type i64 = rounded.getType();
+  auto constant = [&](int64_t value) -> Value {
+    return arith::ConstantOp::create(b, loc, IntegerAttr::get(i64, value));
+  };
+  Value shifted = arith::AddIOp::create(b, loc, rounded, constant(zeroPoint));
+  Value saturated = arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, shifted, constant(range.first)),
+      constant(range.second));
+  return arith::TruncIOp::create(b, loc, storageType, saturated);
+}
+
 /// qnn.rescale: one elementwise loop over the accumulator, the multipliers
 /// and shifts read along `axis` when there are several.
 struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
@@ -430,12 +461,8 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
         getQuantizedElementType(op.getResult()));
     auto inputType = op.getInput().getType();
     Type i64 = rewriter.getI64Type();
-    int64_t lo = resultType.getStorageTypeMin();
-    int64_t hi = resultType.getStorageTypeMax();
-    if (std::optional<ArrayRef<int64_t>> clamp = op.getClamp()) {
-      lo = std::max(lo, (*clamp)[0]);
-      hi = std::min(hi, (*clamp)[1]);
-    }
+    std::pair<int64_t, int64_t> range =
+        getClampedRange(resultType, op.getClamp());
     auto constant = [&](OpBuilder &b, int64_t value) -> Value {
       return arith::ConstantOp::create(b, loc, IntegerAttr::get(i64, value));
     };
@@ -468,14 +495,8 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
     }
     maps.push_back(identity);
 
-    SmallVector<Value> dynamicSizes;
-    for (auto [index, size] : llvm::enumerate(inputType.getShape()))
-      if (ShapedType::isDynamic(size))
-        dynamicSizes.push_back(
-            tensor::DimOp::create(rewriter, loc, adaptor.getInput(), index));
     IntegerType storageType = getSignlessStorageType(resultType);
-    Value init = tensor::EmptyOp::create(
-        rewriter, loc, inputType.clone(storageType), dynamicSizes);
+    Value init = buildEmptyLike(rewriter, loc, adaptor.getInput(), storageType);
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);
     RoundingMode rounding = op.getRounding();
@@ -496,16 +517,10 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
           Value rounded =
               buildRoundingShift(b, nestedLoc, product, shift, rounding);
           // 3. Zero point, then the (clamped) storage range.
-          Value shifted = arith::AddIOp::create(b, nestedLoc, rounded,
-                                                constant(b, zeroPoint));
-          Value saturated = arith::MinSIOp::create(
-              b, nestedLoc,
-              arith::MaxSIOp::create(b, nestedLoc, shifted, constant(b, lo)),
-              constant(b, hi));
-          linalg::YieldOp::create(
-              b, nestedLoc,
-              arith::TruncIOp::create(b, nestedLoc, storageType, saturated)
-                  .getResult());
+          linalg::YieldOp::create(b, nestedLoc,
+                                  buildStoredValue(b, nestedLoc, rounded,
+                                                   zeroPoint, range,
+                                                   storageType));
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
@@ -526,21 +541,11 @@ struct AddOpLowering : public OpConversionPattern<AddOp> {
         cast<quant::UniformQuantizedType>(getQuantizedElementType(op.getRhs()));
     auto resultType = cast<quant::UniformQuantizedType>(
         getQuantizedElementType(op.getResult()));
-    int64_t lo = resultType.getStorageTypeMin();
-    int64_t hi = resultType.getStorageTypeMax();
-    if (std::optional<ArrayRef<int64_t>> clamp = op.getClamp()) {
-      lo = std::max(lo, (*clamp)[0]);
-      hi = std::min(hi, (*clamp)[1]);
-    }
+    std::pair<int64_t, int64_t> range =
+        getClampedRange(resultType, op.getClamp());
     auto tensorType = cast<RankedTensorType>(op.getType());
     IntegerType storageType = getSignlessStorageType(resultType);
-    SmallVector<Value> dynamicSizes;
-    for (auto [index, size] : llvm::enumerate(tensorType.getShape()))
-      if (ShapedType::isDynamic(size))
-        dynamicSizes.push_back(
-            tensor::DimOp::create(rewriter, loc, adaptor.getLhs(), index));
-    Value init = tensor::EmptyOp::create(
-        rewriter, loc, tensorType.clone(storageType), dynamicSizes);
+    Value init = buildEmptyLike(rewriter, loc, adaptor.getLhs(), storageType);
     unsigned rank = tensorType.getRank();
     AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
     Type i64 = rewriter.getI64Type();
@@ -575,16 +580,10 @@ struct AddOpLowering : public OpConversionPattern<AddOp> {
               term(args[1], rhsType, multipliers[1]));
           Value rounded =
               buildRoundingShift(b, nestedLoc, sum, constant(shift), rounding);
-          Value shifted = arith::AddIOp::create(
-              b, nestedLoc, rounded, constant(resultType.getZeroPoint()));
-          Value saturated = arith::MinSIOp::create(
-              b, nestedLoc,
-              arith::MaxSIOp::create(b, nestedLoc, shifted, constant(lo)),
-              constant(hi));
-          linalg::YieldOp::create(
-              b, nestedLoc,
-              arith::TruncIOp::create(b, nestedLoc, storageType, saturated)
-                  .getResult());
+          linalg::YieldOp::create(b, nestedLoc,
+                                  buildStoredValue(b, nestedLoc, rounded,
+                                                   resultType.getZeroPoint(),
+                                                   range, storageType));
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();

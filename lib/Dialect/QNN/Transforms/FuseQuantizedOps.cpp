@@ -198,10 +198,12 @@ static quant::UniformQuantizedType getDequantizedType(Value value) {
                     : nullptr;
 }
 
-/// Whether `op` adds its two inputs elementwise: linalg.add, or a
-/// linalg.generic with identity maps yielding addf of its two arguments.
-static bool isElementwiseAdd(Operation *op) {
-  if (isa<linalg::AddOp>(op))
+/// Whether `op` combines its two inputs elementwise with `FloatOp`: the
+/// named `NamedOp`, or a linalg.generic with identity maps yielding
+/// `FloatOp` of its two arguments.
+template <typename NamedOp, typename FloatOp>
+static bool isElementwiseBinary(Operation *op) {
+  if (isa<NamedOp>(op))
     return true;
   auto generic = dyn_cast<linalg::GenericOp>(op);
   if (!generic || generic.getNumDpsInputs() != 2 ||
@@ -210,11 +212,20 @@ static bool isElementwiseAdd(Operation *op) {
                     [](AffineMap map) { return map.isIdentity(); }))
     return false;
   Block &body = generic.getRegion().front();
-  auto addf = cast<linalg::YieldOp>(body.getTerminator())
-                  .getValues()[0]
-                  .getDefiningOp<arith::AddFOp>();
-  return addf && llvm::is_contained(addf->getOperands(), body.getArgument(0)) &&
-         llvm::is_contained(addf->getOperands(), body.getArgument(1));
+  auto combine = cast<linalg::YieldOp>(body.getTerminator())
+                     .getValues()[0]
+                     .getDefiningOp<FloatOp>();
+  return combine &&
+         llvm::is_contained(combine->getOperands(), body.getArgument(0)) &&
+         llvm::is_contained(combine->getOperands(), body.getArgument(1));
+}
+
+static bool isElementwiseAdd(Operation *op) {
+  return isElementwiseBinary<linalg::AddOp, arith::AddFOp>(op);
+}
+
+static bool isElementwiseMul(Operation *op) {
+  return isElementwiseBinary<linalg::MulOp, arith::MulFOp>(op);
 }
 
 /// The clamp bounds, in stored values of `type`, of an activation with
@@ -682,6 +693,49 @@ matchScaling(Operation *op) {
   return std::nullopt;
 }
 
+/// quantize(act(op(dequantize(a), dequantize(b)))) for an elementwise `op`
+/// of two per-tensor quantized activations of the result's shape, matched.
+struct BinaryChain {
+  Operation *op;
+  /// The activation between `op` and the quantize, if any.
+  Operation *activationOp = nullptr;
+  std::optional<std::pair<double, double>> activation;
+  /// The dequantized operands and their types.
+  DequantizeOp lhs, rhs;
+  quant::UniformQuantizedType lhsType, rhsType, outType;
+};
+
+static std::optional<BinaryChain>
+matchBinaryChain(QuantizeOp quantize, function_ref<bool(Operation *)> isOp) {
+  BinaryChain chain;
+  chain.outType = dyn_cast<quant::UniformQuantizedType>(
+      quantize.getType().getElementType());
+  Value current = quantize.getInput();
+  Operation *op = current.getDefiningOp();
+  if (!chain.outType || !op || !current.hasOneUse())
+    return std::nullopt;
+  if (!isOp(op)) {
+    chain.activation = matchActivation(op, op->getOperand(0));
+    if (!chain.activation)
+      return std::nullopt;
+    chain.activationOp = op;
+    current = op->getOperand(0);
+    op = current.getDefiningOp();
+    if (!op || !current.hasOneUse() || !isOp(op))
+      return std::nullopt;
+  }
+  chain.op = op;
+  Value lhs = op->getOperand(0), rhs = op->getOperand(1);
+  chain.lhs = lhs.getDefiningOp<DequantizeOp>();
+  chain.rhs = rhs.getDefiningOp<DequantizeOp>();
+  chain.lhsType = getDequantizedType(lhs);
+  chain.rhsType = getDequantizedType(rhs);
+  if (!chain.lhsType || !chain.rhsType || lhs.getType() != rhs.getType() ||
+      lhs.getType() != current.getType())
+    return std::nullopt;
+  return chain;
+}
+
 /// quantize(act(dequantize(a) + dequantize(b))): a residual add, in
 /// integers (qnn.add).
 struct FuseQuantizedAdd : public OpRewritePattern<QuantizeOp> {
@@ -689,29 +743,12 @@ struct FuseQuantizedAdd : public OpRewritePattern<QuantizeOp> {
 
   LogicalResult matchAndRewrite(QuantizeOp quantize,
                                 PatternRewriter &rewriter) const override {
-    auto outType = dyn_cast<quant::UniformQuantizedType>(
-        quantize.getType().getElementType());
-    Value current = quantize.getInput();
-    Operation *op = current.getDefiningOp();
-    if (!outType || !op || !current.hasOneUse())
+    std::optional<BinaryChain> chain =
+        matchBinaryChain(quantize, isElementwiseAdd);
+    if (!chain)
       return failure();
-    std::optional<std::pair<double, double>> activation;
-    Operation *activationOp = nullptr;
-    if (!isElementwiseAdd(op)) {
-      activation = matchActivation(op, op->getOperand(0));
-      if (!activation)
-        return failure();
-      activationOp = op;
-      current = op->getOperand(0);
-      op = current.getDefiningOp();
-      if (!op || !current.hasOneUse() || !isElementwiseAdd(op))
-        return failure();
-    }
-    Value lhs = op->getOperand(0), rhs = op->getOperand(1);
-    auto lhsType = getDequantizedType(lhs), rhsType = getDequantizedType(rhs);
-    if (!lhsType || !rhsType || lhs.getType() != rhs.getType() ||
-        lhs.getType() != current.getType())
-      return failure();
+    auto lhsType = chain->lhsType, rhsType = chain->rhsType,
+         outType = chain->outType;
     for (auto type : {lhsType, rhsType, outType})
       if (type.getStorageTypeIntegralWidth() > 16)
         return failure();
@@ -722,43 +759,23 @@ struct FuseQuantizedAdd : public OpRewritePattern<QuantizeOp> {
       return failure();
     auto [multiplierA, multiplierB, shift] = *parameters;
     DenseI64ArrayAttr clamp;
-    if (activation)
+    if (chain->activation)
       clamp = rewriter.getDenseI64ArrayAttr(
-          getStoredClamp(*activation, outType, quantize.getRounding()));
+          getStoredClamp(*chain->activation, outType, quantize.getRounding()));
     rewriter.setInsertionPoint(quantize);
     auto add = AddOp::create(
-        rewriter, quantize.getLoc(), quantize.getType(),
-        lhs.getDefiningOp<DequantizeOp>().getInput(),
-        rhs.getDefiningOp<DequantizeOp>().getInput(),
+        rewriter, quantize.getLoc(), quantize.getType(), chain->lhs.getInput(),
+        chain->rhs.getInput(),
         rewriter.getDenseI32ArrayAttr({multiplierA, multiplierB}),
         rewriter.getI32IntegerAttr(shift),
         RoundingModeAttr::get(getContext(), quantize.getRounding()), clamp);
     rewriter.replaceOp(quantize, add.getResult());
-    if (activationOp)
-      rewriter.eraseOp(activationOp);
-    rewriter.eraseOp(op);
+    if (chain->activationOp)
+      rewriter.eraseOp(chain->activationOp);
+    rewriter.eraseOp(chain->op);
     return success();
   }
 };
-
-/// Whether `op` multiplies its two inputs elementwise: linalg.mul, or a
-/// linalg.generic with identity maps yielding mulf of its two arguments.
-static bool isElementwiseMul(Operation *op) {
-  if (isa<linalg::MulOp>(op))
-    return true;
-  auto generic = dyn_cast<linalg::GenericOp>(op);
-  if (!generic || generic.getNumDpsInputs() != 2 ||
-      generic.getNumLoops() != generic.getNumParallelLoops() ||
-      !llvm::all_of(generic.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
-    return false;
-  Block &body = generic.getRegion().front();
-  auto mulf = cast<linalg::YieldOp>(body.getTerminator())
-                  .getValues()[0]
-                  .getDefiningOp<arith::MulFOp>();
-  return mulf && llvm::is_contained(mulf->getOperands(), body.getArgument(0)) &&
-         llvm::is_contained(mulf->getOperands(), body.getArgument(1));
-}
 
 /// quantize(act(dequantize(a) * dequantize(b))): the product of the centered
 /// stored values in i32, then one qnn.rescale by s_a * s_b / s_y.
@@ -767,31 +784,14 @@ struct FuseQuantizedMul : public OpRewritePattern<QuantizeOp> {
 
   LogicalResult matchAndRewrite(QuantizeOp quantize,
                                 PatternRewriter &rewriter) const override {
-    auto outType = dyn_cast<quant::UniformQuantizedType>(
-        quantize.getType().getElementType());
-    Value current = quantize.getInput();
-    Operation *op = current.getDefiningOp();
-    if (!outType || !op || !current.hasOneUse())
+    std::optional<BinaryChain> chain =
+        matchBinaryChain(quantize, isElementwiseMul);
+    // The product of two centered 8-bit values fits i32.
+    if (!chain || chain->lhsType.getStorageTypeIntegralWidth() > 8 ||
+        chain->rhsType.getStorageTypeIntegralWidth() > 8)
       return failure();
-    std::optional<std::pair<double, double>> activation;
-    Operation *activationOp = nullptr;
-    if (!isElementwiseMul(op)) {
-      activation = matchActivation(op, op->getOperand(0));
-      if (!activation)
-        return failure();
-      activationOp = op;
-      current = op->getOperand(0);
-      op = current.getDefiningOp();
-      if (!op || !current.hasOneUse() || !isElementwiseMul(op))
-        return failure();
-    }
-    Value lhs = op->getOperand(0), rhs = op->getOperand(1);
-    auto lhsType = getDequantizedType(lhs), rhsType = getDequantizedType(rhs);
-    if (!lhsType || !rhsType || lhs.getType() != rhs.getType() ||
-        lhs.getType() != current.getType() ||
-        lhsType.getStorageTypeIntegralWidth() > 8 ||
-        rhsType.getStorageTypeIntegralWidth() > 8)
-      return failure();
+    auto lhsType = chain->lhsType, rhsType = chain->rhsType,
+         outType = chain->outType;
     FailureOr<std::pair<int32_t, int32_t>> fixedPoint = quantizeMultiplier(
         (lhsType.getScale() * rhsType.getScale()) / outType.getScale());
     if (failed(fixedPoint))
@@ -800,17 +800,17 @@ struct FuseQuantizedMul : public OpRewritePattern<QuantizeOp> {
     Location loc = quantize.getLoc();
     rewriter.setInsertionPoint(quantize);
     Type i32 = rewriter.getI32Type();
-    auto tensorType = cast<RankedTensorType>(current.getType());
-    auto storedOf = [&](Value dequantized) -> Value {
-      Value quantized = dequantized.getDefiningOp<DequantizeOp>().getInput();
+    auto tensorType = cast<RankedTensorType>(chain->lhs.getType());
+    auto storedOf = [&](DequantizeOp dequantize) -> Value {
+      Value quantized = dequantize.getInput();
       return quant::StorageCastOp::create(
           rewriter, loc,
           getStoredValuesType(cast<RankedTensorType>(quantized.getType())),
           quantized);
     };
-    Value a = storedOf(lhs), b = storedOf(rhs);
+    Value a = storedOf(chain->lhs), b = storedOf(chain->rhs);
     Value empty = tensor::EmptyOp::create(
-        rewriter, loc, tensor::getMixedSizes(rewriter, loc, lhs), i32);
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, chain->lhs), i32);
     unsigned rank = tensorType.getRank();
     auto centered = [&](OpBuilder &builder, Location nestedLoc, Value stored,
                         quant::UniformQuantizedType type) -> Value {
@@ -840,18 +840,18 @@ struct FuseQuantizedMul : public OpRewritePattern<QuantizeOp> {
             })
             .getResult(0);
     DenseI64ArrayAttr clamp;
-    if (activation)
+    if (chain->activation)
       clamp = rewriter.getDenseI64ArrayAttr(
-          getStoredClamp(*activation, outType, quantize.getRounding()));
+          getStoredClamp(*chain->activation, outType, quantize.getRounding()));
     auto rescale = RescaleOp::create(
         rewriter, loc, quantize.getType(), product,
         rewriter.getDenseI32ArrayAttr({fixedPoint->first}),
         rewriter.getDenseI32ArrayAttr({fixedPoint->second}), IntegerAttr(),
         RoundingModeAttr::get(getContext(), quantize.getRounding()), clamp);
     rewriter.replaceOp(quantize, rescale.getResult());
-    if (activationOp)
-      rewriter.eraseOp(activationOp);
-    rewriter.eraseOp(op);
+    if (chain->activationOp)
+      rewriter.eraseOp(chain->activationOp);
+    rewriter.eraseOp(chain->op);
     return success();
   }
 };
