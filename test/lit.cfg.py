@@ -10,7 +10,7 @@ from lit.llvm.subst import ToolSubst
 config.name = "QUANT_OPT"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "lit.site.cfg.py"]
+config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.quant_opt_obj_root, "test")
 
@@ -45,6 +45,7 @@ llvm_config.use_default_substitutions()
 tool_dirs = [config.quant_opt_tools_dir, config.llvm_tools_dir]
 tools = [
     "quant-opt",
+    "quant-run",
     ToolSubst("mlir-runner", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

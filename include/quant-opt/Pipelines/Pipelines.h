@@ -21,6 +21,11 @@ namespace mlir::qnn {
 /// Options of `qnn-reference-cpu-pipeline`.
 struct ReferenceCPUPipelineOptions
     : public PassPipelineOptions<ReferenceCPUPipelineOptions> {
+  PassOptions::Option<bool> resultsToOutParams{
+      *this, "results-to-out-params",
+      llvm::cl::desc("Return buffers through caller-allocated out parameters "
+                     "(the calling convention of quant-run)"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> lowerToLLVM{
       *this, "lower-to-llvm",
       llvm::cl::desc("Lower the scalar loops to the LLVM dialect (off: stop "

@@ -1,0 +1,48 @@
+//===- Npy.h - NumPy .npy arrays --------------------------------*- C++ -*-===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Reads and writes NumPy's .npy format (versions 1 and 2, little-endian,
+// C order), the interchange format of quant-run.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_OPT_RUNNER_NPY_H
+#define QUANT_OPT_RUNNER_NPY_H
+
+#include "mlir/Support/LLVM.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::qnn {
+
+/// An array: its NumPy dtype descriptor (`<f4`, `|i1`, ...), its shape and
+/// its bytes in C order.
+struct NpyArray {
+  std::string dtype;
+  SmallVector<int64_t> shape;
+  std::vector<char> data;
+
+  int64_t getNumElements() const;
+};
+
+/// The size in bytes of one element of `dtype`, or 0 for a dtype quant-run
+/// does not handle.
+unsigned getNpyElementSize(StringRef dtype);
+
+/// Reads an .npy file; errors name the file and what is wrong.
+llvm::Expected<NpyArray> readNpy(StringRef path);
+
+/// Writes `array` as an .npy (version 1) file.
+llvm::Error writeNpy(StringRef path, const NpyArray &array);
+
+} // namespace mlir::qnn
+
+#endif // QUANT_OPT_RUNNER_NPY_H

@@ -1,0 +1,15 @@
+"""Writes the .npy arrays quant-run.test uses into the directory argv[1]."""
+
+import sys
+
+import numpy as np
+
+out = sys.argv[1]
+np.save(f"{out}/x6.npy", np.array([1.4, 1000.0, -1000.0, 1.25, 1.75, np.nan], np.float32))
+np.save(f"{out}/x14.npy", np.array([[0.25, -0.5, 0.75, 0.1]], np.float32))
+np.save(f"{out}/q4.npy", np.array([-128, 127, -3, 0], np.int8))
+np.save(f"{out}/bad_shape.npy", np.zeros((5,), np.float32))
+np.save(f"{out}/bad_dtype.npy", np.zeros((6,), np.float64))
+np.save(f"{out}/fortran.npy", np.asfortranarray(np.zeros((2, 3), np.float32)))
+with open(f"{out}/garbage.npy", "wb") as f:
+    f.write(b"not an array")
