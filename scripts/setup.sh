@@ -56,4 +56,4 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     -DQUANT_OPT_PYTHON="$ROOT/.venv/bin/python3" >/dev/null
 fi
 log "building"
-ninja -C "$BUILD_DIR" quant-opt
+ninja -C "$BUILD_DIR"
