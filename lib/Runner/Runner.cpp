@@ -17,9 +17,13 @@
 
 #include "quant-opt/Pipelines/Pipelines.h"
 
+#include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -28,11 +32,14 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
-#include <chrono>
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::qnn;
@@ -93,10 +100,83 @@ static SmallVector<int64_t> makeDescriptor(void *data,
   return words;
 }
 
-llvm::Expected<RunResult> qnn::runFunction(ModuleOp module,
-                                           ArrayRef<NpyArray> inputs,
-                                           ArrayRef<std::string> inputNames,
-                                           const RunOptions &options) {
+/// The runner-side callee of lowered qnn.observe ops.
+static constexpr llvm::StringLiteral kObserveFunction = "__qnn_observe";
+
+/// The sink of the call in progress (the JIT calls back on this thread).
+static thread_local ObservationSink *currentSink = nullptr;
+
+/// Visits the elements of a strided memref of `rank` in row-major order.
+static void gatherStrided(const float *base, int64_t rank, const int64_t *sizes,
+                          const int64_t *strides, SmallVectorImpl<float> &out) {
+  if (rank == 0) {
+    out.push_back(*base);
+    return;
+  }
+  for (int64_t i = 0; i < sizes[0]; ++i)
+    gatherStrided(base + i * strides[0], rank - 1, sizes + 1, strides + 1, out);
+}
+
+/// An unranked memref as the C interface passes it.
+struct UnrankedDescriptor {
+  int64_t rank;
+  void *descriptor;
+};
+
+/// What a lowered `qnn.observe` calls: the observed tensor as an unranked
+/// memref of f32 and the observer's index.
+extern "C" void quantOptObserve(UnrankedDescriptor *memref, int64_t id) {
+  if (!currentSink)
+    return;
+  // The ranked descriptor: allocated, aligned, offset, sizes, strides.
+  auto *words = static_cast<int64_t *>(memref->descriptor);
+  const float *aligned = reinterpret_cast<const float *>(words[1]);
+  int64_t offset = words[2];
+  SmallVector<float> values;
+  gatherStrided(aligned + offset, memref->rank, words + 3,
+                words + 3 + memref->rank, values);
+  currentSink->observe(static_cast<unsigned>(id), values);
+}
+
+/// Replaces each qnn.observe by a call of the runner, numbering the ids.
+static LogicalResult lowerObserversToCalls(ModuleOp module,
+                                           SmallVectorImpl<std::string> &ids) {
+  SmallVector<ObserveOp> observers;
+  module.walk([&](ObserveOp observe) { observers.push_back(observe); });
+  if (observers.empty())
+    return success();
+  OpBuilder builder(module.getContext());
+  builder.setInsertionPointToEnd(module.getBody());
+  auto unranked = UnrankedTensorType::get(builder.getF32Type());
+  auto callee = func::FuncOp::create(
+      builder, module.getLoc(), kObserveFunction,
+      builder.getFunctionType({unranked, builder.getI64Type()}, {}));
+  callee.setPrivate();
+  callee->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                  builder.getUnitAttr());
+  // The observer only reads: bufferization need not copy for it.
+  callee.setArgAttr(0, "bufferization.access", builder.getStringAttr("read"));
+  for (ObserveOp observe : observers) {
+    if (!observe.getType().getElementType().isF32())
+      return observe.emitError("quant-run observes f32 tensors only");
+    builder.setInsertionPoint(observe);
+    Value cast = tensor::CastOp::create(builder, observe.getLoc(), unranked,
+                                        observe.getInput());
+    Value id = arith::ConstantOp::create(builder, observe.getLoc(),
+                                         builder.getI64IntegerAttr(ids.size()));
+    func::CallOp::create(builder, observe.getLoc(), callee,
+                         ValueRange{cast, id});
+    ids.push_back(observe.getId().str());
+    observe.replaceAllUsesWith(observe.getInput());
+    observe.erase();
+  }
+  return success();
+}
+
+llvm::Expected<std::unique_ptr<CompiledFunction>>
+CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
+  std::unique_ptr<CompiledFunction> compiled(new CompiledFunction());
+  compiled->name = options.function;
   auto function = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
       module, StringAttr::get(module.getContext(), options.function));
   if (!function || function.isExternal()) {
@@ -109,36 +189,16 @@ llvm::Expected<RunResult> qnn::runFunction(ModuleOp module,
         names.empty() ? std::string("none") : names));
   }
   FunctionType type = function.getFunctionType();
-  if (type.getNumInputs() != inputs.size())
-    return llvm::createStringError(
-        llvm::formatv("@{0} takes {1} arguments, {2} inputs were given",
-                      options.function, type.getNumInputs(), inputs.size()));
-
-  // Check every input against its argument type.
-  for (auto [index, pair] :
-       llvm::enumerate(llvm::zip(type.getInputs(), inputs))) {
-    auto [argType, array] = pair;
+  for (auto [index, argType] : llvm::enumerate(type.getInputs())) {
     auto shaped = dyn_cast<RankedTensorType>(argType);
-    SmallVector<StringRef> dtypes =
-        shaped ? getDtypes(shaped.getElementType()) : SmallVector<StringRef>();
-    if (dtypes.empty())
+    if (!shaped || getDtypes(shaped.getElementType()).empty())
       return llvm::createStringError(llvm::formatv(
           "argument #{0} of @{1} has type {2}, which quant-run cannot pass "
           "(ranked tensors of f16, f32, f64, i1 to i64 or quantized types of "
           "8, 16 or 32 bits)",
           index, options.function, argType));
-    bool shapeMatches =
-        shaped.getRank() == static_cast<int64_t>(array.shape.size());
-    for (int64_t axis = 0; shapeMatches && axis < shaped.getRank(); ++axis)
-      shapeMatches = shaped.isDynamicDim(axis) ||
-                     shaped.getDimSize(axis) == array.shape[axis];
-    if (!llvm::is_contained(dtypes, StringRef(array.dtype)) || !shapeMatches)
-      return llvm::createStringError(llvm::formatv(
-          "argument #{0} of @{1} expects {2} ('{3}' data), but '{4}' holds {5}",
-          index, options.function, argType, dtypes.front(), inputNames[index],
-          describe(array)));
+    compiled->argumentTypes.push_back(shaped);
   }
-  SmallVector<RankedTensorType> resultTypes;
   for (auto [index, resultType] : llvm::enumerate(type.getResults())) {
     auto shaped = dyn_cast<RankedTensorType>(resultType);
     if (!shaped || !shaped.hasStaticShape() ||
@@ -147,12 +207,14 @@ llvm::Expected<RunResult> qnn::runFunction(ModuleOp module,
           "result #{0} of @{1} has type {2}; quant-run returns ranked tensors "
           "of static shape",
           index, options.function, resultType));
-    resultTypes.push_back(shaped);
+    compiled->resultTypes.push_back(shaped);
   }
 
-  // Lower a clone: results become out parameters, the entry gets a C
-  // interface.
+  // Lower a clone: observers call the runner, results become out
+  // parameters, the entry gets a C interface.
   OwningOpRef<ModuleOp> lowered = module.clone();
+  if (failed(lowerObserversToCalls(*lowered, compiled->observerIds)))
+    return llvm::createStringError("cannot lower the observers");
   SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
       *lowered, StringAttr::get(module.getContext(), options.function))
       ->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
@@ -166,12 +228,17 @@ llvm::Expected<RunResult> qnn::runFunction(ModuleOp module,
         "lowering @{0} for the CPU failed (see the diagnostics above)",
         options.function));
 
+  // Only bufferization reads this hint; LLVM would warn about it.
+  lowered->walk([](LLVM::LLVMFuncOp function) {
+    for (unsigned i = 0; i < function.getNumArguments(); ++i)
+      function.removeArgAttr(
+          i, StringAttr::get(function.getContext(), "bufferization.access"));
+  });
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   registerBuiltinDialectTranslation(*lowered->getContext());
   registerLLVMDialectTranslation(*lowered->getContext());
   ExecutionEngineOptions engineOptions;
-  // The runtime the lowered code may call (printMemref*, memrefCopy).
   SmallVector<StringRef> sharedLibs(options.sharedLibs.begin(),
                                     options.sharedLibs.end());
   engineOptions.sharedLibPaths = sharedLibs;
@@ -181,48 +248,161 @@ llvm::Expected<RunResult> qnn::runFunction(ModuleOp module,
   auto engine = ExecutionEngine::create(*lowered, engineOptions);
   if (!engine)
     return engine.takeError();
+  compiled->engine = std::move(*engine);
+  compiled->engine->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    symbols[interner(("_mlir_ciface_" + kObserveFunction).str())] = {
+        llvm::orc::ExecutorAddr::fromPtr(&quantOptObserve),
+        llvm::JITSymbolFlags::Exported};
+    return symbols;
+  });
+  return compiled;
+}
 
-  // Buffers and descriptors: inputs point into the arrays, outputs into
-  // fresh arrays.
-  RunResult result;
-  SmallVector<NpyArray> inputCopies(inputs.begin(), inputs.end());
-  SmallVector<SmallVector<int64_t>> descriptors;
-  for (NpyArray &array : inputCopies)
+llvm::Expected<SmallVector<NpyArray>>
+CompiledFunction::run(ArrayRef<NpyArray> newInputs,
+                      ArrayRef<std::string> inputNames, ObservationSink *sink) {
+  if (argumentTypes.size() != newInputs.size())
+    return llvm::createStringError(
+        llvm::formatv("@{0} takes {1} arguments, {2} inputs were given", name,
+                      argumentTypes.size(), newInputs.size()));
+  for (auto [index, pair] :
+       llvm::enumerate(llvm::zip(argumentTypes, newInputs))) {
+    auto [shaped, array] = pair;
+    SmallVector<StringRef> dtypes = getDtypes(shaped.getElementType());
+    bool shapeMatches =
+        shaped.getRank() == static_cast<int64_t>(array.shape.size());
+    for (int64_t axis = 0; shapeMatches && axis < shaped.getRank(); ++axis)
+      shapeMatches = shaped.isDynamicDim(axis) ||
+                     shaped.getDimSize(axis) == array.shape[axis];
+    if (!llvm::is_contained(dtypes, StringRef(array.dtype)) || !shapeMatches)
+      return llvm::createStringError(llvm::formatv(
+          "argument #{0} of @{1} expects {2} ('{3}' data), but '{4}' holds {5}",
+          index, name, Type(shaped), dtypes.front(), inputNames[index],
+          describe(array)));
+  }
+
+  // Buffers and descriptors: inputs point into copies of the arrays,
+  // outputs into fresh arrays.
+  inputs.assign(newInputs.begin(), newInputs.end());
+  outputs.clear();
+  descriptors.clear();
+  for (NpyArray &array : inputs)
     descriptors.push_back(makeDescriptor(array.data.data(), array.shape));
   for (RankedTensorType resultType : resultTypes) {
-    NpyArray &output = result.outputs.emplace_back();
+    NpyArray &output = outputs.emplace_back();
     output.dtype = getDtypes(resultType.getElementType()).front().str();
     llvm::append_range(output.shape, resultType.getShape());
     output.data.resize(output.getNumElements() *
                        getNpyElementSize(output.dtype));
   }
-  for (NpyArray &output : result.outputs)
+  for (NpyArray &output : outputs)
     descriptors.push_back(makeDescriptor(output.data.data(), output.shape));
-  SmallVector<void *> descriptorPointers;
+  descriptorPointers.clear();
   for (SmallVector<int64_t> &descriptor : descriptors)
     descriptorPointers.push_back(descriptor.data());
-  SmallVector<void *> packed;
+  packed.clear();
   for (void *&pointer : descriptorPointers)
     packed.push_back(&pointer);
 
-  std::string entry = "_mlir_ciface_" + options.function;
-  auto call = [&]() -> llvm::Error {
-    return (*engine)->invokePacked(entry, packed);
-  };
-  if (llvm::Error error = call())
+  currentSink = sink;
+  llvm::Error error = rerun();
+  currentSink = nullptr;
+  if (error)
     return std::move(error);
-  if (options.repeat > 0) {
-    std::vector<double> times;
-    for (unsigned i = 0; i < options.repeat; ++i) {
-      auto start = std::chrono::steady_clock::now();
-      if (llvm::Error error = call())
-        return std::move(error);
-      times.push_back(std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - start)
-                          .count());
+  return outputs;
+}
+
+llvm::Error CompiledFunction::rerun() {
+  return engine->invokePacked("_mlir_ciface_" + name, packed);
+}
+
+//===----------------------------------------------------------------------===//
+// Calibration statistics
+//===----------------------------------------------------------------------===//
+
+void StatisticsCollector::startHistograms(const CalibrationStatistics &ranges) {
+  for (auto [index, id] : llvm::enumerate(ids)) {
+    TensorStatistics &entry = statistics[index];
+    Histogram &histogram = entry.histogram.emplace();
+    auto found = ranges.find(id);
+    histogram.min = found != ranges.end() ? found->second.min : entry.min;
+    histogram.max = found != ranges.end() ? found->second.max : entry.max;
+    if (!(histogram.min < histogram.max)) {
+      // A constant tensor: one bin around its value.
+      histogram.min -= 0.5;
+      histogram.max += 0.5;
     }
-    std::sort(times.begin(), times.end());
-    result.medianSeconds = times[times.size() / 2];
+    histogram.bins.assign(bins, 0);
   }
+}
+
+void StatisticsCollector::observe(unsigned id, ArrayRef<float> values) {
+  TensorStatistics &entry = statistics[id];
+  if (entry.histogram) {
+    // Pass 2: count into bins; values outside the range go to the edges.
+    Histogram &histogram = *entry.histogram;
+    double width = (histogram.max - histogram.min) / static_cast<double>(bins);
+    for (float value : values) {
+      if (std::isnan(value))
+        continue;
+      double position = (static_cast<double>(value) - histogram.min) / width;
+      int64_t bin = std::isfinite(position)
+                        ? static_cast<int64_t>(std::floor(position))
+                        : (position < 0 ? 0 : bins - 1);
+      bin = std::clamp<int64_t>(bin, 0, bins - 1);
+      ++histogram.bins[bin];
+    }
+    return;
+  }
+  // Pass 1: the range and the count (NaN ignored).
+  for (float value : values) {
+    if (std::isnan(value))
+      continue;
+    if (!seen[id]) {
+      entry.min = entry.max = value;
+      seen[id] = true;
+    }
+    entry.min = std::min<double>(entry.min, value);
+    entry.max = std::max<double>(entry.max, value);
+    ++entry.count;
+  }
+}
+
+CalibrationStatistics StatisticsCollector::getStatistics() const {
+  CalibrationStatistics result;
+  for (auto [id, entry] : llvm::zip(ids, statistics))
+    result[id] = entry;
   return result;
+}
+
+llvm::Error
+qnn::writeCalibrationStatistics(StringRef path,
+                                const CalibrationStatistics &statistics) {
+  llvm::json::Object tensors;
+  for (const auto &entry : statistics) {
+    const TensorStatistics &s = entry.second;
+    llvm::json::Object tensor{
+        {"min", s.min}, {"max", s.max}, {"count", s.count}};
+    if (s.histogram) {
+      llvm::json::Array bins;
+      for (int64_t count : s.histogram->bins)
+        bins.push_back(count);
+      tensor["histogram"] = llvm::json::Object{{"min", s.histogram->min},
+                                               {"max", s.histogram->max},
+                                               {"bins", std::move(bins)}};
+    }
+    tensors[entry.first()] = std::move(tensor);
+  }
+  llvm::json::Value document =
+      llvm::json::Object{{"format", "quant-opt-calibration-statistics"},
+                         {"version", 1},
+                         {"tensors", std::move(tensors)}};
+  std::error_code error;
+  llvm::raw_fd_ostream out(path, error, llvm::sys::fs::OF_Text);
+  if (error)
+    return llvm::createStringError(
+        llvm::formatv("cannot write '{0}': {1}", path, error.message()));
+  out << llvm::formatv("{0:2}", document) << "\n";
+  return llvm::Error::success();
 }

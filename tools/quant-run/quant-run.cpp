@@ -7,10 +7,15 @@
 //
 // quant-run model.mlir -f main -i x.npy [-i y.npy ...] [-o out.npy ...]
 //                      [--repeat N]
+// quant-run instrumented.mlir -f main -i dataset.npy --calibrate stats.json
+//                      [--ranges merged.json] [--bins 2048]
 //
 // Runs a function of a module at any stage (float, with quantize /
 // dequantize, fused integer) on .npy inputs and writes its results as .npy
-// files, or prints them when no output is named.
+// files, or prints them when no output is named. With --calibrate, each
+// input is a data set of samples along its first axis, run batch by batch,
+// and the statistics of every qnn.observe are written as JSON
+// (docs/Calibration.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,29 +35,53 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory quantRunCategory("quant-run options");
+
 static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
-                                      cl::desc("<module.mlir>"));
+                                      cl::desc("<module.mlir>"),
+                                      cl::cat(quantRunCategory));
 static cl::opt<std::string> functionName("function", cl::init("main"),
-                                         cl::desc("The function to run"));
+                                         cl::desc("The function to run"),
+                                         cl::cat(quantRunCategory));
 static cl::alias functionAlias("f", cl::aliasopt(functionName));
 static cl::list<std::string>
-    inputs("input", cl::desc("An .npy file per argument, in order"));
+    inputs("input", cl::desc("An .npy file per argument, in order"),
+           cl::cat(quantRunCategory));
 static cl::alias inputAlias("i", cl::aliasopt(inputs));
 static cl::list<std::string>
     outputs("output",
-            cl::desc("An .npy file per result, in order (printed if none)"));
+            cl::desc("An .npy file per result, in order (printed if none)"),
+            cl::cat(quantRunCategory));
 static cl::alias outputAlias("o", cl::aliasopt(outputs));
 static cl::opt<unsigned>
     repeat("repeat", cl::init(0),
-           cl::desc("Time N calls after a warm-up and print the median"));
+           cl::desc("Time N calls after a warm-up and print the median"),
+           cl::cat(quantRunCategory));
+static cl::opt<std::string>
+    calibrate("calibrate",
+              cl::desc("Run the inputs as data sets (batches along the "
+                       "first axis) and write the statistics of the "
+                       "observers to this JSON file"),
+              cl::cat(quantRunCategory));
+static cl::opt<std::string>
+    ranges("ranges",
+           cl::desc("Histogram ranges from an earlier, merged "
+                    "calibration run (so that shards merge)"),
+           cl::cat(quantRunCategory));
+static cl::opt<unsigned> bins("bins", cl::init(2048),
+                              cl::desc("Histogram bins per observer"),
+                              cl::cat(quantRunCategory));
 static cl::list<std::string> sharedLibs(
     "shared-libs", cl::CommaSeparated,
-    cl::desc("More libraries to load (MLIR's runner utilities are loaded)"));
+    cl::desc("More libraries to load (MLIR's runner utilities are loaded)"),
+    cl::cat(quantRunCategory));
 
 static int fail(const Twine &message) {
   llvm::errs() << "quant-run: error: " << message << "\n";
@@ -98,11 +127,93 @@ static void print(llvm::raw_ostream &os, const qnn::NpyArray &array) {
   os << "\n";
 }
 
+/// The rows [begin, begin + count) of `array` along its first axis.
+static qnn::NpyArray sliceRows(const qnn::NpyArray &array, int64_t begin,
+                               int64_t count) {
+  qnn::NpyArray slice;
+  slice.dtype = array.dtype;
+  slice.shape = array.shape;
+  slice.shape[0] = count;
+  size_t rowBytes = array.data.size() / array.shape[0];
+  slice.data.assign(array.data.begin() + begin * rowBytes,
+                    array.data.begin() + (begin + count) * rowBytes);
+  return slice;
+}
+
+/// Runs every batch of the data sets twice (ranges, then histograms) and
+/// writes the observers' statistics.
+static int runCalibration(qnn::CompiledFunction &function,
+                          ArrayRef<qnn::NpyArray> datasets,
+                          ArrayRef<std::string> names) {
+  if (function.getObserverIds().empty())
+    return fail("@" + functionName +
+                " has no qnn.observe to calibrate (run quant-opt "
+                "--qnn-insert-observers first)");
+  if (datasets.size() != function.getArgumentTypes().size())
+    return fail(llvm::formatv("@{0} takes {1} arguments, {2} data sets were "
+                              "given",
+                              functionName, function.getArgumentTypes().size(),
+                              datasets.size()));
+  // Batches: the argument's first dimension (or the whole set if dynamic).
+  int64_t numBatches = -1, batch = 0;
+  for (auto [index, pair] :
+       llvm::enumerate(llvm::zip(function.getArgumentTypes(), datasets))) {
+    auto [type, dataset] = pair;
+    if (type.getRank() == 0 || dataset.shape.empty())
+      return fail(llvm::formatv("argument #{0}: data sets hold samples along "
+                                "a first axis",
+                                index));
+    int64_t size = type.isDynamicDim(0) ? dataset.shape[0] : type.getDimSize(0);
+    if (size == 0 || dataset.shape[0] % size != 0)
+      return fail(llvm::formatv(
+          "'{0}' holds {1} samples, not a multiple of the batch {2} of "
+          "argument #{3}",
+          names[index], dataset.shape[0], size, index));
+    int64_t count = dataset.shape[0] / size;
+    if (numBatches >= 0 && count != numBatches)
+      return fail("the data sets hold different numbers of batches");
+    numBatches = count;
+    batch = size;
+  }
+  qnn::CalibrationStatistics priorRanges;
+  if (!ranges.empty()) {
+    auto read = qnn::readCalibrationStatistics(ranges);
+    if (!read)
+      return fail(llvm::toString(read.takeError()));
+    priorRanges = std::move(*read);
+  }
+  qnn::StatisticsCollector collector(function.getObserverIds(), bins);
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1)
+      collector.startHistograms(priorRanges);
+    for (int64_t b = 0; b < numBatches; ++b) {
+      SmallVector<qnn::NpyArray> slices;
+      for (const qnn::NpyArray &dataset : datasets) {
+        int64_t rows = dataset.shape[0] / numBatches;
+        slices.push_back(sliceRows(dataset, b * rows, rows));
+      }
+      if (auto result = function.run(slices, names, &collector); !result)
+        return fail(llvm::toString(result.takeError()));
+      if ((b + 1) % std::max<int64_t>(1, numBatches / 10) == 0 ||
+          b + 1 == numBatches)
+        llvm::errs() << llvm::formatv("calibration pass {0}/2: {1}/{2} "
+                                      "batches\n",
+                                      pass + 1, b + 1, numBatches);
+    }
+  }
+  (void)batch;
+  if (llvm::Error error =
+          qnn::writeCalibrationStatistics(calibrate, collector.getStatistics()))
+    return fail(llvm::toString(std::move(error)));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
     os << "quant-run (quant-opt version " << QUANT_OPT_VERSION_STRING << ")\n";
   });
+  cl::HideUnrelatedOptions(quantRunCategory);
   cl::ParseCommandLineOptions(argc, argv,
                               "quant-run: run quant-opt programs on .npy "
                               "arrays\n");
@@ -128,25 +239,26 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(array.takeError()));
     arrays.push_back(std::move(*array));
   }
-  qnn::RunOptions options;
+  qnn::CompileOptions options;
   options.function = functionName;
-  options.repeat = repeat;
   // MLIR's runner utilities, so that modules may print and copy memrefs.
   options.sharedLibs = {QUANT_OPT_MLIR_LIB_DIR "/libmlir_c_runner_utils.so",
                         QUANT_OPT_MLIR_LIB_DIR "/libmlir_runner_utils.so"};
   llvm::append_range(options.sharedLibs, sharedLibs);
+  auto compiled = qnn::CompiledFunction::compile(*module, options);
+  if (!compiled)
+    return fail(llvm::toString(compiled.takeError()));
   SmallVector<std::string> names(inputs.begin(), inputs.end());
-  llvm::Expected<qnn::RunResult> result =
-      qnn::runFunction(*module, arrays, names, options);
+  if (!calibrate.empty())
+    return runCalibration(**compiled, arrays, names);
+  auto result = (*compiled)->run(arrays, names);
   if (!result)
     return fail(llvm::toString(result.takeError()));
-
-  if (!outputs.empty() && outputs.size() != result->outputs.size())
+  if (!outputs.empty() && outputs.size() != result->size())
     return fail(llvm::formatv("@{0} has {1} results but {2} outputs were "
                               "named",
-                              functionName, result->outputs.size(),
-                              outputs.size()));
-  for (auto [index, array] : llvm::enumerate(result->outputs)) {
+                              functionName, result->size(), outputs.size()));
+  for (auto [index, array] : llvm::enumerate(*result)) {
     if (outputs.empty()) {
       llvm::outs() << "result #" << index << ": ";
       print(llvm::outs(), array);
@@ -154,8 +266,20 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(std::move(error)));
     }
   }
-  if (repeat > 0)
+  if (repeat > 0) {
+    // The first call was the warm-up.
+    std::vector<double> times;
+    for (unsigned i = 0; i < repeat; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      if (llvm::Error error = (*compiled)->rerun())
+        return fail(llvm::toString(std::move(error)));
+      times.push_back(std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    std::sort(times.begin(), times.end());
     llvm::outs() << llvm::formatv("median of {0} runs: {1:f6} s\n", repeat,
-                                  result->medianSeconds);
+                                  times[times.size() / 2]);
+  }
   return 0;
 }

@@ -7,42 +7,99 @@
 //
 // Runs a function of a module (float, quantized or fused, on tensors) on
 // NumPy arrays: lowers it with qnn-reference-cpu-pipeline, compiles it with
-// MLIR's ExecutionEngine for the host CPU and calls it.
+// MLIR's ExecutionEngine for the host CPU and calls it. qnn.observe ops call
+// back into the runner, which is how calibration statistics are collected.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QUANT_OPT_RUNNER_RUNNER_H
 #define QUANT_OPT_RUNNER_RUNNER_H
 
+#include "quant-opt/Calibration/Calibration.h"
 #include "quant-opt/Runner/Npy.h"
 
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/BuiltinOps.h"
+
+#include <memory>
 
 namespace mlir::qnn {
 
-/// What to run and how often.
-struct RunOptions {
+/// How to compile.
+struct CompileOptions {
   std::string function = "main";
-  /// After one warm-up call, time this many calls and report the median.
-  unsigned repeat = 0;
   /// Libraries the JIT loads for symbols the module calls.
   SmallVector<std::string> sharedLibs;
 };
 
-/// The results of a run: one array per function result, and the median
-/// time of the timed calls (0 without `repeat`).
-struct RunResult {
-  SmallVector<NpyArray> outputs;
-  double medianSeconds = 0;
+/// Receives the values that flow through each qnn.observe while the program
+/// runs: `id` is the observer's index in `CompiledFunction::getObserverIds`.
+class ObservationSink {
+public:
+  virtual ~ObservationSink() = default;
+  virtual void observe(unsigned id, ArrayRef<float> values) = 0;
 };
 
-/// Checks `inputs` against the signature of `options.function`, lowers a
-/// clone of `module`, runs it and returns the results. Every error names
-/// the function, the argument and the expected type.
-llvm::Expected<RunResult> runFunction(ModuleOp module,
-                                      ArrayRef<NpyArray> inputs,
-                                      ArrayRef<std::string> inputNames,
-                                      const RunOptions &options);
+/// A function compiled for the host CPU, callable many times.
+class CompiledFunction {
+public:
+  /// Checks the function's signature, lowers a clone of `module` (observers
+  /// become calls into the runner) and compiles it.
+  static llvm::Expected<std::unique_ptr<CompiledFunction>>
+  compile(ModuleOp module, const CompileOptions &options);
+
+  /// Checks `inputs` (read from `inputNames`, for messages) against the
+  /// arguments, runs the function and returns its results. Values seen by
+  /// observers go to `sink` if given.
+  llvm::Expected<SmallVector<NpyArray>> run(ArrayRef<NpyArray> inputs,
+                                            ArrayRef<std::string> inputNames,
+                                            ObservationSink *sink = nullptr);
+
+  /// Runs once more on the same inputs; for timing.
+  llvm::Error rerun();
+
+  ArrayRef<std::string> getObserverIds() const { return observerIds; }
+  ArrayRef<RankedTensorType> getArgumentTypes() const { return argumentTypes; }
+
+private:
+  CompiledFunction() = default;
+
+  std::string name;
+  SmallVector<RankedTensorType> argumentTypes, resultTypes;
+  SmallVector<std::string> observerIds;
+  std::unique_ptr<ExecutionEngine> engine;
+  // The last call's buffers and descriptors, kept for rerun().
+  SmallVector<NpyArray> inputs, outputs;
+  SmallVector<SmallVector<int64_t>> descriptors;
+  SmallVector<void *> descriptorPointers, packed;
+};
+
+/// Collects calibration statistics (docs/Calibration.md) from observers:
+/// min, max and count always, and a histogram of `bins` bins over a range
+/// per id once the ranges are set.
+class StatisticsCollector : public ObservationSink {
+public:
+  StatisticsCollector(ArrayRef<std::string> ids, unsigned bins)
+      : ids(ids.begin(), ids.end()), bins(bins), statistics(ids.size()) {}
+
+  /// Histograms from now on count over these ranges, by id; ids without a
+  /// range use their own min and max seen so far.
+  void startHistograms(const CalibrationStatistics &ranges);
+
+  void observe(unsigned id, ArrayRef<float> values) override;
+
+  CalibrationStatistics getStatistics() const;
+
+private:
+  SmallVector<std::string> ids;
+  unsigned bins;
+  SmallVector<TensorStatistics> statistics;
+  SmallVector<bool> seen = SmallVector<bool>(ids.size(), false);
+};
+
+/// Writes statistics in the format of docs/Calibration.md.
+llvm::Error writeCalibrationStatistics(StringRef path,
+                                       const CalibrationStatistics &statistics);
 
 } // namespace mlir::qnn
 
