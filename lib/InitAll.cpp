@@ -7,6 +7,7 @@
 
 #include "quant-opt/InitAll.h"
 
+#include "quant-opt/Codegen/Passes.h"
 #include "quant-opt/Conversion/Passes.h"
 #include "quant-opt/Dialect/QNN/IR/QNNDialect.h"
 #include "quant-opt/Dialect/QNN/Transforms/Passes.h"
@@ -156,6 +157,7 @@ void qnn::registerQuantOptAndUpstreamDialects(DialectRegistry &registry) {
 
 void qnn::registerQuantOptPasses() {
   registerQNNPasses();
+  registerQuantOptCodegenPasses();
   registerQuantOptConversionPasses();
   registerQuantOptPipelines();
 }

@@ -17,6 +17,11 @@ void qnn::registerQuantOptPipelines() {
       "Lower qnn and linalg on tensors to scalar loops and the LLVM dialect "
       "(the reference the optimized pipelines are checked against)",
       buildReferenceCPUPipeline);
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "qnn-cpu-pipeline",
+      "Lower qnn and linalg on tensors, float or quantized, to vectorized "
+      "code in the LLVM dialect for the host CPU",
+      buildCPUPipeline);
   PassPipelineRegistration<QuantizePipelineOptions>(
       "qnn-quantize-pipeline",
       "Quantize a float model from calibration statistics and a recipe, fuse "

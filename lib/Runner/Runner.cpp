@@ -220,9 +220,15 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
       ->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                 UnitAttr::get(module.getContext()));
   PassManager pm(module.getContext());
-  ReferenceCPUPipelineOptions pipelineOptions;
-  pipelineOptions.resultsToOutParams = true;
-  buildReferenceCPUPipeline(pm, pipelineOptions);
+  if (options.referencePipeline) {
+    ReferenceCPUPipelineOptions pipelineOptions;
+    pipelineOptions.resultsToOutParams = true;
+    buildReferenceCPUPipeline(pm, pipelineOptions);
+  } else {
+    CPUPipelineOptions pipelineOptions;
+    pipelineOptions.resultsToOutParams = true;
+    buildCPUPipeline(pm, pipelineOptions);
+  }
   if (failed(pm.run(*lowered)))
     return llvm::createStringError(llvm::formatv(
         "lowering @{0} for the CPU failed (see the diagnostics above)",

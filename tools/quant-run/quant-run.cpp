@@ -78,6 +78,15 @@ static cl::opt<std::string>
 static cl::opt<unsigned> bins("bins", cl::init(2048),
                               cl::desc("Histogram bins per observer"),
                               cl::cat(quantRunCategory));
+enum class Pipeline { CPU, Reference };
+static cl::opt<Pipeline> pipeline(
+    "pipeline", cl::desc("How to lower the module for the CPU"),
+    cl::init(Pipeline::CPU),
+    cl::values(clEnumValN(Pipeline::CPU, "cpu",
+                          "qnn-cpu-pipeline: tiled and vectorized (default)"),
+               clEnumValN(Pipeline::Reference, "reference",
+                          "qnn-reference-cpu-pipeline: scalar loops")),
+    cl::cat(quantRunCategory));
 static cl::list<std::string> sharedLibs(
     "shared-libs", cl::CommaSeparated,
     cl::desc("More libraries to load (MLIR's runner utilities are loaded)"),
@@ -240,6 +249,7 @@ int main(int argc, char **argv) {
     arrays.push_back(std::move(*array));
   }
   qnn::CompileOptions options;
+  options.referencePipeline = pipeline == Pipeline::Reference;
   options.function = functionName;
   // MLIR's runner utilities, so that modules may print and copy memrefs.
   options.sharedLibs = {QUANT_OPT_MLIR_LIB_DIR "/libmlir_c_runner_utils.so",

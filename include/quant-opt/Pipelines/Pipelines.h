@@ -40,6 +40,51 @@ struct ReferenceCPUPipelineOptions
 void buildReferenceCPUPipeline(OpPassManager &pm,
                                const ReferenceCPUPipelineOptions &options);
 
+/// How `qnn-cpu-pipeline` turns linalg ops into code.
+enum class CPUStrategy {
+  /// `qnn-tile-and-vectorize-cpu`: static tiles, vectorized by upstream
+  /// linalg::vectorize.
+  Generic,
+  /// Scalar loops only (what qnn-reference-cpu-pipeline does).
+  Scalar,
+};
+
+/// Options of `qnn-cpu-pipeline`.
+struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
+  PassOptions::Option<CPUStrategy> strategy{
+      *this, "strategy", llvm::cl::desc("Code generation strategy"),
+      llvm::cl::init(CPUStrategy::Generic),
+      llvm::cl::values(
+          clEnumValN(CPUStrategy::Generic, "generic",
+                     "Tile and vectorize (qnn-tile-and-vectorize-cpu)"),
+          clEnumValN(CPUStrategy::Scalar, "scalar", "Scalar loops only"))};
+  PassOptions::Option<int64_t> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("Lanes of the innermost parallel dimension"),
+      llvm::cl::init(16)};
+  PassOptions::Option<int64_t> rows{
+      *this, "rows", llvm::cl::desc("Rows of a contraction tile"),
+      llvm::cl::init(8)};
+  PassOptions::Option<int64_t> reductionTile{
+      *this, "reduction-tile",
+      llvm::cl::desc("Tile of each reduction dimension of a contraction"),
+      llvm::cl::init(16)};
+  PassOptions::Option<bool> resultsToOutParams{
+      *this, "results-to-out-params",
+      llvm::cl::desc("Return buffers through caller-allocated out parameters "
+                     "(the calling convention of quant-run)"),
+      llvm::cl::init(false)};
+  PassOptions::Option<bool> lowerToLLVM{
+      *this, "lower-to-llvm",
+      llvm::cl::desc("Lower to the LLVM dialect (off: stop at bufferized "
+                     "loops and vectors, to inspect them)"),
+      llvm::cl::init(true)};
+};
+
+/// Builds `qnn-cpu-pipeline`: qnn and linalg on tensors (float or
+/// quantized) to vectorized code in the LLVM dialect for the host CPU.
+void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
+
 /// Options of `qnn-quantize-pipeline`: those of qnn-insert-qdq, and where to
 /// stop.
 struct QuantizePipelineOptions

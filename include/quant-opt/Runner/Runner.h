@@ -6,9 +6,10 @@
 //===----------------------------------------------------------------------===//
 //
 // Runs a function of a module (float, quantized or fused, on tensors) on
-// NumPy arrays: lowers it with qnn-reference-cpu-pipeline, compiles it with
-// MLIR's ExecutionEngine for the host CPU and calls it. qnn.observe ops call
-// back into the runner, which is how calibration statistics are collected.
+// NumPy arrays: lowers it with qnn-cpu-pipeline (or the reference one),
+// compiles it with MLIR's ExecutionEngine for the host CPU and calls it.
+// qnn.observe ops call back into the runner, which is how calibration
+// statistics are collected.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,6 +29,9 @@ namespace mlir::qnn {
 /// How to compile.
 struct CompileOptions {
   std::string function = "main";
+  /// Lower with qnn-reference-cpu-pipeline (scalar loops) instead of
+  /// qnn-cpu-pipeline (vectorized).
+  bool referencePipeline = false;
   /// Libraries the JIT loads for symbols the module calls.
   SmallVector<std::string> sharedLibs;
 };

@@ -1,0 +1,34 @@
+//===- Passes.h - Code generation passes ------------------------*- C++ -*-===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Declares the code generation strategies of quant-opt and their
+// registration.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_OPT_CODEGEN_PASSES_H
+#define QUANT_OPT_CODEGEN_PASSES_H
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::qnn {
+
+#define GEN_PASS_DECL
+#include "quant-opt/Codegen/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "quant-opt/Codegen/Passes.h.inc"
+
+} // namespace mlir::qnn
+
+#endif // QUANT_OPT_CODEGEN_PASSES_H

@@ -1,0 +1,59 @@
+//===- Passes.td - Code generation passes ------------------*- tablegen -*-===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Target code generation strategies for linalg on tensors (float or integer
+// storage, after the qnn lowering). Each strategy is one pass; the CPU and
+// GPU pipelines pick theirs.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUANT_OPT_CODEGEN_PASSES_TD
+#define QUANT_OPT_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def QNNTileAndVectorizeCPUPass
+    : Pass<"qnn-tile-and-vectorize-cpu", "func::FuncOp"> {
+  let summary = "Tile linalg ops on tensors and vectorize the tiles (generic CPU strategy)";
+  let description = [{
+    The default CPU strategy, for float and integer programs alike. Every
+    linalg op with static shapes whose indexing maps are projected
+    permutations (matmuls and batch matmuls, named or as the fused integer
+    `linalg.generic` of `qnn-fuse-quantized-ops`, elementwise ops, fills,
+    transposes, broadcasts, reductions) is tiled with `scf.for` loops and the
+    tile is vectorized with `linalg::vectorize`:
+
+    - the innermost parallel dimension gets `vector-width` lanes, the
+      parallel dimension before it `rows` (contractions only: an outer
+      product of `rows` by `vector-width` accumulators), the reduction
+      dimensions `reduction-tile` (contractions) and every other dimension 1;
+    - each size is the largest divisor of the dimension not above the wanted
+      size, so every tile is static and full: no masks, no remainder loops,
+      and sizes that do not divide the preferred tiles stay correct.
+
+    The requantization epilogue (`qnn.rescale` lowered to an elementwise
+    `linalg.generic`) is tiled and vectorized the same way. Ops it cannot
+    vectorize (convolutions and pooling, whose input maps are not projected
+    permutations, and dynamic shapes) are left as they are, with a remark
+    naming them, and become loops later in the pipeline.
+  }];
+  let dependentDialects = [
+    "affine::AffineDialect", "arith::ArithDialect", "scf::SCFDialect",
+    "tensor::TensorDialect", "vector::VectorDialect"
+  ];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "Lanes of the innermost parallel dimension">,
+    Option<"rows", "rows", "int64_t", /*default=*/"8",
+           "Rows of a contraction tile (the parallel dimension before the "
+           "innermost)">,
+    Option<"reductionTile", "reduction-tile", "int64_t", /*default=*/"16",
+           "Tile of each reduction dimension of a contraction">,
+  ];
+}
+
+#endif // QUANT_OPT_CODEGEN_PASSES_TD
