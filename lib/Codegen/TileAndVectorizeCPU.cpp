@@ -57,6 +57,14 @@ std::string whyNotVectorizable(linalg::LinalgOp op) {
            "(convolution or pooling)";
   if (op.getNumLoops() == 0)
     return "it has no loops";
+  // A memref of i4 (or i1) holds one element per byte, a vector of them is
+  // bit-packed: a vector load of such a buffer would read wrong values.
+  for (OpOperand &operand : op->getOpOperands()) {
+    Type element = getElementTypeOrSelf(operand.get().getType());
+    if (element.isIntOrFloat() && element.getIntOrFloatBitWidth() % 8 != 0)
+      return "it accesses sub-byte elements, stored one per byte in memory "
+             "but bit-packed in vectors";
+  }
   return "";
 }
 

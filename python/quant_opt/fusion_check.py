@@ -262,7 +262,7 @@ def _run(cmd, stdin=None):
 
 
 def _execute(args, module_text: str) -> np.ndarray:
-    lowered = _run([args.quant_opt, "--qnn-reference-cpu-pipeline"], module_text)
+    lowered = _run([args.quant_opt, f"--{args.pipeline}"], module_text)
     out = _run([args.mlir_runner, "-e", "main", "-entry-point-result=void",
                 f"-shared-libs={args.shared_libs}"], lowered)
     data = out.split("data =", 1)[1]
@@ -565,6 +565,9 @@ def check(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quant-opt", required=True)
+    parser.add_argument("--pipeline", default="qnn-reference-cpu-pipeline",
+                        choices=["qnn-reference-cpu-pipeline", "qnn-cpu-pipeline"],
+                        help="the CPU pipeline that lowers the programs")
     parser.add_argument("--mlir-runner", required=True)
     parser.add_argument("--shared-libs", required=True)
     parser.add_argument("--work-dir", required=True)

@@ -327,7 +327,7 @@ def _run_lowered(cases: list[Case], args) -> list[np.ndarray] | None:
         with open(args.keep, "w") as f:
             f.write(module)
     lowered = subprocess.run(
-        [args.quant_opt, "--qnn-reference-cpu-pipeline"],
+        [args.quant_opt, f"--{args.pipeline}"],
         input=module, capture_output=True, text=True,
     )
     if lowered.returncode != 0:
@@ -410,6 +410,9 @@ def run(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quant-opt", required=True)
+    parser.add_argument("--pipeline", default="qnn-reference-cpu-pipeline",
+                        choices=["qnn-reference-cpu-pipeline", "qnn-cpu-pipeline"],
+                        help="the CPU pipeline that lowers the programs")
     parser.add_argument("--mlir-runner", help="needed unless --fold")
     parser.add_argument("--shared-libs",
                         help="comma-separated runtime libraries for mlir-runner")

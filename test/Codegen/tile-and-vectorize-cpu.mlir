@@ -1,0 +1,95 @@
+// RUN: quant-opt %s --qnn-tile-and-vectorize-cpu --canonicalize --cse --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: echo 'func.func @f() { return }' | not quant-opt --qnn-tile-and-vectorize-cpu=vector-width=0 2>&1 | FileCheck %s --check-prefix=BAD
+// BAD: error: qnn-tile-and-vectorize-cpu: vector-width, rows and reduction-tile must be positive
+
+// The fused integer matmul of qnn-fuse-quantized-ops (i8 x i8 into i32):
+// 24x48x40 tiles as 8 rows x 16 lanes x 10 (the largest divisor of 40 not
+// above 16), each tile one vector.contract on the extended operands.
+// CHECK-LABEL: func @int8_matmul
+// CHECK-DAG: %[[C8:.*]] = arith.constant 8 : index
+// CHECK-DAG: %[[C10:.*]] = arith.constant 10 : index
+// CHECK-DAG: %[[C16:.*]] = arith.constant 16 : index
+// CHECK: scf.for %[[M:.*]] = %{{.*}} to %{{.*}} step %[[C8]]
+// CHECK: scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step %[[C16]]
+// CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %[[C10]]
+// CHECK: %[[A:.*]] = vector.transfer_read %{{.*}}[%[[M]], %[[K]]]{{.*}} : tensor<24x40xi8>, vector<8x10xi8>
+// CHECK: %[[B:.*]] = vector.transfer_read %{{.*}}[%[[K]], %[[N]]]{{.*}} : tensor<40x48xi8>, vector<10x16xi8>
+// CHECK: %[[ACC:.*]] = vector.transfer_read %{{.*}}[%[[M]], %[[N]]]{{.*}} : tensor<24x48xi32>, vector<8x16xi32>
+// CHECK: %[[AE:.*]] = arith.extsi %[[A]] : vector<8x10xi8> to vector<8x10xi32>
+// CHECK: %[[BE:.*]] = arith.extsi %[[B]] : vector<10x16xi8> to vector<10x16xi32>
+// CHECK: vector.contract {{.*}} %[[AE]], %[[BE]], %[[ACC]] : vector<8x10xi32>, vector<10x16xi32> into vector<8x16xi32>
+// CHECK-NOT: linalg.generic
+func.func @int8_matmul(%a: tensor<24x40xi8>, %b: tensor<40x48xi8>) -> tensor<24x48xi32> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<24x48xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<24x48xi32>) -> tensor<24x48xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<24x40xi8>, tensor<40x48xi8>) outs(%i : tensor<24x48xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<24x48xi32>
+  return %r : tensor<24x48xi32>
+}
+
+// -----
+
+// A float named matmul whose sizes are primes above the tile sizes: tiles of
+// 1 row, 1 lane, 1 step of the reduction -- static and correct, if slow.
+// A 5x3x7 one fits in a single tile: no loops at all.
+// CHECK-LABEL: func @prime_float_matmul
+// CHECK-COUNT-3: scf.for
+// CHECK: vector.contract {{.*}} : vector<1x1xf32>, vector<1x1xf32> into vector<1x1xf32>
+// CHECK-NOT: scf.for
+// CHECK: vector.contract {{.*}} : vector<5x7xf32>, vector<7x3xf32> into vector<5x3xf32>
+// CHECK-NOT: linalg.matmul
+func.func @prime_float_matmul(%a: tensor<17x23xf32>, %b: tensor<23x19xf32>, %c: tensor<17x19xf32>, %d: tensor<5x7xf32>, %e: tensor<7x3xf32>, %f: tensor<5x3xf32>) -> (tensor<17x19xf32>, tensor<5x3xf32>) {
+  %r = linalg.matmul ins(%a, %b : tensor<17x23xf32>, tensor<23x19xf32>) outs(%c : tensor<17x19xf32>) -> tensor<17x19xf32>
+  %s = linalg.matmul ins(%d, %e : tensor<5x7xf32>, tensor<7x3xf32>) outs(%f : tensor<5x3xf32>) -> tensor<5x3xf32>
+  return %r, %s : tensor<17x19xf32>, tensor<5x3xf32>
+}
+
+// -----
+
+// Elementwise ops (here the requantization epilogue's shape: i32 to i8)
+// tile only their innermost dimension, by vector-width lanes.
+// CHECK-LABEL: func @elementwise
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} step %c16
+// CHECK: arith.trunci %{{.*}} : vector<1x16xi32> to vector<1x16xi8>
+func.func @elementwise(%x: tensor<4x32xi32>) -> tensor<4x32xi8> {
+  %e = tensor.empty() : tensor<4x32xi8>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x32xi32>) outs(%e : tensor<4x32xi8>) {
+  ^bb0(%v: i32, %o: i8):
+    %t = arith.trunci %v : i32 to i8
+    linalg.yield %t : i8
+  } -> tensor<4x32xi8>
+  return %r : tensor<4x32xi8>
+}
+
+// -----
+
+// What the strategy cannot vectorize stays, with a remark naming why.
+// CHECK-LABEL: func @left_alone
+// CHECK: linalg.conv_2d_nhwc_hwcf
+// CHECK: linalg.generic
+// CHECK: linalg.add
+func.func @left_alone(%x: tensor<1x4x4x2xf32>, %w: tensor<3x3x2x4xf32>, %o: tensor<1x2x2x4xf32>, %q: tensor<8xi4>, %d: tensor<?xf32>) -> (tensor<1x2x2x4xf32>, tensor<8xi8>, tensor<?xf32>) {
+  // expected-remark @below {{not vectorized: its indexing maps are not projected permutations (convolution or pooling)}}
+  %c = linalg.conv_2d_nhwc_hwcf ins(%x, %w : tensor<1x4x4x2xf32>, tensor<3x3x2x4xf32>) outs(%o : tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %e = tensor.empty() : tensor<8xi8>
+  // expected-remark @below {{not vectorized: it accesses sub-byte elements, stored one per byte in memory but bit-packed in vectors}}
+  %s = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      ins(%q : tensor<8xi4>) outs(%e : tensor<8xi8>) {
+  ^bb0(%v: i4, %out: i8):
+    %t = arith.extsi %v : i4 to i8
+    linalg.yield %t : i8
+  } -> tensor<8xi8>
+  // expected-remark @below {{not vectorized: its shapes are dynamic}}
+  %a = linalg.add ins(%d, %d : tensor<?xf32>, tensor<?xf32>) outs(%d : tensor<?xf32>) -> tensor<?xf32>
+  return %c, %s, %a : tensor<1x2x2x4xf32>, tensor<8xi8>, tensor<?xf32>
+}

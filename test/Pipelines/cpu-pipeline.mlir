@@ -1,0 +1,46 @@
+// RUN: quant-opt %s --qnn-cpu-pipeline=lower-to-llvm=false | FileCheck %s --check-prefix=VECTORS
+// RUN: quant-opt %s --qnn-cpu-pipeline | FileCheck %s --check-prefix=LLVM
+// RUN: quant-opt %s "--qnn-cpu-pipeline=strategy=scalar lower-to-llvm=false" | FileCheck %s --check-prefix=SCALAR
+// RUN: not quant-opt %s --qnn-cpu-pipeline=strategy=fast 2>&1 | FileCheck %s --check-prefix=BAD
+
+// The i8 matmul of a fused layer and its requantization: the contraction is
+// tiled (8 rows, 16 lanes, 16 of k) into one vector.contract per tile, and
+// the lowered code multiplies 16 lanes at a time: no scalar reduction loop.
+// VECTORS-LABEL: func @int8_matmul_requantized
+// VECTORS: scf.for {{.*}} step %c8
+// VECTORS: scf.for {{.*}} step %c16
+// VECTORS: scf.for {{.*}} step %c16
+// VECTORS: vector.contract {{.*}} : vector<8x16xi32>, vector<16x16xi32> into vector<8x16xi32>
+// The rescale epilogue, vectorized too.
+// VECTORS: arith.muli %{{.*}}, %{{.*}} : vector<1x16xi64>
+// VECTORS-NOT: linalg.
+// VECTORS-NOT: memref.load
+
+// LLVM-LABEL: llvm.func @int8_matmul_requantized
+// LLVM: llvm.mul %{{.*}}, %{{.*}} : vector<16xi32>
+// LLVM-NOT: llvm.mul %{{.*}}, %{{.*}} : i32
+// LLVM: llvm.mul %{{.*}}, %{{.*}} : vector<16xi64>
+// LLVM-NOT: llvm.mul %{{.*}}, %{{.*}} : i32
+
+// SCALAR-LABEL: func @int8_matmul_requantized
+// SCALAR: memref.load
+// SCALAR: arith.muli %{{.*}}, %{{.*}} : i32
+// SCALAR-NOT: vector.
+
+// BAD: for the --strategy option: Cannot find option named 'fast'!
+func.func @int8_matmul_requantized(%a: tensor<32x64xi8>, %b: tensor<64x48xi8>) -> tensor<32x48x!quant.uniform<i8:f32, 0.5>> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<32x48xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<32x48xi32>) -> tensor<32x48xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<32x64xi8>, tensor<64x48xi8>) outs(%i : tensor<32x48xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<32x48xi32>
+  %y = qnn.rescale %r multipliers [1073741824] shifts [40] clamp [-128, 127] : tensor<32x48xi32> -> tensor<32x48x!quant.uniform<i8:f32, 0.5>>
+  return %y : tensor<32x48x!quant.uniform<i8:f32, 0.5>>
+}
