@@ -12,10 +12,11 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 LLVM_PREFIX=/usr/lib/llvm-22
 
 # Everything the build, the tests and the Python tooling use. clang-format-22
-# is the pinned formatter .ci/run checks with.
+# is the pinned formatter .ci/run checks with; Google Benchmark and oneDNN
+# (the peer) build bench/.
 APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-format-22
-  cmake ninja-build g++ git
+  cmake ninja-build g++ git libbenchmark-dev libdnnl-dev
   python3 python3-venv python3-numpy python3-pytest
 )
 

@@ -1,0 +1,240 @@
+//===- quant_opt_bench.cpp - quant-opt vs oneDNN, same shapes, one run ----===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Google Benchmark suite: the int8 and float matmuls and the 3x3 convolution
+// of docs/Performance.md, compiled by quant-opt's qnn-cpu-pipeline and JIT-run
+// through the quant-run library, next to oneDNN (Debian's libdnnl) on the
+// same shapes in the same process. Counters: GOPS (2 ops per multiply-add)
+// and the share of the ~459 GOPS int8 VNNI peak of ../shared/anchors.md.
+// Run single-threaded (OMP_NUM_THREADS=1; scripts/bench.sh does).
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/InitAll.h"
+#include "quant-opt/Runner/Npy.h"
+#include "quant-opt/Runner/Runner.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <benchmark/benchmark.h>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <random>
+
+using namespace mlir;
+
+namespace {
+
+constexpr double kVNNIPeakGOPS = 459.0;
+
+void setCounters(benchmark::State &state, double ops) {
+  state.counters["GOPS"] = benchmark::Counter(
+      ops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["pct_vnni_peak"] =
+      benchmark::Counter(ops * 1e-9 / kVNNIPeakGOPS * 100.0,
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+
+qnn::NpyArray randomArray(StringRef dtype, ArrayRef<int64_t> shape) {
+  qnn::NpyArray array;
+  array.dtype = dtype.str();
+  array.shape.assign(shape.begin(), shape.end());
+  array.data.resize(array.getNumElements() * qnn::getNpyElementSize(dtype));
+  std::mt19937 rng(42);
+  if (dtype == "<f4") {
+    std::uniform_real_distribution<float> uniform(-1, 1);
+    auto *values = reinterpret_cast<float *>(array.data.data());
+    for (int64_t i = 0; i < array.getNumElements(); ++i)
+      values[i] = uniform(rng);
+  } else {
+    std::uniform_int_distribution<int> uniform(-128, 127);
+    for (char &byte : array.data)
+      byte = static_cast<char>(uniform(rng));
+  }
+  return array;
+}
+
+/// Compiles `source` with qnn-cpu-pipeline, runs it once on random inputs and
+/// times further calls on the same buffers.
+void runQuantOpt(benchmark::State &state, const std::string &source,
+                 ArrayRef<qnn::NpyArray> inputs, double ops) {
+  DialectRegistry registry;
+  qnn::registerQuantOptAndUpstreamDialects(registry);
+  MLIRContext context(registry);
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(source, ParserConfig(&context));
+  if (!module) {
+    state.SkipWithError("cannot parse the benchmark program");
+    return;
+  }
+  qnn::CompileOptions options;
+  options.function = "kernel";
+  auto compiled = qnn::CompiledFunction::compile(*module, options);
+  if (!compiled) {
+    state.SkipWithError(llvm::toString(compiled.takeError()).c_str());
+    return;
+  }
+  SmallVector<std::string> names(inputs.size(), "random");
+  auto results = (*compiled)->run(inputs, names);
+  if (!results) {
+    state.SkipWithError(llvm::toString(results.takeError()).c_str());
+    return;
+  }
+  for (auto _ : state)
+    if (llvm::Error error = (*compiled)->rerun()) {
+      state.SkipWithError(llvm::toString(std::move(error)).c_str());
+      return;
+    }
+  setCounters(state, ops);
+}
+
+std::string matmulSource(int64_t m, int64_t k, int64_t n, bool int8) {
+  StringRef in = int8 ? "i8" : "f32", acc = int8 ? "i32" : "f32";
+  std::string body = int8 ? "    %xe = arith.extsi %x : i8 to i32\n"
+                            "    %ye = arith.extsi %y : i8 to i32\n"
+                            "    %p = arith.muli %xe, %ye : i32\n"
+                            "    %s = arith.addi %acc, %p : i32\n"
+                          : "    %p = arith.mulf %x, %y : f32\n"
+                            "    %s = arith.addf %acc, %p : f32\n";
+  return llvm::formatv(
+      R"(func.func @kernel(%a: tensor<{0}x{1}x{3}>, %b: tensor<{1}x{2}x{3}>) -> tensor<{0}x{2}x{4}> {{
+  %zero = arith.constant {6} : {4}
+  %e = tensor.empty() : tensor<{0}x{2}x{4}>
+  %i = linalg.fill ins(%zero : {4}) outs(%e : tensor<{0}x{2}x{4}>) -> tensor<{0}x{2}x{4}>
+  %r = linalg.generic {{indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<{0}x{1}x{3}>, tensor<{1}x{2}x{3}>) outs(%i : tensor<{0}x{2}x{4}>) {{
+  ^bb0(%x: {3}, %y: {3}, %acc: {4}):
+{5}    linalg.yield %s : {4}
+  } -> tensor<{0}x{2}x{4}>
+  return %r : tensor<{0}x{2}x{4}>
+})",
+      m, k, n, in, acc, body, int8 ? "0" : "0.0");
+}
+
+void BM_QuantOptMatmul(benchmark::State &state, bool int8) {
+  int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  StringRef dtype = int8 ? "|i1" : "<f4";
+  runQuantOpt(state, matmulSource(m, k, n, int8),
+              {randomArray(dtype, {m, k}), randomArray(dtype, {k, n})},
+              2.0 * m * k * n);
+}
+
+// 3x3 convolution, NHWC/HWCF, 56x56x64 -> 56x56x64 (input pre-padded to 58).
+constexpr int64_t kConvHW = 56, kConvC = 64, kConvF = 64;
+constexpr double kConvOps = 2.0 * kConvHW * kConvHW * kConvC * kConvF * 9;
+
+void BM_QuantOptConv(benchmark::State &state, bool int8) {
+  StringRef in = int8 ? "i8" : "f32", acc = int8 ? "i32" : "f32";
+  std::string source = llvm::formatv(
+      R"(func.func @kernel(%x: tensor<1x58x58x64x{0}>, %w: tensor<3x3x64x64x{0}>) -> tensor<1x56x56x64x{1}> {{
+  %zero = arith.constant {2} : {1}
+  %e = tensor.empty() : tensor<1x56x56x64x{1}>
+  %i = linalg.fill ins(%zero : {1}) outs(%e : tensor<1x56x56x64x{1}>) -> tensor<1x56x56x64x{1}>
+  %r = linalg.conv_2d_nhwc_hwcf ins(%x, %w : tensor<1x58x58x64x{0}>, tensor<3x3x64x64x{0}>) outs(%i : tensor<1x56x56x64x{1}>) -> tensor<1x56x56x64x{1}>
+  return %r : tensor<1x56x56x64x{1}>
+})",
+      in, acc, int8 ? "0" : "0.0");
+  StringRef dtype = int8 ? "|i1" : "<f4";
+  runQuantOpt(
+      state, source,
+      {randomArray(dtype, {1, 58, 58, 64}), randomArray(dtype, {3, 3, 64, 64})},
+      kConvOps);
+}
+
+//===----------------------------------------------------------------------===//
+// oneDNN, the peer: u8 x s8 -> s32 (its int8 path) and f32.
+//===----------------------------------------------------------------------===//
+
+using dnnl::memory;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+/// Executes `primitive` with `arguments` in a timing loop.
+void runDNNL(benchmark::State &state, dnnl::stream &stream,
+             dnnl::primitive primitive,
+             const std::unordered_map<int, memory> &arguments, double ops) {
+  primitive.execute(stream, arguments);
+  stream.wait();
+  for (auto _ : state) {
+    primitive.execute(stream, arguments);
+    stream.wait();
+  }
+  setCounters(state, ops);
+}
+
+void BM_OneDNNMatmul(benchmark::State &state, bool int8) {
+  int64_t m = state.range(0), k = state.range(1), n = state.range(2);
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  memory::desc a({m, k}, int8 ? dt::u8 : dt::f32, tag::ab);
+  memory::desc bAny({k, n}, int8 ? dt::s8 : dt::f32, tag::any);
+  memory::desc c({m, n}, int8 ? dt::s32 : dt::f32, tag::ab);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, bAny, c), engine);
+  // Weights in oneDNN's preferred layout, as a compiler would prepack them.
+  memory aMem(a, engine), bMem(pd.weights_desc(), engine), cMem(c, engine);
+  std::memset(aMem.get_data_handle(), 1, a.get_size());
+  std::memset(bMem.get_data_handle(), 1, pd.weights_desc().get_size());
+  runDNNL(
+      state, stream, dnnl::matmul(pd),
+      {{DNNL_ARG_SRC, aMem}, {DNNL_ARG_WEIGHTS, bMem}, {DNNL_ARG_DST, cMem}},
+      2.0 * m * k * n);
+}
+
+void BM_OneDNNConv(benchmark::State &state, bool int8) {
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  memory::desc src({1, kConvC, 58, 58}, int8 ? dt::u8 : dt::f32, tag::any);
+  memory::desc weights({kConvF, kConvC, 3, 3}, int8 ? dt::s8 : dt::f32,
+                       tag::any);
+  memory::desc dst({1, kConvF, kConvHW, kConvHW}, int8 ? dt::s32 : dt::f32,
+                   tag::any);
+  dnnl::convolution_forward::primitive_desc pd(
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::convolution_direct, src,
+                                      weights, dst, {1, 1}, {0, 0}, {0, 0}),
+      engine);
+  memory srcMem(pd.src_desc(), engine), weightsMem(pd.weights_desc(), engine),
+      dstMem(pd.dst_desc(), engine);
+  std::memset(srcMem.get_data_handle(), 1, pd.src_desc().get_size());
+  std::memset(weightsMem.get_data_handle(), 1, pd.weights_desc().get_size());
+  runDNNL(state, stream, dnnl::convolution_forward(pd),
+          {{DNNL_ARG_SRC, srcMem},
+           {DNNL_ARG_WEIGHTS, weightsMem},
+           {DNNL_ARG_DST, dstMem}},
+          kConvOps);
+}
+
+void matmulShapes(benchmark::internal::Benchmark *benchmark) {
+  benchmark->Args({1024, 1024, 1024})
+      ->Args({128, 4096, 4096})
+      ->Unit(benchmark::kMillisecond)
+      ->MeasureProcessCPUTime()
+      ->UseRealTime();
+}
+
+void convShape(benchmark::internal::Benchmark *benchmark) {
+  benchmark->Unit(benchmark::kMillisecond)
+      ->MeasureProcessCPUTime()
+      ->UseRealTime();
+}
+
+} // namespace
+
+BENCHMARK_CAPTURE(BM_QuantOptMatmul, int8, true)->Apply(matmulShapes);
+BENCHMARK_CAPTURE(BM_OneDNNMatmul, int8, true)->Apply(matmulShapes);
+BENCHMARK_CAPTURE(BM_QuantOptMatmul, f32, false)->Apply(matmulShapes);
+BENCHMARK_CAPTURE(BM_OneDNNMatmul, f32, false)->Apply(matmulShapes);
+BENCHMARK_CAPTURE(BM_QuantOptConv, int8, true)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_OneDNNConv, int8, true)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_QuantOptConv, f32, false)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_OneDNNConv, f32, false)->Apply(convShape);
+
+BENCHMARK_MAIN();
