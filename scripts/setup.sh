@@ -16,7 +16,7 @@ LLVM_PREFIX=/usr/lib/llvm-22
 # (the peer) build bench/.
 APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-format-22
-  cmake ninja-build g++ git libbenchmark-dev libdnnl-dev
+  cmake ninja-build g++ git zlib1g-dev libbenchmark-dev libdnnl-dev
   python3 python3-venv python3-numpy python3-pytest
 )
 

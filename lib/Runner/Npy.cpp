@@ -21,6 +21,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <zlib.h>
+
 using namespace mlir;
 using namespace mlir::qnn;
 
@@ -72,7 +74,10 @@ llvm::Expected<NpyArray> qnn::readNpy(StringRef path) {
   if (!buffer)
     return llvm::createStringError(llvm::formatv("cannot read '{0}': {1}", path,
                                                  buffer.getError().message()));
-  StringRef bytes = (*buffer)->getBuffer();
+  return parseNpy((*buffer)->getBuffer(), path);
+}
+
+llvm::Expected<NpyArray> qnn::parseNpy(StringRef bytes, StringRef path) {
   if (!bytes.consume_front("\x93NUMPY") || bytes.size() < 2)
     return malformed(path, "missing the \\x93NUMPY magic");
   unsigned major = static_cast<unsigned char>(bytes[0]);
@@ -159,4 +164,119 @@ llvm::Error qnn::writeNpy(StringRef path, const NpyArray &array) {
       << char(header.size() >> 8) << header;
   out.write(array.data.data(), array.data.size());
   return llvm::Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// .npz: a zip archive of .npy members (np.savez stores them,
+// np.savez_compressed deflates them).
+//===----------------------------------------------------------------------===//
+
+static uint32_t readLE(StringRef bytes, size_t offset, unsigned size) {
+  uint32_t value = 0;
+  for (unsigned i = 0; i < size; ++i)
+    value |=
+        static_cast<uint32_t>(static_cast<unsigned char>(bytes[offset + i]))
+        << (8 * i);
+  return value;
+}
+
+static llvm::Error badZip(StringRef path, const Twine &what) {
+  return llvm::createStringError(
+      llvm::formatv("{0}: not a valid .npz file: {1}", path, what.str()));
+}
+
+/// Raw deflate (zip method 8) to `size` bytes.
+static llvm::Expected<std::string> inflateRaw(StringRef in, size_t size,
+                                              StringRef path) {
+  std::string out(size, '\0');
+  z_stream stream{};
+  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK)
+    return badZip(path, "cannot start zlib");
+  stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
+  stream.avail_in = in.size();
+  stream.next_out = reinterpret_cast<Bytef *>(out.data());
+  stream.avail_out = out.size();
+  int status = inflate(&stream, Z_FINISH);
+  inflateEnd(&stream);
+  if (status != Z_STREAM_END || stream.total_out != size)
+    return badZip(path, "corrupt deflated member");
+  return out;
+}
+
+llvm::Expected<NpyArray> qnn::readNpz(StringRef path, StringRef member) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+  if (!buffer)
+    return llvm::createStringError(llvm::formatv("cannot read '{0}': {1}", path,
+                                                 buffer.getError().message()));
+  StringRef bytes = (*buffer)->getBuffer();
+  // The end-of-central-directory record: 22 bytes plus a comment.
+  size_t end = StringRef::npos;
+  for (size_t at = bytes.size() >= 22 ? bytes.size() - 22 : StringRef::npos;
+       at != StringRef::npos && bytes.size() - at <= 22 + 65535; --at) {
+    if (readLE(bytes, at, 4) == 0x06054b50) {
+      end = at;
+      break;
+    }
+    if (at == 0)
+      break;
+  }
+  if (end == StringRef::npos)
+    return badZip(path, "no zip end-of-central-directory record");
+  unsigned entries = readLE(bytes, end + 10, 2);
+  size_t offset = readLE(bytes, end + 16, 4);
+  SmallVector<std::string> names;
+  for (unsigned i = 0; i < entries; ++i) {
+    if (offset + 46 > bytes.size() || readLE(bytes, offset, 4) != 0x02014b50)
+      return badZip(path, "bad central directory");
+    unsigned method = readLE(bytes, offset + 10, 2);
+    size_t compressed = readLE(bytes, offset + 20, 4);
+    size_t size = readLE(bytes, offset + 24, 4);
+    unsigned nameLength = readLE(bytes, offset + 28, 2);
+    unsigned extraLength = readLE(bytes, offset + 30, 2);
+    unsigned commentLength = readLE(bytes, offset + 32, 2);
+    size_t local = readLE(bytes, offset + 42, 4);
+    if (offset + 46 + nameLength > bytes.size())
+      return badZip(path, "bad central directory");
+    StringRef name = bytes.substr(offset + 46, nameLength);
+    offset += 46 + nameLength + extraLength + commentLength;
+    StringRef arrayName = name;
+    arrayName.consume_back(".npy");
+    names.push_back(arrayName.str());
+    if (arrayName != member)
+      continue;
+
+    if (local + 30 > bytes.size() || readLE(bytes, local, 4) != 0x04034b50)
+      return badZip(path, "bad local header of '" + name + "'");
+    size_t data = local + 30 + readLE(bytes, local + 26, 2) +
+                  readLE(bytes, local + 28, 2);
+    if (data + compressed > bytes.size())
+      return badZip(path, "truncated member '" + name + "'");
+    std::string where = (path + ":" + member).str();
+    StringRef stored = bytes.substr(data, compressed);
+    if (method == 0)
+      return parseNpy(stored, where);
+    if (method != 8)
+      return badZip(path, llvm::formatv("member '{0}' uses compression "
+                                        "method {1} (expected 0 or 8)",
+                                        name, method));
+    llvm::Expected<std::string> inflated = inflateRaw(stored, size, path);
+    if (!inflated)
+      return inflated.takeError();
+    return parseNpy(*inflated, where);
+  }
+  return llvm::createStringError(
+      llvm::formatv("{0}: no array '{1}' (it holds: {2})", path, member,
+                    llvm::join(names, ", ")));
+}
+
+llvm::Expected<NpyArray> qnn::readArray(StringRef spec) {
+  // "data.npz:name" names an array of an archive; anything else is a .npy.
+  size_t colon = spec.rfind(':');
+  if (colon != StringRef::npos && spec.take_front(colon).ends_with(".npz"))
+    return readNpz(spec.take_front(colon), spec.drop_front(colon + 1));
+  if (spec.ends_with(".npz"))
+    return llvm::createStringError(llvm::formatv(
+        "'{0}' is an .npz archive: name the array as '{0}:NAME'", spec));
+  return readNpy(spec);
 }

@@ -52,7 +52,8 @@ static cl::opt<std::string> functionName("function", cl::init("main"),
                                          cl::cat(quantRunCategory));
 static cl::alias functionAlias("f", cl::aliasopt(functionName));
 static cl::list<std::string>
-    inputs("input", cl::desc("An .npy file per argument, in order"),
+    inputs("input",
+           cl::desc("An .npy file (or FILE.npz:NAME) per argument, in order"),
            cl::cat(quantRunCategory));
 static cl::alias inputAlias("i", cl::aliasopt(inputs));
 static cl::list<std::string>
@@ -243,7 +244,7 @@ int main(int argc, char **argv) {
 
   SmallVector<qnn::NpyArray> arrays;
   for (const std::string &path : inputs) {
-    llvm::Expected<qnn::NpyArray> array = qnn::readNpy(path);
+    llvm::Expected<qnn::NpyArray> array = qnn::readArray(path);
     if (!array)
       return fail(llvm::toString(array.takeError()));
     arrays.push_back(std::move(*array));

@@ -40,6 +40,17 @@ unsigned getNpyElementSize(StringRef dtype);
 /// Reads an .npy file; errors name the file and what is wrong.
 llvm::Expected<NpyArray> readNpy(StringRef path);
 
+/// Parses the bytes of an .npy file; `path` names it in errors.
+llvm::Expected<NpyArray> parseNpy(StringRef bytes, StringRef path);
+
+/// Reads the array `member` of an .npz archive (np.savez or
+/// np.savez_compressed); errors name the archive and list its arrays.
+llvm::Expected<NpyArray> readNpz(StringRef path, StringRef member);
+
+/// Reads `file.npy`, or the array NAME of an archive given as
+/// `file.npz:NAME`.
+llvm::Expected<NpyArray> readArray(StringRef spec);
+
 /// Writes `array` as an .npy (version 1) file.
 llvm::Error writeNpy(StringRef path, const NpyArray &array);
 

@@ -54,6 +54,7 @@ cmd, d = sys.argv[1], sys.argv[2]
 if cmd == "make":
     x = np.random.default_rng(1).normal(0, 1, (12, 4)).astype(np.float32)
     np.save(f"{d}/all.npy", x)
+    np.savez_compressed(f"{d}/all.npz", samples=x)
     np.save(f"{d}/shard0.npy", x[:6])
     np.save(f"{d}/shard1.npy", x[6:])
 elif cmd == "check":

@@ -13,3 +13,8 @@ np.save(f"{out}/bad_dtype.npy", np.zeros((6,), np.float64))
 np.save(f"{out}/fortran.npy", np.asfortranarray(np.zeros((2, 3), np.float32)))
 with open(f"{out}/garbage.npy", "wb") as f:
     f.write(b"not an array")
+# The x6 values again, in archives: stored (np.savez) and deflated
+# (np.savez_compressed), beside another array.
+x6 = np.load(f"{out}/x6.npy")
+np.savez(f"{out}/stored.npz", other=np.zeros(3, np.int8), x=x6)
+np.savez_compressed(f"{out}/deflated.npz", x=x6)
