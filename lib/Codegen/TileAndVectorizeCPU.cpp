@@ -50,11 +50,6 @@ std::string whyNotVectorizable(linalg::LinalgOp op) {
     return "it does not work on tensors";
   if (op.hasDynamicShape())
     return "its shapes are dynamic";
-  if (!llvm::all_of(op.getIndexingMapsArray(), [](AffineMap map) {
-        return map.isProjectedPermutation(/*allowZeroInResults=*/true);
-      }))
-    return "its indexing maps are not projected permutations "
-           "(convolution or pooling)";
   if (op.getNumLoops() == 0)
     return "it has no loops";
   // A memref of i4 (or i1) holds one element per byte, a vector of them is
@@ -66,6 +61,12 @@ std::string whyNotVectorizable(linalg::LinalgOp op) {
              "but bit-packed in vectors";
   }
   return "";
+}
+
+bool hasProjectedPermutationMaps(linalg::LinalgOp op) {
+  return llvm::all_of(op.getIndexingMapsArray(), [](AffineMap map) {
+    return map.isProjectedPermutation(/*allowZeroInResults=*/true);
+  });
 }
 
 /// Tile sizes for `op`, one per loop, following the pass description.
@@ -114,6 +115,11 @@ struct TileAndVectorizeCPUPass
         op->emitRemark() << "not vectorized: " << reason;
         continue;
       }
+      if (!hasProjectedPermutationMaps(op)) {
+        if (failed(tileAndVectorizeConvolution(rewriter, op)))
+          return signalPassFailure();
+        continue;
+      }
       SmallVector<int64_t> sizes =
           chooseTileSizes(op, vectorWidth, rows, reductionTile);
       if (failed(tileAndVectorize(rewriter, op, sizes)))
@@ -134,6 +140,105 @@ struct TileAndVectorizeCPUPass
     tensor::populateFoldTensorSubsetIntoVectorTransferPatterns(patterns);
     if (failed(applyPatternsGreedily(func, std::move(patterns))))
       return signalPassFailure();
+  }
+
+  /// 2-D convolutions and poolings (named or generic, as fused by
+  /// qnn-fuse-quantized-ops): tiles of one output row and one filter row,
+  /// whose unit dimensions are then dropped, leave a 1-D convolution that
+  /// upstream vectorizes (one vector.contract or FMA per filter column).
+  LogicalResult tileAndVectorizeConvolution(RewriterBase &rewriter,
+                                            linalg::LinalgOp op) {
+    FailureOr<linalg::ConvolutionDimensions> dims =
+        linalg::inferConvolutionDims(op);
+    if (failed(dims) || dims->outputImage.size() != 2 ||
+        dims->filterLoop.size() != 2) {
+      op->emitRemark() << "not vectorized: its indexing maps are not "
+                          "projected permutations and it is not a 2-D "
+                          "convolution or pooling";
+      return success();
+    }
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    SmallVector<int64_t> sizes(ranges.size(), 1);
+    sizes[dims->outputImage[1]] =
+        largestDivisorAtMost(ranges[dims->outputImage[1]], rows);
+    sizes[dims->filterLoop[1]] = ranges[dims->filterLoop[1]];
+    for (unsigned loop : dims->outputChannel)
+      sizes[loop] = largestDivisorAtMost(ranges[loop], vectorWidth);
+    for (unsigned loop : dims->depth)
+      sizes[loop] = largestDivisorAtMost(ranges[loop], vectorWidth);
+    for (unsigned loop : dims->inputChannel)
+      sizes[loop] = largestDivisorAtMost(ranges[loop], reductionTile);
+
+    scf::SCFTilingOptions options;
+    options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
+    options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
+    rewriter.setInsertionPoint(op);
+    FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+        rewriter, cast<TilingInterface>(op.getOperation()), options);
+    if (failed(tiled))
+      return op->emitError("qnn-tile-and-vectorize-cpu: tiling failed");
+    rewriter.replaceOp(op, tiled->replacements);
+
+    auto tile = cast<linalg::LinalgOp>(tiled->tiledOps.back());
+    rewriter.setInsertionPoint(tile);
+    FailureOr<linalg::GenericOp> generic =
+        isa<linalg::GenericOp>(tile.getOperation())
+            ? FailureOr<linalg::GenericOp>(cast<linalg::GenericOp>(tile))
+            : linalg::generalizeNamedOp(rewriter, tile);
+    if (failed(generic)) {
+      tile->emitRemark() << "not vectorized: cannot generalize the tile";
+      return success();
+    }
+    // Drop the output row and the filter row (both of extent 1 now); keep
+    // the batch so that the 1-D convolution has its (n, w, c) shape.
+    linalg::ControlDropUnitDims control;
+    control.rankReductionStrategy =
+        linalg::ControlDropUnitDims::RankReductionStrategy::ExtractInsertSlice;
+    SmallVector<unsigned> unitLoops = {dims->outputImage[0],
+                                       dims->filterLoop[0]};
+    control.controlFn = [&](Operation *) { return unitLoops; };
+    FailureOr<linalg::DropUnitDimsResult> dropped =
+        linalg::dropUnitDims(rewriter, *generic, control);
+    if (failed(dropped)) {
+      (*generic)->emitRemark() << "not vectorized: cannot drop unit dims";
+      return success();
+    }
+    rewriter.replaceOp(*generic, dropped->replacements);
+    // Upstream vectorizes the named 1-D convolutions and poolings only. Their
+    // operands extend as signed integers: an unsigned (u8) one would be
+    // specialized into the wrong arithmetic, so it stays scalar.
+    auto droppedGeneric = cast<linalg::GenericOp>(dropped->resultOp);
+    bool unsignedOperand = false;
+    droppedGeneric.getBody()->walk([&](Operation *bodyOp) {
+      if (isa<arith::ExtUIOp, arith::UIToFPOp>(bodyOp))
+        unsignedOperand = true;
+    });
+    if (unsignedOperand) {
+      droppedGeneric->emitRemark()
+          << "not vectorized: a 1-D convolution of unsigned operands has no "
+             "vectorizable named form";
+      return success();
+    }
+    rewriter.setInsertionPoint(droppedGeneric);
+    FailureOr<linalg::LinalgOp> named =
+        linalg::specializeGenericOp(rewriter, droppedGeneric);
+    if (failed(named) || isa<linalg::GenericOp>(named->getOperation())) {
+      droppedGeneric->emitRemark()
+          << "not vectorized: the tile is not a named 1-D convolution or "
+             "pooling";
+      return success();
+    }
+    Operation *conv1d = *named;
+    rewriter.setInsertionPoint(conv1d);
+    FailureOr<linalg::VectorizationResult> vectorized =
+        linalg::vectorize(rewriter, conv1d);
+    if (failed(vectorized)) {
+      conv1d->emitRemark() << "not vectorized: linalg::vectorize failed on "
+                              "the 1-D convolution";
+      return success();
+    }
+    rewriter.replaceOp(conv1d, vectorized->replacements);
+    return success();
   }
 
   LogicalResult tileAndVectorize(RewriterBase &rewriter, linalg::LinalgOp op,

@@ -73,14 +73,39 @@ func.func @elementwise(%x: tensor<4x32xi32>) -> tensor<4x32xi8> {
 
 // -----
 
+// A 2-D convolution: a loop over output rows and one over filter rows; the
+// unit dims dropped, the 1-D convolution left (2 outputs x 4 channels,
+// reducing 2 input channels) is vectorized as one contraction per filter
+// column (kw = 3).
+// CHECK-LABEL: func @conv
+// CHECK: scf.for {{.*}} to %c2 step %c1
+// CHECK: scf.for {{.*}} to %c3 step %c1
+// CHECK-COUNT-3: vector.contract {{.*}} : vector<1x2x2xf32>, vector<2x4xf32> into vector<1x2x4xf32>
+// CHECK-NOT: linalg.conv
+func.func @conv(%x: tensor<1x4x4x2xf32>, %w: tensor<3x3x2x4xf32>, %o: tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32> {
+  %c = linalg.conv_2d_nhwc_hwcf ins(%x, %w : tensor<1x4x4x2xf32>, tensor<3x3x2x4xf32>) outs(%o : tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  return %c : tensor<1x2x2x4xf32>
+}
+
+// -----
+
 // What the strategy cannot vectorize stays, with a remark naming why.
 // CHECK-LABEL: func @left_alone
-// CHECK: linalg.conv_2d_nhwc_hwcf
+// CHECK: linalg.generic
 // CHECK: linalg.generic
 // CHECK: linalg.add
-func.func @left_alone(%x: tensor<1x4x4x2xf32>, %w: tensor<3x3x2x4xf32>, %o: tensor<1x2x2x4xf32>, %q: tensor<8xi4>, %d: tensor<?xf32>) -> (tensor<1x2x2x4xf32>, tensor<8xi8>, tensor<?xf32>) {
-  // expected-remark @below {{not vectorized: its indexing maps are not projected permutations (convolution or pooling)}}
-  %c = linalg.conv_2d_nhwc_hwcf ins(%x, %w : tensor<1x4x4x2xf32>, tensor<3x3x2x4xf32>) outs(%o : tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+func.func @left_alone(%x: tensor<1x4x4x2xi8>, %w: tensor<3x3x2x4xi8>, %o: tensor<1x2x2x4xi32>, %q: tensor<8xi4>, %d: tensor<?xf32>) -> (tensor<1x2x2x4xi32>, tensor<8xi8>, tensor<?xf32>) {
+  // A convolution of u8 activations (stored as i8, extended unsigned).
+  // expected-remark @below {{not vectorized: a 1-D convolution of unsigned operands has no vectorizable named form}}
+  %c = linalg.generic {indexing_maps = [affine_map<(n, h, w, f, kh, kw, c) -> (n, h + kh, w + kw, c)>, affine_map<(n, h, w, f, kh, kw, c) -> (kh, kw, c, f)>, affine_map<(n, h, w, f, kh, kw, c) -> (n, h, w, f)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%x, %w : tensor<1x4x4x2xi8>, tensor<3x3x2x4xi8>) outs(%o : tensor<1x2x2x4xi32>) {
+  ^bb0(%a: i8, %b: i8, %acc: i32):
+    %ae = arith.extui %a : i8 to i32
+    %be = arith.extsi %b : i8 to i32
+    %p = arith.muli %ae, %be : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<1x2x2x4xi32>
   %e = tensor.empty() : tensor<8xi8>
   // expected-remark @below {{not vectorized: it accesses sub-byte elements, stored one per byte in memory but bit-packed in vectors}}
   %s = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
@@ -91,5 +116,5 @@ func.func @left_alone(%x: tensor<1x4x4x2xf32>, %w: tensor<3x3x2x4xf32>, %o: tens
   } -> tensor<8xi8>
   // expected-remark @below {{not vectorized: its shapes are dynamic}}
   %a = linalg.add ins(%d, %d : tensor<?xf32>, tensor<?xf32>) outs(%d : tensor<?xf32>) -> tensor<?xf32>
-  return %c, %s, %a : tensor<1x2x2x4xf32>, tensor<8xi8>, tensor<?xf32>
+  return %c, %s, %a : tensor<1x2x2x4xi32>, tensor<8xi8>, tensor<?xf32>
 }

@@ -35,11 +35,19 @@ def QNNTileAndVectorizeCPUPass
       size, so every tile is static and full: no masks, no remainder loops,
       and sizes that do not divide the preferred tiles stay correct.
 
+    2-D convolutions and poolings (named, or the fused integer generics) are
+    tiled to one output row and one filter row, with `rows` output columns
+    and `vector-width` output channels; dropping the unit dimensions leaves a
+    1-D convolution, which upstream vectorizes once it is specialized to its
+    named form (one contraction per filter column).
+
     The requantization epilogue (`qnn.rescale` lowered to an elementwise
-    `linalg.generic`) is tiled and vectorized the same way. Ops it cannot
-    vectorize (convolutions and pooling, whose input maps are not projected
-    permutations, and dynamic shapes) are left as they are, with a remark
-    naming them, and become loops later in the pipeline.
+    `linalg.generic`) is tiled and vectorized like any elementwise op. Ops it
+    cannot vectorize are left as they are, with a remark naming why, and
+    become loops later in the pipeline: dynamic shapes, sub-byte element
+    types (a memref stores one i4 per byte, a vector packs them), and
+    convolutions of unsigned (u8) operands, whose named 1-D forms extend
+    as signed.
   }];
   let dependentDialects = [
     "affine::AffineDialect", "arith::ArithDialect", "scf::SCFDialect",
