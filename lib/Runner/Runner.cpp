@@ -15,6 +15,8 @@
 
 #include "quant-opt/Runner/Runner.h"
 
+#include <cstring>
+
 #include "quant-opt/Pipelines/Pipelines.h"
 
 #include "quant-opt/Dialect/QNN/IR/QNNOps.h"
@@ -46,6 +48,40 @@ using namespace mlir::qnn;
 
 /// The NumPy dtypes an element type accepts; the first is what results are
 /// written as. Quantized elements are their stored integers.
+/// float32 values to bf16 bits, rounded to nearest-even (NaN stays NaN).
+static NpyArray toBF16(const NpyArray &array) {
+  NpyArray result;
+  result.dtype = array.dtype;
+  result.shape = array.shape;
+  result.data.resize(array.getNumElements() * 2);
+  for (int64_t i = 0; i < array.getNumElements(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, array.data.data() + 4 * i, 4);
+    uint16_t half;
+    if ((bits & 0x7fffffffu) > 0x7f800000u)
+      half = static_cast<uint16_t>((bits >> 16) | 0x40);
+    else
+      half = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1)) >> 16);
+    std::memcpy(result.data.data() + 2 * i, &half, 2);
+  }
+  return result;
+}
+
+/// bf16 bits to float32 values (exact).
+static NpyArray fromBF16(const NpyArray &array) {
+  NpyArray result;
+  result.dtype = "<f4";
+  result.shape = array.shape;
+  result.data.resize(array.getNumElements() * 4);
+  for (int64_t i = 0; i < array.getNumElements(); ++i) {
+    uint16_t half;
+    std::memcpy(&half, array.data.data() + 2 * i, 2);
+    uint32_t bits = static_cast<uint32_t>(half) << 16;
+    std::memcpy(result.data.data() + 4 * i, &bits, 4);
+  }
+  return result;
+}
+
 static SmallVector<StringRef> getDtypes(Type elementType) {
   if (auto quantized = dyn_cast<quant::QuantizedType>(elementType)) {
     unsigned width = quantized.getStorageTypeIntegralWidth();
@@ -61,7 +97,9 @@ static SmallVector<StringRef> getDtypes(Type elementType) {
       return {};
     }
   }
-  if (elementType.isF32())
+  // NumPy has no bf16: bf16 values travel as float32 arrays (rounded to
+  // nearest-even on the way in, widened exactly on the way out).
+  if (elementType.isF32() || elementType.isBF16())
     return {"<f4"};
   if (elementType.isF64())
     return {"<f8"};
@@ -179,6 +217,14 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   compiled->name = options.function;
   auto function = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
       module, StringAttr::get(module.getContext(), options.function));
+  if (!function &&
+      SymbolTable::lookupNearestSymbolFrom<LLVM::LLVMFuncOp>(
+          module, StringAttr::get(module.getContext(), options.function)))
+    return llvm::createStringError(llvm::formatv(
+        "@{0} is already lowered to the LLVM dialect, where its tensor "
+        "shapes are gone; give quant-run the module before "
+        "qnn-cpu-pipeline (it lowers it itself)",
+        options.function));
   if (!function || function.isExternal()) {
     std::string names;
     for (auto f : module.getOps<func::FuncOp>())
@@ -194,7 +240,8 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     if (!shaped || getDtypes(shaped.getElementType()).empty())
       return llvm::createStringError(llvm::formatv(
           "argument #{0} of @{1} has type {2}, which quant-run cannot pass "
-          "(ranked tensors of f16, f32, f64, i1 to i64 or quantized types of "
+          "(ranked tensors of f16, bf16, f32, f64, i1 to i64 or quantized "
+          "types of "
           "8, 16 or 32 bits)",
           index, options.function, argType));
     compiled->argumentTypes.push_back(shaped);
@@ -291,6 +338,9 @@ CompiledFunction::run(ArrayRef<NpyArray> newInputs,
   // Buffers and descriptors: inputs point into copies of the arrays,
   // outputs into fresh arrays.
   inputs.assign(newInputs.begin(), newInputs.end());
+  for (auto [array, shaped] : llvm::zip(inputs, argumentTypes))
+    if (shaped.getElementType().isBF16())
+      array = toBF16(array);
   outputs.clear();
   descriptors.clear();
   for (NpyArray &array : inputs)
@@ -300,7 +350,9 @@ CompiledFunction::run(ArrayRef<NpyArray> newInputs,
     output.dtype = getDtypes(resultType.getElementType()).front().str();
     llvm::append_range(output.shape, resultType.getShape());
     output.data.resize(output.getNumElements() *
-                       getNpyElementSize(output.dtype));
+                       (resultType.getElementType().isBF16()
+                            ? 2
+                            : getNpyElementSize(output.dtype)));
   }
   for (NpyArray &output : outputs)
     descriptors.push_back(makeDescriptor(output.data.data(), output.shape));
@@ -316,7 +368,11 @@ CompiledFunction::run(ArrayRef<NpyArray> newInputs,
   currentSink = nullptr;
   if (error)
     return std::move(error);
-  return outputs;
+  SmallVector<NpyArray> results(outputs.begin(), outputs.end());
+  for (auto [array, shaped] : llvm::zip(results, resultTypes))
+    if (shaped.getElementType().isBF16())
+      array = fromBF16(array);
+  return results;
 }
 
 llvm::Error CompiledFunction::rerun() {

@@ -18,3 +18,8 @@ with open(f"{out}/garbage.npy", "wb") as f:
 x6 = np.load(f"{out}/x6.npy")
 np.savez(f"{out}/stored.npz", other=np.zeros(3, np.int8), x=x6)
 np.savez_compressed(f"{out}/deflated.npz", x=x6)
+# For bf16 arguments (float32 arrays): 1 + 2^-8 is halfway between 1 and
+# 1 + 2^-7 (ties to the even 1), 1 + 3 * 2^-8 halfway between 1 + 2^-7 and
+# 1 + 2^-6 (ties to the even 1 + 2^-6).
+np.save(f"{out}/bf16_in.npy", np.array([1.0, 1 + 2**-8, 1 + 3 * 2**-8, np.nan], np.float32))
+np.save(f"{out}/bf16_q.npy", np.array([1.25, 3.0], np.float32))
