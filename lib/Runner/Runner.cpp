@@ -15,8 +15,6 @@
 
 #include "quant-opt/Runner/Runner.h"
 
-#include <cstring>
-
 #include "quant-opt/Pipelines/Pipelines.h"
 
 #include "quant-opt/Dialect/QNN/IR/QNNOps.h"
@@ -34,6 +32,7 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -42,6 +41,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::qnn;
@@ -295,7 +295,15 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   SmallVector<StringRef> sharedLibs(options.sharedLibs.begin(),
                                     options.sharedLibs.end());
   engineOptions.sharedLibPaths = sharedLibs;
-  auto transformer = makeOptimizingTransformer(3, 0, nullptr);
+  // The optimizer tunes for the host CPU (AVX-512 widths and costs); the
+  // engine generates code for it the same way.
+  auto hostMachineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!hostMachineBuilder)
+    return hostMachineBuilder.takeError();
+  auto hostMachine = hostMachineBuilder->createTargetMachine();
+  if (!hostMachine)
+    return hostMachine.takeError();
+  auto transformer = makeOptimizingTransformer(3, 0, hostMachine->get());
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = ExecutionEngine::create(*lowered, engineOptions);
