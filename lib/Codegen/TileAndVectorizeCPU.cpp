@@ -105,6 +105,10 @@ struct TileAndVectorizeCPUPass
       return signalPassFailure();
     }
 
+    IRRewriter fusionRewriter(&getContext());
+    if (failed(fuseEpilogues(fusionRewriter, func)))
+      return signalPassFailure();
+
     SmallVector<linalg::LinalgOp> candidates;
     func.walk([&](linalg::LinalgOp op) { candidates.push_back(op); });
 
@@ -140,6 +144,75 @@ struct TileAndVectorizeCPUPass
     tensor::populateFoldTensorSubsetIntoVectorTransferPatterns(patterns);
     if (failed(applyPatternsGreedily(func, std::move(patterns))))
       return signalPassFailure();
+  }
+
+  /// Epilogue fusion: an elementwise op whose input is the only use of a
+  /// contraction's result (the requantization after a matmul) is tiled by
+  /// the contraction's parallel tile, and the contraction and its
+  /// initialization are computed inside that tile, so that the i32
+  /// accumulators are requantized while they are hot.
+  LogicalResult fuseEpilogues(RewriterBase &rewriter, func::FuncOp func) {
+    SmallVector<std::pair<linalg::LinalgOp, linalg::LinalgOp>> pairs;
+    func.walk([&](linalg::LinalgOp consumer) {
+      if (consumer.getNumReductionLoops() != 0 ||
+          consumer->getNumResults() != 1 ||
+          !whyNotVectorizable(consumer).empty() ||
+          !hasProjectedPermutationMaps(consumer))
+        return;
+      for (OpOperand *input : consumer.getDpsInputOperands()) {
+        auto producer = input->get().getDefiningOp<linalg::LinalgOp>();
+        if (producer && producer.getNumReductionLoops() > 0 &&
+            producer->getNumResults() == 1 && producer->hasOneUse() &&
+            whyNotVectorizable(producer).empty() &&
+            hasProjectedPermutationMaps(producer) &&
+            consumer.getMatchingIndexingMap(input).isIdentity()) {
+          pairs.push_back({consumer, producer});
+          return;
+        }
+      }
+    });
+    for (auto [consumer, producer] : pairs) {
+      // The consumer's loop j is the producer's output dimension j.
+      SmallVector<int64_t> producerSizes =
+          chooseTileSizes(producer, vectorWidth, rows, reductionTile);
+      AffineMap outputMap =
+          producer.getMatchingIndexingMap(producer.getDpsInitOperand(0));
+      SmallVector<int64_t> sizes;
+      for (unsigned j = 0; j < outputMap.getNumResults(); ++j)
+        sizes.push_back(producerSizes[outputMap.getDimPosition(j)]);
+      if (llvm::equal(sizes, consumer.getStaticLoopRanges()))
+        continue; // One tile: nothing to fuse into.
+
+      scf::SCFTileAndFuseOptions options;
+      options.tilingOptions.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
+      options.tilingOptions.setTileSizes(
+          getAsIndexOpFoldResult(&getContext(), sizes));
+      Operation *contraction = producer;
+      options.setFusionControlFn(
+          [contraction](tensor::ExtractSliceOp, OpResult original,
+                        bool isDestination)
+              -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
+            // The contraction and what initializes its accumulators; not
+            // the producers of its inputs, which each tile would redo.
+            if (original.getOwner() == contraction || isDestination)
+              return scf::SCFTileAndFuseOptions::ControlFnResult{};
+            return std::nullopt;
+          });
+      rewriter.setInsertionPoint(consumer);
+      FailureOr<scf::SCFTileAndFuseResult> fused =
+          scf::tileConsumerAndFuseProducersUsingSCF(
+              rewriter, cast<TilingInterface>(consumer.getOperation()),
+              options);
+      if (failed(fused))
+        return consumer->emitError(
+            "qnn-tile-and-vectorize-cpu: epilogue fusion failed");
+      for (OpResult result : consumer->getResults())
+        rewriter.replaceAllUsesWith(result, fused->replacements.lookup(result));
+      rewriter.eraseOp(consumer);
+      if (producer->use_empty())
+        rewriter.eraseOp(producer);
+    }
+    return success();
   }
 
   /// 2-D convolutions and poolings (named or generic, as fused by

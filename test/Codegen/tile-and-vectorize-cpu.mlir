@@ -37,6 +37,42 @@ func.func @int8_matmul(%a: tensor<24x40xi8>, %b: tensor<40x48xi8>) -> tensor<24x
 
 // -----
 
+// Epilogue fusion: the requantization-shaped consumer of the matmul (here
+// a truncation to i8) is tiled by the matmul's 8 x 16 tile, and the matmul
+// tile runs inside it: the accumulators are consumed while hot.
+// CHECK-LABEL: func @matmul_epilogue
+// CHECK: scf.for %[[M:.*]] = %{{.*}} to %{{.*}} step %c8
+// CHECK-NEXT: scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step %c16
+// CHECK: scf.for {{.*}} step %c10
+// CHECK: vector.contract {{.*}} into vector<8x16xi32>
+// CHECK: scf.yield
+// CHECK: arith.trunci %{{.*}} : vector<1x16xi32> to vector<1x16xi8>
+// CHECK: tensor.insert_slice %{{.*}}[%[[M]], %[[N]]] [8, 16] [1, 1] : tensor<8x16xi8> into tensor<24x48xi8>
+func.func @matmul_epilogue(%a: tensor<24x40xi8>, %b: tensor<40x48xi8>) -> tensor<24x48xi8> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<24x48xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<24x48xi32>) -> tensor<24x48xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<24x40xi8>, tensor<40x48xi8>) outs(%i : tensor<24x48xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<24x48xi32>
+  %e8 = tensor.empty() : tensor<24x48xi8>
+  %t = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]}
+      ins(%r : tensor<24x48xi32>) outs(%e8 : tensor<24x48xi8>) {
+  ^bb0(%v: i32, %o: i8):
+    %q = arith.trunci %v : i32 to i8
+    linalg.yield %q : i8
+  } -> tensor<24x48xi8>
+  return %t : tensor<24x48xi8>
+}
+
+// -----
+
 // A float named matmul whose sizes are primes above the tile sizes: tiles of
 // 1 row, 1 lane, 1 step of the reduction -- static and correct, if slow.
 // A 5x3x7 one fits in a single tile: no loops at all.

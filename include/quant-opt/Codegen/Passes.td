@@ -42,7 +42,11 @@ def QNNTileAndVectorizeCPUPass
     named form (one contraction per filter column).
 
     The requantization epilogue (`qnn.rescale` lowered to an elementwise
-    `linalg.generic`) is tiled and vectorized like any elementwise op. Ops it
+    `linalg.generic`), or any elementwise op that is the only user of a
+    contraction's result, is tiled by the contraction's `rows` x
+    `vector-width` tile with the contraction (and its initialization) fused
+    into that tile, so that the i32 accumulators are requantized while they
+    are in cache; the tiles are then vectorized as above. Ops it
     cannot vectorize are left as they are, with a remark naming why, and
     become loops later in the pipeline: dynamic shapes, sub-byte element
     types (a memref stores one i4 per byte, a vector packs them), and
