@@ -234,7 +234,12 @@ struct TileAndVectorizeCPUPass
     SmallVector<int64_t> sizes(ranges.size(), 1);
     sizes[dims->outputImage[1]] =
         largestDivisorAtMost(ranges[dims->outputImage[1]], rows);
-    sizes[dims->filterLoop[1]] = ranges[dims->filterLoop[1]];
+    // With unit strides, a filter column is a unit loop too: dropping it
+    // leaves a plain contraction over the input channels (any signedness).
+    // Strided ones keep the whole filter row: a named 1-D convolution.
+    bool unitStrides =
+        llvm::all_of(dims->strides, [](int64_t s) { return s == 1; });
+    sizes[dims->filterLoop[1]] = unitStrides ? 1 : ranges[dims->filterLoop[1]];
     for (unsigned loop : dims->outputChannel)
       sizes[loop] = largestDivisorAtMost(ranges[loop], vectorWidth);
     for (unsigned loop : dims->depth)
@@ -269,6 +274,8 @@ struct TileAndVectorizeCPUPass
         linalg::ControlDropUnitDims::RankReductionStrategy::ExtractInsertSlice;
     SmallVector<unsigned> unitLoops = {dims->outputImage[0],
                                        dims->filterLoop[0]};
+    if (unitStrides)
+      unitLoops.push_back(dims->filterLoop[1]);
     control.controlFn = [&](Operation *) { return unitLoops; };
     FailureOr<linalg::DropUnitDimsResult> dropped =
         linalg::dropUnitDims(rewriter, *generic, control);
@@ -277,6 +284,19 @@ struct TileAndVectorizeCPUPass
       return success();
     }
     rewriter.replaceOp(*generic, dropped->replacements);
+    if (unitStrides) {
+      auto contraction =
+          cast<linalg::LinalgOp>(dropped->resultOp.getOperation());
+      if (!hasProjectedPermutationMaps(contraction)) {
+        contraction->emitRemark()
+            << "not vectorized: the tile of a unit-stride "
+               "convolution is not a contraction";
+        return success();
+      }
+      return tileAndVectorize(
+          rewriter, contraction,
+          chooseTileSizes(contraction, vectorWidth, rows, reductionTile));
+    }
     // Upstream vectorizes the named 1-D convolutions and poolings only. Their
     // operands extend as signed integers: an unsigned (u8) one would be
     // specialized into the wrong arithmetic, so it stays scalar.
@@ -288,8 +308,8 @@ struct TileAndVectorizeCPUPass
     });
     if (unsignedOperand) {
       droppedGeneric->emitRemark()
-          << "not vectorized: a 1-D convolution of unsigned operands has no "
-             "vectorizable named form";
+          << "not vectorized: a strided 1-D convolution of unsigned operands "
+             "has no vectorizable named form";
       return success();
     }
     rewriter.setInsertionPoint(droppedGeneric);
