@@ -1,29 +1,74 @@
 #!/usr/bin/env bash
 # The main job, end to end for what quant-opt does today: set up and build
-# (scripts/setup.sh), then take the bundled QDQ example through quant-opt and
-# show each stage: the quantized IR (weights quantized at compile time), the
-# IR lowered to integer storage, and the result of running the lowered
-# program.
+# (scripts/setup.sh), then post-training quantization of the bundled float
+# CNN (examples/cnn.mlir): instrument it, calibrate it with quant-run on
+# seeded random data, quantize and fuse it with qnn-quantize-pipeline, and
+# run the float and the integer program through the same vectorized CPU
+# pipeline on evaluation samples, reporting how far apart they are. Then
+# the QDQ example's stages (examples/mlp-qdq.mlir).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 export BUILD_DIR
-EXAMPLE="${1:-$ROOT/examples/mlp-qdq.mlir}"
-LLVM_PREFIX=/usr/lib/llvm-22
+MODEL="$ROOT/examples/cnn.mlir"
+QDQ_EXAMPLE="$ROOT/examples/mlp-qdq.mlir"
 
 "$ROOT/scripts/setup.sh"
 QUANT_OPT="$BUILD_DIR/bin/quant-opt"
+QUANT_RUN="$BUILD_DIR/bin/quant-run"
+PYTHON="$ROOT/.venv/bin/python"
+WORK="$BUILD_DIR/demo"
+rm -rf "$WORK" && mkdir -p "$WORK"
 
 section() { printf '\n===== %s =====\n' "$*"; }
 
-section "1. quantized IR: quant-opt --canonicalize $EXAMPLE"
-"$QUANT_OPT" --canonicalize "$EXAMPLE"
+section "1. data: 256 calibration and 8 evaluation samples (seeded)"
+"$PYTHON" - "$WORK" <<'PY'
+import sys
+import numpy as np
+rng = np.random.default_rng(0)
+out = sys.argv[1]
+np.save(f"{out}/calibration.npy", rng.normal(0, 1, (256, 4, 4, 2)).astype(np.float32))
+for i in range(8):
+    np.save(f"{out}/eval{i}.npy", rng.normal(0, 1, (1, 4, 4, 2)).astype(np.float32))
+print("written to", out)
+PY
 
-section "2. lowered to integers: quant-opt --canonicalize --convert-qnn-to-linalg --canonicalize"
-"$QUANT_OPT" --canonicalize --convert-qnn-to-linalg --canonicalize "$EXAMPLE"
+section "2. instrument: quant-opt --qnn-insert-observers"
+"$QUANT_OPT" "$MODEL" --qnn-insert-observers > "$WORK/instrumented.mlir"
+grep -o 'qnn.observe [^:]*' "$WORK/instrumented.mlir"
 
-section "3. run: quant-opt --qnn-reference-cpu-pipeline | mlir-runner"
-"$QUANT_OPT" --qnn-reference-cpu-pipeline "$EXAMPLE" \
-  | "$LLVM_PREFIX/bin/mlir-runner" -e main -entry-point-result=void \
-      -shared-libs="$LLVM_PREFIX/lib/libmlir_runner_utils.so,$LLVM_PREFIX/lib/libmlir_c_runner_utils.so"
+section "3. calibrate: quant-run --calibrate (statistics per observer)"
+"$QUANT_RUN" "$WORK/instrumented.mlir" -f cnn -i "$WORK/calibration.npy" \
+  --calibrate "$WORK/stats.json"
+"$PYTHON" - "$WORK/stats.json" <<'PY'
+import json, sys
+for name, t in json.load(open(sys.argv[1]))["tensors"].items():
+    print(f"{name:>8}: min {t['min']:+.4f}  max {t['max']:+.4f}  count {t['count']}")
+PY
+
+section "4. quantize: quant-opt --qnn-quantize-pipeline (fused integer IR)"
+"$QUANT_OPT" "$MODEL" "--qnn-quantize-pipeline=statistics=$WORK/stats.json" \
+  > "$WORK/quantized.mlir"
+cat "$WORK/quantized.mlir"
+
+section "5. run float and quantized (qnn-cpu-pipeline, JIT) and compare"
+for i in $(seq 0 7); do
+  "$QUANT_RUN" "$MODEL" -f cnn -i "$WORK/eval$i.npy" -o "$WORK/float$i.npy"
+  "$QUANT_RUN" "$WORK/quantized.mlir" -f cnn -i "$WORK/eval$i.npy" -o "$WORK/quant$i.npy"
+done
+"$PYTHON" - "$WORK" <<'PY'
+import sys
+import numpy as np
+d = sys.argv[1]
+f = np.concatenate([np.load(f"{d}/float{i}.npy") for i in range(8)])
+q = np.concatenate([np.load(f"{d}/quant{i}.npy") for i in range(8)])
+err = q - f
+sqnr = 10 * np.log10(np.sum(f.astype(np.float64) ** 2) / max(np.sum(err.astype(np.float64) ** 2), 1e-30))
+print(f"outputs: {f.size}  max |error|: {np.abs(err).max():.5f}  SQNR: {sqnr:.1f} dB  "
+      f"top-1 agreement: {np.mean(f.argmax(1) == q.argmax(1)) * 100:.0f}%")
+PY
+
+section "6. the QDQ example, lowered to integers: quant-opt --convert-qnn-to-linalg"
+"$QUANT_OPT" --canonicalize --convert-qnn-to-linalg --canonicalize "$QDQ_EXAMPLE"
