@@ -69,6 +69,61 @@ bool hasProjectedPermutationMaps(linalg::LinalgOp op) {
   });
 }
 
+/// Rewrites strided window accesses `d * s` of a convolution tile's inputs
+/// as unit accesses of a strided tensor.extract_slice, so that every
+/// indexing map becomes a projected permutation (a contraction).
+FailureOr<linalg::GenericOp> foldStridesIntoSlices(RewriterBase &rewriter,
+                                                   linalg::GenericOp op) {
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<Value> inputs;
+  bool changed = false;
+  rewriter.setInsertionPoint(op);
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    auto type = cast<RankedTensorType>(input->get().getType());
+    SmallVector<AffineExpr> exprs;
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    bool strided = false;
+    for (auto [position, expr] : llvm::enumerate(map.getResults())) {
+      offsets.push_back(rewriter.getIndexAttr(0));
+      auto product = dyn_cast<AffineBinaryOpExpr>(expr);
+      if (product && product.getKind() == AffineExprKind::Mul) {
+        auto dim = dyn_cast<AffineDimExpr>(product.getLHS());
+        auto stride = dyn_cast<AffineConstantExpr>(product.getRHS());
+        if (!dim || !stride || stride.getValue() < 1)
+          return failure();
+        exprs.push_back(dim);
+        sizes.push_back(rewriter.getIndexAttr(ranges[dim.getPosition()]));
+        strides.push_back(rewriter.getIndexAttr(stride.getValue()));
+        strided = true;
+        continue;
+      }
+      exprs.push_back(expr);
+      sizes.push_back(rewriter.getIndexAttr(type.getDimSize(position)));
+      strides.push_back(rewriter.getIndexAttr(1));
+    }
+    Value value = input->get();
+    if (strided) {
+      value = tensor::ExtractSliceOp::create(rewriter, op.getLoc(), value,
+                                             offsets, sizes, strides);
+      maps[input->getOperandNumber()] = AffineMap::get(
+          map.getNumDims(), map.getNumSymbols(), exprs, op.getContext());
+      changed = true;
+    }
+    inputs.push_back(value);
+  }
+  if (!changed)
+    return op;
+  auto folded = linalg::GenericOp::create(
+      rewriter, op.getLoc(), op.getResultTypes(), inputs, op.getDpsInits(),
+      maps, op.getIteratorTypesArray());
+  rewriter.inlineRegionBefore(op.getRegion(), folded.getRegion(),
+                              folded.getRegion().begin());
+  rewriter.replaceOp(op, folded->getResults());
+  return folded;
+}
+
 /// Tile sizes for `op`, one per loop, following the pass description.
 SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t vectorWidth,
                                      int64_t rows, int64_t reductionTile) {
@@ -216,9 +271,12 @@ struct TileAndVectorizeCPUPass
   }
 
   /// 2-D convolutions and poolings (named or generic, as fused by
-  /// qnn-fuse-quantized-ops): tiles of one output row and one filter row,
-  /// whose unit dimensions are then dropped, leave a 1-D convolution that
-  /// upstream vectorizes (one vector.contract or FMA per filter column).
+  /// qnn-fuse-quantized-ops): tiles of one output row and one filter tap,
+  /// whose unit dimensions are then dropped and whose strided window reads
+  /// become strided slices, are contractions over the input channels (or
+  /// elementwise, for depthwise and pooling), vectorized like any tile.
+  /// (Upstream's own path, named 1-D convolutions, extends every operand as
+  /// signed and would mis-compute the u8 activations we produce.)
   LogicalResult tileAndVectorizeConvolution(RewriterBase &rewriter,
                                             linalg::LinalgOp op) {
     FailureOr<linalg::ConvolutionDimensions> dims =
@@ -234,12 +292,10 @@ struct TileAndVectorizeCPUPass
     SmallVector<int64_t> sizes(ranges.size(), 1);
     sizes[dims->outputImage[1]] =
         largestDivisorAtMost(ranges[dims->outputImage[1]], rows);
-    // With unit strides, a filter column is a unit loop too: dropping it
-    // leaves a plain contraction over the input channels (any signedness).
-    // Strided ones keep the whole filter row: a named 1-D convolution.
-    bool unitStrides =
-        llvm::all_of(dims->strides, [](int64_t s) { return s == 1; });
-    sizes[dims->filterLoop[1]] = unitStrides ? 1 : ranges[dims->filterLoop[1]];
+    // The filter column is a unit loop too: dropping all of them leaves a
+    // contraction over the input channels (any signedness), once strided
+    // window accesses become strided slices.
+    sizes[dims->filterLoop[1]] = 1;
     for (unsigned loop : dims->outputChannel)
       sizes[loop] = largestDivisorAtMost(ranges[loop], vectorWidth);
     for (unsigned loop : dims->depth)
@@ -267,15 +323,12 @@ struct TileAndVectorizeCPUPass
       tile->emitRemark() << "not vectorized: cannot generalize the tile";
       return success();
     }
-    // Drop the output row and the filter row (both of extent 1 now); keep
-    // the batch so that the 1-D convolution has its (n, w, c) shape.
+    // Drop the output row and the filter tap (all of extent 1 now).
     linalg::ControlDropUnitDims control;
     control.rankReductionStrategy =
         linalg::ControlDropUnitDims::RankReductionStrategy::ExtractInsertSlice;
-    SmallVector<unsigned> unitLoops = {dims->outputImage[0],
-                                       dims->filterLoop[0]};
-    if (unitStrides)
-      unitLoops.push_back(dims->filterLoop[1]);
+    SmallVector<unsigned> unitLoops = {
+        dims->outputImage[0], dims->filterLoop[0], dims->filterLoop[1]};
     control.controlFn = [&](Operation *) { return unitLoops; };
     FailureOr<linalg::DropUnitDimsResult> dropped =
         linalg::dropUnitDims(rewriter, *generic, control);
@@ -284,54 +337,17 @@ struct TileAndVectorizeCPUPass
       return success();
     }
     rewriter.replaceOp(*generic, dropped->replacements);
-    if (unitStrides) {
-      auto contraction =
-          cast<linalg::LinalgOp>(dropped->resultOp.getOperation());
-      if (!hasProjectedPermutationMaps(contraction)) {
-        contraction->emitRemark()
-            << "not vectorized: the tile of a unit-stride "
-               "convolution is not a contraction";
-        return success();
-      }
-      return tileAndVectorize(
-          rewriter, contraction,
-          chooseTileSizes(contraction, vectorWidth, rows, reductionTile));
-    }
-    // Upstream vectorizes the named 1-D convolutions and poolings only. Their
-    // operands extend as signed integers: an unsigned (u8) one would be
-    // specialized into the wrong arithmetic, so it stays scalar.
-    auto droppedGeneric = cast<linalg::GenericOp>(dropped->resultOp);
-    bool unsignedOperand = false;
-    droppedGeneric.getBody()->walk([&](Operation *bodyOp) {
-      if (isa<arith::ExtUIOp, arith::UIToFPOp>(bodyOp))
-        unsignedOperand = true;
-    });
-    if (unsignedOperand) {
-      droppedGeneric->emitRemark()
-          << "not vectorized: a strided 1-D convolution of unsigned operands "
-             "has no vectorizable named form";
+    FailureOr<linalg::GenericOp> contraction = foldStridesIntoSlices(
+        rewriter, cast<linalg::GenericOp>(dropped->resultOp.getOperation()));
+    if (failed(contraction) || !hasProjectedPermutationMaps(*contraction)) {
+      dropped->resultOp->emitRemark()
+          << "not vectorized: the tile of the convolution is not a "
+             "contraction";
       return success();
     }
-    rewriter.setInsertionPoint(droppedGeneric);
-    FailureOr<linalg::LinalgOp> named =
-        linalg::specializeGenericOp(rewriter, droppedGeneric);
-    if (failed(named) || isa<linalg::GenericOp>(named->getOperation())) {
-      droppedGeneric->emitRemark()
-          << "not vectorized: the tile is not a named 1-D convolution or "
-             "pooling";
-      return success();
-    }
-    Operation *conv1d = *named;
-    rewriter.setInsertionPoint(conv1d);
-    FailureOr<linalg::VectorizationResult> vectorized =
-        linalg::vectorize(rewriter, conv1d);
-    if (failed(vectorized)) {
-      conv1d->emitRemark() << "not vectorized: linalg::vectorize failed on "
-                              "the 1-D convolution";
-      return success();
-    }
-    rewriter.replaceOp(conv1d, vectorized->replacements);
-    return success();
+    return tileAndVectorize(
+        rewriter, *contraction,
+        chooseTileSizes(*contraction, vectorWidth, rows, reductionTile));
   }
 
   LogicalResult tileAndVectorize(RewriterBase &rewriter, linalg::LinalgOp op,

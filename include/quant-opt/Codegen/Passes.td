@@ -36,12 +36,12 @@ def QNNTileAndVectorizeCPUPass
       and sizes that do not divide the preferred tiles stay correct.
 
     2-D convolutions and poolings (named, or the fused integer generics) are
-    tiled to one output row and one filter row, with `rows` output columns
-    and `vector-width` output channels. With unit strides the filter column
-    is tiled to 1 too: dropping the unit dimensions leaves a contraction over
-    the input channels, vectorized like a matmul tile. Strided ones keep the
-    filter row: dropping the unit dimensions leaves a 1-D convolution, which
-    upstream vectorizes once it is specialized to its named form.
+    tiled to one output row and one filter tap (row and column), with `rows`
+    output columns and `vector-width` output channels. Dropping those unit
+    dimensions, and turning a strided window access into a strided
+    `tensor.extract_slice`, leaves a contraction over the input channels
+    (or an elementwise op, for depthwise and pooling) that is vectorized
+    like any other tile, whatever the signedness of its operands.
 
     The requantization epilogue (`qnn.rescale` lowered to an elementwise
     `linalg.generic`), or any elementwise op that is the only user of a
@@ -52,8 +52,7 @@ def QNNTileAndVectorizeCPUPass
     cannot vectorize are left as they are, with a remark naming why, and
     become loops later in the pipeline: dynamic shapes, sub-byte element
     types (a memref stores one i4 per byte, a vector packs them), and
-    strided convolutions of unsigned (u8) operands, whose named 1-D forms
-    extend as signed.
+    convolutions whose window is not of the form `stride * out + tap`.
   }];
   let dependentDialects = [
     "affine::AffineDialect", "arith::ArithDialect", "scf::SCFDialect",
