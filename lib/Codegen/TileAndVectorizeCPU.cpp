@@ -201,6 +201,22 @@ struct TileAndVectorizeCPUPass
       return signalPassFailure();
   }
 
+  /// Tiles `op` with scf.for loops of `sizes`; returns the tile's op.
+  FailureOr<Operation *> tileWithLoops(RewriterBase &rewriter,
+                                       linalg::LinalgOp op,
+                                       ArrayRef<int64_t> sizes) {
+    scf::SCFTilingOptions options;
+    options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
+    options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
+    rewriter.setInsertionPoint(op);
+    FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+        rewriter, cast<TilingInterface>(op.getOperation()), options);
+    if (failed(tiled))
+      return op->emitError("qnn-tile-and-vectorize-cpu: tiling failed");
+    rewriter.replaceOp(op, tiled->replacements);
+    return tiled->tiledOps.back();
+  }
+
   /// Epilogue fusion: an elementwise op whose input is the only use of a
   /// contraction's result (the requantization after a matmul) is tiled by
   /// the contraction's parallel tile, and the contraction and its
@@ -303,17 +319,10 @@ struct TileAndVectorizeCPUPass
     for (unsigned loop : dims->inputChannel)
       sizes[loop] = largestDivisorAtMost(ranges[loop], reductionTile);
 
-    scf::SCFTilingOptions options;
-    options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
-    options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
-    rewriter.setInsertionPoint(op);
-    FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
-        rewriter, cast<TilingInterface>(op.getOperation()), options);
+    FailureOr<Operation *> tiled = tileWithLoops(rewriter, op, sizes);
     if (failed(tiled))
-      return op->emitError("qnn-tile-and-vectorize-cpu: tiling failed");
-    rewriter.replaceOp(op, tiled->replacements);
-
-    auto tile = cast<linalg::LinalgOp>(tiled->tiledOps.back());
+      return failure();
+    auto tile = cast<linalg::LinalgOp>(*tiled);
     rewriter.setInsertionPoint(tile);
     FailureOr<linalg::GenericOp> generic =
         isa<linalg::GenericOp>(tile.getOperation())
@@ -358,16 +367,10 @@ struct TileAndVectorizeCPUPass
           return std::get<0>(pair) != std::get<1>(pair);
         });
     if (needsTiling) {
-      scf::SCFTilingOptions options;
-      options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
-      options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
-      rewriter.setInsertionPoint(op);
-      FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
-          rewriter, cast<TilingInterface>(op.getOperation()), options);
+      FailureOr<Operation *> tiled = tileWithLoops(rewriter, op, sizes);
       if (failed(tiled))
-        return op->emitError("qnn-tile-and-vectorize-cpu: tiling failed");
-      rewriter.replaceOp(op, tiled->replacements);
-      tile = tiled->tiledOps.back();
+        return failure();
+      tile = *tiled;
     }
     rewriter.setInsertionPoint(tile);
     FailureOr<linalg::VectorizationResult> vectorized = linalg::vectorize(
