@@ -30,13 +30,13 @@ import json
 import math
 import os
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from quant_opt import reference as ref
+from quant_opt.execution import add_arguments, lower_and_run, run_command
 
 _WEIGHT_OPTIONS = [
     "",  # per channel, symmetric, i8<-127:127>
@@ -254,17 +254,8 @@ def _module_body(text: str) -> str:
     return "\n".join(lines[:start] + lines[start + 1 : end]) + "\n"
 
 
-def _run(cmd, stdin=None):
-    result = subprocess.run(cmd, input=stdin, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr}")
-    return result.stdout
-
-
 def _execute(args, module_text: str) -> np.ndarray:
-    lowered = _run([args.quant_opt, f"--{args.pipeline}"], module_text)
-    out = _run([args.mlir_runner, "-e", "main", "-entry-point-result=void",
-                f"-shared-libs={args.shared_libs}"], lowered)
+    out = lower_and_run(args, module_text)
     data = out.split("data =", 1)[1]
     bits = np.array([int(v) for v in re.findall(r"-?\d+", data)], dtype=np.int64)
     return bits.astype(np.int32).view(np.float32)
@@ -499,10 +490,10 @@ def _check_case(args, k, kind, model, arrays, inputs, y_shape, reference, option
     model_path = os.path.join(args.work_dir, f"model{k}.mlir")
     with open(model_path, "w") as f:
         f.write(model)
-    qdq = _run([args.quant_opt, model_path, "--qnn-insert-observers",
+    qdq = run_command([args.quant_opt, model_path, "--qnn-insert-observers",
                 f"--qnn-insert-qdq=statistics={stats_path} {options}",
                 "--mlir-print-elementsattrs-with-hex-if-larger=-1"])
-    fused = _run([args.quant_opt, "--qnn-fuse-quantized-ops", "--canonicalize"], qdq)
+    fused = run_command([args.quant_opt, "--qnn-fuse-quantized-ops", "--canonicalize"], qdq)
     if re.search(r"linalg\.(matmul|batch_matmul|conv|depthwise|pooling_nhwc_sum|add |mul )", fused):
         print(f"NOT FUSED case{k} {kind} [{options}]")
         return 0, 1, 0
@@ -564,12 +555,7 @@ def check(args) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quant-opt", required=True)
-    parser.add_argument("--pipeline", default="qnn-reference-cpu-pipeline",
-                        choices=["qnn-reference-cpu-pipeline", "qnn-cpu-pipeline"],
-                        help="the CPU pipeline that lowers the programs")
-    parser.add_argument("--mlir-runner", required=True)
-    parser.add_argument("--shared-libs", required=True)
+    add_arguments(parser)
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--cases", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)

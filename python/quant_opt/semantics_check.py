@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quant_opt import reference as ref
+from quant_opt.execution import add_arguments, lower_and_run
 
 # MLIR element type and NumPy dtype of the bit pattern of each float type.
 _FLOAT_ELEMENT = {"f16": "f16", "bf16": "bf16", "f32": "f32", "f64": "f64"}
@@ -326,22 +327,11 @@ def _run_lowered(cases: list[Case], args) -> list[np.ndarray] | None:
     if args.keep:
         with open(args.keep, "w") as f:
             f.write(module)
-    lowered = subprocess.run(
-        [args.quant_opt, f"--{args.pipeline}"],
-        input=module, capture_output=True, text=True,
-    )
-    if lowered.returncode != 0:
-        sys.stderr.write(lowered.stderr)
+    try:
+        return parse_prints(lower_and_run(args, module))
+    except RuntimeError as error:
+        sys.stderr.write(f"{error}\n")
         return None
-    ran = subprocess.run(
-        [args.mlir_runner, "-e", "main", "-entry-point-result=void",
-         f"-shared-libs={args.shared_libs}"],
-        input=lowered.stdout, capture_output=True, text=True,
-    )
-    if ran.returncode != 0:
-        sys.stderr.write(ran.stderr)
-        return None
-    return parse_prints(ran.stdout)
 
 
 _FOLDED = re.compile(r"^(\d+)\(\).*?qnn\.constant dense<([^>]*)> : tensor<([^>]*)>", re.S)
@@ -409,13 +399,7 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quant-opt", required=True)
-    parser.add_argument("--pipeline", default="qnn-reference-cpu-pipeline",
-                        choices=["qnn-reference-cpu-pipeline", "qnn-cpu-pipeline"],
-                        help="the CPU pipeline that lowers the programs")
-    parser.add_argument("--mlir-runner", help="needed unless --fold")
-    parser.add_argument("--shared-libs",
-                        help="comma-separated runtime libraries for mlir-runner")
+    add_arguments(parser, runner_required=False)
     parser.add_argument("--fold", action="store_true",
                         help="check the constant folder instead of the lowering")
     parser.add_argument("--cases", type=int, default=60)
