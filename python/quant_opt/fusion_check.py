@@ -206,24 +206,8 @@ def _model_mlir(layer: Layer, y_shape) -> str:
             f'  }} -> {yt} loc("bias")',
         ]
         last = "%yb"
-    bounds = _bounds(layer.activation)
-    if bounds:
-        lo, hi = bounds
-        body = [f"    %lo = arith.constant {lo!r} : f32", "    %m = arith.maximumf %a, %lo : f32"]
-        result = "%m"
-        if hi is not None:
-            body += [f"    %hi = arith.constant {hi!r} : f32", "    %n = arith.minimumf %m, %hi : f32"]
-            result = "%n"
-        lines += [
-            f"  %r = linalg.generic {{indexing_maps = [affine_map<{ident} -> {ident}>, "
-            f"affine_map<{ident} -> {ident}>], iterator_types = [{iterators}]}} "
-            f"ins({last} : {yt}) outs(%e : {yt}) {{",
-            "  ^bb0(%a: f32, %o: f32):",
-            *body,
-            f"    linalg.yield {result} : f32",
-            f'  }} -> {yt} loc("act")',
-        ]
-        last = "%r"
+    activation_lines, last = _activation_body(layer.activation, rank, last, yt)
+    lines += activation_lines
     lines += [f"  return {last} : {yt}", "}"]
     return "\n".join(lines) + "\n"
 

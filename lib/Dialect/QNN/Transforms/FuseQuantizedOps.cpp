@@ -705,6 +705,16 @@ struct BinaryChain {
   quant::UniformQuantizedType lhsType, rhsType, outType;
 };
 
+/// Replaces the quantize at the end of `chain` with `fused` and erases the
+/// float ops it replaces.
+static void replaceBinaryChain(PatternRewriter &rewriter, QuantizeOp quantize,
+                               const BinaryChain &chain, Value fused) {
+  rewriter.replaceOp(quantize, fused);
+  if (chain.activationOp)
+    rewriter.eraseOp(chain.activationOp);
+  rewriter.eraseOp(chain.op);
+}
+
 static std::optional<BinaryChain>
 matchBinaryChain(QuantizeOp quantize, function_ref<bool(Operation *)> isOp) {
   BinaryChain chain;
@@ -769,10 +779,7 @@ struct FuseQuantizedAdd : public OpRewritePattern<QuantizeOp> {
         rewriter.getDenseI32ArrayAttr({multiplierA, multiplierB}),
         rewriter.getI32IntegerAttr(shift),
         RoundingModeAttr::get(getContext(), quantize.getRounding()), clamp);
-    rewriter.replaceOp(quantize, add.getResult());
-    if (chain->activationOp)
-      rewriter.eraseOp(chain->activationOp);
-    rewriter.eraseOp(chain->op);
+    replaceBinaryChain(rewriter, quantize, *chain, add.getResult());
     return success();
   }
 };
@@ -848,10 +855,7 @@ struct FuseQuantizedMul : public OpRewritePattern<QuantizeOp> {
         rewriter.getDenseI32ArrayAttr({fixedPoint->first}),
         rewriter.getDenseI32ArrayAttr({fixedPoint->second}), IntegerAttr(),
         RoundingModeAttr::get(getContext(), quantize.getRounding()), clamp);
-    rewriter.replaceOp(quantize, rescale.getResult());
-    if (chain->activationOp)
-      rewriter.eraseOp(chain->activationOp);
-    rewriter.eraseOp(chain->op);
+    replaceBinaryChain(rewriter, quantize, *chain, rescale.getResult());
     return success();
   }
 };
