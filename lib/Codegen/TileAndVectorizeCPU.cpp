@@ -160,14 +160,13 @@ struct TileAndVectorizeCPUPass
       return signalPassFailure();
     }
 
-    IRRewriter fusionRewriter(&getContext());
-    if (failed(fuseEpilogues(fusionRewriter, func)))
+    IRRewriter rewriter(&getContext());
+    if (failed(fuseEpilogues(rewriter, func)))
       return signalPassFailure();
 
     SmallVector<linalg::LinalgOp> candidates;
     func.walk([&](linalg::LinalgOp op) { candidates.push_back(op); });
 
-    IRRewriter rewriter(&getContext());
     for (linalg::LinalgOp op : candidates) {
       std::string reason = whyNotVectorizable(op);
       if (!reason.empty()) {

@@ -31,6 +31,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/Support/FileSystem.h"
@@ -55,13 +56,14 @@ static NpyArray toBF16(const NpyArray &array) {
   result.shape = array.shape;
   result.data.resize(array.getNumElements() * 2);
   for (int64_t i = 0; i < array.getNumElements(); ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, array.data.data() + 4 * i, 4);
-    uint16_t half;
-    if ((bits & 0x7fffffffu) > 0x7f800000u)
-      half = static_cast<uint16_t>((bits >> 16) | 0x40);
-    else
-      half = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1)) >> 16);
+    float value;
+    std::memcpy(&value, array.data.data() + 4 * i, 4);
+    llvm::APFloat converted(value);
+    bool losesInfo;
+    converted.convert(llvm::APFloat::BFloat(),
+                      llvm::APFloat::rmNearestTiesToEven, &losesInfo);
+    auto half =
+        static_cast<uint16_t>(converted.bitcastToAPInt().getZExtValue());
     std::memcpy(result.data.data() + 2 * i, &half, 2);
   }
   return result;
