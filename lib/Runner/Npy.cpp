@@ -210,17 +210,11 @@ llvm::Expected<NpyArray> qnn::readNpz(StringRef path, StringRef member) {
     return llvm::createStringError(llvm::formatv("cannot read '{0}': {1}", path,
                                                  buffer.getError().message()));
   StringRef bytes = (*buffer)->getBuffer();
-  // The end-of-central-directory record: 22 bytes plus a comment.
-  size_t end = StringRef::npos;
-  for (size_t at = bytes.size() >= 22 ? bytes.size() - 22 : StringRef::npos;
-       at != StringRef::npos && bytes.size() - at <= 22 + 65535; --at) {
-    if (readLE(bytes, at, 4) == 0x06054b50) {
-      end = at;
-      break;
-    }
-    if (at == 0)
-      break;
-  }
+  // The end-of-central-directory record (22 bytes, then a comment): the
+  // last "PK\5\6" signature.
+  size_t end = bytes.rfind(StringRef("PK\x05\x06", 4));
+  if (end != StringRef::npos && end + 22 > bytes.size())
+    end = StringRef::npos;
   if (end == StringRef::npos)
     return badZip(path, "no zip end-of-central-directory record");
   unsigned entries = readLE(bytes, end + 10, 2);
