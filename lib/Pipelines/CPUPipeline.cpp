@@ -5,29 +5,96 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// The CPU pipeline for float and quantized programs alike: the float
+// The CPU pipelines for float and quantized programs alike: the float
 // reference the accuracy harness compares against comes out of the same
-// compiler as the integer program. The code generation strategy is one
+// compiler as the integer program. The reference pipeline is this one with
+// the scalar strategy: every linalg op becomes plain loops, slow by design
+// and easy to trust. The code generation strategy is one
 // pass on tensors, chosen by name, so that tuned strategies (data tiling,
 // VNNI micro-kernels) plug in beside the generic one.
 //
 //===----------------------------------------------------------------------===//
 
-#include "PipelinePhases.h"
-
 #include "quant-opt/Codegen/Passes.h"
+#include "quant-opt/Conversion/Passes.h"
+#include "quant-opt/Dialect/QNN/Transforms/Passes.h"
 #include "quant-opt/Pipelines/Pipelines.h"
 
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 
+/// qnn ops and quantized types to integer linalg/arith on tensors, checked
+/// by qnn-verify-no-quant-types; elementwise arith/math on tensors to linalg.
+static void addLowerQNNPhase(OpPassManager &pm) {
+  pm.addPass(qnn::createConvertQNNToLinalgPass());
+  pm.addPass(qnn::createQNNVerifyNoQuantTypesPass());
+  pm.addPass(createCanonicalizerPass());
+  // Elementwise arith/math on whole tensors becomes linalg, which bufferizes.
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+}
+
+/// One-shot bufferization across function boundaries (identity layouts),
+/// optionally results to out parameters, then buffer deallocation.
+static void addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
+  // Across function boundaries, so callers and callees agree on memref
+  // signatures.
+  bufferization::OneShotBufferizePassOptions bufferizeOptions;
+  bufferizeOptions.bufferizeFunctionBoundaries = true;
+  bufferizeOptions.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
+  if (resultsToOutParams) {
+    bufferization::BufferResultsToOutParamsPassOptions outParams;
+    outParams.modifyPublicFunctions = true;
+    pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  }
+  bufferization::BufferDeallocationPipelineOptions deallocationOptions;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocationOptions);
+}
+
+/// Loops, vector ops, memrefs, arith, math, func and cf to the LLVM
+/// dialect; vector.contract becomes outer products (FMA rows).
+static void addLowerToLLVMPhase(OpPassManager &pm) {
+  // n-D vector transfers and reductions to 1-D ones first, while scf and
+  // affine are still there to hold their loops.
+  pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMultiReductionPass());
+  pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(
+      VectorTransferToSCFOptions().enableFullUnroll()));
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  // expand-strided-metadata computes offsets with affine.apply.
+  pm.addPass(createLowerAffinePass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.vectorContractLowering =
+      vector::VectorContractLowering::OuterProduct;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  // Vectorization pads transfer reads with ub.poison.
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
 void qnn::buildCPUPipeline(OpPassManager &pm,
                            const CPUPipelineOptions &options) {
-  detail::addLowerQNNPhase(pm);
+  addLowerQNNPhase(pm);
 
   // Code generation on tensors: tiles and vectors.
   if (options.strategy == CPUStrategy::Generic) {
@@ -40,9 +107,18 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
     pm.addPass(createCSEPass());
   }
 
-  detail::addBufferizePhase(pm, options.resultsToOutParams);
+  addBufferizePhase(pm, options.resultsToOutParams);
   // What the strategy left (convolutions, pooling, dynamic shapes) as loops.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (options.lowerToLLVM)
-    detail::addLowerToLLVMPhase(pm);
+    addLowerToLLVMPhase(pm);
+}
+
+void qnn::buildReferenceCPUPipeline(
+    OpPassManager &pm, const ReferenceCPUPipelineOptions &options) {
+  CPUPipelineOptions scalar;
+  scalar.strategy = CPUStrategy::Scalar;
+  scalar.resultsToOutParams = options.resultsToOutParams;
+  scalar.lowerToLLVM = options.lowerToLLVM;
+  buildCPUPipeline(pm, scalar);
 }
