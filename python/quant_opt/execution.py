@@ -33,3 +33,63 @@ def lower_and_run(args: argparse.Namespace, module_text: str) -> str:
     lowered = run_command([args.quant_opt, f"--{args.pipeline}"], module_text)
     return run_command([args.mlir_runner, "-e", "main", "-entry-point-result=void",
                         f"-shared-libs={args.shared_libs}"], lowered)
+
+
+def find_tool(name: str) -> str:
+    """The path of a quant-opt tool: $QUANT_OPT_BUILD_DIR/bin/NAME, else the
+    source tree's build/bin/NAME, else NAME on PATH."""
+    import os
+    import shutil
+    from pathlib import Path
+    build = os.environ.get("QUANT_OPT_BUILD_DIR")
+    candidates = [Path(build) / "bin" / name] if build else []
+    candidates.append(Path(__file__).resolve().parents[2] / "build" / "bin" / name)
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"cannot find '{name}': build quant-opt (scripts/setup.sh) or set "
+                                "QUANT_OPT_BUILD_DIR")
+    return found
+
+
+def run_module(module_text: str, inputs, function: str = "main", dataset: bool = False,
+               extra_args=(), workdir=None) -> list:
+    """Runs @function of `module_text` on NumPy arrays with quant-run (one JIT
+    compile); with `dataset`, the inputs hold several batches along their
+    first axis and the results are concatenated. Returns the results."""
+    import tempfile
+    from pathlib import Path
+    import numpy as np
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        tmp = Path(tmp)
+        (tmp / "module.mlir").write_text(module_text)
+        cmd = [find_tool("quant-run"), str(tmp / "module.mlir"), "-f", function]
+        for i, array in enumerate(inputs):
+            np.save(tmp / f"in{i}.npy", array)
+            cmd += ["-i", str(tmp / f"in{i}.npy")]
+        num_results = _count_results(module_text, function)
+        for i in range(num_results):
+            cmd += ["-o", str(tmp / f"out{i}.npy")]
+        if dataset:
+            cmd.append("--dataset")
+        cmd += list(extra_args)
+        run_command(cmd)
+        return [np.load(tmp / f"out{i}.npy") for i in range(num_results)]
+
+
+def _count_results(module_text: str, function: str) -> int:
+    """How many results @function has, from its signature in the text."""
+    import re
+    match = re.search(r"func\.func @" + re.escape(function) + r"\((.*?)\)\s*->\s*(\(([^{]*?)\)|[^{]*?)\s*(attributes|\{)",
+                      module_text, re.S)
+    if match is None:
+        raise ValueError(f"no function @{function} in the module")
+    results = match.group(3) if match.group(3) is not None else match.group(2)
+    depth, count = 0, 1 if results.strip() else 0
+    for ch in results:
+        depth += ch in "<([{"
+        depth -= ch in ">)]}"
+        count += ch == "," and depth == 0
+    return count

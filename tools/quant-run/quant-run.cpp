@@ -65,6 +65,11 @@ static cl::opt<unsigned>
     repeat("repeat", cl::init(0),
            cl::desc("Time N calls after a warm-up and print the median"),
            cl::cat(quantRunCategory));
+static cl::opt<bool>
+    dataset("dataset",
+            cl::desc("Run the inputs as data sets (batches along the first "
+                     "axis) and concatenate each result's batches"),
+            cl::cat(quantRunCategory));
 static cl::opt<std::string>
     calibrate("calibrate",
               cl::desc("Run the inputs as data sets (batches along the "
@@ -150,6 +155,98 @@ static qnn::NpyArray sliceRows(const qnn::NpyArray &array, int64_t begin,
   return slice;
 }
 
+/// How many batches `datasets` hold: each holds samples along its first
+/// axis, in batches of the matching argument's first dimension (or all of
+/// them at once if it is dynamic), and all hold the same number.
+static std::optional<int64_t> countBatches(qnn::CompiledFunction &function,
+                                           ArrayRef<qnn::NpyArray> datasets,
+                                           ArrayRef<std::string> names) {
+  if (datasets.size() != function.getArgumentTypes().size()) {
+    fail(llvm::formatv("@{0} takes {1} arguments, {2} data sets were given",
+                       functionName, function.getArgumentTypes().size(),
+                       datasets.size()));
+    return std::nullopt;
+  }
+  int64_t numBatches = -1;
+  for (auto [index, pair] :
+       llvm::enumerate(llvm::zip(function.getArgumentTypes(), datasets))) {
+    auto [type, dataset] = pair;
+    if (type.getRank() == 0 || dataset.shape.empty()) {
+      fail(llvm::formatv("argument #{0}: data sets hold samples along a "
+                         "first axis",
+                         index));
+      return std::nullopt;
+    }
+    int64_t size = type.isDynamicDim(0) ? dataset.shape[0] : type.getDimSize(0);
+    if (size == 0 || dataset.shape[0] % size != 0) {
+      fail(llvm::formatv("'{0}' holds {1} samples, not a multiple of the "
+                         "batch {2} of argument #{3}",
+                         names[index], dataset.shape[0], size, index));
+      return std::nullopt;
+    }
+    int64_t count = dataset.shape[0] / size;
+    if (numBatches >= 0 && count != numBatches) {
+      fail("the data sets hold different numbers of batches");
+      return std::nullopt;
+    }
+    numBatches = count;
+  }
+  return numBatches;
+}
+
+/// Batch `b` of `numBatches` of each data set.
+static SmallVector<qnn::NpyArray> getBatch(ArrayRef<qnn::NpyArray> datasets,
+                                           int64_t b, int64_t numBatches) {
+  SmallVector<qnn::NpyArray> slices;
+  for (const qnn::NpyArray &dataset : datasets) {
+    int64_t rows = dataset.shape[0] / numBatches;
+    slices.push_back(sliceRows(dataset, b * rows, rows));
+  }
+  return slices;
+}
+
+/// Prints progress through the batches: about ten lines per pass.
+static void reportProgress(StringRef what, int64_t done, int64_t total) {
+  if (done % std::max<int64_t>(1, total / 10) == 0 || done == total)
+    llvm::errs() << llvm::formatv("{0}: {1}/{2} batches\n", what, done, total);
+}
+
+/// Runs every batch of the data sets and concatenates each result along its
+/// first axis.
+static FailureOr<SmallVector<qnn::NpyArray>>
+runDataset(qnn::CompiledFunction &function, ArrayRef<qnn::NpyArray> datasets,
+           ArrayRef<std::string> names) {
+  std::optional<int64_t> numBatches = countBatches(function, datasets, names);
+  if (!numBatches)
+    return failure();
+  SmallVector<qnn::NpyArray> results;
+  for (int64_t b = 0; b < *numBatches; ++b) {
+    auto batch = function.run(getBatch(datasets, b, *numBatches), names);
+    if (!batch) {
+      fail(llvm::formatv("batch {0}: {1}", b,
+                         llvm::toString(batch.takeError())));
+      return failure();
+    }
+    if (b == 0) {
+      results = std::move(*batch);
+      for (qnn::NpyArray &result : results) {
+        if (result.shape.empty()) {
+          fail("--dataset needs results with a first (batch) axis");
+          return failure();
+        }
+        result.data.reserve(result.data.size() * *numBatches);
+      }
+    } else {
+      for (auto [result, part] : llvm::zip(results, *batch)) {
+        result.shape[0] += part.shape[0];
+        llvm::append_range(result.data, part.data);
+      }
+    }
+    reportProgress("run", b + 1, *numBatches);
+  }
+  return results;
+}
+
 /// Runs every batch of the data sets twice (ranges, then histograms) and
 /// writes the observers' statistics.
 static int runCalibration(qnn::CompiledFunction &function,
@@ -159,32 +256,9 @@ static int runCalibration(qnn::CompiledFunction &function,
     return fail("@" + functionName +
                 " has no qnn.observe to calibrate (run quant-opt "
                 "--qnn-insert-observers first)");
-  if (datasets.size() != function.getArgumentTypes().size())
-    return fail(llvm::formatv("@{0} takes {1} arguments, {2} data sets were "
-                              "given",
-                              functionName, function.getArgumentTypes().size(),
-                              datasets.size()));
-  // Batches: the argument's first dimension (or the whole set if dynamic).
-  int64_t numBatches = -1, batch = 0;
-  for (auto [index, pair] :
-       llvm::enumerate(llvm::zip(function.getArgumentTypes(), datasets))) {
-    auto [type, dataset] = pair;
-    if (type.getRank() == 0 || dataset.shape.empty())
-      return fail(llvm::formatv("argument #{0}: data sets hold samples along "
-                                "a first axis",
-                                index));
-    int64_t size = type.isDynamicDim(0) ? dataset.shape[0] : type.getDimSize(0);
-    if (size == 0 || dataset.shape[0] % size != 0)
-      return fail(llvm::formatv(
-          "'{0}' holds {1} samples, not a multiple of the batch {2} of "
-          "argument #{3}",
-          names[index], dataset.shape[0], size, index));
-    int64_t count = dataset.shape[0] / size;
-    if (numBatches >= 0 && count != numBatches)
-      return fail("the data sets hold different numbers of batches");
-    numBatches = count;
-    batch = size;
-  }
+  std::optional<int64_t> numBatches = countBatches(function, datasets, names);
+  if (!numBatches)
+    return 1;
   qnn::CalibrationStatistics priorRanges;
   if (!ranges.empty()) {
     auto read = qnn::readCalibrationStatistics(ranges);
@@ -196,22 +270,15 @@ static int runCalibration(qnn::CompiledFunction &function,
   for (int pass = 0; pass < 2; ++pass) {
     if (pass == 1)
       collector.startHistograms(priorRanges);
-    for (int64_t b = 0; b < numBatches; ++b) {
-      SmallVector<qnn::NpyArray> slices;
-      for (const qnn::NpyArray &dataset : datasets) {
-        int64_t rows = dataset.shape[0] / numBatches;
-        slices.push_back(sliceRows(dataset, b * rows, rows));
-      }
-      if (auto result = function.run(slices, names, &collector); !result)
+    for (int64_t b = 0; b < *numBatches; ++b) {
+      if (auto result = function.run(getBatch(datasets, b, *numBatches), names,
+                                     &collector);
+          !result)
         return fail(llvm::toString(result.takeError()));
-      if ((b + 1) % std::max<int64_t>(1, numBatches / 10) == 0 ||
-          b + 1 == numBatches)
-        llvm::errs() << llvm::formatv("calibration pass {0}/2: {1}/{2} "
-                                      "batches\n",
-                                      pass + 1, b + 1, numBatches);
+      reportProgress(llvm::formatv("calibration pass {0}/2", pass + 1).str(),
+                     b + 1, *numBatches);
     }
   }
-  (void)batch;
   if (llvm::Error error =
           qnn::writeCalibrationStatistics(calibrate, collector.getStatistics()))
     return fail(llvm::toString(std::move(error)));
@@ -262,14 +329,24 @@ int main(int argc, char **argv) {
   SmallVector<std::string> names(inputs.begin(), inputs.end());
   if (!calibrate.empty())
     return runCalibration(**compiled, arrays, names);
-  auto result = (*compiled)->run(arrays, names);
-  if (!result)
-    return fail(llvm::toString(result.takeError()));
-  if (!outputs.empty() && outputs.size() != result->size())
+  SmallVector<qnn::NpyArray> result;
+  if (dataset) {
+    FailureOr<SmallVector<qnn::NpyArray>> results =
+        runDataset(**compiled, arrays, names);
+    if (failed(results))
+      return 1;
+    result = std::move(*results);
+  } else {
+    auto results = (*compiled)->run(arrays, names);
+    if (!results)
+      return fail(llvm::toString(results.takeError()));
+    result = std::move(*results);
+  }
+  if (!outputs.empty() && outputs.size() != result.size())
     return fail(llvm::formatv("@{0} has {1} results but {2} outputs were "
                               "named",
-                              functionName, result->size(), outputs.size()));
-  for (auto [index, array] : llvm::enumerate(*result)) {
+                              functionName, result.size(), outputs.size()));
+  for (auto [index, array] : llvm::enumerate(result)) {
     if (outputs.empty()) {
       llvm::outs() << "result #" << index << ": ";
       print(llvm::outs(), array);

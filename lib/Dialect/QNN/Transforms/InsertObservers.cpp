@@ -29,54 +29,55 @@ namespace mlir::qnn {
 using namespace mlir;
 using namespace mlir::qnn;
 
+/// A value whose only use is an observer was instrumented before.
+static bool isObserved(Value value) {
+  return value.hasOneUse() && isa<ObserveOp>(*value.getUsers().begin());
+}
+
+static std::string uniqueId(std::string name, llvm::StringSet<> &taken) {
+  std::string id = name;
+  for (unsigned suffix = 1; taken.contains(id); ++suffix)
+    id = llvm::formatv("{0}_{1}", name, suffix).str();
+  taken.insert(id);
+  return id;
+}
+
+void qnn::insertObservers(ModuleOp module) {
+  // Ids already in the module (from an earlier run) stay taken.
+  llvm::StringSet<> taken;
+  module.walk([&](ObserveOp observe) { taken.insert(observe.getId()); });
+
+  SmallVector<Value> activations;
+  module.walk([&](FunctionOpInterface function) {
+    if (function.isExternal())
+      return;
+    // Each argument's observer goes to the start of the body: visit them
+    // last to first so that the observers read in argument order.
+    for (BlockArgument argument : llvm::reverse(function.getArguments()))
+      activations.push_back(argument);
+    function.walk([&](Operation *op) {
+      if (op != function.getOperation())
+        llvm::append_range(activations, op->getResults());
+    });
+  });
+
+  OpBuilder builder(module.getContext());
+  for (Value value : activations) {
+    if (!isActivation(value) || isObserved(value))
+      continue;
+    if (auto argument = dyn_cast<BlockArgument>(value))
+      builder.setInsertionPointToStart(argument.getOwner());
+    else
+      builder.setInsertionPointAfterValue(value);
+    auto observe = ObserveOp::create(builder, value.getLoc(), value,
+                                     uniqueId(getTensorName(value), taken));
+    value.replaceAllUsesExcept(observe.getResult(), observe);
+  }
+}
+
 namespace {
 struct QNNInsertObserversPass
     : public qnn::impl::QNNInsertObserversPassBase<QNNInsertObserversPass> {
-  void runOnOperation() override {
-    ModuleOp module = getOperation();
-    // Ids already in the module (from an earlier run) stay taken.
-    llvm::StringSet<> taken;
-    module.walk([&](ObserveOp observe) { taken.insert(observe.getId()); });
-
-    SmallVector<Value> activations;
-    module.walk([&](FunctionOpInterface function) {
-      if (function.isExternal())
-        return;
-      // Each argument's observer goes to the start of the body: visit them
-      // last to first so that the observers read in argument order.
-      for (BlockArgument argument : llvm::reverse(function.getArguments()))
-        activations.push_back(argument);
-      function.walk([&](Operation *op) {
-        if (op != function.getOperation())
-          llvm::append_range(activations, op->getResults());
-      });
-    });
-
-    OpBuilder builder(&getContext());
-    for (Value value : activations) {
-      if (!isActivation(value) || isObserved(value))
-        continue;
-      if (auto argument = dyn_cast<BlockArgument>(value))
-        builder.setInsertionPointToStart(argument.getOwner());
-      else
-        builder.setInsertionPointAfterValue(value);
-      auto observe = ObserveOp::create(builder, value.getLoc(), value,
-                                       uniqueId(getTensorName(value), taken));
-      value.replaceAllUsesExcept(observe.getResult(), observe);
-    }
-  }
-
-  /// A value whose only use is an observer was instrumented before.
-  static bool isObserved(Value value) {
-    return value.hasOneUse() && isa<ObserveOp>(*value.getUsers().begin());
-  }
-
-  static std::string uniqueId(std::string name, llvm::StringSet<> &taken) {
-    std::string id = name;
-    for (unsigned suffix = 1; taken.contains(id); ++suffix)
-      id = llvm::formatv("{0}_{1}", name, suffix).str();
-    taken.insert(id);
-    return id;
-  }
+  void runOnOperation() override { insertObservers(getOperation()); }
 };
 } // namespace

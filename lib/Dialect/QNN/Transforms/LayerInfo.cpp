@@ -80,6 +80,7 @@ bool qnn::isActivation(Value value) {
     return false;
   if (Operation *producer = value.getDefiningOp())
     if (producer->hasTrait<OpTrait::ConstantLike>() ||
+        producer->hasAttr(kInternalAttrName) ||
         isa<tensor::EmptyOp, linalg::FillOp, ObserveOp>(producer))
       return false;
   if (isFusedIntermediate(value))

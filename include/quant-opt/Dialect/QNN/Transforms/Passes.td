@@ -77,6 +77,54 @@ def QNNInsertObserversPass : Pass<"qnn-insert-observers", "ModuleOp"> {
   let dependentDialects = ["::mlir::qnn::QNNDialect"];
 }
 
+def QNNExposeActivationsPass : Pass<"qnn-expose-activations", "ModuleOp"> {
+  let summary = "Return every activation as an extra result, for per-layer error";
+  let description = [{
+    Observes every activation exactly as `qnn-insert-observers` does (same
+    ids) and appends each observed value to its function's results, in IR
+    order; the function's `qnn.exposed_activations` attribute lists their
+    ids. The observers stay, so `qnn-quantize-pipeline` on the exposed
+    module quantizes the same values as on the original one, and each extra
+    result of the quantized program is the dequantized value the integer
+    code computes: comparing it with the float program's is the per-layer
+    error (what `quant-eval` reports).
+
+    With `cut=true`, the readers of each activation take it from a new
+    argument instead (appended in the same order as the results), so every
+    layer is computed from whatever the caller passes: given the quantized
+    program's activations, each float layer sees the same inputs as its
+    quantized version, and the difference of their outputs is the error
+    that layer adds alone.
+
+    ```mlir
+    func.func @f(%x: tensor<1x4xf32> loc("input")) -> tensor<1x3xf32> {
+      %y = linalg.matmul ins(%x, %w : ...) outs(%init : ...) -> tensor<1x3xf32> loc("fc")
+      %z = linalg.softmax ... loc("softmax")
+      return %z : tensor<1x3xf32>
+    }
+    ```
+
+    becomes (without `cut`)
+
+    ```mlir
+    func.func @f(%x: tensor<1x4xf32> loc("input"))
+        -> (tensor<1x3xf32>, tensor<1x4xf32>, tensor<1x3xf32>, tensor<1x3xf32>)
+        attributes {qnn.exposed_activations = ["input", "fc", "softmax"]} {
+      %0 = qnn.observe %x as "input" : tensor<1x4xf32>
+      %y = linalg.matmul ins(%0, %w : ...) ...
+      %1 = qnn.observe %y as "fc" : tensor<1x3xf32>
+      ...
+      return %2, %0, %1, %2 : ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"cut", "cut", "bool", /*default=*/"false",
+           "Also feed each activation's readers from a new argument">,
+  ];
+  let dependentDialects = ["::mlir::qnn::QNNDialect"];
+}
+
 def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
   let summary = "Quantize activations from calibration statistics and weights from their values";
   let description = [{

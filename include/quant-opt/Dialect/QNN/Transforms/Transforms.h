@@ -14,6 +14,7 @@
 #ifndef QUANT_OPT_DIALECT_QNN_TRANSFORMS_TRANSFORMS_H
 #define QUANT_OPT_DIALECT_QNN_TRANSFORMS_TRANSFORMS_H
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -32,10 +33,19 @@ std::string getLayerName(Operation *op);
 /// location or "<function>.arg<n>" for a block argument.
 std::string getTensorName(Value value);
 
+/// The unit attribute an importer puts on the inner ops of a layer it
+/// expands into several ops (a softmax, a layer normalization): their results
+/// are the layer's intermediate values, neither observed nor quantized.
+inline constexpr llvm::StringLiteral kInternalAttrName = "qnn.internal";
+
 /// Whether `value` is an activation: a float ranked tensor that is not a
-/// constant and that some op reads as an input (not as a destination only)
-/// or returns.
+/// constant, not produced by an op marked `qnn.internal`, and that some op
+/// reads as an input (not as a destination only) or returns.
 bool isActivation(Value value);
+
+/// Puts a qnn.observe after every activation of `module` that has none, with
+/// a unique id (the qnn-insert-observers pass).
+void insertObservers(ModuleOp module);
 
 /// Whether quant-opt quantizes `op` (its inputs and output are quantized
 /// and later passes compute it in integers). Other ops stay in float.
