@@ -40,7 +40,7 @@ from onnx import numpy_helper
 
 SUPPORTED_OPS = frozenset("""
     Conv Gemm MatMul Add Sub Mul Div Relu Clip Sigmoid Tanh MaxPool AveragePool
-    GlobalAveragePool Flatten Reshape Transpose Concat BatchNormalization
+    GlobalAveragePool Flatten Reshape Transpose Concat BatchNormalization Pad
     Softmax LayerNormalization Gelu Erf QuantizeLinear DequantizeLinear
     Identity Constant Shape Gather Unsqueeze Squeeze Slice Cast
 """.split())
@@ -907,6 +907,36 @@ class Importer:
                   f"{self.loc(node.name)}")
         result.ssa = ssa
         return result
+
+    def op_Pad(self, node, inputs, attrs):
+        mode = attrs.get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        x = self.act(node.input[0], node)
+        rank = len(x.shape)
+        if mode != "constant" or not isinstance(inputs[1], Const) or (
+                len(inputs) > 2 and inputs[2] is not None and not isinstance(inputs[2], Const)) or (
+                len(inputs) > 3 and inputs[3] is not None):
+            raise UnsupportedModelError(f"Pad node '{node.name}': only constant mode with constant "
+                                        "pads and value over all axes is supported")
+        pads = [int(p) for p in inputs[1].array]
+        value = float(inputs[2].array) if len(inputs) > 2 and inputs[2] is not None else 0.0
+        if not any(pads):
+            return x
+        if min(pads) < 0:
+            raise UnsupportedModelError(f"Pad node '{node.name}': negative pads")
+        low, high = pads[:rank], pads[rank:]
+        if x.nhwc and low[0] == low[1] == high[0] == high[1] == 0:
+            return self.pad(x, (low[2], low[3], high[2], high[3]), value, node.name)
+        x = self.to_plain(x, node.name)
+        shape = tuple(d + lo + hi for d, lo, hi in zip(x.shape, low, high))
+        ssa = self.fresh()
+        indices = ", ".join(f"%i{k}: index" for k in range(rank))
+        self.emit(f"{ssa} = tensor.pad {x.ssa} low[{', '.join(map(str, low))}] high[{', '.join(map(str, high))}] {{\n"
+                  f"  ^bb0({indices}):\n"
+                  f"    %p = arith.constant {_float(value)} : f32\n"
+                  f"    tensor.yield %p : f32\n"
+                  f"  }} : {_ttype(x.shape)} to {_ttype(shape)} {self.loc(node.name)}")
+        return Act(ssa, shape)
 
     def op_BatchNormalization(self, node, inputs, attrs):
         x = self.act(node.input[0], node)
