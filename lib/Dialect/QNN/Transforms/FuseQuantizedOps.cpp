@@ -116,8 +116,12 @@ static std::optional<std::pair<double, double>> matchActivation(Operation *op,
 /// `linalg.generic` adding a 1-D constant read along `channelAxis`.
 static std::optional<SmallVector<double>>
 matchBiasAdd(Operation *op, Value input, int64_t channelAxis) {
-  auto toDoubles = [](DenseFPElementsAttr attr) {
-    return llvm::map_to_vector(attr.getValues<APFloat>(), [](APFloat value) {
+  // Dense or dense_resource (as importers write large constants) floats.
+  auto toDoubles = [](Attribute attr) -> std::optional<SmallVector<double>> {
+    std::optional<SmallVector<APFloat>> values = getFloatElements(attr);
+    if (!values)
+      return std::nullopt;
+    return llvm::map_to_vector(*values, [](APFloat value) {
       bool losesInfo;
       value.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven,
                     &losesInfo);
@@ -127,24 +131,26 @@ matchBiasAdd(Operation *op, Value input, int64_t channelAxis) {
   if (auto add = dyn_cast<linalg::AddOp>(op)) {
     Value other =
         add.getInputs()[0] == input ? add.getInputs()[1] : add.getInputs()[0];
-    DenseFPElementsAttr attr;
+    TypedAttr attr;
     if (!matchPattern(other, m_Constant(&attr)))
       return std::nullopt;
-    ArrayRef<int64_t> shape = attr.getType().getShape();
-    SmallVector<double> all = toDoubles(attr);
+    std::optional<SmallVector<double>> all = toDoubles(attr);
+    if (!all)
+      return std::nullopt;
+    ArrayRef<int64_t> shape = cast<ShapedType>(attr.getType()).getShape();
     int64_t channels = shape[channelAxis];
     int64_t inner = 1;
     for (int64_t axis = channelAxis + 1; axis < (int64_t)shape.size(); ++axis)
       inner *= shape[axis];
     SmallVector<double> bias(channels);
-    for (auto [index, value] : llvm::enumerate(all)) {
+    for (auto [index, value] : llvm::enumerate(*all)) {
       int64_t channel = (index / inner) % channels;
       if (index < static_cast<size_t>(channels * inner))
         bias[channel] = value;
       else if (bias[channel] != value)
         return std::nullopt; // Varies along another axis: not a bias.
     }
-    for (auto [index, value] : llvm::enumerate(all))
+    for (auto [index, value] : llvm::enumerate(*all))
       if (bias[(index / inner) % channels] != value)
         return std::nullopt;
     return bias;
@@ -155,10 +161,10 @@ matchBiasAdd(Operation *op, Value input, int64_t channelAxis) {
     return std::nullopt;
   SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
   unsigned inputIndex = generic.getInputs()[0] == input ? 0 : 1;
-  DenseFPElementsAttr attr;
+  TypedAttr attr;
   if (!maps[inputIndex].isIdentity() || !maps[2].isIdentity() ||
       !matchPattern(generic.getInputs()[1 - inputIndex], m_Constant(&attr)) ||
-      attr.getType().getRank() != 1 ||
+      cast<ShapedType>(attr.getType()).getRank() != 1 ||
       maps[1 - inputIndex] !=
           AffineMap::get(maps[2].getNumDims(), 0,
                          getAffineDimExpr(channelAxis, op->getContext())))

@@ -1,0 +1,504 @@
+"""quant-eval: how much accuracy a model loses when quant-opt quantizes it,
+and where.
+
+    scripts/quant-eval models/fashion-cnn/model.onnx --data fashion-mnist -o report
+
+One command: imports the float ONNX model (quant_opt.onnx_import),
+calibrates it on the calibration data (quant-run --calibrate), quantizes it
+(quant-opt --qnn-quantize-pipeline with the given options and recipe), lowers
+the float and the quantized program through the same CPU pipeline, runs both
+on the evaluation data and reports (docs/Accuracy.md explains each number):
+
+- top-1 / top-5 against the labels, float and quantized, and the drop;
+- top-1 agreement with float, logit MSE, SQNR, max |error|, cosine;
+- per-layer error on the first --layer-samples samples: every quantized
+  activation against the float program's (`propagated`: both programs run
+  from the model input) and against the float layer run on the quantized
+  program's own inputs (`local`: the error the layer adds by itself; the
+  table is sorted by it, worst first);
+- as JSON (report.json) and Markdown (report.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from . import datasets
+from .execution import find_tool
+from .onnx_import import UnsupportedModelError, import_model
+
+
+class EvaluationError(RuntimeError):
+    """A problem with the inputs of an evaluation, said in one message."""
+
+
+# --- data ---------------------------------------------------------------
+
+
+def load_data(spec: str, split: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images and labels: a data set name (quant_opt.datasets) or an .npz /
+    .npy file (arrays `x` and optional `y`)."""
+    path = Path(spec)
+    if path.suffix in (".npz", ".npy"):
+        if not path.is_file():
+            raise EvaluationError(f"data file '{spec}' does not exist")
+        if path.suffix == ".npy":
+            return np.load(path).astype(np.float32), None
+        with np.load(path) as archive:
+            if "x" not in archive:
+                raise EvaluationError(f"'{spec}' has no array 'x' (it has: {', '.join(archive.files)})")
+            return archive["x"].astype(np.float32), (archive["y"] if "y" in archive else None)
+    try:
+        return datasets.load(spec, split)
+    except (ValueError, FileNotFoundError) as error:
+        raise EvaluationError(str(error)) from None
+
+
+def model_input_shape(model: onnx.ModelProto) -> tuple[str, list]:
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise EvaluationError(f"quant-eval takes models with one input; this one has {len(inputs)}")
+    dims = [d.dim_value if d.HasField("dim_value") else None
+            for d in inputs[0].type.tensor_type.shape.dim]
+    return inputs[0].name, dims
+
+
+def check_fits(name: str, dims: list, data: np.ndarray, what: str) -> None:
+    expected = dims[1:]
+    actual = list(data.shape[1:])
+    if len(expected) != len(actual) or any(e is not None and e != a for e, a in zip(expected, actual)):
+        shown = "x".join("?" if d is None else str(d) for d in dims)
+        raise EvaluationError(
+            f"the {what} data does not fit the model: its samples are {tuple(actual)}, "
+            f"but input '{name}' is {shown} (batch first), i.e. samples of "
+            f"{tuple('?' if d is None else d for d in expected)}")
+
+
+# --- running the tools --------------------------------------------------
+
+
+class Tools:
+    """quant-opt and quant-run, with a progress bar over quant-run's batches."""
+
+    def __init__(self, workdir: Path, verbose: bool = True):
+        self.quant_opt = find_tool("quant-opt")
+        self.quant_run = find_tool("quant-run")
+        self.workdir = workdir
+        self.verbose = verbose
+
+    def opt(self, source: Path, args: list[str], output: Path) -> Path:
+        cmd = [self.quant_opt, str(source), *args, "-o", str(output)]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise EvaluationError(f"quant-opt failed:\n  {' '.join(cmd)}\n{result.stderr}")
+        return output
+
+    def run(self, module: Path, inputs: list[np.ndarray], num_results: int, label: str,
+            extra: list[str] = ()) -> list[np.ndarray]:
+        paths = []
+        for i, array in enumerate(inputs):
+            path = self.workdir / f"{module.stem}.in{i}.npy"
+            np.save(path, array)
+            paths.append(path)
+        outputs = [self.workdir / f"{module.stem}.out{i}.npy" for i in range(num_results)]
+        cmd = [self.quant_run, str(module)]
+        for path in paths:
+            cmd += ["-i", str(path)]
+        if "--calibrate" not in extra:
+            cmd.append("--dataset")
+            for path in outputs:
+                cmd += ["-o", str(path)]
+        cmd += list(extra)
+        self._stream(cmd, label)
+        for path in paths:
+            path.unlink()
+        results = [np.load(path) for path in outputs] if "--calibrate" not in extra else []
+        for path in outputs:
+            path.unlink(missing_ok=True)
+        return results
+
+    def _stream(self, cmd: list[str], label: str) -> None:
+        """Runs `cmd`, drawing its "k/n batches" lines as a progress bar."""
+        start = time.time()
+        process = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        errors = []
+        tty = sys.stderr.isatty()
+        for line in process.stderr:
+            match = re.match(r"(.*): (\d+)/(\d+) batches", line)
+            if not match:
+                errors.append(line)
+                continue
+            if self.verbose:
+                done, total = int(match.group(2)), int(match.group(3))
+                bar = "#" * (30 * done // total)
+                text = f"  {label:<28} [{bar:<30}] {done}/{total} {match.group(1)}"
+                if tty:
+                    print("\r" + text, end="", file=sys.stderr, flush=True)
+                elif done == total:
+                    print(text, file=sys.stderr)
+        process.wait()
+        if tty and self.verbose:
+            print(f"  ({time.time() - start:.1f} s)", file=sys.stderr)
+        if process.returncode != 0:
+            raise EvaluationError(f"quant-run failed:\n  {' '.join(cmd)}\n{''.join(errors)}")
+
+
+# --- metrics ------------------------------------------------------------
+
+
+def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
+    signal = float(np.sum(reference.astype(np.float64) ** 2))
+    noise = float(np.sum((reference.astype(np.float64) - approx) ** 2))
+    if noise == 0.0:
+        return math.inf
+    if signal == 0.0:
+        return -math.inf
+    return 10.0 * math.log10(signal / noise)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(np.float64).reshape(-1), b.astype(np.float64).reshape(-1)
+    denominator = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / denominator) if denominator else (1.0 if np.array_equal(a, b) else 0.0)
+
+
+def compare(reference: np.ndarray, approx: np.ndarray) -> dict:
+    """Error of `approx` against `reference` (same shape)."""
+    diff = approx.astype(np.float64) - reference
+    return {"mse": float(np.mean(diff ** 2)), "sqnr_db": sqnr_db(reference, approx),
+            "max_abs_error": float(np.max(np.abs(diff))) if diff.size else 0.0,
+            "cosine": cosine(reference, approx)}
+
+
+def topk(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
+    k = min(k, logits.shape[1])
+    best = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+    return float(np.mean(np.any(best == labels[:, None], axis=1)))
+
+
+# --- the evaluation -----------------------------------------------------
+
+
+@dataclass
+class Config:
+    model: Path
+    data: str
+    calibration_data: str | None = None
+    split: str = "test"
+    recipe: Path | None = None
+    options: str = ""
+    batch: int = 100
+    limit: int | None = None
+    calibration_limit: int | None = None
+    layer_samples: int = 200
+    name: str | None = None
+    verbose: bool = True
+    keep: Path | None = None
+
+
+def pad_to_batches(x: np.ndarray, batch: int) -> np.ndarray:
+    rest = (-len(x)) % batch
+    if rest:
+        x = np.concatenate([x, np.zeros((rest,) + x.shape[1:], x.dtype)])
+    return x
+
+
+def exposed_ids(module_text: str) -> list[str]:
+    match = re.search(r"qnn\.exposed_activations = \[(.*?)\]", module_text, re.S)
+    return re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1)) if match else []
+
+
+def node_segments(model: onnx.ModelProto, ids: list[str]) -> dict[str, str]:
+    """For each id, the ONNX nodes whose computation ends in it: the node
+    it is named after and the nodes feeding it that have no id of their own
+    (a Conv, its folded BatchNormalization and its Relu are one layer)."""
+    nodes = {n.name: n for n in model.graph.node}
+    producer = {o: n for n in model.graph.node for o in n.output}
+    constant = {i.name for i in model.graph.initializer} | {
+        n.output[0] for n in model.graph.node if n.op_type == "Constant"}
+    named = set(ids)
+    result = {}
+    for id_ in ids:
+        base = id_.rsplit(".", 1)[0] if id_ not in nodes and "." in id_ else id_
+        base = re.sub(r"_\d+$", "", base) if base not in nodes else base
+        node = nodes.get(base)
+        if node is None:
+            result[id_] = "input" if id_ in {i.name for i in model.graph.input} else ""
+            continue
+        if base != id_:
+            result[id_] = f"{node.op_type} ({id_[len(base) + 1:] or 'part'})"
+            continue
+        chain, stack, seen = [], [node], set()
+        while stack:
+            current = stack.pop()
+            if current.name in seen:
+                continue
+            seen.add(current.name)
+            chain.append(current.op_type)
+            for name in current.input:
+                feeder = producer.get(name)
+                if feeder is not None and name not in constant and feeder.name not in named \
+                        and feeder.op_type != "Constant":
+                    stack.append(feeder)
+        result[id_] = " + ".join(reversed(chain))
+    return result
+
+
+def evaluate(config: Config) -> dict:
+    started = time.time()
+    try:
+        model = onnx.load(str(config.model))
+    except Exception as error:  # onnx raises several kinds
+        raise EvaluationError(f"cannot read ONNX model '{config.model}': {error}") from None
+    input_name, dims = model_input_shape(model)
+    x_eval, y_eval = load_data(config.data, config.split)
+    x_cal, _ = load_data(config.calibration_data or config.data,
+                         "calibration" if config.calibration_data is None else "train")
+    if config.limit:
+        x_eval, y_eval = x_eval[:config.limit], (y_eval[:config.limit] if y_eval is not None else None)
+    if config.calibration_limit:
+        x_cal = x_cal[:config.calibration_limit]
+    check_fits(input_name, dims, x_eval, "evaluation")
+    check_fits(input_name, dims, x_cal, "calibration")
+
+    log = (lambda *a: print(*a, file=sys.stderr)) if config.verbose else (lambda *a: None)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(config.keep) if config.keep else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        tools = Tools(work, config.verbose)
+        batch = min(config.batch, len(x_eval))
+        try:
+            float_text = import_model(model, batch)
+            # Calibration batches: the largest divisor of the sample count
+            # that fits, so that every calibration sample counts once.
+            cal_batch = max(d for d in range(1, min(config.batch, len(x_cal)) + 1) if len(x_cal) % d == 0)
+            cal_text = float_text if cal_batch == batch else import_model(model, cal_batch)
+        except UnsupportedModelError as error:
+            raise EvaluationError(f"{config.model}: {error}") from None
+        float_mlir = work / "float.mlir"
+        float_mlir.write_text(float_text)
+        (work / "calibration_model.mlir").write_text(cal_text)
+        num_outputs = len(model.graph.output)
+
+        log(f"quant-eval: {config.model} on {config.data} ({len(x_eval)} samples), "
+            f"calibrated on {len(x_cal)}")
+        instrumented = tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
+                                 work / "instrumented.mlir")
+        stats = work / "statistics.json"
+        tools.run(instrumented, [x_cal], 0, "calibrate", ["--calibrate", str(stats)])
+
+        pipeline = f"statistics={stats}"
+        if config.recipe:
+            pipeline += f" recipe={config.recipe}"
+        if config.options:
+            pipeline += " " + config.options
+        quantize = [f"--qnn-quantize-pipeline={pipeline}"]
+        quantized = tools.opt(float_mlir, quantize, work / "quantized.mlir")
+
+        x_padded = pad_to_batches(x_eval, batch)
+        float_out = tools.run(float_mlir, [x_padded], num_outputs, "run float")[0][:len(x_eval)]
+        quant_out = tools.run(quantized, [x_padded], num_outputs, "run quantized")[0][:len(x_eval)]
+
+        report = {
+            "model": str(config.model), "name": config.name or config.model.parent.name,
+            "data": config.data, "split": config.split, "samples": int(len(x_eval)),
+            "calibration_samples": int(len(x_cal)), "recipe": str(config.recipe) if config.recipe else None,
+            "options": config.options,
+            "float_weight_bytes": float_weight_bytes(model),
+        }
+        if y_eval is not None and float_out.ndim == 2:
+            for prefix, out in (("float", float_out), ("quantized", quant_out)):
+                report[f"{prefix}_top1"] = topk(out, y_eval, 1)
+                report[f"{prefix}_top5"] = topk(out, y_eval, 5)
+            report["top1_drop"] = report["float_top1"] - report["quantized_top1"]
+        if float_out.ndim == 2:
+            report["top1_agreement"] = float(np.mean(float_out.argmax(1) == quant_out.argmax(1)))
+        report["output"] = compare(float_out, quant_out)
+        report["quantized_weight_bytes"] = quantized_weight_bytes(quantized.read_text())
+
+        if config.layer_samples > 0:
+            report["layers"] = per_layer(tools, work, float_mlir, quantize, x_eval, batch,
+                                         config.layer_samples, model, quant_out)
+    report["seconds"] = round(time.time() - started, 1)
+    return report
+
+
+def per_layer(tools: Tools, work: Path, float_mlir: Path, quantize: list[str], x_eval: np.ndarray,
+              batch: int, samples: int, model: onnx.ModelProto, quant_out: np.ndarray) -> list[dict]:
+    """Each activation of the quantized program against the float one."""
+    count = min(len(x_eval), max(batch, samples - samples % batch))
+    x = pad_to_batches(x_eval[:count], batch)
+    exposed = tools.opt(float_mlir, ["--qnn-expose-activations"], work / "exposed.mlir")
+    ids = exposed_ids(exposed.read_text())
+    num_original = len(model.graph.output)
+    total = num_original + len(ids)
+    quantized = tools.opt(exposed, quantize, work / "exposed_quantized.mlir")
+    cut = tools.opt(float_mlir, ["--qnn-expose-activations=cut=true"], work / "exposed_cut.mlir")
+    float_acts = tools.run(exposed, [x], total, "per-layer: float")
+    quant_acts = tools.run(quantized, [x], total, "per-layer: quantized")
+    if not np.array_equal(quant_acts[0][:count], quant_out[:count]):
+        raise EvaluationError("internal: exposing the activations changed the quantized program's "
+                              "output; per-layer errors would not describe it")
+    local_acts = tools.run(cut, [x] + quant_acts[num_original:], total, "per-layer: local")
+    segments = node_segments(model, ids)
+    layers = []
+    for k, id_ in enumerate(ids):
+        f = float_acts[num_original + k][:count]
+        q = quant_acts[num_original + k][:count]
+        l = local_acts[num_original + k][:count]
+        layers.append({"id": id_, "ops": segments.get(id_, ""), "shape": list(f.shape[1:]),
+                       "propagated": compare(f, q), "local": compare(l, q)})
+    layers.sort(key=lambda layer: layer["local"]["sqnr_db"])
+    return layers
+
+
+def float_weight_bytes(model: onnx.ModelProto) -> int:
+    return int(sum(onnx.numpy_helper.to_array(i).size * 4 for i in model.graph.initializer
+                   if i.data_type == onnx.TensorProto.FLOAT))
+
+
+_CONSTANT = re.compile(r"= (?:qnn|arith)\.constant (?:dense|dense_resource)<[^>]*> : tensor<([0-9x]*)(i\d+|f32)>")
+
+
+def quantized_weight_bytes(text: str) -> int:
+    """Bytes of the constants of the quantized integer program: integer
+    weights at their bit width (sub-byte packed), float constants at 4."""
+    total = 0
+    for shape, element in _CONSTANT.findall(text):
+        dims = [int(d) for d in shape.split("x") if d]
+        size = int(np.prod(dims)) if dims else 1
+        bits = 32 if element == "f32" else int(element[1:])
+        total += (size * bits + 7) // 8
+    return total
+
+
+# --- output -------------------------------------------------------------
+
+
+def _fmt(value, digits=2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown(report: dict, max_layers: int = 15) -> str:
+    lines = [f"## {report['name']}: quant-eval on {report['data']} ({report['samples']} samples)", ""]
+    lines.append(f"Model `{report['model']}`, calibrated on {report['calibration_samples']} samples; "
+                 f"options `{report['options'] or 'defaults'}`"
+                 + (f", recipe `{report['recipe']}`" if report.get("recipe") else "") + ".")
+    lines.append("")
+    lines.append("| | float | quantized | difference |")
+    lines.append("|---|---|---|---|")
+    if "float_top1" in report:
+        lines.append(f"| top-1 (%) | {100 * report['float_top1']:.2f} | {100 * report['quantized_top1']:.2f} "
+                     f"| {-100 * report['top1_drop']:+.2f} |")
+        lines.append(f"| top-5 (%) | {100 * report['float_top5']:.2f} | {100 * report['quantized_top5']:.2f} "
+                     f"| {100 * (report['quantized_top5'] - report['float_top5']):+.2f} |")
+    lines.append(f"| weights (bytes) | {report['float_weight_bytes']} | {report['quantized_weight_bytes']} | "
+                 f"{report['quantized_weight_bytes'] / max(report['float_weight_bytes'], 1):.2f}x |")
+    out = report["output"]
+    lines.append("")
+    agreement = report.get("top1_agreement")
+    lines.append(f"Output: top-1 agreement {_fmt(100 * agreement if agreement is not None else None)}%, "
+                 f"logit MSE {out['mse']:.3g}, SQNR {_fmt(out['sqnr_db'], 1)} dB, "
+                 f"max |error| {out['max_abs_error']:.3g}, cosine {out['cosine']:.5f}.")
+    if report.get("layers"):
+        layers = report["layers"]
+        lines += ["", f"Per-layer error, worst first by local SQNR ({len(layers)} activations; "
+                  f"{min(max_layers, len(layers))} shown): *local* is the layer alone, fed the quantized "
+                  "program's inputs; *propagated* includes everything before it.", "",
+                  "| activation | ops | local SQNR (dB) | local cosine | propagated SQNR (dB) | propagated MSE |",
+                  "|---|---|---|---|---|---|"]
+        for layer in layers[:max_layers]:
+            lines.append(f"| `{layer['id']}` | {layer['ops']} | {_fmt(layer['local']['sqnr_db'], 1)} | "
+                         f"{layer['local']['cosine']:.5f} | {_fmt(layer['propagated']['sqnr_db'], 1)} | "
+                         f"{layer['propagated']['mse']:.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"cannot write {type(value)} as JSON")
+
+
+def _finite(value):
+    """JSON has no infinities: write them as strings."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_report(report: dict, output: Path) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "report.json").write_text(json.dumps(_finite(report), indent=2, default=_json_default) + "\n")
+    (output / "report.md").write_text(markdown(report))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True,
+                        help="evaluation data: fashion-mnist, digits, or an .npz with x (and y)")
+    parser.add_argument("--split", default="test", help="split of a named data set (default: test)")
+    parser.add_argument("--calibration-data",
+                        help="calibration data (default: the 'calibration' split of --data)")
+    parser.add_argument("--batch", type=int, default=100, help="samples per call (default: 100)")
+    parser.add_argument("--limit", type=int, help="evaluate the first N samples only")
+    parser.add_argument("--calibration-limit", type=int, help="calibrate on the first N samples only")
+    parser.add_argument("--layer-samples", type=int, default=200,
+                        help="samples for the per-layer error (0: skip it; default: 200)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="quant-eval", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="the float ONNX model")
+    add_arguments(parser)
+    parser.add_argument("--recipe", type=Path, help="per-layer recipe JSON (docs/Quantization.md)")
+    parser.add_argument("--options", default="",
+                        help='qnn-quantize-pipeline options, e.g. "weight-granularity=per_tensor '
+                             'activation-method=entropy"')
+    parser.add_argument("-o", "--output", type=Path, help="directory for report.json and report.md")
+    parser.add_argument("--keep", type=Path, help="keep the intermediate files in this directory")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    args = parser.parse_args(argv)
+    if args.recipe and not args.recipe.is_file():
+        print(f"quant-eval: error: recipe '{args.recipe}' does not exist", file=sys.stderr)
+        return 1
+    config = Config(model=args.model, data=args.data, calibration_data=args.calibration_data,
+                    split=args.split, recipe=args.recipe, options=args.options, batch=args.batch,
+                    limit=args.limit, calibration_limit=args.calibration_limit,
+                    layer_samples=args.layer_samples, verbose=not args.quiet, keep=args.keep)
+    try:
+        report = evaluate(config)
+    except EvaluationError as error:
+        print(f"quant-eval: error: {error}", file=sys.stderr)
+        return 1
+    if args.output:
+        write_report(report, args.output)
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
