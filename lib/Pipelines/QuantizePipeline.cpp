@@ -33,7 +33,9 @@ void qnn::buildQuantizePipeline(OpPassManager &pm,
   qdq.activationSigned = options.activationSigned;
   qdq.activationSymmetric = options.activationSymmetric;
   qdq.weightBits = options.weightBits;
+  qdq.weightSigned = options.weightSigned;
   qdq.weightSymmetric = options.weightSymmetric;
+  qdq.weightNarrowRange = options.weightNarrowRange;
   qdq.weightGranularity = options.weightGranularity;
   qdq.weightGroupSize = options.weightGroupSize;
   qdq.weightOnly = options.weightOnly;

@@ -257,81 +257,111 @@ def node_segments(model: onnx.ModelProto, ids: list[str]) -> dict[str, str]:
     return result
 
 
-def evaluate(config: Config) -> dict:
-    started = time.time()
-    try:
-        model = onnx.load(str(config.model))
-    except Exception as error:  # onnx raises several kinds
-        raise EvaluationError(f"cannot read ONNX model '{config.model}': {error}") from None
-    input_name, dims = model_input_shape(model)
-    x_eval, y_eval = load_data(config.data, config.split)
-    x_cal, _ = load_data(config.calibration_data or config.data,
-                         "calibration" if config.calibration_data is None else "train")
-    if config.limit:
-        x_eval, y_eval = x_eval[:config.limit], (y_eval[:config.limit] if y_eval is not None else None)
-    if config.calibration_limit:
-        x_cal = x_cal[:config.calibration_limit]
-    check_fits(input_name, dims, x_eval, "evaluation")
-    check_fits(input_name, dims, x_cal, "calibration")
+class Evaluation:
+    """One model on one data set: imported, calibrated and run in float once;
+    then quantized and compared as many times as there are recipes."""
 
-    log = (lambda *a: print(*a, file=sys.stderr)) if config.verbose else (lambda *a: None)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(config.keep) if config.keep else Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
-        tools = Tools(work, config.verbose)
-        batch = min(config.batch, len(x_eval))
+    def __init__(self, config: Config, workdir: Path):
+        self.config = config
+        self.work = workdir
+        self.log = (lambda *a: print(*a, file=sys.stderr)) if config.verbose else (lambda *a: None)
         try:
-            float_text = import_model(model, batch)
+            self.model = onnx.load(str(config.model))
+        except Exception as error:  # onnx raises several kinds
+            raise EvaluationError(f"cannot read ONNX model '{config.model}': {error}") from None
+        input_name, dims = model_input_shape(self.model)
+        self.x_eval, self.y_eval = load_data(config.data, config.split)
+        self.x_cal, _ = load_data(config.calibration_data or config.data,
+                                  "calibration" if config.calibration_data is None else "train")
+        if config.limit:
+            self.x_eval = self.x_eval[:config.limit]
+            self.y_eval = self.y_eval[:config.limit] if self.y_eval is not None else None
+        if config.calibration_limit:
+            self.x_cal = self.x_cal[:config.calibration_limit]
+        check_fits(input_name, dims, self.x_eval, "evaluation")
+        check_fits(input_name, dims, self.x_cal, "calibration")
+        self.tools = Tools(workdir, config.verbose)
+        self.batch = min(config.batch, len(self.x_eval))
+        self.num_outputs = len(self.model.graph.output)
+
+    def prepare(self) -> None:
+        """Imports, calibrates and runs the float program."""
+        config, work = self.config, self.work
+        try:
+            float_text = import_model(self.model, self.batch)
             # Calibration batches: the largest divisor of the sample count
             # that fits, so that every calibration sample counts once.
-            cal_batch = max(d for d in range(1, min(config.batch, len(x_cal)) + 1) if len(x_cal) % d == 0)
-            cal_text = float_text if cal_batch == batch else import_model(model, cal_batch)
+            n = len(self.x_cal)
+            cal_batch = max(d for d in range(1, min(config.batch, n) + 1) if n % d == 0)
+            cal_text = float_text if cal_batch == self.batch else import_model(self.model, cal_batch)
         except UnsupportedModelError as error:
             raise EvaluationError(f"{config.model}: {error}") from None
-        float_mlir = work / "float.mlir"
-        float_mlir.write_text(float_text)
+        self.float_mlir = work / "float.mlir"
+        self.float_mlir.write_text(float_text)
         (work / "calibration_model.mlir").write_text(cal_text)
-        num_outputs = len(model.graph.output)
+        self.log(f"quant-eval: {config.model} on {config.data} ({len(self.x_eval)} samples), "
+                 f"calibrated on {len(self.x_cal)}")
+        instrumented = self.tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
+                                      work / "instrumented.mlir")
+        self.statistics = work / "statistics.json"
+        self.tools.run(instrumented, [self.x_cal], 0, "calibrate", ["--calibrate", str(self.statistics)])
+        self.x_padded = pad_to_batches(self.x_eval, self.batch)
+        self.float_out = self.tools.run(self.float_mlir, [self.x_padded], self.num_outputs,
+                                        "run float")[0][:len(self.x_eval)]
 
-        log(f"quant-eval: {config.model} on {config.data} ({len(x_eval)} samples), "
-            f"calibrated on {len(x_cal)}")
-        instrumented = tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
-                                 work / "instrumented.mlir")
-        stats = work / "statistics.json"
-        tools.run(instrumented, [x_cal], 0, "calibrate", ["--calibrate", str(stats)])
+    def pipeline_options(self, options: str, recipe: Path | None) -> str:
+        """qnn-quantize-pipeline's (and qnn-insert-qdq's) options."""
+        pipeline = f"statistics={self.statistics}"
+        if recipe:
+            pipeline += f" recipe={recipe}"
+        if options:
+            pipeline += " " + options
+        return pipeline
 
-        pipeline = f"statistics={stats}"
-        if config.recipe:
-            pipeline += f" recipe={config.recipe}"
-        if config.options:
-            pipeline += " " + config.options
+    def run(self, options: str = "", recipe: Path | None = None, layer_samples: int = 0,
+            tag: str = "quantized") -> dict:
+        """Quantizes with `options` and `recipe`, runs, and reports."""
+        started = time.time()
+        config = self.config
+        pipeline = self.pipeline_options(options, recipe)
         quantize = [f"--qnn-quantize-pipeline={pipeline}"]
-        quantized = tools.opt(float_mlir, quantize, work / "quantized.mlir")
-
-        x_padded = pad_to_batches(x_eval, batch)
-        float_out = tools.run(float_mlir, [x_padded], num_outputs, "run float")[0][:len(x_eval)]
-        quant_out = tools.run(quantized, [x_padded], num_outputs, "run quantized")[0][:len(x_eval)]
-
+        quantized = self.tools.opt(self.float_mlir, quantize, self.work / f"{tag}.mlir")
+        quant_out = self.tools.run(quantized, [self.x_padded], self.num_outputs,
+                                   f"run {tag}")[0][:len(self.x_eval)]
+        float_out = self.float_out
         report = {
             "model": str(config.model), "name": config.name or config.model.parent.name,
-            "data": config.data, "split": config.split, "samples": int(len(x_eval)),
-            "calibration_samples": int(len(x_cal)), "recipe": str(config.recipe) if config.recipe else None,
-            "options": config.options,
-            "float_weight_bytes": float_weight_bytes(model),
+            "data": config.data, "split": config.split, "samples": int(len(self.x_eval)),
+            "calibration_samples": int(len(self.x_cal)), "recipe": str(recipe) if recipe else None,
+            "options": options, "float_weight_bytes": model_bytes(self.float_mlir.read_text()),
         }
-        if y_eval is not None and float_out.ndim == 2:
+        if self.y_eval is not None and float_out.ndim == 2:
             for prefix, out in (("float", float_out), ("quantized", quant_out)):
-                report[f"{prefix}_top1"] = topk(out, y_eval, 1)
-                report[f"{prefix}_top5"] = topk(out, y_eval, 5)
+                report[f"{prefix}_top1"] = topk(out, self.y_eval, 1)
+                report[f"{prefix}_top5"] = topk(out, self.y_eval, 5)
             report["top1_drop"] = report["float_top1"] - report["quantized_top1"]
         if float_out.ndim == 2:
             report["top1_agreement"] = float(np.mean(float_out.argmax(1) == quant_out.argmax(1)))
         report["output"] = compare(float_out, quant_out)
-        report["quantized_weight_bytes"] = quantized_weight_bytes(quantized.read_text())
+        qdq = self.tools.opt(self.float_mlir, ["--qnn-insert-observers", f"--qnn-insert-qdq={pipeline}",
+                                               "--canonicalize"], self.work / f"{tag}.qdq.mlir")
+        report["quantized_weight_bytes"] = model_bytes(qdq.read_text())
+        if layer_samples > 0:
+            report["layers"] = per_layer(self.tools, self.work, self.float_mlir, quantize, self.x_eval,
+                                         self.batch, layer_samples, self.model, quant_out)
+        report["seconds"] = round(time.time() - started, 1)
+        return report
 
-        if config.layer_samples > 0:
-            report["layers"] = per_layer(tools, work, float_mlir, quantize, x_eval, batch,
-                                         config.layer_samples, model, quant_out)
+
+def evaluate(config: Config) -> dict:
+    """The whole quant-eval run for one recipe."""
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(config.keep) if config.keep else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        evaluation = Evaluation(config, work)
+        evaluation.prepare()
+        report = evaluation.run(config.options, config.recipe, config.layer_samples)
     report["seconds"] = round(time.time() - started, 1)
     return report
 
@@ -365,24 +395,26 @@ def per_layer(tools: Tools, work: Path, float_mlir: Path, quantize: list[str], x
     return layers
 
 
-def float_weight_bytes(model: onnx.ModelProto) -> int:
-    return int(sum(onnx.numpy_helper.to_array(i).size * 4 for i in model.graph.initializer
-                   if i.data_type == onnx.TensorProto.FLOAT))
+_TENSOR_CONSTANT = re.compile(
+    r"= (arith|qnn)\.constant (?:dense|dense_resource)<[^>\n]*> : tensor<([0-9x]*)(u?i\d+|f32)>"
+    r"(?: -> tensor<[^{\n]*(?:\{([^}\n]*)\})?)?")
 
 
-_CONSTANT = re.compile(r"= (?:qnn|arith)\.constant (?:dense|dense_resource)<[^>]*> : tensor<([0-9x]*)(i\d+|f32)>")
-
-
-def quantized_weight_bytes(text: str) -> int:
-    """Bytes of the constants of the quantized integer program: integer
-    weights at their bit width (sub-byte packed), float constants at 4."""
-    total = 0
-    for shape, element in _CONSTANT.findall(text):
+def model_bytes(module_text: str) -> int:
+    """The size of a model's parameters as the QDQ program holds them (after
+    qnn-insert-qdq and canonicalization): quantized weights at their storage
+    width (sub-byte packed), each scale at 4 bytes and each zero point at the
+    storage width, float tensors (biases, weights left in float) at 4."""
+    total_bits = 0
+    for dialect, shape, element, params in _TENSOR_CONSTANT.findall(module_text):
         dims = [int(d) for d in shape.split("x") if d]
         size = int(np.prod(dims)) if dims else 1
-        bits = 32 if element == "f32" else int(element[1:])
-        total += (size * bits + 7) // 8
-    return total
+        bits = 32 if element == "f32" else int(element.lstrip("ui"))
+        total_bits += size * bits
+        if dialect == "qnn" and params:
+            for entry in params.split(","):
+                total_bits += 32 + (bits if ":" in entry else 0)
+    return (total_bits + 7) // 8
 
 
 # --- output -------------------------------------------------------------

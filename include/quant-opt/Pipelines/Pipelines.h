@@ -115,8 +115,15 @@ struct QuantizePipelineOptions
   PassOptions::Option<unsigned> weightBits{
       *this, "weight-bits", llvm::cl::desc("Weight storage width"),
       llvm::cl::init(8)};
+  PassOptions::Option<bool> weightSigned{
+      *this, "weight-signed", llvm::cl::desc("Signed weight storage"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> weightSymmetric{
       *this, "weight-symmetric", llvm::cl::desc("Symmetric weight ranges"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> weightNarrowRange{
+      *this, "weight-narrow-range",
+      llvm::cl::desc("Leave out the most negative value (i8<-127:127>)"),
       llvm::cl::init(true)};
   PassOptions::Option<std::string> weightGranularity{
       *this, "weight-granularity",
