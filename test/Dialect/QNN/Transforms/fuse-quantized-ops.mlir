@@ -53,6 +53,42 @@ func.func @matmul_bias_relu(%xq: tensor<3x2x!x>) -> tensor<3x2x!y> {
 
 // -----
 
+// The same layer with its bias as a dense_resource blob (how the ONNX
+// importer writes constants), added by a linalg.generic along the channel:
+// the same start values [-32, -24].
+// [1.0, -1.0] as little-endian f32 after the 4-byte alignment header.
+// CHECK-LABEL: func @matmul_resource_bias
+// CHECK-DAG: arith.constant dense<[-32, -24]> : tensor<2xi32>
+// CHECK: qnn.rescale %{{.*}} multipliers [1073741824, 1073741824] shifts [33, 32] axis 1 :
+// CHECK-NOT: linalg.matmul
+func.func @matmul_resource_bias(%xq: tensor<3x2x!quant.uniform<u8:f32, 0.5:10>>) -> tensor<3x2x!quant.uniform<u8:f32, 1.0:5>> {
+  %x = qnn.dequantize %xq : tensor<3x2x!quant.uniform<u8:f32, 0.5:10>> -> tensor<3x2xf32>
+  %wq = qnn.constant dense<[[1, -2], [3, 4]]> : tensor<2x2xi8> -> tensor<2x2x!quant.uniform<i8:f32:1, {0.25, 0.5}>>
+  %w = qnn.dequantize %wq : tensor<2x2x!quant.uniform<i8:f32:1, {0.25, 0.5}>> -> tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %b = arith.constant dense_resource<bias> : tensor<2xf32>
+  %e = tensor.empty() : tensor<3x2xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%i : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %a = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%m, %b : tensor<3x2xf32>, tensor<2xf32>) outs(%e : tensor<3x2xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %s = arith.addf %p, %q : f32
+    linalg.yield %s : f32
+  } -> tensor<3x2xf32>
+  %yq = qnn.quantize %a : tensor<3x2xf32> -> tensor<3x2x!quant.uniform<u8:f32, 1.0:5>>
+  return %yq : tensor<3x2x!quant.uniform<u8:f32, 1.0:5>>
+}
+{-#
+  dialect_resources: {
+    builtin: {
+      bias: "0x040000000000803F000080BF"
+    }
+  }
+#-}
+
+// -----
+
 // Asymmetric per-tensor weights (z_w = 1): w' = w - 1 = [[0, -3], [2, 3]],
 // held in i32; no bias, no activation. Sums: 2 and 0; start -10 * 2 = -20
 // and 0. One multiplier: 0.5 * 0.25 / 1.0 = 0.125 -> (2^30, 33).
