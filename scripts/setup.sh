@@ -13,11 +13,13 @@ LLVM_PREFIX=/usr/lib/llvm-22
 
 # Everything the build, the tests and the Python tooling use. clang-format-22
 # is the pinned formatter .ci/run checks with; Google Benchmark and oneDNN
-# (the peer) build bench/.
+# (the peer) build bench/. matplotlib draws the accuracy plot; sklearn's
+# digits and Debian's Fashion-MNIST are the accuracy harness's data.
 APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-format-22
   cmake ninja-build g++ git zlib1g-dev libbenchmark-dev libdnnl-dev
   python3 python3-venv python3-numpy python3-pytest
+  python3-matplotlib python3-sklearn dataset-fashion-mnist
 )
 
 log() { printf '== %s\n' "$*"; }

@@ -1,0 +1,100 @@
+"""The accuracy harness end to end on the digits smoke model (seconds):
+quant-eval's float accuracy against onnxruntime's on the same data, the
+W8A8 drop, the per-layer report naming a layer broken on purpose, the
+report files, and the clear errors."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+
+from quant_opt import datasets
+from quant_opt.evaluate import Config, EvaluationError, evaluate, main, model_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+DIGITS = ROOT / "models" / "digits-cnn" / "model.onnx"
+
+
+def onnxruntime_top1(model_path, x, y) -> float:
+    session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {session.get_inputs()[0].name: x})[0]
+    return float(np.mean(logits.argmax(1) == y))
+
+
+def test_digits_float_matches_onnxruntime_and_w8a8_keeps_accuracy(tmp_path):
+    assert main([str(DIGITS), "--data", "digits", "--layer-samples", "100", "-o", str(tmp_path),
+                 "-q"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert "| top-1 (%) |" in (tmp_path / "report.md").read_text()
+    x, y = datasets.load("digits", "test")
+    # The float program quant-opt compiles gives what onnxruntime gives.
+    assert report["samples"] == len(x) == 500
+    assert report["float_top1"] == pytest.approx(onnxruntime_top1(DIGITS, x, y), abs=1e-12)
+    assert report["float_top1"] > 0.9
+    assert report["top1_drop"] <= 0.01
+    assert report["top1_agreement"] >= 0.98
+    assert report["output"]["sqnr_db"] > 30
+    layers = report["layers"]
+    ids = [layer["id"] for layer in layers]
+    assert {"/relu1/Relu", "/relu2/Relu", "/fc/Gemm"} <= set(ids)
+    by_id = {layer["id"]: layer for layer in layers}
+    assert by_id["/relu2/Relu"]["ops"] == "Conv + Relu"
+    # Sorted worst first by the layer's own (local) error.
+    local = [float(layer["local"]["sqnr_db"]) for layer in layers]  # "inf" in JSON
+    assert local == sorted(local)
+    # Weights at 8 bits: about a quarter of the float model.
+    assert report["quantized_weight_bytes"] < 0.3 * report["float_weight_bytes"]
+
+
+def test_per_layer_report_names_the_broken_layer(tmp_path):
+    """One output channel of conv2 scaled up 200x: with per-tensor weights the
+    other 15 channels of conv2 lose almost all their levels, and conv2 is
+    the layer the report puts first."""
+    model = onnx.load(str(DIGITS))
+    for init in model.graph.initializer:
+        if init.name == "conv2.weight":
+            w = onnx.numpy_helper.to_array(init).copy()
+            w[0] *= 200.0
+            init.CopyFrom(onnx.numpy_helper.from_array(w, init.name))
+    broken = tmp_path / "broken.onnx"
+    onnx.save(model, str(broken))
+    report = evaluate(Config(model=broken, data="digits", options="weight-granularity=per_tensor",
+                             layer_samples=100, verbose=False))
+    assert report["layers"][0]["id"] == "/relu2/Relu"
+    # Per channel, the outlier channel gets its own scale and conv2 improves
+    # (SQNR over the whole tensor moves by a few dB only: the outlier channel
+    # holds most of the signal's energy).
+    fixed = evaluate(Config(model=broken, data="digits", layer_samples=100, verbose=False))
+    by_id = {layer["id"]: layer for layer in fixed["layers"]}
+    assert by_id["/relu2/Relu"]["local"]["sqnr_db"] > report["layers"][0]["local"]["sqnr_db"] + 3
+
+
+def test_data_that_does_not_fit_the_model(tmp_path):
+    data = tmp_path / "wrong.npz"
+    np.savez(data, x=np.zeros((4, 1, 28, 28), np.float32), y=np.zeros(4, np.int64))
+    with pytest.raises(EvaluationError, match=r"does not fit the model: its samples are \(1, 28, 28\), "
+                                              r"but input 'input' is \?x1x8x8"):
+        evaluate(Config(model=DIGITS, data=str(data), calibration_data=str(data), verbose=False))
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert main([str(tmp_path / "missing.onnx"), "--data", "digits", "-q"]) == 1
+    assert "cannot read ONNX model" in capsys.readouterr().err
+    assert main([str(DIGITS), "--data", "no-such-set", "-q"]) == 1
+    assert "no-such-set" in capsys.readouterr().err
+    assert main([str(DIGITS), "--data", "digits", "--recipe", str(tmp_path / "r.json"), "-q"]) == 1
+    assert "recipe" in capsys.readouterr().err
+
+
+def test_model_bytes_counts_storage_width_and_parameters():
+    text = """
+    %0 = qnn.constant dense<1> : tensor<4x2xi4> -> tensor<4x2x!quant.uniform<i4:f32:1, {0.5,0.25}>>
+    %1 = qnn.constant dense<1> : tensor<3xui8> -> tensor<3x!quant.uniform<u8:f32:0, {0.5:1,0.25:2,1.0:3}>>
+    %cst = arith.constant dense<0.5> : tensor<2xf32>
+    %s = arith.constant 2.0 : f32
+    """
+    # 8 x 4 bits + 2 scales; 3 bytes + 3 scales + 3 zero points; 2 floats.
+    assert model_bytes(text) == (8 * 4 + 2 * 32) // 8 + (3 + 3 * 4 + 3) + 8
