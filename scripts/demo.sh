@@ -5,7 +5,9 @@
 # seeded random data, quantize and fuse it with qnn-quantize-pipeline, and
 # run the float and the integer program through the same vectorized CPU
 # pipeline on evaluation samples, reporting how far apart they are. Then
-# the QDQ example's stages (examples/mlp-qdq.mlir).
+# the QDQ example's stages (examples/mlp-qdq.mlir), and the accuracy
+# harness on real data: quant-eval on the bundled digits model (ONNX) and a
+# short recipe sweep.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -72,3 +74,13 @@ PY
 
 section "6. the QDQ example, lowered to integers: quant-opt --convert-qnn-to-linalg"
 "$QUANT_OPT" --canonicalize --convert-qnn-to-linalg --canonicalize "$QDQ_EXAMPLE"
+
+section "7. accuracy on real data: quant-eval (ONNX model, sklearn digits)"
+# The bundled digits CNN (models/digits-cnn, trained by models/train.py):
+# imported from ONNX, calibrated, quantized W8A8 per channel, run in float
+# and in integers; the report ends with the per-layer error table.
+"$ROOT/scripts/quant-eval" "$ROOT/models/digits-cnn/model.onnx" --data digits \
+  -o "$WORK/digits-report"
+
+section "8. a short recipe sweep: quant-sweep --short (the full one writes docs/Accuracy.md)"
+"$ROOT/scripts/quant-sweep" --short --layer-samples 0 -q

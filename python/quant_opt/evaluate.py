@@ -7,7 +7,7 @@ One command: imports the float ONNX model (quant_opt.onnx_import),
 calibrates it on the calibration data (quant-run --calibrate), quantizes it
 (quant-opt --qnn-quantize-pipeline with the given options and recipe), lowers
 the float and the quantized program through the same CPU pipeline, runs both
-on the evaluation data and reports (docs/Accuracy.md explains each number):
+on the evaluation data and reports (docs/Harness.md defines each number):
 
 - top-1 / top-5 against the labels, float and quantized, and the drop;
 - top-1 agreement with float, logit MSE, SQNR, max |error|, cosine;

@@ -100,8 +100,10 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
              "program through the same CPU pipeline (qnn-cpu-pipeline) on the evaluation data; "
              "calibration uses the data set's calibration split (docs/Calibration.md). "
              "`quant-eval` (scripts/quant-eval) gives the same report for one model and one recipe, "
-             "with the per-layer table. Weights are the bytes of the program's constants: "
-             "integer weights at their width, i32 biases and float constants at 4 bytes. "
+             "with the per-layer table; docs/Harness.md defines every number. *Weights* is the "
+             "size of the parameters as the QDQ program holds them: quantized weights at their "
+             "storage width, each scale at 4 bytes and zero point at the storage width, float "
+             "biases at 4 bytes. "
              "Top-5 on 10 classes is near 100% for every model: judge on top-1, agreement and SQNR.",
              ""]
     if plot:
@@ -171,8 +173,18 @@ def main(argv=None) -> int:
     parser.add_argument("-o", "--output", type=Path, help="Markdown file to write (e.g. docs/Accuracy.md)")
     parser.add_argument("--plot", type=Path, help="PNG plot to write next to it")
     parser.add_argument("--json", type=Path, help="all results as JSON")
+    parser.add_argument("--render", type=Path, metavar="JSON",
+                        help="write -o and --plot from an earlier run's --json, running nothing")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        for result in results:  # JSON wrote infinities as strings
+            for row in result["recipes"]:
+                if "output" in row:
+                    row["output"]["sqnr_db"] = float(row["output"]["sqnr_db"])
+        command = results[0].get("command", "scripts/quant-sweep") if results else "scripts/quant-sweep"
+        return _write(results, command, args, results[0].get("seconds") if results else None)
     models = bundled_models()
     names = args.models.split(",") if args.models else (["digits-cnn"] if args.short else list(models))
     recipes = SHORT_RECIPES if args.short else RECIPES
@@ -182,15 +194,23 @@ def main(argv=None) -> int:
     except EvaluationError as error:
         print(f"quant-sweep: error: {error}", file=sys.stderr)
         return 1
-    command = "scripts/quant-sweep " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = ("scripts/quant-sweep " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    seconds = round(time.time() - started)
+    for result in results:
+        result["command"], result["seconds"] = command, seconds
+    return _write(results, command, args, seconds)
+
+
+def _write(results, command, args, seconds) -> int:
     plot_ref = None
     if args.plot:
         write_plot(results, args.plot)
         if args.output:
             plot_ref = str(args.plot.resolve().relative_to(args.output.resolve().parent)) \
                 if args.plot.resolve().is_relative_to(args.output.resolve().parent) else str(args.plot)
-    text = render(results, command.strip(), plot_ref)
-    text += f"\n_{time.time() - started:.0f} s on this machine's CPU._\n"
+    text = render(results, command, plot_ref)
+    if seconds is not None:
+        text += f"\n_The sweep took {seconds} s on one 2-core CPU._\n"
     if args.output:
         args.output.write_text(text)
     if args.json:
