@@ -19,9 +19,10 @@ are marked `qnn.internal`: their intermediate values are not quantized.
 
 QuantizeLinear / DequantizeLinear (QDQ models from ONNX Runtime's quantizer
 or QAT export) become `qnn.quantize` / `qnn.dequantize` with their scales and
-zero points; quantized weights become their dequantized float constants under
-a `qnn.quantize` / `qnn.dequantize` pair, which quant-opt folds back into the
-same integers.
+zero points; quantized weights (integer initializers, or float ones through
+QuantizeLinear as QAT exports them) become their dequantized float constants
+under a `qnn.quantize` / `qnn.dequantize` pair, which quant-opt folds back
+into the same integers.
 
 An op outside the supported set is an error that lists every unsupported op
 of the model at once.
@@ -32,7 +33,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -47,6 +48,9 @@ SUPPORTED_OPS = frozenset("""
 # Ops only accepted when all their inputs are constants (shape arithmetic the
 # exporter left behind); they are evaluated at import time.
 CONSTANT_ONLY_OPS = frozenset("Shape Gather Unsqueeze Squeeze Slice Cast Sqrt Pow ConstantOfShape Range Equal Where Expand".split())
+
+STORAGE = {np.dtype(np.int8): "i8", np.dtype(np.uint8): "u8", np.dtype(np.int16): "i16",
+           np.dtype(np.uint16): "u16", np.dtype(np.int32): "i32"}
 
 RESOURCE_THRESHOLD = 16  # constants with more elements become dense_resource
 
@@ -99,10 +103,10 @@ class Const:
 
 def _float(x: float) -> str:
     """An f32 value written so that MLIR reads back the same float."""
-    x = float(np.float32(x))
-    if math.isinf(x):
-        return "0xFF800000" if x < 0 else "0x7F800000"
-    return repr(x)
+    x = np.float32(x)
+    if not np.isfinite(x):  # MLIR has no literal for these: their bits
+        return f"0x{x.view(np.uint32):08X}"
+    return repr(float(x))
 
 
 def _ttype(shape, elem="f32") -> str:
@@ -131,11 +135,16 @@ class Importer:
         self.graph = model.graph
         self.batch = batch
         self.function = function
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.lines: list[str] = []
         self.resources: dict[str, np.ndarray] = {}
         self.values: dict[str, Act | Const] = {}
         self.counter = 0
-        self.segments: dict[str, list[str]] = {}  # node name -> folded nodes
+        # A MatMul's output -> (the Add of a constant bias that reads it,
+        # the bias); see find_matmul_biases.
+        self.matmul_biases: dict[str, tuple] = {}
+        # The ids of nodes an earlier node imported with itself (those Adds).
+        self.done: set[int] = set()
 
     # --- emission helpers -------------------------------------------------
     def fresh(self) -> str:
@@ -149,17 +158,17 @@ class Importer:
     def loc(name: str) -> str:
         return f'loc("{_escape(name)}")'
 
-    def constant(self, array: np.ndarray, elem="f32") -> str:
-        array = np.ascontiguousarray(array.astype(np.float32 if elem == "f32" else array.dtype))
+    def constant(self, array: np.ndarray) -> str:
+        """An f32 tensor constant."""
+        array = np.ascontiguousarray(array, dtype=np.float32)
         ssa = self.fresh()
-        ttype = _ttype(array.shape, elem)
+        ttype = _ttype(array.shape)
         flat = array.reshape(-1)
-        if flat.size > 0 and np.all(flat == flat[0]) and not np.signbit(flat).any() ^ np.signbit(flat[0]):
+        bits = flat.view(np.uint32)  # a splat must not mix 0.0 and -0.0
+        if flat.size > 0 and np.all(bits == bits[0]):
             attr = f"dense<{_float(flat[0])}>"
         elif flat.size <= RESOURCE_THRESHOLD:
-            attr = "dense<[" + ", ".join(_float(v) for v in flat) + "]>"
-            if array.ndim != 1:
-                attr = f"dense<{self._nested(array)}>"
+            attr = f"dense<{self._nested(array)}>"
         else:
             name = f"w{len(self.resources)}"
             self.resources[name] = array
@@ -204,10 +213,12 @@ class Importer:
         ssa = self.fresh()
         ins = ", ".join(s for s, _, _ in inputs)
         ins_types = ", ".join(_ttype(shape) for _, shape, _ in inputs)
-        attrs = " {qnn.internal}" if internal else ""
+        # The marker goes in the leading attribute dictionary: after outs(),
+        # a `{` starts the region.
+        marker = ", qnn.internal" if internal else ""
         text = (f"{ssa} = linalg.generic {{indexing_maps = [{', '.join(maps)}], "
-                f"iterator_types = [{iters}]}} ins({ins} : {ins_types}) "
-                f"outs({out} : {_ttype(out_shape)}){attrs} {{\n"
+                f"iterator_types = [{iters}]{marker}}} ins({ins} : {ins_types}) "
+                f"outs({out} : {_ttype(out_shape)}) {{\n"
                 f"  ^bb0({block}):\n")
         for line in lines:
             text += f"    {line}\n"
@@ -251,9 +262,15 @@ class Importer:
 
     # --- the model --------------------------------------------------------
     def run(self) -> str:
+        for init in self.graph.initializer:
+            self.values[init.name] = Const(numpy_helper.to_array(init))
+        for node in self.graph.node:
+            if node.op_type == "Constant":
+                self.values[node.output[0]] = Const(_constant_node_value(node))
+        self.find_matmul_biases()
         nodes = self.fold_batch_norms(list(self.graph.node))
         initializer_names = {i.name for i in self.graph.initializer}
-        args, arg_types = [], []
+        args = []
         for inp in self.graph.input:
             if inp.name in initializer_names:
                 continue
@@ -261,7 +278,6 @@ class Importer:
             ssa = f"%arg{len(args)}"
             self.values[inp.name] = Act(ssa, shape)
             args.append(f"{ssa}: {_ttype(shape)} {self.loc(inp.name)}")
-            arg_types.append(shape)
         for node in nodes:
             self.import_node(node)
         results, result_types = [], []
@@ -294,13 +310,13 @@ class Importer:
     def check_supported(self) -> None:
         unsupported = {}
         for node in self.graph.node:
-            if node.op_type in SUPPORTED_OPS or node.op_type in CONSTANT_ONLY_OPS:
+            if node.domain not in ("", "ai.onnx"):
+                op = f"{node.domain}.{node.op_type}"  # no custom op is supported
+            elif node.op_type in SUPPORTED_OPS or node.op_type in CONSTANT_ONLY_OPS:
                 continue
-            unsupported.setdefault(node.op_type, []).append(node.name or "(unnamed)")
-        if node_domains := {n.domain for n in self.graph.node if n.domain not in ("", "ai.onnx")}:
-            for n in self.graph.node:
-                if n.domain in node_domains:
-                    unsupported.setdefault(f"{n.domain}.{n.op_type}", []).append(n.name)
+            else:
+                op = node.op_type
+            unsupported.setdefault(op, []).append(node.name or "(unnamed)")
         if unsupported:
             listing = "; ".join(f"{op} ({len(names)}: {', '.join(names[:3])}"
                                 f"{', ...' if len(names) > 3 else ''})"
@@ -330,7 +346,7 @@ class Importer:
             for name in node.input:
                 readers.setdefault(name, []).append(node)
         producers = {out: node for node in nodes for out in node.output}
-        folded, out = set(), []
+        folded = set()
         for node in nodes:
             if node.op_type != "BatchNormalization":
                 continue
@@ -338,14 +354,13 @@ class Importer:
             if (conv is None or conv.op_type != "Conv" or len(readers.get(conv.output[0], [])) != 1
                     or conv.output[0] in {o.name for o in self.graph.output}):
                 continue
-            consts = [self.values.get(n) for n in list(node.input[1:]) + list(conv.input[1:2])]
+            # BN's four parameters, the Conv's weights and bias if it has one.
+            consts = [self.values.get(n) for n in list(node.input[1:5]) + [i for i in conv.input[1:] if i]]
             if not all(isinstance(c, Const) and c.qparams is None for c in consts):
                 continue
-            gamma, beta, mean, var = (c.array.astype(np.float64) for c in consts[:4])
+            gamma, beta, mean, var, w = (c.array.astype(np.float64) for c in consts[:5])
+            b = consts[5].array.astype(np.float64) if len(consts) > 5 else np.zeros(w.shape[0])
             eps = _attrs(node).get("epsilon", 1e-5)
-            w = consts[4].array.astype(np.float64)
-            b = (self.values[conv.input[2]].array.astype(np.float64) if len(conv.input) > 2 and conv.input[2]
-                 else np.zeros(w.shape[0]))
             factor = gamma / np.sqrt(var + eps)
             new_w = (w * factor.reshape(-1, *[1] * (w.ndim - 1))).astype(np.float32)
             new_b = ((b - mean) * factor + beta).astype(np.float32)
@@ -357,10 +372,35 @@ class Importer:
             conv.input.extend([source, wname, bname])
             conv.output[0] = node.output[0]
             folded.add(id(node))
-            self.segments.setdefault(conv.name, [conv.name]).append(node.name)
         return [n for n in nodes if id(n) not in folded]
 
+    def find_matmul_biases(self) -> None:
+        """Finds each Add of a constant bias (N values along the last axis)
+        that is the only reader of a MatMul of constant 2-D weights, so that
+        the MatMul adds the bias before its result is reshaped back (where
+        quant-opt fuses it)."""
+        readers = {}
+        for n in self.graph.node:
+            for i in n.input:
+                readers.setdefault(i, []).append(n)
+        outputs = {o.name for o in self.graph.output}
+        for n in self.graph.node:
+            if n.op_type != "MatMul" or n.output[0] in outputs:
+                continue
+            weight = self.values.get(n.input[1])
+            users = readers.get(n.output[0], [])
+            if not isinstance(weight, Const) or weight.array.ndim != 2 or len(users) != 1 \
+                    or users[0].op_type != "Add":
+                continue
+            add = users[0]
+            bias = self.values.get(add.input[1] if add.input[0] == n.output[0] else add.input[0])
+            if isinstance(bias, Const) and bias.qparams is None and bias.array.size == weight.array.shape[1] \
+                    and bias.array.shape[-1:] == (weight.array.shape[1],):
+                self.matmul_biases[n.output[0]] = (add, bias)
+
     def import_node(self, node) -> None:
+        if id(node) in self.done:
+            return
         inputs = [self.values.get(n) if n else None for n in node.input]
         if node.op_type == "Constant":
             self.values[node.output[0]] = Const(_constant_node_value(node))
@@ -371,15 +411,21 @@ class Importer:
         if node.op_type == "Shape":
             source = inputs[0]
             shape = source.array.shape if isinstance(source, Const) else source.shape
+            attrs = _attrs(node)  # start and end (opset 15) slice as Python does
+            shape = shape[attrs.get("start", 0):attrs.get("end", len(shape))]
             self.values[node.output[0]] = Const(np.array(shape, dtype=np.int64))
             return
-        if all(v is None or isinstance(v, Const) for v in inputs) and node.op_type not in (
-                "QuantizeLinear", "DequantizeLinear") and any(v is not None for v in inputs):
-            for out, array in zip(node.output, _evaluate(node, inputs, self.model)):
-                self.values[out] = Const(array)
+        if node.op_type == "QuantizeLinear" and isinstance(inputs[0], Const):
+            # QAT exports quantize float weights: they become integer
+            # constants, which the DequantizeLinear below reads.
+            self.values[node.output[0]] = self.quantize_constant(node, inputs)
             return
         if node.op_type == "DequantizeLinear" and isinstance(inputs[0], Const):
             self.values[node.output[0]] = self.dequantize_constant(node, inputs)
+            return
+        if all(v is None or isinstance(v, Const) for v in inputs) and any(v is not None for v in inputs):
+            for out, array in zip(node.output, _evaluate(node, inputs, self.model)):
+                self.values[out] = Const(array)
             return
         if node.op_type in CONSTANT_ONLY_OPS:
             raise UnsupportedModelError(
@@ -399,17 +445,18 @@ class Importer:
             self.values[out] = value
 
     # --- quantization -----------------------------------------------------
-    def qparams(self, node, inputs, attrs) -> QParams:
+    def qparams(self, node, inputs, attrs, rank: int, dtype: np.dtype) -> QParams:
+        """The parameters of a Q/DQ node whose quantized side has `dtype`
+        (what the zero point's type says when the node has one)."""
         scale = inputs[1]
         zp = inputs[2] if len(inputs) > 2 else None
         if not isinstance(scale, Const) or (zp is not None and not isinstance(zp, Const)):
             raise UnsupportedModelError(f"{node.op_type} node '{node.name}': scale and zero point "
                                         "must be constants")
-        z = zp.array if zp is not None else np.zeros((), np.uint8)
-        storage = {np.dtype(np.int8): "i8", np.dtype(np.uint8): "u8", np.dtype(np.int16): "i16",
-                   np.dtype(np.uint16): "u16", np.dtype(np.int32): "i32"}.get(z.dtype)
+        z = zp.array if zp is not None else np.zeros((), dtype)
+        storage = STORAGE.get(z.dtype)
         if storage is None:
-            raise UnsupportedModelError(f"{node.op_type} node '{node.name}': zero point type "
+            raise UnsupportedModelError(f"{node.op_type} node '{node.name}': quantized type "
                                         f"{z.dtype} is not supported")
         s = scale.array.astype(np.float32)
         if attrs.get("block_size", 0):
@@ -417,20 +464,32 @@ class Importer:
                                         "is not supported")
         if s.ndim == 0 or s.size == 1:
             return QParams(s.reshape(()), z.reshape(()), None, storage)
-        return QParams(s, z, attrs.get("axis", 1), storage)
+        return QParams(s, z, attrs.get("axis", 1) % rank, storage)
+
+    @staticmethod
+    def broadcast_params(q: QParams, rank: int):
+        """Scale and zero point shaped to broadcast over a rank-`rank` tensor."""
+        shape = [1] * rank
+        if q.axis is not None:
+            shape[q.axis] = -1
+        return q.scale.reshape(shape), q.zero_point.astype(np.int64).reshape(shape)
+
+    def quantize_constant(self, node, inputs) -> Const:
+        """QuantizeLinear of a constant, evaluated: the integers, rounded half
+        to even and saturated as ONNX says."""
+        attrs = _attrs(node)
+        x = inputs[0].array.astype(np.float32)
+        q = self.qparams(node, inputs, attrs, x.ndim, _quantized_dtype(attrs))
+        scale, zero_point = self.broadcast_params(q, x.ndim)
+        info = np.iinfo(q.zero_point.dtype)
+        values = np.rint(x / scale).astype(np.int64) + zero_point
+        return Const(np.clip(values, info.min, info.max).astype(q.zero_point.dtype))
 
     def dequantize_constant(self, node, inputs) -> Const:
-        q = self.qparams(node, inputs, _attrs(node))
         raw = inputs[0].array
-        if q.axis is None:
-            x = (raw.astype(np.int64) - int(q.zero_point)).astype(np.float32) * q.scale
-        else:
-            axis = q.axis % raw.ndim
-            shape = [1] * raw.ndim
-            shape[axis] = -1
-            x = ((raw.astype(np.int64) - q.zero_point.astype(np.int64).reshape(shape)).astype(np.float32)
-                 * q.scale.reshape(shape))
-        q.axis = None if q.axis is None else q.axis % raw.ndim
+        q = self.qparams(node, inputs, _attrs(node), raw.ndim, raw.dtype)
+        scale, zero_point = self.broadcast_params(q, raw.ndim)
+        x = (raw.astype(np.int64) - zero_point).astype(np.float32) * scale
         return Const(x.astype(np.float32), q)
 
     def weight(self, const: Const, array: np.ndarray, axis_map) -> str:
@@ -447,9 +506,7 @@ class Importer:
 
     def op_QuantizeLinear(self, node, inputs, attrs):
         x = self.act(node.input[0], node)
-        q = self.qparams(node, inputs, attrs)
-        if q.axis is not None:
-            q.axis %= len(x.shape)
+        q = self.qparams(node, inputs, attrs, len(x.shape), _quantized_dtype(attrs))
         axis_map = NHWC_AXIS if x.nhwc else None
         qtype = q.type_for(axis_map)
         ssa = self.fresh()
@@ -461,6 +518,13 @@ class Importer:
         x = self.values[node.input[0]]
         if not isinstance(x, Act) or x.qtype is None:
             raise UnsupportedModelError(f"DequantizeLinear node '{node.name}' reads a float tensor")
+        # qnn.dequantize takes the parameters of the quantized type, i.e.
+        # those of the QuantizeLinear: they must be the same.
+        q = self.qparams(node, inputs, attrs, len(x.shape), x.qparams.zero_point.dtype)
+        if (q.axis, q.storage) != (x.qparams.axis, x.qparams.storage) or not (
+                np.array_equal(q.scale, x.qparams.scale) and np.array_equal(q.zero_point, x.qparams.zero_point)):
+            raise UnsupportedModelError(f"DequantizeLinear node '{node.name}': its scale and zero point "
+                                        f"differ from those that quantized '{node.input[0]}'")
         ssa = self.fresh()
         self.emit(f"{ssa} = qnn.dequantize {x.ssa} : {_ttype(x.physical, x.qtype)} -> "
                   f"{_ttype(x.physical)} {self.loc(node.name)}")
@@ -583,7 +647,7 @@ class Importer:
             if not isinstance(c, Const):
                 raise UnsupportedModelError(f"Gemm node '{node.name}': C must be constant")
             carr = c.array * np.float32(beta)
-            if carr.size == n or carr.ndim == 0:
+            if carr.ndim < 2 or carr.shape[0] == 1:  # a row: a bias
                 y = self.bias(y, Const(np.broadcast_to(carr.reshape(-1), (n,)).astype(np.float32)), node)
             else:
                 y = self.elementwise(node, "addf", [y, Const(carr)])
@@ -600,15 +664,16 @@ class Importer:
             if len(a.shape) != 2:
                 flat = self.reshape(a, (int(np.prod(lead)), k), node.name + ".flatten")
             y = self.matmul2d(flat, bssa, k, n, node.name)
-            bias = self.pending_bias.pop(node.output[0], None)
-            if bias is not None:
-                add_node, const = bias
-                y = self.bias(y, const, add_node)
-                self.segments.setdefault(add_node.name, [node.name, add_node.name])
+            add, bias = self.matmul_biases.get(node.output[0], (None, None))
+            if add is not None and bias.array.ndim > len(a.shape):
+                add = None  # the Add broadcasts the result to a higher rank
+            if add is not None:
+                y = self.bias(y, Const(bias.array.reshape(-1).astype(np.float32)), add)
+                self.done.add(id(add))
             if len(a.shape) != 2:
-                y = self.reshape(y, lead + (n,), (bias[0].name if bias else node.name) + ".reshape")
-            if bias is not None:
-                self.values[bias[0].output[0]] = y
+                y = self.reshape(y, lead + (n,), (add.name if add else node.name) + ".reshape")
+            if add is not None:
+                self.values[add.output[0]] = y
             return y
         # Two activations: a batched matmul over the leading dims.
         a = self.to_plain(self.act(node.input[0], node), node.name)
@@ -850,18 +915,19 @@ class Importer:
         if groups is not None and len(shape) < len(src):
             self.emit(f"{ssa} = tensor.collapse_shape {x.ssa} {_groups(groups)} : {_ttype(src)} into "
                       f"{_ttype(shape)} {self.loc(name)}")
-            return Act(ssa, shape, qtype=x.qtype)
+            return Act(ssa, shape)
         groups = _reassociation(shape, src)
         if groups is not None and len(shape) > len(src):
             self.emit(f"{ssa} = tensor.expand_shape {x.ssa} {_groups(groups)} output_shape "
                       f"[{', '.join(map(str, shape))}] : {_ttype(src)} into {_ttype(shape)} {self.loc(name)}")
-            return Act(ssa, shape, qtype=x.qtype)
+            return Act(ssa, shape)
         flat = self.reshape(x, (int(np.prod(src)),), name + ".flat")
         return self.reshape(flat, shape, name)
 
     def op_Flatten(self, node, inputs, attrs):
         x = self.to_plain(self.act(node.input[0], node), node.name)
-        axis = attrs.get("axis", 1) % max(len(x.shape), 1)
+        axis = attrs.get("axis", 1)  # in [-rank, rank]: rank flattens to (size, 1)
+        axis = axis + len(x.shape) if axis < 0 else axis
         shape = (int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:])))
         return self.reshape(x, shape, node.name)
 
@@ -970,14 +1036,19 @@ class Importer:
     def op_Softmax(self, node, inputs, attrs):
         x = self.to_plain(self.act(node.input[0], node), node.name)
         rank = len(x.shape)
-        axis = attrs.get("axis", -1) % rank
-        if axis != rank - 1:
-            raise UnsupportedModelError(f"Softmax node '{node.name}': only the last axis")
-        keep = list(range(rank - 1))
-        mx = self.reduce_last(node, x, (axis,), lambda a: ([], a[0]), -3.4028234663852886e38,
+        if self.opset < 13:
+            # Softmax-1 and -11 normalize over all the dims from `axis` on.
+            axis = attrs.get("axis", 1) % rank
+        else:
+            axis = attrs.get("axis", -1) % rank
+            if axis != rank - 1:
+                raise UnsupportedModelError(f"Softmax node '{node.name}': only the last axis")
+        axes = tuple(range(axis, rank))
+        keep = list(range(axis))
+        mx = self.reduce_last(node, x, axes, lambda a: ([], a[0]), -3.4028234663852886e38,
                               "maximumf", ".max")
-        sm = self.reduce_last(node, x, (axis,), lambda a: ([f"%d = arith.subf {a[0]}, {a[1]} : f32",
-                                                            "%e = math.exp %d : f32"], "%e"),
+        sm = self.reduce_last(node, x, axes, lambda a: ([f"%d = arith.subf {a[0]}, {a[1]} : f32",
+                                                         "%e = math.exp %d : f32"], "%e"),
                               0.0, "addf", ".sum", extra=(mx,))
         ssa = self.generic([(x.ssa, x.shape, list(range(rank))), (mx.ssa, mx.shape, keep),
                             (sm.ssa, sm.shape, keep)], x.shape,
@@ -1022,7 +1093,7 @@ class Importer:
 
 
 def _gelu_erf(x):
-    return ([f"%half = arith.constant 0.5 : f32", "%one = arith.constant 1.0 : f32",
+    return (["%half = arith.constant 0.5 : f32", "%one = arith.constant 1.0 : f32",
              f"%s = arith.constant {_float(math.sqrt(2.0))} : f32",
              f"%d = arith.divf {x}, %s : f32", "%e = math.erf %d : f32",
              "%e1 = arith.addf %e, %one : f32", f"%hx = arith.mulf {x}, %half : f32",
@@ -1053,6 +1124,13 @@ def _reassociation(big, small):
 
 def _groups(groups) -> str:
     return "[" + ", ".join("[" + ", ".join(map(str, g)) + "]" for g in groups) + "]"
+
+
+def _quantized_dtype(attrs) -> np.dtype:
+    """The type QuantizeLinear quantizes to when it has no zero point."""
+    if attrs.get("output_dtype"):  # opset 21
+        return onnx.helper.tensor_dtype_to_np_dtype(attrs["output_dtype"])
+    return np.dtype(np.uint8)
 
 
 def _attrs(node) -> dict:
@@ -1111,17 +1189,23 @@ def _fuse_gelu(model: onnx.ModelProto) -> None:
     def other(node, name):
         return node.input[1] if node.input[0] == name else node.input[0]
 
+    outputs = {o.name for o in graph.output}
+
     def only_reader(name, op_type):
+        """The one node reading `name` if it is an `op_type` (the fused
+        values must have no other use)."""
         users = readers.get(name, [])
-        return users[0] if len(users) == 1 and users[0].op_type == op_type else None
+        if name in outputs or len(users) != 1 or users[0].op_type != op_type:
+            return None
+        return users[0]
 
     removed, new_nodes = set(), {}
     for erf in graph.node:
         if erf.op_type != "Erf":
             continue
         div = producers.get(erf.input[0])
-        if div is None or div.op_type != "Div" or not math.isclose(
-                const_value(div.input[1]) or 0, math.sqrt(2), rel_tol=1e-6):
+        if div is None or div.op_type != "Div" or only_reader(div.output[0], "Erf") is None \
+                or not math.isclose(const_value(div.input[1]) or 0, math.sqrt(2), rel_tol=1e-6):
             continue
         x = div.input[0]
         add = only_reader(erf.output[0], "Add")
@@ -1138,7 +1222,7 @@ def _fuse_gelu(model: onnx.ModelProto) -> None:
         else:  # (x * 0.5) * (1 + erf)
             half, last = producers.get(other(mul, add.output[0])), mul
             if half is None or half.op_type != "Mul" or x not in half.input or \
-                    const_value(other(half, x)) != 0.5 or len(readers[half.output[0]]) != 1:
+                    const_value(other(half, x)) != 0.5 or only_reader(half.output[0], "Mul") is None:
                 continue
             chain = [half, div, erf, add, mul]
         removed.update(id(n) for n in chain)
@@ -1155,52 +1239,14 @@ def _fuse_gelu(model: onnx.ModelProto) -> None:
     graph.node.extend(nodes)
 
 
-def _attach_biases(importer: Importer) -> None:
-    """Records each Add of a 1-D constant that is the only reader of a
-    MatMul of constant weights, so that the bias is added before the MatMul's
-    output is reshaped back (where quant-opt fuses it)."""
-    graph = importer.graph
-    readers = {}
-    for n in graph.node:
-        for i in n.input:
-            readers.setdefault(i, []).append(n)
-    importer.pending_bias = {}
-    outputs = {o.name for o in graph.output}
-    for n in graph.node:
-        if n.op_type != "MatMul" or n.output[0] in outputs:
-            continue
-        weight = importer.values.get(n.input[1])
-        if not isinstance(weight, Const) or weight.array.ndim != 2:
-            continue
-        users = readers.get(n.output[0], [])
-        if len(users) != 1 or users[0].op_type != "Add":
-            continue
-        add = users[0]
-        other = add.input[1] if add.input[0] == n.output[0] else add.input[0]
-        bias = importer.values.get(other)
-        if isinstance(bias, Const) and bias.qparams is None and bias.array.size == weight.array.shape[1] \
-                and bias.array.shape[-1:] == (weight.array.shape[1],):
-            importer.pending_bias[n.output[0]] = (add, Const(bias.array.reshape(-1).astype(np.float32)))
-            importer.skip.add(id(add))
-
-
 def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main") -> str:
     """The MLIR text of `model`: one function, symbolic dims fixed to `batch`."""
+    if not model.HasField("graph"):
+        raise UnsupportedModelError("no graph in the model (not an ONNX model?)")
     model = onnx.ModelProto.FromString(model.SerializeToString())
     _fuse_gelu(model)
     importer = Importer(model, batch, function)
-    importer.skip = set()
     importer.check_supported()
-    for init in importer.graph.initializer:
-        importer.values[init.name] = Const(numpy_helper.to_array(init))
-    for node in importer.graph.node:
-        if node.op_type == "Constant":
-            importer.values[node.output[0]] = Const(_constant_node_value(node))
-    _attach_biases(importer)
-    if importer.skip:
-        kept = [n for n in importer.graph.node if id(n) not in importer.skip]
-        del importer.graph.node[:]
-        importer.graph.node.extend(kept)
     return importer.run()
 
 
