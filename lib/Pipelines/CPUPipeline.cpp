@@ -72,6 +72,8 @@ static void addLowerToLLVMPhase(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(
       VectorTransferToSCFOptions().enableFullUnroll()));
   pm.addPass(createLowerAffinePass());
+  // LLVM has no erf intrinsic.
+  pm.addPass(qnn::createQNNApproximateErfPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   // expand-strided-metadata computes offsets with affine.apply.

@@ -69,4 +69,18 @@ def QNNTileAndVectorizeCPUPass
   ];
 }
 
+def QNNApproximateErfPass : Pass<"qnn-approximate-erf"> {
+  let summary = "Rewrite math.erf as MLIR's polynomial approximation";
+  let description = [{
+    LLVM has no intrinsic for `erf`, so `convert-math-to-llvm` leaves
+    `math.erf` (scalar or vector) behind and translation fails. This pass
+    rewrites it with upstream's `populatePolynomialApproximateErfPattern`
+    (arith and math.fma only, so it vectorizes like the rest of the body).
+    The CPU pipelines run it before lowering to LLVM; GELU and Erf layers
+    imported from ONNX need it.
+  }];
+  let dependentDialects = ["arith::ArithDialect", "math::MathDialect",
+                           "vector::VectorDialect"];
+}
+
 #endif // QUANT_OPT_CODEGEN_PASSES_TD

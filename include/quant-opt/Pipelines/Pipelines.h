@@ -133,6 +133,10 @@ struct QuantizePipelineOptions
       *this, "weight-group-size",
       llvm::cl::desc("Block size along the reduction dimension"),
       llvm::cl::init(32)};
+  PassOptions::Option<std::string> parameters{
+      *this, "parameters",
+      llvm::cl::desc("Write the chosen quantized types as JSON (activations "
+                     "by id, weights by layer id)")};
   PassOptions::Option<bool> weightOnly{
       *this, "weight-only",
       llvm::cl::desc("Quantize the weights only; activations stay float"),

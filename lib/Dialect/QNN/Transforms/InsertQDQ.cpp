@@ -28,7 +28,10 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/ToolOutputFile.h"
 
 #include <limits>
 
@@ -204,6 +207,37 @@ struct QNNInsertQDQPass
     });
     if (failed(quantizeActivations(module)) || failed(quantizeWeights(module)))
       return signalPassFailure();
+    if (!parametersFile.empty() && failed(writeParameters(module)))
+      return signalPassFailure();
+  }
+
+  /// Writes the types chosen for activations (by id) and weights (by layer
+  /// id) as {"format", "version", "activations": {..}, "weights": {..}}.
+  LogicalResult writeParameters(ModuleOp module) {
+    auto print = [](Type type) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      type.print(os);
+      return text;
+    };
+    llvm::json::Object root{{"format", "quant-opt-quantization-parameters"},
+                            {"version", 1}};
+    llvm::json::Object activations, weights;
+    for (auto [id, type] : activationTypes)
+      activations[id] = print(type);
+    for (auto [id, type] : weightTypes)
+      weights[id] = print(type);
+    root["activations"] = std::move(activations);
+    root["weights"] = std::move(weights);
+    std::string error;
+    auto output = openOutputFile(parametersFile, &error);
+    if (!output)
+      return module.emitError()
+             << "cannot write '" << parametersFile << "': " << error;
+    output->os() << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)))
+                 << "\n";
+    output->keep();
+    return success();
   }
 
   /// Reads the statistics and the recipe and makes the defaults.
@@ -307,6 +341,7 @@ struct QNNInsertQDQPass
       OpBuilder builder(observe);
       auto quantize = QuantizeOp::create(builder, observe.getLoc(),
                                          tensorType.clone(type), input);
+      activationTypes.emplace_back(observe.getId().str(), type);
       auto dequantize =
           DequantizeOp::create(builder, observe.getLoc(), tensorType, quantize);
       observe.replaceAllUsesWith(dequantize.getResult());
@@ -416,6 +451,7 @@ struct QNNInsertQDQPass
           getWeightType(op, tensorType, doubles, layout, config.weights);
       if (!type)
         return failure();
+      weightTypes.emplace_back(getLayerName(op), type);
       OpBuilder builder(op);
       // Folds into a qnn.constant: the weights are quantized here, once.
       Value quantized = builder.createOrFold<QuantizeOp>(
@@ -430,5 +466,7 @@ struct QNNInsertQDQPass
   LayerConfig defaults;
   Recipe recipe;
   CalibrationStatistics statistics;
+  // What was chosen, in program order, for the `parameters` file.
+  SmallVector<std::pair<std::string, Type>> activationTypes, weightTypes;
 };
 } // namespace

@@ -203,6 +203,10 @@ def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
            "per_tensor, per_channel or per_group">,
     Option<"weightGroupSize", "weight-group-size", "int64_t", /*default=*/"32",
            "Block size along the reduction dimension for per_group">,
+    Option<"parametersFile", "parameters", "std::string", /*default=*/"\"\"",
+           "Write the chosen quantized types as JSON: each activation's by "
+           "id, each layer's weights by layer id (for reports and "
+           "independent references)">,
     Option<"weightOnly", "weight-only", "bool", /*default=*/"false",
            "Quantize the weights only: activations stay float (no "
            "statistics needed), and fusion dequantizes the weights inside "
