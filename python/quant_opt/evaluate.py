@@ -36,6 +36,7 @@ import numpy as np
 import onnx
 
 from . import datasets
+from .bitexact import check_layers
 from .execution import find_tool
 from .onnx_import import UnsupportedModelError, import_model
 
@@ -100,7 +101,9 @@ class Tools:
         self.verbose = verbose
 
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
-        cmd = [self.quant_opt, str(source), *args, "-o", str(output)]
+        # With locations: they carry the layer names recipes and reports use,
+        # and the output is read again by the next step.
+        cmd = [self.quant_opt, str(source), *args, "--mlir-print-debuginfo", "-o", str(output)]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise EvaluationError(f"quant-opt failed:\n  {' '.join(cmd)}\n{result.stderr}")
@@ -221,17 +224,19 @@ def exposed_ids(module_text: str) -> list[str]:
     return re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1)) if match else []
 
 
-def node_segments(model: onnx.ModelProto, ids: list[str]) -> dict[str, str]:
+def node_segments(model: onnx.ModelProto, ids: list[str]) -> tuple[dict[str, str], dict[str, list]]:
     """For each id, the ONNX nodes whose computation ends in it: the node
     it is named after and the nodes feeding it that have no id of their own
-    (a Conv, its folded BatchNormalization and its Relu are one layer)."""
+    (a Conv, its folded BatchNormalization and its Relu are one layer).
+    Returns a description ("Conv + Relu") and the nodes, by id."""
     nodes = {n.name: n for n in model.graph.node}
     producer = {o: n for n in model.graph.node for o in n.output}
     constant = {i.name for i in model.graph.initializer} | {
         n.output[0] for n in model.graph.node if n.op_type == "Constant"}
     named = set(ids)
-    result = {}
+    result, members = {}, {}
     for id_ in ids:
+        members[id_] = []
         base = id_.rsplit(".", 1)[0] if id_ not in nodes and "." in id_ else id_
         base = re.sub(r"_\d+$", "", base) if base not in nodes else base
         node = nodes.get(base)
@@ -248,13 +253,14 @@ def node_segments(model: onnx.ModelProto, ids: list[str]) -> dict[str, str]:
                 continue
             seen.add(current.name)
             chain.append(current.op_type)
+            members[id_].append(current)
             for name in current.input:
                 feeder = producer.get(name)
                 if feeder is not None and name not in constant and feeder.name not in named \
                         and feeder.op_type != "Constant":
                     stack.append(feeder)
         result[id_] = " + ".join(reversed(chain))
-    return result
+    return result, members
 
 
 class Evaluation:
@@ -287,8 +293,9 @@ class Evaluation:
     def prepare(self) -> None:
         """Imports, calibrates and runs the float program."""
         config, work = self.config, self.work
+        self.details = {}
         try:
-            float_text = import_model(self.model, self.batch)
+            float_text = import_model(self.model, self.batch, details=self.details)
             # Calibration batches: the largest divisor of the sample count
             # that fits, so that every calibration sample counts once.
             n = len(self.x_cal)
@@ -347,8 +354,9 @@ class Evaluation:
                                                "--canonicalize"], self.work / f"{tag}.qdq.mlir")
         report["quantized_weight_bytes"] = model_bytes(qdq.read_text())
         if layer_samples > 0:
-            report["layers"] = per_layer(self.tools, self.work, self.float_mlir, quantize, self.x_eval,
-                                         self.batch, layer_samples, self.model, quant_out)
+            report["layers"], report["bit_exactness"] = per_layer(
+                self.tools, self.work, self.float_mlir, pipeline, self.x_eval, self.batch,
+                layer_samples, self.model, quant_out, self.details)
         report["seconds"] = round(time.time() - started, 1)
         return report
 
@@ -366,16 +374,20 @@ def evaluate(config: Config) -> dict:
     return report
 
 
-def per_layer(tools: Tools, work: Path, float_mlir: Path, quantize: list[str], x_eval: np.ndarray,
-              batch: int, samples: int, model: onnx.ModelProto, quant_out: np.ndarray) -> list[dict]:
-    """Each activation of the quantized program against the float one."""
+def per_layer(tools: Tools, work: Path, float_mlir: Path, pipeline: str, x_eval: np.ndarray,
+              batch: int, samples: int, model: onnx.ModelProto, quant_out: np.ndarray,
+              details: dict) -> tuple[list[dict], dict]:
+    """Each activation of the quantized program against the float one, and
+    the bit-exactness of its fused layers (quant_opt.bitexact)."""
     count = min(len(x_eval), max(batch, samples - samples % batch))
     x = pad_to_batches(x_eval[:count], batch)
     exposed = tools.opt(float_mlir, ["--qnn-expose-activations"], work / "exposed.mlir")
     ids = exposed_ids(exposed.read_text())
     num_original = len(model.graph.output)
     total = num_original + len(ids)
-    quantized = tools.opt(exposed, quantize, work / "exposed_quantized.mlir")
+    parameters = work / "parameters.json"
+    quantized = tools.opt(exposed, [f"--qnn-quantize-pipeline={pipeline} parameters={parameters}"],
+                          work / "exposed_quantized.mlir")
     cut = tools.opt(float_mlir, ["--qnn-expose-activations=cut=true"], work / "exposed_cut.mlir")
     float_acts = tools.run(exposed, [x], total, "per-layer: float")
     quant_acts = tools.run(quantized, [x], total, "per-layer: quantized")
@@ -383,7 +395,7 @@ def per_layer(tools: Tools, work: Path, float_mlir: Path, quantize: list[str], x
         raise EvaluationError("internal: exposing the activations changed the quantized program's "
                               "output; per-layer errors would not describe it")
     local_acts = tools.run(cut, [x] + quant_acts[num_original:], total, "per-layer: local")
-    segments = node_segments(model, ids)
+    segments, members = node_segments(model, ids)
     layers = []
     for k, id_ in enumerate(ids):
         f = float_acts[num_original + k][:count]
@@ -392,7 +404,10 @@ def per_layer(tools: Tools, work: Path, float_mlir: Path, quantize: list[str], x
         layers.append({"id": id_, "ops": segments.get(id_, ""), "shape": list(f.shape[1:]),
                        "propagated": compare(f, q), "local": compare(l, q)})
     layers.sort(key=lambda layer: layer["local"]["sqnr_db"])
-    return layers
+    activations = {id_: quant_acts[num_original + k][:count] for k, id_ in enumerate(ids)}
+    exactness = check_layers(details, json.loads(parameters.read_text()), ids, members, activations)
+    exactness["samples"] = count
+    return layers, exactness
 
 
 _TENSOR_CONSTANT = re.compile(
@@ -451,6 +466,15 @@ def markdown(report: dict, max_layers: int = 15) -> str:
     lines.append(f"Output: top-1 agreement {_fmt(100 * agreement if agreement is not None else None)}%, "
                  f"logit MSE {out['mse']:.3g}, SQNR {_fmt(out['sqnr_db'], 1)} dB, "
                  f"max |error| {out['max_abs_error']:.3g}, cosine {out['cosine']:.5f}.")
+    exact = report.get("bit_exactness")
+    if exact:
+        lines += ["", f"Bit-exactness of the lowered integer program against the NumPy integer "
+                  f"reference (docs/Semantics.md), on {exact['samples']} samples: "
+                  f"{exact['layers_checked']} fused layers, {exact['elements']} output elements, "
+                  f"**{exact['mismatches']} mismatching**"
+                  + (f"; not checked: " + ", ".join(f"`{u['layer']}` ({u['reason']})"
+                                                    for u in exact["not_checked"])
+                     if exact["not_checked"] else "") + "."]
     if report.get("layers"):
         layers = report["layers"]
         lines += ["", f"Per-layer error, worst first by local SQNR ({len(layers)} activations; "

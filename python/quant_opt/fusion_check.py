@@ -259,12 +259,18 @@ def _reference(layer: Layer, x, qdq_text: str, y_shape) -> tuple[np.ndarray, ref
     w_stored = np.array([int(v) for v in re.findall(r"-?\d+", literal)], dtype=np.int64)
     w_stored = np.broadcast_to(w_stored, layer.w.shape) if w_stored.size == 1 else w_stored.reshape(layer.w.shape)
 
+    return contraction_reference(layer, ref.quantize(x, x_type), x_type, w_stored, w_type, y_type,
+                                 _bounds(layer.activation)), y_type
+
+
+def contraction_reference(layer: Layer, xq, x_type, w_stored, w_type, y_type, bounds) -> np.ndarray:
+    """The stored output of a fused contraction by docs/Semantics.md: stored
+    input `xq`, stored weights `w_stored` (float `layer.w` only gives the
+    layout), the float bias `layer.bias`, and an activation clamping to
+    `bounds` = (lo, hi or None), or None."""
     axis = {"matmul": 1, "batch_matmul": 2, "nhwc": 3, "nchw": 0, "depthwise": 2}[layer.kind]
     channels = layer.w.shape[axis]
-    xq = ref.quantize(x, x_type)
     sx, zx, sy = float(x_type.scales), int(x_type.zero_points), float(y_type.scales)
-    out_shape = [1] * (layer.w.ndim if layer.kind != "batch_matmul" else 3)
-    bounds = _bounds(layer.activation)
     clamp = None
     if bounds:
         lo = int(ref.quantize(np.array([bounds[0]], np.float32), y_type)[0])
@@ -316,7 +322,7 @@ def _reference(layer: Layer, x, qdq_text: str, y_shape) -> tuple[np.ndarray, ref
         rounded = ref._round_quotient(acc.astype(np.int64), n_b, "half_to_even")
         lo, hi = clamp if clamp else (y_type.qmin, y_type.qmax)
         lo, hi = max(lo, y_type.qmin), min(hi, y_type.qmax)
-        return np.clip(rounded + int(y_type.zero_points), lo, hi).astype(np.int64), y_type
+        return np.clip(rounded + int(y_type.zero_points), lo, hi).astype(np.int64)
 
     scales = np.broadcast_to(w_type.scales, (channels,)) if w_type.axis is None else w_type.scales
     zps = np.broadcast_to(w_type.zero_points, (channels,)) if w_type.axis is None else w_type.zero_points
@@ -330,9 +336,8 @@ def _reference(layer: Layer, x, qdq_text: str, y_shape) -> tuple[np.ndarray, ref
         bq = np.array([np.rint(float(b) / (sx * float(s))) for b, s in zip(layer.bias, scales)])
         acc = acc + bq.astype(np.int64).reshape(out_shape)
     pairs = [ref.quantize_multiplier((sx * float(s)) / sy) for s in scales]
-    yq = ref.rescale(acc, [m for m, _ in pairs], [n for _, n in pairs], y_type,
-                     axis=layer.channel_axis, clamp=clamp)
-    return yq, y_type
+    return ref.rescale(acc, [m for m, _ in pairs], [n for _, n in pairs], y_type,
+                       axis=layer.channel_axis, clamp=clamp)
 
 
 def _activation_body(activation: str, rank: int, source: str, yt: str) -> tuple[list[str], str]:

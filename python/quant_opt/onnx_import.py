@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from dataclasses import dataclass
 
@@ -145,6 +146,12 @@ class Importer:
         self.matmul_biases: dict[str, tuple] = {}
         # The ids of nodes an earlier node imported with itself (those Adds).
         self.done: set[int] = set()
+        # For independent references (quant-eval's bit-exactness check):
+        # the location name of the op that defines each SSA value, each
+        # contraction as emitted (by node name), and each clamp's bounds.
+        self.ssa_locs: dict[str, str] = {}
+        self.contractions: dict[str, dict] = {}
+        self.clamps: dict[str, tuple] = {}
 
     # --- emission helpers -------------------------------------------------
     def fresh(self) -> str:
@@ -153,6 +160,10 @@ class Importer:
 
     def emit(self, text: str) -> None:
         self.lines.append("  " + text)
+        defined = re.match(r"(%v\d+) = ", text)
+        located = re.search(r'loc\("((?:[^"\\]|\\.)*)"\)$', text)
+        if defined and located:
+            self.ssa_locs[defined.group(1)] = located.group(1)
 
     @staticmethod
     def loc(name: str) -> str:
@@ -276,6 +287,7 @@ class Importer:
                 continue
             shape = self.input_shape(inp)
             ssa = f"%arg{len(args)}"
+            self.ssa_locs[ssa] = inp.name
             self.values[inp.name] = Act(ssa, shape)
             args.append(f"{ssa}: {_ttype(shape)} {self.loc(inp.name)}")
         for node in nodes:
@@ -572,8 +584,14 @@ class Importer:
                   f"{_ttype(array.shape)}) outs({init} : {_ttype(out_phys)}) -> {_ttype(out_phys)} "
                   f"{self.loc(node.name)}")
         result = Act(ssa, (n, f, oh, ow), True)
+        bias = None
         if len(node.input) > 2 and node.input[2]:
             result = self.bias(result, inputs[2], node)
+            bias = inputs[2].array.reshape(-1).astype(np.float32)
+        self.contractions[node.name] = {
+            "kind": "depthwise" if depthwise else "nhwc", "input": self.ssa_locs.get(xp.ssa, xp.ssa),
+            "weight": np.ascontiguousarray(array, dtype=np.float32), "bias": bias,
+            "strides": list(strides), "dilations": list(dilations)}
         return result
 
     def bias(self, y: Act, b, node) -> Act:
@@ -641,16 +659,23 @@ class Importer:
         k, n = array.shape
         axis_map = {0: 1, 1: 0} if attrs.get("transB", 0) else None
         bssa = self.weight(b, np.ascontiguousarray(array, dtype=np.float32), axis_map)
+        input_loc = self.ssa_locs.get(a.ssa, a.ssa)
         y = self.matmul2d(a, bssa, k, n, node.name)
+        bias = None
         if len(node.input) > 2 and node.input[2]:
             c = inputs[2]
             if not isinstance(c, Const):
                 raise UnsupportedModelError(f"Gemm node '{node.name}': C must be constant")
             carr = c.array * np.float32(beta)
             if carr.ndim < 2 or carr.shape[0] == 1:  # a row: a bias
-                y = self.bias(y, Const(np.broadcast_to(carr.reshape(-1), (n,)).astype(np.float32)), node)
+                bias = np.broadcast_to(carr.reshape(-1), (n,)).astype(np.float32)
+                y = self.bias(y, Const(bias), node)
             else:
                 y = self.elementwise(node, "addf", [y, Const(carr)])
+                return y  # not a fused layer
+        self.contractions[node.name] = {
+            "kind": "matmul", "input": input_loc, "weight": np.ascontiguousarray(array, dtype=np.float32),
+            "bias": bias, "strides": [1, 1], "dilations": [1, 1]}
         return y
 
     def op_MatMul(self, node, inputs, attrs):
@@ -667,6 +692,11 @@ class Importer:
             add, bias = self.matmul_biases.get(node.output[0], (None, None))
             if add is not None and bias.array.ndim > len(a.shape):
                 add = None  # the Add broadcasts the result to a higher rank
+            self.contractions[node.name] = {
+                "kind": "matmul", "input": self.ssa_locs.get(flat.ssa, flat.ssa),
+                "weight": np.ascontiguousarray(b_in.array, dtype=np.float32),
+                "bias": bias.array.reshape(-1).astype(np.float32) if add is not None else None,
+                "strides": [1, 1], "dilations": [1, 1]}
             if add is not None:
                 y = self.bias(y, Const(bias.array.reshape(-1).astype(np.float32)), add)
                 self.done.add(id(add))
@@ -793,6 +823,7 @@ class Importer:
         return self.elementwise(node, lambda a: body(a[0]), [x])
 
     def op_Relu(self, node, inputs, attrs):
+        self.clamps[node.name] = (0.0, math.inf)
         return self.unary(node, lambda x: (["%zero = arith.constant 0.0 : f32",
                                             f"%r = arith.maximumf {x}, %zero : f32"], "%r"))
 
@@ -808,6 +839,8 @@ class Importer:
                     lo = float(bound.array)
                 else:
                     hi = float(bound.array)
+
+        self.clamps[node.name] = (lo, hi)
 
         def body(x):
             lines, r = [], x
@@ -1239,15 +1272,24 @@ def _fuse_gelu(model: onnx.ModelProto) -> None:
     graph.node.extend(nodes)
 
 
-def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main") -> str:
-    """The MLIR text of `model`: one function, symbolic dims fixed to `batch`."""
+def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
+                 details: dict | None = None) -> str:
+    """The MLIR text of `model`: one function, symbolic dims fixed to `batch`.
+    If `details` is given, it receives what an independent reference needs:
+    "contractions" (by node name: kind, the location name of the input,
+    weight and bias as emitted, strides, dilations) and "clamps" (by Relu /
+    Clip node name: the float bounds)."""
     if not model.HasField("graph"):
         raise UnsupportedModelError("no graph in the model (not an ONNX model?)")
     model = onnx.ModelProto.FromString(model.SerializeToString())
     _fuse_gelu(model)
     importer = Importer(model, batch, function)
     importer.check_supported()
-    return importer.run()
+    text = importer.run()
+    if details is not None:
+        details["contractions"] = importer.contractions
+        details["clamps"] = importer.clamps
+    return text
 
 
 def main(argv=None) -> int:

@@ -47,6 +47,34 @@ def test_digits_float_matches_onnxruntime_and_w8a8_keeps_accuracy(tmp_path):
     assert local == sorted(local)
     # Weights at 8 bits: about a quarter of the float model.
     assert report["quantized_weight_bytes"] < 0.3 * report["float_weight_bytes"]
+    # Every fused layer of the lowered program equals the NumPy integer
+    # reference on the sample.
+    exact = report["bit_exactness"]
+    assert exact["layers_checked"] == 3 and exact["not_checked"] == []
+    assert exact["elements"] == 100 * (8 * 8 * 8 + 16 * 4 * 4 + 10)
+    assert exact["mismatches"] == 0
+
+
+def test_bit_exactness_check_can_fail(monkeypatch):
+    """The same check with one layer's bias moved by about 0.6 of its
+    quantization step (s_x * s_w, with s_w around 0.01): some channels round
+    to another integer bias, and the check finds mismatches in that layer
+    only."""
+    import quant_opt.evaluate as evaluate_module
+
+    real = evaluate_module.check_layers
+
+    def with_wrong_bias(details, parameters, *args):
+        layer = details["contractions"]["/conv2/Conv"]
+        x_scale = float(parameters["activations"][layer["input"]].split(", ")[1].split(":")[0].rstrip(">"))
+        layer["bias"] = layer["bias"] + np.float32(0.6 * x_scale * 0.01)
+        return real(details, parameters, *args)
+
+    monkeypatch.setattr(evaluate_module, "check_layers", with_wrong_bias)
+    report = evaluate(Config(model=DIGITS, data="digits", limit=100, layer_samples=100, verbose=False))
+    by_layer = {layer["layer"]: layer["mismatches"] for layer in report["bit_exactness"]["layers"]}
+    assert by_layer["/conv2/Conv"] > 0
+    assert by_layer["/conv1/Conv"] == 0 and by_layer["/fc/Gemm"] == 0
 
 
 def test_per_layer_report_names_the_broken_layer(tmp_path):

@@ -1,0 +1,112 @@
+"""Bit-exactness of a model's lowered integer program against the NumPy
+integer reference, layer by layer, on a sample.
+
+quant-eval runs the quantized program with every activation exposed
+(qnn-expose-activations): each is the dequantized value the integer code
+computed, from which the stored integers are recovered exactly (the check
+fails if dequantizing them does not give the same floats back). For each
+fused contraction (Conv, depthwise Conv, Gemm, MatMul of constant weights,
+with its bias and Relu / Clip), the reference computes the stored output
+from the program's own stored input by docs/Semantics.md
+(quant_opt.fusion_check.contraction_reference, written from the spec): the
+weights are quantized by NumPy with the types qnn-insert-qdq chose
+(`parameters=`), the bias, zero points and multipliers are derived as the
+spec says. Every output element must match: mismatches are reported, not
+tolerated. Layers of other kinds are listed as not checked, with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import reference as ref
+from .fusion_check import Layer, contraction_reference
+
+
+def recover_stored(values: np.ndarray, qtype: ref.QuantType) -> np.ndarray | None:
+    """The stored integers whose dequantization is `values` (per-tensor
+    types), or None if no integers give exactly these floats."""
+    scale, zero_point = float(qtype.scales), int(qtype.zero_points)
+    stored = np.rint(values.astype(np.float64) / scale).astype(np.int64) + zero_point
+    if stored.min() < qtype.qmin or stored.max() > qtype.qmax:
+        return None
+    back = ref.dequantize(stored, qtype)
+    if not np.array_equal(ref.to_bits(back.astype(np.float32)), ref.to_bits(values.astype(np.float32))):
+        return None
+    return stored
+
+
+def _bounds(segment_nodes, clamps) -> tuple | None:
+    """The clamp of the Relu / Clip nodes fused into the layer, as fusion_check
+    takes it: (lo, hi or None)."""
+    lo, hi = -math.inf, math.inf
+    found = False
+    for node in segment_nodes:
+        if node.name in clamps:
+            found = True
+            a, b = clamps[node.name]
+            lo, hi = max(lo, a), min(hi, b)
+    if not found:
+        return None
+    return (lo, None if hi == math.inf else hi)
+
+
+def check_layers(details: dict, parameters: dict, ids: list[str], segments: dict,
+                 activations: dict[str, np.ndarray]) -> dict:
+    """Checks each fused contraction; `segments` maps an exposed id to the
+    ONNX nodes that end in it, `activations` an id to the quantized
+    program's (dequantized) values on the sample."""
+    checked, unchecked = [], []
+    elements = mismatches = 0
+    owner = {node.name: id_ for id_, nodes in segments.items() for node in nodes}
+    for name, layer in details["contractions"].items():
+        out_id = owner.get(name)
+        in_id = layer["input"]
+
+        def skip(reason):
+            unchecked.append({"layer": name, "reason": reason})
+
+        if out_id is None or in_id not in activations:
+            skip("its input or output is not an exposed activation")
+            continue
+        if name not in parameters["weights"]:
+            skip("its weights are not quantized (skipped by the recipe, or weight-only)")
+            continue
+        if in_id not in parameters["activations"] or out_id not in parameters["activations"]:
+            skip("its input or output is not quantized")
+            continue
+        if layer["dilations"] != [1, 1] or layer["strides"][0] != layer["strides"][1]:
+            skip("dilated or unequal strides: not in the reference")
+            continue
+        x_type = ref.parse_quant_type(parameters["activations"][in_id])
+        y_type = ref.parse_quant_type(parameters["activations"][out_id])
+        w = layer["weight"]
+        w_type = ref.parse_quant_type(parameters["weights"][name], shape=w.shape)
+        if x_type.kind != "per_tensor" or y_type.kind != "per_tensor":
+            skip("per-axis activations")
+            continue
+        x_stored = recover_stored(activations[in_id], x_type)
+        y_stored = recover_stored(activations[out_id], y_type)
+        if x_stored is None or y_stored is None:
+            mismatches += int(activations[out_id].size)
+            elements += int(activations[out_id].size)
+            checked.append({"layer": name, "output": out_id, "elements": int(activations[out_id].size),
+                            "mismatches": int(activations[out_id].size),
+                            "note": "the exposed values are not dequantized integers"})
+            continue
+        w_stored = ref.quantize(w, w_type).astype(np.int64)
+        spec = Layer(kind=layer["kind"], x_shape=x_stored.shape[1:], w=w, bias=layer["bias"],
+                     activation="none", strides=int(layer["strides"][0]))
+        want = contraction_reference(spec, x_stored, x_type, w_stored, w_type, y_type,
+                                     _bounds(segments[out_id], details["clamps"]))
+        if want.shape != y_stored.shape:
+            skip(f"reference shape {want.shape} differs from the program's {y_stored.shape}")
+            continue
+        bad = int(np.count_nonzero(want != y_stored))
+        elements += int(want.size)
+        mismatches += bad
+        checked.append({"layer": name, "output": out_id, "elements": int(want.size), "mismatches": bad})
+    return {"layers_checked": len(checked), "elements": elements, "mismatches": mismatches,
+            "layers": checked, "not_checked": unchecked}
