@@ -6,7 +6,8 @@ quant-eval runs the quantized program with every activation exposed
 computed, from which the stored integers are recovered exactly (the check
 fails if dequantizing them does not give the same floats back). For each
 fused contraction (Conv, depthwise Conv, Gemm, MatMul of constant weights,
-with its bias and Relu / Clip), the reference computes the stored output
+with its bias and Relu / Clip), residual Add (qnn.add) and average pooling,
+the reference computes the stored output
 from the program's own stored input by docs/Semantics.md
 (quant_opt.fusion_check.contraction_reference, written from the spec): the
 weights are quantized by NumPy with the types qnn-insert-qdq chose
@@ -22,7 +23,7 @@ import math
 import numpy as np
 
 from . import reference as ref
-from .fusion_check import Layer, contraction_reference
+from .fusion_check import Layer, clamp_for_bounds, contraction_reference
 
 
 def recover_stored(values: np.ndarray, qtype: ref.QuantType) -> np.ndarray | None:
@@ -59,7 +60,6 @@ def check_layers(details: dict, parameters: dict, ids: list[str], segments: dict
     ONNX nodes that end in it, `activations` an id to the quantized
     program's (dequantized) values on the sample."""
     checked, unchecked = [], []
-    elements = mismatches = 0
     owner = {node.name: id_ for id_, nodes in segments.items() for node in nodes}
     for name, layer in details["contractions"].items():
         out_id = owner.get(name)
@@ -90,23 +90,57 @@ def check_layers(details: dict, parameters: dict, ids: list[str], segments: dict
         x_stored = recover_stored(activations[in_id], x_type)
         y_stored = recover_stored(activations[out_id], y_type)
         if x_stored is None or y_stored is None:
-            mismatches += int(activations[out_id].size)
-            elements += int(activations[out_id].size)
-            checked.append({"layer": name, "output": out_id, "elements": int(activations[out_id].size),
-                            "mismatches": int(activations[out_id].size),
-                            "note": "the exposed values are not dequantized integers"})
+            checked.append(_unrecoverable(name, out_id, activations[out_id]))
             continue
         w_stored = ref.quantize(w, w_type).astype(np.int64)
         spec = Layer(kind=layer["kind"], x_shape=x_stored.shape[1:], w=w, bias=layer["bias"],
                      activation="none", strides=int(layer["strides"][0]))
         want = contraction_reference(spec, x_stored, x_type, w_stored, w_type, y_type,
                                      _bounds(segments[out_id], details["clamps"]))
-        if want.shape != y_stored.shape:
-            skip(f"reference shape {want.shape} differs from the program's {y_stored.shape}")
+        checked.append(_compare(name, out_id, want, y_stored))
+    for name, add in details.get("adds", {}).items():
+        out_id = owner.get(name)
+        ins = add["inputs"]
+        types = [parameters["activations"].get(i) for i in ins + [out_id]]
+        if out_id is None or any(i not in activations for i in ins) or None in types:
+            unchecked.append({"layer": name, "reason": "its inputs or output are not quantized activations"})
             continue
-        bad = int(np.count_nonzero(want != y_stored))
-        elements += int(want.size)
-        mismatches += bad
-        checked.append({"layer": name, "output": out_id, "elements": int(want.size), "mismatches": bad})
-    return {"layers_checked": len(checked), "elements": elements, "mismatches": mismatches,
+        a_type, b_type, y_type = (ref.parse_quant_type(t) for t in types)
+        a, b, y = (recover_stored(activations[i], t) for i, t in zip(ins + [out_id], (a_type, b_type, y_type)))
+        if a is None or b is None or y is None:
+            checked.append(_unrecoverable(name, out_id, activations[out_id]))
+            continue
+        m_a, m_b, n = ref.add_parameters(float(a_type.scales), float(b_type.scales), float(y_type.scales))
+        want = ref.add(a, a_type, b, b_type, (m_a, m_b), n, y_type,
+                       clamp=clamp_for_bounds(_bounds(segments[out_id], details["clamps"]), y_type))
+        checked.append(_compare(name, out_id, want, y))
+    for name, pool in details.get("average_pools", {}).items():
+        out_id = owner.get(name)
+        types = [parameters["activations"].get(i) for i in (pool["input"], out_id)]
+        if out_id is None or pool["input"] not in activations or None in types:
+            unchecked.append({"layer": name, "reason": "its input or output is not a quantized activation"})
+            continue
+        x_type, y_type = (ref.parse_quant_type(t) for t in types)
+        x, y = recover_stored(activations[pool["input"]], x_type), recover_stored(activations[out_id], y_type)
+        if x is None or y is None:
+            checked.append(_unrecoverable(name, out_id, activations[out_id]))
+            continue
+        want = ref.average_pool_nhwc(x, x_type, tuple(pool["kernel"]), tuple(pool["strides"]), divisor=None,
+                                     factor=pool["factor"], out_type=y_type)
+        checked.append(_compare(name, out_id, want, y))
+    return {"layers_checked": len(checked), "elements": sum(c["elements"] for c in checked),
+            "mismatches": sum(c["mismatches"] for c in checked),
             "layers": checked, "not_checked": unchecked}
+
+
+def _compare(name, out_id, want, got) -> dict:
+    if want.shape != got.shape:
+        return {"layer": name, "output": out_id, "elements": int(got.size), "mismatches": int(got.size),
+                "note": f"reference shape {want.shape}, program shape {got.shape}"}
+    return {"layer": name, "output": out_id, "elements": int(want.size),
+            "mismatches": int(np.count_nonzero(want != got))}
+
+
+def _unrecoverable(name, out_id, values) -> dict:
+    return {"layer": name, "output": out_id, "elements": int(values.size), "mismatches": int(values.size),
+            "note": "the exposed values are not dequantized integers"}

@@ -271,11 +271,7 @@ def contraction_reference(layer: Layer, xq, x_type, w_stored, w_type, y_type, bo
     axis = {"matmul": 1, "batch_matmul": 2, "nhwc": 3, "nchw": 0, "depthwise": 2}[layer.kind]
     channels = layer.w.shape[axis]
     sx, zx, sy = float(x_type.scales), int(x_type.zero_points), float(y_type.scales)
-    clamp = None
-    if bounds:
-        lo = int(ref.quantize(np.array([bounds[0]], np.float32), y_type)[0])
-        hi = y_type.qmax if bounds[1] is None else int(ref.quantize(np.array([bounds[1]], np.float32), y_type)[0])
-        clamp = (lo, hi)
+    clamp = clamp_for_bounds(bounds, y_type)
 
     if w_type.kind == "sub_channel":
         # Per-group weights: per group G and channel c, a partial sum of
@@ -365,7 +361,12 @@ def _activation_body(activation: str, rank: int, source: str, yt: str) -> tuple[
 
 
 def _clamp_for(activation, y_type):
-    bounds = _bounds(activation)
+    return clamp_for_bounds(_bounds(activation), y_type)
+
+
+def clamp_for_bounds(bounds, y_type):
+    """The stored clamp [lo, hi] of float activation bounds (lo, hi or None):
+    each bound quantized to the result's type."""
     if not bounds:
         return None
     lo = int(ref.quantize(np.array([bounds[0]], np.float32), y_type)[0])

@@ -152,6 +152,8 @@ class Importer:
         self.ssa_locs: dict[str, str] = {}
         self.contractions: dict[str, dict] = {}
         self.clamps: dict[str, tuple] = {}
+        self.adds: dict[str, dict] = {}
+        self.average_pools: dict[str, dict] = {}
 
     # --- emission helpers -------------------------------------------------
     def fresh(self) -> str:
@@ -752,6 +754,8 @@ class Importer:
             init = self.init(acts[0].physical, None)
             ssa = self.fresh()
             t = _ttype(acts[0].physical)
+            if op == "addf":
+                self.adds[node.name] = {"inputs": [self.ssa_locs.get(a.ssa, a.ssa) for a in acts]}
             self.emit(f"{ssa} = {named[op]} ins({acts[0].ssa}, {acts[1].ssa} : {t}, {t}) outs({init} : {t}) "
                       f"-> {t} {self.loc(node.name)}")
             return Act(ssa, out, acts[0].nhwc)
@@ -899,6 +903,9 @@ class Importer:
         if kind == "max":
             return result
         factor = 1.0 / (kernel[0] * kernel[1])
+        self.average_pools[node.name] = {"input": self.ssa_locs.get(xp.ssa, xp.ssa),
+                                         "kernel": list(kernel), "strides": list(strides),
+                                         "factor": float(np.float32(factor))}
         ssa = self.generic([(result.ssa, out, [0, 1, 2, 3])], out,
                            lambda a: ([f"%f = arith.constant {_float(factor)} : f32",
                                        f"%r = arith.mulf {a[0]}, %f : f32"], "%r"), node.name)
@@ -1277,8 +1284,10 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
     """The MLIR text of `model`: one function, symbolic dims fixed to `batch`.
     If `details` is given, it receives what an independent reference needs:
     "contractions" (by node name: kind, the location name of the input,
-    weight and bias as emitted, strides, dilations) and "clamps" (by Relu /
-    Clip node name: the float bounds)."""
+    weight and bias as emitted, strides, dilations), "adds" (Adds of two
+    activations: their inputs' location names), "average_pools" (input,
+    kernel, strides, the f32 factor) and "clamps" (by Relu / Clip node name:
+    the float bounds)."""
     if not model.HasField("graph"):
         raise UnsupportedModelError("no graph in the model (not an ONNX model?)")
     model = onnx.ModelProto.FromString(model.SerializeToString())
@@ -1289,6 +1298,8 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
     if details is not None:
         details["contractions"] = importer.contractions
         details["clamps"] = importer.clamps
+        details["adds"] = importer.adds
+        details["average_pools"] = importer.average_pools
     return text
 
 
