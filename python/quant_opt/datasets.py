@@ -65,15 +65,15 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
         )
     with gzip.open(path, "rb") as f:
         data = f.read()
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"{path}: truncated idx header ({len(data)} bytes)")
     magic = data[:4]
-    if magic[0] != 0 or magic[1] != 0 or magic[2] != _IDX_UBYTE or magic[3] != ndim:
+    if magic != bytes([0, 0, _IDX_UBYTE, ndim]):
         raise ValueError(
             f"{path}: not an idx file of unsigned bytes with {ndim} dimensions "
             f"(magic {magic.hex()}, expected 0000{_IDX_UBYTE:02x}{ndim:02x})"
         )
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path}: truncated idx header ({len(data)} bytes)")
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     expected = int(np.prod(dims)) + header
     if len(data) != expected:
