@@ -498,6 +498,7 @@ def weight_parameters(
     symmetric: bool,
     axis: int | None = None,
     block: dict[int, int] | None = None,
+    widen=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scales (float64) and zero points (int64) of a weight tensor.
 
@@ -506,7 +507,9 @@ def weight_parameters(
     ``(values.shape[axis],)``) or of each block (``block = {axis: size}``:
     full-rank results of shape ``values.shape[d] // size`` along each listed
     axis and 1 along the others, which form a single block) is its
-    ``[min, max]``, then ``choose_parameters`` applies.
+    ``[min, max]``, then ``choose_parameters`` applies. ``widen`` (broadcast
+    against the ranges' shape) widens each range to contain ``[-widen,
+    widen]`` first: docs/Calibration.md, "Weights and the bias".
     """
     qmin, qmax = _check_storage(qmin, qmax)
     x = np.asarray(values)
@@ -550,6 +553,9 @@ def weight_parameters(
     else:
         mins, maxs = np.array(x.min()), np.array(x.max())
 
+    if widen is not None:
+        reach = np.broadcast_to(np.asarray(widen, dtype=np.float64), mins.shape)
+        mins, maxs = np.minimum(mins, -reach), np.maximum(maxs, reach)
     scales = np.empty(mins.shape, dtype=np.float64)
     zero_points = np.empty(mins.shape, dtype=np.int64)
     for idx in np.ndindex(mins.shape):

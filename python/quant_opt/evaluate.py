@@ -231,8 +231,12 @@ def node_segments(model: onnx.ModelProto, ids: list[str]) -> tuple[dict[str, str
     Returns a description ("Conv + Relu") and the nodes, by id."""
     nodes = {n.name: n for n in model.graph.node}
     producer = {o: n for n in model.graph.node for o in n.output}
-    constant = {i.name for i in model.graph.initializer} | {
-        n.output[0] for n in model.graph.node if n.op_type == "Constant"}
+    # Constants: initializers and what nodes compute from constants alone
+    # (the importer evaluates those), and shapes (static once imported).
+    constant = {i.name for i in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type in ("Constant", "Shape") or all(not i or i in constant for i in n.input):
+            constant.update(n.output)
     named = set(ids)
     result, members = {}, {}
     for id_ in ids:

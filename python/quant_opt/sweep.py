@@ -45,24 +45,31 @@ RECIPES = [
 SHORT_RECIPES = [RECIPES[0], RECIPES[1], RECIPES[8]]
 
 
-def bundled_models() -> dict[str, tuple[Path, str]]:
-    """models/<name>/model.onnx with the data set its metrics.json names."""
+def bundled_models(pretrained: bool = False) -> dict[str, tuple[Path, str, str | None]]:
+    """models/<name>/model.onnx with the data set its metrics.json names (and
+    the pretrained ones models/pretrained.py prepared under build/pretrained,
+    with their own evaluation and calibration files)."""
     models = {}
-    for metrics in sorted((ROOT / "models").glob("*/metrics.json")):
-        data = json.loads(metrics.read_text()).get("dataset")
-        if data and (metrics.parent / "model.onnx").is_file():
-            models[metrics.parent.name] = (metrics.parent / "model.onnx", data)
+    places = [ROOT / "models"] + ([ROOT / "build" / "pretrained"] if pretrained else [])
+    for place in places:
+        for metrics in sorted(place.glob("*/metrics.json")):
+            info = json.loads(metrics.read_text())
+            if info.get("dataset") and (metrics.parent / "model.onnx").is_file():
+                models[metrics.parent.name] = (metrics.parent / "model.onnx", info["dataset"],
+                                               info.get("calibration"))
     return models
 
 
-def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verbose: bool) -> list[dict]:
-    models = bundled_models()
+def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verbose: bool,
+          pretrained: bool = False, batch: int = 100) -> list[dict]:
+    models = bundled_models(pretrained)
     results = []
     for name in names:
         if name not in models:
             raise EvaluationError(f"no bundled model '{name}' (there are: {', '.join(models)})")
-        path, data = models[name]
-        config = Config(model=path, data=data, limit=limit, name=name, verbose=verbose)
+        path, data, calibration = models[name]
+        config = Config(model=path, data=data, calibration_data=calibration, limit=limit, name=name,
+                        verbose=verbose, batch=batch)
         with tempfile.TemporaryDirectory() as tmp:
             evaluation = Evaluation(config, Path(tmp))
             evaluation.prepare()
@@ -79,7 +86,8 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
                     report = {"error": str(error).strip().splitlines()[-1]}
                 report["recipe_name"] = recipe
                 rows.append(report)
-        results.append({"name": name, "model": str(path.relative_to(ROOT)), "data": data,
+        results.append({"name": name, "model": str(path.relative_to(ROOT)),
+                        "data": Path(data).name if calibration else data,
                         "samples": len(evaluation.x_eval), "float_top1": evaluation_float_top1(rows),
                         "float_weight_bytes": rows[0].get("float_weight_bytes"), "recipes": rows})
     return results
@@ -168,6 +176,9 @@ def main(argv=None) -> int:
     parser.add_argument("--short", action="store_true",
                         help="digits-cnn with three recipes, for a quick look")
     parser.add_argument("--limit", type=int, help="evaluate the first N samples of each data set")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="also the pretrained models models/pretrained.py prepared")
+    parser.add_argument("--batch", type=int, default=100, help="samples per call (default: 100)")
     parser.add_argument("--layer-samples", type=int, default=200,
                         help="samples for the per-layer table of the first recipe (0: none)")
     parser.add_argument("-o", "--output", type=Path, help="Markdown file to write (e.g. docs/Accuracy.md)")
@@ -185,12 +196,13 @@ def main(argv=None) -> int:
                     row["output"]["sqnr_db"] = float(row["output"]["sqnr_db"])
         command = results[0].get("command", "scripts/quant-sweep") if results else "scripts/quant-sweep"
         return _write(results, command, args, results[0].get("seconds") if results else None)
-    models = bundled_models()
+    models = bundled_models(args.pretrained)
     names = args.models.split(",") if args.models else (["digits-cnn"] if args.short else list(models))
     recipes = SHORT_RECIPES if args.short else RECIPES
     started = time.time()
     try:
-        results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet)
+        results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet, args.pretrained,
+                        args.batch)
     except EvaluationError as error:
         print(f"quant-sweep: error: {error}", file=sys.stderr)
         return 1

@@ -373,6 +373,26 @@ def test_weights_per_channel():
     assert z.tolist() == [0, 0, 0]
 
 
+def test_weights_widened_for_the_bias():
+    """docs/Calibration.md, "Weights and the bias": the test
+    insert-qdq-bias-range.mlir by hand. Input s_x = 4/255; channel 1 has
+    weights +-1e-9 and bias 1.0: R = 1 / (s_x 2^30) * 254 / 2 and
+    s = R / 127 = 255 / (4 * 2^30); channel 0 (bias 0) keeps 0.5 / 127."""
+    w = np.array([[0.5, 1.0e-9], [0.25, -1.0e-9]], dtype=np.float32)
+    s_x = 4 / 255
+    widen = np.abs([0.0, 1.0]) / (s_x * 2.0 ** 30) * (127 - -127) / 2
+    s, z = weight_parameters(w, -127, 127, symmetric=True, axis=1, widen=widen)
+    assert s[0] == np.float32(0.5) / 127
+    assert s[1] == 255 / (4 * 2.0 ** 30)
+    assert 1.0 / (s_x * s[1]) == 2.0 ** 30
+    # Per tensor, the largest R applies to the whole tensor; nothing below
+    # the tensor's own range changes anything.
+    s, _ = weight_parameters(w, -127, 127, symmetric=True, widen=widen.max())
+    assert s == np.float32(0.5) / 127
+    s, _ = weight_parameters(w, -127, 127, symmetric=True, widen=1.0)
+    assert s == 1.0 / 127
+
+
 def test_weights_per_group():
     w = np.array([[1.0, -2.0, 0.5, 0.25], [-3.0, 4.0, 0.0, 0.0]])
     # block {0: 1, 1: 2} on shape (2, 4): parameter shape (2/1, 4/2) = (2, 2).

@@ -1481,6 +1481,16 @@ static std::optional<WeightOperand> getConstantWeightOperand(Operation *op) {
   return layout;
 }
 
+std::optional<SmallVector<double>> qnn::getConstantBias(Operation *op) {
+  std::optional<WeightOperand> layout = getWeightOperand(op);
+  if (!layout || op->getNumResults() != 1)
+    return std::nullopt;
+  Operation *user = getSingleUser(op->getResult(0));
+  if (!user)
+    return std::nullopt;
+  return matchBiasAdd(user, op->getResult(0), layout->resultChannelAxis);
+}
+
 bool qnn::isFusedIntermediate(Value value) {
   Operation *user = getSingleUser(value);
   Operation *producer = value.getDefiningOp();

@@ -85,12 +85,13 @@ getBlockRanges(ArrayRef<double> values, ArrayRef<int64_t> shape,
 }
 
 /// The quantized type of a constant weight of `tensorType` with `values`,
-/// per `config`, or null after an error at `op`.
-static quant::QuantizedType getWeightType(Operation *op,
-                                          RankedTensorType tensorType,
-                                          ArrayRef<double> values,
-                                          const WeightOperand &layout,
-                                          WeightConfig config) {
+/// per `config`, or null after an error at `op`. The range of each block of
+/// output channel c is widened to contain [-widen[c], widen[c]] (the whole
+/// tensor's by the largest), if `widen` is given.
+static quant::QuantizedType
+getWeightType(Operation *op, RankedTensorType tensorType,
+              ArrayRef<double> values, const WeightOperand &layout,
+              WeightConfig config, ArrayRef<double> widen) {
   MLIRContext *ctx = op->getContext();
   Type expressedType = tensorType.getElementType();
   ArrayRef<int64_t> shape = tensorType.getShape();
@@ -121,8 +122,23 @@ static quant::QuantizedType getWeightType(Operation *op,
   }
 
   SmallVector<int64_t> blocks;
-  SmallVector<QuantizationParams> params = llvm::map_to_vector(
-      getBlockRanges(values, shape, blockSizes, blocks), [&](auto range) {
+  SmallVector<std::pair<double, double>> ranges =
+      getBlockRanges(values, shape, blockSizes, blocks);
+  if (!widen.empty()) {
+    int64_t axis = layout.channelAxis, inner = 1;
+    for (int64_t d = axis + 1; d < static_cast<int64_t>(blocks.size()); ++d)
+      inner *= blocks[d];
+    double largest = *llvm::max_element(widen);
+    for (auto [index, range] : llvm::enumerate(ranges)) {
+      double r =
+          blocks[axis] == 1
+              ? largest
+              : widen[(static_cast<int64_t>(index) / inner) % blocks[axis]];
+      range = {std::min(range.first, -r), std::max(range.second, r)};
+    }
+  }
+  SmallVector<QuantizationParams> params =
+      llvm::map_to_vector(ranges, [&](auto range) {
         return chooseQuantizationParams(range.first, range.second, storage);
       });
   auto emitErrorAtOp = [&] { return op->emitError(); };
@@ -448,7 +464,8 @@ struct QNNInsertQDQPass
           });
       auto tensorType = cast<RankedTensorType>(constant.getType());
       quant::QuantizedType type =
-          getWeightType(op, tensorType, doubles, layout, config.weights);
+          getWeightType(op, tensorType, doubles, layout, config.weights,
+                        getBiasWidening(op, layout, config.weights.storage));
       if (!type)
         return failure();
       weightTypes.emplace_back(getLayerName(op), type);
@@ -461,6 +478,29 @@ struct QNNInsertQDQPass
       operand.set(dequantized);
     }
     return success();
+  }
+
+  /// How far each output channel's weight range must reach so that the
+  /// fused bias b / (s_x s_w) stays within 2^30 (docs/Calibration.md,
+  /// "Weights and the bias"): R_c = |b_c| / (s_x 2^30) * (qmax - qmin) / 2
+  /// gives s_w >= |b_c| / (s_x 2^30). Empty without a constant bias or a
+  /// per-tensor quantized input.
+  static SmallVector<double> getBiasWidening(Operation *op,
+                                             const WeightOperand &layout,
+                                             const StorageSpec &storage) {
+    std::optional<SmallVector<double>> bias = getConstantBias(op);
+    auto input = op->getOperand(layout.operandIndex == 0 ? 1 : 0)
+                     .getDefiningOp<DequantizeOp>();
+    if (!bias || !input)
+      return {};
+    auto inputType = dyn_cast<quant::UniformQuantizedType>(
+        getElementTypeOrSelf(input.getInput().getType()));
+    if (!inputType)
+      return {};
+    double levels = static_cast<double>(storage.getMax() - storage.getMin());
+    return llvm::map_to_vector(*bias, [&](double b) {
+      return std::abs(b) / (inputType.getScale() * 1073741824.0) * levels / 2;
+    });
   }
 
   LayerConfig defaults;

@@ -72,6 +72,10 @@ std::optional<WeightOperand> getWeightOperand(Operation *op);
 /// quantized on their own (no observer, no quantize / dequantize pair).
 bool isFusedIntermediate(Value value);
 
+/// The bias the only reader of contraction `op`'s result adds (as fusion
+/// takes it: per output channel), if any.
+std::optional<SmallVector<double>> getConstantBias(Operation *op);
+
 /// Collects the patterns of qnn-fuse-quantized-ops: a dequantized
 /// contraction with constant quantized weights, an optional bias and
 /// activation, quantized again, becomes an integer contraction accumulating
