@@ -44,11 +44,12 @@ SUPPORTED_OPS = frozenset("""
     Conv Gemm MatMul Add Sub Mul Div Relu Clip Sigmoid Tanh MaxPool AveragePool
     GlobalAveragePool Flatten Reshape Transpose Concat BatchNormalization Pad
     Softmax LayerNormalization Gelu Erf QuantizeLinear DequantizeLinear
-    Identity Constant Shape Gather Unsqueeze Squeeze Slice Cast
+    Identity Constant Shape Gather Unsqueeze Squeeze Slice Cast Dropout
+    ReduceMean LeakyRelu HardSigmoid HardSwish
 """.split())
 # Ops only accepted when all their inputs are constants (shape arithmetic the
 # exporter left behind); they are evaluated at import time.
-CONSTANT_ONLY_OPS = frozenset("Shape Gather Unsqueeze Squeeze Slice Cast Sqrt Pow ConstantOfShape Range Equal Where Expand".split())
+CONSTANT_ONLY_OPS = frozenset("Shape Gather Sqrt Pow ConstantOfShape Range Equal Where Expand".split())
 
 STORAGE = {np.dtype(np.int8): "i8", np.dtype(np.uint8): "u8", np.dtype(np.int16): "i16",
            np.dtype(np.uint16): "u16", np.dtype(np.int32): "i32"}
@@ -985,6 +986,123 @@ class Importer:
         if int(np.prod(shape)) != int(np.prod(x.shape)):
             raise UnsupportedModelError(f"Reshape node '{node.name}': cannot reshape {x.shape} to {shape}")
         return self.reshape(x, tuple(shape), node.name)
+
+    def axes_of(self, node, inputs, attrs, rank, index=1, added=False):
+        """The `axes` of a node (an input from opset 13 or 18, else an
+        attribute), sorted and made non-negative for `rank` (plus their count
+        if `added`: Unsqueeze's axes index its output); None if absent."""
+        if len(node.input) > index and node.input[index]:
+            axes = inputs[index]
+            if not isinstance(axes, Const):
+                raise UnsupportedModelError(f"{node.op_type} node '{node.name}': axes must be constant")
+            axes = [int(a) for a in np.atleast_1d(axes.array)]
+        elif "axes" in attrs:
+            axes = list(attrs["axes"])
+        else:
+            return None
+        rank += len(axes) if added else 0
+        return sorted(a % rank for a in axes)
+
+    def op_Unsqueeze(self, node, inputs, attrs):
+        x = self.to_plain(self.act(node.input[0], node), node.name)
+        axes = self.axes_of(node, inputs, attrs, len(x.shape), added=True)
+        if axes is None:
+            raise UnsupportedModelError(f"Unsqueeze node '{node.name}': no axes")
+        shape = list(x.shape)
+        for axis in axes:
+            shape.insert(axis, 1)
+        return self.reshape(x, tuple(shape), node.name)
+
+    def op_Squeeze(self, node, inputs, attrs):
+        x = self.to_plain(self.act(node.input[0], node), node.name)
+        axes = self.axes_of(node, inputs, attrs, len(x.shape))
+        if axes is None:
+            axes = [i for i, d in enumerate(x.shape) if d == 1]
+        if any(x.shape[a] != 1 for a in axes):
+            raise UnsupportedModelError(f"Squeeze node '{node.name}': an axis of {x.shape} is not 1")
+        return self.reshape(x, tuple(d for i, d in enumerate(x.shape) if i not in axes), node.name)
+
+    def op_Slice(self, node, inputs, attrs):
+        x = self.to_plain(self.act(node.input[0], node), node.name)
+        rank = len(x.shape)
+        if self.opset < 10:
+            starts, ends = attrs["starts"], attrs["ends"]
+            axes, steps = attrs.get("axes", list(range(len(starts)))), [1] * len(starts)
+        else:
+            def const(index, default):
+                if len(node.input) <= index or not node.input[index]:
+                    return default
+                if not isinstance(inputs[index], Const):
+                    raise UnsupportedModelError(f"Slice node '{node.name}': starts, ends, axes and "
+                                                "steps must be constant")
+                return [int(v) for v in inputs[index].array.reshape(-1)]
+            starts, ends = const(1, None), const(2, None)
+            axes = const(3, list(range(len(starts))))
+            steps = const(4, [1] * len(starts))
+        offsets, sizes, strides = [0] * rank, list(x.shape), [1] * rank
+        for start, end, axis, step in zip(starts, ends, axes, steps):
+            axis %= rank
+            if step < 1:
+                raise UnsupportedModelError(f"Slice node '{node.name}': only positive steps")
+            begin, stop, _ = slice(start, end, step).indices(x.shape[axis])
+            offsets[axis], strides[axis] = begin, step
+            sizes[axis] = max(0, -(-(stop - begin) // step))
+        ssa = self.fresh()
+        self.emit(f"{ssa} = tensor.extract_slice {x.ssa}[{', '.join(map(str, offsets))}] "
+                  f"[{', '.join(map(str, sizes))}] [{', '.join(map(str, strides))}] : "
+                  f"{_ttype(x.shape)} to {_ttype(sizes)} {self.loc(node.name)}")
+        return Act(ssa, tuple(sizes))
+
+    def op_Dropout(self, node, inputs, attrs):
+        if len(node.output) > 1 and node.output[1]:
+            raise UnsupportedModelError(f"Dropout node '{node.name}': the mask output")
+        return self.act(node.input[0], node)  # inference: the identity
+
+    def op_Cast(self, node, inputs, attrs):
+        if attrs.get("to") != onnx.TensorProto.FLOAT:
+            raise UnsupportedModelError(f"Cast node '{node.name}': only to FLOAT on activations")
+        return self.act(node.input[0], node)
+
+    def op_ReduceMean(self, node, inputs, attrs):
+        x = self.act(node.input[0], node)
+        rank = len(x.shape)
+        axes = self.axes_of(node, inputs, attrs, rank) or list(range(rank))
+        keep = attrs.get("keepdims", 1)
+        if rank == 4 and axes == [2, 3]:
+            # A global average pooling, which quant-opt fuses into integers.
+            x = self.to_nhwc(x, node.name)
+            pooled = self.pool(node, x, list(x.shape[2:]), [1, 1], (0, 0, 0, 0), "avg")
+            return pooled if keep else self.reshape(self.to_plain(pooled, node.name + ".keepdims"),
+                                                    x.shape[:2], node.name + ".squeeze")
+        x = self.to_plain(x, node.name)
+        total = self.reduce_last(node, x, axes, lambda a: ([], a[0]), 0.0, "addf", ".sum")
+        factor = 1.0 / float(np.prod([x.shape[a] for a in axes]))
+        mean = self.elementwise(node, "mulf", [total, Const(np.array(factor, np.float32))])
+        if keep:
+            mean = self.reshape(mean, tuple(1 if i in axes else d for i, d in enumerate(x.shape)),
+                                node.name + ".keepdims")
+        return mean
+
+    def op_LeakyRelu(self, node, inputs, attrs):
+        alpha = attrs.get("alpha", 0.01)
+        return self.unary(node, lambda x: ([
+            "%zero = arith.constant 0.0 : f32", f"%alpha = arith.constant {_float(alpha)} : f32",
+            f"%p = arith.maximumf {x}, %zero : f32", f"%n = arith.minimumf {x}, %zero : f32",
+            "%an = arith.mulf %n, %alpha : f32", "%r = arith.addf %p, %an : f32"], "%r"))
+
+    def hard_sigmoid(self, x, alpha, beta):
+        return [f"%alpha = arith.constant {_float(alpha)} : f32", f"%beta = arith.constant {_float(beta)} : f32",
+                "%zero = arith.constant 0.0 : f32", "%one = arith.constant 1.0 : f32",
+                f"%ax = arith.mulf {x}, %alpha : f32", "%axb = arith.addf %ax, %beta : f32",
+                "%lo = arith.maximumf %axb, %zero : f32", "%h = arith.minimumf %lo, %one : f32"]
+
+    def op_HardSigmoid(self, node, inputs, attrs):
+        return self.unary(node, lambda x: (self.hard_sigmoid(x, attrs.get("alpha", 0.2), attrs.get("beta", 0.5)),
+                                           "%h"))
+
+    def op_HardSwish(self, node, inputs, attrs):
+        return self.unary(node, lambda x: (self.hard_sigmoid(x, 1.0 / 6.0, 0.5) + [f"%r = arith.mulf {x}, %h : f32"],
+                                           "%r"))
 
     def op_Transpose(self, node, inputs, attrs):
         x = self.act(node.input[0], node)

@@ -362,6 +362,50 @@ def test_reshape_computed_shape(shape_attrs):
     assert "tensor.collapse_shape" in text
 
 
+# --- ops user models bring along ----------------------------------------------
+
+
+def conv_then(node):
+    """A Conv (so the input is NHWC inside) followed by `node` reading it."""
+    return [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]), node]
+
+
+CONV_W = [weights("w", (8, C, 3, 3), 1)]
+
+
+@pytest.mark.parametrize("axes,keepdims", [([2, 3], 1), ([2, 3], 0), ([1], 1), ([-1], 0), (None, 0)],
+                         ids=["global-keep", "global", "channels", "last", "all"])
+def test_reduce_mean(axes, keepdims):
+    """Over H and W it is a global average pooling (fused by quant-opt);
+    other axes are a float reduction."""
+    attrs = {"keepdims": keepdims} | ({"axes": axes} if axes else {})
+    model = make_model(conv_then(helper.make_node("ReduceMean", ["c"], ["y"], name="mean", **attrs)), IMAGE, ["y"],
+                       CONV_W, opset=13)
+    text, _ = check(model)
+    assert ("linalg.pooling_nhwc_sum" in text) == (axes == [2, 3])
+
+
+@pytest.mark.parametrize("op,inputs,attrs,opset", [
+    ("Unsqueeze", ["x", "ax01"], {}, 13),
+    ("Squeeze", ["one", "ax0"], {}, 13),
+    ("Squeeze", ["one"], {}, 13),
+    ("Slice", ["c", "starts", "ends", "axes", "steps"], {}, 13),
+    ("Slice", ["x", "starts", "ends"], {}, 13),
+    ("LeakyRelu", ["c"], {"alpha": 0.1}, 13),
+    ("HardSigmoid", ["c"], {}, 13),
+    ("HardSwish", ["c"], {}, 14),
+    ("Dropout", ["c"], {}, 13),
+    ("Cast", ["c"], {"to": TensorProto.FLOAT}, 13),
+], ids=["unsqueeze", "squeeze-axes", "squeeze-all", "slice-nhwc-strided", "slice-plain", "leaky-relu",
+        "hard-sigmoid", "hard-swish", "dropout", "cast"])
+def test_user_model_ops(op, inputs, attrs, opset):
+    nodes = conv_then(helper.make_node(op, inputs, ["y"], name="op", **attrs))
+    inits = CONV_W + [const("ax01", [0, -1], np.int64), const("ax0", [0], np.int64),
+                      const("starts", [1, -4], np.int64), const("ends", [3, 100], np.int64),
+                      const("axes", [1, 3], np.int64), const("steps", [1, 2], np.int64)]
+    check(make_model(nodes, IMAGE | {"one": [1, 3, 5]}, ["y"], inits, opset=opset))
+
+
 @pytest.mark.parametrize("source,perm", [
     ("m", None), ("m", [1, 0]),
     ("c", [0, 2, 3, 1]), ("c", [0, 3, 1, 2]), ("c", [3, 1, 0, 2]),
@@ -606,7 +650,7 @@ def test_reshape_non_constant_shape():
     nodes = [helper.make_node("Cast", ["s"], ["si"], name="cast", to=TensorProto.INT64),
              helper.make_node("Reshape", ["x", "si"], ["y"], name="reshape")]
     model = make_model(nodes, {"x": ["N", 4, 6], "s": [3]}, ["y"])
-    with pytest.raises(UnsupportedModelError, match="Cast node 'cast' reads an activation"):
+    with pytest.raises(UnsupportedModelError, match="Cast node 'cast': only to FLOAT on activations"):
         import_model(model)
     graph = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")], "test",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 6]),
