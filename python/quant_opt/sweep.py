@@ -43,6 +43,50 @@ RECIPES = [
     ("W8A16", "activation-bits=16 activation-signed=true activation-symmetric=true"),
 ]
 SHORT_RECIPES = [RECIPES[0], RECIPES[1], RECIPES[8]]
+PEER = "onnxruntime quantize_static, W8A8 per-channel (peer)"
+
+
+def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: int, work: Path) -> dict:
+    """The peer measured in the same run: ONNX Runtime's own post-training
+    quantizer (QDQ format, per-channel symmetric i8 weights, u8 activations,
+    min/max calibration on the same calibration samples), run by ONNX
+    Runtime's CPU kernels on the same evaluation samples, compared with the
+    same float program as quant-opt's rows."""
+    import numpy as np
+    import onnxruntime
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from .evaluate import compare, topk
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.start = 0
+
+        def get_next(self):
+            if self.start >= len(x_cal):
+                return None
+            chunk = x_cal[self.start:self.start + batch]
+            self.start += batch
+            return {input_name: chunk}
+
+    session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    prepared, quantized = work / "peer_pre.onnx", work / "peer_int8.onnx"
+    quant_pre_process(str(model_path), str(prepared))
+    quantize_static(str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    calibrate_method=CalibrationMethod.MinMax)
+    peer = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
+    out = np.concatenate([peer.run(None, {input_name: x_eval[i:i + batch]})[0]
+                          for i in range(0, len(x_eval), batch)])
+    row = {"recipe_name": PEER, "output": compare(float_out, out),
+           "top1_agreement": float(np.mean(float_out.argmax(1) == out.argmax(1)))}
+    if y_eval is not None:
+        row["quantized_top1"] = topk(out, y_eval, 1)
+        row["top1_drop"] = topk(float_out, y_eval, 1) - row["quantized_top1"]
+    return row
 
 
 def bundled_models(pretrained: bool = False) -> dict[str, tuple[Path, str, str | None]]:
@@ -61,7 +105,7 @@ def bundled_models(pretrained: bool = False) -> dict[str, tuple[Path, str, str |
 
 
 def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verbose: bool,
-          pretrained: bool = False, batch: int = 100) -> list[dict]:
+          pretrained: bool = False, batch: int = 100, peer: bool = True) -> list[dict]:
     models = bundled_models(pretrained)
     results = []
     for name in names:
@@ -86,6 +130,11 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
                     report = {"error": str(error).strip().splitlines()[-1]}
                 report["recipe_name"] = recipe
                 rows.append(report)
+            if peer:
+                if verbose:
+                    print(f"{name}: {PEER}", file=sys.stderr)
+                rows.append(onnxruntime_peer(path, evaluation.x_cal, evaluation.x_eval, evaluation.y_eval,
+                                             evaluation.float_out, evaluation.batch, Path(tmp)))
         results.append({"name": name, "model": str(path.relative_to(ROOT)),
                         "data": Path(data).name if calibration else data,
                         "samples": len(evaluation.x_eval), "float_top1": evaluation_float_top1(rows),
@@ -112,7 +161,11 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
              "size of the parameters as the QDQ program holds them: quantized weights at their "
              "storage width, each scale at 4 bytes and zero point at the storage width, float "
              "biases at 4 bytes. "
-             "Top-5 on 10 classes is near 100% for every model: judge on top-1, agreement and SQNR.",
+             "Top-5 on 10 classes is near 100% for every model: judge on top-1, agreement and SQNR. "
+             "The last row of each table is the peer, measured in the same run: ONNX Runtime's "
+             "`quantize_static` (QDQ format, per-channel symmetric i8 weights, u8 activations, min/max "
+             "on the same calibration samples), executed by ONNX Runtime's CPU kernels on the same "
+             "evaluation samples and compared with the same float program.",
              ""]
     if plot:
         lines += [f"![accuracy drop against weight bytes]({plot})", ""]
@@ -133,7 +186,7 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
             lines.append(f"| {row['recipe_name']} | {_fmt(100 * top1 if top1 is not None else None)} | "
                          f"{_fmt(100 * drop if drop is not None else None)} | "
                          f"{_fmt(100 * row['top1_agreement'])} | {_fmt(row['output']['sqnr_db'], 1)} | "
-                         f"{row['quantized_weight_bytes']} |")
+                         f"{row.get('quantized_weight_bytes', '-')} |")
         first = result["recipes"][0]
         if first.get("layers"):
             worst = [layer for layer in first["layers"][:5]]
@@ -151,7 +204,7 @@ def write_plot(results: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for result in results:
-        rows = [r for r in result["recipes"] if "top1_drop" in r]
+        rows = [r for r in result["recipes"] if "top1_drop" in r and "quantized_weight_bytes" in r]
         xs = [r["quantized_weight_bytes"] for r in rows] + [result["float_weight_bytes"]]
         ys = [100 * r["top1_drop"] for r in rows] + [0.0]
         axes.scatter(xs, ys, label=result["name"])
@@ -179,6 +232,11 @@ def main(argv=None) -> int:
     parser.add_argument("--pretrained", action="store_true",
                         help="also the pretrained models models/pretrained.py prepared")
     parser.add_argument("--batch", type=int, default=100, help="samples per call (default: 100)")
+    parser.add_argument("--recipe-set", choices=("full", "short"), default=None,
+                        help="the recipes: all of them, or W8A8 per-channel, per-tensor and W4A8 "
+                             "(default: full, short with --short)")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="leave out the onnxruntime quantize_static row")
     parser.add_argument("--layer-samples", type=int, default=200,
                         help="samples for the per-layer table of the first recipe (0: none)")
     parser.add_argument("-o", "--output", type=Path, help="Markdown file to write (e.g. docs/Accuracy.md)")
@@ -198,11 +256,12 @@ def main(argv=None) -> int:
         return _write(results, command, args, results[0].get("seconds") if results else None)
     models = bundled_models(args.pretrained)
     names = args.models.split(",") if args.models else (["digits-cnn"] if args.short else list(models))
-    recipes = SHORT_RECIPES if args.short else RECIPES
+    recipe_set = args.recipe_set or ("short" if args.short else "full")
+    recipes = SHORT_RECIPES if recipe_set == "short" else RECIPES
     started = time.time()
     try:
         results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet, args.pretrained,
-                        args.batch)
+                        args.batch, peer=not args.no_peer and not args.short)
     except EvaluationError as error:
         print(f"quant-sweep: error: {error}", file=sys.stderr)
         return 1
