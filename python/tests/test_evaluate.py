@@ -126,3 +126,19 @@ def test_model_bytes_counts_storage_width_and_parameters():
     """
     # 8 x 4 bits + 2 scales; 3 bytes + 3 scales + 3 zero points; 2 floats.
     assert model_bytes(text) == (8 * 4 + 2 * 32) // 8 + (3 + 3 * 4 + 3) + 8
+
+
+def test_recipe_reaches_the_named_layers(tmp_path):
+    """Recipes name layers by their ONNX node names, through quant-eval's
+    intermediate files: 4-bit per-tensor weights make conv2 the worst layer,
+    and a skipped Gemm keeps float weights (so it is not checked as integer
+    code)."""
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"format": "quant-opt-recipe", "version": 1, "layers": [
+        {"id": "/conv2/Conv", "weights": {"bits": 4, "granularity": "per_tensor"}},
+        {"id": "/fc/Gemm", "skip": True}]}))
+    report = evaluate(Config(model=DIGITS, data="digits", recipe=recipe, layer_samples=100, verbose=False))
+    assert report["layers"][0]["id"] == "/relu2/Relu"
+    exact = report["bit_exactness"]
+    assert [u["layer"] for u in exact["not_checked"]] == ["/fc/Gemm"]
+    assert exact["layers_checked"] == 2 and exact["mismatches"] == 0
