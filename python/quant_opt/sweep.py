@@ -199,27 +199,33 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
 
 
 def write_plot(results: list[dict], path: Path) -> None:
+    """Top-1 drop against weight bytes, a panel per model (log sizes; a
+    symmetric-log drop axis, so that one collapse does not flatten the
+    rest); recipes that lose half a point or more are labelled."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for result in results:
+    results = [r for r in results if any("top1_drop" in row for row in r["recipes"])]
+    figure, panels = plt.subplots(1, len(results), figsize=(4 * len(results), 4), squeeze=False)
+    for axes, result in zip(panels[0], results):
         rows = [r for r in result["recipes"] if "top1_drop" in r and "quantized_weight_bytes" in r]
-        xs = [r["quantized_weight_bytes"] for r in rows] + [result["float_weight_bytes"]]
-        ys = [100 * r["top1_drop"] for r in rows] + [0.0]
-        axes.scatter(xs, ys, label=result["name"])
+        axes.scatter([result["float_weight_bytes"]], [0.0], marker="s", color="black", label="float")
+        axes.scatter([r["quantized_weight_bytes"] for r in rows], [100 * r["top1_drop"] for r in rows],
+                     label="quant-opt recipes")
         for r in rows:
-            short = r["recipe_name"].split(" (")[0]
-            axes.annotate(short, (r["quantized_weight_bytes"], 100 * r["top1_drop"]), fontsize=6,
-                          alpha=0.7)
-    axes.set_xscale("log")
-    axes.set_xlabel("weights (bytes, log scale; float model at drop 0)")
-    axes.set_ylabel("top-1 drop (points)")
-    axes.axhline(0, color="grey", linewidth=0.5)
-    axes.legend(fontsize=8)
-    axes.set_title("quant-opt: accuracy drop against model size")
+            if 100 * r["top1_drop"] >= 0.5:
+                axes.annotate(r["recipe_name"].split(" (")[0], (r["quantized_weight_bytes"], 100 * r["top1_drop"]),
+                              fontsize=7, xytext=(4, 2), textcoords="offset points")
+        axes.set_xscale("log")
+        axes.set_yscale("symlog", linthresh=1.0)
+        axes.axhline(0, color="grey", linewidth=0.5)
+        axes.set_title(result["name"], fontsize=10)
+        axes.set_xlabel("weights (bytes)")
+    panels[0][0].set_ylabel("top-1 drop (points, symlog)")
+    panels[0][0].legend(fontsize=7, loc="upper right")
+    figure.suptitle("quant-opt: accuracy drop against model size")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
 
 
 def main(argv=None) -> int:
