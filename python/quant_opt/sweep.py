@@ -173,8 +173,9 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
         lines += [f"## {result['name']} (`{result['model']}`, {result['data']}, {result['samples']} "
                   "evaluation samples)", ""]
         float_top1 = result["float_top1"]
-        lines += [f"Float: top-1 {_fmt(100 * float_top1 if float_top1 is not None else None)}%, "
-                  f"weights {result['float_weight_bytes']} bytes.", "",
+        accuracy = (f"top-1 {100 * float_top1:.2f}%" if float_top1 is not None
+                    else "no labels (judged by agreement with float and SQNR)")
+        lines += [f"Float: {accuracy}, weights {result['float_weight_bytes']} bytes.", "",
                   "| recipe | top-1 (%) | drop (points) | agreement (%) | SQNR (dB) | weights (bytes) |",
                   "|---|---|---|---|---|---|"]
         for row in result["recipes"]:
