@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -476,7 +476,7 @@ def markdown(report: dict, max_layers: int = 15) -> str:
                   f"reference (docs/Semantics.md), on {exact['samples']} samples: "
                   f"{exact['layers_checked']} fused layers, {exact['elements']} output elements, "
                   f"**{exact['mismatches']} mismatching**"
-                  + (f"; not checked: " + ", ".join(f"`{u['layer']}` ({u['reason']})"
+                  + ("; not checked: " + ", ".join(f"`{u['layer']}` ({u['reason']})"
                                                     for u in exact["not_checked"])
                      if exact["not_checked"] else "") + "."]
     if report.get("layers"):

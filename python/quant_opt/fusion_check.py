@@ -424,7 +424,7 @@ def _avgpool_case(rng):
     count = k * k
     divide = rng.random() < 0.5
     factor = float(np.float32(1.0 / count))
-    op = f"arith.divf %a, %c : f32" if divide else f"arith.mulf %a, %c : f32"
+    op = "arith.divf %a, %c : f32" if divide else "arith.mulf %a, %c : f32"
     constant = f"{float(count)!r}" if divide else f"{factor!r}"
     model = "\n".join([
         f'func.func @model(%x: {xt} loc("input")) -> {yt} {{',

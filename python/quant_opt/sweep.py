@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .evaluate import Config, Evaluation, EvaluationError, _fmt, markdown
+from .evaluate import Config, Evaluation, EvaluationError, _fmt
 
 ROOT = Path(__file__).resolve().parents[2]
 
