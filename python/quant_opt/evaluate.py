@@ -293,6 +293,10 @@ class Evaluation:
         self.tools = Tools(workdir, config.verbose)
         self.batch = min(config.batch, len(self.x_eval))
         self.num_outputs = len(self.model.graph.output)
+        # A model that carries its own quantization (ONNX Runtime's quantizer,
+        # QAT export): nothing to calibrate; its QDQ program, simulated in
+        # float, is the reference for the integer program quant-opt makes.
+        self.qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in self.model.graph.node)
 
     def prepare(self) -> None:
         """Imports, calibrates and runs the float program."""
@@ -312,13 +316,35 @@ class Evaluation:
         (work / "calibration_model.mlir").write_text(cal_text)
         self.log(f"quant-eval: {config.model} on {config.data} ({len(self.x_eval)} samples), "
                  f"calibrated on {len(self.x_cal)}")
-        instrumented = self.tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
-                                      work / "instrumented.mlir")
-        self.statistics = work / "statistics.json"
-        self.tools.run(instrumented, [self.x_cal], 0, "calibrate", ["--calibrate", str(self.statistics)])
+        if not self.qdq:
+            instrumented = self.tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
+                                          work / "instrumented.mlir")
+            self.statistics = work / "statistics.json"
+            self.tools.run(instrumented, [self.x_cal], 0, "calibrate", ["--calibrate", str(self.statistics)])
         self.x_padded = pad_to_batches(self.x_eval, self.batch)
         self.float_out = self.tools.run(self.float_mlir, [self.x_padded], self.num_outputs,
                                         "run float")[0][:len(self.x_eval)]
+
+    def base_report(self, options: str, recipe: Path | None) -> dict:
+        config = self.config
+        return {"model": str(config.model), "name": config.name or config.model.parent.name,
+                "data": config.data, "split": config.split, "samples": int(len(self.x_eval)),
+                "calibration_samples": 0 if self.qdq else int(len(self.x_cal)),
+                "recipe": str(recipe) if recipe else None, "options": options,
+                "float_weight_bytes": model_bytes(self.float_mlir.read_text())}
+
+    def accuracy(self, float_out: np.ndarray, quant_out: np.ndarray) -> dict:
+        """Top-1/top-5 of both, the drop, agreement and the output error."""
+        report = {}
+        if self.y_eval is not None and float_out.ndim == 2:
+            for prefix, out in (("float", float_out), ("quantized", quant_out)):
+                report[f"{prefix}_top1"] = topk(out, self.y_eval, 1)
+                report[f"{prefix}_top5"] = topk(out, self.y_eval, 5)
+            report["top1_drop"] = report["float_top1"] - report["quantized_top1"]
+        if float_out.ndim == 2:
+            report["top1_agreement"] = float(np.mean(float_out.argmax(1) == quant_out.argmax(1)))
+        report["output"] = compare(float_out, quant_out)
+        return report
 
     def pipeline_options(self, options: str, recipe: Path | None) -> str:
         """qnn-quantize-pipeline's (and qnn-insert-qdq's) options."""
@@ -339,21 +365,8 @@ class Evaluation:
         quantized = self.tools.opt(self.float_mlir, quantize, self.work / f"{tag}.mlir")
         quant_out = self.tools.run(quantized, [self.x_padded], self.num_outputs,
                                    f"run {tag}")[0][:len(self.x_eval)]
-        float_out = self.float_out
-        report = {
-            "model": str(config.model), "name": config.name or config.model.parent.name,
-            "data": config.data, "split": config.split, "samples": int(len(self.x_eval)),
-            "calibration_samples": int(len(self.x_cal)), "recipe": str(recipe) if recipe else None,
-            "options": options, "float_weight_bytes": model_bytes(self.float_mlir.read_text()),
-        }
-        if self.y_eval is not None and float_out.ndim == 2:
-            for prefix, out in (("float", float_out), ("quantized", quant_out)):
-                report[f"{prefix}_top1"] = topk(out, self.y_eval, 1)
-                report[f"{prefix}_top5"] = topk(out, self.y_eval, 5)
-            report["top1_drop"] = report["float_top1"] - report["quantized_top1"]
-        if float_out.ndim == 2:
-            report["top1_agreement"] = float(np.mean(float_out.argmax(1) == quant_out.argmax(1)))
-        report["output"] = compare(float_out, quant_out)
+        report = self.base_report(options, recipe)
+        report.update(self.accuracy(self.float_out, quant_out))
         qdq = self.tools.opt(self.float_mlir, ["--qnn-insert-observers", f"--qnn-insert-qdq={pipeline}",
                                                "--canonicalize"], self.work / f"{tag}.qdq.mlir")
         report["quantized_weight_bytes"] = model_bytes(qdq.read_text())
@@ -365,15 +378,48 @@ class Evaluation:
         return report
 
 
+    def run_qdq(self) -> dict:
+        """For a QDQ model: its integer program (fused by quant-opt) against
+        its QDQ program simulated in float, and ONNX Runtime's execution of
+        the same model."""
+        import onnxruntime
+        started = time.time()
+        quantized = self.tools.opt(self.float_mlir, ["--canonicalize", "--qnn-fuse-quantized-ops",
+                                                     "--canonicalize"], self.work / "quantized.mlir")
+        quant_out = self.tools.run(quantized, [self.x_padded], self.num_outputs,
+                                   "run integer")[0][:len(self.x_eval)]
+        session = onnxruntime.InferenceSession(str(self.config.model), providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        peer = np.concatenate([session.run(None, {name: self.x_eval[i:i + self.batch]})[0]
+                               for i in range(0, len(self.x_eval), self.batch)])
+        report = self.base_report("", None)
+        report["mode"] = "qdq"
+        report.update(self.accuracy(self.float_out, quant_out))
+        report["onnxruntime"] = {"output": compare(peer, quant_out)}
+        if peer.ndim == 2:
+            report["onnxruntime"]["top1_agreement"] = float(np.mean(peer.argmax(1) == quant_out.argmax(1)))
+            if self.y_eval is not None:
+                report["onnxruntime"]["top1"] = topk(peer, self.y_eval, 1)
+        report["quantized_weight_bytes"] = model_bytes(self.tools.opt(
+            self.float_mlir, ["--canonicalize"], self.work / "qdq.mlir").read_text())
+        report["seconds"] = round(time.time() - started, 1)
+        return report
+
+
 def evaluate(config: Config) -> dict:
-    """The whole quant-eval run for one recipe."""
+    """The whole quant-eval run for one recipe (or, for a QDQ model, its own
+    quantization)."""
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(config.keep) if config.keep else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         evaluation = Evaluation(config, work)
+        if evaluation.qdq and (config.options or config.recipe):
+            raise EvaluationError(f"{config.model} is already quantized (QuantizeLinear / DequantizeLinear): "
+                                  "--options and --recipe do not apply to it")
         evaluation.prepare()
-        report = evaluation.run(config.options, config.recipe, config.layer_samples)
+        report = (evaluation.run_qdq() if evaluation.qdq
+                  else evaluation.run(config.options, config.recipe, config.layer_samples))
     report["seconds"] = round(time.time() - started, 1)
     return report
 
@@ -451,9 +497,15 @@ def _fmt(value, digits=2) -> str:
 
 def markdown(report: dict, max_layers: int = 15) -> str:
     lines = [f"## {report['name']}: quant-eval on {report['data']} ({report['samples']} samples)", ""]
-    lines.append(f"Model `{report['model']}`, calibrated on {report['calibration_samples']} samples; "
-                 f"options `{report['options'] or 'defaults'}`"
-                 + (f", recipe `{report['recipe']}`" if report.get("recipe") else "") + ".")
+    qdq = report.get("mode") == "qdq"
+    if qdq:
+        lines.append(f"Model `{report['model']}` is already quantized (QuantizeLinear / DequantizeLinear): "
+                     "*float* is its QDQ program simulated in float, *quantized* the integer program "
+                     "quant-opt fuses from it (no calibration, no recipe).")
+    else:
+        lines.append(f"Model `{report['model']}`, calibrated on {report['calibration_samples']} samples; "
+                     f"options `{report['options'] or 'defaults'}`"
+                     + (f", recipe `{report['recipe']}`" if report.get("recipe") else "") + ".")
     lines.append("")
     lines.append("| | float | quantized | difference |")
     lines.append("|---|---|---|---|")
@@ -470,6 +522,18 @@ def markdown(report: dict, max_layers: int = 15) -> str:
     lines.append(f"Output: top-1 agreement {_fmt(100 * agreement if agreement is not None else None)}%, "
                  f"logit MSE {out['mse']:.3g}, SQNR {_fmt(out['sqnr_db'], 1)} dB, "
                  f"max |error| {out['max_abs_error']:.3g}, cosine {out['cosine']:.5f}.")
+    peer = report.get("onnxruntime")
+    if peer:
+        agreement = peer.get("top1_agreement")
+        lines += ["", "ONNX Runtime on the same QDQ model"
+                  + (f": top-1 {100 * peer['top1']:.2f}%" if "top1" in peer else "")
+                  + (f", top-1 agreement with quant-opt's integer program {100 * agreement:.2f}%"
+                     if agreement is not None else "")
+                  + f", SQNR of quant-opt's output against it {_fmt(peer['output']['sqnr_db'], 1)} dB, "
+                  f"max |difference| {peer['output']['max_abs_error']:.3g}."]
+        if not report.get("layers"):
+            lines += ["", "Per-layer error and bit-exactness are computed for float models that "
+                      "quant-eval quantizes itself; not for QDQ models."]
     exact = report.get("bit_exactness")
     if exact:
         lines += ["", f"Bit-exactness of the lowered integer program against the NumPy integer "

@@ -142,3 +142,32 @@ def test_recipe_reaches_the_named_layers(tmp_path):
     exact = report["bit_exactness"]
     assert [u["layer"] for u in exact["not_checked"]] == ["/fc/Gemm"]
     assert exact["layers_checked"] == 2 and exact["mismatches"] == 0
+
+
+def test_qdq_model_is_evaluated_as_it_is(tmp_path):
+    """A model ONNX Runtime's quantizer made (QDQ format, per channel):
+    nothing is calibrated; the integer program quant-opt fuses from it is
+    compared with its QDQ program simulated in float and with ONNX Runtime
+    running the same model. --options do not apply to it."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    calibration, _ = datasets.load("digits", "calibration")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"input": calibration[i:i + 50]} for i in range(0, len(calibration), 50)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    qdq = tmp_path / "digits-qdq.onnx"
+    quantize_static(str(DIGITS), str(qdq), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    report = evaluate(Config(model=qdq, data="digits", verbose=False))
+    assert report["mode"] == "qdq" and report["calibration_samples"] == 0 and "layers" not in report
+    assert report["top1_agreement"] >= 0.98 and report["output"]["sqnr_db"] > 30
+    peer = report["onnxruntime"]
+    assert peer["top1_agreement"] >= 0.98 and peer["output"]["sqnr_db"] > 30
+    assert abs(peer["top1"] - report["quantized_top1"]) <= 0.01
+    with pytest.raises(EvaluationError, match="already quantized"):
+        evaluate(Config(model=qdq, data="digits", options="weight-bits=4", verbose=False))
