@@ -179,11 +179,17 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare(reference: np.ndarray, approx: np.ndarray) -> dict:
-    """Error of `approx` against `reference` (same shape)."""
+    """Error of `approx` against `reference` (same shape, samples first):
+    over all elements, and the cosine of each sample's output, averaged."""
     diff = approx.astype(np.float64) - reference
+    rows = reference.reshape(len(reference), -1).astype(np.float64) if reference.ndim else reference
+    approx_rows = approx.reshape(len(approx), -1).astype(np.float64) if approx.ndim else approx
+    norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(approx_rows, axis=1) if reference.ndim else None
+    sample_cosine = (float(np.mean(np.sum(rows * approx_rows, axis=1) / np.where(norms > 0, norms, 1.0)))
+                     if reference.ndim and len(reference) else cosine(reference, approx))
     return {"mse": float(np.mean(diff ** 2)), "sqnr_db": sqnr_db(reference, approx),
             "max_abs_error": float(np.max(np.abs(diff))) if diff.size else 0.0,
-            "cosine": cosine(reference, approx)}
+            "cosine": cosine(reference, approx), "sample_cosine": sample_cosine}
 
 
 def topk(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
@@ -210,6 +216,9 @@ class Config:
     name: str | None = None
     verbose: bool = True
     keep: Path | None = None
+    # classification: the outputs are logits (top-1/top-5, agreement);
+    # embedding: vectors, compared by SQNR and cosine only.
+    task: str = "classification"
 
 
 def pad_to_batches(x: np.ndarray, batch: int) -> np.ndarray:
@@ -336,12 +345,13 @@ class Evaluation:
     def accuracy(self, float_out: np.ndarray, quant_out: np.ndarray) -> dict:
         """Top-1/top-5 of both, the drop, agreement and the output error."""
         report = {}
-        if self.y_eval is not None and float_out.ndim == 2:
+        classifier = float_out.ndim == 2 and self.config.task == "classification"
+        if self.y_eval is not None and classifier:
             for prefix, out in (("float", float_out), ("quantized", quant_out)):
                 report[f"{prefix}_top1"] = topk(out, self.y_eval, 1)
                 report[f"{prefix}_top5"] = topk(out, self.y_eval, 5)
             report["top1_drop"] = report["float_top1"] - report["quantized_top1"]
-        if float_out.ndim == 2:
+        if classifier:
             report["top1_agreement"] = float(np.mean(float_out.argmax(1) == quant_out.argmax(1)))
         report["output"] = compare(float_out, quant_out)
         return report
@@ -359,7 +369,6 @@ class Evaluation:
             tag: str = "quantized") -> dict:
         """Quantizes with `options` and `recipe`, runs, and reports."""
         started = time.time()
-        config = self.config
         pipeline = self.pipeline_options(options, recipe)
         quantize = [f"--qnn-quantize-pipeline={pipeline}"]
         quantized = self.tools.opt(self.float_mlir, quantize, self.work / f"{tag}.mlir")
@@ -519,9 +528,11 @@ def markdown(report: dict, max_layers: int = 15) -> str:
     out = report["output"]
     lines.append("")
     agreement = report.get("top1_agreement")
-    lines.append(f"Output: top-1 agreement {_fmt(100 * agreement if agreement is not None else None)}%, "
-                 f"logit MSE {out['mse']:.3g}, SQNR {_fmt(out['sqnr_db'], 1)} dB, "
-                 f"max |error| {out['max_abs_error']:.3g}, cosine {out['cosine']:.5f}.")
+    lines.append(("" if agreement is None else f"Output: top-1 agreement {100 * agreement:.2f}%, ")
+                 + ("" if agreement is not None else "Output: ")
+                 + f"MSE {out['mse']:.3g}, SQNR {_fmt(out['sqnr_db'], 1)} dB, "
+                 f"max |error| {out['max_abs_error']:.3g}, cosine {out['cosine']:.5f} "
+                 f"(per sample, mean {out['sample_cosine']:.5f}).")
     peer = report.get("onnxruntime")
     if peer:
         agreement = peer.get("top1_agreement")
@@ -604,6 +615,8 @@ def main(argv=None) -> int:
                              'activation-method=entropy"')
     parser.add_argument("-o", "--output", type=Path, help="directory for report.json and report.md")
     parser.add_argument("--keep", type=Path, help="keep the intermediate files in this directory")
+    parser.add_argument("--task", choices=("classification", "embedding"), default="classification",
+                        help="what the output is: logits (default) or embeddings (no top-1)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     if args.recipe and not args.recipe.is_file():
@@ -612,7 +625,7 @@ def main(argv=None) -> int:
     config = Config(model=args.model, data=args.data, calibration_data=args.calibration_data,
                     split=args.split, recipe=args.recipe, options=args.options, batch=args.batch,
                     limit=args.limit, calibration_limit=args.calibration_limit,
-                    layer_samples=args.layer_samples, verbose=not args.quiet, keep=args.keep)
+                    layer_samples=args.layer_samples, verbose=not args.quiet, keep=args.keep, task=args.task)
     try:
         report = evaluate(config)
     except EvaluationError as error:

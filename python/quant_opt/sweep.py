@@ -46,7 +46,8 @@ SHORT_RECIPES = [RECIPES[0], RECIPES[1], RECIPES[8]]
 PEER = "onnxruntime quantize_static, W8A8 per-channel (peer)"
 
 
-def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: int, work: Path) -> dict:
+def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: int, work: Path,
+                     task: str = "classification") -> dict:
     """The peer measured in the same run: ONNX Runtime's own post-training
     quantizer (QDQ format, per-channel symmetric i8 weights, u8 activations,
     min/max calibration on the same calibration samples), run by ONNX
@@ -81,15 +82,16 @@ def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: 
     peer = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
     out = np.concatenate([peer.run(None, {input_name: x_eval[i:i + batch]})[0]
                           for i in range(0, len(x_eval), batch)])
-    row = {"recipe_name": PEER, "output": compare(float_out, out),
-           "top1_agreement": float(np.mean(float_out.argmax(1) == out.argmax(1)))}
-    if y_eval is not None:
+    row = {"recipe_name": PEER, "output": compare(float_out, out)}
+    if task == "classification":
+        row["top1_agreement"] = float(np.mean(float_out.argmax(1) == out.argmax(1)))
+    if y_eval is not None and task == "classification":
         row["quantized_top1"] = topk(out, y_eval, 1)
         row["top1_drop"] = topk(float_out, y_eval, 1) - row["quantized_top1"]
     return row
 
 
-def bundled_models(pretrained: bool = False) -> dict[str, tuple[Path, str, str | None]]:
+def bundled_models(pretrained: bool = False) -> dict[str, tuple[Path, str, str | None, str]]:
     """models/<name>/model.onnx with the data set its metrics.json names (and
     the pretrained ones models/pretrained.py prepared under build/pretrained,
     with their own evaluation and calibration files)."""
@@ -100,7 +102,7 @@ def bundled_models(pretrained: bool = False) -> dict[str, tuple[Path, str, str |
             info = json.loads(metrics.read_text())
             if info.get("dataset") and (metrics.parent / "model.onnx").is_file():
                 models[metrics.parent.name] = (metrics.parent / "model.onnx", info["dataset"],
-                                               info.get("calibration"))
+                                               info.get("calibration"), info.get("task", "classification"))
     return models
 
 
@@ -111,9 +113,9 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
     for name in names:
         if name not in models:
             raise EvaluationError(f"no bundled model '{name}' (there are: {', '.join(models)})")
-        path, data, calibration = models[name]
+        path, data, calibration, task = models[name]
         config = Config(model=path, data=data, calibration_data=calibration, limit=limit, name=name,
-                        verbose=verbose, batch=batch)
+                        verbose=verbose, batch=batch, task=task)
         with tempfile.TemporaryDirectory() as tmp:
             evaluation = Evaluation(config, Path(tmp))
             evaluation.prepare()
@@ -134,7 +136,7 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
                 if verbose:
                     print(f"{name}: {PEER}", file=sys.stderr)
                 rows.append(onnxruntime_peer(path, evaluation.x_cal, evaluation.x_eval, evaluation.y_eval,
-                                             evaluation.float_out, evaluation.batch, Path(tmp)))
+                                             evaluation.float_out, evaluation.batch, Path(tmp), task))
         results.append({"name": name, "model": str(path.relative_to(ROOT)),
                         "data": Path(data).name if calibration else data,
                         "samples": len(evaluation.x_eval), "float_top1": evaluation_float_top1(rows),
@@ -176,17 +178,19 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
         accuracy = (f"top-1 {100 * float_top1:.2f}%" if float_top1 is not None
                     else "no labels (judged by agreement with float and SQNR)")
         lines += [f"Float: {accuracy}, weights {result['float_weight_bytes']} bytes.", "",
-                  "| recipe | top-1 (%) | drop (points) | agreement (%) | SQNR (dB) | weights (bytes) |",
-                  "|---|---|---|---|---|---|"]
+                  "| recipe | top-1 (%) | drop (points) | agreement (%) | SQNR (dB) | sample cosine | weights (bytes) |",
+                  "|---|---|---|---|---|---|---|"]
         for row in result["recipes"]:
             if "error" in row:
-                lines.append(f"| {row['recipe_name']} | not compiled: {row['error']} | | | | |")
+                lines.append(f"| {row['recipe_name']} | not compiled: {row['error']} | | | | | |")
                 continue
-            top1 = row.get("quantized_top1")
-            drop = row.get("top1_drop")
+            top1, drop, agreement = row.get("quantized_top1"), row.get("top1_drop"), row.get("top1_agreement")
+            sample_cosine = row["output"].get("sample_cosine")
             lines.append(f"| {row['recipe_name']} | {_fmt(100 * top1 if top1 is not None else None)} | "
                          f"{_fmt(100 * drop if drop is not None else None)} | "
-                         f"{_fmt(100 * row['top1_agreement'])} | {_fmt(row['output']['sqnr_db'], 1)} | "
+                         f"{_fmt(100 * agreement if agreement is not None else None)} | "
+                         f"{_fmt(row['output']['sqnr_db'], 1)} | "
+                         f"{_fmt(sample_cosine, 5) if sample_cosine is not None else '-'} | "
                          f"{row.get('quantized_weight_bytes', '-')} |")
         first = result["recipes"][0]
         if first.get("layers"):
