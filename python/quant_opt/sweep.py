@@ -3,7 +3,7 @@ model, written as docs/Accuracy.md (a table per model) and a plot of the
 accuracy drop against the weights' size.
 
     scripts/quant-sweep                       # every model in models/, the full matrix
-    scripts/quant-sweep --short               # digits-cnn, three recipes (seconds)
+    scripts/quant-sweep --short               # digits-cnn, four recipes (seconds)
     scripts/quant-sweep --models fashion-cnn --limit 2000 -o /tmp/acc.md
 
 Each model is imported, calibrated and run in float once; each recipe then
@@ -42,7 +42,7 @@ RECIPES = [
     ("W4A8 per-tensor", "weight-bits=4 weight-granularity=per_tensor"),
     ("W8A16", "activation-bits=16 activation-signed=true activation-symmetric=true"),
 ]
-SHORT_RECIPES = [RECIPES[0], RECIPES[1], RECIPES[8]]
+SHORT_RECIPES = [RECIPES[0], RECIPES[1], RECIPES[8], RECIPES[10]]
 PEER = "onnxruntime quantize_static, W8A8 per-channel (peer)"
 
 
@@ -238,14 +238,14 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", help="comma-separated bundled models (default: all in models/)")
     parser.add_argument("--short", action="store_true",
-                        help="digits-cnn with three recipes, for a quick look")
+                        help="digits-cnn with four recipes, for a quick look")
     parser.add_argument("--limit", type=int, help="evaluate the first N samples of each data set")
     parser.add_argument("--pretrained", action="store_true",
                         help="also the pretrained models models/pretrained.py prepared")
     parser.add_argument("--batch", type=int, default=100, help="samples per call (default: 100)")
     parser.add_argument("--recipe-set", choices=("full", "short"), default=None,
-                        help="the recipes: all of them, or W8A8 per-channel, per-tensor and W4A8 "
-                             "(default: full, short with --short)")
+                        help="the recipes: all of them, or W8A8 per-channel, per-tensor, W4A8 and "
+                             "W8A16 (default: full, short with --short)")
     parser.add_argument("--no-peer", action="store_true",
                         help="leave out the onnxruntime quantize_static row")
     parser.add_argument("--layer-samples", type=int, default=200,
