@@ -54,7 +54,7 @@ def _bounds(segment_nodes, clamps) -> tuple | None:
     return (lo, None if hi == math.inf else hi)
 
 
-def check_layers(details: dict, parameters: dict, ids: list[str], segments: dict,
+def check_layers(details: dict, parameters: dict, segments: dict,
                  activations: dict[str, np.ndarray]) -> dict:
     """Checks each fused contraction; `segments` maps an exposed id to the
     ONNX nodes that end in it, `activations` an id to the quantized

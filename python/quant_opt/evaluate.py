@@ -37,7 +37,7 @@ import onnx
 
 from . import datasets
 from .bitexact import check_layers
-from .execution import find_tool
+from .execution import find_tool, quant_run_command
 from .onnx_import import UnsupportedModelError, import_model
 
 
@@ -96,7 +96,6 @@ class Tools:
 
     def __init__(self, workdir: Path, verbose: bool = True):
         self.quant_opt = find_tool("quant-opt")
-        self.quant_run = find_tool("quant-run")
         self.workdir = workdir
         self.verbose = verbose
 
@@ -116,21 +115,16 @@ class Tools:
             path = self.workdir / f"{module.stem}.in{i}.npy"
             np.save(path, array)
             paths.append(path)
-        outputs = [self.workdir / f"{module.stem}.out{i}.npy" for i in range(num_results)]
-        cmd = [self.quant_run, str(module)]
-        for path in paths:
-            cmd += ["-i", str(path)]
-        if "--calibrate" not in extra:
-            cmd.append("--dataset")
-            for path in outputs:
-                cmd += ["-o", str(path)]
-        cmd += list(extra)
-        self._stream(cmd, label)
+        calibrating = "--calibrate" in extra
+        outputs = [] if calibrating else [self.workdir / f"{module.stem}.out{i}.npy"
+                                          for i in range(num_results)]
+        self._stream(quant_run_command(module, paths, outputs, dataset=not calibrating, extra_args=extra),
+                     label)
         for path in paths:
             path.unlink()
-        results = [np.load(path) for path in outputs] if "--calibrate" not in extra else []
+        results = [np.load(path) for path in outputs]
         for path in outputs:
-            path.unlink(missing_ok=True)
+            path.unlink()
         return results
 
     def _stream(self, cmd: list[str], label: str) -> None:
@@ -464,7 +458,7 @@ def per_layer(tools: Tools, work: Path, float_mlir: Path, pipeline: str, x_eval:
                        "propagated": compare(f, q), "local": compare(l, q)})
     layers.sort(key=lambda layer: layer["local"]["sqnr_db"])
     activations = {id_: quant_acts[num_original + k][:count] for k, id_ in enumerate(ids)}
-    exactness = check_layers(details, json.loads(parameters.read_text()), ids, members, activations)
+    exactness = check_layers(details, json.loads(parameters.read_text()), members, activations)
     exactness["samples"] = count
     return layers, exactness
 

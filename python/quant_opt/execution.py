@@ -54,6 +54,22 @@ def find_tool(name: str) -> str:
     return found
 
 
+def quant_run_command(module, inputs=(), outputs=(), function: str | None = None,
+                      dataset: bool = False, extra_args=()) -> list[str]:
+    """The quant-run command line that runs `module` on the .npy files
+    `inputs` and writes its results to `outputs`."""
+    cmd = [find_tool("quant-run"), str(module)]
+    if function:
+        cmd += ["-f", function]
+    for path in inputs:
+        cmd += ["-i", str(path)]
+    for path in outputs:
+        cmd += ["-o", str(path)]
+    if dataset:
+        cmd.append("--dataset")
+    return cmd + list(extra_args)
+
+
 def run_module(module_text: str, inputs, function: str = "main", dataset: bool = False,
                extra_args=(), workdir=None) -> list:
     """Runs @function of `module_text` on NumPy arrays with quant-run (one JIT
@@ -65,18 +81,13 @@ def run_module(module_text: str, inputs, function: str = "main", dataset: bool =
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
         (tmp / "module.mlir").write_text(module_text)
-        cmd = [find_tool("quant-run"), str(tmp / "module.mlir"), "-f", function]
-        for i, array in enumerate(inputs):
-            np.save(tmp / f"in{i}.npy", array)
-            cmd += ["-i", str(tmp / f"in{i}.npy")]
-        num_results = _count_results(module_text, function)
-        for i in range(num_results):
-            cmd += ["-o", str(tmp / f"out{i}.npy")]
-        if dataset:
-            cmd.append("--dataset")
-        cmd += list(extra_args)
-        run_command(cmd)
-        return [np.load(tmp / f"out{i}.npy") for i in range(num_results)]
+        input_paths = [tmp / f"in{i}.npy" for i in range(len(inputs))]
+        for path, array in zip(input_paths, inputs):
+            np.save(path, array)
+        outputs = [tmp / f"out{i}.npy" for i in range(_count_results(module_text, function))]
+        run_command(quant_run_command(tmp / "module.mlir", input_paths, outputs, function, dataset,
+                                      extra_args))
+        return [np.load(path) for path in outputs]
 
 
 def _count_results(module_text: str, function: str) -> int:

@@ -44,12 +44,12 @@ SUPPORTED_OPS = frozenset("""
     Conv Gemm MatMul Add Sub Mul Div Relu Clip Sigmoid Tanh MaxPool AveragePool
     GlobalAveragePool Flatten Reshape Transpose Concat BatchNormalization Pad
     Softmax LayerNormalization Gelu Erf QuantizeLinear DequantizeLinear
-    Identity Constant Shape Gather Unsqueeze Squeeze Slice Cast Dropout
+    Identity Constant Shape Unsqueeze Squeeze Slice Cast Dropout
     ReduceMean LeakyRelu HardSigmoid HardSwish
 """.split())
 # Ops only accepted when all their inputs are constants (shape arithmetic the
 # exporter left behind); they are evaluated at import time.
-CONSTANT_ONLY_OPS = frozenset("Shape Gather Sqrt Pow ConstantOfShape Range Equal Where Expand".split())
+CONSTANT_ONLY_OPS = frozenset("Gather Sqrt Pow ConstantOfShape Range Equal Where Expand".split())
 
 STORAGE = {np.dtype(np.int8): "i8", np.dtype(np.uint8): "u8", np.dtype(np.int16): "i16",
            np.dtype(np.uint16): "u16", np.dtype(np.int32): "i32"}
@@ -739,7 +739,7 @@ class Importer:
         ssa = self.generic([(a.ssa, a.shape, dims)], shape, lambda args: ([], args[0]), name)
         return Act(ssa, tuple(shape))
 
-    def elementwise(self, node, op, operands, extra=None) -> Act:
+    def elementwise(self, node, op, operands) -> Act:
         """An elementwise op of activations and constants with ONNX
         broadcasting; `op` is an arith op name or a function of the block
         arguments returning (lines, result)."""

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .evaluate import Config, Evaluation, EvaluationError, _fmt
+from .evaluate import Config, Evaluation, EvaluationError, _fmt, compare, topk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,6 @@ def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: 
                                           QuantType, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from .evaluate import compare, topk
 
     class Reader(CalibrationDataReader):
         def __init__(self):
