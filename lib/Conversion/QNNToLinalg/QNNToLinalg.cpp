@@ -22,6 +22,7 @@
 #include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -268,10 +269,8 @@ static Value buildDequantizeElement(OpBuilder &b, Location loc, Value stored,
                                     quant::QuantizedType type) {
   auto computeType = cast<FloatType>(scale.getType());
   Type workingType = zeroPoint.getType();
-  Value widened =
-      type.isSigned()
-          ? arith::ExtSIOp::create(b, loc, workingType, stored).getResult()
-          : arith::ExtUIOp::create(b, loc, workingType, stored).getResult();
+  Value widened = convertScalarToDtype(b, loc, stored, workingType,
+                                       /*isUnsignedCast=*/!type.isSigned());
   // 1. d = q - z, exact in the working type.
   Value difference = arith::SubIOp::create(b, loc, widened, zeroPoint);
   // 2. One conversion and one IEEE multiplication in the compute type.
@@ -565,11 +564,9 @@ struct AddOpLowering : public OpConversionPattern<AddOp> {
           // (q - z) * m for one operand, exact in i64.
           auto term = [&](Value stored, quant::UniformQuantizedType type,
                           int64_t multiplier) -> Value {
-            Value wide = type.isSigned()
-                             ? arith::ExtSIOp::create(b, nestedLoc, i64, stored)
-                                   .getResult()
-                             : arith::ExtUIOp::create(b, nestedLoc, i64, stored)
-                                   .getResult();
+            Value wide =
+                convertScalarToDtype(b, nestedLoc, stored, i64,
+                                     /*isUnsignedCast=*/!type.isSigned());
             Value centered = arith::SubIOp::create(
                 b, nestedLoc, wide, constant(type.getZeroPoint()));
             return arith::MulIOp::create(b, nestedLoc, centered,

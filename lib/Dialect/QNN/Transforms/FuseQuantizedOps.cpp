@@ -18,6 +18,7 @@
 #include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -534,10 +535,8 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
             [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
               Value x = args[activationIndex];
               Value w = args[layout->operandIndex];
-              x = xSigned
-                      ? arith::ExtSIOp::create(b, nestedLoc, i32, x).getResult()
-                      : arith::ExtUIOp::create(b, nestedLoc, i32, x)
-                            .getResult();
+              x = convertScalarToDtype(b, nestedLoc, x, i32,
+                                       /*isUnsignedCast=*/!xSigned);
               if (w.getType() != i32)
                 w = arith::ExtSIOp::create(b, nestedLoc, i32, w);
               Value product = arith::MulIOp::create(b, nestedLoc, x, w);
@@ -827,11 +826,8 @@ struct FuseQuantizedMul : public OpRewritePattern<QuantizeOp> {
     unsigned rank = tensorType.getRank();
     auto centered = [&](OpBuilder &builder, Location nestedLoc, Value stored,
                         quant::UniformQuantizedType type) -> Value {
-      Value wide = type.isSigned()
-                       ? arith::ExtSIOp::create(builder, nestedLoc, i32, stored)
-                             .getResult()
-                       : arith::ExtUIOp::create(builder, nestedLoc, i32, stored)
-                             .getResult();
+      Value wide = convertScalarToDtype(builder, nestedLoc, stored, i32,
+                                        /*isUnsignedCast=*/!type.isSigned());
       Value zeroPoint = arith::ConstantOp::create(
           builder, nestedLoc, IntegerAttr::get(i32, type.getZeroPoint()));
       return arith::SubIOp::create(builder, nestedLoc, wide, zeroPoint);
@@ -932,11 +928,8 @@ struct FuseAveragePool : public OpRewritePattern<QuantizeOp> {
             ValueRange{xStored, pool.getInputs()[1]}, accumulatorInit,
             pool.getIndexingMapsArray(), pool.getIteratorTypesArray(),
             [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
-              Value x = xSigned
-                            ? arith::ExtSIOp::create(b, nestedLoc, i32, args[0])
-                                  .getResult()
-                            : arith::ExtUIOp::create(b, nestedLoc, i32, args[0])
-                                  .getResult();
+              Value x = convertScalarToDtype(b, nestedLoc, args[0], i32,
+                                             /*isUnsignedCast=*/!xSigned);
               linalg::YieldOp::create(
                   b, nestedLoc,
                   arith::AddIOp::create(b, nestedLoc, args[2], x).getResult());
@@ -1229,10 +1222,8 @@ struct FuseGroupedContraction : public OpRewritePattern<QuantizeOp> {
             [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
               Value x = args[activationIndex];
               Value w = args[layout.operandIndex];
-              x = xSigned
-                      ? arith::ExtSIOp::create(b, nestedLoc, i32, x).getResult()
-                      : arith::ExtUIOp::create(b, nestedLoc, i32, x)
-                            .getResult();
+              x = convertScalarToDtype(b, nestedLoc, x, i32,
+                                       /*isUnsignedCast=*/!xSigned);
               if (w.getType() != i32)
                 w = arith::ExtSIOp::create(b, nestedLoc, i32, w);
               linalg::YieldOp::create(
