@@ -9,10 +9,13 @@
 // of docs/Performance.md, compiled by quant-opt's qnn-cpu-pipeline and JIT-run
 // through the quant-run library, next to oneDNN (Debian's libdnnl) on the
 // same shapes in the same process. Counters: GOPS (2 ops per multiply-add)
-// and the share of the ~459 GOPS int8 VNNI peak of ../shared/anchors.md.
-// Run single-threaded (OMP_NUM_THREADS=1; scripts/bench.sh does).
+// and its share of this CPU's peak for the data type (pct_peak), measured at
+// start-up (CPUPeak.h) and written into the JSON context with the CPU's name
+// and ISA. Run single-threaded (OMP_NUM_THREADS=1; scripts/bench.sh does).
 //
 //===----------------------------------------------------------------------===//
+
+#include "CPUPeak.h"
 
 #include "quant-opt/InitAll.h"
 #include "quant-opt/Runner/Npy.h"
@@ -33,14 +36,17 @@ using namespace mlir;
 
 namespace {
 
-constexpr double kVNNIPeakGOPS = 459.0;
+/// This CPU's measured int8 and f32 peaks (GOPS), set in main.
+double int8PeakGOPS = 0, f32PeakGOPS = 0;
 
-void setCounters(benchmark::State &state, double ops) {
+void setCounters(benchmark::State &state, double ops, bool int8) {
+  double peak = int8 ? int8PeakGOPS : f32PeakGOPS;
   state.counters["GOPS"] = benchmark::Counter(
       ops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["pct_vnni_peak"] =
-      benchmark::Counter(ops * 1e-9 / kVNNIPeakGOPS * 100.0,
-                         benchmark::Counter::kIsIterationInvariantRate);
+  if (peak > 0)
+    state.counters["pct_peak"] =
+        benchmark::Counter(ops * 1e-9 / peak * 100.0,
+                           benchmark::Counter::kIsIterationInvariantRate);
 }
 
 qnn::NpyArray randomArray(StringRef dtype, ArrayRef<int64_t> shape) {
@@ -65,7 +71,7 @@ qnn::NpyArray randomArray(StringRef dtype, ArrayRef<int64_t> shape) {
 /// Compiles `source` with qnn-cpu-pipeline, runs it once on random inputs and
 /// times further calls on the same buffers.
 void runQuantOpt(benchmark::State &state, const std::string &source,
-                 ArrayRef<qnn::NpyArray> inputs, double ops) {
+                 ArrayRef<qnn::NpyArray> inputs, double ops, bool int8) {
   DialectRegistry registry;
   qnn::registerQuantOptAndUpstreamDialects(registry);
   MLIRContext context(registry);
@@ -93,7 +99,7 @@ void runQuantOpt(benchmark::State &state, const std::string &source,
       state.SkipWithError(llvm::toString(std::move(error)).c_str());
       return;
     }
-  setCounters(state, ops);
+  setCounters(state, ops, int8);
 }
 
 std::string matmulSource(int64_t m, int64_t k, int64_t n, bool int8) {
@@ -124,7 +130,7 @@ void BM_QuantOptMatmul(benchmark::State &state, bool int8) {
   StringRef dtype = int8 ? "|i1" : "<f4";
   runQuantOpt(state, matmulSource(m, k, n, int8),
               {randomArray(dtype, {m, k}), randomArray(dtype, {k, n})},
-              2.0 * m * k * n);
+              2.0 * m * k * n, int8);
 }
 
 // 3x3 convolution, NHWC/HWCF, 56x56x64 -> 56x56x64 (input pre-padded to 58).
@@ -146,7 +152,7 @@ void BM_QuantOptConv(benchmark::State &state, bool int8) {
   runQuantOpt(
       state, source,
       {randomArray(dtype, {1, 58, 58, 64}), randomArray(dtype, {3, 3, 64, 64})},
-      kConvOps);
+      kConvOps, int8);
 }
 
 //===----------------------------------------------------------------------===//
@@ -160,14 +166,15 @@ using tag = memory::format_tag;
 /// Executes `primitive` with `arguments` in a timing loop.
 void runDNNL(benchmark::State &state, dnnl::stream &stream,
              dnnl::primitive primitive,
-             const std::unordered_map<int, memory> &arguments, double ops) {
+             const std::unordered_map<int, memory> &arguments, double ops,
+             bool int8) {
   primitive.execute(stream, arguments);
   stream.wait();
   for (auto _ : state) {
     primitive.execute(stream, arguments);
     stream.wait();
   }
-  setCounters(state, ops);
+  setCounters(state, ops, int8);
 }
 
 void BM_OneDNNMatmul(benchmark::State &state, bool int8) {
@@ -185,7 +192,7 @@ void BM_OneDNNMatmul(benchmark::State &state, bool int8) {
   runDNNL(
       state, stream, dnnl::matmul(pd),
       {{DNNL_ARG_SRC, aMem}, {DNNL_ARG_WEIGHTS, bMem}, {DNNL_ARG_DST, cMem}},
-      2.0 * m * k * n);
+      2.0 * m * k * n, int8);
 }
 
 void BM_OneDNNConv(benchmark::State &state, bool int8) {
@@ -209,7 +216,7 @@ void BM_OneDNNConv(benchmark::State &state, bool int8) {
           {{DNNL_ARG_SRC, srcMem},
            {DNNL_ARG_WEIGHTS, weightsMem},
            {DNNL_ARG_DST, dstMem}},
-          kConvOps);
+          kConvOps, int8);
 }
 
 void matmulShapes(benchmark::internal::Benchmark *benchmark) {
@@ -237,4 +244,41 @@ BENCHMARK_CAPTURE(BM_OneDNNConv, int8, true)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_QuantOptConv, f32, false)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_OneDNNConv, f32, false)->Apply(convShape);
 
-BENCHMARK_MAIN();
+/// Measures the host CPU's peaks first, records them in the benchmark
+/// context (the JSON output's "context") and on stderr, then runs.
+int main(int argc, char **argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    return 1;
+  quant_opt_bench::HostCPU cpu = quant_opt_bench::measureHostCPU();
+  int8PeakGOPS = cpu.int8.gops();
+  f32PeakGOPS = cpu.f32.gops();
+  auto describe = [&](const quant_opt_bench::PeakKernel &kernel) {
+    return llvm::formatv("{0:f1} GOPS = 2 x {1} MAC x {2:f3} G/s ({3}; "
+                         "{4:f1} MAC/cycle at {5:f2} GHz)",
+                         kernel.gops(), kernel.macsPerInstruction,
+                         kernel.instructionsPerS * 1e-9, kernel.name,
+                         kernel.gops() / 2 / cpu.clockGHz, cpu.clockGHz)
+        .str();
+  };
+  benchmark::AddCustomContext("host_cpu", cpu.name);
+  benchmark::AddCustomContext("host_isa", cpu.isa);
+  benchmark::AddCustomContext("clock_ghz",
+                              llvm::formatv("{0:f2}", cpu.clockGHz));
+  benchmark::AddCustomContext("int8_peak_gops",
+                              llvm::formatv("{0:f1}", int8PeakGOPS));
+  benchmark::AddCustomContext("int8_peak", describe(cpu.int8));
+  benchmark::AddCustomContext("f32_peak_gflops",
+                              llvm::formatv("{0:f1}", f32PeakGOPS));
+  benchmark::AddCustomContext("f32_peak", describe(cpu.f32));
+  for (const auto &other : cpu.others)
+    benchmark::AddCustomContext("also_" + other.name, describe(other));
+  llvm::errs() << "host CPU: " << cpu.name << ", " << cpu.isa
+               << "\nint8 peak: " << describe(cpu.int8)
+               << "\nf32 peak: " << describe(cpu.f32) << "\n";
+  for (const auto &other : cpu.others)
+    llvm::errs() << "also measured: " << describe(other) << "\n";
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

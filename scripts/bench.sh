@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Sets up and builds (scripts/setup.sh), then runs bench/ on one core, one
 # thread: quant-opt's qnn-cpu-pipeline code and oneDNN on the same shapes,
-# side by side. Prints the Markdown table docs/Performance.md records; the
-# raw Google Benchmark JSON goes to $BUILD_DIR/bench.json.
+# side by side. The benchmark first detects the host CPU and its ISA (LLVM's
+# host query) and measures its int8 and f32 peaks (bench/CPUPeak.h); the
+# percentages are of that peak. Prints the CPU lines and the Markdown table
+# docs/Performance.md records; the raw Google Benchmark JSON goes to
+# $BUILD_DIR/bench.json.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -10,7 +13,12 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 export BUILD_DIR
 "$ROOT/scripts/setup.sh" >&2
 
-OMP_NUM_THREADS=1 taskset -c 0 "$BUILD_DIR/bin/quant-opt-bench" \
+BENCH="$BUILD_DIR/bin/quant-opt-bench"
+if [ ! -x "$BENCH" ]; then
+  echo "bench.sh: $BENCH is missing: the build did not make it (see scripts/setup.sh's output)" >&2
+  exit 1
+fi
+OMP_NUM_THREADS=1 taskset -c 0 "$BENCH" \
   --benchmark_min_time="${BENCH_MIN_TIME:-0.5}" \
   --benchmark_out="$BUILD_DIR/bench.json" --benchmark_out_format=json >&2
 
@@ -19,7 +27,16 @@ import json
 import re
 import sys
 
-runs = json.load(open(sys.argv[1]))["benchmarks"]
+report = json.load(open(sys.argv[1]))
+context, runs = report["context"], report["benchmarks"]
+print(f"Host CPU: {context['host_cpu']} ({context.get('mhz_per_cpu', '?')} MHz nominal), "
+      f"ISA: {context['host_isa']}; measured core clock {context['clock_ghz']} GHz.")
+print(f"- int8 peak: {context['int8_peak']}")
+print(f"- f32 peak: {context['f32_peak']}")
+for key, value in context.items():
+    if key.startswith("also_"):
+        print(f"- also measured: {value}")
+print()
 by_name = {}
 for run in runs:
     m = re.match(r"BM_(QuantOpt|OneDNN)(Matmul|Conv)/(int8|f32)((?:/\d+)*)", run["name"])
@@ -29,7 +46,8 @@ for run in runs:
     shape = "x".join(dims.strip("/").split("/")) if dims else "3x3 56x56x64->64"
     by_name[(op, shape, dtype, who)] = run["GOPS"]
 
-print("| op | shape (MxKxN) | type | quant-opt GOPS | % of VNNI peak | oneDNN GOPS | quant-opt / oneDNN |")
+peak = {"int8": float(context["int8_peak_gops"]), "f32": float(context["f32_peak_gflops"])}
+print("| op | shape (MxKxN) | type | quant-opt GOPS | % of this CPU's peak | oneDNN GOPS | quant-opt / oneDNN |")
 print("|---|---|---|---|---|---|---|")
 for (op, shape, dtype, who), gops in by_name.items():
     if who != "QuantOpt":
@@ -37,5 +55,5 @@ for (op, shape, dtype, who), gops in by_name.items():
     peer = by_name.get((op, shape, dtype, "OneDNN"))
     ratio = f"{gops / peer:.3f}" if peer else "n/a"
     peer_text = f"{peer:.1f}" if peer else "n/a"
-    print(f"| {op.lower()} | {shape} | {dtype} | {gops:.1f} | {gops / 459 * 100:.1f}% | {peer_text} | {ratio} |")
+    print(f"| {op.lower()} | {shape} | {dtype} | {gops:.1f} | {gops / peak[dtype] * 100:.1f}% | {peer_text} | {ratio} |")
 PY

@@ -15,9 +15,16 @@ LLVM_PREFIX=/usr/lib/llvm-22
 # is the pinned formatter .ci/run checks with; Google Benchmark and oneDNN
 # (the peer) build bench/. matplotlib draws the accuracy plot; sklearn's
 # digits and Debian's Fashion-MNIST are the accuracy harness's data.
+# ocl-icd-opencl-dev: oneDNN's CMake package (dnnl-config.cmake) calls
+# find_package(OpenCL), but libdnnl-dev only *recommends* the headers, and
+# --no-install-recommends leaves them out on a bare machine.
+# pkgconf and libxml2-utils: LLVM's CMake package looks for them (optional
+# finds); installing them makes every machine configure alike.
+# scripts/check-build-deps.py checks this list after each fresh configure.
 APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-format-22
-  cmake ninja-build g++ git zlib1g-dev libbenchmark-dev libdnnl-dev
+  cmake ninja-build g++ git zlib1g-dev libbenchmark-dev pkgconf libxml2-utils
+  libdnnl-dev ocl-icd-opencl-dev
   python3 python3-venv python3-numpy python3-pytest
   python3-matplotlib python3-sklearn dataset-fashion-mnist
 )
@@ -50,6 +57,7 @@ fi
 "$ROOT/.venv/bin/python3" -m pip install -q --disable-pip-version-check \
   -r "$ROOT/python/requirements.txt"
 
+configured=0
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   log "configuring $BUILD_DIR"
   cmake -G Ninja -S "$ROOT" -B "$BUILD_DIR" \
@@ -57,6 +65,14 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     -DMLIR_DIR="$LLVM_PREFIX/lib/cmake/mlir" \
     -DLLVM_EXTERNAL_LIT="$LLVM_PREFIX/bin/lit" \
     -DQUANT_OPT_PYTHON="$ROOT/.venv/bin/python3" >/dev/null
+  configured=1
 fi
 log "building"
 ninja -C "$BUILD_DIR"
+
+# After a fresh configure and build (always the case in CI's clean clone):
+# every system file the build read must come from APT_PACKAGES or their
+# dependencies, so that a bare machine gets it too.
+if [ "$configured" -eq 1 ] || [ "${QUANT_OPT_CHECK_BUILD_DEPS:-0}" = 1 ]; then
+  /usr/bin/python3 "$ROOT/scripts/check-build-deps.py" "$BUILD_DIR" "${APT_PACKAGES[@]}"
+fi

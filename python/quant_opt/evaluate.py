@@ -622,11 +622,11 @@ def main(argv=None) -> int:
                     layer_samples=args.layer_samples, verbose=not args.quiet, keep=args.keep, task=args.task)
     try:
         report = evaluate(config)
-    except EvaluationError as error:
+        if args.output:
+            write_report(report, args.output)
+    except (EvaluationError, OSError) as error:  # OSError: a missing tool or file
         print(f"quant-eval: error: {error}", file=sys.stderr)
         return 1
-    if args.output:
-        write_report(report, args.output)
     print(markdown(report))
     return 0
 

@@ -35,22 +35,34 @@ def lower_and_run(args: argparse.Namespace, module_text: str) -> str:
                         f"-shared-libs={args.shared_libs}"], lowered)
 
 
+class ToolNotFoundError(FileNotFoundError):
+    """A quant-opt tool (quant-opt, quant-run) is not built where it was
+    looked for; the message says what to do."""
+
+
 def find_tool(name: str) -> str:
-    """The path of a quant-opt tool: $QUANT_OPT_BUILD_DIR/bin/NAME, else the
-    source tree's build/bin/NAME, else NAME on PATH."""
+    """The path of a quant-opt tool: $QUANT_OPT_BUILD_DIR/bin/NAME when that
+    variable is set (and nowhere else: an explicit choice is not silently
+    replaced by another build), else the source tree's build/bin/NAME, else
+    NAME on PATH."""
     import os
     import shutil
     from pathlib import Path
     build = os.environ.get("QUANT_OPT_BUILD_DIR")
-    candidates = [Path(build) / "bin" / name] if build else []
-    candidates.append(Path(__file__).resolve().parents[2] / "build" / "bin" / name)
-    for candidate in candidates:
+    if build:
+        candidate = Path(build) / "bin" / name
         if candidate.is_file():
             return str(candidate)
+        raise ToolNotFoundError(f"'{name}' is not built in QUANT_OPT_BUILD_DIR ({candidate} does not "
+                                "exist): build quant-opt there, or unset the variable")
+    candidate = Path(__file__).resolve().parents[2] / "build" / "bin" / name
+    if candidate.is_file():
+        return str(candidate)
     found = shutil.which(name)
     if found is None:
-        raise FileNotFoundError(f"cannot find '{name}': build quant-opt (scripts/setup.sh) or set "
-                                "QUANT_OPT_BUILD_DIR")
+        raise ToolNotFoundError(f"'{name}' is not built ({candidate} does not exist, and it is not on "
+                                "PATH): run scripts/setup.sh to build it, or set QUANT_OPT_BUILD_DIR "
+                                "to a build directory")
     return found
 
 

@@ -1441,8 +1441,12 @@ def main(argv=None) -> int:
     if args.output == "-":
         sys.stdout.write(text)
     else:
-        with open(args.output, "w") as f:
-            f.write(text)
+        try:
+            with open(args.output, "w") as f:
+                f.write(text)
+        except OSError as error:
+            print(f"error: cannot write '{args.output}': {error.strerror}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -55,29 +55,12 @@ def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: 
     same float program as quant-opt's rows."""
     import numpy as np
     import onnxruntime
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.start = 0
-
-        def get_next(self):
-            if self.start >= len(x_cal):
-                return None
-            chunk = x_cal[self.start:self.start + batch]
-            self.start += batch
-            return {input_name: chunk}
+    from .ort_quantize import quantize_with_onnxruntime
 
     session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
-    prepared, quantized = work / "peer_pre.onnx", work / "peer_int8.onnx"
-    quant_pre_process(str(model_path), str(prepared))
-    quantize_static(str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax)
+    quantized = work / "peer_int8.onnx"
+    quantize_with_onnxruntime(model_path, x_cal, quantized, batch, work)
     peer = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
     out = np.concatenate([peer.run(None, {input_name: x_eval[i:i + batch]})[0]
                           for i in range(0, len(x_eval), batch)])
@@ -256,6 +239,15 @@ def main(argv=None) -> int:
                         help="write -o and --plot from an earlier run's --json, running nothing")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
+    try:
+        return _run(args, argv)
+    except (EvaluationError, OSError, json.JSONDecodeError) as error:  # OSError: a missing tool or file
+        print(f"quant-sweep: error: {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args, argv) -> int:
+    """quant-sweep with parsed arguments."""
     if args.render:
         results = json.loads(args.render.read_text())
         for result in results:  # JSON wrote infinities as strings
@@ -269,12 +261,8 @@ def main(argv=None) -> int:
     recipe_set = args.recipe_set or ("short" if args.short else "full")
     recipes = SHORT_RECIPES if recipe_set == "short" else RECIPES
     started = time.time()
-    try:
-        results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet, args.pretrained,
-                        args.batch, peer=not args.no_peer and not args.short)
-    except EvaluationError as error:
-        print(f"quant-sweep: error: {error}", file=sys.stderr)
-        return 1
+    results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet, args.pretrained,
+                    args.batch, peer=not args.no_peer and not args.short)
     command = ("scripts/quant-sweep " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     seconds = round(time.time() - started)
     for result in results:

@@ -148,26 +148,22 @@ def test_qdq_model_is_evaluated_as_it_is(tmp_path):
     """A model ONNX Runtime's quantizer made (QDQ format, per channel):
     nothing is calibrated; the integer program quant-opt fuses from it is
     compared with its QDQ program simulated in float and with ONNX Runtime
-    running the same model. --options do not apply to it."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    running the same model. --options do not apply to it.
+
+    Only quant-opt's own numbers are asserted. ONNX Runtime's are measured
+    and reported, not asserted: its int8 kernels depend on the CPU (on AVX2
+    without VNNI they sum u8 x s8 pairs in i16 with saturation, and its
+    SQNR against the exact program falls to ~23 dB; docs/Harness.md)."""
+    from quant_opt.ort_quantize import quantize_with_onnxruntime
 
     calibration, _ = datasets.load("digits", "calibration")
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"input": calibration[i:i + 50]} for i in range(0, len(calibration), 50)])
-
-        def get_next(self):
-            return next(self.batches, None)
-
     qdq = tmp_path / "digits-qdq.onnx"
-    quantize_static(str(DIGITS), str(qdq), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_with_onnxruntime(DIGITS, calibration, qdq, batch=50, work=tmp_path)
     report = evaluate(Config(model=qdq, data="digits", verbose=False))
     assert report["mode"] == "qdq" and report["calibration_samples"] == 0 and "layers" not in report
     assert report["top1_agreement"] >= 0.98 and report["output"]["sqnr_db"] > 30
     peer = report["onnxruntime"]
-    assert peer["top1_agreement"] >= 0.98 and peer["output"]["sqnr_db"] > 30
-    assert abs(peer["top1"] - report["quantized_top1"]) <= 0.01
+    assert 0 <= peer["top1_agreement"] <= 1 and 0 <= peer["top1"] <= 1
+    assert isinstance(peer["output"]["sqnr_db"], (float, str))
     with pytest.raises(EvaluationError, match="already quantized"):
         evaluate(Config(model=qdq, data="digits", options="weight-bits=4", verbose=False))

@@ -1,0 +1,74 @@
+"""ONNX Runtime's own post-training quantizer, as the peer uses it: QDQ
+format, per-channel symmetric i8 weights, u8 activations, min/max
+calibration. quant-sweep's peer row and the QDQ tests use it; from the
+command line it writes the QDQ model for `scripts/quant-eval` to evaluate as
+it is:
+
+    python -m quant_opt.ort_quantize model.onnx -o model-qdq.onnx --data digits
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+
+def quantize_with_onnxruntime(model_path: Path, x_cal, output: Path, batch: int = 100,
+                              work: Path | None = None) -> None:
+    """Writes ONNX Runtime's W8A8 per-channel QDQ quantization of
+    `model_path`, calibrated (min/max) on the samples `x_cal`, to `output`."""
+    import onnxruntime
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    input_name = onnxruntime.InferenceSession(
+        str(model_path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.start = 0
+
+        def get_next(self):
+            if self.start >= len(x_cal):
+                return None
+            chunk = x_cal[self.start:self.start + batch]
+            self.start += batch
+            return {input_name: chunk}
+
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(model_path), str(prepared))
+        quantize_static(str(prepared), str(output), Reader(), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+
+
+def main(argv=None) -> int:
+    from .evaluate import EvaluationError, load_data
+    parser = argparse.ArgumentParser(prog="python -m quant_opt.ort_quantize",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", type=Path, help="the float ONNX model")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the QDQ model to write")
+    parser.add_argument("--data", required=True,
+                        help="calibration data: the 'calibration' split of fashion-mnist or digits, "
+                             "or an .npz with x")
+    parser.add_argument("--batch", type=int, default=100, help="samples per calibration call")
+    args = parser.parse_args(argv)
+    try:
+        if not args.model.is_file():
+            raise EvaluationError(f"model '{args.model}' does not exist")
+        x_cal, _ = load_data(args.data, "calibration" if Path(args.data).suffix != ".npz" else "train")
+        quantize_with_onnxruntime(args.model, x_cal, args.output, args.batch)
+    except (EvaluationError, OSError) as error:
+        print(f"ort_quantize: error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}: ONNX Runtime quantize_static, QDQ, W8A8 per-channel, "
+          f"calibrated on {len(x_cal)} samples")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
