@@ -159,10 +159,9 @@ static bool readStatistics(const json::Value &value,
 
 llvm::Expected<CalibrationStatistics>
 qnn::parseCalibrationStatistics(StringRef text, StringRef fileName) {
-  llvm::Expected<json::Value> value = json::parse(text);
+  llvm::Expected<json::Value> value = detail::parseJSON(text, fileName);
   if (!value)
-    return llvm::createStringError(llvm::formatv(
-        "{0}: invalid JSON: {1}", fileName, llvm::toString(value.takeError())));
+    return value.takeError();
   CalibrationStatistics statistics;
   json::Path::Root root("");
   if (!readStatistics(*value, statistics, root))

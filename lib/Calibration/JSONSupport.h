@@ -6,7 +6,8 @@
 //===----------------------------------------------------------------------===//
 //
 // What the statistics and recipe readers share: unknown keys are errors, so
-// that a misspelt key never falls back to a default silently.
+// that a misspelt key never falls back to a default silently, and nesting is
+// bounded before the recursive parser runs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +16,7 @@
 
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
 namespace mlir::qnn::detail {
@@ -29,6 +31,43 @@ inline bool checkKeys(const llvm::json::Object &object,
     }
   }
   return true;
+}
+
+/// How deep arrays and objects may nest. llvm::json's parser recurses once
+/// per level, so a file of 35 000 '[' overflows the stack; quant-opt's files
+/// nest four levels deep.
+constexpr int kMaxJSONDepth = 256;
+
+/// Parses `text` as JSON, refusing nesting deeper than kMaxJSONDepth before
+/// the recursive parser sees it; errors name `fileName`.
+inline llvm::Expected<llvm::json::Value> parseJSON(StringRef text,
+                                                   StringRef fileName) {
+  int depth = 0;
+  bool inString = false, escaped = false;
+  for (char c : text) {
+    if (inString) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        inString = false;
+      continue;
+    }
+    if (c == '"')
+      inString = true;
+    else if ((c == '[' || c == '{') && ++depth > kMaxJSONDepth)
+      return llvm::createStringError(
+          llvm::formatv("{0}: invalid JSON: nested deeper than {1} levels",
+                        fileName, kMaxJSONDepth));
+    else if (c == ']' || c == '}')
+      --depth;
+  }
+  llvm::Expected<llvm::json::Value> value = llvm::json::parse(text);
+  if (!value)
+    return llvm::createStringError(llvm::formatv(
+        "{0}: invalid JSON: {1}", fileName, llvm::toString(value.takeError())));
+  return value;
 }
 
 } // namespace mlir::qnn::detail

@@ -258,10 +258,9 @@ static bool readRecipeValue(const json::Value &value, Recipe &recipe,
 }
 
 llvm::Expected<Recipe> qnn::parseRecipe(StringRef text, StringRef fileName) {
-  llvm::Expected<json::Value> value = json::parse(text);
+  llvm::Expected<json::Value> value = detail::parseJSON(text, fileName);
   if (!value)
-    return llvm::createStringError(llvm::formatv(
-        "{0}: invalid JSON: {1}", fileName, llvm::toString(value.takeError())));
+    return value.takeError();
   Recipe recipe;
   recipe.fileName = fileName.str();
   json::Path::Root root("");

@@ -21,6 +21,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <limits>
 #include <zlib.h>
 
 using namespace mlir;
@@ -130,7 +131,14 @@ llvm::Expected<NpyArray> qnn::parseNpy(StringRef bytes, StringRef path) {
       return malformed(path, "bad shape " + *shape);
     array.shape.push_back(size);
   }
-  size_t expected = array.getNumElements() * getNpyElementSize(array.dtype);
+  // The byte count in unsigned arithmetic with overflow checks: a header
+  // shape like (2^62 + 2, 4) must not wrap around to the size of the data.
+  uint64_t expected = getNpyElementSize(array.dtype);
+  for (int64_t size : array.shape)
+    if (__builtin_mul_overflow(expected, static_cast<uint64_t>(size),
+                               &expected) ||
+        expected > std::numeric_limits<int64_t>::max())
+      return malformed(path, llvm::formatv("shape {0} is too large", *shape));
   if (bytes.size() != expected)
     return malformed(path, llvm::formatv("{0} data bytes for shape {1}, "
                                          "expected {2}",

@@ -47,8 +47,28 @@
 using namespace mlir;
 using namespace mlir::qnn;
 
-/// The NumPy dtypes an element type accepts; the first is what results are
-/// written as. Quantized elements are their stored integers.
+/// Element `i` of an array of quantized stored values (the dtypes getDtypes
+/// gives quantized types: |i1 |u1 <i2 <u2 <i4 <u4).
+static int64_t getStoredInteger(const NpyArray &array, int64_t i) {
+  auto read = [&](auto type) {
+    decltype(type) value;
+    std::memcpy(&value, array.data.data() + sizeof(value) * i, sizeof(value));
+    return static_cast<int64_t>(value);
+  };
+  StringRef dtype = array.dtype;
+  if (dtype == "|i1")
+    return read(int8_t());
+  if (dtype == "|u1")
+    return read(uint8_t());
+  if (dtype == "<i2")
+    return read(int16_t());
+  if (dtype == "<u2")
+    return read(uint16_t());
+  if (dtype == "<i4")
+    return read(int32_t());
+  return read(uint32_t());
+}
+
 /// float32 values to bf16 bits, rounded to nearest-even (NaN stays NaN).
 static NpyArray toBF16(const NpyArray &array) {
   NpyArray result;
@@ -84,6 +104,8 @@ static NpyArray fromBF16(const NpyArray &array) {
   return result;
 }
 
+/// The NumPy dtypes an element type accepts; the first is what results are
+/// written as. Quantized elements are their stored integers.
 static SmallVector<StringRef> getDtypes(Type elementType) {
   if (auto quantized = dyn_cast<quant::QuantizedType>(elementType)) {
     unsigned width = quantized.getStorageTypeIntegralWidth();
@@ -237,25 +259,32 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
         names.empty() ? std::string("none") : names));
   }
   FunctionType type = function.getFunctionType();
+  // What quant-run can pass in and out (NumPy has no 4-bit dtype: i4 and
+  // other sub-byte storage cannot travel).
+  const char *passable = "ranked tensors of f16, bf16, f32, f64, i1, i8, "
+                         "i16, i32, i64, or quantized types with 8-, 16- "
+                         "or 32-bit storage";
   for (auto [index, argType] : llvm::enumerate(type.getInputs())) {
     auto shaped = dyn_cast<RankedTensorType>(argType);
     if (!shaped || getDtypes(shaped.getElementType()).empty())
-      return llvm::createStringError(llvm::formatv(
-          "argument #{0} of @{1} has type {2}, which quant-run cannot pass "
-          "(ranked tensors of f16, bf16, f32, f64, i1 to i64 or quantized "
-          "types of "
-          "8, 16 or 32 bits)",
-          index, options.function, argType));
+      return llvm::createStringError(
+          llvm::formatv("argument #{0} of @{1} has type {2}, which quant-run "
+                        "cannot pass ({3})",
+                        index, options.function, argType, passable));
     compiled->argumentTypes.push_back(shaped);
   }
   for (auto [index, resultType] : llvm::enumerate(type.getResults())) {
     auto shaped = dyn_cast<RankedTensorType>(resultType);
-    if (!shaped || !shaped.hasStaticShape() ||
-        getDtypes(shaped.getElementType()).empty())
-      return llvm::createStringError(llvm::formatv(
-          "result #{0} of @{1} has type {2}; quant-run returns ranked tensors "
-          "of static shape",
-          index, options.function, resultType));
+    if (!shaped || getDtypes(shaped.getElementType()).empty())
+      return llvm::createStringError(
+          llvm::formatv("result #{0} of @{1} has type {2}, which quant-run "
+                        "cannot return ({3})",
+                        index, options.function, resultType, passable));
+    if (!shaped.hasStaticShape())
+      return llvm::createStringError(
+          llvm::formatv("result #{0} of @{1} has type {2}; quant-run returns "
+                        "tensors of static shape only",
+                        index, options.function, resultType));
     compiled->resultTypes.push_back(shaped);
   }
 
@@ -343,6 +372,22 @@ CompiledFunction::run(ArrayRef<NpyArray> newInputs,
           "argument #{0} of @{1} expects {2} ('{3}' data), but '{4}' holds {5}",
           index, name, Type(shaped), dtypes.front(), inputNames[index],
           describe(array)));
+    // Stored values outside the storage range (-128 for i8<-127:127>) are
+    // no value of the type: the program would dequantize them as if they
+    // were.
+    if (auto quantized =
+            dyn_cast<quant::QuantizedType>(shaped.getElementType()))
+      for (int64_t i = 0, e = array.getNumElements(); i < e; ++i) {
+        int64_t stored = getStoredInteger(array, i);
+        if (stored < quantized.getStorageTypeMin() ||
+            stored > quantized.getStorageTypeMax())
+          return llvm::createStringError(llvm::formatv(
+              "argument #{0} of @{1}: '{2}' holds the stored value {3} at "
+              "element {4}, outside the storage range [{5}, {6}] of {7}",
+              index, name, inputNames[index], stored, i,
+              quantized.getStorageTypeMin(), quantized.getStorageTypeMax(),
+              Type(quantized)));
+      }
   }
 
   // Buffers and descriptors: inputs point into copies of the arrays,
@@ -427,10 +472,15 @@ void StatisticsCollector::observe(unsigned id, ArrayRef<float> values) {
     }
     return;
   }
-  // Pass 1: the range and the count (NaN ignored).
+  // Pass 1: the range and the count (NaN ignored; infinities counted, and
+  // refused by checkObserved).
   for (float value : values) {
     if (std::isnan(value))
       continue;
+    if (std::isinf(value)) {
+      ++infinities[id];
+      continue;
+    }
     if (!seen[id]) {
       entry.min = entry.max = value;
       seen[id] = true;
@@ -439,6 +489,23 @@ void StatisticsCollector::observe(unsigned id, ArrayRef<float> values) {
     entry.max = std::max<double>(entry.max, value);
     ++entry.count;
   }
+}
+
+std::string StatisticsCollector::checkObserved() const {
+  for (auto [index, id] : llvm::enumerate(ids)) {
+    if (infinities[index] > 0)
+      return llvm::formatv("observer '{0}' saw {1} infinite value(s): an "
+                           "infinite activation has no quantized range (is "
+                           "the model or the data broken?)",
+                           id, infinities[index])
+          .str();
+    if (statistics[index].count == 0)
+      return llvm::formatv("observer '{0}' saw no value (an empty data set, "
+                           "or only NaN): it has no range",
+                           id)
+          .str();
+  }
+  return "";
 }
 
 CalibrationStatistics StatisticsCollector::getStatistics() const {

@@ -265,11 +265,22 @@ static int runCalibration(qnn::CompiledFunction &function,
     if (!read)
       return fail(llvm::toString(read.takeError()));
     priorRanges = std::move(*read);
+    // Shards merge only if every observer's histogram has the same range.
+    for (const std::string &id : function.getObserverIds())
+      if (!priorRanges.count(id))
+        return fail(llvm::formatv("--ranges file '{0}' has no tensor '{1}' "
+                                  "(it must come from a run of the same "
+                                  "instrumented model)",
+                                  ranges, id));
   }
   qnn::StatisticsCollector collector(function.getObserverIds(), bins);
   for (int pass = 0; pass < 2; ++pass) {
-    if (pass == 1)
+    if (pass == 1) {
+      std::string problem = collector.checkObserved();
+      if (!problem.empty())
+        return fail(problem);
       collector.startHistograms(priorRanges);
+    }
     for (int64_t b = 0; b < *numBatches; ++b) {
       if (auto result = function.run(getBatch(datasets, b, *numBatches), names,
                                      &collector);
@@ -294,6 +305,12 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "quant-run: run quant-opt programs on .npy "
                               "arrays\n");
+  // Each observer holds `bins` 64-bit counters: bound them before they size
+  // an allocation (a histogram of 2^20 bins is 8 MiB per observer).
+  constexpr unsigned kMaxBins = 1u << 20;
+  if (bins == 0 || bins > kMaxBins)
+    return fail(llvm::formatv("--bins must be from 1 to {0}, got {1}", kMaxBins,
+                              bins.getValue()));
 
   DialectRegistry registry;
   qnn::registerQuantOptAndUpstreamDialects(registry);

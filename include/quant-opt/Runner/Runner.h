@@ -94,11 +94,18 @@ public:
 
   CalibrationStatistics getStatistics() const;
 
+  /// After the first pass: why the statistics cannot be written (an
+  /// observer that saw no value, or an infinite one, which has no
+  /// quantized range), naming the first such id; empty if they can.
+  std::string checkObserved() const;
+
 private:
   SmallVector<std::string> ids;
   unsigned bins;
   SmallVector<TensorStatistics> statistics;
   SmallVector<bool> seen = SmallVector<bool>(ids.size(), false);
+  /// Infinite values seen per observer in the first pass (not in min/max).
+  SmallVector<int64_t> infinities = SmallVector<int64_t>(ids.size(), 0);
 };
 
 /// Writes statistics in the format of docs/Calibration.md.

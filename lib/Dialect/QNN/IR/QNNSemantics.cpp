@@ -108,9 +108,12 @@ qnn::verifyQuantizedTensorType(function_ref<InFlightDiagnostic()> emitError,
                        << " but the tensor has rank " << rank;
   SmallVector<int64_t> blockSizes = getParameterBlockSizes(type, shape);
   for (int64_t axis = 0; axis < rank; ++axis) {
-    // A dynamic axis that is not blocked has one block.
+    // A dynamic axis that is not blocked has one block, and so has an axis
+    // one block spans (its size may be 0: no division by it).
     int64_t numBlocks =
-        ShapedType::isDynamic(shape[axis]) ? 1 : shape[axis] / blockSizes[axis];
+        ShapedType::isDynamic(shape[axis]) || shape[axis] == blockSizes[axis]
+            ? 1
+            : shape[axis] / blockSizes[axis];
     if (scaleShape[axis] != numBlocks)
       return emitError() << "scale tensor has " << scaleShape[axis]
                          << " entries along axis " << axis
@@ -159,6 +162,10 @@ QuantizationParameters::QuantizationParameters(quant::QuantizedType type,
 int64_t QuantizationParameters::getEntry(int64_t linearIndex) const {
   int64_t entry = 0;
   int64_t entryStride = 1;
+  // A tensor with a zero-size dimension has no elements; any index of it
+  // (a splat's) reads the first entry, with no division by zero.
+  if (llvm::is_contained(shape, 0))
+    return 0;
   for (int64_t axis = shape.size() - 1; axis >= 0; --axis) {
     int64_t index = linearIndex % shape[axis];
     linearIndex /= shape[axis];

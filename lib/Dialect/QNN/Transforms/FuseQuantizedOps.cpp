@@ -274,7 +274,8 @@ matchContractionChain(QuantizeOp quantize, PatternRewriter &rewriter) {
     return rewriter.notifyMatchFailure(quantize, "output not per tensor");
   Value current = quantize.getInput();
   Operation *op = current.getDefiningOp();
-  if (op && getSingleUser(current) == quantize)
+  // (An operand-less producer, e.g. tensor.empty, is no activation.)
+  if (op && op->getNumOperands() > 0 && getSingleUser(current) == quantize)
     if (auto clamp = matchActivation(op, op->getOperand(0))) {
       chain.epilogue.clamp = clamp;
       chain.fused.push_back(op);
@@ -441,6 +442,9 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
       double accumulatorScale = sx * channelScale(c);
       if (epilogue.bias) {
         double rounded = std::nearbyint((*epilogue.bias)[c] / accumulatorScale);
+        if (!std::isfinite((*epilogue.bias)[c]))
+          return op->emitError() << "bias of channel " << c
+                                 << " is not finite: it has no integer form";
         if (std::fabs(rounded) >= 2147483648.0)
           return op->emitError()
                  << "bias " << (*epilogue.bias)[c] << " of channel " << c
@@ -574,7 +578,12 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
 
 /// quantize(op(dequantize(q))) with one type on both sides, where `op` only
 /// moves or selects values, is op(q): the op runs on the stored values.
-/// (qnn-insert-qdq gives such outputs their input's type.)
+/// (qnn-insert-qdq gives such outputs their input's type.) An input of
+/// another type (a concat of two scales, as ONNX Runtime's QDQ models have
+/// them) is requantized to the output's type first: quantize is elementwise
+/// and monotonic, so it commutes with moving, selecting and taking maxima.
+/// Nothing is created before every operand has matched (a pattern that
+/// fails must leave the IR as it was).
 struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -593,15 +602,25 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
       return failure();
     unsigned numData = isConcat ? op->getNumOperands() : 1;
     Location loc = op->getLoc();
-    SmallVector<Value> stored;
+    SmallVector<DequantizeOp> dequantized;
     for (Value operand : op->getOperands().take_front(numData)) {
       auto dequantize = operand.getDefiningOp<DequantizeOp>();
       if (!dequantize ||
-          dequantize.getInput().getType().getElementType() != type)
+          cast<quant::QuantizedType>(
+              getElementTypeOrSelf(dequantize.getInput().getType()))
+                  .getExpressedType() != type.getExpressedType())
         return failure();
+      dequantized.push_back(dequantize);
+    }
+    SmallVector<Value> stored;
+    for (DequantizeOp dequantize : dequantized) {
+      Value input = dequantize.getInput();
+      auto inputType = cast<RankedTensorType>(input.getType());
+      if (inputType.getElementType() != type)
+        input = RequantizeOp::create(rewriter, loc, inputType.clone(type),
+                                     input, quantize.getRounding());
       stored.push_back(quant::StorageCastOp::create(
-          rewriter, loc, getStoredValuesType(dequantize.getInput().getType()),
-          dequantize.getInput()));
+          rewriter, loc, getStoredValuesType(inputType.clone(type)), input));
     }
     auto resultType = getStoredValuesType(quantize.getType());
     Value result;
@@ -730,6 +749,8 @@ matchBinaryChain(QuantizeOp quantize, function_ref<bool(Operation *)> isOp) {
   if (!chain.outType || !op || !current.hasOneUse())
     return std::nullopt;
   if (!isOp(op)) {
+    if (op->getNumOperands() == 0)
+      return std::nullopt;
     chain.activation = matchActivation(op, op->getOperand(0));
     if (!chain.activation)
       return std::nullopt;
@@ -1454,8 +1475,17 @@ struct QNNFuseQuantizedOpsPass
     });
     RewritePatternSet patterns(&getContext());
     populateFuseQuantizedOpsPatterns(patterns);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))) ||
-        hadError)
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
+      // Never fail without a word: a rewrite that does not settle is a bug
+      // of ours, and the user needs to know which pass stopped.
+      if (!hadError)
+        getOperation()->emitError()
+            << "qnn-fuse-quantized-ops: the rewrites did not converge; "
+               "please report this input";
+      signalPassFailure();
+      return;
+    }
+    if (hadError)
       signalPassFailure();
   }
 };

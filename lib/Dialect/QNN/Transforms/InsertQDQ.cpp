@@ -376,15 +376,32 @@ struct QNNInsertQDQPass
     Value input = observe.getInput();
     ActivationConfig config =
         getConfig(input.getDefiningOp(), observe.getId()).activations;
+    auto fail = [&]() {
+      return observe.emitError() << "tensor '" << observe.getId() << "' in '"
+                                 << statisticsFile << "': ";
+    };
+    // Nothing was observed (an empty data set, or only NaN): its min and max
+    // mean nothing, and scale 1 would be a guess.
+    if (found->second.count == 0)
+      return fail() << "count is 0: no value was observed, so it has no range "
+                       "(calibrate on data that reaches it)";
     llvm::Expected<std::pair<double, double>> range = estimateRange(
         found->second, config.method, config.storage, config.percentile);
     if (!range)
-      return observe.emitError()
-             << "tensor '" << observe.getId() << "' in '" << statisticsFile
-             << "': " << llvm::toString(range.takeError());
+      return fail() << llvm::toString(range.takeError());
+    QuantizationParams params =
+        chooseQuantizationParams(range->first, range->second, config.storage);
+    // A scale below the smallest normal float: x / s overflows and the
+    // program would compute zeros (or infinities) without a word.
+    if (params.scale < std::numeric_limits<float>::min())
+      return fail() << "the range [" << range->first << ", " << range->second
+                    << "] gives scale " << params.scale
+                    << ", below the smallest normal f32 ("
+                    << std::numeric_limits<float>::min()
+                    << "); the tensor is all but zero: skip its layer in "
+                       "the recipe";
     quant::QuantizedType type = getPerTensorType(
-        config.storage,
-        chooseQuantizationParams(range->first, range->second, config.storage),
+        config.storage, params,
         cast<RankedTensorType>(input.getType()).getElementType(),
         observe.getLoc());
     if (!type)
@@ -462,6 +479,25 @@ struct QNNInsertQDQPass
                           &losesInfo);
             return value.convertToDouble();
           });
+      // A NaN has no quantized value (quantize would store the zero point
+      // and the float program gives NaN), and an infinite weight or bias has
+      // no finite scale: refuse them by name rather than compute garbage.
+      auto notFinite = [](ArrayRef<double> values) {
+        return llvm::find_if(values,
+                             [](double v) { return !std::isfinite(v); });
+      };
+      auto name = [](double v) {
+        return std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf";
+      };
+      if (auto it = notFinite(doubles); it != doubles.end())
+        return op->emitError()
+               << "weight " << (it - doubles.begin()) << " is " << name(*it)
+               << ": non-finite weights cannot be quantized";
+      if (std::optional<SmallVector<double>> bias = getConstantBias(op))
+        if (auto it = notFinite(*bias); it != bias->end())
+          return op->emitError()
+                 << "bias " << (it - bias->begin()) << " is " << name(*it)
+                 << ": a non-finite bias cannot be quantized";
       auto tensorType = cast<RankedTensorType>(constant.getType());
       quant::QuantizedType type =
           getWeightType(op, tensorType, doubles, layout, config.weights,
