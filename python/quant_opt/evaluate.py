@@ -213,6 +213,9 @@ class Config:
     # classification: the outputs are logits (top-1/top-5, agreement);
     # embedding: vectors, compared by SQNR and cosine only.
     task: str = "classification"
+    # (mean, std): inputs become (x - mean) / std, as torchvision's Normalize,
+    # for models trained on normalized images; None leaves them as loaded.
+    normalize: tuple[float, float] | None = None
 
 
 def pad_to_batches(x: np.ndarray, batch: int) -> np.ndarray:
@@ -291,6 +294,10 @@ class Evaluation:
             self.y_eval = self.y_eval[:config.limit] if self.y_eval is not None else None
         if config.calibration_limit:
             self.x_cal = self.x_cal[:config.calibration_limit]
+        if config.normalize is not None:
+            mean, std = (np.float32(v) for v in config.normalize)
+            self.x_eval = (self.x_eval - mean) / std
+            self.x_cal = (self.x_cal - mean) / std
         check_fits(input_name, dims, self.x_eval, "evaluation")
         check_fits(input_name, dims, self.x_cal, "calibration")
         self.tools = Tools(workdir, config.verbose)
@@ -334,6 +341,7 @@ class Evaluation:
                 "data": config.data, "split": config.split, "samples": int(len(self.x_eval)),
                 "calibration_samples": 0 if self.qdq else int(len(self.x_cal)),
                 "recipe": str(recipe) if recipe else None, "options": options,
+                "normalize": list(config.normalize) if config.normalize else None,
                 "float_weight_bytes": model_bytes(self.float_mlir.read_text())}
 
     def accuracy(self, float_out: np.ndarray, quant_out: np.ndarray) -> dict:
@@ -596,6 +604,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration-limit", type=int, help="calibrate on the first N samples only")
     parser.add_argument("--layer-samples", type=int, default=200,
                         help="samples for the per-layer error (0: skip it; default: 200)")
+    parser.add_argument("--normalize", type=parse_normalize, metavar="MEAN,STD",
+                        help="inputs become (x - MEAN) / STD, for models trained on normalized "
+                             "images (torchvision's Normalize; e.g. 0.2860,0.3530 for Fashion-MNIST); "
+                             "applied to evaluation and calibration data")
+
+
+def parse_normalize(text: str) -> tuple[float, float]:
+    """--normalize MEAN,STD, with STD > 0."""
+    try:
+        mean, std = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MEAN,STD (two numbers), got '{text}'") from None
+    if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite MEAN and STD > 0, got '{text}'")
+    return mean, std
 
 
 def main(argv=None) -> int:
@@ -619,7 +642,8 @@ def main(argv=None) -> int:
     config = Config(model=args.model, data=args.data, calibration_data=args.calibration_data,
                     split=args.split, recipe=args.recipe, options=args.options, batch=args.batch,
                     limit=args.limit, calibration_limit=args.calibration_limit,
-                    layer_samples=args.layer_samples, verbose=not args.quiet, keep=args.keep, task=args.task)
+                    layer_samples=args.layer_samples, verbose=not args.quiet, keep=args.keep, task=args.task,
+                    normalize=args.normalize)
     try:
         report = evaluate(config)
         if args.output:

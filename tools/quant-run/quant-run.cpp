@@ -177,6 +177,23 @@ static std::optional<int64_t> countBatches(qnn::CompiledFunction &function,
                          index));
       return std::nullopt;
     }
+    // Each sample must have the argument's shape less its first axis; say
+    // so with the file's own shape (not that of the batch sliced from it).
+    bool samplesMatch =
+        static_cast<int64_t>(dataset.shape.size()) == type.getRank();
+    for (int64_t axis = 1; samplesMatch && axis < type.getRank(); ++axis)
+      samplesMatch = type.isDynamicDim(axis) ||
+                     type.getDimSize(axis) == dataset.shape[axis];
+    if (!samplesMatch) {
+      std::string shape;
+      llvm::raw_string_ostream os(shape);
+      llvm::interleaveComma(dataset.shape, os);
+      fail(llvm::formatv("'{0}' holds an array of shape ({1}), which does "
+                         "not stack samples of argument #{2} of @{3}, {4} "
+                         "(the first axis counts samples)",
+                         names[index], shape, index, functionName, Type(type)));
+      return std::nullopt;
+    }
     int64_t size = type.isDynamicDim(0) ? dataset.shape[0] : type.getDimSize(0);
     if (size == 0 || dataset.shape[0] % size != 0) {
       fail(llvm::formatv("'{0}' holds {1} samples, not a multiple of the "

@@ -63,18 +63,61 @@ static std::optional<double> getScalarConstant(Value value) {
   return attr.getValueAsDouble();
 }
 
-/// Matches an elementwise ReLU or clamp on `input`: `linalg.max(x, 0)`, or
-/// a one-input `linalg.generic` whose body is max(x, lo) and/or min(x, hi)
-/// with constant bounds. Returns the float bounds.
-static std::optional<std::pair<double, double>> matchActivation(Operation *op,
-                                                                Value input) {
-  const double inf = std::numeric_limits<double>::infinity();
-  if (auto max = dyn_cast<linalg::MaxOp>(op)) {
-    Value other =
-        max.getInputs()[0] == input ? max.getInputs()[1] : max.getInputs()[0];
-    if (isConstantSplat(other, 0.0))
-      return std::make_pair(0.0, inf);
+/// The value of a splat float constant, or nullopt.
+static std::optional<double> getSplatConstant(Value value) {
+  DenseFPElementsAttr attr;
+  if (!matchPattern(value, m_Constant(&attr)) || !attr.isSplat())
     return std::nullopt;
+  return attr.getSplatValue<APFloat>().convertToDouble();
+}
+
+/// Bounds (lo, hi) of a clamp; infinite where there is none.
+using Clamp = std::pair<double, double>;
+
+/// Walks back from `value`, inside a linalg body, through max/min with
+/// scalar constants; returns the value it stops at and the bounds it
+/// collected.
+static std::pair<Value, Clamp> peelClamp(Value value) {
+  const double inf = std::numeric_limits<double>::infinity();
+  Clamp clamp = {-inf, inf};
+  while (Operation *def = value.getDefiningOp()) {
+    if (!isa<arith::MaximumFOp, arith::MaxNumFOp, arith::MinimumFOp,
+             arith::MinNumFOp>(def))
+      break;
+    std::optional<double> bound = getScalarConstant(def->getOperand(1));
+    Value next = def->getOperand(0);
+    if (!bound) {
+      bound = getScalarConstant(def->getOperand(0));
+      next = def->getOperand(1);
+    }
+    if (!bound)
+      break;
+    if (isa<arith::MaximumFOp, arith::MaxNumFOp>(def))
+      clamp.first = std::max(clamp.first, *bound);
+    else
+      clamp.second = std::min(clamp.second, *bound);
+    value = next;
+  }
+  return {value, clamp};
+}
+
+static bool isClamp(const Clamp &clamp) {
+  return !std::isinf(clamp.first) || !std::isinf(clamp.second);
+}
+
+/// Matches an elementwise ReLU or clamp on `input`: `linalg.max(x, c)` or
+/// `linalg.min(x, c)` with a splat constant (ReLU6 as two named ops is two
+/// of them), or a one-input `linalg.generic` whose body is max(x, lo) and/or
+/// min(x, hi) with constant bounds. Returns the float bounds.
+static std::optional<Clamp> matchActivation(Operation *op, Value input) {
+  const double inf = std::numeric_limits<double>::infinity();
+  if (isa<linalg::MaxOp, linalg::MinOp>(op)) {
+    auto named = cast<linalg::LinalgOp>(op);
+    Value lhs = named.getDpsInputs()[0], rhs = named.getDpsInputs()[1];
+    std::optional<double> bound = getSplatConstant(lhs == input ? rhs : lhs);
+    if (!bound || (lhs != input && rhs != input))
+      return std::nullopt;
+    return isa<linalg::MaxOp>(op) ? Clamp{*bound, inf} : Clamp{-inf, *bound};
   }
   auto generic = dyn_cast<linalg::GenericOp>(op);
   if (!generic || generic.getNumDpsInputs() != 1 ||
@@ -84,39 +127,60 @@ static std::optional<std::pair<double, double>> matchActivation(Operation *op,
     return std::nullopt;
   Block &body = generic.getRegion().front();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  Value current = yield.getValues()[0];
-  double lo = -inf, hi = inf;
-  // Walk back from the yielded value through min/max with constants.
-  while (current != body.getArgument(0)) {
-    Operation *def = current.getDefiningOp();
-    if (!def || def->getNumOperands() != 2)
-      return std::nullopt;
-    std::optional<double> bound = getScalarConstant(def->getOperand(1));
-    Value next = def->getOperand(0);
-    if (!bound) {
-      bound = getScalarConstant(def->getOperand(0));
-      next = def->getOperand(1);
-    }
-    if (!bound)
-      return std::nullopt;
-    if (isa<arith::MaximumFOp, arith::MaxNumFOp>(def))
-      lo = std::max(lo, *bound);
-    else if (isa<arith::MinimumFOp, arith::MinNumFOp>(def))
-      hi = std::min(hi, *bound);
-    else
-      return std::nullopt;
-    current = next;
-  }
-  if (lo == -inf && hi == inf)
+  auto [reached, clamp] = peelClamp(yield.getValues()[0]);
+  if (reached != body.getArgument(0) || !isClamp(clamp))
     return std::nullopt;
-  return std::make_pair(lo, hi);
+  return clamp;
+}
+
+/// Matches one or two activations in a row ending at `value` (ReLU6 as
+/// linalg.min(linalg.max(x, 0), 6)), each the single user of its input;
+/// returns the ops, outermost first, their input, and the combined bounds.
+struct ActivationChain {
+  SmallVector<Operation *, 2> ops;
+  Value input;
+  Clamp clamp;
+};
+static std::optional<ActivationChain> matchActivations(Value value) {
+  ActivationChain chain;
+  chain.clamp = {-std::numeric_limits<double>::infinity(),
+                 std::numeric_limits<double>::infinity()};
+  Value current = value;
+  for (int depth = 0; depth < 2; ++depth) {
+    Operation *op = current.getDefiningOp();
+    if (!op || op->getNumOperands() == 0 || op->getNumResults() != 1)
+      break;
+    // The data input: the operand that is not a constant.
+    Value input;
+    for (Value operand : op->getOperands().take_front(
+             isa<linalg::LinalgOp>(op)
+                 ? cast<linalg::LinalgOp>(op).getNumDpsInputs()
+                 : op->getNumOperands()))
+      if (!matchPattern(operand, m_Constant()))
+        input = operand;
+    if (!input)
+      break;
+    std::optional<Clamp> clamp = matchActivation(op, input);
+    if (!clamp || (depth > 0 && !current.hasOneUse()))
+      break;
+    chain.ops.push_back(op);
+    chain.clamp = {std::max(chain.clamp.first, clamp->first),
+                   std::min(chain.clamp.second, clamp->second)};
+    current = input;
+  }
+  if (chain.ops.empty())
+    return std::nullopt;
+  chain.input = current;
+  return chain;
 }
 
 /// Matches a bias add of `input`: `linalg.add(input, c)` with a constant
 /// `c` that only varies along `channelAxis`, or a two-input
-/// `linalg.generic` adding a 1-D constant read along `channelAxis`.
+/// `linalg.generic` adding a 1-D constant read along `channelAxis` (and,
+/// given `clamp`, clamping the sum, which then sets it).
 static std::optional<SmallVector<double>>
-matchBiasAdd(Operation *op, Value input, int64_t channelAxis) {
+matchBiasAdd(Operation *op, Value input, int64_t channelAxis,
+             std::optional<Clamp> *clamp = nullptr) {
   // Dense or dense_resource (as importers write large constants) floats.
   auto toDoubles = [](Attribute attr) -> std::optional<SmallVector<double>> {
     std::optional<SmallVector<APFloat>> values = getFloatElements(attr);
@@ -172,11 +236,19 @@ matchBiasAdd(Operation *op, Value input, int64_t channelAxis) {
     return std::nullopt;
   Block &body = generic.getRegion().front();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto addf = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  // The add may be followed by a clamp in the same body (torch-mlir writes
+  // bias + ReLU as one generic): `clamp` receives it; without `clamp` a
+  // clamped body is no plain bias add.
+  auto [sum, bounds] = peelClamp(yield.getValues()[0]);
+  if (isClamp(bounds) && !clamp)
+    return std::nullopt;
+  auto addf = sum.getDefiningOp<arith::AddFOp>();
   if (!addf || addf->getBlock() != &body ||
       !llvm::is_contained(addf->getOperands(), body.getArgument(0)) ||
       !llvm::is_contained(addf->getOperands(), body.getArgument(1)))
     return std::nullopt;
+  if (clamp && isClamp(bounds))
+    *clamp = bounds;
   return toDoubles(attr);
 }
 
@@ -189,8 +261,9 @@ static Operation *getSingleUser(Value value) {
 /// of a contraction (or of its bias add).
 static bool isFusableEpilogue(Operation *op, Value input,
                               const WeightOperand &layout) {
+  std::optional<Clamp> clamp;
   return matchActivation(op, input) ||
-         matchBiasAdd(op, input, layout.resultChannelAxis);
+         matchBiasAdd(op, input, layout.resultChannelAxis, &clamp);
 }
 
 static int64_t getStored(const APInt &bits, quant::QuantizedType type) {
@@ -274,12 +347,14 @@ matchContractionChain(QuantizeOp quantize, PatternRewriter &rewriter) {
     return rewriter.notifyMatchFailure(quantize, "output not per tensor");
   Value current = quantize.getInput();
   Operation *op = current.getDefiningOp();
-  // (An operand-less producer, e.g. tensor.empty, is no activation.)
-  if (op && op->getNumOperands() > 0 && getSingleUser(current) == quantize)
-    if (auto clamp = matchActivation(op, op->getOperand(0))) {
-      chain.epilogue.clamp = clamp;
-      chain.fused.push_back(op);
-      current = op->getOperand(0);
+  // One or two activations (ReLU6 as max then min). (matchActivations skips
+  // operand-less producers such as tensor.empty.)
+  if (op && getSingleUser(current) == quantize)
+    if (std::optional<ActivationChain> activations =
+            matchActivations(current)) {
+      chain.epilogue.clamp = activations->clamp;
+      llvm::append_range(chain.fused, activations->ops);
+      current = activations->input;
       op = current.getDefiningOp();
     }
   auto findContraction = [&](Operation *candidate) {
@@ -292,8 +367,15 @@ matchContractionChain(QuantizeOp quantize, PatternRewriter &rewriter) {
       std::optional<WeightOperand> inner = findContraction(producer);
       if (!inner || !operand.hasOneUse())
         continue;
-      if (auto bias = matchBiasAdd(op, operand, inner->resultChannelAxis)) {
+      // A clamp inside the bias add's body is allowed when no activation
+      // follows it (clamp after clamp would need their composition).
+      std::optional<Clamp> innerClamp;
+      if (auto bias =
+              matchBiasAdd(op, operand, inner->resultChannelAxis,
+                           chain.epilogue.clamp ? nullptr : &innerClamp)) {
         chain.epilogue.bias = bias;
+        if (innerClamp)
+          chain.epilogue.clamp = innerClamp;
         chain.fused.push_back(op);
         current = operand;
         op = producer;
@@ -721,8 +803,9 @@ matchScaling(Operation *op) {
 /// of two per-tensor quantized activations of the result's shape, matched.
 struct BinaryChain {
   Operation *op;
-  /// The activation between `op` and the quantize, if any.
-  Operation *activationOp = nullptr;
+  /// The activations between `op` and the quantize (none, one, or two as
+  /// in ReLU6 as max then min), outermost first, and their bounds.
+  SmallVector<Operation *, 2> activationOps;
   std::optional<std::pair<double, double>> activation;
   /// The dequantized operands and their types.
   DequantizeOp lhs, rhs;
@@ -734,8 +817,8 @@ struct BinaryChain {
 static void replaceBinaryChain(PatternRewriter &rewriter, QuantizeOp quantize,
                                const BinaryChain &chain, Value fused) {
   rewriter.replaceOp(quantize, fused);
-  if (chain.activationOp)
-    rewriter.eraseOp(chain.activationOp);
+  for (Operation *activation : chain.activationOps)
+    rewriter.eraseOp(activation);
   rewriter.eraseOp(chain.op);
 }
 
@@ -749,13 +832,12 @@ matchBinaryChain(QuantizeOp quantize, function_ref<bool(Operation *)> isOp) {
   if (!chain.outType || !op || !current.hasOneUse())
     return std::nullopt;
   if (!isOp(op)) {
-    if (op->getNumOperands() == 0)
+    std::optional<ActivationChain> activations = matchActivations(current);
+    if (!activations)
       return std::nullopt;
-    chain.activation = matchActivation(op, op->getOperand(0));
-    if (!chain.activation)
-      return std::nullopt;
-    chain.activationOp = op;
-    current = op->getOperand(0);
+    chain.activation = activations->clamp;
+    chain.activationOps = activations->ops;
+    current = activations->input;
     op = current.getDefiningOp();
     if (!op || !current.hasOneUse() || !isOp(op))
       return std::nullopt;
@@ -1509,7 +1591,9 @@ std::optional<SmallVector<double>> qnn::getConstantBias(Operation *op) {
   Operation *user = getSingleUser(op->getResult(0));
   if (!user)
     return std::nullopt;
-  return matchBiasAdd(user, op->getResult(0), layout->resultChannelAxis);
+  std::optional<Clamp> clamp; // (bias + clamp in one body: still its bias)
+  return matchBiasAdd(user, op->getResult(0), layout->resultChannelAxis,
+                      &clamp);
 }
 
 bool qnn::isFusedIntermediate(Value value) {
@@ -1517,6 +1601,13 @@ bool qnn::isFusedIntermediate(Value value) {
   Operation *producer = value.getDefiningOp();
   if (!user || !producer)
     return false;
+  // The first of two activations in a row (ReLU6 as max then min) after
+  // what fuses with them: the pair is one clamp.
+  if (user->getNumResults() == 1)
+    if (std::optional<ActivationChain> pair =
+            matchActivations(user->getResult(0));
+        pair && pair->ops.size() == 2 && pair->ops[1] == producer)
+      return isFusedIntermediate(pair->input);
   // A sum pooling divided by its window size: an average pooling.
   if (isa<linalg::PoolingNhwcSumOp>(producer))
     return matchScaling(user).has_value();
