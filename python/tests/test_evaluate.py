@@ -191,3 +191,42 @@ def test_normalize_feeds_normalized_images_to_both_programs(tmp_path, capsys):
         with pytest.raises(SystemExit):
             main([str(DIGITS), "--data", "digits", "--normalize", bad])
         assert "--normalize" in capsys.readouterr().err
+
+
+def test_qdq_model_with_a_concat_of_two_scales(tmp_path):
+    """ONNX Runtime's QDQ form of a CNN whose branches meet in a Concat: each
+    branch is dequantized with its own scale and the Concat quantized with a
+    third. quant-eval fuses it (each branch requantized to the Concat's type)
+    and its integer program stays close to the QDQ program simulated in
+    float. (It used to stop at "quant-opt failed" with nothing said.)"""
+    from onnx import TensorProto, helper, numpy_helper
+    from quant_opt.ort_quantize import quantize_with_onnxruntime
+
+    rng = np.random.default_rng(5)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.5, shape).astype(np.float32), name)
+             for name, shape in [("w1", (4, 1, 3, 3)), ("w2", (4, 1, 3, 3)), ("fc", (8, 10))]]
+    inits[1] = numpy_helper.from_array(numpy_helper.to_array(inits[1]) * 3, "w2")  # other range
+    nodes = [helper.make_node("Conv", ["input", "w1"], ["a"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["a"], ["ra"], name="relu1"),
+             helper.make_node("Conv", ["input", "w2"], ["b"], name="conv2", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["b"], ["rb"], name="relu2"),
+             helper.make_node("Concat", ["ra", "rb"], ["cat"], name="concat", axis=1),
+             helper.make_node("GlobalAveragePool", ["cat"], ["pool"], name="pool"),
+             helper.make_node("Flatten", ["pool"], ["flat"], name="flatten"),
+             helper.make_node("MatMul", ["flat", "fc"], ["logits"], name="fc")]
+    graph = helper.make_graph(
+        nodes, "concat-cnn",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    float_path, qdq = tmp_path / "concat.onnx", tmp_path / "concat-qdq.onnx"
+    onnx.save(model, str(float_path))
+    calibration, _ = datasets.load("digits", "calibration")
+    quantize_with_onnxruntime(float_path, calibration, qdq, batch=50, work=tmp_path)
+    scales = {init.name: float(numpy_helper.to_array(init)) for init in onnx.load(str(qdq)).graph.initializer
+              if init.name.endswith("_scale") and numpy_helper.to_array(init).size == 1}
+    # The branches carry different scales; the Concat takes the wider one.
+    assert scales["ra_scale"] != scales["rb_scale"], scales
+    report = evaluate(Config(model=qdq, data="digits", limit=200, verbose=False))
+    assert report["mode"] == "qdq"
+    assert report["top1_agreement"] >= 0.98 and report["output"]["sqnr_db"] > 30

@@ -2,6 +2,7 @@
 compared with onnxruntime; its errors."""
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -431,6 +432,23 @@ def test_concat():
              weights("k", (BATCH, 4, 2), 4)]
     model = make_model(nodes, {"x": ["N", C, H, W], "a": ["N", 4, 3], "b": ["N", 4, 5]},
                        ["channels", "mixed", "width", "last"], inits)
+    check(model)
+
+
+def test_no_ir_that_upstream_mlir_crashes_on():
+    """MLIR 22 itself segfaults on `tensor.concat dim(-1)` (ConcatOp::verify)
+    and on a non-integer in `linalg.transpose ... permutation` (the parser);
+    docs/Testing.md. The importer writes neither: negative ONNX axes are
+    normalized, and permutations are integers."""
+    nodes = [helper.make_node("Concat", ["a", "b"], ["cat"], name="cat", axis=-1),
+             helper.make_node("Concat", ["a", "b"], ["cat2"], name="cat2", axis=-2),
+             helper.make_node("Transpose", ["cat"], ["t"], name="t", perm=[0, 2, 1])]
+    model = make_model(nodes, {"a": ["N", 4, 3], "b": ["N", 4, 3]}, ["cat2", "t"])
+    text = import_model(model, BATCH)
+    dims = [int(d) for d in re.findall(r"tensor\.concat dim\((-?\d+)\)", text)]
+    assert dims == [2, 1]
+    for perm in re.findall(r"permutation = \[([^\]]*)\]", text):
+        assert all(re.fullmatch(r"\d+", p.strip()) for p in perm.split(",")), perm
     check(model)
 
 
