@@ -262,6 +262,12 @@ llvm::Expected<NpyArray> qnn::readNpz(StringRef path, StringRef member) {
       return badZip(path, llvm::formatv("member '{0}' uses compression "
                                         "method {1} (expected 0 or 8)",
                                         name, method));
+    // Deflate expands at most 1032:1: a larger declared size is a lie that
+    // would size the allocation (up to 4 GiB from a few bytes).
+    if (size > compressed * 1032 + 1024)
+      return badZip(path, llvm::formatv("member '{0}' claims {1} bytes from "
+                                        "{2} deflated bytes",
+                                        name, size, compressed));
     llvm::Expected<std::string> inflated = inflateRaw(stored, size, path);
     if (!inflated)
       return inflated.takeError();

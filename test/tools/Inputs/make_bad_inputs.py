@@ -34,3 +34,14 @@ with open(f"{out}/deep.json", "w") as f:
 with open(f"{out}/ranges.json", "w") as f:
     json.dump({"format": "quant-opt-calibration-statistics", "version": 1,
                "tensors": {"input": {"min": -1.0, "max": 1.0, "count": 1}}}, f)
+
+# An .npz whose deflated member claims 3.75 GiB in its central directory.
+import io
+import zipfile
+buffer = io.BytesIO()
+np.savez_compressed(buffer, x=x)
+data = bytearray(buffer.getvalue())
+central = data.rfind(b"PK\x01\x02")
+data[central + 24:central + 28] = struct.pack("<I", 0xF0000000)
+with open(f"{out}/bomb.npz", "wb") as f:
+    f.write(bytes(data))
