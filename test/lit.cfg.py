@@ -56,3 +56,14 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment(
     "PYTHONPATH", os.path.join(config.quant_opt_src_root, "python"), append_path=True
 )
+
+# Host CPU features tests may depend on (docs/Testing.md: a test about one
+# CPU kind says so and does not apply elsewhere).
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = cpuinfo.read()
+except OSError:
+    flags = ""
+for flag, feature in [("amx_int8", "host-amx-int8"), ("avx512_vnni", "host-avx512-vnni")]:
+    if flag in flags:
+        config.available_features.add(feature)

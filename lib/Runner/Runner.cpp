@@ -34,11 +34,16 @@
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+#include "llvm/TargetParser/Triple.h"
 
 #include <algorithm>
 #include <cmath>
@@ -235,6 +240,84 @@ static LogicalResult lowerObserversToCalls(ModuleOp module,
   return success();
 }
 
+/// The complete feature string of `cpu` with `features` (every instruction
+/// set the host query knows, each + or -), if that code runs on this
+/// machine: every feature it enables must be one the host has (else the JIT
+/// would emit an instruction that stops the program with SIGILL). Complete,
+/// because a function's "target-features" replaces the engine's host
+/// features, which would otherwise add AVX-512 to an x86-64-v3.
+static llvm::Expected<std::string> getRunnableFeatures(StringRef cpu,
+                                                       StringRef features) {
+  llvm::Triple triple(llvm::sys::getProcessTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return llvm::createStringError(error);
+  std::string hostCPU = llvm::sys::getHostCPUName().str();
+  llvm::StringMap<bool> hostMap = llvm::sys::getHostCPUFeatures();
+  llvm::SubtargetFeatures hostFeatures;
+  for (const auto &[name, enabled] : hostMap)
+    hostFeatures.AddFeature(name, enabled);
+  std::unique_ptr<llvm::MCSubtargetInfo> host(
+      target->createMCSubtargetInfo(triple, hostCPU, hostFeatures.getString()));
+  if (!host)
+    return llvm::createStringError("cannot describe the host CPU");
+  // Names first: LLVM only warns about unknown ones, and ignores them.
+  if (!cpu.empty() && !host->isCPUStringValid(cpu))
+    return llvm::createStringError(
+        llvm::formatv("unknown CPU '{0}' (LLVM names: x86-64-v3, znver3, "
+                      "znver4, sapphirerapids, ...)",
+                      cpu));
+  for (StringRef item : llvm::split(features, ',')) {
+    item = item.trim();
+    if (features.empty())
+      break;
+    StringRef name =
+        item.drop_front(item.starts_with("+") || item.starts_with("-"));
+    if (item.empty() || (item[0] != '+' && item[0] != '-') ||
+        llvm::none_of(host->getAllProcessorFeatures(),
+                      [&](const llvm::SubtargetFeatureKV &known) {
+                        return name == known.Key;
+                      }))
+      return llvm::createStringError(
+          llvm::formatv("bad CPU feature '{0}' (expected +NAME or -NAME with "
+                        "an LLVM feature name, e.g. -avx512f)",
+                        item));
+  }
+  StringRef requestedCPU = cpu.empty() ? StringRef(hostCPU) : cpu;
+  std::string requestedFeatures =
+      cpu.empty() ? hostFeatures.getString() + "," + features.str()
+                  : features.str();
+  std::unique_ptr<llvm::MCSubtargetInfo> requested(
+      target->createMCSubtargetInfo(triple, requestedCPU, requestedFeatures));
+  if (!requested)
+    return llvm::createStringError("cannot describe the requested CPU");
+  // The instruction-set features the host query reports (tuning flags of a
+  // CPU model are no instructions, and the host query leaves them out).
+  SmallVector<std::string> missing;
+  for (const llvm::SubtargetFeatureKV &feature :
+       requested->getAllProcessorFeatures()) {
+    auto known = hostMap.find(feature.Key);
+    if (requested->getFeatureBits().test(feature.Value) &&
+        known != hostMap.end() && !known->second)
+      missing.push_back(feature.Key);
+  }
+  if (!missing.empty())
+    return llvm::createStringError(llvm::formatv(
+        "code for CPU '{0}'{1} would not run on this machine ({2}): it "
+        "lacks {3}",
+        requestedCPU, features.empty() ? "" : (" with " + features).str(),
+        hostCPU, llvm::join(missing, ", ")));
+  llvm::SubtargetFeatures complete;
+  for (const llvm::SubtargetFeatureKV &feature :
+       requested->getAllProcessorFeatures())
+    if (hostMap.count(feature.Key))
+      complete.AddFeature(feature.Key,
+                          requested->getFeatureBits().test(feature.Value));
+  return complete.getString();
+}
+
 llvm::Expected<std::unique_ptr<CompiledFunction>>
 CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   std::unique_ptr<CompiledFunction> compiled(new CompiledFunction());
@@ -320,12 +403,30 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   });
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
+  if (!options.cpu.empty() || !options.features.empty()) {
+    llvm::Expected<std::string> features =
+        getRunnableFeatures(options.cpu, options.features);
+    if (!features)
+      return features.takeError();
+    // Per-function attributes: LLVM's code generator and its cost model
+    // read the subtarget from each function.
+    MLIRContext *context = lowered->getContext();
+    lowered->walk([&](LLVM::LLVMFuncOp function) {
+      if (function.isExternal())
+        return;
+      if (!options.cpu.empty())
+        function.setTargetCpuAttr(StringAttr::get(context, options.cpu));
+      function.setTargetFeaturesAttr(
+          LLVM::TargetFeaturesAttr::get(context, *features));
+    });
+  }
   registerBuiltinDialectTranslation(*lowered->getContext());
   registerLLVMDialectTranslation(*lowered->getContext());
   ExecutionEngineOptions engineOptions;
   SmallVector<StringRef> sharedLibs(options.sharedLibs.begin(),
                                     options.sharedLibs.end());
   engineOptions.sharedLibPaths = sharedLibs;
+  engineOptions.enableObjectDump = options.keepObject;
   // The optimizer tunes for the host CPU (AVX-512 widths and costs); the
   // engine generates code for it the same way.
   auto hostMachineBuilder = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -428,6 +529,10 @@ CompiledFunction::run(ArrayRef<NpyArray> newInputs,
     if (shaped.getElementType().isBF16())
       array = fromBF16(array);
   return results;
+}
+
+void CompiledFunction::dumpObject(StringRef path) {
+  engine->dumpToObjectFile(path);
 }
 
 llvm::Error CompiledFunction::rerun() {

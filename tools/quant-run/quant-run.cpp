@@ -84,6 +84,22 @@ static cl::opt<std::string>
 static cl::opt<unsigned> bins("bins", cl::init(2048),
                               cl::desc("Histogram bins per observer"),
                               cl::cat(quantRunCategory));
+static cl::opt<std::string>
+    targetCPU("mcpu",
+              cl::desc("Generate code for this CPU (an LLVM name such as "
+                       "x86-64-v3 or znver3) instead of the host's; it must "
+                       "run here"),
+              cl::cat(quantRunCategory));
+static cl::opt<std::string>
+    targetFeatures("mattr",
+                   cl::desc("CPU features to add or remove, e.g. "
+                            "-avx512f (with or without --mcpu)"),
+                   cl::cat(quantRunCategory));
+static cl::opt<std::string>
+    dumpObject("dump-object",
+               cl::desc("Write the machine code the JIT generated to this "
+                        "object file (for llvm-objdump -d)"),
+               cl::cat(quantRunCategory));
 enum class Pipeline { CPU, Reference };
 static cl::opt<Pipeline> pipeline(
     "pipeline", cl::desc("How to lower the module for the CPU"),
@@ -353,6 +369,9 @@ int main(int argc, char **argv) {
   qnn::CompileOptions options;
   options.referencePipeline = pipeline == Pipeline::Reference;
   options.function = functionName;
+  options.cpu = targetCPU;
+  options.features = targetFeatures;
+  options.keepObject = !dumpObject.empty();
   // MLIR's runner utilities, so that modules may print and copy memrefs.
   options.sharedLibs = {QUANT_OPT_MLIR_LIB_DIR "/libmlir_c_runner_utils.so",
                         QUANT_OPT_MLIR_LIB_DIR "/libmlir_runner_utils.so"};
@@ -361,8 +380,12 @@ int main(int argc, char **argv) {
   if (!compiled)
     return fail(llvm::toString(compiled.takeError()));
   SmallVector<std::string> names(inputs.begin(), inputs.end());
-  if (!calibrate.empty())
-    return runCalibration(**compiled, arrays, names);
+  if (!calibrate.empty()) {
+    int status = runCalibration(**compiled, arrays, names);
+    if (status == 0 && !dumpObject.empty())
+      (*compiled)->dumpObject(dumpObject);
+    return status;
+  }
   SmallVector<qnn::NpyArray> result;
   if (dataset) {
     FailureOr<SmallVector<qnn::NpyArray>> results =
@@ -376,6 +399,8 @@ int main(int argc, char **argv) {
       return fail(llvm::toString(results.takeError()));
     result = std::move(*results);
   }
+  if (!dumpObject.empty())
+    (*compiled)->dumpObject(dumpObject);
   if (!outputs.empty() && outputs.size() != result.size())
     return fail(llvm::formatv("@{0} has {1} results but {2} outputs were "
                               "named",

@@ -34,6 +34,14 @@ struct CompileOptions {
   bool referencePipeline = false;
   /// Libraries the JIT loads for symbols the module calls.
   SmallVector<std::string> sharedLibs;
+  /// Generate code for this CPU (an LLVM name: x86-64-v3, znver3, ...) and
+  /// these features ("+avx2,-avx512f") instead of the host's; the result
+  /// must run on the host, so a CPU or feature the host lacks is an error.
+  /// Lets an AVX-512 machine run the code an AVX2-only one would.
+  std::string cpu;
+  std::string features;
+  /// Keep the machine code, so that dumpObject can write it.
+  bool keepObject = false;
 };
 
 /// Receives the values that flow through each qnn.observe while the program
@@ -61,6 +69,10 @@ public:
 
   /// Runs once more on the same inputs; for timing.
   llvm::Error rerun();
+
+  /// Writes the machine code the JIT generated as an object file (after a
+  /// run; needs CompileOptions::keepObject), for llvm-objdump.
+  void dumpObject(StringRef path);
 
   ArrayRef<std::string> getObserverIds() const { return observerIds; }
   ArrayRef<RankedTensorType> getArgumentTypes() const { return argumentTypes; }

@@ -32,7 +32,7 @@ with open(f"{work}/conv.mlir", "w") as out:
 np.save(f"{work}/x.npy", x)
 np.save(f"{work}/k.npy", k)
 subprocess.run([quant_run, f"{work}/conv.mlir", "-f", "conv", "-i", f"{work}/x.npy",
-                "-i", f"{work}/k.npy", "-o", f"{work}/y.npy"], check=True)
+                "-i", f"{work}/k.npy", "-o", f"{work}/y.npy", *sys.argv[10:]], check=True)
 
 want = np.zeros((1, oh, ow, f), np.int64)
 for i in range(kh):
