@@ -112,8 +112,15 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
   addBufferizePhase(pm, options.resultsToOutParams);
   // What the strategy left (convolutions, pooling, dynamic shapes) as loops.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-  if (options.lowerToLLVM)
-    addLowerToLLVMPhase(pm);
+  if (!options.lowerToLLVM)
+    return;
+  addLowerToLLVMPhase(pm);
+  if (!options.cpu.empty() || !options.cpuFeatures.empty()) {
+    QNNSetCPUTargetPassOptions target;
+    target.cpu = options.cpu;
+    target.features = options.cpuFeatures;
+    pm.addPass(createQNNSetCPUTargetPass(target));
+  }
 }
 
 void qnn::buildReferenceCPUPipeline(

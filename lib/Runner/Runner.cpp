@@ -15,6 +15,8 @@
 
 #include "quant-opt/Runner/Runner.h"
 
+#include "quant-opt/Codegen/CPUTarget.h"
+#include "quant-opt/Codegen/Passes.h"
 #include "quant-opt/Pipelines/Pipelines.h"
 
 #include "quant-opt/Dialect/QNN/IR/QNNOps.h"
@@ -264,27 +266,8 @@ static llvm::Expected<std::string> getRunnableFeatures(StringRef cpu,
   if (!host)
     return llvm::createStringError("cannot describe the host CPU");
   // Names first: LLVM only warns about unknown ones, and ignores them.
-  if (!cpu.empty() && !host->isCPUStringValid(cpu))
-    return llvm::createStringError(
-        llvm::formatv("unknown CPU '{0}' (LLVM names: x86-64-v3, znver3, "
-                      "znver4, sapphirerapids, ...)",
-                      cpu));
-  for (StringRef item : llvm::split(features, ',')) {
-    item = item.trim();
-    if (features.empty())
-      break;
-    StringRef name =
-        item.drop_front(item.starts_with("+") || item.starts_with("-"));
-    if (item.empty() || (item[0] != '+' && item[0] != '-') ||
-        llvm::none_of(host->getAllProcessorFeatures(),
-                      [&](const llvm::SubtargetFeatureKV &known) {
-                        return name == known.Key;
-                      }))
-      return llvm::createStringError(
-          llvm::formatv("bad CPU feature '{0}' (expected +NAME or -NAME with "
-                        "an LLVM feature name, e.g. -avx512f)",
-                        item));
-  }
+  if (llvm::Error error = verifyCPUTargetNames(cpu, features))
+    return std::move(error);
   StringRef requestedCPU = cpu.empty() ? StringRef(hostCPU) : cpu;
   std::string requestedFeatures =
       cpu.empty() ? hostFeatures.getString() + "," + features.str()
@@ -390,6 +373,20 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     pipelineOptions.resultsToOutParams = true;
     buildCPUPipeline(pm, pipelineOptions);
   }
+  // Code for another CPU than the host: checked to run here, and with the
+  // complete feature list, since a function's target-features replaces the
+  // engine's host features (which would add AVX-512 to an x86-64-v3).
+  if (!options.cpu.empty() || !options.features.empty()) {
+    llvm::InitializeNativeTarget();
+    llvm::Expected<std::string> features =
+        getRunnableFeatures(options.cpu, options.features);
+    if (!features)
+      return features.takeError();
+    QNNSetCPUTargetPassOptions target;
+    target.cpu = options.cpu;
+    target.features = *features;
+    pm.addPass(createQNNSetCPUTargetPass(target));
+  }
   if (failed(pm.run(*lowered)))
     return llvm::createStringError(llvm::formatv(
         "lowering @{0} for the CPU failed (see the diagnostics above)",
@@ -403,23 +400,6 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   });
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
-  if (!options.cpu.empty() || !options.features.empty()) {
-    llvm::Expected<std::string> features =
-        getRunnableFeatures(options.cpu, options.features);
-    if (!features)
-      return features.takeError();
-    // Per-function attributes: LLVM's code generator and its cost model
-    // read the subtarget from each function.
-    MLIRContext *context = lowered->getContext();
-    lowered->walk([&](LLVM::LLVMFuncOp function) {
-      if (function.isExternal())
-        return;
-      if (!options.cpu.empty())
-        function.setTargetCpuAttr(StringAttr::get(context, options.cpu));
-      function.setTargetFeaturesAttr(
-          LLVM::TargetFeaturesAttr::get(context, *features));
-    });
-  }
   registerBuiltinDialectTranslation(*lowered->getContext());
   registerLLVMDialectTranslation(*lowered->getContext());
   ExecutionEngineOptions engineOptions;

@@ -69,6 +69,28 @@ def QNNTileAndVectorizeCPUPass
   ];
 }
 
+def QNNSetCPUTargetPass : Pass<"qnn-set-cpu-target", "ModuleOp"> {
+  let summary = "Set the CPU and features that LLVM generates code for";
+  let description = [{
+    Sets `target_cpu` and `target_features` on every defined `llvm.func`, so
+    that the code generator (`llc`, `mlir-translate` + `llc`, or the JIT)
+    generates code for that CPU instead of the host's: cross-compilation,
+    e.g. the code an AVX2-only CPU gets from an AVX-512 machine. `cpu` is an
+    LLVM CPU name (`x86-64-v3`, `znver3`, `znver4`, `sapphirerapids`),
+    `features` a comma list of `+name`/`-name` LLVM feature names; unknown
+    names are errors (LLVM itself would only warn and ignore them).
+    `qnn-cpu-pipeline` runs it last when its `cpu` or `cpu-features` option
+    is set. Whether the code runs on the machine at hand is not checked here
+    (`quant-run --mcpu` checks it).
+  }];
+  let options = [
+    Option<"cpu", "cpu", "std::string", /*default=*/"\"\"",
+           "LLVM CPU name (empty: leave the functions' CPU as it is)">,
+    Option<"features", "features", "std::string", /*default=*/"\"\"",
+           "Comma list of +feature / -feature (empty: none)">,
+  ];
+}
+
 def QNNApproximateErfPass : Pass<"qnn-approximate-erf"> {
   let summary = "Rewrite math.erf as MLIR's polynomial approximation";
   let description = [{

@@ -79,6 +79,14 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Lower to the LLVM dialect (off: stop at bufferized "
                      "loops and vectors, to inspect them)"),
       llvm::cl::init(true)};
+  PassOptions::Option<std::string> cpu{
+      *this, "cpu",
+      llvm::cl::desc("LLVM CPU to generate code for (x86-64-v3, znver4, ...; "
+                     "empty: the code generator's default, the host for "
+                     "the JIT)")};
+  PassOptions::Option<std::string> cpuFeatures{
+      *this, "cpu-features",
+      llvm::cl::desc("CPU features to add or remove (+avx512f,-avx512vnni)")};
 };
 
 /// Builds `qnn-cpu-pipeline`: qnn and linalg on tensors (float or
