@@ -33,23 +33,8 @@ APT_PACKAGES=(
   cmake ninja-build zlib1g-dev python3 python3-numpy
 )
 
-log() { printf '== %s\n' "$*"; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing from apt: ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$ROOT/scripts/apt-install.sh"
+apt_install "${APT_PACKAGES[@]}"
 
 PYTHON="$ROOT/.venv/bin/python3"
 [ -x "$PYTHON" ] || PYTHON=/usr/bin/python3

@@ -29,23 +29,8 @@ APT_PACKAGES=(
   python3-matplotlib python3-sklearn dataset-fashion-mnist
 )
 
-log() { printf '== %s\n' "$*"; }
-
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing from apt: ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$ROOT/scripts/apt-install.sh"
+apt_install "${APT_PACKAGES[@]}"
 
 # One interpreter for the project: Debian's Python 3.11 with its numpy,
 # extended by python/requirements.txt.

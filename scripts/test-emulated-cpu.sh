@@ -23,12 +23,8 @@ for tool in quant-opt quant-run; do
     exit 1
   fi
 done
-if ! command -v qemu-x86_64 >/dev/null; then
-  echo "== installing qemu-user from apt"
-  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user
-fi
+source "$ROOT/scripts/apt-install.sh"
+apt_install qemu-user
 
 # A build tree whose tools are wrappers: the emulated ones for the programs
 # that run generated code, the real ones for the rest.
