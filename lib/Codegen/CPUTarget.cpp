@@ -20,7 +20,8 @@
 
 using namespace mlir;
 
-llvm::Error qnn::verifyCPUTargetNames(StringRef cpu, StringRef features) {
+llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>>
+qnn::createSubtargetInfo(StringRef cpu, StringRef features) {
   llvm::InitializeNativeTarget();
   llvm::Triple triple(llvm::sys::getProcessTriple());
   std::string error;
@@ -28,11 +29,21 @@ llvm::Error qnn::verifyCPUTargetNames(StringRef cpu, StringRef features) {
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return llvm::createStringError(error);
-  // A generic subtarget: its tables list every CPU and feature name.
   std::unique_ptr<llvm::MCSubtargetInfo> info(
-      target->createMCSubtargetInfo(triple, "", ""));
+      target->createMCSubtargetInfo(triple, cpu, features));
   if (!info)
-    return llvm::createStringError("cannot describe the target");
+    return llvm::createStringError(
+        llvm::formatv("cannot describe CPU '{0}'", cpu));
+  return info;
+}
+
+llvm::Error qnn::verifyCPUTargetNames(StringRef cpu, StringRef features) {
+  // A generic subtarget: its tables list every CPU and feature name.
+  llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>> generic =
+      createSubtargetInfo("", "");
+  if (!generic)
+    return generic.takeError();
+  llvm::MCSubtargetInfo *info = generic->get();
   if (!cpu.empty() && !info->isCPUStringValid(cpu))
     return llvm::createStringError(
         llvm::formatv("unknown CPU '{0}' (LLVM names: x86-64-v3, znver3, "

@@ -37,7 +37,6 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/MC/MCSubtargetInfo.h"
-#include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -45,7 +44,6 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
-#include "llvm/TargetParser/Triple.h"
 
 #include <algorithm>
 #include <cmath>
@@ -250,32 +248,23 @@ static LogicalResult lowerObserversToCalls(ModuleOp module,
 /// features, which would otherwise add AVX-512 to an x86-64-v3.
 static llvm::Expected<std::string> getRunnableFeatures(StringRef cpu,
                                                        StringRef features) {
-  llvm::Triple triple(llvm::sys::getProcessTriple());
-  std::string error;
-  const llvm::Target *target =
-      llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target)
-    return llvm::createStringError(error);
+  // Names first: LLVM only warns about unknown ones, and ignores them.
+  if (llvm::Error error = verifyCPUTargetNames(cpu, features))
+    return std::move(error);
   std::string hostCPU = llvm::sys::getHostCPUName().str();
   llvm::StringMap<bool> hostMap = llvm::sys::getHostCPUFeatures();
   llvm::SubtargetFeatures hostFeatures;
   for (const auto &[name, enabled] : hostMap)
     hostFeatures.AddFeature(name, enabled);
-  std::unique_ptr<llvm::MCSubtargetInfo> host(
-      target->createMCSubtargetInfo(triple, hostCPU, hostFeatures.getString()));
-  if (!host)
-    return llvm::createStringError("cannot describe the host CPU");
-  // Names first: LLVM only warns about unknown ones, and ignores them.
-  if (llvm::Error error = verifyCPUTargetNames(cpu, features))
-    return std::move(error);
   StringRef requestedCPU = cpu.empty() ? StringRef(hostCPU) : cpu;
   std::string requestedFeatures =
       cpu.empty() ? hostFeatures.getString() + "," + features.str()
                   : features.str();
-  std::unique_ptr<llvm::MCSubtargetInfo> requested(
-      target->createMCSubtargetInfo(triple, requestedCPU, requestedFeatures));
-  if (!requested)
-    return llvm::createStringError("cannot describe the requested CPU");
+  llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>> subtarget =
+      createSubtargetInfo(requestedCPU, requestedFeatures);
+  if (!subtarget)
+    return subtarget.takeError();
+  llvm::MCSubtargetInfo *requested = subtarget->get();
   // The instruction-set features the host query reports (tuning flags of a
   // CPU model are no instructions, and the host query leaves them out).
   SmallVector<std::string> missing;

@@ -17,7 +17,19 @@
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/Error.h"
 
+#include <memory>
+
+namespace llvm {
+class MCSubtargetInfo;
+} // namespace llvm
+
 namespace mlir::qnn {
+
+/// LLVM's description of `cpu` with `features` (a feature string such as
+/// "+avx2,-avx512f") on the host's target (x86-64): its feature bits and
+/// the tables of every CPU and feature name. Names are not checked here.
+llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>>
+createSubtargetInfo(StringRef cpu, StringRef features);
 
 /// Success if `cpu` (may be empty) is a CPU and every item of `features`
 /// (a comma list, may be empty) is `+name` or `-name` with a feature name
