@@ -71,6 +71,18 @@ static std::optional<double> getSplatConstant(Value value) {
   return attr.getSplatValue<APFloat>().convertToDouble();
 }
 
+/// `op` if it is a one-input, all-parallel linalg.generic with identity
+/// maps (an elementwise function of one tensor), else null.
+static linalg::GenericOp asUnaryElementwise(Operation *op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op);
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumLoops() != generic.getNumParallelLoops() ||
+      !llvm::all_of(generic.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return nullptr;
+  return generic;
+}
+
 /// Bounds (lo, hi) of a clamp; infinite where there is none.
 using Clamp = std::pair<double, double>;
 
@@ -119,11 +131,8 @@ static std::optional<Clamp> matchActivation(Operation *op, Value input) {
       return std::nullopt;
     return isa<linalg::MaxOp>(op) ? Clamp{*bound, inf} : Clamp{-inf, *bound};
   }
-  auto generic = dyn_cast<linalg::GenericOp>(op);
-  if (!generic || generic.getNumDpsInputs() != 1 ||
-      generic.getNumLoops() != generic.getNumParallelLoops() ||
-      !llvm::all_of(generic.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
+  linalg::GenericOp generic = asUnaryElementwise(op);
+  if (!generic)
     return std::nullopt;
   Block &body = generic.getRegion().front();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
@@ -776,11 +785,8 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
 /// returns the real factor as (divisor, factor).
 static std::optional<std::pair<std::optional<double>, std::optional<double>>>
 matchScaling(Operation *op) {
-  auto generic = dyn_cast<linalg::GenericOp>(op);
-  if (!generic || generic.getNumDpsInputs() != 1 ||
-      generic.getNumLoops() != generic.getNumParallelLoops() ||
-      !llvm::all_of(generic.getIndexingMapsArray(),
-                    [](AffineMap map) { return map.isIdentity(); }))
+  linalg::GenericOp generic = asUnaryElementwise(op);
+  if (!generic)
     return std::nullopt;
   Block &body = generic.getRegion().front();
   Operation *def = cast<linalg::YieldOp>(body.getTerminator())
