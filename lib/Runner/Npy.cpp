@@ -21,6 +21,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstring>
 #include <limits>
 #include <zlib.h>
 
@@ -32,6 +33,28 @@ int64_t NpyArray::getNumElements() const {
   for (int64_t size : shape)
     count *= size;
   return count;
+}
+
+int64_t NpyArray::getIntegerElement(int64_t i) const {
+  auto read = [&](auto type) {
+    decltype(type) value;
+    std::memcpy(&value, data.data() + sizeof(value) * i, sizeof(value));
+    return static_cast<int64_t>(value);
+  };
+  StringRef kind = dtype;
+  if (kind == "|i1")
+    return read(int8_t());
+  if (kind == "|u1" || kind == "|b1")
+    return read(uint8_t());
+  if (kind == "<i2")
+    return read(int16_t());
+  if (kind == "<u2")
+    return read(uint16_t());
+  if (kind == "<i4")
+    return read(int32_t());
+  if (kind == "<u4")
+    return read(uint32_t());
+  return read(int64_t());
 }
 
 unsigned qnn::getNpyElementSize(StringRef dtype) {

@@ -52,28 +52,6 @@
 using namespace mlir;
 using namespace mlir::qnn;
 
-/// Element `i` of an array of quantized stored values (the dtypes getDtypes
-/// gives quantized types: |i1 |u1 <i2 <u2 <i4 <u4).
-static int64_t getStoredInteger(const NpyArray &array, int64_t i) {
-  auto read = [&](auto type) {
-    decltype(type) value;
-    std::memcpy(&value, array.data.data() + sizeof(value) * i, sizeof(value));
-    return static_cast<int64_t>(value);
-  };
-  StringRef dtype = array.dtype;
-  if (dtype == "|i1")
-    return read(int8_t());
-  if (dtype == "|u1")
-    return read(uint8_t());
-  if (dtype == "<i2")
-    return read(int16_t());
-  if (dtype == "<u2")
-    return read(uint16_t());
-  if (dtype == "<i4")
-    return read(int32_t());
-  return read(uint32_t());
-}
-
 /// float32 values to bf16 bits, rounded to nearest-even (NaN stays NaN).
 static NpyArray toBF16(const NpyArray &array) {
   NpyArray result;
@@ -448,7 +426,7 @@ CompiledFunction::run(ArrayRef<NpyArray> newInputs,
     if (auto quantized =
             dyn_cast<quant::QuantizedType>(shaped.getElementType()))
       for (int64_t i = 0, e = array.getNumElements(); i < e; ++i) {
-        int64_t stored = getStoredInteger(array, i);
+        int64_t stored = array.getIntegerElement(i);
         if (stored < quantized.getStorageTypeMin() ||
             stored > quantized.getStorageTypeMax())
           return llvm::createStringError(llvm::formatv(

@@ -138,22 +138,12 @@ static void print(llvm::raw_ostream &os, const qnn::NpyArray &array) {
       os << llvm::format("%.9g", read(float()));
     else if (dtype == "<f8")
       os << llvm::format("%.17g", read(double()));
-    else if (dtype == "|i1")
-      os << static_cast<int>(read(int8_t()));
-    else if (dtype == "|u1" || dtype == "|b1")
-      os << static_cast<int>(read(uint8_t()));
-    else if (dtype == "<i2")
-      os << read(int16_t());
-    else if (dtype == "<u2" || dtype == "<f2")
+    else if (dtype == "<f2") // the bits, as stored
       os << read(uint16_t());
-    else if (dtype == "<i4")
-      os << read(int32_t());
-    else if (dtype == "<u4")
-      os << read(uint32_t());
-    else if (dtype == "<i8")
-      os << read(int64_t());
-    else
+    else if (dtype == "<u8")
       os << read(uint64_t());
+    else
+      os << array.getIntegerElement(i);
   }
   os << "\n";
 }

@@ -31,6 +31,10 @@ struct NpyArray {
   std::vector<char> data;
 
   int64_t getNumElements() const;
+
+  /// Element `i` of an integer or bool array (|b1 |i1 |u1 <i2 <u2 <i4 <u4
+  /// <i8), widened to int64.
+  int64_t getIntegerElement(int64_t i) const;
 };
 
 /// The size in bytes of one element of `dtype`, or 0 for a dtype quant-run
