@@ -25,6 +25,7 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <benchmark/benchmark.h>
@@ -102,16 +103,26 @@ void runQuantOpt(benchmark::State &state, const std::string &source,
   setCounters(state, ops, int8);
 }
 
-std::string matmulSource(int64_t m, int64_t k, int64_t n, bool int8) {
+/// `array` as an MLIR dense literal (hex, little-endian, as stored).
+std::string denseLiteral(const qnn::NpyArray &array) {
+  return "dense<\"0x" + llvm::toHex(llvm::arrayRefFromStringRef(StringRef(array.data.data(), array.data.size()))) + "\">";
+}
+
+/// A matmul of `a` (an argument) by constant weights, as the fused integer
+/// layers are: u8 activations times s8 weights into i32 (oneDNN's int8
+/// path), or f32.
+std::string matmulSource(int64_t m, int64_t k, int64_t n, bool int8,
+                         const qnn::NpyArray &weights) {
   StringRef in = int8 ? "i8" : "f32", acc = int8 ? "i32" : "f32";
-  std::string body = int8 ? "    %xe = arith.extsi %x : i8 to i32\n"
+  std::string body = int8 ? "    %xe = arith.extui %x : i8 to i32\n"
                             "    %ye = arith.extsi %y : i8 to i32\n"
                             "    %p = arith.muli %xe, %ye : i32\n"
                             "    %s = arith.addi %acc, %p : i32\n"
                           : "    %p = arith.mulf %x, %y : f32\n"
                             "    %s = arith.addf %acc, %p : f32\n";
   return llvm::formatv(
-      R"(func.func @kernel(%a: tensor<{0}x{1}x{3}>, %b: tensor<{1}x{2}x{3}>) -> tensor<{0}x{2}x{4}> {{
+      R"(func.func @kernel(%a: tensor<{0}x{1}x{3}>) -> tensor<{0}x{2}x{4}> {{
+  %b = arith.constant {7} : tensor<{1}x{2}x{3}>
   %zero = arith.constant {6} : {4}
   %e = tensor.empty() : tensor<{0}x{2}x{4}>
   %i = linalg.fill ins(%zero : {4}) outs(%e : tensor<{0}x{2}x{4}>) -> tensor<{0}x{2}x{4}>
@@ -122,37 +133,47 @@ std::string matmulSource(int64_t m, int64_t k, int64_t n, bool int8) {
   } -> tensor<{0}x{2}x{4}>
   return %r : tensor<{0}x{2}x{4}>
 })",
-      m, k, n, in, acc, body, int8 ? "0" : "0.0");
+      m, k, n, in, acc, body, int8 ? "0" : "0.0", denseLiteral(weights));
 }
 
 void BM_QuantOptMatmul(benchmark::State &state, bool int8) {
   int64_t m = state.range(0), k = state.range(1), n = state.range(2);
   StringRef dtype = int8 ? "|i1" : "<f4";
-  runQuantOpt(state, matmulSource(m, k, n, int8),
-              {randomArray(dtype, {m, k}), randomArray(dtype, {k, n})},
-              2.0 * m * k * n, int8);
+  runQuantOpt(state, matmulSource(m, k, n, int8, randomArray(dtype, {k, n})),
+              {randomArray(dtype, {m, k})}, 2.0 * m * k * n, int8);
 }
 
-// 3x3 convolution, NHWC/HWCF, 56x56x64 -> 56x56x64 (input pre-padded to 58).
+// 3x3 convolution, NHWC/HWCF, 56x56x64 -> 56x56x64 (input pre-padded to 58),
+// constant weights; int8: u8 activations, s8 weights.
 constexpr int64_t kConvHW = 56, kConvC = 64, kConvF = 64;
 constexpr double kConvOps = 2.0 * kConvHW * kConvHW * kConvC * kConvF * 9;
 
 void BM_QuantOptConv(benchmark::State &state, bool int8) {
   StringRef in = int8 ? "i8" : "f32", acc = int8 ? "i32" : "f32";
+  StringRef dtype = int8 ? "|i1" : "<f4";
+  std::string body = int8 ? "    %xe = arith.extui %x : i8 to i32\n"
+                            "    %ye = arith.extsi %y : i8 to i32\n"
+                            "    %p = arith.muli %xe, %ye : i32\n"
+                            "    %s = arith.addi %acc, %p : i32\n"
+                          : "    %p = arith.mulf %x, %y : f32\n"
+                            "    %s = arith.addf %acc, %p : f32\n";
   std::string source = llvm::formatv(
-      R"(func.func @kernel(%x: tensor<1x58x58x64x{0}>, %w: tensor<3x3x64x64x{0}>) -> tensor<1x56x56x64x{1}> {{
+      R"(func.func @kernel(%image: tensor<1x58x58x64x{0}>) -> tensor<1x56x56x64x{1}> {{
+  %w = arith.constant {3} : tensor<3x3x64x64x{0}>
   %zero = arith.constant {2} : {1}
   %e = tensor.empty() : tensor<1x56x56x64x{1}>
   %i = linalg.fill ins(%zero : {1}) outs(%e : tensor<1x56x56x64x{1}>) -> tensor<1x56x56x64x{1}>
-  %r = linalg.conv_2d_nhwc_hwcf ins(%x, %w : tensor<1x58x58x64x{0}>, tensor<3x3x64x64x{0}>) outs(%i : tensor<1x56x56x64x{1}>) -> tensor<1x56x56x64x{1}>
+  %r = linalg.generic {{indexing_maps = [affine_map<(n, h, w, f, kh, kw, c) -> (n, h + kh, w + kw, c)>, affine_map<(n, h, w, f, kh, kw, c) -> (kh, kw, c, f)>, affine_map<(n, h, w, f, kh, kw, c) -> (n, h, w, f)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%image, %w : tensor<1x58x58x64x{0}>, tensor<3x3x64x64x{0}>) outs(%i : tensor<1x56x56x64x{1}>) {{
+  ^bb0(%x: {0}, %y: {0}, %acc: {1}):
+{4}    linalg.yield %s : {1}
+  } -> tensor<1x56x56x64x{1}>
   return %r : tensor<1x56x56x64x{1}>
 })",
-      in, acc, int8 ? "0" : "0.0");
-  StringRef dtype = int8 ? "|i1" : "<f4";
-  runQuantOpt(
-      state, source,
-      {randomArray(dtype, {1, 58, 58, 64}), randomArray(dtype, {3, 3, 64, 64})},
-      kConvOps, int8);
+      in, acc, int8 ? "0" : "0.0",
+      denseLiteral(randomArray(dtype, {3, 3, 64, 64})), body);
+  runQuantOpt(state, source, {randomArray(dtype, {1, 58, 58, 64})}, kConvOps,
+              int8);
 }
 
 //===----------------------------------------------------------------------===//

@@ -64,6 +64,6 @@ try:
         flags = cpuinfo.read()
 except OSError:
     flags = ""
-for flag, feature in [("amx_int8", "host-amx-int8"), ("avx512_vnni", "host-avx512-vnni")]:
+for flag, feature in [("amx_int8", "host-amx-int8"), ("avx512_vnni", "host-avx512-vnni"), ("avx512bw", "host-avx512bw")]:
     if flag in flags:
         config.available_features.add(feature)

@@ -99,7 +99,13 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
   addLowerQNNPhase(pm);
 
   // Code generation on tensors: tiles and vectors.
-  if (options.strategy == CPUStrategy::Generic) {
+  if (options.strategy == CPUStrategy::Microkernel) {
+    QNNMicrokernelCPUPassOptions kernels;
+    kernels.cpu = options.cpu;
+    kernels.features = options.cpuFeatures;
+    pm.addPass(createQNNMicrokernelCPUPass(kernels));
+  }
+  if (options.strategy != CPUStrategy::Scalar) {
     QNNTileAndVectorizeCPUPassOptions tiling;
     tiling.vectorWidth = options.vectorWidth;
     tiling.rows = options.rows;

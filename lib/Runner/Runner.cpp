@@ -330,29 +330,37 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
       *lowered, StringAttr::get(module.getContext(), options.function))
       ->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                 UnitAttr::get(module.getContext()));
-  PassManager pm(module.getContext());
-  if (options.referencePipeline) {
-    ReferenceCPUPipelineOptions pipelineOptions;
-    pipelineOptions.resultsToOutParams = true;
-    buildReferenceCPUPipeline(pm, pipelineOptions);
-  } else {
-    CPUPipelineOptions pipelineOptions;
-    pipelineOptions.resultsToOutParams = true;
-    buildCPUPipeline(pm, pipelineOptions);
-  }
   // Code for another CPU than the host: checked to run here, and with the
   // complete feature list, since a function's target-features replaces the
   // engine's host features (which would add AVX-512 to an x86-64-v3).
-  if (!options.cpu.empty() || !options.features.empty()) {
+  std::string runnableFeatures;
+  bool otherTarget = !options.cpu.empty() || !options.features.empty();
+  if (otherTarget) {
     llvm::InitializeNativeTarget();
     llvm::Expected<std::string> features =
         getRunnableFeatures(options.cpu, options.features);
     if (!features)
       return features.takeError();
-    QNNSetCPUTargetPassOptions target;
-    target.cpu = options.cpu;
-    target.features = *features;
-    pm.addPass(createQNNSetCPUTargetPass(target));
+    runnableFeatures = *features;
+  }
+  PassManager pm(module.getContext());
+  if (options.referencePipeline) {
+    ReferenceCPUPipelineOptions pipelineOptions;
+    pipelineOptions.resultsToOutParams = true;
+    buildReferenceCPUPipeline(pm, pipelineOptions);
+    if (otherTarget) {
+      QNNSetCPUTargetPassOptions target;
+      target.cpu = options.cpu;
+      target.features = runnableFeatures;
+      pm.addPass(createQNNSetCPUTargetPass(target));
+    }
+  } else {
+    // The pipeline chooses its kernels for that CPU and sets it last.
+    CPUPipelineOptions pipelineOptions;
+    pipelineOptions.resultsToOutParams = true;
+    pipelineOptions.cpu = options.cpu;
+    pipelineOptions.cpuFeatures = runnableFeatures;
+    buildCPUPipeline(pm, pipelineOptions);
   }
   if (failed(pm.run(*lowered)))
     return llvm::createStringError(llvm::formatv(

@@ -69,6 +69,54 @@ def QNNTileAndVectorizeCPUPass
   ];
 }
 
+def QNNMicrokernelCPUPass : Pass<"qnn-microkernel-cpu", "ModuleOp"> {
+  let summary = "Contractions with constant weights to register-blocked micro-kernels per ISA, weights packed at compile time";
+  let description = [{
+    The fast CPU strategy for the contractions of a quantized (or float)
+    network: a matmul (`linalg.generic` with maps `(m..., k)`, `(k, n)` or
+    `(n, k)`, `(m..., n)`, leading activation dimensions collapsed into m)
+    or a 2-D NHWC convolution (any stride and dilation, filter in any layout)
+    whose body is `acc + ext(a) * ext(b)` on i8 operands with an i32
+    accumulator, or `acc + a * b` on f32, and whose second operand (the
+    weights) is a constant.
+
+    The weights are packed at compile time into the layout the micro-kernel
+    reads: panels of `vectors x lanes` output channels, each a sequence of
+    k-groups (`[panel][k-group][channel][k-in-group]`), zero-padded to whole
+    panels and groups and pre-extended to i16 where the kernel multiplies
+    i16. A register tile of `rows x vectors` accumulator vectors is kept in
+    registers over the whole reduction; each k-group loads one weight
+    vector per column and broadcasts one group of activations per row.
+    The kernel follows the target's instruction set (`cpu`/`features`,
+    else the host):
+
+    - AVX-512 VNNI: `vpdpbusd` (u8 x s8 -> s32, 4 products per lane,
+      exact). Signed activations are shifted by +128 (an xor) and
+      `-128 * sum(w)` per output channel is folded into the accumulator
+      init.
+    - AVX-512 without VNNI, and AVX2: `vpmaddwd` on activations and weights
+      extended to i16 (pairs of products summed in i32, exact; the
+      `vpmaddubsw` route saturates i16 pair sums and is not used).
+    - f32: `vector.fma` with a broadcast activation (AVX-512 or AVX2+FMA).
+
+    Output channels that do not fill the last panel are written with masked
+    stores; rows that do not fill the last tile get a smaller tile; the
+    reduction is zero-padded to whole k-groups (activations with
+    `tensor.pad`). Other ops, non-constant weights, and targets without
+    AVX2 are left to `qnn-tile-and-vectorize-cpu`, with a remark naming why.
+  }];
+  let dependentDialects = [
+    "arith::ArithDialect", "func::FuncDialect", "linalg::LinalgDialect",
+    "scf::SCFDialect", "tensor::TensorDialect", "vector::VectorDialect"
+  ];
+  let options = [
+    Option<"cpu", "cpu", "std::string", /*default=*/"\"\"",
+           "LLVM CPU name the kernels are chosen for (empty: the host's)">,
+    Option<"features", "features", "std::string", /*default=*/"\"\"",
+           "Comma list of +feature / -feature on top of the CPU's">,
+  ];
+}
+
 def QNNSetCPUTargetPass : Pass<"qnn-set-cpu-target", "ModuleOp"> {
   let summary = "Set the CPU and features that LLVM generates code for";
   let description = [{

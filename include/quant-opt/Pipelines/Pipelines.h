@@ -42,6 +42,10 @@ void buildReferenceCPUPipeline(OpPassManager &pm,
 
 /// How `qnn-cpu-pipeline` turns linalg ops into code.
 enum class CPUStrategy {
+  /// `qnn-microkernel-cpu` for matmuls and convolutions with constant
+  /// weights (packed at compile time, a register-blocked kernel per ISA),
+  /// then `qnn-tile-and-vectorize-cpu` for everything else.
+  Microkernel,
   /// `qnn-tile-and-vectorize-cpu`: static tiles, vectorized by upstream
   /// linalg::vectorize.
   Generic,
@@ -53,8 +57,12 @@ enum class CPUStrategy {
 struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<CPUStrategy> strategy{
       *this, "strategy", llvm::cl::desc("Code generation strategy"),
-      llvm::cl::init(CPUStrategy::Generic),
+      llvm::cl::init(CPUStrategy::Microkernel),
       llvm::cl::values(
+          clEnumValN(CPUStrategy::Microkernel, "microkernel",
+                     "Packed-weight micro-kernels for contractions "
+                     "(qnn-microkernel-cpu), the generic strategy for the "
+                     "rest"),
           clEnumValN(CPUStrategy::Generic, "generic",
                      "Tile and vectorize (qnn-tile-and-vectorize-cpu)"),
           clEnumValN(CPUStrategy::Scalar, "scalar", "Scalar loops only"))};

@@ -1,0 +1,898 @@
+//===- MicrokernelCPU.cpp - Packed-weight micro-kernels per ISA -----------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// Matmuls and 2-D convolutions with constant weights become loops around a
+// register-blocked micro-kernel: weights packed at compile time into panels
+// of output channels and k-groups, a `rows x vectors` tile of accumulator
+// vectors kept in registers over the whole reduction, and per k-group one
+// weight vector per column and one broadcast activation group per row
+// multiplied with the target's widest exact instruction (vpdpbusd, vpmaddwd
+// or an FMA). Everything is emitted on tensors (scf.for with tensor
+// iter_args, vector transfers), so bufferization and the rest of the CPU
+// pipeline treat it like the generic strategy's output.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Codegen/CPUTarget.h"
+#include "quant-opt/Codegen/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Linalg/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+namespace mlir::qnn {
+#define GEN_PASS_DEF_QNNMICROKERNELCPUPASS
+#include "quant-opt/Codegen/Passes.h.inc"
+} // namespace mlir::qnn
+
+using namespace mlir;
+
+namespace {
+
+/// The multiply-accumulate instruction a kernel is built on.
+enum class MacKind {
+  /// vpdpbusd: 4 u8 x s8 products summed into each i32 lane (exact).
+  Vnni,
+  /// vpmaddwd: 2 i16 x i16 products summed into each i32 lane (exact for
+  /// operands extended from 8 bits), then an add.
+  MaddWd,
+  /// vfmadd: one f32 product per lane.
+  Fma,
+};
+
+/// The instruction sets of the target the kernels are chosen for.
+struct TargetISA {
+  bool avx512bw = false, avx512vnni = false, avx512f = false, avx2 = false,
+       fma = false;
+};
+
+/// A micro-kernel's shape: `rows x vectors` accumulator vectors of `lanes`
+/// lanes, each multiply-accumulate covering `kGroup` reduction elements.
+struct KernelShape {
+  MacKind mac;
+  int64_t lanes, kGroup, rows, vectors;
+  /// The intrinsic of `mac` at this width (none for Fma).
+  StringRef intrinsic;
+  /// Element type of the packed weights and converted activations.
+  Type operandType;
+  int64_t panel() const { return lanes * vectors; }
+};
+
+/// The body of a multiply-accumulate contraction: `acc + ext(a) * ext(b)`
+/// on i8 operands with an i32 accumulator, or `acc + a * b` on f32.
+struct MacBody {
+  bool isFloat = false;
+  /// Per input operand (0, 1): sign-extended (else zero-extended).
+  bool isSigned[2] = {true, true};
+};
+
+std::optional<MacBody> matchMacBody(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  Value acc = body.getArgument(2);
+  Type accType = acc.getType();
+  Operation *add = yield.getValues()[0].getDefiningOp();
+  if (!add || add->getNumOperands() != 2)
+    return std::nullopt;
+  MacBody result;
+  if (accType.isF32() && isa<arith::AddFOp>(add)) {
+    result.isFloat = true;
+  } else if (!accType.isInteger(32) || !isa<arith::AddIOp>(add)) {
+    return std::nullopt;
+  }
+  Value product = add->getOperand(0) == acc ? add->getOperand(1)
+                  : add->getOperand(1) == acc
+                      ? add->getOperand(0)
+                      : Value();
+  Operation *mul = product ? product.getDefiningOp() : nullptr;
+  if (!mul || (result.isFloat ? !isa<arith::MulFOp>(mul)
+                              : !isa<arith::MulIOp>(mul)))
+    return std::nullopt;
+  bool seen[2] = {false, false};
+  for (Value factor : mul->getOperands()) {
+    Value source = factor;
+    bool isSigned = true;
+    if (!result.isFloat) {
+      if (auto ext = factor.getDefiningOp<arith::ExtSIOp>()) {
+        source = ext.getIn();
+      } else if (auto ext = factor.getDefiningOp<arith::ExtUIOp>()) {
+        source = ext.getIn();
+        isSigned = false;
+      } else {
+        return std::nullopt;
+      }
+      if (!source.getType().isInteger(8))
+        return std::nullopt;
+    } else if (!source.getType().isF32()) {
+      return std::nullopt;
+    }
+    auto arg = dyn_cast<BlockArgument>(source);
+    if (!arg || arg.getOwner() != &body || arg.getArgNumber() > 1 ||
+        seen[arg.getArgNumber()])
+      return std::nullopt;
+    seen[arg.getArgNumber()] = true;
+    result.isSigned[arg.getArgNumber()] = isSigned;
+  }
+  if (!seen[0] || !seen[1])
+    return std::nullopt;
+  // Nothing else in the body (the extensions, the product, the sum).
+  if (body.getOperations().size() != (result.isFloat ? 3u : 5u))
+    return std::nullopt;
+  return result;
+}
+
+/// The kernel for `body` on `isa`, sized for `channels` output channels,
+/// or nullopt where the target has no exact vector kernel for it.
+std::optional<KernelShape> chooseKernel(const TargetISA &isa,
+                                        const MacBody &body, int64_t channels,
+                                        MLIRContext *context) {
+  KernelShape shape;
+  int64_t maxVectors, accumulatorBudget;
+  if (body.isFloat) {
+    if (!isa.avx512f && !(isa.avx2 && isa.fma))
+      return std::nullopt;
+    shape.mac = MacKind::Fma;
+    shape.lanes = isa.avx512f ? 16 : 8;
+    shape.kGroup = 1;
+    shape.operandType = Float32Type::get(context);
+    // 32 zmm: 24 accumulators, 4 weight vectors, a broadcast. 16 ymm:
+    // 12 accumulators (the classic 6 x 16 tile), 2 weights, a broadcast.
+    maxVectors = isa.avx512f ? 4 : 2;
+    accumulatorBudget = isa.avx512f ? 24 : 12;
+  } else if (isa.avx512vnni && isa.avx512bw && body.isSigned[1]) {
+    shape.mac = MacKind::Vnni;
+    shape.lanes = 16;
+    shape.kGroup = 4;
+    shape.intrinsic = "llvm.x86.avx512.vpdpbusd.512";
+    shape.operandType = IntegerType::get(context, 8);
+    maxVectors = 4;
+    accumulatorBudget = 24;
+  } else if (isa.avx512bw || isa.avx2) {
+    shape.mac = MacKind::MaddWd;
+    shape.lanes = isa.avx512bw ? 16 : 8;
+    shape.kGroup = 2;
+    shape.intrinsic = isa.avx512bw ? "llvm.x86.avx512.pmaddw.d.512"
+                                   : "llvm.x86.avx2.pmadd.wd";
+    shape.operandType = IntegerType::get(context, 16);
+    // One more register for the product before it is added.
+    maxVectors = isa.avx512bw ? 4 : 2;
+    accumulatorBudget = isa.avx512bw ? 24 : 10;
+  } else {
+    return std::nullopt;
+  }
+  shape.vectors =
+      std::clamp<int64_t>(llvm::divideCeil(channels, shape.lanes), 1,
+                          maxVectors);
+  shape.rows = std::min<int64_t>(12, accumulatorBudget / shape.vectors);
+  return shape;
+}
+
+FailureOr<TargetISA> getTargetISA(StringRef cpu, StringRef features) {
+  std::string cpuName = cpu.str(), featureString = features.str();
+  if (cpu.empty()) {
+    cpuName = llvm::sys::getHostCPUName().str();
+    llvm::SubtargetFeatures host;
+    for (const auto &[name, enabled] : llvm::sys::getHostCPUFeatures())
+      host.AddFeature(name, enabled);
+    featureString = host.getString() +
+                    (features.empty() ? "" : "," + features.str());
+  }
+  llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>> info =
+      qnn::createSubtargetInfo(cpuName, featureString);
+  if (!info) {
+    llvm::consumeError(info.takeError());
+    return failure();
+  }
+  auto has = [&](StringRef name) {
+    return (*info)->checkFeatures(("+" + name).str());
+  };
+  TargetISA isa;
+  isa.avx512bw = has("avx512bw");
+  isa.avx512vnni = has("avx512vnni");
+  isa.avx512f = has("avx512f");
+  isa.avx2 = has("avx2");
+  isa.fma = has("fma");
+  return isa;
+}
+
+/// Reads every element of a dense constant as int64 (integers) or double.
+struct ConstantValues {
+  SmallVector<int64_t> ints;
+  SmallVector<float> floats;
+};
+
+std::optional<ConstantValues> readConstant(Value value) {
+  DenseElementsAttr attr;
+  if (!matchPattern(value, m_Constant(&attr)))
+    return std::nullopt;
+  ConstantValues values;
+  if (attr.getElementType().isF32()) {
+    for (float v : attr.getValues<float>())
+      values.floats.push_back(v);
+  } else if (attr.getElementType().isInteger(8)) {
+    for (int8_t v : attr.getValues<int8_t>())
+      values.ints.push_back(v);
+  } else {
+    return std::nullopt;
+  }
+  return values;
+}
+
+/// How a contraction maps onto the kernel loops: `outer` parallel loops
+/// around it (a convolution's batch and output row), the tile rows (a
+/// matmul's m, a convolution's output column), `taps` reduction loops
+/// outside the k-groups (a convolution's filter row and column), and the
+/// grouped reduction (k, input channels) of `depth` elements.
+struct ContractionLayout {
+  SmallVector<int64_t> outer;
+  int64_t rows = 0;
+  SmallVector<int64_t> taps;
+  int64_t depth = 0;
+  int64_t channels = 0;
+  /// Weight element (as read from the constant, row-major) of output
+  /// channel `n`, tap `t` (linearized) and reduction element `k`.
+  std::function<int64_t(int64_t n, int64_t t, int64_t k)> weightIndex;
+  /// Indices of the activation group start for outer ivs, row, tap ivs and
+  /// reduction offset (the activation's last dimension is the reduction).
+  std::function<SmallVector<Value>(OpBuilder &, Location, ValueRange, Value,
+                                   ValueRange, Value)>
+      activationIndices;
+  /// Indices into the accumulator tensor for outer ivs, row and channel.
+  std::function<SmallVector<Value>(OpBuilder &, Location, ValueRange, Value,
+                                   Value)>
+      outputIndices;
+};
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+Value affine(OpBuilder &b, Location loc, Value x, int64_t scale, Value y,
+             int64_t yScale) {
+  Value result = x;
+  if (scale != 1)
+    result = arith::MulIOp::create(b, loc, result,
+                                   indexConstant(b, loc, scale));
+  if (y) {
+    Value term = y;
+    if (yScale != 1)
+      term = arith::MulIOp::create(b, loc, term, indexConstant(b, loc, yScale));
+    result = arith::AddIOp::create(b, loc, result, term);
+  }
+  return result;
+}
+
+/// The kernel emitter for one contraction.
+struct KernelEmitter {
+  OpBuilder &b;
+  Location loc;
+  const KernelShape &shape;
+  const ContractionLayout &layout;
+  Value activation, weights, compensation;
+  Type accType;
+  bool columnsInBounds;
+  /// The declaration of the kernel's LLVM intrinsic (none for Fma).
+  func::FuncOp intrinsic;
+
+  int64_t numTaps() const {
+    int64_t taps = 1;
+    for (int64_t extent : layout.taps)
+      taps *= extent;
+    return taps;
+  }
+  int64_t kGroups() const {
+    return llvm::divideCeil(layout.depth, shape.kGroup);
+  }
+
+  VectorType accVectorType() const {
+    return VectorType::get({shape.lanes}, accType);
+  }
+
+  /// The activation group of one row, broadcast to every lane.
+  Value loadActivation(ValueRange outer, Value row, ValueRange taps,
+                       Value group) {
+    Value offset = affine(b, loc, group, shape.kGroup, Value(), 0);
+    SmallVector<Value> indices =
+        layout.activationIndices(b, loc, outer, row, taps, offset);
+    if (shape.mac == MacKind::Fma) {
+      Value scalar = tensor::ExtractOp::create(b, loc, activation, indices);
+      return vector::BroadcastOp::create(b, loc, accVectorType(), scalar);
+    }
+    // A group is 32 bits: read it, broadcast it as one i32 per lane, and
+    // view the lanes as the kernel's operand vector.
+    auto groupType = VectorType::get({shape.kGroup}, shape.operandType);
+    Value padding = arith::ConstantOp::create(
+        b, loc, b.getIntegerAttr(shape.operandType, 0));
+    Value read = vector::TransferReadOp::create(
+        b, loc, groupType, activation, indices, padding,
+        ArrayRef<bool>{true});
+    Type i32 = b.getI32Type();
+    Value word =
+        vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), read);
+    Value splat = vector::BroadcastOp::create(
+        b, loc, VectorType::get({shape.lanes}, i32), word);
+    return vector::BitCastOp::create(
+        b, loc,
+        VectorType::get({shape.lanes * shape.kGroup}, shape.operandType),
+        splat);
+  }
+
+  Value multiplyAccumulate(Value acc, Value a, Value w) {
+    switch (shape.mac) {
+    case MacKind::Fma:
+      return vector::FMAOp::create(b, loc, a, w, acc);
+    case MacKind::Vnni:
+      return func::CallOp::create(b, loc, intrinsic, ValueRange{acc, a, w})
+          .getResult(0);
+    case MacKind::MaddWd: {
+      Value pairs =
+          func::CallOp::create(b, loc, intrinsic, ValueRange{a, w}).getResult(0);
+      return arith::AddIOp::create(b, loc, acc, pairs);
+    }
+    }
+    llvm_unreachable("unknown MacKind");
+  }
+
+  /// One k-group step of a `rows`-row tile.
+  SmallVector<Value> step(ValueRange outer, Value row0, int64_t rows,
+                          Value panel, ValueRange taps, Value tapLinear,
+                          Value group, ValueRange accs) {
+    Value packedRow = affine(b, loc, tapLinear, kGroups(), group, 1);
+    auto weightType =
+        VectorType::get({shape.lanes * shape.kGroup}, shape.operandType);
+    Value zero = shape.mac == MacKind::Fma
+                     ? arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0))
+                           .getResult()
+                     : arith::ConstantOp::create(
+                           b, loc, b.getIntegerAttr(shape.operandType, 0))
+                           .getResult();
+    SmallVector<Value> w;
+    for (int64_t j = 0; j < shape.vectors; ++j)
+      w.push_back(vector::TransferReadOp::create(
+          b, loc, weightType, weights,
+          ValueRange{panel, packedRow,
+                     indexConstant(b, loc, j * shape.lanes * shape.kGroup)},
+          zero, ArrayRef<bool>{true}));
+    SmallVector<Value> next(accs.begin(), accs.end());
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = affine(b, loc, row0, 1, indexConstant(b, loc, r), 1);
+      Value a = loadActivation(outer, row, taps, group);
+      for (int64_t j = 0; j < shape.vectors; ++j)
+        next[r * shape.vectors + j] =
+            multiplyAccumulate(next[r * shape.vectors + j], a, w[j]);
+    }
+    return next;
+  }
+
+  /// The reduction loops (taps, then k-groups) of a tile.
+  SmallVector<Value> reduce(ValueRange outer, Value row0, int64_t rows,
+                            Value panel, ValueRange accs) {
+    SmallVector<Value> tapIvs;
+    std::function<SmallVector<Value>(unsigned, Value, ValueRange)> loop =
+        [&](unsigned level, Value tapLinear,
+            ValueRange iterArgs) -> SmallVector<Value> {
+      bool groups = level == layout.taps.size();
+      int64_t extent = groups ? kGroups() : layout.taps[level];
+      auto forOp = scf::ForOp::create(
+          b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, extent),
+          indexConstant(b, loc, 1), iterArgs,
+          [&](OpBuilder &, Location, Value iv, ValueRange args) {
+            SmallVector<Value> results;
+            if (groups) {
+              results =
+                  step(outer, row0, rows, panel, tapIvs, tapLinear, iv, args);
+            } else {
+              tapIvs.push_back(iv);
+              Value linear = affine(b, loc, tapLinear, extent, iv, 1);
+              results = loop(level + 1, linear, args);
+              tapIvs.pop_back();
+            }
+            scf::YieldOp::create(b, loc, results);
+          });
+      return SmallVector<Value>(forOp.getResults());
+    };
+    return loop(0, indexConstant(b, loc, 0), accs);
+  }
+
+  /// One tile of `rows` rows at `row0`: init, reduction, store into `out`.
+  Value tile(ValueRange outer, Value row0, int64_t rows, Value panel,
+             Value out) {
+    Value panelStart = affine(b, loc, panel, shape.panel(), Value(), 0);
+    Value padding = accType.isF32()
+                        ? arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0))
+                              .getResult()
+                        : arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0))
+                              .getResult();
+    SmallVector<Value> accs, columns;
+    for (int64_t j = 0; j < shape.vectors; ++j)
+      columns.push_back(affine(b, loc, panelStart, 1,
+                               indexConstant(b, loc, j * shape.lanes), 1));
+    SmallVector<Value> corrections;
+    if (compensation)
+      for (int64_t j = 0; j < shape.vectors; ++j)
+        corrections.push_back(vector::TransferReadOp::create(
+            b, loc, accVectorType(), compensation, ValueRange{columns[j]},
+            padding, ArrayRef<bool>{true}));
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = affine(b, loc, row0, 1, indexConstant(b, loc, r), 1);
+      for (int64_t j = 0; j < shape.vectors; ++j) {
+        SmallVector<Value> indices =
+            layout.outputIndices(b, loc, outer, row, columns[j]);
+        Value acc = vector::TransferReadOp::create(
+            b, loc, accVectorType(), out, indices, padding,
+            ArrayRef<bool>{columnsInBounds});
+        if (compensation)
+          acc = arith::AddIOp::create(b, loc, acc, corrections[j]);
+        accs.push_back(acc);
+      }
+    }
+    SmallVector<Value> sums = reduce(outer, row0, rows, panel, accs);
+    for (int64_t r = 0; r < rows; ++r) {
+      Value row = affine(b, loc, row0, 1, indexConstant(b, loc, r), 1);
+      for (int64_t j = 0; j < shape.vectors; ++j) {
+        SmallVector<Value> indices =
+            layout.outputIndices(b, loc, outer, row, columns[j]);
+        out = vector::TransferWriteOp::create(b, loc, sums[r * shape.vectors + j],
+                                              out, indices,
+                                              ArrayRef<bool>{columnsInBounds})
+                  .getResult();
+      }
+    }
+    return out;
+  }
+
+  /// Panels outermost (a weight panel stays in cache), then the outer
+  /// parallel loops, then tiles of rows, with a smaller last tile.
+  Value emit(Value init) {
+    int64_t panels = llvm::divideCeil(layout.channels, shape.panel());
+    int64_t fullRows = layout.rows / shape.rows * shape.rows;
+    int64_t remainder = layout.rows - fullRows;
+    SmallVector<Value> outerIvs;
+    std::function<Value(unsigned, Value, Value)> outerLoop =
+        [&](unsigned level, Value panel, Value out) -> Value {
+      if (level == layout.outer.size()) {
+        if (fullRows > 0) {
+          auto rowLoop = scf::ForOp::create(
+              b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, fullRows),
+              indexConstant(b, loc, shape.rows), ValueRange{out},
+              [&](OpBuilder &, Location, Value row0, ValueRange args) {
+                scf::YieldOp::create(
+                    b, loc, tile(outerIvs, row0, shape.rows, panel, args[0]));
+              });
+          out = rowLoop.getResult(0);
+        }
+        if (remainder > 0)
+          out = tile(outerIvs, indexConstant(b, loc, fullRows), remainder,
+                     panel, out);
+        return out;
+      }
+      auto forOp = scf::ForOp::create(
+          b, loc, indexConstant(b, loc, 0),
+          indexConstant(b, loc, layout.outer[level]), indexConstant(b, loc, 1),
+          ValueRange{out}, [&](OpBuilder &, Location, Value iv, ValueRange args) {
+            outerIvs.push_back(iv);
+            Value result = outerLoop(level + 1, panel, args[0]);
+            outerIvs.pop_back();
+            scf::YieldOp::create(b, loc, result);
+          });
+      return forOp.getResult(0);
+    };
+    auto panelLoop = scf::ForOp::create(
+        b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, panels),
+        indexConstant(b, loc, 1), ValueRange{init},
+        [&](OpBuilder &, Location, Value panel, ValueRange args) {
+          scf::YieldOp::create(b, loc, outerLoop(0, panel, args[0]));
+        });
+    return panelLoop.getResult(0);
+  }
+};
+
+/// The packed weights `[panel][tap * k-group][channel-in-panel * kGroup +
+/// k-in-group]`, zero-padded, in the kernel's operand type; and for vpdpbusd
+/// with signed activations, `-128 * sum(w)` per (padded) output channel.
+std::pair<DenseElementsAttr, DenseElementsAttr>
+packWeights(const KernelShape &shape, const ContractionLayout &layout,
+            const ConstantValues &values, bool weightsSigned,
+            bool shiftActivations, MLIRContext *context) {
+  int64_t panels = llvm::divideCeil(layout.channels, shape.panel());
+  int64_t taps = 1;
+  for (int64_t extent : layout.taps)
+    taps *= extent;
+  int64_t groups = llvm::divideCeil(layout.depth, shape.kGroup);
+  int64_t rowLength = shape.panel() * shape.kGroup;
+  auto type = RankedTensorType::get({panels, taps * groups, rowLength},
+                                    shape.operandType);
+  int64_t total = type.getNumElements();
+  SmallVector<int32_t> compensation(panels * shape.panel(), 0);
+  auto forEach = [&](auto &&store) {
+    for (int64_t p = 0; p < panels; ++p)
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t g = 0; g < groups; ++g)
+          for (int64_t c = 0; c < shape.panel(); ++c)
+            for (int64_t e = 0; e < shape.kGroup; ++e) {
+              int64_t n = p * shape.panel() + c, k = g * shape.kGroup + e;
+              int64_t at = ((p * taps + t) * groups + g) * rowLength +
+                           c * shape.kGroup + e;
+              bool inside = n < layout.channels && k < layout.depth;
+              store(at, n, inside ? layout.weightIndex(n, t, k) : -1);
+            }
+  };
+  DenseElementsAttr packed;
+  if (shape.mac == MacKind::Fma) {
+    std::vector<float> data(total, 0.0f);
+    forEach([&](int64_t at, int64_t, int64_t from) {
+      if (from >= 0)
+        data[at] = values.floats[from];
+    });
+    packed = DenseElementsAttr::get(type, ArrayRef<float>(data));
+  } else {
+    auto value = [&](int64_t from) -> int64_t {
+      int64_t v = values.ints[from];
+      return weightsSigned ? v : static_cast<int64_t>(static_cast<uint8_t>(v));
+    };
+    if (shape.mac == MacKind::Vnni) {
+      std::vector<int8_t> data(total, 0);
+      forEach([&](int64_t at, int64_t n, int64_t from) {
+        if (from < 0)
+          return;
+        data[at] = static_cast<int8_t>(value(from));
+        compensation[n] -= 128 * value(from);
+      });
+      packed = DenseElementsAttr::get(type, ArrayRef<int8_t>(data));
+    } else {
+      std::vector<int16_t> data(total, 0);
+      forEach([&](int64_t at, int64_t, int64_t from) {
+        if (from >= 0)
+          data[at] = static_cast<int16_t>(value(from));
+      });
+      packed = DenseElementsAttr::get(type, ArrayRef<int16_t>(data));
+    }
+  }
+  DenseElementsAttr correction;
+  if (shiftActivations)
+    correction = DenseElementsAttr::get(
+        RankedTensorType::get({static_cast<int64_t>(compensation.size())},
+                              IntegerType::get(context, 32)),
+        ArrayRef<int32_t>(compensation));
+  return {packed, correction};
+}
+
+/// The activations as the kernel reads them: reduction (last) dimension
+/// zero-padded to whole k-groups, shifted to u8 for vpdpbusd if signed, or
+/// extended to i16 for vpmaddwd.
+Value convertActivations(OpBuilder &b, Location loc, Value activation,
+                         const KernelShape &shape, bool isSigned) {
+  auto type = cast<RankedTensorType>(activation.getType());
+  int64_t depth = type.getShape().back();
+  int64_t padded = llvm::alignTo(depth, shape.kGroup);
+  if (padded != depth) {
+    SmallVector<int64_t> low(type.getRank(), 0), high(type.getRank(), 0);
+    high.back() = padded - depth;
+    SmallVector<int64_t> shapeDims(type.getShape());
+    shapeDims.back() = padded;
+    auto paddedType = RankedTensorType::get(shapeDims, type.getElementType());
+    Value zero = arith::ConstantOp::create(
+        b, loc, b.getZeroAttr(type.getElementType()));
+    activation = tensor::PadOp::create(
+        b, loc, paddedType, activation,
+        getAsIndexOpFoldResult(b.getContext(), low),
+        getAsIndexOpFoldResult(b.getContext(), high), zero);
+    type = paddedType;
+  }
+  bool shift = shape.mac == MacKind::Vnni && isSigned;
+  bool extend = shape.mac == MacKind::MaddWd;
+  if (!shift && !extend)
+    return activation;
+  Type resultElement = extend ? shape.operandType : type.getElementType();
+  Value empty = tensor::EmptyOp::create(b, loc, type.getShape(), resultElement);
+  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> parallel(type.getRank(),
+                                            utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, empty.getType(), ValueRange{activation}, ValueRange{empty},
+      ArrayRef<AffineMap>{identity, identity}, parallel,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value result;
+        if (shift) {
+          Value bias = arith::ConstantOp::create(
+              nb, nloc, nb.getIntegerAttr(type.getElementType(), -128));
+          result = arith::XOrIOp::create(nb, nloc, args[0], bias);
+        } else if (isSigned) {
+          result = arith::ExtSIOp::create(nb, nloc, resultElement, args[0]);
+        } else {
+          result = arith::ExtUIOp::create(nb, nloc, resultElement, args[0]);
+        }
+        linalg::YieldOp::create(nb, nloc, result);
+      });
+  return generic.getResult(0);
+}
+
+struct MicrokernelCPUPass
+    : public qnn::impl::QNNMicrokernelCPUPassBase<MicrokernelCPUPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    FailureOr<TargetISA> isa = getTargetISA(cpu, features);
+    if (failed(isa)) {
+      module.emitError() << "qnn-microkernel-cpu: cannot describe CPU '" << cpu
+                       << "' with features '" << features << "'";
+      return signalPassFailure();
+    }
+    SmallVector<linalg::LinalgOp> candidates;
+    module.walk([&](linalg::LinalgOp op) {
+      if (op.getNumReductionLoops() > 0)
+        candidates.push_back(op);
+    });
+    for (linalg::LinalgOp op : candidates)
+      rewrite(op, *isa);
+  }
+
+  /// A private declaration of the LLVM intrinsic `shape` multiplies with,
+  /// called with func.call: LLVM knows an intrinsic by its name, and a call
+  /// (unlike llvm.call_intrinsic) has the side effects bufferization and
+  /// buffer deallocation can reason about.
+  func::FuncOp declareIntrinsic(const KernelShape &shape) {
+    ModuleOp module = getOperation();
+    if (auto existing = module.lookupSymbol<func::FuncOp>(shape.intrinsic))
+      return existing;
+    MLIRContext *context = &getContext();
+    auto accType = VectorType::get({shape.lanes}, IntegerType::get(context, 32));
+    auto operandType =
+        VectorType::get({shape.lanes * shape.kGroup}, shape.operandType);
+    SmallVector<Type> inputs;
+    if (shape.mac == MacKind::Vnni)
+      inputs.push_back(accType);
+    inputs.append({operandType, operandType});
+    OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+    auto declaration = func::FuncOp::create(
+        builder, module.getLoc(), shape.intrinsic,
+        FunctionType::get(context, inputs, {accType}));
+    declaration.setPrivate();
+    return declaration;
+  }
+
+  /// Rewrites `op` if it is a contraction the kernels cover; else leaves it
+  /// with a remark.
+  void rewrite(linalg::LinalgOp op, const TargetISA &target) {
+    IRRewriter rewriter(&getContext());
+    rewriter.setInsertionPoint(op);
+    // The op the remark is about (the generalized one, once it is).
+    Operation *current = op;
+    auto remark = [&](StringRef why) {
+      current->emitRemark() << "qnn-microkernel-cpu: left to the generic "
+                          "strategy: "
+                       << why;
+    };
+    if (!op.hasPureTensorSemantics() || op.hasDynamicShape())
+      return remark("dynamic shapes or buffers");
+    linalg::GenericOp generic;
+    if (auto asGeneric = dyn_cast<linalg::GenericOp>(op.getOperation())) {
+      generic = asGeneric;
+    } else if (isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp>(
+                   op.getOperation())) {
+      FailureOr<linalg::GenericOp> generalized =
+          linalg::generalizeNamedOp(rewriter, op);
+      if (failed(generalized))
+        return remark("cannot generalize it");
+      generic = *generalized;
+      current = generic;
+    } else {
+      return;
+    }
+    // Other reductions (pooling, depthwise, sums) are not contractions of
+    // this kind: no remark.
+    std::optional<MacBody> body = matchMacBody(generic);
+    if (!body)
+      return;
+    std::optional<ConstantValues> weights =
+        readConstant(generic.getDpsInputOperand(1)->get());
+    if (!weights)
+      return remark("its weights (second operand) are not a dense constant");
+    Location loc = generic.getLoc();
+    Value activation = generic.getDpsInputOperand(0)->get();
+    Value init = generic.getDpsInitOperand(0)->get();
+    auto resultType = cast<RankedTensorType>(generic.getResultTypes()[0]);
+
+    ContractionLayout layout;
+    SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+    auto weightType =
+        cast<RankedTensorType>(generic.getDpsInputOperand(1)->get().getType());
+    SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
+    Value collapsedInit = init;
+    SmallVector<ReassociationIndices> outputGroups;
+    if (!matchMatmul(generic, maps, ranges, weightType, layout, rewriter,
+                     activation, collapsedInit, outputGroups) &&
+        !matchConvolution(generic, maps, ranges, weightType, layout))
+      return remark("it is neither a matmul (maps (m..., k), (k, n) or (n, "
+                    "k), (m..., n)) nor a 2-D NHWC convolution");
+
+    std::optional<KernelShape> shape =
+        chooseKernel(target, *body, layout.channels, &getContext());
+    if (!shape)
+      return remark(body->isFloat
+                        ? "the target has neither AVX-512 nor AVX2 with FMA"
+                        : "the target has neither AVX-512 BW nor AVX2, or "
+                          "its weights are unsigned (vpdpbusd takes s8)");
+
+    bool shift = shape->mac == MacKind::Vnni && body->isSigned[0];
+    auto [packed, correction] =
+        packWeights(*shape, layout, *weights, body->isSigned[1], shift,
+                    &getContext());
+    Value packedWeights = arith::ConstantOp::create(rewriter, loc, packed);
+    Value compensation;
+    if (correction)
+      compensation = arith::ConstantOp::create(rewriter, loc, correction);
+    Value converted = convertActivations(rewriter, loc, activation, *shape,
+                                         body->isSigned[0]);
+    func::FuncOp intrinsic;
+    if (shape->mac != MacKind::Fma)
+      intrinsic = declareIntrinsic(*shape);
+    KernelEmitter emitter{rewriter,
+                          loc,
+                          *shape,
+                          layout,
+                          converted,
+                          packedWeights,
+                          compensation,
+                          resultType.getElementType(),
+                          layout.channels % shape->panel() == 0,
+                          intrinsic};
+    Value result = emitter.emit(collapsedInit);
+    if (!outputGroups.empty())
+      result = tensor::ExpandShapeOp::create(rewriter, loc, resultType, result,
+                                             outputGroups);
+    rewriter.replaceOp(generic, result);
+  }
+
+  /// A matmul: maps (m..., k), (k, n) or (n, k), (m..., n). The m
+  /// dimensions are collapsed into one.
+  bool matchMatmul(linalg::GenericOp op, ArrayRef<AffineMap> maps,
+                   ArrayRef<int64_t> ranges, RankedTensorType weightType,
+                   ContractionLayout &layout, RewriterBase &rewriter,
+                   Value &activation, Value &init,
+                   SmallVector<ReassociationIndices> &outputGroups) {
+    if (op.getNumReductionLoops() != 1 || weightType.getRank() != 2)
+      return false;
+    for (AffineMap map : maps)
+      if (!map.isProjectedPermutation())
+        return false;
+    AffineMap a = maps[0], w = maps[1], c = maps[2];
+    unsigned k = 0;
+    for (auto [loop, iterator] : llvm::enumerate(op.getIteratorTypesArray()))
+      if (iterator == utils::IteratorType::reduction)
+        k = loop;
+    if (c.getNumResults() < 2 || a.getNumResults() != c.getNumResults())
+      return false;
+    unsigned n = c.getDimPosition(c.getNumResults() - 1);
+    for (unsigned i = 0; i + 1 < c.getNumResults(); ++i)
+      if (a.getDimPosition(i) != c.getDimPosition(i) || c.getDimPosition(i) == n)
+        return false;
+    if (a.getDimPosition(a.getNumResults() - 1) != k)
+      return false;
+    bool kn = w.getDimPosition(0) == k && w.getDimPosition(1) == n;
+    bool nk = w.getDimPosition(0) == n && w.getDimPosition(1) == k;
+    if (!kn && !nk)
+      return false;
+    int64_t depth = ranges[k], channels = ranges[n], rows = 1;
+    for (unsigned i = 0; i + 1 < c.getNumResults(); ++i)
+      rows *= ranges[c.getDimPosition(i)];
+    layout.rows = rows;
+    layout.depth = depth;
+    layout.channels = channels;
+    layout.weightIndex = [=](int64_t nn, int64_t, int64_t kk) {
+      return kn ? kk * channels + nn : nn * depth + kk;
+    };
+    layout.activationIndices = [](OpBuilder &, Location, ValueRange, Value row,
+                                  ValueRange, Value offset) {
+      return SmallVector<Value>{row, offset};
+    };
+    layout.outputIndices = [](OpBuilder &, Location, ValueRange, Value row,
+                              Value column) {
+      return SmallVector<Value>{row, column};
+    };
+    if (c.getNumResults() > 2) {
+      ReassociationIndices leading;
+      for (unsigned i = 0; i + 1 < c.getNumResults(); ++i)
+        leading.push_back(i);
+      outputGroups = {leading, {static_cast<int64_t>(c.getNumResults() - 1)}};
+      activation = tensor::CollapseShapeOp::create(rewriter, op.getLoc(),
+                                                   activation, outputGroups);
+      init = tensor::CollapseShapeOp::create(rewriter, op.getLoc(), init,
+                                             outputGroups);
+    }
+    return true;
+  }
+
+  /// A 2-D convolution: input (n, oh * sh + kh * dh, ow * sw + kw * dw, c),
+  /// output (n, oh, ow, f), weights any permutation of (kh, kw, c, f).
+  bool matchConvolution(linalg::GenericOp op, ArrayRef<AffineMap> maps,
+                        ArrayRef<int64_t> ranges, RankedTensorType weightType,
+                        ContractionLayout &layout) {
+    FailureOr<linalg::ConvolutionDimensions> dims =
+        linalg::inferConvolutionDims(op);
+    if (failed(dims) || dims->batch.size() != 1 ||
+        dims->outputImage.size() != 2 || dims->outputChannel.size() != 1 ||
+        dims->filterLoop.size() != 2 || dims->inputChannel.size() != 1 ||
+        !dims->depth.empty() || weightType.getRank() != 4)
+      return false;
+    AffineMap input = maps[0], filter = maps[1], output = maps[2];
+    unsigned batch = dims->batch[0], oh = dims->outputImage[0],
+             ow = dims->outputImage[1], f = dims->outputChannel[0],
+             kh = dims->filterLoop[0], kw = dims->filterLoop[1],
+             c = dims->inputChannel[0];
+    MLIRContext *ctx = op.getContext();
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    SmallVector<int64_t> strides(dims->strides.begin(), dims->strides.end());
+    SmallVector<int64_t> dilations(dims->dilations.begin(),
+                                   dims->dilations.end());
+    if (strides.size() != 2 || dilations.size() != 2)
+      return false;
+    if (output != AffineMap::get(maps[2].getNumDims(), 0,
+                                 {d(batch), d(oh), d(ow), d(f)}, ctx))
+      return false;
+    if (input.getNumResults() != 4 || input.getResult(0) != d(batch) ||
+        input.getResult(3) != d(c) ||
+        input.getResult(1) != d(oh) * strides[0] + d(kh) * dilations[0] ||
+        input.getResult(2) != d(ow) * strides[1] + d(kw) * dilations[1])
+      return false;
+    // The filter: a permutation of (kh, kw, c, f).
+    SmallVector<int64_t> position(4, -1);
+    unsigned roles[4] = {kh, kw, c, f};
+    for (unsigned i = 0; i < 4; ++i) {
+      auto dim = dyn_cast<AffineDimExpr>(filter.getResult(i));
+      if (!dim)
+        return false;
+      for (unsigned role = 0; role < 4; ++role)
+        if (dim.getPosition() == roles[role])
+          position[role] = i;
+    }
+    if (llvm::is_contained(position, -1))
+      return false;
+    SmallVector<int64_t> strideOf(4);
+    int64_t running = 1;
+    for (int64_t i = 3; i >= 0; --i) {
+      strideOf[i] = running;
+      running *= weightType.getDimSize(i);
+    }
+    int64_t kwExtent = ranges[kw];
+    int64_t khStride = strideOf[position[0]], kwStride = strideOf[position[1]],
+            cStride = strideOf[position[2]], fStride = strideOf[position[3]];
+    layout.outer = {ranges[batch], ranges[oh]};
+    layout.rows = ranges[ow];
+    layout.taps = {ranges[kh], kwExtent};
+    layout.depth = ranges[c];
+    layout.channels = ranges[f];
+    layout.weightIndex = [=](int64_t nn, int64_t t, int64_t kk) {
+      return (t / kwExtent) * khStride + (t % kwExtent) * kwStride +
+             kk * cStride + nn * fStride;
+    };
+    int64_t sh = strides[0], sw = strides[1], dh = dilations[0],
+            dw = dilations[1];
+    layout.activationIndices = [=](OpBuilder &b, Location loc,
+                                   ValueRange outer, Value row,
+                                   ValueRange taps, Value offset) {
+      return SmallVector<Value>{outer[0],
+                                affine(b, loc, outer[1], sh, taps[0], dh),
+                                affine(b, loc, row, sw, taps[1], dw), offset};
+    };
+    layout.outputIndices = [](OpBuilder &, Location, ValueRange outer,
+                              Value row, Value column) {
+      return SmallVector<Value>{outer[0], outer[1], row, column};
+    };
+    return true;
+  }
+};
+
+} // namespace

@@ -1,0 +1,165 @@
+"""Runs matmuls and 2-D convolutions whose weights are constants (the
+contractions qnn-microkernel-cpu packs at compile time) through quant-run,
+on random data, and compares every output with NumPy: integer results bit
+for bit (int64 sums), f32 results to a relative 1e-5 of the largest output
+(the kernel sums in a different order). The cases cover what the kernels
+must get right: signed and unsigned activations (vpdpbusd shifts signed
+ones by +128 and folds the correction into the init), weights as (k, n) and
+(n, k), leading activation dimensions, reductions that do not fill a k-group,
+channels that do not fill a panel, rows that do not fill a tile, strides,
+dilations and the HWCF and FHWC filter layouts.
+
+Usage: microkernel_vs_reference.py QUANT_RUN WORK_DIR [quant-run options]
+Prints one line per case; exits non-zero on the first mismatch.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+
+quant_run, work, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+
+
+def dense(array):
+    """An MLIR dense literal of `array` (hex, little-endian)."""
+    return f'dense<"0x{array.tobytes().hex().upper()}">'
+
+
+def mlir_type(shape, dtype):
+    return f"tensor<{'x'.join(map(str, shape))}x{dtype}>"
+
+
+def body(dtype, a_signed):
+    if dtype == "f32":
+        return ("    %p = arith.mulf %x, %y : f32\n"
+                "    %s = arith.addf %acc, %p : f32\n")
+    ext = "extsi" if a_signed else "extui"
+    return (f"    %xe = arith.{ext} %x : i8 to i32\n"
+            "    %ye = arith.extsi %y : i8 to i32\n"
+            "    %p = arith.muli %xe, %ye : i32\n"
+            "    %s = arith.addi %acc, %p : i32\n")
+
+
+def run(name, module, inputs):
+    with open(f"{work}/{name}.mlir", "w") as out:
+        out.write(module)
+    args = []
+    for i, array in enumerate(inputs):
+        np.save(f"{work}/{name}.in{i}.npy", array)
+        args += ["-i", f"{work}/{name}.in{i}.npy"]
+    subprocess.run([quant_run, f"{work}/{name}.mlir", "-f", "f", *args, "-o",
+                    f"{work}/{name}.out.npy", *extra], check=True)
+    return np.load(f"{work}/{name}.out.npy")
+
+
+def compare(name, got, want, dtype):
+    assert got.shape == want.shape, (name, got.shape, want.shape)
+    if dtype == "f32":
+        error = np.abs(got.astype(np.float64) - want).max()
+        scale = np.abs(want).max()
+        if not error <= 1e-5 * scale:
+            print(f"MISMATCH {name}: max error {error} of {scale}")
+            sys.exit(1)
+        print(f"{name}: {want.size} outputs within 1e-5")
+        return
+    bad = np.argwhere(got.astype(np.int64) != want)
+    if len(bad):
+        for idx in bad[:10]:
+            print(f"MISMATCH {name} {tuple(idx)}: quant-run {got[tuple(idx)]}, "
+                  f"reference {want[tuple(idx)]}")
+        sys.exit(1)
+    print(f"{name}: {want.size} outputs bit-exact")
+
+
+def operands(rng, a_shape, w_shape, dtype, a_signed):
+    if dtype == "f32":
+        return (rng.normal(0, 1, a_shape).astype(np.float32),
+                rng.normal(0, 1, w_shape).astype(np.float32))
+    low = -128 if a_signed else 0
+    a = rng.integers(low, low + 256, a_shape).astype(np.int8 if a_signed else np.uint8)
+    return a, rng.integers(-128, 128, w_shape, dtype=np.int8)
+
+
+def matmul(lead, k, n, dtype="i8", a_signed=True, transposed=False):
+    rng = np.random.default_rng(sum(lead) * 1000 + k * 10 + n)
+    a, w = operands(rng, (*lead, k), (n, k) if transposed else (k, n), dtype, a_signed)
+    acc = "f32" if dtype == "f32" else "i32"
+    dims = "".join(f"d{i}, " for i in range(len(lead)))
+    loops = len(lead) + 2
+    names = [f"d{i}" for i in range(loops)]
+    nd, kd = names[-2], names[-1]
+    w_map = f"({nd}, {kd})" if transposed else f"({kd}, {nd})"
+    out_shape = (*lead, n)
+    module = f"""
+func.func @f(%a: {mlir_type(a.shape, 'i8' if dtype != 'f32' else 'f32')}) -> {mlir_type(out_shape, acc)} {{
+  %w = arith.constant {dense(w)} : {mlir_type(w.shape, 'i8' if dtype != 'f32' else 'f32')}
+  %zero = arith.constant 0{'.0' if dtype == 'f32' else ''} : {acc}
+  %e = tensor.empty() : {mlir_type(out_shape, acc)}
+  %i = linalg.fill ins(%zero : {acc}) outs(%e : {mlir_type(out_shape, acc)}) -> {mlir_type(out_shape, acc)}
+  %r = linalg.generic {{indexing_maps = [affine_map<({', '.join(names)}) -> ({dims}{kd})>, affine_map<({', '.join(names)}) -> {w_map}>, affine_map<({', '.join(names)}) -> ({dims}{nd})>], iterator_types = [{'"parallel", ' * (loops - 1)}"reduction"]}}
+      ins(%a, %w : {mlir_type(a.shape, 'i8' if dtype != 'f32' else 'f32')}, {mlir_type(w.shape, 'i8' if dtype != 'f32' else 'f32')}) outs(%i : {mlir_type(out_shape, acc)}) {{
+  ^bb0(%x: {'f32' if dtype == 'f32' else 'i8'}, %y: {'f32' if dtype == 'f32' else 'i8'}, %acc: {acc}):
+{body(dtype, a_signed)}    linalg.yield %s : {acc}
+  }} -> {mlir_type(out_shape, acc)}
+  return %r : {mlir_type(out_shape, acc)}
+}}
+"""
+    wide = np.float64 if dtype == "f32" else np.int64
+    want = a.astype(wide) @ (w.T if transposed else w).astype(wide)
+    name = (f"matmul {'x'.join(map(str, lead))}x{k}x{n} {dtype}"
+            f"{'' if a_signed else ' u8'}{' (n,k)' if transposed else ''}")
+    compare(name, run("case", module, [a]), want, dtype)
+
+
+def conv(h, w, c, f, kh, kw, stride=1, dilation=1, dtype="i8", a_signed=False,
+         fhwc=False):
+    rng = np.random.default_rng(h * w + c * f + kh * kw + stride + 7 * dilation)
+    x, k = operands(rng, (2, h, w, c), (kh, kw, c, f), dtype, a_signed)
+    oh = (h - dilation * (kh - 1) - 1) // stride + 1
+    ow = (w - dilation * (kw - 1) - 1) // stride + 1
+    acc = "f32" if dtype == "f32" else "i32"
+    elt = "f32" if dtype == "f32" else "i8"
+    stored = np.ascontiguousarray(k.transpose(3, 0, 1, 2)) if fhwc else k
+    k_map = "(d3, d4, d5, d6)" if fhwc else "(d4, d5, d6, d3)"
+    out_shape = (2, oh, ow, f)
+    module = f"""
+func.func @f(%x: {mlir_type(x.shape, elt)}) -> {mlir_type(out_shape, acc)} {{
+  %k = arith.constant {dense(stored)} : {mlir_type(stored.shape, elt)}
+  %zero = arith.constant 0{'.0' if dtype == 'f32' else ''} : {acc}
+  %e = tensor.empty() : {mlir_type(out_shape, acc)}
+  %i = linalg.fill ins(%zero : {acc}) outs(%e : {mlir_type(out_shape, acc)}) -> {mlir_type(out_shape, acc)}
+  %r = linalg.generic {{indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1 * {stride} + d4 * {dilation}, d2 * {stride} + d5 * {dilation}, d6)>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> {k_map}>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}}
+      ins(%x, %k : {mlir_type(x.shape, elt)}, {mlir_type(stored.shape, elt)}) outs(%i : {mlir_type(out_shape, acc)}) {{
+  ^bb0(%x0: {elt}, %y: {elt}, %acc: {acc}):
+{body(dtype, a_signed).replace('%x ', '%x0 ').replace('%x,', '%x0,')}    linalg.yield %s : {acc}
+  }} -> {mlir_type(out_shape, acc)}
+  return %r : {mlir_type(out_shape, acc)}
+}}
+"""
+    wide = np.float64 if dtype == "f32" else np.int64
+    want = np.zeros(out_shape, wide)
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dilation, j * dilation
+            patch = x[:, top:top + stride * (oh - 1) + 1:stride,
+                      left:left + stride * (ow - 1) + 1:stride, :].astype(wide)
+            want += np.einsum("nhwc,cf->nhwf", patch, k[i, j].astype(wide))
+    name = (f"conv {h}x{w}x{c}->{f} {kh}x{kw}/{stride} dilation {dilation} {dtype}"
+            f"{' s8' if a_signed else ''}{' fhwc' if fhwc else ''}")
+    compare(name, run("case", module, [x]), want, dtype)
+
+
+matmul((64,), 128, 96)
+matmul((30,), 50, 45, a_signed=False)
+matmul((17,), 23, 19, transposed=True)
+matmul((2, 13), 64, 80, a_signed=False)
+matmul((1,), 256, 33)
+matmul((30,), 50, 45, dtype="f32")
+matmul((7,), 19, 70, dtype="f32", transposed=True)
+conv(10, 10, 16, 64, 3, 3)
+conv(11, 11, 8, 16, 3, 3, stride=2, a_signed=True)
+conv(9, 9, 3, 5, 5, 3, fhwc=True)
+conv(12, 13, 6, 20, 3, 3, dilation=2)
+conv(8, 8, 16, 24, 1, 1)
+conv(10, 9, 5, 18, 3, 3, stride=2, dtype="f32")
