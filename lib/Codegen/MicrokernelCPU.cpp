@@ -24,6 +24,8 @@
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/TargetParser/Host.h"
@@ -213,18 +215,38 @@ struct ConstantValues {
 };
 
 std::optional<ConstantValues> readConstant(Value value) {
-  DenseElementsAttr attr;
+  ElementsAttr attr;
   if (!matchPattern(value, m_Constant(&attr)))
     return std::nullopt;
-  ConstantValues values;
-  if (attr.getElementType().isF32()) {
-    for (float v : attr.getValues<float>())
-      values.floats.push_back(v);
-  } else if (attr.getElementType().isInteger(8)) {
-    for (int8_t v : attr.getValues<int8_t>())
-      values.ints.push_back(v);
-  } else {
+  Type element = attr.getElementType();
+  if (!element.isF32() && !element.isInteger(8))
     return std::nullopt;
+  ConstantValues values;
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    if (element.isF32())
+      llvm::append_range(values.floats, dense.getValues<float>());
+    else
+      llvm::append_range(values.ints, dense.getValues<int8_t>());
+    return values;
+  }
+  // Weights imported from ONNX live in resource blobs: raw little-endian
+  // elements.
+  auto resource = dyn_cast<DenseResourceElementsAttr>(attr);
+  AsmResourceBlob *blob =
+      resource ? resource.getRawHandle().getBlob() : nullptr;
+  if (!blob)
+    return std::nullopt;
+  ArrayRef<char> data = blob->getData();
+  int64_t count = cast<ShapedType>(attr.getType()).getNumElements();
+  if (static_cast<int64_t>(data.size()) !=
+      count * static_cast<int64_t>(element.isF32() ? 4 : 1))
+    return std::nullopt;
+  if (element.isF32()) {
+    values.floats.resize(count);
+    std::memcpy(values.floats.data(), data.data(), data.size());
+  } else {
+    for (char byte : data)
+      values.ints.push_back(static_cast<int8_t>(byte));
   }
   return values;
 }
@@ -680,8 +702,8 @@ struct MicrokernelCPUPass
     linalg::GenericOp generic;
     if (auto asGeneric = dyn_cast<linalg::GenericOp>(op.getOperation())) {
       generic = asGeneric;
-    } else if (isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp>(
-                   op.getOperation())) {
+    } else if (isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp,
+                 linalg::Conv2DNhwcFhwcOp>(op.getOperation())) {
       FailureOr<linalg::GenericOp> generalized =
           linalg::generalizeNamedOp(rewriter, op);
       if (failed(generalized))
