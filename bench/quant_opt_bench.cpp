@@ -105,7 +105,10 @@ void runQuantOpt(benchmark::State &state, const std::string &source,
 
 /// `array` as an MLIR dense literal (hex, little-endian, as stored).
 std::string denseLiteral(const qnn::NpyArray &array) {
-  return "dense<\"0x" + llvm::toHex(llvm::arrayRefFromStringRef(StringRef(array.data.data(), array.data.size()))) + "\">";
+  return "dense<\"0x" +
+         llvm::toHex(llvm::arrayRefFromStringRef(
+             StringRef(array.data.data(), array.data.size()))) +
+         "\">";
 }
 
 /// A matmul of `a` (an argument) by constant weights, as the fused integer

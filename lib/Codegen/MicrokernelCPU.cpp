@@ -93,13 +93,12 @@ std::optional<MacBody> matchMacBody(linalg::GenericOp op) {
   } else if (!accType.isInteger(32) || !isa<arith::AddIOp>(add)) {
     return std::nullopt;
   }
-  Value product = add->getOperand(0) == acc ? add->getOperand(1)
-                  : add->getOperand(1) == acc
-                      ? add->getOperand(0)
-                      : Value();
+  Value product = add->getOperand(0) == acc   ? add->getOperand(1)
+                  : add->getOperand(1) == acc ? add->getOperand(0)
+                                              : Value();
   Operation *mul = product ? product.getDefiningOp() : nullptr;
-  if (!mul || (result.isFloat ? !isa<arith::MulFOp>(mul)
-                              : !isa<arith::MulIOp>(mul)))
+  if (!mul ||
+      (result.isFloat ? !isa<arith::MulFOp>(mul) : !isa<arith::MulIOp>(mul)))
     return std::nullopt;
   bool seen[2] = {false, false};
   for (Value factor : mul->getOperands()) {
@@ -173,9 +172,8 @@ std::optional<KernelShape> chooseKernel(const TargetISA &isa,
   } else {
     return std::nullopt;
   }
-  shape.vectors =
-      std::clamp<int64_t>(llvm::divideCeil(channels, shape.lanes), 1,
-                          maxVectors);
+  shape.vectors = std::clamp<int64_t>(llvm::divideCeil(channels, shape.lanes),
+                                      1, maxVectors);
   shape.rows = std::min<int64_t>(12, accumulatorBudget / shape.vectors);
   return shape;
 }
@@ -187,8 +185,8 @@ FailureOr<TargetISA> getTargetISA(StringRef cpu, StringRef features) {
     llvm::SubtargetFeatures host;
     for (const auto &[name, enabled] : llvm::sys::getHostCPUFeatures())
       host.AddFeature(name, enabled);
-    featureString = host.getString() +
-                    (features.empty() ? "" : "," + features.str());
+    featureString =
+        host.getString() + (features.empty() ? "" : "," + features.str());
   }
   llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>> info =
       qnn::createSubtargetInfo(cpuName, featureString);
@@ -284,8 +282,8 @@ Value affine(OpBuilder &b, Location loc, Value x, int64_t scale, Value y,
              int64_t yScale) {
   Value result = x;
   if (scale != 1)
-    result = arith::MulIOp::create(b, loc, result,
-                                   indexConstant(b, loc, scale));
+    result =
+        arith::MulIOp::create(b, loc, result, indexConstant(b, loc, scale));
   if (y) {
     Value term = y;
     if (yScale != 1)
@@ -337,8 +335,7 @@ struct KernelEmitter {
     Value padding = arith::ConstantOp::create(
         b, loc, b.getIntegerAttr(shape.operandType, 0));
     Value read = vector::TransferReadOp::create(
-        b, loc, groupType, activation, indices, padding,
-        ArrayRef<bool>{true});
+        b, loc, groupType, activation, indices, padding, ArrayRef<bool>{true});
     Type i32 = b.getI32Type();
     Value word =
         vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), read);
@@ -358,8 +355,8 @@ struct KernelEmitter {
       return func::CallOp::create(b, loc, intrinsic, ValueRange{acc, a, w})
           .getResult(0);
     case MacKind::MaddWd: {
-      Value pairs =
-          func::CallOp::create(b, loc, intrinsic, ValueRange{a, w}).getResult(0);
+      Value pairs = func::CallOp::create(b, loc, intrinsic, ValueRange{a, w})
+                        .getResult(0);
       return arith::AddIOp::create(b, loc, acc, pairs);
     }
     }
@@ -431,11 +428,12 @@ struct KernelEmitter {
   Value tile(ValueRange outer, Value row0, int64_t rows, Value panel,
              Value out) {
     Value panelStart = affine(b, loc, panel, shape.panel(), Value(), 0);
-    Value padding = accType.isF32()
-                        ? arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0))
-                              .getResult()
-                        : arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0))
-                              .getResult();
+    Value padding =
+        accType.isF32()
+            ? arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0))
+                  .getResult()
+            : arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0))
+                  .getResult();
     SmallVector<Value> accs, columns;
     for (int64_t j = 0; j < shape.vectors; ++j)
       columns.push_back(affine(b, loc, panelStart, 1,
@@ -465,9 +463,9 @@ struct KernelEmitter {
       for (int64_t j = 0; j < shape.vectors; ++j) {
         SmallVector<Value> indices =
             layout.outputIndices(b, loc, outer, row, columns[j]);
-        out = vector::TransferWriteOp::create(b, loc, sums[r * shape.vectors + j],
-                                              out, indices,
-                                              ArrayRef<bool>{columnsInBounds})
+        out = vector::TransferWriteOp::create(
+                  b, loc, sums[r * shape.vectors + j], out, indices,
+                  ArrayRef<bool>{columnsInBounds})
                   .getResult();
       }
     }
@@ -502,7 +500,8 @@ struct KernelEmitter {
       auto forOp = scf::ForOp::create(
           b, loc, indexConstant(b, loc, 0),
           indexConstant(b, loc, layout.outer[level]), indexConstant(b, loc, 1),
-          ValueRange{out}, [&](OpBuilder &, Location, Value iv, ValueRange args) {
+          ValueRange{out},
+          [&](OpBuilder &, Location, Value iv, ValueRange args) {
             outerIvs.push_back(iv);
             Value result = outerLoop(level + 1, panel, args[0]);
             outerIvs.pop_back();
@@ -604,8 +603,8 @@ Value convertActivations(OpBuilder &b, Location loc, Value activation,
     SmallVector<int64_t> shapeDims(type.getShape());
     shapeDims.back() = padded;
     auto paddedType = RankedTensorType::get(shapeDims, type.getElementType());
-    Value zero = arith::ConstantOp::create(
-        b, loc, b.getZeroAttr(type.getElementType()));
+    Value zero =
+        arith::ConstantOp::create(b, loc, b.getZeroAttr(type.getElementType()));
     activation = tensor::PadOp::create(
         b, loc, paddedType, activation,
         getAsIndexOpFoldResult(b.getContext(), low),
@@ -649,7 +648,7 @@ struct MicrokernelCPUPass
     FailureOr<TargetISA> isa = getTargetISA(cpu, features);
     if (failed(isa)) {
       module.emitError() << "qnn-microkernel-cpu: cannot describe CPU '" << cpu
-                       << "' with features '" << features << "'";
+                         << "' with features '" << features << "'";
       return signalPassFailure();
     }
     SmallVector<linalg::LinalgOp> candidates;
@@ -670,7 +669,8 @@ struct MicrokernelCPUPass
     if (auto existing = module.lookupSymbol<func::FuncOp>(shape.intrinsic))
       return existing;
     MLIRContext *context = &getContext();
-    auto accType = VectorType::get({shape.lanes}, IntegerType::get(context, 32));
+    auto accType =
+        VectorType::get({shape.lanes}, IntegerType::get(context, 32));
     auto operandType =
         VectorType::get({shape.lanes * shape.kGroup}, shape.operandType);
     SmallVector<Type> inputs;
@@ -678,9 +678,9 @@ struct MicrokernelCPUPass
       inputs.push_back(accType);
     inputs.append({operandType, operandType});
     OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
-    auto declaration = func::FuncOp::create(
-        builder, module.getLoc(), shape.intrinsic,
-        FunctionType::get(context, inputs, {accType}));
+    auto declaration =
+        func::FuncOp::create(builder, module.getLoc(), shape.intrinsic,
+                             FunctionType::get(context, inputs, {accType}));
     declaration.setPrivate();
     return declaration;
   }
@@ -694,8 +694,8 @@ struct MicrokernelCPUPass
     Operation *current = op;
     auto remark = [&](StringRef why) {
       current->emitRemark() << "qnn-microkernel-cpu: left to the generic "
-                          "strategy: "
-                       << why;
+                               "strategy: "
+                            << why;
     };
     if (!op.hasPureTensorSemantics() || op.hasDynamicShape())
       return remark("dynamic shapes or buffers");
@@ -703,7 +703,7 @@ struct MicrokernelCPUPass
     if (auto asGeneric = dyn_cast<linalg::GenericOp>(op.getOperation())) {
       generic = asGeneric;
     } else if (isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp,
-                 linalg::Conv2DNhwcFhwcOp>(op.getOperation())) {
+                   linalg::Conv2DNhwcFhwcOp>(op.getOperation())) {
       FailureOr<linalg::GenericOp> generalized =
           linalg::generalizeNamedOp(rewriter, op);
       if (failed(generalized))
@@ -749,9 +749,8 @@ struct MicrokernelCPUPass
                           "its weights are unsigned (vpdpbusd takes s8)");
 
     bool shift = shape->mac == MacKind::Vnni && body->isSigned[0];
-    auto [packed, correction] =
-        packWeights(*shape, layout, *weights, body->isSigned[1], shift,
-                    &getContext());
+    auto [packed, correction] = packWeights(
+        *shape, layout, *weights, body->isSigned[1], shift, &getContext());
     Value packedWeights = arith::ConstantOp::create(rewriter, loc, packed);
     Value compensation;
     if (correction)
@@ -799,7 +798,8 @@ struct MicrokernelCPUPass
       return false;
     unsigned n = c.getDimPosition(c.getNumResults() - 1);
     for (unsigned i = 0; i + 1 < c.getNumResults(); ++i)
-      if (a.getDimPosition(i) != c.getDimPosition(i) || c.getDimPosition(i) == n)
+      if (a.getDimPosition(i) != c.getDimPosition(i) ||
+          c.getDimPosition(i) == n)
         return false;
     if (a.getDimPosition(a.getNumResults() - 1) != k)
       return false;
@@ -902,9 +902,8 @@ struct MicrokernelCPUPass
     };
     int64_t sh = strides[0], sw = strides[1], dh = dilations[0],
             dw = dilations[1];
-    layout.activationIndices = [=](OpBuilder &b, Location loc,
-                                   ValueRange outer, Value row,
-                                   ValueRange taps, Value offset) {
+    layout.activationIndices = [=](OpBuilder &b, Location loc, ValueRange outer,
+                                   Value row, ValueRange taps, Value offset) {
       return SmallVector<Value>{outer[0],
                                 affine(b, loc, outer[1], sh, taps[0], dh),
                                 affine(b, loc, row, sw, taps[1], dw), offset};

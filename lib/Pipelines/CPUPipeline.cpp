@@ -52,6 +52,9 @@ static void addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
   bufferizeOptions.bufferizeFunctionBoundaries = true;
   bufferizeOptions.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
+  // A producer whose result is inserted into a larger tensor (a padded
+  // input) writes into that tensor's buffer directly.
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
   pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
   if (resultsToOutParams) {
@@ -99,6 +102,8 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
   addLowerQNNPhase(pm);
 
   // Code generation on tensors: tiles and vectors.
+  if (options.strategy != CPUStrategy::Scalar)
+    pm.addNestedPass<func::FuncOp>(createQNNSimplifyDataMovementPass());
   if (options.strategy == CPUStrategy::Microkernel) {
     QNNMicrokernelCPUPassOptions kernels;
     kernels.cpu = options.cpu;
@@ -116,6 +121,8 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
   }
 
   addBufferizePhase(pm, options.resultsToOutParams);
+  if (options.strategy != CPUStrategy::Scalar)
+    pm.addNestedPass<func::FuncOp>(createQNNStridedCopiesToLoopsPass());
   // What the strategy left (convolutions, pooling, dynamic shapes) as loops.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (!options.lowerToLLVM)

@@ -28,6 +28,10 @@ namespace mlir::qnn {
 #define GEN_PASS_DECL
 #include "quant-opt/Codegen/Passes.h.inc"
 
+/// Unit-dimension transposes to reshapes, static constant pads to a fill
+/// (at the top of the function) and an insert (qnn-simplify-data-movement).
+void populateSimplifyDataMovementPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "quant-opt/Codegen/Passes.h.inc"
 

@@ -117,6 +117,44 @@ def QNNMicrokernelCPUPass : Pass<"qnn-microkernel-cpu", "ModuleOp"> {
   ];
 }
 
+def QNNSimplifyDataMovementPass
+    : Pass<"qnn-simplify-data-movement", "func::FuncOp"> {
+  let summary = "Transposes of unit dimensions to reshapes, pads to a fill and an insert";
+  let description = [{
+    Data movement that the CPU strategies would otherwise turn into
+    element-by-element copies:
+
+    - a `linalg.transpose` that only moves dimensions of extent 1 (NCHW to
+      NHWC with one channel, or with a 1x1 image) keeps every element in
+      place: it becomes a `tensor.collapse_shape` + `tensor.expand_shape`,
+      which bufferize to views;
+    - a `tensor.pad` with static sizes and a constant value becomes a
+      `linalg.fill` of the padded tensor, created at the top of the function,
+      and a `tensor.insert_slice` of the source, so that after
+      `eliminate-empty-tensors` the producer of the source writes straight
+      into the interior of the padded buffer instead of being copied there.
+
+    The patterns are `populateSimplifyDataMovementPatterns`.
+  }];
+  let dependentDialects = ["linalg::LinalgDialect", "tensor::TensorDialect"];
+}
+
+def QNNStridedCopiesToLoopsPass
+    : Pass<"qnn-strided-copies-to-loops", "func::FuncOp"> {
+  let summary = "Copies between strided buffers as compiled loops instead of calls to memrefCopy";
+  let description = [{
+    After bufferization, a `memref.copy` whose source or target is not
+    contiguous (the interior of a padded buffer, a channel slice) lowers to
+    a call of the runner library's generic `memrefCopy`, which walks the
+    elements with index arithmetic and one `memmove` per innermost run: for
+    an image with one channel, one call per byte. This pass rewrites such
+    copies as `linalg.copy`, which the pipeline turns into loops that LLVM
+    compiles (and vectorizes along a contiguous innermost dimension).
+    Contiguous copies stay `memref.copy` (a `memcpy`).
+  }];
+  let dependentDialects = ["linalg::LinalgDialect"];
+}
+
 def QNNSetCPUTargetPass : Pass<"qnn-set-cpu-target", "ModuleOp"> {
   let summary = "Set the CPU and features that LLVM generates code for";
   let description = [{
