@@ -84,7 +84,7 @@ static const Job kJobs[] = {
      true},
     {"builtin.module(qnn-fuse-quantized-ops)", false},
     {"builtin.module(convert-qnn-to-linalg)", false},
-    {"builtin.module(qnn-approximate-erf)", false},
+    {"builtin.module(qnn-approximate-math)", false},
     {"builtin.module(func.func(qnn-tile-and-vectorize-cpu))", false},
     {"builtin.module(func.func(qnn-tile-and-vectorize-cpu{rows=3 "
      "vector-width=5 reduction-tile=7}))",

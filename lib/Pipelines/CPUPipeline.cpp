@@ -76,7 +76,7 @@ static void addLowerToLLVMPhase(OpPassManager &pm) {
       VectorTransferToSCFOptions().enableFullUnroll()));
   pm.addPass(createLowerAffinePass());
   // LLVM has no erf intrinsic.
-  pm.addPass(qnn::createQNNApproximateErfPass());
+  pm.addPass(qnn::createQNNApproximateMathPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   // expand-strided-metadata computes offsets with affine.apply.

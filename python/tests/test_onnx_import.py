@@ -234,7 +234,7 @@ def test_special_constants():
 
 
 # --- activations --------------------------------------------------------------
-# Erf runs through qnn-approximate-erf (MLIR's polynomial approximation,
+# Erf runs through qnn-approximate-math (MLIR's polynomial approximation,
 # since LLVM has no erf intrinsic): within 2e-6 of onnxruntime's erf here.
 UNARY = {
     "Relu": ([], {}),

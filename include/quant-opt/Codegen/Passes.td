@@ -177,15 +177,20 @@ def QNNSetCPUTargetPass : Pass<"qnn-set-cpu-target", "ModuleOp"> {
   ];
 }
 
-def QNNApproximateErfPass : Pass<"qnn-approximate-erf"> {
-  let summary = "Rewrite math.erf as MLIR's polynomial approximation";
+def QNNApproximateMathPass : Pass<"qnn-approximate-math"> {
+  let summary = "Rewrite math.erf and math.exp as MLIR's polynomial approximations";
   let description = [{
     LLVM has no intrinsic for `erf`, so `convert-math-to-llvm` leaves
-    `math.erf` (scalar or vector) behind and translation fails. This pass
-    rewrites it with upstream's `populatePolynomialApproximateErfPattern`
-    (arith and math.fma only, so it vectorizes like the rest of the body).
-    The CPU pipelines run it before lowering to LLVM; GELU and Erf layers
-    imported from ONNX need it.
+    `math.erf` (scalar or vector) behind and translation fails; and it
+    lowers a vector `math.exp` to one call of libm's scalar `expf` per lane
+    (a quarter of a small transformer's run time, in its softmax). This
+    pass rewrites both with upstream's polynomial approximations
+    (`populatePolynomialApproximateErfPattern`, and
+    `populateMathPolynomialApproximationPatterns` for `exp` on f32: a
+    range reduction and a polynomial in arith and `math.fma`, within a few
+    ulp of libm, vectorized like the rest of the body). The CPU pipelines
+    (the reference too, so float programs agree between them) run it before
+    lowering to LLVM; GELU, Erf and Softmax layers imported from ONNX need it.
   }];
   let dependentDialects = ["arith::ArithDialect", "math::MathDialect",
                            "vector::VectorDialect"];

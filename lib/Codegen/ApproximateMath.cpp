@@ -1,5 +1,4 @@
-//===- ApproximateErf.cpp - math.erf as a polynomial
-//------------------------===//
+//===- ApproximateMath.cpp - math.erf and math.exp as polynomials ---------===//
 //
 // Part of the quant-opt project, under the Apache License v2.0 with LLVM
 // Exceptions.
@@ -7,8 +6,9 @@
 //===----------------------------------------------------------------------===//
 //
 // LLVM has no erf intrinsic: math.erf must become arithmetic before the
-// lowering to LLVM. Upstream's polynomial approximation does it for scalars
-// and vectors alike.
+// lowering to LLVM; and it scalarizes a vector exp into calls of libm's
+// expf. Upstream's polynomial approximations do both for scalars and
+// vectors alike.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,18 +21,21 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::qnn {
-#define GEN_PASS_DEF_QNNAPPROXIMATEERFPASS
+#define GEN_PASS_DEF_QNNAPPROXIMATEMATHPASS
 #include "quant-opt/Codegen/Passes.h.inc"
 } // namespace mlir::qnn
 
 using namespace mlir;
 
 namespace {
-struct QNNApproximateErfPass
-    : public qnn::impl::QNNApproximateErfPassBase<QNNApproximateErfPass> {
+struct QNNApproximateMathPass
+    : public qnn::impl::QNNApproximateMathPassBase<QNNApproximateMathPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populatePolynomialApproximateErfPattern(patterns);
+    populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+      return name == math::ExpOp::getOperationName();
+    });
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
   }
