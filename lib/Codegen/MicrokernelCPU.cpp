@@ -645,6 +645,12 @@ struct MicrokernelCPUPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (llvm::Error error = qnn::verifyCPUTargetNames(cpu, features)) {
+      // About an option, not an op: no op is printed with it.
+      mlir::emitError(module.getLoc())
+          << "qnn-microkernel-cpu: " << llvm::toString(std::move(error));
+      return signalPassFailure();
+    }
     FailureOr<TargetISA> isa = getTargetISA(cpu, features);
     if (failed(isa)) {
       module.emitError() << "qnn-microkernel-cpu: cannot describe CPU '" << cpu
@@ -697,31 +703,33 @@ struct MicrokernelCPUPass
                                "strategy: "
                             << why;
     };
+    // Other reductions (pooling, depthwise, sums) are not contractions of
+    // this kind: no remark.
+    auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+    bool named = isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp,
+                     linalg::Conv2DNhwcFhwcOp>(op.getOperation());
+    if ((!generic || !matchMacBody(generic)) && !named)
+      return;
     if (!op.hasPureTensorSemantics() || op.hasDynamicShape())
-      return remark("dynamic shapes or buffers");
-    linalg::GenericOp generic;
-    if (auto asGeneric = dyn_cast<linalg::GenericOp>(op.getOperation())) {
-      generic = asGeneric;
-    } else if (isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp,
-                   linalg::Conv2DNhwcFhwcOp>(op.getOperation())) {
+      return remark("its shapes are dynamic or it works on buffers");
+    // Checked before a named op is generalized, so that one left alone
+    // stays as it was.
+    std::optional<ConstantValues> weights =
+        readConstant(op.getDpsInputOperand(1)->get());
+    if (!weights)
+      return remark("its weights (second operand) are not a dense constant");
+    if (named) {
       FailureOr<linalg::GenericOp> generalized =
           linalg::generalizeNamedOp(rewriter, op);
       if (failed(generalized))
         return remark("cannot generalize it");
       generic = *generalized;
       current = generic;
-    } else {
-      return;
     }
-    // Other reductions (pooling, depthwise, sums) are not contractions of
-    // this kind: no remark.
     std::optional<MacBody> body = matchMacBody(generic);
     if (!body)
-      return;
-    std::optional<ConstantValues> weights =
-        readConstant(generic.getDpsInputOperand(1)->get());
-    if (!weights)
-      return remark("its weights (second operand) are not a dense constant");
+      return remark("its body is not acc + ext(a) * ext(b) on i8 with an i32 "
+                    "accumulator, nor acc + a * b on f32");
     Location loc = generic.getLoc();
     Value activation = generic.getDpsInputOperand(0)->get();
     Value init = generic.getDpsInitOperand(0)->get();

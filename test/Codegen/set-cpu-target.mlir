@@ -17,7 +17,8 @@
 // ASM: ymm
 
 // RUN: not quant-opt %s --qnn-cpu-pipeline="cpu=pentium9" 2>&1 | FileCheck %s --check-prefix=CPU
-// CPU: error: qnn-set-cpu-target: unknown CPU 'pentium9' (LLVM names: x86-64-v3, znver3, znver4, sapphirerapids, ...)
+// CPU: error: qnn-microkernel-cpu: unknown CPU 'pentium9' (LLVM names: x86-64-v3, znver3, znver4, sapphirerapids, ...)
+// CPU-NOT: not a recognized processor
 // RUN: not quant-opt %s --convert-func-to-llvm --qnn-set-cpu-target="features=avx2" 2>&1 | FileCheck %s --check-prefix=FEATURE
 // FEATURE: error: qnn-set-cpu-target: bad CPU feature 'avx2' (expected +NAME or -NAME with an LLVM feature name, e.g. -avx512f)
 // FEATURE-NOT: see current operation

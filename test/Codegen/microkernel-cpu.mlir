@@ -1,0 +1,108 @@
+// qnn-microkernel-cpu: weights packed at compile time into the kernel's
+// layout and the kernel each instruction set gets, checked on any machine
+// (cpu= picks the target). The executed checks, bit for bit against NumPy,
+// are test/Integration/CPU/microkernel-vs-reference.test.
+
+// RUN: quant-opt %s --qnn-microkernel-cpu=cpu=znver4 --canonicalize --cse -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=VNNI
+// RUN: quant-opt %s --qnn-microkernel-cpu=cpu=znver3 --canonicalize --cse -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=AVX2
+// RUN: quant-opt %s --qnn-microkernel-cpu=cpu=x86-64-v4 --canonicalize --cse -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=AVX512
+
+// Signed activations, weights w = [[1, 2], [3, 4]] (k x n).
+// With VNNI, a panel of 16 channels in 4-element k-groups: channel 0 reads
+// (w[0][0], w[1][0], 0, 0) = (1, 3, 0, 0), channel 1 (2, 4, 0, 0); the
+// activations are shifted to u8 (xor -128) and -128 * sum_k w[k][n]
+// (-512, -768) starts the accumulators.
+// VNNI-LABEL: func.func @signed_matmul
+// VNNI-DAG: arith.constant dense<[-512, -768, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi32>
+// VNNI-DAG: arith.constant dense<{{\[\[\[}}1, 3, 0, 0, 2, 4, 0, 0, 0, {{.*}}]]]> : tensor<1x1x64xi8>
+// VNNI: tensor.pad %{{.*}} low[0, 0] high[0, 2]
+// VNNI: arith.xori %{{.*}}, %{{.*}} : i8
+// VNNI-COUNT-5: call @llvm.x86.avx512.vpdpbusd.512({{.*}}) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+// VNNI-NOT: linalg.generic {{.*}}reduction
+// VNNI: func.func private @llvm.x86.avx512.vpdpbusd.512(vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+// With AVX2, pairs of k in i16, 8 channels per ymm: (1, 3), (2, 4); activations
+// sign-extended to i16; no correction.
+// AVX2-LABEL: func.func @signed_matmul
+// AVX2: arith.constant dense<{{\[\[\[}}1, 3, 2, 4, 0, {{.*}}]]]> : tensor<1x1x16xi16>
+// AVX2: arith.extsi %{{.*}} : i8 to i16
+// AVX2-COUNT-5: call @llvm.x86.avx2.pmadd.wd({{.*}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
+// AVX2: func.func private @llvm.x86.avx2.pmadd.wd(vector<16xi16>, vector<16xi16>) -> vector<8xi32>
+// AVX512-LABEL: func.func @signed_matmul
+// AVX512: tensor<1x1x32xi16>
+// AVX512: call @llvm.x86.avx512.pmaddw.d.512({{.*}}) : (vector<32xi16>, vector<32xi16>) -> vector<16xi32>
+func.func @signed_matmul(%a: tensor<5x2xi8>) -> tensor<5x2xi32> {
+  %w = arith.constant dense<[[1, 2], [3, 4]]> : tensor<2x2xi8>
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<5x2xi32>
+  %i = linalg.fill ins(%zero : i32) outs(%e : tensor<5x2xi32>) -> tensor<5x2xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w : tensor<5x2xi8>, tensor<2x2xi8>) outs(%i : tensor<5x2xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<5x2xi32>
+  return %r : tensor<5x2xi32>
+}
+
+// -----
+
+// A quantized convolution as qnn-fuse-quantized-ops makes it (u8 input, s8
+// HWCF filter, bias in the init): filter taps as loops around the k-groups,
+// a tile of output columns; u8 activations need no shift and no correction.
+// VNNI-LABEL: func.func @conv
+// VNNI-NOT: arith.xori
+// VNNI: scf.for
+// VNNI: scf.for
+// VNNI: scf.for
+// VNNI: call @llvm.x86.avx512.vpdpbusd.512
+// AVX2-LABEL: func.func @conv
+// AVX2: arith.extui %{{.*}} : i8 to i16
+// AVX2: call @llvm.x86.avx2.pmadd.wd
+func.func @conv(%x: tensor<1x10x10x8xi8>, %bias: tensor<1x8x8x16xi32>) -> tensor<1x8x8x16xi32> {
+  %k = arith.constant dense<3> : tensor<3x3x8x16xi8>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1 + d4, d2 + d5, d6)>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d5, d6, d3)>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%x, %k : tensor<1x10x10x8xi8>, tensor<3x3x8x16xi8>) outs(%bias : tensor<1x8x8x16xi32>) {
+  ^bb0(%in: i8, %w: i8, %acc: i32):
+    %ie = arith.extui %in : i8 to i32
+    %we = arith.extsi %w : i8 to i32
+    %p = arith.muli %ie, %we : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<1x8x8x16xi32>
+  return %r : tensor<1x8x8x16xi32>
+}
+
+// -----
+
+// f32: one FMA per lane with a broadcast activation, 16 lanes with AVX-512,
+// 8 with AVX2.
+// VNNI-LABEL: func.func @float_matmul
+// VNNI: vector.fma {{.*}} : vector<16xf32>
+// AVX2-LABEL: func.func @float_matmul
+// AVX2: vector.fma {{.*}} : vector<8xf32>
+func.func @float_matmul(%a: tensor<6x8xf32>) -> tensor<6x16xf32> {
+  %w = arith.constant dense<0.5> : tensor<8x16xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<6x16xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<6x16xf32>) -> tensor<6x16xf32>
+  %r = linalg.matmul ins(%a, %w : tensor<6x8xf32>, tensor<8x16xf32>) outs(%i : tensor<6x16xf32>) -> tensor<6x16xf32>
+  return %r : tensor<6x16xf32>
+}
+
+// -----
+
+// What the kernels do not cover is left to the generic strategy, and said.
+// VNNI-LABEL: func.func @left_alone
+// VNNI: linalg.matmul
+// AVX2-LABEL: func.func @left_alone
+func.func @left_alone(%a: tensor<4x8xf32>, %b: tensor<8x16xf32>) -> tensor<4x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x16xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<4x16xf32>) -> tensor<4x16xf32>
+  // expected-remark @below {{qnn-microkernel-cpu: left to the generic strategy: its weights (second operand) are not a dense constant}}
+  %r = linalg.matmul ins(%a, %b : tensor<4x8xf32>, tensor<8x16xf32>) outs(%i : tensor<4x16xf32>) -> tensor<4x16xf32>
+  return %r : tensor<4x16xf32>
+}
