@@ -26,6 +26,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/TargetParser/Host.h"
@@ -293,6 +294,30 @@ Value affine(OpBuilder &b, Location loc, Value x, int64_t scale, Value y,
   return result;
 }
 
+/// Where the accumulators start: the init tensor, a splat (linalg.fill) or
+/// a per-channel vector (the broadcast of a bias), read in the kernel
+/// instead of from a materialized tensor.
+struct AccumulatorInit {
+  enum Kind { Tensor, Splat, PerChannel } kind = Tensor;
+  /// The init tensor, the fill's scalar, or the 1-D bias.
+  Value value;
+};
+
+/// An elementwise consumer of the contraction's result (the requantization,
+/// a bias add, an activation) computed on the accumulator registers before
+/// the store: its other inputs are per-channel vectors, scalars, or tensors
+/// of the output's shape.
+struct Epilogue {
+  linalg::GenericOp consumer;
+  /// The consumer's input that is the contraction's result.
+  unsigned accumulatorInput = 0;
+  enum Kind { Full, PerChannel, Scalar };
+  /// Per consumer input: how it is read, and the (collapsed) value.
+  SmallVector<std::pair<Kind, Value>> inputs;
+  /// The consumer's output tensor (collapsed like the contraction's).
+  Value output;
+};
+
 /// The kernel emitter for one contraction.
 struct KernelEmitter {
   OpBuilder &b;
@@ -304,6 +329,72 @@ struct KernelEmitter {
   bool columnsInBounds;
   /// The declaration of the kernel's LLVM intrinsic (none for Fma).
   func::FuncOp intrinsic;
+  AccumulatorInit init;
+  /// The fused elementwise consumer, if any.
+  const Epilogue *epilogue = nullptr;
+
+  /// Reads `source` (a tensor of the output's shape) at `indices` as a
+  /// vector of `lanes` of its element type.
+  Value readRow(Value source, ValueRange indices) {
+    Type element = getElementTypeOrSelf(source.getType());
+    Value padding = arith::ConstantOp::create(
+        b, loc, cast<TypedAttr>(b.getZeroAttr(element)));
+    return vector::TransferReadOp::create(
+        b, loc, VectorType::get({shape.lanes}, element), source, indices,
+        padding, ArrayRef<bool>{columnsInBounds});
+  }
+
+  /// The consumer's body on the vector `acc` of output (row, column).
+  Value applyEpilogue(Value acc, ValueRange outer, Value row, Value column) {
+    Block &body =
+        const_cast<linalg::GenericOp &>(epilogue->consumer).getRegion().front();
+    IRMapping mapping;
+    auto vectorOf = [&](Type type) {
+      return VectorType::get({shape.lanes}, type);
+    };
+    for (auto [index, input] : llvm::enumerate(epilogue->inputs)) {
+      auto [kind, value] = input;
+      Value vector;
+      if (index == epilogue->accumulatorInput) {
+        vector = acc;
+      } else if (kind == Epilogue::Full) {
+        vector =
+            readRow(value, layout.outputIndices(b, loc, outer, row, column));
+      } else if (kind == Epilogue::PerChannel) {
+        vector = readRow(value, ValueRange{column});
+      } else {
+        Value scalar = tensor::ExtractOp::create(b, loc, value, ValueRange{});
+        vector = vector::BroadcastOp::create(b, loc, vectorOf(scalar.getType()),
+                                             scalar);
+      }
+      mapping.map(body.getArgument(index), vector);
+    }
+    auto lookup = [&](Value value) -> Value {
+      if (Value mapped = mapping.lookupOrNull(value))
+        return mapped;
+      // Defined outside the body: a scalar broadcast to every lane.
+      Value splat =
+          vector::BroadcastOp::create(b, loc, vectorOf(value.getType()), value);
+      mapping.map(value, splat);
+      return splat;
+    };
+    for (Operation &op : body.without_terminator()) {
+      if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
+        auto type = vectorOf(constant.getType());
+        mapping.map(constant.getResult(),
+                    arith::ConstantOp::create(
+                        b, loc, type,
+                        SplatElementsAttr::get(type, constant.getValue())));
+        continue;
+      }
+      for (Value operand : op.getOperands())
+        lookup(operand);
+      Operation *clone = b.clone(op, mapping);
+      for (OpResult result : clone->getResults())
+        result.setType(vectorOf(result.getType()));
+    }
+    return lookup(cast<linalg::YieldOp>(body.getTerminator()).getValues()[0]);
+  }
 
   int64_t numTaps() const {
     int64_t taps = 1;
@@ -444,13 +535,31 @@ struct KernelEmitter {
         corrections.push_back(vector::TransferReadOp::create(
             b, loc, accVectorType(), compensation, ValueRange{columns[j]},
             padding, ArrayRef<bool>{true}));
+    // Without an epilogue the accumulators are stored where they started
+    // (the loop-carried init tensor); with one, the init is only read.
+    Value initTensor = epilogue ? init.value : out;
+    SmallVector<Value> perChannel;
+    for (int64_t j = 0; j < shape.vectors; ++j) {
+      if (init.kind == AccumulatorInit::PerChannel)
+        perChannel.push_back(readRow(init.value, ValueRange{columns[j]}));
+      else if (init.kind == AccumulatorInit::Splat)
+        perChannel.push_back(
+            vector::BroadcastOp::create(b, loc, accVectorType(), init.value));
+      if (compensation && !perChannel.empty())
+        perChannel.back() =
+            arith::AddIOp::create(b, loc, perChannel.back(), corrections[j]);
+    }
     for (int64_t r = 0; r < rows; ++r) {
       Value row = affine(b, loc, row0, 1, indexConstant(b, loc, r), 1);
       for (int64_t j = 0; j < shape.vectors; ++j) {
+        if (!perChannel.empty()) {
+          accs.push_back(perChannel[j]);
+          continue;
+        }
         SmallVector<Value> indices =
             layout.outputIndices(b, loc, outer, row, columns[j]);
         Value acc = vector::TransferReadOp::create(
-            b, loc, accVectorType(), out, indices, padding,
+            b, loc, accVectorType(), initTensor, indices, padding,
             ArrayRef<bool>{columnsInBounds});
         if (compensation)
           acc = arith::AddIOp::create(b, loc, acc, corrections[j]);
@@ -463,9 +572,11 @@ struct KernelEmitter {
       for (int64_t j = 0; j < shape.vectors; ++j) {
         SmallVector<Value> indices =
             layout.outputIndices(b, loc, outer, row, columns[j]);
-        out = vector::TransferWriteOp::create(
-                  b, loc, sums[r * shape.vectors + j], out, indices,
-                  ArrayRef<bool>{columnsInBounds})
+        Value result = sums[r * shape.vectors + j];
+        if (epilogue)
+          result = applyEpilogue(result, outer, row, columns[j]);
+        out = vector::TransferWriteOp::create(b, loc, result, out, indices,
+                                              ArrayRef<bool>{columnsInBounds})
                   .getResult();
       }
     }
@@ -756,6 +867,14 @@ struct MicrokernelCPUPass
                         : "the target has neither AVX-512 BW nor AVX2, or "
                           "its weights are unsigned (vpdpbusd takes s8)");
 
+    AccumulatorInit start = findAccumulatorInit(generic, layout.channels);
+    if (start.kind == AccumulatorInit::Tensor)
+      start.value = collapsedInit;
+    Epilogue epilogue;
+    bool fused = findEpilogue(generic, outputGroups, rewriter, epilogue);
+    if (fused)
+      rewriter.setInsertionPoint(epilogue.consumer);
+
     bool shift = shape->mac == MacKind::Vnni && body->isSigned[0];
     auto [packed, correction] = packWeights(
         *shape, layout, *weights, body->isSigned[1], shift, &getContext());
@@ -777,12 +896,126 @@ struct MicrokernelCPUPass
                           compensation,
                           resultType.getElementType(),
                           layout.channels % shape->panel() == 0,
-                          intrinsic};
-    Value result = emitter.emit(collapsedInit);
+                          intrinsic,
+                          start,
+                          fused ? &epilogue : nullptr};
+    Value result = emitter.emit(fused ? epilogue.output : collapsedInit);
+    Operation *replaced =
+        fused ? epilogue.consumer.getOperation() : generic.getOperation();
     if (!outputGroups.empty())
-      result = tensor::ExpandShapeOp::create(rewriter, loc, resultType, result,
+      result = tensor::ExpandShapeOp::create(rewriter, loc,
+                                             replaced->getResult(0).getType(),
+                                             result, outputGroups);
+    rewriter.replaceOp(replaced, result);
+    if (fused)
+      rewriter.eraseOp(generic);
+  }
+
+  /// The accumulators' start: a fill's scalar, the 1-D bias a generic
+  /// broadcasts along the output channels, or (kind Tensor) the init
+  /// tensor itself.
+  static AccumulatorInit findAccumulatorInit(linalg::GenericOp op,
+                                             int64_t channels) {
+    Value init = op.getDpsInitOperand(0)->get();
+    AccumulatorInit result;
+    if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
+      result.kind = AccumulatorInit::Splat;
+      result.value = fill.getInputs()[0];
+      return result;
+    }
+    auto broadcast = init.getDefiningOp<linalg::GenericOp>();
+    if (!broadcast || broadcast.getNumDpsInputs() != 1 ||
+        broadcast.getNumDpsInits() != 1 ||
+        broadcast.getNumReductionLoops() != 0)
+      return result;
+    AffineMap inputMap =
+        broadcast.getMatchingIndexingMap(broadcast.getDpsInputOperand(0));
+    AffineMap outputMap =
+        broadcast.getMatchingIndexingMap(broadcast.getDpsInitOperand(0));
+    Block &body = broadcast.getRegion().front();
+    auto yield = cast<linalg::YieldOp>(body.getTerminator());
+    auto bias = dyn_cast<RankedTensorType>(
+        broadcast.getDpsInputOperand(0)->get().getType());
+    if (!outputMap.isIdentity() || inputMap.getNumResults() != 1 ||
+        inputMap.getResult(0) !=
+            getAffineDimExpr(outputMap.getNumDims() - 1, op.getContext()) ||
+        !bias || bias.getRank() != 1 || bias.getDimSize(0) != channels ||
+        yield.getValues()[0] != body.getArgument(0))
+      return result;
+    result.kind = AccumulatorInit::PerChannel;
+    result.value = broadcast.getDpsInputOperand(0)->get();
+    return result;
+  }
+
+  /// Whether the only user of `op`'s result is an elementwise generic the
+  /// kernel can compute on its accumulators; fills `epilogue` (collapsing
+  /// tensors of the output's shape by `outputGroups`) if so.
+  static bool findEpilogue(linalg::GenericOp op,
+                           ArrayRef<ReassociationIndices> outputGroups,
+                           RewriterBase &rewriter, Epilogue &epilogue) {
+    Value result = op->getResult(0);
+    if (!result.hasOneUse())
+      return false;
+    OpOperand &use = *result.getUses().begin();
+    auto consumer = dyn_cast<linalg::GenericOp>(use.getOwner());
+    if (!consumer || consumer.getNumDpsInits() != 1 ||
+        consumer->getNumResults() != 1 ||
+        consumer.getNumReductionLoops() != 0 || !consumer.isDpsInput(&use) ||
+        cast<ShapedType>(consumer->getResult(0).getType()).getShape() !=
+            cast<ShapedType>(result.getType()).getShape())
+      return false;
+    OpOperand *output = consumer.getDpsInitOperand(0);
+    Block &body = consumer.getRegion().front();
+    if (!consumer.getMatchingIndexingMap(output).isIdentity() ||
+        !consumer.getMatchingBlockArgument(output).use_empty())
+      return false;
+    for (Operation &inner : body.without_terminator())
+      if (inner.getNumRegions() != 0 ||
+          (!inner.hasTrait<OpTrait::Elementwise>() &&
+           !isa<arith::ConstantOp>(inner)))
+        return false;
+    unsigned rank = consumer.getNumLoops();
+    MLIRContext *context = op.getContext();
+    SmallVector<std::pair<Epilogue::Kind, Value>> inputs;
+    for (OpOperand *input : consumer.getDpsInputOperands()) {
+      AffineMap map = consumer.getMatchingIndexingMap(input);
+      Value value = input->get();
+      if (input == &use) {
+        if (!map.isIdentity())
+          return false;
+        epilogue.accumulatorInput = input->getOperandNumber();
+        inputs.push_back({Epilogue::Full, Value()});
+      } else if (value == result) {
+        return false;
+      } else if (map.isIdentity()) {
+        inputs.push_back({Epilogue::Full, value});
+      } else if (map.getNumResults() == 1 &&
+                 map.getResult(0) == getAffineDimExpr(rank - 1, context)) {
+        inputs.push_back({Epilogue::PerChannel, value});
+      } else if (map.getNumResults() == 0 &&
+                 cast<ShapedType>(value.getType()).getRank() == 0) {
+        inputs.push_back({Epilogue::Scalar, value});
+      } else {
+        return false;
+      }
+    }
+    // Collapsed like the contraction's output, at the consumer, where all
+    // of them are defined.
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(consumer);
+    auto collapse = [&](Value value) -> Value {
+      if (outputGroups.empty())
+        return value;
+      return tensor::CollapseShapeOp::create(rewriter, consumer.getLoc(), value,
                                              outputGroups);
-    rewriter.replaceOp(generic, result);
+    };
+    for (auto &[kind, value] : inputs)
+      if (kind == Epilogue::Full && value)
+        value = collapse(value);
+    epilogue.consumer = consumer;
+    epilogue.inputs = std::move(inputs);
+    epilogue.output = collapse(output->get());
+    return true;
   }
 
   /// A matmul: maps (m..., k), (k, n) or (n, k), (m..., n). The m

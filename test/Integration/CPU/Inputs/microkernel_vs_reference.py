@@ -7,7 +7,10 @@ must get right: signed and unsigned activations (vpdpbusd shifts signed
 ones by +128 and folds the correction into the init), weights as (k, n) and
 (n, k), leading activation dimensions, reductions that do not fill a k-group,
 channels that do not fill a panel, rows that do not fill a tile, strides,
-dilations and the HWCF and FHWC filter layouts.
+dilations and the HWCF and FHWC filter layouts; and fused layers as
+qnn-fuse-quantized-ops leaves them (bias broadcast into the accumulators,
+per-channel qnn.rescale with a clamp, the epilogue the kernel computes in
+registers), against the integer reference of docs/Semantics.md.
 
 Usage: microkernel_vs_reference.py QUANT_RUN WORK_DIR [quant-run options]
 Prints one line per case; exits non-zero on the first mismatch.
@@ -17,6 +20,8 @@ import subprocess
 import sys
 
 import numpy as np
+
+from quant_opt import reference as ref
 
 quant_run, work, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
 
@@ -150,6 +155,76 @@ func.func @f(%x: {mlir_type(x.shape, elt)}) -> {mlir_type(out_shape, acc)} {{
     compare(name, run("case", module, [x]), want, dtype)
 
 
+def fused(lead, k, n, conv_shape=None):
+    """A fused integer layer: u8 activations, s8 weights, i32 bias
+    broadcast into the accumulators, per-channel qnn.rescale to u8 with a
+    clamp. A matmul over leading dimensions `lead`, or a 3x3 convolution on
+    an image of `conv_shape` (H, W) with k input channels."""
+    rng = np.random.default_rng(sum(lead) + 31 * k + n)
+    if conv_shape:
+        h, w = conv_shape
+        a_shape, w_shape = (*lead, h, w, k), (3, 3, k, n)
+        out_shape = (*lead, h - 2, w - 2, n)
+    else:
+        a_shape, w_shape, out_shape = (*lead, k), (k, n), (*lead, n)
+    a = rng.integers(0, 256, a_shape).astype(np.uint8)
+    wt = rng.integers(-128, 128, w_shape, dtype=np.int8)
+    bias = rng.integers(-20000, 20000, n).astype(np.int32)
+    multipliers = rng.integers(1 << 30, 1 << 31, n).tolist()
+    shifts = rng.integers(38, 42, n).tolist()
+    out_type = ref.parse_quant_type("!quant.uniform<u8:f32, 0.5:7>")
+    rank = len(out_shape)
+    dims = [f"d{i}" for i in range(rank)]
+    if conv_shape:
+        loops = [f"d{i}" for i in range(7)]
+        maps = ["(d0, d1 + d4, d2 + d5, d6)", "(d4, d5, d6, d3)", "(d0, d1, d2, d3)"]
+        iterators = '"parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"'
+    else:
+        loops = dims + [f"d{rank}"]
+        maps = [f"({', '.join(dims[:-1] + [loops[-1]])})", f"({loops[-1]}, {dims[-1]})",
+                f"({', '.join(dims)})"]
+        iterators = '"parallel", ' * rank + '"reduction"'
+    acc_t = mlir_type(out_shape, "i32")
+    module = f"""
+func.func @f(%a: {mlir_type(a_shape, 'i8')}) -> tensor<{'x'.join(map(str, out_shape))}x!quant.uniform<u8:f32, 0.5:7>> {{
+  %w = arith.constant {dense(wt)} : {mlir_type(w_shape, 'i8')}
+  %bias = arith.constant {dense(bias)} : tensor<{n}xi32>
+  %e = tensor.empty() : {acc_t}
+  %i = linalg.generic {{indexing_maps = [affine_map<({', '.join(dims)}) -> ({dims[-1]})>, affine_map<({', '.join(dims)}) -> ({', '.join(dims)})>], iterator_types = [{', '.join(['"parallel"'] * rank)}]}}
+      ins(%bias : tensor<{n}xi32>) outs(%e : {acc_t}) {{
+  ^bb0(%b: i32, %o: i32):
+    linalg.yield %b : i32
+  }} -> {acc_t}
+  %r = linalg.generic {{indexing_maps = [{', '.join(f'affine_map<({", ".join(loops)}) -> {m}>' for m in maps)}], iterator_types = [{iterators}]}}
+      ins(%a, %w : {mlir_type(a_shape, 'i8')}, {mlir_type(w_shape, 'i8')}) outs(%i : {acc_t}) {{
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  }} -> {acc_t}
+  %y = qnn.rescale %r multipliers {multipliers} shifts {shifts} axis {rank - 1} clamp [10, 250] : {acc_t} -> tensor<{'x'.join(map(str, out_shape))}x!quant.uniform<u8:f32, 0.5:7>>
+  return %y : tensor<{'x'.join(map(str, out_shape))}x!quant.uniform<u8:f32, 0.5:7>>
+}}
+"""
+    wide_a, wide_w = a.astype(np.int64), wt.astype(np.int64)
+    if conv_shape:
+        acc = np.zeros(out_shape, np.int64)
+        for i in range(3):
+            for j in range(3):
+                acc += np.einsum("nhwc,cf->nhwf", wide_a[:, i:i + h - 2, j:j + w - 2, :], wide_w[i, j])
+    else:
+        acc = wide_a @ wide_w
+    acc += bias
+    want = ref.rescale(acc, multipliers, shifts, out_type, axis=rank - 1, clamp=(10, 250))
+    # The case must be able to fail: its outputs are not all clamped.
+    assert len(np.unique(want)) > 20, np.unique(want)
+    name = (f"fused {'conv ' + 'x'.join(map(str, conv_shape)) + ' ' if conv_shape else ''}"
+            f"{'x'.join(map(str, lead))}x{k}x{n} u8 + bias + rescale")
+    compare(name, run("case", module, [a]), want, "i8")
+
+
 matmul((64,), 128, 96)
 matmul((30,), 50, 45, a_signed=False)
 matmul((17,), 23, 19, transposed=True)
@@ -163,3 +238,6 @@ conv(9, 9, 3, 5, 5, 3, fhwc=True)
 conv(12, 13, 6, 20, 3, 3, dilation=2)
 conv(8, 8, 16, 24, 1, 1)
 conv(10, 9, 5, 18, 3, 3, stride=2, dtype="f32")
+fused((24,), 64, 40)
+fused((2, 7), 30, 70)
+fused((2,), 12, 16, conv_shape=(9, 8))
