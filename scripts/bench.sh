@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and builds (scripts/setup.sh), then runs bench/ on one core, one
 # thread: quant-opt's qnn-cpu-pipeline code and oneDNN on the same shapes,
-# side by side. The benchmark first detects the host CPU and its ISA (LLVM's
+# side by side (medians of BENCH_REPETITIONS=5 runs in random order). The
+# benchmark first detects the host CPU and its ISA (LLVM's
 # host query) and measures its int8 and f32 peaks (bench/CPUPeak.h); the
 # percentages are of that peak. Prints the CPU lines and the Markdown table
 # docs/Performance.md records; the raw Google Benchmark JSON goes to
@@ -18,8 +19,14 @@ if [ ! -x "$BENCH" ]; then
   echo "bench.sh: $BENCH is missing: the build did not make it (see scripts/setup.sh's output)" >&2
   exit 1
 fi
+# Repetitions in random order, medians reported: on a shared VM the
+# machine's speed drifts over minutes, and interleaving keeps a drift from
+# landing on one side of a ratio.
 OMP_NUM_THREADS=1 taskset -c 0 "$BENCH" \
   --benchmark_min_time="${BENCH_MIN_TIME:-0.5}" \
+  --benchmark_repetitions="${BENCH_REPETITIONS:-5}" \
+  --benchmark_enable_random_interleaving=true \
+  --benchmark_report_aggregates_only=true \
   --benchmark_out="$BUILD_DIR/bench.json" --benchmark_out_format=json >&2
 
 "$ROOT/.venv/bin/python" - "$BUILD_DIR/bench.json" <<'PY'
@@ -39,6 +46,8 @@ for key, value in context.items():
 print()
 by_name = {}
 for run in runs:
+    if run.get("run_type") == "aggregate" and run.get("aggregate_name") != "median":
+        continue
     m = re.match(r"BM_(QuantOpt|OneDNN)(Matmul|Conv)/(int8|f32)((?:/\d+)*)", run["name"])
     if not m or "GOPS" not in run:
         continue
