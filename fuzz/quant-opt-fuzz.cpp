@@ -102,6 +102,12 @@ static const Job kJobs[] = {
     {"builtin.module(qnn-reference-cpu-pipeline{lower-to-llvm=false})", false},
     {"builtin.module(qnn-cpu-pipeline)", false},
     {"builtin.module(qnn-cpu-pipeline{strategy=scalar})", false},
+    {"builtin.module(qnn-cpu-pipeline{strategy=generic})", false},
+    {"builtin.module(qnn-microkernel-cpu{cpu=znver4})", false},
+    {"builtin.module(qnn-microkernel-cpu{cpu=znver3})", false},
+    {"builtin.module(qnn-microkernel-cpu{cpu=x86-64-v4})", false},
+    {"builtin.module(func.func(qnn-simplify-data-movement))", false},
+    {"builtin.module(func.func(qnn-strided-copies-to-loops))", false},
 };
 static constexpr size_t kNumJobs = sizeof(kJobs) / sizeof(kJobs[0]);
 
