@@ -179,6 +179,40 @@ void BM_QuantOptConv(benchmark::State &state, bool int8) {
               int8);
 }
 
+// Depthwise 3x3 convolution, NHWC / HWC, 112x112x32 (input pre-padded to
+// 114), constant weights: the generic strategy's channel-vectorized code.
+constexpr int64_t kDepthwiseHW = 112, kDepthwiseC = 32;
+constexpr double kDepthwiseOps =
+    2.0 * kDepthwiseHW * kDepthwiseHW * kDepthwiseC * 9;
+
+void BM_QuantOptDepthwise(benchmark::State &state, bool int8) {
+  StringRef in = int8 ? "i8" : "f32", acc = int8 ? "i32" : "f32";
+  StringRef dtype = int8 ? "|i1" : "<f4";
+  std::string body = int8 ? "    %xe = arith.extui %x : i8 to i32\n"
+                            "    %ye = arith.extsi %y : i8 to i32\n"
+                            "    %p = arith.muli %xe, %ye : i32\n"
+                            "    %s = arith.addi %acc, %p : i32\n"
+                          : "    %p = arith.mulf %x, %y : f32\n"
+                            "    %s = arith.addf %acc, %p : f32\n";
+  std::string source = llvm::formatv(
+      R"(func.func @kernel(%image: tensor<1x114x114x32x{0}>) -> tensor<1x112x112x32x{1}> {{
+  %w = arith.constant {3} : tensor<3x3x32x{0}>
+  %zero = arith.constant {2} : {1}
+  %e = tensor.empty() : tensor<1x112x112x32x{1}>
+  %i = linalg.fill ins(%zero : {1}) outs(%e : tensor<1x112x112x32x{1}>) -> tensor<1x112x112x32x{1}>
+  %r = linalg.generic {{indexing_maps = [affine_map<(n, h, w, c, kh, kw) -> (n, h + kh, w + kw, c)>, affine_map<(n, h, w, c, kh, kw) -> (kh, kw, c)>, affine_map<(n, h, w, c, kh, kw) -> (n, h, w, c)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%image, %w : tensor<1x114x114x32x{0}>, tensor<3x3x32x{0}>) outs(%i : tensor<1x112x112x32x{1}>) {{
+  ^bb0(%x: {0}, %y: {0}, %acc: {1}):
+{4}    linalg.yield %s : {1}
+  } -> tensor<1x112x112x32x{1}>
+  return %r : tensor<1x112x112x32x{1}>
+})",
+      in, acc, int8 ? "0" : "0.0", denseLiteral(randomArray(dtype, {3, 3, 32})),
+      body);
+  runQuantOpt(state, source, {randomArray(dtype, {1, 114, 114, 32})},
+              kDepthwiseOps, int8);
+}
+
 //===----------------------------------------------------------------------===//
 // oneDNN, the peer: u8 x s8 -> s32 (its int8 path) and f32.
 //===----------------------------------------------------------------------===//
@@ -243,9 +277,36 @@ void BM_OneDNNConv(benchmark::State &state, bool int8) {
           kConvOps, int8);
 }
 
+void BM_OneDNNDepthwise(benchmark::State &state, bool int8) {
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  memory::desc src({1, kDepthwiseC, 114, 114}, int8 ? dt::u8 : dt::f32,
+                   tag::any);
+  // Grouped weights: one group per channel, 1 x 1 channels each.
+  memory::desc weights({kDepthwiseC, 1, 1, 3, 3}, int8 ? dt::s8 : dt::f32,
+                       tag::any);
+  memory::desc dst({1, kDepthwiseC, kDepthwiseHW, kDepthwiseHW},
+                   int8 ? dt::s32 : dt::f32, tag::any);
+  dnnl::convolution_forward::primitive_desc pd(
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::convolution_direct, src,
+                                      weights, dst, {1, 1}, {0, 0}, {0, 0}),
+      engine);
+  memory srcMem(pd.src_desc(), engine), weightsMem(pd.weights_desc(), engine),
+      dstMem(pd.dst_desc(), engine);
+  std::memset(srcMem.get_data_handle(), 1, pd.src_desc().get_size());
+  std::memset(weightsMem.get_data_handle(), 1, pd.weights_desc().get_size());
+  runDNNL(state, stream, dnnl::convolution_forward(pd),
+          {{DNNL_ARG_SRC, srcMem},
+           {DNNL_ARG_WEIGHTS, weightsMem},
+           {DNNL_ARG_DST, dstMem}},
+          kDepthwiseOps, int8);
+}
+
 void matmulShapes(benchmark::internal::Benchmark *benchmark) {
   benchmark->Args({1024, 1024, 1024})
       ->Args({128, 4096, 4096})
+      ->Args({1, 4096, 4096})
       ->Unit(benchmark::kMillisecond)
       ->MeasureProcessCPUTime()
       ->UseRealTime();
@@ -267,6 +328,10 @@ BENCHMARK_CAPTURE(BM_QuantOptConv, int8, true)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_OneDNNConv, int8, true)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_QuantOptConv, f32, false)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_OneDNNConv, f32, false)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_QuantOptDepthwise, int8, true)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_OneDNNDepthwise, int8, true)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_QuantOptDepthwise, f32, false)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_OneDNNDepthwise, f32, false)->Apply(convShape);
 
 /// Measures the host CPU's peaks first, records them in the benchmark
 /// context (the JSON output's "context") and on stderr, then runs.

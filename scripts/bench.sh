@@ -48,11 +48,12 @@ by_name = {}
 for run in runs:
     if run.get("run_type") == "aggregate" and run.get("aggregate_name") != "median":
         continue
-    m = re.match(r"BM_(QuantOpt|OneDNN)(Matmul|Conv)/(int8|f32)((?:/\d+)*)", run["name"])
+    m = re.match(r"BM_(QuantOpt|OneDNN)(Matmul|Conv|Depthwise)/(int8|f32)((?:/\d+)*)", run["name"])
     if not m or "GOPS" not in run:
         continue
     who, op, dtype, dims = m.groups()
-    shape = "x".join(dims.strip("/").split("/")) if dims else "3x3 56x56x64->64"
+    shape = ("x".join(dims.strip("/").split("/")) if dims
+             else "3x3 112x112x32" if op == "Depthwise" else "3x3 56x56x64->64")
     by_name[(op, shape, dtype, who)] = run["GOPS"]
 
 peak = {"int8": float(context["int8_peak_gops"]), "f32": float(context["f32_peak_gflops"])}
