@@ -41,6 +41,10 @@ using namespace mlir;
 
 namespace {
 
+/// Marks the kernel loop whose iterations write disjoint parts of the
+/// output (see qnn-parallelize-cpu).
+constexpr StringLiteral kParallelAttrName = "qnn.parallel";
+
 /// The multiply-accumulate instruction a kernel is built on.
 enum class MacKind {
   /// vpdpbusd: 4 u8 x s8 products summed into each i32 lane (exact).
@@ -589,6 +593,25 @@ struct KernelEmitter {
     int64_t panels = llvm::divideCeil(layout.channels, shape.panel());
     int64_t fullRows = layout.rows / shape.rows * shape.rows;
     int64_t remainder = layout.rows - fullRows;
+    // The loop whose iterations may run on different threads (each writes
+    // its own part of the output): panels if there are several, else the
+    // first outer loop (batch, output row) with several iterations, else
+    // the tiles of rows. qnn-parallelize-cpu reads the mark after
+    // bufferization.
+    int64_t parallelLevel = static_cast<int64_t>(layout.outer.size());
+    if (panels > 1) {
+      parallelLevel = -1;
+    } else {
+      for (auto [level, extent] : llvm::enumerate(layout.outer))
+        if (extent > 1) {
+          parallelLevel = level;
+          break;
+        }
+    }
+    auto mark = [&](scf::ForOp loop, int64_t level) {
+      if (level == parallelLevel)
+        loop->setAttr(kParallelAttrName, b.getUnitAttr());
+    };
     SmallVector<Value> outerIvs;
     std::function<Value(unsigned, Value, Value)> outerLoop =
         [&](unsigned level, Value panel, Value out) -> Value {
@@ -601,6 +624,7 @@ struct KernelEmitter {
                 scf::YieldOp::create(
                     b, loc, tile(outerIvs, row0, shape.rows, panel, args[0]));
               });
+          mark(rowLoop, layout.outer.size());
           out = rowLoop.getResult(0);
         }
         if (remainder > 0)
@@ -618,6 +642,7 @@ struct KernelEmitter {
             outerIvs.pop_back();
             scf::YieldOp::create(b, loc, result);
           });
+      mark(forOp, level);
       return forOp.getResult(0);
     };
     auto panelLoop = scf::ForOp::create(
@@ -626,6 +651,7 @@ struct KernelEmitter {
         [&](OpBuilder &, Location, Value panel, ValueRange args) {
           scf::YieldOp::create(b, loc, outerLoop(0, panel, args[0]));
         });
+    mark(panelLoop, -1);
     return panelLoop.getResult(0);
   }
 };

@@ -88,6 +88,7 @@ static void addLowerToLLVMPhase(OpPassManager &pm) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertIndexToLLVMPass());
@@ -123,6 +124,16 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
   addBufferizePhase(pm, options.resultsToOutParams);
   if (options.strategy != CPUStrategy::Scalar)
     pm.addNestedPass<func::FuncOp>(createQNNStridedCopiesToLoopsPass());
+  if (options.strategy == CPUStrategy::Microkernel && options.threads > 1) {
+    pm.addNestedPass<func::FuncOp>(createQNNParallelizeCPUPass());
+    ConvertSCFToOpenMPPassOptions openMP;
+    openMP.numThreads = options.threads;
+    pm.addPass(createConvertSCFToOpenMPPass(openMP));
+    // Inlines the memref.alloca_scope the conversion wraps each body in
+    // (the kernels allocate nothing), which must not hold the several
+    // blocks the loops inside become.
+    pm.addPass(createCanonicalizerPass());
+  }
   // What the strategy left (convolutions, pooling, dynamic shapes) as loops.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (!options.lowerToLLVM)

@@ -33,6 +33,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -360,6 +361,7 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     pipelineOptions.resultsToOutParams = true;
     pipelineOptions.cpu = options.cpu;
     pipelineOptions.cpuFeatures = runnableFeatures;
+    pipelineOptions.threads = options.threads;
     buildCPUPipeline(pm, pipelineOptions);
   }
   if (failed(pm.run(*lowered)))
@@ -380,6 +382,16 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   ExecutionEngineOptions engineOptions;
   SmallVector<StringRef> sharedLibs(options.sharedLibs.begin(),
                                     options.sharedLibs.end());
+  // The parallel loops call the OpenMP runtime (__kmpc_fork_call, ...).
+  if (options.threads > 1 && !options.referencePipeline) {
+    if (!llvm::sys::fs::exists(QUANT_OPT_OPENMP_RUNTIME))
+      return llvm::createStringError(llvm::formatv(
+          "{0} threads need the LLVM OpenMP runtime {1}, which is missing "
+          "(Debian package libomp-22-dev; scripts/setup.sh installs it)",
+          options.threads, QUANT_OPT_OPENMP_RUNTIME));
+    sharedLibs.push_back(QUANT_OPT_OPENMP_RUNTIME);
+    registerOpenMPDialectTranslation(*lowered->getContext());
+  }
   engineOptions.sharedLibPaths = sharedLibs;
   engineOptions.enableObjectDump = options.keepObject;
   // The optimizer tunes for the host CPU (AVX-512 widths and costs); the

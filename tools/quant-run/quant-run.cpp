@@ -95,6 +95,11 @@ static cl::opt<std::string>
                    cl::desc("CPU features to add or remove, e.g. "
                             "-avx512f (with or without --mcpu)"),
                    cl::cat(quantRunCategory));
+static cl::opt<unsigned>
+    threads("num-threads",
+            cl::desc("Threads the matmul and convolution kernels run on "
+                     "(OpenMP; default 1)"),
+            cl::init(1), cl::cat(quantRunCategory));
 static cl::opt<std::string>
     dumpObject("dump-object",
                cl::desc("Write the machine code the JIT generated to this "
@@ -362,6 +367,11 @@ int main(int argc, char **argv) {
   options.cpu = targetCPU;
   options.features = targetFeatures;
   options.keepObject = !dumpObject.empty();
+  constexpr unsigned kMaxThreads = 1024;
+  if (threads < 1 || threads > kMaxThreads)
+    return fail(llvm::formatv("--num-threads must be from 1 to {0}, got {1}",
+                              kMaxThreads, unsigned(threads)));
+  options.threads = threads;
   // MLIR's runner utilities, so that modules may print and copy memrefs.
   options.sharedLibs = {QUANT_OPT_MLIR_LIB_DIR "/libmlir_c_runner_utils.so",
                         QUANT_OPT_MLIR_LIB_DIR "/libmlir_runner_utils.so"};

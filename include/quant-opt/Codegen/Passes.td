@@ -155,6 +155,21 @@ def QNNStridedCopiesToLoopsPass
   let dependentDialects = ["linalg::LinalgDialect"];
 }
 
+def QNNParallelizeCPUPass : Pass<"qnn-parallelize-cpu", "func::FuncOp"> {
+  let summary = "Run the micro-kernels' marked loops on several threads (OpenMP)";
+  let description = [{
+    After bufferization: every `scf.for` that `qnn-microkernel-cpu` marked
+    `qnn.parallel` (the loop whose iterations write disjoint parts of the
+    output: weight panels, else images or output rows, else tiles of rows)
+    and that carries no values becomes an `scf.parallel`, which
+    `convert-scf-to-openmp` turns into an OpenMP parallel loop over
+    `threads` threads (the LLVM OpenMP runtime, `libomp`, at run time).
+    `qnn-cpu-pipeline threads=N` (N > 1) runs it; other loops stay
+    sequential.
+  }];
+  let dependentDialects = ["scf::SCFDialect"];
+}
+
 def QNNSetCPUTargetPass : Pass<"qnn-set-cpu-target", "ModuleOp"> {
   let summary = "Set the CPU and features that LLVM generates code for";
   let description = [{

@@ -87,6 +87,11 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
       llvm::cl::desc("Lower to the LLVM dialect (off: stop at bufferized "
                      "loops and vectors, to inspect them)"),
       llvm::cl::init(true)};
+  PassOptions::Option<unsigned> threads{
+      *this, "threads",
+      llvm::cl::desc("Threads the micro-kernels' output loops run on (OpenMP; "
+                     "1: none, no runtime needed)"),
+      llvm::cl::init(1)};
   PassOptions::Option<std::string> cpu{
       *this, "cpu",
       llvm::cl::desc("LLVM CPU to generate code for (x86-64-v3, znver4, ...; "

@@ -42,6 +42,9 @@ struct CompileOptions {
   std::string features;
   /// Keep the machine code, so that dumpObject can write it.
   bool keepObject = false;
+  /// Threads for the micro-kernels (qnn-cpu-pipeline threads=); above 1,
+  /// the JIT loads the LLVM OpenMP runtime.
+  unsigned threads = 1;
 };
 
 /// Receives the values that flow through each qnn.observe while the program
