@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
@@ -180,6 +181,17 @@ struct TileAndVectorizeCPUPass
       }
       SmallVector<int64_t> sizes =
           chooseTileSizes(op, vectorWidth, rows, reductionTile);
+      // An elementwise op whose innermost extent has no divisor near the
+      // vector width (49 tokens: 7 lanes) gets full-width tiles and a
+      // peeled last tile instead.
+      SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+      if (op.getNumReductionLoops() == 0 && !ranges.empty() &&
+          ranges.back() > vectorWidth && sizes.back() * 2 < vectorWidth) {
+        sizes.back() = vectorWidth;
+        if (failed(tileVectorizeAndPeel(rewriter, op, sizes)))
+          return signalPassFailure();
+        continue;
+      }
       if (failed(tileAndVectorize(rewriter, op, sizes)))
         return signalPassFailure();
     }
@@ -356,6 +368,63 @@ struct TileAndVectorizeCPUPass
     return tileAndVectorize(
         rewriter, *contraction,
         chooseTileSizes(*contraction, vectorWidth, rows, reductionTile));
+  }
+
+  /// The canonicalization patterns, built once per run when needed.
+  std::optional<FrozenRewritePatternSet> canonicalization;
+
+  /// Tiles `op` with a last tile size that does not divide its extent,
+  /// peels the innermost loop's last iteration (so that both loops have
+  /// static tiles again, once canonicalized) and vectorizes both.
+  LogicalResult tileVectorizeAndPeel(RewriterBase &rewriter,
+                                     linalg::LinalgOp op,
+                                     ArrayRef<int64_t> sizes) {
+    scf::SCFTilingOptions options;
+    options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
+    options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
+    rewriter.setInsertionPoint(op);
+    FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
+        rewriter, cast<TilingInterface>(op.getOperation()), options);
+    if (failed(tiled))
+      return op->emitError("qnn-tile-and-vectorize-cpu: tiling failed");
+    rewriter.replaceOp(op, tiled->replacements);
+    SmallVector<Operation *> loops;
+    if (!tiled->loops.empty()) {
+      auto innermost = cast<scf::ForOp>(tiled->loops.back().getOperation());
+      scf::ForOp partial;
+      loops.push_back(innermost);
+      if (succeeded(scf::peelForLoopAndSimplifyBounds(rewriter, innermost,
+                                                      partial))) {
+        // The peeled loop runs once, from its lower bound.
+        rewriter.replaceAllUsesWith(partial.getInductionVar(),
+                                    partial.getLowerBound());
+        loops.push_back(partial);
+      }
+    }
+    // Constant tile sizes make the slices and the tile ops static.
+    if (!canonicalization) {
+      RewritePatternSet patterns(&getContext());
+      for (Dialect *dialect : getContext().getLoadedDialects())
+        dialect->getCanonicalizationPatterns(patterns);
+      for (RegisteredOperationName name :
+           getContext().getRegisteredOperations())
+        name.getCanonicalizationPatterns(patterns, &getContext());
+      canonicalization.emplace(std::move(patterns));
+    }
+    SmallVector<linalg::LinalgOp> tiles;
+    for (Operation *loop : loops) {
+      (void)applyPatternsGreedily(loop, *canonicalization);
+      loop->walk([&](linalg::LinalgOp tile) { tiles.push_back(tile); });
+    }
+    for (linalg::LinalgOp tile : tiles) {
+      if (tile.hasDynamicShape()) {
+        tile->emitRemark() << "not vectorized: its peeled tile stayed dynamic";
+        continue;
+      }
+      if (failed(tileAndVectorize(rewriter, tile, tile.getStaticLoopRanges())))
+        return failure();
+    }
+    return success();
   }
 
   LogicalResult tileAndVectorize(RewriterBase &rewriter, linalg::LinalgOp op,

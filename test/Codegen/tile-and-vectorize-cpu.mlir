@@ -185,3 +185,23 @@ func.func @left_alone(%q: tensor<8xi4>, %d: tensor<?xf32>) -> (tensor<8xi8>, ten
   %a = linalg.add ins(%d, %d : tensor<?xf32>, tensor<?xf32>) outs(%d : tensor<?xf32>) -> tensor<?xf32>
   return %s, %a : tensor<8xi8>, tensor<?xf32>
 }
+
+// -----
+
+// An elementwise op over 49 columns (tokens), whose largest divisor up to
+// 16 is 7: 16-lane tiles over the first 48 columns, and the last column
+// peeled into its own static one-lane tile, instead of 7-lane tiles.
+// CHECK-LABEL: func.func @peeled
+// CHECK: scf.for %{{.*}} = %c0 to %c48 step %c16
+// CHECK: math.exp %{{.*}} : vector<1x16xf32>
+// CHECK: math.exp %{{.*}} : vector<1x1xf32>
+// CHECK-NOT: vector<1x7xf32>
+func.func @peeled(%x: tensor<4x49xf32>) -> tensor<4x49xf32> {
+  %e = tensor.empty() : tensor<4x49xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x49xf32>) outs(%e : tensor<4x49xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = math.exp %a : f32
+    linalg.yield %s : f32
+  } -> tensor<4x49xf32>
+  return %r : tensor<4x49xf32>
+}

@@ -33,7 +33,12 @@ def QNNTileAndVectorizeCPUPass
       dimensions `reduction-tile` (contractions) and every other dimension 1;
     - each size is the largest divisor of the dimension not above the wanted
       size, so every tile is static and full: no masks, no remainder loops,
-      and sizes that do not divide the preferred tiles stay correct.
+      and sizes that do not divide the preferred tiles stay correct;
+    - except the innermost dimension of an elementwise op whose largest
+      such divisor is under half the vector width (49 tokens: 7 lanes):
+      it gets `vector-width` lanes, and the innermost loop's last, partial
+      iteration is peeled (`scf::peelForLoopAndSimplifyBounds`) into a
+      static tile of its own.
 
     2-D convolutions and poolings (named, or the fused integer generics) are
     tiled to one output row and one filter tap (row and column), with `rows`
