@@ -5,7 +5,9 @@
 # benchmark first detects the host CPU and its ISA (LLVM's
 # host query) and measures its int8 and f32 peaks (bench/CPUPeak.h); the
 # percentages are of that peak. Prints the CPU lines and the Markdown table
-# docs/Performance.md records; the raw Google Benchmark JSON goes to
+# docs/Performance.md records, then ONNX Runtime's MatMulInteger and
+# QLinearConv on the same shapes (bench/ort_ops.py); the raw Google
+# Benchmark JSON goes to
 # $BUILD_DIR/bench.json.
 set -euo pipefail
 
@@ -67,3 +69,7 @@ for (op, shape, dtype, who), gops in by_name.items():
     peer_text = f"{peer:.1f}" if peer else "n/a"
     print(f"| {op.lower()} | {shape} | {dtype} | {gops:.1f} | {gops / peak[dtype] * 100:.1f}% | {peer_text} | {ratio} |")
 PY
+
+# ONNX Runtime's int8 operators on the same shapes (bench/ort_ops.py).
+echo
+OMP_NUM_THREADS=1 taskset -c 0 "$ROOT/.venv/bin/python" "$ROOT/bench/ort_ops.py"
