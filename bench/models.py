@@ -32,13 +32,15 @@ def quant_run_median(quant_run: str, module: Path, x: Path, repeat: int) -> floa
     return float(re.search(r"median of \d+ runs: ([0-9.e-]+) s", out).group(1))
 
 
-def ort_median(model: Path, x: np.ndarray, repeat: int) -> float:
+def ort_median(model, x: np.ndarray, repeat: int) -> float:
+    """Median seconds of ONNX Runtime on one thread running `model` (a path,
+    or a serialized model) on the input `x`."""
     import onnxruntime
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(model), options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(model if isinstance(model, bytes) else str(model),
+                                           options, providers=["CPUExecutionProvider"])
     feed = {session.get_inputs()[0].name: x}
     session.run(None, feed)
     times = []

@@ -10,30 +10,13 @@ Usage: python bench/ort_ops.py [--repeat N]
 
 import argparse
 import sys
-import time
 
 import numpy as np
 import onnx
 import onnxruntime
 from onnx import TensorProto, helper, numpy_helper
 
-
-def session(model):
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                        providers=["CPUExecutionProvider"])
-
-
-def median_seconds(sess, feed, repeat):
-    sess.run(None, feed)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        sess.run(None, feed)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+from models import ort_median
 
 
 def matmul_integer(m, k, n, rng):
@@ -43,7 +26,7 @@ def matmul_integer(m, k, n, rng):
         [node], "mm", [helper.make_tensor_value_info("a", TensorProto.UINT8, [m, k])],
         [helper.make_tensor_value_info("y", TensorProto.INT32, [m, n])], [w])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    feed = {"a": rng.integers(0, 256, (m, k), dtype=np.uint8)}
+    feed = rng.integers(0, 256, (m, k), dtype=np.uint8)
     return model, feed, 2.0 * m * k * n
 
 
@@ -63,7 +46,7 @@ def qlinear_conv(rng):
         [node], "conv", [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 64, 58, 58])],
         [helper.make_tensor_value_info("y", TensorProto.UINT8, [1, 64, 56, 56])], init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    feed = {"x": rng.integers(0, 256, (1, 64, 58, 58), dtype=np.uint8)}
+    feed = rng.integers(0, 256, (1, 64, 58, 58), dtype=np.uint8)
     return model, feed, 2.0 * 56 * 56 * 64 * 64 * 9
 
 
@@ -81,7 +64,7 @@ def main() -> int:
              ("conv", "3x3 56x56x64->64", "QLinearConv", qlinear_conv(rng))]
     for op, shape, operator, (model, feed, ops) in cases:
         onnx.checker.check_model(model)
-        seconds = median_seconds(session(model), feed, args.repeat)
+        seconds = ort_median(model.SerializeToString(), feed, args.repeat)
         print(f"| {op} | {shape} | {operator} | {ops / seconds * 1e-9:.1f} |", flush=True)
     return 0
 

@@ -103,6 +103,17 @@ void runQuantOpt(benchmark::State &state, const std::string &source,
   setCounters(state, ops, int8);
 }
 
+/// The body of the contractions: u8 activations times s8 weights into i32
+/// (the fused integer layers, oneDNN's int8 path), or f32.
+std::string macBody(bool int8) {
+  return int8 ? "    %xe = arith.extui %x : i8 to i32\n"
+                "    %ye = arith.extsi %y : i8 to i32\n"
+                "    %p = arith.muli %xe, %ye : i32\n"
+                "    %s = arith.addi %acc, %p : i32\n"
+              : "    %p = arith.mulf %x, %y : f32\n"
+                "    %s = arith.addf %acc, %p : f32\n";
+}
+
 /// `array` as an MLIR dense literal (hex, little-endian, as stored).
 std::string denseLiteral(const qnn::NpyArray &array) {
   return "dense<\"0x" +
@@ -117,12 +128,7 @@ std::string denseLiteral(const qnn::NpyArray &array) {
 std::string matmulSource(int64_t m, int64_t k, int64_t n, bool int8,
                          const qnn::NpyArray &weights) {
   StringRef in = int8 ? "i8" : "f32", acc = int8 ? "i32" : "f32";
-  std::string body = int8 ? "    %xe = arith.extui %x : i8 to i32\n"
-                            "    %ye = arith.extsi %y : i8 to i32\n"
-                            "    %p = arith.muli %xe, %ye : i32\n"
-                            "    %s = arith.addi %acc, %p : i32\n"
-                          : "    %p = arith.mulf %x, %y : f32\n"
-                            "    %s = arith.addf %acc, %p : f32\n";
+  std::string body = macBody(int8);
   return llvm::formatv(
       R"(func.func @kernel(%a: tensor<{0}x{1}x{3}>) -> tensor<{0}x{2}x{4}> {{
   %b = arith.constant {7} : tensor<{1}x{2}x{3}>
@@ -154,12 +160,7 @@ constexpr double kConvOps = 2.0 * kConvHW * kConvHW * kConvC * kConvF * 9;
 void BM_QuantOptConv(benchmark::State &state, bool int8) {
   StringRef in = int8 ? "i8" : "f32", acc = int8 ? "i32" : "f32";
   StringRef dtype = int8 ? "|i1" : "<f4";
-  std::string body = int8 ? "    %xe = arith.extui %x : i8 to i32\n"
-                            "    %ye = arith.extsi %y : i8 to i32\n"
-                            "    %p = arith.muli %xe, %ye : i32\n"
-                            "    %s = arith.addi %acc, %p : i32\n"
-                          : "    %p = arith.mulf %x, %y : f32\n"
-                            "    %s = arith.addf %acc, %p : f32\n";
+  std::string body = macBody(int8);
   std::string source = llvm::formatv(
       R"(func.func @kernel(%image: tensor<1x58x58x64x{0}>) -> tensor<1x56x56x64x{1}> {{
   %w = arith.constant {3} : tensor<3x3x64x64x{0}>
@@ -188,12 +189,7 @@ constexpr double kDepthwiseOps =
 void BM_QuantOptDepthwise(benchmark::State &state, bool int8) {
   StringRef in = int8 ? "i8" : "f32", acc = int8 ? "i32" : "f32";
   StringRef dtype = int8 ? "|i1" : "<f4";
-  std::string body = int8 ? "    %xe = arith.extui %x : i8 to i32\n"
-                            "    %ye = arith.extsi %y : i8 to i32\n"
-                            "    %p = arith.muli %xe, %ye : i32\n"
-                            "    %s = arith.addi %acc, %p : i32\n"
-                          : "    %p = arith.mulf %x, %y : f32\n"
-                            "    %s = arith.addf %acc, %p : f32\n";
+  std::string body = macBody(int8);
   std::string source = llvm::formatv(
       R"(func.func @kernel(%image: tensor<1x114x114x32x{0}>) -> tensor<1x112x112x32x{1}> {{
   %w = arith.constant {3} : tensor<3x3x32x{0}>
@@ -253,18 +249,21 @@ void BM_OneDNNMatmul(benchmark::State &state, bool int8) {
       2.0 * m * k * n, int8);
 }
 
-void BM_OneDNNConv(benchmark::State &state, bool int8) {
+/// A direct 3x3 convolution (stride 1, no padding) of oneDNN on `src`,
+/// `weights` and `dst` (layouts of its choice), timed.
+void runDNNLConv(benchmark::State &state, memory::dims src,
+                 memory::dims weights, memory::dims dst, double ops,
+                 bool int8) {
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
-  memory::desc src({1, kConvC, 58, 58}, int8 ? dt::u8 : dt::f32, tag::any);
-  memory::desc weights({kConvF, kConvC, 3, 3}, int8 ? dt::s8 : dt::f32,
-                       tag::any);
-  memory::desc dst({1, kConvF, kConvHW, kConvHW}, int8 ? dt::s32 : dt::f32,
-                   tag::any);
+  memory::desc srcDesc(src, int8 ? dt::u8 : dt::f32, tag::any);
+  memory::desc weightsDesc(weights, int8 ? dt::s8 : dt::f32, tag::any);
+  memory::desc dstDesc(dst, int8 ? dt::s32 : dt::f32, tag::any);
   dnnl::convolution_forward::primitive_desc pd(
       dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                      dnnl::algorithm::convolution_direct, src,
-                                      weights, dst, {1, 1}, {0, 0}, {0, 0}),
+                                      dnnl::algorithm::convolution_direct,
+                                      srcDesc, weightsDesc, dstDesc, {1, 1},
+                                      {0, 0}, {0, 0}),
       engine);
   memory srcMem(pd.src_desc(), engine), weightsMem(pd.weights_desc(), engine),
       dstMem(pd.dst_desc(), engine);
@@ -274,33 +273,19 @@ void BM_OneDNNConv(benchmark::State &state, bool int8) {
           {{DNNL_ARG_SRC, srcMem},
            {DNNL_ARG_WEIGHTS, weightsMem},
            {DNNL_ARG_DST, dstMem}},
-          kConvOps, int8);
+          ops, int8);
+}
+
+void BM_OneDNNConv(benchmark::State &state, bool int8) {
+  runDNNLConv(state, {1, kConvC, 58, 58}, {kConvF, kConvC, 3, 3},
+              {1, kConvF, kConvHW, kConvHW}, kConvOps, int8);
 }
 
 void BM_OneDNNDepthwise(benchmark::State &state, bool int8) {
-  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  dnnl::stream stream(engine);
-  memory::desc src({1, kDepthwiseC, 114, 114}, int8 ? dt::u8 : dt::f32,
-                   tag::any);
   // Grouped weights: one group per channel, 1 x 1 channels each.
-  memory::desc weights({kDepthwiseC, 1, 1, 3, 3}, int8 ? dt::s8 : dt::f32,
-                       tag::any);
-  memory::desc dst({1, kDepthwiseC, kDepthwiseHW, kDepthwiseHW},
-                   int8 ? dt::s32 : dt::f32, tag::any);
-  dnnl::convolution_forward::primitive_desc pd(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                      dnnl::algorithm::convolution_direct, src,
-                                      weights, dst, {1, 1}, {0, 0}, {0, 0}),
-      engine);
-  memory srcMem(pd.src_desc(), engine), weightsMem(pd.weights_desc(), engine),
-      dstMem(pd.dst_desc(), engine);
-  std::memset(srcMem.get_data_handle(), 1, pd.src_desc().get_size());
-  std::memset(weightsMem.get_data_handle(), 1, pd.weights_desc().get_size());
-  runDNNL(state, stream, dnnl::convolution_forward(pd),
-          {{DNNL_ARG_SRC, srcMem},
-           {DNNL_ARG_WEIGHTS, weightsMem},
-           {DNNL_ARG_DST, dstMem}},
-          kDepthwiseOps, int8);
+  runDNNLConv(state, {1, kDepthwiseC, 114, 114}, {kDepthwiseC, 1, 1, 3, 3},
+              {1, kDepthwiseC, kDepthwiseHW, kDepthwiseHW}, kDepthwiseOps,
+              int8);
 }
 
 void matmulShapes(benchmark::internal::Benchmark *benchmark) {

@@ -9,11 +9,13 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/TargetParser/Triple.h"
 
 #include <memory>
@@ -35,6 +37,19 @@ qnn::createSubtargetInfo(StringRef cpu, StringRef features) {
     return llvm::createStringError(
         llvm::formatv("cannot describe CPU '{0}'", cpu));
   return info;
+}
+
+llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>>
+qnn::createTargetSubtargetInfo(StringRef cpu, StringRef features) {
+  if (!cpu.empty())
+    return createSubtargetInfo(cpu, features);
+  llvm::SubtargetFeatures host;
+  for (const auto &[name, enabled] : llvm::sys::getHostCPUFeatures())
+    host.AddFeature(name, enabled);
+  std::string all = host.getString();
+  if (!features.empty())
+    all += "," + features.str();
+  return createSubtargetInfo(llvm::sys::getHostCPUName(), all);
 }
 
 llvm::Error qnn::verifyCPUTargetNames(StringRef cpu, StringRef features) {

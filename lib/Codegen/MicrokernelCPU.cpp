@@ -29,8 +29,6 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "llvm/MC/MCSubtargetInfo.h"
-#include "llvm/TargetParser/Host.h"
-#include "llvm/TargetParser/SubtargetFeature.h"
 
 namespace mlir::qnn {
 #define GEN_PASS_DEF_QNNMICROKERNELCPUPASS
@@ -184,17 +182,8 @@ std::optional<KernelShape> chooseKernel(const TargetISA &isa,
 }
 
 FailureOr<TargetISA> getTargetISA(StringRef cpu, StringRef features) {
-  std::string cpuName = cpu.str(), featureString = features.str();
-  if (cpu.empty()) {
-    cpuName = llvm::sys::getHostCPUName().str();
-    llvm::SubtargetFeatures host;
-    for (const auto &[name, enabled] : llvm::sys::getHostCPUFeatures())
-      host.AddFeature(name, enabled);
-    featureString =
-        host.getString() + (features.empty() ? "" : "," + features.str());
-  }
   llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>> info =
-      qnn::createSubtargetInfo(cpuName, featureString);
+      qnn::createTargetSubtargetInfo(cpu, features);
   if (!info) {
     llvm::consumeError(info.takeError());
     return failure();

@@ -212,10 +212,10 @@ struct TileAndVectorizeCPUPass
       return signalPassFailure();
   }
 
-  /// Tiles `op` with scf.for loops of `sizes`; returns the tile's op.
-  FailureOr<Operation *> tileWithLoops(RewriterBase &rewriter,
-                                       linalg::LinalgOp op,
-                                       ArrayRef<int64_t> sizes) {
+  /// Tiles `op` with scf.for loops of `sizes`, replacing it.
+  FailureOr<scf::SCFTilingResult> tileWithSCF(RewriterBase &rewriter,
+                                              linalg::LinalgOp op,
+                                              ArrayRef<int64_t> sizes) {
     scf::SCFTilingOptions options;
     options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
     options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
@@ -225,6 +225,16 @@ struct TileAndVectorizeCPUPass
     if (failed(tiled))
       return op->emitError("qnn-tile-and-vectorize-cpu: tiling failed");
     rewriter.replaceOp(op, tiled->replacements);
+    return tiled;
+  }
+
+  /// Tiles `op` with scf.for loops of `sizes`; returns the tile's op.
+  FailureOr<Operation *> tileWithLoops(RewriterBase &rewriter,
+                                       linalg::LinalgOp op,
+                                       ArrayRef<int64_t> sizes) {
+    FailureOr<scf::SCFTilingResult> tiled = tileWithSCF(rewriter, op, sizes);
+    if (failed(tiled))
+      return failure();
     return tiled->tiledOps.back();
   }
 
@@ -379,15 +389,9 @@ struct TileAndVectorizeCPUPass
   LogicalResult tileVectorizeAndPeel(RewriterBase &rewriter,
                                      linalg::LinalgOp op,
                                      ArrayRef<int64_t> sizes) {
-    scf::SCFTilingOptions options;
-    options.setLoopType(scf::SCFTilingOptions::LoopType::ForOp);
-    options.setTileSizes(getAsIndexOpFoldResult(&getContext(), sizes));
-    rewriter.setInsertionPoint(op);
-    FailureOr<scf::SCFTilingResult> tiled = scf::tileUsingSCF(
-        rewriter, cast<TilingInterface>(op.getOperation()), options);
+    FailureOr<scf::SCFTilingResult> tiled = tileWithSCF(rewriter, op, sizes);
     if (failed(tiled))
-      return op->emitError("qnn-tile-and-vectorize-cpu: tiling failed");
-    rewriter.replaceOp(op, tiled->replacements);
+      return failure();
     SmallVector<Operation *> loops;
     if (!tiled->loops.empty()) {
       auto innermost = cast<scf::ForOp>(tiled->loops.back().getOperation());

@@ -232,15 +232,9 @@ static llvm::Expected<std::string> getRunnableFeatures(StringRef cpu,
     return std::move(error);
   std::string hostCPU = llvm::sys::getHostCPUName().str();
   llvm::StringMap<bool> hostMap = llvm::sys::getHostCPUFeatures();
-  llvm::SubtargetFeatures hostFeatures;
-  for (const auto &[name, enabled] : hostMap)
-    hostFeatures.AddFeature(name, enabled);
   StringRef requestedCPU = cpu.empty() ? StringRef(hostCPU) : cpu;
-  std::string requestedFeatures =
-      cpu.empty() ? hostFeatures.getString() + "," + features.str()
-                  : features.str();
   llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>> subtarget =
-      createSubtargetInfo(requestedCPU, requestedFeatures);
+      createTargetSubtargetInfo(cpu, features);
   if (!subtarget)
     return subtarget.takeError();
   llvm::MCSubtargetInfo *requested = subtarget->get();

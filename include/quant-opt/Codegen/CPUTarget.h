@@ -31,6 +31,12 @@ namespace mlir::qnn {
 llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>>
 createSubtargetInfo(StringRef cpu, StringRef features);
 
+/// createSubtargetInfo for the CPU code is generated for: `cpu` with
+/// `features`, or, if `cpu` is empty, the host's CPU with every feature the
+/// host query reports and then `features` (what the JIT targets).
+llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>>
+createTargetSubtargetInfo(StringRef cpu, StringRef features);
+
 /// Success if `cpu` (may be empty) is a CPU and every item of `features`
 /// (a comma list, may be empty) is `+name` or `-name` with a feature name
 /// of the host's target (x86-64); else an error saying which is not.
