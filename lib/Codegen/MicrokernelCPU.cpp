@@ -45,7 +45,8 @@ constexpr StringLiteral kParallelAttrName = "qnn.parallel";
 
 /// The multiply-accumulate instruction a kernel is built on.
 enum class MacKind {
-  /// vpdpbusd: 4 u8 x s8 products summed into each i32 lane (exact).
+  /// vpdpbusd: 4 u8 x s8 products summed into each i32 lane (exact); or,
+  /// for depthwise kernels, vpdpwssd: 2 i16 x i16 products.
   Vnni,
   /// vpmaddwd: 2 i16 x i16 products summed into each i32 lane (exact for
   /// operands extended from 8 bits), then an add.
@@ -140,10 +141,29 @@ std::optional<MacBody> matchMacBody(linalg::GenericOp op) {
 /// or nullopt where the target has no exact vector kernel for it.
 std::optional<KernelShape> chooseKernel(const TargetISA &isa,
                                         const MacBody &body, int64_t channels,
+                                        int64_t depthwiseWidth,
                                         MLIRContext *context) {
+  bool depthwise = depthwiseWidth > 0;
   KernelShape shape;
   int64_t maxVectors, accumulatorBudget;
-  if (body.isFloat) {
+  if (depthwise && !body.isFloat) {
+    // Each lane is its own channel: no reduction runs along the vector, so
+    // the activations are widened to i32 lanes (an i16 pair whose high half
+    // the weights' zero cancels) and multiplied with i16 weights, exact for
+    // either signedness. vpdpwssd adds in the same instruction.
+    if (!isa.avx512bw && !isa.avx2)
+      return std::nullopt;
+    bool zmm = isa.avx512bw;
+    shape.mac = zmm && isa.avx512vnni ? MacKind::Vnni : MacKind::MaddWd;
+    shape.lanes = zmm ? 16 : 8;
+    shape.kGroup = 2;
+    shape.intrinsic = shape.mac == MacKind::Vnni
+                          ? "llvm.x86.avx512.vpdpwssd.512"
+                      : zmm ? "llvm.x86.avx512.pmaddw.d.512"
+                            : "llvm.x86.avx2.pmadd.wd";
+    shape.operandType = IntegerType::get(context, 16);
+    maxVectors = accumulatorBudget = 0; // Sized below.
+  } else if (body.isFloat) {
     if (!isa.avx512f && !(isa.avx2 && isa.fma))
       return std::nullopt;
     shape.mac = MacKind::Fma;
@@ -174,6 +194,24 @@ std::optional<KernelShape> chooseKernel(const TargetISA &isa,
     accumulatorBudget = isa.avx512bw ? 24 : 10;
   } else {
     return std::nullopt;
+  }
+  if (depthwise) {
+    // Registers hold the accumulators, one weight vector per filter column
+    // and vector (each input column read feeds every filter column), the
+    // input column, and vpmaddwd's product: at most 2 vectors of channels,
+    // and as many output columns as then fit (at least 4 where 2 vectors
+    // leave room for them, else 1 vector).
+    int64_t registers = shape.lanes * 32 == 512 ? 32 : 16;
+    int64_t reserved = shape.mac == MacKind::MaddWd ? 2 : 1;
+    shape.vectors =
+        std::clamp<int64_t>(llvm::divideCeil(channels, shape.lanes), 1, 2);
+    auto rowsFor = [&](int64_t vectors) {
+      return (registers - reserved - depthwiseWidth * vectors) / vectors;
+    };
+    if (shape.vectors > 1 && rowsFor(shape.vectors) < 4)
+      shape.vectors = 1;
+    shape.rows = std::clamp<int64_t>(rowsFor(shape.vectors), 1, 16);
+    return shape;
   }
   shape.vectors = std::clamp<int64_t>(llvm::divideCeil(channels, shape.lanes),
                                       1, maxVectors);
@@ -254,6 +292,14 @@ struct ContractionLayout {
   SmallVector<int64_t> taps;
   int64_t depth = 0;
   int64_t channels = 0;
+  /// A depthwise convolution: each output channel reads its own input
+  /// channel (a vector of channels, not a broadcast group), and `depth` is
+  /// 1. Its `activationIndices` take the filter row and the input column
+  /// relative to the tile's first (`row * columnStride`) as `taps`;
+  /// filter column `kw` of output row `r` reads input column
+  /// `r * columnStride + kw * columnDilation`.
+  bool depthwise = false;
+  int64_t columnStride = 1, columnDilation = 1;
   /// Weight element (as read from the constant, row-major) of output
   /// channel `n`, tap `t` (linearized) and reduction element `k`.
   std::function<int64_t(int64_t n, int64_t t, int64_t k)> weightIndex;
@@ -294,6 +340,10 @@ struct AccumulatorInit {
   enum Kind { Tensor, Splat, PerChannel } kind = Tensor;
   /// The init tensor, the fill's scalar, or the 1-D bias.
   Value value;
+  /// For Splat and PerChannel: the tensor the fill or broadcast writes
+  /// into. The kernel writes every output element, so it stores there and
+  /// the fill (a pass over the whole output) goes away.
+  Value destination;
 };
 
 /// An elementwise consumer of the contraction's result (the requantization,
@@ -320,6 +370,8 @@ struct KernelEmitter {
   Value activation, weights, compensation;
   Type accType;
   bool columnsInBounds;
+  /// Whether the activations are signed (depthwise kernels widen them).
+  bool activationSigned;
   /// The declaration of the kernel's LLVM intrinsic (none for Fma).
   func::FuncOp intrinsic;
   AccumulatorInit init;
@@ -431,6 +483,31 @@ struct KernelEmitter {
         splat);
   }
 
+  /// A depthwise kernel's activations at channels `column` (`taps`: filter
+  /// row and input column offset, see ContractionLayout::depthwise):
+  /// f32 lanes, or i8 widened to i32 lanes seen as i16 pairs (the value,
+  /// then its sign or zero, which meets a zero weight).
+  Value loadChannels(ValueRange outer, Value row, ValueRange taps,
+                     Value column) {
+    SmallVector<Value> indices =
+        layout.activationIndices(b, loc, outer, row, taps, column);
+    Type element = getElementTypeOrSelf(activation.getType());
+    Value padding = arith::ConstantOp::create(
+        b, loc, cast<TypedAttr>(b.getZeroAttr(element)));
+    Value read = vector::TransferReadOp::create(
+        b, loc, VectorType::get({shape.lanes}, element), activation, indices,
+        padding, ArrayRef<bool>{columnsInBounds});
+    if (shape.mac == MacKind::Fma)
+      return read;
+    auto wide = VectorType::get({shape.lanes}, b.getI32Type());
+    Value widened =
+        activationSigned
+            ? arith::ExtSIOp::create(b, loc, wide, read).getResult()
+            : arith::ExtUIOp::create(b, loc, wide, read).getResult();
+    return vector::BitCastOp::create(
+        b, loc, VectorType::get({shape.lanes * 2}, shape.operandType), widened);
+  }
+
   Value multiplyAccumulate(Value acc, Value a, Value w) {
     switch (shape.mac) {
     case MacKind::Fma:
@@ -476,6 +553,61 @@ struct KernelEmitter {
             multiplyAccumulate(next[r * shape.vectors + j], a, w[j]);
     }
     return next;
+  }
+
+  /// A depthwise tile's reduction: a loop over filter rows; in it, each
+  /// input column the tile's rows read is loaded (and widened) once and
+  /// multiplied with every filter column that meets it, the filter row's
+  /// weights staying in registers.
+  SmallVector<Value> reduceDepthwise(ValueRange outer, Value row0, int64_t rows,
+                                     Value panel, ValueRange accs) {
+    int64_t width = layout.taps[1];
+    int64_t stride = layout.columnStride, dilation = layout.columnDilation;
+    auto forOp = scf::ForOp::create(
+        b, loc, indexConstant(b, loc, 0), indexConstant(b, loc, layout.taps[0]),
+        indexConstant(b, loc, 1), accs,
+        [&](OpBuilder &, Location, Value kh, ValueRange args) {
+          auto weightType =
+              VectorType::get({shape.lanes * shape.kGroup}, shape.operandType);
+          Value zero = arith::ConstantOp::create(
+              b, loc, cast<TypedAttr>(b.getZeroAttr(shape.operandType)));
+          // w[kw][j]: packed row kh * width + kw.
+          SmallVector<SmallVector<Value>> w(width);
+          for (int64_t kw = 0; kw < width; ++kw) {
+            Value packedRow =
+                affine(b, loc, kh, width, indexConstant(b, loc, kw), 1);
+            for (int64_t j = 0; j < shape.vectors; ++j)
+              w[kw].push_back(vector::TransferReadOp::create(
+                  b, loc, weightType, weights,
+                  ValueRange{
+                      panel, packedRow,
+                      indexConstant(b, loc, j * shape.lanes * shape.kGroup)},
+                  zero, ArrayRef<bool>{true}));
+          }
+          SmallVector<Value> next(args.begin(), args.end());
+          int64_t columns = (rows - 1) * stride + (width - 1) * dilation + 1;
+          for (int64_t c = 0; c < columns; ++c) {
+            SmallVector<std::pair<int64_t, int64_t>> users; // (r, kw)
+            for (int64_t kw = 0; kw < width; ++kw) {
+              int64_t offset = c - kw * dilation;
+              if (offset >= 0 && offset % stride == 0 && offset / stride < rows)
+                users.push_back({offset / stride, kw});
+            }
+            if (users.empty())
+              continue;
+            Value taps[2] = {kh, indexConstant(b, loc, c)};
+            for (int64_t j = 0; j < shape.vectors; ++j) {
+              Value column = affine(b, loc, panel, shape.panel(),
+                                    indexConstant(b, loc, j * shape.lanes), 1);
+              Value a = loadChannels(outer, row0, taps, column);
+              for (auto [r, kw] : users)
+                next[r * shape.vectors + j] = multiplyAccumulate(
+                    next[r * shape.vectors + j], a, w[kw][j]);
+            }
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    return SmallVector<Value>(forOp.getResults());
   }
 
   /// The reduction loops (taps, then k-groups) of a tile.
@@ -559,7 +691,9 @@ struct KernelEmitter {
         accs.push_back(acc);
       }
     }
-    SmallVector<Value> sums = reduce(outer, row0, rows, panel, accs);
+    SmallVector<Value> sums =
+        layout.depthwise ? reduceDepthwise(outer, row0, rows, panel, accs)
+                         : reduce(outer, row0, rows, panel, accs);
     for (int64_t r = 0; r < rows; ++r) {
       Value row = affine(b, loc, row0, 1, indexConstant(b, loc, r), 1);
       for (int64_t j = 0; j < shape.vectors; ++j) {
@@ -688,7 +822,7 @@ packWeights(const KernelShape &shape, const ContractionLayout &layout,
       int64_t v = values.ints[from];
       return weightsSigned ? v : static_cast<int64_t>(static_cast<uint8_t>(v));
     };
-    if (shape.mac == MacKind::Vnni) {
+    if (shape.operandType.isInteger(8)) {
       std::vector<int8_t> data(total, 0);
       forEach([&](int64_t at, int64_t n, int64_t from) {
         if (from < 0)
@@ -829,11 +963,13 @@ struct MicrokernelCPUPass
                                "strategy: "
                             << why;
     };
-    // Other reductions (pooling, depthwise, sums) are not contractions of
-    // this kind: no remark.
+    // Other reductions (pooling, sums) are not contractions of this kind:
+    // no remark.
     auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
-    bool named = isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp,
-                     linalg::Conv2DNhwcFhwcOp>(op.getOperation());
+    bool named =
+        isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp,
+            linalg::Conv2DNhwcFhwcOp, linalg::DepthwiseConv2DNhwcHwcOp>(
+            op.getOperation());
     if ((!generic || !matchMacBody(generic)) && !named)
       return;
     if (!op.hasPureTensorSemantics() || op.hasDynamicShape())
@@ -870,12 +1006,15 @@ struct MicrokernelCPUPass
     SmallVector<ReassociationIndices> outputGroups;
     if (!matchMatmul(generic, maps, ranges, weightType, layout, rewriter,
                      activation, collapsedInit, outputGroups) &&
-        !matchConvolution(generic, maps, ranges, weightType, layout))
+        !matchConvolution(generic, maps, ranges, weightType, layout) &&
+        !matchDepthwise(generic, maps, ranges, weightType, layout))
       return remark("it is neither a matmul (maps (m..., k), (k, n) or (n, "
-                    "k), (m..., n)) nor a 2-D NHWC convolution");
+                    "k), (m..., n)) nor a 2-D NHWC convolution, regular or "
+                    "depthwise");
 
     std::optional<KernelShape> shape =
-        chooseKernel(target, *body, layout.channels, &getContext());
+        chooseKernel(target, *body, layout.channels,
+                     layout.depthwise ? layout.taps[1] : 0, &getContext());
     if (!shape)
       return remark(body->isFloat
                         ? "the target has neither AVX-512 nor AVX2 with FMA"
@@ -890,15 +1029,19 @@ struct MicrokernelCPUPass
     if (fused)
       rewriter.setInsertionPoint(epilogue.consumer);
 
-    bool shift = shape->mac == MacKind::Vnni && body->isSigned[0];
+    bool shift =
+        shape->mac == MacKind::Vnni && body->isSigned[0] && !layout.depthwise;
     auto [packed, correction] = packWeights(
         *shape, layout, *weights, body->isSigned[1], shift, &getContext());
     Value packedWeights = arith::ConstantOp::create(rewriter, loc, packed);
     Value compensation;
     if (correction)
       compensation = arith::ConstantOp::create(rewriter, loc, correction);
-    Value converted = convertActivations(rewriter, loc, activation, *shape,
-                                         body->isSigned[0]);
+    // A depthwise kernel widens its activations where it reads them.
+    Value converted = layout.depthwise
+                          ? activation
+                          : convertActivations(rewriter, loc, activation,
+                                               *shape, body->isSigned[0]);
     func::FuncOp intrinsic;
     if (shape->mac != MacKind::Fma)
       intrinsic = declareIntrinsic(*shape);
@@ -911,10 +1054,20 @@ struct MicrokernelCPUPass
                           compensation,
                           resultType.getElementType(),
                           layout.channels % shape->panel() == 0,
+                          body->isSigned[0],
                           intrinsic,
                           start,
                           fused ? &epilogue : nullptr};
-    Value result = emitter.emit(fused ? epilogue.output : collapsedInit);
+    Value destination = collapsedInit;
+    if (fused) {
+      destination = epilogue.output;
+    } else if (start.kind != AccumulatorInit::Tensor) {
+      destination = start.destination;
+      if (!outputGroups.empty())
+        destination = tensor::CollapseShapeOp::create(
+            rewriter, loc, destination, outputGroups);
+    }
+    Value result = emitter.emit(destination);
     Operation *replaced =
         fused ? epilogue.consumer.getOperation() : generic.getOperation();
     if (!outputGroups.empty())
@@ -936,6 +1089,7 @@ struct MicrokernelCPUPass
     if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
       result.kind = AccumulatorInit::Splat;
       result.value = fill.getInputs()[0];
+      result.destination = fill.getOutputs()[0];
       return result;
     }
     auto broadcast = init.getDefiningOp<linalg::GenericOp>();
@@ -959,6 +1113,7 @@ struct MicrokernelCPUPass
       return result;
     result.kind = AccumulatorInit::PerChannel;
     result.value = broadcast.getDpsInputOperand(0)->get();
+    result.destination = broadcast.getDpsInitOperand(0)->get();
     return result;
   }
 
@@ -1163,6 +1318,82 @@ struct MicrokernelCPUPass
       return SmallVector<Value>{outer[0],
                                 affine(b, loc, outer[1], sh, taps[0], dh),
                                 affine(b, loc, row, sw, taps[1], dw), offset};
+    };
+    layout.outputIndices = [](OpBuilder &, Location, ValueRange outer,
+                              Value row, Value column) {
+      return SmallVector<Value>{outer[0], outer[1], row, column};
+    };
+    return true;
+  }
+
+  /// A depthwise 2-D convolution: input (n, oh * sh + kh * dh, ow * sw +
+  /// kw * dw, c), output (n, oh, ow, c), weights any permutation of
+  /// (kh, kw, c).
+  bool matchDepthwise(linalg::GenericOp op, ArrayRef<AffineMap> maps,
+                      ArrayRef<int64_t> ranges, RankedTensorType weightType,
+                      ContractionLayout &layout) {
+    FailureOr<linalg::ConvolutionDimensions> dims =
+        linalg::inferConvolutionDims(op);
+    if (failed(dims) || dims->batch.size() != 1 ||
+        dims->outputImage.size() != 2 || !dims->outputChannel.empty() ||
+        dims->filterLoop.size() != 2 || !dims->inputChannel.empty() ||
+        dims->depth.size() != 1 || weightType.getRank() != 3 ||
+        dims->strides.size() != 2 || dims->dilations.size() != 2)
+      return false;
+    AffineMap input = maps[0], filter = maps[1], output = maps[2];
+    unsigned batch = dims->batch[0], oh = dims->outputImage[0],
+             ow = dims->outputImage[1], kh = dims->filterLoop[0],
+             kw = dims->filterLoop[1], c = dims->depth[0];
+    MLIRContext *ctx = op.getContext();
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    int64_t sh = dims->strides[0], sw = dims->strides[1],
+            dh = dims->dilations[0], dw = dims->dilations[1];
+    if (output != AffineMap::get(output.getNumDims(), 0,
+                                 {d(batch), d(oh), d(ow), d(c)}, ctx) ||
+        input.getNumResults() != 4 || input.getResult(0) != d(batch) ||
+        input.getResult(3) != d(c) ||
+        input.getResult(1) != d(oh) * sh + d(kh) * dh ||
+        input.getResult(2) != d(ow) * sw + d(kw) * dw)
+      return false;
+    // The filter: a permutation of (kh, kw, c).
+    SmallVector<int64_t> position(3, -1);
+    unsigned roles[3] = {kh, kw, c};
+    for (unsigned i = 0; i < 3; ++i) {
+      auto dim = dyn_cast<AffineDimExpr>(filter.getResult(i));
+      if (!dim)
+        return false;
+      for (unsigned role = 0; role < 3; ++role)
+        if (dim.getPosition() == roles[role])
+          position[role] = i;
+    }
+    if (llvm::is_contained(position, -1))
+      return false;
+    SmallVector<int64_t> strideOf(3);
+    int64_t running = 1;
+    for (int64_t i = 2; i >= 0; --i) {
+      strideOf[i] = running;
+      running *= weightType.getDimSize(i);
+    }
+    int64_t kwExtent = ranges[kw];
+    int64_t khStride = strideOf[position[0]], kwStride = strideOf[position[1]],
+            cStride = strideOf[position[2]];
+    layout.outer = {ranges[batch], ranges[oh]};
+    layout.rows = ranges[ow];
+    layout.taps = {ranges[kh], kwExtent};
+    layout.depth = 1;
+    layout.channels = ranges[c];
+    layout.depthwise = true;
+    layout.columnStride = sw;
+    layout.columnDilation = dw;
+    layout.weightIndex = [=](int64_t nn, int64_t t, int64_t) {
+      return (t / kwExtent) * khStride + (t % kwExtent) * kwStride +
+             nn * cStride;
+    };
+    layout.activationIndices = [=](OpBuilder &b, Location loc, ValueRange outer,
+                                   Value row, ValueRange taps, Value column) {
+      return SmallVector<Value>{outer[0],
+                                affine(b, loc, outer[1], sh, taps[0], dh),
+                                affine(b, loc, row, sw, taps[1], 1), column};
     };
     layout.outputIndices = [](OpBuilder &, Location, ValueRange outer,
                               Value row, Value column) {

@@ -52,14 +52,22 @@ static void addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
   bufferizeOptions.bufferizeFunctionBoundaries = true;
   bufferizeOptions.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
+  if (resultsToOutParams)
+    pm.addNestedPass<func::FuncOp>(qnn::createQNNDistinctResultsPass());
   // A producer whose result is inserted into a larger tensor (a padded
   // input) writes into that tensor's buffer directly.
   pm.addPass(bufferization::createEmptyTensorEliminationPass());
   pm.addPass(bufferization::createEmptyTensorToAllocTensorPass());
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
   if (resultsToOutParams) {
+    // Loops that carry a buffer they write in place return it unchanged:
+    // folded, the result is the allocation itself, which hoisting needs.
+    pm.addPass(createCanonicalizerPass());
     bufferization::BufferResultsToOutParamsPassOptions outParams;
     outParams.modifyPublicFunctions = true;
+    // A result allocated in the function is the caller's buffer: no copy
+    // into it at the end.
+    outParams.hoistStaticAllocs = true;
     pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   }
   bufferization::BufferDeallocationPipelineOptions deallocationOptions;

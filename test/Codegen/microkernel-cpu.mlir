@@ -3,9 +3,9 @@
 // (cpu= picks the target). The executed checks, bit for bit against NumPy,
 // are test/Integration/CPU/microkernel-vs-reference.test.
 
-// RUN: quant-opt %s --qnn-microkernel-cpu=cpu=znver4 --canonicalize --cse -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=VNNI
-// RUN: quant-opt %s --qnn-microkernel-cpu=cpu=znver3 --canonicalize --cse -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=AVX2
-// RUN: quant-opt %s --qnn-microkernel-cpu=cpu=x86-64-v4 --canonicalize --cse -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=AVX512
+// RUN: quant-opt %s --qnn-microkernel-cpu=cpu=znver4 --canonicalize --cse -split-input-file -verify-diagnostics -mlir-print-elementsattrs-with-hex-if-larger=1000 | FileCheck %s --check-prefix=VNNI
+// RUN: quant-opt %s --qnn-microkernel-cpu=cpu=znver3 --canonicalize --cse -split-input-file -verify-diagnostics -mlir-print-elementsattrs-with-hex-if-larger=1000 | FileCheck %s --check-prefix=AVX2
+// RUN: quant-opt %s --qnn-microkernel-cpu=cpu=x86-64-v4 --canonicalize --cse -split-input-file -verify-diagnostics -mlir-print-elementsattrs-with-hex-if-larger=1000 | FileCheck %s --check-prefix=AVX512
 
 // Signed activations, weights w = [[1, 2], [3, 4]] (k x n).
 // With VNNI, a panel of 16 channels in 4-element k-groups: channel 0 reads
@@ -73,6 +73,46 @@ func.func @conv(%x: tensor<1x10x10x8xi8>, %bias: tensor<1x8x8x16xi32>) -> tensor
     linalg.yield %s : i32
   } -> tensor<1x8x8x16xi32>
   return %r : tensor<1x8x8x16xi32>
+}
+
+// -----
+
+// A depthwise convolution (u8 input, s8 HWC filter with w[kh][kw][c] = 10 *
+// (3 * kh + kw) + c): each lane its own channel. The weights are packed per
+// tap as i16 pairs (w, 0): tap 0 gives (0, 0, 1, 0, 2, 0), tap 1 (10, 0,
+// 11, 0, ...); the activations are read as a vector of channels and
+// widened to i32 lanes, whose high i16 half meets the weight's 0. VNNI
+// (vpdpwssd) adds in the same instruction; AVX2 and AVX-512 without VNNI
+// add the vpmaddwd products.
+// VNNI-LABEL: func.func @depthwise
+// VNNI: arith.constant dense<{{\[\[\[}}0, 0, 1, 0, 2, 0, 0, 0, {{.*}}], [10, 0, 11, 0, 12, 0, 0, {{.*}}> : tensor<1x9x32xi16>
+// VNNI-NOT: arith.xori
+// VNNI: vector.transfer_read {{.*}} : tensor<1x10x10x3xi8>, vector<16xi8>
+// VNNI: arith.extui %{{.*}} : vector<16xi8> to vector<16xi32>
+// VNNI: vector.bitcast %{{.*}} : vector<16xi32> to vector<32xi16>
+// VNNI: call @llvm.x86.avx512.vpdpwssd.512({{.*}}) : (vector<16xi32>, vector<32xi16>, vector<32xi16>) -> vector<16xi32>
+// VNNI-NOT: linalg.generic
+// AVX2-LABEL: func.func @depthwise
+// AVX2: tensor<1x9x16xi16>
+// AVX2: arith.extui %{{.*}} : vector<8xi8> to vector<8xi32>
+// AVX2: call @llvm.x86.avx2.pmadd.wd
+// AVX512-LABEL: func.func @depthwise
+// AVX512: call @llvm.x86.avx512.pmaddw.d.512
+func.func @depthwise(%x: tensor<1x10x10x3xi8>) -> tensor<1x8x8x3xi32> {
+  %k = arith.constant dense<[[[0, 1, 2], [10, 11, 12], [20, 21, 22]], [[30, 31, 32], [40, 41, 42], [50, 51, 52]], [[60, 61, 62], [70, 71, 72], [80, 81, 82]]]> : tensor<3x3x3xi8>
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<1x8x8x3xi32>
+  %i = linalg.fill ins(%zero : i32) outs(%e : tensor<1x8x8x3xi32>) -> tensor<1x8x8x3xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1 + d4, d2 + d5, d3)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5, d3)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%x, %k : tensor<1x10x10x3xi8>, tensor<3x3x3xi8>) outs(%i : tensor<1x8x8x3xi32>) {
+  ^bb0(%in: i8, %w: i8, %acc: i32):
+    %ie = arith.extui %in : i8 to i32
+    %we = arith.extsi %w : i8 to i32
+    %p = arith.muli %ie, %we : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<1x8x8x3xi32>
+  return %r : tensor<1x8x8x3xi32>
 }
 
 // -----

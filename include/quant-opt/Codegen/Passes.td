@@ -144,6 +144,20 @@ def QNNSimplifyDataMovementPass
   let dependentDialects = ["linalg::LinalgDialect", "tensor::TensorDialect"];
 }
 
+def QNNDistinctResultsPass : Pass<"qnn-distinct-results", "func::FuncOp"> {
+  let summary = "Return each result from its own tensor (a copy for a repeated one)";
+  let description = [{
+    Before bufferization: where a `func.return` returns the same ranked
+    tensor more than once (a layer's output exposed by
+    `qnn-expose-activations` that is also the model's output), every
+    repetition is returned through a copy (`bufferization.alloc_tensor`
+    with `copy`), so that each result bufferizes to its own buffer. `qnn-cpu-pipeline` runs
+    it when it turns results into out parameters, whose hoisting of
+    allocations into the caller's buffers needs one buffer per result.
+  }];
+  let dependentDialects = ["bufferization::BufferizationDialect"];
+}
+
 def QNNStridedCopiesToLoopsPass
     : Pass<"qnn-strided-copies-to-loops", "func::FuncOp"> {
   let summary = "Copies between strided buffers as compiled loops instead of calls to memrefCopy";

@@ -7,7 +7,8 @@ must get right: signed and unsigned activations (vpdpbusd shifts signed
 ones by +128 and folds the correction into the init), weights as (k, n) and
 (n, k), leading activation dimensions, reductions that do not fill a k-group,
 channels that do not fill a panel, rows that do not fill a tile, strides,
-dilations and the HWCF and FHWC filter layouts; and fused layers as
+dilations and the HWCF and FHWC filter layouts; depthwise convolutions
+(weights (kh, kw, c) or (c, kh, kw), the named op); and fused layers as
 qnn-fuse-quantized-ops leaves them (bias broadcast into the accumulators,
 per-channel qnn.rescale with a clamp, the epilogue the kernel computes in
 registers), against the integer reference of docs/Semantics.md.
@@ -155,13 +156,65 @@ func.func @f(%x: {mlir_type(x.shape, elt)}) -> {mlir_type(out_shape, acc)} {{
     compare(name, run("case", module, [x]), want, dtype)
 
 
-def fused(lead, k, n, conv_shape=None):
+def depthwise(h, w, c, kh, kw, stride=1, dilation=1, dtype="i8", a_signed=False,
+              chw=False, named=False):
+    """A depthwise convolution (each channel its own filter): the weights
+    as (kh, kw, c), or (c, kh, kw) with `chw`; `named` writes it as
+    linalg.depthwise_conv_2d_nhwc_hwc (signed activations)."""
+    rng = np.random.default_rng(h * w + 3 * c + kh * kw + stride + 5 * dilation)
+    x, k = operands(rng, (2, h, w, c), (kh, kw, c), dtype, a_signed)
+    oh = (h - dilation * (kh - 1) - 1) // stride + 1
+    ow = (w - dilation * (kw - 1) - 1) // stride + 1
+    acc = "f32" if dtype == "f32" else "i32"
+    elt = "f32" if dtype == "f32" else "i8"
+    stored = np.ascontiguousarray(k.transpose(2, 0, 1)) if chw else k
+    k_map = "(d3, d4, d5)" if chw else "(d4, d5, d3)"
+    out_shape = (2, oh, ow, c)
+    x_t, k_t, o_t = mlir_type(x.shape, elt), mlir_type(stored.shape, elt), mlir_type(out_shape, acc)
+    if named:
+        assert a_signed and not chw
+        op = f"""linalg.depthwise_conv_2d_nhwc_hwc {{dilations = dense<{dilation}> : tensor<2xi64>, strides = dense<{stride}> : tensor<2xi64>}}
+      ins(%x, %k : {x_t}, {k_t}) outs(%i : {o_t}) -> {o_t}"""
+    else:
+        op = f"""linalg.generic {{indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1 * {stride} + d4 * {dilation}, d2 * {stride} + d5 * {dilation}, d3)>, affine_map<(d0, d1, d2, d3, d4, d5) -> {k_map}>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}}
+      ins(%x, %k : {x_t}, {k_t}) outs(%i : {o_t}) {{
+  ^bb0(%x0: {elt}, %y: {elt}, %acc: {acc}):
+{body(dtype, a_signed).replace('%x ', '%x0 ').replace('%x,', '%x0,')}    linalg.yield %s : {acc}
+  }} -> {o_t}"""
+    module = f"""
+func.func @f(%x: {x_t}) -> {o_t} {{
+  %k = arith.constant {dense(stored)} : {k_t}
+  %zero = arith.constant 0{'.0' if dtype == 'f32' else ''} : {acc}
+  %e = tensor.empty() : {o_t}
+  %i = linalg.fill ins(%zero : {acc}) outs(%e : {o_t}) -> {o_t}
+  %r = {op}
+  return %r : {o_t}
+}}
+"""
+    wide = np.float64 if dtype == "f32" else np.int64
+    want = np.zeros(out_shape, wide)
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dilation, j * dilation
+            patch = x[:, top:top + stride * (oh - 1) + 1:stride,
+                      left:left + stride * (ow - 1) + 1:stride, :].astype(wide)
+            want += patch * k[i, j].astype(wide)
+    name = (f"depthwise {h}x{w}x{c} {kh}x{kw}/{stride} dilation {dilation} {dtype}"
+            f"{' s8' if a_signed else ''}{' chw' if chw else ''}{' named' if named else ''}")
+    compare(name, run("case", module, [x]), want, dtype)
+
+
+def fused(lead, k, n, conv_shape=None, depthwise=False):
     """A fused integer layer: u8 activations, s8 weights, i32 bias
     broadcast into the accumulators, per-channel qnn.rescale to u8 with a
     clamp. A matmul over leading dimensions `lead`, or a 3x3 convolution on
     an image of `conv_shape` (H, W) with k input channels."""
-    rng = np.random.default_rng(sum(lead) + 31 * k + n)
-    if conv_shape:
+    rng = np.random.default_rng(sum(lead) + 31 * (k or 0) + n)
+    if depthwise:
+        h, w = conv_shape
+        a_shape, w_shape = (*lead, h, w, n), (3, 3, n)
+        out_shape = (*lead, h - 2, w - 2, n)
+    elif conv_shape:
         h, w = conv_shape
         a_shape, w_shape = (*lead, h, w, k), (3, 3, k, n)
         out_shape = (*lead, h - 2, w - 2, n)
@@ -175,7 +228,11 @@ def fused(lead, k, n, conv_shape=None):
     out_type = ref.parse_quant_type("!quant.uniform<u8:f32, 0.5:7>")
     rank = len(out_shape)
     dims = [f"d{i}" for i in range(rank)]
-    if conv_shape:
+    if depthwise:
+        loops = [f"d{i}" for i in range(6)]
+        maps = ["(d0, d1 + d4, d2 + d5, d3)", "(d4, d5, d3)", "(d0, d1, d2, d3)"]
+        iterators = '"parallel", "parallel", "parallel", "parallel", "reduction", "reduction"'
+    elif conv_shape:
         loops = [f"d{i}" for i in range(7)]
         maps = ["(d0, d1 + d4, d2 + d5, d6)", "(d4, d5, d6, d3)", "(d0, d1, d2, d3)"]
         iterators = '"parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"'
@@ -209,7 +266,12 @@ func.func @f(%a: {mlir_type(a_shape, 'i8')}) -> tensor<{'x'.join(map(str, out_sh
 }}
 """
     wide_a, wide_w = a.astype(np.int64), wt.astype(np.int64)
-    if conv_shape:
+    if depthwise:
+        acc = np.zeros(out_shape, np.int64)
+        for i in range(3):
+            for j in range(3):
+                acc += wide_a[:, i:i + h - 2, j:j + w - 2, :] * wide_w[i, j]
+    elif conv_shape:
         acc = np.zeros(out_shape, np.int64)
         for i in range(3):
             for j in range(3):
@@ -220,8 +282,10 @@ func.func @f(%a: {mlir_type(a_shape, 'i8')}) -> tensor<{'x'.join(map(str, out_sh
     want = ref.rescale(acc, multipliers, shifts, out_type, axis=rank - 1, clamp=(10, 250))
     # The case must be able to fail: its outputs are not all clamped.
     assert len(np.unique(want)) > 20, np.unique(want)
-    name = (f"fused {'conv ' + 'x'.join(map(str, conv_shape)) + ' ' if conv_shape else ''}"
-            f"{'x'.join(map(str, lead))}x{k}x{n} u8 + bias + rescale")
+    kind = "depthwise " if depthwise else "conv " if conv_shape else ""
+    sizes = (*lead, n) if depthwise else (*lead, k, n)
+    name = (f"fused {kind + 'x'.join(map(str, conv_shape)) + ' ' if conv_shape else ''}"
+            f"{'x'.join(map(str, sizes))} u8 + bias + rescale")
     compare(name, run("case", module, [a]), want, "i8")
 
 
@@ -241,3 +305,11 @@ conv(10, 9, 5, 18, 3, 3, stride=2, dtype="f32")
 fused((24,), 64, 40)
 fused((2, 7), 30, 70)
 fused((2,), 12, 16, conv_shape=(9, 8))
+depthwise(10, 11, 32, 3, 3)
+depthwise(9, 9, 20, 3, 3, stride=2, a_signed=True, chw=True)
+depthwise(12, 10, 7, 3, 3, dilation=2)
+depthwise(8, 9, 48, 3, 3, a_signed=True, named=True)
+depthwise(7, 7, 70, 5, 5)
+depthwise(10, 9, 21, 3, 3, stride=2, dtype="f32")
+depthwise(9, 8, 64, 3, 3, dtype="f32", chw=True)
+fused((2,), None, 40, conv_shape=(9, 10), depthwise=True)
