@@ -80,10 +80,11 @@ def QNNMicrokernelCPUPass : Pass<"qnn-microkernel-cpu", "ModuleOp"> {
     The fast CPU strategy for the contractions of a quantized (or float)
     network: a matmul (`linalg.generic` with maps `(m..., k)`, `(k, n)` or
     `(n, k)`, `(m..., n)`, leading activation dimensions collapsed into m)
-    or a 2-D NHWC convolution (any stride and dilation, filter in any layout)
-    whose body is `acc + ext(a) * ext(b)` on i8 operands with an i32
-    accumulator, or `acc + a * b` on f32, and whose second operand (the
-    weights) is a constant.
+    or a 2-D NHWC convolution, regular or depthwise (any stride and
+    dilation, filter in any layout; the named ops too), whose body is
+    `acc + ext(a) * ext(b)` on i8 operands with an i32 accumulator, or
+    `acc + a * b` on f32, and whose second operand (the weights) is a
+    constant.
 
     The weights are packed at compile time into the layout the micro-kernel
     reads: panels of `vectors x lanes` output channels, each a sequence of
@@ -103,6 +104,19 @@ def QNNMicrokernelCPUPass : Pass<"qnn-microkernel-cpu", "ModuleOp"> {
       extended to i16 (pairs of products summed in i32, exact; the
       `vpmaddubsw` route saturates i16 pair sums and is not used).
     - f32: `vector.fma` with a broadcast activation (AVX-512 or AVX2+FMA).
+
+    A depthwise convolution has no reduction along the vector: each lane is
+    a channel. Its kernel reads a vector of channels of an input column,
+    widens it to i32 lanes (seen as i16 pairs: the value, then its sign or
+    zero) and multiplies them with the filter tap's weights packed as i16
+    pairs `(w, 0)`: `vpdpwssd` with AVX-512 VNNI, `vpmaddwd` + add
+    otherwise (exact for either signedness), `vector.fma` on f32. A tile
+    of output columns loads each input column once per filter row and
+    multiplies it with every filter column that meets it.
+
+    A fill or a broadcast bias that starts the accumulators is read in the
+    kernel, which then stores into the fill's destination (it writes every
+    output element), so no pass over the output initializes it.
 
     Output channels that do not fill the last panel are written with masked
     stores; rows that do not fill the last tile get a smaller tile; the
