@@ -13,6 +13,11 @@
 // start-up (CPUPeak.h) and written into the JSON context with the CPU's name
 // and ISA. Run single-threaded (OMP_NUM_THREADS=1; scripts/bench.sh does).
 //
+// QUANT_OPT_BENCH_CPU (an LLVM CPU name, e.g. x86-64-v3) makes quant-opt
+// generate code for that CPU instead of the host's, and oneDNN reads
+// ONEDNN_MAX_CPU_ISA (e.g. AVX2) itself: together they time the AVX2 kernels
+// of both on an AVX-512 host.
+//
 //===----------------------------------------------------------------------===//
 
 #include "CPUPeak.h"
@@ -39,6 +44,13 @@ namespace {
 
 /// This CPU's measured int8 and f32 peaks (GOPS), set in main.
 double int8PeakGOPS = 0, f32PeakGOPS = 0;
+
+/// The CPU quant-opt generates code for (QUANT_OPT_BENCH_CPU; empty: the
+/// host).
+std::string targetCPU() {
+  const char *cpu = std::getenv("QUANT_OPT_BENCH_CPU");
+  return cpu ? cpu : "";
+}
 
 void setCounters(benchmark::State &state, double ops, bool int8) {
   double peak = int8 ? int8PeakGOPS : f32PeakGOPS;
@@ -84,6 +96,7 @@ void runQuantOpt(benchmark::State &state, const std::string &source,
   }
   qnn::CompileOptions options;
   options.function = "kernel";
+  options.cpu = targetCPU();
   auto compiled = qnn::CompiledFunction::compile(*module, options);
   if (!compiled) {
     state.SkipWithError(llvm::toString(compiled.takeError()).c_str());
@@ -324,6 +337,8 @@ int main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv))
     return 1;
+  // As quant-run: freed intermediate buffers are reused, not unmapped.
+  mlir::qnn::keepFreedMemoryForReuse();
   quant_opt_bench::HostCPU cpu = quant_opt_bench::measureHostCPU();
   int8PeakGOPS = cpu.int8.gops();
   f32PeakGOPS = cpu.f32.gops();
@@ -337,6 +352,13 @@ int main(int argc, char **argv) {
   };
   benchmark::AddCustomContext("host_cpu", cpu.name);
   benchmark::AddCustomContext("host_isa", cpu.isa);
+  std::string target = targetCPU();
+  const char *dnnlISA = std::getenv("ONEDNN_MAX_CPU_ISA");
+  benchmark::AddCustomContext(
+      "target", llvm::formatv("quant-opt for {0}, oneDNN ISA {1}",
+                              target.empty() ? "the host" : target,
+                              dnnlISA ? dnnlISA : "the host's")
+                    .str());
   benchmark::AddCustomContext("clock_ghz",
                               llvm::formatv("{0:f2}", cpu.clockGHz));
   benchmark::AddCustomContext("int8_peak_gops",

@@ -35,6 +35,46 @@ using namespace mlir;
 
 namespace {
 
+/// transpose(broadcast(x)) -> broadcast(shape_cast(x)): see
+/// populateFoldTransposedBroadcastPatterns.
+struct FoldTransposedBroadcast : OpRewritePattern<vector::TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(vector::TransposeOp transpose,
+                                PatternRewriter &rewriter) const override {
+    auto broadcast = transpose.getVector().getDefiningOp<vector::BroadcastOp>();
+    auto source =
+        broadcast ? dyn_cast<VectorType>(broadcast.getSourceType()) : nullptr;
+    if (!source || source.isScalable())
+      return failure();
+    VectorType broadcastType = broadcast.getResultVectorType();
+    int64_t added = broadcastType.getRank() - source.getRank();
+    // Only leading dimensions added, the source's kept as they are.
+    if (broadcastType.getShape().drop_front(added) != source.getShape())
+      return failure();
+    ArrayRef<int64_t> permutation = transpose.getPermutation();
+    SmallVector<int64_t> withUnits;
+    int64_t next = added;
+    for (int64_t from : permutation) {
+      if (from < added) {
+        withUnits.push_back(1);
+        continue;
+      }
+      // The source's dimensions must stay in order.
+      if (from != next++)
+        return failure();
+      withUnits.push_back(broadcastType.getDimSize(from));
+    }
+    Value reshaped = vector::ShapeCastOp::create(
+        rewriter, transpose.getLoc(),
+        VectorType::get(withUnits, source.getElementType()),
+        broadcast.getSource());
+    rewriter.replaceOpWithNewOp<vector::BroadcastOp>(
+        transpose, transpose.getResultVectorType(), reshaped);
+    return success();
+  }
+};
+
 /// The largest divisor of `size` not above `wanted` (at least 1): tiles of
 /// that size cover the dimension exactly, so every tile is static.
 int64_t largestDivisorAtMost(int64_t size, int64_t wanted) {
@@ -202,6 +242,7 @@ struct TileAndVectorizeCPUPass
     RewritePatternSet patterns(&getContext());
     vector::populateVectorReductionToContractPatterns(patterns);
     vector::populateSinkVectorOpsPatterns(patterns);
+    qnn::populateFoldTransposedBroadcastPatterns(patterns);
     vector::populateVectorTransferPermutationMapLoweringPatterns(patterns);
     vector::TransferReadOp::getCanonicalizationPatterns(patterns,
                                                         &getContext());
@@ -461,3 +502,7 @@ struct TileAndVectorizeCPUPass
 };
 
 } // namespace
+
+void qnn::populateFoldTransposedBroadcastPatterns(RewritePatternSet &patterns) {
+  patterns.add<FoldTransposedBroadcast>(patterns.getContext());
+}

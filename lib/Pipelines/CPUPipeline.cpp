@@ -79,7 +79,12 @@ static void addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
 static void addLowerToLLVMPhase(OpPassManager &pm) {
   // n-D vector transfers and reductions to 1-D ones first, while scf and
   // affine are still there to hold their loops.
-  pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMultiReductionPass());
+  // A reduction over the contiguous innermost dimension (LayerNorm's and
+  // softmax's over channels or keys) as one horizontal reduction per row:
+  // the inner-parallel strategy would first transpose the reduced
+  // dimension outermost, element by element.
+  pm.addNestedPass<func::FuncOp>(vector::createLowerVectorMultiReductionPass(
+      vector::VectorMultiReductionLowering::InnerReduction));
   pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(
       VectorTransferToSCFOptions().enableFullUnroll()));
   pm.addPass(createLowerAffinePass());
@@ -92,6 +97,9 @@ static void addLowerToLLVMPhase(OpPassManager &pm) {
   ConvertVectorToLLVMPassOptions vectorToLLVM;
   vectorToLLVM.vectorContractLowering =
       vector::VectorContractLowering::OuterProduct;
+  // A 2-D transpose as one shuffle instead of an extract/insert per element.
+  vectorToLLVM.vectorTransposeLowering =
+      vector::VectorTransposeLowering::Shuffle1D;
   pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());

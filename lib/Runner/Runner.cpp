@@ -47,8 +47,10 @@
 #include "llvm/TargetParser/SubtargetFeature.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
+#include <malloc.h>
 
 using namespace mlir;
 using namespace mlir::qnn;
@@ -494,6 +496,13 @@ CompiledFunction::run(ArrayRef<NpyArray> newInputs,
 
 void CompiledFunction::dumpObject(StringRef path) {
   engine->dumpToObjectFile(path);
+}
+
+void qnn::keepFreedMemoryForReuse() {
+  // Blocks up to 32 MiB (glibc's largest mmap threshold on 64-bit) come
+  // from the heap, and the heap's top is never trimmed.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
 }
 
 llvm::Error CompiledFunction::rerun() {

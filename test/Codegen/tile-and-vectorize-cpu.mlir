@@ -205,3 +205,32 @@ func.func @peeled(%x: tensor<4x49xf32>) -> tensor<4x49xf32> {
   } -> tensor<4x49xf32>
   return %r : tensor<4x49xf32>
 }
+
+// -----
+
+// A value broadcast along the reduced innermost dimension (LayerNorm's
+// variance: the mean subtracted from every channel, squared, summed): the
+// vectorizer reads it as a broadcast with new leading dimensions and a
+// transpose, which would lower element by element; it becomes one
+// broadcast of the value with a unit inner dimension.
+// CHECK-LABEL: func.func @inner_broadcast
+// CHECK-NOT: vector.transpose
+// CHECK: %[[M:.*]] = vector.transfer_read {{.*}} : tensor<8x7xf32>, vector<8x7xf32>
+// CHECK-NOT: vector.transpose
+// CHECK: %[[C:.*]] = vector.shape_cast %[[M]] : vector<8x7xf32> to vector<8x7x1xf32>
+// CHECK: vector.broadcast %[[C]] : vector<8x7x1xf32> to vector<8x7x16xf32>
+// CHECK-NOT: vector.transpose
+func.func @inner_broadcast(%x: tensor<8x7x16xf32>, %mean: tensor<8x7xf32>) -> tensor<8x7xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x7xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<8x7xf32>) -> tensor<8x7xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %mean : tensor<8x7x16xf32>, tensor<8x7xf32>) outs(%i : tensor<8x7xf32>) {
+  ^bb0(%a: f32, %m: f32, %acc: f32):
+    %d = arith.subf %a, %m : f32
+    %sq = arith.mulf %d, %d : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  } -> tensor<8x7xf32>
+  return %r : tensor<8x7xf32>
+}

@@ -333,6 +333,9 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "quant-run: run quant-opt programs on .npy "
                               "arrays\n");
+  // Programs run here call malloc for their intermediate tensors, and
+  // --repeat, calibration and quant-eval call them many times.
+  qnn::keepFreedMemoryForReuse();
   // Each observer holds `bins` 64-bit counters: bound them before they size
   // an allocation (a histogram of 2^20 bins is 8 MiB per observer).
   constexpr unsigned kMaxBins = 1u << 20;

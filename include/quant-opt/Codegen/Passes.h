@@ -32,6 +32,12 @@ namespace mlir::qnn {
 /// (at the top of the function) and an insert (qnn-simplify-data-movement).
 void populateSimplifyDataMovementPatterns(RewritePatternSet &patterns);
 
+/// `vector.transpose(vector.broadcast(x))` that keeps x's dimensions in
+/// order to one broadcast of x with unit dimensions where the new ones go
+/// (the vectorizer's form of a value broadcast along an inner dimension,
+/// which would otherwise lower element by element).
+void populateFoldTransposedBroadcastPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "quant-opt/Codegen/Passes.h.inc"
 

@@ -58,6 +58,13 @@ def QNNTileAndVectorizeCPUPass
     become loops later in the pipeline: dynamic shapes, sub-byte element
     types (a memref stores one i4 per byte, a vector packs them), and
     convolutions whose window is not of the form `stride * out + tap`.
+
+    The vector code is then cleaned up for lowering: extensions folded into
+    `vector.contract`, transfer permutations lowered, and a value broadcast
+    along an inner dimension (LayerNorm's mean over the channels), which
+    the vectorizer writes as a broadcast plus an n-D `vector.transpose`
+    that lowers element by element, as one broadcast of the value with a
+    unit dimension (`populateFoldTransposedBroadcastPatterns`).
   }];
   let dependentDialects = [
     "affine::AffineDialect", "arith::ArithDialect", "scf::SCFDialect",

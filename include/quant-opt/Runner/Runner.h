@@ -55,6 +55,15 @@ public:
   virtual void observe(unsigned id, ArrayRef<float> values) = 0;
 };
 
+/// Makes this process keep the memory it frees for reuse. A compiled
+/// program allocates its intermediate tensors with malloc on every call;
+/// glibc hands blocks above its (dynamic) mmap threshold back to the OS on
+/// free, so every call would page-fault them in again (half the time of
+/// the float fashion-cnn at batch 64). Process-wide: for tools that run
+/// programs repeatedly (quant-run, the benchmarks), not for a library to
+/// call behind its host's back.
+void keepFreedMemoryForReuse();
+
 /// A function compiled for the host CPU, callable many times.
 class CompiledFunction {
 public:
