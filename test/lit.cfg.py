@@ -25,6 +25,8 @@ config.substitutions.append(
 config.substitutions.append(
     ("%quant_opt_python", os.path.join(config.quant_opt_src_root, "python"))
 )
+# The build tree, for the test that installs it and builds a consumer.
+config.substitutions.append(("%quant_opt_build", config.quant_opt_obj_root))
 # Runtime libraries mlir-runner loads for printing.
 config.substitutions.append(
     (
