@@ -41,9 +41,9 @@ context, runs = report["context"], report["benchmarks"]
 print(f"Host CPU: {context['host_cpu']} ({context.get('mhz_per_cpu', '?')} MHz nominal), "
       f"ISA: {context['host_isa']}; measured core clock {context['clock_ghz']} GHz.")
 print(f"- int8 peak: {context['int8_peak']}")
+print(f"- f32 peak: {context['f32_peak']}")
 if "target" in context:
     print(f"- code generated: {context['target']}")
-print(f"- f32 peak: {context['f32_peak']}")
 for key, value in context.items():
     if key.startswith("also_"):
         print(f"- also measured: {value}")
