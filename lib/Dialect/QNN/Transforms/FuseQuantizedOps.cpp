@@ -183,6 +183,45 @@ static std::optional<ActivationChain> matchActivations(Value value) {
   return chain;
 }
 
+/// The elements of a dense or dense_resource (as importers write large
+/// constants) float constant, as doubles.
+static std::optional<SmallVector<double>> toDoubles(Attribute attr) {
+  std::optional<SmallVector<APFloat>> values = getFloatElements(attr);
+  if (!values)
+    return std::nullopt;
+  return llvm::map_to_vector(*values, [](APFloat value) {
+    bool losesInfo;
+    value.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven,
+                  &losesInfo);
+    return value.convertToDouble();
+  });
+}
+
+/// Matches a bias the contraction starts from: its init is a
+/// `linalg.generic` broadcasting a 1-D constant along `channelAxis` (how
+/// tosa-to-linalg writes a convolution's bias).
+static std::optional<SmallVector<double>> matchBiasInit(Value init,
+                                                        int64_t channelAxis) {
+  auto generic = init.getDefiningOp<linalg::GenericOp>();
+  if (!generic || generic.getNumDpsInputs() != 1 ||
+      generic.getNumDpsInits() != 1 ||
+      generic.getNumLoops() != generic.getNumParallelLoops())
+    return std::nullopt;
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  TypedAttr attr;
+  Block &body = generic.getRegion().front();
+  if (!maps[1].isIdentity() ||
+      maps[0] !=
+          AffineMap::get(maps[1].getNumDims(), 0,
+                         getAffineDimExpr(channelAxis, generic.getContext())) ||
+      !matchPattern(generic.getInputs()[0], m_Constant(&attr)) ||
+      cast<ShapedType>(attr.getType()).getRank() != 1 ||
+      cast<linalg::YieldOp>(body.getTerminator()).getValues()[0] !=
+          body.getArgument(0))
+    return std::nullopt;
+  return toDoubles(attr);
+}
+
 /// Matches a bias add of `input`: `linalg.add(input, c)` with a constant
 /// `c` that only varies along `channelAxis`, or a two-input
 /// `linalg.generic` adding a 1-D constant read along `channelAxis` (and,
@@ -190,18 +229,6 @@ static std::optional<ActivationChain> matchActivations(Value value) {
 static std::optional<SmallVector<double>>
 matchBiasAdd(Operation *op, Value input, int64_t channelAxis,
              std::optional<Clamp> *clamp = nullptr) {
-  // Dense or dense_resource (as importers write large constants) floats.
-  auto toDoubles = [](Attribute attr) -> std::optional<SmallVector<double>> {
-    std::optional<SmallVector<APFloat>> values = getFloatElements(attr);
-    if (!values)
-      return std::nullopt;
-    return llvm::map_to_vector(*values, [](APFloat value) {
-      bool losesInfo;
-      value.convert(APFloat::IEEEdouble(), APFloat::rmNearestTiesToEven,
-                    &losesInfo);
-      return value.convertToDouble();
-    });
-  };
   if (auto add = dyn_cast<linalg::AddOp>(op)) {
     Value other =
         add.getInputs()[0] == input ? add.getInputs()[1] : add.getInputs()[0];
@@ -418,8 +445,16 @@ matchContractionChain(QuantizeOp quantize, PatternRewriter &rewriter) {
   chain.init = chain.contraction.getDpsInitOperand(0)->get();
   auto fill = chain.init.getDefiningOp<linalg::FillOp>();
   if (!(fill && getScalarConstant(fill.getInputs()[0]) == 0.0) &&
-      !isConstantSplat(chain.init, 0.0))
-    return rewriter.notifyMatchFailure(op, "does not accumulate from zero");
+      !isConstantSplat(chain.init, 0.0)) {
+    // Or from a broadcast bias, read as the bias add it is (one bias).
+    std::optional<SmallVector<double>> bias;
+    if (!chain.epilogue.bias)
+      bias = matchBiasInit(chain.init, layout->resultChannelAxis);
+    if (!bias)
+      return rewriter.notifyMatchFailure(
+          op, "does not accumulate from zero or from a broadcast bias");
+    chain.epilogue.bias = bias;
+  }
   return chain;
 }
 

@@ -216,7 +216,16 @@ struct QNNInsertQDQPass
       bool fusedEpilogue = llvm::any_of(op->getOperands(), [](Value operand) {
         return isFusedIntermediate(operand);
       });
-      if (!isQuantizableOp(op) && !fusedEpilogue && computesOnFloatTensors(op))
+      // What a contraction accumulates into (a bias broadcast into its
+      // init, as tosa-to-linalg writes it) is fused with it.
+      bool contractionStart =
+          op->getNumResults() > 0 &&
+          llvm::all_of(op->getUses(), [](OpOperand &use) {
+            auto user = dyn_cast<linalg::LinalgOp>(use.getOwner());
+            return user && user.isDpsInit(&use) && getWeightOperand(user);
+          });
+      if (!isQuantizableOp(op) && !fusedEpilogue && !contractionStart &&
+          computesOnFloatTensors(op))
         op->emitRemark() << "'" << op->getName()
                          << "' is not quantized: it stays in float between a "
                             "dequantize and a quantize";

@@ -94,11 +94,12 @@ bool qnn::isActivation(Value value) {
 
 bool qnn::isQuantizableOp(Operation *op) {
   return isa<linalg::MatmulOp, linalg::BatchMatmulOp, linalg::Conv2DNhwcHwcfOp,
-             linalg::Conv2DNchwFchwOp, linalg::DepthwiseConv2DNhwcHwcOp,
-             linalg::PoolingNhwcMaxOp, linalg::PoolingNhwcSumOp, linalg::AddOp,
-             linalg::MulOp, linalg::MaxOp, linalg::TransposeOp,
-             tensor::CollapseShapeOp, tensor::ExpandShapeOp,
-             tensor::ExtractSliceOp, tensor::PadOp, tensor::ConcatOp>(op);
+             linalg::Conv2DNhwcFhwcOp, linalg::Conv2DNchwFchwOp,
+             linalg::DepthwiseConv2DNhwcHwcOp, linalg::PoolingNhwcMaxOp,
+             linalg::PoolingNhwcSumOp, linalg::AddOp, linalg::MulOp,
+             linalg::MaxOp, linalg::TransposeOp, tensor::CollapseShapeOp,
+             tensor::ExpandShapeOp, tensor::ExtractSliceOp, tensor::PadOp,
+             tensor::ConcatOp>(op);
 }
 
 std::optional<WeightOperand> qnn::getWeightOperand(Operation *op) {
@@ -109,6 +110,9 @@ std::optional<WeightOperand> qnn::getWeightOperand(Operation *op) {
       .Case([](linalg::BatchMatmulOp) { return WeightOperand{1, 2, 1, 2}; })
       // The filter is [KH, KW, C, F]; the result [N, H, W, F].
       .Case([](linalg::Conv2DNhwcHwcfOp) { return WeightOperand{1, 3, 2, 3}; })
+      // The filter is [F, KH, KW, C] (TOSA's layout); the result
+      // [N, H, W, F].
+      .Case([](linalg::Conv2DNhwcFhwcOp) { return WeightOperand{1, 0, 3, 3}; })
       // The filter is [F, C, KH, KW]; the result [N, F, H, W].
       .Case([](linalg::Conv2DNchwFchwOp) { return WeightOperand{1, 0, 1, 1}; })
       // The filter is [KH, KW, C]: one input channel per output channel; the

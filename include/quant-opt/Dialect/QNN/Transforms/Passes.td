@@ -137,7 +137,8 @@ def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
       symmetric formulas) and the activation settings of the layer that
       produced `%x`;
     - the constant weights of `linalg.matmul`, `linalg.batch_matmul`,
-      `linalg.conv_2d_nhwc_hwcf`, `linalg.conv_2d_nchw_fchw` and
+      `linalg.conv_2d_nhwc_hwcf`, `linalg.conv_2d_nhwc_fhwc` (TOSA's
+      layout), `linalg.conv_2d_nchw_fchw` and
       `linalg.depthwise_conv_2d_nhwc_hwc` get a quantize / dequantize pair
       whose type is computed from the weight values: per tensor, per output
       channel, or per group of `group-size` along the reduction dimension
@@ -228,11 +229,14 @@ def QNNFuseQuantizedOpsPass : Pass<"qnn-fuse-quantized-ops"> {
     ```
 
     where `⊛` is `linalg.matmul`, `linalg.batch_matmul`,
-    `linalg.conv_2d_nhwc_hwcf`, `linalg.conv_2d_nchw_fchw` or
+    `linalg.conv_2d_nhwc_hwcf`, `linalg.conv_2d_nhwc_fhwc`,
+    `linalg.conv_2d_nchw_fchw` or
     `linalg.depthwise_conv_2d_nhwc_hwc`, `x` is per-tensor quantized, `w` is
     a `qnn.constant` (per tensor, per output channel or per group along the
     reduction, symmetric or not),
-    the bias `b` (optional) is a float constant per output channel, and
+    the bias `b` (optional) is a float constant per output channel, added
+    after the contraction or broadcast into the tensor it accumulates into
+    (as `tosa-to-linalg` writes a convolution's bias), and
     `act` (optional) is a ReLU (`linalg.max` with zeros or a `linalg.generic`
     `maximumf` with 0) or a clamp, into
 
