@@ -498,6 +498,149 @@ void CompiledFunction::dumpObject(StringRef path) {
   engine->dumpToObjectFile(path);
 }
 
+//===----------------------------------------------------------------------===//
+// Data sets and calibration
+//===----------------------------------------------------------------------===//
+
+/// The rows [begin, begin + count) of `array` along its first axis.
+static NpyArray sliceRows(const NpyArray &array, int64_t begin, int64_t count) {
+  NpyArray slice;
+  slice.dtype = array.dtype;
+  slice.shape = array.shape;
+  slice.shape[0] = count;
+  size_t rowBytes = array.data.size() / array.shape[0];
+  slice.data.assign(array.data.begin() + begin * rowBytes,
+                    array.data.begin() + (begin + count) * rowBytes);
+  return slice;
+}
+
+/// Batch `b` of `numBatches` of each data set.
+static SmallVector<NpyArray> getBatch(ArrayRef<NpyArray> datasets, int64_t b,
+                                      int64_t numBatches) {
+  SmallVector<NpyArray> slices;
+  for (const NpyArray &dataset : datasets) {
+    int64_t rows = dataset.shape[0] / numBatches;
+    slices.push_back(sliceRows(dataset, b * rows, rows));
+  }
+  return slices;
+}
+
+llvm::Expected<int64_t> qnn::countBatches(const CompiledFunction &function,
+                                          ArrayRef<NpyArray> datasets,
+                                          ArrayRef<std::string> names) {
+  auto error = [](const llvm::Twine &message) {
+    return llvm::createStringError(message);
+  };
+  if (datasets.size() != function.getArgumentTypes().size())
+    return error(
+        llvm::formatv("@{0} takes {1} arguments, {2} data sets were given",
+                      function.getName(), function.getArgumentTypes().size(),
+                      datasets.size()));
+  int64_t numBatches = -1;
+  for (auto [index, pair] :
+       llvm::enumerate(llvm::zip(function.getArgumentTypes(), datasets))) {
+    auto [type, dataset] = pair;
+    if (type.getRank() == 0 || dataset.shape.empty())
+      return error(llvm::formatv("argument #{0}: data sets hold samples "
+                                 "along a first axis",
+                                 index));
+    // Each sample must have the argument's shape less its first axis; say
+    // so with the array's own shape (not that of the batch sliced from it).
+    bool samplesMatch =
+        static_cast<int64_t>(dataset.shape.size()) == type.getRank();
+    for (int64_t axis = 1; samplesMatch && axis < type.getRank(); ++axis)
+      samplesMatch = type.isDynamicDim(axis) ||
+                     type.getDimSize(axis) == dataset.shape[axis];
+    if (!samplesMatch) {
+      std::string shape;
+      llvm::raw_string_ostream os(shape);
+      llvm::interleaveComma(dataset.shape, os);
+      return error(llvm::formatv(
+          "'{0}' holds an array of shape ({1}), which does not stack "
+          "samples of argument #{2} of @{3}, {4} (the first axis counts "
+          "samples)",
+          names[index], shape, index, function.getName(), Type(type)));
+    }
+    int64_t size = type.isDynamicDim(0) ? dataset.shape[0] : type.getDimSize(0);
+    if (size == 0 || dataset.shape[0] % size != 0)
+      return error(llvm::formatv("'{0}' holds {1} samples, not a multiple of "
+                                 "the batch {2} of argument #{3}",
+                                 names[index], dataset.shape[0], size, index));
+    int64_t count = dataset.shape[0] / size;
+    if (numBatches >= 0 && count != numBatches)
+      return error("the data sets hold different numbers of batches");
+    numBatches = count;
+  }
+  return numBatches;
+}
+
+llvm::Expected<SmallVector<NpyArray>>
+qnn::runDataset(CompiledFunction &function, ArrayRef<NpyArray> datasets,
+                ArrayRef<std::string> names, ProgressCallback progress) {
+  llvm::Expected<int64_t> numBatches = countBatches(function, datasets, names);
+  if (!numBatches)
+    return numBatches.takeError();
+  SmallVector<NpyArray> results;
+  for (int64_t b = 0; b < *numBatches; ++b) {
+    auto batch = function.run(getBatch(datasets, b, *numBatches), names);
+    if (!batch)
+      return llvm::createStringError(llvm::formatv(
+          "batch {0}: {1}", b, llvm::toString(batch.takeError())));
+    if (b == 0) {
+      results = std::move(*batch);
+      for (NpyArray &result : results) {
+        if (result.shape.empty())
+          return llvm::createStringError(
+              "--dataset needs results with a first (batch) axis");
+        result.data.reserve(result.data.size() * *numBatches);
+      }
+    } else {
+      for (auto [result, part] : llvm::zip(results, *batch)) {
+        result.shape[0] += part.shape[0];
+        llvm::append_range(result.data, part.data);
+      }
+    }
+    if (progress)
+      progress("run", b + 1, *numBatches);
+  }
+  return results;
+}
+
+llvm::Expected<CalibrationStatistics>
+qnn::calibrate(CompiledFunction &function, ArrayRef<NpyArray> datasets,
+               ArrayRef<std::string> names, unsigned bins,
+               const CalibrationStatistics *priorRanges,
+               ProgressCallback progress) {
+  if (function.getObserverIds().empty())
+    return llvm::createStringError(
+        "@" + function.getName() +
+        " has no qnn.observe to calibrate (run quant-opt "
+        "--qnn-insert-observers first)");
+  llvm::Expected<int64_t> numBatches = countBatches(function, datasets, names);
+  if (!numBatches)
+    return numBatches.takeError();
+  StatisticsCollector collector(function.getObserverIds(), bins);
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) {
+      std::string problem = collector.checkObserved();
+      if (!problem.empty())
+        return llvm::createStringError(problem);
+      collector.startHistograms(priorRanges ? *priorRanges
+                                            : CalibrationStatistics());
+    }
+    for (int64_t b = 0; b < *numBatches; ++b) {
+      if (auto result = function.run(getBatch(datasets, b, *numBatches), names,
+                                     &collector);
+          !result)
+        return result.takeError();
+      if (progress)
+        progress(llvm::formatv("calibration pass {0}/2", pass + 1).str(), b + 1,
+                 *numBatches);
+    }
+  }
+  return collector.getStatistics();
+}
+
 void qnn::keepFreedMemoryForReuse() {
   // Blocks up to 32 MiB (glibc's largest mmap threshold on 64-bit) come
   // from the heap, and the heap's top is never trimmed.

@@ -153,126 +153,10 @@ static void print(llvm::raw_ostream &os, const qnn::NpyArray &array) {
   os << "\n";
 }
 
-/// The rows [begin, begin + count) of `array` along its first axis.
-static qnn::NpyArray sliceRows(const qnn::NpyArray &array, int64_t begin,
-                               int64_t count) {
-  qnn::NpyArray slice;
-  slice.dtype = array.dtype;
-  slice.shape = array.shape;
-  slice.shape[0] = count;
-  size_t rowBytes = array.data.size() / array.shape[0];
-  slice.data.assign(array.data.begin() + begin * rowBytes,
-                    array.data.begin() + (begin + count) * rowBytes);
-  return slice;
-}
-
-/// How many batches `datasets` hold: each holds samples along its first
-/// axis, in batches of the matching argument's first dimension (or all of
-/// them at once if it is dynamic), and all hold the same number.
-static std::optional<int64_t> countBatches(qnn::CompiledFunction &function,
-                                           ArrayRef<qnn::NpyArray> datasets,
-                                           ArrayRef<std::string> names) {
-  if (datasets.size() != function.getArgumentTypes().size()) {
-    fail(llvm::formatv("@{0} takes {1} arguments, {2} data sets were given",
-                       functionName, function.getArgumentTypes().size(),
-                       datasets.size()));
-    return std::nullopt;
-  }
-  int64_t numBatches = -1;
-  for (auto [index, pair] :
-       llvm::enumerate(llvm::zip(function.getArgumentTypes(), datasets))) {
-    auto [type, dataset] = pair;
-    if (type.getRank() == 0 || dataset.shape.empty()) {
-      fail(llvm::formatv("argument #{0}: data sets hold samples along a "
-                         "first axis",
-                         index));
-      return std::nullopt;
-    }
-    // Each sample must have the argument's shape less its first axis; say
-    // so with the file's own shape (not that of the batch sliced from it).
-    bool samplesMatch =
-        static_cast<int64_t>(dataset.shape.size()) == type.getRank();
-    for (int64_t axis = 1; samplesMatch && axis < type.getRank(); ++axis)
-      samplesMatch = type.isDynamicDim(axis) ||
-                     type.getDimSize(axis) == dataset.shape[axis];
-    if (!samplesMatch) {
-      std::string shape;
-      llvm::raw_string_ostream os(shape);
-      llvm::interleaveComma(dataset.shape, os);
-      fail(llvm::formatv("'{0}' holds an array of shape ({1}), which does "
-                         "not stack samples of argument #{2} of @{3}, {4} "
-                         "(the first axis counts samples)",
-                         names[index], shape, index, functionName, Type(type)));
-      return std::nullopt;
-    }
-    int64_t size = type.isDynamicDim(0) ? dataset.shape[0] : type.getDimSize(0);
-    if (size == 0 || dataset.shape[0] % size != 0) {
-      fail(llvm::formatv("'{0}' holds {1} samples, not a multiple of the "
-                         "batch {2} of argument #{3}",
-                         names[index], dataset.shape[0], size, index));
-      return std::nullopt;
-    }
-    int64_t count = dataset.shape[0] / size;
-    if (numBatches >= 0 && count != numBatches) {
-      fail("the data sets hold different numbers of batches");
-      return std::nullopt;
-    }
-    numBatches = count;
-  }
-  return numBatches;
-}
-
-/// Batch `b` of `numBatches` of each data set.
-static SmallVector<qnn::NpyArray> getBatch(ArrayRef<qnn::NpyArray> datasets,
-                                           int64_t b, int64_t numBatches) {
-  SmallVector<qnn::NpyArray> slices;
-  for (const qnn::NpyArray &dataset : datasets) {
-    int64_t rows = dataset.shape[0] / numBatches;
-    slices.push_back(sliceRows(dataset, b * rows, rows));
-  }
-  return slices;
-}
-
 /// Prints progress through the batches: about ten lines per pass.
 static void reportProgress(StringRef what, int64_t done, int64_t total) {
   if (done % std::max<int64_t>(1, total / 10) == 0 || done == total)
     llvm::errs() << llvm::formatv("{0}: {1}/{2} batches\n", what, done, total);
-}
-
-/// Runs every batch of the data sets and concatenates each result along its
-/// first axis.
-static FailureOr<SmallVector<qnn::NpyArray>>
-runDataset(qnn::CompiledFunction &function, ArrayRef<qnn::NpyArray> datasets,
-           ArrayRef<std::string> names) {
-  std::optional<int64_t> numBatches = countBatches(function, datasets, names);
-  if (!numBatches)
-    return failure();
-  SmallVector<qnn::NpyArray> results;
-  for (int64_t b = 0; b < *numBatches; ++b) {
-    auto batch = function.run(getBatch(datasets, b, *numBatches), names);
-    if (!batch) {
-      fail(llvm::formatv("batch {0}: {1}", b,
-                         llvm::toString(batch.takeError())));
-      return failure();
-    }
-    if (b == 0) {
-      results = std::move(*batch);
-      for (qnn::NpyArray &result : results) {
-        if (result.shape.empty()) {
-          fail("--dataset needs results with a first (batch) axis");
-          return failure();
-        }
-        result.data.reserve(result.data.size() * *numBatches);
-      }
-    } else {
-      for (auto [result, part] : llvm::zip(results, *batch)) {
-        result.shape[0] += part.shape[0];
-        llvm::append_range(result.data, part.data);
-      }
-    }
-    reportProgress("run", b + 1, *numBatches);
-  }
-  return results;
 }
 
 /// Runs every batch of the data sets twice (ranges, then histograms) and
@@ -280,13 +164,6 @@ runDataset(qnn::CompiledFunction &function, ArrayRef<qnn::NpyArray> datasets,
 static int runCalibration(qnn::CompiledFunction &function,
                           ArrayRef<qnn::NpyArray> datasets,
                           ArrayRef<std::string> names) {
-  if (function.getObserverIds().empty())
-    return fail("@" + functionName +
-                " has no qnn.observe to calibrate (run quant-opt "
-                "--qnn-insert-observers first)");
-  std::optional<int64_t> numBatches = countBatches(function, datasets, names);
-  if (!numBatches)
-    return 1;
   qnn::CalibrationStatistics priorRanges;
   if (!ranges.empty()) {
     auto read = qnn::readCalibrationStatistics(ranges);
@@ -301,25 +178,13 @@ static int runCalibration(qnn::CompiledFunction &function,
                                   "instrumented model)",
                                   ranges, id));
   }
-  qnn::StatisticsCollector collector(function.getObserverIds(), bins);
-  for (int pass = 0; pass < 2; ++pass) {
-    if (pass == 1) {
-      std::string problem = collector.checkObserved();
-      if (!problem.empty())
-        return fail(problem);
-      collector.startHistograms(priorRanges);
-    }
-    for (int64_t b = 0; b < *numBatches; ++b) {
-      if (auto result = function.run(getBatch(datasets, b, *numBatches), names,
-                                     &collector);
-          !result)
-        return fail(llvm::toString(result.takeError()));
-      reportProgress(llvm::formatv("calibration pass {0}/2", pass + 1).str(),
-                     b + 1, *numBatches);
-    }
-  }
+  auto statistics =
+      qnn::calibrate(function, datasets, names, bins,
+                     ranges.empty() ? nullptr : &priorRanges, reportProgress);
+  if (!statistics)
+    return fail(llvm::toString(statistics.takeError()));
   if (llvm::Error error =
-          qnn::writeCalibrationStatistics(calibrate, collector.getStatistics()))
+          qnn::writeCalibrationStatistics(calibrate, *statistics))
     return fail(llvm::toString(std::move(error)));
   return 0;
 }
@@ -391,10 +256,9 @@ int main(int argc, char **argv) {
   }
   SmallVector<qnn::NpyArray> result;
   if (dataset) {
-    FailureOr<SmallVector<qnn::NpyArray>> results =
-        runDataset(**compiled, arrays, names);
-    if (failed(results))
-      return 1;
+    auto results = qnn::runDataset(**compiled, arrays, names, reportProgress);
+    if (!results)
+      return fail(llvm::toString(results.takeError()));
     result = std::move(*results);
   } else {
     auto results = (*compiled)->run(arrays, names);

@@ -88,6 +88,7 @@ public:
 
   ArrayRef<std::string> getObserverIds() const { return observerIds; }
   ArrayRef<RankedTensorType> getArgumentTypes() const { return argumentTypes; }
+  StringRef getName() const { return name; }
 
 private:
   CompiledFunction() = default;
@@ -131,6 +132,32 @@ private:
   /// Infinite values seen per observer in the first pass (not in min/max).
   SmallVector<int64_t> infinities = SmallVector<int64_t>(ids.size(), 0);
 };
+
+/// Data sets: one array per argument of a function, each holding samples
+/// along its first axis, run in batches of the matching argument's first
+/// dimension (all samples at once where it is dynamic). `names` name the
+/// arrays in errors; `progress`, if given, is told each batch done.
+using ProgressCallback =
+    llvm::function_ref<void(StringRef what, int64_t done, int64_t total)>;
+
+/// How many batches `datasets` hold (all must hold the same number).
+llvm::Expected<int64_t> countBatches(const CompiledFunction &function,
+                                     ArrayRef<NpyArray> datasets,
+                                     ArrayRef<std::string> names);
+
+/// Runs every batch and concatenates each result along its first axis.
+llvm::Expected<SmallVector<NpyArray>>
+runDataset(CompiledFunction &function, ArrayRef<NpyArray> datasets,
+           ArrayRef<std::string> names, ProgressCallback progress = {});
+
+/// Calibration: runs every batch through an instrumented function twice
+/// (ranges, then histograms over them, or over `priorRanges` where given
+/// so that shards merge) and returns its observers' statistics.
+llvm::Expected<CalibrationStatistics>
+calibrate(CompiledFunction &function, ArrayRef<NpyArray> datasets,
+          ArrayRef<std::string> names, unsigned bins,
+          const CalibrationStatistics *priorRanges = nullptr,
+          ProgressCallback progress = {});
 
 /// Writes statistics in the format of docs/Calibration.md.
 llvm::Error writeCalibrationStatistics(StringRef path,
