@@ -23,11 +23,13 @@ LLVM_PREFIX=/usr/lib/llvm-22
 # libomp-22-dev: the LLVM OpenMP runtime quant-run's JIT loads for
 # --num-threads N > 1 (qnn-cpu-pipeline threads=N); it replaces an older
 # libomp-NN-dev, which it conflicts with.
+# pybind11-dev and python3-dev: the in-process Python extension _quant_opt
+# (lib/Bindings/Python, quant_opt.native), built for the .venv's Python.
 # scripts/check-build-deps.py checks this list after each fresh configure.
 APT_PACKAGES=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-format-22
   cmake ninja-build g++ git zlib1g-dev libbenchmark-dev pkgconf libxml2-utils
-  libdnnl-dev ocl-icd-opencl-dev libomp-22-dev
+  libdnnl-dev ocl-icd-opencl-dev libomp-22-dev pybind11-dev python3-dev
   python3 python3-venv python3-numpy python3-pytest
   python3-matplotlib python3-sklearn dataset-fashion-mnist
 )

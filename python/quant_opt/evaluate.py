@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from . import datasets
+from . import datasets, native
 from .bitexact import check_layers
 from .execution import find_tool, quant_run_command
 from .onnx_import import UnsupportedModelError, import_model
@@ -151,6 +152,51 @@ class Tools:
             print(f"  ({time.time() - start:.1f} s)", file=sys.stderr)
         if process.returncode != 0:
             raise EvaluationError(f"quant-run failed:\n  {' '.join(cmd)}\n{''.join(errors)}")
+
+
+class InProcessTools:
+    """quant-opt's pipelines and quant-run's runner in this process
+    (quant_opt.native): no subprocess, no .npy file per call; the same
+    interface as Tools."""
+
+    def __init__(self, workdir: Path, verbose: bool = True):
+        self.workdir = workdir
+        self.verbose = verbose
+
+    def opt(self, source: Path, args: list[str], output: Path) -> Path:
+        try:
+            output.write_text(native.opt(source.read_text(), args))
+        except (RuntimeError, ValueError) as error:
+            raise EvaluationError(f"quant-opt failed: {source} {' '.join(args)}\n{error}") from None
+        return output
+
+    def run(self, module: Path, inputs: list[np.ndarray], num_results: int, label: str,
+            extra: list[str] = ()) -> list[np.ndarray]:
+        start = time.time()
+        extra = list(extra)
+        try:
+            program = native.compile(module.read_text(), "main")
+            if "--calibrate" in extra:
+                program.calibrate(inputs, extra[extra.index("--calibrate") + 1])
+                results = []
+            else:
+                results = program.run_dataset(inputs)
+        except RuntimeError as error:
+            raise EvaluationError(f"running {module} failed ({label}):\n{error}") from None
+        if len(results) != num_results:
+            raise EvaluationError(f"{module} gave {len(results)} results, {num_results} expected")
+        if self.verbose:
+            print(f"  {label:<28} ({time.time() - start:.1f} s)", file=sys.stderr)
+        return results
+
+
+def make_tools(workdir: Path, verbose: bool = True):
+    """In process where the Python extension is built (quant_opt.native),
+    else the quant-opt and quant-run tools; QUANT_OPT_SUBPROCESS=1 chooses
+    the tools."""
+    if os.environ.get("QUANT_OPT_SUBPROCESS") != "1" and native.available():
+        return InProcessTools(workdir, verbose)
+    return Tools(workdir, verbose)
 
 
 # --- metrics ------------------------------------------------------------
@@ -300,7 +346,7 @@ class Evaluation:
             self.x_cal = (self.x_cal - mean) / std
         check_fits(input_name, dims, self.x_eval, "evaluation")
         check_fits(input_name, dims, self.x_cal, "calibration")
-        self.tools = Tools(workdir, config.verbose)
+        self.tools = make_tools(workdir, config.verbose)
         self.batch = min(config.batch, len(self.x_eval))
         self.num_outputs = len(self.model.graph.output)
         # A model that carries its own quantization (ONNX Runtime's quantizer,
@@ -435,7 +481,7 @@ def evaluate(config: Config) -> dict:
     return report
 
 
-def per_layer(tools: Tools, work: Path, float_mlir: Path, pipeline: str, x_eval: np.ndarray,
+def per_layer(tools: "Tools | InProcessTools", work: Path, float_mlir: Path, pipeline: str, x_eval: np.ndarray,
               batch: int, samples: int, model: onnx.ModelProto, quant_out: np.ndarray,
               details: dict) -> tuple[list[dict], dict]:
     """Each activation of the quantized program against the float one, and

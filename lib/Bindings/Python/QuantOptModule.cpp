@@ -1,0 +1,254 @@
+//===- QuantOptModule.cpp - quant-opt in process, from Python -------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The Python extension `_quant_opt` (wrapped by python/quant_opt/native.py):
+// runs pass pipelines on module text and compiles functions with the runner
+// library, so that Python calls quant-opt without a subprocess, a file or a
+// new JIT per batch. Arrays cross as NumPy arrays (their dtype string is the
+// .npy dtype the runner takes). Errors raise RuntimeError with MLIR's
+// diagnostics.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/InitAll.h"
+#include "quant-opt/Runner/Npy.h"
+#include "quant-opt/Runner/Runner.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+namespace py = pybind11;
+using namespace mlir;
+
+namespace {
+
+/// A context with every dialect quant-opt and its pipelines use.
+std::unique_ptr<MLIRContext> makeContext() {
+  DialectRegistry registry;
+  qnn::registerQuantOptAndUpstreamDialects(registry);
+  auto context = std::make_unique<MLIRContext>(registry);
+  context->loadAllAvailableDialects();
+  return context;
+}
+
+/// Collects the diagnostics emitted while it lives, to raise them.
+struct DiagnosticCollector {
+  explicit DiagnosticCollector(MLIRContext &context)
+      : handler(&context, [this](Diagnostic &diagnostic) {
+          if (diagnostic.getSeverity() == DiagnosticSeverity::Error) {
+            llvm::raw_string_ostream os(errors);
+            os << diagnostic.getLocation() << ": error: " << diagnostic;
+            for (Diagnostic &note : diagnostic.getNotes())
+              os << "\n" << note.getLocation() << ": note: " << note;
+            os << "\n";
+          }
+          return success();
+        }) {}
+  [[noreturn]] void raise(const std::string &what) {
+    throw std::runtime_error(what + (errors.empty() ? "" : ":\n" + errors));
+  }
+  std::string errors;
+  ScopedDiagnosticHandler handler;
+};
+
+OwningOpRef<ModuleOp> parse(MLIRContext &context, const std::string &source,
+                            DiagnosticCollector &diagnostics,
+                            StringRef sourceName = "-") {
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(source, ParserConfig(&context), sourceName);
+  if (!module)
+    diagnostics.raise("cannot parse the module");
+  return module;
+}
+
+/// Runs `pipeline` (passes as quant-opt's command line names them, without
+/// the dashes: "qnn-insert-observers,canonicalize",
+/// "qnn-quantize-pipeline{statistics=s.json}") on `source` (named
+/// `sourceName` in locations); returns the result with locations (they
+/// carry the layer names).
+std::string runPipeline(const std::string &source, const std::string &pipeline,
+                        const std::string &sourceName) {
+  std::unique_ptr<MLIRContext> context = makeContext();
+  DiagnosticCollector diagnostics(*context);
+  OwningOpRef<ModuleOp> module =
+      parse(*context, source, diagnostics, sourceName);
+  PassManager pm(context.get(), ModuleOp::getOperationName(),
+                 OpPassManager::Nesting::Implicit);
+  std::string parseErrors;
+  llvm::raw_string_ostream errorStream(parseErrors);
+  if (failed(parsePassPipeline(pipeline, pm, errorStream)))
+    throw std::invalid_argument("bad pass pipeline '" + pipeline +
+                                "': " + parseErrors);
+  if (failed(pm.run(*module)))
+    diagnostics.raise("the pipeline '" + pipeline + "' failed");
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os, OpPrintingFlags().enableDebugInfo());
+  os << "\n"; // As quant-opt ends its output.
+  return text;
+}
+
+qnn::NpyArray toNpy(const py::handle &object) {
+  auto array = py::array::ensure(object, py::array::c_style);
+  if (!array)
+    throw std::invalid_argument("expected a NumPy array");
+  qnn::NpyArray result;
+  result.dtype = py::str(array.dtype().attr("str"));
+  for (py::ssize_t axis = 0; axis < array.ndim(); ++axis)
+    result.shape.push_back(array.shape(axis));
+  result.data.resize(array.nbytes());
+  if (array.nbytes())
+    std::memcpy(result.data.data(), array.data(), array.nbytes());
+  return result;
+}
+
+py::array toNumPy(const qnn::NpyArray &array) {
+  std::vector<py::ssize_t> shape(array.shape.begin(), array.shape.end());
+  // Copies the data.
+  return py::array(py::dtype(array.dtype), shape, array.data.data());
+}
+
+std::vector<qnn::NpyArray> toNpyList(const py::sequence &arrays) {
+  std::vector<qnn::NpyArray> result;
+  for (py::handle array : arrays)
+    result.push_back(toNpy(array));
+  return result;
+}
+
+py::list toNumPyList(ArrayRef<qnn::NpyArray> arrays) {
+  py::list result;
+  for (const qnn::NpyArray &array : arrays)
+    result.append(toNumPy(array));
+  return result;
+}
+
+SmallVector<std::string> argumentNames(size_t count) {
+  SmallVector<std::string> names;
+  for (size_t i = 0; i < count; ++i)
+    names.push_back("argument #" + std::to_string(i));
+  return names;
+}
+
+/// A function compiled for this CPU; owns the context its types live in.
+class Program {
+public:
+  Program(const std::string &source, const std::string &function,
+          bool reference, const std::string &cpu, const std::string &features,
+          unsigned threads)
+      : context(makeContext()) {
+    DiagnosticCollector diagnostics(*context);
+    OwningOpRef<ModuleOp> module = parse(*context, source, diagnostics);
+    qnn::CompileOptions options;
+    options.function = function;
+    options.referencePipeline = reference;
+    options.cpu = cpu;
+    options.features = features;
+    options.threads = threads;
+    auto compiled = qnn::CompiledFunction::compile(*module, options);
+    if (!compiled)
+      diagnostics.raise(llvm::toString(compiled.takeError()));
+    this->compiled = std::move(*compiled);
+  }
+
+  py::list call(const py::args &arrays) {
+    std::vector<qnn::NpyArray> inputs = toNpyList(arrays);
+    llvm::Expected<SmallVector<qnn::NpyArray>> results = [&] {
+      py::gil_scoped_release release;
+      return compiled->run(inputs, argumentNames(inputs.size()));
+    }();
+    if (!results)
+      throw std::runtime_error(llvm::toString(results.takeError()));
+    return toNumPyList(*results);
+  }
+
+  py::list runDataset(const py::sequence &datasets) {
+    std::vector<qnn::NpyArray> inputs = toNpyList(datasets);
+    llvm::Expected<SmallVector<qnn::NpyArray>> results = [&] {
+      py::gil_scoped_release release;
+      return qnn::runDataset(*compiled, inputs, argumentNames(inputs.size()));
+    }();
+    if (!results)
+      throw std::runtime_error(llvm::toString(results.takeError()));
+    return toNumPyList(*results);
+  }
+
+  void calibrate(const py::sequence &datasets, const std::string &output,
+                 unsigned bins, const std::string &ranges) {
+    std::vector<qnn::NpyArray> inputs = toNpyList(datasets);
+    qnn::CalibrationStatistics priorRanges;
+    if (!ranges.empty()) {
+      auto read = qnn::readCalibrationStatistics(ranges);
+      if (!read)
+        throw std::runtime_error(llvm::toString(read.takeError()));
+      priorRanges = std::move(*read);
+    }
+    llvm::Expected<qnn::CalibrationStatistics> statistics = [&] {
+      py::gil_scoped_release release;
+      return qnn::calibrate(*compiled, inputs, argumentNames(inputs.size()),
+                            bins, ranges.empty() ? nullptr : &priorRanges);
+    }();
+    if (!statistics)
+      throw std::runtime_error(llvm::toString(statistics.takeError()));
+    if (llvm::Error error =
+            qnn::writeCalibrationStatistics(output, *statistics))
+      throw std::runtime_error(llvm::toString(std::move(error)));
+  }
+
+  std::vector<std::string> observerIds() const {
+    ArrayRef<std::string> ids = compiled->getObserverIds();
+    return {ids.begin(), ids.end()};
+  }
+
+private:
+  std::unique_ptr<MLIRContext> context;
+  std::unique_ptr<qnn::CompiledFunction> compiled;
+};
+
+} // namespace
+
+PYBIND11_MODULE(_quant_opt, m) {
+  m.doc() = "quant-opt's pipelines and runner, in process";
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  qnn::registerQuantOptAndUpstreamPasses();
+  // The compiled programs malloc their intermediate tensors on every call.
+  qnn::keepFreedMemoryForReuse();
+
+  m.def("run_pipeline", &runPipeline, py::arg("source"), py::arg("pipeline"),
+        py::arg("source_name") = "-",
+        "Runs a pass pipeline (quant-opt's pass names, comma-separated, "
+        "options in braces) on module text; returns the result with "
+        "locations.");
+  py::class_<Program>(m, "Program")
+      .def(py::init<const std::string &, const std::string &, bool,
+                    const std::string &, const std::string &, unsigned>(),
+           py::arg("source"), py::arg("function") = "main",
+           py::arg("reference") = false, py::arg("cpu") = "",
+           py::arg("features") = "", py::arg("threads") = 1)
+      .def("__call__", &Program::call,
+           "Calls the function on NumPy arrays; returns its results.")
+      .def("run_dataset", &Program::runDataset, py::arg("datasets"),
+           "Runs every batch of the data sets (one per argument, samples "
+           "along the first axis); returns the results concatenated.")
+      .def("calibrate", &Program::calibrate, py::arg("datasets"),
+           py::arg("output"), py::arg("bins") = 2048, py::arg("ranges") = "",
+           "Calibrates an instrumented function on the data sets and "
+           "writes the statistics file.")
+      .def_property_readonly("observer_ids", &Program::observerIds);
+}

@@ -1,0 +1,117 @@
+"""quant_opt.native (the extension _quant_opt, in process) against the tools
+it replaces in-process: the same module text as quant-opt, the same bits as
+quant-run, the same statistics as quant-run --calibrate; its errors; and the
+package as `pip install ./python` installs it, quantizing and running a
+bundled model."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quant_opt import native
+from quant_opt.execution import find_tool
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "test" / "Pipelines" / "quantize-pipeline.mlir"
+STATS = ROOT / "test" / "Pipelines" / "Inputs" / "cnn-stats.json"
+
+pytestmark = pytest.mark.skipif(not native.available(),
+                                reason="the extension _quant_opt is not built")
+
+
+def images(count, seed=0):
+    return np.random.default_rng(seed).normal(0, 1, (count, 4, 4, 2)).astype(np.float32)
+
+
+def test_opt_prints_what_quant_opt_prints():
+    flags = [f"--qnn-quantize-pipeline=statistics={STATS}"]
+    # quant-opt reads it from stdin, which it names "<stdin>" in locations.
+    tool = subprocess.run([find_tool("quant-opt"), "-", *flags, "--mlir-print-debuginfo"],
+                          input=MODEL.read_text(), check=True, capture_output=True,
+                          text=True).stdout
+    assert native.opt(MODEL.read_text(), flags, source_name="<stdin>") == tool
+    # The same as a textual pipeline.
+    assert native.pipeline_from_flags(flags + ["--canonicalize"]) == \
+        f"qnn-quantize-pipeline{{statistics={STATS}}},canonicalize"
+
+
+def test_program_gives_quant_runs_bits(tmp_path):
+    quantized = native.opt(MODEL.read_text(), [f"--qnn-quantize-pipeline=statistics={STATS}"])
+    (tmp_path / "q.mlir").write_text(quantized)
+    xs = images(8)
+    np.save(tmp_path / "x.npy", xs)
+    subprocess.run([find_tool("quant-run"), str(tmp_path / "q.mlir"), "-f", "cnn", "-i",
+                    str(tmp_path / "x.npy"), "--dataset", "-o", str(tmp_path / "y.npy")], check=True,
+                   capture_output=True)
+    want = np.load(tmp_path / "y.npy")
+    program = native.compile(quantized, "cnn")
+    got = program.run_dataset([xs])[0]
+    assert got.dtype == want.dtype == np.float32 and got.shape == (8, 3)
+    assert np.array_equal(got, want)
+    assert len(np.unique(want)) > 8  # outputs that can differ
+    # One call, and the scalar reference pipeline: the same bits.
+    assert np.array_equal(program(xs[3:4])[0], want[3:4])
+    assert np.array_equal(native.compile(quantized, "cnn", reference=True)(xs[3:4])[0], want[3:4])
+
+
+def test_calibrate_writes_quant_runs_statistics(tmp_path):
+    instrumented = native.opt(MODEL.read_text(), ["--qnn-insert-observers"])
+    (tmp_path / "i.mlir").write_text(instrumented)
+    xs = images(16, seed=1)
+    np.save(tmp_path / "x.npy", xs)
+    subprocess.run([find_tool("quant-run"), str(tmp_path / "i.mlir"), "-f", "cnn", "-i",
+                    str(tmp_path / "x.npy"), "--calibrate", str(tmp_path / "tool.json"),
+                    "--bins", "64"], check=True, capture_output=True)
+    program = native.compile(instrumented, "cnn")
+    assert program.observer_ids == ["input", "conv1", "dw", "flatten", "fc"]
+    program.calibrate([xs], str(tmp_path / "native.json"), bins=64)
+    tool = json.loads((tmp_path / "tool.json").read_text())
+    assert json.loads((tmp_path / "native.json").read_text()) == tool
+    assert tool["tensors"]["conv1"]["count"] == 16 * 4 * 4 * 2
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(ValueError, match="'no-such-pass' does not refer to a registered pass"):
+        native.opt(MODEL.read_text(), "no-such-pass")
+    with pytest.raises(ValueError, match="not a pass flag"):
+        native.opt(MODEL.read_text(), ["canonicalize"])
+    with pytest.raises(RuntimeError, match="cannot parse the module"):
+        native.compile("func.func @f(", "f")
+    with pytest.raises(RuntimeError, match="no function @missing"):
+        native.compile(MODEL.read_text(), "missing")
+    program = native.compile(MODEL.read_text(), "cnn")
+    with pytest.raises(RuntimeError, match=r"expects tensor<1x4x4x2xf32>.*shape \(2, 2\)"):
+        program(np.zeros((2, 2), np.float32))
+    with pytest.raises(RuntimeError, match="no qnn.observe to calibrate"):
+        program.calibrate([images(2)], "/dev/null")
+
+
+def test_pip_installed_package_quantizes_and_runs_a_bundled_model(tmp_path):
+    """`pip install ./python` (into a target directory), then a new
+    interpreter that sees only that copy of quant_opt (and the project's
+    environment for numpy and onnx): quantize_onnx on fashion-cnn, run."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--disable-pip-version-check", "--target", str(tmp_path / "site"),
+                    str(ROOT / "python")], check=True, capture_output=True)
+    assert list((tmp_path / "site" / "quant_opt").glob("_quant_opt*.so"))
+    script = f"""
+import numpy as np, quant_opt
+from quant_opt import datasets, native
+assert native._load().__file__.startswith({str(tmp_path / 'site')!r}), native._load().__file__
+x, y = datasets.load("fashion-mnist", "test")
+text = quant_opt.quantize_onnx({str(ROOT / 'models' / 'fashion-cnn' / 'model.onnx')!r}, x[:128], batch=64)
+logits, = quant_opt.compile(text).run_dataset([x[:512]])
+print("top-1", (logits.argmax(1) == y[:512]).mean())
+"""
+    environment = {k: v for k, v in os.environ.items() if k != "QUANT_OPT_BUILD_DIR"}
+    environment["PYTHONPATH"] = str(tmp_path / "site")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=environment,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    top1 = float(result.stdout.split()[-1])
+    assert top1 > 0.85, result.stdout
