@@ -59,6 +59,11 @@ llvm_config.with_environment(
     "PYTHONPATH", os.path.join(config.quant_opt_src_root, "python"), append_path=True
 )
 
+# A sanitizer build (scripts/sanitize.sh): its libraries need the
+# sanitizer's runtime in whatever links them.
+if config.quant_opt_sanitize:
+    config.available_features.add("sanitized")
+
 # Host CPU features tests may depend on (docs/Testing.md: a test about one
 # CPU kind says so and does not apply elsewhere).
 try:
