@@ -363,7 +363,7 @@ class Importer:
         producers = {out: node for node in nodes for out in node.output}
         folded = set()
         for node in nodes:
-            if node.op_type != "BatchNormalization":
+            if node.op_type != "BatchNormalization" or _attrs(node).get("training_mode", 0):
                 continue
             conv = producers.get(node.input[0])
             if (conv is None or conv.op_type != "Conv" or len(readers.get(conv.output[0], [])) != 1
@@ -1056,6 +1056,17 @@ class Importer:
     def op_Dropout(self, node, inputs, attrs):
         if len(node.output) > 1 and node.output[1]:
             raise UnsupportedModelError(f"Dropout node '{node.name}': the mask output")
+        # training_mode (opset 12+): true drops values at random, which an
+        # inference compiler does not do; only a constant false is the
+        # identity.
+        training = inputs[2] if len(inputs) > 2 else None
+        if training is not None:
+            if not isinstance(training, Const):
+                raise UnsupportedModelError(f"Dropout node '{node.name}': training_mode must be a "
+                                            "constant (false) for inference")
+            if bool(np.asarray(training.array).reshape(-1)[0]):
+                raise UnsupportedModelError(f"Dropout node '{node.name}': training_mode=true (random "
+                                            "dropping) is not inference")
         return self.act(node.input[0], node)  # inference: the identity
 
     def op_Cast(self, node, inputs, attrs):
@@ -1163,6 +1174,10 @@ class Importer:
         return Act(ssa, shape)
 
     def op_BatchNormalization(self, node, inputs, attrs):
+        if attrs.get("training_mode", 0):
+            raise UnsupportedModelError(f"BatchNormalization node '{node.name}': training_mode=1 "
+                                        "(normalizes with the batch's own statistics) is not "
+                                        "inference")
         x = self.act(node.input[0], node)
         if not all(isinstance(v, Const) for v in inputs[1:5]):
             raise UnsupportedModelError(f"BatchNormalization node '{node.name}': parameters must be "

@@ -706,3 +706,36 @@ def test_cli_output_parses(tmp_path):
     parsed = subprocess.run([find_tool("quant-opt"), str(tmp_path / "model.mlir"), "-o", "/dev/null"],
                             capture_output=True, text=True)
     assert parsed.returncode == 0, parsed.stderr
+
+
+def test_training_modes_refused_not_imported_as_inference():
+    """BatchNormalization with training_mode=1 normalizes with the batch's
+    statistics and Dropout with training_mode=true drops at random: neither
+    is the inference op, so both are refused by name (they were imported as
+    the inference ops, silently wrong)."""
+    c = 4
+    params = [const("scale", np.ones(c)), const("bias", np.zeros(c)), const("mean", np.zeros(c)),
+              const("var", np.ones(c))]
+    bn = helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"],
+                          ["y", "running_mean", "running_var"], name="bn", training_mode=1)
+    model = make_model([bn], {"x": ["N", c, 5, 5]}, ["y"], params, opset=15)
+    with pytest.raises(UnsupportedModelError, match="BatchNormalization node 'bn': training_mode=1"):
+        import_model(model)
+    # After a Conv, where inference BN is folded into the weights.
+    conv = conv_node("conv", "x", "h", "w")
+    bn = helper.make_node("BatchNormalization", ["h", "scale", "bias", "mean", "var"],
+                          ["y", "running_mean", "running_var"], name="bn", training_mode=1)
+    model = make_model([conv, bn], IMAGE, ["y"], [weights("w", (4, 2, 3, 3), 1)] + params, opset=15)
+    with pytest.raises(UnsupportedModelError, match="BatchNormalization node 'bn': training_mode=1"):
+        import_model(model)
+
+    dropout = helper.make_node("Dropout", ["x", "ratio", "training"], ["y"], name="drop")
+    model = make_model([dropout], {"x": ["N", 4]}, ["y"],
+                       [const("ratio", np.array(0.5)), numpy_helper.from_array(np.array(True), "training")])
+    with pytest.raises(UnsupportedModelError, match="Dropout node 'drop': training_mode=true"):
+        import_model(model)
+    # training_mode false is inference: the identity.
+    dropout = helper.make_node("Dropout", ["x", "ratio", "training"], ["y"], name="drop")
+    model = make_model([dropout], {"x": ["N", 4]}, ["y"],
+                       [const("ratio", np.array(0.5)), numpy_helper.from_array(np.array(False), "training")])
+    assert "func.func @main" in import_model(model)
