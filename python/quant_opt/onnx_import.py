@@ -298,6 +298,21 @@ class Importer:
         results, result_types = [], []
         for out in self.graph.output:
             value = self.values.get(out.name)
+            if isinstance(value, Const) and value.array.dtype.kind in "biu":
+                # An integer output (Shape's int64) keeps its type.
+                array = np.asarray(value.array)
+                elem = "i1" if array.dtype.kind == "b" else f"i{array.dtype.itemsize * 8}"
+                flat = ", ".join(str(int(v)) for v in array.reshape(-1))
+                ssa = self.fresh()
+                literal = f"dense<{int(array.reshape(-1)[0])}>" if array.size == 1 else \
+                    f"dense<[{flat}]>" if array.ndim == 1 else None
+                if literal is None:
+                    raise UnsupportedModelError(f"graph output '{out.name}': an integer constant "
+                                                "of rank above 1")
+                self.emit(f"{ssa} = arith.constant {literal} : {_ttype(array.shape, elem)}")
+                results.append(ssa)
+                result_types.append(_ttype(array.shape, elem))
+                continue
             if isinstance(value, Const):
                 value = Act(self.constant(value.array), tuple(value.array.shape))
             if value is None:

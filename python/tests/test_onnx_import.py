@@ -739,3 +739,15 @@ def test_training_modes_refused_not_imported_as_inference():
     model = make_model([dropout], {"x": ["N", 4]}, ["y"],
                        [const("ratio", np.array(0.5)), numpy_helper.from_array(np.array(False), "training")])
     assert "func.func @main" in import_model(model)
+
+
+def test_shape_output_is_int64():
+    """Shape's output is int64 in ONNX (it was returned as float32)."""
+    model = make_model([helper.make_node("Shape", ["x"], ["s"], name="shape"),
+                        helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                       IMAGE, ["y"])
+    graph = model.graph
+    graph.output.append(helper.make_tensor_value_info("s", TensorProto.INT64, [4]))
+    text = import_model(model, batch=2)
+    assert f"-> (tensor<2x{C}x{H}x{W}xf32>, tensor<4xi64>)" in text, text
+    assert f"arith.constant dense<[2, {C}, {H}, {W}]> : tensor<4xi64>" in text
