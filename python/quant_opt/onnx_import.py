@@ -966,8 +966,25 @@ class Importer:
         if x.shape == shape:
             return x
         src = x.shape
-        groups = _reassociation(src, shape)
+        if 0 in src or 0 in shape:
+            raise UnsupportedModelError(f"'{name}': a reshape of a zero-size tensor ({src} to "
+                                        f"{shape}) is not supported")
+        if int(np.prod(src)) != int(np.prod(shape)):
+            raise UnsupportedModelError(f"'{name}': cannot reshape {src} ({int(np.prod(src))} "
+                                        f"elements) to {shape}")
         ssa = self.fresh()
+        if not src or not shape:
+            # A scalar and a shape of ones (a reduction over all axes with
+            # keepdims): no dimension to group.
+            if not src:
+                self.emit(f"{ssa} = tensor.expand_shape {x.ssa} [] output_shape "
+                          f"[{', '.join(map(str, shape))}] : {_ttype(src)} into {_ttype(shape)} "
+                          f"{self.loc(name)}")
+            else:
+                self.emit(f"{ssa} = tensor.collapse_shape {x.ssa} [] : {_ttype(src)} into "
+                          f"{_ttype(shape)} {self.loc(name)}")
+            return Act(ssa, shape)
+        groups = _reassociation(src, shape)
         if groups is not None and len(shape) < len(src):
             self.emit(f"{ssa} = tensor.collapse_shape {x.ssa} {_groups(groups)} : {_ttype(src)} into "
                       f"{_ttype(shape)} {self.loc(name)}")

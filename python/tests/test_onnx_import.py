@@ -751,3 +751,18 @@ def test_shape_output_is_int64():
     text = import_model(model, batch=2)
     assert f"-> (tensor<2x{C}x{H}x{W}xf32>, tensor<4xi64>)" in text, text
     assert f"arith.constant dense<[2, {C}, {H}, {W}]> : tensor<4xi64>" in text
+
+
+def test_reduce_over_all_axes_with_keepdims():
+    """ReduceMean over every axis with keepdims=1 (a scalar reshaped to all
+    ones: it recursed without end); and a reshape of a zero-size tensor is
+    refused by name instead."""
+    model = make_model([helper.make_node("ReduceMean", ["x"], ["y"], name="mean", keepdims=1)],
+                       {"x": ["N", 3, 4]}, ["y"])
+    text, _ = check(model)
+    assert "tensor.expand_shape" in text and "[] output_shape [1, 1, 1]" in text
+    importer_input = make_model([helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape",
+                                                  allowzero=1)],
+                                {"x": ["N", 0, 4]}, ["y"], [const("shape", [4, 0, 1], np.int64)])
+    with pytest.raises(UnsupportedModelError, match="a reshape of a zero-size tensor"):
+        import_model(importer_input)
