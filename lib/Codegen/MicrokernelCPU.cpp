@@ -1006,8 +1006,7 @@ struct MicrokernelCPUPass
     SmallVector<ReassociationIndices> outputGroups;
     if (!matchMatmul(generic, maps, ranges, weightType, layout, rewriter,
                      activation, collapsedInit, outputGroups) &&
-        !matchConvolution(generic, maps, ranges, weightType, layout) &&
-        !matchDepthwise(generic, maps, ranges, weightType, layout))
+        !matchConvolution(generic, maps, ranges, weightType, layout))
       return remark("it is neither a matmul (maps (m..., k), (k, n) or (n, "
                     "k), (m..., n)) nor a 2-D NHWC convolution, regular or "
                     "depthwise");
@@ -1248,156 +1247,99 @@ struct MicrokernelCPUPass
     return true;
   }
 
-  /// A 2-D convolution: input (n, oh * sh + kh * dh, ow * sw + kw * dw, c),
-  /// output (n, oh, ow, f), weights any permutation of (kh, kw, c, f).
+  /// A 2-D convolution, regular or depthwise: input (n, oh * sh + kh * dh,
+  /// ow * sw + kw * dw, c), output (n, oh, ow, f) and weights any
+  /// permutation of (kh, kw, c, f); or, depthwise, output (n, oh, ow, c)
+  /// and weights any permutation of (kh, kw, c).
   bool matchConvolution(linalg::GenericOp op, ArrayRef<AffineMap> maps,
                         ArrayRef<int64_t> ranges, RankedTensorType weightType,
                         ContractionLayout &layout) {
     FailureOr<linalg::ConvolutionDimensions> dims =
         linalg::inferConvolutionDims(op);
     if (failed(dims) || dims->batch.size() != 1 ||
-        dims->outputImage.size() != 2 || dims->outputChannel.size() != 1 ||
-        dims->filterLoop.size() != 2 || dims->inputChannel.size() != 1 ||
-        !dims->depth.empty() || weightType.getRank() != 4)
-      return false;
-    AffineMap input = maps[0], filter = maps[1], output = maps[2];
-    unsigned batch = dims->batch[0], oh = dims->outputImage[0],
-             ow = dims->outputImage[1], f = dims->outputChannel[0],
-             kh = dims->filterLoop[0], kw = dims->filterLoop[1],
-             c = dims->inputChannel[0];
-    MLIRContext *ctx = op.getContext();
-    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
-    SmallVector<int64_t> strides(dims->strides.begin(), dims->strides.end());
-    SmallVector<int64_t> dilations(dims->dilations.begin(),
-                                   dims->dilations.end());
-    if (strides.size() != 2 || dilations.size() != 2)
-      return false;
-    if (output != AffineMap::get(maps[2].getNumDims(), 0,
-                                 {d(batch), d(oh), d(ow), d(f)}, ctx))
-      return false;
-    if (input.getNumResults() != 4 || input.getResult(0) != d(batch) ||
-        input.getResult(3) != d(c) ||
-        input.getResult(1) != d(oh) * strides[0] + d(kh) * dilations[0] ||
-        input.getResult(2) != d(ow) * strides[1] + d(kw) * dilations[1])
-      return false;
-    // The filter: a permutation of (kh, kw, c, f).
-    SmallVector<int64_t> position(4, -1);
-    unsigned roles[4] = {kh, kw, c, f};
-    for (unsigned i = 0; i < 4; ++i) {
-      auto dim = dyn_cast<AffineDimExpr>(filter.getResult(i));
-      if (!dim)
-        return false;
-      for (unsigned role = 0; role < 4; ++role)
-        if (dim.getPosition() == roles[role])
-          position[role] = i;
-    }
-    if (llvm::is_contained(position, -1))
-      return false;
-    SmallVector<int64_t> strideOf(4);
-    int64_t running = 1;
-    for (int64_t i = 3; i >= 0; --i) {
-      strideOf[i] = running;
-      running *= weightType.getDimSize(i);
-    }
-    int64_t kwExtent = ranges[kw];
-    int64_t khStride = strideOf[position[0]], kwStride = strideOf[position[1]],
-            cStride = strideOf[position[2]], fStride = strideOf[position[3]];
-    layout.outer = {ranges[batch], ranges[oh]};
-    layout.rows = ranges[ow];
-    layout.taps = {ranges[kh], kwExtent};
-    layout.depth = ranges[c];
-    layout.channels = ranges[f];
-    layout.weightIndex = [=](int64_t nn, int64_t t, int64_t kk) {
-      return (t / kwExtent) * khStride + (t % kwExtent) * kwStride +
-             kk * cStride + nn * fStride;
-    };
-    int64_t sh = strides[0], sw = strides[1], dh = dilations[0],
-            dw = dilations[1];
-    layout.activationIndices = [=](OpBuilder &b, Location loc, ValueRange outer,
-                                   Value row, ValueRange taps, Value offset) {
-      return SmallVector<Value>{outer[0],
-                                affine(b, loc, outer[1], sh, taps[0], dh),
-                                affine(b, loc, row, sw, taps[1], dw), offset};
-    };
-    layout.outputIndices = [](OpBuilder &, Location, ValueRange outer,
-                              Value row, Value column) {
-      return SmallVector<Value>{outer[0], outer[1], row, column};
-    };
-    return true;
-  }
-
-  /// A depthwise 2-D convolution: input (n, oh * sh + kh * dh, ow * sw +
-  /// kw * dw, c), output (n, oh, ow, c), weights any permutation of
-  /// (kh, kw, c).
-  bool matchDepthwise(linalg::GenericOp op, ArrayRef<AffineMap> maps,
-                      ArrayRef<int64_t> ranges, RankedTensorType weightType,
-                      ContractionLayout &layout) {
-    FailureOr<linalg::ConvolutionDimensions> dims =
-        linalg::inferConvolutionDims(op);
-    if (failed(dims) || dims->batch.size() != 1 ||
-        dims->outputImage.size() != 2 || !dims->outputChannel.empty() ||
-        dims->filterLoop.size() != 2 || !dims->inputChannel.empty() ||
-        dims->depth.size() != 1 || weightType.getRank() != 3 ||
+        dims->outputImage.size() != 2 || dims->filterLoop.size() != 2 ||
         dims->strides.size() != 2 || dims->dilations.size() != 2)
+      return false;
+    bool depthwise = dims->depth.size() == 1 && dims->inputChannel.empty() &&
+                     dims->outputChannel.empty();
+    bool regular = dims->depth.empty() && dims->inputChannel.size() == 1 &&
+                   dims->outputChannel.size() == 1;
+    if ((!depthwise && !regular) || weightType.getRank() != (depthwise ? 3 : 4))
       return false;
     AffineMap input = maps[0], filter = maps[1], output = maps[2];
     unsigned batch = dims->batch[0], oh = dims->outputImage[0],
              ow = dims->outputImage[1], kh = dims->filterLoop[0],
-             kw = dims->filterLoop[1], c = dims->depth[0];
+             kw = dims->filterLoop[1];
+    unsigned c = depthwise ? dims->depth[0] : dims->inputChannel[0];
+    unsigned f = depthwise ? c : dims->outputChannel[0];
     MLIRContext *ctx = op.getContext();
     auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
     int64_t sh = dims->strides[0], sw = dims->strides[1],
             dh = dims->dilations[0], dw = dims->dilations[1];
     if (output != AffineMap::get(output.getNumDims(), 0,
-                                 {d(batch), d(oh), d(ow), d(c)}, ctx) ||
+                                 {d(batch), d(oh), d(ow), d(f)}, ctx) ||
         input.getNumResults() != 4 || input.getResult(0) != d(batch) ||
         input.getResult(3) != d(c) ||
         input.getResult(1) != d(oh) * sh + d(kh) * dh ||
         input.getResult(2) != d(ow) * sw + d(kw) * dw)
       return false;
-    // The filter: a permutation of (kh, kw, c).
-    SmallVector<int64_t> position(3, -1);
-    unsigned roles[3] = {kh, kw, c};
-    for (unsigned i = 0; i < 3; ++i) {
+    // The filter: a permutation of the roles; each role's element stride.
+    SmallVector<unsigned> roles = {kh, kw, c};
+    if (!depthwise)
+      roles.push_back(f);
+    SmallVector<int64_t> strideOf(roles.size(), -1);
+    int64_t running = 1;
+    for (int64_t i = weightType.getRank() - 1; i >= 0; --i) {
       auto dim = dyn_cast<AffineDimExpr>(filter.getResult(i));
       if (!dim)
         return false;
-      for (unsigned role = 0; role < 3; ++role)
-        if (dim.getPosition() == roles[role])
-          position[role] = i;
-    }
-    if (llvm::is_contained(position, -1))
-      return false;
-    SmallVector<int64_t> strideOf(3);
-    int64_t running = 1;
-    for (int64_t i = 2; i >= 0; --i) {
-      strideOf[i] = running;
+      for (auto [role, loop] : llvm::enumerate(roles))
+        if (dim.getPosition() == loop)
+          strideOf[role] = running;
       running *= weightType.getDimSize(i);
     }
+    if (llvm::is_contained(strideOf, -1))
+      return false;
     int64_t kwExtent = ranges[kw];
-    int64_t khStride = strideOf[position[0]], kwStride = strideOf[position[1]],
-            cStride = strideOf[position[2]];
+    int64_t khStride = strideOf[0], kwStride = strideOf[1],
+            cStride = strideOf[2], fStride = depthwise ? 0 : strideOf[3];
     layout.outer = {ranges[batch], ranges[oh]};
     layout.rows = ranges[ow];
     layout.taps = {ranges[kh], kwExtent};
-    layout.depth = 1;
-    layout.channels = ranges[c];
-    layout.depthwise = true;
-    layout.columnStride = sw;
-    layout.columnDilation = dw;
-    layout.weightIndex = [=](int64_t nn, int64_t t, int64_t) {
-      return (t / kwExtent) * khStride + (t % kwExtent) * kwStride +
-             nn * cStride;
-    };
-    layout.activationIndices = [=](OpBuilder &b, Location loc, ValueRange outer,
-                                   Value row, ValueRange taps, Value column) {
-      return SmallVector<Value>{outer[0],
-                                affine(b, loc, outer[1], sh, taps[0], dh),
-                                affine(b, loc, row, sw, taps[1], 1), column};
-    };
+    layout.channels = ranges[f];
     layout.outputIndices = [](OpBuilder &, Location, ValueRange outer,
                               Value row, Value column) {
       return SmallVector<Value>{outer[0], outer[1], row, column};
+    };
+    if (depthwise) {
+      layout.depth = 1;
+      layout.depthwise = true;
+      layout.columnStride = sw;
+      layout.columnDilation = dw;
+      layout.weightIndex = [=](int64_t nn, int64_t t, int64_t) {
+        return (t / kwExtent) * khStride + (t % kwExtent) * kwStride +
+               nn * cStride;
+      };
+      // taps: the filter row and the input column relative to the tile's.
+      layout.activationIndices = [=](OpBuilder &b, Location loc,
+                                     ValueRange outer, Value row,
+                                     ValueRange taps, Value column) {
+        return SmallVector<Value>{outer[0],
+                                  affine(b, loc, outer[1], sh, taps[0], dh),
+                                  affine(b, loc, row, sw, taps[1], 1), column};
+      };
+      return true;
+    }
+    layout.depth = ranges[c];
+    layout.weightIndex = [=](int64_t nn, int64_t t, int64_t kk) {
+      return (t / kwExtent) * khStride + (t % kwExtent) * kwStride +
+             kk * cStride + nn * fStride;
+    };
+    layout.activationIndices = [=](OpBuilder &b, Location loc, ValueRange outer,
+                                   Value row, ValueRange taps, Value offset) {
+      return SmallVector<Value>{outer[0],
+                                affine(b, loc, outer[1], sh, taps[0], dh),
+                                affine(b, loc, row, sw, taps[1], dw), offset};
     };
     return true;
   }
