@@ -118,6 +118,15 @@ func.func @f(%a: {mlir_type(a.shape, 'i8' if dtype != 'f32' else 'f32')}) -> {ml
     compare(name, run("case", module, [a]), want, dtype)
 
 
+def windows(x, kh, kw, stride, dilation, oh, ow, wide):
+    """Per filter tap (i, j): the (n, oh, ow, c) input values it meets."""
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dilation, j * dilation
+            yield i, j, x[:, top:top + stride * (oh - 1) + 1:stride,
+                          left:left + stride * (ow - 1) + 1:stride, :].astype(wide)
+
+
 def conv(h, w, c, f, kh, kw, stride=1, dilation=1, dtype="i8", a_signed=False,
          fhwc=False):
     rng = np.random.default_rng(h * w + c * f + kh * kw + stride + 7 * dilation)
@@ -145,12 +154,8 @@ func.func @f(%x: {mlir_type(x.shape, elt)}) -> {mlir_type(out_shape, acc)} {{
 """
     wide = np.float64 if dtype == "f32" else np.int64
     want = np.zeros(out_shape, wide)
-    for i in range(kh):
-        for j in range(kw):
-            top, left = i * dilation, j * dilation
-            patch = x[:, top:top + stride * (oh - 1) + 1:stride,
-                      left:left + stride * (ow - 1) + 1:stride, :].astype(wide)
-            want += np.einsum("nhwc,cf->nhwf", patch, k[i, j].astype(wide))
+    for i, j, patch in windows(x, kh, kw, stride, dilation, oh, ow, wide):
+        want += np.einsum("nhwc,cf->nhwf", patch, k[i, j].astype(wide))
     name = (f"conv {h}x{w}x{c}->{f} {kh}x{kw}/{stride} dilation {dilation} {dtype}"
             f"{' s8' if a_signed else ''}{' fhwc' if fhwc else ''}")
     compare(name, run("case", module, [x]), want, dtype)
@@ -193,12 +198,8 @@ func.func @f(%x: {x_t}) -> {o_t} {{
 """
     wide = np.float64 if dtype == "f32" else np.int64
     want = np.zeros(out_shape, wide)
-    for i in range(kh):
-        for j in range(kw):
-            top, left = i * dilation, j * dilation
-            patch = x[:, top:top + stride * (oh - 1) + 1:stride,
-                      left:left + stride * (ow - 1) + 1:stride, :].astype(wide)
-            want += patch * k[i, j].astype(wide)
+    for i, j, patch in windows(x, kh, kw, stride, dilation, oh, ow, wide):
+        want += patch * k[i, j].astype(wide)
     name = (f"depthwise {h}x{w}x{c} {kh}x{kw}/{stride} dilation {dilation} {dtype}"
             f"{' s8' if a_signed else ''}{' chw' if chw else ''}{' named' if named else ''}")
     compare(name, run("case", module, [x]), want, dtype)
