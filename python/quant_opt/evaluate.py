@@ -195,6 +195,8 @@ def make_tools(workdir: Path, verbose: bool = True):
     else the quant-opt and quant-run tools; QUANT_OPT_SUBPROCESS=1 chooses
     the tools."""
     if os.environ.get("QUANT_OPT_SUBPROCESS") != "1" and native.available():
+        # As quant-run does for itself: the programs run batch after batch.
+        native.keep_freed_memory_for_reuse()
         return InProcessTools(workdir, verbose)
     return Tools(workdir, verbose)
 

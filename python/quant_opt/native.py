@@ -66,6 +66,15 @@ def available() -> bool:
         return False
 
 
+def keep_freed_memory_for_reuse() -> None:
+    """Makes this process keep the memory it frees (glibc mallopt), as
+    quant-run does: compiled programs malloc their intermediate tensors on
+    every call, and returning large blocks to the OS makes each call
+    page-fault them in again. Process-wide: for scripts that run programs
+    many times, not done on import."""
+    _load().keep_freed_memory_for_reuse()
+
+
 def pipeline_from_flags(flags) -> str:
     """quant-opt command-line pass flags ("--canonicalize",
     "--qnn-insert-qdq=statistics=s.json recipe=r.json") as a textual pass

@@ -227,14 +227,17 @@ PYBIND11_MODULE(_quant_opt, m) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   qnn::registerQuantOptAndUpstreamPasses();
-  // The compiled programs malloc their intermediate tensors on every call.
-  qnn::keepFreedMemoryForReuse();
 
   m.def("run_pipeline", &runPipeline, py::arg("source"), py::arg("pipeline"),
         py::arg("source_name") = "-",
         "Runs a pass pipeline (quant-opt's pass names, comma-separated, "
         "options in braces) on module text; returns the result with "
         "locations.");
+  // Process-wide, so not done on import: for tools (quant-eval) that run
+  // programs many times.
+  m.def("keep_freed_memory_for_reuse", &qnn::keepFreedMemoryForReuse,
+        "Keeps freed memory for reuse (glibc mallopt): compiled programs "
+        "malloc their intermediate tensors on every call.");
   py::class_<Program>(m, "Program")
       .def(py::init<const std::string &, const std::string &, bool,
                     const std::string &, const std::string &, unsigned>(),
