@@ -1633,8 +1633,15 @@ std::optional<SmallVector<double>> qnn::getConstantBias(Operation *op) {
   if (!user)
     return std::nullopt;
   std::optional<Clamp> clamp; // (bias + clamp in one body: still its bias)
-  return matchBiasAdd(user, op->getResult(0), layout->resultChannelAxis,
-                      &clamp);
+  if (std::optional<SmallVector<double>> bias = matchBiasAdd(
+          user, op->getResult(0), layout->resultChannelAxis, &clamp))
+    return bias;
+  // Or the bias broadcast into what it accumulates into.
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  if (!linalgOp || linalgOp.getNumDpsInits() != 1)
+    return std::nullopt;
+  return matchBiasInit(linalgOp.getDpsInitOperand(0)->get(),
+                       layout->resultChannelAxis);
 }
 
 bool qnn::isFusedIntermediate(Value value) {
@@ -1642,6 +1649,14 @@ bool qnn::isFusedIntermediate(Value value) {
   Operation *producer = value.getDefiningOp();
   if (!user || !producer)
     return false;
+  // A bias broadcast into what a contraction accumulates into.
+  if (std::optional<WeightOperand> layout = getConstantWeightOperand(user)) {
+    auto contraction = cast<linalg::LinalgOp>(user);
+    if (contraction.getNumDpsInits() == 1 &&
+        contraction.getDpsInitOperand(0)->get() == value &&
+        matchBiasInit(value, layout->resultChannelAxis))
+      return true;
+  }
   // The first of two activations in a row (ReLU6 as max then min) after
   // what fuses with them: the pair is one clamp.
   if (user->getNumResults() == 1)

@@ -213,19 +213,11 @@ struct QNNInsertQDQPass
     // will take into their contraction are recognized by its constant
     // weights, and are not worth a remark.
     module.walk([&](Operation *op) {
-      bool fusedEpilogue = llvm::any_of(op->getOperands(), [](Value operand) {
-        return isFusedIntermediate(operand);
-      });
-      // What a contraction accumulates into (a bias broadcast into its
-      // init, as tosa-to-linalg writes it) is fused with it.
-      bool contractionStart =
-          op->getNumResults() > 0 &&
-          llvm::all_of(op->getUses(), [](OpOperand &use) {
-            auto user = dyn_cast<linalg::LinalgOp>(use.getOwner());
-            return user && user.isDpsInit(&use) && getWeightOperand(user);
-          });
-      if (!isQuantizableOp(op) && !fusedEpilogue && !contractionStart &&
-          computesOnFloatTensors(op))
+      // What fusion takes into a contraction: its epilogue (which reads a
+      // fused intermediate) and its bias broadcast (which is one).
+      bool fused = llvm::any_of(op->getOperands(), isFusedIntermediate) ||
+                   llvm::any_of(op->getResults(), isFusedIntermediate);
+      if (!isQuantizableOp(op) && !fused && computesOnFloatTensors(op))
         op->emitRemark() << "'" << op->getName()
                          << "' is not quantized: it stays in float between a "
                             "dequantize and a quantize";
