@@ -17,6 +17,7 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MathExtras.h"
 
 #include "JSONSupport.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -88,10 +89,17 @@ static bool readHistogram(const json::Value &value, Histogram &histogram,
     path.field("bins").report("expected a non-empty array");
     return false;
   }
+  // The range methods sum the bins: their total must be an int64 too.
+  int64_t total = 0;
   for (auto [index, bin] : llvm::enumerate(*array)) {
     if (!readCount(bin, histogram.bins.emplace_back(),
                    path.field("bins").index(index)))
       return false;
+    if (llvm::AddOverflow(total, histogram.bins.back(), total)) {
+      path.field("bins").index(index).report(
+          "the bins' total exceeds a 64-bit count");
+      return false;
+    }
   }
   return true;
 }

@@ -22,6 +22,11 @@
 // RUN: not quant-opt %s --qnn-insert-observers --qnn-insert-qdq=statistics=%S/Inputs/stats-negative-bin.json 2>&1 | FileCheck %s --check-prefix=NEGATIVE-BIN
 // NEGATIVE-BIN: error: {{.*}}stats-negative-bin.json: expected a non-negative integer at (root).tensors.input.histogram.bins[2]
 
+// Bins that each fit an int64 but whose total does not (found by json-fuzz:
+// the range methods sum them).
+// RUN: not quant-opt %s --qnn-insert-observers --qnn-insert-qdq=statistics=%S/Inputs/stats-bins-overflow.json 2>&1 | FileCheck %s --check-prefix=BINS-OVERFLOW
+// BINS-OVERFLOW: error: {{.*}}stats-bins-overflow.json: the bins' total exceeds a 64-bit count at (root).tensors.input.histogram.bins[1]
+
 // RUN: not quant-opt %s --qnn-insert-observers --qnn-insert-qdq=statistics=%S/Inputs/stats-wrong-format.json 2>&1 | FileCheck %s --check-prefix=FORMAT
 // FORMAT: error: {{.*}}stats-wrong-format.json: expected "quant-opt-calibration-statistics" at (root).format
 
