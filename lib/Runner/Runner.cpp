@@ -47,10 +47,13 @@
 #include "llvm/TargetParser/SubtargetFeature.h"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <cstring>
 #include <malloc.h>
+#include <mutex>
+#include <thread>
 
 using namespace mlir;
 using namespace mlir::qnn;
@@ -180,9 +183,23 @@ extern "C" void quantOptObserve(UnrankedDescriptor *memref, int64_t id) {
   auto *words = static_cast<int64_t *>(memref->descriptor);
   const float *aligned = reinterpret_cast<const float *>(words[1]);
   int64_t offset = words[2];
+  int64_t rank = memref->rank;
+  const int64_t *sizes = words + 3, *strides = words + 3 + rank;
+  // Row-major and contiguous (the usual case): observed where it lies.
+  int64_t expectedStride = 1, numElements = 1;
+  bool contiguous = true;
+  for (int64_t axis = rank - 1; axis >= 0; --axis) {
+    contiguous &= sizes[axis] == 1 || strides[axis] == expectedStride;
+    expectedStride *= sizes[axis];
+    numElements *= sizes[axis];
+  }
+  if (contiguous) {
+    currentSink->observe(static_cast<unsigned>(id),
+                         ArrayRef<float>(aligned + offset, numElements));
+    return;
+  }
   SmallVector<float> values;
-  gatherStrided(aligned + offset, memref->rank, words + 3,
-                words + 3 + memref->rank, values);
+  gatherStrided(aligned + offset, rank, sizes, strides, values);
   currentSink->observe(static_cast<unsigned>(id), values);
 }
 
@@ -412,12 +429,25 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
         llvm::JITSymbolFlags::Exported};
     return symbols;
   });
+  auto entry =
+      compiled->engine->lookupPacked("_mlir_ciface_" + options.function);
+  if (!entry)
+    return entry.takeError();
+  compiled->entry = *entry;
   return compiled;
 }
 
-llvm::Expected<SmallVector<NpyArray>>
-CompiledFunction::run(ArrayRef<NpyArray> newInputs,
-                      ArrayRef<std::string> inputNames, ObservationSink *sink) {
+struct CompiledFunction::Frame {
+  SmallVector<NpyArray> inputs, outputs;
+  SmallVector<SmallVector<int64_t>> descriptors;
+  SmallVector<void *> descriptorPointers, packed;
+};
+
+CompiledFunction::~CompiledFunction() = default;
+
+llvm::Expected<std::unique_ptr<CompiledFunction::Frame>>
+CompiledFunction::prepare(ArrayRef<NpyArray> newInputs,
+                          ArrayRef<std::string> inputNames) const {
   if (argumentTypes.size() != newInputs.size())
     return llvm::createStringError(
         llvm::formatv("@{0} takes {1} arguments, {2} inputs were given", name,
@@ -454,18 +484,18 @@ CompiledFunction::run(ArrayRef<NpyArray> newInputs,
       }
   }
 
-  // Buffers and descriptors: inputs point into copies of the arrays,
-  // outputs into fresh arrays.
-  inputs.assign(newInputs.begin(), newInputs.end());
-  for (auto [array, shaped] : llvm::zip(inputs, argumentTypes))
+  // Buffers and descriptors: inputs point into copies of the arrays (the
+  // function may write into its arguments), outputs into fresh arrays.
+  auto frame = std::make_unique<Frame>();
+  frame->inputs.assign(newInputs.begin(), newInputs.end());
+  for (auto [array, shaped] : llvm::zip(frame->inputs, argumentTypes))
     if (shaped.getElementType().isBF16())
       array = toBF16(array);
-  outputs.clear();
-  descriptors.clear();
-  for (NpyArray &array : inputs)
-    descriptors.push_back(makeDescriptor(array.data.data(), array.shape));
+  for (NpyArray &array : frame->inputs)
+    frame->descriptors.push_back(
+        makeDescriptor(array.data.data(), array.shape));
   for (RankedTensorType resultType : resultTypes) {
-    NpyArray &output = outputs.emplace_back();
+    NpyArray &output = frame->outputs.emplace_back();
     output.dtype = getDtypes(resultType.getElementType()).front().str();
     llvm::append_range(output.shape, resultType.getShape());
     output.data.resize(output.getNumElements() *
@@ -473,25 +503,56 @@ CompiledFunction::run(ArrayRef<NpyArray> newInputs,
                             ? 2
                             : getNpyElementSize(output.dtype)));
   }
-  for (NpyArray &output : outputs)
-    descriptors.push_back(makeDescriptor(output.data.data(), output.shape));
-  descriptorPointers.clear();
-  for (SmallVector<int64_t> &descriptor : descriptors)
-    descriptorPointers.push_back(descriptor.data());
-  packed.clear();
-  for (void *&pointer : descriptorPointers)
-    packed.push_back(&pointer);
+  for (NpyArray &output : frame->outputs)
+    frame->descriptors.push_back(
+        makeDescriptor(output.data.data(), output.shape));
+  for (SmallVector<int64_t> &descriptor : frame->descriptors)
+    frame->descriptorPointers.push_back(descriptor.data());
+  for (void *&pointer : frame->descriptorPointers)
+    frame->packed.push_back(&pointer);
+  return frame;
+}
 
+void CompiledFunction::invoke(Frame &frame, ObservationSink *sink) const {
+  ObservationSink *outer = currentSink;
   currentSink = sink;
-  llvm::Error error = rerun();
-  currentSink = nullptr;
-  if (error)
-    return std::move(error);
-  SmallVector<NpyArray> results(outputs.begin(), outputs.end());
+  entry(frame.packed.data());
+  currentSink = outer;
+}
+
+SmallVector<NpyArray> CompiledFunction::takeResults(Frame &frame,
+                                                    bool copy) const {
+  SmallVector<NpyArray> results;
+  if (copy)
+    results.assign(frame.outputs.begin(), frame.outputs.end());
+  else
+    results = std::move(frame.outputs);
   for (auto [array, shaped] : llvm::zip(results, resultTypes))
     if (shaped.getElementType().isBF16())
       array = fromBF16(array);
   return results;
+}
+
+llvm::Expected<SmallVector<NpyArray>>
+CompiledFunction::run(ArrayRef<NpyArray> inputs,
+                      ArrayRef<std::string> inputNames, ObservationSink *sink) {
+  llvm::Expected<std::unique_ptr<Frame>> frame = prepare(inputs, inputNames);
+  if (!frame)
+    return frame.takeError();
+  invoke(**frame, sink);
+  lastFrame = std::move(*frame);
+  return takeResults(*lastFrame, /*copy=*/true);
+}
+
+llvm::Expected<SmallVector<NpyArray>>
+CompiledFunction::runConcurrently(ArrayRef<NpyArray> inputs,
+                                  ArrayRef<std::string> inputNames,
+                                  ObservationSink *sink) const {
+  llvm::Expected<std::unique_ptr<Frame>> frame = prepare(inputs, inputNames);
+  if (!frame)
+    return frame.takeError();
+  invoke(**frame, sink);
+  return takeResults(**frame, /*copy=*/false);
 }
 
 void CompiledFunction::dumpObject(StringRef path) {
@@ -574,35 +635,102 @@ llvm::Expected<int64_t> qnn::countBatches(const CompiledFunction &function,
   return numBatches;
 }
 
+/// Calls `body(worker, b)` for every batch b in [begin, end), on `workers`
+/// threads (worker 0 is the calling thread), each batch once. Stops
+/// starting batches after a failure and returns the error of the first
+/// batch that failed, so that the message does not depend on the threads.
+static llvm::Error
+forEachBatch(int64_t begin, int64_t end, unsigned workers,
+             llvm::function_ref<llvm::Error(unsigned, int64_t)> body) {
+  std::atomic<int64_t> next{begin};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  int64_t failedBatch = end;
+  llvm::Error firstError = llvm::Error::success();
+  auto work = [&](unsigned worker) {
+    for (int64_t b = next++; b < end && !failed; b = next++) {
+      llvm::Error error = body(worker, b);
+      if (!error)
+        continue;
+      failed = true;
+      std::lock_guard<std::mutex> lock(mutex);
+      if (b < failedBatch) {
+        failedBatch = b;
+        llvm::consumeError(std::move(firstError));
+        firstError = llvm::createStringError(llvm::formatv(
+            "batch {0}: {1}", b, llvm::toString(std::move(error))));
+      } else {
+        llvm::consumeError(std::move(error));
+      }
+    }
+  };
+  workers = std::max<unsigned>(
+      1, std::min<int64_t>(workers, std::max<int64_t>(end - begin, 1)));
+  std::vector<std::thread> threads;
+  for (unsigned worker = 1; worker < workers; ++worker)
+    threads.emplace_back(work, worker);
+  work(0);
+  for (std::thread &thread : threads)
+    thread.join();
+  return firstError;
+}
+
+/// Progress reported from any thread, one call at a time.
+class SharedProgress {
+public:
+  SharedProgress(ProgressCallback callback, int64_t total)
+      : callback(callback), total(total) {}
+  void batchDone(StringRef what) {
+    if (!callback)
+      return;
+    std::lock_guard<std::mutex> lock(mutex);
+    callback(what, ++done, total);
+  }
+
+private:
+  ProgressCallback callback;
+  int64_t total;
+  int64_t done = 0;
+  std::mutex mutex;
+};
+
 llvm::Expected<SmallVector<NpyArray>>
 qnn::runDataset(CompiledFunction &function, ArrayRef<NpyArray> datasets,
-                ArrayRef<std::string> names, ProgressCallback progress) {
+                ArrayRef<std::string> names, ProgressCallback progress,
+                unsigned workers) {
   llvm::Expected<int64_t> numBatches = countBatches(function, datasets, names);
   if (!numBatches)
     return numBatches.takeError();
-  SmallVector<NpyArray> results;
-  for (int64_t b = 0; b < *numBatches; ++b) {
-    auto batch = function.run(getBatch(datasets, b, *numBatches), names);
-    if (!batch)
-      return llvm::createStringError(llvm::formatv(
-          "batch {0}: {1}", b, llvm::toString(batch.takeError())));
-    if (b == 0) {
-      results = std::move(*batch);
-      for (NpyArray &result : results) {
-        if (result.shape.empty())
-          return llvm::createStringError(
-              "--dataset needs results with a first (batch) axis");
-        result.data.reserve(result.data.size() * *numBatches);
-      }
-    } else {
-      for (auto [result, part] : llvm::zip(results, *batch)) {
-        result.shape[0] += part.shape[0];
-        llvm::append_range(result.data, part.data);
-      }
-    }
-    if (progress)
-      progress("run", b + 1, *numBatches);
+  SharedProgress shared(progress, *numBatches);
+  // The first batch on this thread: it gives the results' shapes (static),
+  // which size the concatenated arrays the other batches are copied into.
+  auto first = function.run(getBatch(datasets, 0, *numBatches), names);
+  if (!first)
+    return llvm::createStringError(
+        llvm::formatv("batch 0: {0}", llvm::toString(first.takeError())));
+  SmallVector<NpyArray> results = std::move(*first);
+  for (NpyArray &result : results) {
+    if (result.shape.empty())
+      return llvm::createStringError(
+          "--dataset needs results with a first (batch) axis");
+    result.shape[0] *= *numBatches;
+    result.data.resize(result.data.size() * *numBatches);
   }
+  shared.batchDone("run");
+  llvm::Error error = forEachBatch(
+      1, *numBatches, workers, [&](unsigned, int64_t b) -> llvm::Error {
+        auto batch =
+            function.runConcurrently(getBatch(datasets, b, *numBatches), names);
+        if (!batch)
+          return batch.takeError();
+        for (auto [result, part] : llvm::zip(results, *batch))
+          std::memcpy(result.data.data() + b * part.data.size(),
+                      part.data.data(), part.data.size());
+        shared.batchDone("run");
+        return llvm::Error::success();
+      });
+  if (error)
+    return std::move(error);
   return results;
 }
 
@@ -610,7 +738,7 @@ llvm::Expected<CalibrationStatistics>
 qnn::calibrate(CompiledFunction &function, ArrayRef<NpyArray> datasets,
                ArrayRef<std::string> names, unsigned bins,
                const CalibrationStatistics *priorRanges,
-               ProgressCallback progress) {
+               ProgressCallback progress, unsigned workers) {
   if (function.getObserverIds().empty())
     return llvm::createStringError(
         "@" + function.getName() +
@@ -619,6 +747,9 @@ qnn::calibrate(CompiledFunction &function, ArrayRef<NpyArray> datasets,
   llvm::Expected<int64_t> numBatches = countBatches(function, datasets, names);
   if (!numBatches)
     return numBatches.takeError();
+  workers = std::max<unsigned>(1, std::min<int64_t>(workers, *numBatches));
+  // One collector per thread, merged after each pass: the statistics are
+  // sums, minima and maxima, so they do not depend on the threads.
   StatisticsCollector collector(function.getObserverIds(), bins);
   for (int pass = 0; pass < 2; ++pass) {
     if (pass == 1) {
@@ -628,15 +759,26 @@ qnn::calibrate(CompiledFunction &function, ArrayRef<NpyArray> datasets,
       collector.startHistograms(priorRanges ? *priorRanges
                                             : CalibrationStatistics());
     }
-    for (int64_t b = 0; b < *numBatches; ++b) {
-      if (auto result = function.run(getBatch(datasets, b, *numBatches), names,
-                                     &collector);
-          !result)
-        return result.takeError();
-      if (progress)
-        progress(llvm::formatv("calibration pass {0}/2", pass + 1).str(), b + 1,
-                 *numBatches);
-    }
+    // Every thread's collector starts as a copy of `collector`; the first
+    // copy's result replaces it and the others add what they saw.
+    std::vector<StatisticsCollector> collectors(workers, collector);
+    SharedProgress shared(progress, *numBatches);
+    std::string what = llvm::formatv("calibration pass {0}/2", pass + 1).str();
+    if (llvm::Error error =
+            forEachBatch(0, *numBatches, workers,
+                         [&](unsigned worker, int64_t b) -> llvm::Error {
+                           auto result = function.runConcurrently(
+                               getBatch(datasets, b, *numBatches), names,
+                               &collectors[worker]);
+                           if (!result)
+                             return result.takeError();
+                           shared.batchDone(what);
+                           return llvm::Error::success();
+                         }))
+      return std::move(error);
+    collector = collectors.front();
+    for (const StatisticsCollector &other : llvm::drop_begin(collectors))
+      collector.merge(other);
   }
   return collector.getStatistics();
 }
@@ -649,7 +791,10 @@ void qnn::keepFreedMemoryForReuse() {
 }
 
 llvm::Error CompiledFunction::rerun() {
-  return engine->invokePacked("_mlir_ciface_" + name, packed);
+  if (!lastFrame)
+    return llvm::createStringError("rerun() before run()");
+  invoke(*lastFrame, nullptr);
+  return llvm::Error::success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -706,6 +851,30 @@ void StatisticsCollector::observe(unsigned id, ArrayRef<float> values) {
     entry.min = std::min<double>(entry.min, value);
     entry.max = std::max<double>(entry.max, value);
     ++entry.count;
+  }
+}
+
+void StatisticsCollector::merge(const StatisticsCollector &other) {
+  for (unsigned index = 0; index < statistics.size(); ++index) {
+    TensorStatistics &entry = statistics[index];
+    const TensorStatistics &theirs = other.statistics[index];
+    if (entry.histogram) {
+      for (auto [mine, their] :
+           llvm::zip_equal(entry.histogram->bins, theirs.histogram->bins))
+        mine += their;
+      continue;
+    }
+    infinities[index] += other.infinities[index];
+    if (!other.seen[index])
+      continue;
+    if (!seen[index]) {
+      entry.min = theirs.min;
+      entry.max = theirs.max;
+      seen[index] = true;
+    }
+    entry.min = std::min(entry.min, theirs.min);
+    entry.max = std::max(entry.max, theirs.max);
+    entry.count += theirs.count;
   }
 }
 

@@ -22,6 +22,7 @@ on the evaluation data and reports (docs/Harness.md defines each number):
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import math
 import os
@@ -92,6 +93,11 @@ def check_fits(name: str, dims: list, data: np.ndarray, what: str) -> None:
 # --- running the tools --------------------------------------------------
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on: batches run this many at a time."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 class Tools:
     """quant-opt and quant-run, with a progress bar over quant-run's batches."""
 
@@ -99,6 +105,10 @@ class Tools:
         self.quant_opt = find_tool("quant-opt")
         self.workdir = workdir
         self.verbose = verbose
+        self.parallel_batches = available_cpus()
+
+    def prefetch(self, module: Path) -> None:
+        """Nothing to start ahead: each quant-run compiles its module."""
 
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
         # With locations: they carry the layer names recipes and reports use,
@@ -119,6 +129,7 @@ class Tools:
         calibrating = "--calibrate" in extra
         outputs = [] if calibrating else [self.workdir / f"{module.stem}.out{i}.npy"
                                           for i in range(num_results)]
+        extra = [*extra, f"--parallel-batches={self.parallel_batches}"]
         self._stream(quant_run_command(module, paths, outputs, dataset=not calibrating, extra_args=extra),
                      label)
         for path in paths:
@@ -157,11 +168,27 @@ class Tools:
 class InProcessTools:
     """quant-opt's pipelines and quant-run's runner in this process
     (quant_opt.native): no subprocess, no .npy file per call; the same
-    interface as Tools."""
+    interface as Tools. Modules named by prefetch() compile on background
+    threads while this one runs others, and batches run on every CPU."""
 
     def __init__(self, workdir: Path, verbose: bool = True):
         self.workdir = workdir
         self.verbose = verbose
+        self.parallel_batches = available_cpus()
+        self._compiler = concurrent.futures.ThreadPoolExecutor(max_workers=self.parallel_batches)
+        self._compiling: dict[Path, tuple[str, concurrent.futures.Future]] = {}
+
+    def prefetch(self, module: Path) -> None:
+        """Starts compiling `module`; run() takes the program from there."""
+        text = module.read_text()
+        self._compiling[module] = (text, self._compiler.submit(native.compile, text, "main"))
+
+    def _program(self, module: Path):
+        text = module.read_text()
+        started = self._compiling.pop(module, None)
+        if started and started[0] == text:
+            return started[1].result()
+        return native.compile(text, "main")
 
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
         try:
@@ -175,12 +202,13 @@ class InProcessTools:
         start = time.time()
         extra = list(extra)
         try:
-            program = native.compile(module.read_text(), "main")
+            program = self._program(module)
             if "--calibrate" in extra:
-                program.calibrate(inputs, extra[extra.index("--calibrate") + 1])
+                program.calibrate(inputs, extra[extra.index("--calibrate") + 1],
+                                  parallel_batches=self.parallel_batches)
                 results = []
             else:
-                results = program.run_dataset(inputs)
+                results = program.run_dataset(inputs, parallel_batches=self.parallel_batches)
         except RuntimeError as error:
             raise EvaluationError(f"running {module} failed ({label}):\n{error}") from None
         if len(results) != num_results:
@@ -377,6 +405,11 @@ class Evaluation:
         if not self.qdq:
             instrumented = self.tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
                                           work / "instrumented.mlir")
+            self.tools.prefetch(instrumented)
+        self.tools.prefetch(self.float_mlir)
+        if not self.qdq and config.layer_samples > 0:
+            self.layer_modules = LayerModules(self.tools, work, self.float_mlir)
+        if not self.qdq:
             self.statistics = work / "statistics.json"
             self.tools.run(instrumented, [self.x_cal], 0, "calibrate", ["--calibrate", str(self.statistics)])
         self.x_padded = pad_to_batches(self.x_eval, self.batch)
@@ -422,6 +455,11 @@ class Evaluation:
         pipeline = self.pipeline_options(options, recipe)
         quantize = [f"--qnn-quantize-pipeline={pipeline}"]
         quantized = self.tools.opt(self.float_mlir, quantize, self.work / f"{tag}.mlir")
+        self.tools.prefetch(quantized)
+        if layer_samples > 0:
+            layer_modules = getattr(self, "layer_modules", None) or LayerModules(
+                self.tools, self.work, self.float_mlir)
+            layer_modules.quantize(pipeline)
         quant_out = self.tools.run(quantized, [self.x_padded], self.num_outputs,
                                    f"run {tag}")[0][:len(self.x_eval)]
         report = self.base_report(options, recipe)
@@ -431,8 +469,8 @@ class Evaluation:
         report["quantized_weight_bytes"] = model_bytes(qdq.read_text())
         if layer_samples > 0:
             report["layers"], report["bit_exactness"] = per_layer(
-                self.tools, self.work, self.float_mlir, pipeline, self.x_eval, self.batch,
-                layer_samples, self.model, quant_out, self.details)
+                self.tools, layer_modules, self.x_eval, self.batch, layer_samples, self.model,
+                quant_out, self.details)
         report["seconds"] = round(time.time() - started, 1)
         return report
 
@@ -483,21 +521,40 @@ def evaluate(config: Config) -> dict:
     return report
 
 
-def per_layer(tools: "Tools | InProcessTools", work: Path, float_mlir: Path, pipeline: str, x_eval: np.ndarray,
+class LayerModules:
+    """The programs of the per-layer error: the float program with its
+    activations exposed as results, the same cut at each activation (each
+    layer fed from arguments) and, once quantize() is called, the quantized
+    program with its activations exposed. Each starts compiling (prefetch)
+    as soon as it is written."""
+
+    def __init__(self, tools: "Tools | InProcessTools", work: Path, float_mlir: Path):
+        self.tools, self.work = tools, work
+        self.exposed = tools.opt(float_mlir, ["--qnn-expose-activations"], work / "exposed.mlir")
+        tools.prefetch(self.exposed)
+        self.cut = tools.opt(float_mlir, ["--qnn-expose-activations=cut=true"], work / "exposed_cut.mlir")
+        tools.prefetch(self.cut)
+        self.ids = exposed_ids(self.exposed.read_text())
+
+    def quantize(self, pipeline: str) -> None:
+        self.parameters = self.work / "parameters.json"
+        self.quantized = self.tools.opt(
+            self.exposed, [f"--qnn-quantize-pipeline={pipeline} parameters={self.parameters}"],
+            self.work / "exposed_quantized.mlir")
+        self.tools.prefetch(self.quantized)
+
+
+def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np.ndarray,
               batch: int, samples: int, model: onnx.ModelProto, quant_out: np.ndarray,
               details: dict) -> tuple[list[dict], dict]:
     """Each activation of the quantized program against the float one, and
     the bit-exactness of its fused layers (quant_opt.bitexact)."""
     count = min(len(x_eval), max(batch, samples - samples % batch))
     x = pad_to_batches(x_eval[:count], batch)
-    exposed = tools.opt(float_mlir, ["--qnn-expose-activations"], work / "exposed.mlir")
-    ids = exposed_ids(exposed.read_text())
+    exposed, cut, quantized, parameters = modules.exposed, modules.cut, modules.quantized, modules.parameters
+    ids = modules.ids
     num_original = len(model.graph.output)
     total = num_original + len(ids)
-    parameters = work / "parameters.json"
-    quantized = tools.opt(exposed, [f"--qnn-quantize-pipeline={pipeline} parameters={parameters}"],
-                          work / "exposed_quantized.mlir")
-    cut = tools.opt(float_mlir, ["--qnn-expose-activations=cut=true"], work / "exposed_cut.mlir")
     float_acts = tools.run(exposed, [x], total, "per-layer: float")
     quant_acts = tools.run(quantized, [x], total, "per-layer: quantized")
     if not np.array_equal(quant_acts[0][:count], quant_out[:count]):

@@ -97,7 +97,7 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
             raise EvaluationError(f"no bundled model '{name}' (there are: {', '.join(models)})")
         path, data, calibration, task = models[name]
         config = Config(model=path, data=data, calibration_data=calibration, limit=limit, name=name,
-                        verbose=verbose, batch=batch, task=task)
+                        verbose=verbose, batch=batch, task=task, layer_samples=layer_samples)
         with tempfile.TemporaryDirectory() as tmp:
             evaluation = Evaluation(config, Path(tmp))
             evaluation.prepare()

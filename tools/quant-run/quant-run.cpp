@@ -100,6 +100,11 @@ static cl::opt<unsigned>
             cl::desc("Threads the matmul and convolution kernels run on "
                      "(OpenMP; default 1)"),
             cl::init(1), cl::cat(quantRunCategory));
+static cl::opt<unsigned> parallelBatches(
+    "parallel-batches",
+    cl::desc("With --dataset or --calibrate: batches run at the same time, "
+             "on as many threads (default 1; results do not depend on it)"),
+    cl::init(1), cl::cat(quantRunCategory));
 static cl::opt<std::string>
     dumpObject("dump-object",
                cl::desc("Write the machine code the JIT generated to this "
@@ -178,9 +183,9 @@ static int runCalibration(qnn::CompiledFunction &function,
                                   "instrumented model)",
                                   ranges, id));
   }
-  auto statistics =
-      qnn::calibrate(function, datasets, names, bins,
-                     ranges.empty() ? nullptr : &priorRanges, reportProgress);
+  auto statistics = qnn::calibrate(function, datasets, names, bins,
+                                   ranges.empty() ? nullptr : &priorRanges,
+                                   reportProgress, parallelBatches);
   if (!statistics)
     return fail(llvm::toString(statistics.takeError()));
   if (llvm::Error error =
@@ -240,6 +245,11 @@ int main(int argc, char **argv) {
     return fail(llvm::formatv("--num-threads must be from 1 to {0}, got {1}",
                               kMaxThreads, unsigned(threads)));
   options.threads = threads;
+  if (parallelBatches < 1 || parallelBatches > qnn::kMaxParallelBatches)
+    return fail(llvm::formatv("--parallel-batches must be from 1 to {0}, got "
+                              "{1}",
+                              qnn::kMaxParallelBatches,
+                              unsigned(parallelBatches)));
   // MLIR's runner utilities, so that modules may print and copy memrefs.
   options.sharedLibs = {QUANT_OPT_MLIR_LIB_DIR "/libmlir_c_runner_utils.so",
                         QUANT_OPT_MLIR_LIB_DIR "/libmlir_runner_utils.so"};
@@ -256,7 +266,8 @@ int main(int argc, char **argv) {
   }
   SmallVector<qnn::NpyArray> result;
   if (dataset) {
-    auto results = qnn::runDataset(**compiled, arrays, names, reportProgress);
+    auto results = qnn::runDataset(**compiled, arrays, names, reportProgress,
+                                   parallelBatches);
     if (!results)
       return fail(llvm::toString(results.takeError()));
     result = std::move(*results);

@@ -71,6 +71,7 @@ public:
   /// become calls into the runner) and compiles it.
   static llvm::Expected<std::unique_ptr<CompiledFunction>>
   compile(ModuleOp module, const CompileOptions &options);
+  ~CompiledFunction();
 
   /// Checks `inputs` (read from `inputNames`, for messages) against the
   /// arguments, runs the function and returns its results. Values seen by
@@ -78,6 +79,13 @@ public:
   llvm::Expected<SmallVector<NpyArray>> run(ArrayRef<NpyArray> inputs,
                                             ArrayRef<std::string> inputNames,
                                             ObservationSink *sink = nullptr);
+
+  /// As run, but keeps nothing for rerun: several threads may call it at
+  /// once (the compiled code allocates its own buffers per call, and each
+  /// call's observations go to its own sink).
+  llvm::Expected<SmallVector<NpyArray>>
+  runConcurrently(ArrayRef<NpyArray> inputs, ArrayRef<std::string> inputNames,
+                  ObservationSink *sink = nullptr) const;
 
   /// Runs once more on the same inputs; for timing.
   llvm::Error rerun();
@@ -97,10 +105,18 @@ private:
   SmallVector<RankedTensorType> argumentTypes, resultTypes;
   SmallVector<std::string> observerIds;
   std::unique_ptr<ExecutionEngine> engine;
-  // The last call's buffers and descriptors, kept for rerun().
-  SmallVector<NpyArray> inputs, outputs;
-  SmallVector<SmallVector<int64_t>> descriptors;
-  SmallVector<void *> descriptorPointers, packed;
+  /// The packed entry point (`_mlir_ciface_<name>` taking its arguments as
+  /// an array of pointers), looked up once.
+  void (*entry)(void **) = nullptr;
+  /// One call's buffers (input copies, outputs) and the descriptors that
+  /// point into them.
+  struct Frame;
+  llvm::Expected<std::unique_ptr<Frame>>
+  prepare(ArrayRef<NpyArray> inputs, ArrayRef<std::string> inputNames) const;
+  void invoke(Frame &frame, ObservationSink *sink) const;
+  SmallVector<NpyArray> takeResults(Frame &frame, bool copy) const;
+  /// The last run's frame, kept for rerun().
+  std::unique_ptr<Frame> lastFrame;
 };
 
 /// Collects calibration statistics (docs/Calibration.md) from observers:
@@ -116,6 +132,12 @@ public:
   void startHistograms(const CalibrationStatistics &ranges);
 
   void observe(unsigned id, ArrayRef<float> values) override;
+
+  /// Adds what `other` observed: a collector of the same ids and bins, in
+  /// the same pass (with the same histogram ranges in the second), so that
+  /// batches observed on several threads give the statistics one thread
+  /// would.
+  void merge(const StatisticsCollector &other);
 
   CalibrationStatistics getStatistics() const;
 
@@ -140,15 +162,22 @@ private:
 using ProgressCallback =
     llvm::function_ref<void(StringRef what, int64_t done, int64_t total)>;
 
+/// The most batches runDataset and calibrate run at the same time.
+constexpr unsigned kMaxParallelBatches = 1024;
+
 /// How many batches `datasets` hold (all must hold the same number).
 llvm::Expected<int64_t> countBatches(const CompiledFunction &function,
                                      ArrayRef<NpyArray> datasets,
                                      ArrayRef<std::string> names);
 
-/// Runs every batch and concatenates each result along its first axis.
-llvm::Expected<SmallVector<NpyArray>>
-runDataset(CompiledFunction &function, ArrayRef<NpyArray> datasets,
-           ArrayRef<std::string> names, ProgressCallback progress = {});
+/// Runs every batch and concatenates each result along its first axis;
+/// `workers` threads run batches at the same time (the results do not
+/// depend on it). `progress` is called from one thread at a time.
+llvm::Expected<SmallVector<NpyArray>> runDataset(CompiledFunction &function,
+                                                 ArrayRef<NpyArray> datasets,
+                                                 ArrayRef<std::string> names,
+                                                 ProgressCallback progress = {},
+                                                 unsigned workers = 1);
 
 /// Calibration: runs every batch through an instrumented function twice
 /// (ranges, then histograms over them, or over `priorRanges` where given
@@ -157,7 +186,7 @@ llvm::Expected<CalibrationStatistics>
 calibrate(CompiledFunction &function, ArrayRef<NpyArray> datasets,
           ArrayRef<std::string> names, unsigned bins,
           const CalibrationStatistics *priorRanges = nullptr,
-          ProgressCallback progress = {});
+          ProgressCallback progress = {}, unsigned workers = 1);
 
 /// Writes statistics in the format of docs/Calibration.md.
 llvm::Error writeCalibrationStatistics(StringRef path,

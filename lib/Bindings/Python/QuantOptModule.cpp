@@ -152,6 +152,9 @@ public:
           bool reference, const std::string &cpu, const std::string &features,
           unsigned threads)
       : context(makeContext()) {
+    // Nothing here touches Python: other threads run (or compile) while
+    // this compiles.
+    py::gil_scoped_release release;
     DiagnosticCollector diagnostics(*context);
     OwningOpRef<ModuleOp> module = parse(*context, source, diagnostics);
     qnn::CompileOptions options;
@@ -177,11 +180,13 @@ public:
     return toNumPyList(*results);
   }
 
-  py::list runDataset(const py::sequence &datasets) {
+  py::list runDataset(const py::sequence &datasets, unsigned parallelBatches) {
+    checkParallelBatches(parallelBatches);
     std::vector<qnn::NpyArray> inputs = toNpyList(datasets);
     llvm::Expected<SmallVector<qnn::NpyArray>> results = [&] {
       py::gil_scoped_release release;
-      return qnn::runDataset(*compiled, inputs, argumentNames(inputs.size()));
+      return qnn::runDataset(*compiled, inputs, argumentNames(inputs.size()),
+                             {}, parallelBatches);
     }();
     if (!results)
       throw std::runtime_error(llvm::toString(results.takeError()));
@@ -189,7 +194,9 @@ public:
   }
 
   void calibrate(const py::sequence &datasets, const std::string &output,
-                 unsigned bins, const std::string &ranges) {
+                 unsigned bins, const std::string &ranges,
+                 unsigned parallelBatches) {
+    checkParallelBatches(parallelBatches);
     std::vector<qnn::NpyArray> inputs = toNpyList(datasets);
     qnn::CalibrationStatistics priorRanges;
     if (!ranges.empty()) {
@@ -201,7 +208,8 @@ public:
     llvm::Expected<qnn::CalibrationStatistics> statistics = [&] {
       py::gil_scoped_release release;
       return qnn::calibrate(*compiled, inputs, argumentNames(inputs.size()),
-                            bins, ranges.empty() ? nullptr : &priorRanges);
+                            bins, ranges.empty() ? nullptr : &priorRanges, {},
+                            parallelBatches);
     }();
     if (!statistics)
       throw std::runtime_error(llvm::toString(statistics.takeError()));
@@ -216,6 +224,13 @@ public:
   }
 
 private:
+  static void checkParallelBatches(unsigned parallelBatches) {
+    if (parallelBatches < 1 || parallelBatches > qnn::kMaxParallelBatches)
+      throw std::invalid_argument("parallel_batches must be from 1 to " +
+                                  std::to_string(qnn::kMaxParallelBatches) +
+                                  ", got " + std::to_string(parallelBatches));
+  }
+
   std::unique_ptr<MLIRContext> context;
   std::unique_ptr<qnn::CompiledFunction> compiled;
 };
@@ -247,11 +262,14 @@ PYBIND11_MODULE(_quant_opt, m) {
       .def("__call__", &Program::call,
            "Calls the function on NumPy arrays; returns its results.")
       .def("run_dataset", &Program::runDataset, py::arg("datasets"),
+           py::arg("parallel_batches") = 1,
            "Runs every batch of the data sets (one per argument, samples "
-           "along the first axis); returns the results concatenated.")
+           "along the first axis), `parallel_batches` at a time on as many "
+           "threads; returns the results concatenated.")
       .def("calibrate", &Program::calibrate, py::arg("datasets"),
            py::arg("output"), py::arg("bins") = 2048, py::arg("ranges") = "",
-           "Calibrates an instrumented function on the data sets and "
-           "writes the statistics file.")
+           py::arg("parallel_batches") = 1,
+           "Calibrates an instrumented function on the data sets "
+           "(`parallel_batches` at a time) and writes the statistics file.")
       .def_property_readonly("observer_ids", &Program::observerIds);
 }
