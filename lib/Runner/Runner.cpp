@@ -284,6 +284,9 @@ static llvm::Expected<std::string> getRunnableFeatures(StringRef cpu,
 
 llvm::Expected<std::unique_ptr<CompiledFunction>>
 CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
+  if (options.optLevel > 3)
+    return llvm::createStringError(llvm::formatv(
+        "optimization level {0} is not one of 0, 1, 2, 3", options.optLevel));
   std::unique_ptr<CompiledFunction> compiled(new CompiledFunction());
   compiled->name = options.function;
   auto function = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
@@ -415,9 +418,11 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   auto hostMachine = hostMachineBuilder->createTargetMachine();
   if (!hostMachine)
     return hostMachine.takeError();
-  auto transformer = makeOptimizingTransformer(3, 0, hostMachine->get());
+  auto transformer =
+      makeOptimizingTransformer(options.optLevel, 0, hostMachine->get());
   engineOptions.transformer = transformer;
-  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  engineOptions.jitCodeGenOptLevel =
+      llvm::CodeGenOpt::getLevel(options.optLevel).value();
   auto engine = ExecutionEngine::create(*lowered, engineOptions);
   if (!engine)
     return engine.takeError();

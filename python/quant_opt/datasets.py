@@ -63,8 +63,8 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
             f"'dataset-fashion-mnist' provides it (apt-get install "
             f"dataset-fashion-mnist), or set QUANT_OPT_FASHION_MNIST_DIR"
         )
-    with gzip.open(path, "rb") as f:
-        data = f.read()
+    # One call: gzip.open's reader decompresses in small chunks, twice as slow.
+    data = gzip.decompress(path.read_bytes())
     magic = data[:4]
     if magic != bytes([0, 0, _IDX_UBYTE, ndim]):
         raise ValueError(

@@ -93,6 +93,18 @@ def check_fits(name: str, dims: list, data: np.ndarray, what: str) -> None:
 # --- running the tools --------------------------------------------------
 
 
+# Programs that run on fewer samples than this (calibration, the per-layer
+# runs) are compiled at LLVM -O0: the same results (no pass relaxes IEEE
+# semantics; the vectorization is MLIR's), half the compile time, and too
+# short a run for LLVM's optimizations to pay back (docs/Harness.md).
+SMALL_RUN_SAMPLES = 2000
+
+
+def opt_level_for(samples: int) -> int:
+    """LLVM's optimization level for a program run on `samples` samples."""
+    return 0 if samples < SMALL_RUN_SAMPLES else 3
+
+
 def available_cpus() -> int:
     """The CPUs this process may run on: batches run this many at a time."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -107,7 +119,7 @@ class Tools:
         self.verbose = verbose
         self.parallel_batches = available_cpus()
 
-    def prefetch(self, module: Path) -> None:
+    def prefetch(self, module: Path, samples: int) -> None:
         """Nothing to start ahead: each quant-run compiles its module."""
 
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
@@ -129,7 +141,7 @@ class Tools:
         calibrating = "--calibrate" in extra
         outputs = [] if calibrating else [self.workdir / f"{module.stem}.out{i}.npy"
                                           for i in range(num_results)]
-        extra = [*extra, f"--parallel-batches={self.parallel_batches}"]
+        extra = [*extra, f"--parallel-batches={self.parallel_batches}", f"-O{opt_level_for(len(inputs[0]))}"]
         self._stream(quant_run_command(module, paths, outputs, dataset=not calibrating, extra_args=extra),
                      label)
         for path in paths:
@@ -176,19 +188,21 @@ class InProcessTools:
         self.verbose = verbose
         self.parallel_batches = available_cpus()
         self._compiler = concurrent.futures.ThreadPoolExecutor(max_workers=self.parallel_batches)
-        self._compiling: dict[Path, tuple[str, concurrent.futures.Future]] = {}
+        self._compiling: dict[tuple[Path, int], tuple[str, concurrent.futures.Future]] = {}
 
-    def prefetch(self, module: Path) -> None:
-        """Starts compiling `module`; run() takes the program from there."""
-        text = module.read_text()
-        self._compiling[module] = (text, self._compiler.submit(native.compile, text, "main"))
+    def prefetch(self, module: Path, samples: int) -> None:
+        """Starts compiling `module` for a run on `samples` samples; run()
+        takes the program from there."""
+        text, level = module.read_text(), opt_level_for(samples)
+        self._compiling[module, level] = (text, self._compiler.submit(
+            native.compile, text, "main", opt_level=level))
 
-    def _program(self, module: Path):
-        text = module.read_text()
-        started = self._compiling.pop(module, None)
+    def _program(self, module: Path, samples: int):
+        text, level = module.read_text(), opt_level_for(samples)
+        started = self._compiling.pop((module, level), None)
         if started and started[0] == text:
             return started[1].result()
-        return native.compile(text, "main")
+        return native.compile(text, "main", opt_level=level)
 
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
         try:
@@ -202,7 +216,7 @@ class InProcessTools:
         start = time.time()
         extra = list(extra)
         try:
-            program = self._program(module)
+            program = self._program(module, len(inputs[0]))
             if "--calibrate" in extra:
                 program.calibrate(inputs, extra[extra.index("--calibrate") + 1],
                                   parallel_batches=self.parallel_batches)
@@ -233,8 +247,9 @@ def make_tools(workdir: Path, verbose: bool = True):
 
 
 def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
-    signal = float(np.sum(reference.astype(np.float64) ** 2))
-    noise = float(np.sum((reference.astype(np.float64) - approx) ** 2))
+    reference = np.asarray(reference, dtype=np.float64)
+    signal = float(np.sum(reference ** 2))
+    noise = float(np.sum((reference - approx) ** 2))
     if noise == 0.0:
         return math.inf
     if signal == 0.0:
@@ -243,7 +258,7 @@ def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.astype(np.float64).reshape(-1), b.astype(np.float64).reshape(-1)
+    a, b = np.asarray(a, dtype=np.float64).reshape(-1), np.asarray(b, dtype=np.float64).reshape(-1)
     denominator = np.linalg.norm(a) * np.linalg.norm(b)
     return float(a @ b / denominator) if denominator else (1.0 if np.array_equal(a, b) else 0.0)
 
@@ -251,9 +266,12 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 def compare(reference: np.ndarray, approx: np.ndarray) -> dict:
     """Error of `approx` against `reference` (same shape, samples first):
     over all elements, and the cosine of each sample's output, averaged."""
-    diff = approx.astype(np.float64) - reference
-    rows = reference.reshape(len(reference), -1).astype(np.float64) if reference.ndim else reference
-    approx_rows = approx.reshape(len(approx), -1).astype(np.float64) if approx.ndim else approx
+    # float64 once: the per-layer table compares large activations.
+    reference = np.asarray(reference, dtype=np.float64)
+    approx = np.asarray(approx, dtype=np.float64)
+    diff = approx - reference
+    rows = reference.reshape(len(reference), -1) if reference.ndim else reference
+    approx_rows = approx.reshape(len(approx), -1) if approx.ndim else approx
     norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(approx_rows, axis=1) if reference.ndim else None
     sample_cosine = (float(np.mean(np.sum(rows * approx_rows, axis=1) / np.where(norms > 0, norms, 1.0)))
                      if reference.ndim and len(reference) else cosine(reference, approx))
@@ -405,16 +423,22 @@ class Evaluation:
         if not self.qdq:
             instrumented = self.tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
                                           work / "instrumented.mlir")
-            self.tools.prefetch(instrumented)
-        self.tools.prefetch(self.float_mlir)
+            self.tools.prefetch(instrumented, len(self.x_cal))
+        self.x_padded = pad_to_batches(self.x_eval, self.batch)
+        self.tools.prefetch(self.float_mlir, len(self.x_padded))
         if not self.qdq and config.layer_samples > 0:
-            self.layer_modules = LayerModules(self.tools, work, self.float_mlir)
+            self.layer_modules = LayerModules(self.tools, work, self.float_mlir, self.layer_run_samples())
         if not self.qdq:
             self.statistics = work / "statistics.json"
             self.tools.run(instrumented, [self.x_cal], 0, "calibrate", ["--calibrate", str(self.statistics)])
-        self.x_padded = pad_to_batches(self.x_eval, self.batch)
         self.float_out = self.tools.run(self.float_mlir, [self.x_padded], self.num_outputs,
                                         "run float")[0][:len(self.x_eval)]
+
+    def layer_run_samples(self, layer_samples: int | None = None) -> int:
+        """The samples (padded to batches) the per-layer programs run on."""
+        samples = self.config.layer_samples if layer_samples is None else layer_samples
+        count = layer_samples_count(len(self.x_eval), self.batch, samples)
+        return -(-count // self.batch) * self.batch
 
     def base_report(self, options: str, recipe: Path | None) -> dict:
         config = self.config
@@ -455,10 +479,10 @@ class Evaluation:
         pipeline = self.pipeline_options(options, recipe)
         quantize = [f"--qnn-quantize-pipeline={pipeline}"]
         quantized = self.tools.opt(self.float_mlir, quantize, self.work / f"{tag}.mlir")
-        self.tools.prefetch(quantized)
+        self.tools.prefetch(quantized, len(self.x_padded))
         if layer_samples > 0:
             layer_modules = getattr(self, "layer_modules", None) or LayerModules(
-                self.tools, self.work, self.float_mlir)
+                self.tools, self.work, self.float_mlir, self.layer_run_samples(layer_samples))
             layer_modules.quantize(pipeline)
         quant_out = self.tools.run(quantized, [self.x_padded], self.num_outputs,
                                    f"run {tag}")[0][:len(self.x_eval)]
@@ -521,6 +545,12 @@ def evaluate(config: Config) -> dict:
     return report
 
 
+def layer_samples_count(available: int, batch: int, samples: int) -> int:
+    """The samples the per-layer error is computed on: `samples` rounded
+    down to whole batches (at least one), at most those available."""
+    return min(available, max(batch, samples - samples % batch))
+
+
 class LayerModules:
     """The programs of the per-layer error: the float program with its
     activations exposed as results, the same cut at each activation (each
@@ -528,12 +558,12 @@ class LayerModules:
     program with its activations exposed. Each starts compiling (prefetch)
     as soon as it is written."""
 
-    def __init__(self, tools: "Tools | InProcessTools", work: Path, float_mlir: Path):
-        self.tools, self.work = tools, work
+    def __init__(self, tools: "Tools | InProcessTools", work: Path, float_mlir: Path, samples: int):
+        self.tools, self.work, self.samples = tools, work, samples
         self.exposed = tools.opt(float_mlir, ["--qnn-expose-activations"], work / "exposed.mlir")
-        tools.prefetch(self.exposed)
+        tools.prefetch(self.exposed, samples)
         self.cut = tools.opt(float_mlir, ["--qnn-expose-activations=cut=true"], work / "exposed_cut.mlir")
-        tools.prefetch(self.cut)
+        tools.prefetch(self.cut, samples)
         self.ids = exposed_ids(self.exposed.read_text())
 
     def quantize(self, pipeline: str) -> None:
@@ -541,7 +571,7 @@ class LayerModules:
         self.quantized = self.tools.opt(
             self.exposed, [f"--qnn-quantize-pipeline={pipeline} parameters={self.parameters}"],
             self.work / "exposed_quantized.mlir")
-        self.tools.prefetch(self.quantized)
+        self.tools.prefetch(self.quantized, self.samples)
 
 
 def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np.ndarray,
@@ -549,7 +579,7 @@ def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np
               details: dict) -> tuple[list[dict], dict]:
     """Each activation of the quantized program against the float one, and
     the bit-exactness of its fused layers (quant_opt.bitexact)."""
-    count = min(len(x_eval), max(batch, samples - samples % batch))
+    count = layer_samples_count(len(x_eval), batch, samples)
     x = pad_to_batches(x_eval[:count], batch)
     exposed, cut, quantized, parameters = modules.exposed, modules.cut, modules.quantized, modules.parameters
     ids = modules.ids

@@ -79,6 +79,19 @@ def _conv_out(size, k, stride):
     return (size - k) // stride + 1
 
 
+def _einsum(subscripts: str, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """np.einsum of two operands whose result sums `k` products. Integers
+    go through float64 and BLAS where every such sum is exact in float64
+    (its bound below 2**53): the same integers, without numpy's slow
+    integer loops."""
+    if np.issubdtype(a.dtype, np.integer):
+        bound = int(np.abs(a).max(initial=0)) * int(np.abs(b).max(initial=0)) * k
+        if bound < 2**53:
+            return np.einsum(subscripts, a.astype(np.float64), b.astype(np.float64),
+                             optimize=True).astype(a.dtype)
+    return np.einsum(subscripts, a, b)
+
+
 def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
     """The contraction in `dtype` (float64 for the float model, int64 for the
     integer reference), before bias and activation."""
@@ -88,7 +101,7 @@ def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
     if layer.kind == "matmul":
         return x @ w
     if layer.kind == "batch_matmul":
-        return np.einsum("bmk,bkn->bmn", x, w)
+        return _einsum("bmk,bkn->bmn", x, w, x.shape[2])
     if layer.kind == "nhwc":  # x [N,H,W,C], w [KH,KW,C,F]
         kh, kw = w.shape[:2]
         oh, ow = _conv_out(x.shape[1], kh, s), _conv_out(x.shape[2], kw, s)
@@ -96,7 +109,7 @@ def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
         for i in range(kh):
             for j in range(kw):
                 patch = x[:, i : i + s * oh : s, j : j + s * ow : s, :]
-                out += np.einsum("nhwc,cf->nhwf", patch, w[i, j])
+                out += _einsum("nhwc,cf->nhwf", patch, w[i, j], w.shape[2])
         return out
     if layer.kind == "nchw":  # x [N,C,H,W], w [F,C,KH,KW]
         kh, kw = w.shape[2:]
@@ -105,7 +118,7 @@ def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
         for i in range(kh):
             for j in range(kw):
                 patch = x[:, :, i : i + s * oh : s, j : j + s * ow : s]
-                out += np.einsum("nchw,fc->nfhw", patch, w[:, :, i, j])
+                out += _einsum("nchw,fc->nfhw", patch, w[:, :, i, j], w.shape[1])
         return out
     # depthwise: x [N,H,W,C], w [KH,KW,C]
     kh, kw = w.shape[:2]

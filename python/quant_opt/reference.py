@@ -457,11 +457,14 @@ def _round_quotient(p: np.ndarray, n: np.ndarray, rounding: str) -> np.ndarray:
     fraction with one half, with no float anywhere.
     """
     one = np.int64(1)
-    divisor = np.left_shift(one, n)  # 2^n
     half = np.left_shift(one, n - one)  # 2^(n-1)
-    k, rem = np.divmod(p, divisor)  # floor quotient, 0 <= rem < 2^n
+    # Floor quotient and remainder 0 <= rem < 2^n: an arithmetic right shift
+    # floors (two's complement), and the low n bits are what it dropped.
+    # (np.divmod gives the same, several times slower.)
+    k = np.right_shift(p, n)
+    rem = np.bitwise_and(p, np.left_shift(one, n) - one)
     if rounding == "half_to_even":
-        up = (rem > half) | ((rem == half) & (k % 2 == 1))
+        up = (rem > half) | ((rem == half) & ((k & 1) == 1))  # k odd
     elif rounding == "half_away_from_zero":
         # A tie is k + 1/2: away from zero is k + 1 for p >= 0, k for p < 0.
         up = (rem > half) | ((rem == half) & (p >= 0))

@@ -75,6 +75,30 @@ def test_calibrate_writes_quant_runs_statistics(tmp_path):
     assert tool["tensors"]["conv1"]["count"] == 16 * 4 * 4 * 2
 
 
+def test_threads_and_optimization_level_do_not_change_results(tmp_path):
+    """Batches on several threads (in any order) and LLVM -O0 give the bits
+    and statistics of one thread at -O3; the compile and the runs release
+    the GIL, so Python threads can compile and run at once."""
+    import concurrent.futures
+    quantized = native.opt(MODEL.read_text(), [f"--qnn-quantize-pipeline=statistics={STATS}"])
+    xs = images(12, seed=2)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        o3, o0 = pool.map(lambda level: native.compile(quantized, "cnn", opt_level=level), (3, 0))
+    want = o3.run_dataset([xs])[0]
+    assert len(np.unique(want)) > 12
+    for program in (o3, o0):
+        for parallel in (1, 3, 12):
+            assert np.array_equal(program.run_dataset([xs], parallel_batches=parallel)[0], want)
+    instrumented = native.compile(native.opt(MODEL.read_text(), ["--qnn-insert-observers"]), "cnn")
+    instrumented.calibrate([xs], str(tmp_path / "one.json"), bins=64)
+    instrumented.calibrate([xs], str(tmp_path / "four.json"), bins=64, parallel_batches=4)
+    assert (tmp_path / "one.json").read_text() == (tmp_path / "four.json").read_text()
+    with pytest.raises(ValueError, match="parallel_batches must be from 1 to 1024, got 0"):
+        o3.run_dataset([xs], parallel_batches=0)
+    with pytest.raises(RuntimeError, match="optimization level 4 is not one of 0, 1, 2, 3"):
+        native.compile(quantized, "cnn", opt_level=4)
+
+
 def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="'no-such-pass' does not refer to a registered pass"):
         native.opt(MODEL.read_text(), "no-such-pass")

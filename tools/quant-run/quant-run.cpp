@@ -100,6 +100,11 @@ static cl::opt<unsigned>
             cl::desc("Threads the matmul and convolution kernels run on "
                      "(OpenMP; default 1)"),
             cl::init(1), cl::cat(quantRunCategory));
+static cl::opt<unsigned>
+    optLevel("O",
+             cl::desc("LLVM optimization level, 0 to 3 (default 3); results "
+                      "do not depend on it, compile time and speed do"),
+             cl::Prefix, cl::init(3), cl::cat(quantRunCategory));
 static cl::opt<unsigned> parallelBatches(
     "parallel-batches",
     cl::desc("With --dataset or --calibrate: batches run at the same time, "
@@ -245,6 +250,7 @@ int main(int argc, char **argv) {
     return fail(llvm::formatv("--num-threads must be from 1 to {0}, got {1}",
                               kMaxThreads, unsigned(threads)));
   options.threads = threads;
+  options.optLevel = optLevel;
   if (parallelBatches < 1 || parallelBatches > qnn::kMaxParallelBatches)
     return fail(llvm::formatv("--parallel-batches must be from 1 to {0}, got "
                               "{1}",

@@ -45,6 +45,10 @@ struct CompileOptions {
   /// Threads for the micro-kernels (qnn-cpu-pipeline threads=); above 1,
   /// the JIT loads the LLVM OpenMP runtime.
   unsigned threads = 1;
+  /// LLVM's optimization and code generation level, 0 to 3. Results do not
+  /// depend on it (no pass relaxes IEEE semantics); lower levels compile
+  /// faster and run slower, for programs that run on little data.
+  unsigned optLevel = 3;
 };
 
 /// Receives the values that flow through each qnn.observe while the program

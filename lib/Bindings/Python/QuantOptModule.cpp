@@ -150,7 +150,7 @@ class Program {
 public:
   Program(const std::string &source, const std::string &function,
           bool reference, const std::string &cpu, const std::string &features,
-          unsigned threads)
+          unsigned threads, unsigned optLevel)
       : context(makeContext()) {
     // Nothing here touches Python: other threads run (or compile) while
     // this compiles.
@@ -163,6 +163,7 @@ public:
     options.cpu = cpu;
     options.features = features;
     options.threads = threads;
+    options.optLevel = optLevel;
     auto compiled = qnn::CompiledFunction::compile(*module, options);
     if (!compiled)
       diagnostics.raise(llvm::toString(compiled.takeError()));
@@ -255,10 +256,12 @@ PYBIND11_MODULE(_quant_opt, m) {
         "malloc their intermediate tensors on every call.");
   py::class_<Program>(m, "Program")
       .def(py::init<const std::string &, const std::string &, bool,
-                    const std::string &, const std::string &, unsigned>(),
+                    const std::string &, const std::string &, unsigned,
+                    unsigned>(),
            py::arg("source"), py::arg("function") = "main",
            py::arg("reference") = false, py::arg("cpu") = "",
-           py::arg("features") = "", py::arg("threads") = 1)
+           py::arg("features") = "", py::arg("threads") = 1,
+           py::arg("opt_level") = 3)
       .def("__call__", &Program::call,
            "Calls the function on NumPy arrays; returns its results.")
       .def("run_dataset", &Program::runDataset, py::arg("datasets"),
