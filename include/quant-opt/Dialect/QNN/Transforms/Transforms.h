@@ -76,11 +76,30 @@ bool isFusedIntermediate(Value value);
 /// takes it: per output channel), if any.
 std::optional<SmallVector<double>> getConstantBias(Operation *op);
 
-/// Collects the patterns of qnn-fuse-quantized-ops: a dequantized
-/// contraction with constant quantized weights, an optional bias and
-/// activation, quantized again, becomes an integer contraction accumulating
-/// in i32 and a qnn.rescale; quantize(dequantize(q)) becomes requantize.
+/// Collects the patterns of qnn-fuse-quantized-ops: every family below.
 void populateFuseQuantizedOpsPatterns(RewritePatternSet &patterns);
+
+/// A dequantized contraction with constant quantized weights (per tensor,
+/// channel or group), an optional bias and activation, quantized again,
+/// becomes an integer contraction accumulating in i32 and a qnn.rescale; a
+/// float contraction with dequantized constant weights (weight-only) reads
+/// the stored weights.
+void populateFuseContractionPatterns(RewritePatternSet &patterns);
+
+/// Residual adds and products of two dequantized activations, with an
+/// optional activation, quantized again: integer ops on stored values.
+void populateFuseElementwisePatterns(RewritePatternSet &patterns);
+
+/// Average pooling (a sum pooling divided by its window) of a dequantized
+/// activation, quantized again: an i32 window sum and a qnn.rescale.
+void populateFusePoolingPatterns(RewritePatternSet &patterns);
+
+/// Reshapes, slices, pads, transposes, concatenation and max pooling
+/// between a dequantize and a quantize of one type: run on stored values.
+void populateFuseDataMovementPatterns(RewritePatternSet &patterns);
+
+/// quantize(dequantize(q)) into another type: qnn.requantize.
+void populateFoldRequantizePatterns(RewritePatternSet &patterns);
 
 } // namespace mlir::qnn
 

@@ -1,0 +1,867 @@
+//===- FuseContractions.cpp - contractions to integer ops -----------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// quantize(act(dequantize(x) ⊛ dequantize(w) + b)) becomes an integer
+// contraction accumulating in i32 and a qnn.rescale, with every scale, zero
+// point and bias folded into integer constants at compile time
+// (docs/Semantics.md, "Fused integer contractions"); per-group weights keep
+// one partial sum per group; weight-only quantized contractions read the
+// stored weights and dequantize them in their body.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FusionMatchers.h"
+
+#include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
+#include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::qnn;
+using namespace mlir::qnn::fusion;
+
+namespace {
+
+/// quantize(act(dequantize(x) ⊛ dequantize(w) + b)), matched.
+struct ContractionChain {
+  linalg::LinalgOp contraction;
+  WeightOperand layout;
+  Epilogue epilogue;
+  /// The bias add and activation, erased after the rewrite.
+  SmallVector<Operation *> fused;
+  DequantizeOp dequantizedX;
+  ConstantOp weights;
+  quant::UniformQuantizedType xType, outType;
+  Value init;
+};
+
+/// Walks back from `quantize` through an optional activation and bias add
+/// to a contraction of a dequantized per-tensor activation and dequantized
+/// constant weights, accumulating from zero.
+static FailureOr<ContractionChain>
+matchContractionChain(QuantizeOp quantize, PatternRewriter &rewriter) {
+  ContractionChain chain;
+  chain.outType = dyn_cast<quant::UniformQuantizedType>(
+      quantize.getType().getElementType());
+  if (!chain.outType)
+    return rewriter.notifyMatchFailure(quantize, "output not per tensor");
+  Value current = quantize.getInput();
+  Operation *op = current.getDefiningOp();
+  // One or two activations (ReLU6 as max then min). (matchActivations skips
+  // operand-less producers such as tensor.empty.)
+  if (op && getSingleUser(current) == quantize)
+    if (std::optional<ActivationChain> activations =
+            matchActivations(current)) {
+      chain.epilogue.clamp = activations->clamp;
+      llvm::append_range(chain.fused, activations->ops);
+      current = activations->input;
+      op = current.getDefiningOp();
+    }
+  auto findContraction = [&](Operation *candidate) {
+    return candidate ? getWeightOperand(candidate) : std::nullopt;
+  };
+  if (op && !findContraction(op) && current.hasOneUse()) {
+    // A bias add between the contraction and the rest.
+    for (Value operand : op->getOperands()) {
+      Operation *producer = operand.getDefiningOp();
+      std::optional<WeightOperand> inner = findContraction(producer);
+      if (!inner || !operand.hasOneUse())
+        continue;
+      // A clamp inside the bias add's body is allowed when no activation
+      // follows it (clamp after clamp would need their composition).
+      std::optional<Clamp> innerClamp;
+      if (auto bias =
+              matchBiasAdd(op, operand, inner->resultChannelAxis,
+                           chain.epilogue.clamp ? nullptr : &innerClamp)) {
+        chain.epilogue.bias = bias;
+        if (innerClamp)
+          chain.epilogue.clamp = innerClamp;
+        chain.fused.push_back(op);
+        current = operand;
+        op = producer;
+        break;
+      }
+    }
+  }
+  std::optional<WeightOperand> layout = findContraction(op);
+  if (!layout || !current.hasOneUse())
+    return rewriter.notifyMatchFailure(quantize, "no contraction to fuse");
+  chain.layout = *layout;
+  chain.contraction = cast<linalg::LinalgOp>(op);
+  if (chain.contraction.getNumDpsInputs() != 2 || op->getNumResults() != 1)
+    return failure();
+  unsigned activationIndex = 1 - layout->operandIndex;
+  chain.dequantizedX = chain.contraction.getDpsInputOperand(activationIndex)
+                           ->get()
+                           .getDefiningOp<DequantizeOp>();
+  auto dequantizedW =
+      chain.contraction.getDpsInputOperand(layout->operandIndex)
+          ->get()
+          .getDefiningOp<DequantizeOp>();
+  if (!chain.dequantizedX || !dequantizedW)
+    return rewriter.notifyMatchFailure(op, "operands are not dequantized");
+  chain.weights = dequantizedW.getInput().getDefiningOp<ConstantOp>();
+  chain.xType = dyn_cast<quant::UniformQuantizedType>(
+      chain.dequantizedX.getInput().getType().getElementType());
+  if (!chain.weights || !chain.xType)
+    return rewriter.notifyMatchFailure(
+        op, "needs per-tensor activations and constant weights");
+  chain.init = chain.contraction.getDpsInitOperand(0)->get();
+  auto fill = chain.init.getDefiningOp<linalg::FillOp>();
+  if (!(fill && getScalarConstant(fill.getInputs()[0]) == 0.0) &&
+      !isConstantSplat(chain.init, 0.0)) {
+    // Or from a broadcast bias, read as the bias add it is (one bias).
+    std::optional<SmallVector<double>> bias;
+    if (!chain.epilogue.bias)
+      bias = matchBiasInit(chain.init, layout->resultChannelAxis);
+    if (!bias)
+      return rewriter.notifyMatchFailure(
+          op, "does not accumulate from zero or from a broadcast bias");
+    chain.epilogue.bias = bias;
+  }
+  return chain;
+}
+
+struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<ContractionChain> chain =
+        matchContractionChain(quantize, rewriter);
+    if (failed(chain))
+      return failure();
+    auto outType = chain->outType;
+    Epilogue &epilogue = chain->epilogue;
+    SmallVector<Operation *> &fused = chain->fused;
+    std::optional<WeightOperand> layout = chain->layout;
+    linalg::LinalgOp contraction = chain->contraction;
+    Operation *op = contraction;
+    unsigned activationIndex = 1 - layout->operandIndex;
+    DequantizeOp dequantizedX = chain->dequantizedX;
+    ConstantOp weights = chain->weights;
+    auto xType = chain->xType;
+    Value init = chain->init;
+
+    auto wTensorType = cast<RankedTensorType>(weights.getType());
+    auto wType = cast<quant::QuantizedType>(wTensorType.getElementType());
+    int64_t channelAxis = layout->channelAxis;
+    int64_t channels = wTensorType.getDimSize(channelAxis);
+    auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(wType);
+    auto perTensor = dyn_cast<quant::UniformQuantizedType>(wType);
+    if (!perTensor &&
+        !(perAxis && perAxis.getQuantizedDimension() == channelAxis))
+      return rewriter.notifyMatchFailure(
+          op, "weights must be per tensor or per output channel");
+    auto channelScale = [&](int64_t c) {
+      return perAxis ? perAxis.getScales()[c] : perTensor.getScale();
+    };
+    auto channelZeroPoint = [&](int64_t c) {
+      return perAxis ? perAxis.getZeroPoints()[c] : perTensor.getZeroPoint();
+    };
+
+    // The weight dimensions the contraction does not reduce over (the
+    // output channel, and the batch of batch_matmul): sums of w' run over
+    // the others, once per combination of these, the "key" of an output.
+    SmallVector<AffineMap> maps = contraction.getIndexingMapsArray();
+    SmallVector<utils::IteratorType> iterators =
+        contraction.getIteratorTypesArray();
+    AffineMap weightMap = maps[layout->operandIndex];
+    AffineMap outputMap = maps.back();
+    ArrayRef<int64_t> wShape = wTensorType.getShape();
+    SmallVector<int64_t> keyPositions, keyShape;
+    SmallVector<AffineExpr> keyInOutput;
+    for (auto [position, expr] : llvm::enumerate(weightMap.getResults())) {
+      auto dim = dyn_cast<AffineDimExpr>(expr);
+      if (!dim)
+        return rewriter.notifyMatchFailure(op, "weights are not read by dims");
+      if (iterators[dim.getPosition()] != utils::IteratorType::parallel)
+        continue;
+      std::optional<unsigned> outputPosition = outputMap.getResultPosition(dim);
+      if (!outputPosition)
+        return rewriter.notifyMatchFailure(op, "unexpected weight layout");
+      keyPositions.push_back(position);
+      keyShape.push_back(wShape[position]);
+      keyInOutput.push_back(getAffineDimExpr(*outputPosition, getContext()));
+    }
+    int64_t numKeys = 1;
+    for (int64_t size : keyShape)
+      numKeys *= size;
+    // The channel of a key, for the bias and the zero point.
+    auto channelPosition = llvm::find(keyPositions, channelAxis);
+    if (channelPosition == keyPositions.end())
+      return rewriter.notifyMatchFailure(op, "unexpected channel layout");
+    int64_t channelStride = 1;
+    for (auto it = std::next(channelPosition); it != keyPositions.end(); ++it)
+      channelStride *= wShape[*it];
+
+    // w' = w - z_w, and per key the sums of w' and |w'|.
+    auto wValues = dyn_cast<DenseIntElementsAttr>(weights.getValue());
+    if (!wValues)
+      return rewriter.notifyMatchFailure(op, "weights are not dense");
+    SmallVector<int64_t> shiftedWeights;
+    SmallVector<int64_t> weightSum(numKeys, 0), weightAbsSum(numKeys, 0);
+    bool anyZeroPoint = false;
+    SmallVector<int64_t> index(wShape.size(), 0);
+    for (const APInt &bits : wValues.getValues<APInt>()) {
+      int64_t key = 0;
+      for (int64_t position : keyPositions)
+        key = key * wShape[position] + index[position];
+      int64_t c = index[channelAxis];
+      int64_t shifted = getStored(bits, wType) - channelZeroPoint(c);
+      anyZeroPoint |= channelZeroPoint(c) != 0;
+      shiftedWeights.push_back(shifted);
+      weightSum[key] += shifted;
+      weightAbsSum[key] += std::abs(shifted);
+      // Row-major increment of the multi-index.
+      for (int64_t axis = wShape.size() - 1; axis >= 0; --axis) {
+        if (++index[axis] < wShape[axis])
+          break;
+        index[axis] = 0;
+      }
+    }
+
+    // Per channel: the bias at s_x * s_w and the multiplier s_x * s_w / s_y.
+    double sx = xType.getScale();
+    int64_t zx = xType.getZeroPoint();
+    int64_t xMaxAbs = std::max(std::abs(xType.getStorageTypeMin()),
+                               std::abs(xType.getStorageTypeMax()));
+    SmallVector<int64_t> quantizedBias(channels, 0);
+    SmallVector<int32_t> multipliers(channels), shifts(channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      double accumulatorScale = sx * channelScale(c);
+      if (epilogue.bias) {
+        double rounded = std::nearbyint((*epilogue.bias)[c] / accumulatorScale);
+        if (!std::isfinite((*epilogue.bias)[c]))
+          return op->emitError() << "bias of channel " << c
+                                 << " is not finite: it has no integer form";
+        if (std::fabs(rounded) >= 2147483648.0)
+          return op->emitError()
+                 << "bias " << (*epilogue.bias)[c] << " of channel " << c
+                 << " does not fit in i32 at scale " << accumulatorScale;
+        quantizedBias[c] = static_cast<int64_t>(rounded);
+      }
+      FailureOr<std::pair<int32_t, int32_t>> fixedPoint =
+          quantizeMultiplier(accumulatorScale / outType.getScale());
+      if (failed(fixedPoint))
+        return op->emitError()
+               << "the output rescale " << accumulatorScale << " / "
+               << outType.getScale() << " has no fixed-point form";
+      std::tie(multipliers[c], shifts[c]) = *fixedPoint;
+    }
+    // Per key: the accumulator's start, bias - z_x * sum(w'); the partial
+    // sums then add ext(x) * w' terms, so this bounds them.
+    SmallVector<int32_t> start(numKeys);
+    for (int64_t key = 0; key < numKeys; ++key) {
+      int64_t c = (key / channelStride) % channels;
+      int64_t folded = quantizedBias[c] - zx * weightSum[key];
+      if (std::abs(folded) + xMaxAbs * weightAbsSum[key] >= (int64_t(1) << 31))
+        return op->emitError()
+               << "the i32 accumulator of channel " << c
+               << " could overflow: |bias| + max|x| * sum|w - z_w| = "
+               << std::abs(folded) << " + " << xMaxAbs << " * "
+               << weightAbsSum[key] << " >= 2^31";
+      start[key] = static_cast<int32_t>(folded);
+    }
+
+    // Activation bounds in the stored domain: quantize is monotonic, so
+    // quantize(clamp(y, lo, hi)) = clamp(quantize(y), quantize(lo), ...).
+    std::optional<SmallVector<int64_t>> clamp;
+    if (epilogue.clamp)
+      clamp = getStoredClamp(*epilogue.clamp, outType, quantize.getRounding());
+
+    // The integer program.
+    Location loc = quantize.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    rewriter.setInsertionPoint(quantize);
+    Type i32 = rewriter.getI32Type();
+    auto xTensorType = dequantizedX.getInput().getType();
+    Value xStored = quant::StorageCastOp::create(
+        rewriter, loc, getStoredValuesType(xTensorType),
+        dequantizedX.getInput());
+    // w' in the narrowest integer the body can sign-extend: the storage
+    // type for signed storage without zero points, i32 otherwise.
+    Type wElement =
+        anyZeroPoint || !wType.isSigned()
+            ? i32
+            : rewriter.getIntegerType(wType.getStorageTypeIntegralWidth());
+    auto wStoredType = RankedTensorType::get(wShape, wElement);
+    SmallVector<APInt> wBits =
+        llvm::map_to_vector(shiftedWeights, [&](int64_t v) {
+          return APInt(wElement.getIntOrFloatBitWidth(), v, /*isSigned=*/true);
+        });
+    Value wStored = arith::ConstantOp::create(
+        rewriter, loc, DenseElementsAttr::get(wStoredType, wBits));
+
+    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    auto accumulatorType = resultType.clone(i32);
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(rewriter, loc, init);
+    Value empty = tensor::EmptyOp::create(rewriter, loc, sizes, i32);
+    Value startConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(keyShape, i32),
+                               ArrayRef(start)));
+    unsigned resultRank = resultType.getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(resultRank);
+    AffineMap keyMap = AffineMap::get(resultRank, 0, keyInOutput, ctx);
+    Value accumulatorInit =
+        linalg::GenericOp::create(
+            rewriter, loc, accumulatorType, ValueRange{startConstant},
+            ValueRange{empty}, ArrayRef<AffineMap>{keyMap, identity},
+            SmallVector<utils::IteratorType>(resultRank,
+                                             utils::IteratorType::parallel),
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              linalg::YieldOp::create(b, nestedLoc, args[0]);
+            })
+            .getResult(0);
+
+    // The contraction itself, with the named op's indexing maps:
+    // acc += ext(x) * ext(w').
+    SmallVector<Value> inputs(2);
+    inputs[activationIndex] = xStored;
+    inputs[layout->operandIndex] = wStored;
+    bool xSigned = xType.isSigned();
+    Value accumulator =
+        linalg::GenericOp::create(
+            rewriter, loc, accumulatorType, inputs, accumulatorInit, maps,
+            iterators,
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              Value x = args[activationIndex];
+              Value w = args[layout->operandIndex];
+              x = convertScalarToDtype(b, nestedLoc, x, i32,
+                                       /*isUnsignedCast=*/!xSigned);
+              if (w.getType() != i32)
+                w = arith::ExtSIOp::create(b, nestedLoc, i32, w);
+              Value product = arith::MulIOp::create(b, nestedLoc, x, w);
+              linalg::YieldOp::create(
+                  b, nestedLoc,
+                  arith::AddIOp::create(b, nestedLoc, args[2], product)
+                      .getResult());
+            })
+            .getResult(0);
+
+    bool perChannel =
+        llvm::any_of(llvm::seq<int64_t>(1, channels), [&](int64_t c) {
+          return multipliers[c] != multipliers[0] || shifts[c] != shifts[0];
+        });
+    auto rescale = RescaleOp::create(
+        rewriter, loc, quantize.getType(), accumulator,
+        rewriter.getDenseI32ArrayAttr(perChannel
+                                          ? ArrayRef(multipliers)
+                                          : ArrayRef(multipliers).take_front()),
+        rewriter.getDenseI32ArrayAttr(
+            perChannel ? ArrayRef(shifts) : ArrayRef(shifts).take_front()),
+        perChannel ? rewriter.getI64IntegerAttr(layout->resultChannelAxis)
+                   : IntegerAttr(),
+        RoundingModeAttr::get(ctx, quantize.getRounding()),
+        clamp ? rewriter.getDenseI64ArrayAttr(*clamp) : DenseI64ArrayAttr());
+    rewriter.replaceOp(quantize, rescale.getResult());
+    for (Operation *dead : fused)
+      if (dead->use_empty())
+        rewriter.eraseOp(dead);
+    if (op->use_empty())
+      rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// The same chain with per-group weights (groups of g along the reduction
+/// axis, one scale per group and output channel): the contraction keeps one
+/// i32 partial sum per group, a reduction adds them in i64 with a multiplier
+/// per group at the channel's shift, and a qnn.rescale rounds once
+/// (docs/Semantics.md, "Per-group weights").
+struct FuseGroupedContraction : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<ContractionChain> chain =
+        matchContractionChain(quantize, rewriter);
+    if (failed(chain))
+      return failure();
+    auto wTensorType = cast<RankedTensorType>(chain->weights.getType());
+    auto wType = dyn_cast<quant::UniformQuantizedSubChannelType>(
+        wTensorType.getElementType());
+    const WeightOperand &layout = chain->layout;
+    if (!wType || !layout.reductionAxis)
+      return failure();
+    ArrayRef<int64_t> wShape = wTensorType.getShape();
+    int64_t rank = wShape.size();
+    int64_t reductionAxis = *layout.reductionAxis;
+    int64_t channelAxis = layout.channelAxis;
+    SmallVector<int64_t> blocks = getParameterBlockSizes(wType, wShape);
+    for (int64_t axis = 0; axis < rank; ++axis) {
+      bool ok = axis == reductionAxis ? blocks[axis] <= wShape[axis]
+                : axis == channelAxis ? true
+                                      : blocks[axis] == wShape[axis];
+      if (!ok)
+        return rewriter.notifyMatchFailure(quantize, "unsupported groups");
+    }
+    int64_t groupSize = blocks[reductionAxis];
+    int64_t numGroups = wShape[reductionAxis] / groupSize;
+    int64_t channels = wShape[channelAxis];
+    QuantizationParameters parameters(wType, wShape);
+
+    linalg::LinalgOp contraction = chain->contraction;
+    Operation *op = contraction;
+    MLIRContext *ctx = getContext();
+    SmallVector<AffineMap> maps = contraction.getIndexingMapsArray();
+    SmallVector<utils::IteratorType> iterators =
+        contraction.getIteratorTypesArray();
+    AffineMap weightMap = maps[layout.operandIndex];
+    AffineMap outputMap = maps.back();
+    auto reductionDim =
+        dyn_cast<AffineDimExpr>(weightMap.getResult(reductionAxis));
+    if (!reductionDim)
+      return failure();
+    unsigned reductionLoop = reductionDim.getPosition();
+
+    // Keys: the weight dimensions the contraction does not reduce over.
+    SmallVector<int64_t> keyPositions, keyShape;
+    SmallVector<AffineExpr> keyInOutput;
+    for (auto [position, expr] : llvm::enumerate(weightMap.getResults())) {
+      auto dim = dyn_cast<AffineDimExpr>(expr);
+      if (!dim)
+        return failure();
+      if (iterators[dim.getPosition()] != utils::IteratorType::parallel)
+        continue;
+      std::optional<unsigned> outputPosition = outputMap.getResultPosition(dim);
+      if (!outputPosition)
+        return failure();
+      keyPositions.push_back(position);
+      keyShape.push_back(wShape[position]);
+      keyInOutput.push_back(getAffineDimExpr(*outputPosition, ctx));
+    }
+    int64_t numKeys = 1;
+    for (int64_t size : keyShape)
+      numKeys *= size;
+
+    // w' = w - z_w, and per (key, group) the sums of w' and |w'|; the scale
+    // of each (group, channel).
+    auto wValues = dyn_cast<DenseIntElementsAttr>(chain->weights.getValue());
+    if (!wValues)
+      return failure();
+    SmallVector<int64_t> shiftedWeights;
+    SmallVector<int64_t> sums(numKeys * numGroups, 0),
+        absSums(numKeys * numGroups, 0);
+    SmallVector<double> groupScale(numGroups * channels, 0);
+    SmallVector<int64_t> keyChannel(numKeys, 0);
+    bool anyZeroPoint = false;
+    SmallVector<int64_t> index(rank, 0);
+    for (auto [linear, bits] : llvm::enumerate(wValues.getValues<APInt>())) {
+      int64_t key = 0;
+      for (int64_t position : keyPositions)
+        key = key * wShape[position] + index[position];
+      int64_t group = index[reductionAxis] / groupSize;
+      int64_t c = index[channelAxis];
+      int64_t zeroPoint = parameters.getZeroPoint(linear);
+      int64_t shifted = getStored(bits, wType) - zeroPoint;
+      anyZeroPoint |= zeroPoint != 0;
+      shiftedWeights.push_back(shifted);
+      sums[key * numGroups + group] += shifted;
+      absSums[key * numGroups + group] += std::abs(shifted);
+      groupScale[group * channels + c] = parameters.getScale(linear);
+      keyChannel[key] = c;
+      for (int64_t axis = rank - 1; axis >= 0; --axis) {
+        if (++index[axis] < wShape[axis])
+          break;
+        index[axis] = 0;
+      }
+    }
+
+    // Per channel: the shift of its largest group multiplier, each group's
+    // multiplier at that shift, and the bias at 2^n / s_y.
+    double sx = chain->xType.getScale();
+    double sy = chain->outType.getScale();
+    int64_t zx = chain->xType.getZeroPoint();
+    int64_t xMaxAbs = std::max(std::abs(chain->xType.getStorageTypeMin()),
+                               std::abs(chain->xType.getStorageTypeMax()));
+    SmallVector<int64_t> multipliers(numGroups * channels), biases(channels, 0);
+    SmallVector<int32_t> shifts(channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      double largest = 0;
+      for (int64_t g = 0; g < numGroups; ++g)
+        largest = std::max(largest, (sx * groupScale[g * channels + c]) / sy);
+      FailureOr<std::pair<int32_t, int32_t>> fixedPoint =
+          quantizeMultiplier(largest);
+      if (failed(fixedPoint))
+        return op->emitError() << "the output rescale of channel " << c
+                               << " has no fixed-point form";
+      shifts[c] = fixedPoint->second;
+      for (int64_t g = 0; g < numGroups; ++g)
+        multipliers[g * channels + c] = static_cast<int64_t>(std::nearbyint(
+            std::ldexp((sx * groupScale[g * channels + c]) / sy, shifts[c])));
+      if (chain->epilogue.bias) {
+        double bias = std::nearbyint(
+            std::ldexp((*chain->epilogue.bias)[c] / sy, shifts[c]));
+        if (std::fabs(bias) >= std::ldexp(1.0, 61))
+          return op->emitError()
+                 << "bias of channel " << c << " does not fit the i64 sum";
+        biases[c] = static_cast<int64_t>(bias);
+      }
+    }
+    // Starts of the i32 partial sums, and the bounds of both sums.
+    SmallVector<int32_t> starts(numKeys * numGroups);
+    for (int64_t key = 0; key < numKeys; ++key) {
+      int64_t c = keyChannel[key];
+      // Stay below 2^62 in i64; as doubles the bound cannot overflow.
+      double bound = std::fabs(static_cast<double>(biases[c]));
+      for (int64_t g = 0; g < numGroups; ++g) {
+        int64_t folded = -zx * sums[key * numGroups + g];
+        int64_t partial =
+            std::abs(folded) + xMaxAbs * absSums[key * numGroups + g];
+        if (partial >= (int64_t(1) << 31))
+          return op->emitError() << "the i32 partial sum of group " << g
+                                 << " of channel " << c << " could overflow";
+        bound += static_cast<double>(partial) *
+                 static_cast<double>(multipliers[g * channels + c]);
+        starts[key * numGroups + g] = static_cast<int32_t>(folded);
+      }
+      if (bound >= std::ldexp(1.0, 62))
+        return op->emitError() << "the i64 sum over groups of channel " << c
+                               << " could overflow";
+    }
+
+    // The integer program.
+    Location loc = quantize.getLoc();
+    rewriter.setInsertionPoint(quantize);
+    Type i32 = rewriter.getI32Type(), i64 = rewriter.getI64Type();
+    auto xTensorType = chain->dequantizedX.getInput().getType();
+    Value xStored = quant::StorageCastOp::create(
+        rewriter, loc, getStoredValuesType(xTensorType),
+        chain->dequantizedX.getInput());
+    Type wElement =
+        anyZeroPoint || !wType.isSigned()
+            ? i32
+            : rewriter.getIntegerType(wType.getStorageTypeIntegralWidth());
+    SmallVector<APInt> wBits =
+        llvm::map_to_vector(shiftedWeights, [&](int64_t v) {
+          return APInt(wElement.getIntOrFloatBitWidth(), v, /*isSigned=*/true);
+        });
+    Value wStored = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(wShape, wElement), wBits));
+
+    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    unsigned resultRank = resultType.getRank();
+    SmallVector<OpFoldResult> sizes =
+        tensor::getMixedSizes(rewriter, loc, chain->init);
+    SmallVector<OpFoldResult> groupSizes(sizes);
+    groupSizes.push_back(rewriter.getIndexAttr(numGroups));
+    Value partialEmpty =
+        tensor::EmptyOp::create(rewriter, loc, groupSizes, i32);
+    SmallVector<int64_t> startShape(keyShape);
+    startShape.push_back(numGroups);
+    Value startConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(startShape, i32),
+                               ArrayRef(starts)));
+    SmallVector<AffineExpr> startIndices(keyInOutput);
+    for (AffineExpr &expr : startIndices)
+      expr = getAffineDimExpr(cast<AffineDimExpr>(expr).getPosition(), ctx);
+    startIndices.push_back(getAffineDimExpr(resultRank, ctx));
+    AffineMap partialIdentity = rewriter.getMultiDimIdentityMap(resultRank + 1);
+    auto parallel = [](unsigned n) {
+      return SmallVector<utils::IteratorType>(n, utils::IteratorType::parallel);
+    };
+    Value partialInit =
+        linalg::GenericOp::create(
+            rewriter, loc, partialEmpty.getType(), ValueRange{startConstant},
+            ValueRange{partialEmpty},
+            ArrayRef<AffineMap>{
+                AffineMap::get(resultRank + 1, 0, startIndices, ctx),
+                partialIdentity},
+            parallel(resultRank + 1),
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              linalg::YieldOp::create(b, nestedLoc, args[0]);
+            })
+            .getResult(0);
+
+    // The contraction with the reduction loop split into (group, within):
+    // both operands get their reduction dimension expanded into (G, g), so
+    // that every loop stays a plain dimension, and the group loop becomes
+    // parallel and indexes the partial sums.
+    unsigned numLoops = contraction.getNumLoops();
+    AffineExpr groupDim = getAffineDimExpr(reductionLoop, ctx);
+    AffineExpr withinDim = getAffineDimExpr(numLoops, ctx);
+    unsigned activationIndex = 1 - layout.operandIndex;
+    SmallVector<Value> inputs(2);
+    SmallVector<AffineMap> newMaps;
+    for (unsigned operandIndex = 0; operandIndex < 2; ++operandIndex) {
+      AffineMap map = maps[operandIndex];
+      std::optional<unsigned> position = map.getResultPosition(groupDim);
+      if (!position)
+        return rewriter.notifyMatchFailure(
+            op, "reduction read through an expression");
+      Value operand = operandIndex == activationIndex ? xStored : wStored;
+      auto type = cast<RankedTensorType>(operand.getType());
+      if (type.isDynamicDim(*position))
+        return rewriter.notifyMatchFailure(op, "dynamic reduction size");
+      SmallVector<int64_t> expandedShape;
+      SmallVector<ReassociationIndices> reassociation;
+      SmallVector<AffineExpr> results;
+      for (auto [dim, size] : llvm::enumerate(type.getShape())) {
+        int64_t first = expandedShape.size();
+        if (dim == *position) {
+          expandedShape.append({numGroups, groupSize});
+          reassociation.push_back({first, first + 1});
+          results.append({groupDim, withinDim});
+        } else {
+          expandedShape.push_back(size);
+          reassociation.push_back({first});
+          results.push_back(map.getResult(dim));
+        }
+      }
+      auto expandedType = type.clone(expandedShape);
+      if (operandIndex == layout.operandIndex) {
+        // Constant weights: the same elements, in the same order.
+        auto attr = cast<DenseElementsAttr>(
+            wStored.getDefiningOp<arith::ConstantOp>().getValue());
+        inputs[operandIndex] = arith::ConstantOp::create(
+            rewriter, loc, attr.reshape(expandedType));
+      } else {
+        inputs[operandIndex] = tensor::ExpandShapeOp::create(
+            rewriter, loc, expandedType, operand, reassociation);
+      }
+      newMaps.push_back(AffineMap::get(numLoops + 1, 0, results, ctx));
+    }
+    SmallVector<AffineExpr> outputResults(outputMap.getResults());
+    outputResults.push_back(groupDim);
+    newMaps.push_back(AffineMap::get(numLoops + 1, 0, outputResults, ctx));
+    SmallVector<utils::IteratorType> newIterators(iterators);
+    newIterators[reductionLoop] = utils::IteratorType::parallel;
+    newIterators.push_back(utils::IteratorType::reduction);
+    bool xSigned = chain->xType.isSigned();
+    Value partials =
+        linalg::GenericOp::create(
+            rewriter, loc, partialInit.getType(), inputs, partialInit, newMaps,
+            newIterators,
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              Value x = args[activationIndex];
+              Value w = args[layout.operandIndex];
+              x = convertScalarToDtype(b, nestedLoc, x, i32,
+                                       /*isUnsignedCast=*/!xSigned);
+              if (w.getType() != i32)
+                w = arith::ExtSIOp::create(b, nestedLoc, i32, w);
+              linalg::YieldOp::create(
+                  b, nestedLoc,
+                  arith::AddIOp::create(
+                      b, nestedLoc, args[2],
+                      arith::MulIOp::create(b, nestedLoc, x, w))
+                      .getResult());
+            })
+            .getResult(0);
+
+    // p = bias + sum over groups of partial * m, exact in i64.
+    AffineMap channelOfResult = AffineMap::get(
+        resultRank, 0, getAffineDimExpr(layout.resultChannelAxis, ctx));
+    Value biasConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get({channels}, i64),
+                               ArrayRef(biases)));
+    Value sumEmpty = tensor::EmptyOp::create(rewriter, loc, sizes, i64);
+    Value sumInit =
+        linalg::GenericOp::create(
+            rewriter, loc, sumEmpty.getType(), ValueRange{biasConstant},
+            ValueRange{sumEmpty},
+            ArrayRef<AffineMap>{channelOfResult,
+                                rewriter.getMultiDimIdentityMap(resultRank)},
+            parallel(resultRank),
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              linalg::YieldOp::create(b, nestedLoc, args[0]);
+            })
+            .getResult(0);
+    Value multiplierConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(
+            RankedTensorType::get({numGroups, channels}, i64),
+            ArrayRef(multipliers)));
+    SmallVector<AffineExpr> resultDims;
+    for (unsigned dim = 0; dim < resultRank; ++dim)
+      resultDims.push_back(getAffineDimExpr(dim, ctx));
+    SmallVector<utils::IteratorType> sumIterators = parallel(resultRank);
+    sumIterators.push_back(utils::IteratorType::reduction);
+    Value sum =
+        linalg::GenericOp::create(
+            rewriter, loc, sumInit.getType(),
+            ValueRange{partials, multiplierConstant}, sumInit,
+            ArrayRef<AffineMap>{
+                partialIdentity,
+                AffineMap::get(
+                    resultRank + 1, 0,
+                    {getAffineDimExpr(resultRank, ctx),
+                     getAffineDimExpr(layout.resultChannelAxis, ctx)},
+                    ctx),
+                AffineMap::get(resultRank + 1, 0, resultDims, ctx)},
+            sumIterators,
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              Value partial =
+                  arith::ExtSIOp::create(b, nestedLoc, i64, args[0]);
+              linalg::YieldOp::create(
+                  b, nestedLoc,
+                  arith::AddIOp::create(
+                      b, nestedLoc, args[2],
+                      arith::MulIOp::create(b, nestedLoc, partial, args[1]))
+                      .getResult());
+            })
+            .getResult(0);
+
+    bool perChannel = llvm::any_of(
+        shifts, [&](int32_t shift) { return shift != shifts.front(); });
+    std::optional<SmallVector<int64_t>> clamp;
+    if (chain->epilogue.clamp)
+      clamp = getStoredClamp(*chain->epilogue.clamp, chain->outType,
+                             quantize.getRounding());
+    SmallVector<int32_t> ones(perChannel ? channels : 1, 1);
+    auto rescale = RescaleOp::create(
+        rewriter, loc, quantize.getType(), sum,
+        rewriter.getDenseI32ArrayAttr(ones),
+        rewriter.getDenseI32ArrayAttr(
+            perChannel ? ArrayRef(shifts) : ArrayRef(shifts).take_front()),
+        perChannel ? rewriter.getI64IntegerAttr(layout.resultChannelAxis)
+                   : IntegerAttr(),
+        RoundingModeAttr::get(ctx, quantize.getRounding()),
+        clamp ? rewriter.getDenseI64ArrayAttr(*clamp) : DenseI64ArrayAttr());
+    rewriter.replaceOp(quantize, rescale.getResult());
+    for (Operation *dead : chain->fused)
+      if (dead->use_empty())
+        rewriter.eraseOp(dead);
+    if (op->use_empty())
+      rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// A float activation times dequantized constant weights (weight-only
+/// quantization): the stored weights are read by the contraction and
+/// dequantized in its body, as qnn.dequantize would, one element at a time.
+struct FuseWeightOnlyContraction
+    : public OpInterfaceRewritePattern<linalg::LinalgOp> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::LinalgOp op,
+                                PatternRewriter &rewriter) const override {
+    std::optional<WeightOperand> layout = getWeightOperand(op);
+    if (!layout || op.getNumDpsInputs() != 2 || op->getNumResults() != 1)
+      return failure();
+    unsigned activationIndex = 1 - layout->operandIndex;
+    auto dequantize = op.getDpsInputOperand(layout->operandIndex)
+                          ->get()
+                          .getDefiningOp<DequantizeOp>();
+    if (!dequantize || op.getDpsInputOperand(activationIndex)
+                           ->get()
+                           .getDefiningOp<DequantizeOp>())
+      return failure(); // Integer activations: the integer patterns' job.
+    auto weights = dequantize.getInput().getDefiningOp<ConstantOp>();
+    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    if (!weights || !resultType.getElementType().isF32())
+      return failure();
+    auto weightType = weights.getType();
+    auto type = cast<quant::QuantizedType>(weightType.getElementType());
+    if (!type.getExpressedType().isF32())
+      return failure();
+
+    // Scales and zero points per block of the weights, read through the
+    // weight map with each blocked dimension divided by its block size.
+    MLIRContext *ctx = getContext();
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> shape = weightType.getShape();
+    QuantizationParameters parameters(type, shape);
+    SmallVector<int64_t> blockSizes = getParameterBlockSizes(type, shape);
+    SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+    AffineMap weightMap = maps[layout->operandIndex];
+    SmallVector<AffineExpr> parameterIndices;
+    for (auto [position, expr] : llvm::enumerate(weightMap.getResults())) {
+      if (blockSizes[position] == shape[position])
+        parameterIndices.push_back(getAffineConstantExpr(0, ctx));
+      else if (blockSizes[position] == 1)
+        parameterIndices.push_back(expr);
+      else
+        parameterIndices.push_back(expr.floorDiv(blockSizes[position]));
+    }
+    AffineMap parameterMap =
+        AffineMap::get(weightMap.getNumDims(), 0, parameterIndices, ctx);
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    auto parameterShape = parameters.getParameterShape();
+    SmallVector<APFloat> scales =
+        llvm::map_to_vector(parameters.getScales(), [](double scale) {
+          return APFloat(static_cast<float>(scale));
+        });
+    SmallVector<APInt> zeroPoints =
+        llvm::map_to_vector(parameters.getZeroPoints(), [](int64_t zeroPoint) {
+          return APInt(32, zeroPoint, true);
+        });
+    Value scaleConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(parameterShape, f32),
+                               scales));
+    Value zeroPointConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(parameterShape, i32),
+                               zeroPoints));
+    // The stored values as a plain integer constant (signless bits).
+    auto values = dyn_cast<DenseIntElementsAttr>(weights.getValue());
+    if (!values)
+      return failure();
+    auto storedType = getStoredValuesType(weightType);
+    Value stored = arith::ConstantOp::create(
+        rewriter, loc, values.bitcast(storedType.getElementType()));
+
+    SmallVector<Value> inputs = {op.getDpsInputOperand(0)->get(),
+                                 op.getDpsInputOperand(1)->get(), scaleConstant,
+                                 zeroPointConstant};
+    inputs[layout->operandIndex] = stored;
+    SmallVector<AffineMap> newMaps = {maps[0], maps[1], parameterMap,
+                                      parameterMap, maps[2]};
+    bool isSigned = type.isSigned();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, resultType, inputs, op.getDpsInitOperand(0)->get(),
+        newMaps, op.getIteratorTypesArray(),
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          // qnn.dequantize of one weight: (q - z) converted, times s.
+          Value q = args[layout->operandIndex];
+          Value wide =
+              isSigned
+                  ? arith::ExtSIOp::create(b, nestedLoc, i32, q).getResult()
+                  : arith::ExtUIOp::create(b, nestedLoc, i32, q).getResult();
+          Value weight = arith::MulFOp::create(
+              b, nestedLoc,
+              arith::SIToFPOp::create(
+                  b, nestedLoc, f32,
+                  arith::SubIOp::create(b, nestedLoc, wide, args[3])),
+              args[2]);
+          Value product = arith::MulFOp::create(b, nestedLoc,
+                                                args[activationIndex], weight);
+          linalg::YieldOp::create(
+              b, nestedLoc,
+              arith::AddFOp::create(b, nestedLoc, args[4], product)
+                  .getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void qnn::populateFuseContractionPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseQuantizedContraction, FuseGroupedContraction,
+               FuseWeightOnlyContraction>(patterns.getContext());
+}

@@ -1,0 +1,156 @@
+//===- FuseDataMovement.cpp - ops that move stored values -----------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// quantize(op(dequantize(q))), where `op` only moves, selects or compares
+// values (reshapes, slices, pads, transposes, concatenation, max pooling),
+// runs `op` on the stored values.
+//
+//===----------------------------------------------------------------------===//
+
+#include "FusionMatchers.h"
+
+#include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
+#include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::qnn;
+using namespace mlir::qnn::fusion;
+
+namespace {
+
+/// quantize(op(dequantize(q))) with one type on both sides, where `op` only
+/// moves or selects values, is op(q): the op runs on the stored values.
+/// (qnn-insert-qdq gives such outputs their input's type.) An input of
+/// another type (a concat of two scales, as ONNX Runtime's QDQ models have
+/// them) is requantized to the output's type first: quantize is elementwise
+/// and monotonic, so it commutes with moving, selecting and taking maxima.
+/// Nothing is created before every operand has matched (a pattern that
+/// fails must leave the IR as it was).
+struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    Operation *op = quantize.getInput().getDefiningOp();
+    auto type = dyn_cast<quant::UniformQuantizedType>(
+        quantize.getType().getElementType());
+    if (!op || !type || !quantize.getInput().hasOneUse() ||
+        !isExactRoundTrip(type, quantize.getRounding()))
+      return failure();
+    bool isConcat = isa<tensor::ConcatOp>(op);
+    if (!isConcat && !isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+                          tensor::ExtractSliceOp, tensor::PadOp,
+                          linalg::TransposeOp, linalg::PoolingNhwcMaxOp>(op))
+      return failure();
+    unsigned numData = isConcat ? op->getNumOperands() : 1;
+    Location loc = op->getLoc();
+    SmallVector<DequantizeOp> dequantized;
+    for (Value operand : op->getOperands().take_front(numData)) {
+      auto dequantize = operand.getDefiningOp<DequantizeOp>();
+      if (!dequantize ||
+          cast<quant::QuantizedType>(
+              getElementTypeOrSelf(dequantize.getInput().getType()))
+                  .getExpressedType() != type.getExpressedType())
+        return failure();
+      dequantized.push_back(dequantize);
+    }
+    SmallVector<Value> stored;
+    for (DequantizeOp dequantize : dequantized) {
+      Value input = dequantize.getInput();
+      auto inputType = cast<RankedTensorType>(input.getType());
+      if (inputType.getElementType() != type)
+        input = RequantizeOp::create(rewriter, loc, inputType.clone(type),
+                                     input, quantize.getRounding());
+      stored.push_back(quant::StorageCastOp::create(
+          rewriter, loc, getStoredValuesType(inputType.clone(type)), input));
+    }
+    auto resultType = getStoredValuesType(quantize.getType());
+    Value result;
+    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+      // The padding value, quantized like everything else.
+      auto yield =
+          cast<tensor::YieldOp>(pad.getRegion().front().getTerminator());
+      FloatAttr padValue;
+      if (!matchPattern(yield.getValue(), m_Constant(&padValue)))
+        return failure();
+      int64_t storedPad =
+          quantizeValue(padValue.getValue(), type.getScale(),
+                        type.getZeroPoint(), type, quantize.getRounding());
+      Value padConstant = arith::ConstantOp::create(
+          rewriter, loc,
+          IntegerAttr::get(resultType.getElementType(), storedPad));
+      result = tensor::PadOp::create(
+          rewriter, loc, resultType, stored[0], pad.getMixedLowPad(),
+          pad.getMixedHighPad(), padConstant, pad.getNofold());
+    } else if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
+      Value init = tensor::EmptyOp::create(
+          rewriter, loc,
+          tensor::getMixedSizes(rewriter, loc, transpose.getInit()),
+          resultType.getElementType());
+      result = linalg::TransposeOp::create(rewriter, loc, stored[0], init,
+                                           transpose.getPermutation())
+                   .getResult()[0];
+    } else if (auto pool = dyn_cast<linalg::PoolingNhwcMaxOp>(op)) {
+      // Start from the smallest stored value; compare with the storage's
+      // signedness.
+      Value empty = tensor::EmptyOp::create(
+          rewriter, loc,
+          tensor::getMixedSizes(rewriter, loc, pool.getOutputs()[0]),
+          resultType.getElementType());
+      Value lowest = arith::ConstantOp::create(
+          rewriter, loc,
+          IntegerAttr::get(resultType.getElementType(),
+                           type.getStorageTypeMin()));
+      Value init =
+          linalg::FillOp::create(rewriter, loc, lowest, empty).getResult(0);
+      SmallVector<Value> inputs = {stored[0], pool.getInputs()[1]};
+      SmallVector<NamedAttribute> attributes = {
+          rewriter.getNamedAttr("strides", pool.getStrides()),
+          rewriter.getNamedAttr("dilations", pool.getDilations())};
+      if (type.isSigned())
+        result = linalg::PoolingNhwcMaxOp::create(rewriter, loc, resultType,
+                                                  inputs, init, attributes)
+                     .getResult(0);
+      else
+        result = linalg::PoolingNhwcMaxUnsignedOp::create(
+                     rewriter, loc, resultType, inputs, init, attributes)
+                     .getResult(0);
+    } else {
+      // Reshapes, slices and concatenation do not look at element types.
+      IRMapping mapping;
+      for (auto [operand, value] :
+           llvm::zip(op->getOperands().take_front(numData), stored))
+        mapping.map(operand, value);
+      Operation *clone = rewriter.clone(*op, mapping);
+      clone->getResult(0).setType(resultType);
+      result = clone->getResult(0);
+    }
+    rewriter.replaceOpWithNewOp<quant::StorageCastOp>(
+        quantize, quantize.getType(), result);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+} // namespace
+
+void qnn::populateFuseDataMovementPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseDataMovement>(patterns.getContext());
+}
