@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 using namespace mlir;
 using namespace mlir::qnn;
@@ -38,130 +39,108 @@ namespace json = llvm::json;
 static constexpr llvm::StringLiteral kStatisticsFormat =
     "quant-opt-calibration-statistics";
 
-static bool readNumber(const json::Object &object, StringRef key, double &out,
-                       json::Path path) {
-  const json::Value *value = object.get(key);
-  if (!value) {
-    path.field(key).report("missing value");
+namespace {
+/// A histogram's bins: a non-empty array of counts whose total is an int64
+/// too (the range methods sum them).
+struct BinCounts {
+  SmallVector<int64_t> counts;
+};
+
+bool fromJSON(const json::Value &value, BinCounts &bins, json::Path path) {
+  const json::Array *array = value.getAsArray();
+  if (!array || array->empty()) {
+    path.report("expected a non-empty array");
     return false;
   }
-  std::optional<double> number = value->getAsNumber();
-  if (!number || !std::isfinite(*number)) {
-    path.field(key).report("expected a finite number");
-    return false;
+  int64_t total = 0;
+  for (auto [index, bin] : llvm::enumerate(*array)) {
+    detail::Count count;
+    if (!detail::fromJSON(bin, count, path.index(index)))
+      return false;
+    if (llvm::AddOverflow(total, count.value, total)) {
+      path.index(index).report("the bins' total exceeds a 64-bit count");
+      return false;
+    }
+    bins.counts.push_back(count.value);
   }
-  out = *number;
   return true;
 }
+} // namespace
 
-static bool readCount(const json::Value &value, int64_t &out, json::Path path) {
-  std::optional<int64_t> integer = value.getAsInteger();
-  if (!integer || *integer < 0) {
-    path.report("expected a non-negative integer");
-    return false;
-  }
-  out = *integer;
-  return true;
-}
+namespace mlir::qnn {
 
-static bool readHistogram(const json::Value &value, Histogram &histogram,
-                          json::Path path) {
-  const json::Object *object = value.getAsObject();
-  if (!object) {
-    path.report("expected object");
+/// A histogram: {"min", "max", "bins"}, min < max.
+static bool fromJSON(const json::Value &value, Histogram &histogram,
+                     json::Path path) {
+  json::ObjectMapper mapper(value, path);
+  detail::FiniteNumber min, max;
+  if (!mapper ||
+      !checkKeys(*value.getAsObject(), {"min", "max", "bins"}, path) ||
+      !mapper.map("min", min) || !mapper.map("max", max))
     return false;
-  }
-  if (!checkKeys(*object, {"min", "max", "bins"}, path) ||
-      !readNumber(*object, "min", histogram.min, path) ||
-      !readNumber(*object, "max", histogram.max, path))
-    return false;
-  if (!(histogram.min < histogram.max)) {
+  if (!(min.value < max.value)) {
     path.field("max").report("expected histogram max > histogram min");
     return false;
   }
-  const json::Value *bins = object->get("bins");
-  if (!bins) {
-    path.field("bins").report("missing value");
+  BinCounts bins;
+  if (!mapper.map("bins", bins))
     return false;
-  }
-  const json::Array *array = bins->getAsArray();
-  if (!array || array->empty()) {
-    path.field("bins").report("expected a non-empty array");
-    return false;
-  }
-  // The range methods sum the bins: their total must be an int64 too.
-  int64_t total = 0;
-  for (auto [index, bin] : llvm::enumerate(*array)) {
-    if (!readCount(bin, histogram.bins.emplace_back(),
-                   path.field("bins").index(index)))
-      return false;
-    if (llvm::AddOverflow(total, histogram.bins.back(), total)) {
-      path.field("bins").index(index).report(
-          "the bins' total exceeds a 64-bit count");
-      return false;
-    }
-  }
+  histogram.min = min.value;
+  histogram.max = max.value;
+  histogram.bins = std::move(bins.counts);
   return true;
 }
 
-static bool readTensorStatistics(const json::Value &value,
-                                 TensorStatistics &statistics,
-                                 json::Path path) {
-  const json::Object *object = value.getAsObject();
-  if (!object) {
-    path.report("expected object");
+/// One tensor: {"min", "max", "count", "histogram"?}, min <= max.
+static bool fromJSON(const json::Value &value, TensorStatistics &statistics,
+                     json::Path path) {
+  json::ObjectMapper mapper(value, path);
+  detail::FiniteNumber min, max;
+  if (!mapper ||
+      !checkKeys(*value.getAsObject(), {"min", "max", "count", "histogram"},
+                 path) ||
+      !mapper.map("min", min) || !mapper.map("max", max))
     return false;
-  }
-  if (!checkKeys(*object, {"min", "max", "count", "histogram"}, path) ||
-      !readNumber(*object, "min", statistics.min, path) ||
-      !readNumber(*object, "max", statistics.max, path))
-    return false;
-  if (statistics.min > statistics.max) {
+  if (min.value > max.value) {
     path.field("max").report("expected max >= min");
     return false;
   }
-  const json::Value *count = object->get("count");
-  if (!count) {
-    path.field("count").report("missing value");
+  detail::Count count;
+  detail::IfPresent<Histogram> histogram;
+  if (!mapper.map("count", count) ||
+      !mapper.mapOptional("histogram", histogram))
     return false;
-  }
-  if (!readCount(*count, statistics.count, path.field("count")))
-    return false;
-  if (const json::Value *histogram = object->get("histogram"))
-    return readHistogram(*histogram, statistics.histogram.emplace(),
-                         path.field("histogram"));
+  statistics.min = min.value;
+  statistics.max = max.value;
+  statistics.count = count.value;
+  statistics.histogram = std::move(histogram.value);
   return true;
 }
 
+} // namespace mlir::qnn
+
+/// The file: {"format", "version", "tensors"}.
 static bool readStatistics(const json::Value &value,
                            CalibrationStatistics &statistics, json::Path path) {
-  const json::Object *object = value.getAsObject();
-  if (!object) {
-    path.report("expected object");
+  json::ObjectMapper mapper(value, path);
+  if (!mapper ||
+      !checkKeys(*value.getAsObject(), {"format", "version", "tensors"}, path))
     return false;
-  }
-  if (!checkKeys(*object, {"format", "version", "tensors"}, path))
-    return false;
-  std::optional<StringRef> format = object->getString("format");
-  if (format != kStatisticsFormat) {
+  const json::Object &object = *value.getAsObject();
+  if (object.getString("format") != kStatisticsFormat) {
     path.field("format").report(
         "expected \"quant-opt-calibration-statistics\"");
     return false;
   }
-  if (object->getInteger("version") != 1) {
+  if (object.getInteger("version") != 1) {
     path.field("version").report("expected version 1");
     return false;
   }
-  const json::Object *tensors = object->getObject("tensors");
-  if (!tensors) {
-    path.field("tensors").report("expected object");
+  std::map<std::string, TensorStatistics> tensors;
+  if (!mapper.map("tensors", tensors))
     return false;
-  }
-  for (const auto &entry : *tensors) {
-    if (!readTensorStatistics(entry.second, statistics[entry.first],
-                              path.field("tensors").field(entry.first)))
-      return false;
-  }
+  for (auto &[id, tensor] : tensors)
+    statistics[id] = std::move(tensor);
   return true;
 }
 

@@ -19,6 +19,9 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
+#include <cmath>
+#include <optional>
+
 namespace mlir::qnn::detail {
 
 /// Reports "unknown key" at the first key of `object` not in `allowed`.
@@ -30,6 +33,54 @@ inline bool checkKeys(const llvm::json::Object &object,
       return false;
     }
   }
+  return true;
+}
+
+/// Values for llvm::json::ObjectMapper (the fromJSON protocol) with
+/// quant-opt's own checks and messages.
+/// A number that is finite (JSON has no infinity, but 1e999 reads as one).
+struct FiniteNumber {
+  double value = 0;
+};
+inline bool fromJSON(const llvm::json::Value &value, FiniteNumber &out,
+                     llvm::json::Path path) {
+  std::optional<double> number = value.getAsNumber();
+  if (!number || !std::isfinite(*number)) {
+    path.report("expected a finite number");
+    return false;
+  }
+  out.value = *number;
+  return true;
+}
+
+/// An integer >= 0.
+struct Count {
+  int64_t value = 0;
+};
+inline bool fromJSON(const llvm::json::Value &value, Count &out,
+                     llvm::json::Path path) {
+  std::optional<int64_t> integer = value.getAsInteger();
+  if (!integer || *integer < 0) {
+    path.report("expected a non-negative integer");
+    return false;
+  }
+  out.value = *integer;
+  return true;
+}
+
+/// An optional key's value: absent is no value, but a present key must
+/// hold a T (llvm::json reads null as "no value" for std::optional, which
+/// would make `"bits": null` the default silently).
+template <typename T> struct IfPresent {
+  std::optional<T> value;
+};
+template <typename T>
+bool fromJSON(const llvm::json::Value &value, IfPresent<T> &out,
+              llvm::json::Path path) {
+  T parsed{};
+  if (!fromJSON(value, parsed, path))
+    return false;
+  out.value = std::move(parsed);
   return true;
 }
 

@@ -86,173 +86,212 @@ LayerConfig Recipe::resolve(StringRef layerId, StringRef opName,
 // Parsing
 //===----------------------------------------------------------------------===//
 
-static bool readBool(const json::Object &object, StringRef key,
-                     std::optional<bool> &out, json::Path path) {
-  if (const json::Value *value = object.get(key)) {
-    out = value->getAsBoolean();
-    if (!out) {
-      path.field(key).report("expected true or false");
-      return false;
-    }
+namespace {
+// The values of a recipe, read with llvm::json::ObjectMapper; each
+// fromJSON says what it expected in the words docs/Quantization.md uses.
+
+/// true or false.
+struct Flag {
+  bool value = false;
+};
+bool fromJSON(const json::Value &value, Flag &out, json::Path path) {
+  std::optional<bool> flag = value.getAsBoolean();
+  if (!flag) {
+    path.report("expected true or false");
+    return false;
   }
+  out.value = *flag;
   return true;
 }
 
-static bool readStorage(const json::Object &object, StorageOverrides &storage,
-                        json::Path path) {
-  if (const json::Value *value = object.get("bits")) {
-    std::optional<int64_t> bits = value->getAsInteger();
-    if (!bits || *bits < 2 || *bits > 16) {
-      path.field("bits").report("expected an integer from 2 to 16");
-      return false;
-    }
-    storage.bits = static_cast<unsigned>(*bits);
-  }
-  return readBool(object, "signed", storage.isSigned, path) &&
-         readBool(object, "symmetric", storage.symmetric, path) &&
-         readBool(object, "narrow_range", storage.narrowRange, path);
-}
-
-static bool readActivations(const json::Value &value,
-                            ActivationOverrides &overrides, json::Path path) {
-  const json::Object *object = value.getAsObject();
-  if (!object) {
-    path.report("expected object");
+/// A storage width.
+struct Bits {
+  unsigned value = 0;
+};
+bool fromJSON(const json::Value &value, Bits &out, json::Path path) {
+  std::optional<int64_t> bits = value.getAsInteger();
+  if (!bits || *bits < 2 || *bits > 16) {
+    path.report("expected an integer from 2 to 16");
     return false;
   }
-  if (!checkKeys(*object,
-                 {"bits", "signed", "symmetric", "narrow_range", "method",
-                  "percentile"},
-                 path) ||
-      !readStorage(*object, overrides.storage, path))
-    return false;
-  if (const json::Value *method = object->get("method")) {
-    std::optional<StringRef> name = method->getAsString();
-    overrides.method = name ? parseRangeMethod(*name) : std::nullopt;
-    if (!overrides.method) {
-      path.field("method").report(
-          "expected \"minmax\", \"percentile\", \"mse\" or \"entropy\"");
-      return false;
-    }
-  }
-  if (const json::Value *percentile = object->get("percentile")) {
-    overrides.percentile = percentile->getAsNumber();
-    if (!overrides.percentile || !(*overrides.percentile >= 50) ||
-        *overrides.percentile > 100) {
-      path.field("percentile").report("expected a number in [50, 100]");
-      return false;
-    }
-  }
+  out.value = static_cast<unsigned>(*bits);
   return true;
 }
 
-static bool readWeights(const json::Value &value, WeightOverrides &overrides,
-                        json::Path path) {
-  const json::Object *object = value.getAsObject();
-  if (!object) {
-    path.report("expected object");
+/// A range method by name.
+struct Method {
+  RangeMethod value{};
+};
+bool fromJSON(const json::Value &value, Method &out, json::Path path) {
+  std::optional<StringRef> name = value.getAsString();
+  std::optional<RangeMethod> method =
+      name ? parseRangeMethod(*name) : std::nullopt;
+  if (!method) {
+    path.report("expected \"minmax\", \"percentile\", \"mse\" or \"entropy\"");
     return false;
   }
-  if (!checkKeys(*object,
-                 {"bits", "signed", "symmetric", "narrow_range", "granularity",
-                  "group_size"},
-                 path) ||
-      !readStorage(*object, overrides.storage, path))
-    return false;
-  if (const json::Value *granularity = object->get("granularity")) {
-    std::optional<StringRef> name = granularity->getAsString();
-    overrides.granularity = name ? parseWeightGranularity(*name) : std::nullopt;
-    if (!overrides.granularity) {
-      path.field("granularity")
-          .report("expected \"per_tensor\", \"per_channel\" or \"per_group\"");
-      return false;
-    }
-  }
-  if (const json::Value *groupSize = object->get("group_size")) {
-    overrides.groupSize = groupSize->getAsInteger();
-    if (!overrides.groupSize || *overrides.groupSize < 1) {
-      path.field("group_size").report("expected a positive integer");
-      return false;
-    }
-  }
+  out.value = *method;
   return true;
 }
 
-static bool readRule(const json::Value &value, Recipe::Rule &rule,
+/// The percentile method's percentile.
+struct Percentile {
+  double value = 0;
+};
+bool fromJSON(const json::Value &value, Percentile &out, json::Path path) {
+  std::optional<double> percentile = value.getAsNumber();
+  if (!percentile || !(*percentile >= 50) || *percentile > 100) {
+    path.report("expected a number in [50, 100]");
+    return false;
+  }
+  out.value = *percentile;
+  return true;
+}
+
+/// A weight granularity by name.
+struct Granularity {
+  WeightGranularity value{};
+};
+bool fromJSON(const json::Value &value, Granularity &out, json::Path path) {
+  std::optional<StringRef> name = value.getAsString();
+  std::optional<WeightGranularity> granularity =
+      name ? parseWeightGranularity(*name) : std::nullopt;
+  if (!granularity) {
+    path.report("expected \"per_tensor\", \"per_channel\" or \"per_group\"");
+    return false;
+  }
+  out.value = *granularity;
+  return true;
+}
+
+/// Per-group quantization's group size.
+struct GroupSize {
+  int64_t value = 0;
+};
+bool fromJSON(const json::Value &value, GroupSize &out, json::Path path) {
+  std::optional<int64_t> size = value.getAsInteger();
+  if (!size || *size < 1) {
+    path.report("expected a positive integer");
+    return false;
+  }
+  out.value = *size;
+  return true;
+}
+
+/// A string (an id or an op name).
+struct Name {
+  std::string value;
+};
+bool fromJSON(const json::Value &value, Name &out, json::Path path) {
+  std::optional<StringRef> name = value.getAsString();
+  if (!name) {
+    path.report("expected string");
+    return false;
+  }
+  out.value = name->str();
+  return true;
+}
+
+/// Maps optional `key` into `out`, which keeps its value (no override) when
+/// the key is absent; a present key must hold a `Wrapped`.
+template <typename Wrapped, typename T>
+bool mapOverride(json::ObjectMapper &mapper, StringLiteral key,
+                 std::optional<T> &out) {
+  detail::IfPresent<Wrapped> read;
+  if (!mapper.mapOptional(key, read))
+    return false;
+  if (read.value)
+    out = read.value->value;
+  return true;
+}
+
+/// The storage keys shared by activations and weights.
+bool mapStorage(json::ObjectMapper &mapper, StorageOverrides &storage) {
+  return mapOverride<Bits>(mapper, "bits", storage.bits) &&
+         mapOverride<Flag>(mapper, "signed", storage.isSigned) &&
+         mapOverride<Flag>(mapper, "symmetric", storage.symmetric) &&
+         mapOverride<Flag>(mapper, "narrow_range", storage.narrowRange);
+}
+} // namespace
+
+namespace mlir::qnn {
+
+static bool fromJSON(const json::Value &value, ActivationOverrides &overrides,
                      json::Path path) {
-  const json::Object *object = value.getAsObject();
-  if (!object) {
-    path.report("expected object");
+  json::ObjectMapper mapper(value, path);
+  return mapper &&
+         checkKeys(*value.getAsObject(),
+                   {"bits", "signed", "symmetric", "narrow_range", "method",
+                    "percentile"},
+                   path) &&
+         mapStorage(mapper, overrides.storage) &&
+         mapOverride<Method>(mapper, "method", overrides.method) &&
+         mapOverride<Percentile>(mapper, "percentile", overrides.percentile);
+}
+
+static bool fromJSON(const json::Value &value, WeightOverrides &overrides,
+                     json::Path path) {
+  json::ObjectMapper mapper(value, path);
+  return mapper &&
+         checkKeys(*value.getAsObject(),
+                   {"bits", "signed", "symmetric", "narrow_range",
+                    "granularity", "group_size"},
+                   path) &&
+         mapStorage(mapper, overrides.storage) &&
+         mapOverride<Granularity>(mapper, "granularity",
+                                  overrides.granularity) &&
+         mapOverride<GroupSize>(mapper, "group_size", overrides.groupSize);
+}
+
+static bool fromJSON(const json::Value &value, Recipe::Rule &rule,
+                     json::Path path) {
+  json::ObjectMapper mapper(value, path);
+  if (!mapper ||
+      !checkKeys(*value.getAsObject(),
+                 {"id", "op", "skip", "activations", "weights"}, path))
     return false;
-  }
-  if (!checkKeys(*object, {"id", "op", "skip", "activations", "weights"}, path))
+  detail::IfPresent<Name> id, op;
+  if (!mapper.mapOptional("id", id) || !mapper.mapOptional("op", op))
     return false;
-  std::optional<StringRef> id = object->getString("id");
-  std::optional<StringRef> op = object->getString("op");
-  if (object->get("id") && !id) {
-    path.field("id").report("expected string");
-    return false;
-  }
-  if (object->get("op") && !op) {
-    path.field("op").report("expected string");
-    return false;
-  }
-  if (id.has_value() == op.has_value()) {
+  if (id.value.has_value() == op.value.has_value()) {
     path.report("expected exactly one of \"id\" and \"op\"");
     return false;
   }
-  rule.id = id.value_or("").str();
-  rule.opName = op.value_or("").str();
-  if (!readBool(*object, "skip", rule.skip, path))
-    return false;
-  if (const json::Value *activations = object->get("activations"))
-    if (!readActivations(*activations, rule.activations,
-                         path.field("activations")))
-      return false;
-  if (const json::Value *weights = object->get("weights"))
-    if (!readWeights(*weights, rule.weights, path.field("weights")))
-      return false;
-  return true;
+  rule.id = id.value ? id.value->value : "";
+  rule.opName = op.value ? op.value->value : "";
+  return mapOverride<Flag>(mapper, "skip", rule.skip) &&
+         mapper.mapOptional("activations", rule.activations) &&
+         mapper.mapOptional("weights", rule.weights);
 }
 
+} // namespace mlir::qnn
+
+/// The file: {"format", "version", "activations"?, "weights"?, "layers"?}.
 static bool readRecipeValue(const json::Value &value, Recipe &recipe,
                             json::Path path) {
-  const json::Object *object = value.getAsObject();
-  if (!object) {
-    path.report("expected object");
-    return false;
-  }
-  if (!checkKeys(*object,
+  json::ObjectMapper mapper(value, path);
+  if (!mapper ||
+      !checkKeys(*value.getAsObject(),
                  {"format", "version", "activations", "weights", "layers"},
                  path))
     return false;
-  if (object->getString("format") != kRecipeFormat) {
+  const json::Object &object = *value.getAsObject();
+  if (object.getString("format") != kRecipeFormat) {
     path.field("format").report("expected \"quant-opt-recipe\"");
     return false;
   }
-  if (object->getInteger("version") != 1) {
+  if (object.getInteger("version") != 1) {
     path.field("version").report("expected version 1");
     return false;
   }
-  if (const json::Value *activations = object->get("activations"))
-    if (!readActivations(*activations, recipe.activations,
-                         path.field("activations")))
-      return false;
-  if (const json::Value *weights = object->get("weights"))
-    if (!readWeights(*weights, recipe.weights, path.field("weights")))
-      return false;
-  if (const json::Value *layers = object->get("layers")) {
-    const json::Array *array = layers->getAsArray();
-    if (!array) {
-      path.field("layers").report("expected array");
-      return false;
-    }
-    for (auto [index, rule] : llvm::enumerate(*array)) {
-      Recipe::Rule &parsed = recipe.layers.emplace_back();
-      parsed.where = llvm::formatv("layers[{0}]", index).str();
-      if (!readRule(rule, parsed, path.field("layers").index(index)))
-        return false;
-    }
+  std::vector<Recipe::Rule> layers;
+  if (!mapper.mapOptional("activations", recipe.activations) ||
+      !mapper.mapOptional("weights", recipe.weights) ||
+      !mapper.mapOptional("layers", layers))
+    return false;
+  for (auto [index, rule] : llvm::enumerate(layers)) {
+    rule.where = llvm::formatv("layers[{0}]", index).str();
+    recipe.layers.push_back(std::move(rule));
   }
   return true;
 }
