@@ -507,6 +507,7 @@ class Evaluation:
         started = time.time()
         quantized = self.tools.opt(self.float_mlir, ["--canonicalize", "--qnn-fuse-quantized-ops",
                                                      "--canonicalize"], self.work / "quantized.mlir")
+        self.tools.prefetch(quantized, len(self.x_padded))
         quant_out = self.tools.run(quantized, [self.x_padded], self.num_outputs,
                                    "run integer")[0][:len(self.x_eval)]
         session = onnxruntime.InferenceSession(str(self.config.model), providers=["CPUExecutionProvider"])
@@ -590,8 +591,25 @@ def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np
     if not np.array_equal(quant_acts[0][:count], quant_out[:count]):
         raise EvaluationError("internal: exposing the activations changed the quantized program's "
                               "output; per-layer errors would not describe it")
-    local_acts = tools.run(cut, [x] + quant_acts[num_original:], total, "per-layer: local")
     segments, members = node_segments(model, ids)
+    activations = {id_: quant_acts[num_original + k][:count] for k, id_ in enumerate(ids)}
+    # The NumPy reference checks the layers on another thread (NumPy lets go
+    # of the GIL) while the cut program runs and the errors are computed.
+    with concurrent.futures.ThreadPoolExecutor(1) as checker:
+        exactness = checker.submit(check_layers, details, json.loads(parameters.read_text()), members,
+                                   activations)
+        layers = local_errors(tools, cut, x, quant_acts, float_acts, ids, segments, num_original, total,
+                              count)
+        exactness = exactness.result()
+    exactness["samples"] = count
+    return layers, exactness
+
+
+def local_errors(tools, cut: Path, x: np.ndarray, quant_acts: list, float_acts: list, ids: list[str],
+                 segments: dict, num_original: int, total: int, count: int) -> list[dict]:
+    """Each activation's error: local (the cut program, each layer fed the
+    quantized program's inputs) and propagated, worst local SQNR first."""
+    local_acts = tools.run(cut, [x] + quant_acts[num_original:], total, "per-layer: local")
     layers = []
     for k, id_ in enumerate(ids):
         f = float_acts[num_original + k][:count]
@@ -600,10 +618,7 @@ def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np
         layers.append({"id": id_, "ops": segments.get(id_, ""), "shape": list(f.shape[1:]),
                        "propagated": compare(f, q), "local": compare(l, q)})
     layers.sort(key=lambda layer: layer["local"]["sqnr_db"])
-    activations = {id_: quant_acts[num_original + k][:count] for k, id_ in enumerate(ids)}
-    exactness = check_layers(details, json.loads(parameters.read_text()), members, activations)
-    exactness["samples"] = count
-    return layers, exactness
+    return layers
 
 
 _TENSOR_CONSTANT = re.compile(
