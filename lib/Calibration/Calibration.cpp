@@ -283,15 +283,6 @@ static double roundTrip(double x, QuantizationParams params, int64_t qmin,
   return (q - static_cast<double>(params.zeroPoint)) * params.scale;
 }
 
-/// The stored value of `x` (for grouping bins into levels).
-static int64_t quantizeToLevel(double x, QuantizationParams params,
-                               int64_t qmin, int64_t qmax) {
-  double q =
-      std::nearbyint(x / params.scale) + static_cast<double>(params.zeroPoint);
-  return static_cast<int64_t>(
-      std::clamp(q, static_cast<double>(qmin), static_cast<double>(qmax)));
-}
-
 static constexpr int kNumCandidates = 128;
 
 /// The k-th candidate range of the mse and entropy methods.
@@ -317,68 +308,103 @@ static double squaredError(const Bins &bins, QuantizationParams params,
   return error;
 }
 
-/// KL(P || Q) of docs/Calibration.md, or nullopt when no bin center lies in
-/// [lo, hi] (the candidate is skipped).
-static std::optional<double> klDivergence(const Bins &bins, double lo,
-                                          double hi, QuantizationParams params,
-                                          int64_t qmin, int64_t qmax) {
-  size_t first = bins.size(), last = 0;
-  for (size_t i = 0; i < bins.size(); ++i) {
-    double center = bins.center(i);
-    if (center >= lo && center <= hi) {
-      first = std::min(first, i);
-      last = i;
-    }
-  }
-  if (first == bins.size())
-    return std::nullopt;
+/// The levels of TensorRT's int8 calibrator (docs/Calibration.md,
+/// "entropy").
+static constexpr int64_t kEntropyLevels = 128;
 
-  // P: the bins inside, with the counts outside added to the edge bins.
-  SmallVector<int64_t> p(bins.counts.begin() + first,
-                         bins.counts.begin() + last + 1);
-  for (size_t i = 0; i < first; ++i)
-    p.front() += bins.counts[i];
-  for (size_t i = last + 1; i < bins.size(); ++i)
-    p.back() += bins.counts[i];
+/// The histogram of |x| the entropy method works on: `width`-wide bins
+/// from 0, each original bin counted in the bin of its center's magnitude;
+/// the zero bin then takes the next bin's count (the spike of zeros a ReLU
+/// makes would otherwise dominate P). The width is the histogram's, or
+/// max(|min|, |max|) / (its bin count) if larger, so that a histogram far
+/// from 0 does not make billions of magnitude bins.
+static SmallVector<int64_t> magnitudeHistogram(const Bins &bins,
+                                               double &width) {
+  double magnitude = std::max(
+      std::fabs(bins.lo),
+      std::fabs(bins.lo + static_cast<double>(bins.size()) * bins.width));
+  width = std::max(bins.width, magnitude / static_cast<double>(bins.size()));
+  auto magnitudeBin = [&](size_t i) {
+    return static_cast<size_t>(std::floor(std::fabs(bins.center(i)) / width));
+  };
+  size_t size = 1 + std::max(magnitudeBin(0), magnitudeBin(bins.size() - 1));
+  SmallVector<int64_t> magnitudes(size, 0);
+  for (size_t i = 0; i < bins.size(); ++i)
+    magnitudes[magnitudeBin(i)] += bins.counts[i];
+  if (magnitudes.size() > 1)
+    magnitudes[0] = magnitudes[1];
+  return magnitudes;
+}
 
-  // Each level's total of the original counts and its bins with P_j > 0.
-  llvm::DenseMap<int64_t, std::pair<int64_t, int64_t>> levels;
-  SmallVector<int64_t> levelOf;
-  for (size_t j = 0; j < p.size(); ++j) {
-    int64_t level = quantizeToLevel(bins.center(first + j), params, qmin, qmax);
-    levelOf.push_back(level);
-    auto &[total, nonEmpty] = levels[level];
-    total += bins.counts[first + j];
-    nonEmpty += p[j] > 0 ? 1 : 0;
+/// KL(P || Q) of the candidate threshold at bin edge `i` of `n`.
+static double thresholdDivergence(ArrayRef<int64_t> n, size_t i) {
+  // P: the first i bins, the outliers added to the last of them.
+  SmallVector<int64_t> p(n.begin(), n.begin() + i);
+  for (size_t j = i; j < n.size(); ++j)
+    p.back() += n[j];
+  // Q: bin j is in level floor(j * 128 / i); each level's total of the
+  // original counts is spread over its bins with a count.
+  auto level = [&](size_t j) {
+    return static_cast<size_t>(static_cast<int64_t>(j) * kEntropyLevels /
+                               static_cast<int64_t>(i));
+  };
+  SmallVector<int64_t> totals(kEntropyLevels, 0), nonEmpty(kEntropyLevels, 0);
+  for (size_t j = 0; j < i; ++j) {
+    totals[level(j)] += n[j];
+    nonEmpty[level(j)] += n[j] > 0 ? 1 : 0;
   }
-  int64_t pTotal = 0;
-  for (int64_t count : p)
-    pTotal += count;
-  if (pTotal == 0)
-    return 0.0;
-  SmallVector<double> q(p.size(), 0.0);
-  double qTotal = 0;
-  for (size_t j = 0; j < p.size(); ++j) {
-    if (p[j] > 0) {
-      auto [total, nonEmpty] = levels[levelOf[j]];
-      q[j] = static_cast<double>(total) / static_cast<double>(nonEmpty);
-    }
+  SmallVector<double> q(i, 0.0);
+  for (size_t j = 0; j < i; ++j)
+    if (n[j] > 0)
+      q[j] = static_cast<double>(totals[level(j)]) /
+             static_cast<double>(nonEmpty[level(j)]);
+  double pTotal = 0, qTotal = 0;
+  for (size_t j = 0; j < i; ++j) {
+    pTotal += static_cast<double>(p[j]);
     qTotal += q[j];
   }
+  if (pTotal == 0)
+    return 0.0; // (the sum over p_j > 0 is empty)
   const double infinity = std::numeric_limits<double>::infinity();
   if (qTotal == 0)
     return infinity;
   double divergence = 0;
-  for (size_t j = 0; j < p.size(); ++j) {
+  for (size_t j = 0; j < i; ++j) {
     if (p[j] == 0)
       continue;
     if (q[j] == 0)
-      return infinity;
-    double pj = static_cast<double>(p[j]) / static_cast<double>(pTotal);
+      return infinity; // clipped mass where Q has none
+    double pj = static_cast<double>(p[j]) / pTotal;
     double qj = q[j] / qTotal;
     divergence += pj * std::log(pj / qj);
   }
   return divergence;
+}
+
+/// The entropy method's range: TensorRT's threshold search over the
+/// magnitude histogram, then [-T, T] (symmetric) or [min, max] clipped to
+/// it (asymmetric).
+static std::pair<double, double>
+entropyRange(const TensorStatistics &statistics, const Bins &bins,
+             bool symmetric) {
+  double width;
+  SmallVector<int64_t> magnitudes = magnitudeHistogram(bins, width);
+  size_t first = std::min<size_t>(kEntropyLevels, magnitudes.size());
+  size_t best = magnitudes.size();
+  double bestDivergence = thresholdDivergence(magnitudes, best);
+  // From the largest threshold down, so that ties keep the larger one.
+  for (size_t i = magnitudes.size() - 1; i >= first; --i) {
+    double divergence = thresholdDivergence(magnitudes, i);
+    if (divergence < bestDivergence) {
+      bestDivergence = divergence;
+      best = i;
+    }
+  }
+  double threshold = static_cast<double>(best) * width;
+  if (symmetric)
+    return {-threshold, threshold};
+  return {std::max(statistics.min, -threshold),
+          std::min(statistics.max, threshold)};
 }
 
 llvm::Expected<std::pair<double, double>>
@@ -403,6 +429,9 @@ qnn::estimateRange(const TensorStatistics &statistics, RangeMethod method,
                           std::clamp(hi, statistics.min, statistics.max));
   }
 
+  if (method == RangeMethod::Entropy)
+    return entropyRange(statistics, bins, storage.symmetric);
+
   int64_t qmin = storage.getMin();
   int64_t qmax = storage.getMax();
   std::optional<std::pair<double, double>> best;
@@ -411,18 +440,11 @@ qnn::estimateRange(const TensorStatistics &statistics, RangeMethod method,
   for (int k = kNumCandidates; k >= 1; --k) {
     auto [lo, hi] = candidateRange(statistics, storage.symmetric, k);
     QuantizationParams params = chooseQuantizationParams(lo, hi, storage);
-    std::optional<double> cost;
-    if (method == RangeMethod::MSE)
-      cost = squaredError(bins, params, qmin, qmax);
-    else
-      cost = klDivergence(bins, lo, hi, params, qmin, qmax);
-    if (cost && (!best || *cost < bestCost)) {
-      bestCost = *cost;
+    double cost = squaredError(bins, params, qmin, qmax);
+    if (!best || cost < bestCost) {
+      bestCost = cost;
       best = {lo, hi};
     }
   }
-  if (!best)
-    return llvm::createStringError(
-        "no candidate range holds a bin center of the histogram");
   return *best;
 }

@@ -385,58 +385,77 @@ def _mse_range(stats, symmetric, qmin, qmax) -> tuple[float, float]:
     return _candidate(stats, best_k, symmetric)
 
 
-def _kl_divergence(p_counts: list[int], n_counts: list[int], levels: list[int]) -> float:
-    """``KL(P||Q)``: ``P`` with the outside counts folded in, ``Q`` spreading
-    each level's total of the original counts ``n`` over its bins with ``P > 0``."""
-    totals: dict[int, int] = {}
-    nonempty: dict[int, int] = {}
-    for p_n, n, level in zip(p_counts, n_counts, levels):
-        totals[level] = totals.get(level, 0) + n
-        if p_n > 0:
-            nonempty[level] = nonempty.get(level, 0) + 1
-    q_counts = [totals[lv] / nonempty[lv] if n > 0 else 0.0 for n, lv in zip(p_counts, levels)]
-    sum_p = sum(p_counts)
+ENTROPY_LEVELS = 128  # TensorRT's int8 calibrator's target
+
+
+def _magnitude_width(hist: Histogram) -> float:
+    """The magnitude histogram's bin width: the histogram's, or
+    ``max(|min|, |max|) / B`` if larger (a histogram far from 0)."""
+    magnitude = max(abs(hist.min), abs(hist.min + hist.bins.size * hist.width))
+    return max(hist.width, magnitude / hist.bins.size)
+
+
+def _magnitude_histogram(hist: Histogram) -> list[int]:
+    """The histogram of |x|: bins of `_magnitude_width` from 0, each bin
+    counted where its center's magnitude falls; then the zero bin takes bin
+    1's count."""
+    width = _magnitude_width(hist)
+    index = [int(math.floor(abs(float(c)) / width)) for c in hist.centers()]
+    size = 1 + max(index[0], index[-1])
+    magnitudes = [0] * size
+    for a, n in zip(index, hist.bins):
+        magnitudes[a] += int(n)
+    if size > 1:
+        magnitudes[0] = magnitudes[1]
+    return magnitudes
+
+
+def _threshold_divergence(n: list[int], i: int) -> float:
+    """``KL(P||Q)`` of the threshold at bin edge ``i``: ``P`` the first ``i``
+    bins with the rest added to the last; ``Q`` each level's (bin ``j`` is in
+    level ``j * 128 // i``) total of the original counts spread over its
+    bins with a count."""
+    p = list(n[:i])
+    p[-1] += sum(n[i:])
+    totals = [0] * ENTROPY_LEVELS
+    nonempty = [0] * ENTROPY_LEVELS
+    for j in range(i):
+        level = j * ENTROPY_LEVELS // i
+        totals[level] += n[j]
+        nonempty[level] += 1 if n[j] > 0 else 0
+    q = [totals[j * ENTROPY_LEVELS // i] / nonempty[j * ENTROPY_LEVELS // i] if n[j] > 0 else 0.0
+         for j in range(i)]
+    sum_p = sum(p)
     if sum_p == 0:
-        return 0.0  # the sum over p_i > 0 is empty
-    sum_q = _sequential_sum(q_counts)
+        return 0.0  # the sum over p_j > 0 is empty
+    sum_q = _sequential_sum(q)
     if sum_q == 0:
         return math.inf
     kl = 0.0
-    for n, qn in zip(p_counts, q_counts):
-        if n > 0:
+    for pn, qn in zip(p, q):
+        if pn > 0:
             if qn == 0:
                 return math.inf  # clipped mass where Q has none
-            p = n / sum_p
-            q = qn / sum_q
-            kl += p * math.log(p / q)
+            pj = pn / sum_p
+            qj = qn / sum_q
+            kl += pj * math.log(pj / qj)
     return kl
 
 
-def _entropy_range(stats, symmetric, qmin, qmax, name) -> tuple[float, float]:
-    hist = stats.histogram
-    centers = hist.centers()
-    bins = [int(b) for b in hist.bins]
-    best_k, best_kl = 0, math.inf
-    for k in range(1, NUM_CANDIDATES + 1):
-        lo, hi = _candidate(stats, k, symmetric)
-        inside = np.nonzero((centers >= lo) & (centers <= hi))[0]
-        if inside.size == 0:
-            continue  # no bin center in the candidate range: skipped
-        j0, j1 = int(inside[0]), int(inside[-1])
-        n_counts = bins[j0 : j1 + 1]
-        p_counts = list(n_counts)
-        p_counts[0] += sum(bins[:j0])
-        p_counts[-1] += sum(bins[j1 + 1 :])
-        s, z = choose_parameters(lo, hi, qmin, qmax, symmetric)
-        levels = [int(q) for q in _quantize(centers[j0 : j1 + 1], s, z, qmin, qmax)]
-        kl = _kl_divergence(p_counts, n_counts, levels)
-        if kl <= best_kl:  # ties go to the larger k
-            best_k, best_kl = k, kl
-    if best_k == 0:
-        raise ValueError(
-            f"{_label(name)}: method 'entropy': no candidate range holds a bin center"
-        )
-    return _candidate(stats, best_k, symmetric)
+def _entropy_range(stats, symmetric) -> tuple[float, float]:
+    """TensorRT's threshold search on the magnitude histogram (candidates:
+    the bin edges from the 128th; the least divergence, ties to the larger
+    threshold), then ``[-T, T]`` or ``[min, max]`` clipped to it."""
+    n = _magnitude_histogram(stats.histogram)
+    best_i, best_kl = len(n), _threshold_divergence(n, len(n))
+    for i in range(len(n) - 1, min(ENTROPY_LEVELS, len(n)) - 1, -1):
+        kl = _threshold_divergence(n, i)
+        if kl < best_kl:
+            best_i, best_kl = i, kl
+    t = best_i * _magnitude_width(stats.histogram)
+    if symmetric:
+        return -t, t
+    return max(stats.min, -t), min(stats.max, t)
 
 
 def estimate_range(
@@ -483,7 +502,7 @@ def estimate_range(
         return float(lo), float(hi)
     if method == "mse":
         return _mse_range(stats, symmetric, qmin, qmax)
-    return _entropy_range(stats, symmetric, qmin, qmax, name)
+    return _entropy_range(stats, symmetric)
 
 
 # --------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def _storage_range(bits, signed, narrow):
 
 
 def _random_statistics(rng) -> cal.TensorStatistics:
-    bins = int(rng.integers(8, 200))
+    bins = int(rng.integers(8, 400))
     center = rng.normal(0.0, 2.0)
     width = float(10.0 ** rng.uniform(-1.0, 1.5))
     lo = center - width * rng.uniform(0.0, 1.0)

@@ -7,9 +7,12 @@ operation the spec prescribes, so equality is exact.
 """
 
 import json
+import math
 
 import numpy as np
 import pytest
+
+import quant_opt.calibration as cal
 
 from quant_opt.calibration import (
     Histogram,
@@ -271,79 +274,84 @@ def test_mse_all_zero_error_picks_k_128():
 # --------------------------------------------------------------------------
 
 
-def test_entropy_one_bin_per_level_is_a_tie_won_by_k_128():
-    # u8 asymmetric, min = 0, max = 128: candidate [0, k], s = k / 255 < 1.
-    # Integer centers c in [0, k] give c / s = 255 c / k in [0, 255] (no
-    # clamping), and two distinct integers differ by 255 / k > 1.99 there,
-    # so they never round to the same stored value: every level holds at most
-    # one non-empty bin of P, Q = P, KL = 0 for every k; the tie goes to 128.
-    h = integer_histogram(0, 128, {0: 5, 3: 7, 100: 2, 128: 1})
-    st = stats_with(0.0, 128.0, h)
+def test_entropy_magnitude_histogram_folds_and_copies_the_zero_bin():
+    # w = 1. Centers -1.5, -0.5, 0.5, 1.5 fall in |x| bins 1, 0, 0, 1:
+    # [2 + 3, 1 + 4], then bin 0 takes bin 1's count.
+    assert cal._magnitude_histogram(Histogram(-2.0, 2.0, [1, 2, 3, 4])) == [5, 5]
+    # From 0: the same bins, the ReLU spike at 0 replaced by bin 1's count.
+    assert cal._magnitude_histogram(Histogram(0.0, 3.0, [7, 1, 2])) == [1, 1, 2]
+    # Not from 0: centers 1 and 2 land in bins 1 and 2 of [0, 3).
+    assert cal._magnitude_histogram(Histogram(0.0, 3.0, [0, 3, 4])) == [3, 3, 4]
+    # Far from 0 the bins widen to max(|min|, |max|) / B, so that there are
+    # at most B + 1 of them: [1000, 1001] in 8 bins -> width 1001 / 8;
+    # every center (1000.06 .. 1000.94) is in bin 7. One candidate (fewer
+    # than 128 bins): T = 8 * 1001 / 8, the range [min, max].
+    far = Histogram(1000.0, 1001.0, [1] * 8)
+    assert cal._magnitude_histogram(far) == [0] * 7 + [8]
+    assert estimate_range(stats_with(1000.0, 1001.0, far), "entropy", False, *U8) == (1000.0, 1001.0)
+
+
+def test_entropy_divergence_of_one_threshold():
+    # i = 256: bin j is in level j * 128 // 256 = j // 2. Bins 10 (3) and 11
+    # (1) share level 5, whose total 4 Q spreads as 2 and 2:
+    # KL = 3/4 ln(3/2) + 1/4 ln(1/2) = 0.1308.
+    n = [0] * 10 + [3, 1] + [0] * 244
+    assert cal._threshold_divergence(n, 256) == pytest.approx(
+        0.75 * math.log(1.5) + 0.25 * math.log(0.5), rel=1e-12)
+    # i = 200: the count above (bin 255) is clipped into bin 199, which holds
+    # nothing, so Q is 0 where P is not: +inf.
+    assert cal._threshold_divergence([0] * 10 + [3, 1] + [0] * 243 + [1], 200) == math.inf
+    # Nothing clipped and one bin per level: Q = P, KL = 0.
+    assert cal._threshold_divergence([4, 0, 7, 1] + [0] * 124, 128) == 0.0
+
+
+def _alternating_with_outlier():
+    """|x| bins 0..127 alternate 10, 20 (bin 0 becomes bin 1's 20); bin 255
+    holds one outlier.
+
+    - T = 256 (i = 256): levels are pairs; the 63 pairs (10, 20) become
+      (15, 15): KL = 63/1931 (10 ln(2/3) + 20 ln(4/3)) = 0.0554.
+    - i in 129..255: the outlier is clipped into bin i - 1, which is empty:
+      KL = +inf.
+    - i = 128: one bin per level; the outlier is clipped into bin 127 (20 ->
+      21): KL = 1910/1931 ln(1930/1931) + 21/1931 ln(21 * 1930 / (20 * 1931))
+      = 1.3e-5, the least: T = 128.
+    """
+    return [10 if j % 2 == 0 else 20 for j in range(128)] + [0] * 127 + [1]
+
+
+def test_entropy_clips_an_outlier_at_the_least_divergent_threshold():
+    bins = _alternating_with_outlier()
+    st = stats_with(0.0, 256.0, Histogram(0.0, 256.0, bins))
     assert estimate_range(st, "entropy", False, *U8) == (0.0, 128.0)
+    assert estimate_range(st, "entropy", True, -128, 127) == (-128.0, 128.0)
 
 
-def test_entropy_picks_the_least_divergent_range():
-    # 1-bit unsigned [0, 1], asymmetric: candidate [0, k], s = k, z = 0.
-    # A center c goes to round(c / k): c <= k/2 -> 0, c > k/2 -> 1.
-    # Centers 0 (n = 5), 100 (n = 3), 120 (n = 1).
-    # - k < 100: the 3 + 1 are clipped into bin k (original count 0), alone
-    #   in level 1: KL = +inf.
-    # - k = 100: the 1 at 120 is clipped into bin 100 (original 3):
-    #   P = [5, 4]/9, Q = [5, 3]/8: 5/9 ln(40/45) + 4/9 ln(32/27) = 0.0101.
-    # - 101..119: level 1 holds bin 100 (3) and bin k (1, original 0), Q
-    #   gives each 3/2: P = [5, 3, 1]/9, Q = [5, 1.5, 1.5]/8, KL = 0.0682.
-    # - 120..128: level 1 holds bins 100 and 120, Q gives each 2:
-    #   P = [5, 3, 1]/9, Q = [5, 2, 2]/9, KL = 3/9 ln 1.5 + 1/9 ln 0.5 = 0.0581.
-    # Least: k = 100, [0, 100].
-    h = integer_histogram(0, 128, {0: 5, 100: 3, 120: 1})
-    st = stats_with(0.0, 128.0, h)
-    assert estimate_range(st, "entropy", False, 0, 1) == (0.0, 100.0)
+def test_entropy_folds_negative_values():
+    # The same magnitudes with the outlier on the negative side: over
+    # [-256, 256] (w = 1) bin b has center b - 255.5, so |x| bin 255 is b = 0
+    # and |x| bin j < 128 is b = 256 + j. T = 128: asymmetric [max(min, -T),
+    # min(max, T)] = [-128, 128].
+    magnitudes = _alternating_with_outlier()
+    bins = [0] * 512
+    bins[0] = magnitudes[255]
+    for j in range(128):
+        bins[256 + j] = magnitudes[j]
+    st = stats_with(-256.0, 128.0, Histogram(-256.0, 256.0, bins))
+    assert estimate_range(st, "entropy", False, *U8) == (-128.0, 128.0)
 
 
-def test_entropy_symmetric():
-    # Symmetric [-1, 1]: z = 0, s = t_k = k (t = 128): levels by round(c / k).
-    # Centers -110 (n = 2), 0 (n = 5), 100 (n = 3), 120 (n = 1).
-    # - k < 110: the 2 at -110 are clipped into bin -k, whose original count
-    #   is 0 and which is alone in level -1: q = 0 where p > 0, KL = +inf.
-    # - 110 <= k <= 119: level 1 holds bin 100 (3) and bin k (1, clipped from
-    #   120, original 0): Q gives each 3/2. P = [2, 5, 3, 1]/11,
-    #   Q = [2, 5, 1.5, 1.5]/10: KL = 2/11 ln(20/22) + 5/11 ln(50/55)
-    #   + 3/11 ln(30/16.5) + 1/11 ln(10/16.5) = 0.0569.
-    # - 120 <= k <= 128: level 1 holds bins 100 (3) and 120 (1), Q gives each
-    #   2: P = [2, 5, 3, 1]/11, Q = [2, 5, 2, 2]/11:
-    #   KL = 3/11 ln(3/2) + 1/11 ln(1/2) = 0.1106 - 0.0630 = 0.0476, least.
-    # Ties among 120..128 go to k = 128: [-128, 128].
-    h = integer_histogram(-128, 128, {-110: 2, 0: 5, 100: 3, 120: 1})
-    st = stats_with(-128.0, 128.0, h)
-    assert estimate_range(st, "entropy", True, -1, 1) == (-128.0, 128.0)
-
-
-def test_entropy_clipping_mass_onto_an_empty_bin_is_infinitely_bad():
-    # u8 asymmetric, centers 0 (n = 5) and 100 (n = 1), min 0, max 128.
-    # Candidates k < 100 clip the 1 at 100 into bin k, whose original count
-    # is 0 and which is alone in its level (255 c / k apart by > 1.99 per
-    # unit): KL = +inf. From k = 100 on nothing is clipped and each level
-    # holds one bin, so Q = P and KL = 0; ties go to k = 128.
-    h = integer_histogram(0, 128, {0: 5, 100: 1})
-    st = stats_with(0.0, 128.0, h)
-    assert estimate_range(st, "entropy", False, *U8) == (0.0, 128.0)
-
-
-def test_entropy_skips_candidates_without_a_bin_center():
-    # Contrived statistics: min = 64, max = 128, a single bin over [39.5, 40.5]
-    # (center 40). Candidate k is [64 k/128, 128 k/128] = [k/2, k], which holds
-    # center 40 only for 40 <= k <= 80; those all have KL = 0 (one bin). The
-    # candidates k > 80 hold no center and are skipped (they would otherwise
-    # win the tie). Result: k = 80, [40, 80].
-    st = TensorStatistics(64.0, 128.0, 10, Histogram(39.5, 40.5, [10]))
-    assert estimate_range(st, "entropy", False, *U8) == (40.0, 80.0)
-
-
-def test_entropy_with_no_usable_candidate_is_an_error():
-    # min = max = 0: every candidate is [0, 0]; the only center is 1.5.
-    st = TensorStatistics(0.0, 0.0, 4, Histogram(1.0, 2.0, [4]))
-    with pytest.raises(ValueError, match="fc2"):
-        estimate_range(st, "entropy", False, *U8, name="fc2")
+def test_entropy_keeps_the_whole_range_when_nothing_is_lost():
+    # Equal counts in all 256 bins: T = 256 represents them exactly (pairs of
+    # equal counts), KL = 0; every smaller threshold clips: the whole range.
+    st = stats_with(0.0, 256.0, Histogram(0.0, 256.0, [5] * 256))
+    assert estimate_range(st, "entropy", False, *U8) == (0.0, 256.0)
+    # Fewer than 128 bins: the whole range is the only candidate.
+    st = stats_with(0.0, 4.0, Histogram(0.0, 4.0, [9, 0, 0, 1]))
+    assert estimate_range(st, "entropy", False, *U8) == (0.0, 4.0)
+    # An empty histogram: KL = 0 everywhere, the tie goes to the largest.
+    st = TensorStatistics(0.0, 200.0, 0, Histogram(0.0, 200.0, [0] * 200))
+    assert estimate_range(st, "entropy", False, *U8) == (0.0, 200.0)
 
 
 # --------------------------------------------------------------------------
