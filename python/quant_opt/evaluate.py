@@ -94,9 +94,9 @@ def check_fits(name: str, dims: list, data: np.ndarray, what: str) -> None:
 
 
 # Programs that run on fewer samples than this (calibration, the per-layer
-# runs) are compiled at LLVM -O0: the same results (no pass relaxes IEEE
-# semantics; the vectorization is MLIR's), half the compile time, and too
-# short a run for LLVM's optimizations to pay back (docs/Harness.md).
+# runs) are compiled at LLVM -O0: half the compile time, and too short a run
+# for LLVM's optimizations to pay back; the vectorization is MLIR's and LLVM
+# keeps IEEE semantics at every level (docs/Harness.md).
 SMALL_RUN_SAMPLES = 2000
 
 

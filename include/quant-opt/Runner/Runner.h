@@ -45,9 +45,11 @@ struct CompileOptions {
   /// Threads for the micro-kernels (qnn-cpu-pipeline threads=); above 1,
   /// the JIT loads the LLVM OpenMP runtime.
   unsigned threads = 1;
-  /// LLVM's optimization and code generation level, 0 to 3. Results do not
-  /// depend on it (no pass relaxes IEEE semantics); lower levels compile
-  /// faster and run slower, for programs that run on little data.
+  /// LLVM's optimization and code generation level, 0 to 3: lower levels
+  /// compile faster and run slower, for programs that run on little data.
+  /// Integer results do not depend on it; float ones keep IEEE semantics at
+  /// every level (nothing enables fast math), and whether a multiply-add is
+  /// fused is the target's choice, not the level's.
   unsigned optLevel = 3;
 };
 
