@@ -1,0 +1,55 @@
+"""ONNX import: an ONNX model becomes a `func.func` of linalg on tensors.
+
+    python -m quant_opt.onnx_import model.onnx -o model.mlir [--batch N]
+
+The function keeps the model's signature (NCHW images stay NCHW), with every
+symbolic dimension (the batch) fixed to `--batch`. Inside, 4-D activations
+are kept in NHWC, the layout quant-opt's convolutions and poolings take:
+the importer transposes where an op needs the ONNX order back (Flatten,
+Reshape, Transpose, the result). Weights become constants, `dense_resource`
+blobs above a few elements; BatchNormalization after a Conv is folded into
+its weights and bias; ops whose inputs are all constants are evaluated at
+import time (onnx's reference evaluator).
+
+Every op is located at its ONNX node's name (`loc("/conv1/Conv")`), so
+calibration ids, recipes and every report name layers as the model does.
+Helper ops carry the node name plus a suffix (`.pad`, `.nhwc`, `.reshape`).
+The inner ops of a node expanded into several (Softmax, LayerNormalization)
+are marked `qnn.internal`: their intermediate values are not quantized.
+
+QuantizeLinear / DequantizeLinear (QDQ models from ONNX Runtime's quantizer
+or QAT export) become `qnn.quantize` / `qnn.dequantize` with their scales and
+zero points; quantized weights (integer initializers, or float ones through
+QuantizeLinear as QAT exports them) become their dequantized float constants
+under a `qnn.quantize` / `qnn.dequantize` pair, which quant-opt folds back
+into the same integers.
+
+An op outside the supported set is an error that lists every unsupported op
+of the model at once.
+
+The package: `emitter` writes the MLIR text and returns values that carry
+their type and location; `registry` maps ONNX op types to the functions that
+import them, one module per family (`elementwise`, `contraction`, `pooling`,
+`shape`, `normalization`, `quantized`); `graph` holds the model-level passes
+(GELU fusion, BatchNormalization folding, constant evaluation, the support
+check); `importer` walks the graph. To add an op, register a converter in its
+family's module:
+
+    @register("Softsign")
+    def softsign(ctx, node, inputs, attrs):
+        return unary(ctx, node, lambda x: ([
+            "%one = arith.constant 1.0 : f32", f"%a = math.absf {x} : f32",
+            "%d = arith.addf %one, %a : f32", f"%r = arith.divf {x}, %d : f32"], "%r"))
+"""
+
+from .cli import main
+from .importer import Importer, import_model
+from .registry import constant_only_ops, register, register_constant_only, register_fold, supported_ops
+from .values import Act, Const, QParams, UnsupportedModelError
+
+SUPPORTED_OPS = supported_ops()
+CONSTANT_ONLY_OPS = constant_only_ops()
+
+__all__ = ["import_model", "main", "UnsupportedModelError", "Importer", "Act", "Const", "QParams",
+           "SUPPORTED_OPS", "CONSTANT_ONLY_OPS", "register", "register_fold", "register_constant_only",
+           "supported_ops", "constant_only_ops"]

@@ -1,0 +1,209 @@
+"""Model-level work on the ONNX graph before and around the node-by-node
+import: reading attributes and Constant nodes, the support check, constant
+evaluation (onnx's reference evaluator), GELU fusion, BatchNormalization
+folding and the MatMul biases imported with their MatMul."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from .registry import constant_only_ops, register_constant_only, supported_ops
+from .values import Const, UnsupportedModelError
+
+register_constant_only("Gather", "Sqrt", "Pow", "ConstantOfShape", "Range", "Equal", "Where", "Expand")
+
+
+def attrs(node) -> dict:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def constant_node_value(node) -> np.ndarray:
+    values = attrs(node)
+    if "value" in values:
+        return numpy_helper.to_array(values["value"])
+    for key in ("value_float", "value_int"):
+        if key in values:
+            return np.array(values[key])
+    for key in ("value_floats", "value_ints"):
+        if key in values:
+            return np.array(values[key])
+    raise UnsupportedModelError(f"Constant node '{node.name}': unsupported value attribute")
+
+
+def check_supported(graph) -> None:
+    """Raises an error listing every unsupported op of the graph at once."""
+    supported, constant_only = supported_ops(), constant_only_ops()
+    unsupported = {}
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            op = f"{node.domain}.{node.op_type}"  # no custom op is supported
+        elif node.op_type in supported or node.op_type in constant_only:
+            continue
+        else:
+            op = node.op_type
+        unsupported.setdefault(op, []).append(node.name or "(unnamed)")
+    if unsupported:
+        listing = "; ".join(f"{op} ({len(names)}: {', '.join(names[:3])}"
+                            f"{', ...' if len(names) > 3 else ''})"
+                            for op, names in sorted(unsupported.items()))
+        raise UnsupportedModelError(
+            f"{len(unsupported)} unsupported op type(s) in the model: {listing}")
+
+
+def evaluate(node, inputs, model) -> list:
+    """Evaluates a node of constant inputs with onnx's reference evaluator."""
+    from onnx.reference import ReferenceEvaluator
+    names = [f"i{k}" if n else "" for k, n in enumerate(node.input)]
+    feeds = {name: v.array for name, v in zip(names, inputs) if name}
+    single = onnx.helper.make_node(node.op_type, names, [f"o{k}" for k in range(len(node.output))],
+                                   domain=node.domain)
+    single.attribute.extend(node.attribute)
+    graph = onnx.helper.make_graph(
+        [single], "fold",
+        [onnx.helper.make_tensor_value_info(n, onnx.helper.np_dtype_to_tensor_dtype(feeds[n].dtype), None)
+         for n in names if n],
+        [onnx.helper.make_tensor_value_info(f"o{k}", onnx.TensorProto.UNDEFINED, None)
+         for k in range(len(node.output))])
+    folded = onnx.helper.make_model(graph, opset_imports=model.opset_import)
+    return ReferenceEvaluator(folded).run(None, feeds)
+
+
+def fold_batch_norms(values: dict, graph, nodes: list) -> list:
+    """Folds each BatchNormalization that is the only reader of a Conv's
+    output into the Conv's weights and bias (new constants in `values`, the
+    Conv rewired to them); returns the nodes left."""
+    readers = {}
+    for node in nodes:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    producers = {out: node for node in nodes for out in node.output}
+    folded = set()
+    for node in nodes:
+        if node.op_type != "BatchNormalization" or attrs(node).get("training_mode", 0):
+            continue
+        conv = producers.get(node.input[0])
+        if (conv is None or conv.op_type != "Conv" or len(readers.get(conv.output[0], [])) != 1
+                or conv.output[0] in {o.name for o in graph.output}):
+            continue
+        # BN's four parameters, the Conv's weights and bias if it has one.
+        consts = [values.get(n) for n in list(node.input[1:5]) + [i for i in conv.input[1:] if i]]
+        if not all(isinstance(c, Const) and c.qparams is None for c in consts):
+            continue
+        gamma, beta, mean, var, w = (c.array.astype(np.float64) for c in consts[:5])
+        b = consts[5].array.astype(np.float64) if len(consts) > 5 else np.zeros(w.shape[0])
+        eps = attrs(node).get("epsilon", 1e-5)
+        factor = gamma / np.sqrt(var + eps)
+        new_w = (w * factor.reshape(-1, *[1] * (w.ndim - 1))).astype(np.float32)
+        new_b = ((b - mean) * factor + beta).astype(np.float32)
+        wname, bname = conv.name + ".folded_weight", conv.name + ".folded_bias"
+        values[wname] = Const(new_w)
+        values[bname] = Const(new_b)
+        source = conv.input[0]
+        del conv.input[:]
+        conv.input.extend([source, wname, bname])
+        conv.output[0] = node.output[0]
+        folded.add(id(node))
+    return [n for n in nodes if id(n) not in folded]
+
+
+def find_matmul_biases(values: dict, graph) -> dict:
+    """Finds each Add of a constant bias (N values along the last axis)
+    that is the only reader of a MatMul of constant 2-D weights, so that
+    the MatMul adds the bias before its result is reshaped back (where
+    quant-opt fuses it). Returns the MatMul's output -> (the Add, the
+    bias)."""
+    biases = {}
+    readers = {}
+    for n in graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    outputs = {o.name for o in graph.output}
+    for n in graph.node:
+        if n.op_type != "MatMul" or n.output[0] in outputs:
+            continue
+        weight = values.get(n.input[1])
+        users = readers.get(n.output[0], [])
+        if not isinstance(weight, Const) or weight.array.ndim != 2 or len(users) != 1 \
+                or users[0].op_type != "Add":
+            continue
+        add = users[0]
+        bias = values.get(add.input[1] if add.input[0] == n.output[0] else add.input[0])
+        if isinstance(bias, Const) and bias.qparams is None and bias.array.size == weight.array.shape[1] \
+                and bias.array.shape[-1:] == (weight.array.shape[1],):
+            biases[n.output[0]] = (add, bias)
+    return biases
+
+
+def fuse_gelu(model: onnx.ModelProto) -> None:
+    """Rewrites the erf form torch exports for GELU (x * 0.5 * (1 + erf(x /
+    sqrt 2)), in any order of the products) into one Gelu node, so that its
+    inner values are not quantized one by one."""
+    graph = model.graph
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            consts[node.output[0]] = constant_node_value(node)
+    producers = {o: n for n in graph.node for o in n.output}
+    readers = {}
+    for n in graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+
+    def const_value(name):
+        return float(consts[name].reshape(-1)[0]) if name in consts and consts[name].size == 1 else None
+
+    def other(node, name):
+        return node.input[1] if node.input[0] == name else node.input[0]
+
+    outputs = {o.name for o in graph.output}
+
+    def only_reader(name, op_type):
+        """The one node reading `name` if it is an `op_type` (the fused
+        values must have no other use)."""
+        users = readers.get(name, [])
+        if name in outputs or len(users) != 1 or users[0].op_type != op_type:
+            return None
+        return users[0]
+
+    removed, new_nodes = set(), {}
+    for erf in graph.node:
+        if erf.op_type != "Erf":
+            continue
+        div = producers.get(erf.input[0])
+        if div is None or div.op_type != "Div" or only_reader(div.output[0], "Erf") is None \
+                or not math.isclose(const_value(div.input[1]) or 0, math.sqrt(2), rel_tol=1e-6):
+            continue
+        x = div.input[0]
+        add = only_reader(erf.output[0], "Add")
+        if add is None or const_value(other(add, erf.output[0])) != 1.0:
+            continue
+        mul = only_reader(add.output[0], "Mul")
+        if mul is None:
+            continue
+        if other(mul, add.output[0]) == x:  # (x * (1 + erf)) * 0.5
+            last = only_reader(mul.output[0], "Mul")
+            if last is None or const_value(other(last, mul.output[0])) != 0.5:
+                continue
+            chain = [div, erf, add, mul, last]
+        else:  # (x * 0.5) * (1 + erf)
+            half, last = producers.get(other(mul, add.output[0])), mul
+            if half is None or half.op_type != "Mul" or x not in half.input or \
+                    const_value(other(half, x)) != 0.5 or only_reader(half.output[0], "Mul") is None:
+                continue
+            chain = [half, div, erf, add, mul]
+        removed.update(id(n) for n in chain)
+        new_nodes[id(last)] = onnx.helper.make_node("Gelu", [x], [last.output[0]], name=last.name)
+    if not removed:
+        return
+    nodes = []
+    for n in graph.node:
+        if id(n) in new_nodes:
+            nodes.append(new_nodes[id(n)])
+        elif id(n) not in removed:
+            nodes.append(n)
+    del graph.node[:]
+    graph.node.extend(nodes)

@@ -1,0 +1,180 @@
+"""The import of one model: the graph's values, node by node, into one
+function (`Importer`), and `import_model`, the entry point."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+# The family modules register their ops when imported.
+from . import contraction, elementwise, normalization, pooling, quantized, shape  # noqa: F401
+from .emitter import Emitter, tensor_type
+from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
+                    fold_batch_norms, fuse_gelu)
+from .registry import CONVERTERS, FOLDS, constant_only_ops
+from .values import NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
+
+
+class Importer:
+    """What converters see of the import: the emitter, every ONNX tensor's
+    value so far (`values`), the layout helpers, and what quant-eval's
+    reference receives (`contractions`, `clamps`, `adds`, `average_pools`)."""
+
+    def __init__(self, model: onnx.ModelProto, batch: int, function: str):
+        self.model = model
+        self.graph = model.graph
+        self.batch = batch
+        self.function = function
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+        self.emitter = Emitter()
+        self.values: dict[str, Act | Const] = {}
+        # A MatMul's output -> (the Add of a constant bias that reads it,
+        # the bias); see graph.find_matmul_biases.
+        self.matmul_biases: dict[str, tuple] = {}
+        # The ids of nodes an earlier node imported with itself (those Adds).
+        self.done: set[int] = set()
+        # For independent references (quant-eval's bit-exactness check):
+        # each contraction as emitted (by node name), each clamp's bounds,
+        # each Add of two activations and each average pooling, their
+        # inputs named by `Value.reference`.
+        self.contractions: dict[str, dict] = {}
+        self.clamps: dict[str, tuple] = {}
+        self.adds: dict[str, dict] = {}
+        self.average_pools: dict[str, dict] = {}
+
+    # --- values -----------------------------------------------------------
+    def act(self, name: str, node) -> Act:
+        value = self.values.get(name)
+        if isinstance(value, Act):
+            return value
+        if isinstance(value, Const):
+            # A constant where an activation is expected: materialize it.
+            return Act(self.emitter.constant(value.array))
+        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': input '{name}' is not defined")
+
+    def to_plain(self, a: Act, name: str) -> Act:
+        if not a.nhwc:
+            return a
+        if a.qtype:
+            raise UnsupportedModelError(f"'{name}': a quantized NHWC tensor needs its ONNX layout back")
+        return Act(self.emitter.transpose(a.value, NHWC_TO_NCHW, name + ".nchw"))
+
+    def to_nhwc(self, a: Act, name: str) -> Act:
+        if a.nhwc:
+            return a
+        if len(a.shape) != 4:
+            raise UnsupportedModelError(f"'{name}': expected a 4-D input, got shape {a.shape}")
+        return Act(self.emitter.transpose(a.value, NCHW_TO_NHWC, name + ".nhwc"), True)
+
+    # --- the model --------------------------------------------------------
+    def run(self) -> str:
+        for init in self.graph.initializer:
+            self.values[init.name] = Const(numpy_helper.to_array(init))
+        for node in self.graph.node:
+            if node.op_type == "Constant":
+                self.values[node.output[0]] = Const(constant_node_value(node))
+        self.matmul_biases = find_matmul_biases(self.values, self.graph)
+        nodes = fold_batch_norms(self.values, self.graph, list(self.graph.node))
+        initializer_names = {i.name for i in self.graph.initializer}
+        for inp in self.graph.input:
+            if inp.name in initializer_names:
+                continue
+            self.values[inp.name] = Act(self.emitter.argument(inp.name, self.input_shape(inp)))
+        for node in nodes:
+            self.import_node(node)
+        results = []
+        for out in self.graph.output:
+            value = self.values.get(out.name)
+            if isinstance(value, Const) and value.array.dtype.kind in "biu":
+                # An integer output (Shape's int64) keeps its type.
+                array = np.asarray(value.array)
+                elem = "i1" if array.dtype.kind == "b" else f"i{array.dtype.itemsize * 8}"
+                flat = ", ".join(str(int(v)) for v in array.reshape(-1))
+                literal = f"dense<{int(array.reshape(-1)[0])}>" if array.size == 1 else \
+                    f"dense<[{flat}]>" if array.ndim == 1 else None
+                if literal is None:
+                    raise UnsupportedModelError(f"graph output '{out.name}': an integer constant "
+                                                "of rank above 1")
+                results.append(self.emitter.op(f"arith.constant {literal} : {tensor_type(array.shape, elem)}",
+                                               array.shape, elem=elem))
+                continue
+            if isinstance(value, Const):
+                value = Act(self.emitter.constant(value.array))
+            if value is None:
+                raise UnsupportedModelError(f"graph output '{out.name}' is not computed")
+            if value.qtype:
+                raise UnsupportedModelError(f"graph output '{out.name}' is quantized; "
+                                            "end the model with DequantizeLinear")
+            results.append(self.to_plain(value, out.name).value)
+        return self.emitter.function(self.function, results)
+
+    def input_shape(self, inp) -> tuple:
+        dims = []
+        for d in inp.type.tensor_type.shape.dim:
+            if d.HasField("dim_value"):
+                dims.append(d.dim_value)
+            else:
+                dims.append(self.batch)
+        elem = inp.type.tensor_type.elem_type
+        if elem != onnx.TensorProto.FLOAT:
+            raise UnsupportedModelError(
+                f"input '{inp.name}' has element type {onnx.TensorProto.DataType.Name(elem)}; "
+                "only FLOAT inputs are supported")
+        return tuple(dims)
+
+    def import_node(self, node) -> None:
+        """Folds, evaluates or converts `node` (in that order of preference)
+        and records its outputs' values."""
+        if id(node) in self.done:
+            return
+        inputs = [self.values.get(n) if n else None for n in node.input]
+        fold = FOLDS.get(node.op_type)
+        if fold is not None:
+            results = fold(self, node, inputs, attrs(node))
+            if results is not None:
+                self.values.update(zip(node.output, results))
+                return
+        if all(v is None or isinstance(v, Const) for v in inputs) and any(v is not None for v in inputs):
+            for out, array in zip(node.output, evaluate(node, inputs, self.model)):
+                self.values[out] = Const(array)
+            return
+        if node.op_type in constant_only_ops():
+            raise UnsupportedModelError(
+                f"{node.op_type} node '{node.name}' reads an activation; it is only supported "
+                "on constants (shape arithmetic)")
+        converter = CONVERTERS[node.op_type]
+        if not converter.reads_quantized:
+            for name, value in zip(node.input, inputs):
+                if isinstance(value, Act) and value.qtype:
+                    raise UnsupportedModelError(
+                        f"{node.op_type} node '{node.name}' reads the quantized tensor '{name}'; "
+                        "only DequantizeLinear may")
+        results = converter.function(self, node, inputs, attrs(node))
+        if not isinstance(results, (list, tuple)):
+            results = [results]
+        self.values.update(zip(node.output, results))
+
+
+def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
+                 details: dict | None = None) -> str:
+    """The MLIR text of `model`: one function, symbolic dims fixed to `batch`.
+    If `details` is given, it receives what an independent reference needs:
+    "contractions" (by node name: kind, the location name of the input,
+    weight and bias as emitted, strides, dilations), "adds" (Adds of two
+    activations: their inputs' location names), "average_pools" (input,
+    kernel, strides, the f32 factor) and "clamps" (by Relu / Clip node name:
+    the float bounds)."""
+    if not model.HasField("graph"):
+        raise UnsupportedModelError("no graph in the model (not an ONNX model?)")
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    fuse_gelu(model)
+    check_supported(model.graph)
+    importer = Importer(model, batch, function)
+    text = importer.run()
+    if details is not None:
+        details["contractions"] = importer.contractions
+        details["clamps"] = importer.clamps
+        details["adds"] = importer.adds
+        details["average_pools"] = importer.average_pools
+    return text

@@ -1,0 +1,135 @@
+"""Normalizations and reductions: BatchNormalization (when not folded into
+its Conv, see graph.fold_batch_norms), Softmax, LayerNormalization and
+ReduceMean.
+
+Softmax and LayerNormalization expand into reductions and a final
+`linalg.generic`; the reductions are marked `qnn.internal` so that their
+intermediate values are not quantized."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .elementwise import elementwise
+from .emitter import f32_literal
+from .pooling import pool
+from .registry import register
+from .shape import axes_of, reshape
+from .values import Act, Const, UnsupportedModelError
+
+LOWEST = -3.4028234663852886e38  # the lowest f32: the init of a max
+
+
+@register("BatchNormalization")
+def batch_normalization(ctx, node, inputs, attrs):
+    if attrs.get("training_mode", 0):
+        raise UnsupportedModelError(f"BatchNormalization node '{node.name}': training_mode=1 "
+                                    "(normalizes with the batch's own statistics) is not "
+                                    "inference")
+    x = ctx.act(node.input[0], node)
+    if not all(isinstance(v, Const) for v in inputs[1:5]):
+        raise UnsupportedModelError(f"BatchNormalization node '{node.name}': parameters must be "
+                                    "constant")
+    gamma, beta, mean, var = (v.array.astype(np.float64) for v in inputs[1:5])
+    a = gamma / np.sqrt(var + attrs.get("epsilon", 1e-5))
+    b = beta - mean * a
+    shape = (1, -1) + (1,) * (len(x.shape) - 2)
+    return elementwise(ctx, node, lambda v: ([f"%m = arith.mulf {v[0]}, {v[1]} : f32",
+                                             f"%r = arith.addf %m, {v[2]} : f32"], "%r"),
+                       [x, Const(a.astype(np.float32).reshape(shape)),
+                        Const(b.astype(np.float32).reshape(shape))])
+
+
+def reduce_last(ctx, node, x: Act, axes, body, init, combine, suffix, extra=()):
+    """A reduction of `x` (plain) over `axes` (trailing), keeping them as
+    size 1 dims removed: the result has x's shape without those axes."""
+    rank = len(x.shape)
+    out = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    keep = [i for i in range(rank) if i not in axes]
+    ins = [(x.value, list(range(rank)))] + [(e.value, keep) for e in extra]
+
+    def gbody(args):
+        lines, value = body(args[:-1])
+        return lines + [f"%acc2 = arith.{combine} {value}, {args[-1]} : f32"], "%acc2"
+    return Act(ctx.emitter.generic(ins, out, gbody, node.name + suffix, reduce_dims=tuple(axes),
+                                   init_value=init, internal=True))
+
+
+@register("Softmax")
+def softmax(ctx, node, inputs, attrs):
+    x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
+    rank = len(x.shape)
+    if ctx.opset < 13:
+        # Softmax-1 and -11 normalize over all the dims from `axis` on.
+        axis = attrs.get("axis", 1) % rank
+    else:
+        axis = attrs.get("axis", -1) % rank
+        if axis != rank - 1:
+            raise UnsupportedModelError(f"Softmax node '{node.name}': only the last axis")
+    axes = tuple(range(axis, rank))
+    keep = list(range(axis))
+    mx = reduce_last(ctx, node, x, axes, lambda a: ([], a[0]), LOWEST, "maximumf", ".max")
+    sm = reduce_last(ctx, node, x, axes, lambda a: ([f"%d = arith.subf {a[0]}, {a[1]} : f32",
+                                                     "%e = math.exp %d : f32"], "%e"),
+                     0.0, "addf", ".sum", extra=(mx,))
+    return Act(ctx.emitter.generic(
+        [(x.value, list(range(rank))), (mx.value, keep), (sm.value, keep)], x.shape,
+        lambda a: ([f"%d = arith.subf {a[0]}, {a[1]} : f32", "%e = math.exp %d : f32",
+                    f"%r = arith.divf %e, {a[2]} : f32"], "%r"), node.name))
+
+
+@register("LayerNormalization")
+def layer_normalization(ctx, node, inputs, attrs):
+    x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
+    rank = len(x.shape)
+    axis = attrs.get("axis", -1) % rank
+    axes = tuple(range(axis, rank))
+    count = float(np.prod(x.shape[axis:]))
+    eps = attrs.get("epsilon", 1e-5)
+    scale = inputs[1]
+    bias = inputs[2] if len(inputs) > 2 else None
+    if not isinstance(scale, Const) or (bias is not None and not isinstance(bias, Const)):
+        raise UnsupportedModelError(f"LayerNormalization node '{node.name}': scale and bias "
+                                    "must be constant")
+    keep = list(range(axis))
+    total = reduce_last(ctx, node, x, axes, lambda a: ([], a[0]), 0.0, "addf", ".sum")
+    inv = f32_literal(1.0 / count)
+    sq = reduce_last(ctx, node, x, axes, lambda a: ([f"%n = arith.constant {inv} : f32",
+                                                     f"%mean = arith.mulf {a[1]}, %n : f32",
+                                                     f"%c = arith.subf {a[0]}, %mean : f32",
+                                                     "%s = arith.mulf %c, %c : f32"], "%s"),
+                     0.0, "addf", ".var", extra=(total,))
+    norm_shape = x.shape[axis:]
+    gamma = np.broadcast_to(scale.array.astype(np.float32), norm_shape)
+    beta = np.broadcast_to(bias.array.astype(np.float32) if bias is not None else np.float32(0),
+                           norm_shape)
+    gv, bv = ctx.emitter.constant(np.ascontiguousarray(gamma)), ctx.emitter.constant(np.ascontiguousarray(beta))
+    ins = [(x.value, list(range(rank))), (total.value, keep), (sq.value, keep), (gv, list(axes)), (bv, list(axes))]
+    return Act(ctx.emitter.generic(ins, x.shape, lambda a: ([
+        f"%n = arith.constant {inv} : f32", f"%eps = arith.constant {f32_literal(eps)} : f32",
+        f"%mean = arith.mulf {a[1]}, %n : f32", f"%var = arith.mulf {a[2]}, %n : f32",
+        "%ve = arith.addf %var, %eps : f32", "%rs = math.rsqrt %ve : f32",
+        f"%c = arith.subf {a[0]}, %mean : f32", "%y = arith.mulf %c, %rs : f32",
+        f"%g = arith.mulf %y, {a[3]} : f32", f"%r = arith.addf %g, {a[4]} : f32"], "%r"), node.name))
+
+
+@register("ReduceMean")
+def reduce_mean(ctx, node, inputs, attrs):
+    x = ctx.act(node.input[0], node)
+    rank = len(x.shape)
+    axes = axes_of(node, inputs, attrs, rank) or list(range(rank))
+    keep = attrs.get("keepdims", 1)
+    if rank == 4 and axes == [2, 3]:
+        # A global average pooling, which quant-opt fuses into integers.
+        x = ctx.to_nhwc(x, node.name)
+        pooled = pool(ctx, node, x, list(x.shape[2:]), [1, 1], (0, 0, 0, 0), "avg")
+        return pooled if keep else reshape(ctx, ctx.to_plain(pooled, node.name + ".keepdims"),
+                                           x.shape[:2], node.name + ".squeeze")
+    x = ctx.to_plain(x, node.name)
+    total = reduce_last(ctx, node, x, axes, lambda a: ([], a[0]), 0.0, "addf", ".sum")
+    factor = 1.0 / float(np.prod([x.shape[a] for a in axes]))
+    mean = elementwise(ctx, node, "mulf", [total, Const(np.array(factor, np.float32))])
+    if keep:
+        mean = reshape(ctx, mean, tuple(1 if i in axes else d for i, d in enumerate(x.shape)),
+                       node.name + ".keepdims")
+    return mean

@@ -1,0 +1,124 @@
+"""QuantizeLinear and DequantizeLinear (QDQ models from ONNX Runtime's
+quantizer or QAT export) and quantized constants.
+
+On activations they become `qnn.quantize` / `qnn.dequantize` with their
+scales and zero points. On constants they are folded at import time:
+QuantizeLinear to the integers, DequantizeLinear to the float values that
+remember their parameters, which `weight` writes under a `qnn.quantize` /
+`qnn.dequantize` pair that quant-opt folds back into the same integers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from .emitter import Value, tensor_type
+from .registry import register, register_fold
+from .values import NHWC_AXIS, Act, Const, QParams, UnsupportedModelError
+
+STORAGE = {np.dtype(np.int8): "i8", np.dtype(np.uint8): "u8", np.dtype(np.int16): "i16",
+           np.dtype(np.uint16): "u16", np.dtype(np.int32): "i32"}
+
+
+def quantized_dtype(attrs) -> np.dtype:
+    """The type QuantizeLinear quantizes to when it has no zero point."""
+    if attrs.get("output_dtype"):  # opset 21
+        return onnx.helper.tensor_dtype_to_np_dtype(attrs["output_dtype"])
+    return np.dtype(np.uint8)
+
+
+def qparams(node, inputs, attrs, rank: int, dtype: np.dtype) -> QParams:
+    """The parameters of a Q/DQ node whose quantized side has `dtype`
+    (what the zero point's type says when the node has one)."""
+    scale = inputs[1]
+    zp = inputs[2] if len(inputs) > 2 else None
+    if not isinstance(scale, Const) or (zp is not None and not isinstance(zp, Const)):
+        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': scale and zero point "
+                                    "must be constants")
+    z = zp.array if zp is not None else np.zeros((), dtype)
+    storage = STORAGE.get(z.dtype)
+    if storage is None:
+        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': quantized type "
+                                    f"{z.dtype} is not supported")
+    s = scale.array.astype(np.float32)
+    if attrs.get("block_size", 0):
+        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': blocked quantization "
+                                    "is not supported")
+    if s.ndim == 0 or s.size == 1:
+        return QParams(s.reshape(()), z.reshape(()), None, storage)
+    return QParams(s, z, attrs.get("axis", 1) % rank, storage)
+
+
+def broadcast_params(q: QParams, rank: int):
+    """Scale and zero point shaped to broadcast over a rank-`rank` tensor."""
+    shape = [1] * rank
+    if q.axis is not None:
+        shape[q.axis] = -1
+    return q.scale.reshape(shape), q.zero_point.astype(np.int64).reshape(shape)
+
+
+@register_fold("QuantizeLinear")
+def quantize_constant(ctx, node, inputs, attrs):
+    """QuantizeLinear of a constant, evaluated: the integers, rounded half
+    to even and saturated as ONNX says. QAT exports quantize float weights
+    this way; the DequantizeLinear below reads them."""
+    if not isinstance(inputs[0], Const):
+        return None
+    x = inputs[0].array.astype(np.float32)
+    q = qparams(node, inputs, attrs, x.ndim, quantized_dtype(attrs))
+    scale, zero_point = broadcast_params(q, x.ndim)
+    info = np.iinfo(q.zero_point.dtype)
+    values = np.rint(x / scale).astype(np.int64) + zero_point
+    return [Const(np.clip(values, info.min, info.max).astype(q.zero_point.dtype))]
+
+
+@register_fold("DequantizeLinear")
+def dequantize_constant(ctx, node, inputs, attrs):
+    if not isinstance(inputs[0], Const):
+        return None
+    raw = inputs[0].array
+    q = qparams(node, inputs, attrs, raw.ndim, raw.dtype)
+    scale, zero_point = broadcast_params(q, raw.ndim)
+    x = (raw.astype(np.int64) - zero_point).astype(np.float32) * scale
+    return [Const(x.astype(np.float32), q)]
+
+
+def weight(ctx, const: Const, array: np.ndarray, axis_map) -> Value:
+    """A weight constant (already transformed to `array`); quantized weights
+    are written as quantize/dequantize of their dequantized values."""
+    e = ctx.emitter
+    value = e.constant(array)
+    if const.qparams is None:
+        return value
+    qtype = const.qparams.type_for(axis_map)
+    q = e.op(f"qnn.quantize {value.ssa} : {value.type} -> {tensor_type(array.shape, qtype)}",
+             array.shape, elem=qtype)
+    return e.op(f"qnn.dequantize {q.ssa} : {q.type} -> {tensor_type(array.shape)}", array.shape)
+
+
+@register("QuantizeLinear")
+def quantize(ctx, node, inputs, attrs):
+    x = ctx.act(node.input[0], node)
+    q = qparams(node, inputs, attrs, len(x.shape), quantized_dtype(attrs))
+    qtype = q.type_for(NHWC_AXIS if x.nhwc else None)
+    value = ctx.emitter.op(f"qnn.quantize {x.ssa} : {tensor_type(x.physical)} -> "
+                           f"{tensor_type(x.physical, qtype)}", x.physical, node.name, qtype)
+    return Act(value, x.nhwc, q)
+
+
+@register("DequantizeLinear", reads_quantized=True)
+def dequantize(ctx, node, inputs, attrs):
+    x = ctx.values[node.input[0]]
+    if not isinstance(x, Act) or x.qtype is None:
+        raise UnsupportedModelError(f"DequantizeLinear node '{node.name}' reads a float tensor")
+    # qnn.dequantize takes the parameters of the quantized type, i.e.
+    # those of the QuantizeLinear: they must be the same.
+    q = qparams(node, inputs, attrs, len(x.shape), x.qparams.zero_point.dtype)
+    if (q.axis, q.storage) != (x.qparams.axis, x.qparams.storage) or not (
+            np.array_equal(q.scale, x.qparams.scale) and np.array_equal(q.zero_point, x.qparams.zero_point)):
+        raise UnsupportedModelError(f"DequantizeLinear node '{node.name}': its scale and zero point "
+                                    f"differ from those that quantized '{node.input[0]}'")
+    value = ctx.emitter.op(f"qnn.dequantize {x.ssa} : {x.value.type} -> {tensor_type(x.physical)}",
+                           x.physical, node.name)
+    return Act(value, x.nhwc)

@@ -1,0 +1,73 @@
+"""ONNX op types to the functions that import them.
+
+Each family module registers its ops when imported; the supported op types
+are exactly the registered ones. Three kinds of registration:
+
+- `@register("Conv")`: a converter, `(importer, node, inputs, attrs) ->
+  Act | list`, called for a node that reads at least one activation, once
+  every input is known. `inputs` holds an `Act` or `Const` per ONNX input
+  (None where absent), `attrs` the node's attributes as Python values.
+  Unless registered with `reads_quantized=True`, the node is rejected before
+  the call if an input is a quantized activation.
+- `@register_fold("Identity")`: a fold, tried before anything else: it
+  computes the node's outputs from its input values without emitting
+  (Constant, Identity, Shape, QDQ of constants), returning the list of
+  output values, or None where it does not apply (the node is then
+  evaluated, if its inputs are all constant, or converted).
+- `register_constant_only("Gather", ...)`: op types only accepted when all
+  their inputs are constants (shape arithmetic the exporter left behind);
+  onnx's reference evaluator computes them at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Converter:
+    function: Callable
+    reads_quantized: bool = False
+
+
+CONVERTERS: dict[str, Converter] = {}
+FOLDS: dict[str, Callable] = {}
+CONSTANT_ONLY: set[str] = set()
+
+
+def _claim(table, op_types, entry) -> None:
+    for op_type in op_types:
+        if op_type in table:
+            raise ValueError(f"ONNX op {op_type} is registered twice")
+        table[op_type] = entry
+
+
+def register(*op_types: str, reads_quantized: bool = False):
+    """Registers the decorated function as the converter of `op_types`."""
+    def decorate(function):
+        _claim(CONVERTERS, op_types, Converter(function, reads_quantized))
+        return function
+    return decorate
+
+
+def register_fold(*op_types: str):
+    """Registers the decorated function as the fold of `op_types`."""
+    def decorate(function):
+        _claim(FOLDS, op_types, function)
+        return function
+    return decorate
+
+
+def register_constant_only(*op_types: str) -> None:
+    CONSTANT_ONLY.update(op_types)
+
+
+def supported_ops() -> frozenset:
+    """Every op type the importer takes on activations (a converter or a
+    fold)."""
+    return frozenset(CONVERTERS) | frozenset(FOLDS)
+
+
+def constant_only_ops() -> frozenset:
+    return frozenset(CONSTANT_ONLY)

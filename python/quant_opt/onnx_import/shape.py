@@ -1,0 +1,311 @@
+"""Data movement and shapes: Reshape, Flatten, Squeeze / Unsqueeze, Slice,
+Transpose, Concat, Pad, the ops that are the identity at inference (Cast to
+float, Dropout) and those that only pass or make values (Constant, Identity,
+Shape); with the reshape, broadcast and padding helpers other families use.
+
+4-D activations are stored NHWC: ops that need the ONNX order (Flatten,
+Reshape, Slice, ...) transpose back first; Transpose, Concat and a spatial Pad
+work in the stored layout instead."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from .emitter import tensor_type
+from .graph import constant_node_value
+from .registry import register, register_fold
+from .values import NHWC_AXIS, Act, Const, UnsupportedModelError, physical_shape
+
+
+@register_fold("Constant")
+def constant(ctx, node, inputs, attrs):
+    return [Const(constant_node_value(node))]
+
+
+@register_fold("Identity")
+def identity(ctx, node, inputs, attrs):
+    return [inputs[0]]
+
+
+@register_fold("Shape")
+def shape_of(ctx, node, inputs, attrs):
+    source = inputs[0]
+    shape = source.array.shape if isinstance(source, Const) else source.shape
+    # start and end (opset 15) slice as Python does
+    shape = shape[attrs.get("start", 0):attrs.get("end", len(shape))]
+    return [Const(np.array(shape, dtype=np.int64))]
+
+
+def reshape(ctx, x: Act, shape, name) -> Act:
+    shape = tuple(int(d) for d in shape)
+    if x.shape == shape:
+        return x
+    src = x.shape
+    if 0 in src or 0 in shape:
+        raise UnsupportedModelError(f"'{name}': a reshape of a zero-size tensor ({src} to "
+                                    f"{shape}) is not supported")
+    if int(np.prod(src)) != int(np.prod(shape)):
+        raise UnsupportedModelError(f"'{name}': cannot reshape {src} ({int(np.prod(src))} "
+                                    f"elements) to {shape}")
+    e = ctx.emitter
+    if not src or not shape:
+        # A scalar and a shape of ones (a reduction over all axes with
+        # keepdims): no dimension to group.
+        if not src:
+            return Act(e.op(f"tensor.expand_shape {x.ssa} [] output_shape [{', '.join(map(str, shape))}] "
+                            f": {tensor_type(src)} into {tensor_type(shape)}", shape, name))
+        return Act(e.op(f"tensor.collapse_shape {x.ssa} [] : {tensor_type(src)} into "
+                        f"{tensor_type(shape)}", shape, name))
+    groups = reassociation(src, shape)
+    if groups is not None and len(shape) < len(src):
+        return Act(e.op(f"tensor.collapse_shape {x.ssa} {_groups(groups)} : {tensor_type(src)} into "
+                        f"{tensor_type(shape)}", shape, name))
+    groups = reassociation(shape, src)
+    if groups is not None and len(shape) > len(src):
+        return Act(e.op(f"tensor.expand_shape {x.ssa} {_groups(groups)} output_shape "
+                        f"[{', '.join(map(str, shape))}] : {tensor_type(src)} into {tensor_type(shape)}",
+                        shape, name))
+    # The importer has always taken an SSA number here and not used it;
+    # skipped still, so that the text stays the same.
+    e.fresh()
+    flat = reshape(ctx, x, (int(np.prod(src)),), name + ".flat")
+    return reshape(ctx, flat, shape, name)
+
+
+def reassociation(big, small):
+    """Groups of consecutive dims of `big` whose products are `small`'s dims
+    (unit dims join a neighbour), or None."""
+    groups, i = [], 0
+    for d in small:
+        if i >= len(big):
+            return None
+        group, product = [i], big[i]
+        i += 1
+        while product < d and i < len(big):
+            group.append(i)
+            product *= big[i]
+            i += 1
+        if product != d:
+            return None
+        groups.append(group)
+    while groups and i < len(big) and big[i] == 1:
+        groups[-1].append(i)
+        i += 1
+    return groups if groups and i == len(big) else None
+
+
+def _groups(groups) -> str:
+    return "[" + ", ".join("[" + ", ".join(map(str, g)) + "]" for g in groups) + "]"
+
+
+def broadcast(ctx, a: Act, shape, name) -> Act:
+    """`a` (plain) broadcast to `shape` as ONNX broadcasts."""
+    if tuple(a.shape) == tuple(shape):
+        return a
+    rank = len(shape)
+    off = rank - len(a.shape)
+    dims = [("0" if a.shape[i] == 1 and shape[i + off] != 1 else i + off) for i in range(len(a.shape))]
+    return Act(ctx.emitter.generic([(a.value, dims)], shape, lambda args: ([], args[0]), name))
+
+
+def pads(node, attrs, spatial, kernel, strides, dilations):
+    """A 2-D window's (top, left, bottom, right) padding: `pads`, or what
+    `auto_pad` computes."""
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    if auto_pad in ("NOTSET", ""):
+        pads = attrs.get("pads", [0, 0, 0, 0])
+        return (pads[0], pads[1], pads[2], pads[3])
+    if auto_pad == "VALID":
+        return (0, 0, 0, 0)
+    begin, end = [], []
+    for size, k, s, d in zip(spatial, kernel, strides, dilations):
+        out = -(-size // s)
+        total = max(0, (out - 1) * s + (k - 1) * d + 1 - size)
+        small, large = total // 2, total - total // 2
+        begin.append(small if auto_pad == "SAME_UPPER" else large)
+        end.append(large if auto_pad == "SAME_UPPER" else small)
+    return (begin[0], begin[1], end[0], end[1])
+
+
+def pad(ctx, x: Act, pads, value: float, name: str) -> Act:
+    """The NHWC activation `x` padded spatially by (top, left, bottom,
+    right) with `value`."""
+    top, left, bottom, right = pads
+    if not any(pads):
+        return x
+    return Act(ctx.emitter.pad(x.value, (0, top, left, 0), (0, bottom, right, 0), value, name + ".pad",
+                               ("%i", "%j", "%k", "%l")), True)
+
+
+def axes_of(node, inputs, attrs, rank, index=1, added=False):
+    """The `axes` of a node (an input from opset 13 or 18, else an
+    attribute), sorted and made non-negative for `rank` (plus their count
+    if `added`: Unsqueeze's axes index its output); None if absent."""
+    if len(node.input) > index and node.input[index]:
+        axes = inputs[index]
+        if not isinstance(axes, Const):
+            raise UnsupportedModelError(f"{node.op_type} node '{node.name}': axes must be constant")
+        axes = [int(a) for a in np.atleast_1d(axes.array)]
+    elif "axes" in attrs:
+        axes = list(attrs["axes"])
+    else:
+        return None
+    rank += len(axes) if added else 0
+    return sorted(a % rank for a in axes)
+
+
+@register("Flatten")
+def flatten(ctx, node, inputs, attrs):
+    x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
+    axis = attrs.get("axis", 1)  # in [-rank, rank]: rank flattens to (size, 1)
+    axis = axis + len(x.shape) if axis < 0 else axis
+    shape = (int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:])))
+    return reshape(ctx, x, shape, node.name)
+
+
+@register("Reshape")
+def reshape_op(ctx, node, inputs, attrs):
+    x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
+    target = inputs[1]
+    if not isinstance(target, Const):
+        raise UnsupportedModelError(f"Reshape node '{node.name}': the shape must be constant")
+    shape = [int(d) for d in target.array]
+    if not attrs.get("allowzero", 0):
+        shape = [x.shape[i] if d == 0 else d for i, d in enumerate(shape)]
+    if -1 in shape:
+        known = int(np.prod([d for d in shape if d != -1]))
+        shape[shape.index(-1)] = int(np.prod(x.shape)) // known
+    if int(np.prod(shape)) != int(np.prod(x.shape)):
+        raise UnsupportedModelError(f"Reshape node '{node.name}': cannot reshape {x.shape} to {shape}")
+    return reshape(ctx, x, tuple(shape), node.name)
+
+
+@register("Unsqueeze")
+def unsqueeze(ctx, node, inputs, attrs):
+    x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
+    axes = axes_of(node, inputs, attrs, len(x.shape), added=True)
+    if axes is None:
+        raise UnsupportedModelError(f"Unsqueeze node '{node.name}': no axes")
+    shape = list(x.shape)
+    for axis in axes:
+        shape.insert(axis, 1)
+    return reshape(ctx, x, tuple(shape), node.name)
+
+
+@register("Squeeze")
+def squeeze(ctx, node, inputs, attrs):
+    x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
+    axes = axes_of(node, inputs, attrs, len(x.shape))
+    if axes is None:
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+    if any(x.shape[a] != 1 for a in axes):
+        raise UnsupportedModelError(f"Squeeze node '{node.name}': an axis of {x.shape} is not 1")
+    return reshape(ctx, x, tuple(d for i, d in enumerate(x.shape) if i not in axes), node.name)
+
+
+@register("Slice")
+def slice_op(ctx, node, inputs, attrs):
+    x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
+    rank = len(x.shape)
+    if ctx.opset < 10:
+        starts, ends = attrs["starts"], attrs["ends"]
+        axes, steps = attrs.get("axes", list(range(len(starts)))), [1] * len(starts)
+    else:
+        def const(index, default):
+            if len(node.input) <= index or not node.input[index]:
+                return default
+            if not isinstance(inputs[index], Const):
+                raise UnsupportedModelError(f"Slice node '{node.name}': starts, ends, axes and "
+                                            "steps must be constant")
+            return [int(v) for v in inputs[index].array.reshape(-1)]
+        starts, ends = const(1, None), const(2, None)
+        axes = const(3, list(range(len(starts))))
+        steps = const(4, [1] * len(starts))
+    offsets, sizes, strides = [0] * rank, list(x.shape), [1] * rank
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis %= rank
+        if step < 1:
+            raise UnsupportedModelError(f"Slice node '{node.name}': only positive steps")
+        begin, stop, _ = slice(start, end, step).indices(x.shape[axis])
+        offsets[axis], strides[axis] = begin, step
+        sizes[axis] = max(0, -(-(stop - begin) // step))
+    return Act(ctx.emitter.op(f"tensor.extract_slice {x.ssa}[{', '.join(map(str, offsets))}] "
+                              f"[{', '.join(map(str, sizes))}] [{', '.join(map(str, strides))}] : "
+                              f"{tensor_type(x.shape)} to {tensor_type(sizes)}", sizes, node.name))
+
+
+@register("Dropout")
+def dropout(ctx, node, inputs, attrs):
+    if len(node.output) > 1 and node.output[1]:
+        raise UnsupportedModelError(f"Dropout node '{node.name}': the mask output")
+    # training_mode (opset 12+): true drops values at random, which an
+    # inference compiler does not do; only a constant false is the
+    # identity.
+    training = inputs[2] if len(inputs) > 2 else None
+    if training is not None:
+        if not isinstance(training, Const):
+            raise UnsupportedModelError(f"Dropout node '{node.name}': training_mode must be a "
+                                        "constant (false) for inference")
+        if bool(np.asarray(training.array).reshape(-1)[0]):
+            raise UnsupportedModelError(f"Dropout node '{node.name}': training_mode=true (random "
+                                        "dropping) is not inference")
+    return ctx.act(node.input[0], node)  # inference: the identity
+
+
+@register("Cast")
+def cast(ctx, node, inputs, attrs):
+    if attrs.get("to") != onnx.TensorProto.FLOAT:
+        raise UnsupportedModelError(f"Cast node '{node.name}': only to FLOAT on activations")
+    return ctx.act(node.input[0], node)
+
+
+@register("Transpose")
+def transpose(ctx, node, inputs, attrs):
+    x = ctx.act(node.input[0], node)
+    perm = attrs.get("perm", list(range(len(x.shape)))[::-1])
+    if x.nhwc:
+        # Compose with the stored layout instead of transposing twice.
+        return Act(ctx.emitter.transpose(x.value, [NHWC_AXIS[p] for p in perm], node.name))
+    return Act(ctx.emitter.transpose(x.value, perm, node.name))
+
+
+@register("Concat")
+def concat(ctx, node, inputs, attrs):
+    values = [v if isinstance(v, Act) else Act(ctx.emitter.constant(v.array)) for v in inputs]
+    rank = len(values[0].shape)
+    axis = attrs["axis"] % rank
+    nhwc = rank == 4 and any(v.nhwc for v in values)
+    values = [ctx.to_nhwc(v, node.name) if nhwc else ctx.to_plain(v, node.name) for v in values]
+    shape = list(values[0].shape)
+    shape[axis] = sum(v.shape[axis] for v in values)
+    physical = physical_shape(shape, nhwc)
+    dim = NHWC_AXIS[axis] if nhwc else axis
+    return Act(ctx.emitter.op(f"tensor.concat dim({dim}) {', '.join(v.ssa for v in values)} : "
+                              f"({', '.join(tensor_type(v.physical) for v in values)}) -> "
+                              f"{tensor_type(physical)}", physical, node.name), nhwc)
+
+
+@register("Pad")
+def pad_op(ctx, node, inputs, attrs):
+    mode = attrs.get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    x = ctx.act(node.input[0], node)
+    rank = len(x.shape)
+    if mode != "constant" or not isinstance(inputs[1], Const) or (
+            len(inputs) > 2 and inputs[2] is not None and not isinstance(inputs[2], Const)) or (
+            len(inputs) > 3 and inputs[3] is not None):
+        raise UnsupportedModelError(f"Pad node '{node.name}': only constant mode with constant "
+                                    "pads and value over all axes is supported")
+    pads = [int(p) for p in inputs[1].array]
+    value = float(inputs[2].array) if len(inputs) > 2 and inputs[2] is not None else 0.0
+    if not any(pads):
+        return x
+    if min(pads) < 0:
+        raise UnsupportedModelError(f"Pad node '{node.name}': negative pads")
+    low, high = pads[:rank], pads[rank:]
+    if x.nhwc and low[0] == low[1] == high[0] == high[1] == 0:
+        return pad(ctx, x, (low[2], low[3], high[2], high[3]), value, node.name)
+    x = ctx.to_plain(x, node.name)
+    return Act(ctx.emitter.pad(x.value, low, high, value, node.name))

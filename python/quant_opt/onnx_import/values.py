@@ -1,0 +1,77 @@
+"""What the importer knows about each ONNX tensor: an activation (`Act`, an
+emitted value and its layout) or a constant known at import time (`Const`),
+with their quantization parameters (`QParams`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .emitter import Value, f32_literal
+
+NCHW_TO_NHWC = (0, 2, 3, 1)
+NHWC_TO_NCHW = (0, 3, 1, 2)
+# A logical NCHW axis to its position in NHWC.
+NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}
+
+
+class UnsupportedModelError(ValueError):
+    """The model cannot be imported; the message says every reason."""
+
+
+@dataclass
+class QParams:
+    """Per-tensor or per-axis quantization parameters of ONNX QDQ nodes."""
+    scale: np.ndarray
+    zero_point: np.ndarray
+    axis: int | None
+    storage: str  # i8, u8, i16, u16, i32
+
+    def type_for(self, axis_map=None) -> str:
+        if self.axis is None:
+            return (f"!quant.uniform<{self.storage}:f32, "
+                    f"{f32_literal(float(self.scale))}:{int(self.zero_point)}>")
+        axis = self.axis if axis_map is None else axis_map[self.axis]
+        zps = np.broadcast_to(self.zero_point, self.scale.shape)
+        pairs = ", ".join(f"{f32_literal(float(s))}:{int(z)}" for s, z in zip(self.scale, zps))
+        return f"!quant.uniform<{self.storage}:f32:{axis}, {{{pairs}}}>"
+
+
+def physical_shape(shape, nhwc: bool) -> tuple:
+    """The stored shape of a tensor of logical (ONNX) shape `shape`."""
+    return tuple(shape[p] for p in NCHW_TO_NHWC) if nhwc else tuple(shape)
+
+
+@dataclass(frozen=True)
+class Act:
+    """An activation: the value holding it and its layout. A quantized
+    activation (after QuantizeLinear) has the quantized element type and the
+    node's parameters."""
+    value: Value
+    nhwc: bool = False  # a 4-D NCHW tensor stored as NHWC
+    qparams: QParams | None = None
+
+    @property
+    def ssa(self) -> str:
+        return self.value.ssa
+
+    @property
+    def physical(self) -> tuple:
+        return self.value.shape
+
+    @property
+    def shape(self) -> tuple:
+        """The logical (ONNX) shape."""
+        return tuple(self.value.shape[p] for p in NHWC_TO_NCHW) if self.nhwc else self.value.shape
+
+    @property
+    def qtype(self) -> str | None:
+        return None if self.value.elem == "f32" else self.value.elem
+
+
+@dataclass
+class Const:
+    """A constant known at import time; `qparams` if it went through QDQ."""
+    array: np.ndarray
+    qparams: QParams | None = None
