@@ -219,6 +219,31 @@ def test_binary(op):
     check(model, feeds)
 
 
+@pytest.mark.parametrize("op", ["Max", "Min", "Sum"])
+def test_variadic(op):
+    """One, two and three inputs: activations (NHWC and plain) and
+    constants of broadcast shapes."""
+    nodes = [conv_node("conv1", "x", "c1", "w1", pads=[1, 1, 1, 1]),
+             conv_node("conv2", "x", "c2", "w2", pads=[1, 1, 1, 1]),
+             helper.make_node(op, ["c1"], ["one"], name="one"),
+             helper.make_node(op, ["c1", "c2"], ["two"], name="two"),
+             helper.make_node(op, ["c1", "a", "k"], ["three"], name="three"),
+             helper.make_node(op, ["row", "a"], ["rows"], name="rows")]
+    inits = [weights("w1", (8, C, 3, 3), 1), weights("w2", (8, C, 3, 3), 2),
+             const("k", np.linspace(-1, 1, 8).reshape(1, 8, 1, 1))]
+    check(make_model(nodes, {"x": ["N", C, H, W], "a": ["N", 8, H, W], "row": ["N", 1, 1, W]},
+                     ["one", "two", "three", "rows"], inits))
+
+
+@pytest.mark.parametrize("slope", [(1,), (8, 1, 1)], ids=["scalar", "per-channel"])
+def test_prelu(slope):
+    nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
+             helper.make_node("PRelu", ["c", "slope"], ["y"], name="prelu")]
+    inits = [weights("w", (8, C, 3, 3), 1),
+             const("slope", np.linspace(0.1, 0.8, int(np.prod(slope))).reshape(slope))]
+    check(make_model(nodes, IMAGE, ["y"], inits))
+
+
 def test_special_constants():
     """Infinities, NaN and -0.0 in constants, and a -0.0 among zeros (no
     splat), come through bit for bit."""
@@ -245,6 +270,28 @@ UNARY = {
     "Tanh": ([], {}),
     "Erf": ([], {}),
 }
+
+
+# Float functions and smooth activations: on a Conv's NHWC output (its
+# magnitude plus 0.5 for Log, Sqrt and Reciprocal, whose domain is positive)
+# and on the plain input; libm / MLIR's approximations against
+# onnxruntime's, relative to the output's scale.
+FLOAT_UNARY = {"Exp": {}, "Log": {}, "Neg": {}, "Abs": {}, "Sqrt": {}, "Reciprocal": {},
+               "Softplus": {}, "Softsign": {}, "Mish": {}, "Elu": {"alpha": 0.7}}
+
+
+@pytest.mark.parametrize("op", list(FLOAT_UNARY))
+def test_float_unary(op):
+    positive = op in ("Log", "Sqrt", "Reciprocal")
+    nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
+             helper.make_node("Abs", ["c"], ["ca"], name="abs_c"),
+             helper.make_node("Add", ["ca", "half"], ["cp"], name="pos_c"),
+             helper.make_node("Abs", ["x"], ["xa"], name="abs_x"),
+             helper.make_node("Add", ["xa", "half"], ["xp"], name="pos_x"),
+             helper.make_node(op, ["cp" if positive else "c"], ["nhwc"], name="nhwc", **FLOAT_UNARY[op]),
+             helper.make_node(op, ["xp" if positive else "x"], ["plain"], name="plain", **FLOAT_UNARY[op])]
+    inits = [weights("w", (8, C, 3, 3), 1), const("half", 0.5)]
+    check(make_model(nodes, IMAGE, ["plain", "nhwc"], inits, opset=18 if op == "Mish" else 17), atol=5e-6)
 
 
 @pytest.mark.parametrize("op", list(UNARY))

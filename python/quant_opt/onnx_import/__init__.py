@@ -35,11 +35,9 @@ import them, one module per family (`elementwise`, `contraction`, `pooling`,
 check); `importer` walks the graph. To add an op, register a converter in its
 family's module:
 
-    @register("Softsign")
-    def softsign(ctx, node, inputs, attrs):
-        return unary(ctx, node, lambda x: ([
-            "%one = arith.constant 1.0 : f32", f"%a = math.absf {x} : f32",
-            "%d = arith.addf %one, %a : f32", f"%r = arith.divf {x}, %d : f32"], "%r"))
+    @register("Sin")
+    def sin(ctx, node, inputs, attrs):
+        return unary(ctx, node, lambda x: ([f"%r = math.sin {x} : f32"], "%r"))
 """
 
 from .cli import main

@@ -1,6 +1,8 @@
 """Elementwise ops: Add / Sub / Mul / Div with ONNX broadcasting, the unary
 activations (Relu, Clip, Sigmoid, Tanh, Erf, Gelu, LeakyRelu, HardSigmoid,
-HardSwish), and the `elementwise` helper other families build on.
+HardSwish, Elu, Softplus, Softsign, Mish, PRelu), float functions (Exp,
+Log, Neg, Abs, Sqrt, Reciprocal), Max / Min / Sum of any number of inputs,
+and the `elementwise` helper other families build on.
 
 An elementwise op keeps NHWC when one of its 4-D operands is stored NHWC.
 Relu and Clip record their bounds (`clamps`) for quant-eval's reference."""
@@ -104,6 +106,33 @@ def binary(ctx, node, inputs, attrs):
     return elementwise(ctx, node, ARITH[node.op_type], inputs)
 
 
+# Variadic elementwise ops (ONNX broadcasting over every input).
+VARIADIC = {"Max": "maximumf", "Min": "minimumf", "Sum": "addf"}
+
+
+@register(*VARIADIC)
+def variadic(ctx, node, inputs, attrs):
+    operands = [v for v in inputs if v is not None]
+
+    def body(names):
+        lines, result = [], names[0]
+        for k, name in enumerate(names[1:]):
+            lines.append(f"%fold{k} = arith.{VARIADIC[node.op_type]} {result}, {name} : f32")
+            result = f"%fold{k}"
+        return lines, result
+
+    return elementwise(ctx, node, body, operands)
+
+
+@register("PRelu")
+def prelu(ctx, node, inputs, attrs):
+    # max(x, 0) + slope * min(x, 0), the slope broadcast to x.
+    return elementwise(ctx, node, lambda a: ([
+        "%zero = arith.constant 0.0 : f32", f"%p = arith.maximumf {a[0]}, %zero : f32",
+        f"%n = arith.minimumf {a[0]}, %zero : f32", f"%sn = arith.mulf {a[1]}, %n : f32",
+        "%r = arith.addf %p, %sn : f32"], "%r"), inputs[:2])
+
+
 @register("Relu")
 def relu(ctx, node, inputs, attrs):
     ctx.clamps[node.name] = (0.0, math.inf)
@@ -154,6 +183,45 @@ def tanh(ctx, node, inputs, attrs):
 @register("Erf")
 def erf(ctx, node, inputs, attrs):
     return unary(ctx, node, lambda x: ([f"%r = math.erf {x} : f32"], "%r"))
+
+
+# Unary functions of one activation that stay in float (quant-opt quantizes
+# around them, not through them): the body lines of each, applied to `x`.
+FLOAT_UNARY = {
+    "Exp": lambda x: [f"%r = math.exp {x} : f32"],
+    "Log": lambda x: [f"%r = math.log {x} : f32"],
+    "Neg": lambda x: [f"%r = arith.negf {x} : f32"],
+    "Abs": lambda x: [f"%r = math.absf {x} : f32"],
+    "Sqrt": lambda x: [f"%r = math.sqrt {x} : f32"],
+    "Reciprocal": lambda x: ["%one = arith.constant 1.0 : f32", f"%r = arith.divf %one, {x} : f32"],
+    # log(1 + exp(x)), as onnxruntime computes it.
+    "Softplus": lambda x: ["%one = arith.constant 1.0 : f32", f"%e = math.exp {x} : f32",
+                           "%e1 = arith.addf %e, %one : f32", "%r = math.log %e1 : f32"],
+    "Softsign": lambda x: ["%one = arith.constant 1.0 : f32", f"%a = math.absf {x} : f32",
+                           "%d = arith.addf %one, %a : f32", f"%r = arith.divf {x}, %d : f32"],
+    # x * tanh(softplus(x)).
+    "Mish": lambda x: ["%one = arith.constant 1.0 : f32", f"%e = math.exp {x} : f32",
+                       "%e1 = arith.addf %e, %one : f32", "%sp = math.log %e1 : f32",
+                       "%t = math.tanh %sp : f32", f"%r = arith.mulf {x}, %t : f32"],
+}
+
+
+@register(*FLOAT_UNARY)
+def float_unary(ctx, node, inputs, attrs):
+    return unary(ctx, node, lambda x: (FLOAT_UNARY[node.op_type](x), "%r"))
+
+
+@register("Elu")
+def elu(ctx, node, inputs, attrs):
+    # max(x, 0) + alpha * (exp(min(x, 0)) - 1): x above 0, alpha (e^x - 1)
+    # below, without a select.
+    alpha = attrs.get("alpha", 1.0)
+    return unary(ctx, node, lambda x: ([
+        "%zero = arith.constant 0.0 : f32", "%one = arith.constant 1.0 : f32",
+        f"%alpha = arith.constant {f32_literal(alpha)} : f32",
+        f"%p = arith.maximumf {x}, %zero : f32", f"%n = arith.minimumf {x}, %zero : f32",
+        "%e = math.exp %n : f32", "%em1 = arith.subf %e, %one : f32",
+        "%an = arith.mulf %alpha, %em1 : f32", "%r = arith.addf %p, %an : f32"], "%r"))
 
 
 @register("Gelu")
