@@ -736,6 +736,36 @@ def test_non_float_input():
         import_model(model)
 
 
+def test_messages_name_the_node_and_the_limit():
+    """The messages that named neither op nor limit, or only a type
+    number."""
+    # A 1-D pooling: the op, the node and what it takes.
+    pool = make_model([helper.make_node("MaxPool", ["x"], ["y"], name="pool1d", kernel_shape=[2])],
+                      {"x": ["N", 3, 8]}, ["y"])
+    with pytest.raises(UnsupportedModelError,
+                       match=r"MaxPool node 'pool1d': takes 4-D \(N, C, H, W\) inputs only .*got shape"):
+        import_model(pool, BATCH)
+    # An input whose element type the model does not declare.
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "test",
+                              [helper.make_tensor_value_info("x", TensorProto.UNDEFINED, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+    undeclared = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(UnsupportedModelError, match="input 'x' has no element type"):
+        import_model(undeclared)
+    # A FLOAT8 zero point (NumPy reads it as float32): the ONNX type named.
+    zero = helper.make_tensor("z", TensorProto.FLOAT8E4M3FN, [], [0.0])
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q8"),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq8")]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+                              [numpy_helper.from_array(np.array(0.5, np.float32), "s"), zero])
+    float8 = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    with pytest.raises(UnsupportedModelError,
+                       match=r"QuantizeLinear node 'q8': a zero point of NumPy type float32 \(ONNX "
+                             r"FLOAT8E4M3FN\); the quantized types supported are INT8"):
+        import_model(float8)
+
+
 # --- the command line -----------------------------------------------------------
 def test_cli_output_parses(tmp_path):
     """Weights above 16 elements are dense_resource blobs."""
@@ -813,3 +843,15 @@ def test_reduce_over_all_axes_with_keepdims():
                                 {"x": ["N", 0, 4]}, ["y"], [const("shape", [4, 0, 1], np.int64)])
     with pytest.raises(UnsupportedModelError, match="a reshape of a zero-size tensor"):
         import_model(importer_input)
+
+
+def test_slice_past_the_end_refused_by_name():
+    """A start beyond the dimension (ONNX clamps it: an empty result) is
+    refused with the node named, not imported as IR that fails to lower."""
+    model = make_model([helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"], name="cut")],
+                       {"x": ["N", 20, 5]}, ["y"],
+                       [const("starts", [1000], np.int64), const("ends", [1001], np.int64),
+                        const("axes", [1], np.int64)])
+    with pytest.raises(UnsupportedModelError,
+                       match=r"Slice node 'cut': the result \(2, 0, 5\) has no elements"):
+        import_model(model, BATCH)

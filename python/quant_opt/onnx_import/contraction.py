@@ -21,7 +21,7 @@ from .values import Act, Const, UnsupportedModelError
 
 @register("Conv")
 def conv(ctx, node, inputs, attrs):
-    x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name)
+    x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name, node.op_type)
     w = inputs[1]
     if not isinstance(w, Const):
         raise UnsupportedModelError(f"Conv node '{node.name}': weights must be constant")

@@ -60,20 +60,24 @@ class Importer:
             raise UnsupportedModelError(f"'{name}': a quantized NHWC tensor needs its ONNX layout back")
         return Act(self.emitter.transpose(a.value, NHWC_TO_NCHW, name + ".nchw"))
 
-    def to_nhwc(self, a: Act, name: str) -> Act:
+    def to_nhwc(self, a: Act, name: str, op_type: str = "") -> Act:
         if a.nhwc:
             return a
         if len(a.shape) != 4:
-            raise UnsupportedModelError(f"'{name}': expected a 4-D input, got shape {a.shape}")
+            raise UnsupportedModelError(f"{op_type + ' node ' if op_type else ''}'{name}': takes "
+                                        f"4-D (N, C, H, W) inputs only (2-D convolution and pooling), "
+                                        f"got shape {a.shape}")
         return Act(self.emitter.transpose(a.value, NCHW_TO_NHWC, name + ".nhwc"), True)
 
     # --- the model --------------------------------------------------------
     def run(self) -> str:
         for init in self.graph.initializer:
-            self.values[init.name] = Const(numpy_helper.to_array(init))
+            self.values[init.name] = Const(numpy_helper.to_array(init), onnx_type=init.data_type)
         for node in self.graph.node:
             if node.op_type == "Constant":
-                self.values[node.output[0]] = Const(constant_node_value(node))
+                value = next((a.t for a in node.attribute if a.name == "value"), None)
+                self.values[node.output[0]] = Const(constant_node_value(node),
+                                                    onnx_type=value.data_type if value else None)
         self.matmul_biases = find_matmul_biases(self.values, self.graph)
         nodes = fold_batch_norms(self.values, self.graph, list(self.graph.node))
         initializer_names = {i.name for i in self.graph.initializer}
@@ -117,6 +121,9 @@ class Importer:
             else:
                 dims.append(self.batch)
         elem = inp.type.tensor_type.elem_type
+        if elem == onnx.TensorProto.UNDEFINED:
+            raise UnsupportedModelError(f"input '{inp.name}' has no element type (the model does not "
+                                        "declare it); only FLOAT inputs are supported")
         if elem != onnx.TensorProto.FLOAT:
             raise UnsupportedModelError(
                 f"input '{inp.name}' has element type {onnx.TensorProto.DataType.Name(elem)}; "

@@ -121,7 +121,7 @@ def reduce_mean(ctx, node, inputs, attrs):
     keep = attrs.get("keepdims", 1)
     if rank == 4 and axes == [2, 3]:
         # A global average pooling, which quant-opt fuses into integers.
-        x = ctx.to_nhwc(x, node.name)
+        x = ctx.to_nhwc(x, node.name, node.op_type)
         pooled = pool(ctx, node, x, list(x.shape[2:]), [1, 1], (0, 0, 0, 0), "avg")
         return pooled if keep else reshape(ctx, ctx.to_plain(pooled, node.name + ".keepdims"),
                                            x.shape[:2], node.name + ".squeeze")

@@ -64,14 +64,14 @@ def pool_attrs(node, x, attrs):
 def max_pool(ctx, node, inputs, attrs):
     if len(node.output) > 1 and node.output[1]:
         raise UnsupportedModelError(f"MaxPool node '{node.name}': the Indices output")
-    x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name)
+    x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name, node.op_type)
     kernel, strides, padding = pool_attrs(node, x, attrs)
     return pool(ctx, node, x, kernel, strides, padding, "max")
 
 
 @register("AveragePool")
 def average_pool(ctx, node, inputs, attrs):
-    x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name)
+    x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name, node.op_type)
     kernel, strides, padding = pool_attrs(node, x, attrs)
     if any(padding) and not attrs.get("count_include_pad", 0):
         raise UnsupportedModelError(f"AveragePool node '{node.name}': padding with "
@@ -81,5 +81,5 @@ def average_pool(ctx, node, inputs, attrs):
 
 @register("GlobalAveragePool")
 def global_average_pool(ctx, node, inputs, attrs):
-    x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name)
+    x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name, node.op_type)
     return pool(ctx, node, x, list(x.shape[2:]), [1, 1], (0, 0, 0, 0), "avg")

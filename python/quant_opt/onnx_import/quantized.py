@@ -28,6 +28,14 @@ def quantized_dtype(attrs) -> np.dtype:
     return np.dtype(np.uint8)
 
 
+def _zero_point_type(node, inputs) -> str:
+    """The ONNX element type of `node`'s zero point as the model declares
+    it, for messages."""
+    zp = inputs[2] if len(inputs) > 2 else None
+    declared = getattr(zp, "onnx_type", None)
+    return onnx.TensorProto.DataType.Name(declared) if declared else "type not recorded"
+
+
 def qparams(node, inputs, attrs, rank: int, dtype: np.dtype) -> QParams:
     """The parameters of a Q/DQ node whose quantized side has `dtype`
     (what the zero point's type says when the node has one)."""
@@ -39,8 +47,12 @@ def qparams(node, inputs, attrs, rank: int, dtype: np.dtype) -> QParams:
     z = zp.array if zp is not None else np.zeros((), dtype)
     storage = STORAGE.get(z.dtype)
     if storage is None:
-        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': quantized type "
-                                    f"{z.dtype} is not supported")
+        # (numpy has no FLOAT8 or INT4: onnx reads those zero points as
+        # float32 or int8-in-a-wider-type, so name what is supported.)
+        raise UnsupportedModelError(
+            f"{node.op_type} node '{node.name}': a zero point of NumPy type {z.dtype} "
+            f"(ONNX {_zero_point_type(node, inputs)}); the quantized types supported are INT8, UINT8, "
+            "INT16, UINT16 and INT32")
     s = scale.array.astype(np.float32)
     if attrs.get("block_size", 0):
         raise UnsupportedModelError(f"{node.op_type} node '{node.name}': blocked quantization "

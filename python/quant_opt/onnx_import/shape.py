@@ -231,6 +231,10 @@ def slice_op(ctx, node, inputs, attrs):
         begin, stop, _ = slice(start, end, step).indices(x.shape[axis])
         offsets[axis], strides[axis] = begin, step
         sizes[axis] = max(0, -(-(stop - begin) // step))
+    if 0 in sizes:
+        # (A start past the end, as ONNX allows: the result is empty.)
+        raise UnsupportedModelError(f"Slice node '{node.name}': the result {tuple(sizes)} has no "
+                                    "elements; zero-size tensors are not supported")
     return Act(ctx.emitter.op(f"tensor.extract_slice {x.ssa}[{', '.join(map(str, offsets))}] "
                               f"[{', '.join(map(str, sizes))}] [{', '.join(map(str, strides))}] : "
                               f"{tensor_type(x.shape)} to {tensor_type(sizes)}", sizes, node.name))

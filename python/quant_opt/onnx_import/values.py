@@ -72,6 +72,9 @@ class Act:
 
 @dataclass
 class Const:
-    """A constant known at import time; `qparams` if it went through QDQ."""
+    """A constant known at import time; `qparams` if it went through QDQ;
+    `onnx_type` its ONNX element type where the model states it (for
+    messages: NumPy has no FLOAT8 or INT4)."""
     array: np.ndarray
     qparams: QParams | None = None
+    onnx_type: int | None = None
