@@ -244,6 +244,18 @@ def test_prelu(slope):
     check(make_model(nodes, IMAGE, ["y"], inits))
 
 
+@pytest.mark.parametrize("op,opset", [("ReduceSum", 13), ("ReduceMax", 18), ("ReduceMin", 18)])
+@pytest.mark.parametrize("axes,keepdims", [([1], 1), ([2, 3], 0), ([-1], 1), (None, 0)],
+                         ids=["channels", "spatial", "last", "all"])
+def test_reductions(op, opset, axes, keepdims):
+    """Over a Conv's NHWC output, by axes given as an input (opset 13 / 18)."""
+    inputs = ["c"] + (["axes"] if axes is not None else [])
+    nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
+             helper.make_node(op, inputs, ["y"], name="reduce", keepdims=keepdims)]
+    inits = [weights("w", (8, C, 3, 3), 1)] + ([const("axes", axes, np.int64)] if axes is not None else [])
+    check(make_model(nodes, IMAGE, ["y"], inits, opset=opset))
+
+
 def test_special_constants():
     """Infinities, NaN and -0.0 in constants, and a -0.0 among zeros (no
     splat), come through bit for bit."""
@@ -360,7 +372,8 @@ def test_gelu_erf_subgraph_runs(half_first):
     ("AveragePool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "count_include_pad": 1}),
     ("AveragePool", {"kernel_shape": [3, 2], "strides": [1, 2], "pads": [0, 1, 1, 0], "count_include_pad": 1}),
     ("GlobalAveragePool", {}),
-], ids=["max-k2s2", "max-k3s2p1", "avg-k2s2", "avg-k3s2p1", "avg-asymmetric", "global-avg"])
+    ("GlobalMaxPool", {}),
+], ids=["max-k2s2", "max-k3s2p1", "avg-k2s2", "avg-k3s2p1", "avg-asymmetric", "global-avg", "global-max"])
 def test_pool(op, attrs):
     """On the (NCHW) input and on a Conv's NHWC output."""
     nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),

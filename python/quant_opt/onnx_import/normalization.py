@@ -1,6 +1,6 @@
 """Normalizations and reductions: BatchNormalization (when not folded into
-its Conv, see graph.fold_batch_norms), Softmax, LayerNormalization and
-ReduceMean.
+its Conv, see graph.fold_batch_norms), Softmax, LayerNormalization,
+ReduceMean, ReduceSum, ReduceMax and ReduceMin.
 
 Softmax and LayerNormalization expand into reductions and a final
 `linalg.generic`; the reductions are marked `qnn.internal` so that their
@@ -53,6 +53,34 @@ def reduce_last(ctx, node, x: Act, axes, body, init, combine, suffix, extra=()):
         return lines + [f"%acc2 = arith.{combine} {value}, {args[-1]} : f32"], "%acc2"
     return Act(ctx.emitter.generic(ins, out, gbody, node.name + suffix, reduce_dims=tuple(axes),
                                    init_value=init, internal=True))
+
+
+# Reductions other than the mean: the arith op combining two values, and
+# the identity it starts from.
+REDUCTIONS = {"ReduceSum": ("addf", 0.0), "ReduceMax": ("maximumf", LOWEST),
+              "ReduceMin": ("minimumf", -LOWEST)}
+
+
+@register(*REDUCTIONS)
+def reduce(ctx, node, inputs, attrs):
+    x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
+    rank = len(x.shape)
+    axes = axes_of(node, inputs, attrs, rank)
+    if not axes and attrs.get("noop_with_empty_axes", 0):
+        return x
+    axes = axes or list(range(rank))
+    combine, init = REDUCTIONS[node.op_type]
+    out = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    # Not `qnn.internal` (as Softmax's inner reductions are): the result is
+    # an activation of the model.
+    result = Act(ctx.emitter.generic(
+        [(x.value, list(range(rank)))], out,
+        lambda a: ([f"%acc2 = arith.{combine} {a[0]}, {a[1]} : f32"], "%acc2"), node.name,
+        reduce_dims=tuple(axes), init_value=init))
+    if attrs.get("keepdims", 1):
+        result = reshape(ctx, result, tuple(1 if i in axes else d for i, d in enumerate(x.shape)),
+                         node.name + ".keepdims")
+    return result
 
 
 @register("Softmax")

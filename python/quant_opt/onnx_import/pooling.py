@@ -1,4 +1,4 @@
-"""Poolings: MaxPool, AveragePool and GlobalAveragePool, on NHWC
+"""Poolings: MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool, on NHWC
 activations. An average is a sum pooling (located `<node>.sum`) then a
 multiplication by 1 / window, the form quant-opt fuses into integers; each is
 recorded (`average_pools`) for quant-eval's independent reference."""
@@ -83,3 +83,9 @@ def average_pool(ctx, node, inputs, attrs):
 def global_average_pool(ctx, node, inputs, attrs):
     x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name, node.op_type)
     return pool(ctx, node, x, list(x.shape[2:]), [1, 1], (0, 0, 0, 0), "avg")
+
+
+@register("GlobalMaxPool")
+def global_max_pool(ctx, node, inputs, attrs):
+    x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name, node.op_type)
+    return pool(ctx, node, x, list(x.shape[2:]), [1, 1], (0, 0, 0, 0), "max")
