@@ -524,7 +524,8 @@ def test_batch_norm_standalone(shape):
 
 @pytest.mark.parametrize("opset,axis,shape", [
     (17, -1, ["N", 4, 7]), (17, 2, ["N", 4, 7]), (17, -1, ["N", 7]), (11, 1, ["N", 4, 7]),
-], ids=["last", "last-positive", "2d", "opset11-flattens"])
+    (17, 1, ["N", 4, 7]), (17, 0, ["N", 7]), (17, -3, ["N", 3, 4, 5]),
+], ids=["last", "last-positive", "2d", "opset11-flattens", "middle", "batch", "negative-middle"])
 def test_softmax(opset, axis, shape):
     model = make_model([helper.make_node("Softmax", ["x"], ["y"], name="softmax", axis=axis)],
                        {"x": shape}, ["y"], opset=opset)

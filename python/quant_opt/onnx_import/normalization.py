@@ -90,12 +90,10 @@ def softmax(ctx, node, inputs, attrs):
     if ctx.opset < 13:
         # Softmax-1 and -11 normalize over all the dims from `axis` on.
         axis = attrs.get("axis", 1) % rank
+        axes = tuple(range(axis, rank))
     else:
-        axis = attrs.get("axis", -1) % rank
-        if axis != rank - 1:
-            raise UnsupportedModelError(f"Softmax node '{node.name}': only the last axis")
-    axes = tuple(range(axis, rank))
-    keep = list(range(axis))
+        axes = (attrs.get("axis", -1) % rank,)
+    keep = [i for i in range(rank) if i not in axes]
     mx = reduce_last(ctx, node, x, axes, lambda a: ([], a[0]), LOWEST, "maximumf", ".max")
     sm = reduce_last(ctx, node, x, axes, lambda a: ([f"%d = arith.subf {a[0]}, {a[1]} : f32",
                                                      "%e = math.exp %d : f32"], "%e"),
