@@ -373,7 +373,10 @@ def test_gelu_erf_subgraph_runs(half_first):
     ("AveragePool", {"kernel_shape": [3, 2], "strides": [1, 2], "pads": [0, 1, 1, 0], "count_include_pad": 1}),
     ("GlobalAveragePool", {}),
     ("GlobalMaxPool", {}),
-], ids=["max-k2s2", "max-k3s2p1", "avg-k2s2", "avg-k3s2p1", "avg-asymmetric", "global-avg", "global-max"])
+    ("AveragePool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),  # ONNX default: 0
+    ("AveragePool", {"kernel_shape": [3, 2], "strides": [1, 2], "pads": [0, 1, 2, 0], "count_include_pad": 0}),
+], ids=["max-k2s2", "max-k3s2p1", "avg-k2s2", "avg-k3s2p1", "avg-asymmetric", "global-avg", "global-max",
+        "avg-exclude-pad", "avg-exclude-pad-asymmetric"])
 def test_pool(op, attrs):
     """On the (NCHW) input and on a Conv's NHWC output."""
     nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),

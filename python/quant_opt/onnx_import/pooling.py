@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from .elementwise import elementwise
 from .emitter import f32_literal, tensor_type
 from .registry import register
 from .shape import pad, pads
-from .values import Act, UnsupportedModelError
+from .values import Act, Const, UnsupportedModelError
 
 LOWEST = -3.4028234663852886e38  # the lowest f32: max pooling's padding and init
 
 
-def pool(ctx, node, x: Act, kernel, strides, padding, kind) -> Act:
-    """A max (`kind` "max") or average pooling of the NHWC activation `x`."""
+def pool(ctx, node, x: Act, kernel, strides, padding, kind, count_include_pad=True) -> Act:
+    """A max (`kind` "max") or average pooling of the NHWC activation `x`;
+    without `count_include_pad`, an average divides by the window's
+    elements inside the input (not its padding)."""
     e = ctx.emitter
     n, c, h, w = x.shape
     xp = pad(ctx, x, padding, LOWEST if kind == "max" else 0.0, node.name)
@@ -34,6 +37,17 @@ def pool(ctx, node, x: Act, kernel, strides, padding, kind) -> Act:
                       out, loc), True)
     if kind == "max":
         return result
+    if not count_include_pad and any(padding):
+        # 1 / (inside rows x inside columns) per output position, a constant
+        # (ONNX layout (1, 1, OH, OW)): not the scalar scaling quant-opt
+        # fuses, so this average stays in float.
+        top, left = padding[0], padding[1]
+        rows = [len(range(max(0, o * strides[0] - top), min(h, o * strides[0] - top + kernel[0])))
+                for o in range(oh)]
+        cols = [len(range(max(0, o * strides[1] - left), min(w, o * strides[1] - left + kernel[1])))
+                for o in range(ow)]
+        factors = (1.0 / np.outer(rows, cols)).astype(np.float32).reshape(1, 1, oh, ow)
+        return elementwise(ctx, node, "mulf", [result, Const(factors)])
     factor = 1.0 / (kernel[0] * kernel[1])
     ctx.average_pools[node.name] = {"input": xp.value.reference, "kernel": list(kernel),
                                     "strides": list(strides), "factor": float(np.float32(factor))}
@@ -73,10 +87,7 @@ def max_pool(ctx, node, inputs, attrs):
 def average_pool(ctx, node, inputs, attrs):
     x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name, node.op_type)
     kernel, strides, padding = pool_attrs(node, x, attrs)
-    if any(padding) and not attrs.get("count_include_pad", 0):
-        raise UnsupportedModelError(f"AveragePool node '{node.name}': padding with "
-                                    "count_include_pad=0 is not supported")
-    return pool(ctx, node, x, kernel, strides, padding, "avg")
+    return pool(ctx, node, x, kernel, strides, padding, "avg", attrs.get("count_include_pad", 0))
 
 
 @register("GlobalAveragePool")
