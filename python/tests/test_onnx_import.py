@@ -738,19 +738,48 @@ def test_reshape_non_constant_shape():
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 6]),
                                helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    with pytest.raises(UnsupportedModelError, match="input 'shape' has element type INT64"):
+    with pytest.raises(UnsupportedModelError, match="Reshape node 'reshape': the shape must be constant"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
-def test_non_float_input():
+@pytest.mark.parametrize("elem,low,high", [
+    (TensorProto.UINT8, 0, 256), (TensorProto.INT8, -128, 128), (TensorProto.UINT16, 0, 65536),
+    (TensorProto.INT32, -2**31, 2**31), (TensorProto.INT64, -2**40, 2**40)],
+    ids=["uint8", "int8", "uint16", "int32", "int64"])
+def test_integer_input_cast_to_float(elem, low, high):
+    """Images as UINT8 (or any integer input) through a Cast to FLOAT, then
+    the usual float model: as onnxruntime converts them (nearest float)."""
     nodes = [helper.make_node("Cast", ["x"], ["f"], name="cast", to=TensorProto.FLOAT),
-             helper.make_node("Relu", ["f"], ["y"], name="relu")]
-    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+             helper.make_node("Mul", ["f", "k"], ["s"], name="scale"),
+             conv_node("conv", "s", "y", "w", pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", elem, ["N", C, H, W])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.array(1.0 / (high - low), np.float32), "k"),
+                               numpy_helper.from_array(np.random.default_rng(1).normal(
+                                   0, 0.5, (8, C, 3, 3)).astype(np.float32), "w")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    onnx.checker.check_model(model)
-    with pytest.raises(UnsupportedModelError, match="input 'x' has element type UINT8"):
+    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    onnx.checker.check_model(model, full_check=True)
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(elem)
+    x = np.random.default_rng(2).integers(low, high, (BATCH, C, H, W)).astype(dtype)
+    text, _ = check(model, {"x": x})
+    convert = "uitofp" if elem in (TensorProto.UINT8, TensorProto.UINT16) else "sitofp"
+    assert f"arith.{convert}" in text
+
+
+def test_integer_input_read_by_anything_else_refused():
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.INT32, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, ["N", 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(UnsupportedModelError, match="Relu node 'relu' reads 'x', an activation of type INT32: "
+                                                    "integer activations are only read by a Cast to FLOAT"):
         import_model(model)
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", 4])])
+    with pytest.raises(UnsupportedModelError, match="input 'x' has element type DOUBLE; inputs must be FLOAT, "
+                                                    "or an integer type"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 def test_messages_name_the_node_and_the_limit():

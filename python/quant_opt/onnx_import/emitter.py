@@ -87,11 +87,11 @@ class Emitter:
         return Value(ssa, None if shape is None else tuple(shape), elem, loc,
                      ssa if loc is None else escape(loc))
 
-    def argument(self, name: str, shape) -> Value:
+    def argument(self, name: str, shape, elem: str = "f32") -> Value:
         """The next argument of the function, the ONNX graph input `name`."""
         ssa = f"%arg{len(self.arguments)}"
-        self.arguments.append(f"{ssa}: {tensor_type(shape)} {location(name)}")
-        return Value(ssa, tuple(shape), "f32", name, name)
+        self.arguments.append(f"{ssa}: {tensor_type(shape, elem)} {location(name)}")
+        return Value(ssa, tuple(shape), elem, name, name)
 
     def constant(self, array: np.ndarray) -> Value:
         """An f32 tensor constant."""
@@ -132,7 +132,10 @@ class Emitter:
         iters = ", ".join('"reduction"' if d in reduce_dims else '"parallel"' for d in range(rank))
         out = self.init(out_shape, init_value)
         args = [f"%a{i}" for i in range(len(inputs))] + ["%acc"]
-        block = ", ".join(f"{a}: f32" for a in args)
+        # Integer inputs (a model's integer input, read by a Cast) keep
+        # their element type in the block; everything else is f32.
+        elems = [v.elem if v.elem in ("i8", "i16", "i32", "i64") else "f32" for v, _ in inputs] + ["f32"]
+        block = ", ".join(f"{a}: {elem}" for a, elem in zip(args, elems))
         lines, result = body(args)
         ins = ", ".join(v.ssa for v, _ in inputs)
         ins_types = ", ".join(v.type for v, _ in inputs)

@@ -13,7 +13,7 @@ from .emitter import Emitter, tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu)
 from .registry import CONVERTERS, FOLDS, constant_only_ops
-from .values import NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
+from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
 
 
 class Importer:
@@ -44,9 +44,16 @@ class Importer:
         self.average_pools: dict[str, dict] = {}
 
     # --- values -----------------------------------------------------------
-    def act(self, name: str, node) -> Act:
+    def act(self, name: str, node, integer: bool = False) -> Act:
+        """The activation `name` that `node` reads; an integer one only
+        where the caller takes it (`integer`: Cast)."""
         value = self.values.get(name)
         if isinstance(value, Act):
+            if value.integer_type and not integer:
+                raise UnsupportedModelError(
+                    f"{node.op_type} node '{node.name}' reads '{name}', an activation of type "
+                    f"{onnx.TensorProto.DataType.Name(value.integer_type)}: integer activations "
+                    "are only read by a Cast to FLOAT")
             return value
         if isinstance(value, Const):
             # A constant where an activation is expected: materialize it.
@@ -84,7 +91,10 @@ class Importer:
         for inp in self.graph.input:
             if inp.name in initializer_names:
                 continue
-            self.values[inp.name] = Act(self.emitter.argument(inp.name, self.input_shape(inp)))
+            shape, elem = self.input_shape(inp)
+            integer = elem if elem != onnx.TensorProto.FLOAT else None
+            self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, INTEGER_INPUTS.get(elem, "f32")),
+                                        integer_type=integer)
         for node in nodes:
             self.import_node(node)
         results = []
@@ -121,14 +131,16 @@ class Importer:
             else:
                 dims.append(self.batch)
         elem = inp.type.tensor_type.elem_type
+        supported = "FLOAT, or an integer type (" + ", ".join(
+            onnx.TensorProto.DataType.Name(t) for t in INTEGER_INPUTS) + ") read by a Cast to FLOAT"
         if elem == onnx.TensorProto.UNDEFINED:
             raise UnsupportedModelError(f"input '{inp.name}' has no element type (the model does not "
-                                        "declare it); only FLOAT inputs are supported")
-        if elem != onnx.TensorProto.FLOAT:
+                                        f"declare it); inputs must be {supported}")
+        if elem != onnx.TensorProto.FLOAT and elem not in INTEGER_INPUTS:
             raise UnsupportedModelError(
                 f"input '{inp.name}' has element type {onnx.TensorProto.DataType.Name(elem)}; "
-                "only FLOAT inputs are supported")
-        return tuple(dims)
+                f"inputs must be {supported}")
+        return tuple(dims), elem
 
     def import_node(self, node) -> None:
         """Folds, evaluates or converts `node` (in that order of preference)

@@ -15,7 +15,7 @@ import onnx
 from .emitter import tensor_type
 from .graph import constant_node_value
 from .registry import register, register_fold
-from .values import NHWC_AXIS, Act, Const, UnsupportedModelError, physical_shape
+from .values import NHWC_AXIS, UNSIGNED_INPUTS, Act, Const, UnsupportedModelError, physical_shape
 
 
 @register_fold("Constant")
@@ -262,7 +262,15 @@ def dropout(ctx, node, inputs, attrs):
 def cast(ctx, node, inputs, attrs):
     if attrs.get("to") != onnx.TensorProto.FLOAT:
         raise UnsupportedModelError(f"Cast node '{node.name}': only to FLOAT on activations")
-    return ctx.act(node.input[0], node)
+    x = ctx.act(node.input[0], node, integer=True)
+    if not x.integer_type:
+        return x  # float to float
+    # An integer input (images as UINT8, ids as INT64) converted exactly
+    # as onnxruntime does: to the nearest float.
+    convert = "arith.uitofp" if x.integer_type in UNSIGNED_INPUTS else "arith.sitofp"
+    return Act(ctx.emitter.generic(
+        [(x.value, list(range(len(x.shape))))], x.shape,
+        lambda a: ([f"%r = {convert} {a[0]} : {x.value.elem} to f32"], "%r"), node.name))
 
 
 @register("Transpose")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import onnx
 
 from .emitter import Value, f32_literal
 
@@ -18,6 +19,14 @@ NHWC_AXIS = {0: 0, 1: 3, 2: 1, 3: 2}
 
 class UnsupportedModelError(ValueError):
     """The model cannot be imported; the message says every reason."""
+
+
+# The integer input types and their MLIR (signless) element types; a Cast to
+# FLOAT converts them with arith.uitofp for the unsigned ones, else sitofp.
+INTEGER_INPUTS = {onnx.TensorProto.UINT8: "i8", onnx.TensorProto.INT8: "i8",
+                  onnx.TensorProto.UINT16: "i16", onnx.TensorProto.INT16: "i16",
+                  onnx.TensorProto.INT32: "i32", onnx.TensorProto.INT64: "i64"}
+UNSIGNED_INPUTS = {onnx.TensorProto.UINT8, onnx.TensorProto.UINT16}
 
 
 @dataclass
@@ -51,6 +60,9 @@ class Act:
     value: Value
     nhwc: bool = False  # a 4-D NCHW tensor stored as NHWC
     qparams: QParams | None = None
+    # An integer activation (a model input of an integer type, until a Cast
+    # to FLOAT): its ONNX element type. Only Cast reads it.
+    integer_type: int | None = None
 
     @property
     def ssa(self) -> str:
@@ -67,7 +79,7 @@ class Act:
 
     @property
     def qtype(self) -> str | None:
-        return None if self.value.elem == "f32" else self.value.elem
+        return None if self.value.elem == "f32" or self.integer_type else self.value.elem
 
 
 @dataclass
