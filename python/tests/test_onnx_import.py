@@ -767,6 +767,31 @@ def test_integer_input_cast_to_float(elem, low, high):
     assert f"arith.{convert}" in text
 
 
+@pytest.mark.parametrize("elem", [TensorProto.INT64, TensorProto.INT32])
+def test_embedding_lookup(elem):
+    """Token ids in, rows of a constant table out (with negative ids counting
+    from the end), then a float op: as onnxruntime computes it."""
+    vocab, hidden = 50, 6
+    table = np.random.default_rng(3).normal(0, 1, (vocab, hidden)).astype(np.float32)
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], name="embed"),
+             helper.make_node("Relu", ["e"], ["y"], name="relu")]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("ids", elem, ["N", 7])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(table, "table")])
+    model = onnx.shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), strict_mode=True)
+    ids = np.random.default_rng(4).integers(-vocab, vocab, (BATCH, 7)).astype(
+        onnx.helper.tensor_dtype_to_np_dtype(elem))
+    check(model, {"ids": ids}, atol=0)
+    # A lookup of an activation table is refused by name.
+    nodes = [helper.make_node("Gather", ["x", "ids"], ["y"], name="gather_x")]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 3]),
+                                              helper.make_tensor_value_info("ids", elem, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    with pytest.raises(UnsupportedModelError, match="Gather node 'gather_x': only rows of a constant table"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
 def test_integer_input_read_by_anything_else_refused():
     nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
     graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.INT32, ["N", 4])],

@@ -321,3 +321,41 @@ def pad_op(ctx, node, inputs, attrs):
         return pad(ctx, x, (low[2], low[3], high[2], high[3]), value, node.name)
     x = ctx.to_plain(x, node.name)
     return Act(ctx.emitter.pad(x.value, low, high, value, node.name))
+
+
+@register("Gather")
+def gather(ctx, node, inputs, attrs):
+    """An embedding lookup: rows (axis 0) of a constant table at integer
+    ids (a model's INT64 / INT32 input). Negative ids count from the end, as
+    in ONNX; ids out of range are clamped to the table (onnxruntime refuses
+    them; a read outside the table is no option)."""
+    table, ids = inputs[0], inputs[1]
+    if not isinstance(table, Const) or not isinstance(ids, Act) or not ids.integer_type:
+        raise UnsupportedModelError(f"Gather node '{node.name}': only rows of a constant table at "
+                                    "integer ids given as a model input (an embedding lookup)")
+    if attrs.get("axis", 0) % table.array.ndim != 0:
+        raise UnsupportedModelError(f"Gather node '{node.name}': only axis 0 (table rows)")
+    ids = ctx.act(node.input[1], node, integer=True)
+    rows = table.array.shape[0]
+    table_value = ctx.emitter.constant(table.array)
+    id_rank = len(ids.shape)
+    out = tuple(ids.shape) + tuple(table.array.shape[1:])
+    elem = ids.value.elem
+
+    def body(a):
+        lines = [f"%id = arith.index_cast {a[0]} : {elem} to index",
+                 "%zero = arith.constant 0 : index", f"%rows = arith.constant {rows} : index",
+                 f"%last = arith.constant {rows - 1} : index",
+                 "%wrapped = arith.addi %id, %rows : index",
+                 "%negative = arith.cmpi slt, %id, %zero : index",
+                 "%from_end = arith.select %negative, %wrapped, %id : index",
+                 "%low = arith.maxsi %from_end, %zero : index", "%row = arith.minsi %low, %last : index"]
+        columns = []
+        for k in range(1, table.array.ndim):
+            lines.append(f"%c{k} = linalg.index {id_rank + k - 1} : index")
+            columns.append(f"%c{k}")
+        lines.append(f"%r = tensor.extract {table_value.ssa}[{', '.join(['%row'] + columns)}] : "
+                     f"{table_value.type}")
+        return lines, "%r"
+
+    return Act(ctx.emitter.generic([(ids.value, list(range(id_rank)))], out, body, node.name))
