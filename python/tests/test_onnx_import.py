@@ -483,6 +483,22 @@ def test_transpose(source, perm):
                      [weights("w", (8, C, 3, 3), 1)]))
 
 
+@pytest.mark.parametrize("axis,sizes,opset", [(1, [3, 5], 17), (2, [1, 2, 3], 17), (1, None, 17),
+                                              (3, None, 18)],
+                         ids=["channels", "rows", "equal", "num-outputs-uneven"])
+def test_split(axis, sizes, opset):
+    """Of a Conv's NHWC output, each part read by an op."""
+    count = len(sizes) if sizes else (2 if opset == 17 else 3)
+    outputs = [f"s{k}" for k in range(count)]
+    extra = ["sizes"] if sizes else []
+    attrs = {"num_outputs": count} if opset >= 18 and not sizes else {}
+    nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
+             helper.make_node("Split", ["c"] + extra, outputs, name="split", axis=axis, **attrs)]
+    nodes += [helper.make_node("Relu", [o], [f"r{k}"], name=f"relu{k}") for k, o in enumerate(outputs)]
+    inits = [weights("w", (8, C, 3, 3), 1)] + ([const("sizes", sizes, np.int64)] if sizes else [])
+    check(make_model(nodes, IMAGE, [f"r{k}" for k in range(count)], inits, opset=opset))
+
+
 def test_concat():
     nodes = [conv_node("conv1", "x", "c1", "w1", pads=[1, 1, 1, 1]),
              conv_node("conv2", "x", "c2", "w2", pads=[1, 1, 1, 1]),

@@ -299,6 +299,43 @@ def concat(ctx, node, inputs, attrs):
                               f"{tensor_type(physical)}", physical, node.name), nhwc)
 
 
+@register("Split")
+def split(ctx, node, inputs, attrs):
+    """Slices along one axis, in the stored layout (an NHWC activation stays
+    NHWC). Sizes from the `split` input (opset 13+) or attribute, else equal
+    parts (the last one smaller where opset 18's num_outputs does not
+    divide)."""
+    x = ctx.act(node.input[0], node)
+    rank = len(x.shape)
+    axis = attrs.get("axis", 0) % rank
+    count = len(node.output)
+    if len(node.input) > 1 and node.input[1]:
+        if not isinstance(inputs[1], Const):
+            raise UnsupportedModelError(f"Split node '{node.name}': the split sizes must be constant")
+        sizes = [int(v) for v in inputs[1].array.reshape(-1)]
+    elif "split" in attrs:
+        sizes = [int(v) for v in attrs["split"]]
+    else:
+        chunk = -(-x.shape[axis] // count)
+        sizes = [min(chunk, x.shape[axis] - k * chunk) for k in range(count)]
+    if len(sizes) != count or sum(sizes) != x.shape[axis] or min(sizes) < 1:
+        raise UnsupportedModelError(f"Split node '{node.name}': sizes {sizes} do not split axis {axis} "
+                                    f"of {x.shape} into {count} non-empty parts")
+    dim = NHWC_AXIS[axis] if x.nhwc else axis
+    results, offset = [], 0
+    for k, size in enumerate(sizes):
+        offsets = [0] * rank
+        offsets[dim] = offset
+        shape = list(x.physical)
+        shape[dim] = size
+        results.append(Act(ctx.emitter.op(
+            f"tensor.extract_slice {x.ssa}[{', '.join(map(str, offsets))}] [{', '.join(map(str, shape))}] "
+            f"[{', '.join(['1'] * rank)}] : {tensor_type(x.physical)} to {tensor_type(shape)}",
+            tuple(shape), f"{node.name}.{k}"), x.nhwc))
+        offset += size
+    return results
+
+
 @register("Pad")
 def pad_op(ctx, node, inputs, attrs):
     mode = attrs.get("mode", b"constant")
