@@ -306,6 +306,52 @@ def test_float_unary(op):
     check(make_model(nodes, IMAGE, ["plain", "nhwc"], inits, opset=18 if op == "Mish" else 17), atol=5e-6)
 
 
+def test_where_with_a_constant_mask_and_expand():
+    """An attention-style mask: Where(constant condition, scores, -1e4) on a
+    conv output, and an activation expanded along a new leading dim and a
+    size-1 dim."""
+    mask = np.tril(np.ones((H, W), bool))
+    nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
+             helper.make_node("Where", ["mask", "c", "low"], ["masked"], name="mask"),
+             helper.make_node("Expand", ["row", "shape"], ["wide"], name="expand")]
+    inits = [weights("w", (8, C, 3, 3), 1), numpy_helper.from_array(mask, "mask"), const("low", -1e4),
+             const("shape", [3, 1, 4, W], np.int64)]
+    check(make_model(nodes, IMAGE | {"row": ["N", 1, W]}, ["masked", "wide"], inits))
+    # A computed condition is refused by name.
+    nodes = [helper.make_node("Greater", ["x", "zero"], ["cond"], name="gt"),
+             helper.make_node("Where", ["cond", "x", "zero"], ["y"], name="relu_by_where")]
+    model = make_model(nodes, IMAGE, ["y"], [const("zero", 0.0)])
+    with pytest.raises(UnsupportedModelError, match="Greater"):
+        import_model(model, BATCH)
+
+
+@pytest.mark.parametrize("exponent", [2.0, 3.0, 0.5])
+def test_pow(exponent):
+    nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
+             helper.make_node("Abs", ["c"], ["a"], name="abs"),
+             helper.make_node("Pow", ["a", "e"], ["y"], name="pow")]
+    check(make_model(nodes, IMAGE, ["y"], [weights("w", (8, C, 3, 3), 1), const("e", exponent)]),
+          atol=5e-6)
+
+
+def test_layer_norm_exported_below_opset_17():
+    """torch's LayerNorm at opset 13: mean, centred, squared, mean, + eps,
+    sqrt, divide, scale and shift."""
+    hidden = 6
+    nodes = [helper.make_node("ReduceMean", ["x"], ["m"], name="mean", axes=[-1]),
+             helper.make_node("Sub", ["x", "m"], ["d"], name="centre"),
+             helper.make_node("Pow", ["d", "two"], ["d2"], name="square"),
+             helper.make_node("ReduceMean", ["d2"], ["v"], name="var", axes=[-1]),
+             helper.make_node("Add", ["v", "eps"], ["ve"], name="add_eps"),
+             helper.make_node("Sqrt", ["ve"], ["sd"], name="sqrt"),
+             helper.make_node("Div", ["d", "sd"], ["n"], name="normalize"),
+             helper.make_node("Mul", ["n", "gamma"], ["g"], name="scale"),
+             helper.make_node("Add", ["g", "beta"], ["y"], name="shift")]
+    inits = [const("two", 2.0), const("eps", 1e-5), const("gamma", np.linspace(0.5, 1.5, hidden)),
+             const("beta", np.linspace(-0.2, 0.2, hidden))]
+    check(make_model(nodes, {"x": ["N", 5, hidden]}, ["y"], inits, opset=13), atol=5e-6)
+
+
 @pytest.mark.parametrize("op", list(UNARY))
 def test_unary(op):
     """On a plain activation and on a Conv's NHWC output."""

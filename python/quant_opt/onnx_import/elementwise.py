@@ -1,7 +1,8 @@
 """Elementwise ops: Add / Sub / Mul / Div with ONNX broadcasting, the unary
 activations (Relu, Clip, Sigmoid, Tanh, Erf, Gelu, LeakyRelu, HardSigmoid,
 HardSwish, Elu, Softplus, Softsign, Mish, PRelu), float functions (Exp,
-Log, Neg, Abs, Sqrt, Reciprocal), Max / Min / Sum of any number of inputs,
+Log, Neg, Abs, Sqrt, Reciprocal, Pow by a constant), Max / Min / Sum of any
+number of inputs,
 and the `elementwise` helper other families build on.
 
 An elementwise op keeps NHWC when one of its 4-D operands is stored NHWC.
@@ -209,6 +210,50 @@ FLOAT_UNARY = {
 @register(*FLOAT_UNARY)
 def float_unary(ctx, node, inputs, attrs):
     return unary(ctx, node, lambda x: (FLOAT_UNARY[node.op_type](x), "%r"))
+
+
+@register("Where")
+def where(ctx, node, inputs, attrs):
+    """select(condition, x, y) with a constant condition (an attention mask
+    the exporter computed from constants), broadcast as ONNX does."""
+    condition = inputs[0]
+    if not isinstance(condition, Const):
+        raise UnsupportedModelError(f"Where node '{node.name}': only a constant condition (boolean "
+                                    "activations are not supported)")
+    flags = Const(condition.array.astype(np.float32))
+    return elementwise(ctx, node, lambda a: ([
+        "%zero = arith.constant 0.0 : f32", f"%flag = arith.cmpf une, {a[0]}, %zero : f32",
+        f"%r = arith.select %flag, {a[1]}, {a[2]} : f32"], "%r"), [flags, inputs[1], inputs[2]])
+
+
+@register("Expand")
+def expand(ctx, node, inputs, attrs):
+    """x broadcast to a constant shape (ONNX broadcasting both ways: the
+    result has the broadcast of x's shape and the given one)."""
+    shape = inputs[1]
+    if not isinstance(shape, Const):
+        raise UnsupportedModelError(f"Expand node '{node.name}': the shape must be constant")
+    x = ctx.act(node.input[0], node)
+    target = np.broadcast_shapes(tuple(x.shape), tuple(int(d) for d in shape.array.reshape(-1)))
+    if target == tuple(x.shape):
+        return x
+    # A zero of the target shape (a splat constant) gives the broadcast; the
+    # body yields x.
+    return elementwise(ctx, node, lambda a: ([], a[0]), [x, Const(np.zeros(target, np.float32))])
+
+
+@register("Pow")
+def power(ctx, node, inputs, attrs):
+    """An activation to a constant scalar power: x * x for 2 (LayerNorm
+    exported below opset 17 squares this way), math.powf otherwise."""
+    exponent = inputs[1]
+    if not isinstance(exponent, Const) or exponent.array.size != 1:
+        raise UnsupportedModelError(f"Pow node '{node.name}': only a constant scalar exponent")
+    value = float(exponent.array.reshape(-1)[0])
+    if value == 2.0:
+        return unary(ctx, node, lambda x: ([f"%r = arith.mulf {x}, {x} : f32"], "%r"))
+    return unary(ctx, node, lambda x: ([f"%e = arith.constant {f32_literal(value)} : f32",
+                                        f"%r = math.powf {x}, %e : f32"], "%r"))
 
 
 @register("Elu")

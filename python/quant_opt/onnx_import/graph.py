@@ -14,7 +14,7 @@ from onnx import numpy_helper
 from .registry import constant_only_ops, register_constant_only, supported_ops
 from .values import Const, UnsupportedModelError
 
-register_constant_only("Pow", "ConstantOfShape", "Range", "Equal", "Where", "Expand")
+register_constant_only("ConstantOfShape", "Range", "Equal")
 
 
 def attrs(node) -> dict:
