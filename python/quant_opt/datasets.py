@@ -20,7 +20,10 @@ Where the data comes from:
 
 The ``calibration`` split is a subset of ``train``: the first 1000
 (fashion-mnist) or 200 (digits) samples of a permutation of the train split
-from ``numpy.random.default_rng(1)``.
+from ``numpy.random.default_rng(1)``. The ``validation`` split is the next
+10 000 (fashion-mnist) or 500 (digits) samples of the same permutation: also
+from ``train``, disjoint from ``calibration``, for choices that must not
+look at the test split (quant-mixed's search).
 
 ``load`` returns ``(images, labels)``: images float32 NCHW ``(N, 1, H, W)``,
 normalised exactly as the models were trained, and labels int64 ``(N,)``.
@@ -39,7 +42,7 @@ import numpy as np
 __all__ = ["NAMES", "SPLITS", "FASHION_MNIST_DIR", "load"]
 
 NAMES = ("fashion-mnist", "digits")
-SPLITS = ("train", "test", "calibration")
+SPLITS = ("train", "test", "calibration", "validation")
 
 FASHION_MNIST_DIR = Path(
     os.environ.get("QUANT_OPT_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
@@ -49,6 +52,7 @@ _DIGITS_TEST_SIZE = 500
 _DIGITS_SPLIT_SEED = 0
 _CALIBRATION_SEED = 1
 _CALIBRATION_SIZE = {"fashion-mnist": 1000, "digits": 200}
+_VALIDATION_SIZE = {"fashion-mnist": 10000, "digits": 500}
 
 # idx magic numbers: two zero bytes, the element type (0x08 = unsigned byte),
 # the number of dimensions.
@@ -132,7 +136,7 @@ def load(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Returns ``(images, labels)`` of data set ``name``, split ``split``.
 
     ``name`` is one of ``NAMES`` ("fashion-mnist", "digits"); ``split`` one of
-    ``SPLITS`` ("train", "test", "calibration"). Images are float32
+    ``SPLITS`` ("train", "test", "calibration", "validation"). Images are float32
     ``(N, 1, H, W)`` (28x28 for fashion-mnist, 8x8 for digits) in [0, 1];
     labels are int64 in 0..9. Every call returns fresh arrays.
     """
@@ -142,9 +146,11 @@ def load(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     loader = _fashion if name == "fashion-mnist" else _digits
     images, labels = loader("test" if split == "test" else "train")
-    if split == "calibration":
+    if split in ("calibration", "validation"):
         perm = np.random.default_rng(_CALIBRATION_SEED).permutation(len(labels))
-        idx = perm[: _CALIBRATION_SIZE[name]]
+        start = 0 if split == "calibration" else _CALIBRATION_SIZE[name]
+        size = _CALIBRATION_SIZE[name] if split == "calibration" else _VALIDATION_SIZE[name]
+        idx = perm[start:start + size]
         images, labels = images[idx], labels[idx]
     x = images.astype(np.float32) / np.float32(_SCALE[name])
     return np.ascontiguousarray(x[:, None, :, :]), labels.astype(np.int64)

@@ -458,6 +458,12 @@ class Evaluation:
                 report[f"{prefix}_top1"] = topk(out, self.y_eval, 1)
                 report[f"{prefix}_top5"] = topk(out, self.y_eval, 5)
             report["top1_drop"] = report["float_top1"] - report["quantized_top1"]
+            # The drop is a mean over samples of (float right) - (quantized
+            # right): its standard error says how far another sample of the
+            # same size could move it.
+            paired = ((float_out.argmax(1) == self.y_eval).astype(np.float64)
+                      - (quant_out.argmax(1) == self.y_eval))
+            report["top1_drop_stderr"] = float(np.std(paired) / math.sqrt(len(paired)))
         if classifier:
             report["top1_agreement"] = float(np.mean(float_out.argmax(1) == quant_out.argmax(1)))
         report["output"] = compare(float_out, quant_out)

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import datasets
 from .evaluate import Config, Evaluation, EvaluationError, _fmt, compare, topk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +45,10 @@ RECIPES = [
 ]
 SHORT_RECIPES = [RECIPES[0], RECIPES[1], RECIPES[8], RECIPES[10]]
 PEER = "onnxruntime quantize_static, W8A8 per-channel (peer)"
+# The automatic mixed-precision row: quant-mixed's search (on the data set's
+# validation split) for this top-1 budget, its recipe evaluated like the rest.
+MIXED_BUDGET = 0.5
+MIXED = f"mixed precision for a {MIXED_BUDGET}-point budget (quant-mixed)"
 
 
 def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: int, work: Path,
@@ -88,8 +93,22 @@ def bundled_models(pretrained: bool = False) -> dict[str, tuple[Path, str, str |
     return models
 
 
+def mixed_row(evaluation: Evaluation, work: Path) -> dict:
+    """quant-mixed's recipe for MIXED_BUDGET, chosen on the validation split,
+    run on the evaluation data."""
+    from .mixed_precision import LEVELS, Criterion, search_on, validation_config
+    work.mkdir()
+    found = search_on(validation_config(evaluation.config), Criterion("top1", MIXED_BUDGET), LEVELS, work)
+    recipe = work / "recipe.json"
+    recipe.write_text(json.dumps(found["recipe"]))
+    report = evaluation.run("", recipe, tag="mixed")
+    report["mixed"] = {"layers": found["layers"], "search": {k: v for k, v in found["search"].items()
+                                                             if k != "steps"}}
+    return report
+
+
 def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verbose: bool,
-          pretrained: bool = False, batch: int = 100, peer: bool = True) -> list[dict]:
+          pretrained: bool = False, batch: int = 100, peer: bool = True, mixed: bool = True) -> list[dict]:
     models = bundled_models(pretrained)
     results = []
     for name in names:
@@ -113,6 +132,15 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
                     # result too: say why in the table.
                     report = {"error": str(error).strip().splitlines()[-1]}
                 report["recipe_name"] = recipe
+                rows.append(report)
+            if mixed and data in datasets.NAMES and calibration is None and task == "classification":
+                if verbose:
+                    print(f"{name}: {MIXED}", file=sys.stderr)
+                try:
+                    report = mixed_row(evaluation, Path(tmp) / "mixed")
+                except EvaluationError as error:
+                    report = {"error": str(error).strip().splitlines()[-1]}
+                report["recipe_name"] = MIXED
                 rows.append(report)
             if peer:
                 if verbose:
@@ -230,6 +258,8 @@ def main(argv=None) -> int:
                              "W8A16 (default: full, short with --short)")
     parser.add_argument("--no-peer", action="store_true",
                         help="leave out the onnxruntime quantize_static row")
+    parser.add_argument("--no-mixed", action="store_true",
+                        help=f"leave out the automatic mixed-precision row ({MIXED})")
     parser.add_argument("--layer-samples", type=int, default=200,
                         help="samples for the per-layer table of the first recipe (0: none)")
     parser.add_argument("-o", "--output", type=Path, help="Markdown file to write (e.g. docs/Accuracy.md)")
@@ -262,7 +292,8 @@ def _run(args, argv) -> int:
     recipes = SHORT_RECIPES if recipe_set == "short" else RECIPES
     started = time.time()
     results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet, args.pretrained,
-                    args.batch, peer=not args.no_peer and not args.short)
+                    args.batch, peer=not args.no_peer and not args.short,
+                    mixed=not args.no_mixed and not args.short)
     command = ("scripts/quant-sweep " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     seconds = round(time.time() - started)
     for result in results:

@@ -14,6 +14,8 @@ SHAPES = {
     ("digits", "train"): (1797 - 500, 1, 8, 8),
     ("digits", "test"): (500, 1, 8, 8),
     ("digits", "calibration"): (200, 1, 8, 8),
+    ("fashion-mnist", "validation"): (10000, 1, 28, 28),
+    ("digits", "validation"): (500, 1, 8, 8),
 }
 
 
@@ -85,13 +87,22 @@ def test_calibration_is_seeded_subset_of_train(name, size):
     np.testing.assert_array_equal(y_again, y_cal)
 
 
+@pytest.mark.parametrize("name,start,size", [("digits", 200, 500), ("fashion-mnist", 1000, 10000)])
+def test_validation_follows_calibration_in_the_same_permutation(name, start, size):
+    x_train, y_train = datasets.load(name, "train")
+    x_val, y_val = datasets.load(name, "validation")
+    idx = np.random.default_rng(1).permutation(len(y_train))[start:start + size]
+    np.testing.assert_array_equal(x_val, x_train[idx])
+    np.testing.assert_array_equal(y_val, y_train[idx])
+
+
 def test_bad_name():
     with pytest.raises(ValueError, match="unknown data set 'mnist'.*fashion-mnist, digits"):
         datasets.load("mnist", "train")
 
 
 def test_bad_split():
-    with pytest.raises(ValueError, match="unknown split 'val'.*train, test, calibration"):
+    with pytest.raises(ValueError, match="unknown split 'val'.*train, test, calibration, validation"):
         datasets.load("digits", "val")
 
 

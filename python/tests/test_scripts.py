@@ -29,10 +29,11 @@ def assert_one_line_error(result, *fragments):
         assert fragment in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("script", ["quant-eval", "quant-sweep"])
+@pytest.mark.parametrize("script", ["quant-eval", "quant-sweep", "quant-mixed"])
 def test_missing_build_is_one_line(script, tmp_path):
-    args = ["scripts/" + script] + ([DIGITS, "--data", "digits", "-q"] if script == "quant-eval"
-                                   else ["--short", "-q"])
+    args = ["scripts/" + script] + {
+        "quant-eval": [DIGITS, "--data", "digits", "-q"], "quant-sweep": ["--short", "-q"],
+        "quant-mixed": [DIGITS, "--data", "digits", "--budget", "1", "-o", tmp_path / "out", "-q"]}[script]
     result = run(args, {"QUANT_OPT_BUILD_DIR": str(tmp_path / "no-build")})
     assert_one_line_error(result, f"{script}: error:", "'quant-opt' is not built",
                           str(tmp_path / "no-build" / "bin" / "quant-opt"))
@@ -61,7 +62,7 @@ def test_missing_python_environment_is_one_line(tmp_path):
     """A checkout without .venv (setup never ran): the scripts say so."""
     copy = tmp_path / "checkout"
     (copy / "scripts").mkdir(parents=True)
-    for script in ("quant-eval", "quant-sweep"):
+    for script in ("quant-eval", "quant-sweep", "quant-mixed"):
         shutil.copy2(ROOT / "scripts" / script, copy / "scripts" / script)
         result = run(["scripts/" + script, "--help"], script_root=copy, cwd=copy)
         assert_one_line_error(result, f"{script}: no Python environment", "scripts/setup.sh")
