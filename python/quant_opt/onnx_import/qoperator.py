@@ -34,6 +34,13 @@ and the records quant-eval's reference reads are those of the float model.
   quantize back to the same type, which quant-opt turns back into integer
   data movement.
 
+The quantized input of QLinearConv, ConvInteger and QLinearAveragePool is
+transposed to NHWC and padded (with its zero point), and that of a
+QLinearMatMul of rank above 2 flattened, as quantized values (the move on
+the dequantized values, quantized back to the same type: exact): quant-opt's
+fusion wants the dequantize right before the contraction or pooling, and does
+not look through a transpose, pad or reshape in between.
+
 Only INT8 / UINT8 tensors with constant, positive scales and zero points are
 taken; anything else (per-row activation scales, INT4, blocked, FLOAT8,
 non-constant scales) is an error that names the node, the op and the limit.
