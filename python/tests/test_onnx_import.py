@@ -770,7 +770,7 @@ def check_qop(model, feeds=None, bound=1, fused_ops=()):
     for program, module in (("qdq", text), ("fused", fused)):
         for out, result, ref in zip(model.graph.output, run_module(module, list(feeds.values())), expected):
             assert result.dtype == ref.dtype and result.shape == ref.shape, (program, out.name)
-            diff = np.abs(result.astype(np.int64) - ref.astype(np.int64))
+            diff = np.abs(result.astype(np.float64) - ref.astype(np.float64))
             print(f"{program} {out.name}: max |diff| {diff.max()}, {np.mean(diff != 0):.3%} differ")
             assert diff.max() <= bound, (program, out.name)
     for op in fused_ops:
@@ -830,8 +830,8 @@ def test_qlinear_conv_after_quantize_linear():
                               name="conv", strides=[2, 2]),
              helper.make_node("DequantizeLinear", ["yq", "y_s", "y_z"], ["y"], name="dq")]
     model = qop_model(nodes, {"x": (TensorProto.FLOAT, ["N", C, H, W])}, inits)
-    # Float out: one step of y is 0.05.
-    text, fused = check_qop(model, bound=0.05 * 1.001, fused_ops=("qnn.rescale",))
+    # A float output: one step of y is 0.05.
+    check_qop(model, bound=0.05 * 1.001, fused_ops=("qnn.rescale",))
 
 
 @pytest.mark.parametrize("a_elem,per_column,shape", [(U8, False, ["N", 6]), (U8, True, ["N", 6]),
@@ -899,6 +899,9 @@ def test_qlinear_add_mul(op):
     ("QLinearGlobalAveragePool", {}),
 ], ids=["avg-2x2", "avg-3x3", "global"])
 def test_qlinear_average_pool(op, attrs):
+    """(With s_x / s_y = 1.5, a 3x3 average is the integer sum / 6: one
+    value in six is an exact tie, which quant-opt rounds to even and
+    onnxruntime's float arithmetic either way; about 14% differ, by one.)"""
     inits = qparams_inits("x", 0.03, 128, U8) + qparams_inits("y", 0.02, 120, U8)
     model = qop_model([helper.make_node(op, ["x", "x_s", "x_z", "y_s", "y_z"], ["y"], name="pool",
                                         domain="com.microsoft", **attrs)],
