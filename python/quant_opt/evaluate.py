@@ -41,6 +41,7 @@ from . import datasets, native
 from .bitexact import check_layers
 from .execution import find_tool, quant_run_command
 from .onnx_import import UnsupportedModelError, import_model
+from .onnx_import.qoperator import QOPERATOR_OPS
 
 
 class EvaluationError(RuntimeError):
@@ -400,7 +401,9 @@ class Evaluation:
         # A model that carries its own quantization (ONNX Runtime's quantizer,
         # QAT export): nothing to calibrate; its QDQ program, simulated in
         # float, is the reference for the integer program quant-opt makes.
-        self.qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in self.model.graph.node)
+        # QOperator models (QLinearConv, ...) are imported as the same QDQ form.
+        self.qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") or n.op_type in QOPERATOR_OPS
+                       for n in self.model.graph.node)
 
     def prepare(self) -> None:
         """Imports, calibrates and runs the float program."""

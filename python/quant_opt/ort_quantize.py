@@ -16,9 +16,10 @@ from pathlib import Path
 
 
 def quantize_with_onnxruntime(model_path: Path, x_cal, output: Path, batch: int = 100,
-                              work: Path | None = None) -> None:
+                              work: Path | None = None, quant_format: str = "QDQ") -> None:
     """Writes ONNX Runtime's W8A8 per-channel QDQ quantization of
-    `model_path`, calibrated (min/max) on the samples `x_cal`, to `output`."""
+    `model_path`, calibrated (min/max) on the samples `x_cal`, to `output`
+    (`quant_format` "QOperator": the same quantization as QLinear ops)."""
     import onnxruntime
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
                                           QuantType, quantize_static)
@@ -41,7 +42,7 @@ def quantize_with_onnxruntime(model_path: Path, x_cal, output: Path, batch: int 
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(model_path), str(prepared))
-        quantize_static(str(prepared), str(output), Reader(), quant_format=QuantFormat.QDQ,
+        quantize_static(str(prepared), str(output), Reader(), quant_format=QuantFormat[quant_format],
                         per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
 

@@ -169,6 +169,33 @@ def test_qdq_model_is_evaluated_as_it_is(tmp_path):
         evaluate(Config(model=qdq, data="digits", options="weight-bits=4", verbose=False))
 
 
+def test_qoperator_model_is_evaluated_like_the_qdq_one(tmp_path):
+    """The bundled Fashion-MNIST CNN quantized by ONNX Runtime in its
+    QOperator format (QLinearConv, QGemm, QLinearAveragePool, MaxPool on
+    uint8) on 300 calibration images: quant-eval takes it as already
+    quantized, as the QDQ form of the same quantization, and its integer
+    program is as close to its QDQ program simulated in float."""
+    from quant_opt.ort_quantize import quantize_with_onnxruntime
+
+    fashion = ROOT / "models" / "fashion-cnn" / "model.onnx"
+    calibration, _ = datasets.load("fashion-mnist", "calibration")
+    reports = {}
+    for form in ("QOperator", "QDQ"):
+        path = tmp_path / f"fashion-{form}.onnx"
+        quantize_with_onnxruntime(fashion, calibration[:300], path, batch=100, work=tmp_path, quant_format=form)
+        ops = {n.op_type for n in onnx.load(path).graph.node}
+        assert ("QLinearConv" in ops) == (form == "QOperator"), ops
+        reports[form] = evaluate(Config(model=path, data="fashion-mnist", limit=500, verbose=False))
+    qop, qdq = reports["QOperator"], reports["QDQ"]
+    assert qop["mode"] == "qdq" and qop["calibration_samples"] == 0 and "layers" not in qop
+    assert qop["top1_agreement"] >= 0.98 and qop["output"]["sqnr_db"] > 30
+    assert abs(qop["quantized_top1"] - qdq["quantized_top1"]) <= 0.02
+    assert abs(qop["float_top1"] - qdq["float_top1"]) <= 0.02
+    with pytest.raises(EvaluationError, match="already quantized"):
+        evaluate(Config(model=tmp_path / "fashion-QOperator.onnx", data="fashion-mnist",
+                        options="weight-bits=4", verbose=False))
+
+
 def test_normalize_feeds_normalized_images_to_both_programs(tmp_path, capsys):
     """--normalize MEAN,STD: evaluation and calibration images become
     (x - MEAN) / STD before either program sees them (a model trained on

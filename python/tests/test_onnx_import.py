@@ -716,6 +716,326 @@ def test_qdq_quantize_static(tmp_path):
     assert "!quant.uniform<i8:f32:3," in text and "!quant.uniform<u8:f32," in text
 
 
+# --- QOperator format ----------------------------------------------------------
+# QLinear ops are imported as their QDQ form; quant-opt fuses that into
+# integer code. onnxruntime requantizes its int32 accumulators with a float
+# multiplier, quant-opt with the fixed-point one of docs/Semantics.md ("Fused
+# integer contractions", "qnn.add", "Average pooling"): they can differ by
+# one quantization step where the exact value lies near a rounding boundary,
+# and by no more. The unfused QDQ program (float contraction, one quantize)
+# has the same bound. Where ONNX's definition is exactly what quant-opt
+# computes (MatMulInteger / ConvInteger: integers), the results are equal.
+U8, I8, I32 = TensorProto.UINT8, TensorProto.INT8, TensorProto.INT32
+NP = {U8: np.uint8, I8: np.int8, I32: np.int32}
+
+
+def qop_model(nodes, inputs, initializers=(), microsoft=False):
+    """A model of typed inputs (`inputs`: name -> (ONNX type, shape)) whose
+    outputs are the last node's, of types left to onnxruntime to infer."""
+    graph = helper.make_graph(
+        nodes, "test", [helper.make_tensor_value_info(name, elem, shape) for name, (elem, shape) in inputs.items()],
+        [onnx.ValueInfoProto(name=name) for name in nodes[-1].output],
+        list(initializers))
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("com.microsoft", 1)] if microsoft else [])
+    # (onnxruntime, which runs each, checks it.)
+    return helper.make_model(graph, opset_imports=opsets)
+
+
+def qop_inputs(model, seed=0):
+    """Random feeds: integers over their type's range, floats N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for inp in model.graph.input:
+        shape = [d.dim_value if d.HasField("dim_value") else BATCH for d in inp.type.tensor_type.shape.dim]
+        elem = inp.type.tensor_type.elem_type
+        if elem in NP:
+            info = np.iinfo(NP[elem])
+            feeds[inp.name] = rng.integers(info.min, info.max + 1, shape).astype(NP[elem])
+        else:
+            feeds[inp.name] = rng.normal(0, 1, shape).astype(np.float32)
+    return feeds
+
+
+def check_qop(model, feeds=None, bound=1, fused_ops=()):
+    """Runs `model` imported, unfused (its QDQ program) and fused
+    (--qnn-fuse-quantized-ops) against onnxruntime; asserts both are within
+    `bound` of it in the quantized domain and that the fused program has
+    `fused_ops`. Returns the imported and fused texts."""
+    from quant_opt.execution import run_command
+    feeds = feeds or qop_inputs(model)
+    text = import_model(model, BATCH)
+    fused = run_command([find_tool("quant-opt"), "--canonicalize", "--qnn-fuse-quantized-ops", "--canonicalize"],
+                        text)
+    expected = reference(model, feeds)
+    for program, module in (("qdq", text), ("fused", fused)):
+        for out, result, ref in zip(model.graph.output, run_module(module, list(feeds.values())), expected):
+            assert result.dtype == ref.dtype and result.shape == ref.shape, (program, out.name)
+            diff = np.abs(result.astype(np.float64) - ref.astype(np.float64))
+            print(f"{program} {out.name}: max |diff| {diff.max()}, {np.mean(diff != 0):.3%} differ")
+            assert diff.max() <= bound, (program, out.name)
+    for op in fused_ops:
+        assert op in fused, op
+    return text, fused
+
+
+def qparams_inits(prefix, scale, zero_point, elem):
+    return [const(prefix + "_s", scale), const(prefix + "_z", zero_point, NP[elem])]
+
+
+@pytest.mark.parametrize("x_elem,per_channel,bias,attrs", [
+    (U8, False, False, {}),
+    (U8, True, True, {"strides": [2, 2]}),
+    (U8, True, True, {"dilations": [2, 1]}),
+    (U8, True, False, {"auto_pad": "SAME_UPPER", "strides": [2, 2]}),
+    (U8, True, True, {"group": C}),
+    (U8, True, True, {"pads": [1, 1, 1, 1]}),
+], ids=["per-tensor", "per-channel-bias", "dilations", "same-upper", "depthwise", "pads"])
+def test_qlinear_conv(x_elem, per_channel, bias, attrs):
+    """A UINT8 graph input read by QLinearConv directly (int8 weights), its
+    uint8 output a graph output. (onnxruntime 1.19's CPU QLinearConv and
+    QLinearMatMul have no INT8 activations at opset 10; INT8 ones are
+    tested through MatMulInteger.)"""
+    rng = np.random.default_rng(1)
+    out_channels = C if "group" in attrs else 8
+    cin = 1 if "group" in attrs else C
+    w = rng.integers(-127, 128, (out_channels, cin, 3, 3)).astype(np.int8)
+    w_scale = rng.uniform(0.002, 0.01, out_channels) if per_channel else 0.005
+    w_zp = np.zeros(out_channels if per_channel else (), np.int8)
+    x_zp = 128 if x_elem == U8 else -5
+    inits = (qparams_inits("x", 0.02, x_zp, x_elem) + [const("w", w, np.int8), const("w_s", w_scale),
+                                                       const("w_z", w_zp, np.int8)]
+             + qparams_inits("y", 0.03, 100, U8))
+    names = ["x", "x_s", "x_z", "w", "w_s", "w_z", "y_s", "y_z"]
+    if bias:
+        inits.append(const("b", rng.integers(-2000, 2000, out_channels), np.int32))
+        names.append("b")
+    model = qop_model([helper.make_node("QLinearConv", names, ["y"], name="conv", **attrs)],
+                      {"x": (x_elem, ["N", C, H, W])}, inits)
+    text, fused = check_qop(model, fused_ops=("qnn.rescale",))
+    assert "quant.scast" in text and "qnn.quantize" in text
+    # No float convolution is left.
+    assert "linalg.conv" not in fused and "linalg.depthwise" not in fused
+
+
+def test_qlinear_conv_after_quantize_linear():
+    """A float input quantized by QuantizeLinear, then QLinearConv, then
+    DequantizeLinear: ONNX Runtime's QOperator form of a float model."""
+    rng = np.random.default_rng(2)
+    inits = (qparams_inits("x", 0.02, 128, U8) + qparams_inits("y", 0.05, 0, U8)
+             + [const("w", rng.integers(-127, 128, (8, C, 3, 3)), np.int8),
+                const("w_s", rng.uniform(0.002, 0.01, 8)), const("w_z", np.zeros(8), np.int8),
+                const("b", rng.integers(-500, 500, 8), np.int32)])
+    nodes = [helper.make_node("QuantizeLinear", ["x", "x_s", "x_z"], ["xq"], name="q"),
+             helper.make_node("QLinearConv", ["xq", "x_s", "x_z", "w", "w_s", "w_z", "y_s", "y_z", "b"], ["yq"],
+                              name="conv", strides=[2, 2]),
+             helper.make_node("DequantizeLinear", ["yq", "y_s", "y_z"], ["y"], name="dq")]
+    model = qop_model(nodes, {"x": (TensorProto.FLOAT, ["N", C, H, W])}, inits)
+    # A float output: one step of y is 0.05.
+    check_qop(model, bound=0.05 * 1.001, fused_ops=("qnn.rescale",))
+
+
+@pytest.mark.parametrize("a_elem,per_column,shape", [(U8, False, ["N", 6]), (U8, True, ["N", 6]),
+                                                     (U8, True, ["N", 3, 6])],
+                         ids=["per-tensor", "per-column", "3d"])
+def test_qlinear_matmul(a_elem, per_column, shape):
+    rng = np.random.default_rng(3)
+    b_scale = rng.uniform(0.002, 0.01, 5) if per_column else 0.004
+    inits = (qparams_inits("a", 0.03, 120 if a_elem == U8 else 3, a_elem)
+             + [const("b", rng.integers(-127, 128, (6, 5)), np.int8), const("b_s", b_scale),
+                const("b_z", np.zeros(5 if per_column else ()), np.int8)] + qparams_inits("y", 0.02, 128, U8))
+    model = qop_model([helper.make_node("QLinearMatMul", ["a", "a_s", "a_z", "b", "b_s", "b_z", "y_s", "y_z"],
+                                        ["y"], name="matmul")], {"a": (a_elem, shape)}, inits)
+    check_qop(model, fused_ops=("qnn.rescale",))
+
+
+def test_qlinear_matmul_of_two_activations():
+    """Both operands quantized activations: a batch matmul, left in float
+    (quant-opt fuses only constant weights), within the bound."""
+    inits = qparams_inits("a", 0.03, 128, U8) + qparams_inits("b", 0.02, 128, U8) + qparams_inits("y", 0.5, 128, U8)
+    model = qop_model([helper.make_node("QLinearMatMul", ["a", "a_s", "a_z", "b", "b_s", "b_z", "y_s", "y_z"],
+                                        ["y"], name="matmul")], {"a": (U8, ["N", 3, 4]), "b": (U8, ["N", 4, 5])},
+                      inits)
+    check_qop(model)
+
+
+@pytest.mark.parametrize("trans_b,with_y", [(1, True), (0, True), (1, False)],
+                         ids=["transB", "B", "float-output"])
+def test_qgemm(trans_b, with_y):
+    """com.microsoft QGemm (what ONNX Runtime's quantizer makes of Gemm):
+    per-channel B, int32 bias; without y_scale its output is float."""
+    rng = np.random.default_rng(4)
+    b = rng.integers(-127, 128, (5, 6) if trans_b else (6, 5)).astype(np.int8)
+    inits = (qparams_inits("a", 0.03, 128, U8)
+             + [const("b", b, np.int8), const("b_s", rng.uniform(0.002, 0.01, 5)), const("b_z", np.zeros(5), np.int8),
+                const("c", rng.integers(-3000, 3000, 5), np.int32)]
+             + (qparams_inits("y", 0.02, 128, U8) if with_y else []))
+    names = ["a", "a_s", "a_z", "b", "b_s", "b_z", "c"] + (["y_s", "y_z"] if with_y else [])
+    model = qop_model([helper.make_node("QGemm", names, ["y"], name="gemm", domain="com.microsoft", transB=trans_b)],
+                      {"a": (U8, ["N", 6])}, inits, microsoft=True)
+    if with_y:
+        check_qop(model, fused_ops=("qnn.rescale",))
+    else:
+        feeds = qop_inputs(model)
+        result = run_module(import_model(model, BATCH), [feeds["a"]])[0]
+        np.testing.assert_allclose(result, reference(model, feeds)[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("op", ["QLinearAdd", "QLinearMul"])
+def test_qlinear_add_mul(op):
+    """Two activations of one shape (one of them NHWC, after a
+    QLinearConv's quantize) through com.microsoft QLinearAdd / QLinearMul;
+    quant-opt fuses them into qnn.add / an integer product."""
+    inits = (qparams_inits("a", 0.03, 128, U8) + qparams_inits("b", 0.02, 100, U8)
+             + qparams_inits("y", 0.04 if op == "QLinearAdd" else 0.5, 110, U8))
+    nodes = [helper.make_node(op, ["a", "a_s", "a_z", "b", "b_s", "b_z", "y_s", "y_z"], ["y"], name="op",
+                              domain="com.microsoft")]
+    model = qop_model(nodes, {"a": (U8, ["N", C, H, W]), "b": (U8, ["N", C, H, W])}, inits, microsoft=True)
+    check_qop(model, fused_ops=("qnn.add",) if op == "QLinearAdd" else ("qnn.rescale",))
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("QLinearAveragePool", {"kernel_shape": [2, 2], "strides": [2, 2]}),
+    ("QLinearAveragePool", {"kernel_shape": [3, 3], "strides": [1, 1]}),
+    ("QLinearGlobalAveragePool", {}),
+], ids=["avg-2x2", "avg-3x3", "global"])
+def test_qlinear_average_pool(op, attrs):
+    """(With s_x / s_y = 1.5, a 3x3 average is the integer sum / 6: one
+    value in six is an exact tie, which quant-opt rounds to even and
+    onnxruntime's float arithmetic either way; about 14% differ, by one.)"""
+    inits = qparams_inits("x", 0.03, 128, U8) + qparams_inits("y", 0.02, 120, U8)
+    model = qop_model([helper.make_node(op, ["x", "x_s", "x_z", "y_s", "y_z"], ["y"], name="pool",
+                                        domain="com.microsoft", **attrs)],
+                      {"x": (U8, ["N", C, H, W])}, inits, microsoft=True)
+    check_qop(model, fused_ops=("qnn.rescale",))
+
+
+@pytest.mark.parametrize("op,attrs", [("QLinearSigmoid", {}), ("QLinearLeakyRelu", {"alpha": 0.1})])
+def test_qlinear_sigmoid_leaky_relu(op, attrs):
+    """Left in float by quant-opt (dequantize, the float function,
+    quantize); onnxruntime computes a 256-entry table in float: one step."""
+    inits = qparams_inits("x", 0.05, 128, U8) + qparams_inits("y", 1 / 256 if op == "QLinearSigmoid" else 0.04,
+                                                              0 if op == "QLinearSigmoid" else 60, U8)
+    model = qop_model([helper.make_node(op, ["x", "x_s", "x_z", "y_s", "y_z"], ["y"], name="act",
+                                        domain="com.microsoft", **attrs)],
+                      {"x": (U8, ["N", C, H, W])}, inits, microsoft=True)
+    check_qop(model)
+
+
+def test_quantized_ops_on_stored_values():
+    """MaxPool and Flatten read a QLinearConv's quantized output
+    directly (as ONNX Runtime runs them on uint8): exact data movement, the
+    result still quantized."""
+    rng = np.random.default_rng(5)
+    inits = (qparams_inits("x", 0.02, 128, U8) + qparams_inits("y", 0.03, 90, U8)
+             + [const("w", rng.integers(-127, 128, (8, C, 3, 3)), np.int8), const("w_s", 0.004),
+                const("w_z", 0, np.int8)])
+    nodes = [helper.make_node("QLinearConv", ["x", "x_s", "x_z", "w", "w_s", "w_z", "y_s", "y_z"], ["c"],
+                              name="conv"),
+             helper.make_node("MaxPool", ["c"], ["p"], name="pool", kernel_shape=[2, 2]),
+             helper.make_node("Flatten", ["p"], ["y"], name="flatten")]
+    check_qop(qop_model(nodes, {"x": (U8, ["N", C, H, W])}, inits), fused_ops=("qnn.rescale",))
+
+
+@pytest.mark.parametrize("op,elem,zero_point", [("MatMulInteger", U8, 128), ("MatMulInteger", I8, -3),
+                                                ("ConvInteger", U8, 128)])
+def test_integer_contractions_are_exact(op, elem, zero_point):
+    """MatMulInteger (int8 weights, per-column zero points) / ConvInteger
+    (uint8 weights: onnxruntime's CPU ConvInteger takes only those, and pads
+    with the zero point): the int32 (x - z_x) * (w - z_w) sums, equal to
+    onnxruntime's (the result is a graph output, and a Cast to FLOAT reads
+    it)."""
+    rng = np.random.default_rng(6)
+    attrs = {}
+    if op == "MatMulInteger":
+        inits = [const("w", rng.integers(-128, 128, (6, 5)), np.int8), const("w_z", rng.integers(-3, 4, 5), np.int8)]
+        shape = ["N", 6]
+    else:
+        inits = [const("w", rng.integers(0, 256, (8, C, 3, 3)), np.uint8), const("w_z", 130, np.uint8)]
+        shape, attrs = ["N", C, H, W], {"pads": [1, 1, 1, 1]}
+    inits.append(const("x_z", zero_point, NP[elem]))
+    nodes = [helper.make_node(op, ["x", "w", "x_z", "w_z"], ["y"], name="op", **attrs),
+             helper.make_node("Cast", ["y"], ["f"], name="cast", to=TensorProto.FLOAT)]
+    model = qop_model(nodes, {"x": (elem, shape)}, inits)
+    model.graph.output.insert(0, onnx.ValueInfoProto(name="y"))
+    feeds = qop_inputs(model)
+    text = import_model(model, BATCH)
+    expected = reference(model, feeds)
+    from quant_opt.execution import run_command
+    fused = run_command([find_tool("quant-opt"), "--canonicalize", "--qnn-fuse-quantized-ops", "--canonicalize"],
+                        text)
+    assert "!quant.uniform<i32:f32, 1.0:0>" in text and "qnn.rescale" in fused
+    for module in (text, fused):
+        y, f = run_module(module, [feeds["x"]])
+        assert y.dtype == np.int32
+        np.testing.assert_array_equal(y, expected[0])
+        np.testing.assert_array_equal(f, expected[1])
+
+
+def test_integer_contraction_beyond_exact_range_refused():
+    """Where the int32 sums can reach 2^24, the float program stops being
+    exact: refused, naming the limit."""
+    inits = [const("w", np.full((700, 4), 127), np.int8)]
+    model = qop_model([helper.make_node("MatMulInteger", ["x", "w"], ["y"], name="mm")],
+                      {"x": (U8, ["N", 700])}, inits)
+    with pytest.raises(UnsupportedModelError, match=r"MatMulInteger node 'mm': its int32 sums can reach 22669500 .*"
+                                                    r"beyond 2\^24"):
+        import_model(model)
+
+
+def test_qoperator_refusals_name_node_op_and_limit():
+    rng = np.random.default_rng(7)
+    w = const("w", rng.integers(-127, 128, (8, C, 3, 3)), np.int8)
+    names = ["x", "x_s", "x_z", "w", "w_s", "w_z", "y_s", "y_z"]
+    base = qparams_inits("x", 0.02, 128, U8) + qparams_inits("y", 0.03, 0, U8) + [w, const("w_z", 0, np.int8)]
+
+    def conv_model(inits, inputs=()):
+        return qop_model([helper.make_node("QLinearConv", names, ["y"], name="conv")],
+                         {"x": (U8, ["N", C, H, W]), **dict(inputs)}, inits)
+    # A scale that is not a constant.
+    model = conv_model(base, {"w_s": (TensorProto.FLOAT, [])})
+    with pytest.raises(UnsupportedModelError, match="QLinearConv node 'conv': the scale and zero point of w must "
+                                                    "be constants"):
+        import_model(model)
+    # INT4 weights.
+    int4 = helper.make_tensor("w", TensorProto.INT4, (8, C, 3, 3), rng.integers(-8, 8, 8 * C * 9).tolist())
+    model = conv_model([i for i in base if i.name != "w"] + [int4, const("w_s", 0.004)])
+    with pytest.raises(UnsupportedModelError, match="QLinearConv node 'conv': the weights have type INT4; only "
+                                                    "INT8 and UINT8"):
+        import_model(model)
+    # Per-row scales of QLinearMatMul's a.
+    inits = [const("a_s", [0.1, 0.2]), const("a_z", [0, 0], np.uint8), const("b", np.ones((3, 2)), np.int8),
+             const("b_s", 0.1), const("b_z", 0, np.int8)] + qparams_inits("y", 0.1, 0, U8)
+    model = qop_model([helper.make_node("QLinearMatMul", ["a", "a_s", "a_z", "b", "b_s", "b_z", "y_s", "y_z"],
+                                        ["y"], name="mm")], {"a": (U8, [2, 3])}, inits)
+    with pytest.raises(UnsupportedModelError, match="QLinearMatMul node 'mm': a takes a per-tensor scale and zero "
+                                                    "point only"):
+        import_model(model)
+    # A float tensor where a quantized one is read.
+    model = qop_model([helper.make_node("QLinearConv", names, ["y"], name="conv")],
+                      {"x": (TensorProto.FLOAT, ["N", C, H, W])}, base + [const("w_s", 0.004)])
+    with pytest.raises(UnsupportedModelError, match="QLinearConv node 'conv': reads the float tensor 'x'"):
+        import_model(model)
+
+
+def test_dynamic_quantize_linear_refused_by_name():
+    nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"], name="dql")]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                              [helper.make_tensor_value_info("q", TensorProto.UINT8, [2, 3])])
+    with pytest.raises(UnsupportedModelError, match=r"DynamicQuantizeLinear \(1: dql\); DynamicQuantizeLinear: it "
+                                                    "computes its scale and zero point at run time"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_unregistered_microsoft_op_listed():
+    nodes = [helper.make_node("QLinearConcat", ["x"], ["y"], name="cat", domain="com.microsoft"),
+             helper.make_node("QGemm", ["x"], ["z"], name="gemm")]  # QGemm is not an ONNX op
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.UINT8, [2, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.UINT8, [2, 3])])
+    with pytest.raises(UnsupportedModelError, match=r"2 unsupported op type\(s\) in the model: QGemm \(1: gemm\); "
+                                                    r"com.microsoft.QLinearConcat \(1: cat\)"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
 # --- errors -------------------------------------------------------------------
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "quant_opt.onnx_import", *map(str, args)],

@@ -24,16 +24,26 @@ QuantizeLinear as QAT exports them) become their dequantized float constants
 under a `qnn.quantize` / `qnn.dequantize` pair, which quant-opt folds back
 into the same integers.
 
+QOperator models (QLinearConv, QLinearMatMul, ONNX Runtime's com.microsoft
+QGemm / QLinearAdd / QLinearMul / QLinearAveragePool /
+QLinearGlobalAveragePool / QLinearSigmoid / QLinearLeakyRelu, MatMulInteger,
+ConvInteger) are written as that same QDQ form, so quant-opt fuses them
+alike (`qoperator`: what is supported and what is refused). A UINT8 / INT8
+model input read by a QLinear op becomes quantized values (`quant.scast`);
+a quantized graph output is returned as its stored integers.
+DynamicQuantizeLinear is refused by name.
+
 An op outside the supported set is an error that lists every unsupported op
 of the model at once.
 
 The package: `emitter` writes the MLIR text and returns values that carry
 their type and location; `registry` maps ONNX op types to the functions that
 import them, one module per family (`elementwise`, `contraction`, `pooling`,
-`shape`, `normalization`, `quantized`); `graph` holds the model-level passes
-(GELU fusion, BatchNormalization folding, constant evaluation, the support
-check); `importer` walks the graph. To add an op, register a converter in its
-family's module:
+`shape`, `normalization`, `quantized`, `qoperator`; ops of another domain,
+such as com.microsoft, are registered with theirs); `graph` holds the
+model-level passes (GELU fusion, BatchNormalization folding, constant
+evaluation, the support check); `importer` walks the graph. To add an op,
+register a converter in its family's module:
 
     @register("Sin")
     def sin(ctx, node, inputs, attrs):

@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .registry import constant_only_ops, register_constant_only, supported_ops
+from .registry import UNSUPPORTED_REASONS, constant_only_ops, op_domain, register_constant_only, supported_ops
 from .values import Const, UnsupportedModelError
 
 register_constant_only("ConstantOfShape", "Range", "Equal")
@@ -39,19 +39,20 @@ def check_supported(graph) -> None:
     supported, constant_only = supported_ops(), constant_only_ops()
     unsupported = {}
     for node in graph.node:
-        if node.domain not in ("", "ai.onnx"):
-            op = f"{node.domain}.{node.op_type}"  # no custom op is supported
-        elif node.op_type in supported or node.op_type in constant_only:
+        domain = "" if node.domain in ("", "ai.onnx") else node.domain
+        if domain == op_domain(node.op_type) and (node.op_type in supported or node.op_type in constant_only):
             continue
-        else:
-            op = node.op_type
+        # Custom ops are supported only where registered with their domain.
+        op = f"{node.domain}.{node.op_type}" if domain else node.op_type
         unsupported.setdefault(op, []).append(node.name or "(unnamed)")
     if unsupported:
         listing = "; ".join(f"{op} ({len(names)}: {', '.join(names[:3])}"
                             f"{', ...' if len(names) > 3 else ''})"
                             for op, names in sorted(unsupported.items()))
+        reasons = "".join(f"; {op}: {UNSUPPORTED_REASONS[op]}" for op in sorted(unsupported)
+                          if op in UNSUPPORTED_REASONS)
         raise UnsupportedModelError(
-            f"{len(unsupported)} unsupported op type(s) in the model: {listing}")
+            f"{len(unsupported)} unsupported op type(s) in the model: {listing}{reasons}")
 
 
 def evaluate(node, inputs, model) -> list:

@@ -8,7 +8,7 @@ import onnx
 from onnx import numpy_helper
 
 # The family modules register their ops when imported.
-from . import contraction, elementwise, normalization, pooling, quantized, shape  # noqa: F401
+from . import contraction, elementwise, normalization, pooling, qoperator, quantized, shape  # noqa: F401
 from .emitter import Emitter, tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu)
@@ -42,6 +42,9 @@ class Importer:
         self.clamps: dict[str, tuple] = {}
         self.adds: dict[str, dict] = {}
         self.average_pools: dict[str, dict] = {}
+        # UINT8 / INT8 inputs a QLinear op reads, reinterpreted as quantized
+        # values (quant.scast), by input name.
+        self.scast_inputs: dict[str, Act] = {}
 
     # --- values -----------------------------------------------------------
     def act(self, name: str, node, integer: bool = False) -> Act:
@@ -118,10 +121,23 @@ class Importer:
             if value is None:
                 raise UnsupportedModelError(f"graph output '{out.name}' is not computed")
             if value.qtype:
-                raise UnsupportedModelError(f"graph output '{out.name}' is quantized; "
-                                            "end the model with DequantizeLinear")
+                # Its stored integers (quant-run writes them as such).
+                results.append(self.quantized_output(value, out.name).value)
+                continue
             results.append(self.to_plain(value, out.name).value)
         return self.emitter.function(self.function, results)
+
+    def quantized_output(self, value: Act, name: str) -> Act:
+        """A quantized graph output in its ONNX layout: a quantized NHWC
+        tensor is transposed on its dequantized values and quantized back to
+        its type (which quant-opt turns into a transpose of the integers)."""
+        if not value.nhwc:
+            return value
+        if value.qparams is None or value.qparams.axis is not None:
+            raise UnsupportedModelError(f"graph output '{name}' is quantized per axis in NHWC; "
+                                        "end the model with DequantizeLinear")
+        plain = self.to_plain(qoperator.dequantized(self, value, name + ".dequantize"), name)
+        return qoperator.quantized(self, plain, value.qparams, name + ".quantize")
 
     def input_shape(self, inp) -> tuple:
         dims = []
@@ -163,13 +179,23 @@ class Importer:
                 f"{node.op_type} node '{node.name}' reads an activation; it is only supported "
                 "on constants (shape arithmetic)")
         converter = CONVERTERS[node.op_type]
+        if not converter.reads_quantized and qoperator.reads_quantized_input(node, inputs):
+            # QOperator models run these on quantized values.
+            if node.op_type in qoperator.PASS_THROUGH:
+                self.record(node, qoperator.pass_through(self, node, inputs, attrs(node), converter.function))
+                return
+            if node.op_type == "Cast":
+                self.record(node, qoperator.cast_int32(self, node, inputs, attrs(node)))
+                return
         if not converter.reads_quantized:
             for name, value in zip(node.input, inputs):
                 if isinstance(value, Act) and value.qtype:
                     raise UnsupportedModelError(
                         f"{node.op_type} node '{node.name}' reads the quantized tensor '{name}'; "
                         "only DequantizeLinear may")
-        results = converter.function(self, node, inputs, attrs(node))
+        self.record(node, converter.function(self, node, inputs, attrs(node)))
+
+    def record(self, node, results) -> None:
         if not isinstance(results, (list, tuple)):
             results = [results]
         self.values.update(zip(node.output, results))

@@ -17,6 +17,12 @@ are exactly the registered ones. Three kinds of registration:
 - `register_constant_only("Gather", ...)`: op types only accepted when all
   their inputs are constants (shape arithmetic the exporter left behind);
   onnx's reference evaluator computes them at import time.
+
+Ops of another domain than ONNX's own (ONNX Runtime's `com.microsoft`
+QLinear ops) are registered with their `domain`; a node is supported when
+its op type and domain are both those registered. `register_unsupported`
+gives the reason an op cannot be imported, said with the list of
+unsupported ops.
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ class Converter:
 CONVERTERS: dict[str, Converter] = {}
 FOLDS: dict[str, Callable] = {}
 CONSTANT_ONLY: set[str] = set()
+# Op type -> its domain, for ops outside ONNX's default domain.
+DOMAINS: dict[str, str] = {}
+# Op type -> why it is not supported.
+UNSUPPORTED_REASONS: dict[str, str] = {}
 
 
 def _claim(table, op_types, entry) -> None:
@@ -43,10 +53,13 @@ def _claim(table, op_types, entry) -> None:
         table[op_type] = entry
 
 
-def register(*op_types: str, reads_quantized: bool = False):
-    """Registers the decorated function as the converter of `op_types`."""
+def register(*op_types: str, reads_quantized: bool = False, domain: str = ""):
+    """Registers the decorated function as the converter of `op_types` (of
+    `domain`, ONNX's own by default)."""
     def decorate(function):
         _claim(CONVERTERS, op_types, Converter(function, reads_quantized))
+        if domain:
+            DOMAINS.update(dict.fromkeys(op_types, domain))
         return function
     return decorate
 
@@ -61,6 +74,15 @@ def register_fold(*op_types: str):
 
 def register_constant_only(*op_types: str) -> None:
     CONSTANT_ONLY.update(op_types)
+
+
+def register_unsupported(op_type: str, reason: str) -> None:
+    UNSUPPORTED_REASONS[op_type] = reason
+
+
+def op_domain(op_type: str) -> str:
+    """The domain `op_type` is registered in ("" for ONNX's own)."""
+    return DOMAINS.get(op_type, "")
 
 
 def supported_ops() -> frozenset:
