@@ -7,7 +7,8 @@
 //
 // quantize(op(dequantize(q))), where `op` only moves, selects or compares
 // values (reshapes, slices, pads, transposes, concatenation, max pooling),
-// runs `op` on the stored values.
+// runs `op` on the stored values; op(dequantize(q)) of a per-tensor q
+// becomes dequantize(op(q)) for the ops that only move values.
 //
 //===----------------------------------------------------------------------===//
 
@@ -149,8 +150,86 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
   }
 };
 
+/// op(dequantize(q)), where `op` only moves values (a transpose, a reshape,
+/// a slice, or a pad with 0.0, which is the zero point exactly) and q is
+/// quantized per tensor, is dequantize(op(q)): moving the dequantize after
+/// the op lets the contraction that reads it fuse, as in ONNX Runtime's QDQ
+/// models, where DequantizeLinear feeds the importer's NCHW -> NHWC
+/// transpose and the convolution's padding, and no QuantizeLinear follows
+/// them. Exact: these ops copy values, and the op then moves fewer bytes.
+/// Outputs read by a quantize are left to FuseDataMovement.
+struct SinkDequantize : public RewritePattern {
+  SinkDequantize(MLIRContext *context)
+      : RewritePattern(MatchAnyOpTypeTag(), /*benefit=*/1, context) {}
+
+  LogicalResult matchAndRewrite(Operation *op,
+                                PatternRewriter &rewriter) const override {
+    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+             tensor::ExtractSliceOp, tensor::PadOp, linalg::TransposeOp>(op) ||
+        op->getNumResults() != 1)
+      return failure();
+    auto dequantize = op->getOperand(0).getDefiningOp<DequantizeOp>();
+    if (!dequantize)
+      return failure();
+    auto inputType = cast<RankedTensorType>(dequantize.getInput().getType());
+    auto type =
+        dyn_cast<quant::UniformQuantizedType>(inputType.getElementType());
+    auto resultType = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+    if (!type || !resultType ||
+        llvm::any_of(op->getResult(0).getUsers(),
+                     [](Operation *user) { return isa<QuantizeOp>(user); }))
+      return failure();
+    Location loc = op->getLoc();
+    auto storedResultType = getStoredValuesType(resultType.clone(type));
+    Value padConstant;
+    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+      auto yield =
+          cast<tensor::YieldOp>(pad.getRegion().front().getTerminator());
+      FloatAttr padValue;
+      if (!matchPattern(yield.getValue(), m_Constant(&padValue)) ||
+          !padValue.getValue().isZero())
+        return failure();
+      padConstant = arith::ConstantOp::create(
+          rewriter, loc,
+          IntegerAttr::get(storedResultType.getElementType(),
+                           type.getZeroPoint()));
+    }
+    Value stored = quant::StorageCastOp::create(
+        rewriter, loc, getStoredValuesType(inputType), dequantize.getInput());
+    Value result;
+    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+      result = tensor::PadOp::create(
+          rewriter, loc, storedResultType, stored, pad.getMixedLowPad(),
+          pad.getMixedHighPad(), padConstant, pad.getNofold());
+    } else if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
+      Value init = tensor::EmptyOp::create(
+          rewriter, loc,
+          tensor::getMixedSizes(rewriter, loc, transpose.getInit()),
+          storedResultType.getElementType());
+      result = linalg::TransposeOp::create(rewriter, loc, stored, init,
+                                           transpose.getPermutation())
+                   .getResult()[0];
+    } else {
+      // Reshapes and slices do not look at element types.
+      IRMapping mapping;
+      mapping.map(op->getOperand(0), stored);
+      Operation *clone = rewriter.clone(*op, mapping);
+      clone->getResult(0).setType(storedResultType);
+      result = clone->getResult(0);
+    }
+    Value quantized = quant::StorageCastOp::create(
+        rewriter, loc, resultType.clone(type), result);
+    rewriter.replaceOpWithNewOp<DequantizeOp>(op, resultType, quantized);
+    return success();
+  }
+};
+
 } // namespace
 
 void qnn::populateFuseDataMovementPatterns(RewritePatternSet &patterns) {
   patterns.add<FuseDataMovement>(patterns.getContext());
+}
+
+void qnn::populateSinkDequantizePatterns(RewritePatternSet &patterns) {
+  patterns.add<SinkDequantize>(patterns.getContext());
 }

@@ -5,10 +5,10 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// qnn-fuse-quantized-ops: every fusion family (FuseContractions.cpp,
-// FuseElementwise.cpp, FusePooling.cpp, FuseDataMovement.cpp,
-// FoldRequantize.cpp) applied to a fixed point, as docs/Semantics.md
-// defines the fused integer ops.
+// qnn-fuse-quantized-ops: dequantizes moved past data movement, then every
+// fusion family (FuseContractions.cpp, FuseElementwise.cpp, FusePooling.cpp,
+// FuseDataMovement.cpp, FoldRequantize.cpp) applied to a fixed point, as
+// docs/Semantics.md defines the fused integer ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,9 +44,21 @@ struct QNNFuseQuantizedOpsPass
       hadError |= diag.getSeverity() == DiagnosticSeverity::Error;
       return failure(); // Let the next handler print it.
     });
+    // Dequantizes move past data movement first: the greedy driver visits
+    // later ops first and would otherwise fuse a contraction behind a
+    // transpose or pad as weight-only before its input is a dequantize.
+    RewritePatternSet sinking(&getContext());
+    populateSinkDequantizePatterns(sinking);
     RewritePatternSet patterns(&getContext());
     populateFuseQuantizedOpsPatterns(patterns);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
+    // Only the moves: folding now would change the ops the fusions match
+    // (a scaling by 1.0 folded away is no longer an average pool's).
+    GreedyRewriteConfig movesOnly;
+    movesOnly.enableFolding(false).enableConstantCSE(false);
+    movesOnly.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(sinking),
+                                     movesOnly)) ||
+        failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
       // Never fail without a word: a rewrite that does not settle is a bug
       // of ours, and the user needs to know which pass stopped.
       if (!hadError)
@@ -64,6 +76,7 @@ struct QNNFuseQuantizedOpsPass
 } // namespace
 
 void qnn::populateFuseQuantizedOpsPatterns(RewritePatternSet &patterns) {
+  populateSinkDequantizePatterns(patterns);
   populateFuseContractionPatterns(patterns);
   populateFuseElementwisePatterns(patterns);
   populateFusePoolingPatterns(patterns);

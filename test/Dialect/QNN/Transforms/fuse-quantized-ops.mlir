@@ -263,3 +263,64 @@ func.func @grouped_matmul(%xq: tensor<1x4x!quant.uniform<u8:f32, 0.5>>) -> tenso
   %yq = qnn.quantize %m : tensor<1x1xf32> -> tensor<1x1x!quant.uniform<i8:f32, 1.0>>
   return %yq : tensor<1x1x!quant.uniform<i8:f32, 1.0>>
 }
+
+// -----
+
+// ONNX Runtime's QDQ convolutions: the dequantized input goes through the
+// importer's NCHW -> NHWC transpose and a zero padding before the
+// convolution, with no quantize in between. The dequantize moves after them
+// (they run on the stored values; the padding is the zero point, 10), and
+// the convolution fuses into integer code instead of reading its weights as
+// weight-only.
+// The accumulator starts at -z_x * sum(w) = -10 * 9 (no bias); the padded
+// border is z_x, so it adds nothing, as the float zeros did.
+// CHECK-LABEL: func @conv_behind_transpose_and_pad
+// CHECK-DAG: arith.constant dense<-90> : tensor<1xi32>
+// CHECK-DAG: %[[ZP:.*]] = arith.constant 10 : i8
+// CHECK: %[[T:.*]] = linalg.transpose ins(%{{.*}} : tensor<1x1x3x3xi8>) outs(%{{.*}} : tensor<1x3x3x1xi8>) permutation = [0, 2, 3, 1]
+// CHECK: tensor.pad %[[T]] low[0, 1, 1, 0] high[0, 1, 1, 0]
+// CHECK: tensor.yield %[[ZP]] : i8
+// CHECK-NOT: qnn.dequantize
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: qnn.rescale
+// CHECK-NOT: f32>
+func.func @conv_behind_transpose_and_pad(%xq: tensor<1x1x3x3x!quant.uniform<u8:f32, 0.1:10>>) -> tensor<1x3x3x1x!quant.uniform<i8:f32, 0.5>> {
+  %x = qnn.dequantize %xq : tensor<1x1x3x3x!quant.uniform<u8:f32, 0.1:10>> -> tensor<1x1x3x3xf32>
+  %te = tensor.empty() : tensor<1x3x3x1xf32>
+  %t = linalg.transpose ins(%x : tensor<1x1x3x3xf32>) outs(%te : tensor<1x3x3x1xf32>) permutation = [0, 2, 3, 1]
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %t low[0, 1, 1, 0] high[0, 1, 1, 0] {
+  ^bb0(%a: index, %b: index, %c: index, %d: index):
+    tensor.yield %zero : f32
+  } : tensor<1x3x3x1xf32> to tensor<1x5x5x1xf32>
+  %wq = qnn.constant dense<1> : tensor<3x3x1x1xi8> -> tensor<3x3x1x1x!quant.uniform<i8<-127:127>:f32, 0.02>>
+  %w = qnn.dequantize %wq : tensor<3x3x1x1x!quant.uniform<i8<-127:127>:f32, 0.02>> -> tensor<3x3x1x1xf32>
+  %e = tensor.empty() : tensor<1x3x3x1xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<1x3x3x1xf32>) -> tensor<1x3x3x1xf32>
+  %c = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%p, %w : tensor<1x5x5x1xf32>, tensor<3x3x1x1xf32>) outs(%i : tensor<1x3x3x1xf32>) -> tensor<1x3x3x1xf32>
+  %yq = qnn.quantize %c : tensor<1x3x3x1xf32> -> tensor<1x3x3x1x!quant.uniform<i8:f32, 0.5>>
+  return %yq : tensor<1x3x3x1x!quant.uniform<i8:f32, 0.5>>
+}
+
+// -----
+
+// What does not move: a padding by another value than 0.0 (max pooling pads
+// with -inf), and a per-channel dequantize (a transpose would move its axis).
+// CHECK-LABEL: func @not_sunk
+// CHECK: %[[D:.*]] = qnn.dequantize
+// CHECK: tensor.pad %[[D]]
+// CHECK: %[[DA:.*]] = qnn.dequantize
+// CHECK: linalg.transpose ins(%[[DA]] : tensor<2x3xf32>)
+func.func @not_sunk(%xq: tensor<1x3x3x1x!quant.uniform<u8:f32, 0.1:10>>, %aq: tensor<2x3x!quant.uniform<i8:f32:1, {0.1, 0.2, 0.3}>>) -> (tensor<1x5x5x1xf32>, tensor<3x2xf32>) {
+  %x = qnn.dequantize %xq : tensor<1x3x3x1x!quant.uniform<u8:f32, 0.1:10>> -> tensor<1x3x3x1xf32>
+  %low = arith.constant 0xFF800000 : f32
+  %p = tensor.pad %x low[0, 1, 1, 0] high[0, 1, 1, 0] {
+  ^bb0(%a: index, %b: index, %c: index, %d: index):
+    tensor.yield %low : f32
+  } : tensor<1x3x3x1xf32> to tensor<1x5x5x1xf32>
+  %a = qnn.dequantize %aq : tensor<2x3x!quant.uniform<i8:f32:1, {0.1, 0.2, 0.3}>> -> tensor<2x3xf32>
+  %te = tensor.empty() : tensor<3x2xf32>
+  %t = linalg.transpose ins(%a : tensor<2x3xf32>) outs(%te : tensor<3x2xf32>) permutation = [1, 0]
+  return %p, %t : tensor<1x5x5x1xf32>, tensor<3x2xf32>
+}

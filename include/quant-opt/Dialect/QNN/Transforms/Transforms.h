@@ -98,6 +98,12 @@ void populateFusePoolingPatterns(RewritePatternSet &patterns);
 /// between a dequantize and a quantize of one type: run on stored values.
 void populateFuseDataMovementPatterns(RewritePatternSet &patterns);
 
+/// A dequantize of a per-tensor value read by a transpose, reshape, slice or
+/// zero pad moves after it (the op runs on stored values), so that the
+/// contraction reading it can fuse. qnn-fuse-quantized-ops applies these
+/// first, before the weight-only rewrite can take the contraction.
+void populateSinkDequantizePatterns(RewritePatternSet &patterns);
+
 /// quantize(dequantize(q)) into another type: qnn.requantize.
 void populateFoldRequantizePatterns(RewritePatternSet &patterns);
 
