@@ -177,7 +177,11 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
              "The last row of each table is the peer, measured in the same run: ONNX Runtime's "
              "`quantize_static` (QDQ format, per-channel symmetric i8 weights, u8 activations, min/max "
              "on the same calibration samples), executed by ONNX Runtime's CPU kernels on the same "
-             "evaluation samples and compared with the same float program.",
+             "evaluation samples and compared with the same float program. The row before it, "
+             f"*{MIXED}*, is the recipe `scripts/quant-mixed --budget {MIXED_BUDGET}` chooses for the "
+             "model (each layer's weights at 4, 8 or 16 bits or float), searched on the data set's "
+             "validation split (training images, not these) with a 90% confidence margin, then "
+             "evaluated here like the other rows (docs/Harness.md).",
              ""]
     if plot:
         lines += [f"![accuracy drop against weight bytes]({plot})", ""]
