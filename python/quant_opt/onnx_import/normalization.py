@@ -8,6 +8,8 @@ intermediate values are not quantized."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .elementwise import elementwise
@@ -70,6 +72,10 @@ def reduce(ctx, node, inputs, attrs):
         return x
     axes = axes or list(range(rank))
     combine, init = REDUCTIONS[node.op_type]
+    if node.op_type != "ReduceSum" and any(x.shape[a] == 0 for a in axes):
+        # Over an empty set, ReduceMax is -inf and ReduceMin +inf (ONNX);
+        # elsewhere the finite identity is the same and keeps ranges finite.
+        init = -math.inf if node.op_type == "ReduceMax" else math.inf
     out = tuple(d for i, d in enumerate(x.shape) if i not in axes)
     # Not `qnn.internal` (as Softmax's inner reductions are): the result is
     # an activation of the model.
