@@ -16,11 +16,6 @@ from .registry import CONVERTERS, FOLDS, constant_only_ops
 from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
 
 
-# The converters that read integer activations (through `act(integer=True)`):
-# every other converter is given float ones only.
-INTEGER_READERS = frozenset({"Cast", "Gather"})
-
-
 class Importer:
     """What converters see of the import: the emitter, every ONNX tensor's
     value so far (`values`), the layout helpers, and what quant-eval's
@@ -198,10 +193,6 @@ class Importer:
                     raise UnsupportedModelError(
                         f"{node.op_type} node '{node.name}' reads the quantized tensor '{name}'; "
                         "only DequantizeLinear may")
-                if isinstance(value, Act) and node.op_type not in INTEGER_READERS:
-                    # Converters that take values as given (elementwise ops)
-                    # would otherwise emit float ops on them: invalid IR.
-                    self.act(name, node)
         self.record(node, converter.function(self, node, inputs, attrs(node)))
 
     def record(self, node, results) -> None:
