@@ -123,6 +123,11 @@ def layer_normalization(ctx, node, inputs, attrs):
     if not isinstance(scale, Const) or (bias is not None and not isinstance(bias, Const)):
         raise UnsupportedModelError(f"LayerNormalization node '{node.name}': scale and bias "
                                     "must be constant")
+    read = {o.name for o in ctx.graph.output} | {i for n in ctx.graph.node for i in n.input}
+    extra = [name for name in node.output[1:] if name and name in read]
+    if extra:
+        raise UnsupportedModelError(f"LayerNormalization node '{node.name}': its Mean and InvStdDev "
+                                    f"outputs ({', '.join(extra)}, for training) are not supported")
     keep = list(range(axis))
     total = reduce_last(ctx, node, x, axes, lambda a: ([], a[0]), 0.0, "addf", ".sum")
     inv = f32_literal(1.0 / count)
