@@ -27,6 +27,11 @@ def elementwise(ctx, node, op, operands) -> Act:
     broadcasting; `op` is an arith op name or a function of the block
     arguments returning (lines, result)."""
     e = ctx.emitter
+    for name in node.input:
+        if any(ctx.values.get(name) is v for v in operands if isinstance(v, Act)):
+            # Refuses an integer activation (`act` says why): the ops below
+            # are float ones.
+            ctx.act(name, node)
     acts = [v for v in operands if isinstance(v, Act)]
     shapes = [v.shape if isinstance(v, Act) else v.array.shape for v in operands]
     out = tuple(np.broadcast_shapes(*shapes))

@@ -8,6 +8,8 @@ intermediate values are not quantized."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .elementwise import elementwise
@@ -70,6 +72,10 @@ def reduce(ctx, node, inputs, attrs):
         return x
     axes = axes or list(range(rank))
     combine, init = REDUCTIONS[node.op_type]
+    if node.op_type != "ReduceSum" and any(x.shape[a] == 0 for a in axes):
+        # Over an empty set, ReduceMax is -inf and ReduceMin +inf (ONNX);
+        # elsewhere the finite identity is the same and keeps ranges finite.
+        init = -math.inf if node.op_type == "ReduceMax" else math.inf
     out = tuple(d for i, d in enumerate(x.shape) if i not in axes)
     # Not `qnn.internal` (as Softmax's inner reductions are): the result is
     # an activation of the model.
@@ -117,6 +123,11 @@ def layer_normalization(ctx, node, inputs, attrs):
     if not isinstance(scale, Const) or (bias is not None and not isinstance(bias, Const)):
         raise UnsupportedModelError(f"LayerNormalization node '{node.name}': scale and bias "
                                     "must be constant")
+    read = {o.name for o in ctx.graph.output} | {i for n in ctx.graph.node for i in n.input}
+    extra = [name for name in node.output[1:] if name and name in read]
+    if extra:
+        raise UnsupportedModelError(f"LayerNormalization node '{node.name}': its Mean and InvStdDev "
+                                    f"outputs ({', '.join(extra)}, for training) are not supported")
     keep = list(range(axis))
     total = reduce_last(ctx, node, x, axes, lambda a: ([], a[0]), 0.0, "addf", ".sum")
     inv = f32_literal(1.0 / count)
