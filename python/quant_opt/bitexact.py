@@ -18,7 +18,9 @@ tolerated. Layers of other kinds are listed as not checked, with the reason.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import numpy as np
 
@@ -37,6 +39,89 @@ def recover_stored(values: np.ndarray, qtype: ref.QuantType) -> np.ndarray | Non
     if not np.array_equal(ref.to_bits(back.astype(np.float32)), ref.to_bits(values.astype(np.float32))):
         return None
     return stored
+
+
+_LOC_ALIAS = re.compile(r'^(#loc\d+) = loc\("((?:[^"\\]|\\.)*)"\)', re.M)
+_RESOURCE = re.compile(r'^\s*([\w.$-]+): "0x([0-9A-Fa-f]+)"', re.M)
+_CONSTANT = re.compile(r'^\s*(%[\w.$-]+) = arith\.constant (dense(?:_resource)?)<(.*?)> : tensor<([0-9x]*)f32>', re.M)
+_CONTRACTION = re.compile(
+    r'^\s*(%[\w.$-]+) = linalg\.(?:conv_2d_nhwc_hwcf|depthwise_conv_2d_nhwc_hwc|matmul|batch_matmul)\b'
+    r'.*? ins\((%[\w.$-]+), (%[\w.$-]+) :.*loc\((#loc\d+|"(?:[^"\\]|\\.)*")\)\s*$', re.M)
+_BIAS_ADD = re.compile(r'^\s*%[\w.$-]+ = linalg\.generic .*? ins\((%[\w.$-]+), (%[\w.$-]+) :', re.M)
+
+
+def _dense_values(kind: str, body: str, shape: tuple, resources: dict) -> np.ndarray | None:
+    """The f32 values of a printed `dense<...>` / `dense_resource<...>`."""
+    if kind == "dense_resource":
+        blob = resources.get(body)
+        # A resource blob starts with its 4-byte alignment.
+        return None if blob is None else np.frombuffer(blob[4:], "<f4").reshape(shape)
+    if body.startswith('"0x'):
+        data = np.frombuffer(bytes.fromhex(body[3:-1]), "<f4")
+        return np.broadcast_to(data, shape).copy() if data.size == 1 else data.reshape(shape)
+    try:
+        values = np.array(json.loads(body), dtype=np.float32)
+    except ValueError:
+        return None
+    return np.broadcast_to(values, shape).copy() if values.ndim == 0 else values.reshape(shape)
+
+
+def module_weights(module_text: str) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """The constant weights (and the 1-D bias added right after, if any) of
+    each contraction of a float module as quant-opt printed it (with
+    --mlir-print-debuginfo), by the layer name of its location: the values
+    the quantized program was made from, after any rewrite of the float
+    model (qnn-equalize-cross-layer changes weights and biases)."""
+    aliases = dict(_LOC_ALIAS.findall(module_text))
+    resources = {name: bytes.fromhex(data) for name, data in _RESOURCE.findall(module_text)}
+    constants = {}
+    for ssa, kind, body, dims in _CONSTANT.findall(module_text):
+        shape = tuple(int(d) for d in dims.split("x") if d)
+        values = _dense_values(kind, body, shape, resources)
+        if values is not None:
+            constants[ssa] = values
+    biases = {x: constants[b] for x, b in _BIAS_ADD.findall(module_text) if b in constants
+              and constants[b].ndim == 1}
+    weights = {}
+    for result, _, w, loc in _CONTRACTION.findall(module_text):
+        name = aliases.get(loc, loc.strip('"')) if loc.startswith("#") else loc.strip('"')
+        if w in constants:
+            weights[name] = (constants[w], biases.get(result))
+    return weights
+
+
+_GENERIC = re.compile(r'= linalg\.generic [^\n]*\n(.*?)\n\s*\} -> [^\n]*loc\((#loc\d+|"(?:[^"\\]|\\.)*")\)', re.S)
+_SCALAR = re.compile(r'(%[\w.$-]+) = arith\.constant ([-+0-9.eE]+|0x[0-9A-Fa-f]+) : f32')
+_MINMAX = re.compile(r'arith\.(maximumf|minimumf|maxnumf|minnumf) (%[\w.$-]+), (%[\w.$-]+)')
+
+
+def module_clamps(module_text: str) -> dict[str, tuple[float, float]]:
+    """The clamp bounds of each elementwise linalg.generic of a printed
+    module (max / min with f32 constants), by the layer name of its
+    location: what a rewrite of the float model left of each activation
+    (qnn-equalize-cross-layer turns ReLU6 into ReLU)."""
+    aliases = dict(_LOC_ALIAS.findall(module_text))
+
+    def scalars_in(text):
+        return {ssa: (np.frombuffer(bytes.fromhex(value[2:]), ">f4")[0].item() if value.startswith("0x")
+                      else float(value)) for ssa, value in _SCALAR.findall(text)}
+    # Names repeat from one body to the next: a body's own constants first.
+    outer = scalars_in(module_text)
+    clamps = {}
+    for body, loc in _GENERIC.findall(module_text):
+        scalars = {**outer, **scalars_in(body)}
+        lo, hi = -math.inf, math.inf
+        for kind, a, b in _MINMAX.findall(body):
+            value = scalars.get(b, scalars.get(a))
+            if value is None:
+                continue
+            if kind.startswith("max"):
+                lo = max(lo, value)
+            else:
+                hi = min(hi, value)
+        name = aliases.get(loc, loc.strip('"')) if loc.startswith("#") else loc.strip('"')
+        clamps[name] = (lo, hi)
+    return clamps
 
 
 def _bounds(segment_nodes, clamps) -> tuple | None:

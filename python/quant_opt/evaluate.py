@@ -38,7 +38,7 @@ import numpy as np
 import onnx
 
 from . import datasets, native
-from .bitexact import check_layers
+from .bitexact import check_layers, module_clamps, module_weights
 from .execution import find_tool, quant_run_command
 from .onnx_import import UnsupportedModelError, import_model
 from .onnx_import.qoperator import QOPERATOR_OPS
@@ -308,6 +308,9 @@ class Config:
     # classification: the outputs are logits (top-1/top-5, agreement);
     # embedding: vectors, compared by SQNR and cosine only.
     task: str = "classification"
+    # quant-opt passes run on the imported float model before anything else
+    # (e.g. "qnn-equalize-cross-layer"), space-separated.
+    float_passes: str = ""
     # (mean, std): inputs become (x - mean) / std, as torchvision's Normalize,
     # for models trained on normalized images; None leaves them as loaded.
     normalize: tuple[float, float] | None = None
@@ -421,6 +424,24 @@ class Evaluation:
         self.float_mlir = work / "float.mlir"
         self.float_mlir.write_text(float_text)
         (work / "calibration_model.mlir").write_text(cal_text)
+        if config.float_passes:
+            # Rewrites of the float model (cross-layer equalization): the
+            # float program, calibration and quantization all start from it.
+            for path in (self.float_mlir, work / "calibration_model.mlir"):
+                self.tools.opt(path, [f"--{p}" for p in config.float_passes.split()], path)
+            # The bit-exactness reference quantizes the weights the program
+            # now holds, not the ONNX file's.
+            rewritten = module_weights(self.float_mlir.read_text())
+            for name, layer in self.details.get("contractions", {}).items():
+                weight, bias = rewritten.get(name, (None, None))
+                if weight is not None and weight.shape == layer["weight"].shape:
+                    layer["weight"] = weight
+                    if layer["bias"] is not None and bias is not None and bias.shape == np.shape(layer["bias"]):
+                        layer["bias"] = bias
+            clamps = module_clamps(self.float_mlir.read_text())
+            for name in self.details.get("clamps", {}):
+                if name in clamps:
+                    self.details["clamps"][name] = clamps[name]
         self.log(f"quant-eval: {config.model} on {config.data} ({len(self.x_eval)} samples), "
                  f"calibrated on {len(self.x_cal)}")
         if not self.qdq:
@@ -450,6 +471,7 @@ class Evaluation:
                 "calibration_samples": 0 if self.qdq else int(len(self.x_cal)),
                 "recipe": str(recipe) if recipe else None, "options": options,
                 "normalize": list(config.normalize) if config.normalize else None,
+                "float_passes": config.float_passes or None,
                 "float_weight_bytes": model_bytes(self.float_mlir.read_text())}
 
     def accuracy(self, float_out: np.ndarray, quant_out: np.ndarray) -> dict:
@@ -675,7 +697,9 @@ def markdown(report: dict, max_layers: int = 15) -> str:
     else:
         lines.append(f"Model `{report['model']}`, calibrated on {report['calibration_samples']} samples; "
                      f"options `{report['options'] or 'defaults'}`"
-                     + (f", recipe `{report['recipe']}`" if report.get("recipe") else "") + ".")
+                     + (f", recipe `{report['recipe']}`" if report.get("recipe") else "")
+                     + (f"; the float model rewritten by `{report['float_passes']}` first (*float* is the "
+                        "rewritten model)" if report.get("float_passes") else "") + ".")
     lines.append("")
     lines.append("| | float | quantized | difference |")
     lines.append("|---|---|---|---|")
@@ -763,6 +787,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration-limit", type=int, help="calibrate on the first N samples only")
     parser.add_argument("--layer-samples", type=int, default=200,
                         help="samples for the per-layer error (0: skip it; default: 200)")
+    parser.add_argument("--float-passes", default="", metavar="PASSES",
+                        help="quant-opt passes applied to the imported float model first, space-separated "
+                             "(e.g. 'qnn-equalize-cross-layer' for per-tensor weights); the float program "
+                             "reported is the rewritten one")
     parser.add_argument("--normalize", type=parse_normalize, metavar="MEAN,STD",
                         help="inputs become (x - MEAN) / STD, for models trained on normalized "
                              "images (torchvision's Normalize; e.g. 0.2860,0.3530 for Fashion-MNIST); "
@@ -802,7 +830,7 @@ def main(argv=None) -> int:
                     split=args.split, recipe=args.recipe, options=args.options, batch=args.batch,
                     limit=args.limit, calibration_limit=args.calibration_limit,
                     layer_samples=args.layer_samples, verbose=not args.quiet, keep=args.keep, task=args.task,
-                    normalize=args.normalize)
+                    normalize=args.normalize, float_passes=args.float_passes)
     try:
         report = evaluate(config)
         if args.output:

@@ -125,6 +125,47 @@ def QNNExposeActivationsPass : Pass<"qnn-expose-activations", "ModuleOp"> {
   let dependentDialects = ["::mlir::qnn::QNNDialect"];
 }
 
+def QNNEqualizeCrossLayerPass : Pass<"qnn-equalize-cross-layer"> {
+  let summary = "Equalize the weight ranges of consecutive convolutions (data-free, on the float model)";
+  let description = [{
+    Cross-layer equalization (Nagel et al., "Data-Free Quantization Through
+    Weight Equalization and Bias Correction", ICCV 2019): for a convolution
+    P (`linalg.conv_2d_nhwc_hwcf` or `linalg.depthwise_conv_2d_nhwc_hwc`,
+    constant weights) whose result goes, each value used once, through an
+    optional bias add (a 1-D constant along the channels), an optional ReLU
+    and zero paddings into the input of a `linalg.conv_2d_nhwc_hwcf` C with
+    constant weights, output channel c of P (weights and bias) is divided by
+    s_c and input channel c of C multiplied by it, with
+
+    ```
+    s_c = sqrt(r1_c * r2_c) / r2_c
+    ```
+
+    r1_c and r2_c being the largest |weight| of channel c in P and in C. The
+    model computes the same function (ReLU(x / s) = ReLU(x) / s for s > 0,
+    up to f32 rounding of the new weights), and both channel ranges become
+    sqrt(r1_c * r2_c), so one scale per weight tensor fits every channel:
+    run it on the float model before calibration (`qnn-insert-observers`)
+    when weights are quantized per tensor. Depthwise-to-pointwise pairs
+    (MobileNet) gain the most. Chains (a convolution that is both a C and a
+    P) are swept `iterations` times or until no scale moves.
+
+    A ReLU6 (a clamp to [0, 6]) is not positively homogeneous. With
+    `relu6=relax` (the default) it becomes a ReLU in the pairs equalized, as
+    the paper does: this changes the float model where an activation exceeds
+    6 (docs/Quantization.md measures it); `relu6=skip` leaves such pairs
+    alone. Anything else (another activation, a value read twice, a
+    non-constant or shared weight) is left as it is.
+  }];
+  let options = [
+    Option<"relu6", "relu6", "std::string", /*default=*/"\"relax\"",
+           "ReLU6 between a pair: relax (to ReLU, and equalize) or skip">,
+    Option<"iterations", "iterations", "unsigned", /*default=*/"20",
+           "Sweeps over the pairs at most (chains converge over several)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
   let summary = "Quantize activations from calibration statistics and weights from their values";
   let description = [{
