@@ -14,6 +14,7 @@ the same CPU pipeline (quant_opt.evaluate).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -44,6 +45,15 @@ RECIPES = [
     ("W8A16", "activation-bits=16 activation-signed=true activation-symmetric=true"),
 ]
 SHORT_RECIPES = [RECIPES[0], RECIPES[1], RECIPES[8], RECIPES[10]]
+# Recipes on a rewritten float model (name, options, quant-opt passes run on
+# the float model first): each its own evaluation, its drop against the
+# original float model's top-1.
+CLE = "qnn-equalize-cross-layer"
+REWRITE_RECIPES = [
+    ("W8A8 per-tensor + cross-layer equalization", "weight-granularity=per_tensor", CLE),
+    ("W4A8 per-tensor + cross-layer equalization", "weight-bits=4 weight-granularity=per_tensor", CLE),
+    ("W4A8 per-channel + cross-layer equalization", "weight-bits=4", CLE),
+]
 PEER = "onnxruntime quantize_static, W8A8 per-channel (peer)"
 # The automatic mixed-precision row: quant-mixed's search (on the data set's
 # validation split) for this top-1 budget, its recipe evaluated like the rest.
@@ -107,8 +117,29 @@ def mixed_row(evaluation: Evaluation, work: Path) -> dict:
     return report
 
 
+def rewritten_row(evaluation: Evaluation, recipe: str, options: str, passes: str, work: Path) -> dict:
+    """A recipe on the float model rewritten by `passes`: its own evaluation
+    (the rewritten model is calibrated and quantized), its top-1 drop taken
+    against `evaluation`'s float model, the original."""
+    work.mkdir()
+    config = dataclasses.replace(evaluation.config, float_passes=passes, layer_samples=0, verbose=False)
+    try:
+        rewritten = Evaluation(config, work)
+        rewritten.prepare()
+        report = rewritten.run(options, tag="rewritten")
+    except EvaluationError as error:
+        return {"recipe_name": recipe, "error": str(error).strip().splitlines()[-1]}
+    if "quantized_top1" in report and evaluation.y_eval is not None:
+        report["rewritten_float_top1"] = report["float_top1"]
+        report["float_top1"] = topk(evaluation.float_out, evaluation.y_eval, 1)
+        report["top1_drop"] = report["float_top1"] - report["quantized_top1"]
+    report["recipe_name"] = recipe
+    return report
+
+
 def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verbose: bool,
-          pretrained: bool = False, batch: int = 100, peer: bool = True, mixed: bool = True) -> list[dict]:
+          pretrained: bool = False, batch: int = 100, peer: bool = True, mixed: bool = True,
+          rewrite_recipes=()) -> list[dict]:
     models = bundled_models(pretrained)
     results = []
     for name in names:
@@ -133,6 +164,10 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
                     report = {"error": str(error).strip().splitlines()[-1]}
                 report["recipe_name"] = recipe
                 rows.append(report)
+            for recipe, options, passes in rewrite_recipes:
+                if verbose:
+                    print(f"{name}: {recipe}", file=sys.stderr)
+                rows.append(rewritten_row(evaluation, recipe, options, passes, Path(tmp) / f"rewrite{len(rows)}"))
             if mixed and data in datasets.NAMES and calibration is None and task == "classification":
                 if verbose:
                     print(f"{name}: {MIXED}", file=sys.stderr)
@@ -181,7 +216,11 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
              f"*{MIXED}*, is the recipe `scripts/quant-mixed --budget {MIXED_BUDGET}` chooses for the "
              "model (each layer's weights at 4, 8 or 16 bits or float), searched on the data set's "
              "validation split (training images, not these) with a 90% confidence margin, then "
-             "evaluated here like the other rows (docs/Harness.md).",
+             "evaluated here like the other rows (docs/Harness.md). The rows *+ cross-layer "
+             "equalization* quantize the float model rewritten by `qnn-equalize-cross-layer` "
+             "(docs/Quantization.md; a ReLU6 between equalized convolutions becomes a ReLU), "
+             "calibrated again; their drop is against the original float model's top-1, their "
+             "agreement and SQNR against the rewritten one's.",
              ""]
     if plot:
         lines += [f"![accuracy drop against weight bytes]({plot})", ""]
@@ -297,7 +336,8 @@ def _run(args, argv) -> int:
     started = time.time()
     results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet, args.pretrained,
                     args.batch, peer=not args.no_peer and not args.short,
-                    mixed=not args.no_mixed and not args.short)
+                    mixed=not args.no_mixed and not args.short,
+                    rewrite_recipes=REWRITE_RECIPES if recipe_set == "full" else ())
     command = ("scripts/quant-sweep " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     seconds = round(time.time() - started)
     for result in results:
