@@ -181,3 +181,13 @@ int main(void) {
     subprocess.run(["cc", "-std=c11", str(source), "-o", str(tmp_path / "copy")], check=True)
     out = subprocess.run([str(tmp_path / "copy")], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "2", "3", "5", "6", "7"]
+
+
+def test_missing_build_is_one_line_error(modules, tmp_path):
+    import os
+    result = subprocess.run([str(ROOT / "scripts" / "quant-aot"), str(modules["float"]), "-o",
+                             str(tmp_path / "out")], capture_output=True, text=True,
+                            env={**os.environ, "QUANT_OPT_BUILD_DIR": str(tmp_path / "no-build")})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("quant-aot: error: 'quant-opt' is not built")
