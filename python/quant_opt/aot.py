@@ -254,8 +254,6 @@ def prepare_module(text: str, function: str, name: str) -> Signature:
                 i += 1
             results_text = text[position:i]
             body_start = i
-    if function == "main" and not results_text and not arguments:
-        raise AotError(f"@{function} takes and returns nothing")
 
     inputs, new_arguments = [], []
     for index, argument in enumerate(arguments):
