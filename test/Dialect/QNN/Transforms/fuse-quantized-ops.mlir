@@ -324,3 +324,25 @@ func.func @not_sunk(%xq: tensor<1x3x3x1x!quant.uniform<u8:f32, 0.1:10>>, %aq: te
   %t = linalg.transpose ins(%a : tensor<2x3xf32>) outs(%te : tensor<3x2xf32>) permutation = [1, 0]
   return %p, %t : tensor<1x5x5x1xf32>, tensor<3x2xf32>
 }
+
+// -----
+
+// A flatten between the dequantize and a matmul (ONNX Runtime's QDQ Gemm
+// after Flatten): the collapse runs on the stored values and the matmul
+// fuses.
+// CHECK-LABEL: func @matmul_behind_flatten
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2]] : tensor<2x2x2xi8> into tensor<2x4xi8>
+// CHECK-NOT: qnn.dequantize
+// CHECK: qnn.rescale
+func.func @matmul_behind_flatten(%xq: tensor<2x2x2x!quant.uniform<u8:f32, 0.5:10>>) -> tensor<2x3x!quant.uniform<i8:f32, 1.0>> {
+  %x = qnn.dequantize %xq : tensor<2x2x2x!quant.uniform<u8:f32, 0.5:10>> -> tensor<2x2x2xf32>
+  %f = tensor.collapse_shape %x [[0], [1, 2]] : tensor<2x2x2xf32> into tensor<2x4xf32>
+  %wq = qnn.constant dense<1> : tensor<4x3xi8> -> tensor<4x3x!quant.uniform<i8<-127:127>:f32, 0.25>>
+  %w = qnn.dequantize %wq : tensor<4x3x!quant.uniform<i8<-127:127>:f32, 0.25>> -> tensor<4x3xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x3xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %m = linalg.matmul ins(%f, %w : tensor<2x4xf32>, tensor<4x3xf32>) outs(%i : tensor<2x3xf32>) -> tensor<2x3xf32>
+  %yq = qnn.quantize %m : tensor<2x3xf32> -> tensor<2x3x!quant.uniform<i8:f32, 1.0>>
+  return %yq : tensor<2x3x!quant.uniform<i8:f32, 1.0>>
+}
