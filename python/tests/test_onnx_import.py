@@ -421,8 +421,11 @@ def test_gelu_erf_subgraph_runs(half_first):
     ("GlobalMaxPool", {}),
     ("AveragePool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),  # ONNX default: 0
     ("AveragePool", {"kernel_shape": [3, 2], "strides": [1, 2], "pads": [0, 1, 2, 0], "count_include_pad": 0}),
+    # ceil_mode: one more window at the end (SqueezeNet 1.0, GoogLeNet).
+    ("MaxPool", {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
+    ("MaxPool", {"kernel_shape": [2, 3], "strides": [3, 2], "pads": [1, 0, 1, 1], "ceil_mode": 1}),
 ], ids=["max-k2s2", "max-k3s2p1", "avg-k2s2", "avg-k3s2p1", "avg-asymmetric", "global-avg", "global-max",
-        "avg-exclude-pad", "avg-exclude-pad-asymmetric"])
+        "avg-exclude-pad", "avg-exclude-pad-asymmetric", "max-ceil", "max-ceil-asymmetric"])
 def test_pool(op, attrs):
     """On the (NCHW) input and on a Conv's NHWC output."""
     nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
@@ -430,6 +433,23 @@ def test_pool(op, attrs):
              helper.make_node(op, ["c"], ["nhwc"], name="nhwc", **attrs)]
     check(make_model(nodes, IMAGE, ["plain", "nhwc"], [weights("w", (8, C, 3, 3), 1)]))
 
+
+
+def test_max_pool_ceil_mode_drops_a_window_starting_in_the_end_padding():
+    """ONNX's MaxPool (and torch's): with ceil_mode, a window that would
+    start in the end padding is not computed. W = 5, pads 1, kernel 2,
+    stride 2: 3 columns, as ONNX's shape inference and reference evaluator
+    say (onnxruntime 1.19 computes a 4th, of padding only)."""
+    from onnx.reference import ReferenceEvaluator
+
+    model = make_model([helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2],
+                                         strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1)], IMAGE, ["y"])
+    assert [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim][2:] == [4, 3]
+    feeds = random_inputs(model)
+    result = run_module(import_model(model, BATCH), list(feeds.values()))[0]
+    expected = ReferenceEvaluator(model).run(None, feeds)[0]
+    assert result.shape == expected.shape == (BATCH, C, 4, 3)
+    np.testing.assert_array_equal(result, expected)
 
 @pytest.mark.parametrize("axis", [1, 2, 0, 4])
 def test_flatten(axis):
