@@ -1194,6 +1194,33 @@ def test_embedding_lookup(elem):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
+
+@pytest.mark.parametrize("source,indices,axis", [
+    ("t", np.array(0), 1),               # ViT's class token: x[:, 0] of (N, tokens, hidden)
+    ("t", np.array(-1), 2),              # a negative scalar index counts from the end
+    ("c", np.array([1, 3, 5]), 1),       # channels in steps of 2, of a Conv's NHWC output
+    ("c", np.array([4]), -1),            # a 1-D list of one index keeps the axis
+], ids=["scalar", "negative", "steps", "one"])
+def test_gather_of_an_activation_at_constant_indices(source, indices, axis):
+    """A slice (less the axis for a scalar index), as onnxruntime computes
+    it; then a Relu on it."""
+    nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["c", "tokens"], ["t"], name="tokens"),
+             helper.make_node("Gather", [source, "indices"], ["g"], name="gather", axis=axis),
+             helper.make_node("Relu", ["g"], ["y"], name="relu")]
+    model = make_model(nodes, IMAGE, ["y"], [weights("w", (8, C, 3, 3), 1),
+                                             const("tokens", [BATCH, 8, H * W], np.int64),
+                                             const("indices", indices, np.int64)])
+    check(model)
+
+
+def test_gather_of_an_activation_at_unordered_indices_refused():
+    nodes = [helper.make_node("Gather", ["x", "indices"], ["y"], name="shuffle", axis=1)]
+    model = make_model(nodes, IMAGE, ["y"], [const("indices", [2, 0], np.int64)])
+    with pytest.raises(UnsupportedModelError, match=r"Gather node 'shuffle': constant indices \[2, 0\] are "
+                                                    "not increasing in equal steps"):
+        import_model(model, BATCH)
+
 def test_integer_input_read_by_anything_else_refused():
     nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
     graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.INT32, ["N", 4])],
