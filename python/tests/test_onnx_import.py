@@ -604,7 +604,10 @@ def test_batch_norm_standalone(shape):
              const("mean", rng.normal(0, 0.1, C)), const("var", rng.uniform(0.5, 1.5, C))]
     nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
              helper.make_node("BatchNormalization", ["r", "gamma", "beta", "mean", "var"], ["y"], name="bn")]
-    check(make_model(nodes, {"x": shape}, ["y"], inits))
+    text, _ = check(make_model(nodes, {"x": shape}, ["y"], inits))
+    # Of an image, a 1x1 depthwise Conv (the layer quant-opt fuses into
+    # integers); else a per-channel scale and shift.
+    assert ("linalg.depthwise_conv_2d_nhwc_hwc" in text) == (len(shape) == 4)
 
 
 @pytest.mark.parametrize("opset,axis,shape", [
