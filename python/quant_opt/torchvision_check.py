@@ -66,6 +66,12 @@ def build_model(name: str, size: int, seed: int):
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for module in model.modules():
+            # Weights torchvision initializes to zeros (ViT's classifier
+            # head): drawn at random too, else the logits are all zero.
+            weight = getattr(module, "weight", None)
+            if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)) and not torch.any(weight):
+                fan_in = weight[0].numel()
+                weight.copy_(torch.randn(weight.shape, generator=generator) / math.sqrt(fan_in))
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 channels = module.num_features
                 module.running_mean.copy_(0.1 * torch.randn(channels, generator=generator))
@@ -119,6 +125,26 @@ def contraction_counts(module_text: str) -> dict:
             "quantize": ops("quantize"), "dequantize": ops("dequantize")}
 
 
+_LOCATED_GENERIC = re.compile(r"linalg\.generic \{[^\n]*\n(.*?)\} -> tensor<[^>]*> loc\((#loc\d+|\"[^\"]*\")\)",
+                              re.S)
+_FLOAT_ARITHMETIC = re.compile(r"\b(?:arith\.\w+f|math\.\w+)\b")
+
+
+def float_ops(module_text: str) -> dict[str, int]:
+    """The ONNX op types (from the locations) of the element-wise and
+    reduction ops that compute in float in a quantized program: what
+    quant-opt leaves between a qnn.dequantize and a qnn.quantize."""
+    aliases = dict(re.findall(r'^(#loc\d+) = loc\("([^"]*)"', module_text, re.M))
+    counts: dict[str, int] = {}
+    for body, loc in _LOCATED_GENERIC.findall(module_text):
+        if not _FLOAT_ARITHMETIC.search(body):
+            continue
+        name = aliases.get(loc, loc.strip('"')).rsplit("/", 1)[-1]
+        op = re.sub(r"_\d+$", "", name.split(".", 1)[0]) or "?"
+        counts[op] = counts.get(op, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
 def float_contractions(module_text: str) -> int:
     """The contractions of the float program (before quantization)."""
     return contraction_counts(module_text)["float"]
@@ -166,6 +192,8 @@ def check_one(name: str, opset: int, size: int, batch: int, samples: int, calibr
         result["float_max_abs_error"] = max_error
         result["float_relative_error"] = max_error / scale
         result["float_match"] = bool(max_error <= FLOAT_TOLERANCE * scale)
+        if not np.any(peer):
+            raise EvaluationError("the model's output is all zeros: nothing to compare")
         result["float_contractions"] = float_contractions(evaluation.float_mlir.read_text())
         stage = "quantize"
         report = evaluation.run(layer_samples=layer_samples)
@@ -184,6 +212,7 @@ def check_one(name: str, opset: int, size: int, batch: int, samples: int, calibr
             [f"--qnn-quantize-pipeline={evaluation.pipeline_options('', None)} lower-to-integers=false"],
             work / "fused.mlir")
         result["fused"] = contraction_counts(fused.read_text())
+        result["float_ops"] = float_ops(fused.read_text())
     except EvaluationError as error:
         result["error"] = f"{stage}: {error}"
     except Exception as error:  # torch's exporter, ONNX Runtime: their messages are the result
@@ -195,8 +224,8 @@ def check_one(name: str, opset: int, size: int, batch: int, samples: int, calibr
 
 def passed(result: dict) -> bool:
     exact = result.get("bit_exactness") or {}
-    return (result.get("imported") and result.get("float_match") and "error" not in result
-            and exact.get("mismatches") == 0)
+    return bool(result.get("imported") and result.get("float_match") and "error" not in result
+                and exact.get("mismatches") == 0)
 
 
 # --- output -------------------------------------------------------------
@@ -210,11 +239,11 @@ def _fmt_sqnr(value) -> str:
 
 def table(results: list[dict]) -> str:
     lines = ["| architecture | opset | imports | float max abs error (relative) vs ORT | contractions int / float "
-             "| bit-exact: layers, mismatches | SQNR (dB) | top-1 agreement | seconds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| bit-exact: layers, mismatches | SQNR (dB) | top-1 agreement | seconds | left in float |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if not r.get("imported"):
-            lines.append(f"| {r['model']} | {r['opset']} | no | - | - | - | - | - | {r['seconds']:.0f} |")
+            lines.append(f"| {r['model']} | {r['opset']} | no | - | - | - | - | - | {r['seconds']:.0f} | - |")
             continue
         error = (f"{r['float_max_abs_error']:.2g} ({r['float_relative_error']:.1g})"
                  if "float_max_abs_error" in r else "-")
@@ -225,7 +254,8 @@ def table(results: list[dict]) -> str:
         agreement = r.get("top1_agreement")
         lines.append(f"| {r['model']} | {r['opset']} | yes | {error} | {counts} | {exactness} | "
                      f"{_fmt_sqnr(r.get('sqnr_db'))} | "
-                     f"{'-' if agreement is None else f'{100 * agreement:.0f}%'} | {r['seconds']:.0f} |")
+                     f"{'-' if agreement is None else f'{100 * agreement:.0f}%'} | {r['seconds']:.0f} | "
+                     f"{', '.join(f'{op} {n}' for op, n in r.get('float_ops', {}).items()) or '-'} |")
     failures = [r for r in results if "error" in r]
     if failures:
         lines += ["", "Stopped:"]
