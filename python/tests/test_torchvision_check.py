@@ -38,6 +38,12 @@ def test_contraction_counts_tell_integer_from_float():
       linalg.yield %5 : i32
     } -> tensor<4xi32>
     %2 = qnn.rescale %1 multipliers [1] shifts [1] : tensor<4xi32> -> tensor<4xi8>
+    %3 = linalg.generic {indexing_maps = [#m0, #m1, #m1], iterator_types = ["parallel", "reduction"]} ins(%x, %m : tensor<4x8xf32>, tensor<4xf32>) outs(%o : tensor<4xf32>) attrs =  {qnn.internal} {
+    ^bb0(%in: f32, %in_0: f32, %out: f32):
+      %5 = arith.subf %in, %in_0 : f32
+      %6 = arith.mulf %5, %5 : f32
+      linalg.yield %6 : f32
+    } -> tensor<4xf32>
     """
-    counts = contraction_counts(text)
+    counts = contraction_counts(text)  # (a LayerNormalization's variance is no contraction)
     assert (counts["integer"], counts["float"], counts["rescale"]) == (1, 1, 1)
