@@ -404,6 +404,45 @@ def test_gelu_erf_subgraph_shared_not_fused():
     assert 'loc("div")' in text and 'loc("erf")' in text
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["own-weights", "identity-weights"])
+def test_layer_norm_subgraph_fused(shared):
+    """torch's LayerNorm below opset 17 (ReduceMean, Sub, Pow, ReduceMean,
+    Add eps, Sqrt, Div, Mul, Add; weights shared through Identity nodes, as
+    torch exports equal ones) becomes one LayerNormalization, computed as
+    onnxruntime computes the subgraph; a Sub whose difference has another
+    reader is left alone."""
+    from quant_opt.onnx_import.graph import fuse_layer_norm
+
+    rng = np.random.default_rng(5)
+    hidden = 16
+    inits = [const("two", 2.0), const("eps", 1e-5), const("gamma", rng.uniform(0.5, 1.5, hidden)),
+             const("beta", rng.normal(0, 0.1, hidden))]
+    nodes = []
+    gamma, beta = "gamma", "beta"
+    if shared:
+        nodes += [helper.make_node("Identity", ["gamma"], ["g1"], name="id_g"),
+                  helper.make_node("Identity", ["beta"], ["b1"], name="id_b")]
+        gamma, beta = "g1", "b1"
+    nodes += [helper.make_node("ReduceMean", ["x"], ["mean"], name="ln/ReduceMean", axes=[-1]),
+              helper.make_node("Sub", ["x", "mean"], ["d"], name="ln/Sub"),
+              helper.make_node("Pow", ["d", "two"], ["p"], name="ln/Pow"),
+              helper.make_node("ReduceMean", ["p"], ["var"], name="ln/ReduceMean_1", axes=[-1]),
+              helper.make_node("Add", ["var", "eps"], ["ve"], name="ln/Add"),
+              helper.make_node("Sqrt", ["ve"], ["s"], name="ln/Sqrt"),
+              helper.make_node("Div", ["d", "s"], ["n"], name="ln/Div"),
+              helper.make_node("Mul", ["n", gamma], ["m"], name="ln/Mul"),
+              helper.make_node("Add", ["m", beta], ["y"], name="ln/Add_1")]
+    model = make_model(nodes, {"x": ["N", 5, hidden]}, ["y"], inits, opset=13)
+    fused = onnx.ModelProto.FromString(model.SerializeToString())
+    fuse_layer_norm(fused)
+    assert [n.op_type for n in fused.graph.node] == ["Identity"] * (2 * shared) + ["LayerNormalization"]
+    check(model)
+    # The difference read elsewhere too: not a LayerNorm to fuse.
+    model.graph.output.append(helper.make_tensor_value_info("d", TensorProto.FLOAT, None))
+    fuse_layer_norm(model)
+    assert "Pow" in [n.op_type for n in model.graph.node]
+
+
 @pytest.mark.parametrize("half_first", [False, True], ids=["torch-order", "half-first"])
 def test_gelu_erf_subgraph_runs(half_first):
     feeds = {"x": np.random.default_rng(0).normal(0, 3, (BATCH, 3, 16)).astype(np.float32)}
