@@ -404,6 +404,45 @@ def test_gelu_erf_subgraph_shared_not_fused():
     assert 'loc("div")' in text and 'loc("erf")' in text
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["own-weights", "identity-weights"])
+def test_layer_norm_subgraph_fused(shared):
+    """torch's LayerNorm below opset 17 (ReduceMean, Sub, Pow, ReduceMean,
+    Add eps, Sqrt, Div, Mul, Add; weights shared through Identity nodes, as
+    torch exports equal ones) becomes one LayerNormalization, computed as
+    onnxruntime computes the subgraph; a Sub whose difference has another
+    reader is left alone."""
+    from quant_opt.onnx_import.graph import fuse_layer_norm
+
+    rng = np.random.default_rng(5)
+    hidden = 16
+    inits = [const("two", 2.0), const("eps", 1e-5), const("gamma", rng.uniform(0.5, 1.5, hidden)),
+             const("beta", rng.normal(0, 0.1, hidden))]
+    nodes = []
+    gamma, beta = "gamma", "beta"
+    if shared:
+        nodes += [helper.make_node("Identity", ["gamma"], ["g1"], name="id_g"),
+                  helper.make_node("Identity", ["beta"], ["b1"], name="id_b")]
+        gamma, beta = "g1", "b1"
+    nodes += [helper.make_node("ReduceMean", ["x"], ["mean"], name="ln/ReduceMean", axes=[-1]),
+              helper.make_node("Sub", ["x", "mean"], ["d"], name="ln/Sub"),
+              helper.make_node("Pow", ["d", "two"], ["p"], name="ln/Pow"),
+              helper.make_node("ReduceMean", ["p"], ["var"], name="ln/ReduceMean_1", axes=[-1]),
+              helper.make_node("Add", ["var", "eps"], ["ve"], name="ln/Add"),
+              helper.make_node("Sqrt", ["ve"], ["s"], name="ln/Sqrt"),
+              helper.make_node("Div", ["d", "s"], ["n"], name="ln/Div"),
+              helper.make_node("Mul", ["n", gamma], ["m"], name="ln/Mul"),
+              helper.make_node("Add", ["m", beta], ["y"], name="ln/Add_1")]
+    model = make_model(nodes, {"x": ["N", 5, hidden]}, ["y"], inits, opset=13)
+    fused = onnx.ModelProto.FromString(model.SerializeToString())
+    fuse_layer_norm(fused)
+    assert [n.op_type for n in fused.graph.node] == ["Identity"] * (2 * shared) + ["LayerNormalization"]
+    check(model)
+    # The difference read elsewhere too: not a LayerNorm to fuse.
+    model.graph.output.append(helper.make_tensor_value_info("d", TensorProto.FLOAT, None))
+    fuse_layer_norm(model)
+    assert "Pow" in [n.op_type for n in model.graph.node]
+
+
 @pytest.mark.parametrize("half_first", [False, True], ids=["torch-order", "half-first"])
 def test_gelu_erf_subgraph_runs(half_first):
     feeds = {"x": np.random.default_rng(0).normal(0, 3, (BATCH, 3, 16)).astype(np.float32)}
@@ -421,8 +460,11 @@ def test_gelu_erf_subgraph_runs(half_first):
     ("GlobalMaxPool", {}),
     ("AveragePool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),  # ONNX default: 0
     ("AveragePool", {"kernel_shape": [3, 2], "strides": [1, 2], "pads": [0, 1, 2, 0], "count_include_pad": 0}),
+    # ceil_mode: one more window at the end (SqueezeNet 1.0, GoogLeNet).
+    ("MaxPool", {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
+    ("MaxPool", {"kernel_shape": [2, 3], "strides": [3, 2], "pads": [1, 0, 1, 1], "ceil_mode": 1}),
 ], ids=["max-k2s2", "max-k3s2p1", "avg-k2s2", "avg-k3s2p1", "avg-asymmetric", "global-avg", "global-max",
-        "avg-exclude-pad", "avg-exclude-pad-asymmetric"])
+        "avg-exclude-pad", "avg-exclude-pad-asymmetric", "max-ceil", "max-ceil-asymmetric"])
 def test_pool(op, attrs):
     """On the (NCHW) input and on a Conv's NHWC output."""
     nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
@@ -430,6 +472,23 @@ def test_pool(op, attrs):
              helper.make_node(op, ["c"], ["nhwc"], name="nhwc", **attrs)]
     check(make_model(nodes, IMAGE, ["plain", "nhwc"], [weights("w", (8, C, 3, 3), 1)]))
 
+
+
+def test_max_pool_ceil_mode_drops_a_window_starting_in_the_end_padding():
+    """ONNX's MaxPool (and torch's): with ceil_mode, a window that would
+    start in the end padding is not computed. W = 5, pads 1, kernel 2,
+    stride 2: 3 columns, as ONNX's shape inference and reference evaluator
+    say (onnxruntime 1.19 computes a 4th, of padding only)."""
+    from onnx.reference import ReferenceEvaluator
+
+    model = make_model([helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2],
+                                         strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1)], IMAGE, ["y"])
+    assert [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim][2:] == [4, 3]
+    feeds = random_inputs(model)
+    result = run_module(import_model(model, BATCH), list(feeds.values()))[0]
+    expected = ReferenceEvaluator(model).run(None, feeds)[0]
+    assert result.shape == expected.shape == (BATCH, C, 4, 3)
+    np.testing.assert_array_equal(result, expected)
 
 @pytest.mark.parametrize("axis", [1, 2, 0, 4])
 def test_flatten(axis):
@@ -584,7 +643,10 @@ def test_batch_norm_standalone(shape):
              const("mean", rng.normal(0, 0.1, C)), const("var", rng.uniform(0.5, 1.5, C))]
     nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu"),
              helper.make_node("BatchNormalization", ["r", "gamma", "beta", "mean", "var"], ["y"], name="bn")]
-    check(make_model(nodes, {"x": shape}, ["y"], inits))
+    text, _ = check(make_model(nodes, {"x": shape}, ["y"], inits))
+    # Of an image, a 1x1 depthwise Conv (the layer quant-opt fuses into
+    # integers); else a per-channel scale and shift.
+    assert ("linalg.depthwise_conv_2d_nhwc_hwc" in text) == (len(shape) == 4)
 
 
 @pytest.mark.parametrize("opset,axis,shape", [
@@ -1173,6 +1235,33 @@ def test_embedding_lookup(elem):
     with pytest.raises(UnsupportedModelError, match="Gather node 'gather_x': only rows of a constant table"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
+
+
+@pytest.mark.parametrize("source,indices,axis", [
+    ("t", np.array(0), 1),               # ViT's class token: x[:, 0] of (N, tokens, hidden)
+    ("t", np.array(-1), 2),              # a negative scalar index counts from the end
+    ("c", np.array([1, 3, 5]), 1),       # channels in steps of 2, of a Conv's NHWC output
+    ("c", np.array([4]), -1),            # a 1-D list of one index keeps the axis
+], ids=["scalar", "negative", "steps", "one"])
+def test_gather_of_an_activation_at_constant_indices(source, indices, axis):
+    """A slice (less the axis for a scalar index), as onnxruntime computes
+    it; then a Relu on it."""
+    nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["c", "tokens"], ["t"], name="tokens"),
+             helper.make_node("Gather", [source, "indices"], ["g"], name="gather", axis=axis),
+             helper.make_node("Relu", ["g"], ["y"], name="relu")]
+    model = make_model(nodes, IMAGE, ["y"], [weights("w", (8, C, 3, 3), 1),
+                                             const("tokens", [BATCH, 8, H * W], np.int64),
+                                             const("indices", indices, np.int64)])
+    check(model)
+
+
+def test_gather_of_an_activation_at_unordered_indices_refused():
+    nodes = [helper.make_node("Gather", ["x", "indices"], ["y"], name="shuffle", axis=1)]
+    model = make_model(nodes, IMAGE, ["y"], [const("indices", [2, 0], np.int64)])
+    with pytest.raises(UnsupportedModelError, match=r"Gather node 'shuffle': constant indices \[2, 0\] are "
+                                                    "not increasing in equal steps"):
+        import_model(model, BATCH)
 
 def test_integer_input_read_by_anything_else_refused():
     nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]

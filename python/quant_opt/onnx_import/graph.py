@@ -1,6 +1,6 @@
 """Model-level work on the ONNX graph before and around the node-by-node
 import: reading attributes and Constant nodes, the support check, constant
-evaluation (onnx's reference evaluator), GELU fusion, BatchNormalization
+evaluation (onnx's reference evaluator), GELU and LayerNorm fusion, BatchNormalization
 folding and the MatMul biases imported with their MatMul."""
 
 from __future__ import annotations
@@ -198,6 +198,98 @@ def fuse_gelu(model: onnx.ModelProto) -> None:
             chain = [half, div, erf, add, mul]
         removed.update(id(n) for n in chain)
         new_nodes[id(last)] = onnx.helper.make_node("Gelu", [x], [last.output[0]], name=last.name)
+    if not removed:
+        return
+    nodes = []
+    for n in graph.node:
+        if id(n) in new_nodes:
+            nodes.append(new_nodes[id(n)])
+        elif id(n) not in removed:
+            nodes.append(n)
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def fuse_layer_norm(model: onnx.ModelProto) -> None:
+    """Rewrites the form torch exports for LayerNorm below opset 17
+    (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul by a
+    constant scale, Add of a constant bias, over the last axis) into one
+    LayerNormalization node, so that its inner values are not quantized one
+    by one (as at opset 17, where torch exports LayerNormalization)."""
+    graph = model.graph
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            consts[node.output[0]] = constant_node_value(node)
+        elif node.op_type == "Identity" and node.input[0] in consts:  # torch's shared weights
+            consts[node.output[0]] = consts[node.input[0]]
+    producers = {o: n for n in graph.node for o in n.output}
+    readers = {}
+    for n in graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    outputs = {o.name for o in graph.output}
+
+    def readers_of(name, *op_types):
+        """The nodes reading `name` if they are exactly of `op_types` (in
+        any order) and `name` is no graph output."""
+        users = readers.get(name, [])
+        if name in outputs or sorted(u.op_type for u in users) != sorted(op_types):
+            return None
+        return users
+
+    def last_axis_mean(node):
+        if node is None or node.op_type != "ReduceMean" or len(node.input) > 1:
+            return False
+        a = attrs(node)
+        return a.get("axes") == [-1] and a.get("keepdims", 1) == 1
+
+    def const_of(node, name):
+        other = node.input[1] if node.input[0] == name else node.input[0]
+        return other, consts.get(other)
+
+    removed, new_nodes = set(), {}
+    for sub in graph.node:
+        if sub.op_type != "Sub":
+            continue
+        x, mean = sub.input
+        if not last_axis_mean(producers.get(mean)) or producers[mean].input[0] != x \
+                or readers_of(mean, "Sub") is None:
+            continue
+        users = readers_of(sub.output[0], "Pow", "Div")
+        if users is None:
+            continue
+        pow_, div = sorted(users, key=lambda u: u.op_type != "Pow")
+        exponent = consts.get(pow_.input[1])
+        if pow_.input[0] != sub.output[0] or div.input[0] != sub.output[0] or exponent is None \
+                or exponent.size != 1 or float(exponent.reshape(-1)[0]) != 2.0:
+            continue
+        var = readers_of(pow_.output[0], "ReduceMean")
+        if var is None or not last_axis_mean(var[0]):
+            continue
+        add_eps = readers_of(var[0].output[0], "Add")
+        if add_eps is None:
+            continue
+        _, eps = const_of(add_eps[0], var[0].output[0])
+        sqrt = readers_of(add_eps[0].output[0], "Sqrt")
+        if eps is None or eps.size != 1 or sqrt is None or div.input[1] != sqrt[0].output[0] \
+                or readers_of(sqrt[0].output[0], "Div") is None:
+            continue
+        mul = readers_of(div.output[0], "Mul")
+        if mul is None:
+            continue
+        scale_name, scale = const_of(mul[0], div.output[0])
+        add = readers_of(mul[0].output[0], "Add")
+        if scale is None or scale.ndim != 1 or add is None:
+            continue
+        bias_name, bias = const_of(add[0], mul[0].output[0])
+        if bias is None or bias.ndim != 1 or bias.shape != scale.shape:
+            continue
+        chain = [producers[mean], sub, pow_, var[0], add_eps[0], sqrt[0], div, mul[0], add[0]]
+        removed.update(id(n) for n in chain)
+        new_nodes[id(add[0])] = onnx.helper.make_node(
+            "LayerNormalization", [x, scale_name, bias_name], [add[0].output[0]], name=add[0].name,
+            axis=-1, epsilon=float(eps.reshape(-1)[0]))
     if not removed:
         return
     nodes = []

@@ -11,7 +11,7 @@ from onnx import numpy_helper
 from . import contraction, elementwise, normalization, pooling, qoperator, quantized, shape  # noqa: F401
 from .emitter import Emitter, tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
-                    fold_batch_norms, fuse_gelu)
+                    fold_batch_norms, fuse_gelu, fuse_layer_norm)
 from .registry import CONVERTERS, FOLDS, constant_only_ops
 from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
 
@@ -214,6 +214,7 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
         raise UnsupportedModelError("no graph in the model (not an ONNX model?)")
     model = onnx.ModelProto.FromString(model.SerializeToString())
     fuse_gelu(model)
+    fuse_layer_norm(model)
     check_supported(model.graph)
     importer = Importer(model, batch, function)
     text = importer.run()

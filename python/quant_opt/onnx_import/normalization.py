@@ -1,5 +1,6 @@
 """Normalizations and reductions: BatchNormalization (when not folded into
-its Conv, see graph.fold_batch_norms), Softmax, LayerNormalization,
+its Conv, see graph.fold_batch_norms: of an image, a 1x1 depthwise Conv;
+else a per-channel scale and shift), Softmax, LayerNormalization,
 ReduceMean, ReduceSum, ReduceMax and ReduceMin.
 
 Softmax and LayerNormalization expand into reductions and a final
@@ -12,6 +13,7 @@ import math
 
 import numpy as np
 
+from .contraction import conv
 from .elementwise import elementwise
 from .emitter import f32_literal
 from .pooling import pool
@@ -35,6 +37,13 @@ def batch_normalization(ctx, node, inputs, attrs):
     gamma, beta, mean, var = (v.array.astype(np.float64) for v in inputs[1:5])
     a = gamma / np.sqrt(var + attrs.get("epsilon", 1e-5))
     b = beta - mean * a
+    channels = x.shape[1] if len(x.shape) > 1 else 0
+    if len(x.shape) == 4 and channels > 1 and a.size == b.size == channels:
+        # Of an image (DenseNet's BatchNormalization after a Concat): a 1x1
+        # depthwise Conv with a bias, which quant-opt fuses into integers
+        # with a Relu after it (its per-channel weights quantize exactly).
+        weights = Const(a.astype(np.float32).reshape(channels, 1, 1, 1))
+        return conv(ctx, node, [x, weights, Const(b.astype(np.float32))], {"group": channels})
     shape = (1, -1) + (1,) * (len(x.shape) - 2)
     return elementwise(ctx, node, lambda v: ([f"%m = arith.mulf {v[0]}, {v[1]} : f32",
                                              f"%r = arith.addf %m, {v[2]} : f32"], "%r"),

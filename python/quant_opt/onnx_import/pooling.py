@@ -67,10 +67,23 @@ def pool_attrs(node, x, attrs):
         raise UnsupportedModelError(f"{node.op_type} node '{node.name}': dilated pooling")
     padding = pads(node, attrs, x.shape[2:], kernel, strides, [1, 1])
     if attrs.get("ceil_mode", 0):
-        for size, k, s, lo, hi in zip(x.shape[2:], kernel, strides, padding[:2], padding[2:]):
-            if (size + lo + hi - k) % s:
+        padding = list(padding)
+        for axis, (size, k, s) in enumerate(zip(x.shape[2:], kernel, strides)):
+            lo, hi = padding[axis], padding[axis + 2]
+            if (size + lo + hi - k) % s == 0:
+                continue
+            if node.op_type != "MaxPool":
                 raise UnsupportedModelError(f"{node.op_type} node '{node.name}': ceil_mode=1 "
                                             "changes the output size")
+            # One more window at the end, unless it would start in the end
+            # padding (as onnxruntime and torch count): a max pooling gets it
+            # from more end padding with the lowest float, which every
+            # window's elements inside the input outweigh.
+            out = -(-(size + lo + hi - k) // s) + 1
+            if (out - 1) * s >= size + lo:
+                out -= 1
+            padding[axis + 2] = max(hi, (out - 1) * s + k - size - lo)
+        padding = tuple(padding)
     return kernel, strides, padding
 
 

@@ -360,13 +360,46 @@ def pad_op(ctx, node, inputs, attrs):
     return Act(ctx.emitter.pad(x.value, low, high, value, node.name))
 
 
+def gather_slice(ctx, node, x: Act, indices: np.ndarray, axis: int) -> Act:
+    """An activation at constant indices (ViT's class token, `x[:, 0]`): a
+    scalar index, or indices in steps of one sign, is a slice (the moves
+    quant-opt quantizes through), less the axis for a scalar."""
+    x = ctx.to_plain(x, node.name)
+    rank = len(x.shape)
+    if not -rank <= axis < rank:
+        raise UnsupportedModelError(f"Gather node '{node.name}': axis {axis} out of range for rank {rank}")
+    axis %= rank
+    size = x.shape[axis]
+    flat = indices.reshape(-1).astype(np.int64)
+    if indices.ndim > 1 or not len(flat) or flat.min() < -size or flat.max() >= size:
+        raise UnsupportedModelError(f"Gather node '{node.name}': only a scalar or 1-D constant index "
+                                    f"list within the axis (of size {size}) is supported")
+    flat = flat % size
+    step = int(flat[1] - flat[0]) if len(flat) > 1 else 1
+    if step < 1 or np.any(np.diff(flat) != step):
+        raise UnsupportedModelError(f"Gather node '{node.name}': constant indices {flat.tolist()} are not "
+                                    "increasing in equal steps (a slice)")
+    offsets, sizes, strides = [0] * rank, list(x.shape), [1] * rank
+    offsets[axis], sizes[axis], strides[axis] = int(flat[0]), len(flat), step
+    out = tuple(x.shape[:axis]) + tuple(indices.shape) + tuple(x.shape[axis + 1:])
+    sliced = Act(ctx.emitter.op(
+        f"tensor.extract_slice {x.ssa}[{', '.join(map(str, offsets))}] [{', '.join(map(str, sizes))}] "
+        f"[{', '.join(map(str, strides))}] : {tensor_type(x.shape)} to {tensor_type(sizes)}", tuple(sizes),
+        node.name if tuple(sizes) == out else node.name + ".slice"))
+    return reshape(ctx, sliced, out, node.name)
+
+
 @register("Gather")
 def gather(ctx, node, inputs, attrs):
     """An embedding lookup: rows (axis 0) of a constant table at integer
     ids (a model's INT64 / INT32 input). Negative ids count from the end, as
     in ONNX; ids out of range are clamped to the table (onnxruntime refuses
-    them; a read outside the table is no option)."""
+    them; a read outside the table is no option). Or an activation at
+    constant indices (gather_slice)."""
     table, ids = inputs[0], inputs[1]
+    if isinstance(table, Act) and not table.integer_type and isinstance(ids, Const):
+        return gather_slice(ctx, node, ctx.act(node.input[0], node), np.asarray(ids.array),
+                            int(attrs.get("axis", 0)))
     if not isinstance(table, Const) or not isinstance(ids, Act) or not ids.integer_type:
         raise UnsupportedModelError(f"Gather node '{node.name}': only rows of a constant table at "
                                     "integer ids given as a model input (an embedding lookup)")
