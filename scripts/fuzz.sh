@@ -58,7 +58,9 @@ rm -rf "$SEEDS"
 
 # A leak in a fuzz target's input path is not what this run looks for (the
 # MLIR context is torn down per input); the other ASan and UBSan checks stay.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+# allow_user_poisoning=0: see scripts/sanitize.sh (LLVM's allocators poisoned
+# by our instrumented code, handed out by the uninstrumented libMLIR.so).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allow_user_poisoning=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 export ASAN_SYMBOLIZER_PATH="${ASAN_SYMBOLIZER_PATH:-$LLVM_PREFIX/bin/llvm-symbolizer}"
 

@@ -53,8 +53,17 @@ ninja -C "$BUILD_DIR"
 # exit status 1. Error-path tests run `not quant-opt ...`, and `not` accepts
 # status 1 as the expected failure but fails on a signal, so a report in an
 # error path fails the test instead of passing it.
+# allow_user_poisoning=0: LLVM's BumpPtrAllocator poisons the unused rest of
+# each slab when compiled under ASan and unpoisons what it hands out. Our
+# instrumented code and the uninstrumented libMLIR.so allocate from the same
+# allocators (the context's attribute and location storage): a slab our
+# code allocated and poisoned, then handed out by libMLIR's copy of
+# Allocate (which does not unpoison), is reported as use-after-poison when
+# libMLIR writes to it (the parser storing a location after a qnn attribute
+# was created). Not a bug of either; the option turns the allocator's manual
+# poisoning off and keeps every other check.
 leaks="${SANITIZE_LEAKS:-0}"
-export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=$leaks}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=$leaks:allow_user_poisoning=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-abort_on_error=1:print_stacktrace=1}"
 export ASAN_SYMBOLIZER_PATH="${ASAN_SYMBOLIZER_PATH:-$LLVM_PREFIX/bin/llvm-symbolizer}"
 log "ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
