@@ -267,16 +267,6 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _finite(value):
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="torchvision_check", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -321,6 +311,7 @@ def main(argv=None) -> int:
                       + (f": {result['error'].splitlines()[0][:300]}" if "error" in result else ""),
                       file=sys.stderr, flush=True)
                 if args.json:
+                    from .evaluate import _finite
                     args.json.write_text(json.dumps(_finite(results), indent=1) + "\n")
     print(table(results))
     return 0 if all(passed(r) for r in results) else 1

@@ -139,6 +139,16 @@ def find_matmul_biases(values: dict, graph) -> dict:
     return biases
 
 
+def _replace_nodes(graph: onnx.GraphProto, removed: set, new_nodes: dict) -> None:
+    """Drops the nodes whose id() is in `removed`, except those `new_nodes`
+    maps (by id()) to the node that takes their place."""
+    if not removed:
+        return
+    nodes = [new_nodes.get(id(n), n) for n in graph.node if id(n) in new_nodes or id(n) not in removed]
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
 def fuse_gelu(model: onnx.ModelProto) -> None:
     """Rewrites the erf form torch exports for GELU (x * 0.5 * (1 + erf(x /
     sqrt 2)), in any order of the products) into one Gelu node, so that its
@@ -198,16 +208,7 @@ def fuse_gelu(model: onnx.ModelProto) -> None:
             chain = [half, div, erf, add, mul]
         removed.update(id(n) for n in chain)
         new_nodes[id(last)] = onnx.helper.make_node("Gelu", [x], [last.output[0]], name=last.name)
-    if not removed:
-        return
-    nodes = []
-    for n in graph.node:
-        if id(n) in new_nodes:
-            nodes.append(new_nodes[id(n)])
-        elif id(n) not in removed:
-            nodes.append(n)
-    del graph.node[:]
-    graph.node.extend(nodes)
+    _replace_nodes(graph, removed, new_nodes)
 
 
 def fuse_layer_norm(model: onnx.ModelProto) -> None:
@@ -290,13 +291,4 @@ def fuse_layer_norm(model: onnx.ModelProto) -> None:
         new_nodes[id(add[0])] = onnx.helper.make_node(
             "LayerNormalization", [x, scale_name, bias_name], [add[0].output[0]], name=add[0].name,
             axis=-1, epsilon=float(eps.reshape(-1)[0]))
-    if not removed:
-        return
-    nodes = []
-    for n in graph.node:
-        if id(n) in new_nodes:
-            nodes.append(new_nodes[id(n)])
-        elif id(n) not in removed:
-            nodes.append(n)
-    del graph.node[:]
-    graph.node.extend(nodes)
+    _replace_nodes(graph, removed, new_nodes)

@@ -242,7 +242,7 @@ struct QNNEqualizeCrossLayerPass
           !matchBiasAdd(generic, input, /*channelAxis=*/3))
         return std::nullopt;
       pair.bias = getOwnConstant(generic, 1);
-      if (!pair.bias || pair.bias->get().getType() == nullptr ||
+      if (!pair.bias ||
           cast<RankedTensorType>(pair.bias->get().getType()).getRank() != 1)
         return std::nullopt;
       op = contraction;

@@ -36,6 +36,48 @@ using namespace mlir::qnn::fusion;
 
 namespace {
 
+/// The float constant a tensor.pad pads with, if it pads with one.
+std::optional<APFloat> getConstantPadValue(tensor::PadOp pad) {
+  Value value = pad.getConstantPaddingValue();
+  FloatAttr attr;
+  if (!value || !matchPattern(value, m_Constant(&attr)))
+    return std::nullopt;
+  return attr.getValue();
+}
+
+/// `op`, a pad, a transpose or an op that does not look at element types
+/// (reshapes, slices, concatenation), applied to the stored values `stored`
+/// (its data operands, in order) with result type `resultType`; a pad pads
+/// with `storedPad`.
+Value moveStoredValues(PatternRewriter &rewriter, Operation *op,
+                       ValueRange stored, RankedTensorType resultType,
+                       int64_t storedPad) {
+  Location loc = op->getLoc();
+  if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+    Value padConstant = arith::ConstantOp::create(
+        rewriter, loc,
+        IntegerAttr::get(resultType.getElementType(), storedPad));
+    return tensor::PadOp::create(rewriter, loc, resultType, stored[0],
+                                 pad.getMixedLowPad(), pad.getMixedHighPad(),
+                                 padConstant, pad.getNofold());
+  }
+  if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
+    Value init = tensor::EmptyOp::create(
+        rewriter, loc,
+        tensor::getMixedSizes(rewriter, loc, transpose.getInit()),
+        resultType.getElementType());
+    return linalg::TransposeOp::create(rewriter, loc, stored[0], init,
+                                       transpose.getPermutation())
+        .getResult()[0];
+  }
+  IRMapping mapping;
+  for (auto [operand, value] : llvm::zip(op->getOperands(), stored))
+    mapping.map(operand, value);
+  Operation *clone = rewriter.clone(*op, mapping);
+  clone->getResult(0).setType(resultType);
+  return clone->getResult(0);
+}
+
 /// quantize(op(dequantize(q))) with one type on both sides, where `op` only
 /// moves or selects values, is op(q): the op runs on the stored values.
 /// (qnn-insert-qdq gives such outputs their input's type.) An input of
@@ -72,6 +114,15 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
         return failure();
       dequantized.push_back(dequantize);
     }
+    // The padding value, quantized like everything else.
+    int64_t storedPad = 0;
+    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
+      std::optional<APFloat> padValue = getConstantPadValue(pad);
+      if (!padValue)
+        return failure();
+      storedPad = quantizeValue(*padValue, type.getScale(), type.getZeroPoint(),
+                                type, quantize.getRounding());
+    }
     SmallVector<Value> stored;
     for (DequantizeOp dequantize : dequantized) {
       Value input = dequantize.getInput();
@@ -84,31 +135,7 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
     }
     auto resultType = getStoredValuesType(quantize.getType());
     Value result;
-    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
-      // The padding value, quantized like everything else.
-      auto yield =
-          cast<tensor::YieldOp>(pad.getRegion().front().getTerminator());
-      FloatAttr padValue;
-      if (!matchPattern(yield.getValue(), m_Constant(&padValue)))
-        return failure();
-      int64_t storedPad =
-          quantizeValue(padValue.getValue(), type.getScale(),
-                        type.getZeroPoint(), type, quantize.getRounding());
-      Value padConstant = arith::ConstantOp::create(
-          rewriter, loc,
-          IntegerAttr::get(resultType.getElementType(), storedPad));
-      result = tensor::PadOp::create(
-          rewriter, loc, resultType, stored[0], pad.getMixedLowPad(),
-          pad.getMixedHighPad(), padConstant, pad.getNofold());
-    } else if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
-      Value init = tensor::EmptyOp::create(
-          rewriter, loc,
-          tensor::getMixedSizes(rewriter, loc, transpose.getInit()),
-          resultType.getElementType());
-      result = linalg::TransposeOp::create(rewriter, loc, stored[0], init,
-                                           transpose.getPermutation())
-                   .getResult()[0];
-    } else if (auto pool = dyn_cast<linalg::PoolingNhwcMaxOp>(op)) {
+    if (auto pool = dyn_cast<linalg::PoolingNhwcMaxOp>(op)) {
       // Start from the smallest stored value; compare with the storage's
       // signedness.
       Value empty = tensor::EmptyOp::create(
@@ -134,14 +161,7 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
                      rewriter, loc, resultType, inputs, init, attributes)
                      .getResult(0);
     } else {
-      // Reshapes, slices and concatenation do not look at element types.
-      IRMapping mapping;
-      for (auto [operand, value] :
-           llvm::zip(op->getOperands().take_front(numData), stored))
-        mapping.map(operand, value);
-      Operation *clone = rewriter.clone(*op, mapping);
-      clone->getResult(0).setType(resultType);
-      result = clone->getResult(0);
+      result = moveStoredValues(rewriter, op, stored, resultType, storedPad);
     }
     rewriter.replaceOpWithNewOp<quant::StorageCastOp>(
         quantize, quantize.getType(), result);
@@ -179,44 +199,18 @@ struct SinkDequantize : public RewritePattern {
         llvm::any_of(op->getResult(0).getUsers(),
                      [](Operation *user) { return isa<QuantizeOp>(user); }))
       return failure();
-    Location loc = op->getLoc();
-    auto storedResultType = getStoredValuesType(resultType.clone(type));
-    Value padConstant;
     if (auto pad = dyn_cast<tensor::PadOp>(op)) {
-      auto yield =
-          cast<tensor::YieldOp>(pad.getRegion().front().getTerminator());
-      FloatAttr padValue;
-      if (!matchPattern(yield.getValue(), m_Constant(&padValue)) ||
-          !padValue.getValue().isZero())
+      std::optional<APFloat> padValue = getConstantPadValue(pad);
+      if (!padValue || !padValue->isZero())
         return failure();
-      padConstant = arith::ConstantOp::create(
-          rewriter, loc,
-          IntegerAttr::get(storedResultType.getElementType(),
-                           type.getZeroPoint()));
     }
+    Location loc = op->getLoc();
     Value stored = quant::StorageCastOp::create(
         rewriter, loc, getStoredValuesType(inputType), dequantize.getInput());
-    Value result;
-    if (auto pad = dyn_cast<tensor::PadOp>(op)) {
-      result = tensor::PadOp::create(
-          rewriter, loc, storedResultType, stored, pad.getMixedLowPad(),
-          pad.getMixedHighPad(), padConstant, pad.getNofold());
-    } else if (auto transpose = dyn_cast<linalg::TransposeOp>(op)) {
-      Value init = tensor::EmptyOp::create(
-          rewriter, loc,
-          tensor::getMixedSizes(rewriter, loc, transpose.getInit()),
-          storedResultType.getElementType());
-      result = linalg::TransposeOp::create(rewriter, loc, stored, init,
-                                           transpose.getPermutation())
-                   .getResult()[0];
-    } else {
-      // Reshapes and slices do not look at element types.
-      IRMapping mapping;
-      mapping.map(op->getOperand(0), stored);
-      Operation *clone = rewriter.clone(*op, mapping);
-      clone->getResult(0).setType(storedResultType);
-      result = clone->getResult(0);
-    }
+    // A zero padding is the zero point.
+    Value result = moveStoredValues(rewriter, op, stored,
+                                    getStoredValuesType(resultType.clone(type)),
+                                    type.getZeroPoint());
     Value quantized = quant::StorageCastOp::create(
         rewriter, loc, resultType.clone(type), result);
     rewriter.replaceOpWithNewOp<DequantizeOp>(op, resultType, quantized);
