@@ -11,7 +11,7 @@ from onnx import numpy_helper
 from . import contraction, elementwise, normalization, pooling, qoperator, quantized, shape  # noqa: F401
 from .emitter import Emitter, tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
-                    fold_batch_norms, fuse_gelu, fuse_layer_norm)
+                    fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)
 from .registry import CONVERTERS, FOLDS, constant_only_ops
 from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
 
@@ -82,7 +82,7 @@ class Importer:
     # --- the model --------------------------------------------------------
     def run(self) -> str:
         for init in self.graph.initializer:
-            self.values[init.name] = Const(numpy_helper.to_array(init), onnx_type=init.data_type)
+            self.values[init.name] = Const(initializer_array(init), onnx_type=init.data_type)
         for node in self.graph.node:
             if node.op_type == "Constant":
                 value = next((a.t for a in node.attribute if a.name == "value"), None)
