@@ -54,6 +54,17 @@ REWRITE_RECIPES = [
     ("W4A8 per-tensor + cross-layer equalization", "weight-bits=4 weight-granularity=per_tensor", CLE),
     ("W4A8 per-channel + cross-layer equalization", "weight-bits=4", CLE),
 ]
+# Quantization-aware fine-tuning rows (quant-qat): weight bits, on the
+# models whose ops quant-qat runs; each exported QDQ model is evaluated as
+# quant-eval evaluates QDQ models, its drop against the original float model.
+QAT_BITS = (8, 4)
+QAT_EPOCHS = 2
+
+
+def qat_name(bits: int, epochs: int) -> str:
+    return f"W{bits}A8 per-channel, QAT ({epochs} epoch{'s' if epochs != 1 else ''}, quant-qat)"
+
+
 PEER = "onnxruntime quantize_static, W8A8 per-channel (peer)"
 # The automatic mixed-precision row: quant-mixed's search (on the data set's
 # validation split) for this top-1 budget, its recipe evaluated like the rest.
@@ -137,9 +148,46 @@ def rewritten_row(evaluation: Evaluation, recipe: str, options: str, passes: str
     return report
 
 
+def qat_row(evaluation: Evaluation, bits: int, epochs: int, work: Path) -> dict:
+    """quant-qat's fine-tune of the model at `bits`-bit weights for `epochs`
+    epochs, exported as QDQ and evaluated as such (quant-opt's integer
+    program against the QDQ program simulated in float); its top-1 drop
+    against `evaluation`'s float model, the original."""
+    import onnx
+    from . import qat
+    work.mkdir()
+    model = onnx.load(str(evaluation.config.model))
+    module, log = qat.fine_tune(model, evaluation.config.data, bits, epochs, verbose=False)
+    path = work / "model-qat.onnx"
+    onnx.save(qat.export_qdq(model, module, bits), str(path))
+    config = dataclasses.replace(evaluation.config, model=path, layer_samples=0, verbose=False)
+    exported = Evaluation(config, work)
+    exported.prepare()
+    report = exported.run_qdq()
+    report["qat"] = {"epochs": epochs, "weight_bits": bits, "log": log}
+    if "quantized_top1" in report and evaluation.y_eval is not None:
+        report["qdq_float_top1"] = report["float_top1"]
+        report["float_top1"] = topk(evaluation.float_out, evaluation.y_eval, 1)
+        report["top1_drop"] = report["float_top1"] - report["quantized_top1"]
+    return report
+
+
+def qat_runs(path: Path, data: str, task: str) -> bool:
+    """Whether quant-qat can fine-tune this model (PyTorch installed, its
+    data set's training split, all its ops implemented)."""
+    try:
+        import onnx
+        from . import qat
+        qat._torch()
+        qat.plan(onnx.load(str(path)))
+    except Exception:  # noqa: BLE001 - any refusal means no row
+        return False
+    return data in datasets.NAMES and task == "classification"
+
+
 def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verbose: bool,
           pretrained: bool = False, batch: int = 100, peer: bool = True, mixed: bool = True,
-          rewrite_recipes=()) -> list[dict]:
+          rewrite_recipes=(), qat_epochs: int = 0) -> list[dict]:
     models = bundled_models(pretrained)
     results = []
     for name in names:
@@ -168,6 +216,18 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
                 if verbose:
                     print(f"{name}: {recipe}", file=sys.stderr)
                 rows.append(rewritten_row(evaluation, recipe, options, passes, Path(tmp) / f"rewrite{len(rows)}"))
+            if qat_epochs > 0 and qat_runs(path, data, task):
+                for bits in QAT_BITS:
+                    name_qat = qat_name(bits, qat_epochs)
+                    if verbose:
+                        print(f"{name}: {name_qat}", file=sys.stderr)
+                    from .qat import QatError
+                    try:
+                        report = qat_row(evaluation, bits, qat_epochs, Path(tmp) / f"qat{bits}")
+                    except (EvaluationError, QatError) as error:
+                        report = {"error": str(error).strip().splitlines()[-1]}
+                    report["recipe_name"] = name_qat
+                    rows.append(report)
             if mixed and data in datasets.NAMES and calibration is None and task == "classification":
                 if verbose:
                     print(f"{name}: {MIXED}", file=sys.stderr)
@@ -220,7 +280,13 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
              "equalization* quantize the float model rewritten by `qnn-equalize-cross-layer` "
              "(docs/Quantization.md; a ReLU6 between equalized convolutions becomes a ReLU), "
              "calibrated again; their drop is against the original float model's top-1, their "
-             "agreement and SQNR against the rewritten one's.",
+             "agreement and SQNR against the rewritten one's. The rows *QAT (N epochs, quant-qat)* "
+             "are the model fine-tuned by `scripts/quant-qat` for N epochs of the training split with "
+             "fake quantization (docs/Quantization.md, \"Quantization-aware fine-tuning\"), exported "
+             "as a QDQ model and evaluated as quant-eval evaluates QDQ models: top-1 of quant-opt's "
+             "integer program, its drop against the original float model, agreement and SQNR "
+             "against the QDQ program simulated in float; only for models whose ops quant-qat runs "
+             "in PyTorch (not the transformer).",
              ""]
     if plot:
         lines += [f"![accuracy drop against weight bytes]({plot})", ""]
@@ -303,6 +369,9 @@ def main(argv=None) -> int:
                         help="leave out the onnxruntime quantize_static row")
     parser.add_argument("--no-mixed", action="store_true",
                         help=f"leave out the automatic mixed-precision row ({MIXED})")
+    parser.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS,
+                        help="epochs of the quantization-aware fine-tuning rows (quant-qat, W8A8 and "
+                             f"W4A8; needs PyTorch; 0: leave them out; default: {QAT_EPOCHS})")
     parser.add_argument("--layer-samples", type=int, default=200,
                         help="samples for the per-layer table of the first recipe (0: none)")
     parser.add_argument("-o", "--output", type=Path, help="Markdown file to write (e.g. docs/Accuracy.md)")
@@ -337,7 +406,8 @@ def _run(args, argv) -> int:
     results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet, args.pretrained,
                     args.batch, peer=not args.no_peer and not args.short,
                     mixed=not args.no_mixed and not args.short,
-                    rewrite_recipes=REWRITE_RECIPES if recipe_set == "full" else ())
+                    rewrite_recipes=REWRITE_RECIPES if recipe_set == "full" else (),
+                    qat_epochs=args.qat_epochs if recipe_set == "full" else 0)
     command = ("scripts/quant-sweep " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     seconds = round(time.time() - started)
     for result in results:
