@@ -1186,6 +1186,50 @@ def test_reshape_non_constant_shape():
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
+def test_graph_inputs_bound_to_constants(tmp_path):
+    """Weights and a shape given as graph inputs (as onnx's backend tests
+    and some exporters do), bound to values with `constants`: the model
+    then imports as with initializers, and computes what onnxruntime
+    computes with those values fed; the bound inputs are not arguments."""
+    nodes = [conv_node("conv", "x", "c", "w", "b", pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["c", "shape"], ["y"], name="reshape")]
+    graph = helper.make_graph(nodes, "test",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [BATCH, C, H, W]),
+                               helper.make_tensor_value_info("w", TensorProto.FLOAT, [8, C, 3, 3]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [8]),
+                               helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rng = np.random.default_rng(5)
+    feeds = {"x": rng.normal(0, 1, (BATCH, C, H, W)).astype(np.float32),
+             "w": rng.normal(0, 0.5, (8, C, 3, 3)).astype(np.float32),
+             "b": rng.normal(0, 0.5, 8).astype(np.float32), "shape": np.array([BATCH, -1], np.int64)}
+    with pytest.raises(UnsupportedModelError, match="Conv node 'conv': weights must be constant"):
+        import_model(model)
+    constants = {k: v for k, v in feeds.items() if k != "x"}
+    text = import_model(model, constants=constants)
+    assert text.count("%arg") == text.count("%arg0")  # x is the only argument
+    result, = run_module(text, [feeds["x"]])
+    np.testing.assert_allclose(result, reference(model, feeds)[0], rtol=1e-5, atol=1e-5)
+    # The command line: --constant NAME=FILE.npy.
+    onnx.save(model, tmp_path / "m.onnx")
+    args = [str(tmp_path / "m.onnx"), "-o", str(tmp_path / "m.mlir")]
+    for name, array in constants.items():
+        np.save(tmp_path / f"{name}.npy", array)
+        args += ["--constant", f"{name}={tmp_path / name}.npy"]
+    assert run_cli(*args).returncode == 0
+    assert (tmp_path / "m.mlir").read_text() == text
+    # A value of another type or shape than declared, or for no input.
+    with pytest.raises(UnsupportedModelError, match=r"input 'shape' is given as a constant of type int32; "
+                                                    "the model declares INT64"):
+        import_model(model, constants={**constants, "shape": np.array([BATCH, -1], np.int32)})
+    with pytest.raises(UnsupportedModelError, match=r"input 'b' is given as a constant of shape \(4,\); "
+                                                    r"the model declares \(8,\)"):
+        import_model(model, constants={**constants, "b": np.zeros(4, np.float32)})
+    with pytest.raises(UnsupportedModelError, match="constants given for bias, which are not inputs"):
+        import_model(model, constants={**constants, "bias": np.zeros(8, np.float32)})
+
+
 @pytest.mark.parametrize("elem,low,high", [
     (TensorProto.UINT8, 0, 256), (TensorProto.INT8, -128, 128), (TensorProto.UINT16, 0, 65536),
     (TensorProto.INT32, -2**31, 2**31), (TensorProto.INT64, -2**40, 2**40)],

@@ -21,8 +21,10 @@ class Importer:
     value so far (`values`), the layout helpers, and what quant-eval's
     reference receives (`contractions`, `clamps`, `adds`, `average_pools`)."""
 
-    def __init__(self, model: onnx.ModelProto, batch: int, function: str):
+    def __init__(self, model: onnx.ModelProto, batch: int, function: str, constants: dict | None = None):
         self.model = model
+        # Graph inputs bound to values (import_model's `constants`).
+        self.constants = dict(constants or {})
         self.graph = model.graph
         self.batch = batch
         self.function = function
@@ -83,6 +85,11 @@ class Importer:
     def run(self) -> str:
         for init in self.graph.initializer:
             self.values[init.name] = Const(numpy_helper.to_array(init), onnx_type=init.data_type)
+        for inp in self.graph.input:
+            if inp.name in self.constants:
+                elem = inp.type.tensor_type.elem_type
+                self.values[inp.name] = Const(self.constant_input(inp, self.constants[inp.name]),
+                                              onnx_type=elem or None)
         for node in self.graph.node:
             if node.op_type == "Constant":
                 value = next((a.t for a in node.attribute if a.name == "value"), None)
@@ -92,7 +99,7 @@ class Importer:
         nodes = fold_batch_norms(self.values, self.graph, list(self.graph.node))
         initializer_names = {i.name for i in self.graph.initializer}
         for inp in self.graph.input:
-            if inp.name in initializer_names:
+            if inp.name in initializer_names or inp.name in self.constants:
                 continue
             shape, elem = self.input_shape(inp)
             integer = elem if elem != onnx.TensorProto.FLOAT else None
@@ -138,6 +145,28 @@ class Importer:
                                         "end the model with DequantizeLinear")
         plain = self.to_plain(qoperator.dequantized(self, value, name + ".dequantize"), name)
         return qoperator.quantized(self, plain, value.qparams, name + ".quantize")
+
+    def constant_input(self, inp, value) -> np.ndarray:
+        """The value bound to the graph input `inp`, checked against the
+        type and the fixed dims the model declares."""
+        array = np.asarray(value)
+        elem = inp.type.tensor_type.elem_type
+        if elem:
+            try:
+                declared = onnx.helper.tensor_dtype_to_np_dtype(elem)
+            except (KeyError, ValueError):
+                declared = None
+            if declared is not None and array.dtype != declared:
+                raise UnsupportedModelError(
+                    f"input '{inp.name}' is given as a constant of type {array.dtype}; the model "
+                    f"declares {onnx.TensorProto.DataType.Name(elem)}")
+        dims = inp.type.tensor_type.shape.dim if inp.type.tensor_type.HasField("shape") else None
+        if dims is not None and (len(dims) != array.ndim or any(
+                d.HasField("dim_value") and d.dim_value != n for d, n in zip(dims, array.shape))):
+            declared = tuple(d.dim_value if d.HasField("dim_value") else "?" for d in dims)
+            raise UnsupportedModelError(f"input '{inp.name}' is given as a constant of shape "
+                                        f"{array.shape}; the model declares {declared}")
+        return array
 
     def input_shape(self, inp) -> tuple:
         dims = []
@@ -202,8 +231,13 @@ class Importer:
 
 
 def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
-                 details: dict | None = None) -> str:
+                 details: dict | None = None, constants: dict | None = None) -> str:
     """The MLIR text of `model`: one function, symbolic dims fixed to `batch`.
+    `constants` binds graph inputs (by name) to values: each becomes a
+    constant of the model, as an initializer would be, and is not an
+    argument of the function (the model specialized to those values: the
+    weights, shapes or axes an exporter left as inputs; `constant_inputs`
+    in the registry says where an op needs one).
     If `details` is given, it receives what an independent reference needs:
     "contractions" (by node name: kind, the location name of the input,
     weight and bias as emitted, strides, dilations), "adds" (Adds of two
@@ -216,7 +250,11 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
     fuse_gelu(model)
     fuse_layer_norm(model)
     check_supported(model.graph)
-    importer = Importer(model, batch, function)
+    unknown = set(constants or {}) - {i.name for i in model.graph.input}
+    if unknown:
+        raise UnsupportedModelError(f"constants given for {', '.join(sorted(unknown))}, which "
+                                    "are not inputs of the graph")
+    importer = Importer(model, batch, function, constants)
     text = importer.run()
     if details is not None:
         details["contractions"] = importer.contractions

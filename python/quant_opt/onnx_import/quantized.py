@@ -109,7 +109,7 @@ def weight(ctx, const: Const, array: np.ndarray, axis_map) -> Value:
     return e.op(f"qnn.dequantize {q.ssa} : {q.type} -> {tensor_type(array.shape)}", array.shape)
 
 
-@register("QuantizeLinear")
+@register("QuantizeLinear", constant_inputs=(1, 2))
 def quantize(ctx, node, inputs, attrs):
     x = ctx.act(node.input[0], node)
     q = qparams(node, inputs, attrs, len(x.shape), quantized_dtype(attrs))
@@ -119,7 +119,7 @@ def quantize(ctx, node, inputs, attrs):
     return Act(value, x.nhwc, q)
 
 
-@register("DequantizeLinear", reads_quantized=True)
+@register("DequantizeLinear", reads_quantized=True, constant_inputs=(1, 2))
 def dequantize(ctx, node, inputs, attrs):
     x = ctx.values[node.input[0]]
     if not isinstance(x, Act) or x.qtype is None:

@@ -165,7 +165,7 @@ def flatten(ctx, node, inputs, attrs):
     return reshape(ctx, x, shape, node.name)
 
 
-@register("Reshape")
+@register("Reshape", constant_inputs=(1,))
 def reshape_op(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     target = inputs[1]
@@ -182,7 +182,7 @@ def reshape_op(ctx, node, inputs, attrs):
     return reshape(ctx, x, tuple(shape), node.name)
 
 
-@register("Unsqueeze")
+@register("Unsqueeze", constant_inputs=(1,))
 def unsqueeze(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     axes = axes_of(node, inputs, attrs, len(x.shape), added=True)
@@ -194,7 +194,7 @@ def unsqueeze(ctx, node, inputs, attrs):
     return reshape(ctx, x, tuple(shape), node.name)
 
 
-@register("Squeeze")
+@register("Squeeze", constant_inputs=(1,))
 def squeeze(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     axes = axes_of(node, inputs, attrs, len(x.shape))
@@ -205,7 +205,7 @@ def squeeze(ctx, node, inputs, attrs):
     return reshape(ctx, x, tuple(d for i, d in enumerate(x.shape) if i not in axes), node.name)
 
 
-@register("Slice")
+@register("Slice", constant_inputs=(1, 2, 3, 4))
 def slice_op(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     rank = len(x.shape)
@@ -240,7 +240,7 @@ def slice_op(ctx, node, inputs, attrs):
                               f"{tensor_type(x.shape)} to {tensor_type(sizes)}", sizes, node.name))
 
 
-@register("Dropout")
+@register("Dropout", constant_inputs=(1, 2))
 def dropout(ctx, node, inputs, attrs):
     if len(node.output) > 1 and node.output[1]:
         raise UnsupportedModelError(f"Dropout node '{node.name}': the mask output")
@@ -299,7 +299,7 @@ def concat(ctx, node, inputs, attrs):
                               f"{tensor_type(physical)}", physical, node.name), nhwc)
 
 
-@register("Split")
+@register("Split", constant_inputs=(1,))
 def split(ctx, node, inputs, attrs):
     """Slices along one axis, in the stored layout (an NHWC activation stays
     NHWC). Sizes from the `split` input (opset 13+) or attribute, else equal
@@ -336,7 +336,7 @@ def split(ctx, node, inputs, attrs):
     return results
 
 
-@register("Pad")
+@register("Pad", constant_inputs=(1, 2, 3))
 def pad_op(ctx, node, inputs, attrs):
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
