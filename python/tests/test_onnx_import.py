@@ -710,6 +710,78 @@ def test_qdq_mismatched_dequantize_rejected():
         import_model(model)
 
 
+def onnx_reference(model, feeds):
+    """ONNX's own definition of the model's ops (onnx's reference
+    evaluator)."""
+    from onnx.reference import ReferenceEvaluator
+    return ReferenceEvaluator(model).run(None, feeds)
+
+
+@pytest.mark.parametrize("axis,block,dtype", [(1, 2, np.uint8), (-1, 4, np.int8), (0, 3, np.int16)],
+                         ids=["axis1-u8", "last-axis-i8", "axis0-i16"])
+def test_blocked_qdq_activation(axis, block, dtype):
+    """Opset 21's blocked QuantizeLinear / DequantizeLinear of an activation
+    (a sub-channel type): the integers and the dequantized values bit for
+    bit as ONNX defines them, halves (ties to even) and saturation
+    included."""
+    shape = (3, 6, 4) if axis != -1 else (2, 3, 8)
+    rng = np.random.default_rng(11)
+    scale_shape = list(shape)
+    scale_shape[axis] //= block
+    scales = rng.uniform(0.05, 0.2, scale_shape).astype(np.float32)
+    info = np.iinfo(dtype)
+    zps = rng.integers(max(info.min, -20), min(info.max, 20) + 1, scale_shape).astype(dtype)
+    blocks_of = lambda a: np.repeat(a, block, axis=axis)  # noqa: E731
+    # Halves of the scale (ties), values far outside the range, and noise.
+    x = (rng.integers(-300, 300, shape) + 0.5 * rng.integers(0, 2, shape)) * blocks_of(scales) \
+        + rng.normal(0, 0.01, shape) * rng.integers(0, 2, shape)
+    x = x.astype(np.float32)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q", axis=axis, block_size=block),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq", axis=axis, block_size=block)]
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("q", elem, shape),
+                               helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+                              [const("s", scales), const("z", zps, dtype)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    onnx.checker.check_model(model, full_check=True)
+    text = import_model(model)
+    assert f"!quant.uniform<{'u' if dtype == np.uint8 else 'i'}{np.dtype(dtype).itemsize * 8}:f32:{{" in text
+    q, y = run_module(text, [x])
+    want_q, want_y = onnx_reference(model, {"x": x})
+    assert q.dtype == want_q.dtype and np.array_equal(q, want_q)
+    assert np.array_equal(y, want_y)
+    # DequantizeLinear of an integer model input in blocks.
+    dq = helper.make_graph([nodes[1]], "test", [helper.make_tensor_value_info("q", elem, shape)],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+                           [const("s", scales), const("z", zps, dtype)])
+    dq = helper.make_model(dq, opset_imports=[helper.make_opsetid("", 21)])
+    y, = run_module(import_model(dq), [want_q])
+    assert np.array_equal(y, want_y)
+
+
+def test_blocked_qdq_refusals():
+    """A partial last block (ONNX allows it, a sub-channel type does not)
+    and blocked weights of a contraction are refused by name."""
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], name="q5", axis=1, block_size=2),
+             helper.make_node("DequantizeLinear", ["q", "s"], ["y"], name="dq5", axis=1, block_size=2)]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
+                              [const("s", np.full((2, 3), 0.1))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    with pytest.raises(UnsupportedModelError, match=r"QuantizeLinear node 'q5': block_size 2 with scales of "
+                                                    r"shape \(2, 3\) does not tile a tensor of shape \(2, 5\)"):
+        import_model(model)
+    nodes = [helper.make_node("DequantizeLinear", ["wq", "s"], ["w"], name="w_dq", axis=0, block_size=2),
+             helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+                              [const("wq", np.ones((4, 3)), np.int8), const("s", np.full((2, 3), 0.1))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    with pytest.raises(UnsupportedModelError, match="quantized in blocks"):
+        import_model(model)
+
+
 @pytest.mark.parametrize("weight_form", ["int8", "int8-no-zero-point", "float-q"])
 def test_qdq_per_channel_conv_weights(weight_form):
     """Per-channel (axis 0) int8 Conv weights: an int8 initializer read by

@@ -16,6 +16,12 @@ from .registry import CONVERTERS, FOLDS, constant_only_ops
 from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
 
 
+# The ONNX element types NumPy holds as themselves.
+NUMPY_TYPES = frozenset(getattr(onnx.TensorProto, t) for t in (
+    "FLOAT", "DOUBLE", "FLOAT16", "BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
+    "UINT64"))
+
+
 class Importer:
     """What converters see of the import: the emitter, every ONNX tensor's
     value so far (`values`), the layout helpers, and what quant-eval's
@@ -151,12 +157,11 @@ class Importer:
         type and the fixed dims the model declares."""
         array = np.asarray(value)
         elem = inp.type.tensor_type.elem_type
-        if elem:
-            try:
-                declared = onnx.helper.tensor_dtype_to_np_dtype(elem)
-            except (KeyError, ValueError):
-                declared = None
-            if declared is not None and array.dtype != declared:
+        # (Types NumPy lacks, INT4, FLOAT8, BFLOAT16, are given as onnx reads
+        # them, in a stand-in type: as for an initializer, not checked.)
+        if elem in NUMPY_TYPES:
+            declared = onnx.helper.tensor_dtype_to_np_dtype(elem)
+            if array.dtype != declared:
                 raise UnsupportedModelError(
                     f"input '{inp.name}' is given as a constant of type {array.dtype}; the model "
                     f"declares {onnx.TensorProto.DataType.Name(elem)}")
