@@ -1248,7 +1248,7 @@ def test_reshape_non_constant_shape():
     nodes = [helper.make_node("Cast", ["s"], ["si"], name="cast", to=TensorProto.INT64),
              helper.make_node("Reshape", ["x", "si"], ["y"], name="reshape")]
     model = make_model(nodes, {"x": ["N", 4, 6], "s": [3]}, ["y"])
-    with pytest.raises(UnsupportedModelError, match="Cast node 'cast': only to FLOAT on activations"):
+    with pytest.raises(UnsupportedModelError, match="Reshape node 'reshape': the shape must be constant"):
         import_model(model)
     graph = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")], "test",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 6]),
@@ -1327,6 +1327,78 @@ def test_integer_input_cast_to_float(elem, low, high):
     assert f"arith.{convert}" in text
 
 
+def typed_model(nodes, inputs, outputs, initializers=()):
+    """A model of typed inputs and outputs: name -> (ONNX type, shape)."""
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info(n, t, s) for n, (t, s) in inputs.items()],
+                              [helper.make_tensor_value_info(n, t, s) for n, (t, s) in outputs.items()],
+                              list(initializers))
+    return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                                             strict_mode=True)
+
+
+def check_exact(model, feeds):
+    """Imports and runs `model`; every output equal to onnxruntime's, in
+    the declared type (MLIR integers are signless: read as that type)."""
+    results = run_module(import_model(model), list(feeds.values()))
+    for out, got, want in zip(model.graph.output, results, reference(model, feeds)):
+        got = got.view(want.dtype) if got.dtype.kind in "iu" and want.dtype.kind in "iu" else got
+        assert got.dtype == want.dtype and np.array_equal(got, want), out.name
+
+
+@pytest.mark.parametrize("elem", [TensorProto.INT32, TensorProto.INT64])
+def test_integer_elementwise_on_activations(elem):
+    """Add, Sub, Mul (wrapping), Div (toward zero), Max, Min of integer
+    activations and constants with broadcasting, then Casts to INT8
+    (wrapping), BOOL and FLOAT: as onnxruntime computes them."""
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add"),
+             helper.make_node("Mul", ["s", "k"], ["m"], name="mul"),
+             helper.make_node("Sub", ["m", "b"], ["d"], name="sub"),
+             helper.make_node("Div", ["d", "k"], ["q"], name="div"),
+             helper.make_node("Max", ["q", "a", "b"], ["hi"], name="max"),
+             helper.make_node("Min", ["q", "b"], ["lo"], name="min"),
+             helper.make_node("Cast", ["hi"], ["hi8"], name="to_i8", to=TensorProto.INT8),
+             helper.make_node("Cast", ["lo"], ["nz"], name="to_bool", to=TensorProto.BOOL),
+             helper.make_node("Cast", ["nz"], ["nzi"], name="bool_to_int", to=TensorProto.INT32),
+             helper.make_node("Cast", ["lo"], ["f"], name="to_float", to=TensorProto.FLOAT)]
+    model = typed_model(nodes, {"a": (elem, [BATCH, 3, 4]), "b": (elem, [4])},
+                        {"hi8": (TensorProto.INT8, None), "nzi": (TensorProto.INT32, None),
+                         "f": (TensorProto.FLOAT, None), "q": (elem, None)},
+                        [numpy_helper.from_array(np.array([3, -2, 7, 1], dtype), "k")])
+    rng = np.random.default_rng(12)
+    check_exact(model, {"a": rng.integers(-1000, 1000, (BATCH, 3, 4)).astype(dtype),
+                        "b": np.array([0, -5, 17, 300], dtype)})
+
+
+def test_float16_and_casts_on_activations():
+    """A FLOAT16 input computed on (held in f32, exact) and a FLOAT16
+    output rounded to f16; a float Cast to FLOAT16 (rounding), to integers
+    (toward zero; in range: ONNX leaves the rest undefined) and to BOOL; a
+    BOOL input cast to FLOAT: as onnxruntime."""
+    nodes = [helper.make_node("Cast", ["h"], ["hf"], name="h_to_f", to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["hf", "x"], ["p"], name="mul"),
+             helper.make_node("Cast", ["p"], ["p16"], name="to_f16", to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["p"], ["pi"], name="to_i32", to=TensorProto.INT32),
+             helper.make_node("Cast", ["p"], ["pb"], name="to_bool", to=TensorProto.BOOL),
+             helper.make_node("Cast", ["m"], ["mf"], name="mask_to_f", to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["mf", "x"], ["masked"], name="masked"),
+             helper.make_node("Cast", ["masked"], ["pu"], name="to_u8", to=TensorProto.UINT8)]
+    model = typed_model(nodes, {"h": (TensorProto.FLOAT16, [2, 8]), "x": (TensorProto.FLOAT, [2, 8]),
+                                "m": (TensorProto.BOOL, [2, 8])},
+                        {"p16": (TensorProto.FLOAT16, None), "pi": (TensorProto.INT32, None),
+                         "pu": (TensorProto.UINT8, None), "pb": (TensorProto.BOOL, None),
+                         "masked": (TensorProto.FLOAT, None)})
+    rng = np.random.default_rng(13)
+    x = rng.uniform(0, 60, (2, 8)).astype(np.float32)
+    x[0, :3] = 0.0
+    check_exact(model, {"h": (rng.normal(0, 2, (2, 8)) * (np.arange(8) % 2 * 2 - 1)).astype(np.float16),
+                        "x": x, "m": rng.integers(0, 2, (2, 8)).astype(bool)})
+    # A FLOAT16 input read directly, a FLOAT16 output.
+    model = typed_model([helper.make_node("Relu", ["h"], ["r"], name="relu")],
+                        {"h": (TensorProto.FLOAT16, [2, 8])}, {"r": (TensorProto.FLOAT16, None)})
+    check_exact(model, {"h": rng.normal(0, 2, (2, 8)).astype(np.float16)})
+
+
 @pytest.mark.parametrize("elem", [TensorProto.INT64, TensorProto.INT32])
 def test_embedding_lookup(elem):
     """Token ids in, rows of a constant table out (with negative ids counting
@@ -1385,12 +1457,12 @@ def test_integer_input_read_by_anything_else_refused():
                               [helper.make_tensor_value_info("y", TensorProto.INT32, ["N", 4])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(UnsupportedModelError, match="Relu node 'relu' reads 'x', an activation of type INT32: "
-                                                    "integer activations are only read by a Cast to FLOAT"):
+                                                    "integer and bool activations are only read by Cast"):
         import_model(model)
     graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 4])],
                               [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", 4])])
     with pytest.raises(UnsupportedModelError, match="input 'x' has element type DOUBLE; inputs must be FLOAT, "
-                                                    "or an integer type"):
+                                                    "FLOAT16, or an integer or bool type"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 

@@ -8,10 +8,11 @@ import onnx
 from onnx import numpy_helper
 
 # The family modules register their ops when imported.
-from . import contraction, elementwise, normalization, pooling, qoperator, quantized, shape  # noqa: F401
+from . import contraction, elementwise, integer, normalization, pooling, qoperator, quantized, shape  # noqa: F401
 from .emitter import Emitter, tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu, fuse_layer_norm)
+from .integer import BINARY as INTEGER_BINARY
 from .registry import CONVERTERS, FOLDS, constant_only_ops
 from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
 
@@ -63,8 +64,9 @@ class Importer:
             if value.integer_type and not integer:
                 raise UnsupportedModelError(
                     f"{node.op_type} node '{node.name}' reads '{name}', an activation of type "
-                    f"{onnx.TensorProto.DataType.Name(value.integer_type)}: integer activations "
-                    "are only read by a Cast to FLOAT")
+                    f"{onnx.TensorProto.DataType.Name(value.integer_type)}: integer and bool "
+                    "activations are only read by Cast, DequantizeLinear, Gather (ids) and "
+                    f"{', '.join(INTEGER_BINARY)} (on integers)")
             return value
         if isinstance(value, Const):
             # A constant where an activation is expected: materialize it.
@@ -108,6 +110,14 @@ class Importer:
             if inp.name in initializer_names or inp.name in self.constants:
                 continue
             shape, elem = self.input_shape(inp)
+            if elem == onnx.TensorProto.FLOAT16:
+                # Computed on in f32 (exact: every f16 is an f32); a FLOAT16
+                # output is rounded back to f16 (`output`).
+                half = self.emitter.argument(inp.name, shape, "f16")
+                self.values[inp.name] = Act(self.emitter.generic(
+                    [(half, list(range(len(shape))))], shape,
+                    lambda a: ([f"%r = arith.extf {a[0]} : f16 to f32"], "%r"), inp.name + ".f32"))
+                continue
             integer = elem if elem != onnx.TensorProto.FLOAT else None
             self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, INTEGER_INPUTS.get(elem, "f32")),
                                         integer_type=integer)
@@ -137,8 +147,23 @@ class Importer:
                 # Its stored integers (quant-run writes them as such).
                 results.append(self.quantized_output(value, out.name).value)
                 continue
-            results.append(self.to_plain(value, out.name).value)
+            results.append(self.output(self.to_plain(value, out.name), out))
         return self.emitter.function(self.function, results)
+
+    def output(self, value: Act, out):
+        """The graph output `out` of value `value`, in the type the model
+        declares: an f32 value declared FLOAT16 rounded to f16 (to nearest,
+        ties to even, as ONNX's Cast)."""
+        declared = out.type.tensor_type.elem_type
+        if declared == onnx.TensorProto.FLOAT16 and value.value.elem == "f32":
+            return self.emitter.generic([(value.value, list(range(len(value.shape))))], value.shape,
+                                        lambda a: ([f"%r = arith.truncf {a[0]} : f32 to f16"], "%r"),
+                                        out.name + ".f16", out_elem="f16")
+        if declared not in (onnx.TensorProto.UNDEFINED, onnx.TensorProto.FLOAT) and value.value.elem == "f32" \
+                and not value.qtype:
+            raise UnsupportedModelError(f"graph output '{out.name}' is declared "
+                                        f"{onnx.TensorProto.DataType.Name(declared)}; it is computed as FLOAT")
+        return value.value
 
     def quantized_output(self, value: Act, name: str) -> Act:
         """A quantized graph output in its ONNX layout: a quantized NHWC
@@ -181,12 +206,12 @@ class Importer:
             else:
                 dims.append(self.batch)
         elem = inp.type.tensor_type.elem_type
-        supported = "FLOAT, or an integer type (" + ", ".join(
-            onnx.TensorProto.DataType.Name(t) for t in INTEGER_INPUTS) + ") read by a Cast to FLOAT"
+        supported = "FLOAT, FLOAT16, or an integer or bool type (" + ", ".join(
+            onnx.TensorProto.DataType.Name(t) for t in INTEGER_INPUTS) + ")"
         if elem == onnx.TensorProto.UNDEFINED:
             raise UnsupportedModelError(f"input '{inp.name}' has no element type (the model does not "
                                         f"declare it); inputs must be {supported}")
-        if elem != onnx.TensorProto.FLOAT and elem not in INTEGER_INPUTS:
+        if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16) and elem not in INTEGER_INPUTS:
             raise UnsupportedModelError(
                 f"input '{inp.name}' has element type {onnx.TensorProto.DataType.Name(elem)}; "
                 f"inputs must be {supported}")
@@ -212,6 +237,9 @@ class Importer:
             raise UnsupportedModelError(
                 f"{node.op_type} node '{node.name}' reads an activation; it is only supported "
                 "on constants (shape arithmetic)")
+        if integer.reads_integers(node, inputs):
+            self.record(node, integer.convert(self, node, inputs, attrs(node)))
+            return
         converter = CONVERTERS[node.op_type]
         if not converter.reads_quantized and qoperator.reads_quantized_input(node, inputs):
             # QOperator models run these on quantized values.
