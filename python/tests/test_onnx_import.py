@@ -802,6 +802,51 @@ def test_qdq_per_channel_conv_weights(weight_form):
     assert "!quant.uniform<i8:f32:3," in text
 
 
+def int4(name, array, signed=True):
+    """An INT4 / UINT4 initializer (onnx packs two values per byte)."""
+    values = np.asarray(array, dtype=np.int64)
+    return helper.make_tensor(name, TensorProto.INT4 if signed else TensorProto.UINT4,
+                              values.shape, values.flatten().tolist())
+
+
+@pytest.mark.parametrize("weight_form", ["int4", "int4-no-zero-point", "uint4", "float-q"])
+def test_qdq_int4_conv_weights(weight_form):
+    """4-bit per-channel Conv weights (opset 21; QAT exports of W4 models):
+    the storage type is i4 / u4 (saturating at [-8, 7] / [0, 15]), not
+    the int8 NumPy holds them in."""
+    rng = np.random.default_rng(6)
+    scales = rng.uniform(0.05, 0.2, 8).astype(np.float32)
+    signed = weight_form != "uint4"
+    q = rng.integers(-8, 8, (8, C, 3, 3)) + (0 if signed else 8)
+    zero = np.zeros(8) if signed else np.full(8, 8)
+    inits = [const("ws", scales), int4("wz", zero, signed), const("b", rng.normal(0, 0.1, 8))]
+    dq_inputs = ["wq", "ws"] if weight_form == "int4-no-zero-point" else ["wq", "ws", "wz"]
+    nodes = [helper.make_node("DequantizeLinear", dq_inputs, ["w"], name="w_dq", axis=0),
+             conv_node("conv", "x", "y", "w", "b", pads=[1, 1, 1, 1])]
+    if weight_form == "float-q":
+        # Out-of-range values saturate at the INT4 limits.
+        wf = q.astype(np.float32) * scales.reshape(-1, 1, 1, 1)
+        wf[0, 0, 0, :2] = [100.0, -100.0]
+        inits.append(const("wf", wf))
+        nodes.insert(0, helper.make_node("QuantizeLinear", ["wf", "ws", "wz"], ["wq"], name="w_q", axis=0))
+    else:
+        inits.append(int4("wq", q, signed))
+    text, _ = check(make_model(nodes, IMAGE, ["y"], inits, opset=21))
+    assert f"!quant.uniform<{'i4' if signed else 'u4'}:f32:3," in text
+
+
+def test_qdq_int4_activation():
+    """Q/DQ of an activation to INT4 (opset 21's output_dtype, no zero
+    point): saturates at [-8, 7]."""
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], name="q",
+                              output_dtype=TensorProto.INT4),
+             helper.make_node("DequantizeLinear", ["q", "s"], ["y"], name="dq")]
+    model = make_model(nodes, IMAGE, ["y"], [const("s", 0.25)], opset=21)
+    feeds = {"x": np.random.default_rng(0).normal(0, 2, (BATCH, C, H, W)).astype(np.float32)}
+    text, _ = check(model, feeds, step=0.25)
+    assert "!quant.uniform<i4:f32, 0.25:0>" in text
+
+
 def _quantize_static(tmp_path):
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_static)

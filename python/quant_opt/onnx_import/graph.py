@@ -21,10 +21,21 @@ def attrs(node) -> dict:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
+def initializer_array(tensor) -> np.ndarray:
+    """A tensor's values; 4-bit integers (which onnx reads as float32 or a
+    wider integer type) as int8 / uint8."""
+    array = numpy_helper.to_array(tensor)
+    if tensor.data_type == onnx.TensorProto.INT4:
+        return array.astype(np.int8)
+    if tensor.data_type == onnx.TensorProto.UINT4:
+        return array.astype(np.uint8)
+    return array
+
+
 def constant_node_value(node) -> np.ndarray:
     values = attrs(node)
     if "value" in values:
-        return numpy_helper.to_array(values["value"])
+        return initializer_array(values["value"])
     for key in ("value_float", "value_int"):
         if key in values:
             return np.array(values[key])

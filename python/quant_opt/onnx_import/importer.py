@@ -11,7 +11,7 @@ from onnx import numpy_helper
 from . import contraction, elementwise, integer, normalization, pooling, qoperator, quantized, shape  # noqa: F401
 from .emitter import Emitter, tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
-                    fold_batch_norms, fuse_gelu, fuse_layer_norm)
+                    fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)
 from .integer import BINARY as INTEGER_BINARY
 from .registry import CONVERTERS, FOLDS, constant_only_ops
 from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
@@ -92,7 +92,7 @@ class Importer:
     # --- the model --------------------------------------------------------
     def run(self) -> str:
         for init in self.graph.initializer:
-            self.values[init.name] = Const(numpy_helper.to_array(init), onnx_type=init.data_type)
+            self.values[init.name] = Const(initializer_array(init), onnx_type=init.data_type)
         for inp in self.graph.input:
             if inp.name in self.constants:
                 elem = inp.type.tensor_type.elem_type
@@ -169,6 +169,9 @@ class Importer:
         """A quantized graph output in its ONNX layout: a quantized NHWC
         tensor is transposed on its dequantized values and quantized back to
         its type (which quant-opt turns into a transpose of the integers)."""
+        if value.qparams is not None and value.qparams.storage in ("i4", "u4"):
+            raise UnsupportedModelError(f"graph output '{name}' is quantized to 4 bits; a function cannot "
+                                        "return 4-bit stored values: end the model with DequantizeLinear")
         if not value.nhwc:
             return value
         if value.qparams is None or value.qparams.axis is not None:

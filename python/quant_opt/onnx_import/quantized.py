@@ -19,6 +19,18 @@ from .values import NHWC_AXIS, Act, Const, QParams, UnsupportedModelError, expan
 
 STORAGE = {np.dtype(np.int8): "i8", np.dtype(np.uint8): "u8", np.dtype(np.int16): "i16",
            np.dtype(np.uint16): "u16", np.dtype(np.int32): "i32"}
+# 4-bit types (opset 21) have no NumPy dtype: onnx reads them as small
+# integers in a wider type, so the ONNX type decides.
+SUB_BYTE = {onnx.TensorProto.INT4: "i4", onnx.TensorProto.UINT4: "u4"}
+STORAGE_RANGE = {"i4": (-8, 7), "u4": (0, 15)}
+
+
+def storage_range(storage: str, dtype: np.dtype) -> tuple[int, int]:
+    """[qmin, qmax] of a storage type (held in NumPy type `dtype`)."""
+    if storage in STORAGE_RANGE:
+        return STORAGE_RANGE[storage]
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
 
 
 def quantized_dtype(attrs) -> np.dtype:
@@ -26,6 +38,11 @@ def quantized_dtype(attrs) -> np.dtype:
     if attrs.get("output_dtype"):  # opset 21
         return onnx.helper.tensor_dtype_to_np_dtype(attrs["output_dtype"])
     return np.dtype(np.uint8)
+
+
+def quantized_onnx_type(attrs) -> int | None:
+    """The ONNX type QuantizeLinear's `output_dtype` names, if any."""
+    return attrs.get("output_dtype") or None
 
 
 def _zero_point_type(node, inputs) -> str:
@@ -36,23 +53,25 @@ def _zero_point_type(node, inputs) -> str:
     return onnx.TensorProto.DataType.Name(declared) if declared else "type not recorded"
 
 
-def qparams(node, inputs, attrs, rank: int, dtype: np.dtype) -> QParams:
+def qparams(node, inputs, attrs, rank: int, dtype: np.dtype, onnx_type: int | None = None) -> QParams:
     """The parameters of a Q/DQ node whose quantized side has `dtype`
-    (what the zero point's type says when the node has one)."""
+    and, where known, ONNX type `onnx_type` (what the zero point's type
+    says when the node has one)."""
     scale = inputs[1]
     zp = inputs[2] if len(inputs) > 2 else None
     if not isinstance(scale, Const) or (zp is not None and not isinstance(zp, Const)):
         raise UnsupportedModelError(f"{node.op_type} node '{node.name}': scale and zero point "
                                     "must be constants")
+    declared = zp.onnx_type if zp is not None and zp.onnx_type else onnx_type
     z = zp.array if zp is not None else np.zeros((), dtype)
-    storage = STORAGE.get(z.dtype)
+    storage = SUB_BYTE.get(declared) or STORAGE.get(z.dtype)
     if storage is None:
         # (numpy has no FLOAT8 or INT4: onnx reads those zero points as
         # float32 or int8-in-a-wider-type, so name what is supported.)
         raise UnsupportedModelError(
             f"{node.op_type} node '{node.name}': a zero point of NumPy type {z.dtype} "
             f"(ONNX {_zero_point_type(node, inputs)}); the quantized types supported are INT8, UINT8, "
-            "INT16, UINT16 and INT32")
+            "INT16, UINT16, INT32, INT4 and UINT4")
     s = scale.array.astype(np.float32)
     if attrs.get("block_size", 0):
         return blocked(node, s, z, attrs, rank, storage)
@@ -99,12 +118,14 @@ def quantize_constant(ctx, node, inputs, attrs):
     if not isinstance(inputs[0], Const):
         return None
     x = inputs[0].array.astype(np.float32)
-    q = qparams(node, inputs, attrs, x.ndim, quantized_dtype(attrs))
+    out_type = quantized_onnx_type(attrs)
+    q = qparams(node, inputs, attrs, x.ndim, quantized_dtype(attrs), out_type)
     check_blocks(node, q, x.shape)
     scale, zero_point = expanded_params(q, x.shape)
-    info = np.iinfo(q.zero_point.dtype)
+    qmin, qmax = storage_range(q.storage, q.zero_point.dtype)
     values = np.rint(x / scale).astype(np.int64) + zero_point
-    return [Const(np.clip(values, info.min, info.max).astype(q.zero_point.dtype))]
+    declared = inputs[2].onnx_type if len(inputs) > 2 and inputs[2].onnx_type else out_type
+    return [Const(np.clip(values, qmin, qmax).astype(q.zero_point.dtype), onnx_type=declared)]
 
 
 @register_fold("DequantizeLinear")
@@ -112,7 +133,7 @@ def dequantize_constant(ctx, node, inputs, attrs):
     if not isinstance(inputs[0], Const):
         return None
     raw = inputs[0].array
-    q = qparams(node, inputs, attrs, raw.ndim, raw.dtype)
+    q = qparams(node, inputs, attrs, raw.ndim, raw.dtype, inputs[0].onnx_type)
     check_blocks(node, q, raw.shape)
     scale, zero_point = expanded_params(q, raw.shape)
     x = (raw.astype(np.int64) - zero_point).astype(np.float32) * scale
@@ -138,7 +159,7 @@ def weight(ctx, const: Const, array: np.ndarray, axis_map) -> Value:
 @register("QuantizeLinear", constant_inputs=(1, 2))
 def quantize(ctx, node, inputs, attrs):
     x = ctx.act(node.input[0], node)
-    q = qparams(node, inputs, attrs, len(x.shape), quantized_dtype(attrs))
+    q = qparams(node, inputs, attrs, len(x.shape), quantized_dtype(attrs), quantized_onnx_type(attrs))
     if q.blocks is not None:
         # (The blocks are those of the ONNX layout.)
         x = ctx.to_plain(x, node.name)
@@ -158,7 +179,8 @@ def dequantize(ctx, node, inputs, attrs):
         raise UnsupportedModelError(f"DequantizeLinear node '{node.name}' reads a float tensor")
     # qnn.dequantize takes the parameters of the quantized type, i.e.
     # those of the QuantizeLinear: they must be the same.
-    q = qparams(node, inputs, attrs, len(x.shape), x.qparams.zero_point.dtype)
+    q = qparams(node, inputs, attrs, len(x.shape), x.qparams.zero_point.dtype,
+                next((t for t, name in SUB_BYTE.items() if name == x.qparams.storage), None))
     if (q.axis, q.storage, q.blocks) != (x.qparams.axis, x.qparams.storage, x.qparams.blocks) or not (
             np.array_equal(q.scale, x.qparams.scale) and np.array_equal(q.zero_point, x.qparams.zero_point)):
         raise UnsupportedModelError(f"DequantizeLinear node '{node.name}': its scale and zero point "
