@@ -103,13 +103,31 @@ def run_module(module_text: str, inputs, function: str = "main", dataset: bool =
 
 
 def _count_results(module_text: str, function: str) -> int:
-    """How many results @function has, from its signature in the text."""
+    """How many results @function has, from its signature in the text
+    (brackets matched, so that a type with braces, such as a sub-channel
+    quantized type, is read whole)."""
     import re
-    match = re.search(r"func\.func @" + re.escape(function) + r"\((.*?)\)\s*->\s*(\(([^{]*?)\)|[^{]*?)\s*(attributes|\{)",
-                      module_text, re.S)
+    match = re.search(r"func\.func @" + re.escape(function) + r"\(", module_text)
     if match is None:
         raise ValueError(f"no function @{function} in the module")
-    results = match.group(3) if match.group(3) is not None else match.group(2)
+
+    def balanced(start: int) -> int:
+        """The index after the bracket group opening at `start`."""
+        depth = 0
+        for k in range(start, len(module_text)):
+            depth += module_text[k] in "<([{"
+            depth -= module_text[k] in ">)]}" and module_text[k - 1] != "-"
+            if depth == 0:
+                return k + 1
+        raise ValueError(f"unbalanced signature of @{function}")
+    rest = module_text[balanced(match.end() - 1):].lstrip()
+    if not rest.startswith("->"):
+        return 0
+    rest = rest[2:].lstrip()
+    if not rest.startswith("("):
+        return 1
+    offset = len(module_text) - len(rest)
+    results = module_text[offset + 1:balanced(offset) - 1]
     depth, count = 0, 1 if results.strip() else 0
     for ch in results:
         depth += ch in "<([{"

@@ -710,6 +710,78 @@ def test_qdq_mismatched_dequantize_rejected():
         import_model(model)
 
 
+def onnx_reference(model, feeds):
+    """ONNX's own definition of the model's ops (onnx's reference
+    evaluator)."""
+    from onnx.reference import ReferenceEvaluator
+    return ReferenceEvaluator(model).run(None, feeds)
+
+
+@pytest.mark.parametrize("axis,block,dtype", [(1, 2, np.uint8), (-1, 4, np.int8), (0, 3, np.int16)],
+                         ids=["axis1-u8", "last-axis-i8", "axis0-i16"])
+def test_blocked_qdq_activation(axis, block, dtype):
+    """Opset 21's blocked QuantizeLinear / DequantizeLinear of an activation
+    (a sub-channel type): the integers and the dequantized values bit for
+    bit as ONNX defines them, halves (ties to even) and saturation
+    included."""
+    shape = (3, 6, 4) if axis != -1 else (2, 3, 8)
+    rng = np.random.default_rng(11)
+    scale_shape = list(shape)
+    scale_shape[axis] //= block
+    scales = rng.uniform(0.05, 0.2, scale_shape).astype(np.float32)
+    info = np.iinfo(dtype)
+    zps = rng.integers(max(info.min, -20), min(info.max, 20) + 1, scale_shape).astype(dtype)
+    blocks_of = lambda a: np.repeat(a, block, axis=axis)  # noqa: E731
+    # Halves of the scale (ties), values far outside the range, and noise.
+    x = (rng.integers(-300, 300, shape) + 0.5 * rng.integers(0, 2, shape)) * blocks_of(scales) \
+        + rng.normal(0, 0.01, shape) * rng.integers(0, 2, shape)
+    x = x.astype(np.float32)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q", axis=axis, block_size=block),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq", axis=axis, block_size=block)]
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("q", elem, shape),
+                               helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+                              [const("s", scales), const("z", zps, dtype)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    onnx.checker.check_model(model, full_check=True)
+    text = import_model(model)
+    assert f"!quant.uniform<{'u' if dtype == np.uint8 else 'i'}{np.dtype(dtype).itemsize * 8}:f32:{{" in text
+    q, y = run_module(text, [x])
+    want_q, want_y = onnx_reference(model, {"x": x})
+    assert q.dtype == want_q.dtype and np.array_equal(q, want_q)
+    assert np.array_equal(y, want_y)
+    # DequantizeLinear of an integer model input in blocks.
+    dq = helper.make_graph([nodes[1]], "test", [helper.make_tensor_value_info("q", elem, shape)],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+                           [const("s", scales), const("z", zps, dtype)])
+    dq = helper.make_model(dq, opset_imports=[helper.make_opsetid("", 21)])
+    y, = run_module(import_model(dq), [want_q])
+    assert np.array_equal(y, want_y)
+
+
+def test_blocked_qdq_refusals():
+    """A partial last block (ONNX allows it, a sub-channel type does not)
+    and blocked weights of a contraction are refused by name."""
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], name="q5", axis=1, block_size=2),
+             helper.make_node("DequantizeLinear", ["q", "s"], ["y"], name="dq5", axis=1, block_size=2)]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 5])],
+                              [const("s", np.full((2, 3), 0.1))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    with pytest.raises(UnsupportedModelError, match=r"QuantizeLinear node 'q5': block_size 2 with scales of "
+                                                    r"shape \(2, 3\) does not tile a tensor of shape \(2, 5\)"):
+        import_model(model)
+    nodes = [helper.make_node("DequantizeLinear", ["wq", "s"], ["w"], name="w_dq", axis=0, block_size=2),
+             helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+                              [const("wq", np.ones((4, 3)), np.int8), const("s", np.full((2, 3), 0.1))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    with pytest.raises(UnsupportedModelError, match="quantized in blocks"):
+        import_model(model)
+
+
 @pytest.mark.parametrize("weight_form", ["int8", "int8-no-zero-point", "float-q"])
 def test_qdq_per_channel_conv_weights(weight_form):
     """Per-channel (axis 0) int8 Conv weights: an int8 initializer read by
@@ -1221,7 +1293,7 @@ def test_reshape_non_constant_shape():
     nodes = [helper.make_node("Cast", ["s"], ["si"], name="cast", to=TensorProto.INT64),
              helper.make_node("Reshape", ["x", "si"], ["y"], name="reshape")]
     model = make_model(nodes, {"x": ["N", 4, 6], "s": [3]}, ["y"])
-    with pytest.raises(UnsupportedModelError, match="Cast node 'cast': only to FLOAT on activations"):
+    with pytest.raises(UnsupportedModelError, match="Reshape node 'reshape': the shape must be constant"):
         import_model(model)
     graph = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape")], "test",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 6]),
@@ -1229,6 +1301,50 @@ def test_reshape_non_constant_shape():
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
     with pytest.raises(UnsupportedModelError, match="Reshape node 'reshape': the shape must be constant"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_graph_inputs_bound_to_constants(tmp_path):
+    """Weights and a shape given as graph inputs (as onnx's backend tests
+    and some exporters do), bound to values with `constants`: the model
+    then imports as with initializers, and computes what onnxruntime
+    computes with those values fed; the bound inputs are not arguments."""
+    nodes = [conv_node("conv", "x", "c", "w", "b", pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["c", "shape"], ["y"], name="reshape")]
+    graph = helper.make_graph(nodes, "test",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [BATCH, C, H, W]),
+                               helper.make_tensor_value_info("w", TensorProto.FLOAT, [8, C, 3, 3]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [8]),
+                               helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    rng = np.random.default_rng(5)
+    feeds = {"x": rng.normal(0, 1, (BATCH, C, H, W)).astype(np.float32),
+             "w": rng.normal(0, 0.5, (8, C, 3, 3)).astype(np.float32),
+             "b": rng.normal(0, 0.5, 8).astype(np.float32), "shape": np.array([BATCH, -1], np.int64)}
+    with pytest.raises(UnsupportedModelError, match="Conv node 'conv': weights must be constant"):
+        import_model(model)
+    constants = {k: v for k, v in feeds.items() if k != "x"}
+    text = import_model(model, constants=constants)
+    assert text.count("%arg") == text.count("%arg0")  # x is the only argument
+    result, = run_module(text, [feeds["x"]])
+    np.testing.assert_allclose(result, reference(model, feeds)[0], rtol=1e-5, atol=1e-5)
+    # The command line: --constant NAME=FILE.npy.
+    onnx.save(model, tmp_path / "m.onnx")
+    args = [str(tmp_path / "m.onnx"), "-o", str(tmp_path / "m.mlir")]
+    for name, array in constants.items():
+        np.save(tmp_path / f"{name}.npy", array)
+        args += ["--constant", f"{name}={tmp_path / name}.npy"]
+    assert run_cli(*args).returncode == 0
+    assert (tmp_path / "m.mlir").read_text() == text
+    # A value of another type or shape than declared, or for no input.
+    with pytest.raises(UnsupportedModelError, match=r"input 'shape' is given as a constant of type int32; "
+                                                    "the model declares INT64"):
+        import_model(model, constants={**constants, "shape": np.array([BATCH, -1], np.int32)})
+    with pytest.raises(UnsupportedModelError, match=r"input 'b' is given as a constant of shape \(4,\); "
+                                                    r"the model declares \(8,\)"):
+        import_model(model, constants={**constants, "b": np.zeros(4, np.float32)})
+    with pytest.raises(UnsupportedModelError, match="constants given for bias, which are not inputs"):
+        import_model(model, constants={**constants, "bias": np.zeros(8, np.float32)})
 
 
 @pytest.mark.parametrize("elem,low,high", [
@@ -1254,6 +1370,78 @@ def test_integer_input_cast_to_float(elem, low, high):
     text, _ = check(model, {"x": x})
     convert = "uitofp" if elem in (TensorProto.UINT8, TensorProto.UINT16) else "sitofp"
     assert f"arith.{convert}" in text
+
+
+def typed_model(nodes, inputs, outputs, initializers=()):
+    """A model of typed inputs and outputs: name -> (ONNX type, shape)."""
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info(n, t, s) for n, (t, s) in inputs.items()],
+                              [helper.make_tensor_value_info(n, t, s) for n, (t, s) in outputs.items()],
+                              list(initializers))
+    return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                                             strict_mode=True)
+
+
+def check_exact(model, feeds):
+    """Imports and runs `model`; every output equal to onnxruntime's, in
+    the declared type (MLIR integers are signless: read as that type)."""
+    results = run_module(import_model(model), list(feeds.values()))
+    for out, got, want in zip(model.graph.output, results, reference(model, feeds)):
+        got = got.view(want.dtype) if got.dtype.kind in "iu" and want.dtype.kind in "iu" else got
+        assert got.dtype == want.dtype and np.array_equal(got, want), out.name
+
+
+@pytest.mark.parametrize("elem", [TensorProto.INT32, TensorProto.INT64])
+def test_integer_elementwise_on_activations(elem):
+    """Add, Sub, Mul (wrapping), Div (toward zero), Max, Min of integer
+    activations and constants with broadcasting, then Casts to INT8
+    (wrapping), BOOL and FLOAT: as onnxruntime computes them."""
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add"),
+             helper.make_node("Mul", ["s", "k"], ["m"], name="mul"),
+             helper.make_node("Sub", ["m", "b"], ["d"], name="sub"),
+             helper.make_node("Div", ["d", "k"], ["q"], name="div"),
+             helper.make_node("Max", ["q", "a", "b"], ["hi"], name="max"),
+             helper.make_node("Min", ["q", "b"], ["lo"], name="min"),
+             helper.make_node("Cast", ["hi"], ["hi8"], name="to_i8", to=TensorProto.INT8),
+             helper.make_node("Cast", ["lo"], ["nz"], name="to_bool", to=TensorProto.BOOL),
+             helper.make_node("Cast", ["nz"], ["nzi"], name="bool_to_int", to=TensorProto.INT32),
+             helper.make_node("Cast", ["lo"], ["f"], name="to_float", to=TensorProto.FLOAT)]
+    model = typed_model(nodes, {"a": (elem, [BATCH, 3, 4]), "b": (elem, [4])},
+                        {"hi8": (TensorProto.INT8, None), "nzi": (TensorProto.INT32, None),
+                         "f": (TensorProto.FLOAT, None), "q": (elem, None)},
+                        [numpy_helper.from_array(np.array([3, -2, 7, 1], dtype), "k")])
+    rng = np.random.default_rng(12)
+    check_exact(model, {"a": rng.integers(-1000, 1000, (BATCH, 3, 4)).astype(dtype),
+                        "b": np.array([0, -5, 17, 300], dtype)})
+
+
+def test_float16_and_casts_on_activations():
+    """A FLOAT16 input computed on (held in f32, exact) and a FLOAT16
+    output rounded to f16; a float Cast to FLOAT16 (rounding), to integers
+    (toward zero; in range: ONNX leaves the rest undefined) and to BOOL; a
+    BOOL input cast to FLOAT: as onnxruntime."""
+    nodes = [helper.make_node("Cast", ["h"], ["hf"], name="h_to_f", to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["hf", "x"], ["p"], name="mul"),
+             helper.make_node("Cast", ["p"], ["p16"], name="to_f16", to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["p"], ["pi"], name="to_i32", to=TensorProto.INT32),
+             helper.make_node("Cast", ["p"], ["pb"], name="to_bool", to=TensorProto.BOOL),
+             helper.make_node("Cast", ["m"], ["mf"], name="mask_to_f", to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["mf", "x"], ["masked"], name="masked"),
+             helper.make_node("Cast", ["masked"], ["pu"], name="to_u8", to=TensorProto.UINT8)]
+    model = typed_model(nodes, {"h": (TensorProto.FLOAT16, [2, 8]), "x": (TensorProto.FLOAT, [2, 8]),
+                                "m": (TensorProto.BOOL, [2, 8])},
+                        {"p16": (TensorProto.FLOAT16, None), "pi": (TensorProto.INT32, None),
+                         "pu": (TensorProto.UINT8, None), "pb": (TensorProto.BOOL, None),
+                         "masked": (TensorProto.FLOAT, None)})
+    rng = np.random.default_rng(13)
+    x = rng.uniform(0, 60, (2, 8)).astype(np.float32)
+    x[0, :3] = 0.0
+    check_exact(model, {"h": (rng.normal(0, 2, (2, 8)) * (np.arange(8) % 2 * 2 - 1)).astype(np.float16),
+                        "x": x, "m": rng.integers(0, 2, (2, 8)).astype(bool)})
+    # A FLOAT16 input read directly, a FLOAT16 output.
+    model = typed_model([helper.make_node("Relu", ["h"], ["r"], name="relu")],
+                        {"h": (TensorProto.FLOAT16, [2, 8])}, {"r": (TensorProto.FLOAT16, None)})
+    check_exact(model, {"h": rng.normal(0, 2, (2, 8)).astype(np.float16)})
 
 
 @pytest.mark.parametrize("elem", [TensorProto.INT64, TensorProto.INT32])
@@ -1314,12 +1502,12 @@ def test_integer_input_read_by_anything_else_refused():
                               [helper.make_tensor_value_info("y", TensorProto.INT32, ["N", 4])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(UnsupportedModelError, match="Relu node 'relu' reads 'x', an activation of type INT32: "
-                                                    "integer activations are only read by a Cast to FLOAT"):
+                                                    "integer and bool activations are only read by Cast"):
         import_model(model)
     graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 4])],
                               [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", 4])])
     with pytest.raises(UnsupportedModelError, match="input 'x' has element type DOUBLE; inputs must be FLOAT, "
-                                                    "or an integer type"):
+                                                    "FLOAT16, or an integer or bool type"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 

@@ -33,6 +33,11 @@ model input read by a QLinear op becomes quantized values (`quant.scast`);
 a quantized graph output is returned as its stored integers.
 DynamicQuantizeLinear is refused by name.
 
+Graph inputs an exporter left where an op needs a constant (weights,
+shapes, axes) can be bound to values: `import_model(model,
+constants={name: array})`, `--constant NAME=FILE.npy`; each converter
+declares which of its inputs must be constant (`constant_inputs`).
+
 An op outside the supported set is an error that lists every unsupported op
 of the model at once.
 

@@ -19,7 +19,7 @@ from .shape import broadcast, pad, pads, reshape
 from .values import Act, Const, UnsupportedModelError
 
 
-@register("Conv")
+@register("Conv", constant_inputs=(1, 2))
 def conv(ctx, node, inputs, attrs):
     x = ctx.to_nhwc(ctx.act(node.input[0], node), node.name, node.op_type)
     w = inputs[1]
@@ -91,7 +91,7 @@ def matmul2d(ctx, a: Act, b, k: int, n: int, name: str) -> Act:
                               f"{tensor_type((m, n))}", (m, n), name))
 
 
-@register("Gemm")
+@register("Gemm", constant_inputs=(1, 2))
 def gemm(ctx, node, inputs, attrs):
     a = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     if attrs.get("transA", 0):

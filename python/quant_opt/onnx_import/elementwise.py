@@ -146,7 +146,7 @@ def relu(ctx, node, inputs, attrs):
                                         f"%r = arith.maximumf {x}, %zero : f32"], "%r"))
 
 
-@register("Clip")
+@register("Clip", constant_inputs=(1, 2))
 def clip(ctx, node, inputs, attrs):
     lo = attrs.get("min", -math.inf)
     hi = attrs.get("max", math.inf)
@@ -217,7 +217,7 @@ def float_unary(ctx, node, inputs, attrs):
     return unary(ctx, node, lambda x: (FLOAT_UNARY[node.op_type](x), "%r"))
 
 
-@register("Where")
+@register("Where", constant_inputs=(0,))
 def where(ctx, node, inputs, attrs):
     """select(condition, x, y) with a constant condition (an attention mask
     the exporter computed from constants), broadcast as ONNX does."""
@@ -231,7 +231,7 @@ def where(ctx, node, inputs, attrs):
         f"%r = arith.select %flag, {a[1]}, {a[2]} : f32"], "%r"), [flags, inputs[1], inputs[2]])
 
 
-@register("Expand")
+@register("Expand", constant_inputs=(1,))
 def expand(ctx, node, inputs, attrs):
     """x broadcast to a constant shape (ONNX broadcasting both ways: the
     result has the broadcast of x's shape and the given one)."""
@@ -247,7 +247,7 @@ def expand(ctx, node, inputs, attrs):
     return elementwise(ctx, node, lambda a: ([], a[0]), [x, Const(np.zeros(target, np.float32))])
 
 
-@register("Pow")
+@register("Pow", constant_inputs=(1,))
 def power(ctx, node, inputs, attrs):
     """An activation to a constant scalar power: x * x for 2 (LayerNorm
     exported below opset 17 squares this way), math.powf otherwise."""

@@ -112,8 +112,8 @@ class Emitter:
     def scalar(self, value: float) -> Value:
         return self.op(f"arith.constant {f32_literal(value)} : f32", None)
 
-    def init(self, shape, value: float | None = 0.0) -> Value:
-        empty = self.op(f"tensor.empty() : {tensor_type(shape)}", shape)
+    def init(self, shape, value: float | None = 0.0, elem: str = "f32") -> Value:
+        empty = self.op(f"tensor.empty() : {tensor_type(shape, elem)}", shape, elem=elem)
         if value is None:
             return empty
         scalar = self.scalar(value)
@@ -121,20 +121,24 @@ class Emitter:
                        f"{empty.type}", shape)
 
     def generic(self, inputs, out_shape, body, name, reduce_dims=(), init_value=None,
-                internal=False, rank=None) -> Value:
+                internal=False, rank=None, out_elem="f32") -> Value:
         """A linalg.generic: `inputs` are (value, dims) with dims the loop
         indices (or "0") each of the input's dims reads; the output reads the
         loops not in `reduce_dims`. `body(args)` returns the body lines and
-        the value to yield, given the block argument names."""
+        the value to yield, given the block argument names. The output is
+        f32 unless `out_elem` says otherwise (an integer or bool result:
+        then without `init_value`)."""
         rank = rank if rank is not None else len(out_shape) + len(reduce_dims)
         out_dims = [d for d in range(rank) if d not in reduce_dims]
         maps = [affine_map(rank, dims) for _, dims in inputs] + [affine_map(rank, out_dims)]
         iters = ", ".join('"reduction"' if d in reduce_dims else '"parallel"' for d in range(rank))
-        out = self.init(out_shape, init_value)
+        out = self.init(out_shape, init_value) if out_elem == "f32" else self.init(out_shape, None, out_elem)
         args = [f"%a{i}" for i in range(len(inputs))] + ["%acc"]
-        # Integer inputs (a model's integer input, read by a Cast) keep
-        # their element type in the block; everything else is f32.
-        elems = [v.elem if v.elem in ("i8", "i16", "i32", "i64") else "f32" for v, _ in inputs] + ["f32"]
+        # Integer, bool and f16 inputs (a model's input of that type, an
+        # integer activation) keep their element type in the block;
+        # everything else is f32.
+        elems = [v.elem if v.elem in ("i1", "i8", "i16", "i32", "i64", "f16") else "f32"
+                 for v, _ in inputs] + [out_elem]
         block = ", ".join(f"{a}: {elem}" for a, elem in zip(args, elems))
         lines, result = body(args)
         ins = ", ".join(v.ssa for v, _ in inputs)
@@ -148,8 +152,8 @@ class Emitter:
                 f"  ^bb0({block}):\n")
         for line in lines:
             text += f"    {line}\n"
-        text += f"    linalg.yield {result} : f32\n  }} -> {out.type}"
-        return self.op(text, out_shape, name)
+        text += f"    linalg.yield {result} : {out_elem}\n  }} -> {out.type}"
+        return self.op(text, out_shape, name, out_elem)
 
     def transpose(self, value: Value, perm, name: str) -> Value:
         out_shape = tuple(value.shape[p] for p in perm)

@@ -8,12 +8,19 @@ import onnx
 from onnx import numpy_helper
 
 # The family modules register their ops when imported.
-from . import contraction, elementwise, normalization, pooling, qoperator, quantized, shape  # noqa: F401
+from . import contraction, elementwise, integer, normalization, pooling, qoperator, quantized, shape  # noqa: F401
 from .emitter import Emitter, tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)
+from .integer import BINARY as INTEGER_BINARY
 from .registry import CONVERTERS, FOLDS, constant_only_ops
 from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
+
+
+# The ONNX element types NumPy holds as themselves.
+NUMPY_TYPES = frozenset(getattr(onnx.TensorProto, t) for t in (
+    "FLOAT", "DOUBLE", "FLOAT16", "BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
+    "UINT64"))
 
 
 class Importer:
@@ -21,8 +28,10 @@ class Importer:
     value so far (`values`), the layout helpers, and what quant-eval's
     reference receives (`contractions`, `clamps`, `adds`, `average_pools`)."""
 
-    def __init__(self, model: onnx.ModelProto, batch: int, function: str):
+    def __init__(self, model: onnx.ModelProto, batch: int, function: str, constants: dict | None = None):
         self.model = model
+        # Graph inputs bound to values (import_model's `constants`).
+        self.constants = dict(constants or {})
         self.graph = model.graph
         self.batch = batch
         self.function = function
@@ -55,8 +64,9 @@ class Importer:
             if value.integer_type and not integer:
                 raise UnsupportedModelError(
                     f"{node.op_type} node '{node.name}' reads '{name}', an activation of type "
-                    f"{onnx.TensorProto.DataType.Name(value.integer_type)}: integer activations "
-                    "are only read by a Cast to FLOAT")
+                    f"{onnx.TensorProto.DataType.Name(value.integer_type)}: integer and bool "
+                    "activations are only read by Cast, DequantizeLinear, Gather (ids) and "
+                    f"{', '.join(INTEGER_BINARY)} (on integers)")
             return value
         if isinstance(value, Const):
             # A constant where an activation is expected: materialize it.
@@ -83,6 +93,11 @@ class Importer:
     def run(self) -> str:
         for init in self.graph.initializer:
             self.values[init.name] = Const(initializer_array(init), onnx_type=init.data_type)
+        for inp in self.graph.input:
+            if inp.name in self.constants:
+                elem = inp.type.tensor_type.elem_type
+                self.values[inp.name] = Const(self.constant_input(inp, self.constants[inp.name]),
+                                              onnx_type=elem or None)
         for node in self.graph.node:
             if node.op_type == "Constant":
                 value = next((a.t for a in node.attribute if a.name == "value"), None)
@@ -92,9 +107,17 @@ class Importer:
         nodes = fold_batch_norms(self.values, self.graph, list(self.graph.node))
         initializer_names = {i.name for i in self.graph.initializer}
         for inp in self.graph.input:
-            if inp.name in initializer_names:
+            if inp.name in initializer_names or inp.name in self.constants:
                 continue
             shape, elem = self.input_shape(inp)
+            if elem == onnx.TensorProto.FLOAT16:
+                # Computed on in f32 (exact: every f16 is an f32); a FLOAT16
+                # output is rounded back to f16 (`output`).
+                half = self.emitter.argument(inp.name, shape, "f16")
+                self.values[inp.name] = Act(self.emitter.generic(
+                    [(half, list(range(len(shape))))], shape,
+                    lambda a: ([f"%r = arith.extf {a[0]} : f16 to f32"], "%r"), inp.name + ".f32"))
+                continue
             integer = elem if elem != onnx.TensorProto.FLOAT else None
             self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, INTEGER_INPUTS.get(elem, "f32")),
                                         integer_type=integer)
@@ -124,13 +147,31 @@ class Importer:
                 # Its stored integers (quant-run writes them as such).
                 results.append(self.quantized_output(value, out.name).value)
                 continue
-            results.append(self.to_plain(value, out.name).value)
+            results.append(self.output(self.to_plain(value, out.name), out))
         return self.emitter.function(self.function, results)
+
+    def output(self, value: Act, out):
+        """The graph output `out` of value `value`, in the type the model
+        declares: an f32 value declared FLOAT16 rounded to f16 (to nearest,
+        ties to even, as ONNX's Cast)."""
+        declared = out.type.tensor_type.elem_type
+        if declared == onnx.TensorProto.FLOAT16 and value.value.elem == "f32":
+            return self.emitter.generic([(value.value, list(range(len(value.shape))))], value.shape,
+                                        lambda a: ([f"%r = arith.truncf {a[0]} : f32 to f16"], "%r"),
+                                        out.name + ".f16", out_elem="f16")
+        if declared not in (onnx.TensorProto.UNDEFINED, onnx.TensorProto.FLOAT) and value.value.elem == "f32" \
+                and not value.qtype:
+            raise UnsupportedModelError(f"graph output '{out.name}' is declared "
+                                        f"{onnx.TensorProto.DataType.Name(declared)}; it is computed as FLOAT")
+        return value.value
 
     def quantized_output(self, value: Act, name: str) -> Act:
         """A quantized graph output in its ONNX layout: a quantized NHWC
         tensor is transposed on its dequantized values and quantized back to
         its type (which quant-opt turns into a transpose of the integers)."""
+        if value.qparams is not None and value.qparams.storage in ("i4", "u4"):
+            raise UnsupportedModelError(f"graph output '{name}' is quantized to 4 bits; a function cannot "
+                                        "return 4-bit stored values: end the model with DequantizeLinear")
         if not value.nhwc:
             return value
         if value.qparams is None or value.qparams.axis is not None:
@@ -138,6 +179,27 @@ class Importer:
                                         "end the model with DequantizeLinear")
         plain = self.to_plain(qoperator.dequantized(self, value, name + ".dequantize"), name)
         return qoperator.quantized(self, plain, value.qparams, name + ".quantize")
+
+    def constant_input(self, inp, value) -> np.ndarray:
+        """The value bound to the graph input `inp`, checked against the
+        type and the fixed dims the model declares."""
+        array = np.asarray(value)
+        elem = inp.type.tensor_type.elem_type
+        # (Types NumPy lacks, INT4, FLOAT8, BFLOAT16, are given as onnx reads
+        # them, in a stand-in type: as for an initializer, not checked.)
+        if elem in NUMPY_TYPES:
+            declared = onnx.helper.tensor_dtype_to_np_dtype(elem)
+            if array.dtype != declared:
+                raise UnsupportedModelError(
+                    f"input '{inp.name}' is given as a constant of type {array.dtype}; the model "
+                    f"declares {onnx.TensorProto.DataType.Name(elem)}")
+        dims = inp.type.tensor_type.shape.dim if inp.type.tensor_type.HasField("shape") else None
+        if dims is not None and (len(dims) != array.ndim or any(
+                d.HasField("dim_value") and d.dim_value != n for d, n in zip(dims, array.shape))):
+            declared = tuple(d.dim_value if d.HasField("dim_value") else "?" for d in dims)
+            raise UnsupportedModelError(f"input '{inp.name}' is given as a constant of shape "
+                                        f"{array.shape}; the model declares {declared}")
+        return array
 
     def input_shape(self, inp) -> tuple:
         dims = []
@@ -147,12 +209,12 @@ class Importer:
             else:
                 dims.append(self.batch)
         elem = inp.type.tensor_type.elem_type
-        supported = "FLOAT, or an integer type (" + ", ".join(
-            onnx.TensorProto.DataType.Name(t) for t in INTEGER_INPUTS) + ") read by a Cast to FLOAT"
+        supported = "FLOAT, FLOAT16, or an integer or bool type (" + ", ".join(
+            onnx.TensorProto.DataType.Name(t) for t in INTEGER_INPUTS) + ")"
         if elem == onnx.TensorProto.UNDEFINED:
             raise UnsupportedModelError(f"input '{inp.name}' has no element type (the model does not "
                                         f"declare it); inputs must be {supported}")
-        if elem != onnx.TensorProto.FLOAT and elem not in INTEGER_INPUTS:
+        if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16) and elem not in INTEGER_INPUTS:
             raise UnsupportedModelError(
                 f"input '{inp.name}' has element type {onnx.TensorProto.DataType.Name(elem)}; "
                 f"inputs must be {supported}")
@@ -178,6 +240,9 @@ class Importer:
             raise UnsupportedModelError(
                 f"{node.op_type} node '{node.name}' reads an activation; it is only supported "
                 "on constants (shape arithmetic)")
+        if integer.reads_integers(node, inputs):
+            self.record(node, integer.convert(self, node, inputs, attrs(node)))
+            return
         converter = CONVERTERS[node.op_type]
         if not converter.reads_quantized and qoperator.reads_quantized_input(node, inputs):
             # QOperator models run these on quantized values.
@@ -202,8 +267,13 @@ class Importer:
 
 
 def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
-                 details: dict | None = None) -> str:
+                 details: dict | None = None, constants: dict | None = None) -> str:
     """The MLIR text of `model`: one function, symbolic dims fixed to `batch`.
+    `constants` binds graph inputs (by name) to values: each becomes a
+    constant of the model, as an initializer would be, and is not an
+    argument of the function (the model specialized to those values: the
+    weights, shapes or axes an exporter left as inputs; `constant_inputs`
+    in the registry says where an op needs one).
     If `details` is given, it receives what an independent reference needs:
     "contractions" (by node name: kind, the location name of the input,
     weight and bias as emitted, strides, dilations), "adds" (Adds of two
@@ -216,7 +286,11 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
     fuse_gelu(model)
     fuse_layer_norm(model)
     check_supported(model.graph)
-    importer = Importer(model, batch, function)
+    unknown = set(constants or {}) - {i.name for i in model.graph.input}
+    if unknown:
+        raise UnsupportedModelError(f"constants given for {', '.join(sorted(unknown))}, which "
+                                    "are not inputs of the graph")
+    importer = Importer(model, batch, function, constants)
     text = importer.run()
     if details is not None:
         details["contractions"] = importer.contractions

@@ -24,7 +24,7 @@ from .values import Act, Const, UnsupportedModelError
 LOWEST = -3.4028234663852886e38  # the lowest f32: the init of a max
 
 
-@register("BatchNormalization")
+@register("BatchNormalization", constant_inputs=(1, 2, 3, 4))
 def batch_normalization(ctx, node, inputs, attrs):
     if attrs.get("training_mode", 0):
         raise UnsupportedModelError(f"BatchNormalization node '{node.name}': training_mode=1 "
@@ -72,7 +72,7 @@ REDUCTIONS = {"ReduceSum": ("addf", 0.0), "ReduceMax": ("maximumf", LOWEST),
               "ReduceMin": ("minimumf", -LOWEST)}
 
 
-@register(*REDUCTIONS)
+@register(*REDUCTIONS, constant_inputs=(1,))
 def reduce(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     rank = len(x.shape)
@@ -119,7 +119,7 @@ def softmax(ctx, node, inputs, attrs):
                     f"%r = arith.divf %e, {a[2]} : f32"], "%r"), node.name))
 
 
-@register("LayerNormalization")
+@register("LayerNormalization", constant_inputs=(1, 2))
 def layer_normalization(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     rank = len(x.shape)
@@ -159,7 +159,7 @@ def layer_normalization(ctx, node, inputs, attrs):
         f"%g = arith.mulf %y, {a[3]} : f32", f"%r = arith.addf %g, {a[4]} : f32"], "%r"), node.name))
 
 
-@register("ReduceMean")
+@register("ReduceMean", constant_inputs=(1,))
 def reduce_mean(ctx, node, inputs, attrs):
     x = ctx.act(node.input[0], node)
     rank = len(x.shape)

@@ -246,7 +246,7 @@ def padded_input(ctx, node, x, kernel, attrs):
 
 
 # --- contractions -------------------------------------------------------------
-@register("QLinearConv", reads_quantized=True)
+@register("QLinearConv", reads_quantized=True, constant_inputs=(1, 2, 3, 4, 5, 6, 7, 8))
 def qlinear_conv(ctx, node, inputs, attrs):
     """y = quantize(conv(dequantize(x), dequantize(w)) + B · s_x · s_w)."""
     w = weight_constant(node, inputs, 3, "the weights")
@@ -264,7 +264,7 @@ def qlinear_conv(ctx, node, inputs, attrs):
     return quantized(ctx, y, y_q, node.name + ".quantize")
 
 
-@register("QLinearMatMul", reads_quantized=True)
+@register("QLinearMatMul", reads_quantized=True, constant_inputs=(1, 2, 4, 5, 6, 7))
 def qlinear_matmul(ctx, node, inputs, attrs):
     """y = quantize(dequantize(a) @ dequantize(b)); b per column if it is a
     2-D constant."""
@@ -411,7 +411,7 @@ def _check_exact(node, bound: int) -> None:
                            "float program of it is no longer exact")
 
 
-@register("MatMulInteger", reads_quantized=True)
+@register("MatMulInteger", reads_quantized=True, constant_inputs=(2, 3))
 def matmul_integer(ctx, node, inputs, attrs):
     """(a - z_a) @ (b - z_b) in int32: the quantized i32 value (scale 1) of
     the float contraction of the inputs dequantized at scale 1."""
@@ -433,7 +433,7 @@ def matmul_integer(ctx, node, inputs, attrs):
     return quantized(ctx, y, INT32_RESULT, node.name + ".quantize")
 
 
-@register("ConvInteger", reads_quantized=True)
+@register("ConvInteger", reads_quantized=True, constant_inputs=(1, 2, 3))
 def conv_integer(ctx, node, inputs, attrs):
     """conv(x - z_x, w - z_w) in int32 (padding contributes 0), as
     MatMulInteger."""

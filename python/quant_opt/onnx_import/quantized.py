@@ -15,7 +15,7 @@ import onnx
 
 from .emitter import Value, tensor_type
 from .registry import register, register_fold
-from .values import NHWC_AXIS, Act, Const, QParams, UnsupportedModelError
+from .values import NHWC_AXIS, Act, Const, QParams, UnsupportedModelError, expanded_params
 
 STORAGE = {np.dtype(np.int8): "i8", np.dtype(np.uint8): "u8", np.dtype(np.int16): "i16",
            np.dtype(np.uint16): "u16", np.dtype(np.int32): "i32"}
@@ -74,19 +74,40 @@ def qparams(node, inputs, attrs, rank: int, dtype: np.dtype, onnx_type: int | No
             "INT16, UINT16, INT32, INT4 and UINT4")
     s = scale.array.astype(np.float32)
     if attrs.get("block_size", 0):
-        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': blocked quantization "
-                                    "is not supported")
+        return blocked(node, s, z, attrs, rank, storage)
     if s.ndim == 0 or s.size == 1:
         return QParams(s.reshape(()), z.reshape(()), None, storage)
     return QParams(s, z, attrs.get("axis", 1) % rank, storage)
 
 
-def broadcast_params(q: QParams, rank: int):
-    """Scale and zero point shaped to broadcast over a rank-`rank` tensor."""
-    shape = [1] * rank
-    if q.axis is not None:
-        shape[q.axis] = -1
-    return q.scale.reshape(shape), q.zero_point.astype(np.int64).reshape(shape)
+def blocked(node, scale: np.ndarray, zero_point: np.ndarray, attrs, rank: int, storage: str) -> QParams:
+    """Blocked quantization (opset 21): `block_size` consecutive elements
+    along `axis` share a scale, which has the tensor's rank and, along
+    `axis`, one entry per block (the block sizes are checked against the
+    tensor by `check_blocks`)."""
+    axis = attrs.get("axis", 1)
+    if not -rank <= axis < rank or scale.ndim != rank:
+        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': blocked quantization along axis "
+                                    f"{axis} with a scale of rank {scale.ndim} of a rank-{rank} tensor")
+    if zero_point.shape not in ((), scale.shape):
+        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': zero point of shape "
+                                    f"{zero_point.shape} for scales of shape {scale.shape}")
+    blocks = [1] * rank
+    blocks[axis % rank] = int(attrs["block_size"])
+    return QParams(scale, np.broadcast_to(zero_point, scale.shape).copy(), None, storage, tuple(blocks))
+
+
+def check_blocks(node, q: QParams, shape) -> None:
+    """That the blocks of `q` tile a tensor of `shape` exactly (a sub-channel
+    type has no partial last block; ONNX allows one)."""
+    if q.blocks is None:
+        return
+    if tuple(n * b for n, b in zip(q.scale.shape, q.blocks)) != tuple(shape):
+        axis = next(d for d, b in enumerate(q.blocks) if b != 1) if any(b != 1 for b in q.blocks) else 0
+        raise UnsupportedModelError(
+            f"{node.op_type} node '{node.name}': block_size {q.blocks[axis]} with scales of shape "
+            f"{q.scale.shape} does not tile a tensor of shape {tuple(shape)} (a partial last block, or "
+            "scales of another shape): quant-opt's sub-channel types need whole blocks")
 
 
 @register_fold("QuantizeLinear")
@@ -99,7 +120,8 @@ def quantize_constant(ctx, node, inputs, attrs):
     x = inputs[0].array.astype(np.float32)
     out_type = quantized_onnx_type(attrs)
     q = qparams(node, inputs, attrs, x.ndim, quantized_dtype(attrs), out_type)
-    scale, zero_point = broadcast_params(q, x.ndim)
+    check_blocks(node, q, x.shape)
+    scale, zero_point = expanded_params(q, x.shape)
     qmin, qmax = storage_range(q.storage, q.zero_point.dtype)
     values = np.rint(x / scale).astype(np.int64) + zero_point
     declared = inputs[2].onnx_type if len(inputs) > 2 and inputs[2].onnx_type else out_type
@@ -112,7 +134,8 @@ def dequantize_constant(ctx, node, inputs, attrs):
         return None
     raw = inputs[0].array
     q = qparams(node, inputs, attrs, raw.ndim, raw.dtype, inputs[0].onnx_type)
-    scale, zero_point = broadcast_params(q, raw.ndim)
+    check_blocks(node, q, raw.shape)
+    scale, zero_point = expanded_params(q, raw.shape)
     x = (raw.astype(np.int64) - zero_point).astype(np.float32) * scale
     return [Const(x.astype(np.float32), q)]
 
@@ -124,35 +147,69 @@ def weight(ctx, const: Const, array: np.ndarray, axis_map) -> Value:
     value = e.constant(array)
     if const.qparams is None:
         return value
+    if const.qparams.blocks is not None:
+        raise UnsupportedModelError("a weight quantized in blocks (DequantizeLinear with block_size) "
+                                    "read by a contraction is not supported yet")
     qtype = const.qparams.type_for(axis_map)
     q = e.op(f"qnn.quantize {value.ssa} : {value.type} -> {tensor_type(array.shape, qtype)}",
              array.shape, elem=qtype)
     return e.op(f"qnn.dequantize {q.ssa} : {q.type} -> {tensor_type(array.shape)}", array.shape)
 
 
-@register("QuantizeLinear")
+@register("QuantizeLinear", constant_inputs=(1, 2))
 def quantize(ctx, node, inputs, attrs):
     x = ctx.act(node.input[0], node)
     q = qparams(node, inputs, attrs, len(x.shape), quantized_dtype(attrs), quantized_onnx_type(attrs))
+    if q.blocks is not None:
+        # (The blocks are those of the ONNX layout.)
+        x = ctx.to_plain(x, node.name)
+        check_blocks(node, q, x.shape)
     qtype = q.type_for(NHWC_AXIS if x.nhwc else None)
     value = ctx.emitter.op(f"qnn.quantize {x.ssa} : {tensor_type(x.physical)} -> "
                            f"{tensor_type(x.physical, qtype)}", x.physical, node.name, qtype)
     return Act(value, x.nhwc, q)
 
 
-@register("DequantizeLinear", reads_quantized=True)
+@register("DequantizeLinear", reads_quantized=True, constant_inputs=(1, 2))
 def dequantize(ctx, node, inputs, attrs):
     x = ctx.values[node.input[0]]
+    if isinstance(x, Act) and x.integer_type is not None:
+        return dequantize_input(ctx, node, inputs, attrs, x)
     if not isinstance(x, Act) or x.qtype is None:
         raise UnsupportedModelError(f"DequantizeLinear node '{node.name}' reads a float tensor")
     # qnn.dequantize takes the parameters of the quantized type, i.e.
     # those of the QuantizeLinear: they must be the same.
     q = qparams(node, inputs, attrs, len(x.shape), x.qparams.zero_point.dtype,
                 next((t for t, name in SUB_BYTE.items() if name == x.qparams.storage), None))
-    if (q.axis, q.storage) != (x.qparams.axis, x.qparams.storage) or not (
+    if (q.axis, q.storage, q.blocks) != (x.qparams.axis, x.qparams.storage, x.qparams.blocks) or not (
             np.array_equal(q.scale, x.qparams.scale) and np.array_equal(q.zero_point, x.qparams.zero_point)):
         raise UnsupportedModelError(f"DequantizeLinear node '{node.name}': its scale and zero point "
                                     f"differ from those that quantized '{node.input[0]}'")
     value = ctx.emitter.op(f"qnn.dequantize {x.ssa} : {x.value.type} -> {tensor_type(x.physical)}",
                            x.physical, node.name)
     return Act(value, x.nhwc)
+
+
+# A model's integer input types as the storage of a quantized type.
+INPUT_STORAGE = {onnx.TensorProto.UINT8: "u8", onnx.TensorProto.INT8: "i8", onnx.TensorProto.UINT16: "u16",
+                 onnx.TensorProto.INT16: "i16", onnx.TensorProto.INT32: "i32"}
+
+
+def dequantize_input(ctx, node, inputs, attrs, x: Act) -> Act:
+    """DequantizeLinear of an integer model input: the input's integers
+    reinterpreted as values of the quantized type (`quant.scast`), then
+    `qnn.dequantize`; per tensor, per axis or in blocks."""
+    storage = INPUT_STORAGE.get(x.integer_type)
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(x.integer_type)
+    q = qparams(node, inputs, attrs, len(x.shape), dtype)
+    if storage is None or q.storage != storage:
+        raise UnsupportedModelError(
+            f"DequantizeLinear node '{node.name}' reads '{node.input[0]}', an input of type "
+            f"{onnx.TensorProto.DataType.Name(x.integer_type)}, with a zero point of type {q.zero_point.dtype}")
+    check_blocks(node, q, x.shape)
+    qtype = q.type_for()
+    stored = ctx.emitter.op(f"quant.scast {x.ssa} : {x.value.type} to {tensor_type(x.physical, qtype)}",
+                            x.physical, node.name + ".stored", qtype)
+    value = ctx.emitter.op(f"qnn.dequantize {stored.ssa} : {stored.type} -> {tensor_type(x.physical)}",
+                           x.physical, node.name)
+    return Act(value)

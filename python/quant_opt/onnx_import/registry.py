@@ -18,6 +18,12 @@ are exactly the registered ones. Three kinds of registration:
   their inputs are constants (shape arithmetic the exporter left behind);
   onnx's reference evaluator computes them at import time.
 
+A converter declares the inputs it needs constant (`constant_inputs`: a
+Conv's weights, a Reshape's shape, a reduction's axes, a QuantizeLinear's
+scale and zero point): `constant_inputs(op_type)` says which, so that a
+caller holding values for graph inputs in those places (`import_model`'s
+`constants`, onnx's backend tests) knows which to pass as constants.
+
 Ops of another domain than ONNX's own (ONNX Runtime's `com.microsoft`
 QLinear ops) are registered with their `domain`; a node is supported when
 its op type and domain are both those registered. `register_unsupported`
@@ -35,6 +41,8 @@ from typing import Callable
 class Converter:
     function: Callable
     reads_quantized: bool = False
+    # The positions of the ONNX inputs the op needs constant.
+    constant_inputs: frozenset = frozenset()
 
 
 CONVERTERS: dict[str, Converter] = {}
@@ -53,11 +61,12 @@ def _claim(table, op_types, entry) -> None:
         table[op_type] = entry
 
 
-def register(*op_types: str, reads_quantized: bool = False, domain: str = ""):
+def register(*op_types: str, reads_quantized: bool = False, domain: str = "", constant_inputs=()):
     """Registers the decorated function as the converter of `op_types` (of
-    `domain`, ONNX's own by default)."""
+    `domain`, ONNX's own by default); `constant_inputs`: the positions of
+    the inputs it needs constant (it refuses an activation there)."""
     def decorate(function):
-        _claim(CONVERTERS, op_types, Converter(function, reads_quantized))
+        _claim(CONVERTERS, op_types, Converter(function, reads_quantized, frozenset(constant_inputs)))
         if domain:
             DOMAINS.update(dict.fromkeys(op_types, domain))
         return function
@@ -89,6 +98,13 @@ def supported_ops() -> frozenset:
     """Every op type the importer takes on activations (a converter or a
     fold)."""
     return frozenset(CONVERTERS) | frozenset(FOLDS)
+
+
+def constant_inputs(op_type: str) -> frozenset:
+    """The positions of the inputs `op_type` needs constant (none for an op
+    without a converter: a fold, or shape arithmetic on constants only)."""
+    converter = CONVERTERS.get(op_type)
+    return converter.constant_inputs if converter else frozenset()
 
 
 def constant_only_ops() -> frozenset:

@@ -15,7 +15,7 @@ import onnx
 from .emitter import tensor_type
 from .graph import constant_node_value
 from .registry import register, register_fold
-from .values import NHWC_AXIS, UNSIGNED_INPUTS, Act, Const, UnsupportedModelError, physical_shape
+from .values import INTEGER_INPUTS, NHWC_AXIS, UNSIGNED_INPUTS, Act, Const, UnsupportedModelError, physical_shape
 
 
 @register_fold("Constant")
@@ -165,7 +165,7 @@ def flatten(ctx, node, inputs, attrs):
     return reshape(ctx, x, shape, node.name)
 
 
-@register("Reshape")
+@register("Reshape", constant_inputs=(1,))
 def reshape_op(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     target = inputs[1]
@@ -182,7 +182,7 @@ def reshape_op(ctx, node, inputs, attrs):
     return reshape(ctx, x, tuple(shape), node.name)
 
 
-@register("Unsqueeze")
+@register("Unsqueeze", constant_inputs=(1,))
 def unsqueeze(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     axes = axes_of(node, inputs, attrs, len(x.shape), added=True)
@@ -194,7 +194,7 @@ def unsqueeze(ctx, node, inputs, attrs):
     return reshape(ctx, x, tuple(shape), node.name)
 
 
-@register("Squeeze")
+@register("Squeeze", constant_inputs=(1,))
 def squeeze(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     axes = axes_of(node, inputs, attrs, len(x.shape))
@@ -205,7 +205,7 @@ def squeeze(ctx, node, inputs, attrs):
     return reshape(ctx, x, tuple(d for i, d in enumerate(x.shape) if i not in axes), node.name)
 
 
-@register("Slice")
+@register("Slice", constant_inputs=(1, 2, 3, 4))
 def slice_op(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     rank = len(x.shape)
@@ -240,7 +240,7 @@ def slice_op(ctx, node, inputs, attrs):
                               f"{tensor_type(x.shape)} to {tensor_type(sizes)}", sizes, node.name))
 
 
-@register("Dropout")
+@register("Dropout", constant_inputs=(1, 2))
 def dropout(ctx, node, inputs, attrs):
     if len(node.output) > 1 and node.output[1]:
         raise UnsupportedModelError(f"Dropout node '{node.name}': the mask output")
@@ -260,17 +260,55 @@ def dropout(ctx, node, inputs, attrs):
 
 @register("Cast")
 def cast(ctx, node, inputs, attrs):
-    if attrs.get("to") != onnx.TensorProto.FLOAT:
-        raise UnsupportedModelError(f"Cast node '{node.name}': only to FLOAT on activations")
+    """Cast between FLOAT, FLOAT16, BOOL and the integer types, as ONNX
+    (and NumPy) convert: an integer to the nearest float, a float to an
+    integer toward zero (out of range: undefined in ONNX), to BOOL x != 0,
+    between integers by two's complement wrapping or extension. FLOAT16
+    values are held in f32: a Cast to FLOAT16 rounds to f16 (ties to even)
+    and back, exactly."""
+    to = attrs.get("to")
     x = ctx.act(node.input[0], node, integer=True)
-    if not x.integer_type:
-        return x  # float to float
-    # An integer input (images as UINT8, ids as INT64) converted exactly
-    # as onnxruntime does: to the nearest float.
-    convert = "arith.uitofp" if x.integer_type in UNSIGNED_INPUTS else "arith.sitofp"
-    return Act(ctx.emitter.generic(
-        [(x.value, list(range(len(x.shape))))], x.shape,
-        lambda a: ([f"%r = {convert} {a[0]} : {x.value.elem} to f32"], "%r"), node.name))
+    source = x.integer_type  # None: a float
+    rank = len(x.shape)
+    T = onnx.TensorProto
+
+    def map_elements(lines, elem):
+        return Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.physical,
+                                       lambda a: (lines(a[0]), "%r"), node.name, out_elem=elem),
+                   x.nhwc, integer_type=None if elem == "f32" else to)
+
+    if to in (T.FLOAT, T.FLOAT16):
+        if source is not None:
+            # An integer input (images as UINT8, ids as INT64) converted
+            # exactly as onnxruntime does: to the nearest float.
+            convert = "arith.uitofp" if source in UNSIGNED_INPUTS else "arith.sitofp"
+            x = map_elements(lambda a: [f"%r = {convert} {a} : {x.value.elem} to f32"], "f32")
+        if to == T.FLOAT16:
+            x = Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.physical, lambda a: (
+                [f"%h = arith.truncf {a[0]} : f32 to f16", "%r = arith.extf %h : f16 to f32"], "%r"),
+                node.name + ".f16"), x.nhwc)
+        return x
+    if to not in INTEGER_INPUTS:
+        raise UnsupportedModelError(f"Cast node '{node.name}': to {T.DataType.Name(to)} is not supported on "
+                                    "activations (FLOAT, FLOAT16, BOOL and the 8- to 64-bit integer types are)")
+    x = ctx.to_plain(x, node.name)
+    elem = INTEGER_INPUTS[to]
+    if source is None:
+        if to == T.BOOL:
+            return map_elements(lambda a: ["%zero = arith.constant 0.0 : f32",
+                                           f"%r = arith.cmpf une, {a}, %zero : f32"], elem)
+        convert = "arith.fptoui" if to in UNSIGNED_INPUTS else "arith.fptosi"
+        return map_elements(lambda a: [f"%r = {convert} {a} : f32 to {elem}"], elem)
+    have = x.value.elem
+    if to == T.BOOL:
+        return map_elements(lambda a: [f"%zero = arith.constant 0 : {have}",
+                                       f"%r = arith.cmpi ne, {a}, %zero : {have}"], elem)
+    if have == elem:
+        return Act(x.value, x.nhwc, integer_type=to)  # the same bits, read with another sign
+    if int(have[1:]) > int(elem[1:]):
+        return map_elements(lambda a: [f"%r = arith.trunci {a} : {have} to {elem}"], elem)
+    extend = "arith.extui" if source in UNSIGNED_INPUTS else "arith.extsi"
+    return map_elements(lambda a: [f"%r = {extend} {a} : {have} to {elem}"], elem)
 
 
 @register("Transpose")
@@ -299,7 +337,7 @@ def concat(ctx, node, inputs, attrs):
                               f"{tensor_type(physical)}", physical, node.name), nhwc)
 
 
-@register("Split")
+@register("Split", constant_inputs=(1,))
 def split(ctx, node, inputs, attrs):
     """Slices along one axis, in the stored layout (an NHWC activation stays
     NHWC). Sizes from the `split` input (opset 13+) or attribute, else equal
@@ -336,7 +374,7 @@ def split(ctx, node, inputs, attrs):
     return results
 
 
-@register("Pad")
+@register("Pad", constant_inputs=(1, 2, 3))
 def pad_op(ctx, node, inputs, attrs):
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
