@@ -371,6 +371,51 @@ def node_segments(model: onnx.ModelProto, ids: list[str]) -> tuple[dict[str, str
     return result, members
 
 
+# Float passes that read the contraction statistics (docs/Quantization.md,
+# "Data-driven repair"): quant-eval computes them when none are named.
+STATISTICS_PASSES = ("qnn-round-weights-gptq", "qnn-correct-bias")
+
+
+def float_pass_args(text: str) -> list[str]:
+    """quant-opt arguments for --float-passes: passes separated by spaces,
+    each `name` or `name{option=value option=value}`."""
+    args, depth, current = [], 0, ""
+    for char in text + " ":
+        if char.isspace() and depth == 0:
+            if current:
+                name, _, options = current.partition("{")
+                args.append(f"--{name}" + (f"={options.rstrip('}')}" if options.rstrip("}") else ""))
+            current = ""
+            continue
+        depth += (char == "{") - (char == "}")
+        current += char
+    return args
+
+
+def collect_contraction_statistics(tools, module: Path, details: dict, x: np.ndarray, batch: int,
+                                   num_outputs: int, output: Path, chunk: int = 200) -> None:
+    """The mean and second moment of each contraction's input patches
+    (quant_opt.weight_rounding) over `x`, run through the float `module`
+    (of batch size `batch`) with its activations exposed."""
+    from .weight_rounding import Accumulator, patches, write_statistics
+    exposed = tools.opt(module, ["--qnn-expose-activations"], module.with_name("statistics_exposed.mlir"))
+    ids = exposed_ids(exposed.read_text())
+    wanted = {name: layer for name, layer in details.get("contractions", {}).items() if layer["input"] in ids}
+    accumulators = {name: Accumulator(layer["kind"], layer["weight"].shape) for name, layer in wanted.items()}
+    chunk = max(batch, chunk // batch * batch)
+    total = num_outputs + len(ids)
+    for start in range(0, len(x), chunk):
+        part = x[start:start + chunk]
+        results = tools.run(exposed, [part], total, f"statistics {start + len(part)}/{len(x)}")
+        acts = dict(zip(ids, results[num_outputs:]))
+        for name, layer in wanted.items():
+            w = layer["weight"]
+            kernel = w.shape[:2] if layer["kind"] != "matmul" else None
+            accumulators[name].add(patches(acts[layer["input"]], layer["kind"], kernel,
+                                           layer["strides"], layer["dilations"]))
+    write_statistics(output, {name: acc.result() for name, acc in accumulators.items()})
+
+
 class Evaluation:
     """One model on one data set: imported, calibrated and run in float once;
     then quantized and compared as many times as there are recipes."""
@@ -425,10 +470,21 @@ class Evaluation:
         self.float_mlir.write_text(float_text)
         (work / "calibration_model.mlir").write_text(cal_text)
         if config.float_passes:
-            # Rewrites of the float model (cross-layer equalization): the
-            # float program, calibration and quantization all start from it.
+            # Rewrites of the float model (cross-layer equalization, GPTQ
+            # rounding, bias correction): the float program, calibration and
+            # quantization all start from it.
+            passes = float_pass_args(config.float_passes)
+            if any(p.split("=", 1)[0][2:] in STATISTICS_PASSES and "statistics=" not in p for p in passes):
+                # Those that need the contraction statistics get them from
+                # the original float model on the calibration data.
+                statistics = work / "contraction_statistics.json"
+                collect_contraction_statistics(self.tools, work / "calibration_model.mlir", self.details,
+                                               self.x_cal, cal_batch, self.num_outputs, statistics)
+                passes = [p + (" " if "=" in p else "=") + f"statistics={statistics}"
+                          if p.split("=", 1)[0][2:] in STATISTICS_PASSES and "statistics=" not in p else p
+                          for p in passes]
             for path in (self.float_mlir, work / "calibration_model.mlir"):
-                self.tools.opt(path, [f"--{p}" for p in config.float_passes.split()], path)
+                self.tools.opt(path, passes, path)
             # The bit-exactness reference quantizes the weights the program
             # now holds, not the ONNX file's.
             rewritten = module_weights(self.float_mlir.read_text())
