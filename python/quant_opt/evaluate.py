@@ -126,10 +126,14 @@ class Tools:
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
         # With locations: they carry the layer names recipes and reports use,
         # and the output is read again by the next step.
-        cmd = [self.quant_opt, str(source), *args, "--mlir-print-debuginfo", "-o", str(output)]
+        # Through a temporary file: the output may be the input, which
+        # quant-opt reads mapped while it writes.
+        partial = output.with_name(output.name + ".partial")
+        cmd = [self.quant_opt, str(source), *args, "--mlir-print-debuginfo", "-o", str(partial)]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise EvaluationError(f"quant-opt failed:\n  {' '.join(cmd)}\n{result.stderr}")
+        partial.replace(output)
         return output
 
     def run(self, module: Path, inputs: list[np.ndarray], num_results: int, label: str,
@@ -844,7 +848,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer-samples", type=int, default=200,
                         help="samples for the per-layer error (0: skip it; default: 200)")
     parser.add_argument("--float-passes", default="", metavar="PASSES",
-                        help="quant-opt passes applied to the imported float model first, space-separated "
+                        help="quant-opt passes applied to the imported float model first, space-separated, each NAME or "
+                             "NAME{OPTION=VALUE ...} "
                              "(e.g. 'qnn-equalize-cross-layer' for per-tensor weights); the float program "
                              "reported is the rewritten one")
     parser.add_argument("--normalize", type=parse_normalize, metavar="MEAN,STD",

@@ -147,3 +147,20 @@ def test_bias_correction_matches_the_reference(tmp_path):
             if kind != "depthwise":
                 shift = (rows @ (wq - w).reshape(-1, w.shape[-1])).mean(0) + (bias - b)
                 np.testing.assert_allclose(shift, 0, atol=1e-5)
+
+
+def test_quant_eval_gptq_on_fashion_cnn_is_bit_exact():
+    """quant-eval --float-passes 'qnn-round-weights-gptq{bits=4}': the
+    statistics are computed from the calibration split, the weights GPTQ
+    stored reach the integer program unchanged (every fused layer matches
+    the NumPy reference, which reads them from the rewritten model)."""
+    from pathlib import Path
+
+    from quant_opt.evaluate import Config, evaluate
+    model = Path(__file__).resolve().parents[2] / "models" / "fashion-cnn" / "model.onnx"
+    report = evaluate(Config(model=model, data="fashion-mnist", limit=200, calibration_limit=200,
+                             options="weight-bits=4", layer_samples=50, verbose=False,
+                             float_passes="qnn-round-weights-gptq{bits=4}"))
+    exact = report["bit_exactness"]
+    assert exact["layers_checked"] == 5 and exact["mismatches"] == 0, exact
+    assert not exact["not_checked"], exact
