@@ -50,6 +50,27 @@ _CONTRACTION = re.compile(
 _BIAS_ADD = re.compile(r'^\s*%[\w.$-]+ = linalg\.generic .*? ins\((%[\w.$-]+), (%[\w.$-]+) :', re.M)
 
 
+_QCONSTANT = re.compile(r'^\s*(%[\w.$-]+) = qnn\.constant dense<(.*?)> : tensor<([0-9x]*)(i\d+)> -> '
+                        r'tensor<[0-9x]*(!quant\.uniform<.*?\}>)>', re.M)
+_DEQUANTIZE = re.compile(r'^\s*(%[\w.$-]+) = qnn\.dequantize (%[\w.$-]+) :', re.M)
+
+
+def _dense_ints(body: str, shape: tuple, bits: int) -> np.ndarray | None:
+    """The signed integers of a printed `dense<...>` of `i<bits>` elements
+    (hex: one byte per element up to 8 bits, as MLIR stores them)."""
+    if body.startswith('"0x'):
+        if bits > 8:
+            return None
+        data = np.frombuffer(bytes.fromhex(body[3:-1]), np.uint8).astype(np.int64) & ((1 << bits) - 1)
+        data = np.where(data >= 1 << (bits - 1), data - (1 << bits), data)
+        return np.broadcast_to(data, shape).copy() if data.size == 1 else data.reshape(shape)
+    try:
+        values = np.array(json.loads(body.replace("true", "1").replace("false", "0")), dtype=np.int64)
+    except ValueError:
+        return None
+    return np.broadcast_to(values, shape).copy() if values.ndim == 0 else values.reshape(shape)
+
+
 def _dense_values(kind: str, body: str, shape: tuple, resources: dict) -> np.ndarray | None:
     """The f32 values of a printed `dense<...>` / `dense_resource<...>`."""
     if kind == "dense_resource":
@@ -80,6 +101,18 @@ def module_weights(module_text: str) -> dict[str, tuple[np.ndarray, np.ndarray |
         values = _dense_values(kind, body, shape, resources)
         if values is not None:
             constants[ssa] = values
+    # Weights already quantized by a rewrite (qnn-round-weights-gptq,
+    # qnn-correct-bias): their dequantized values, from which the reference
+    # quantizes back exactly the same integers.
+    quantized = {}
+    for ssa, body, dims, storage, qtype in _QCONSTANT.findall(module_text):
+        shape = tuple(int(d) for d in dims.split("x") if d)
+        stored = _dense_ints(body, shape, int(storage[1:]))
+        if stored is not None:
+            quantized[ssa] = ref.dequantize(stored, ref.parse_quant_type(qtype, shape=shape))
+    for result, source in _DEQUANTIZE.findall(module_text):
+        if source in quantized:
+            constants[result] = np.asarray(quantized[source], np.float32)
     biases = {x: constants[b] for x, b in _BIAS_ADD.findall(module_text) if b in constants
               and constants[b].ndim == 1}
     weights = {}

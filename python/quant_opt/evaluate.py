@@ -126,10 +126,14 @@ class Tools:
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
         # With locations: they carry the layer names recipes and reports use,
         # and the output is read again by the next step.
-        cmd = [self.quant_opt, str(source), *args, "--mlir-print-debuginfo", "-o", str(output)]
+        # Through a temporary file: the output may be the input, which
+        # quant-opt reads mapped while it writes.
+        partial = output.with_name(output.name + ".partial")
+        cmd = [self.quant_opt, str(source), *args, "--mlir-print-debuginfo", "-o", str(partial)]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise EvaluationError(f"quant-opt failed:\n  {' '.join(cmd)}\n{result.stderr}")
+        partial.replace(output)
         return output
 
     def run(self, module: Path, inputs: list[np.ndarray], num_results: int, label: str,
@@ -371,6 +375,51 @@ def node_segments(model: onnx.ModelProto, ids: list[str]) -> tuple[dict[str, str
     return result, members
 
 
+# Float passes that read the contraction statistics (docs/Quantization.md,
+# "Data-driven repair"): quant-eval computes them when none are named.
+STATISTICS_PASSES = ("qnn-round-weights-gptq", "qnn-correct-bias")
+
+
+def float_pass_args(text: str) -> list[str]:
+    """quant-opt arguments for --float-passes: passes separated by spaces,
+    each `name` or `name{option=value option=value}`."""
+    args, depth, current = [], 0, ""
+    for char in text + " ":
+        if char.isspace() and depth == 0:
+            if current:
+                name, _, options = current.partition("{")
+                args.append(f"--{name}" + (f"={options.rstrip('}')}" if options.rstrip("}") else ""))
+            current = ""
+            continue
+        depth += (char == "{") - (char == "}")
+        current += char
+    return args
+
+
+def collect_contraction_statistics(tools, module: Path, details: dict, x: np.ndarray, batch: int,
+                                   num_outputs: int, output: Path, chunk: int = 200) -> None:
+    """The mean and second moment of each contraction's input patches
+    (quant_opt.weight_rounding) over `x`, run through the float `module`
+    (of batch size `batch`) with its activations exposed."""
+    from .weight_rounding import Accumulator, patches, write_statistics
+    exposed = tools.opt(module, ["--qnn-expose-activations"], module.with_name("statistics_exposed.mlir"))
+    ids = exposed_ids(exposed.read_text())
+    wanted = {name: layer for name, layer in details.get("contractions", {}).items() if layer["input"] in ids}
+    accumulators = {name: Accumulator(layer["kind"], layer["weight"].shape) for name, layer in wanted.items()}
+    chunk = max(batch, chunk // batch * batch)
+    total = num_outputs + len(ids)
+    for start in range(0, len(x), chunk):
+        part = x[start:start + chunk]
+        results = tools.run(exposed, [part], total, f"statistics {start + len(part)}/{len(x)}")
+        acts = dict(zip(ids, results[num_outputs:]))
+        for name, layer in wanted.items():
+            w = layer["weight"]
+            kernel = w.shape[:2] if layer["kind"] != "matmul" else None
+            accumulators[name].add(patches(acts[layer["input"]], layer["kind"], kernel,
+                                           layer["strides"], layer["dilations"]))
+    write_statistics(output, {name: acc.result() for name, acc in accumulators.items()})
+
+
 class Evaluation:
     """One model on one data set: imported, calibrated and run in float once;
     then quantized and compared as many times as there are recipes."""
@@ -425,10 +474,21 @@ class Evaluation:
         self.float_mlir.write_text(float_text)
         (work / "calibration_model.mlir").write_text(cal_text)
         if config.float_passes:
-            # Rewrites of the float model (cross-layer equalization): the
-            # float program, calibration and quantization all start from it.
+            # Rewrites of the float model (cross-layer equalization, GPTQ
+            # rounding, bias correction): the float program, calibration and
+            # quantization all start from it.
+            passes = float_pass_args(config.float_passes)
+            if any(p.split("=", 1)[0][2:] in STATISTICS_PASSES and "statistics=" not in p for p in passes):
+                # Those that need the contraction statistics get them from
+                # the original float model on the calibration data.
+                statistics = work / "contraction_statistics.json"
+                collect_contraction_statistics(self.tools, work / "calibration_model.mlir", self.details,
+                                               self.x_cal, cal_batch, self.num_outputs, statistics)
+                passes = [p + (" " if "=" in p else "=") + f"statistics={statistics}"
+                          if p.split("=", 1)[0][2:] in STATISTICS_PASSES and "statistics=" not in p else p
+                          for p in passes]
             for path in (self.float_mlir, work / "calibration_model.mlir"):
-                self.tools.opt(path, [f"--{p}" for p in config.float_passes.split()], path)
+                self.tools.opt(path, passes, path)
             # The bit-exactness reference quantizes the weights the program
             # now holds, not the ONNX file's.
             rewritten = module_weights(self.float_mlir.read_text())
@@ -788,7 +848,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer-samples", type=int, default=200,
                         help="samples for the per-layer error (0: skip it; default: 200)")
     parser.add_argument("--float-passes", default="", metavar="PASSES",
-                        help="quant-opt passes applied to the imported float model first, space-separated "
+                        help="quant-opt passes applied to the imported float model first, space-separated, each NAME or "
+                             "NAME{OPTION=VALUE ...} "
                              "(e.g. 'qnn-equalize-cross-layer' for per-tensor weights); the float program "
                              "reported is the rewritten one")
     parser.add_argument("--normalize", type=parse_normalize, metavar="MEAN,STD",

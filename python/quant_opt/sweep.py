@@ -53,6 +53,10 @@ REWRITE_RECIPES = [
     ("W8A8 per-tensor + cross-layer equalization", "weight-granularity=per_tensor", CLE),
     ("W4A8 per-tensor + cross-layer equalization", "weight-bits=4 weight-granularity=per_tensor", CLE),
     ("W4A8 per-channel + cross-layer equalization", "weight-bits=4", CLE),
+    # Calibration-driven repairs (docs/Quantization.md): quant-eval computes
+    # the contraction statistics on the calibration split.
+    ("W4A8 per-channel + GPTQ", "weight-bits=4", "qnn-round-weights-gptq{bits=4}"),
+    ("W4A8 per-channel + bias correction", "weight-bits=4", "qnn-correct-bias{bits=4}"),
 ]
 # Quantization-aware fine-tuning rows (quant-qat): weight bits, on the
 # models whose ops quant-qat runs; each exported QDQ model is evaluated as
@@ -280,7 +284,11 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
              "equalization* quantize the float model rewritten by `qnn-equalize-cross-layer` "
              "(docs/Quantization.md; a ReLU6 between equalized convolutions becomes a ReLU), "
              "calibrated again; their drop is against the original float model's top-1, their "
-             "agreement and SQNR against the rewritten one's. The rows *QAT (N epochs, quant-qat)* "
+             "agreement and SQNR against the rewritten one's. The rows *+ GPTQ* and *+ bias "
+             "correction* rewrite it likewise with `qnn-round-weights-gptq` and `qnn-correct-bias` "
+             "(4-bit weights rounded from the calibration split's contraction statistics; "
+             "docs/Quantization.md). "
+             "The rows *QAT (N epochs, quant-qat)* "
              "are the model fine-tuned by `scripts/quant-qat` for N epochs of the training split with "
              "fake quantization (docs/Quantization.md, \"Quantization-aware fine-tuning\"), exported "
              "as a QDQ model and evaluated as quant-eval evaluates QDQ models: top-1 of quant-opt's "

@@ -371,8 +371,14 @@ using namespace mlir::qnn::fusion;
 /// (the only ones qnn-fuse-quantized-ops fuses).
 static std::optional<WeightOperand> getConstantWeightOperand(Operation *op) {
   std::optional<WeightOperand> layout = getWeightOperand(op);
-  if (!layout ||
-      !matchPattern(op->getOperand(layout->operandIndex), m_Constant()))
+  if (!layout)
+    return std::nullopt;
+  // Float constants, or constants quantized already (qnn.dequantize of a
+  // qnn.constant: a QDQ import, qnn-round-weights-gptq).
+  Value weight = op->getOperand(layout->operandIndex);
+  if (auto dequantize = weight.getDefiningOp<DequantizeOp>())
+    weight = dequantize.getInput();
+  if (!matchPattern(weight, m_Constant()))
     return std::nullopt;
   return layout;
 }

@@ -27,6 +27,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringSet.h"
@@ -469,6 +470,15 @@ struct QNNInsertQDQPass
       WeightOperand layout = *getWeightOperand(op);
       OpOperand &operand = op->getOpOperand(layout.operandIndex);
       auto constant = operand.get().getDefiningOp<arith::ConstantOp>();
+      // Weights quantized already (a QDQ import, qnn-round-weights-gptq)
+      // keep their integers; the parameters file still names their type.
+      if (auto dequantize = operand.get().getDefiningOp<DequantizeOp>()) {
+        if (matchPattern(dequantize.getInput(), m_Constant()))
+          weightTypes.emplace_back(
+              getLayerName(op),
+              getElementTypeOrSelf(dequantize.getInput().getType()));
+        continue;
+      }
       std::optional<SmallVector<APFloat>> values =
           constant ? getFloatElements(constant.getValue()) : std::nullopt;
       if (!values) // Not known at compile time: an activation.

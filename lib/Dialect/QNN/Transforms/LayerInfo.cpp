@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -82,6 +83,11 @@ bool qnn::isActivation(Value value) {
     if (producer->hasTrait<OpTrait::ConstantLike>() ||
         producer->hasAttr(kInternalAttrName) ||
         isa<tensor::EmptyOp, linalg::FillOp, ObserveOp>(producer))
+      return false;
+  // Weights quantized already (qnn-round-weights-gptq, qnn-correct-bias):
+  // constants, not activations.
+  if (auto dequantize = value.getDefiningOp<DequantizeOp>())
+    if (matchPattern(dequantize.getInput(), m_Constant()))
       return false;
   if (isFusedIntermediate(value))
     return false;

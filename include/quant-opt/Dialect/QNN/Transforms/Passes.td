@@ -166,6 +166,87 @@ def QNNEqualizeCrossLayerPass : Pass<"qnn-equalize-cross-layer"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def QNNRoundWeightsGPTQPass : Pass<"qnn-round-weights-gptq"> {
+  let summary = "Round low-bit weights with GPTQ from calibration statistics (on the float model)";
+  let description = [{
+    GPTQ (Frantar et al., ICLR 2023; Algorithm 1, one block, no
+    reordering). For each matmul or 2-D convolution (regular or depthwise)
+    with constant f32 weights, the weights are quantized one reduction
+    column at a time at the per-channel symmetric scales qnn-insert-qdq
+    would choose for `bits`-bit narrow signed storage; the rounding error
+    of each column is spread over the columns not yet quantized through
+    the upper Cholesky factor U of (H + lambda I)^-1, H = E[x x^T] the second
+    moment of the contraction's input rows (im2col patches) on calibration
+    data and lambda = `damp` times H's mean diagonal:
+
+    ```
+    q[:, k] = clamp(round_half_even(w[:, k] / s), -qmax, qmax)
+    w[:, j] -= (w[:, k] - s * q[:, k]) / U[k, k] * U[k, j]     for j > k
+    ```
+
+    The statistics come from `statistics=` (a
+    "quant-opt-contraction-statistics" file, keyed by layer id;
+    docs/Quantization.md). The weights become an already-quantized weight,
+    which qnn-insert-qdq keeps, so the integers reach the integer program:
+
+    ```mlir
+    %w = arith.constant dense<...> : tensor<3x3x8x16xf32>
+    // becomes
+    %q = qnn.constant dense<...> : tensor<3x3x8x16xi4>
+        -> tensor<3x3x8x16x!quant.uniform<i4<-7:7>:f32:3, {...}>>
+    %w = qnn.dequantize %q : ... -> tensor<3x3x8x16xf32>
+    ```
+
+    With `correct-bias=true`, the expected output shift of the rounded
+    weights is then removed from the bias (as qnn-correct-bias does). A
+    contraction without statistics, or with statistics of the wrong size,
+    is an error naming it.
+  }];
+  let options = [
+    Option<"statisticsFile", "statistics", "std::string", /*default=*/"\"\"",
+           "Contraction statistics file (required)">,
+    Option<"bits", "bits", "unsigned", /*default=*/"4",
+           "Weight storage bits (2 to 8; narrow signed, symmetric, per channel)">,
+    Option<"damp", "damp", "double", /*default=*/"0.01",
+           "Dampening added to H's diagonal, as a fraction of its mean">,
+    Option<"correctBias", "correct-bias", "bool", /*default=*/"false",
+           "Also remove the expected output shift from the bias">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::qnn::QNNDialect",
+                           "::mlir::quant::QuantDialect"];
+}
+
+def QNNCorrectBiasPass : Pass<"qnn-correct-bias"> {
+  let summary = "Fold the expected output shift of rounded weights into the bias (on the float model)";
+  let description = [{
+    Bias correction (Nagel et al., ICCV 2019, section 4.2, with the input
+    means measured on calibration data). For each matmul or 2-D convolution
+    with constant f32 weights followed by a constant bias add, the weights
+    are quantized as qnn-insert-qdq would (per-channel symmetric, `bits`-bit
+    narrow signed storage, round half to even) and written as an
+    already-quantized weight; the bias b becomes
+
+    ```
+    b[f] - sum_k (w_q[f, k] - w[f, k]) * E[x_k]
+    ```
+
+    E[x] the mean input row (im2col patch) from `statistics=` (docs/Quantization.md),
+    so that the quantized layer's output has the float layer's mean on the
+    calibration data. A contraction without a constant bias gets a remark
+    and is left to the quantizer; one without statistics is an error.
+  }];
+  let options = [
+    Option<"statisticsFile", "statistics", "std::string", /*default=*/"\"\"",
+           "Contraction statistics file (required)">,
+    Option<"bits", "bits", "unsigned", /*default=*/"8",
+           "Weight storage bits (2 to 8; narrow signed, symmetric, per channel)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::qnn::QNNDialect",
+                           "::mlir::quant::QuantDialect"];
+}
+
 def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
   let summary = "Quantize activations from calibration statistics and weights from their values";
   let description = [{

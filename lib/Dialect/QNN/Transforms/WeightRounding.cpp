@@ -1,0 +1,209 @@
+//===- WeightRounding.cpp - Weights rounded from calibration data --------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The helpers qnn-round-weights-gptq and qnn-correct-bias share
+// (WeightRounding.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "WeightRounding.h"
+
+#include "FusionMatchers.h"
+
+#include "quant-opt/Calibration/Calibration.h"
+#include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::qnn;
+using namespace mlir::qnn::rounding;
+
+std::optional<WeightRows> rounding::getWeightRows(Operation *op) {
+  if (!isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp, linalg::Conv2DNchwFchwOp,
+           linalg::DepthwiseConv2DNhwcHwcOp>(op))
+    return std::nullopt;
+  std::optional<WeightOperand> layout = getWeightOperand(op);
+  if (!layout)
+    return std::nullopt;
+  OpOperand &operand = op->getOpOperand(layout->operandIndex);
+  auto type = dyn_cast<RankedTensorType>(operand.get().getType());
+  Attribute attr;
+  if (!type || !type.hasStaticShape() || !type.getElementType().isF32() ||
+      !matchPattern(operand.get(), m_Constant(&attr)))
+    return std::nullopt;
+  std::optional<SmallVector<double>> values = fusion::toDoubles(attr);
+  if (!values || values->empty())
+    return std::nullopt;
+  WeightRows weights;
+  weights.op = op;
+  weights.operand = &operand;
+  weights.type = type;
+  weights.channelAxis = layout->channelAxis;
+  weights.depthwise = isa<linalg::DepthwiseConv2DNhwcHwcOp>(op);
+  weights.channels = type.getDimSize(layout->channelAxis);
+  weights.reduction = type.getNumElements() / weights.channels;
+  weights.values = std::move(*values);
+  return weights;
+}
+
+SmallVector<double> rounding::getChannelScales(const WeightRows &weights,
+                                               int64_t qmax) {
+  StorageSpec storage;
+  storage.bits = 64; // only qmax matters: [-qmax, qmax], symmetric
+  storage.isSigned = true;
+  storage.symmetric = true;
+  SmallVector<double> scales;
+  for (int64_t f = 0; f < weights.channels; ++f) {
+    double lo = 0.0, hi = 0.0;
+    for (int64_t k = 0; k < weights.reduction; ++k) {
+      double w = weights.values[weights.index(f, k)];
+      lo = std::min(lo, w);
+      hi = std::max(hi, w);
+    }
+    // chooseQuantizationParams with storage [-qmax, qmax]: z = 0,
+    // s = max(|lo|, |hi|) / qmax, and 1 for an all-zero channel.
+    double threshold = std::max(std::abs(lo), std::abs(hi));
+    double scale = threshold / static_cast<double>(qmax);
+    scales.push_back(scale == 0 ? 1.0 : scale);
+  }
+  return scales;
+}
+
+LogicalResult rounding::checkStatistics(const WeightRows &weights,
+                                        const ContractionStatistics &stats) {
+  int64_t k = weights.reduction;
+  int64_t blocks = weights.depthwise ? weights.channels : 1;
+  size_t mean = static_cast<size_t>(k * blocks);
+  size_t second = static_cast<size_t>(k * k * blocks);
+  if (stats.mean.size() != mean || stats.secondMoment.size() != second)
+    return weights.op->emitError()
+           << "contraction statistics of '" << getLayerName(weights.op)
+           << "' have " << stats.mean.size() << " means and "
+           << stats.secondMoment.size() << " second moments; its weights need "
+           << mean << " and " << second;
+  return success();
+}
+
+double rounding::getMean(const WeightRows &weights,
+                         const ContractionStatistics &statistics, int64_t f,
+                         int64_t k) {
+  return weights.depthwise ? statistics.mean[weights.index(f, k)]
+                           : statistics.mean[k];
+}
+
+FailureOr<SmallVector<double>>
+rounding::replaceWeights(WeightRows &weights, ArrayRef<int64_t> stored,
+                         ArrayRef<double> scales, unsigned bits) {
+  MLIRContext *context = weights.op->getContext();
+  int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
+  auto storageType = IntegerType::get(context, bits);
+  Type expressed = weights.type.getElementType();
+  SmallVector<int64_t> zeroPoints(scales.size(), 0);
+  auto emitError = [&] { return weights.op->emitError(); };
+  auto qtype = quant::UniformQuantizedPerAxisType::getChecked(
+      emitError, quant::QuantizationFlags::Signed, storageType, expressed,
+      scales, zeroPoints, weights.channelAxis, -qmax, qmax);
+  if (!qtype)
+    return failure();
+  SmallVector<APInt> bitsValues = llvm::map_to_vector(
+      stored, [&](int64_t v) { return APInt(bits, v, /*isSigned=*/true); });
+  auto storedType = RankedTensorType::get(weights.type.getShape(), storageType);
+  OpBuilder builder(weights.op);
+  Location loc = weights.operand->get().getLoc();
+  Value constant =
+      ConstantOp::create(builder, loc, weights.type.clone(qtype),
+                         DenseElementsAttr::get(storedType, bitsValues));
+  Value dequantized =
+      DequantizeOp::create(builder, loc, weights.type, constant);
+  Operation *old = weights.operand->get().getDefiningOp();
+  weights.operand->set(dequantized);
+  if (old && old->use_empty())
+    old->erase();
+  // dequantize: (q - 0) * s, the scale rounded to f32 and the product in
+  // f32 (docs/Semantics.md).
+  SmallVector<double> values(weights.values.size());
+  for (int64_t f = 0; f < weights.channels; ++f) {
+    float scale = static_cast<float>(scales[f]);
+    for (int64_t k = 0; k < weights.reduction; ++k) {
+      int64_t i = weights.index(f, k);
+      values[i] = static_cast<float>(static_cast<float>(stored[i]) * scale);
+    }
+  }
+  return values;
+}
+
+OpOperand *rounding::getBiasOperand(Operation *op) {
+  std::optional<WeightOperand> layout = getWeightOperand(op);
+  if (!layout || op->getNumResults() != 1)
+    return nullptr;
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(
+      fusion::getSingleUser(op->getResult(0)));
+  if (!generic || generic.getNumDpsInputs() != 2 ||
+      generic.getInputs()[0] != op->getResult(0) ||
+      !fusion::matchBiasAdd(generic, op->getResult(0),
+                            layout->resultChannelAxis))
+    return nullptr;
+  OpOperand &bias = generic->getOpOperand(1);
+  auto type = dyn_cast<RankedTensorType>(bias.get().getType());
+  if (!type || type.getRank() != 1 || !type.getElementType().isF32() ||
+      !bias.get().hasOneUse() || !matchPattern(bias.get(), m_Constant()))
+    return nullptr;
+  return &bias;
+}
+
+void rounding::correctBias(OpOperand &bias, const WeightRows &weights,
+                           ArrayRef<double> quantized,
+                           const ContractionStatistics &statistics) {
+  Attribute attr;
+  matchPattern(bias.get(), m_Constant(&attr));
+  SmallVector<double> values = *fusion::toDoubles(attr);
+  SmallVector<float> corrected;
+  for (int64_t f = 0; f < weights.channels; ++f) {
+    double shift = 0.0;
+    for (int64_t k = 0; k < weights.reduction; ++k) {
+      int64_t i = weights.index(f, k);
+      shift += (quantized[i] - weights.values[i]) *
+               getMean(weights, statistics, f, k);
+    }
+    corrected.push_back(static_cast<float>(values[f] - shift));
+  }
+  auto type = cast<RankedTensorType>(bias.get().getType());
+  OpBuilder builder(bias.getOwner());
+  Value constant = arith::ConstantOp::create(
+      builder, bias.get().getLoc(),
+      DenseElementsAttr::get(type, ArrayRef<float>(corrected)));
+  Operation *old = bias.get().getDefiningOp();
+  bias.set(constant);
+  if (old && old->use_empty())
+    old->erase();
+}
+
+FailureOr<ContractionStatisticsMap>
+rounding::loadStatistics(Operation *root, StringRef passName, StringRef path) {
+  if (path.empty()) {
+    root->emitError() << passName
+                      << ": statistics=<file> is required (the contraction "
+                         "statistics, docs/Quantization.md)";
+    return failure();
+  }
+  llvm::Expected<ContractionStatisticsMap> statistics =
+      readContractionStatistics(path);
+  if (!statistics) {
+    root->emitError() << passName << ": "
+                      << llvm::toString(statistics.takeError());
+    return failure();
+  }
+  return std::move(*statistics);
+}
