@@ -260,6 +260,71 @@ def evaluation_float_top1(rows):
     return None
 
 
+def _row(result: dict, match) -> dict | None:
+    """The first row of `result` whose name `match` accepts (a name, or a
+    predicate on names) and that has a top-1 drop."""
+    accept = match if callable(match) else (lambda name: name == match)
+    return next((row for row in result["recipes"]
+                 if accept(row["recipe_name"]) and row.get("top1_drop") is not None), None)
+
+
+def _drop(row: dict | None) -> str:
+    return "-" if row is None else f"{100 * row['top1_drop']:.2f}"
+
+
+def answers(results: list[dict]) -> list[str]:
+    """The section that answers the questions users quantize with, each
+    cell taken from the rows of the tables below (top-1 drop in points
+    against the original float model; '-' where a row is missing)."""
+    results = [r for r in results if any(row.get("top1_drop") is not None for row in r["recipes"])]
+    if not results:
+        return []
+
+    def qat(bits):
+        return lambda name: name.startswith(f"W{bits}A8 per-channel, QAT (")
+
+    def epochs(result, bits):
+        row = _row(result, qat(bits))
+        return f" ({row['qat']['epochs']} epochs)" if row and "qat" in row else ""
+
+    def mixed(result):
+        row, base = _row(result, MIXED), _row(result, RECIPES[0][0])
+        if row is None:
+            return "-"
+        return (f"{_drop(row)} at {row.get('quantized_weight_bytes', '-')} B "
+                f"(W8A8: {_drop(base)} at {base.get('quantized_weight_bytes', '-') if base else '-'} B)")
+
+    def pair(result, first, *others):
+        return " -> ".join(_drop(_row(result, name)) for name in (first, *others))
+
+    questions = [
+        ("PTQ -> QAT, W8A8 per-channel", lambda r: pair(r, RECIPES[0][0], qat(8)) + epochs(r, 8)),
+        ("PTQ -> QAT, W4A8 per-channel", lambda r: pair(r, "W4A8 per-channel", qat(4)) + epochs(r, 4)),
+        ("4-bit weights: uniform -> k-means codebook",
+         lambda r: pair(r, "W4A8 per-channel", lambda name: "codebook" in name and name.startswith("W4"))),
+        (f"mixed precision for a {MIXED_BUDGET}-point budget: drop at weight size", mixed),
+        ("per-tensor W8A8: as is -> cross-layer equalization",
+         lambda r: pair(r, "W8A8 per-tensor", "W8A8 per-tensor + cross-layer equalization")),
+        ("W4A8 per-channel: nearest -> GPTQ -> bias correction",
+         lambda r: pair(r, "W4A8 per-channel", "W4A8 per-channel + GPTQ", "W4A8 per-channel + bias correction")),
+        ("W8A8: quant-opt -> ONNX Runtime quantize_static (peer)", lambda r: pair(r, RECIPES[0][0], PEER)),
+    ]
+    lines = ["## What the measurements answer", "",
+             "Top-1 drop in points against each model's float top-1, taken from the tables below "
+             "(`a -> b`: the same model without and with the method; `-`: no such row, e.g. QAT on a "
+             "model whose ops quant-qat does not run). ONNX Runtime's `quantize_static` is the peer "
+             "with the same method (W8A8 static, min/max); it has no QAT, codebook or per-tensor "
+             "repair in its static quantizer, and its GPTQ (`MatMul4BitsQuantizer`) quantizes MatMul "
+             "weights only, so it has no counterpart on these convolutional models. torch.ao's QAT "
+             "and PTQ need the models' PyTorch code (FX-traceable modules), which the bundled ONNX "
+             "files do not carry: not measured.", "",
+             "| question | " + " | ".join(r["name"] for r in results) + " |",
+             "|---|" + "---|" * len(results)]
+    for question, cell in questions:
+        lines.append(f"| {question} | " + " | ".join(cell(r) for r in results) + " |")
+    return lines + [""]
+
+
 def render(results: list[dict], command: str, plot: str | None) -> str:
     lines = ["# Accuracy", "",
              "How much accuracy quant-opt's post-training quantization loses on the bundled models, "
@@ -296,6 +361,7 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
              "against the QDQ program simulated in float; only for models whose ops quant-qat runs "
              "in PyTorch (not the transformer).",
              ""]
+    lines += answers(results)
     if plot:
         lines += [f"![accuracy drop against weight bytes]({plot})", ""]
     for result in results:
