@@ -60,6 +60,11 @@ class QatError(Exception):
 
 
 def _torch():
+    # Spinning OpenMP threads make training on a busy 2-core machine about
+    # twice as slow (measured: 100 steps of fashion-mobilenet, 13.4 s against
+    # 6.8 s); passive waiting avoids it. Only effective before torch loads.
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         import torch
     except ImportError as error:  # pragma: no cover - depends on the machine
@@ -81,9 +86,46 @@ def fake_quantize(x, scale, zero_point, qmin: int, qmax: int):
     rounding's gradient passed straight through. `scale` and `zero_point`
     broadcast against `x`; gradients reach `x` inside the range and `scale`
     everywhere (LSQ)."""
-    v = x / scale
-    r = v + (v.round() - v).detach()  # torch.round: half to even
-    return (r + zero_point).clamp(qmin, qmax).sub(zero_point).mul(scale)
+    return _fake_quantize_function().apply(x, scale, float(zero_point), qmin, qmax)
+
+
+_FUNCTION = None
+
+
+def _fake_quantize_function():
+    """fake_quantize as one autograd node: the same values and gradients as
+    writing it with a detached rounding, for a third of the elementwise
+    passes in training."""
+    global _FUNCTION
+    if _FUNCTION is not None:
+        return _FUNCTION
+    torch = _torch()
+
+    class FakeQuantize(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, scale, zero_point, qmin, qmax):
+            v = x / scale  # one IEEE division, as qnn.quantize
+            r = v.round()  # half to even
+            q = (r + zero_point).clamp(qmin, qmax)
+            inside = (r + zero_point >= qmin) & (r + zero_point <= qmax)
+            ctx.save_for_backward(v, r, q, inside)
+            ctx.zero_point = zero_point
+            ctx.scale_shape = scale.shape
+            return (q - zero_point) * scale
+
+        @staticmethod
+        def backward(ctx, grad):
+            v, r, q, inside = ctx.saved_tensors
+            grad_x = grad * inside
+            # d/ds of (q - z) s: inside the range q - z = round(v) with v =
+            # x / s, so round(v) - v (the rounding's gradient is 1); outside,
+            # q - z is constant.
+            local = torch.where(inside, r - v, q - ctx.zero_point)
+            grad_scale = (grad * local).sum_to_size(ctx.scale_shape) if ctx.needs_input_grad[1] else None
+            return grad_x, grad_scale, None, None, None
+
+    _FUNCTION = FakeQuantize
+    return _FUNCTION
 
 
 @dataclass
@@ -298,7 +340,7 @@ def evaluate_top1(module, x: np.ndarray, y: np.ndarray, batch: int = 500) -> flo
     return correct / len(x)
 
 
-def fine_tune(model: onnx.ModelProto, data: str, weight_bits: int, epochs: int, lr: float = 1e-4,
+def fine_tune(model: onnx.ModelProto, data: str, weight_bits: int, epochs: int, lr: float = 5e-4,
               batch: int = 64, seed: int = 0, train_limit: int | None = None,
               calibration_limit: int | None = None, verbose: bool = True):
     """Calibrates the activation ranges (min/max on the calibration split),
@@ -441,8 +483,8 @@ def main(argv=None) -> int:
                              "initializes the activation ranges")
     parser.add_argument("--weight-bits", type=int, default=8, help="weight bits, 2 to 8 (default: 8)")
     parser.add_argument("--epochs", type=int, default=2, help="passes over the training split (default: 2)")
-    parser.add_argument("--lr", type=float, default=1e-4, help="Adam's learning rate for weights and "
-                        "biases; scales get a tenth (default: 1e-4)")
+    parser.add_argument("--lr", type=float, default=5e-4, help="Adam's learning rate for weights and "
+                        "biases; scales get a tenth (default: 5e-4)")
     parser.add_argument("--batch", type=int, default=64, help="training batch (default: 64)")
     parser.add_argument("--train-limit", type=int, help="fine-tune on the first N training samples only")
     parser.add_argument("--seed", type=int, default=0)
