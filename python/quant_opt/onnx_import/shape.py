@@ -55,7 +55,8 @@ def reshape(ctx, x: Act, shape, name) -> Act:
         # keepdims): no dimension to group.
         if not src:
             return Act(e.op(f"tensor.expand_shape {x.ssa} [] output_shape [{', '.join(map(str, shape))}] "
-                            f": {tensor_type(src, elem)} into {tensor_type(shape, elem)}", shape, name, elem), integer_type=x.integer_type)
+                            f": {tensor_type(src, elem)} into {tensor_type(shape, elem)}", shape, name, elem),
+                       integer_type=x.integer_type)
         return Act(e.op(f"tensor.collapse_shape {x.ssa} [] : {tensor_type(src, elem)} into "
                         f"{tensor_type(shape, elem)}", shape, name, elem), integer_type=x.integer_type)
     groups = reassociation(src, shape)
