@@ -463,15 +463,37 @@ def test_gelu_erf_subgraph_runs(half_first):
     # ceil_mode: one more window at the end (SqueezeNet 1.0, GoogLeNet).
     ("MaxPool", {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
     ("MaxPool", {"kernel_shape": [2, 3], "strides": [3, 2], "pads": [1, 0, 1, 1], "ceil_mode": 1}),
+    ("AveragePool", {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 0, 0, 1], "ceil_mode": 1}),
+    ("AveragePool", {"kernel_shape": [2, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1,
+                     "count_include_pad": 1}),
+    ("MaxPool", {"kernel_shape": [2, 3], "dilations": [2, 3], "pads": [1, 2, 1, 0]}),
+    ("AveragePool", {"kernel_shape": [2, 2], "strides": [1, 2], "dilations": [2, 2], "pads": [1, 1, 1, 1]}),
+    ("AveragePool", {"kernel_shape": [3, 2], "dilations": [2, 1], "pads": [2, 0, 2, 0],
+                     "count_include_pad": 1}),
 ], ids=["max-k2s2", "max-k3s2p1", "avg-k2s2", "avg-k3s2p1", "avg-asymmetric", "global-avg", "global-max",
-        "avg-exclude-pad", "avg-exclude-pad-asymmetric", "max-ceil", "max-ceil-asymmetric"])
+        "avg-exclude-pad", "avg-exclude-pad-asymmetric", "max-ceil", "max-ceil-asymmetric", "avg-ceil",
+        "avg-ceil-include-pad", "max-dilated", "avg-dilated-exclude-pad", "avg-dilated-include-pad"])
 def test_pool(op, attrs):
     """On the (NCHW) input and on a Conv's NHWC output."""
     nodes = [conv_node("conv", "x", "c", "w", pads=[1, 1, 1, 1]),
              helper.make_node(op, ["x"], ["plain"], name="plain", **attrs),
              helper.make_node(op, ["c"], ["nhwc"], name="nhwc", **attrs)]
-    check(make_model(nodes, IMAGE, ["plain", "nhwc"], [weights("w", (8, C, 3, 3), 1)]))
+    # (opset 19: AveragePool's dilations)
+    check(make_model(nodes, IMAGE, ["plain", "nhwc"], [weights("w", (8, C, 3, 3), 1)], opset=19))
 
+
+
+@pytest.mark.parametrize("op, shape, attrs", [
+    ("MaxPool", (2, 3, 11), {"kernel_shape": [3], "strides": [2], "pads": [1, 1], "ceil_mode": 1}),
+    ("AveragePool", (2, 3, 11), {"kernel_shape": [4], "dilations": [2], "pads": [2, 1]}),
+    ("MaxPool", (1, 2, 5, 6, 7), {"kernel_shape": [2, 3, 2], "strides": [2, 1, 2], "pads": [1, 0, 1, 0, 1, 1]}),
+    ("AveragePool", (1, 2, 5, 6, 7), {"kernel_shape": [2, 2, 3], "strides": [2, 2, 1], "pads": [1, 1, 1, 0, 0, 1],
+                                      "ceil_mode": 1}),
+], ids=["max-1d", "avg-1d-dilated", "max-3d", "avg-3d-ceil"])
+def test_pool_1d_3d(op, shape, attrs):
+    """1-D pooling (as 2-D with a unit axis) and 3-D pooling (one
+    linalg.generic), against onnxruntime."""
+    check(make_model([helper.make_node(op, ["x"], ["y"], name="pool", **attrs)], {"x": shape}, ["y"], opset=19))
 
 
 def test_max_pool_ceil_mode_drops_a_window_starting_in_the_end_padding():
@@ -1514,11 +1536,11 @@ def test_integer_input_read_by_anything_else_refused():
 def test_messages_name_the_node_and_the_limit():
     """The messages that named neither op nor limit, or only a type
     number."""
-    # A 1-D pooling: the op, the node and what it takes.
-    pool = make_model([helper.make_node("MaxPool", ["x"], ["y"], name="pool1d", kernel_shape=[2])],
-                      {"x": ["N", 3, 8]}, ["y"])
+    # A 4-D pooling: the op, the node and what it takes.
+    pool = make_model([helper.make_node("MaxPool", ["x"], ["y"], name="pool4d", kernel_shape=[2, 2, 2, 2])],
+                      {"x": ["N", 3, 4, 4, 4, 4]}, ["y"])
     with pytest.raises(UnsupportedModelError,
-                       match=r"MaxPool node 'pool1d': takes 4-D \(N, C, H, W\) inputs only .*got shape"):
+                       match=r"MaxPool node 'pool4d': a 6-D input \(1-, 2- and 3-D pooling"):
         import_model(pool, BATCH)
     # An input whose element type the model does not declare.
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "test",

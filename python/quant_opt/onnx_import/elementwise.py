@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from . import integer
 from .emitter import f32_literal, tensor_type
 from .registry import register
 from .values import NCHW_TO_NHWC, NHWC_AXIS, Act, Const, UnsupportedModelError
@@ -148,6 +149,14 @@ def relu(ctx, node, inputs, attrs):
 
 @register("Clip", constant_inputs=(1, 2))
 def clip(ctx, node, inputs, attrs):
+    if isinstance(inputs[0], Act) and inputs[0].integer_type:
+        bounds = []
+        for index, which in ((1, "min"), (2, "max")):
+            bound = inputs[index] if len(inputs) > index else None
+            if bound is not None and not isinstance(bound, Const):
+                raise UnsupportedModelError(f"Clip node '{node.name}': {which} must be constant")
+            bounds.append(None if bound is None else int(np.asarray(bound.array).reshape(-1)[0]))
+        return integer.clip(ctx, node, inputs[0], *bounds)
     lo = attrs.get("min", -math.inf)
     hi = attrs.get("max", math.inf)
     for index, which in ((1, "min"), (2, "max")):
@@ -217,14 +226,15 @@ def float_unary(ctx, node, inputs, attrs):
     return unary(ctx, node, lambda x: (FLOAT_UNARY[node.op_type](x), "%r"))
 
 
-@register("Where", constant_inputs=(0,))
+@register("Where")
 def where(ctx, node, inputs, attrs):
-    """select(condition, x, y) with a constant condition (an attention mask
-    the exporter computed from constants), broadcast as ONNX does."""
+    """select(condition, x, y), broadcast as ONNX does: with a constant
+    condition (an attention mask the exporter computed from constants) on
+    floats as other elementwise ops, else `integer.where`."""
     condition = inputs[0]
-    if not isinstance(condition, Const):
-        raise UnsupportedModelError(f"Where node '{node.name}': only a constant condition (boolean "
-                                    "activations are not supported)")
+    if not isinstance(condition, Const) or any(isinstance(v, Act) and v.integer_type for v in inputs[1:]):
+        # A bool activation as condition, or integer values.
+        return integer.where(ctx, node, inputs)
     flags = Const(condition.array.astype(np.float32))
     return elementwise(ctx, node, lambda a: ([
         "%zero = arith.constant 0.0 : f32", f"%flag = arith.cmpf une, {a[0]}, %zero : f32",

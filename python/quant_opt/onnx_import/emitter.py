@@ -25,6 +25,19 @@ def f32_literal(x: float) -> str:
     return repr(float(x))
 
 
+def literal(value, elem: str = "f32") -> str:
+    """`value` as an MLIR literal of the scalar type `elem`: an f32, or an
+    integer written as the signed value of its bits (MLIR's integers are
+    signless; an i1 as 0 or 1, followed by its type as the others)."""
+    if elem == "f32":
+        return f32_literal(value)
+    if elem == "i1":
+        return "1" if int(value) else "0"
+    bits = int(elem[1:])
+    value = int(value) % (1 << bits)
+    return str(value - (1 << bits) if value >= 1 << (bits - 1) else value)
+
+
 def tensor_type(shape, elem="f32") -> str:
     return "tensor<" + "".join(f"{d}x" for d in shape) + elem + ">"
 
@@ -116,9 +129,10 @@ class Emitter:
         empty = self.op(f"tensor.empty() : {tensor_type(shape, elem)}", shape, elem=elem)
         if value is None:
             return empty
-        scalar = self.scalar(value)
-        return self.op(f"linalg.fill ins({scalar.ssa} : f32) outs({empty.ssa} : {empty.type}) -> "
-                       f"{empty.type}", shape)
+        scalar = self.scalar(value) if elem == "f32" else \
+            self.op(f"arith.constant {literal(value, elem)} : {elem}", None, elem=elem)
+        return self.op(f"linalg.fill ins({scalar.ssa} : {elem}) outs({empty.ssa} : {empty.type}) -> "
+                       f"{empty.type}", shape, elem=elem)
 
     def generic(self, inputs, out_shape, body, name, reduce_dims=(), init_value=None,
                 internal=False, rank=None, out_elem="f32") -> Value:
@@ -126,13 +140,13 @@ class Emitter:
         indices (or "0") each of the input's dims reads; the output reads the
         loops not in `reduce_dims`. `body(args)` returns the body lines and
         the value to yield, given the block argument names. The output is
-        f32 unless `out_elem` says otherwise (an integer or bool result:
-        then without `init_value`)."""
+        f32 unless `out_elem` says otherwise (an integer or bool result,
+        whose `init_value` is an integer)."""
         rank = rank if rank is not None else len(out_shape) + len(reduce_dims)
         out_dims = [d for d in range(rank) if d not in reduce_dims]
         maps = [affine_map(rank, dims) for _, dims in inputs] + [affine_map(rank, out_dims)]
         iters = ", ".join('"reduction"' if d in reduce_dims else '"parallel"' for d in range(rank))
-        out = self.init(out_shape, init_value) if out_elem == "f32" else self.init(out_shape, None, out_elem)
+        out = self.init(out_shape, init_value) if out_elem == "f32" else self.init(out_shape, init_value, out_elem)
         args = [f"%a{i}" for i in range(len(inputs))] + ["%acc"]
         # Integer, bool and f16 inputs (a model's input of that type, an
         # integer activation) keep their element type in the block;
@@ -162,16 +176,17 @@ class Emitter:
                        f"{empty.type}) permutation = [{', '.join(map(str, perm))}]", out_shape, name)
 
     def pad(self, value: Value, low, high, pad_value: float, name: str, indices=None) -> Value:
-        """A tensor.pad with the constant `pad_value`; `indices` names the
-        region's block arguments (%i0, %i1, ... by default)."""
+        """A tensor.pad with the constant `pad_value` (of `value`'s element
+        type); `indices` names the region's block arguments (%i0, %i1, ...
+        by default)."""
         shape = tuple(d + lo + hi for d, lo, hi in zip(value.shape, low, high))
         indices = indices or [f"%i{k}" for k in range(len(shape))]
         return self.op(f"tensor.pad {value.ssa} low[{', '.join(map(str, low))}] "
                        f"high[{', '.join(map(str, high))}] {{\n"
                        f"  ^bb0({', '.join(f'{i}: index' for i in indices)}):\n"
-                       f"    %p = arith.constant {f32_literal(pad_value)} : f32\n"
-                       f"    tensor.yield %p : f32\n"
-                       f"  }} : {value.type} to {tensor_type(shape)}", shape, name)
+                       f"    %p = arith.constant {literal(pad_value, value.elem)} : {value.elem}\n"
+                       f"    tensor.yield %p : {value.elem}\n"
+                       f"  }} : {value.type} to {tensor_type(shape, value.elem)}", shape, name, value.elem)
 
     def function(self, name: str, results: list[Value]) -> str:
         """The whole text: the function returning `results`, then the

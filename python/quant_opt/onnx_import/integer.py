@@ -6,8 +6,11 @@ on the `Act`, says whether an op is signed or unsigned) until a Cast to
 FLOAT. The ops below take them with ONNX's broadcasting, as ONNX computes
 them on integers: Add, Sub and Mul wrap around modulo 2^N, Div truncates
 toward zero (a division by zero is refused by the run, not defined by
-ONNX), Max and Min compare signed or unsigned. Another op reading an
-integer activation is refused by name (`Importer.act`).
+ONNX), Max and Min compare signed or unsigned. Clip, ReduceMax,
+ReduceMin and ReduceSum (`clip`, `reduce`), Where (`where`: a bool
+condition, integer or float values), MaxPool (pooling.generic_pool), Pad,
+Identity and Cast take them too. Another op reading an integer activation
+is refused by name (`Importer.act`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .emitter import tensor_type
+from .emitter import literal, tensor_type
 from .values import INTEGER_INPUTS, UNSIGNED_INPUTS, Act, Const, UnsupportedModelError
 
 # Op -> (signed op, unsigned op), arith ops on two integers.
@@ -31,10 +34,110 @@ def reads_integers(node, inputs) -> bool:
 
 
 def integer_constant(ctx, array: np.ndarray, elem: str):
-    """An integer tensor constant of MLIR type `elem`."""
-    literal = array.astype(np.int64).tolist()
-    return ctx.emitter.op(f"arith.constant dense<{literal}> : {tensor_type(array.shape, elem)}", array.shape,
+    """An integer (or bool) tensor constant of MLIR type `elem`."""
+    values = np.asarray(array).astype(np.int64)
+    if elem == "i1":
+        text = str(values.astype(bool).tolist()).replace("True", "true").replace("False", "false")
+    else:
+        text = str(values.tolist())
+    return ctx.emitter.op(f"arith.constant dense<{text}> : {tensor_type(values.shape, elem)}", values.shape,
                           elem=elem)
+
+
+def limits(kind: int) -> tuple[int, int]:
+    """The lowest and highest value of the ONNX integer or bool type `kind`."""
+    if kind == onnx.TensorProto.BOOL:
+        return 0, 1
+    info = np.iinfo(onnx.helper.tensor_dtype_to_np_dtype(kind))
+    return int(info.min), int(info.max)
+
+
+def clip(ctx, node, x: Act, lo, hi) -> Act:
+    """Clip of the integer activation `x` to the constant bounds `lo`, `hi`
+    (None where absent), compared signed or unsigned as x's type."""
+    x = ctx.to_plain(x, node.name)
+    elem = x.value.elem
+    unsigned = x.integer_type in UNSIGNED_INPUTS
+
+    def body(a):
+        lines, r = [], a[0]
+        for bound, op, name in ((lo, "maxui" if unsigned else "maxsi", "lo"),
+                                (hi, "minui" if unsigned else "minsi", "hi")):
+            if bound is not None:
+                lines += [f"%{name} = arith.constant {literal(bound, elem)} : {elem}",
+                          f"%{name}r = arith.{op} {r}, %{name} : {elem}"]
+                r = f"%{name}r"
+        return lines, r
+    rank = len(x.shape)
+    return Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.shape, body, node.name, out_elem=elem),
+               integer_type=x.integer_type)
+
+
+# ReduceX -> (signed op, unsigned op, identity as (lowest, highest) index or 0)
+REDUCTIONS = {"ReduceMax": ("maxsi", "maxui"), "ReduceMin": ("minsi", "minui"), "ReduceSum": ("addi", "addi")}
+
+
+def reduce(ctx, node, x: Act, axes, keepdims) -> Act:
+    """ReduceMax / ReduceMin / ReduceSum of the integer (or bool) activation
+    `x` over `axes` (a sum wraps around, as ONNX's integers do)."""
+    from .shape import reshape
+    x = ctx.to_plain(x, node.name)
+    if x.integer_type == onnx.TensorProto.BOOL and node.op_type == "ReduceSum":
+        raise UnsupportedModelError(f"ReduceSum node '{node.name}': a sum of bools")
+    elem, rank = x.value.elem, len(x.shape)
+    unsigned = x.integer_type in UNSIGNED_INPUTS
+    op = REDUCTIONS[node.op_type][1 if unsigned else 0]
+    lowest, highest = limits(x.integer_type)
+    init = {"ReduceMax": lowest, "ReduceMin": highest, "ReduceSum": 0}[node.op_type]
+    out = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    result = Act(ctx.emitter.generic([(x.value, list(range(rank)))], out,
+                                     lambda a: ([f"%r = arith.{op} {a[0]}, {a[1]} : {elem}"], "%r"), node.name,
+                                     reduce_dims=tuple(axes), init_value=init, out_elem=elem),
+                 integer_type=x.integer_type)
+    if keepdims:
+        result = reshape(ctx, result, tuple(1 if i in axes else d for i, d in enumerate(x.shape)),
+                         node.name + ".keepdims")
+    return result
+
+
+def where(ctx, node, inputs) -> Act:
+    """Where with a bool activation as condition, or integer values: a
+    select of the broadcast operands, in the values' type (integers of one
+    type, or floats)."""
+    names = list(node.input)
+    values = inputs[1:]
+    kinds = {v.integer_type if isinstance(v, Act) else v.onnx_type for v in values}
+    float_values = all(isinstance(v, Act) and not v.integer_type or isinstance(v, Const) and
+                       np.asarray(v.array).dtype.kind == "f" for v in values)
+    if float_values:
+        elem, kind = "f32", None
+    elif len(kinds - {None}) == 1 and all(not isinstance(v, Act) or v.integer_type for v in values):
+        kind = next(iter(kinds - {None}))
+        elem = INTEGER_INPUTS[kind]
+    else:
+        raise UnsupportedModelError(f"Where node '{node.name}': values of one type (float, or one integer "
+                                    "type) are supported")
+    operands = []
+    for k, (name, v) in enumerate(zip(names, inputs)):
+        want = "i1" if k == 0 else elem
+        if isinstance(v, Const):
+            array = np.asarray(v.array)
+            value = ctx.emitter.constant(array) if want == "f32" else integer_constant(ctx, array, want)
+            operands.append((value, array.shape))
+        else:
+            a = ctx.to_plain(ctx.act(name, node, integer=True), node.name)
+            if a.value.elem != want:
+                raise UnsupportedModelError(f"Where node '{node.name}': '{name}' has element type "
+                                            f"{a.value.elem}, expected {want}")
+            operands.append((a.value, a.shape))
+    out = tuple(np.broadcast_shapes(*(s for _, s in operands)))
+    rank = len(out)
+    ins = []
+    for value, shape in operands:
+        off = rank - len(shape)
+        ins.append((value, ["0" if d == 1 and out[i + off] != 1 else i + off for i, d in enumerate(shape)]))
+    return Act(ctx.emitter.generic(ins, out, lambda a: ([f"%r = arith.select {a[0]}, {a[1]}, {a[2]} : {elem}"],
+                                                        "%r"), node.name, out_elem=elem), integer_type=kind)
 
 
 def convert(ctx, node, inputs, attrs) -> Act:

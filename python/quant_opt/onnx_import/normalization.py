@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from . import integer
 from .contraction import conv
 from .elementwise import elementwise
 from .emitter import f32_literal
@@ -74,12 +75,14 @@ REDUCTIONS = {"ReduceSum": ("addf", 0.0), "ReduceMax": ("maximumf", LOWEST),
 
 @register(*REDUCTIONS, constant_inputs=(1,))
 def reduce(ctx, node, inputs, attrs):
-    x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
+    x = ctx.to_plain(ctx.act(node.input[0], node, integer=True), node.name)
     rank = len(x.shape)
     axes = axes_of(node, inputs, attrs, rank)
     if not axes and attrs.get("noop_with_empty_axes", 0):
         return x
     axes = axes or list(range(rank))
+    if x.integer_type:
+        return integer.reduce(ctx, node, x, axes, attrs.get("keepdims", 1))
     combine, init = REDUCTIONS[node.op_type]
     if node.op_type != "ReduceSum" and any(x.shape[a] == 0 for a in axes):
         # Over an empty set, ReduceMax is -inf and ReduceMin +inf (ONNX);
@@ -132,11 +135,6 @@ def layer_normalization(ctx, node, inputs, attrs):
     if not isinstance(scale, Const) or (bias is not None and not isinstance(bias, Const)):
         raise UnsupportedModelError(f"LayerNormalization node '{node.name}': scale and bias "
                                     "must be constant")
-    read = {o.name for o in ctx.graph.output} | {i for n in ctx.graph.node for i in n.input}
-    extra = [name for name in node.output[1:] if name and name in read]
-    if extra:
-        raise UnsupportedModelError(f"LayerNormalization node '{node.name}': its Mean and InvStdDev "
-                                    f"outputs ({', '.join(extra)}, for training) are not supported")
     keep = list(range(axis))
     total = reduce_last(ctx, node, x, axes, lambda a: ([], a[0]), 0.0, "addf", ".sum")
     inv = f32_literal(1.0 / count)
@@ -151,12 +149,26 @@ def layer_normalization(ctx, node, inputs, attrs):
                            norm_shape)
     gv, bv = ctx.emitter.constant(np.ascontiguousarray(gamma)), ctx.emitter.constant(np.ascontiguousarray(beta))
     ins = [(x.value, list(range(rank))), (total.value, keep), (sq.value, keep), (gv, list(axes)), (bv, list(axes))]
-    return Act(ctx.emitter.generic(ins, x.shape, lambda a: ([
+    y = Act(ctx.emitter.generic(ins, x.shape, lambda a: ([
         f"%n = arith.constant {inv} : f32", f"%eps = arith.constant {f32_literal(eps)} : f32",
         f"%mean = arith.mulf {a[1]}, %n : f32", f"%var = arith.mulf {a[2]}, %n : f32",
         "%ve = arith.addf %var, %eps : f32", "%rs = math.rsqrt %ve : f32",
         f"%c = arith.subf {a[0]}, %mean : f32", "%y = arith.mulf %c, %rs : f32",
         f"%g = arith.mulf %y, {a[3]} : f32", f"%r = arith.addf %g, {a[4]} : f32"], "%r"), node.name))
+    if len(node.output) < 2:
+        return y
+    # Mean and InvStdDev (the training outputs, opset 17): the statistics
+    # above, of shape x.shape[:axis] with the normalized axes kept as 1s.
+    stats_shape = tuple(x.shape[:axis]) + (1,) * (rank - axis)
+    mean = Act(ctx.emitter.generic([(total.value, keep)], x.shape[:axis], lambda a: (
+        [f"%n = arith.constant {inv} : f32", f"%r = arith.mulf {a[0]}, %n : f32"], "%r"),
+        node.name + ".mean", rank=axis))
+    inv_std = Act(ctx.emitter.generic([(sq.value, keep)], x.shape[:axis], lambda a: (
+        [f"%n = arith.constant {inv} : f32", f"%eps = arith.constant {f32_literal(eps)} : f32",
+         f"%var = arith.mulf {a[0]}, %n : f32", "%ve = arith.addf %var, %eps : f32",
+         "%r = math.rsqrt %ve : f32"], "%r"), node.name + ".inv_std_dev", rank=axis))
+    return [y, reshape(ctx, mean, stats_shape, node.name + ".mean.keepdims"),
+            reshape(ctx, inv_std, stats_shape, node.name + ".inv_std_dev.keepdims")]
 
 
 @register("ReduceMean", constant_inputs=(1,))

@@ -49,23 +49,25 @@ def reshape(ctx, x: Act, shape, name) -> Act:
         raise UnsupportedModelError(f"'{name}': cannot reshape {src} ({int(np.prod(src))} "
                                     f"elements) to {shape}")
     e = ctx.emitter
+    elem = x.value.elem  # (an integer activation keeps its type)
     if not src or not shape:
         # A scalar and a shape of ones (a reduction over all axes with
         # keepdims): no dimension to group.
         if not src:
             return Act(e.op(f"tensor.expand_shape {x.ssa} [] output_shape [{', '.join(map(str, shape))}] "
-                            f": {tensor_type(src)} into {tensor_type(shape)}", shape, name))
-        return Act(e.op(f"tensor.collapse_shape {x.ssa} [] : {tensor_type(src)} into "
-                        f"{tensor_type(shape)}", shape, name))
+                            f": {tensor_type(src, elem)} into {tensor_type(shape, elem)}", shape, name, elem),
+                       integer_type=x.integer_type)
+        return Act(e.op(f"tensor.collapse_shape {x.ssa} [] : {tensor_type(src, elem)} into "
+                        f"{tensor_type(shape, elem)}", shape, name, elem), integer_type=x.integer_type)
     groups = reassociation(src, shape)
     if groups is not None and len(shape) < len(src):
-        return Act(e.op(f"tensor.collapse_shape {x.ssa} {_groups(groups)} : {tensor_type(src)} into "
-                        f"{tensor_type(shape)}", shape, name))
+        return Act(e.op(f"tensor.collapse_shape {x.ssa} {_groups(groups)} : {tensor_type(src, elem)} into "
+                        f"{tensor_type(shape, elem)}", shape, name, elem), integer_type=x.integer_type)
     groups = reassociation(shape, src)
     if groups is not None and len(shape) > len(src):
         return Act(e.op(f"tensor.expand_shape {x.ssa} {_groups(groups)} output_shape "
-                        f"[{', '.join(map(str, shape))}] : {tensor_type(src)} into {tensor_type(shape)}",
-                        shape, name))
+                        f"[{', '.join(map(str, shape))}] : {tensor_type(src, elem)} into {tensor_type(shape, elem)}",
+                        shape, name, elem), integer_type=x.integer_type)
     # The importer has always taken an SSA number here and not used it;
     # skipped still, so that the text stays the same.
     e.fresh()
@@ -110,15 +112,14 @@ def broadcast(ctx, a: Act, shape, name) -> Act:
 
 
 def pads(node, attrs, spatial, kernel, strides, dilations):
-    """A 2-D window's (top, left, bottom, right) padding: `pads`, or what
-    `auto_pad` computes."""
+    """A window's padding, all the begins then all the ends ((top, left,
+    bottom, right) in 2-D): `pads`, or what `auto_pad` computes."""
     auto_pad = attrs.get("auto_pad", b"NOTSET")
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
     if auto_pad in ("NOTSET", ""):
-        pads = attrs.get("pads", [0, 0, 0, 0])
-        return (pads[0], pads[1], pads[2], pads[3])
+        return tuple(attrs.get("pads", [0] * (2 * len(spatial))))
     if auto_pad == "VALID":
-        return (0, 0, 0, 0)
+        return (0,) * (2 * len(spatial))
     begin, end = [], []
     for size, k, s, d in zip(spatial, kernel, strides, dilations):
         out = -(-size // s)
@@ -126,7 +127,7 @@ def pads(node, attrs, spatial, kernel, strides, dilations):
         small, large = total // 2, total - total // 2
         begin.append(small if auto_pad == "SAME_UPPER" else large)
         end.append(large if auto_pad == "SAME_UPPER" else small)
-    return (begin[0], begin[1], end[0], end[1])
+    return tuple(begin + end)
 
 
 def pad(ctx, x: Act, pads, value: float, name: str) -> Act:
@@ -224,20 +225,31 @@ def slice_op(ctx, node, inputs, attrs):
         axes = const(3, list(range(len(starts))))
         steps = const(4, [1] * len(starts))
     offsets, sizes, strides = [0] * rank, list(x.shape), [1] * rank
+    reversed_axes = []
     for start, end, axis, step in zip(starts, ends, axes, steps):
         axis %= rank
-        if step < 1:
-            raise UnsupportedModelError(f"Slice node '{node.name}': only positive steps")
-        begin, stop, _ = slice(start, end, step).indices(x.shape[axis])
-        offsets[axis], strides[axis] = begin, step
-        sizes[axis] = max(0, -(-(stop - begin) // step))
+        if step == 0:
+            raise UnsupportedModelError(f"Slice node '{node.name}': a step of 0")
+        count = len(range(*slice(start, end, step).indices(x.shape[axis])))
+        begin = slice(start, end, step).indices(x.shape[axis])[0]
+        if step < 0 and count:
+            # The same elements in increasing order, reversed below.
+            begin, step = begin + (count - 1) * step, -step
+            reversed_axes.append(axis)
+        offsets[axis], strides[axis], sizes[axis] = begin, step, count
     if 0 in sizes:
         # (A start past the end, as ONNX allows: the result is empty.)
         raise UnsupportedModelError(f"Slice node '{node.name}': the result {tuple(sizes)} has no "
                                     "elements; zero-size tensors are not supported")
-    return Act(ctx.emitter.op(f"tensor.extract_slice {x.ssa}[{', '.join(map(str, offsets))}] "
-                              f"[{', '.join(map(str, sizes))}] [{', '.join(map(str, strides))}] : "
-                              f"{tensor_type(x.shape)} to {tensor_type(sizes)}", sizes, node.name))
+    if not reversed_axes:
+        return Act(ctx.emitter.op(f"tensor.extract_slice {x.ssa}[{', '.join(map(str, offsets))}] "
+                                  f"[{', '.join(map(str, sizes))}] [{', '.join(map(str, strides))}] : "
+                                  f"{tensor_type(x.shape)} to {tensor_type(sizes)}", sizes, node.name))
+    # Negative steps: a slice with positive ones, then a linalg.generic
+    # reading those axes backwards (index size - 1 - i).
+    sliced = _slice(ctx, x, offsets, sizes, node.name + ".slice", strides)
+    reads = [f"-d{i} + {sizes[i] - 1}" if i in reversed_axes else i for i in range(rank)]
+    return Act(ctx.emitter.generic([(sliced.value, reads)], tuple(sizes), lambda a: ([], a[0]), node.name))
 
 
 @register("Dropout", constant_inputs=(1, 2))
@@ -376,26 +388,98 @@ def split(ctx, node, inputs, attrs):
 
 @register("Pad", constant_inputs=(1, 2, 3))
 def pad_op(ctx, node, inputs, attrs):
+    """Pad in its modes: constant (a tensor.pad; spatially on an NHWC
+    activation, in its layout), and edge, reflect and wrap as
+    concatenations of slices of the input, axis after axis (as NumPy pads),
+    exact for floats and integers alike. Negative pads crop first. `axes`
+    (opset 18) name the axes the pads are for."""
     mode = attrs.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
-    x = ctx.act(node.input[0], node)
+    if mode not in ("constant", "edge", "reflect", "wrap"):
+        raise UnsupportedModelError(f"Pad node '{node.name}': mode '{mode}' (constant, edge, reflect and "
+                                    "wrap are supported)")
+    x = ctx.act(node.input[0], node, integer=True)
     rank = len(x.shape)
-    if mode != "constant" or not isinstance(inputs[1], Const) or (
-            len(inputs) > 2 and inputs[2] is not None and not isinstance(inputs[2], Const)) or (
-            len(inputs) > 3 and inputs[3] is not None):
-        raise UnsupportedModelError(f"Pad node '{node.name}': only constant mode with constant "
-                                    "pads and value over all axes is supported")
-    pads = [int(p) for p in inputs[1].array]
-    value = float(inputs[2].array) if len(inputs) > 2 and inputs[2] is not None else 0.0
-    if not any(pads):
+    if ctx.opset < 11:
+        given, value, axes = list(attrs["pads"]), float(attrs.get("value", 0.0)), list(range(rank))
+    else:
+        for index, what in ((1, "pads"), (2, "constant_value"), (3, "axes")):
+            if len(inputs) > index and inputs[index] is not None and not isinstance(inputs[index], Const):
+                raise UnsupportedModelError(f"Pad node '{node.name}': its {what} must be constant (here an "
+                                            "activation computes them)")
+        given = [int(p) for p in inputs[1].array.reshape(-1)]
+        value = inputs[2].array.reshape(-1)[0] if len(inputs) > 2 and inputs[2] is not None and \
+            inputs[2].array.size else 0
+        value = value.item() if hasattr(value, "item") else value
+        axes = [int(a) % rank for a in inputs[3].array.reshape(-1)] if len(inputs) > 3 and \
+            inputs[3] is not None else list(range(rank))
+    if len(given) != 2 * len(axes) or len(set(axes)) != len(axes):
+        raise UnsupportedModelError(f"Pad node '{node.name}': {len(given)} pads for the axes {axes}")
+    low, high = [0] * rank, [0] * rank
+    for k, axis in enumerate(axes):
+        low[axis], high[axis] = given[k], given[k + len(axes)]
+    if not any(low + high):
         return x
-    if min(pads) < 0:
-        raise UnsupportedModelError(f"Pad node '{node.name}': negative pads")
-    low, high = pads[:rank], pads[rank:]
-    if x.nhwc and low[0] == low[1] == high[0] == high[1] == 0:
-        return pad(ctx, x, (low[2], low[3], high[2], high[3]), value, node.name)
+    if min(low + high) < 0:
+        # Negative pads remove elements.
+        x = ctx.to_plain(x, node.name)
+        offsets = [max(0, -p) for p in low]
+        sizes = [d - max(0, -lo) - max(0, -hi) for d, lo, hi in zip(x.shape, low, high)]
+        if min(sizes) < 1:
+            raise UnsupportedModelError(f"Pad node '{node.name}': negative pads leave no elements of "
+                                        f"{x.shape}")
+        x = _slice(ctx, x, offsets, sizes, node.name + ".crop")
+        low, high = [max(0, p) for p in low], [max(0, p) for p in high]
+        if not any(low + high):
+            return x
+    if mode == "constant":
+        if x.nhwc and low[0] == low[1] == high[0] == high[1] == 0:
+            return pad(ctx, x, (low[2], low[3], high[2], high[3]), float(value), node.name)
+        x = ctx.to_plain(x, node.name)
+        return Act(ctx.emitter.pad(x.value, low, high, value, node.name), integer_type=x.integer_type)
     x = ctx.to_plain(x, node.name)
-    return Act(ctx.emitter.pad(x.value, low, high, value, node.name))
+    padded = [axis for axis in range(rank) if low[axis] or high[axis]]
+    for axis in padded:
+        size = x.shape[axis]
+        lo, hi = low[axis], high[axis]
+        if (mode == "reflect" and max(lo, hi) > size - 1) or (mode == "wrap" and max(lo, hi) > size):
+            raise UnsupportedModelError(f"Pad node '{node.name}': {mode} pads ({lo}, {hi}) larger than axis "
+                                        f"{axis} of {x.shape} {'less one ' if mode == 'reflect' else ''}"
+                                        "allows (the input reflected or wrapped more than once)")
+
+        def part(start, count, k):
+            offsets, sizes = [0] * rank, list(x.shape)
+            offsets[axis], sizes[axis] = start, count
+            return _slice(ctx, x, offsets, sizes, f"{node.name}.axis{axis}.{k}")
+        if mode == "edge":
+            first, last = part(0, 1, "first"), part(size - 1, 1, "last")
+            before, after = [first] * lo, [last] * hi
+        elif mode == "reflect":
+            before = [part(i, 1, f"before{i}") for i in range(lo, 0, -1)]
+            after = [part(size - 2 - i, 1, f"after{i}") for i in range(hi)]
+        else:
+            before = [part(size - lo, lo, "before")] if lo else []
+            after = [part(0, hi, "after")] if hi else []
+        parts = before + [x] + after
+        shape = list(x.shape)
+        shape[axis] += lo + hi
+        x = Act(ctx.emitter.op(f"tensor.concat dim({axis}) {', '.join(v.ssa for v in parts)} : "
+                               f"({', '.join(v.value.type for v in parts)}) -> "
+                               f"{tensor_type(shape, x.value.elem)}", tuple(shape),
+                               node.name if axis == padded[-1] else f"{node.name}.axis{axis}", x.value.elem),
+                integer_type=x.integer_type)
+    return x
+
+
+def _slice(ctx, x: Act, offsets, sizes, name, strides=None) -> Act:
+    """A tensor.extract_slice of the plain activation `x` (of any element
+    type)."""
+    strides = strides or [1] * len(sizes)
+    elem = x.value.elem
+    return Act(ctx.emitter.op(f"tensor.extract_slice {x.ssa}[{', '.join(map(str, offsets))}] "
+                              f"[{', '.join(map(str, sizes))}] [{', '.join(map(str, strides))}] : "
+                              f"{tensor_type(x.shape, elem)} to {tensor_type(sizes, elem)}", tuple(sizes), name,
+                              elem), integer_type=x.integer_type)
 
 
 def gather_slice(ctx, node, x: Act, indices: np.ndarray, axis: int) -> Act:
