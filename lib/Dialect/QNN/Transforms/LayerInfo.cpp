@@ -74,12 +74,28 @@ std::string qnn::getTensorName(Value value) {
   return llvm::formatv("{0}.arg{1}", function, argument.getArgNumber()).str();
 }
 
+/// A dequantize of weights known at compile time (a qnn.constant, or a
+/// qnn.lookup of constants: codebook weights) is a weight, not an activation.
+static bool isDequantizedConstant(Operation *op) {
+  auto dequantize = dyn_cast<DequantizeOp>(op);
+  if (!dequantize)
+    return false;
+  Operation *input = dequantize.getInput().getDefiningOp();
+  if (auto lookup = dyn_cast_if_present<LookupOp>(input))
+    return llvm::all_of(lookup->getOperands(), [](Value operand) {
+      Operation *producer = operand.getDefiningOp();
+      return producer && producer->hasTrait<OpTrait::ConstantLike>();
+    });
+  return input && input->hasTrait<OpTrait::ConstantLike>();
+}
+
 bool qnn::isActivation(Value value) {
   auto type = dyn_cast<RankedTensorType>(value.getType());
   if (!type || !isa<FloatType>(type.getElementType()))
     return false;
   if (Operation *producer = value.getDefiningOp())
     if (producer->hasTrait<OpTrait::ConstantLike>() ||
+        isDequantizedConstant(producer) ||
         producer->hasAttr(kInternalAttrName) ||
         isa<tensor::EmptyOp, linalg::FillOp, ObserveOp>(producer))
       return false;
