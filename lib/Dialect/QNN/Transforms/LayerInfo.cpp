@@ -74,10 +74,8 @@ std::string qnn::getTensorName(Value value) {
   return llvm::formatv("{0}.arg{1}", function, argument.getArgNumber()).str();
 }
 
-/// A dequantize of weights known at compile time (a qnn.constant, or a
-/// qnn.lookup of constants: codebook weights) is a weight, not an activation.
-static bool isDequantizedConstant(Operation *op) {
-  auto dequantize = dyn_cast<DequantizeOp>(op);
+bool qnn::isDequantizedConstant(Value value) {
+  auto dequantize = value.getDefiningOp<DequantizeOp>();
   if (!dequantize)
     return false;
   Operation *input = dequantize.getInput().getDefiningOp();
@@ -95,8 +93,7 @@ bool qnn::isActivation(Value value) {
     return false;
   if (Operation *producer = value.getDefiningOp())
     if (producer->hasTrait<OpTrait::ConstantLike>() ||
-        isDequantizedConstant(producer) ||
-        producer->hasAttr(kInternalAttrName) ||
+        isDequantizedConstant(value) || producer->hasAttr(kInternalAttrName) ||
         isa<tensor::EmptyOp, linalg::FillOp, ObserveOp>(producer))
       return false;
   if (isFusedIntermediate(value))

@@ -69,3 +69,27 @@ func.func @activation_weights(%x: tensor<3x2xf32>, %w: tensor<2x2xf32>) -> tenso
   %y = linalg.matmul ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%f : tensor<3x2xf32>) -> tensor<3x2xf32>
   return %y : tensor<3x2xf32>
 }
+
+// -----
+
+// A contraction of codebook weights still fuses with its ReLU: its output
+// is a fused intermediate and gets no observer of its own.
+
+// CHECK-LABEL: func @matmul_relu
+// FOUR-LABEL: func @matmul_relu
+// OBS-LABEL: func @matmul_relu
+// OBS: qnn.observe %{{.*}} as "input"
+// OBS: %[[Y:.*]] = linalg.matmul
+// OBS-NOT: qnn.observe %{{.*}} as "fc"
+// OBS: linalg.max ins(%[[Y]],
+// OBS: qnn.observe %{{.*}} as "relu"
+func.func @matmul_relu(%x: tensor<1x2xf32> loc("input")) -> tensor<1x2xf32> {
+  %w = arith.constant dense<[[1.0, -0.5], [-1.0, 0.2]]> : tensor<2x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %zeros = arith.constant dense<0.0> : tensor<1x2xf32>
+  %init = tensor.empty() : tensor<1x2xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%init : tensor<1x2xf32>) -> tensor<1x2xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<1x2xf32>, tensor<2x2xf32>) outs(%acc : tensor<1x2xf32>) -> tensor<1x2xf32> loc("fc")
+  %r = linalg.max ins(%y, %zeros : tensor<1x2xf32>, tensor<1x2xf32>) outs(%init : tensor<1x2xf32>) -> tensor<1x2xf32> loc("relu")
+  return %r : tensor<1x2xf32>
+}
