@@ -517,6 +517,9 @@ class Evaluation:
             layer_modules.quantize(pipeline)
         quant_out = self.tools.run(quantized, [self.x_padded], self.num_outputs,
                                    f"run {tag}")[0][:len(self.x_eval)]
+        # Kept for a caller that compares with another float program (the
+        # sweep's rows on a rewritten float model).
+        self.quant_out = quant_out
         report = self.base_report(options, recipe)
         report.update(self.accuracy(self.float_out, quant_out))
         qdq = self.tools.opt(self.float_mlir, ["--qnn-insert-observers", f"--qnn-insert-qdq={pipeline}",
