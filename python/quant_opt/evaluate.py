@@ -38,7 +38,7 @@ import numpy as np
 import onnx
 
 from . import datasets, native
-from .bitexact import check_layers, module_clamps, module_weights
+from .bitexact import check_layers, module_clamps, module_codebook_weights, module_weights
 from .execution import find_tool, quant_run_command
 from .onnx_import import UnsupportedModelError, import_model
 from .onnx_import.qoperator import QOPERATOR_OPS
@@ -436,6 +436,13 @@ class Evaluation:
                 weight, bias = rewritten.get(name, (None, None))
                 if weight is not None and weight.shape == layer["weight"].shape:
                     layer["weight"] = weight
+                    if layer["bias"] is not None and bias is not None and bias.shape == np.shape(layer["bias"]):
+                        layer["bias"] = bias
+            # Codebook weights: the stored values the program holds.
+            for name, (stored, type_text, bias) in module_codebook_weights(self.float_mlir.read_text()).items():
+                layer = self.details.get("contractions", {}).get(name)
+                if layer is not None and stored.shape == layer["weight"].shape:
+                    layer["codebook"] = (stored, type_text)
                     if layer["bias"] is not None and bias is not None and bias.shape == np.shape(layer["bias"]):
                         layer["bias"] = bias
             clamps = module_clamps(self.float_mlir.read_text())

@@ -4,11 +4,14 @@ the fused integer contraction that reads them bit-exact against the
 reference of "Fused integer contractions"."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from quant_opt import reference as ref
+from quant_opt.bitexact import module_codebook_weights
+from quant_opt.evaluate import Config, evaluate
 from quant_opt.execution import find_tool, run_command, run_module
 from quant_opt.fusion_check import Layer, contraction_reference
 
@@ -99,7 +102,7 @@ func.func @main(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<{m}x{n}xf32>
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
-  %y = linalg.matmul ins(%xd, %w : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32>
+  %y = linalg.matmul ins(%xd, %w : tensor<{m}x{k}xf32>, tensor<{k}x{n}xf32>) outs(%f : tensor<{m}x{n}xf32>) -> tensor<{m}x{n}xf32> loc("fc")
   %yq = qnn.quantize %y : tensor<{m}x{n}xf32> -> tensor<{m}x{n}x{y_type}>
   %yd = qnn.dequantize %yq : tensor<{m}x{n}x{y_type}> -> tensor<{m}x{n}xf32>
   return %yd : tensor<{m}x{n}xf32>
@@ -122,6 +125,13 @@ func.func @main(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
     spread = np.ptp(w, axis=0)
     assert np.all(np.abs(w_clustered - w) <= spread / 2 ** bits + np.abs(w).max(0) / 127)
 
+    # quant-eval's bit-exactness reference reads the same stored weights
+    # from the printed model (hex form included).
+    for flags in ((), ("--mlir-print-elementsattrs-with-hex-if-larger=1",)):
+        printed = quant_opt(text, f"--qnn-cluster-weights=bits={bits}", "--mlir-print-debuginfo", *flags)
+        stored, type_text, bias = module_codebook_weights(printed)["fc"]
+        assert np.array_equal(stored, w_stored) and type_text == w_type_text and bias is None
+
     fused = quant_opt(clustered, "--canonicalize", "--qnn-fuse-quantized-ops", "--canonicalize")
     assert "qnn.lookup" not in fused and "qnn.rescale" in fused
     x = (rng.standard_normal((m, k)) * 1.5).astype(np.float32)
@@ -132,3 +142,14 @@ func.func @main(%x: tensor<{m}x{k}xf32>) -> tensor<{m}x{n}xf32> {{
     layer = Layer(kind="matmul", x_shape=(k,), w=w, bias=None, activation="none", strides=1)
     want = contraction_reference(layer, xq, xq_type, w_stored, w_type, yq_type, None)
     assert np.array_equal(ref.to_bits(got), ref.to_bits(ref.dequantize(want, yq_type).astype(np.float32)))
+
+
+def test_quant_eval_codebook_model_is_bit_exact():
+    """quant-eval --float-passes qnn-cluster-weights=bits=3 on the digits
+    CNN: every fused contraction (its codebook weights read from the
+    rewritten model) matches the integer reference."""
+    model = Path(__file__).resolve().parents[2] / "models" / "digits-cnn" / "model.onnx"
+    report = evaluate(Config(model=model, data="digits", limit=300, layer_samples=100, verbose=False,
+                             float_passes="qnn-cluster-weights=bits=3"))
+    exact = report["bit_exactness"]
+    assert exact["layers_checked"] >= 3 and exact["mismatches"] == 0 and not exact["not_checked"], exact
