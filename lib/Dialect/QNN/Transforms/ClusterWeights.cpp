@@ -116,7 +116,8 @@ struct QNNClusterWeightsPass
         constant ? getFloatElements(constant.getValue()) : std::nullopt;
     auto tensorType = dyn_cast<RankedTensorType>(operand.get().getType());
     if (!elements || !tensorType || !tensorType.hasStaticShape() ||
-        !tensorType.getElementType().isF32())
+        !tensorType.getElementType().isF32() ||
+        tensorType.getNumElements() == 0)
       return; // An activation, or weights this pass does not handle.
     SmallVector<double> values;
     for (APFloat value : *elements) {

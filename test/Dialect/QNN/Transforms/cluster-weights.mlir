@@ -93,3 +93,20 @@ func.func @matmul_relu(%x: tensor<1x2xf32> loc("input")) -> tensor<1x2xf32> {
   %r = linalg.max ins(%y, %zeros : tensor<1x2xf32>, tensor<1x2xf32>) outs(%init : tensor<1x2xf32>) -> tensor<1x2xf32> loc("relu")
   return %r : tensor<1x2xf32>
 }
+
+// -----
+
+// Zero-size weights have nothing to cluster.
+
+// CHECK-LABEL: func @empty_weights
+// CHECK-NOT: qnn.lookup
+// FOUR-LABEL: func @empty_weights
+// FOUR-NOT: qnn.lookup
+func.func @empty_weights(%x: tensor<3x0xf32>) -> tensor<3x2xf32> {
+  %w = arith.constant dense<> : tensor<0x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<3x0xf32>, tensor<0x2xf32>) outs(%f : tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}
