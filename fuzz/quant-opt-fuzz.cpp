@@ -83,6 +83,10 @@ static const Job kJobs[] = {
      "weight-symmetric=false weight-narrow-range=false})",
      true},
     {"builtin.module(qnn-fuse-quantized-ops)", false},
+    {"builtin.module(qnn-cluster-weights{bits=1})", false},
+    {"builtin.module(qnn-cluster-weights{bits=3},qnn-fuse-quantized-ops,"
+     "convert-qnn-to-linalg)",
+     false},
     {"builtin.module(convert-qnn-to-linalg)", false},
     {"builtin.module(qnn-approximate-math)", false},
     {"builtin.module(func.func(qnn-tile-and-vectorize-cpu))", false},

@@ -123,6 +123,62 @@ def module_weights(module_text: str) -> dict[str, tuple[np.ndarray, np.ndarray |
     return weights
 
 
+_INT_CONSTANT = re.compile(r'^\s*(%[\w.$-]+) = (?:arith|qnn)\.constant dense<(.*?)> : tensor<([0-9x]*)i(\d+)>', re.M)
+_LOOKUP = re.compile(r'^\s*(%[\w.$-]+) = qnn\.lookup (%[\w.$-]+), (%[\w.$-]+) axis (\d+) : '
+                     r'tensor<[0-9x]*i(\d+)>, .*? -> tensor<[0-9x]*x(!quant\.uniform<.*?\}>)>', re.M)
+_DEQUANTIZE = re.compile(r'^\s*(%[\w.$-]+) = qnn\.dequantize (%[\w.$-]+) :', re.M)
+
+
+def _dense_integers(body: str, shape: tuple, bits: int) -> np.ndarray | None:
+    """The bits of a printed integer `dense<...>` (signless: two's
+    complement), as int64 sign-extended from `bits`; None for what it cannot
+    read (bit-packed i1 hex)."""
+    if body.startswith('"0x'):
+        width = -(-bits // 8)
+        if bits == 1 or width > 8:
+            return None
+        raw = np.frombuffer(bytes.fromhex(body[3:-1]), np.uint8).reshape(-1, width).astype(np.int64)
+        data = (raw << (8 * np.arange(width))).sum(axis=1)
+    else:
+        try:
+            data = np.array(json.loads(body), dtype=np.int64)
+        except ValueError:
+            return None
+    data = data & ((1 << bits) - 1)
+    data = np.where(data >= 1 << (bits - 1), data - (1 << bits), data)
+    return np.broadcast_to(data, shape).copy() if data.size == 1 else data.reshape(shape)
+
+
+def module_codebook_weights(module_text: str) -> dict[str, tuple[np.ndarray, str, np.ndarray | None]]:
+    """The codebook weights (qnn.dequantize of a qnn.lookup of constants,
+    qnn-cluster-weights) of each contraction of a printed float module, by
+    layer name: their stored values (reference.lookup of the codes and the
+    table), their quantized type, and the 1-D bias added right after."""
+    aliases = dict(_LOC_ALIAS.findall(module_text))
+    integers = {}
+    for ssa, body, dims, bits in _INT_CONSTANT.findall(module_text):
+        values = _dense_integers(body, tuple(int(d) for d in dims.split("x") if d), int(bits))
+        if values is not None:
+            integers[ssa] = values
+    lookups = {}
+    for ssa, codes, table, axis, bits, type_text in _LOOKUP.findall(module_text):
+        if codes in integers and table in integers:
+            lookups[ssa] = (ref.lookup(integers[codes], integers[table], int(axis), int(bits)), type_text)
+    dequantized = {w: lookups[l] for w, l in _DEQUANTIZE.findall(module_text) if l in lookups}
+    constants = {}
+    for ssa, kind, body, dims in _CONSTANT.findall(module_text):
+        values = _dense_values(kind, body, tuple(int(d) for d in dims.split("x") if d), {})
+        if values is not None and values.ndim == 1:
+            constants[ssa] = values
+    biases = {x: constants[b] for x, b in _BIAS_ADD.findall(module_text) if b in constants}
+    weights = {}
+    for result, _, w, loc in _CONTRACTION.findall(module_text):
+        name = aliases.get(loc, loc.strip('"')) if loc.startswith("#") else loc.strip('"')
+        if w in dequantized:
+            weights[name] = (*dequantized[w], biases.get(result))
+    return weights
+
+
 _GENERIC = re.compile(r'= linalg\.generic [^\n]*\n(.*?)\n\s*\} -> [^\n]*loc\((#loc\d+|"(?:[^"\\]|\\.)*")\)', re.S)
 _SCALAR = re.compile(r'(%[\w.$-]+) = arith\.constant ([-+0-9.eE]+|0x[0-9A-Fa-f]+) : f32')
 _MINMAX = re.compile(r'arith\.(maximumf|minimumf|maxnumf|minnumf) (%[\w.$-]+), (%[\w.$-]+)')
@@ -189,7 +245,10 @@ def check_layers(details: dict, parameters: dict, segments: dict,
         if out_id is None or in_id not in activations:
             skip("its input or output is not an exposed activation")
             continue
-        if name not in parameters["weights"]:
+        # Codebook weights (qnn-cluster-weights) are quantized in the float
+        # model already: their stored values and type come with the layer.
+        codebook = layer.get("codebook")
+        if name not in parameters["weights"] and codebook is None:
             skip("its weights are not quantized (skipped by the recipe, or weight-only)")
             continue
         if in_id not in parameters["activations"] or out_id not in parameters["activations"]:
@@ -201,7 +260,7 @@ def check_layers(details: dict, parameters: dict, segments: dict,
         x_type = ref.parse_quant_type(parameters["activations"][in_id])
         y_type = ref.parse_quant_type(parameters["activations"][out_id])
         w = layer["weight"]
-        w_type = ref.parse_quant_type(parameters["weights"][name], shape=w.shape)
+        w_type = ref.parse_quant_type(codebook[1] if codebook else parameters["weights"][name], shape=w.shape)
         if x_type.kind != "per_tensor" or y_type.kind != "per_tensor":
             skip("per-axis activations")
             continue
@@ -210,7 +269,7 @@ def check_layers(details: dict, parameters: dict, segments: dict,
         if x_stored is None or y_stored is None:
             checked.append(_unrecoverable(name, out_id, activations[out_id]))
             continue
-        w_stored = ref.quantize(w, w_type).astype(np.int64)
+        w_stored = codebook[0] if codebook else ref.quantize(w, w_type).astype(np.int64)
         spec = Layer(kind=layer["kind"], x_shape=x_stored.shape[1:], w=w, bias=layer["bias"],
                      activation="none", strides=int(layer["strides"][0]))
         want = contraction_reference(spec, x_stored, x_type, w_stored, w_type, y_type,

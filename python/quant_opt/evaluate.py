@@ -38,7 +38,7 @@ import numpy as np
 import onnx
 
 from . import datasets, native
-from .bitexact import check_layers, module_clamps, module_weights
+from .bitexact import check_layers, module_clamps, module_codebook_weights, module_weights
 from .execution import find_tool, quant_run_command
 from .onnx_import import UnsupportedModelError, import_model
 from .onnx_import.qoperator import QOPERATOR_OPS
@@ -498,6 +498,13 @@ class Evaluation:
                     layer["weight"] = weight
                     if layer["bias"] is not None and bias is not None and bias.shape == np.shape(layer["bias"]):
                         layer["bias"] = bias
+            # Codebook weights: the stored values the program holds.
+            for name, (stored, type_text, bias) in module_codebook_weights(self.float_mlir.read_text()).items():
+                layer = self.details.get("contractions", {}).get(name)
+                if layer is not None and stored.shape == layer["weight"].shape:
+                    layer["codebook"] = (stored, type_text)
+                    if layer["bias"] is not None and bias is not None and bias.shape == np.shape(layer["bias"]):
+                        layer["bias"] = bias
             clamps = module_clamps(self.float_mlir.read_text())
             for name in self.details.get("clamps", {}):
                 if name in clamps:
@@ -577,6 +584,9 @@ class Evaluation:
             layer_modules.quantize(pipeline)
         quant_out = self.tools.run(quantized, [self.x_padded], self.num_outputs,
                                    f"run {tag}")[0][:len(self.x_eval)]
+        # Kept for a caller that compares with another float program (the
+        # sweep's rows on a rewritten float model).
+        self.quant_out = quant_out
         report = self.base_report(options, recipe)
         report.update(self.accuracy(self.float_out, quant_out))
         qdq = self.tools.opt(self.float_mlir, ["--qnn-insert-observers", f"--qnn-insert-qdq={pipeline}",

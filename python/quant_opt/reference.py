@@ -995,3 +995,23 @@ def format_quant_type(qtype: QuantType) -> str:
         blocks = ", ".join(f"{a}:{b}" for a, b in sorted(qtype.block_sizes.items()))
         head += ":{" + blocks + "}"
     return f"!quant.uniform<{head}, {_format_tree(qtype.scales, qtype.zero_points)}>"
+
+
+def lookup(codes, codebook, axis: int, bits: int) -> np.ndarray:
+    """qnn.lookup (docs/Semantics.md): `codes` hold K-bit codes (`bits`),
+    read as unsigned (negative values are their two's complement bits), and
+    `codebook` one row of 2^K entries per index of `axis`:
+    `y[i] = codebook[i_axis, zext(codes[i])]`. Entries are copied (stored
+    values or floats alike)."""
+    codes = np.asarray(codes)
+    codebook = np.asarray(codebook)
+    if not 1 <= bits <= 8:
+        raise ValueError(f"codes must be 1 to 8 bits, got {bits}")
+    if codebook.ndim != 2 or codebook.shape[1] != 2 ** bits:
+        raise ValueError(f"codebook must be [channels, {2 ** bits}], got {codebook.shape}")
+    if not 0 <= axis < codes.ndim or codes.shape[axis] != codebook.shape[0]:
+        raise ValueError(f"codes axis {axis} must have the codebook's {codebook.shape[0]} channels")
+    index = codes.astype(np.int64) & (2 ** bits - 1)
+    channel = np.arange(codes.shape[axis]).reshape([-1 if d == axis else 1 for d in range(codes.ndim)])
+    return codebook[np.broadcast_to(channel, codes.shape), index]
+

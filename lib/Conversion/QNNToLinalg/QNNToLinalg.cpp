@@ -616,14 +616,51 @@ struct StorageCastOpLowering
   }
 };
 
+/// `result[i] = codebook[i_axis, zext(codes[i])]` (docs/Semantics.md,
+/// qnn.lookup): one parallel loop over the codes, each element a
+/// `tensor.extract` from the table (stored values or floats).
+struct LookupOpLowering : public OpConversionPattern<LookupOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(LookupOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto resultType =
+        cast<RankedTensorType>(getTypeConverter()->convertType(op.getType()));
+    Value codes = adaptor.getCodes();
+    Value table = adaptor.getCodebook();
+    int64_t axis = op.getAxis();
+    Value init =
+        buildEmptyLike(rewriter, loc, codes, resultType.getElementType());
+    AffineMap identity = rewriter.getMultiDimIdentityMap(resultType.getRank());
+    SmallVector<utils::IteratorType> iterators(resultType.getRank(),
+                                               utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, init.getType(), ValueRange{codes}, ValueRange{init},
+        ArrayRef<AffineMap>{identity, identity}, iterators,
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          // Codes are unsigned: zero-extend to an index.
+          Value column = arith::IndexCastUIOp::create(
+              b, nestedLoc, b.getIndexType(), args[0]);
+          Value row = linalg::IndexOp::create(b, nestedLoc, axis);
+          Value entry = tensor::ExtractOp::create(b, nestedLoc, table,
+                                                  ValueRange{row, column});
+          linalg::YieldOp::create(b, nestedLoc, entry);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 } // namespace
 
 void qnn::populateQNNToLinalgConversionPatterns(
     const TypeConverter &typeConverter, RewritePatternSet &patterns) {
   patterns.add<QuantizeOpLowering, DequantizeOpLowering, RequantizeOpLowering,
                RescaleOpLowering, AddOpLowering, ConstantOpLowering,
-               ObserveOpLowering, StorageCastOpLowering>(typeConverter,
-                                                         patterns.getContext());
+               ObserveOpLowering, StorageCastOpLowering, LookupOpLowering>(
+      typeConverter, patterns.getContext());
 }
 
 //===----------------------------------------------------------------------===//

@@ -355,5 +355,107 @@ LogicalResult ConstantOp::verify() {
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
 
+//===----------------------------------------------------------------------===//
+// LookupOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LookupOp::verify() {
+  RankedTensorType codesType = getCodes().getType();
+  RankedTensorType codebookType = getCodebook().getType();
+  RankedTensorType resultType = getType();
+  unsigned bits = codesType.getElementType().getIntOrFloatBitWidth();
+  if (bits < 1 || bits > 8)
+    return emitOpError() << "codes must be 1- to 8-bit integers, got "
+                         << codesType.getElementType();
+  int64_t entries = int64_t(1) << bits;
+  if (codebookType.getRank() != 2 || !codebookType.hasStaticShape() ||
+      codebookType.getDimSize(1) != entries)
+    return emitOpError() << "codebook must be a static [channels, " << entries
+                         << "] table for " << bits << "-bit codes, got "
+                         << codebookType;
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= codesType.getRank())
+    return emitOpError() << "axis " << axis
+                         << " is out of range for codes of rank "
+                         << codesType.getRank();
+  int64_t channels = codebookType.getDimSize(0);
+  if (codesType.getDimSize(axis) != channels)
+    return emitOpError() << "codes axis " << axis << " has size "
+                         << (codesType.isDynamicDim(axis)
+                                 ? std::string("?")
+                                 : std::to_string(codesType.getDimSize(axis)))
+                         << " but the codebook has " << channels << " channels";
+  if (resultType.getShape() != codesType.getShape())
+    return emitOpError() << "result type " << resultType
+                         << " does not have the shape of the codes "
+                         << codesType;
+
+  Type entryType = codebookType.getElementType();
+  Type expected = entryType;
+  if (isa<quant::UniformQuantizedSubChannelType>(entryType))
+    return emitOpError() << "codebook must hold floats or a per-tensor or "
+                            "per-axis quantized type, got "
+                         << entryType;
+  if (isa<quant::QuantizedType>(entryType) &&
+      failed(verifyQuantizedTensor(*this, codebookType, "codebook")))
+    return failure();
+  if (auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(entryType)) {
+    if (perAxis.getQuantizedDimension() != 0)
+      return emitOpError() << "codebook's per-axis type must be on axis 0 "
+                              "(one scale per channel), got axis "
+                           << perAxis.getQuantizedDimension();
+    expected = quant::UniformQuantizedPerAxisType::get(
+        perAxis.getFlags(), perAxis.getStorageType(),
+        perAxis.getExpressedType(), perAxis.getScales(),
+        perAxis.getZeroPoints(), axis, perAxis.getStorageTypeMin(),
+        perAxis.getStorageTypeMax());
+  }
+  if (resultType.getElementType() != expected)
+    return emitOpError() << "result element type "
+                         << resultType.getElementType() << " must be "
+                         << expected << " for a codebook of " << entryType
+                         << " on axis " << axis;
+  return success();
+}
+
+DenseElementsAttr LookupOp::evaluate(Attribute codes, Attribute codebook) {
+  auto codeValues = dyn_cast_if_present<DenseIntElementsAttr>(codes);
+  auto table = dyn_cast_if_present<DenseElementsAttr>(codebook);
+  RankedTensorType resultType = getType();
+  if (!codeValues || !table || !resultType.hasStaticShape())
+    return {};
+  ArrayRef<int64_t> shape = resultType.getShape();
+  int64_t axis = getAxis();
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < resultType.getRank(); ++d)
+    inner *= shape[d];
+  int64_t channels = shape[axis];
+  int64_t entries = table.getType().getDimSize(1);
+  // The entry of element `i`: its channel's row, the column its code (read
+  // as unsigned) names.
+  SmallVector<int64_t> entryIndex;
+  entryIndex.reserve(resultType.getNumElements());
+  for (auto [i, code] : llvm::enumerate(codeValues.getValues<APInt>()))
+    entryIndex.push_back(((int64_t(i) / inner) % channels) * entries +
+                         int64_t(code.getZExtValue()));
+  if (auto quantized =
+          dyn_cast<quant::QuantizedType>(resultType.getElementType())) {
+    if (!isa<IntegerType>(table.getElementType()))
+      return {};
+    SmallVector<APInt> tableBits = llvm::to_vector(table.getValues<APInt>());
+    SmallVector<APInt> bits = llvm::map_to_vector(
+        entryIndex, [&](int64_t entry) { return tableBits[entry]; });
+    return DenseElementsAttr::get(
+        getStoredValuesType(resultType, /*explicitSignedness=*/true), bits);
+  }
+  if (!isa<FloatType>(table.getElementType()))
+    return {};
+  SmallVector<APFloat> tableValues =
+      llvm::to_vector(table.getValues<APFloat>());
+  SmallVector<APFloat> values = llvm::map_to_vector(
+      entryIndex, [&](int64_t entry) { return tableValues[entry]; });
+  return DenseElementsAttr::get(resultType, values);
+}
+
 #define GET_OP_CLASSES
 #include "quant-opt/Dialect/QNN/IR/QNNOps.cpp.inc"

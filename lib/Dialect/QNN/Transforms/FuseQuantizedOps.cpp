@@ -47,6 +47,9 @@ struct QNNFuseQuantizedOpsPass
     // Dequantizes move past data movement first: the greedy driver visits
     // later ops first and would otherwise fuse a contraction behind a
     // transpose or pad as weight-only before its input is a dequantize.
+    // Codebook weights (qnn.lookup of constants) become the constants the
+    // contraction patterns read.
+    evaluateConstantLookups(getOperation());
     RewritePatternSet sinking(&getContext());
     populateSinkDequantizePatterns(sinking);
     RewritePatternSet patterns(&getContext());

@@ -368,17 +368,14 @@ matchScaling(Operation *op) {
 using namespace mlir::qnn::fusion;
 
 /// The weight layout of `op` if it is a contraction with constant weights
-/// (the only ones qnn-fuse-quantized-ops fuses).
+/// (the only ones qnn-fuse-quantized-ops fuses), float or already quantized
+/// (codebook weights).
 static std::optional<WeightOperand> getConstantWeightOperand(Operation *op) {
   std::optional<WeightOperand> layout = getWeightOperand(op);
   if (!layout)
     return std::nullopt;
-  // Float constants, or constants quantized already (qnn.dequantize of a
-  // qnn.constant: a QDQ import, qnn-round-weights-gptq).
-  Value weight = op->getOperand(layout->operandIndex);
-  if (auto dequantize = weight.getDefiningOp<DequantizeOp>())
-    weight = dequantize.getInput();
-  if (!matchPattern(weight, m_Constant()))
+  Value weights = op->getOperand(layout->operandIndex);
+  if (!matchPattern(weights, m_Constant()) && !isDequantizedConstant(weights))
     return std::nullopt;
   return layout;
 }

@@ -12,7 +12,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -75,19 +74,27 @@ std::string qnn::getTensorName(Value value) {
   return llvm::formatv("{0}.arg{1}", function, argument.getArgNumber()).str();
 }
 
+bool qnn::isDequantizedConstant(Value value) {
+  auto dequantize = value.getDefiningOp<DequantizeOp>();
+  if (!dequantize)
+    return false;
+  Operation *input = dequantize.getInput().getDefiningOp();
+  if (auto lookup = dyn_cast_if_present<LookupOp>(input))
+    return llvm::all_of(lookup->getOperands(), [](Value operand) {
+      Operation *producer = operand.getDefiningOp();
+      return producer && producer->hasTrait<OpTrait::ConstantLike>();
+    });
+  return input && input->hasTrait<OpTrait::ConstantLike>();
+}
+
 bool qnn::isActivation(Value value) {
   auto type = dyn_cast<RankedTensorType>(value.getType());
   if (!type || !isa<FloatType>(type.getElementType()))
     return false;
   if (Operation *producer = value.getDefiningOp())
     if (producer->hasTrait<OpTrait::ConstantLike>() ||
-        producer->hasAttr(kInternalAttrName) ||
+        isDequantizedConstant(value) || producer->hasAttr(kInternalAttrName) ||
         isa<tensor::EmptyOp, linalg::FillOp, ObserveOp>(producer))
-      return false;
-  // Weights quantized already (qnn-round-weights-gptq, qnn-correct-bias):
-  // constants, not activations.
-  if (auto dequantize = value.getDefiningOp<DequantizeOp>())
-    if (matchPattern(dequantize.getInput(), m_Constant()))
       return false;
   if (isFusedIntermediate(value))
     return false;

@@ -271,4 +271,54 @@ def QNN_ConstantOp : QNN_Op<"constant", [ConstantLike, Pure]> {
   let hasFolder = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// qnn.lookup
+//===----------------------------------------------------------------------===//
+
+def QNN_LookupOp : QNN_Op<"lookup", [Pure]> {
+  let summary = "Reads each element from a per-channel codebook";
+  let description = [{
+    Non-uniform (codebook) weights: `codes` holds a `K`-bit index per element
+    (signless `iK`, read as unsigned), `codebook` one table of `2^K` entries
+    per index of the channel axis `axis` of `codes` (shape `[C, 2^K]`, `C` the
+    size of that axis), and each result element is the entry its code selects
+    in its channel's table:
+    `result[i] = codebook[i_axis, zext(codes[i])]`. No arithmetic: the entries
+    are copied.
+
+    The codebook holds floats, or stored values of a quantized type: per
+    tensor (the result has the same type) or per axis on its axis 0, one
+    scale and zero point per channel (the result is per axis on `axis` with
+    the same scales, zero points and storage). See docs/Semantics.md.
+
+    ```mlir
+    %w = qnn.lookup %codes, %codebook axis 1
+        : tensor<4x2xi2>, tensor<2x4x!quant.uniform<i8:f32:0, {0.1, 0.2}>>
+        -> tensor<4x2x!quant.uniform<i8:f32:1, {0.1, 0.2}>>
+    ```
+
+    Constant operands are not folded by the canonicalizer (the codes are the
+    compact form of the weights, and model sizes are read from it);
+    `qnn-fuse-quantized-ops` evaluates lookups of constants at compile time
+    before it fuses the contractions that read them.
+  }];
+  let arguments = (ins
+    RankedTensorOf<[AnySignlessInteger]>:$codes,
+    RankedTensorOf<[QNN_FloatElement, QNN_QuantizedElement]>:$codebook,
+    I64Attr:$axis);
+  let results = (outs RankedTensorOf<[QNN_FloatElement, QNN_QuantizedElement]>:$result);
+  let assemblyFormat = [{
+    $codes `,` $codebook `axis` $axis attr-dict `:` type($codes) `,`
+    type($codebook) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The result's elements (stored values, for a quantized result) for
+    /// constant `codes` and `codebook` attributes; nullptr if either is not
+    /// a dense integer / float elements attribute or the shape is dynamic.
+    ::mlir::DenseElementsAttr evaluate(::mlir::Attribute codes,
+                                       ::mlir::Attribute codebook);
+  }];
+}
+
 #endif // QUANT_OPT_DIALECT_QNN_IR_QNNOPS_TD

@@ -247,6 +247,51 @@ def QNNCorrectBiasPass : Pass<"qnn-correct-bias"> {
                            "::mlir::quant::QuantDialect"];
 }
 
+def QNNClusterWeightsPass : Pass<"qnn-cluster-weights"> {
+  let summary = "Non-uniform weights: per-channel k-means codebooks (on the float model)";
+  let description = [{
+    Replaces the constant weights of every contraction (matmul,
+    batch_matmul, the 2-D convolutions, depthwise included) by a codebook
+    lookup: per output channel, a deterministic 1-D k-means (Lloyd's
+    algorithm in double precision, initialized at the channel's
+    `(j + 1/2) / 2^bits` quantiles, at most `iterations` rounds, ties to the
+    lower centroid) finds `2^bits` centroids; they are quantized to
+    symmetric narrow-range int8 with one scale per channel (the channel's
+    largest |centroid| / 127) and each weight gets the code of the nearest
+    quantized entry (ties to the lower code). Before:
+
+    ```mlir
+    %w = arith.constant dense<...> : tensor<3x3x1x16xf32>
+    %y = linalg.conv_2d_nhwc_hwcf ins(%x, %w : ...) outs(...)
+    ```
+
+    After (`bits=4`):
+
+    ```mlir
+    %codes = arith.constant dense<...> : tensor<3x3x1x16xi4>
+    %table = qnn.constant dense<...> : tensor<16x16xi8>
+        -> tensor<16x16x!quant.uniform<i8<-127:127>:f32:0, {...}>>
+    %q = qnn.lookup %codes, %table axis 3 : ... -> tensor<3x3x1x16x!quant.uniform<i8<-127:127>:f32:3, {...}>>
+    %w = qnn.dequantize %q : ... -> tensor<3x3x1x16xf32>
+    ```
+
+    The weights are then already quantized: `qnn-insert-qdq` leaves them
+    as they are and `qnn-fuse-quantized-ops` reads them as per-channel int8
+    weights (the lookup evaluated at compile time), so the integer
+    contraction is the W8A8 one with codebook values. Run it on the float
+    model before calibration (`quant-eval --float-passes`).
+  }];
+  let options = [
+    Option<"bits", "bits", "unsigned", /*default=*/"4",
+           "Code width: 2^bits entries per output channel (1 to 8)">,
+    Option<"iterations", "iterations", "unsigned", /*default=*/"30",
+           "Lloyd iterations at most (stops earlier when no code changes)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::qnn::QNNDialect",
+                           "::mlir::quant::QuantDialect"];
+}
+
 def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
   let summary = "Quantize activations from calibration statistics and weights from their values";
   let description = [{

@@ -38,6 +38,17 @@ std::string getTensorName(Value value);
 /// are the layer's intermediate values, neither observed nor quantized.
 inline constexpr llvm::StringLiteral kInternalAttrName = "qnn.internal";
 
+/// Replaces every qnn.lookup of constant codes and codebook under `root` by
+/// the constant it computes (a qnn.constant, or an arith.constant for a
+/// float codebook). qnn-fuse-quantized-ops runs it first, so that codebook
+/// weights are fused as the constant weights they are.
+void evaluateConstantLookups(Operation *root);
+
+/// Whether `value` is the dequantize of weights known at compile time (a
+/// qnn.constant, or a qnn.lookup of constants: codebook weights): a weight
+/// that is already quantized, not an activation.
+bool isDequantizedConstant(Value value);
+
 /// Whether `value` is an activation: a float ranked tensor that is not a
 /// constant, not produced by an op marked `qnn.internal`, and that some op
 /// reads as an input (not as a destination only) or returns.
