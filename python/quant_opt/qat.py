@@ -506,7 +506,7 @@ def main(argv=None) -> int:
         qdq = export_qdq(model, module, args.weight_bits)
     except QatError as error:
         print(f"quant-qat: error: {error}", file=sys.stderr)
-        return 2
+        return 1
     args.output.mkdir(parents=True, exist_ok=True)
     onnx.save(qdq, str(args.output / "model-qat.onnx"))
     summary = {"model": str(args.model), "data": args.data, "weight_bits": args.weight_bits,
