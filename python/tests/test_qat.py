@@ -152,3 +152,120 @@ def test_errors_name_the_problem(tmp_path):
                               [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])])
     with pytest.raises(qat.QatError, match="does not implement: Softmax"):
         qat.plan(helper.make_model(graph))
+
+
+def _integer_reference(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    """quant-qat's export of a plain CNN (Conv, Gemm, Relu/Clip, MaxPool,
+    AveragePool, Flatten between QuantizeLinear / DequantizeLinear pairs)
+    computed in integers from docs/Semantics.md with reference.py: each
+    contraction with its bias and activation is one fused contraction
+    (fusion_check.contraction_reference), max pooling and flattening run on
+    the stored values, average pooling is reference.average_pool_nhwc."""
+    from quant_opt.fusion_check import Layer, contraction_reference
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+
+    def qtype(node):
+        scale = inits[node.input[1]].astype(np.float64)
+        zero = inits[node.input[2]] if len(node.input) > 2 else np.zeros_like(scale)
+        declared = next(i.data_type for i in model.graph.initializer if i.name == node.input[2])
+        bits = 4 if declared == onnx.TensorProto.INT4 else 8
+        signed = declared in (onnx.TensorProto.INT4, onnx.TensorProto.INT8)
+        axis = {a.name: a.i for a in node.attribute}.get("axis", 1) if scale.ndim else None
+        return reference.QuantType(storage_bits=bits, signed=signed, expressed="f32", axis=axis,
+                                   scales=scale, zero_points=zero.astype(np.int64))
+
+    def compute(op, yt):
+        """A contraction (with its activation) or an average pool whose
+        output type is now known."""
+        if op[0] == "contraction":
+            _, layer, xq, xt, wq, wt, bounds = op
+            return contraction_reference(layer, xq, xt, wq, wt, yt, bounds)
+        _, xq, xt, k, s = op
+        return reference.average_pool_nhwc(xq.transpose(0, 2, 3, 1), xt, tuple(k), tuple(s),
+                                           divisor=float(k[0] * k[1]), factor=None,
+                                           out_type=yt).transpose(0, 3, 1, 2)
+
+    stored, weights, pending = {}, {}, {}
+    floats = {model.graph.input[0].name: x}
+    for node in model.graph.node:
+        op, ins, out = node.op_type, list(node.input), node.output[0]
+        a = {attr.name: helper.get_attribute_value(attr) for attr in node.attribute}
+        if op == "DequantizeLinear" and ins[0] in inits:
+            weights[out] = (inits[ins[0]].astype(np.int64), qtype(node))
+        elif op == "DequantizeLinear":
+            stored[out] = stored[ins[0]]
+        elif op == "QuantizeLinear":
+            t = qtype(node)
+            if ins[0] in floats:
+                stored[out] = (reference.quantize(floats[ins[0]], t).astype(np.int64), t)
+            elif ins[0] in stored:  # after a MaxPool: its input's parameters
+                q, qt = stored[ins[0]]
+                stored[out] = (reference.requantize(q, qt, t).astype(np.int64), t)
+            else:
+                stored[out] = (compute(pending.pop(ins[0]), t), t)
+        elif op in ("Conv", "Gemm"):
+            xq, xt = stored[ins[0]]
+            wq, wt = weights[ins[1]]
+            bias = inits[ins[2]] if len(ins) > 2 else None
+            if op == "Conv":
+                assert a.get("group", 1) == 1 and a.get("dilations", [1, 1]) == [1, 1]
+                p = a.get("pads", [0, 0, 0, 0])
+                xq = np.pad(xq, [(0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])],
+                            constant_values=int(xt.zero_points))
+                layer = Layer("nchw", xq.shape[1:], wq, bias, "none", a.get("strides", [1, 1])[0])
+            else:
+                assert a.get("transB", 0) == 1
+                wt = reference.QuantType(storage_bits=wt.storage_bits, signed=wt.signed, expressed="f32",
+                                         axis=1, scales=wt.scales, zero_points=wt.zero_points)
+                wq = wq.T
+                layer = Layer("matmul", xq.shape[1:], wq, bias, "none", 1)
+            pending[out] = ("contraction", layer, xq, xt, wq, wt, None)
+        elif op in ("Relu", "Clip"):
+            kind, layer, xq, xt, wq, wt, _ = pending.pop(ins[0])
+            lo = 0.0 if op == "Relu" else float(inits[ins[1]]) if len(ins) > 1 and ins[1] else None
+            hi = None if op == "Relu" else float(inits[ins[2]]) if len(ins) > 2 and ins[2] else None
+            pending[out] = (kind, layer, xq, xt, wq, wt, (lo, hi))
+        elif op == "MaxPool":
+            xq, xt = stored[ins[0]]
+            k, s = a["kernel_shape"], a.get("strides", a["kernel_shape"])
+            assert a.get("pads", [0, 0, 0, 0]) == [0, 0, 0, 0]
+            oh, ow = (xq.shape[2] - k[0]) // s[0] + 1, (xq.shape[3] - k[1]) // s[1] + 1
+            windows = [xq[:, :, i:i + s[0] * oh:s[0], j:j + s[1] * ow:s[1]]
+                       for i in range(k[0]) for j in range(k[1])]
+            stored[out] = (np.max(windows, axis=0), xt)
+        elif op == "AveragePool":
+            xq, xt = stored[ins[0]]
+            k, s = a["kernel_shape"], a.get("strides", a["kernel_shape"])
+            assert a.get("pads", [0, 0, 0, 0]) == [0, 0, 0, 0]
+            pending[out] = ("average_pool", xq, xt, k, s)
+        elif op == "Flatten":
+            xq, xt = stored[ins[0]]
+            stored[out] = (xq.reshape(xq.shape[0], -1), xt)
+        else:
+            raise NotImplementedError(op)
+    qy, ty = stored[model.graph.output[0].name]
+    return reference.dequantize(qy, ty)
+
+
+@pytest.mark.parametrize("name,data,bits", [("digits-cnn", "digits", 4), ("fashion-cnn", "fashion-mnist", 4),
+                                            ("fashion-cnn", "fashion-mnist", 8)])
+def test_export_integer_program_is_bit_exact(name, data, bits, tmp_path):
+    """quant-opt's integer program for a QAT export (ranges calibrated, no
+    training: the integer path is the same after it) equals, bit for bit,
+    the same model computed layer by layer from docs/Semantics.md with the
+    NumPy reference."""
+    model = onnx.load(str(ROOT / "models" / name / "model.onnx"))
+    module, _ = qat.fine_tune(model, data, bits, 0, verbose=False, calibration_limit=200)
+    exported = qat.export_qdq(model, module, bits)
+    path = tmp_path / "model-qat.onnx"
+    onnx.save(exported, str(path))
+    evaluation = Evaluation(Config(model=path, data=data, verbose=False, layer_samples=0, limit=200), tmp_path)
+    evaluation.prepare()
+    fused = evaluation.tools.opt(evaluation.float_mlir, ["--canonicalize", "--qnn-fuse-quantized-ops",
+                                                         "--canonicalize"], tmp_path / "fused.mlir")
+    assert fused.read_text().count("qnn.rescale") >= 3
+    x = evaluation.x_eval
+    got = evaluation.tools.run(fused, [evaluation.x_padded], evaluation.num_outputs, "integer")[0][:len(x)]
+    want = _integer_reference(exported, x)
+    assert np.array_equal(got.view(np.uint32), want.astype(np.float32).view(np.uint32)), \
+        f"{np.sum(got != want)} of {got.size} outputs differ"
