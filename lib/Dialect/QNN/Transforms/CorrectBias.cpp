@@ -19,13 +19,12 @@
 #include "WeightRounding.h"
 
 #include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
 #include "quant-opt/Dialect/QNN/Transforms/Passes.h"
 #include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-
-#include <cmath>
 
 namespace mlir::qnn {
 #define GEN_PASS_DEF_QNNCORRECTBIASPASS
@@ -80,26 +79,22 @@ struct QNNCorrectBiasPass
              << "' in " << statisticsFile;
     if (failed(checkStatistics(weights, it->second)))
       return failure();
-    int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
-    SmallVector<double> scales = getChannelScales(weights, qmax);
-    // qnn.quantize of an f32 weight: the division in f32 by the scale
-    // rounded to f32, half to even, clamped (docs/Semantics.md).
+    SmallVector<double> scales = getChannelScales(weights, bits);
+    quant::UniformQuantizedPerAxisType qtype =
+        getWeightType(weights, scales, bits);
+    if (!qtype)
+      return failure();
+    // Rounded to nearest exactly as qnn-insert-qdq's qnn.quantize would.
     SmallVector<int64_t> stored(weights.values.size(), 0);
-    for (int64_t f = 0; f < weights.channels; ++f) {
-      float scale = static_cast<float>(scales[f]);
+    for (int64_t f = 0; f < weights.channels; ++f)
       for (int64_t k = 0; k < weights.reduction; ++k) {
         int64_t i = weights.index(f, k);
-        float v = static_cast<float>(weights.values[i]) / scale;
-        stored[i] = static_cast<int64_t>(
-            std::clamp(std::nearbyint(static_cast<double>(v)),
-                       -static_cast<double>(qmax), static_cast<double>(qmax)));
+        stored[i] =
+            quantizeValue(APFloat(static_cast<float>(weights.values[i])),
+                          scales[f], 0, qtype, RoundingMode::HalfToEven);
       }
-    }
-    FailureOr<SmallVector<double>> quantized =
-        replaceWeights(weights, stored, scales, bits);
-    if (failed(quantized))
-      return failure();
-    rounding::correctBias(*bias, weights, *quantized, it->second);
+    SmallVector<double> quantized = replaceWeights(weights, stored, qtype);
+    rounding::correctBias(*bias, weights, quantized, it->second);
     return success();
   }
 };

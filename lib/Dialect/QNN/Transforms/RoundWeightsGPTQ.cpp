@@ -136,8 +136,12 @@ struct QNNRoundWeightsGPTQPass
     const ContractionStatistics &stats = it->second;
     if (failed(checkStatistics(weights, stats)))
       return failure();
-    int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
-    SmallVector<double> scales = getChannelScales(weights, qmax);
+    SmallVector<double> scales = getChannelScales(weights, bits);
+    quant::UniformQuantizedPerAxisType qtype =
+        getWeightType(weights, scales, bits);
+    if (!qtype)
+      return failure();
+    auto qmax = static_cast<double>(qtype.getStorageTypeMax());
     SmallVector<int64_t> stored(weights.values.size(), 0);
     int64_t k = weights.reduction;
     // Rows sharing one H: all of them, or one per depthwise channel.
@@ -173,9 +177,7 @@ struct QNNRoundWeightsGPTQPass
         for (int64_t r = 0; r < rowsPerGroup; ++r) {
           int64_t f = g * rowsPerGroup + r;
           double value = w[r * k + c];
-          double q =
-              std::clamp(std::nearbyint(value / scales[f]),
-                         -static_cast<double>(qmax), static_cast<double>(qmax));
+          double q = std::clamp(std::nearbyint(value / scales[f]), -qmax, qmax);
           stored[weights.index(f, c)] = static_cast<int64_t>(q);
           double error = (value - q * scales[f]) / h[c * k + c];
           for (int64_t j = c + 1; j < k; ++j)
@@ -183,13 +185,10 @@ struct QNNRoundWeightsGPTQPass
         }
       }
     }
-    FailureOr<SmallVector<double>> quantized =
-        replaceWeights(weights, stored, scales, bits);
-    if (failed(quantized))
-      return failure();
+    SmallVector<double> quantized = replaceWeights(weights, stored, qtype);
     if (correctBias)
       if (OpOperand *bias = getBiasOperand(weights.op))
-        rounding::correctBias(*bias, weights, *quantized, stats);
+        rounding::correctBias(*bias, weights, quantized, stats);
     return success();
   }
 };

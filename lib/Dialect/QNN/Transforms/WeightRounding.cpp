@@ -16,6 +16,7 @@
 
 #include "quant-opt/Calibration/Calibration.h"
 #include "quant-opt/Dialect/QNN/IR/QNNOps.h"
+#include "quant-opt/Dialect/QNN/IR/QNNSemantics.h"
 #include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -58,12 +59,20 @@ std::optional<WeightRows> rounding::getWeightRows(Operation *op) {
   return weights;
 }
 
-SmallVector<double> rounding::getChannelScales(const WeightRows &weights,
-                                               int64_t qmax) {
+/// Per-channel symmetric signed storage of `bits` bits, narrow range:
+/// `[-qmax, qmax]`, zero point 0.
+static StorageSpec getWeightStorage(unsigned bits) {
   StorageSpec storage;
-  storage.bits = 64; // only qmax matters: [-qmax, qmax], symmetric
+  storage.bits = bits;
   storage.isSigned = true;
   storage.symmetric = true;
+  storage.narrowRange = true;
+  return storage;
+}
+
+SmallVector<double> rounding::getChannelScales(const WeightRows &weights,
+                                               unsigned bits) {
+  StorageSpec storage = getWeightStorage(bits);
   SmallVector<double> scales;
   for (int64_t f = 0; f < weights.channels; ++f) {
     double lo = 0.0, hi = 0.0;
@@ -72,13 +81,21 @@ SmallVector<double> rounding::getChannelScales(const WeightRows &weights,
       lo = std::min(lo, w);
       hi = std::max(hi, w);
     }
-    // chooseQuantizationParams with storage [-qmax, qmax]: z = 0,
-    // s = max(|lo|, |hi|) / qmax, and 1 for an all-zero channel.
-    double threshold = std::max(std::abs(lo), std::abs(hi));
-    double scale = threshold / static_cast<double>(qmax);
-    scales.push_back(scale == 0 ? 1.0 : scale);
+    scales.push_back(chooseQuantizationParams(lo, hi, storage).scale);
   }
   return scales;
+}
+
+quant::UniformQuantizedPerAxisType
+rounding::getWeightType(const WeightRows &weights, ArrayRef<double> scales,
+                        unsigned bits) {
+  StorageSpec storage = getWeightStorage(bits);
+  SmallVector<int64_t> zeroPoints(scales.size(), 0);
+  return quant::UniformQuantizedPerAxisType::getChecked(
+      [&] { return weights.op->emitError(); }, quant::QuantizationFlags::Signed,
+      IntegerType::get(weights.op->getContext(), bits),
+      weights.type.getElementType(), scales, zeroPoints, weights.channelAxis,
+      storage.getMin(), storage.getMax());
 }
 
 LogicalResult rounding::checkStatistics(const WeightRows &weights,
@@ -103,23 +120,14 @@ double rounding::getMean(const WeightRows &weights,
                            : statistics.mean[k];
 }
 
-FailureOr<SmallVector<double>>
+SmallVector<double>
 rounding::replaceWeights(WeightRows &weights, ArrayRef<int64_t> stored,
-                         ArrayRef<double> scales, unsigned bits) {
-  MLIRContext *context = weights.op->getContext();
-  int64_t qmax = (int64_t(1) << (bits - 1)) - 1;
-  auto storageType = IntegerType::get(context, bits);
-  Type expressed = weights.type.getElementType();
-  SmallVector<int64_t> zeroPoints(scales.size(), 0);
-  auto emitError = [&] { return weights.op->emitError(); };
-  auto qtype = quant::UniformQuantizedPerAxisType::getChecked(
-      emitError, quant::QuantizationFlags::Signed, storageType, expressed,
-      scales, zeroPoints, weights.channelAxis, -qmax, qmax);
-  if (!qtype)
-    return failure();
+                         quant::UniformQuantizedPerAxisType qtype) {
+  unsigned bits = qtype.getStorageTypeIntegralWidth();
   SmallVector<APInt> bitsValues = llvm::map_to_vector(
       stored, [&](int64_t v) { return APInt(bits, v, /*isSigned=*/true); });
-  auto storedType = RankedTensorType::get(weights.type.getShape(), storageType);
+  auto storedType =
+      RankedTensorType::get(weights.type.getShape(), qtype.getStorageType());
   OpBuilder builder(weights.op);
   Location loc = weights.operand->get().getLoc();
   Value constant =
@@ -131,16 +139,13 @@ rounding::replaceWeights(WeightRows &weights, ArrayRef<int64_t> stored,
   weights.operand->set(dequantized);
   if (old && old->use_empty())
     old->erase();
-  // dequantize: (q - 0) * s, the scale rounded to f32 and the product in
-  // f32 (docs/Semantics.md).
   SmallVector<double> values(weights.values.size());
-  for (int64_t f = 0; f < weights.channels; ++f) {
-    float scale = static_cast<float>(scales[f]);
+  for (int64_t f = 0; f < weights.channels; ++f)
     for (int64_t k = 0; k < weights.reduction; ++k) {
       int64_t i = weights.index(f, k);
-      values[i] = static_cast<float>(static_cast<float>(stored[i]) * scale);
+      values[i] = dequantizeValue(stored[i], qtype.getScales()[f], 0, qtype)
+                      .convertToDouble();
     }
-  }
   return values;
 }
 

@@ -19,6 +19,7 @@
 
 #include "quant-opt/Calibration/ContractionStatistics.h"
 
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Operation.h"
 #include "mlir/Support/LLVM.h"
@@ -55,9 +56,15 @@ struct WeightRows {
 /// otherwise (other ops, or weights already quantized).
 std::optional<WeightRows> getWeightRows(Operation *op);
 
-/// The scales qnn-insert-qdq chooses for per-channel symmetric weights in
-/// `[-qmax, qmax]` (docs/Calibration.md).
-SmallVector<double> getChannelScales(const WeightRows &weights, int64_t qmax);
+/// The scales qnn-insert-qdq chooses for per-channel symmetric signed
+/// `bits`-bit weights in `[-qmax, qmax]` (docs/Calibration.md).
+SmallVector<double> getChannelScales(const WeightRows &weights, unsigned bits);
+
+/// The per-channel type of those weights at `scales` (zero points 0); null,
+/// with an error on the op, if the scales are not valid.
+quant::UniformQuantizedPerAxisType getWeightType(const WeightRows &weights,
+                                                 ArrayRef<double> scales,
+                                                 unsigned bits);
 
 /// Checks that `statistics` have the sizes `weights` need; reports on `op`.
 LogicalResult checkStatistics(const WeightRows &weights,
@@ -67,14 +74,12 @@ LogicalResult checkStatistics(const WeightRows &weights,
 double getMean(const WeightRows &weights,
                const ContractionStatistics &statistics, int64_t f, int64_t k);
 
-/// Replaces the weights by `qnn.dequantize` of a `qnn.constant` holding
-/// `stored` (in the tensor's layout) at per-channel `scales`, signed
-/// `bits`-bit storage in `[-qmax, qmax]`; returns the f32 values the
-/// program now computes with (`q * scale` with the scale in f32).
-FailureOr<SmallVector<double>> replaceWeights(WeightRows &weights,
-                                              ArrayRef<int64_t> stored,
-                                              ArrayRef<double> scales,
-                                              unsigned bits);
+/// Replaces the weights by `qnn.dequantize` of a `qnn.constant` of type
+/// `qtype` holding `stored` (in the tensor's layout); returns the values the
+/// program now computes with (qnn.dequantize of each, docs/Semantics.md).
+SmallVector<double> replaceWeights(WeightRows &weights,
+                                   ArrayRef<int64_t> stored,
+                                   quant::UniformQuantizedPerAxisType qtype);
 
 /// The operand holding the 1-D constant bias added right after `op` (a
 /// linalg.generic adding it along the channels), used there only; or null.
