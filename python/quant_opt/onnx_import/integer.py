@@ -130,14 +130,21 @@ def where(ctx, node, inputs) -> Act:
                 raise UnsupportedModelError(f"Where node '{node.name}': '{name}' has element type "
                                             f"{a.value.elem}, expected {want}")
             operands.append((a.value, a.shape))
-    out = tuple(np.broadcast_shapes(*(s for _, s in operands)))
-    rank = len(out)
-    ins = []
-    for value, shape in operands:
-        off = rank - len(shape)
-        ins.append((value, ["0" if d == 1 and out[i + off] != 1 else i + off for i, d in enumerate(shape)]))
+    out, ins = broadcast_operands(operands)
     return Act(ctx.emitter.generic(ins, out, lambda a: ([f"%r = arith.select {a[0]}, {a[1]}, {a[2]} : {elem}"],
                                                         "%r"), node.name, out_elem=elem), integer_type=kind)
+
+
+def broadcast_operands(operands):
+    """The broadcast shape of `operands` ((value, shape) pairs, numpy
+    rules) and each value with its indexing dims for emitter.generic: a
+    size-1 axis that broadcasts reads index 0."""
+    out = tuple(np.broadcast_shapes(*(shape for _, shape in operands)))
+    ins = []
+    for value, shape in operands:
+        off = len(out) - len(shape)
+        ins.append((value, ["0" if d == 1 and out[i + off] != 1 else i + off for i, d in enumerate(shape)]))
+    return out, ins
 
 
 def convert(ctx, node, inputs, attrs) -> Act:
@@ -164,12 +171,7 @@ def convert(ctx, node, inputs, attrs) -> Act:
             values.append((integer_constant(ctx, array, elem), array.shape))
         else:
             values.append((ctx.to_plain(ctx.act(name, node, integer=True), node.name).value, v.shape))
-    out = tuple(np.broadcast_shapes(*(s for _, s in values)))
-    rank = len(out)
-    ins = []
-    for value, shape in values:
-        off = rank - len(shape)
-        ins.append((value, ["0" if d == 1 and out[i + off] != 1 else i + off for i, d in enumerate(shape)]))
+    out, ins = broadcast_operands(values)
     op = BINARY[node.op_type][1 if kind in UNSIGNED_INPUTS else 0]
 
     def body(args):
