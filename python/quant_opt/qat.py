@@ -40,7 +40,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from . import datasets
-from .calibration import choose_parameters
+from .calibration import choose_parameters, weight_parameters
 
 # Contractions whose constant weights are fake-quantized, and the layout of
 # those weights' output channels.
@@ -213,14 +213,12 @@ def build_module(model: onnx.ModelProto, weight_bits: int | None):
             self.act_scales = nn.ParameterDict()
             self.act_zero_points = {}
             self.qrange = weight_range(weight_bits) if weight_bits is not None else None
-            for layer in layers:
-                w = self.values[self.keys[layer.weight]].detach()
-                dims = [d for d in range(w.dim()) if d != layer.axis]
-                top = w.abs().amax(dim=dims) if dims else w.abs()
-                # choose_parameters' symmetric rule: s = max|w| / qmax (1 if 0).
-                scale = top / (self.qrange[1] if self.qrange else 127)
+            for layer in layers if self.qrange else ():
+                # The scales post-training quantization would choose.
+                w = self.values[self.keys[layer.weight]].detach().numpy()
+                scales, _ = weight_parameters(w, *self.qrange, symmetric=True, axis=layer.axis)
                 self.weight_scales[self.keys[layer.weight]] = nn.Parameter(
-                    torch.where(scale > 0, scale, torch.ones_like(scale)))
+                    torch.tensor(scales.astype(np.float32)))
             self.calibrating = False
             self.observed: dict[str, tuple[float, float]] = {}
 
