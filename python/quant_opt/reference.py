@@ -1015,3 +1015,83 @@ def lookup(codes, codebook, axis: int, bits: int) -> np.ndarray:
     channel = np.arange(codes.shape[axis]).reshape([-1 if d == axis else 1 for d in range(codes.ndim)])
     return codebook[np.broadcast_to(channel, codes.shape), index]
 
+
+
+def _reduced_axes(shape, parameter_shape) -> tuple[int, ...]:
+    """The axes a run-time parameter of ``parameter_shape`` covers (size 1)."""
+    if len(parameter_shape) != len(shape):
+        raise ValueError(f"parameters of shape {tuple(parameter_shape)} must have the rank of {tuple(shape)}")
+    axes = []
+    for axis, (size, psize) in enumerate(zip(shape, parameter_shape)):
+        if psize == 1:
+            axes.append(axis)
+        elif psize != size:
+            raise ValueError(f"parameter axis {axis} has size {psize}: it must be 1 or {size}")
+    return tuple(axes)
+
+
+def dynamic_quantize(x, parameter_shape, bits: int = 8, signed: bool = False,
+                     symmetric: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``qnn.dynamic_quantize`` (docs/Semantics.md, "Dynamic quantization").
+
+    Returns (stored values as int64, scales as float32, zero points as int64),
+    the parameters of ``parameter_shape`` (the rank of ``x``, size 1 on the
+    axes one parameter covers). Every step is one IEEE float32 operation.
+    """
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        raise ValueError(f"dynamic_quantize takes float32 values, got {x.dtype}")
+    if symmetric and not signed:
+        raise ValueError("symmetric dynamic quantization needs signed storage")
+    qmin, qmax = _storage_range(bits, signed)
+    axes = _reduced_axes(x.shape, parameter_shape)
+    f32 = np.float32
+    with np.errstate(all="ignore"):
+        # 1. The range of the finite elements, always containing 0: a
+        # non-finite element read as 0 changes neither bound.
+        finite = np.where(np.isfinite(x), x, f32(0))
+        lo = np.minimum(finite.min(axis=axes, keepdims=True), f32(0)).astype(f32)
+        hi = np.maximum(finite.max(axis=axes, keepdims=True), f32(0)).astype(f32)
+        if symmetric:
+            m = np.maximum(-lo, hi)  # exact
+            s = np.where(m == 0, f32(1), m / f32(qmax)).astype(f32)
+            z = np.zeros(s.shape, dtype=np.int64)
+        else:
+            s = np.where(hi == lo, f32(1), (hi - lo) / f32(qmax - qmin)).astype(f32)
+            shifted = (f32(qmin) - lo / s).astype(f32)
+            z = np.rint(np.clip(shifted, f32(qmin), f32(qmax))).astype(np.int64)
+        # 3. qnn.quantize, half to even, with the group's (s, z).
+        v = (x / s).astype(np.float64)
+        is_nan = np.isnan(v)
+        r = np.rint(np.where(is_nan, 0.0, v))
+        q = np.clip(r, (qmin - z).astype(np.float64), (qmax - z).astype(np.float64)).astype(np.int64) + z
+        q = np.where(is_nan, np.broadcast_to(z, q.shape), q)
+    return q.astype(np.int64), s, z
+
+
+def dynamic_dequantize(q, scale, zero_point) -> np.ndarray:
+    """``qnn.dynamic_dequantize``: ``f32(q - z) * s`` in float32."""
+    q = np.asarray(q, dtype=np.int64)
+    scale = np.asarray(scale, dtype=np.float32)
+    zero_point = np.asarray(zero_point, dtype=np.int64)
+    _reduced_axes(q.shape, scale.shape)
+    return (q - zero_point).astype(np.float32) * scale
+
+
+def dynamic_contraction_epilogue(acc, x_scale, w_scales, init=None) -> np.ndarray:
+    """Step 2-3 of a dynamically quantized contraction: ``c + f32(acc) * m``.
+
+    ``acc`` holds the exact integer sums (int64, within i32), ``x_scale`` the
+    run-time activation scales broadcast to ``acc``'s shape, ``w_scales`` the
+    weight scales (doubles from the type) broadcast likewise; ``m`` is one
+    float32 product, and ``init`` (the contraction's init, e.g. a broadcast
+    bias) is added in float32 (0 without one).
+    """
+    acc = np.asarray(acc, dtype=np.int64)
+    if np.any(np.abs(acc) >= 2**31):
+        raise ValueError("an accumulator left i32")
+    m = np.asarray(x_scale, dtype=np.float32) * np.asarray(w_scales, dtype=np.float64).astype(np.float32)
+    y = acc.astype(np.float32) * m
+    if init is None:
+        return (np.float32(0) + y).astype(np.float32)
+    return (np.asarray(init, dtype=np.float32) + y).astype(np.float32)

@@ -213,11 +213,12 @@ static Value buildElementwiseWithParameters(OpBuilder &b, Location loc,
 // Scalar arithmetic (docs/Semantics.md)
 //===----------------------------------------------------------------------===//
 
-/// `quantize(x)`, steps 1-5 of docs/Semantics.md, on one element.
+/// `quantize(x)`, steps 1-5 of docs/Semantics.md, on one element, to
+/// stored values in [qmin, qmax] of `storageType`.
 static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
                                   Value scale, Value zeroPoint,
-                                  quant::QuantizedType type,
-                                  RoundingMode rounding) {
+                                  int64_t qminValue, int64_t qmaxValue,
+                                  Type storageType, RoundingMode rounding) {
   auto computeType = cast<FloatType>(scale.getType());
   auto workingType = cast<IntegerType>(zeroPoint.getType());
   // 1. Convert to the compute type (exact).
@@ -251,16 +252,25 @@ static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
   Value integer = arith::FPToSIOp::create(b, loc, workingType, clamped);
   Value shifted = arith::AddIOp::create(b, loc, integer, zeroPoint);
   Value qmin = arith::ConstantOp::create(
-      b, loc, IntegerAttr::get(workingType, type.getStorageTypeMin()));
+      b, loc, IntegerAttr::get(workingType, qminValue));
   Value qmax = arith::ConstantOp::create(
-      b, loc, IntegerAttr::get(workingType, type.getStorageTypeMax()));
+      b, loc, IntegerAttr::get(workingType, qmaxValue));
   Value saturated = arith::MinSIOp::create(
       b, loc, arith::MaxSIOp::create(b, loc, shifted, qmin), qmax);
   // 3. NaN gives the zero point.
   Value isNaN =
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, scaled, scaled);
   Value stored = arith::SelectOp::create(b, loc, isNaN, zeroPoint, saturated);
-  return arith::TruncIOp::create(b, loc, getSignlessStorageType(type), stored);
+  return arith::TruncIOp::create(b, loc, storageType, stored);
+}
+
+static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
+                                  Value scale, Value zeroPoint,
+                                  quant::QuantizedType type,
+                                  RoundingMode rounding) {
+  return buildQuantizeElement(
+      b, loc, x, scale, zeroPoint, type.getStorageTypeMin(),
+      type.getStorageTypeMax(), getSignlessStorageType(type), rounding);
 }
 
 /// `dequantize(q)`, steps 1-3 of docs/Semantics.md, on one element.
@@ -587,6 +597,260 @@ struct AddOpLowering : public OpConversionPattern<AddOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Dynamic quantization (docs/Semantics.md, "Dynamic quantization")
+//===----------------------------------------------------------------------===//
+
+/// Run-time parameters of shape `parameterType` (the data's rank, size 1 on
+/// reduced axes) are computed and read in their collapsed form, which
+/// keeps only the kept axes: every loop then indexes them with a projected
+/// permutation, which tiles and vectorizes.
+struct DynamicParameterLayout {
+  SmallVector<bool> kept;
+  SmallVector<ReassociationIndices> reassociation;
+  RankedTensorType collapsedType;
+
+  DynamicParameterLayout(RankedTensorType dataType,
+                         RankedTensorType parameterType) {
+    SmallVector<int64_t> collapsedShape;
+    ReassociationIndices pending;
+    for (int64_t axis = 0; axis < parameterType.getRank(); ++axis) {
+      int64_t size = parameterType.getDimSize(axis);
+      // An axis of size 1 in the data is "kept" either way; reading it at
+      // index 0 is the same.
+      bool isKept = size != 1;
+      kept.push_back(isKept);
+      pending.push_back(axis);
+      if (isKept) {
+        reassociation.push_back(pending);
+        pending.clear();
+        collapsedShape.push_back(size);
+      }
+    }
+    if (!pending.empty() && !reassociation.empty())
+      llvm::append_range(reassociation.back(), pending);
+    collapsedType =
+        RankedTensorType::get(collapsedShape, parameterType.getElementType());
+  }
+
+  /// The map from the data's loops to the collapsed parameters.
+  AffineMap getMap(MLIRContext *ctx) const {
+    SmallVector<AffineExpr> results;
+    for (auto [axis, isKept] : llvm::enumerate(kept))
+      if (isKept)
+        results.push_back(getAffineDimExpr(axis, ctx));
+    return AffineMap::get(kept.size(), 0, results, ctx);
+  }
+
+  Value collapse(OpBuilder &b, Location loc, Value parameters) const {
+    auto type = cast<RankedTensorType>(parameters.getType());
+    return tensor::CollapseShapeOp::create(
+        b, loc,
+        RankedTensorType::get(collapsedType.getShape(), type.getElementType()),
+        parameters, reassociation);
+  }
+
+  Value expand(OpBuilder &b, Location loc, Value collapsed,
+               RankedTensorType type) const {
+    return tensor::ExpandShapeOp::create(b, loc, type, collapsed,
+                                         reassociation);
+  }
+
+  /// An empty collapsed tensor of `elementType`; dynamic sizes from `data`.
+  Value buildEmpty(OpBuilder &b, Location loc, Value data,
+                   Type elementType) const {
+    SmallVector<OpFoldResult> sizes;
+    for (auto [axis, isKept] : llvm::enumerate(kept))
+      if (isKept)
+        sizes.push_back(tensor::getMixedSize(b, loc, data, axis));
+    return tensor::EmptyOp::create(b, loc, sizes, elementType);
+  }
+};
+
+/// qnn.dynamic_quantize: a reduction for the range of each group, an
+/// elementwise loop over the groups for (s, z), and the quantization loop.
+struct DynamicQuantizeOpLowering
+    : public OpConversionPattern<DynamicQuantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(DynamicQuantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rewriter.getContext();
+    Value input = adaptor.getInput();
+    auto inputType = cast<RankedTensorType>(input.getType());
+    int64_t rank = inputType.getRank();
+    DynamicParameterLayout layout(inputType, op.getScale().getType());
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap parameterMap = layout.getMap(ctx);
+    Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
+    bool symmetric = op.getSymmetric();
+    auto [qminValue, qmaxValue] = op.getStorageRange();
+
+    // 1. lo = min(0, finite x) and hi = max(0, finite x) per group (only
+    // max |x| when symmetric): starting from 0 and reading a non-finite
+    // element as 0 ignores it.
+    auto f32Constant = [&](OpBuilder &b, double value) -> Value {
+      return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+    };
+    Value zero = f32Constant(rewriter, 0.0);
+    Value emptyRange = layout.buildEmpty(rewriter, loc, input, f32);
+    Value zeros =
+        linalg::FillOp::create(rewriter, loc, zero, emptyRange).getResult(0);
+    SmallVector<utils::IteratorType> reductionIterators;
+    for (bool isKept : layout.kept)
+      reductionIterators.push_back(isKept ? utils::IteratorType::parallel
+                                          : utils::IteratorType::reduction);
+    unsigned numRanges = symmetric ? 1 : 2;
+    SmallVector<Value> rangeInits(numRanges, zeros);
+    SmallVector<Type> rangeTypes(numRanges, zeros.getType());
+    SmallVector<AffineMap> rangeMaps = {identity};
+    rangeMaps.append(numRanges, parameterMap);
+    auto ranges = linalg::GenericOp::create(
+        rewriter, loc, rangeTypes, ValueRange{input}, rangeInits, rangeMaps,
+        reductionIterators,
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          Value x = args[0];
+          Value magnitude = math::AbsFOp::create(b, nestedLoc, x);
+          Value isFinite = arith::CmpFOp::create(
+              b, nestedLoc, arith::CmpFPredicate::OLT, magnitude,
+              f32Constant(b, std::numeric_limits<double>::infinity()));
+          Value finiteZero = f32Constant(b, 0.0);
+          if (symmetric) {
+            Value v = arith::SelectOp::create(b, nestedLoc, isFinite, magnitude,
+                                              finiteZero);
+            linalg::YieldOp::create(b, nestedLoc,
+                                    ValueRange{arith::MaximumFOp::create(
+                                        b, nestedLoc, args[1], v)});
+            return;
+          }
+          Value v =
+              arith::SelectOp::create(b, nestedLoc, isFinite, x, finiteZero);
+          linalg::YieldOp::create(
+              b, nestedLoc,
+              ValueRange{arith::MinimumFOp::create(b, nestedLoc, args[1], v),
+                         arith::MaximumFOp::create(b, nestedLoc, args[2], v)});
+        });
+
+    // 2. (s, z) per group, in f32.
+    unsigned collapsedRank = layout.collapsedType.getRank();
+    AffineMap groupIdentity = rewriter.getMultiDimIdentityMap(collapsedRank);
+    SmallVector<AffineMap> parameterMaps(numRanges + 2, groupIdentity);
+    Value emptyScale = layout.buildEmpty(rewriter, loc, input, f32);
+    Value emptyZeroPoint = layout.buildEmpty(rewriter, loc, input, i32);
+    auto parameters = linalg::GenericOp::create(
+        rewriter, loc,
+        TypeRange{emptyScale.getType(), emptyZeroPoint.getType()},
+        ranges.getResults(), ValueRange{emptyScale, emptyZeroPoint},
+        parameterMaps,
+        SmallVector<utils::IteratorType>(collapsedRank,
+                                         utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          Value one = f32Constant(b, 1.0);
+          Value zeroValue = f32Constant(b, 0.0);
+          if (symmetric) {
+            // s = m / qmax, or 1 when m = 0; z = 0.
+            Value m = args[0];
+            Value isEmpty = arith::CmpFOp::create(
+                b, nestedLoc, arith::CmpFPredicate::OEQ, m, zeroValue);
+            Value s = arith::DivFOp::create(b, nestedLoc, m,
+                                            f32Constant(b, double(qmaxValue)));
+            s = arith::SelectOp::create(b, nestedLoc, isEmpty, one, s);
+            Value z =
+                arith::ConstantOp::create(b, nestedLoc, b.getI32IntegerAttr(0));
+            linalg::YieldOp::create(b, nestedLoc, ValueRange{s, z});
+            return;
+          }
+          // s = (hi - lo) / (qmax - qmin), or 1 when hi = lo;
+          // z = round_half_even(clamp(qmin - lo / s, qmin, qmax)).
+          Value lo = args[0], hi = args[1];
+          Value isEmpty = arith::CmpFOp::create(
+              b, nestedLoc, arith::CmpFPredicate::OEQ, hi, lo);
+          Value width = arith::SubFOp::create(b, nestedLoc, hi, lo);
+          Value s = arith::DivFOp::create(
+              b, nestedLoc, width,
+              f32Constant(b, double(qmaxValue - qminValue)));
+          s = arith::SelectOp::create(b, nestedLoc, isEmpty, one, s);
+          Value qmin = f32Constant(b, double(qminValue));
+          Value qmax = f32Constant(b, double(qmaxValue));
+          Value shifted = arith::SubFOp::create(
+              b, nestedLoc, qmin, arith::DivFOp::create(b, nestedLoc, lo, s));
+          Value clamped = arith::MinimumFOp::create(
+              b, nestedLoc,
+              arith::MaximumFOp::create(b, nestedLoc, shifted, qmin), qmax);
+          Value z = arith::FPToSIOp::create(
+              b, nestedLoc, i32,
+              math::RoundEvenOp::create(b, nestedLoc, clamped));
+          linalg::YieldOp::create(b, nestedLoc, ValueRange{s, z});
+        });
+    Value scale = parameters.getResult(0);
+    Value zeroPoint = parameters.getResult(1);
+
+    // 3. q = quantize(x) with the group's (s, z).
+    Type storageType = op.getResult().getType().getElementType();
+    Value emptyStored = buildEmptyLike(rewriter, loc, input, storageType);
+    auto quantized = linalg::GenericOp::create(
+        rewriter, loc, emptyStored.getType(),
+        ValueRange{input, scale, zeroPoint}, ValueRange{emptyStored},
+        ArrayRef<AffineMap>{identity, parameterMap, parameterMap, identity},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          linalg::YieldOp::create(
+              b, nestedLoc,
+              buildQuantizeElement(b, nestedLoc, args[0], args[1], args[2],
+                                   qminValue, qmaxValue, storageType,
+                                   RoundingMode::HalfToEven));
+        });
+    rewriter.replaceOp(
+        op,
+        {quantized.getResult(0),
+         layout.expand(rewriter, loc, scale, op.getScale().getType()),
+         layout.expand(rewriter, loc, zeroPoint, op.getZeroPoint().getType())});
+    return success();
+  }
+};
+
+/// qnn.dynamic_dequantize: one elementwise loop, f32(q - z) * s.
+struct DynamicDequantizeOpLowering
+    : public OpConversionPattern<DynamicDequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  LogicalResult
+  matchAndRewrite(DynamicDequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value input = adaptor.getInput();
+    auto inputType = cast<RankedTensorType>(input.getType());
+    int64_t rank = inputType.getRank();
+    DynamicParameterLayout layout(inputType, op.getScale().getType());
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap parameterMap = layout.getMap(rewriter.getContext());
+    Value scale = layout.collapse(rewriter, loc, adaptor.getScale());
+    Value zeroPoint = layout.collapse(rewriter, loc, adaptor.getZeroPoint());
+    Value empty = buildEmptyLike(rewriter, loc, input, rewriter.getF32Type());
+    bool isUnsigned = op.getIsUnsigned();
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, empty.getType(), ValueRange{input, scale, zeroPoint},
+        ValueRange{empty},
+        ArrayRef<AffineMap>{identity, parameterMap, parameterMap, identity},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          Value widened = convertScalarToDtype(b, nestedLoc, args[0],
+                                               b.getI32Type(), isUnsigned);
+          Value difference =
+              arith::SubIOp::create(b, nestedLoc, widened, args[2]);
+          Value product = arith::MulFOp::create(
+              b, nestedLoc,
+              arith::SIToFPOp::create(b, nestedLoc, b.getF32Type(), difference),
+              args[1]);
+          linalg::YieldOp::create(b, nestedLoc, product);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
 /// Outside of calibration runs, an observer is the identity.
 struct ObserveOpLowering : public OpConversionPattern<ObserveOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -659,7 +923,8 @@ void qnn::populateQNNToLinalgConversionPatterns(
     const TypeConverter &typeConverter, RewritePatternSet &patterns) {
   patterns.add<QuantizeOpLowering, DequantizeOpLowering, RequantizeOpLowering,
                RescaleOpLowering, AddOpLowering, ConstantOpLowering,
-               ObserveOpLowering, StorageCastOpLowering, LookupOpLowering>(
+               ObserveOpLowering, StorageCastOpLowering, LookupOpLowering,
+               DynamicQuantizeOpLowering, DynamicDequantizeOpLowering>(
       typeConverter, patterns.getContext());
 }
 

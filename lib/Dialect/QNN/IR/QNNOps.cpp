@@ -303,6 +303,74 @@ LogicalResult AddOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// DynamicQuantizeOp / DynamicDequantizeOp
+//===----------------------------------------------------------------------===//
+
+/// Dynamic parameters: `scale` and `zeroPoint` have `data`'s rank and
+/// shape, except that an axis may have size 1 (reduced: one parameter for
+/// all its indices); `data` holds 2- to 16-bit stored values.
+static LogicalResult verifyDynamicParameters(Operation *op,
+                                             RankedTensorType data,
+                                             RankedTensorType stored,
+                                             RankedTensorType scale,
+                                             RankedTensorType zeroPoint) {
+  unsigned bits = stored.getElementType().getIntOrFloatBitWidth();
+  if (bits < 2 || bits > 16)
+    return op->emitOpError()
+           << "stored values must be 2- to 16-bit integers, got "
+           << stored.getElementType();
+  if (scale.getShape() != zeroPoint.getShape())
+    return op->emitOpError() << "scale " << scale << " and zero point "
+                             << zeroPoint << " must have the same shape";
+  if (scale.getRank() != data.getRank())
+    return op->emitOpError()
+           << "scale " << scale << " must have the rank of " << data
+           << " (size 1 on the axes one parameter covers)";
+  for (int64_t axis = 0; axis < data.getRank(); ++axis) {
+    int64_t size = scale.getDimSize(axis);
+    if (size != 1 && size != data.getDimSize(axis))
+      return op->emitOpError()
+             << "scale axis " << axis << " has size "
+             << (ShapedType::isDynamic(size) ? std::string("?")
+                                             : std::to_string(size))
+             << ": it must be 1 (reduced) or the size of axis " << axis
+             << " of " << data;
+  }
+  return success();
+}
+
+std::pair<int64_t, int64_t> DynamicQuantizeOp::getStorageRange() {
+  unsigned bits =
+      getResult().getType().getElementType().getIntOrFloatBitWidth();
+  if (getIsUnsigned())
+    return {0, (int64_t(1) << bits) - 1};
+  return {-(int64_t(1) << (bits - 1)), (int64_t(1) << (bits - 1)) - 1};
+}
+
+LogicalResult DynamicQuantizeOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType result = getResult().getType();
+  if (result.getShape() != input.getShape())
+    return emitOpError() << "result " << result
+                         << " must have the shape of the input " << input;
+  if (getSymmetric() && getIsUnsigned())
+    return emitOpError()
+           << "symmetric dynamic quantization needs signed storage";
+  return verifyDynamicParameters(*this, input, result, getScale().getType(),
+                                 getZeroPoint().getType());
+}
+
+LogicalResult DynamicDequantizeOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType result = getResult().getType();
+  if (result.getShape() != input.getShape())
+    return emitOpError() << "result " << result
+                         << " must have the shape of the input " << input;
+  return verifyDynamicParameters(*this, input, input, getScale().getType(),
+                                 getZeroPoint().getType());
+}
+
+//===----------------------------------------------------------------------===//
 // ObserveOp
 //===----------------------------------------------------------------------===//
 

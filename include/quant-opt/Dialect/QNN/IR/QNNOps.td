@@ -221,6 +221,76 @@ def QNN_AddOp : QNN_Op<"add", [Pure, SameOperandsAndResultShape]> {
 }
 
 //===----------------------------------------------------------------------===//
+// qnn.dynamic_quantize / qnn.dynamic_dequantize
+//===----------------------------------------------------------------------===//
+
+def QNN_DynamicQuantizeOp : QNN_Op<"dynamic_quantize", [Pure]> {
+  let summary = "Quantizes with a scale and zero point chosen at run time";
+  let description = [{
+    Dynamic quantization (ONNX `DynamicQuantizeLinear`): for each group of
+    elements that share a parameter, `lo = min(0, min x)` and
+    `hi = max(0, max x)` over its finite elements give
+    `s = (hi - lo) / (qmax - qmin)` and
+    `z = round(qmin - lo / s)` (or, with `symmetric`, `s = max|x| / qmax` and
+    `z = 0`; `s = 1` when the range is empty), all in f32; then each element
+    is quantized as `qnn.quantize` does with `(s, z)`. `scale` and
+    `zero_point` have the rank of the input, with size 1 on the axes that
+    are reduced (one parameter for all their indices) and the input's size
+    on the others: `tensor<1x1xf32>` is per tensor, `tensor<Mx1xf32>` per
+    row (per token). The stored values are signless `iN` (`2 <= N <= 16`),
+    read as unsigned with `unsigned`; the range is the full storage range.
+    See docs/Semantics.md.
+
+    ```mlir
+    %q, %s, %z = qnn.dynamic_quantize %x symmetric
+        : tensor<4x8xf32> -> tensor<4x8xi8>, tensor<4x1xf32>, tensor<4x1xi32>
+    %u, %us, %uz = qnn.dynamic_quantize %x unsigned
+        : tensor<4x8xf32> -> tensor<4x8xi8>, tensor<1x1xf32>, tensor<1x1xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input,
+                   UnitAttr:$is_unsigned, UnitAttr:$symmetric);
+  let results = (outs RankedTensorOf<[AnySignlessInteger]>:$result,
+                 RankedTensorOf<[F32]>:$scale,
+                 RankedTensorOf<[I32]>:$zero_point);
+  let assemblyFormat = [{
+    $input (`unsigned` $is_unsigned^)? (`symmetric` $symmetric^)? attr-dict
+    `:` type($input) `->` type($result) `,` type($scale) `,` type($zero_point)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The storage range [qmin, qmax] of the result.
+    std::pair<int64_t, int64_t> getStorageRange();
+  }];
+}
+
+def QNN_DynamicDequantizeOp : QNN_Op<"dynamic_dequantize", [Pure]> {
+  let summary = "Dequantizes with run-time scales and zero points";
+  let description = [{
+    `x = f32(q - z) * s` for each stored value `q` (signless, read as
+    unsigned with `unsigned`), with the scale and zero point at the element's
+    indices on the axes where `scale` and `zero_point` (of the input's rank)
+    are not of size 1, and index 0 on the others: `qnn.dequantize` with the
+    parameters of a `qnn.dynamic_quantize`. See docs/Semantics.md.
+
+    ```mlir
+    %x = qnn.dynamic_dequantize %q, %s, %z
+        : tensor<4x8xi8>, tensor<4x1xf32>, tensor<4x1xi32> -> tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[AnySignlessInteger]>:$input,
+                   RankedTensorOf<[F32]>:$scale,
+                   RankedTensorOf<[I32]>:$zero_point,
+                   UnitAttr:$is_unsigned);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $zero_point (`unsigned` $is_unsigned^)? attr-dict
+    `:` type($input) `,` type($scale) `,` type($zero_point) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // qnn.observe
 //===----------------------------------------------------------------------===//
 
