@@ -35,6 +35,14 @@ std::optional<WeightGranularity> qnn::parseWeightGranularity(StringRef name) {
       .Default(std::nullopt);
 }
 
+std::optional<DynamicGranularity> qnn::parseDynamicGranularity(StringRef name) {
+  return llvm::StringSwitch<std::optional<DynamicGranularity>>(name)
+      .Case("static", DynamicGranularity::Static)
+      .Case("per_tensor", DynamicGranularity::PerTensor)
+      .Case("per_row", DynamicGranularity::PerRow)
+      .Default(std::nullopt);
+}
+
 void StorageOverrides::applyTo(StorageSpec &storage) const {
   if (bits)
     storage.bits = *bits;
@@ -52,6 +60,8 @@ void ActivationOverrides::applyTo(ActivationConfig &config) const {
     config.method = *method;
   if (percentile)
     config.percentile = *percentile;
+  if (dynamic)
+    config.dynamic = *dynamic;
 }
 
 void WeightOverrides::applyTo(WeightConfig &config) const {
@@ -164,6 +174,22 @@ bool fromJSON(const json::Value &value, Granularity &out, json::Path path) {
   return true;
 }
 
+/// Static or dynamic activations, by name.
+struct Dynamic {
+  DynamicGranularity value{};
+};
+bool fromJSON(const json::Value &value, Dynamic &out, json::Path path) {
+  std::optional<StringRef> name = value.getAsString();
+  std::optional<DynamicGranularity> dynamic =
+      name ? parseDynamicGranularity(*name) : std::nullopt;
+  if (!dynamic) {
+    path.report("expected \"static\", \"per_tensor\" or \"per_row\"");
+    return false;
+  }
+  out.value = *dynamic;
+  return true;
+}
+
 /// Per-group quantization's group size.
 struct GroupSize {
   int64_t value = 0;
@@ -222,11 +248,12 @@ static bool fromJSON(const json::Value &value, ActivationOverrides &overrides,
   return mapper &&
          checkKeys(*value.getAsObject(),
                    {"bits", "signed", "symmetric", "narrow_range", "method",
-                    "percentile"},
+                    "percentile", "dynamic"},
                    path) &&
          mapStorage(mapper, overrides.storage) &&
          mapOverride<Method>(mapper, "method", overrides.method) &&
-         mapOverride<Percentile>(mapper, "percentile", overrides.percentile);
+         mapOverride<Percentile>(mapper, "percentile", overrides.percentile) &&
+         mapOverride<Dynamic>(mapper, "dynamic", overrides.dynamic);
 }
 
 static bool fromJSON(const json::Value &value, WeightOverrides &overrides,

@@ -39,6 +39,7 @@ void qnn::buildQuantizePipeline(OpPassManager &pm,
   qdq.weightGranularity = options.weightGranularity;
   qdq.weightGroupSize = options.weightGroupSize;
   qdq.weightOnly = options.weightOnly;
+  qdq.activationDynamic = options.activationDynamic;
   qdq.parametersFile = options.parameters;
   pm.addPass(createQNNInsertQDQPass(qdq));
   // Weight quantizes fold into qnn.constant before fusion looks for them.

@@ -105,3 +105,91 @@ def test_lowering_bit_exact_against_reference():
         assert np.array_equal(d.view(np.uint32), rd.view(np.uint32)), case
         checked += x.size
     assert checked > 500
+
+
+# A dynamically quantized contraction (docs/Semantics.md, "Dynamically
+# quantized contractions"), quantized, fused and lowered by quant-opt, against
+# the NumPy reference computed from the spec: dynamic_quantize, the exact
+# integer sum, then c + f32(acc) * (s_x * f32(s_w)) and the float ops after it.
+
+def _float_literal(array) -> str:
+    return "dense<" + np.array2string(np.asarray(array, np.float32), separator=", ", threshold=10**9,
+                                      floatmode="unique").replace("\n", "") + ">"
+
+
+def _matmul_module(kind, x_shape, w, bias_init):
+    """A matmul / batch_matmul of `x` (argument) and constant `w`, from zero or
+    from a broadcast bias (the contraction's init), then a ReLU."""
+    out_shape = x_shape[:-1] + (w.shape[-1],)
+    xs, ws, os_ = ("x".join(map(str, s)) for s in (x_shape, w.shape, out_shape))
+    rank = len(out_shape)
+    dims = ", ".join(f"d{i}" for i in range(rank))
+    if bias_init is not None:
+        init = f"""%b = arith.constant {_float_literal(bias_init)} : tensor<{w.shape[-1]}xf32>
+  %init = linalg.generic {{indexing_maps = [affine_map<({dims}) -> (d{rank - 1})>, affine_map<({dims}) -> ({dims})>], iterator_types = [{", ".join(['"parallel"'] * rank)}]}} ins(%b : tensor<{w.shape[-1]}xf32>) outs(%e : tensor<{os_}xf32>) {{
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  }} -> tensor<{os_}xf32>"""
+    else:
+        init = f"%init = linalg.fill ins(%zero : f32) outs(%e : tensor<{os_}xf32>) -> tensor<{os_}xf32>"
+    return f"""
+func.func @main(%x: tensor<{xs}xf32>) -> tensor<{os_}xf32> {{
+  %w = arith.constant {_float_literal(w)} : tensor<{ws}xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{os_}xf32>
+  {init}
+  %m = linalg.{kind} ins(%x, %w : tensor<{xs}xf32>, tensor<{ws}xf32>) outs(%init : tensor<{os_}xf32>) -> tensor<{os_}xf32> loc("layer")
+  %r = linalg.generic {{indexing_maps = [affine_map<({dims}) -> ({dims})>, affine_map<({dims}) -> ({dims})>], iterator_types = [{", ".join(['"parallel"'] * rank)}]}} ins(%m : tensor<{os_}xf32>) outs(%e : tensor<{os_}xf32>) {{
+  ^bb0(%in: f32, %out: f32):
+    %v = arith.maximumf %in, %zero : f32
+    linalg.yield %v : f32
+  }} -> tensor<{os_}xf32>
+  return %r : tensor<{os_}xf32>
+}}
+"""
+
+
+@needs_native
+@pytest.mark.parametrize("granularity,signed,symmetric,weights",
+                         [("per_row", True, True, "per_channel"), ("per_row", False, False, "per_channel"),
+                          ("per_tensor", False, False, "per_tensor"), ("per_tensor", True, False, "asymmetric")])
+def test_fused_matmul_bit_exact(tmp_path, granularity, signed, symmetric, weights):
+    rng = np.random.default_rng(hash((granularity, signed, symmetric, weights)) % 2**32)
+    checked = 0
+    for case, kind in enumerate(["matmul", "batch_matmul", "matmul", "batch_matmul"]):
+        batch = (int(rng.integers(1, 4)),) if kind == "batch_matmul" else ()
+        m, k, n = (int(v) for v in rng.integers(1, 24, 3))
+        w = (rng.standard_normal(batch + (k, n)) * 0.5).astype(np.float32)
+        bias = (rng.standard_normal(n) * 0.3).astype(np.float32) if case % 2 == 0 else None
+        text = _matmul_module(kind, batch + (m, k), w, bias)
+        options = (f"activation-dynamic={granularity} activation-signed={str(signed).lower()} "
+                   f"activation-symmetric={str(symmetric).lower()} parameters={tmp_path / 'p.json'} "
+                   + {"per_channel": "", "per_tensor": "weight-granularity=per_tensor",
+                      "asymmetric": "weight-symmetric=false weight-narrow-range=false"}[weights])
+        quantized = native.opt(text, f"qnn-insert-observers,qnn-quantize-pipeline{{{options}}}")
+        assert "linalg.matmul" not in quantized and "linalg.batch_matmul" not in quantized, quantized
+        assert "qnn.dynamic_dequantize" not in quantized  # fused
+        program = native.compile(quantized)
+        import json
+        parameters = json.loads((tmp_path / "p.json").read_text())
+        w_type = ref.parse_quant_type(parameters["weights"]["layer"], shape=w.shape)
+        assert parameters["dynamic_activations"]["layer"]["granularity"] == granularity
+        w_stored = ref.quantize(w, w_type)
+        # The weights' channel is their last axis: one (s, z) per output column.
+        w_scales = np.broadcast_to(np.asarray(w_type.scales, np.float64), (n,))
+        w_zero = np.broadcast_to(np.asarray(w_type.zero_points, np.int64), (n,))
+        for trial in range(3):
+            x = (rng.standard_normal(batch + (m, k)) * rng.choice([0.1, 3.0]) + rng.choice([0.0, 1.0])
+                 ).astype(np.float32)
+            if trial == 2:
+                x[..., 0, :] = 0.0  # an all-zero row: s = 1
+            got = program(x)[0]
+            pshape = x.shape[:-1] + (1,) if granularity == "per_row" else (1,) * x.ndim
+            q, s, z = ref.dynamic_quantize(x, pshape, 8, signed, symmetric)
+            acc = np.matmul(q - z, w_stored - w_zero)  # exact in int64
+            init = np.zeros(acc.shape, np.float32) if bias is None else np.broadcast_to(bias, acc.shape)
+            y = ref.dynamic_contraction_epilogue(acc, np.broadcast_to(s, acc.shape), w_scales, init)
+            want = np.maximum(y, np.float32(0))
+            assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (case, kind, trial)
+            checked += got.size
+    assert checked > 100

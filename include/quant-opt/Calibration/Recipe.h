@@ -23,12 +23,22 @@ enum class WeightGranularity { PerTensor, PerChannel, PerGroup };
 
 std::optional<WeightGranularity> parseWeightGranularity(StringRef name);
 
+/// Whether an activation's scale is fixed at compile time from calibration
+/// (static) or computed at run time from its values (docs/Semantics.md,
+/// "Dynamic quantization"), one per tensor or one per row.
+enum class DynamicGranularity { Static, PerTensor, PerRow };
+
+std::optional<DynamicGranularity> parseDynamicGranularity(StringRef name);
+
 /// How a layer's output activation is quantized.
 struct ActivationConfig {
   StorageSpec storage{/*bits=*/8, /*isSigned=*/false, /*symmetric=*/false,
                       /*narrowRange=*/false};
   RangeMethod method = RangeMethod::MinMax;
   double percentile = 99.99;
+  /// Static, or dynamic: the layer's contraction quantizes its activation
+  /// input at run time, and the layer's output stays float.
+  DynamicGranularity dynamic = DynamicGranularity::Static;
 };
 
 /// How a layer's weights are quantized.
@@ -56,6 +66,7 @@ struct ActivationOverrides {
   StorageOverrides storage;
   std::optional<RangeMethod> method;
   std::optional<double> percentile;
+  std::optional<DynamicGranularity> dynamic;
   void applyTo(ActivationConfig &config) const;
 };
 struct WeightOverrides {

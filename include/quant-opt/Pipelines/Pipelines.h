@@ -162,6 +162,12 @@ struct QuantizePipelineOptions
       *this, "weight-only",
       llvm::cl::desc("Quantize the weights only; activations stay float"),
       llvm::cl::init(false)};
+  PassOptions::Option<std::string> activationDynamic{
+      *this, "activation-dynamic",
+      llvm::cl::desc("static, per_tensor or per_row: quantize the "
+                     "activation inputs of contractions at run time "
+                     "(dynamic quantization); their outputs stay float"),
+      llvm::cl::init("static")};
   PassOptions::Option<bool> lowerToIntegers{
       *this, "lower-to-integers",
       llvm::cl::desc("Lower the quantized program to linalg on integer "

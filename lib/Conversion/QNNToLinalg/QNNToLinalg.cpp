@@ -612,23 +612,14 @@ struct DynamicParameterLayout {
 
   DynamicParameterLayout(RankedTensorType dataType,
                          RankedTensorType parameterType) {
+    SmallVector<int64_t> keptAxes =
+        getDynamicParameterAxes(parameterType.getShape(), reassociation);
+    kept.assign(parameterType.getRank(), false);
     SmallVector<int64_t> collapsedShape;
-    ReassociationIndices pending;
-    for (int64_t axis = 0; axis < parameterType.getRank(); ++axis) {
-      int64_t size = parameterType.getDimSize(axis);
-      // An axis of size 1 in the data is "kept" either way; reading it at
-      // index 0 is the same.
-      bool isKept = size != 1;
-      kept.push_back(isKept);
-      pending.push_back(axis);
-      if (isKept) {
-        reassociation.push_back(pending);
-        pending.clear();
-        collapsedShape.push_back(size);
-      }
+    for (int64_t axis : keptAxes) {
+      kept[axis] = true;
+      collapsedShape.push_back(parameterType.getDimSize(axis));
     }
-    if (!pending.empty() && !reassociation.empty())
-      llvm::append_range(reassociation.back(), pending);
     collapsedType =
         RankedTensorType::get(collapsedShape, parameterType.getElementType());
   }

@@ -340,3 +340,24 @@ qnn::getAddParameters(double scaleA, double scaleB, double scaleY) {
   return std::make_tuple(static_cast<int32_t>(a), static_cast<int32_t>(b),
                          shift);
 }
+
+SmallVector<int64_t> mlir::qnn::getDynamicParameterAxes(
+    ArrayRef<int64_t> parameterShape,
+    SmallVectorImpl<SmallVector<int64_t, 2>> &reassociation) {
+  reassociation.clear();
+  SmallVector<int64_t> kept;
+  SmallVector<int64_t, 2> pending;
+  for (auto [axis, size] : llvm::enumerate(parameterShape)) {
+    pending.push_back(axis);
+    // A kept axis takes the unit axes before it into its group.
+    if (size != 1) {
+      kept.push_back(axis);
+      reassociation.push_back(pending);
+      pending.clear();
+    }
+  }
+  // Trailing unit axes join the last group.
+  if (!pending.empty() && !reassociation.empty())
+    llvm::append_range(reassociation.back(), pending);
+  return kept;
+}

@@ -138,6 +138,181 @@ matchContractionChain(QuantizeOp quantize, PatternRewriter &rewriter) {
   return chain;
 }
 
+/// Constant weights as the integer kernel reads them: w' = w - z_w per
+/// element, and per "key" (a combination of the weight dimensions the
+/// contraction does not reduce over: the output channel, and the batch of
+/// batch_matmul) the sums of w' and |w'| over the others.
+struct ShiftedWeights {
+  SmallVector<int64_t> values; // w', row-major
+  SmallVector<int64_t> shape;
+  SmallVector<int64_t> keyShape;
+  /// Each key dimension as a dimension of the contraction's output.
+  SmallVector<AffineExpr> keyInOutput;
+  SmallVector<int64_t> sum, absSum; // per key
+  SmallVector<double> scales;       // per channel
+  int64_t channels = 0, channelStride = 1;
+  /// Whether w' must be held in i32 (a zero point or unsigned storage)
+  /// rather than the signed storage type.
+  Type element;
+
+  int64_t channelOfKey(int64_t key) const {
+    return (key / channelStride) % channels;
+  }
+
+  Value buildConstant(OpBuilder &b, Location loc) const {
+    SmallVector<APInt> bits = llvm::map_to_vector(values, [&](int64_t v) {
+      return APInt(element.getIntOrFloatBitWidth(), v, /*isSigned=*/true);
+    });
+    return arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(RankedTensorType::get(shape, element), bits));
+  }
+
+  /// A tensor of `like`'s shape (i32) holding `perKey[key of the element]`.
+  Value broadcastPerKey(OpBuilder &b, Location loc, Value perKey,
+                        Value like) const {
+    auto likeType = cast<RankedTensorType>(like.getType());
+    Type elementType =
+        cast<RankedTensorType>(perKey.getType()).getElementType();
+    Value empty = tensor::EmptyOp::create(
+        b, loc, tensor::getMixedSizes(b, loc, like), elementType);
+    unsigned rank = likeType.getRank();
+    AffineMap identity = b.getMultiDimIdentityMap(rank);
+    AffineMap keyMap = AffineMap::get(rank, 0, keyInOutput, b.getContext());
+    return linalg::GenericOp::create(
+               b, loc, likeType.clone(elementType), ValueRange{perKey},
+               ValueRange{empty}, ArrayRef<AffineMap>{keyMap, identity},
+               SmallVector<utils::IteratorType>(rank,
+                                                utils::IteratorType::parallel),
+               [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                 linalg::YieldOp::create(nested, nestedLoc, args[0]);
+               })
+        .getResult(0);
+  }
+};
+
+/// The shifted weights of `weights` (per tensor, or per axis on the output
+/// channel) read by `contraction` as `layout` says.
+static FailureOr<ShiftedWeights> getShiftedWeights(linalg::LinalgOp contraction,
+                                                   const WeightOperand &layout,
+                                                   ConstantOp weights,
+                                                   PatternRewriter &rewriter) {
+  Operation *op = contraction;
+  auto wTensorType = cast<RankedTensorType>(weights.getType());
+  auto wType = cast<quant::QuantizedType>(wTensorType.getElementType());
+  int64_t channelAxis = layout.channelAxis;
+  ShiftedWeights result;
+  result.channels = wTensorType.getDimSize(channelAxis);
+  auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(wType);
+  auto perTensor = dyn_cast<quant::UniformQuantizedType>(wType);
+  if (!perTensor &&
+      !(perAxis && perAxis.getQuantizedDimension() == channelAxis))
+    return rewriter.notifyMatchFailure(
+        op, "weights must be per tensor or per output channel");
+  auto channelZeroPoint = [&](int64_t c) {
+    return perAxis ? perAxis.getZeroPoints()[c] : perTensor.getZeroPoint();
+  };
+  for (int64_t c = 0; c < result.channels; ++c)
+    result.scales.push_back(perAxis ? perAxis.getScales()[c]
+                                    : perTensor.getScale());
+
+  SmallVector<AffineMap> maps = contraction.getIndexingMapsArray();
+  SmallVector<utils::IteratorType> iterators =
+      contraction.getIteratorTypesArray();
+  AffineMap weightMap = maps[layout.operandIndex];
+  AffineMap outputMap = maps.back();
+  ArrayRef<int64_t> wShape = wTensorType.getShape();
+  result.shape.assign(wShape.begin(), wShape.end());
+  SmallVector<int64_t> keyPositions;
+  for (auto [position, expr] : llvm::enumerate(weightMap.getResults())) {
+    auto dim = dyn_cast<AffineDimExpr>(expr);
+    if (!dim)
+      return rewriter.notifyMatchFailure(op, "weights are not read by dims");
+    if (iterators[dim.getPosition()] != utils::IteratorType::parallel)
+      continue;
+    std::optional<unsigned> outputPosition = outputMap.getResultPosition(dim);
+    if (!outputPosition)
+      return rewriter.notifyMatchFailure(op, "unexpected weight layout");
+    keyPositions.push_back(position);
+    result.keyShape.push_back(wShape[position]);
+    result.keyInOutput.push_back(
+        getAffineDimExpr(*outputPosition, rewriter.getContext()));
+  }
+  int64_t numKeys = 1;
+  for (int64_t size : result.keyShape)
+    numKeys *= size;
+  // The channel of a key, for the bias and the zero point.
+  auto channelPosition = llvm::find(keyPositions, channelAxis);
+  if (channelPosition == keyPositions.end())
+    return rewriter.notifyMatchFailure(op, "unexpected channel layout");
+  for (auto it = std::next(channelPosition); it != keyPositions.end(); ++it)
+    result.channelStride *= wShape[*it];
+
+  auto wValues = dyn_cast<DenseIntElementsAttr>(weights.getValue());
+  if (!wValues)
+    return rewriter.notifyMatchFailure(op, "weights are not dense");
+  result.sum.assign(numKeys, 0);
+  result.absSum.assign(numKeys, 0);
+  bool anyZeroPoint = false;
+  SmallVector<int64_t> index(wShape.size(), 0);
+  for (const APInt &bits : wValues.getValues<APInt>()) {
+    int64_t key = 0;
+    for (int64_t position : keyPositions)
+      key = key * wShape[position] + index[position];
+    int64_t c = index[channelAxis];
+    int64_t shifted = getStored(bits, wType) - channelZeroPoint(c);
+    anyZeroPoint |= channelZeroPoint(c) != 0;
+    result.values.push_back(shifted);
+    result.sum[key] += shifted;
+    result.absSum[key] += std::abs(shifted);
+    // Row-major increment of the multi-index.
+    for (int64_t axis = wShape.size() - 1; axis >= 0; --axis) {
+      if (++index[axis] < wShape[axis])
+        break;
+      index[axis] = 0;
+    }
+  }
+  // w' in the narrowest integer the body can sign-extend: the storage
+  // type for signed storage without zero points, i32 otherwise.
+  result.element =
+      anyZeroPoint || !wType.isSigned()
+          ? Type(rewriter.getI32Type())
+          : rewriter.getIntegerType(wType.getStorageTypeIntegralWidth());
+  return result;
+}
+
+/// The integer contraction with `contraction`'s indexing maps over stored
+/// activations `xStored` (operand `activationIndex`) and the shifted weights
+/// `wStored`: acc += ext(x) * ext(w'), from `accumulatorInit` (i32).
+static Value buildIntegerContraction(OpBuilder &rewriter, Location loc,
+                                     linalg::LinalgOp contraction,
+                                     unsigned activationIndex, Value xStored,
+                                     bool xSigned, Value wStored,
+                                     Value accumulatorInit) {
+  Type i32 = rewriter.getI32Type();
+  SmallVector<Value> inputs(2);
+  inputs[activationIndex] = xStored;
+  inputs[1 - activationIndex] = wStored;
+  return linalg::GenericOp::create(
+             rewriter, loc, accumulatorInit.getType(), inputs, accumulatorInit,
+             contraction.getIndexingMapsArray(),
+             contraction.getIteratorTypesArray(),
+             [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+               Value x = args[activationIndex];
+               Value w = args[1 - activationIndex];
+               x = convertScalarToDtype(b, nestedLoc, x, i32,
+                                        /*isUnsignedCast=*/!xSigned);
+               if (w.getType() != i32)
+                 w = arith::ExtSIOp::create(b, nestedLoc, i32, w);
+               Value product = arith::MulIOp::create(b, nestedLoc, x, w);
+               linalg::YieldOp::create(
+                   b, nestedLoc,
+                   arith::AddIOp::create(b, nestedLoc, args[2], product)
+                       .getResult());
+             })
+      .getResult(0);
+}
+
 struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -159,83 +334,15 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
     auto xType = chain->xType;
     Value init = chain->init;
 
-    auto wTensorType = cast<RankedTensorType>(weights.getType());
-    auto wType = cast<quant::QuantizedType>(wTensorType.getElementType());
-    int64_t channelAxis = layout->channelAxis;
-    int64_t channels = wTensorType.getDimSize(channelAxis);
-    auto perAxis = dyn_cast<quant::UniformQuantizedPerAxisType>(wType);
-    auto perTensor = dyn_cast<quant::UniformQuantizedType>(wType);
-    if (!perTensor &&
-        !(perAxis && perAxis.getQuantizedDimension() == channelAxis))
-      return rewriter.notifyMatchFailure(
-          op, "weights must be per tensor or per output channel");
-    auto channelScale = [&](int64_t c) {
-      return perAxis ? perAxis.getScales()[c] : perTensor.getScale();
-    };
-    auto channelZeroPoint = [&](int64_t c) {
-      return perAxis ? perAxis.getZeroPoints()[c] : perTensor.getZeroPoint();
-    };
-
-    // The weight dimensions the contraction does not reduce over (the
-    // output channel, and the batch of batch_matmul): sums of w' run over
-    // the others, once per combination of these, the "key" of an output.
-    SmallVector<AffineMap> maps = contraction.getIndexingMapsArray();
-    SmallVector<utils::IteratorType> iterators =
-        contraction.getIteratorTypesArray();
-    AffineMap weightMap = maps[layout->operandIndex];
-    AffineMap outputMap = maps.back();
-    ArrayRef<int64_t> wShape = wTensorType.getShape();
-    SmallVector<int64_t> keyPositions, keyShape;
-    SmallVector<AffineExpr> keyInOutput;
-    for (auto [position, expr] : llvm::enumerate(weightMap.getResults())) {
-      auto dim = dyn_cast<AffineDimExpr>(expr);
-      if (!dim)
-        return rewriter.notifyMatchFailure(op, "weights are not read by dims");
-      if (iterators[dim.getPosition()] != utils::IteratorType::parallel)
-        continue;
-      std::optional<unsigned> outputPosition = outputMap.getResultPosition(dim);
-      if (!outputPosition)
-        return rewriter.notifyMatchFailure(op, "unexpected weight layout");
-      keyPositions.push_back(position);
-      keyShape.push_back(wShape[position]);
-      keyInOutput.push_back(getAffineDimExpr(*outputPosition, getContext()));
-    }
-    int64_t numKeys = 1;
-    for (int64_t size : keyShape)
-      numKeys *= size;
-    // The channel of a key, for the bias and the zero point.
-    auto channelPosition = llvm::find(keyPositions, channelAxis);
-    if (channelPosition == keyPositions.end())
-      return rewriter.notifyMatchFailure(op, "unexpected channel layout");
-    int64_t channelStride = 1;
-    for (auto it = std::next(channelPosition); it != keyPositions.end(); ++it)
-      channelStride *= wShape[*it];
-
-    // w' = w - z_w, and per key the sums of w' and |w'|.
-    auto wValues = dyn_cast<DenseIntElementsAttr>(weights.getValue());
-    if (!wValues)
-      return rewriter.notifyMatchFailure(op, "weights are not dense");
-    SmallVector<int64_t> shiftedWeights;
-    SmallVector<int64_t> weightSum(numKeys, 0), weightAbsSum(numKeys, 0);
-    bool anyZeroPoint = false;
-    SmallVector<int64_t> index(wShape.size(), 0);
-    for (const APInt &bits : wValues.getValues<APInt>()) {
-      int64_t key = 0;
-      for (int64_t position : keyPositions)
-        key = key * wShape[position] + index[position];
-      int64_t c = index[channelAxis];
-      int64_t shifted = getStored(bits, wType) - channelZeroPoint(c);
-      anyZeroPoint |= channelZeroPoint(c) != 0;
-      shiftedWeights.push_back(shifted);
-      weightSum[key] += shifted;
-      weightAbsSum[key] += std::abs(shifted);
-      // Row-major increment of the multi-index.
-      for (int64_t axis = wShape.size() - 1; axis >= 0; --axis) {
-        if (++index[axis] < wShape[axis])
-          break;
-        index[axis] = 0;
-      }
-    }
+    FailureOr<ShiftedWeights> shifted =
+        getShiftedWeights(contraction, *layout, weights, rewriter);
+    if (failed(shifted))
+      return failure();
+    int64_t channels = shifted->channels;
+    auto channelScale = [&](int64_t c) { return shifted->scales[c]; };
+    const SmallVector<int64_t> &weightSum = shifted->sum;
+    const SmallVector<int64_t> &weightAbsSum = shifted->absSum;
+    int64_t numKeys = weightSum.size();
 
     // Per channel: the bias at s_x * s_w and the multiplier s_x * s_w / s_y.
     double sx = xType.getScale();
@@ -269,7 +376,7 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
     // sums then add ext(x) * w' terms, so this bounds them.
     SmallVector<int32_t> start(numKeys);
     for (int64_t key = 0; key < numKeys; ++key) {
-      int64_t c = (key / channelStride) % channels;
+      int64_t c = shifted->channelOfKey(key);
       int64_t folded = quantizedBias[c] - zx * weightSum[key];
       if (std::abs(folded) + xMaxAbs * weightAbsSum[key] >= (int64_t(1) << 31))
         return op->emitError()
@@ -295,67 +402,16 @@ struct FuseQuantizedContraction : public OpRewritePattern<QuantizeOp> {
     Value xStored = quant::StorageCastOp::create(
         rewriter, loc, getStoredValuesType(xTensorType),
         dequantizedX.getInput());
-    // w' in the narrowest integer the body can sign-extend: the storage
-    // type for signed storage without zero points, i32 otherwise.
-    Type wElement =
-        anyZeroPoint || !wType.isSigned()
-            ? i32
-            : rewriter.getIntegerType(wType.getStorageTypeIntegralWidth());
-    auto wStoredType = RankedTensorType::get(wShape, wElement);
-    SmallVector<APInt> wBits =
-        llvm::map_to_vector(shiftedWeights, [&](int64_t v) {
-          return APInt(wElement.getIntOrFloatBitWidth(), v, /*isSigned=*/true);
-        });
-    Value wStored = arith::ConstantOp::create(
-        rewriter, loc, DenseElementsAttr::get(wStoredType, wBits));
-
-    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
-    auto accumulatorType = resultType.clone(i32);
-    SmallVector<OpFoldResult> sizes =
-        tensor::getMixedSizes(rewriter, loc, init);
-    Value empty = tensor::EmptyOp::create(rewriter, loc, sizes, i32);
+    Value wStored = shifted->buildConstant(rewriter, loc);
     Value startConstant = arith::ConstantOp::create(
         rewriter, loc,
-        DenseElementsAttr::get(RankedTensorType::get(keyShape, i32),
+        DenseElementsAttr::get(RankedTensorType::get(shifted->keyShape, i32),
                                ArrayRef(start)));
-    unsigned resultRank = resultType.getRank();
-    AffineMap identity = rewriter.getMultiDimIdentityMap(resultRank);
-    AffineMap keyMap = AffineMap::get(resultRank, 0, keyInOutput, ctx);
     Value accumulatorInit =
-        linalg::GenericOp::create(
-            rewriter, loc, accumulatorType, ValueRange{startConstant},
-            ValueRange{empty}, ArrayRef<AffineMap>{keyMap, identity},
-            SmallVector<utils::IteratorType>(resultRank,
-                                             utils::IteratorType::parallel),
-            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
-              linalg::YieldOp::create(b, nestedLoc, args[0]);
-            })
-            .getResult(0);
-
-    // The contraction itself, with the named op's indexing maps:
-    // acc += ext(x) * ext(w').
-    SmallVector<Value> inputs(2);
-    inputs[activationIndex] = xStored;
-    inputs[layout->operandIndex] = wStored;
-    bool xSigned = xType.isSigned();
-    Value accumulator =
-        linalg::GenericOp::create(
-            rewriter, loc, accumulatorType, inputs, accumulatorInit, maps,
-            iterators,
-            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
-              Value x = args[activationIndex];
-              Value w = args[layout->operandIndex];
-              x = convertScalarToDtype(b, nestedLoc, x, i32,
-                                       /*isUnsignedCast=*/!xSigned);
-              if (w.getType() != i32)
-                w = arith::ExtSIOp::create(b, nestedLoc, i32, w);
-              Value product = arith::MulIOp::create(b, nestedLoc, x, w);
-              linalg::YieldOp::create(
-                  b, nestedLoc,
-                  arith::AddIOp::create(b, nestedLoc, args[2], product)
-                      .getResult());
-            })
-            .getResult(0);
+        shifted->broadcastPerKey(rewriter, loc, startConstant, init);
+    Value accumulator = buildIntegerContraction(
+        rewriter, loc, contraction, activationIndex, xStored, xType.isSigned(),
+        wStored, accumulatorInit);
 
     bool perChannel =
         llvm::any_of(llvm::seq<int64_t>(1, channels), [&](int64_t c) {
@@ -765,10 +821,12 @@ struct FuseWeightOnlyContraction
     auto dequantize = op.getDpsInputOperand(layout->operandIndex)
                           ->get()
                           .getDefiningOp<DequantizeOp>();
-    if (!dequantize || op.getDpsInputOperand(activationIndex)
-                           ->get()
-                           .getDefiningOp<DequantizeOp>())
-      return failure(); // Integer activations: the integer patterns' job.
+    Operation *activation =
+        op.getDpsInputOperand(activationIndex)->get().getDefiningOp();
+    // Integer activations: the integer patterns' job.
+    if (!dequantize ||
+        isa_and_nonnull<DequantizeOp, DynamicDequantizeOp>(activation))
+      return failure();
     auto weights = dequantize.getInput().getDefiningOp<ConstantOp>();
     auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
     if (!weights || !resultType.getElementType().isF32())
@@ -861,7 +919,163 @@ struct FuseWeightOnlyContraction
 
 } // namespace
 
+/// A contraction of a dynamically quantized activation and constant
+/// quantized weights, dynamic_dequantize(q, s_x, z_x) ⊛ dequantize(w), becomes
+/// an integer contraction of the stored values and a float epilogue
+/// c + f32(acc - z_x · Σw') · (s_x · s_w) (docs/Semantics.md, "Dynamically
+/// quantized contractions"); the result stays float.
+struct FuseDynamicContraction
+    : public OpInterfaceRewritePattern<linalg::LinalgOp> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::LinalgOp contraction,
+                                PatternRewriter &rewriter) const override {
+    Operation *op = contraction;
+    std::optional<WeightOperand> layout = getWeightOperand(op);
+    if (!layout || contraction.getNumDpsInputs() != 2 ||
+        op->getNumResults() != 1)
+      return failure();
+    unsigned activationIndex = 1 - layout->operandIndex;
+    auto dequantizedX = contraction.getDpsInputOperand(activationIndex)
+                            ->get()
+                            .getDefiningOp<DynamicDequantizeOp>();
+    auto dequantizedW = contraction.getDpsInputOperand(layout->operandIndex)
+                            ->get()
+                            .getDefiningOp<DequantizeOp>();
+    if (!dequantizedX || !dequantizedW)
+      return rewriter.notifyMatchFailure(op, "not a dynamic contraction");
+    auto weights = dequantizedW.getInput().getDefiningOp<ConstantOp>();
+    if (!weights)
+      return rewriter.notifyMatchFailure(op, "weights are not constant");
+    FailureOr<ShiftedWeights> shifted =
+        getShiftedWeights(contraction, *layout, weights, rewriter);
+    if (failed(shifted))
+      return failure();
+
+    // Where each run-time parameter is read: the output dimension of each
+    // axis the parameters keep (the rows of a matmul).
+    MLIRContext *ctx = getContext();
+    RankedTensorType scaleType = dequantizedX.getScale().getType();
+    SmallVector<SmallVector<int64_t, 2>> reassociation;
+    SmallVector<int64_t> keptAxes =
+        getDynamicParameterAxes(scaleType.getShape(), reassociation);
+    SmallVector<AffineMap> maps = contraction.getIndexingMapsArray();
+    AffineMap xMap = maps[activationIndex], outputMap = maps.back();
+    SmallVector<AffineExpr> parameterInOutput;
+    SmallVector<int64_t> collapsedShape;
+    for (int64_t axis : keptAxes) {
+      auto dim = dyn_cast<AffineDimExpr>(xMap.getResult(axis));
+      std::optional<unsigned> position =
+          dim ? outputMap.getResultPosition(dim) : std::nullopt;
+      if (!position)
+        return rewriter.notifyMatchFailure(
+            op, "a run-time parameter varies along a reduced axis");
+      parameterInOutput.push_back(getAffineDimExpr(*position, ctx));
+      collapsedShape.push_back(scaleType.getDimSize(axis));
+    }
+
+    // acc - z_x · Σw' must stay in i32: |Σ x·w'| <= max|x| · Σ|w'| and
+    // |z_x · Σw'| <= max|z| · |Σw'|, both over the storage range.
+    auto [qmin, qmax] = getDynamicStorageRange(dequantizedX);
+    int64_t xMaxAbs = std::max(std::abs(qmin), std::abs(qmax));
+    for (auto [key, sum] : llvm::enumerate(shifted->sum))
+      if (xMaxAbs * (shifted->absSum[key] + std::abs(sum)) >=
+          (int64_t(1) << 31))
+        return op->emitError()
+               << "the i32 accumulator of channel "
+               << shifted->channelOfKey(key)
+               << " could overflow: max|x| * (sum|w - z_w| + |sum(w - z_w)|) "
+                  "= "
+               << xMaxAbs << " * " << (shifted->absSum[key] + std::abs(sum))
+               << " >= 2^31";
+
+    // The integer contraction, from zero.
+    Location loc = op->getLoc();
+    rewriter.setInsertionPoint(op);
+    Type i32 = rewriter.getI32Type(), f32 = rewriter.getF32Type();
+    Value init = contraction.getDpsInitOperand(0)->get();
+    auto initType = cast<RankedTensorType>(init.getType());
+    if (initType.getElementType() != f32)
+      return rewriter.notifyMatchFailure(op, "result is not f32");
+    Value zero =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
+    Value emptyAccumulator = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, init), i32);
+    Value zeros = linalg::FillOp::create(rewriter, loc, zero, emptyAccumulator)
+                      .getResult(0);
+    Value accumulator = buildIntegerContraction(
+        rewriter, loc, contraction, activationIndex, dequantizedX.getInput(),
+        !dequantizedX.getIsUnsigned(), shifted->buildConstant(rewriter, loc),
+        zeros);
+
+    // The epilogue: y = c + f32(acc - z_x · Σw') · (s_x · f32(s_w)).
+    int64_t numKeys = shifted->sum.size();
+    SmallVector<int32_t> sums;
+    SmallVector<float> scales;
+    for (int64_t key = 0; key < numKeys; ++key) {
+      sums.push_back(static_cast<int32_t>(shifted->sum[key]));
+      scales.push_back(
+          static_cast<float>(shifted->scales[shifted->channelOfKey(key)]));
+    }
+    auto keyType = [&](Type element) {
+      return RankedTensorType::get(shifted->keyShape, element);
+    };
+    Value sumConstant = arith::ConstantOp::create(
+        rewriter, loc, DenseElementsAttr::get(keyType(i32), ArrayRef(sums)));
+    Value scaleConstant = arith::ConstantOp::create(
+        rewriter, loc, DenseElementsAttr::get(keyType(f32), ArrayRef(scales)));
+    auto collapse = [&](Value parameters, Type element) -> Value {
+      return tensor::CollapseShapeOp::create(
+          rewriter, loc, RankedTensorType::get(collapsedShape, element),
+          parameters, reassociation);
+    };
+    Value xScale = collapse(dequantizedX.getScale(), f32);
+    Value xZeroPoint = collapse(dequantizedX.getZeroPoint(), i32);
+    unsigned rank = initType.getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap parameterMap = AffineMap::get(rank, 0, parameterInOutput, ctx);
+    AffineMap keyMap = AffineMap::get(rank, 0, shifted->keyInOutput, ctx);
+    Value empty = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, init), f32);
+    auto epilogue = linalg::GenericOp::create(
+        rewriter, loc, initType,
+        ValueRange{accumulator, xScale, xZeroPoint, sumConstant, scaleConstant,
+                   init},
+        ValueRange{empty},
+        ArrayRef<AffineMap>{identity, parameterMap, parameterMap, keyMap,
+                            keyMap, identity, identity},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          Value correction =
+              arith::MulIOp::create(b, nestedLoc, args[2], args[3]);
+          Value exact =
+              arith::SubIOp::create(b, nestedLoc, args[0], correction);
+          Value multiplier =
+              arith::MulFOp::create(b, nestedLoc, args[1], args[4]);
+          Value product = arith::MulFOp::create(
+              b, nestedLoc, arith::SIToFPOp::create(b, nestedLoc, f32, exact),
+              multiplier);
+          linalg::YieldOp::create(
+              b, nestedLoc,
+              arith::AddFOp::create(b, nestedLoc, args[5], product)
+                  .getResult());
+        });
+    rewriter.replaceOp(op, epilogue.getResult(0));
+    return success();
+  }
+
+  static std::pair<int64_t, int64_t>
+  getDynamicStorageRange(DynamicDequantizeOp op) {
+    unsigned bits =
+        op.getInput().getType().getElementType().getIntOrFloatBitWidth();
+    if (op.getIsUnsigned())
+      return {0, (int64_t(1) << bits) - 1};
+    return {-(int64_t(1) << (bits - 1)), (int64_t(1) << (bits - 1)) - 1};
+  }
+};
+
 void qnn::populateFuseContractionPatterns(RewritePatternSet &patterns) {
   patterns.add<FuseQuantizedContraction, FuseGroupedContraction,
-               FuseWeightOnlyContraction>(patterns.getContext());
+               FuseWeightOnlyContraction, FuseDynamicContraction>(
+      patterns.getContext());
 }

@@ -223,7 +223,9 @@ struct QNNInsertQDQPass
                          << "' is not quantized: it stays in float between a "
                             "dequantize and a quantize";
     });
-    if (failed(quantizeActivations(module)) || failed(quantizeWeights(module)))
+    if (failed(quantizeActivations(module)) ||
+        failed(quantizeWeights(module)) ||
+        failed(quantizeDynamicInputs(module)))
       return signalPassFailure();
     if (!parametersFile.empty() && failed(writeParameters(module)))
       return signalPassFailure();
@@ -247,6 +249,18 @@ struct QNNInsertQDQPass
       weights[id] = print(type);
     root["activations"] = std::move(activations);
     root["weights"] = std::move(weights);
+    if (!dynamicInputs.empty()) {
+      llvm::json::Object dynamic;
+      for (const auto &[id, config] : dynamicInputs)
+        dynamic[id] = llvm::json::Object{
+            {"granularity", config.dynamic == DynamicGranularity::PerRow
+                                ? "per_row"
+                                : "per_tensor"},
+            {"bits", config.storage.bits},
+            {"signed", config.storage.isSigned},
+            {"symmetric", config.storage.symmetric}};
+      root["dynamic_activations"] = std::move(dynamic);
+    }
     std::string error;
     auto output = openOutputFile(parametersFile, &error);
     if (!output)
@@ -277,10 +291,17 @@ struct QNNInsertQDQPass
                << "bit widths must be from 2 to 16, got " << bits;
     if (weightGroupSize < 1)
       return module.emitError() << "weight-group-size must be positive";
+    std::optional<DynamicGranularity> dynamic =
+        parseDynamicGranularity(activationDynamic);
+    if (!dynamic)
+      return module.emitError()
+             << "unknown activation-dynamic '" << activationDynamic
+             << "' (static, per_tensor, per_row)";
     defaults.activations = {
         {activationBits, activationSigned, activationSymmetric, false},
         *method,
-        activationPercentile};
+        activationPercentile,
+        *dynamic};
     defaults.weights = {
         {weightBits, weightSigned, weightSymmetric, weightNarrowRange},
         *granularity,
@@ -292,9 +313,11 @@ struct QNNInsertQDQPass
         return module.emitError() << llvm::toString(read.takeError());
       recipe = std::move(*read);
     }
-    bool hasObservers = false;
-    module.walk([&](ObserveOp) { hasObservers = true; });
-    if (!hasObservers || weightOnly)
+    // Statistics are needed for the static activations only.
+    bool hasStaticObservers = false;
+    module.walk(
+        [&](ObserveOp observe) { hasStaticObservers |= !isDynamic(observe); });
+    if (!hasStaticObservers || weightOnly)
       return success();
     if (statisticsFile.empty())
       return module.emitError()
@@ -326,6 +349,26 @@ struct QNNInsertQDQPass
     return success();
   }
 
+  /// Whether `observe`'s tensor stays float because every layer that reads
+  /// it is dynamic (a dynamic contraction quantizes its input at run time;
+  /// other dynamic layers compute in float); with no reader but the
+  /// function's return, whether the layer that produces it is dynamic.
+  bool isDynamic(ObserveOp observe) const {
+    auto dynamic = [](const LayerConfig &config) {
+      return config.activations.dynamic != DynamicGranularity::Static;
+    };
+    bool anyReader = false;
+    for (Operation *user : observe->getUsers()) {
+      if (user->hasTrait<OpTrait::IsTerminator>())
+        continue;
+      anyReader = true;
+      if (!dynamic(getConfig(user, "")))
+        return false;
+    }
+    return anyReader || dynamic(getConfig(observe.getInput().getDefiningOp(),
+                                          observe.getId()));
+  }
+
   LayerConfig getConfig(Operation *layer, StringRef fallbackName) const {
     if (!layer)
       return recipe.resolve(fallbackName, "", defaults);
@@ -340,7 +383,7 @@ struct QNNInsertQDQPass
     // output and the output can take their type (propagation).
     for (ObserveOp observe : observers) {
       Value input = observe.getInput();
-      if (weightOnly) {
+      if (weightOnly || isDynamic(observe)) {
         // Activations stay in float.
         observe.replaceAllUsesWith(input);
         observe.erase();
@@ -527,6 +570,89 @@ struct QNNInsertQDQPass
     return success();
   }
 
+  /// Dynamic layers: the activation input of each contraction with
+  /// quantized constant weights becomes dynamic_dequantize(dynamic_quantize
+  /// (x)), its parameters per tensor or per row (docs/Semantics.md,
+  /// "Dynamic quantization"); fusion turns it into an integer contraction.
+  LogicalResult quantizeDynamicInputs(ModuleOp module) {
+    SmallVector<Operation *> contractions;
+    module.walk([&](Operation *op) {
+      if (getWeightOperand(op))
+        contractions.push_back(op);
+    });
+    for (Operation *op : contractions) {
+      LayerConfig config = getConfig(op, "");
+      ActivationConfig activations = config.activations;
+      WeightOperand layout = *getWeightOperand(op);
+      if (config.skip || activations.dynamic == DynamicGranularity::Static ||
+          !op->getOperand(layout.operandIndex).getDefiningOp<DequantizeOp>())
+        continue;
+      unsigned activationIndex = layout.operandIndex == 0 ? 1 : 0;
+      OpOperand &operand = op->getOpOperand(activationIndex);
+      auto tensorType = cast<RankedTensorType>(operand.get().getType());
+      if (!tensorType.getElementType().isF32()) {
+        op->emitRemark() << "dynamic quantization needs f32 activations, got "
+                         << tensorType.getElementType()
+                         << ": the activation stays float";
+        continue;
+      }
+      const StorageSpec &storage = activations.storage;
+      if (storage.symmetric && !storage.isSigned)
+        return op->emitError()
+               << "symmetric dynamic quantization needs signed activations "
+                  "(set \"signed\": true or \"symmetric\": false)";
+      if (activations.dynamic == DynamicGranularity::PerRow &&
+          !reducesLastAxisOnly(op, activationIndex)) {
+        op->emitRemark() << "per-row dynamic quantization needs a "
+                            "contraction that reduces its input's last axis "
+                            "only; '"
+                         << op->getName() << "' is quantized per tensor";
+        activations.dynamic = DynamicGranularity::PerTensor;
+      }
+      SmallVector<int64_t> parameterShape(tensorType.getRank(), 1);
+      if (activations.dynamic == DynamicGranularity::PerRow)
+        for (int64_t axis = 0; axis + 1 < tensorType.getRank(); ++axis)
+          parameterShape[axis] = tensorType.getDimSize(axis);
+      OpBuilder builder(op);
+      Location loc = operand.get().getLoc();
+      Type f32 = builder.getF32Type(), i32 = builder.getI32Type();
+      auto storedType = tensorType.clone(builder.getIntegerType(storage.bits));
+      auto scaleType = RankedTensorType::get(parameterShape, f32);
+      auto zeroPointType = RankedTensorType::get(parameterShape, i32);
+      auto quantize = DynamicQuantizeOp::create(
+          builder, loc, storedType, scaleType, zeroPointType, operand.get(),
+          !storage.isSigned, storage.symmetric);
+      operand.set(DynamicDequantizeOp::create(
+          builder, loc, tensorType, quantize.getResult(), quantize.getScale(),
+          quantize.getZeroPoint(), !storage.isSigned));
+      ActivationConfig recorded = activations;
+      dynamicInputs.emplace_back(getLayerName(op), recorded);
+    }
+    return success();
+  }
+
+  /// Whether contraction `op` reduces operand `index` over its last axis
+  /// and nothing else (a matmul's rows), so that one parameter per row
+  /// can be applied after the sum.
+  static bool reducesLastAxisOnly(Operation *op, unsigned index) {
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+    if (!linalgOp)
+      return false;
+    AffineMap map = linalgOp.getIndexingMapsArray()[index];
+    SmallVector<utils::IteratorType> iterators =
+        linalgOp.getIteratorTypesArray();
+    for (auto [axis, expr] : llvm::enumerate(map.getResults())) {
+      auto dim = dyn_cast<AffineDimExpr>(expr);
+      if (!dim)
+        return false;
+      bool reduced =
+          iterators[dim.getPosition()] == utils::IteratorType::reduction;
+      if (reduced != (axis + 1 == map.getNumResults()))
+        return false;
+    }
+    return true;
+  }
+
   /// How far each output channel's weight range must reach so that the
   /// fused bias b / (s_x s_w) stays within 2^30 (docs/Calibration.md,
   /// "Weights and the bias"): R_c = |b_c| / (s_x 2^30) * (qmax - qmin) / 2
@@ -555,5 +681,6 @@ struct QNNInsertQDQPass
   CalibrationStatistics statistics;
   // What was chosen, in program order, for the `parameters` file.
   SmallVector<std::pair<std::string, Type>> activationTypes, weightTypes;
+  SmallVector<std::pair<std::string, ActivationConfig>> dynamicInputs;
 };
 } // namespace

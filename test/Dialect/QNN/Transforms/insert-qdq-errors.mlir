@@ -44,6 +44,8 @@
 
 // RUN: not quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json recipe=%S/Inputs/recipe-bad-method.json" 2>&1 | FileCheck %s --check-prefix=BAD-METHOD
 // BAD-METHOD: error: {{.*}}recipe-bad-method.json: expected "minmax", "percentile", "mse" or "entropy" at (root).activations.method
+// RUN: not quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json recipe=%S/Inputs/recipe-bad-dynamic.json" 2>&1 | FileCheck %s --check-prefix=BAD-DYNAMIC
+// BAD-DYNAMIC: error: {{.*}}recipe-bad-dynamic.json: expected "static", "per_tensor" or "per_row" at (root).activations.dynamic
 
 // RUN: not quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json recipe=%S/Inputs/recipe-id-and-op.json" 2>&1 | FileCheck %s --check-prefix=ID-AND-OP
 // ID-AND-OP: error: {{.*}}recipe-id-and-op.json: expected exactly one of "id" and "op" at (root).layers[0]

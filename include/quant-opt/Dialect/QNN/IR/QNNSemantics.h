@@ -120,6 +120,15 @@ getAddParameters(double scaleA, double scaleB, double scaleY);
 /// every stored value of `type` (see "Folding" in docs/Semantics.md).
 bool isExactRoundTrip(quant::QuantizedType type, RoundingMode rounding);
 
+/// Run-time parameters (qnn.dynamic_quantize's scale and zero point) have
+/// the data's rank with size 1 on the axes one parameter covers. Returns
+/// the axes they keep (size other than 1) and fills `reassociation` with
+/// the groups that collapse the unit axes away (empty for per-tensor
+/// parameters, which collapse to rank 0).
+SmallVector<int64_t> getDynamicParameterAxes(
+    ArrayRef<int64_t> parameterShape,
+    SmallVectorImpl<SmallVector<int64_t, 2>> &reassociation);
+
 } // namespace mlir::qnn
 
 #endif // QUANT_OPT_DIALECT_QNN_IR_QNNSEMANTICS_H

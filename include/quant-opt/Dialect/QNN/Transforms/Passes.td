@@ -379,6 +379,12 @@ def QNNInsertQDQPass : Pass<"qnn-insert-qdq", "ModuleOp"> {
            "Quantize the weights only: activations stay float (no "
            "statistics needed), and fusion dequantizes the weights inside "
            "the contractions">,
+    Option<"activationDynamic", "activation-dynamic", "std::string",
+           /*default=*/"\"static\"",
+           "static (scales from calibration), per_tensor or per_row: "
+           "contractions with constant weights quantize their activation "
+           "input at run time (qnn.dynamic_quantize) and their output stays "
+           "float; no statistics needed for such layers">,
   ];
   let dependentDialects = [
     "::mlir::qnn::QNNDialect",
