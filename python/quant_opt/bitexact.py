@@ -228,13 +228,50 @@ def _bounds(segment_nodes, clamps) -> tuple | None:
     return (lo, None if hi == math.inf else hi)
 
 
+def check_dynamic_matmul(name: str, out_id: str, x: np.ndarray, y: np.ndarray, calls: int,
+                         config: dict, w: np.ndarray, w_type: ref.QuantType, bias, bounds) -> dict:
+    """A dynamically quantized MatMul / Gemm (docs/Semantics.md, "Dynamically
+    quantized contractions"): from the program's own float input `x` (rows
+    along the last axis; `calls` program calls stacked along axis 0, each
+    its own group for per-tensor scales), qnn.dynamic_quantize, the exact
+    integer sum, the epilogue, the bias add and the clamp, all in f32 as
+    the spec says, against the program's float output `y`."""
+    k, n = w.shape
+    rows = x.reshape(-1, k)
+    want = np.empty((rows.shape[0], n), np.float32)
+    w_stored = ref.quantize(w, w_type).astype(np.int64)
+    w_scales = np.broadcast_to(np.asarray(w_type.scales, np.float64), (n,))
+    w_zero = np.broadcast_to(np.asarray(w_type.zero_points, np.int64), (n,))
+    per_row = config["granularity"] == "per_row"
+    for chunk in np.split(np.arange(rows.shape[0]), 1 if per_row else calls):
+        q, s, z = ref.dynamic_quantize(rows[chunk], (len(chunk), 1) if per_row else (1, 1), config["bits"],
+                                       config["signed"], config["symmetric"])
+        acc = (q - z) @ (w_stored - w_zero)
+        init = np.zeros(acc.shape, np.float32) if bias is None else np.broadcast_to(bias, acc.shape)
+        want[chunk] = ref.dynamic_contraction_epilogue(acc, np.broadcast_to(s, acc.shape), w_scales, init)
+    if bounds is not None:
+        lo, hi = bounds
+        want = np.maximum(want, np.float32(lo))
+        if hi is not None:
+            want = np.minimum(want, np.float32(hi))
+    got = y.reshape(-1, n).astype(np.float32)
+    if want.shape != got.shape:
+        return {"layer": name, "output": out_id, "elements": int(got.size), "mismatches": int(got.size),
+                "note": f"reference shape {want.shape}, program shape {got.shape}"}
+    return {"layer": name, "output": out_id, "elements": int(want.size),
+            "mismatches": int(np.count_nonzero(ref.to_bits(want) != ref.to_bits(got)))}
+
+
 def check_layers(details: dict, parameters: dict, segments: dict,
-                 activations: dict[str, np.ndarray]) -> dict:
+                 activations: dict[str, np.ndarray], calls: dict[str, tuple[np.ndarray, int]] | None = None) -> dict:
     """Checks each fused contraction; `segments` maps an exposed id to the
     ONNX nodes that end in it, `activations` an id to the quantized
-    program's (dequantized) values on the sample."""
+    program's (dequantized) values on the sample. `calls` gives, by id, the
+    values of whole program calls and how many calls they stack (the
+    groups of per-tensor dynamic scales)."""
     checked, unchecked = [], []
     owner = {node.name: id_ for id_, nodes in segments.items() for node in nodes}
+    dynamic = parameters.get("dynamic_activations", {})
     for name, layer in details["contractions"].items():
         out_id = owner.get(name)
         in_id = layer["input"]
@@ -244,6 +281,19 @@ def check_layers(details: dict, parameters: dict, segments: dict,
 
         if out_id is None or in_id not in activations:
             skip("its input or output is not an exposed activation")
+            continue
+        if name in dynamic and name in parameters["weights"]:
+            if layer["kind"] != "matmul":
+                skip("a dynamically quantized convolution: not in the reference")
+                continue
+            if calls is None or in_id not in calls or out_id not in calls:
+                skip("dynamic: the program calls' values are not given")
+                continue
+            w = layer["weight"]
+            w_type = ref.parse_quant_type(parameters["weights"][name], shape=w.shape)
+            (x, count), (y, _) = calls[in_id], calls[out_id]
+            checked.append(check_dynamic_matmul(name, out_id, x, y, count, dynamic[name], w, w_type,
+                                                layer["bias"], _bounds(segments[out_id], details["clamps"])))
             continue
         # Codebook weights (qnn-cluster-weights) are quantized in the float
         # model already: their stored values and type come with the layer.

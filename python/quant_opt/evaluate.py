@@ -697,8 +697,13 @@ def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np
     # The NumPy reference checks the layers on another thread (NumPy lets go
     # of the GIL) while the cut program runs and the errors are computed.
     with concurrent.futures.ThreadPoolExecutor(1) as checker:
+        # Whole program calls, for the per-tensor scales of dynamic layers.
+        covering = -(-count // batch)
+        calls = {id_: (quant_acts[num_original + k][:len(quant_acts[num_original + k]) * covering
+                                                   // (len(x) // batch)], covering)
+                 for k, id_ in enumerate(ids)}
         exactness = checker.submit(check_layers, details, json.loads(parameters.read_text()), members,
-                                   activations)
+                                   activations, calls)
         layers = local_errors(tools, cut, x, quant_acts, float_acts, ids, segments, num_original, total,
                               count)
         exactness = exactness.result()

@@ -257,3 +257,41 @@ def test_qdq_model_with_a_concat_of_two_scales(tmp_path):
     report = evaluate(Config(model=qdq, data="digits", limit=200, verbose=False))
     assert report["mode"] == "qdq"
     assert report["top1_agreement"] >= 0.98 and report["output"]["sqnr_db"] > 30
+
+
+TRANSFORMER = ROOT / "models" / "fashion-transformer" / "model.onnx"
+
+
+@pytest.mark.parametrize("granularity", ["per_row", "per_tensor"])
+def test_dynamic_quantization_is_checked_bit_for_bit(tmp_path, monkeypatch, granularity):
+    """Dynamic quantization of the transformer's MatMuls / Gemm: every one
+    is checked against the NumPy reference of docs/Semantics.md from the
+    program's float input (per-row or per-call scales), 0 mismatches; a bias
+    moved by one f32 step makes that layer mismatch."""
+    import quant_opt.evaluate as evaluate_module
+
+    recipe = tmp_path / "dynamic.json"
+    activations = {"dynamic": granularity}
+    if granularity == "per_row":
+        activations.update(signed=True, symmetric=True)
+    recipe.write_text(json.dumps({"format": "quant-opt-recipe", "version": 1, "activations": activations}))
+    config = Config(model=TRANSFORMER, data="fashion-mnist", limit=300, layer_samples=60, recipe=recipe,
+                    verbose=False)
+    report = evaluate(config)
+    exactness = report["bit_exactness"]
+    assert exactness["layers_checked"] == 14 and exactness["mismatches"] == 0
+    assert abs(report["top1_drop"]) < 0.02
+    if granularity != "per_row":
+        return
+
+    real = evaluate_module.check_layers
+
+    def with_moved_bias(details, parameters, *args):
+        layer = details["contractions"]["/blocks.0/fc1/MatMul"]
+        layer["bias"] = np.nextafter(layer["bias"], np.float32(np.inf))
+        return real(details, parameters, *args)
+
+    monkeypatch.setattr(evaluate_module, "check_layers", with_moved_bias)
+    by_layer = {layer["layer"]: layer["mismatches"] for layer in evaluate(config)["bit_exactness"]["layers"]}
+    assert by_layer["/blocks.0/fc1/MatMul"] > 0
+    assert sum(by_layer.values()) == by_layer["/blocks.0/fc1/MatMul"]
