@@ -150,19 +150,34 @@ def mismatch(name: str, results: list[np.ndarray], expected: list[np.ndarray]) -
     return None
 
 
+# Ops whose output depends on their input's shape only, not its values.
+SHAPE_ONLY = frozenset({"Shape", "Size"})
+
+
 def constant_graph_inputs(model: onnx.ModelProto) -> set[str]:
     """The graph inputs every reader of which reads in a place its op needs
-    constant (`constant_inputs`)."""
-    places: dict[str, list[bool]] = {}
+    constant (`constant_inputs`), or computes only values needed constant
+    (shape arithmetic, as a CenterCropPad decomposition computes its pads
+    and slice bounds from its `shape` input)."""
+    readers: dict[str, list[tuple]] = {}
     for node in model.graph.node:
         needed = constant_inputs(node.op_type) if node.domain in ("", "ai.onnx", op_domain(node.op_type)) \
             else frozenset()
         for k, name in enumerate(node.input):
             if name:
-                places.setdefault(name, []).append(k in needed)
+                readers.setdefault(name, []).append((node, k in needed))
+    outputs = {o.name for o in model.graph.output}
+
+    @lru_cache(maxsize=None)
+    def needs_constant(name: str) -> bool:
+        if name in outputs or not readers.get(name):
+            return False
+        return all(place or (node.op_type not in SHAPE_ONLY and any(node.output)
+                             and all(needs_constant(o) for o in node.output if o))
+                   for node, place in readers[name])
+
     initializers = {i.name for i in model.graph.initializer}
-    return {i.name for i in model.graph.input
-            if i.name not in initializers and places.get(i.name) and all(places[i.name])}
+    return {i.name for i in model.graph.input if i.name not in initializers and needs_constant(i.name)}
 
 
 def outcome(name: str) -> tuple[str, str]:

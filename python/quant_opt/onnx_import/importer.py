@@ -119,26 +119,23 @@ class Importer:
                     [(half, list(range(len(shape))))], shape,
                     lambda a: ([f"%r = arith.extf {a[0]} : f16 to f32"], "%r"), inp.name + ".f32"))
                 continue
-            integer = elem if elem != onnx.TensorProto.FLOAT else None
+            kind = elem if elem != onnx.TensorProto.FLOAT else None
             self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, INTEGER_INPUTS.get(elem, "f32")),
-                                        integer_type=integer)
+                                        integer_type=kind)
         for node in nodes:
             self.import_node(node)
         results = []
         for out in self.graph.output:
             value = self.values.get(out.name)
+            if isinstance(value, Const) and value.array.size == 0:
+                raise UnsupportedModelError(f"graph output '{out.name}' is a constant of shape "
+                                            f"{value.array.shape}; zero-size tensors are not supported")
             if isinstance(value, Const) and value.array.dtype.kind in "biu":
-                # An integer output (Shape's int64) keeps its type.
+                # An integer output (Shape's int64, ConstantOfShape's) keeps
+                # its type.
                 array = np.asarray(value.array)
                 elem = "i1" if array.dtype.kind == "b" else f"i{array.dtype.itemsize * 8}"
-                flat = ", ".join(str(int(v)) for v in array.reshape(-1))
-                literal = f"dense<{int(array.reshape(-1)[0])}>" if array.size == 1 else \
-                    f"dense<[{flat}]>" if array.ndim == 1 else None
-                if literal is None:
-                    raise UnsupportedModelError(f"graph output '{out.name}': an integer constant "
-                                                "of rank above 1")
-                results.append(self.emitter.op(f"arith.constant {literal} : {tensor_type(array.shape, elem)}",
-                                               array.shape, elem=elem))
+                results.append(integer.integer_constant(self, array, elem))
                 continue
             if isinstance(value, Const):
                 value = Act(self.emitter.constant(value.array))
