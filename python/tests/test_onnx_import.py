@@ -1403,11 +1403,17 @@ def typed_model(nodes, inputs, outputs, initializers=()):
                                              strict_mode=True)
 
 
-def check_exact(model, feeds):
-    """Imports and runs `model`; every output equal to onnxruntime's, in
-    the declared type (MLIR integers are signless: read as that type)."""
+def check_exact(model, feeds, evaluator="onnxruntime"):
+    """Imports and runs `model`; every output equal to onnxruntime's (or
+    onnx's reference evaluator's, for what onnxruntime does not implement),
+    in the declared type (MLIR integers are signless: read as that type)."""
     results = run_module(import_model(model), list(feeds.values()))
-    for out, got, want in zip(model.graph.output, results, reference(model, feeds)):
+    if evaluator == "onnxruntime":
+        expected = reference(model, feeds)
+    else:
+        from onnx.reference import ReferenceEvaluator
+        expected = ReferenceEvaluator(model).run(None, feeds)
+    for out, got, want in zip(model.graph.output, results, expected):
         got = got.view(want.dtype) if got.dtype.kind in "iu" and want.dtype.kind in "iu" else got
         assert got.dtype == want.dtype and np.array_equal(got, want), out.name
 
@@ -1482,14 +1488,30 @@ def test_embedding_lookup(elem):
     ids = np.random.default_rng(4).integers(-vocab, vocab, (BATCH, 7)).astype(
         onnx.helper.tensor_dtype_to_np_dtype(elem))
     check(model, {"ids": ids}, atol=0)
-    # A lookup of an activation table is refused by name.
+    # A lookup of an activation table (ids out of range are ONNX errors:
+    # within range here).
     nodes = [helper.make_node("Gather", ["x", "ids"], ["y"], name="gather_x")]
-    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 3]),
-                                              helper.make_tensor_value_info("ids", elem, [2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    with pytest.raises(UnsupportedModelError, match="Gather node 'gather_x': only rows of a constant table"):
-        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [4, 3]), "ids": (elem, [2, 5])},
+                        {"y": (TensorProto.FLOAT, None)})
+    check_exact(model, {"x": np.random.default_rng(5).normal(0, 1, (4, 3)).astype(np.float32),
+                        "ids": np.random.default_rng(6).integers(-4, 4, (2, 5)).astype(ids.dtype)})
 
+
+@pytest.mark.parametrize("data,axis", [(TensorProto.FLOAT, 1), (TensorProto.INT32, -1), (TensorProto.UINT8, 0),
+                                       (TensorProto.BOOL, 2)], ids=["float", "int32", "uint8", "bool"])
+def test_gather_of_an_activation_at_activation_indices(data, axis):
+    """Gather of an activation of any type at INT64 indices (an activation,
+    negative ones counting from the end), along any axis: as onnxruntime
+    computes it."""
+    rng = np.random.default_rng(7)
+    dtype = helper.tensor_dtype_to_np_dtype(data)
+    shape = (3, 4, 5)
+    nodes = [helper.make_node("Gather", ["x", "ids"], ["y"], name="gather", axis=axis)]
+    model = typed_model(nodes, {"x": (data, list(shape)), "ids": (TensorProto.INT64, [2, 3])},
+                        {"y": (data, None)})
+    size = shape[axis]
+    x = rng.normal(0, 50, shape).astype(dtype) if dtype != bool else rng.integers(0, 2, shape).astype(bool)
+    check_exact(model, {"x": x, "ids": rng.integers(-size, size, (2, 3)).astype(np.int64)})
 
 
 @pytest.mark.parametrize("source,indices,axis", [
@@ -1511,12 +1533,55 @@ def test_gather_of_an_activation_at_constant_indices(source, indices, axis):
     check(model)
 
 
-def test_gather_of_an_activation_at_unordered_indices_refused():
-    nodes = [helper.make_node("Gather", ["x", "indices"], ["y"], name="shuffle", axis=1)]
-    model = make_model(nodes, IMAGE, ["y"], [const("indices", [2, 0], np.int64)])
-    with pytest.raises(UnsupportedModelError, match=r"Gather node 'shuffle': constant indices \[2, 0\] are "
-                                                    "not increasing in equal steps"):
-        import_model(model, BATCH)
+def test_gather_of_an_activation_at_unordered_indices():
+    """Constant indices that are no slice (unordered, repeated, 2-D): read
+    element by element, as onnxruntime computes it."""
+    for indices in ([2, 0], [1, 1, -1], [[0, 3], [2, 2]]):
+        nodes = [helper.make_node("Gather", ["x", "indices"], ["y"], name="shuffle", axis=1)]
+        check(make_model(nodes, IMAGE, ["y"], [const("indices", indices, np.int64)]), atol=0)
+
+
+@pytest.mark.parametrize("elem", [TensorProto.FLOAT, TensorProto.INT32, TensorProto.UINT32])
+def test_comparisons_on_activations(elem):
+    """Equal, Greater, Less, GreaterOrEqual, LessOrEqual of activations and
+    a constant with broadcasting (unsigned compared as unsigned, NaN
+    unordered), then Not, And, Or, Xor of the bools: as onnxruntime
+    computes them."""
+    rng = np.random.default_rng(8)
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    ops = ["Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual"]
+    nodes = [helper.make_node(op, ["a", "b"], [op], name=op) for op in ops]
+    nodes += [helper.make_node("Less", ["a", "k"], ["below"], name="below"),
+              helper.make_node("Not", ["Equal"], ["ne"], name="not"),
+              helper.make_node("And", ["ne", "below"], ["and"], name="and"),
+              helper.make_node("Or", ["Greater", "Equal"], ["or"], name="or"),
+              helper.make_node("Xor", ["GreaterOrEqual", "LessOrEqual"], ["xor"], name="xor")]
+    outputs = ops + ["below", "ne", "and", "or", "xor"]
+    k = np.array([3, 200, 40000], dtype)[None, :] if dtype != np.float32 else np.array([[0.5, -1, 2]], dtype)
+    model = typed_model(nodes, {"a": (elem, [4, 3]), "b": (elem, [1, 3])},
+                        {o: (TensorProto.BOOL, None) for o in outputs}, [numpy_helper.from_array(k, "k")])
+    if dtype == np.float32:
+        a, b = rng.normal(0, 1, (4, 3)).astype(dtype), rng.normal(0, 1, (1, 3)).astype(dtype)
+        a[0, 0], b[0, 1], a[1, 2] = np.nan, np.nan, b[0, 2]
+    else:
+        info = np.iinfo(dtype)
+        a = rng.integers(info.min, info.max, (4, 3), endpoint=True).astype(dtype)
+        b = rng.integers(info.min, info.max, (1, 3), endpoint=True).astype(dtype)
+        a[1] = b[0]
+    # (onnxruntime has no Equal of unsigned integers.)
+    check_exact(model, {"a": a, "b": b}, "onnxruntime" if elem != TensorProto.UINT32 else "onnx")
+
+
+def test_comparison_of_mixed_types_refused():
+    nodes = [helper.make_node("Equal", ["a", "b"], ["y"], name="eq")]
+    model = helper.make_model(helper.make_graph(
+        nodes, "test", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3]),
+                        helper.make_tensor_value_info("b", TensorProto.INT32, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.BOOL, [3])]), opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(UnsupportedModelError, match="Equal node 'eq': a comparison of a float and an integer "
+                                                    "activation"):
+        import_model(model)
+
 
 def test_integer_input_read_by_anything_else_refused():
     nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]

@@ -2,7 +2,7 @@
 activations (Relu, Clip, Sigmoid, Tanh, Erf, Gelu, LeakyRelu, HardSigmoid,
 HardSwish, Elu, Softplus, Softsign, Mish, PRelu), float functions (Exp,
 Log, Neg, Abs, Sqrt, Reciprocal, Pow by a constant), Max / Min / Sum of any
-number of inputs,
+number of inputs, the comparisons and logical ops (computed in `integer`),
 and the `elementwise` helper other families build on.
 
 An elementwise op keeps NHWC when one of its 4-D operands is stored NHWC.
@@ -336,3 +336,15 @@ def hard_sigmoid(ctx, node, inputs, attrs):
 def hard_swish(ctx, node, inputs, attrs):
     return unary(ctx, node, lambda x: (_hard_sigmoid(x, 1.0 / 6.0, 0.5) + [f"%r = arith.mulf {x}, %h : f32"],
                                        "%r"))
+
+
+@register(*integer.COMPARISONS)
+def comparison(ctx, node, inputs, attrs):
+    """Equal, Greater, Less, GreaterOrEqual, LessOrEqual: a bool
+    (`integer.compare`)."""
+    return integer.compare(ctx, node, inputs)
+
+
+@register("And", "Or", "Xor", "Not")
+def logical(ctx, node, inputs, attrs):
+    return integer.logical(ctx, node, inputs)

@@ -16,7 +16,6 @@ from .values import Const, UnsupportedModelError
 
 register_constant_only("ConstantOfShape", constant_inputs=(0,))
 register_constant_only("Range", constant_inputs=(0, 1, 2))
-register_constant_only("Equal", constant_inputs=(0, 1))
 
 
 def attrs(node) -> dict:

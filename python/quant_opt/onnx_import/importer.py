@@ -65,8 +65,9 @@ class Importer:
                 raise UnsupportedModelError(
                     f"{node.op_type} node '{node.name}' reads '{name}', an activation of type "
                     f"{onnx.TensorProto.DataType.Name(value.integer_type)}: integer and bool "
-                    "activations are only read by Cast, DequantizeLinear, Gather (ids), Clip, Pad, "
-                    "MaxPool, Where, ReduceMax, ReduceMin, ReduceSum and "
+                    "activations are only read by Cast, DequantizeLinear, Gather, Clip, Pad, "
+                    "MaxPool, Where, ReduceMax, ReduceMin, ReduceSum, the comparisons, And, Or, Xor, "
+                    "Not and "
                     f"{', '.join(INTEGER_BINARY)} (on integers)")
             return value
         if isinstance(value, Const):

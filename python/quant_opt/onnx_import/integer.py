@@ -9,8 +9,11 @@ toward zero (a division by zero is refused by the run, not defined by
 ONNX), Max and Min compare signed or unsigned. Clip, ReduceMax,
 ReduceMin and ReduceSum (`clip`, `reduce`), Where (`where`: a bool
 condition, integer or float values), MaxPool (pooling.generic_pool), Pad,
-Identity and Cast take them too. Another op reading an integer activation
-is refused by name (`Importer.act`).
+Identity and Cast take them too; Gather reads them as data or indices.
+Equal, Greater, Less, GreaterOrEqual and LessOrEqual (`compare`) compare
+floats or integers of one type into bools; And, Or, Xor and Not
+(`logical`) take bools. Another op reading an integer activation is
+refused by name (`Importer.act`).
 """
 
 from __future__ import annotations
@@ -182,3 +185,73 @@ def convert(ctx, node, inputs, attrs) -> Act:
         return lines, result
 
     return Act(ctx.emitter.generic(ins, out, body, node.name, out_elem=elem), integer_type=kind)
+
+
+# Comparison -> (float predicate, signed predicate, unsigned predicate).
+COMPARISONS = {"Equal": ("oeq", "eq", "eq"), "Greater": ("ogt", "sgt", "ugt"), "Less": ("olt", "slt", "ult"),
+               "GreaterOrEqual": ("oge", "sge", "uge"), "LessOrEqual": ("ole", "sle", "ule")}
+# Logical op on bools -> its arith op.
+LOGICAL = {"And": "andi", "Or": "ori", "Xor": "xori"}
+
+
+def typed_operands(ctx, node, inputs, what: str):
+    """The operands of `node` (activations of any type, constants) in one
+    element type: floats (f32, an f16 input extended) if any operand is
+    one, else integers or bools of one ONNX type. Returns (elem, ONNX type
+    or None for floats, [(value, shape)])."""
+    names = [n for n in node.input if n]
+    operands = [v for v in inputs if v is not None]
+    floating = any(isinstance(v, Act) and not v.integer_type or
+                   isinstance(v, Const) and np.asarray(v.array).dtype.kind == "f" for v in operands)
+    kinds = {v.integer_type if isinstance(v, Act) else v.onnx_type for v in operands}
+    kinds.discard(None)
+    if floating:
+        if any(isinstance(v, Act) and v.integer_type for v in operands):
+            raise UnsupportedModelError(f"{node.op_type} node '{node.name}': {what} of a float and an "
+                                        "integer activation (ONNX requires one type)")
+        elem, kind = "f32", None
+    elif len(kinds) == 1 and next(iter(kinds)) in INTEGER_INPUTS:
+        kind = next(iter(kinds))
+        elem = INTEGER_INPUTS[kind]
+    else:
+        names_ = ", ".join(sorted(onnx.TensorProto.DataType.Name(t) for t in kinds))
+        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': {what} of operands of one float, "
+                                    f"integer or bool type, got {names_ or 'untyped constants'}")
+    values = []
+    for name, v in zip(names, operands):
+        if isinstance(v, Const):
+            array = np.asarray(v.array)
+            value = ctx.emitter.constant(array) if elem == "f32" else integer_constant(ctx, array, elem)
+            values.append((value, array.shape))
+        else:
+            a = ctx.to_plain(ctx.act(name, node, integer=True), node.name)
+            values.append((a.value, a.shape))
+    return elem, kind, values
+
+
+def compare(ctx, node, inputs) -> Act:
+    """Equal, Greater, Less, GreaterOrEqual, LessOrEqual of two operands of
+    one type (floats ordered: NaN compares false), broadcast: a bool."""
+    elem, kind, values = typed_operands(ctx, node, inputs, "a comparison")
+    floating, signed, unsigned = COMPARISONS[node.op_type]
+    if elem == "f32":
+        line = lambda a: f"%r = arith.cmpf {floating}, {a[0]}, {a[1]} : f32"  # noqa: E731
+    else:
+        predicate = unsigned if kind in UNSIGNED_INPUTS else signed
+        line = lambda a: f"%r = arith.cmpi {predicate}, {a[0]}, {a[1]} : {elem}"  # noqa: E731
+    out, ins = broadcast_operands(values)
+    return Act(ctx.emitter.generic(ins, out, lambda a: ([line(a)], "%r"), node.name, out_elem="i1"),
+               integer_type=onnx.TensorProto.BOOL)
+
+
+def logical(ctx, node, inputs) -> Act:
+    """And, Or, Xor of two bools, broadcast; Not of one."""
+    elem, kind, values = typed_operands(ctx, node, inputs, "a logical op")
+    if kind != onnx.TensorProto.BOOL:
+        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': takes bools")
+    if node.op_type == "Not":
+        body = lambda a: (["%true = arith.constant true", f"%r = arith.xori {a[0]}, %true : i1"], "%r")  # noqa
+    else:
+        body = lambda a: ([f"%r = arith.{LOGICAL[node.op_type]} {a[0]}, {a[1]} : i1"], "%r")  # noqa: E731
+    out, ins = broadcast_operands(values)
+    return Act(ctx.emitter.generic(ins, out, body, node.name, out_elem="i1"), integer_type=kind)

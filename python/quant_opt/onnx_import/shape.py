@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
+from . import integer
 from .emitter import tensor_type
 from .graph import constant_node_value
 from .registry import register, register_fold
@@ -513,41 +514,93 @@ def gather_slice(ctx, node, x: Act, indices: np.ndarray, axis: int) -> Act:
 
 @register("Gather")
 def gather(ctx, node, inputs, attrs):
-    """An embedding lookup: rows (axis 0) of a constant table at integer
-    ids (a model's INT64 / INT32 input). Negative ids count from the end, as
-    in ONNX; ids out of range are clamped to the table (onnxruntime refuses
-    them; a read outside the table is no option). Or an activation at
-    constant indices (gather_slice)."""
-    table, ids = inputs[0], inputs[1]
-    if isinstance(table, Act) and not table.integer_type and isinstance(ids, Const):
-        return gather_slice(ctx, node, ctx.act(node.input[0], node), np.asarray(ids.array),
-                            int(attrs.get("axis", 0)))
-    if not isinstance(table, Const) or not isinstance(ids, Act) or not ids.integer_type:
-        raise UnsupportedModelError(f"Gather node '{node.name}': only rows of a constant table at "
-                                    "integer ids given as a model input (an embedding lookup)")
-    if attrs.get("axis", 0) % table.array.ndim != 0:
-        raise UnsupportedModelError(f"Gather node '{node.name}': only axis 0 (table rows)")
-    ids = ctx.act(node.input[1], node, integer=True)
-    rows = table.array.shape[0]
-    table_value = ctx.emitter.constant(table.array)
-    id_rank = len(ids.shape)
-    out = tuple(ids.shape) + tuple(table.array.shape[1:])
-    elem = ids.value.elem
+    """Gather along `axis`: an activation at constant indices that make a
+    slice (gather_slice: ViT's class token, the moves quant-opt quantizes
+    through), else `gather_elements` of a table (a constant or an
+    activation, float or integer) at indices (constant or an integer
+    activation; an embedding lookup)."""
+    data, indices = inputs[0], inputs[1]
+    axis = int(attrs.get("axis", 0))
+    if isinstance(data, Act) and not data.integer_type and isinstance(indices, Const) and \
+            is_slice(np.asarray(indices.array), data.shape, axis):
+        return gather_slice(ctx, node, ctx.act(node.input[0], node), np.asarray(indices.array), axis)
+    return gather_rows(ctx, node, data, indices, axis)
+
+
+def is_slice(indices: np.ndarray, shape, axis: int) -> bool:
+    """Whether constant `indices` along `axis` of a tensor of `shape` are a
+    slice: a scalar, or a 1-D list in steps of one sign within the axis."""
+    if not -len(shape) <= axis < len(shape) or indices.ndim > 1 or not indices.size:
+        return False
+    size, flat = shape[axis], indices.reshape(-1).astype(np.int64)
+    if flat.min() < -size or flat.max() >= size:
+        return False
+    steps = np.diff(flat % size)
+    return not len(steps) or bool(steps[0] >= 1 and np.all(steps == steps[0]))
+
+
+def gather_rows(ctx, node, data, indices, axis: int) -> Act:
+    """Gather of `data` (a constant or an activation, of any element type)
+    at `indices` (a constant or an integer activation) along `axis`, as a
+    linalg.generic over the result that reads data with tensor.extract.
+    Negative indices count from the end, as in ONNX; indices out of range
+    (an error in ONNX, which onnxruntime refuses) are clamped to the axis: a
+    read outside the data is no option."""
+    if isinstance(data, Const):
+        array = np.asarray(data.array)
+        if array.dtype.kind == "f":
+            table, kind = ctx.emitter.constant(array), None
+        elif array.dtype.kind in "biu" and (data.onnx_type or onnx.helper.np_dtype_to_tensor_dtype(
+                array.dtype)) in INTEGER_INPUTS:
+            kind = data.onnx_type or onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+            table = integer.integer_constant(ctx, array, INTEGER_INPUTS[kind])
+        else:
+            raise UnsupportedModelError(f"Gather node '{node.name}': a constant table of type {array.dtype}")
+        shape = array.shape
+    else:
+        a = ctx.to_plain(ctx.act(node.input[0], node, integer=True), node.name)
+        table, kind, shape = a.value, a.integer_type, a.shape
+    rank = len(shape)
+    if not -rank <= axis < rank:
+        raise UnsupportedModelError(f"Gather node '{node.name}': axis {axis} out of range for rank {rank}")
+    axis %= rank
+    if isinstance(indices, Const):
+        ids_array = np.asarray(indices.array)
+        if ids_array.dtype.kind not in "iu":
+            raise UnsupportedModelError(f"Gather node '{node.name}': indices of type {ids_array.dtype}")
+        ids = integer.integer_constant(ctx, ids_array.astype(np.int64), "i64")
+        id_shape = ids_array.shape
+    else:
+        if not indices.integer_type or indices.integer_type == onnx.TensorProto.BOOL:
+            raise UnsupportedModelError(f"Gather node '{node.name}': the indices must be INT32 or INT64, "
+                                        "not a float activation")
+        i = ctx.to_plain(ctx.act(node.input[1], node, integer=True), node.name)
+        ids, id_shape = i.value, i.shape
+    if 0 in id_shape or 0 in shape:
+        raise UnsupportedModelError(f"Gather node '{node.name}': zero-size tensors are not supported")
+    id_rank, size = len(id_shape), shape[axis]
+    out = tuple(shape[:axis]) + tuple(id_shape) + tuple(shape[axis + 1:])
+    elem = ids.elem
+    out_elem = table.elem
 
     def body(a):
         lines = [f"%id = arith.index_cast {a[0]} : {elem} to index",
-                 "%zero = arith.constant 0 : index", f"%rows = arith.constant {rows} : index",
-                 f"%last = arith.constant {rows - 1} : index",
-                 "%wrapped = arith.addi %id, %rows : index",
+                 "%zero = arith.constant 0 : index", f"%size = arith.constant {size} : index",
+                 f"%last = arith.constant {size - 1} : index",
+                 "%wrapped = arith.addi %id, %size : index",
                  "%negative = arith.cmpi slt, %id, %zero : index",
                  "%from_end = arith.select %negative, %wrapped, %id : index",
-                 "%low = arith.maxsi %from_end, %zero : index", "%row = arith.minsi %low, %last : index"]
-        columns = []
-        for k in range(1, table.array.ndim):
-            lines.append(f"%c{k} = linalg.index {id_rank + k - 1} : index")
-            columns.append(f"%c{k}")
-        lines.append(f"%r = tensor.extract {table_value.ssa}[{', '.join(['%row'] + columns)}] : "
-                     f"{table_value.type}")
+                 "%low = arith.maxsi %from_end, %zero : index", "%at = arith.minsi %low, %last : index"]
+        coordinates = []
+        for d in range(rank):
+            if d == axis:
+                coordinates.append("%at")
+                continue
+            loop = d if d < axis else d - 1 + id_rank
+            lines.append(f"%c{d} = linalg.index {loop} : index")
+            coordinates.append(f"%c{d}")
+        lines.append(f"%r = tensor.extract {table.ssa}[{', '.join(coordinates)}] : {table.type}")
         return lines, "%r"
 
-    return Act(ctx.emitter.generic([(ids.value, list(range(id_rank)))], out, body, node.name))
+    return Act(ctx.emitter.generic([(ids, [axis + k for k in range(id_rank)])], out, body, node.name,
+                                   out_elem=out_elem), integer_type=kind)
