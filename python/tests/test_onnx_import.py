@@ -1717,3 +1717,44 @@ def test_slice_past_the_end_refused_by_name():
     with pytest.raises(UnsupportedModelError,
                        match=r"Slice node 'cut': the result \(2, 0, 5\) has no elements"):
         import_model(model, BATCH)
+
+
+@pytest.mark.parametrize("base,exponent", [
+    (TensorProto.FLOAT, TensorProto.FLOAT), (TensorProto.FLOAT, TensorProto.INT32),
+    (TensorProto.FLOAT, TensorProto.INT64), (TensorProto.INT32, TensorProto.FLOAT),
+    (TensorProto.INT64, TensorProto.FLOAT), (TensorProto.INT32, TensorProto.INT32),
+    (TensorProto.INT64, TensorProto.INT64), (TensorProto.INT32, TensorProto.INT64)])
+def test_pow_of_activations(base, exponent):
+    """Pow of an activation base and an activation exponent (broadcast), the
+    result of the base's type: negative bases to integral powers, negative
+    integer exponents (toward zero): as onnxruntime computes them (results
+    within the base's range); integer powers out of range wrap around as
+    onnx's reference computes them (onnxruntime converts from double)."""
+    rng = np.random.default_rng(9)
+    bt, et = helper.tensor_dtype_to_np_dtype(base), helper.tensor_dtype_to_np_dtype(exponent)
+    nodes = [helper.make_node("Pow", ["x", "y"], ["z"], name="pow")]
+    model = typed_model(nodes, {"x": (base, [4, 6]), "y": (exponent, [6])}, {"z": (base, None)})
+    if bt == np.float32:
+        x = rng.normal(0, 2, (4, 6)).astype(bt)
+        y = np.array([2, 3, -1, 0, 5, -2], et) if et != np.float32 else rng.normal(0, 1.5, 6).astype(et)
+        if et == np.float32:
+            x = np.abs(x)
+            x[0, :2], y[:2] = -2.0, [3.0, -2.0]
+        check(model, {"x": x, "y": y}, atol=1e-5)
+        return
+    if et == np.float32:
+        x = rng.integers(0, 40, (4, 6)).astype(bt)
+        x[0, :3] = [-2, -3, -5]
+        y = np.array([3, 2, 3, 0.5, 1.5, 2.5], et)
+    else:
+        x = rng.integers(-9, 10, (4, 6)).astype(bt)
+        x[x == 0] = 1
+        x[0, :3] = [1, -1, -1]
+        y = np.array([-3, -3, -2, 9, 1, 0], et)
+        if bt == np.int64:
+            x[3, 3] = 7
+    check_exact(model, {"x": x, "y": y})
+    if et != np.float32:
+        x[1:] = rng.integers(-99, 100, (3, 6)).astype(bt)
+        y = np.array([3, 63, 40, 77, 31, 1000], et)
+        check_exact(model, {"x": x, "y": y}, "onnx")

@@ -255,3 +255,88 @@ def logical(ctx, node, inputs) -> Act:
         body = lambda a: ([f"%r = arith.{LOGICAL[node.op_type]} {a[0]}, {a[1]} : i1"], "%r")  # noqa: E731
     out, ins = broadcast_operands(values)
     return Act(ctx.emitter.generic(ins, out, body, node.name, out_elem="i1"), integer_type=kind)
+
+
+def operand(ctx, node, name: str, v):
+    """The input `name` of `node` as (value, shape, ONNX type or None for a
+    float), in its own element type: a float (f32) or integer constant, or
+    an activation in the ONNX layout."""
+    if isinstance(v, Const):
+        array = np.asarray(v.array)
+        if array.dtype.kind == "f":
+            return ctx.emitter.constant(array), array.shape, None
+        kind = v.onnx_type or onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+        if kind not in INTEGER_INPUTS:
+            raise UnsupportedModelError(f"{node.op_type} node '{node.name}': '{name}' is a constant of "
+                                        f"type {array.dtype}")
+        return integer_constant(ctx, array, INTEGER_INPUTS[kind]), array.shape, kind
+    a = ctx.to_plain(ctx.act(name, node, integer=True), node.name)
+    return a.value, a.shape, a.integer_type
+
+
+def to_float(x: str, elem: str, kind, target: str, name: str) -> tuple[list[str], str]:
+    """The lines converting the scalar `x` (of MLIR type `elem`, ONNX type
+    `kind`, None for f32) to the float type `target` as `name`, and the
+    converted value's name."""
+    if kind is None:
+        return ([f"{name} = arith.extf {x} : f32 to {target}"], name) if target != "f32" else ([], x)
+    op = "uitofp" if kind in UNSIGNED_INPUTS else "sitofp"
+    return [f"{name} = arith.{op} {x} : {elem} to {target}"], name
+
+
+def power(ctx, node, inputs) -> Act:
+    """Pow of a base and an exponent of any types (activations or
+    constants, broadcast), the result of the base's type (ONNX's rule):
+    - a float base: math.powf in f32, an integer exponent converted;
+    - an integer base, a float exponent: math.powf in f64 (exact for
+      every integer up to 2^53), then toward zero to the base's type
+      (as numpy and onnxruntime do);
+    - integers: exponentiation by squaring over the exponent's bits,
+      wrapping modulo 2^N as numpy's integers (and ONNX's reference); a
+      negative exponent gives the real result toward zero (1 for a base
+      of 1, -1 or 1 for -1, else 0; onnxruntime's for every base but 0)."""
+    (b, b_shape, b_kind), (e, e_shape, e_kind) = (operand(ctx, node, n, v)
+                                                  for n, v in zip(node.input[:2], inputs[:2]))
+    if onnx.TensorProto.BOOL in (b_kind, e_kind):
+        raise UnsupportedModelError(f"Pow node '{node.name}': a bool operand")
+    out, ins = broadcast_operands([(b, b_shape), (e, e_shape)])
+    be, ee = b.elem, e.elem
+    if b_kind is None:
+        def body(a):
+            lines, x = to_float(a[1], ee, e_kind, "f32", "%e")
+            return lines + [f"%r = math.powf {a[0]}, {x} : f32"], "%r"
+    elif e_kind is None:
+        def body(a):
+            lines = to_float(a[0], be, b_kind, "f64", "%b")[0] + to_float(a[1], ee, None, "f64", "%e")[0]
+            op = "fptoui" if b_kind in UNSIGNED_INPUTS else "fptosi"
+            return lines + ["%p = math.powf %b, %e : f64", f"%r = arith.{op} %p : f64 to {be}"], "%r"
+    else:
+        bits = int(ee[1:])
+        signed = e_kind not in UNSIGNED_INPUTS
+
+        def body(a):
+            lines = [f"%one = arith.constant 1 : {be}", f"%eone = arith.constant 1 : {ee}",
+                     f"%ezero = arith.constant 0 : {ee}"]
+            result, square = "%one", a[0]
+            for k in range(bits - (1 if signed else 0)):
+                lines += [f"%k{k} = arith.constant {k} : {ee}", f"%s{k} = arith.shrui {a[1]}, %k{k} : {ee}",
+                          f"%t{k} = arith.andi %s{k}, %eone : {ee}",
+                          f"%bit{k} = arith.cmpi ne, %t{k}, %ezero : {ee}",
+                          f"%m{k} = arith.muli {result}, {square} : {be}",
+                          f"%r{k} = arith.select %bit{k}, %m{k}, {result} : {be}",
+                          f"%q{k} = arith.muli {square}, {square} : {be}"]
+                result, square = f"%r{k}", f"%q{k}"
+            if not signed:
+                return lines, result
+            # A negative exponent: 1 / b^|e| toward zero.
+            lines += [f"%minus = arith.constant -1 : {be}", f"%zero = arith.constant 0 : {be}",
+                      f"%isone = arith.cmpi eq, {a[0]}, %one : {be}",
+                      f"%isminus = arith.cmpi eq, {a[0]}, %minus : {be}",
+                      f"%odd = arith.cmpi ne, %t0, %ezero : {ee}",
+                      f"%sign = arith.select %odd, %minus, %one : {be}",
+                      f"%unit = arith.select %isminus, %sign, %zero : {be}",
+                      f"%inverse = arith.select %isone, %one, %unit : {be}",
+                      f"%negative = arith.cmpi slt, {a[1]}, %ezero : {ee}",
+                      f"%r = arith.select %negative, %inverse, {result} : {be}"]
+            return lines, "%r"
+    return Act(ctx.emitter.generic(ins, out, body, node.name, out_elem=be), integer_type=b_kind)
