@@ -1758,3 +1758,21 @@ def test_pow_of_activations(base, exponent):
         x[1:] = rng.integers(-99, 100, (3, 6)).astype(bt)
         y = np.array([3, 63, 40, 77, 31, 1000], et)
         check_exact(model, {"x": x, "y": y}, "onnx")
+
+
+@pytest.mark.parametrize("shape,attrs", [
+    ((2, 3, 7, 6), dict(kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1])),
+    ((2, 3, 7, 6), dict(kernel_shape=[3, 2], strides=[2, 2], pads=[1, 1, 0, 0], storage_order=1)),
+    ((2, 3, 8, 8), dict(kernel_shape=[2, 2], dilations=[2, 2])),
+    ((2, 3, 9), dict(kernel_shape=[3], strides=[2], pads=[1, 1])),
+    ((2, 2, 5, 4, 6), dict(kernel_shape=[2, 2, 3], strides=[1, 2, 2], storage_order=1)),
+], ids=["pads", "column-major", "dilations", "1d", "3d-column-major"])
+def test_max_pool_indices(shape, attrs):
+    """MaxPool's Indices output (flat indices into the input, batch and
+    channel included, row- or column-major; ties, from small integers, at
+    the first in the window): as onnxruntime computes it."""
+    nodes = [helper.make_node("MaxPool", ["x"], ["y", "i"], name="pool", **attrs)]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, list(shape))},
+                        {"y": (TensorProto.FLOAT, None), "i": (TensorProto.INT64, None)})
+    x = np.random.default_rng(10).integers(-3, 4, shape).astype(np.float32)
+    check_exact(model, {"x": x})
