@@ -277,7 +277,7 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
     "contractions" (by node name: kind, the location name of the input,
     weight and bias as emitted, strides, dilations), "adds" (Adds of two
     activations: their inputs' location names), "average_pools" (input,
-    kernel, strides, the f32 factor) and "clamps" (by Relu / Clip node name:
+    kernel, strides, dilations, the f32 factor) and "clamps" (by Relu / Clip node name:
     the float bounds)."""
     if not model.HasField("graph"):
         raise UnsupportedModelError("no graph in the model (not an ONNX model?)")

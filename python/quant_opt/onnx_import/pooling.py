@@ -47,11 +47,9 @@ def pool(ctx, node, x: Act, kernel, strides, padding, kind, count_include_pad=Tr
         factors = (1.0 / counts).astype(np.float32).reshape(1, 1, oh, ow)
         return elementwise(ctx, node, "mulf", [result, Const(factors)])
     factor = 1.0 / float(counts.flat[0])
-    if tuple(dilations) == (1, 1):
-        # (quant-eval's reference pools without dilations: a dilated one is
-        # not recorded, so not checked.)
-        ctx.average_pools[node.name] = {"input": xp.value.reference, "kernel": list(kernel),
-                                        "strides": list(strides), "factor": float(np.float32(factor))}
+    ctx.average_pools[node.name] = {"input": xp.value.reference, "kernel": list(kernel),
+                                    "strides": list(strides), "dilations": list(dilations),
+                                    "factor": float(np.float32(factor))}
     return Act(e.generic([(result.value, [0, 1, 2, 3])], out,
                          lambda a: ([f"%f = arith.constant {f32_literal(factor)} : f32",
                                      f"%r = arith.mulf {a[0]}, %f : f32"], "%r"), node.name), True)
