@@ -1415,7 +1415,7 @@ def check_exact(model, feeds, evaluator="onnxruntime"):
         expected = ReferenceEvaluator(model).run(None, feeds)
     for out, got, want in zip(model.graph.output, results, expected):
         got = got.view(want.dtype) if got.dtype.kind in "iu" and want.dtype.kind in "iu" else got
-        assert got.dtype == want.dtype and np.array_equal(got, want), out.name
+        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=want.dtype.kind == "f"), out.name
 
 
 @pytest.mark.parametrize("elem", [TensorProto.INT32, TensorProto.INT64])
@@ -1593,8 +1593,13 @@ def test_integer_input_read_by_anything_else_refused():
         import_model(model)
     graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 4])],
                               [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", 4])])
-    with pytest.raises(UnsupportedModelError, match="input 'x' has element type DOUBLE; inputs must be FLOAT, "
-                                                    "FLOAT16, or an integer or bool type"):
+    with pytest.raises(UnsupportedModelError, match="Relu node 'relu' reads 'x', an activation of type DOUBLE: "
+                                                    "DOUBLE activations are only read by Cast, Identity and Add"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+    with pytest.raises(UnsupportedModelError, match="input 'x' has element type BFLOAT16; inputs must be FLOAT, "
+                                                    "FLOAT16, DOUBLE, or an integer or bool type"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
@@ -1776,3 +1781,47 @@ def test_max_pool_indices(shape, attrs):
                         {"y": (TensorProto.FLOAT, None), "i": (TensorProto.INT64, None)})
     x = np.random.default_rng(10).integers(-3, 4, shape).astype(np.float32)
     check_exact(model, {"x": x})
+
+
+def test_double_activations():
+    """DOUBLE inputs and outputs, computed in f64: Add, Mul, Div, Max, Min
+    (NaN propagating) of activations and a constant, Casts from DOUBLE to
+    FLOAT, FLOAT16 (one rounding: values where rounding through f32 first
+    would differ), INT32, BOOL, and to DOUBLE from FLOAT and INT64: as
+    onnx's reference computes them (NumPy's casts), bit for bit, and as
+    onnxruntime but for the FLOAT16 it rounds through f32."""
+    k = np.array([1.0 + 2.0 ** -40, -3.0, 0.1], np.float64)
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add"),
+             helper.make_node("Mul", ["s", "k"], ["m"], name="mul"),
+             helper.make_node("Div", ["m", "b"], ["q"], name="div"),
+             helper.make_node("Max", ["q", "a", "b"], ["hi"], name="max"),
+             helper.make_node("Min", ["q", "b"], ["lo"], name="min"),
+             helper.make_node("Cast", ["a"], ["f"], name="to_f32", to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["a"], ["h"], name="to_f16", to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["c"], ["i"], name="to_i32", to=TensorProto.INT32),
+             helper.make_node("Cast", ["b"], ["z"], name="to_bool", to=TensorProto.BOOL),
+             helper.make_node("Cast", ["x"], ["xd"], name="from_f32", to=TensorProto.DOUBLE),
+             helper.make_node("Cast", ["n"], ["nd"], name="from_i64", to=TensorProto.DOUBLE),
+             helper.make_node("Add", ["xd", "nd"], ["sum"], name="add_cast")]
+    model = typed_model(nodes, {"a": (TensorProto.DOUBLE, [4, 3]), "b": (TensorProto.DOUBLE, [3]),
+                                "c": (TensorProto.DOUBLE, [5]), "x": (TensorProto.FLOAT, [4, 3]), "n": (TensorProto.INT64, [4, 3])},
+                        {o: (t, None) for o, t in [("hi", TensorProto.DOUBLE), ("lo", TensorProto.DOUBLE),
+                                                   ("f", TensorProto.FLOAT), ("h", TensorProto.FLOAT16),
+                                                   ("i", TensorProto.INT32), ("z", TensorProto.BOOL),
+                                                   ("sum", TensorProto.DOUBLE)]},
+                        [numpy_helper.from_array(k, "k")])
+    rng = np.random.default_rng(12)
+    a = rng.normal(0, 100, (4, 3))
+    # Just above an f16 tie: f64 -> f16 rounds up, f64 -> f32 -> f16 would
+    # round to the tie first, then to even (down).
+    a[0, 0] = 1.0 + 2.0 ** -11 + 2.0 ** -40
+    a[0, 1] = np.nan
+    b = np.array([0.5, -2.0, 0.0])
+    assert np.float16(a[0, 0]) != np.float16(np.float32(a[0, 0]))
+    check_exact(model, {"a": a, "b": b, "c": np.array([-1e9, -2.5, -0.7, 0.99, 3e5]),
+                        "x": rng.normal(0, 1, (4, 3)).astype(np.float32),
+                        "n": rng.integers(-2 ** 60, 2 ** 60, (4, 3))}, "onnx")
+    del model.graph.output[3]
+    check_exact(model, {"a": a, "b": b, "c": np.array([-1e9, -2.5, -0.7, 0.99, 3e5]),
+                        "x": rng.normal(0, 1, (4, 3)).astype(np.float32),
+                        "n": rng.integers(-2 ** 60, 2 ** 60, (4, 3))})

@@ -13,6 +13,7 @@ from .emitter import Emitter, tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)
 from .integer import BINARY as INTEGER_BINARY
+from .integer import DOUBLE_BINARY
 from .registry import CONVERTERS, FOLDS, constant_only_ops
 from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
 
@@ -56,10 +57,17 @@ class Importer:
         self.scast_inputs: dict[str, Act] = {}
 
     # --- values -----------------------------------------------------------
-    def act(self, name: str, node, integer: bool = False) -> Act:
+    def act(self, name: str, node, integer: bool = False, double: bool = False) -> Act:
         """The activation `name` that `node` reads; an integer one only
-        where the caller takes it (`integer`: Cast)."""
+        where the caller takes it (`integer`: Cast), a DOUBLE one only where
+        it takes that (`double`)."""
         value = self.values.get(name)
+        if isinstance(value, Act) and value.integer_type == onnx.TensorProto.DOUBLE:
+            if not double:
+                raise UnsupportedModelError(
+                    f"{node.op_type} node '{node.name}' reads '{name}', an activation of type DOUBLE: DOUBLE "
+                    f"activations are only read by Cast, Identity and {', '.join(DOUBLE_BINARY)}")
+            return value
         if isinstance(value, Act):
             if value.integer_type and not integer:
                 raise UnsupportedModelError(
@@ -119,6 +127,10 @@ class Importer:
                 self.values[inp.name] = Act(self.emitter.generic(
                     [(half, list(range(len(shape))))], shape,
                     lambda a: ([f"%r = arith.extf {a[0]} : f16 to f32"], "%r"), inp.name + ".f32"))
+                continue
+            if elem == onnx.TensorProto.DOUBLE:
+                # Computed on in f64 (`integer.DOUBLE_BINARY`, Cast).
+                self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, "f64"), integer_type=elem)
                 continue
             kind = elem if elem != onnx.TensorProto.FLOAT else None
             self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, INTEGER_INPUTS.get(elem, "f32")),
@@ -208,12 +220,13 @@ class Importer:
             else:
                 dims.append(self.batch)
         elem = inp.type.tensor_type.elem_type
-        supported = "FLOAT, FLOAT16, or an integer or bool type (" + ", ".join(
+        supported = "FLOAT, FLOAT16, DOUBLE, or an integer or bool type (" + ", ".join(
             onnx.TensorProto.DataType.Name(t) for t in INTEGER_INPUTS) + ")"
         if elem == onnx.TensorProto.UNDEFINED:
             raise UnsupportedModelError(f"input '{inp.name}' has no element type (the model does not "
                                         f"declare it); inputs must be {supported}")
-        if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16) and elem not in INTEGER_INPUTS:
+        if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE) and \
+                elem not in INTEGER_INPUTS:
             raise UnsupportedModelError(
                 f"input '{inp.name}' has element type {onnx.TensorProto.DataType.Name(elem)}; "
                 f"inputs must be {supported}")

@@ -28,6 +28,9 @@ from .values import INTEGER_INPUTS, UNSIGNED_INPUTS, Act, Const, UnsupportedMode
 BINARY = {"Add": ("addi", "addi"), "Sub": ("subi", "subi"), "Mul": ("muli", "muli"),
           "Div": ("divsi", "divui"), "Max": ("maxsi", "maxui"), "Min": ("minsi", "minui")}
 VARIADIC = ("Max", "Min")
+# The same ops on DOUBLE activations (f64), as float ops.
+DOUBLE_BINARY = {"Add": "addf", "Sub": "subf", "Mul": "mulf", "Div": "divf", "Max": "maximumf",
+                 "Min": "minimumf"}
 
 
 def reads_integers(node, inputs) -> bool:
@@ -53,6 +56,37 @@ def limits(kind: int) -> tuple[int, int]:
         return 0, 1
     info = np.iinfo(onnx.helper.tensor_dtype_to_np_dtype(kind))
     return int(info.min), int(info.max)
+
+
+def convert_double(ctx, node, operands) -> Act:
+    """Add, Sub, Mul, Div, Max, Min of DOUBLE activations and constants,
+    broadcast, in f64 (Max and Min propagate NaN, as ONNX's)."""
+    if node.op_type not in VARIADIC and len(operands) != 2:
+        raise UnsupportedModelError(f"{node.op_type} node '{node.name}': expected 2 inputs")
+    values = []
+    for name, v in zip([n for n in node.input if n], operands):
+        if isinstance(v, Const):
+            if np.asarray(v.array).dtype != np.float64:
+                raise UnsupportedModelError(f"{node.op_type} node '{node.name}': the constant '{name}' has "
+                                            f"type {np.asarray(v.array).dtype}, its other operands float64")
+            values.append((f64_constant(ctx, v.array), np.asarray(v.array).shape))
+            continue
+        a = ctx.act(name, node, double=True)
+        if a.integer_type != onnx.TensorProto.DOUBLE:
+            raise UnsupportedModelError(f"{node.op_type} node '{node.name}': operands of one type are "
+                                        f"supported, '{name}' is not DOUBLE")
+        values.append((ctx.to_plain(a, node.name).value, a.shape))
+    out, ins = broadcast_operands(values)
+    op = DOUBLE_BINARY[node.op_type]
+
+    def body(args):
+        lines, result = [], args[0]
+        for k, arg in enumerate(args[1:len(ins)]):
+            lines.append(f"%f{k} = arith.{op} {result}, {arg} : f64")
+            result = f"%f{k}"
+        return lines, result
+
+    return Act(ctx.emitter.generic(ins, out, body, node.name, out_elem="f64"), integer_type=onnx.TensorProto.DOUBLE)
 
 
 def clip(ctx, node, x: Act, lo, hi) -> Act:
@@ -150,12 +184,23 @@ def broadcast_operands(operands):
     return out, ins
 
 
+def f64_constant(ctx, array: np.ndarray):
+    """A DOUBLE tensor constant (its bytes, little-endian, as a hex
+    string: every bit kept)."""
+    values = np.ascontiguousarray(array, dtype="<f8")
+    return ctx.emitter.op(f'arith.constant dense<"0x{values.tobytes().hex().upper()}"> : '
+                          f'{tensor_type(values.shape, "f64")}', values.shape, elem="f64")
+
+
 def convert(ctx, node, inputs, attrs) -> Act:
-    """`node` (an op of BINARY) on integer operands of one ONNX type."""
+    """`node` (an op of BINARY) on integer operands of one ONNX type, or
+    on DOUBLE ones (f64 float ops)."""
     operands = [v for v in inputs if v is not None]
     types = {v.integer_type if isinstance(v, Act) else v.onnx_type for v in operands}
     types.discard(None)
     kind = next(iter(types)) if len(types) == 1 else None
+    if kind == onnx.TensorProto.DOUBLE:
+        return convert_double(ctx, node, operands)
     if kind is None or kind not in INTEGER_INPUTS or kind == onnx.TensorProto.BOOL:
         names = ", ".join(sorted(onnx.TensorProto.DataType.Name(t) for t in types if t))
         raise UnsupportedModelError(f"{node.op_type} node '{node.name}': integer operands of one integer "

@@ -278,9 +278,9 @@ def cast(ctx, node, inputs, attrs):
     integer toward zero (out of range: undefined in ONNX), to BOOL x != 0,
     between integers by two's complement wrapping or extension. FLOAT16
     values are held in f32: a Cast to FLOAT16 rounds to f16 (ties to even)
-    and back, exactly."""
+    and back, exactly. DOUBLE is f64 (`cast_double`)."""
     to = attrs.get("to")
-    x = ctx.act(node.input[0], node, integer=True)
+    x = ctx.act(node.input[0], node, integer=True, double=True)
     source = x.integer_type  # None: a float
     rank = len(x.shape)
     T = onnx.TensorProto
@@ -289,6 +289,9 @@ def cast(ctx, node, inputs, attrs):
         return Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.physical,
                                        lambda a: (lines(a[0]), "%r"), node.name, out_elem=elem),
                    x.nhwc, integer_type=None if elem == "f32" else to)
+
+    if T.DOUBLE in (source, to):
+        return cast_double(ctx, node, ctx.to_plain(x, node.name), to)
 
     if to in (T.FLOAT, T.FLOAT16):
         if source is not None:
@@ -303,7 +306,8 @@ def cast(ctx, node, inputs, attrs):
         return x
     if to not in INTEGER_INPUTS:
         raise UnsupportedModelError(f"Cast node '{node.name}': to {T.DataType.Name(to)} is not supported on "
-                                    "activations (FLOAT, FLOAT16, BOOL and the 8- to 64-bit integer types are)")
+                                    "activations (FLOAT, FLOAT16, DOUBLE, BOOL and the 8- to 64-bit integer "
+                                    "types are)")
     x = ctx.to_plain(x, node.name)
     elem = INTEGER_INPUTS[to]
     if source is None:
@@ -322,6 +326,44 @@ def cast(ctx, node, inputs, attrs):
         return map_elements(lambda a: [f"%r = arith.trunci {a} : {have} to {elem}"], elem)
     extend = "arith.extui" if source in UNSIGNED_INPUTS else "arith.extsi"
     return map_elements(lambda a: [f"%r = {extend} {a} : {have} to {elem}"], elem)
+
+
+def cast_double(ctx, node, x: Act, to: int) -> Act:
+    """A Cast from or to DOUBLE (f64) of the plain activation `x`: from
+    FLOAT (and FLOAT16, held in f32) exactly, from an integer to the
+    nearest double; to FLOAT or FLOAT16 rounded to nearest, ties to even
+    (to FLOAT16 in one rounding, f64 to f16), to an integer toward zero,
+    to BOOL x != 0."""
+    T = onnx.TensorProto
+    source = x.integer_type
+    if source == to:
+        return x
+    rank = len(x.shape)
+    have = x.value.elem
+    if to == T.DOUBLE:
+        if source is None:
+            line = lambda a: f"%r = arith.extf {a} : f32 to f64"  # noqa: E731
+        else:
+            convert = "arith.uitofp" if source in UNSIGNED_INPUTS else "arith.sitofp"
+            line = lambda a: f"%r = {convert} {a} : {have} to f64"  # noqa: E731
+        lines, elem = (lambda a: [line(a)]), "f64"
+    elif to == T.FLOAT:
+        lines, elem = (lambda a: [f"%r = arith.truncf {a} : f64 to f32"]), "f32"
+    elif to == T.FLOAT16:
+        lines, elem = (lambda a: [f"%h = arith.truncf {a} : f64 to f16", "%r = arith.extf %h : f16 to f32"]), "f32"
+    elif to == T.BOOL:
+        lines, elem = (lambda a: ["%zero = arith.constant 0.0 : f64", f"%r = arith.cmpf une, {a}, %zero : f64"]), "i1"
+    elif to in INTEGER_INPUTS:
+        convert = "arith.fptoui" if to in UNSIGNED_INPUTS else "arith.fptosi"
+        elem = INTEGER_INPUTS[to]
+        lines = lambda a: [f"%r = {convert} {a} : f64 to {elem}"]  # noqa: E731
+    else:
+        raise UnsupportedModelError(f"Cast node '{node.name}': to {T.DataType.Name(to)} is not supported on "
+                                    "activations (FLOAT, FLOAT16, DOUBLE, BOOL and the 8- to 64-bit integer "
+                                    "types are)")
+    kind = None if elem == "f32" else to
+    return Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.shape, lambda a: (lines(a[0]), "%r"),
+                                   node.name, out_elem=elem), integer_type=kind)
 
 
 @register("Transpose")
