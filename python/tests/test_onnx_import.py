@@ -1825,3 +1825,15 @@ def test_double_activations():
     check_exact(model, {"a": a, "b": b, "c": np.array([-1e9, -2.5, -0.7, 0.99, 3e5]),
                         "x": rng.normal(0, 1, (4, 3)).astype(np.float32),
                         "n": rng.integers(-2 ** 60, 2 ** 60, (4, 3))})
+
+
+def test_bfloat16_casts():
+    """FLOAT to BFLOAT16 and back: rounded to nearest, ties to even (ties
+    both ways, denormals, a NaN, the overflow to infinity), as onnxruntime
+    casts (onnx's reference truncates instead)."""
+    nodes = [helper.make_node("Cast", ["x"], ["b"], name="to_bf16", to=TensorProto.BFLOAT16),
+             helper.make_node("Cast", ["b"], ["y"], name="to_f32", to=TensorProto.FLOAT)]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [14])}, {"y": (TensorProto.FLOAT, None)})
+    x = np.array([1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8 + 2 ** -20), 1 + 2 ** -8 - 2 ** -20, 1e-40, -3e-39,
+                  np.nan, 3.4e38, -3.39e38, 0.0, -0.0, np.inf, 0.1, 65504.0], np.float32)
+    check_exact(model, {"x": x})

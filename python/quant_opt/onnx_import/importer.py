@@ -128,6 +128,16 @@ class Importer:
                     [(half, list(range(len(shape))))], shape,
                     lambda a: ([f"%r = arith.extf {a[0]} : f16 to f32"], "%r"), inp.name + ".f32"))
                 continue
+            if elem == onnx.TensorProto.BFLOAT16:
+                # Its bits as an i16 (NumPy has no bfloat16: onnx reads it as
+                # uint16), held in f32 (exactly: the high half).
+                bits = self.emitter.argument(inp.name, shape, "i16")
+                self.values[inp.name] = Act(self.emitter.generic(
+                    [(bits, list(range(len(shape))))], shape,
+                    lambda a: ([f"%w = arith.extui {a[0]} : i16 to i32", "%c16 = arith.constant 16 : i32",
+                                "%s = arith.shli %w, %c16 : i32", "%r = arith.bitcast %s : i32 to f32"], "%r"),
+                    inp.name + ".f32"))
+                continue
             if elem == onnx.TensorProto.DOUBLE:
                 # Computed on in f64 (`integer.DOUBLE_BINARY`, Cast).
                 self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, "f64"), integer_type=elem)
@@ -170,6 +180,14 @@ class Importer:
             return self.emitter.generic([(value.value, list(range(len(value.shape))))], value.shape,
                                         lambda a: ([f"%r = arith.truncf {a[0]} : f32 to f16"], "%r"),
                                         out.name + ".f16", out_elem="f16")
+        if declared == onnx.TensorProto.BFLOAT16 and value.value.elem == "f32":
+            # Its bits as an i16 (what onnx reads as uint16), rounded to
+            # nearest even (exact for a value a Cast rounded).
+            return self.emitter.generic([(value.value, list(range(len(value.shape))))], value.shape,
+                                        lambda a: (shape.bfloat16_bits(a[0]) + [
+                                            "%c16s = arith.constant 16 : i32", "%top = arith.shrui %bf, %c16s : i32",
+                                            "%r = arith.trunci %top : i32 to i16"], "%r"),
+                                        out.name + ".bf16", out_elem="i16")
         if declared not in (onnx.TensorProto.UNDEFINED, onnx.TensorProto.FLOAT) and value.value.elem == "f32" \
                 and not value.qtype:
             raise UnsupportedModelError(f"graph output '{out.name}' is declared "
@@ -220,12 +238,13 @@ class Importer:
             else:
                 dims.append(self.batch)
         elem = inp.type.tensor_type.elem_type
-        supported = "FLOAT, FLOAT16, DOUBLE, or an integer or bool type (" + ", ".join(
+        supported = "FLOAT, FLOAT16, BFLOAT16, DOUBLE, or an integer or bool type (" + ", ".join(
             onnx.TensorProto.DataType.Name(t) for t in INTEGER_INPUTS) + ")"
         if elem == onnx.TensorProto.UNDEFINED:
             raise UnsupportedModelError(f"input '{inp.name}' has no element type (the model does not "
                                         f"declare it); inputs must be {supported}")
-        if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE) and \
+        if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
+                        onnx.TensorProto.DOUBLE) and \
                 elem not in INTEGER_INPUTS:
             raise UnsupportedModelError(
                 f"input '{inp.name}' has element type {onnx.TensorProto.DataType.Name(elem)}; "

@@ -278,7 +278,8 @@ def cast(ctx, node, inputs, attrs):
     integer toward zero (out of range: undefined in ONNX), to BOOL x != 0,
     between integers by two's complement wrapping or extension. FLOAT16
     values are held in f32: a Cast to FLOAT16 rounds to f16 (ties to even)
-    and back, exactly. DOUBLE is f64 (`cast_double`)."""
+    and back, exactly; so are BFLOAT16 ones (`bfloat16_round`). DOUBLE is
+    f64 (`cast_double`)."""
     to = attrs.get("to")
     x = ctx.act(node.input[0], node, integer=True, double=True)
     source = x.integer_type  # None: a float
@@ -293,7 +294,7 @@ def cast(ctx, node, inputs, attrs):
     if T.DOUBLE in (source, to):
         return cast_double(ctx, node, ctx.to_plain(x, node.name), to)
 
-    if to in (T.FLOAT, T.FLOAT16):
+    if to in (T.FLOAT, T.FLOAT16, T.BFLOAT16):
         if source is not None:
             # An integer input (images as UINT8, ids as INT64) converted
             # exactly as onnxruntime does: to the nearest float.
@@ -303,11 +304,13 @@ def cast(ctx, node, inputs, attrs):
             x = Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.physical, lambda a: (
                 [f"%h = arith.truncf {a[0]} : f32 to f16", "%r = arith.extf %h : f16 to f32"], "%r"),
                 node.name + ".f16"), x.nhwc)
+        if to == T.BFLOAT16:
+            x = bfloat16_round(ctx, x, node.name + ".bf16")
         return x
     if to not in INTEGER_INPUTS:
         raise UnsupportedModelError(f"Cast node '{node.name}': to {T.DataType.Name(to)} is not supported on "
-                                    "activations (FLOAT, FLOAT16, DOUBLE, BOOL and the 8- to 64-bit integer "
-                                    "types are)")
+                                    "activations (FLOAT, FLOAT16, BFLOAT16, DOUBLE, BOOL and the 8- to 64-bit "
+                                    "integer types are)")
     x = ctx.to_plain(x, node.name)
     elem = INTEGER_INPUTS[to]
     if source is None:
@@ -326,6 +329,28 @@ def cast(ctx, node, inputs, attrs):
         return map_elements(lambda a: [f"%r = arith.trunci {a} : {have} to {elem}"], elem)
     extend = "arith.extui" if source in UNSIGNED_INPUTS else "arith.extsi"
     return map_elements(lambda a: [f"%r = {extend} {a} : {have} to {elem}"], elem)
+
+
+def bfloat16_bits(x: str) -> list[str]:
+    """Body lines rounding the f32 `x` to BFLOAT16, to nearest, ties to
+    even (a NaN to the quiet NaN 0x7FC0), as ONNX's reference does, on its
+    bits: the result's 16 bits in the high half of the i32 `%bf`. (Integer
+    arithmetic: no f32 operation, so denormals are rounded, not flushed,
+    as LLVM's own f32 to bf16 truncation does on CPU.)"""
+    return [f"%bits = arith.bitcast {x} : f32 to i32", "%c16 = arith.constant 16 : i32",
+            "%c1 = arith.constant 1 : i32", "%c7fff = arith.constant 32767 : i32",
+            "%low = arith.constant -65536 : i32", "%qnan = arith.constant 2143289344 : i32",
+            "%hi = arith.shrui %bits, %c16 : i32", "%lsb = arith.andi %hi, %c1 : i32",
+            "%bias = arith.addi %lsb, %c7fff : i32", "%sum = arith.addi %bits, %bias : i32",
+            "%rounded = arith.andi %sum, %low : i32", f"%nan = arith.cmpf uno, {x}, {x} : f32",
+            "%bf = arith.select %nan, %qnan, %rounded : i32"]
+
+
+def bfloat16_round(ctx, x: Act, name: str) -> Act:
+    """The float activation `x` rounded to BFLOAT16 values, held in f32
+    (exactly: a BFLOAT16 is the high half of an f32)."""
+    return Act(ctx.emitter.generic([(x.value, list(range(len(x.physical))))], x.physical, lambda a: (
+        bfloat16_bits(a[0]) + ["%r = arith.bitcast %bf : i32 to f32"], "%r"), name), x.nhwc)
 
 
 def cast_double(ctx, node, x: Act, to: int) -> Act:
@@ -359,8 +384,8 @@ def cast_double(ctx, node, x: Act, to: int) -> Act:
         lines = lambda a: [f"%r = {convert} {a} : f64 to {elem}"]  # noqa: E731
     else:
         raise UnsupportedModelError(f"Cast node '{node.name}': to {T.DataType.Name(to)} is not supported on "
-                                    "activations (FLOAT, FLOAT16, DOUBLE, BOOL and the 8- to 64-bit integer "
-                                    "types are)")
+                                    "activations (FLOAT, FLOAT16, BFLOAT16, DOUBLE, BOOL and the 8- to 64-bit "
+                                    "integer types are)")
     kind = None if elem == "f32" else to
     return Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.shape, lambda a: (lines(a[0]), "%r"),
                                    node.name, out_elem=elem), integer_type=kind)
