@@ -103,6 +103,18 @@ def read_tensors(directory: Path, prefix: str) -> list[np.ndarray]:
     return tensors
 
 
+# onnx reads INT4 / UINT4 tensors as float32 values (onnx 1.16); the
+# importer takes and returns them one value per int8 / uint8.
+FOUR_BIT = {onnx.TensorProto.INT4: np.int8, onnx.TensorProto.UINT4: np.uint8}
+
+
+def four_bit_as_bytes(values: list[np.ndarray], infos) -> list[np.ndarray]:
+    """`values` of the graph inputs or outputs `infos`, the INT4 / UINT4
+    ones as int8 / uint8."""
+    return [a.astype(FOUR_BIT[i.type.tensor_type.elem_type]) if i.type.tensor_type.elem_type in FOUR_BIT else a
+            for a, i in zip(values, infos)]
+
+
 def run(text: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
     from quant_opt import native
     if native.available():
@@ -217,7 +229,8 @@ def outcome(name: str) -> tuple[str, str]:
     if refused is not None:
         return "fail", f"listed as refused ({refused}) but imports: remove it from the list"
     inputs = inputs if inputs is not None else read_tensors(data, "input")
-    expected = read_tensors(data, "output")
+    inputs = four_bit_as_bytes(inputs, [i for i in model.graph.input if i.name in names])
+    expected = four_bit_as_bytes(read_tensors(data, "output"), model.graph.output)
     if name in outcomes["spec"]:
         expected = [SPEC_REFERENCES[model.graph.node[0].op_type](*inputs)]
     problem = mismatch(name, run(text, [a for n, a in zip(names, inputs) if n not in frozen]), expected)

@@ -1837,3 +1837,32 @@ def test_bfloat16_casts():
     x = np.array([1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8 + 2 ** -20), 1 + 2 ** -8 - 2 ** -20, 1e-40, -3e-39,
                   np.nan, 3.4e38, -3.39e38, 0.0, -0.0, np.inf, 0.1, 65504.0], np.float32)
     check_exact(model, {"x": x})
+
+
+def test_4bit_casts():
+    """Casts to INT4 / UINT4 (saturated, floats rounded half to even) and
+    back, of floats and integers, and of a 4-bit input (one value per
+    byte): as onnx's reference computes them."""
+    nodes = [helper.make_node("Cast", ["x"], ["x4"], name="f_to_i4", to=TensorProto.INT4),
+             helper.make_node("Cast", ["x4"], ["y"], name="i4_to_f", to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["x"], ["u4"], name="f_to_u4", to=TensorProto.UINT4),
+             helper.make_node("Cast", ["u4"], ["z"], name="u4_to_i32", to=TensorProto.INT32),
+             helper.make_node("Cast", ["n"], ["n4"], name="i32_to_i4", to=TensorProto.INT4),
+             helper.make_node("Cast", ["n4"], ["m"], name="i4_to_i64", to=TensorProto.INT64),
+             helper.make_node("Cast", ["n"], ["k4"], name="i32_to_u4", to=TensorProto.UINT4),
+             helper.make_node("Cast", ["k4"], ["k"], name="u4_to_f16", to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["q"], ["q8"], name="in_i4_to_i8", to=TensorProto.INT8)]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [12]), "n": (TensorProto.INT32, [8]),
+                                "q": (TensorProto.INT4, [4])},
+                        {o: (t, None) for o, t in [("y", TensorProto.FLOAT), ("z", TensorProto.INT32),
+                                                   ("m", TensorProto.INT64), ("k", TensorProto.FLOAT16),
+                                                   ("q8", TensorProto.INT8)]})
+    x = np.array([-9.5, -8.5, -7.5, -2.5, -0.5, 0.5, 1.5, 2.5, 6.5, 7.5, 14.5, 15.5], np.float32)
+    n = np.array([-100, -9, -8, -1, 0, 7, 8, 1000], np.int32)
+    q = np.array([-8, -1, 0, 7], np.int8)
+    from onnx.reference import ReferenceEvaluator
+    expected = ReferenceEvaluator(model).run(None, {"x": x, "n": n, "q": q})
+    results = run_module(import_model(model), [x, n, q])
+    for out, got, want in zip(model.graph.output, results, expected):
+        got = got.view(want.dtype) if got.dtype.kind in "iu" and want.dtype.kind in "iu" else got
+        assert got.dtype == want.dtype and np.array_equal(got, want), (out.name, got, want)

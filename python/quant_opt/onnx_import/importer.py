@@ -119,31 +119,31 @@ class Importer:
         for inp in self.graph.input:
             if inp.name in initializer_names or inp.name in self.constants:
                 continue
-            shape, elem = self.input_shape(inp)
+            dims, elem = self.input_shape(inp)
             if elem == onnx.TensorProto.FLOAT16:
                 # Computed on in f32 (exact: every f16 is an f32); a FLOAT16
                 # output is rounded back to f16 (`output`).
-                half = self.emitter.argument(inp.name, shape, "f16")
+                half = self.emitter.argument(inp.name, dims, "f16")
                 self.values[inp.name] = Act(self.emitter.generic(
-                    [(half, list(range(len(shape))))], shape,
+                    [(half, list(range(len(dims))))], dims,
                     lambda a: ([f"%r = arith.extf {a[0]} : f16 to f32"], "%r"), inp.name + ".f32"))
                 continue
             if elem == onnx.TensorProto.BFLOAT16:
                 # Its bits as an i16 (NumPy has no bfloat16: onnx reads it as
                 # uint16), held in f32 (exactly: the high half).
-                bits = self.emitter.argument(inp.name, shape, "i16")
+                bits = self.emitter.argument(inp.name, dims, "i16")
                 self.values[inp.name] = Act(self.emitter.generic(
-                    [(bits, list(range(len(shape))))], shape,
+                    [(bits, list(range(len(dims))))], dims,
                     lambda a: ([f"%w = arith.extui {a[0]} : i16 to i32", "%c16 = arith.constant 16 : i32",
                                 "%s = arith.shli %w, %c16 : i32", "%r = arith.bitcast %s : i32 to f32"], "%r"),
                     inp.name + ".f32"))
                 continue
             if elem == onnx.TensorProto.DOUBLE:
                 # Computed on in f64 (`integer.DOUBLE_BINARY`, Cast).
-                self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, "f64"), integer_type=elem)
+                self.values[inp.name] = Act(self.emitter.argument(inp.name, dims, "f64"), integer_type=elem)
                 continue
             kind = elem if elem != onnx.TensorProto.FLOAT else None
-            self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, INTEGER_INPUTS.get(elem, "f32")),
+            self.values[inp.name] = Act(self.emitter.argument(inp.name, dims, INTEGER_INPUTS.get(elem, "f32")),
                                         integer_type=kind)
         for node in nodes:
             self.import_node(node)
@@ -215,7 +215,12 @@ class Importer:
         array = np.asarray(value)
         elem = inp.type.tensor_type.elem_type
         # (Types NumPy lacks, INT4, FLOAT8, BFLOAT16, are given as onnx reads
-        # them, in a stand-in type: as for an initializer, not checked.)
+        # them, in a stand-in type: as for an initializer, not checked; 4-bit
+        # integers become int8 / uint8, as initializer_array reads them.)
+        if elem == onnx.TensorProto.INT4:
+            array = array.astype(np.int8)
+        elif elem == onnx.TensorProto.UINT4:
+            array = array.astype(np.uint8)
         if elem in NUMPY_TYPES:
             declared = onnx.helper.tensor_dtype_to_np_dtype(elem)
             if array.dtype != declared:

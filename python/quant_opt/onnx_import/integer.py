@@ -54,6 +54,8 @@ def limits(kind: int) -> tuple[int, int]:
     """The lowest and highest value of the ONNX integer or bool type `kind`."""
     if kind == onnx.TensorProto.BOOL:
         return 0, 1
+    if kind in (onnx.TensorProto.INT4, onnx.TensorProto.UINT4):
+        return (-8, 7) if kind == onnx.TensorProto.INT4 else (0, 15)
     info = np.iinfo(onnx.helper.tensor_dtype_to_np_dtype(kind))
     return int(info.min), int(info.max)
 

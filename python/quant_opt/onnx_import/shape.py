@@ -291,6 +291,8 @@ def cast(ctx, node, inputs, attrs):
                                        lambda a: (lines(a[0]), "%r"), node.name, out_elem=elem),
                    x.nhwc, integer_type=None if elem == "f32" else to)
 
+    if to in FOUR_BIT:
+        return cast_4bit(ctx, node, ctx.to_plain(x, node.name), to)
     if T.DOUBLE in (source, to):
         return cast_double(ctx, node, ctx.to_plain(x, node.name), to)
 
@@ -351,6 +353,42 @@ def bfloat16_round(ctx, x: Act, name: str) -> Act:
     (exactly: a BFLOAT16 is the high half of an f32)."""
     return Act(ctx.emitter.generic([(x.value, list(range(len(x.physical))))], x.physical, lambda a: (
         bfloat16_bits(a[0]) + ["%r = arith.bitcast %bf : i32 to f32"], "%r"), name), x.nhwc)
+
+
+# INT4 / UINT4 -> their range (their values are held one per i8).
+FOUR_BIT = {onnx.TensorProto.INT4: (-8, 7), onnx.TensorProto.UINT4: (0, 15)}
+
+
+def cast_4bit(ctx, node, x: Act, to: int) -> Act:
+    """A Cast to INT4 / UINT4, as ONNX's reference casts: saturated to the
+    4-bit range, a float rounded to nearest, ties to even (NaN is
+    undefined); the values held in an i8."""
+    lo, hi = FOUR_BIT[to]
+    source, have = x.integer_type, x.value.elem
+    if source is None:
+        def body(a):
+            return [f"%lo = arith.constant {float(lo)} : f32", f"%hi = arith.constant {float(hi)} : f32",
+                    f"%m = arith.maximumf {a[0]}, %lo : f32", "%n = arith.minimumf %m, %hi : f32",
+                    "%e = math.roundeven %n : f32", "%r = arith.fptosi %e : f32 to i8"], "%r"
+    elif source in INTEGER_INPUTS and source != onnx.TensorProto.BOOL:
+        unsigned = source in UNSIGNED_INPUTS
+
+        def body(a):
+            lines = [f"%hi = arith.constant {hi} : {have}",
+                     f"%n = arith.{'minui' if unsigned else 'minsi'} {a[0]}, %hi : {have}"]
+            value = "%n"
+            if not unsigned:
+                lines += [f"%lo = arith.constant {lo} : {have}", f"%m = arith.maxsi %n, %lo : {have}"]
+                value = "%m"
+            if have != "i8":
+                lines.append(f"%r = arith.trunci {value} : {have} to i8")
+                value = "%r"
+            return lines, value
+    else:
+        raise UnsupportedModelError(f"Cast node '{node.name}': to {onnx.TensorProto.DataType.Name(to)} from "
+                                    f"{onnx.TensorProto.DataType.Name(source)} is not supported")
+    return Act(ctx.emitter.generic([(x.value, list(range(len(x.shape))))], x.shape, body, node.name,
+                                   out_elem="i8"), integer_type=to)
 
 
 def cast_double(ctx, node, x: Act, to: int) -> Act:
