@@ -1866,3 +1866,14 @@ def test_4bit_casts():
     for out, got, want in zip(model.graph.output, results, expected):
         got = got.view(want.dtype) if got.dtype.kind in "iu" and want.dtype.kind in "iu" else got
         assert got.dtype == want.dtype and np.array_equal(got, want), (out.name, got, want)
+
+
+def test_dropout_mask_at_inference():
+    """Dropout at inference: the identity, and a mask of all true: as
+    onnxruntime computes them."""
+    nodes = [helper.make_node("Dropout", ["x", "ratio"], ["y", "mask"], name="dropout"),
+             helper.make_node("Relu", ["y"], ["r"], name="relu")]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [2, 3, 4])},
+                        {"r": (TensorProto.FLOAT, None), "mask": (TensorProto.BOOL, None)},
+                        [numpy_helper.from_array(np.array(0.3, np.float32), "ratio")])
+    check_exact(model, {"x": np.random.default_rng(13).normal(0, 1, (2, 3, 4)).astype(np.float32)})

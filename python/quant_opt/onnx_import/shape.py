@@ -255,8 +255,8 @@ def slice_op(ctx, node, inputs, attrs):
 
 @register("Dropout", constant_inputs=(1, 2))
 def dropout(ctx, node, inputs, attrs):
-    if len(node.output) > 1 and node.output[1]:
-        raise UnsupportedModelError(f"Dropout node '{node.name}': the mask output")
+    """The identity at inference; its mask output, if asked for, all true
+    (a constant: nothing is dropped)."""
     # training_mode (opset 12+): true drops values at random, which an
     # inference compiler does not do; only a constant false is the
     # identity.
@@ -268,7 +268,10 @@ def dropout(ctx, node, inputs, attrs):
         if bool(np.asarray(training.array).reshape(-1)[0]):
             raise UnsupportedModelError(f"Dropout node '{node.name}': training_mode=true (random "
                                         "dropping) is not inference")
-    return ctx.act(node.input[0], node)  # inference: the identity
+    x = ctx.act(node.input[0], node)  # inference: the identity
+    if len(node.output) > 1 and node.output[1]:
+        return [x, Const(np.ones(x.shape, bool))]
+    return x
 
 
 @register("Cast")
@@ -311,7 +314,7 @@ def cast(ctx, node, inputs, attrs):
         return x
     if to not in INTEGER_INPUTS:
         raise UnsupportedModelError(f"Cast node '{node.name}': to {T.DataType.Name(to)} is not supported on "
-                                    "activations (FLOAT, FLOAT16, BFLOAT16, DOUBLE, BOOL and the 8- to 64-bit "
+                                    "activations (FLOAT, FLOAT16, BFLOAT16, DOUBLE, BOOL and the 4- to 64-bit "
                                     "integer types are)")
     x = ctx.to_plain(x, node.name)
     elem = INTEGER_INPUTS[to]
@@ -422,7 +425,7 @@ def cast_double(ctx, node, x: Act, to: int) -> Act:
         lines = lambda a: [f"%r = {convert} {a} : f64 to {elem}"]  # noqa: E731
     else:
         raise UnsupportedModelError(f"Cast node '{node.name}': to {T.DataType.Name(to)} is not supported on "
-                                    "activations (FLOAT, FLOAT16, BFLOAT16, DOUBLE, BOOL and the 8- to 64-bit "
+                                    "activations (FLOAT, FLOAT16, BFLOAT16, DOUBLE, BOOL and the 4- to 64-bit "
                                     "integer types are)")
     kind = None if elem == "f32" else to
     return Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.shape, lambda a: (lines(a[0]), "%r"),
