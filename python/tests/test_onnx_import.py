@@ -1877,3 +1877,20 @@ def test_dropout_mask_at_inference():
                         {"r": (TensorProto.FLOAT, None), "mask": (TensorProto.BOOL, None)},
                         [numpy_helper.from_array(np.array(0.3, np.float32), "ratio")])
     check_exact(model, {"x": np.random.default_rng(13).normal(0, 1, (2, 3, 4)).astype(np.float32)})
+
+
+def test_double_outputs_in_their_declared_type():
+    """A constant DOUBLE output keeps every bit (f64); an output computed in
+    another type than declared is refused by name."""
+    value = np.array([0.1, 1 / 3, 2.0 ** -1074], np.float64)
+    nodes = [helper.make_node("Constant", [], ["c"], name="c", value=numpy_helper.from_array(value)),
+             helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [3])},
+                        {"c": (TensorProto.DOUBLE, [3]), "y": (TensorProto.FLOAT, [3])})
+    got = run_module(import_model(model), [np.zeros(3, np.float32)])[0]
+    assert got.dtype == np.float64 and np.array_equal(got, value)
+    nodes = [helper.make_node("Cast", ["x"], ["y"], name="to_double", to=TensorProto.DOUBLE)]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    with pytest.raises(UnsupportedModelError, match="graph output 'y' is declared FLOAT; it is computed as DOUBLE"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))

@@ -160,6 +160,9 @@ class Importer:
                 elem = "i1" if array.dtype.kind == "b" else f"i{array.dtype.itemsize * 8}"
                 results.append(integer.integer_constant(self, array, elem))
                 continue
+            if isinstance(value, Const) and out.type.tensor_type.elem_type == onnx.TensorProto.DOUBLE:
+                results.append(integer.f64_constant(self, np.asarray(value.array, np.float64)))
+                continue
             if isinstance(value, Const):
                 value = Act(self.emitter.constant(value.array))
             if value is None:
@@ -180,6 +183,11 @@ class Importer:
             return self.emitter.generic([(value.value, list(range(len(value.shape))))], value.shape,
                                         lambda a: ([f"%r = arith.truncf {a[0]} : f32 to f16"], "%r"),
                                         out.name + ".f16", out_elem="f16")
+        if (value.value.elem == "f64") != (declared == onnx.TensorProto.DOUBLE) and \
+                declared != onnx.TensorProto.UNDEFINED and value.value.elem in ("f32", "f64"):
+            computed = "DOUBLE" if value.value.elem == "f64" else "FLOAT"
+            raise UnsupportedModelError(f"graph output '{out.name}' is declared "
+                                        f"{onnx.TensorProto.DataType.Name(declared)}; it is computed as {computed}")
         if declared == onnx.TensorProto.BFLOAT16 and value.value.elem == "f32":
             # Its bits as an i16 (what onnx reads as uint16), rounded to
             # nearest even (exact for a value a Cast rounded).

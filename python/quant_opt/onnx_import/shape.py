@@ -338,10 +338,11 @@ def cast(ctx, node, inputs, attrs):
 
 def bfloat16_bits(x: str) -> list[str]:
     """Body lines rounding the f32 `x` to BFLOAT16, to nearest, ties to
-    even (a NaN to the quiet NaN 0x7FC0), as ONNX's reference does, on its
-    bits: the result's 16 bits in the high half of the i32 `%bf`. (Integer
-    arithmetic: no f32 operation, so denormals are rounded, not flushed,
-    as LLVM's own f32 to bf16 truncation does on CPU.)"""
+    even (a NaN to the quiet NaN 0x7FC0), as onnxruntime does (and
+    onnx.helper.float32_to_bfloat16 by default; onnx's reference evaluator
+    truncates), on its bits: the result's 16 bits in the high half of the
+    i32 `%bf`. (Integer arithmetic, so denormals are rounded: arith.truncf
+    to bf16 flushes them to zero in quant-opt's CPU pipeline.)"""
     return [f"%bits = arith.bitcast {x} : f32 to i32", "%c16 = arith.constant 16 : i32",
             "%c1 = arith.constant 1 : i32", "%c7fff = arith.constant 32767 : i32",
             "%low = arith.constant -65536 : i32", "%qnan = arith.constant 2143289344 : i32",
