@@ -1894,3 +1894,11 @@ def test_double_outputs_in_their_declared_type():
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
     with pytest.raises(UnsupportedModelError, match="graph output 'y' is declared FLOAT; it is computed as DOUBLE"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_gather_at_constant_indices_out_of_range_refused():
+    nodes = [helper.make_node("Gather", ["x", "indices"], ["y"], name="gather", axis=2)]
+    model = make_model(nodes, IMAGE, ["y"], [const("indices", [[0, H]], np.int64)])
+    with pytest.raises(UnsupportedModelError, match=f"Gather node 'gather': constant indices out of range for "
+                                                    f"axis 2 of size {H}"):
+        import_model(model, BATCH)

@@ -688,6 +688,9 @@ def gather_rows(ctx, node, data, indices, axis: int) -> Act:
     if 0 in id_shape or 0 in shape:
         raise UnsupportedModelError(f"Gather node '{node.name}': zero-size tensors are not supported")
     id_rank, size = len(id_shape), shape[axis]
+    if isinstance(indices, Const) and ids_array.size and (ids_array.min() < -size or ids_array.max() >= size):
+        raise UnsupportedModelError(f"Gather node '{node.name}': constant indices out of range for axis "
+                                    f"{axis} of size {size} (an error in ONNX)")
     out = tuple(shape[:axis]) + tuple(id_shape) + tuple(shape[axis + 1:])
     elem = ids.elem
     out_elem = table.elem
