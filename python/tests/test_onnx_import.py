@@ -1804,7 +1804,8 @@ def test_double_activations():
              helper.make_node("Cast", ["n"], ["nd"], name="from_i64", to=TensorProto.DOUBLE),
              helper.make_node("Add", ["xd", "nd"], ["sum"], name="add_cast")]
     model = typed_model(nodes, {"a": (TensorProto.DOUBLE, [4, 3]), "b": (TensorProto.DOUBLE, [3]),
-                                "c": (TensorProto.DOUBLE, [5]), "x": (TensorProto.FLOAT, [4, 3]), "n": (TensorProto.INT64, [4, 3])},
+                                "c": (TensorProto.DOUBLE, [5]), "x": (TensorProto.FLOAT, [4, 3]),
+                                "n": (TensorProto.INT64, [4, 3])},
                         {o: (t, None) for o, t in [("hi", TensorProto.DOUBLE), ("lo", TensorProto.DOUBLE),
                                                    ("f", TensorProto.FLOAT), ("h", TensorProto.FLOAT16),
                                                    ("i", TensorProto.INT32), ("z", TensorProto.BOOL),

@@ -9,7 +9,7 @@ from onnx import numpy_helper
 
 # The family modules register their ops when imported.
 from . import contraction, elementwise, integer, normalization, pooling, qoperator, quantized, shape  # noqa: F401
-from .emitter import Emitter, tensor_type
+from .emitter import Emitter
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)
 from .integer import BINARY as INTEGER_BINARY
