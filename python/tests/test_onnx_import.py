@@ -317,12 +317,10 @@ def test_where_with_a_constant_mask_and_expand():
     inits = [weights("w", (8, C, 3, 3), 1), numpy_helper.from_array(mask, "mask"), const("low", -1e4),
              const("shape", [3, 1, 4, W], np.int64)]
     check(make_model(nodes, IMAGE | {"row": ["N", 1, W]}, ["masked", "wide"], inits))
-    # A computed condition is refused by name.
+    # A computed condition (Greater of an activation: a bool activation).
     nodes = [helper.make_node("Greater", ["x", "zero"], ["cond"], name="gt"),
              helper.make_node("Where", ["cond", "x", "zero"], ["y"], name="relu_by_where")]
-    model = make_model(nodes, IMAGE, ["y"], [const("zero", 0.0)])
-    with pytest.raises(UnsupportedModelError, match="Greater"):
-        import_model(model, BATCH)
+    check(make_model(nodes, IMAGE, ["y"], [const("zero", 0.0)]), atol=0)
 
 
 @pytest.mark.parametrize("exponent", [2.0, 3.0, 0.5])
