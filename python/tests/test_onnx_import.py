@@ -1901,3 +1901,23 @@ def test_gather_at_constant_indices_out_of_range_refused():
     with pytest.raises(UnsupportedModelError, match=f"Gather node 'gather': constant indices out of range for "
                                                     f"axis 2 of size {H}"):
         import_model(model, BATCH)
+
+
+def test_scalar_constants_with_activations():
+    """Scalar constants (a 0-d tensor) beside activations: 2 ** x, x == 0.5,
+    a DOUBLE y + 0.25: as onnxruntime computes them."""
+    nodes = [helper.make_node("Pow", ["two", "x"], ["p"], name="pow"),
+             helper.make_node("Equal", ["x", "half"], ["e"], name="eq"),
+             helper.make_node("Add", ["y", "quarter"], ["s"], name="add")]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [2, 3]), "y": (TensorProto.DOUBLE, [3])},
+                        {"p": (TensorProto.FLOAT, None), "e": (TensorProto.BOOL, None),
+                         "s": (TensorProto.DOUBLE, None)},
+                        [numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+                         numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+                         numpy_helper.from_array(np.array(0.25), "quarter")])
+    x = np.array([[0.5, -1.0, 3.0], [0.5, 10.0, -0.25]], np.float32)
+    feeds = {"x": x, "y": np.array([1.0, -2.5, 1e300])}
+    results = run_module(import_model(model), list(feeds.values()))
+    for got, want in zip(results, reference(model, feeds)):
+        assert got.shape == want.shape and np.allclose(got.view(want.dtype) if want.dtype == bool else got, want,
+                                                       rtol=1e-6)

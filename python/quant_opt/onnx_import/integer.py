@@ -71,7 +71,8 @@ def convert_double(ctx, node, operands) -> Act:
             if np.asarray(v.array).dtype != np.float64:
                 raise UnsupportedModelError(f"{node.op_type} node '{node.name}': the constant '{name}' has "
                                             f"type {np.asarray(v.array).dtype}, its other operands float64")
-            values.append((f64_constant(ctx, v.array), np.asarray(v.array).shape))
+            value = f64_constant(ctx, v.array)
+            values.append((value, value.shape))
             continue
         a = ctx.act(name, node, double=True)
         if a.integer_type != onnx.TensorProto.DOUBLE:
@@ -162,7 +163,7 @@ def where(ctx, node, inputs) -> Act:
         if isinstance(v, Const):
             array = np.asarray(v.array)
             value = ctx.emitter.constant(array) if want == "f32" else integer_constant(ctx, array, want)
-            operands.append((value, array.shape))
+            operands.append((value, value.shape))  # (a scalar's f32 constant has shape (1,))
         else:
             a = ctx.to_plain(ctx.act(name, node, integer=True), node.name)
             if a.value.elem != want:
@@ -269,7 +270,7 @@ def typed_operands(ctx, node, inputs, what: str):
         if isinstance(v, Const):
             array = np.asarray(v.array)
             value = ctx.emitter.constant(array) if elem == "f32" else integer_constant(ctx, array, elem)
-            values.append((value, array.shape))
+            values.append((value, value.shape))  # (a scalar's f32 constant has shape (1,))
         else:
             a = ctx.to_plain(ctx.act(name, node, integer=True), node.name)
             values.append((a.value, a.shape))
@@ -311,7 +312,8 @@ def operand(ctx, node, name: str, v):
     if isinstance(v, Const):
         array = np.asarray(v.array)
         if array.dtype.kind == "f":
-            return ctx.emitter.constant(array), array.shape, None
+            value = ctx.emitter.constant(array)
+            return value, value.shape, None  # (a scalar's has shape (1,))
         kind = v.onnx_type or onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
         if kind not in INTEGER_INPUTS:
             raise UnsupportedModelError(f"{node.op_type} node '{node.name}': '{name}' is a constant of "
