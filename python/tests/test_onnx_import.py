@@ -1594,10 +1594,11 @@ def test_integer_input_read_by_anything_else_refused():
     with pytest.raises(UnsupportedModelError, match="Relu node 'relu' reads 'x', an activation of type DOUBLE: "
                                                     "DOUBLE activations are only read by Cast, Identity and Add"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
-    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, ["N", 4])],
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT8E4M3FN,
+                                                                            ["N", 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
-    with pytest.raises(UnsupportedModelError, match="input 'x' has element type BFLOAT16; inputs must be FLOAT, "
-                                                    "FLOAT16, DOUBLE, or an integer or bool type"):
+    with pytest.raises(UnsupportedModelError, match="input 'x' has element type FLOAT8E4M3FN; inputs must be FLOAT, "
+                                                    "FLOAT16, BFLOAT16, DOUBLE, or an integer or bool type"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
