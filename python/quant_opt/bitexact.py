@@ -353,7 +353,8 @@ def check_layers(details: dict, parameters: dict, segments: dict,
             checked.append(_unrecoverable(name, out_id, activations[out_id]))
             continue
         want = ref.average_pool_nhwc(x, x_type, tuple(pool["kernel"]), tuple(pool["strides"]), divisor=None,
-                                     factor=pool["factor"], out_type=y_type)
+                                     factor=pool["factor"], out_type=y_type,
+                                     dilations=tuple(pool.get("dilations", (1, 1))))
         checked.append(_compare(name, out_id, want, y))
     return {"layers_checked": len(checked), "elements": sum(c["elements"] for c in checked),
             "mismatches": sum(c["mismatches"] for c in checked),

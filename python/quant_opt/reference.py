@@ -720,13 +720,17 @@ def average_pool_nhwc(
     factor: float | None,
     out_type: QuantType,
     rounding: str = "half_to_even",
+    dilations: tuple[int, int] = (1, 1),
 ) -> np.ndarray:
     """Fused quantized average pooling ("Average pooling"), NHWC (int64 result).
 
     ``xq``: stored values of the per-tensor type ``x_type``, shape
-    ``(N, H, W, C)``; ``window`` ``(KH, KW)`` and ``strides`` ``(SH, SW)``,
-    no padding, no dilation, as ``linalg.pooling_nhwc_sum``: the result has
-    shape ``(N, (H - KH) // SH + 1, (W - KW) // SW + 1, C)``. Exactly one of
+    ``(N, H, W, C)``; ``window`` ``(KH, KW)``, ``strides`` ``(SH, SW)`` and
+    ``dilations`` ``(DH, DW)``, no padding, as ``linalg.pooling_nhwc_sum``:
+    window element ``(i, j)`` of output ``(oh, ow)`` reads row
+    ``oh * SH + i * DH``, column ``ow * SW + j * DW``; the result has shape
+    ``(N, (H - (KH - 1) * DH - 1) // SH + 1, (W - (KW - 1) * DW - 1) // SW + 1,
+    C)``. Exactly one of
     ``divisor`` (the constant ``c`` the sum is divided by) and ``factor`` (the
     constant ``f`` it is multiplied by) is given, as the double value of the
     constant (an f32 ``1/9`` is passed as that f32 value, not as ``1/9`` in
@@ -745,6 +749,7 @@ def average_pool_nhwc(
     s_y = _per_tensor_scale(out_type, "result")
     kh, kw = _positive_int_pair(window, "window")
     sh, sw = _positive_int_pair(strides, "strides")
+    dh, dw = _positive_int_pair(dilations, "dilations")
     if (divisor is None) == (factor is None):
         raise ValueError("give exactly one of divisor and factor")
 
@@ -752,10 +757,13 @@ def average_pool_nhwc(
     if x.ndim != 4:
         raise ValueError(f"the input must be NHWC (rank 4), got rank {x.ndim}")
     batch, height, width, channels = x.shape
-    if kh > height or kw > width:
-        raise ValueError(f"window {(kh, kw)} is larger than the input's H, W {(height, width)}")
-    oh = (height - kh) // sh + 1
-    ow = (width - kw) // sw + 1
+    # The window's extent, dilated.
+    eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    if eh > height or ew > width:
+        raise ValueError(f"window {(kh, kw)} dilated by {(dh, dw)} is larger than the input's H, W "
+                         f"{(height, width)}")
+    oh = (height - eh) // sh + 1
+    ow = (width - ew) // sw + 1
 
     if divisor is not None:
         real = (s_x / _positive_real(divisor, "divisor")) / s_y
@@ -767,8 +775,10 @@ def average_pool_nhwc(
     acc = np.zeros((batch, oh, ow, channels), dtype=np.int64)
     for i in range(kh):
         for j in range(kw):
-            # Element (i, j) of every window: rows i, i + SH, ..., i + SH*(OH-1).
-            acc += d[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw, :]
+            # Element (i, j) of every window: rows i*DH, i*DH + SH, ...,
+            # i*DH + SH*(OH-1).
+            r, c = i * dh, j * dw
+            acc += d[:, r : r + sh * (oh - 1) + 1 : sh, c : c + sw * (ow - 1) + 1 : sw, :]
     # |acc| < KH*KW*2^33; rescale rejects anything outside the 32-bit range
     # before any product is formed (int64 cannot overflow for windows below
     # 2^30 elements).

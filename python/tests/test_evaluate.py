@@ -295,3 +295,48 @@ def test_dynamic_quantization_is_checked_bit_for_bit(tmp_path, monkeypatch, gran
     by_layer = {layer["layer"]: layer["mismatches"] for layer in evaluate(config)["bit_exactness"]["layers"]}
     assert by_layer["/blocks.0/fc1/MatMul"] > 0
     assert sum(by_layer.values()) == by_layer["/blocks.0/fc1/MatMul"]
+
+def dilated_pool_model(path):
+    """Conv + Relu, a 2x2 AveragePool dilated by 2 (fused into integers:
+    each window holds 4 elements), Flatten, MatMul: digits-sized."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(11)
+    inits = [numpy_helper.from_array(rng.normal(0, 0.5, (6, 1, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(0, 0.1, 6).astype(np.float32), "b"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (6 * 6 * 6, 10)).astype(np.float32), "fc")]
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("AveragePool", ["r"], ["pool"], name="pool", kernel_shape=[2, 2],
+                              dilations=[2, 2]),
+             helper.make_node("Flatten", ["pool"], ["flat"], name="flatten"),
+             helper.make_node("MatMul", ["flat", "fc"], ["logits"], name="fc")]
+    graph = helper.make_graph(nodes, "dilated-pool",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 8, 8])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)]), str(path))
+    return path
+
+
+def test_bit_exactness_of_a_dilated_average_pool(tmp_path, monkeypatch):
+    """A dilated AveragePool is checked against the NumPy reference with its
+    dilations (0 mismatches); the same check told the pooling has none
+    finds mismatches in that layer."""
+    import quant_opt.evaluate as evaluate_module
+
+    model = dilated_pool_model(tmp_path / "dilated.onnx")
+    report = evaluate(Config(model=model, data="digits", limit=100, layer_samples=100, verbose=False))
+    exact = report["bit_exactness"]
+    by_layer = {layer["layer"]: layer for layer in exact["layers"]}
+    assert "pool" in by_layer and not any(u["layer"] == "pool" for u in exact["not_checked"]), exact
+    assert by_layer["pool"]["elements"] == 100 * 6 * 6 * 6 and by_layer["pool"]["mismatches"] == 0
+
+    real = evaluate_module.check_layers
+
+    def without_dilations(details, *args):
+        details["average_pools"]["pool"]["dilations"] = [1, 1]
+        return real(details, *args)
+
+    monkeypatch.setattr(evaluate_module, "check_layers", without_dilations)
+    report = evaluate(Config(model=model, data="digits", limit=100, layer_samples=100, verbose=False))
+    by_layer = {layer["layer"]: layer for layer in report["bit_exactness"]["layers"]}
+    assert by_layer["pool"]["mismatches"] > 0

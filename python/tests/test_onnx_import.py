@@ -317,12 +317,10 @@ def test_where_with_a_constant_mask_and_expand():
     inits = [weights("w", (8, C, 3, 3), 1), numpy_helper.from_array(mask, "mask"), const("low", -1e4),
              const("shape", [3, 1, 4, W], np.int64)]
     check(make_model(nodes, IMAGE | {"row": ["N", 1, W]}, ["masked", "wide"], inits))
-    # A computed condition is refused by name.
+    # A computed condition (Greater of an activation: a bool activation).
     nodes = [helper.make_node("Greater", ["x", "zero"], ["cond"], name="gt"),
              helper.make_node("Where", ["cond", "x", "zero"], ["y"], name="relu_by_where")]
-    model = make_model(nodes, IMAGE, ["y"], [const("zero", 0.0)])
-    with pytest.raises(UnsupportedModelError, match="Greater"):
-        import_model(model, BATCH)
+    check(make_model(nodes, IMAGE, ["y"], [const("zero", 0.0)]), atol=0)
 
 
 @pytest.mark.parametrize("exponent", [2.0, 3.0, 0.5])
@@ -1403,13 +1401,19 @@ def typed_model(nodes, inputs, outputs, initializers=()):
                                              strict_mode=True)
 
 
-def check_exact(model, feeds):
-    """Imports and runs `model`; every output equal to onnxruntime's, in
-    the declared type (MLIR integers are signless: read as that type)."""
+def check_exact(model, feeds, evaluator="onnxruntime"):
+    """Imports and runs `model`; every output equal to onnxruntime's (or
+    onnx's reference evaluator's, for what onnxruntime does not implement),
+    in the declared type (MLIR integers are signless: read as that type)."""
     results = run_module(import_model(model), list(feeds.values()))
-    for out, got, want in zip(model.graph.output, results, reference(model, feeds)):
+    if evaluator == "onnxruntime":
+        expected = reference(model, feeds)
+    else:
+        from onnx.reference import ReferenceEvaluator
+        expected = ReferenceEvaluator(model).run(None, feeds)
+    for out, got, want in zip(model.graph.output, results, expected):
         got = got.view(want.dtype) if got.dtype.kind in "iu" and want.dtype.kind in "iu" else got
-        assert got.dtype == want.dtype and np.array_equal(got, want), out.name
+        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=want.dtype.kind == "f"), out.name
 
 
 @pytest.mark.parametrize("elem", [TensorProto.INT32, TensorProto.INT64])
@@ -1482,14 +1486,30 @@ def test_embedding_lookup(elem):
     ids = np.random.default_rng(4).integers(-vocab, vocab, (BATCH, 7)).astype(
         onnx.helper.tensor_dtype_to_np_dtype(elem))
     check(model, {"ids": ids}, atol=0)
-    # A lookup of an activation table is refused by name.
+    # A lookup of an activation table (ids out of range are ONNX errors:
+    # within range here).
     nodes = [helper.make_node("Gather", ["x", "ids"], ["y"], name="gather_x")]
-    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 3]),
-                                              helper.make_tensor_value_info("ids", elem, [2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    with pytest.raises(UnsupportedModelError, match="Gather node 'gather_x': only rows of a constant table"):
-        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [4, 3]), "ids": (elem, [2, 5])},
+                        {"y": (TensorProto.FLOAT, None)})
+    check_exact(model, {"x": np.random.default_rng(5).normal(0, 1, (4, 3)).astype(np.float32),
+                        "ids": np.random.default_rng(6).integers(-4, 4, (2, 5)).astype(ids.dtype)})
 
+
+@pytest.mark.parametrize("data,axis", [(TensorProto.FLOAT, 1), (TensorProto.INT32, -1), (TensorProto.UINT8, 0),
+                                       (TensorProto.BOOL, 2)], ids=["float", "int32", "uint8", "bool"])
+def test_gather_of_an_activation_at_activation_indices(data, axis):
+    """Gather of an activation of any type at INT64 indices (an activation,
+    negative ones counting from the end), along any axis: as onnxruntime
+    computes it."""
+    rng = np.random.default_rng(7)
+    dtype = helper.tensor_dtype_to_np_dtype(data)
+    shape = (3, 4, 5)
+    nodes = [helper.make_node("Gather", ["x", "ids"], ["y"], name="gather", axis=axis)]
+    model = typed_model(nodes, {"x": (data, list(shape)), "ids": (TensorProto.INT64, [2, 3])},
+                        {"y": (data, None)})
+    size = shape[axis]
+    x = rng.normal(0, 50, shape).astype(dtype) if dtype != bool else rng.integers(0, 2, shape).astype(bool)
+    check_exact(model, {"x": x, "ids": rng.integers(-size, size, (2, 3)).astype(np.int64)})
 
 
 @pytest.mark.parametrize("source,indices,axis", [
@@ -1511,12 +1531,55 @@ def test_gather_of_an_activation_at_constant_indices(source, indices, axis):
     check(model)
 
 
-def test_gather_of_an_activation_at_unordered_indices_refused():
-    nodes = [helper.make_node("Gather", ["x", "indices"], ["y"], name="shuffle", axis=1)]
-    model = make_model(nodes, IMAGE, ["y"], [const("indices", [2, 0], np.int64)])
-    with pytest.raises(UnsupportedModelError, match=r"Gather node 'shuffle': constant indices \[2, 0\] are "
-                                                    "not increasing in equal steps"):
-        import_model(model, BATCH)
+def test_gather_of_an_activation_at_unordered_indices():
+    """Constant indices that are no slice (unordered, repeated, 2-D): read
+    element by element, as onnxruntime computes it."""
+    for indices in ([2, 0], [1, 1, -1], [[0, 3], [2, 2]]):
+        nodes = [helper.make_node("Gather", ["x", "indices"], ["y"], name="shuffle", axis=1)]
+        check(make_model(nodes, IMAGE, ["y"], [const("indices", indices, np.int64)]), atol=0)
+
+
+@pytest.mark.parametrize("elem", [TensorProto.FLOAT, TensorProto.INT32, TensorProto.UINT32])
+def test_comparisons_on_activations(elem):
+    """Equal, Greater, Less, GreaterOrEqual, LessOrEqual of activations and
+    a constant with broadcasting (unsigned compared as unsigned, NaN
+    unordered), then Not, And, Or, Xor of the bools: as onnxruntime
+    computes them."""
+    rng = np.random.default_rng(8)
+    dtype = helper.tensor_dtype_to_np_dtype(elem)
+    ops = ["Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual"]
+    nodes = [helper.make_node(op, ["a", "b"], [op], name=op) for op in ops]
+    nodes += [helper.make_node("Less", ["a", "k"], ["below"], name="below"),
+              helper.make_node("Not", ["Equal"], ["ne"], name="not"),
+              helper.make_node("And", ["ne", "below"], ["and"], name="and"),
+              helper.make_node("Or", ["Greater", "Equal"], ["or"], name="or"),
+              helper.make_node("Xor", ["GreaterOrEqual", "LessOrEqual"], ["xor"], name="xor")]
+    outputs = ops + ["below", "ne", "and", "or", "xor"]
+    k = np.array([3, 200, 40000], dtype)[None, :] if dtype != np.float32 else np.array([[0.5, -1, 2]], dtype)
+    model = typed_model(nodes, {"a": (elem, [4, 3]), "b": (elem, [1, 3])},
+                        {o: (TensorProto.BOOL, None) for o in outputs}, [numpy_helper.from_array(k, "k")])
+    if dtype == np.float32:
+        a, b = rng.normal(0, 1, (4, 3)).astype(dtype), rng.normal(0, 1, (1, 3)).astype(dtype)
+        a[0, 0], b[0, 1], a[1, 2] = np.nan, np.nan, b[0, 2]
+    else:
+        info = np.iinfo(dtype)
+        a = rng.integers(info.min, info.max, (4, 3), endpoint=True).astype(dtype)
+        b = rng.integers(info.min, info.max, (1, 3), endpoint=True).astype(dtype)
+        a[1] = b[0]
+    # (onnxruntime has no Equal of unsigned integers.)
+    check_exact(model, {"a": a, "b": b}, "onnxruntime" if elem != TensorProto.UINT32 else "onnx")
+
+
+def test_comparison_of_mixed_types_refused():
+    nodes = [helper.make_node("Equal", ["a", "b"], ["y"], name="eq")]
+    model = helper.make_model(helper.make_graph(
+        nodes, "test", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3]),
+                        helper.make_tensor_value_info("b", TensorProto.INT32, [3])],
+        [helper.make_tensor_value_info("y", TensorProto.BOOL, [3])]), opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(UnsupportedModelError, match="Equal node 'eq': a comparison of a float and an integer "
+                                                    "activation"):
+        import_model(model)
+
 
 def test_integer_input_read_by_anything_else_refused():
     nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
@@ -1528,8 +1591,14 @@ def test_integer_input_read_by_anything_else_refused():
         import_model(model)
     graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 4])],
                               [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N", 4])])
-    with pytest.raises(UnsupportedModelError, match="input 'x' has element type DOUBLE; inputs must be FLOAT, "
-                                                    "FLOAT16, or an integer or bool type"):
+    with pytest.raises(UnsupportedModelError, match="Relu node 'relu' reads 'x', an activation of type DOUBLE: "
+                                                    "DOUBLE activations are only read by Cast, Identity and Add"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT8E4M3FN,
+                                                                            ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+    with pytest.raises(UnsupportedModelError, match="input 'x' has element type FLOAT8E4M3FN; inputs must be FLOAT, "
+                                                    "FLOAT16, BFLOAT16, DOUBLE, or an integer or bool type"):
         import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
@@ -1652,3 +1721,204 @@ def test_slice_past_the_end_refused_by_name():
     with pytest.raises(UnsupportedModelError,
                        match=r"Slice node 'cut': the result \(2, 0, 5\) has no elements"):
         import_model(model, BATCH)
+
+
+@pytest.mark.parametrize("base,exponent", [
+    (TensorProto.FLOAT, TensorProto.FLOAT), (TensorProto.FLOAT, TensorProto.INT32),
+    (TensorProto.FLOAT, TensorProto.INT64), (TensorProto.INT32, TensorProto.FLOAT),
+    (TensorProto.INT64, TensorProto.FLOAT), (TensorProto.INT32, TensorProto.INT32),
+    (TensorProto.INT64, TensorProto.INT64), (TensorProto.INT32, TensorProto.INT64)])
+def test_pow_of_activations(base, exponent):
+    """Pow of an activation base and an activation exponent (broadcast), the
+    result of the base's type: negative bases to integral powers, negative
+    integer exponents (toward zero): as onnxruntime computes them (results
+    within the base's range); integer powers out of range wrap around as
+    onnx's reference computes them (onnxruntime converts from double)."""
+    rng = np.random.default_rng(9)
+    bt, et = helper.tensor_dtype_to_np_dtype(base), helper.tensor_dtype_to_np_dtype(exponent)
+    nodes = [helper.make_node("Pow", ["x", "y"], ["z"], name="pow")]
+    model = typed_model(nodes, {"x": (base, [4, 6]), "y": (exponent, [6])}, {"z": (base, None)})
+    if bt == np.float32:
+        x = rng.normal(0, 2, (4, 6)).astype(bt)
+        y = np.array([2, 3, -1, 0, 5, -2], et) if et != np.float32 else rng.normal(0, 1.5, 6).astype(et)
+        if et == np.float32:
+            x = np.abs(x)
+            x[0, :2], y[:2] = -2.0, [3.0, -2.0]
+        check(model, {"x": x, "y": y}, atol=1e-5)
+        return
+    if et == np.float32:
+        x = rng.integers(0, 40, (4, 6)).astype(bt)
+        x[0, :3] = [-2, -3, -5]
+        y = np.array([3, 2, 3, 0.5, 1.5, 2.5], et)
+    else:
+        x = rng.integers(-9, 10, (4, 6)).astype(bt)
+        x[x == 0] = 1
+        x[0, :3] = [1, -1, -1]
+        y = np.array([-3, -3, -2, 9, 1, 0], et)
+        if bt == np.int64:
+            x[3, 3] = 7
+    check_exact(model, {"x": x, "y": y})
+    if et != np.float32:
+        x[1:] = rng.integers(-99, 100, (3, 6)).astype(bt)
+        y = np.array([3, 63, 40, 77, 31, 1000], et)
+        check_exact(model, {"x": x, "y": y}, "onnx")
+
+
+@pytest.mark.parametrize("shape,attrs", [
+    ((2, 3, 7, 6), dict(kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1])),
+    ((2, 3, 7, 6), dict(kernel_shape=[3, 2], strides=[2, 2], pads=[1, 1, 0, 0], storage_order=1)),
+    ((2, 3, 8, 8), dict(kernel_shape=[2, 2], dilations=[2, 2])),
+    ((2, 3, 9), dict(kernel_shape=[3], strides=[2], pads=[1, 1])),
+    ((2, 2, 5, 4, 6), dict(kernel_shape=[2, 2, 3], strides=[1, 2, 2], storage_order=1)),
+], ids=["pads", "column-major", "dilations", "1d", "3d-column-major"])
+def test_max_pool_indices(shape, attrs):
+    """MaxPool's Indices output (flat indices into the input, batch and
+    channel included, row- or column-major; ties, from small integers, at
+    the first in the window): as onnxruntime computes it."""
+    nodes = [helper.make_node("MaxPool", ["x"], ["y", "i"], name="pool", **attrs)]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, list(shape))},
+                        {"y": (TensorProto.FLOAT, None), "i": (TensorProto.INT64, None)})
+    x = np.random.default_rng(10).integers(-3, 4, shape).astype(np.float32)
+    check_exact(model, {"x": x})
+
+
+def test_double_activations():
+    """DOUBLE inputs and outputs, computed in f64: Add, Mul, Div, Max, Min
+    (NaN propagating) of activations and a constant, Casts from DOUBLE to
+    FLOAT, FLOAT16 (one rounding: values where rounding through f32 first
+    would differ), INT32, BOOL, and to DOUBLE from FLOAT and INT64: as
+    onnx's reference computes them (NumPy's casts), bit for bit, and as
+    onnxruntime but for the FLOAT16 it rounds through f32."""
+    k = np.array([1.0 + 2.0 ** -40, -3.0, 0.1], np.float64)
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], name="add"),
+             helper.make_node("Mul", ["s", "k"], ["m"], name="mul"),
+             helper.make_node("Div", ["m", "b"], ["q"], name="div"),
+             helper.make_node("Max", ["q", "a", "b"], ["hi"], name="max"),
+             helper.make_node("Min", ["q", "b"], ["lo"], name="min"),
+             helper.make_node("Cast", ["a"], ["f"], name="to_f32", to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["a"], ["h"], name="to_f16", to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["c"], ["i"], name="to_i32", to=TensorProto.INT32),
+             helper.make_node("Cast", ["b"], ["z"], name="to_bool", to=TensorProto.BOOL),
+             helper.make_node("Cast", ["x"], ["xd"], name="from_f32", to=TensorProto.DOUBLE),
+             helper.make_node("Cast", ["n"], ["nd"], name="from_i64", to=TensorProto.DOUBLE),
+             helper.make_node("Add", ["xd", "nd"], ["sum"], name="add_cast")]
+    model = typed_model(nodes, {"a": (TensorProto.DOUBLE, [4, 3]), "b": (TensorProto.DOUBLE, [3]),
+                                "c": (TensorProto.DOUBLE, [5]), "x": (TensorProto.FLOAT, [4, 3]),
+                                "n": (TensorProto.INT64, [4, 3])},
+                        {o: (t, None) for o, t in [("hi", TensorProto.DOUBLE), ("lo", TensorProto.DOUBLE),
+                                                   ("f", TensorProto.FLOAT), ("h", TensorProto.FLOAT16),
+                                                   ("i", TensorProto.INT32), ("z", TensorProto.BOOL),
+                                                   ("sum", TensorProto.DOUBLE)]},
+                        [numpy_helper.from_array(k, "k")])
+    rng = np.random.default_rng(12)
+    a = rng.normal(0, 100, (4, 3))
+    # Just above an f16 tie: f64 -> f16 rounds up, f64 -> f32 -> f16 would
+    # round to the tie first, then to even (down).
+    a[0, 0] = 1.0 + 2.0 ** -11 + 2.0 ** -40
+    a[0, 1] = np.nan
+    b = np.array([0.5, -2.0, 0.0])
+    assert np.float16(a[0, 0]) != np.float16(np.float32(a[0, 0]))
+    check_exact(model, {"a": a, "b": b, "c": np.array([-1e9, -2.5, -0.7, 0.99, 3e5]),
+                        "x": rng.normal(0, 1, (4, 3)).astype(np.float32),
+                        "n": rng.integers(-2 ** 60, 2 ** 60, (4, 3))}, "onnx")
+    del model.graph.output[3]
+    check_exact(model, {"a": a, "b": b, "c": np.array([-1e9, -2.5, -0.7, 0.99, 3e5]),
+                        "x": rng.normal(0, 1, (4, 3)).astype(np.float32),
+                        "n": rng.integers(-2 ** 60, 2 ** 60, (4, 3))})
+
+
+def test_bfloat16_casts():
+    """FLOAT to BFLOAT16 and back: rounded to nearest, ties to even (ties
+    both ways, denormals, a NaN, the overflow to infinity), as onnxruntime
+    casts (onnx's reference truncates instead)."""
+    nodes = [helper.make_node("Cast", ["x"], ["b"], name="to_bf16", to=TensorProto.BFLOAT16),
+             helper.make_node("Cast", ["b"], ["y"], name="to_f32", to=TensorProto.FLOAT)]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [14])}, {"y": (TensorProto.FLOAT, None)})
+    x = np.array([1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8 + 2 ** -20), 1 + 2 ** -8 - 2 ** -20, 1e-40, -3e-39,
+                  np.nan, 3.4e38, -3.39e38, 0.0, -0.0, np.inf, 0.1, 65504.0], np.float32)
+    check_exact(model, {"x": x})
+
+
+def test_4bit_casts():
+    """Casts to INT4 / UINT4 (saturated, floats rounded half to even) and
+    back, of floats and integers, and of a 4-bit input (one value per
+    byte): as onnx's reference computes them."""
+    nodes = [helper.make_node("Cast", ["x"], ["x4"], name="f_to_i4", to=TensorProto.INT4),
+             helper.make_node("Cast", ["x4"], ["y"], name="i4_to_f", to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["x"], ["u4"], name="f_to_u4", to=TensorProto.UINT4),
+             helper.make_node("Cast", ["u4"], ["z"], name="u4_to_i32", to=TensorProto.INT32),
+             helper.make_node("Cast", ["n"], ["n4"], name="i32_to_i4", to=TensorProto.INT4),
+             helper.make_node("Cast", ["n4"], ["m"], name="i4_to_i64", to=TensorProto.INT64),
+             helper.make_node("Cast", ["n"], ["k4"], name="i32_to_u4", to=TensorProto.UINT4),
+             helper.make_node("Cast", ["k4"], ["k"], name="u4_to_f16", to=TensorProto.FLOAT16),
+             helper.make_node("Cast", ["q"], ["q8"], name="in_i4_to_i8", to=TensorProto.INT8)]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [12]), "n": (TensorProto.INT32, [8]),
+                                "q": (TensorProto.INT4, [4])},
+                        {o: (t, None) for o, t in [("y", TensorProto.FLOAT), ("z", TensorProto.INT32),
+                                                   ("m", TensorProto.INT64), ("k", TensorProto.FLOAT16),
+                                                   ("q8", TensorProto.INT8)]})
+    x = np.array([-9.5, -8.5, -7.5, -2.5, -0.5, 0.5, 1.5, 2.5, 6.5, 7.5, 14.5, 15.5], np.float32)
+    n = np.array([-100, -9, -8, -1, 0, 7, 8, 1000], np.int32)
+    q = np.array([-8, -1, 0, 7], np.int8)
+    from onnx.reference import ReferenceEvaluator
+    expected = ReferenceEvaluator(model).run(None, {"x": x, "n": n, "q": q})
+    results = run_module(import_model(model), [x, n, q])
+    for out, got, want in zip(model.graph.output, results, expected):
+        got = got.view(want.dtype) if got.dtype.kind in "iu" and want.dtype.kind in "iu" else got
+        assert got.dtype == want.dtype and np.array_equal(got, want), (out.name, got, want)
+
+
+def test_dropout_mask_at_inference():
+    """Dropout at inference: the identity, and a mask of all true: as
+    onnxruntime computes them."""
+    nodes = [helper.make_node("Dropout", ["x", "ratio"], ["y", "mask"], name="dropout"),
+             helper.make_node("Relu", ["y"], ["r"], name="relu")]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [2, 3, 4])},
+                        {"r": (TensorProto.FLOAT, None), "mask": (TensorProto.BOOL, None)},
+                        [numpy_helper.from_array(np.array(0.3, np.float32), "ratio")])
+    check_exact(model, {"x": np.random.default_rng(13).normal(0, 1, (2, 3, 4)).astype(np.float32)})
+
+
+def test_double_outputs_in_their_declared_type():
+    """A constant DOUBLE output keeps every bit (f64); an output computed in
+    another type than declared is refused by name."""
+    value = np.array([0.1, 1 / 3, 2.0 ** -1074], np.float64)
+    nodes = [helper.make_node("Constant", [], ["c"], name="c", value=numpy_helper.from_array(value)),
+             helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [3])},
+                        {"c": (TensorProto.DOUBLE, [3]), "y": (TensorProto.FLOAT, [3])})
+    got = run_module(import_model(model), [np.zeros(3, np.float32)])[0]
+    assert got.dtype == np.float64 and np.array_equal(got, value)
+    nodes = [helper.make_node("Cast", ["x"], ["y"], name="to_double", to=TensorProto.DOUBLE)]
+    graph = helper.make_graph(nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    with pytest.raises(UnsupportedModelError, match="graph output 'y' is declared FLOAT; it is computed as DOUBLE"):
+        import_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_gather_at_constant_indices_out_of_range_refused():
+    nodes = [helper.make_node("Gather", ["x", "indices"], ["y"], name="gather", axis=2)]
+    model = make_model(nodes, IMAGE, ["y"], [const("indices", [[0, H]], np.int64)])
+    with pytest.raises(UnsupportedModelError, match=f"Gather node 'gather': constant indices out of range for "
+                                                    f"axis 2 of size {H}"):
+        import_model(model, BATCH)
+
+
+def test_scalar_constants_with_activations():
+    """Scalar constants (a 0-d tensor) beside activations: 2 ** x, x == 0.5,
+    a DOUBLE y + 0.25: as onnxruntime computes them."""
+    nodes = [helper.make_node("Pow", ["two", "x"], ["p"], name="pow"),
+             helper.make_node("Equal", ["x", "half"], ["e"], name="eq"),
+             helper.make_node("Add", ["y", "quarter"], ["s"], name="add")]
+    model = typed_model(nodes, {"x": (TensorProto.FLOAT, [2, 3]), "y": (TensorProto.DOUBLE, [3])},
+                        {"p": (TensorProto.FLOAT, None), "e": (TensorProto.BOOL, None),
+                         "s": (TensorProto.DOUBLE, None)},
+                        [numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+                         numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+                         numpy_helper.from_array(np.array(0.25), "quarter")])
+    x = np.array([[0.5, -1.0, 3.0], [0.5, 10.0, -0.25]], np.float32)
+    feeds = {"x": x, "y": np.array([1.0, -2.5, 1e300])}
+    results = run_module(import_model(model), list(feeds.values()))
+    for got, want in zip(results, reference(model, feeds)):
+        assert got.shape == want.shape and np.allclose(got.view(want.dtype) if want.dtype == bool else got, want,
+                                                       rtol=1e-6)

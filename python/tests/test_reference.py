@@ -1344,3 +1344,21 @@ def test_quant_type_defaults_and_kind():
         QuantType(storage_bits=8, signed=True, expressed="f32", scales=[0.5, 1.0])
     with pytest.raises(ValueError):
         QuantType(storage_bits=8, signed=True, expressed="f32", scales=0.5, zero_points=2**62)
+
+
+def test_average_pool_dilated():
+    t = per_tensor(1.0)
+    # 1 x 5 x 5 x 1 of 0..24, 2x2 windows dilated by 2: window (0, 0) reads
+    # 0, 2, 10, 12 (sum 24, / 4 = 6); output (5 - 3) // 1 + 1 = 3 per axis.
+    x = nhwc(np.arange(25).reshape(5, 5).tolist())
+    out = average_pool_nhwc(x, t, (2, 2), (1, 1), 4.0, None, t, dilations=(2, 2))
+    assert out.shape == (1, 3, 3, 1)
+    # Each output is the window's mean, (a + a+2 + a+10 + a+12) / 4 = a + 6.
+    assert out[0, :, :, 0].tolist() == [[6, 7, 8], [11, 12, 13], [16, 17, 18]]
+    # Dilation (1, 3), strides (2, 1): columns j and j + 3, rows i, i + 1.
+    out = average_pool_nhwc(x, t, (2, 2), (2, 1), 4.0, None, t, dilations=(1, 3))
+    assert out.shape == (1, 2, 2, 1)
+    # Window at (0, 0): 0, 3, 5, 8 -> 16 / 4 = 4.
+    assert out[0, :, :, 0].tolist() == [[4, 5], [14, 15]]
+    with pytest.raises(ValueError, match="dilated by"):
+        average_pool_nhwc(x, t, (3, 3), (1, 1), 9.0, None, t, dilations=(3, 1))

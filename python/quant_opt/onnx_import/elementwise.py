@@ -1,8 +1,8 @@
 """Elementwise ops: Add / Sub / Mul / Div with ONNX broadcasting, the unary
 activations (Relu, Clip, Sigmoid, Tanh, Erf, Gelu, LeakyRelu, HardSigmoid,
 HardSwish, Elu, Softplus, Softsign, Mish, PRelu), float functions (Exp,
-Log, Neg, Abs, Sqrt, Reciprocal, Pow by a constant), Max / Min / Sum of any
-number of inputs,
+Log, Neg, Abs, Sqrt, Reciprocal, Pow), Max / Min / Sum of any
+number of inputs, the comparisons and logical ops (computed in `integer`),
 and the `elementwise` helper other families build on.
 
 An elementwise op keeps NHWC when one of its 4-D operands is stored NHWC.
@@ -257,18 +257,22 @@ def expand(ctx, node, inputs, attrs):
     return elementwise(ctx, node, lambda a: ([], a[0]), [x, Const(np.zeros(target, np.float32))])
 
 
-@register("Pow", constant_inputs=(1,))
+@register("Pow")
 def power(ctx, node, inputs, attrs):
-    """An activation to a constant scalar power: x * x for 2 (LayerNorm
-    exported below opset 17 squares this way), math.powf otherwise."""
-    exponent = inputs[1]
-    if not isinstance(exponent, Const) or exponent.array.size != 1:
-        raise UnsupportedModelError(f"Pow node '{node.name}': only a constant scalar exponent")
-    value = float(exponent.array.reshape(-1)[0])
-    if value == 2.0:
-        return unary(ctx, node, lambda x: ([f"%r = arith.mulf {x}, {x} : f32"], "%r"))
-    return unary(ctx, node, lambda x: ([f"%e = arith.constant {f32_literal(value)} : f32",
-                                        f"%r = math.powf {x}, %e : f32"], "%r"))
+    """Pow, the result of the base's type (ONNX's rule): a float activation
+    to a constant scalar power is x * x for 2 (LayerNorm exported below
+    opset 17 squares this way), math.powf otherwise; any other operands
+    (an activation exponent, a tensor of exponents, integers) are
+    `integer.power`."""
+    base, exponent = inputs[0], inputs[1]
+    if isinstance(base, Act) and not base.integer_type and isinstance(exponent, Const) and \
+            exponent.array.size == 1 and np.asarray(exponent.array).dtype.kind in "fiu":
+        value = float(exponent.array.reshape(-1)[0])
+        if value == 2.0:
+            return unary(ctx, node, lambda x: ([f"%r = arith.mulf {x}, {x} : f32"], "%r"))
+        return unary(ctx, node, lambda x: ([f"%e = arith.constant {f32_literal(value)} : f32",
+                                            f"%r = math.powf {x}, %e : f32"], "%r"))
+    return integer.power(ctx, node, inputs)
 
 
 @register("Elu")
@@ -336,3 +340,15 @@ def hard_sigmoid(ctx, node, inputs, attrs):
 def hard_swish(ctx, node, inputs, attrs):
     return unary(ctx, node, lambda x: (_hard_sigmoid(x, 1.0 / 6.0, 0.5) + [f"%r = arith.mulf {x}, %h : f32"],
                                        "%r"))
+
+
+@register(*integer.COMPARISONS)
+def comparison(ctx, node, inputs, attrs):
+    """Equal, Greater, Less, GreaterOrEqual, LessOrEqual: a bool
+    (`integer.compare`)."""
+    return integer.compare(ctx, node, inputs)
+
+
+@register("And", "Or", "Xor", "Not")
+def logical(ctx, node, inputs, attrs):
+    return integer.logical(ctx, node, inputs)

@@ -148,10 +148,10 @@ class Emitter:
         iters = ", ".join('"reduction"' if d in reduce_dims else '"parallel"' for d in range(rank))
         out = self.init(out_shape, init_value) if out_elem == "f32" else self.init(out_shape, init_value, out_elem)
         args = [f"%a{i}" for i in range(len(inputs))] + ["%acc"]
-        # Integer, bool and f16 inputs (a model's input of that type, an
-        # integer activation) keep their element type in the block;
+        # Integer, bool, f16 and f64 inputs (a model's input of that type,
+        # an integer activation) keep their element type in the block;
         # everything else is f32.
-        elems = [v.elem if v.elem in ("i1", "i8", "i16", "i32", "i64", "f16") else "f32"
+        elems = [v.elem if v.elem in ("i1", "i8", "i16", "i32", "i64", "f16", "f64") else "f32"
                  for v, _ in inputs] + [out_elem]
         block = ", ".join(f"{a}: {elem}" for a, elem in zip(args, elems))
         lines, result = body(args)

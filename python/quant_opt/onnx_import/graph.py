@@ -14,7 +14,8 @@ from onnx import numpy_helper
 from .registry import UNSUPPORTED_REASONS, constant_only_ops, op_domain, register_constant_only, supported_ops
 from .values import Const, UnsupportedModelError
 
-register_constant_only("ConstantOfShape", "Range", "Equal")
+register_constant_only("ConstantOfShape", constant_inputs=(0,))
+register_constant_only("Range", constant_inputs=(0, 1, 2))
 
 
 def attrs(node) -> dict:

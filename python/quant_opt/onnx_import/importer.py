@@ -9,10 +9,11 @@ from onnx import numpy_helper
 
 # The family modules register their ops when imported.
 from . import contraction, elementwise, integer, normalization, pooling, qoperator, quantized, shape  # noqa: F401
-from .emitter import Emitter, tensor_type
+from .emitter import Emitter
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)
 from .integer import BINARY as INTEGER_BINARY
+from .integer import DOUBLE_BINARY
 from .registry import CONVERTERS, FOLDS, constant_only_ops
 from .values import INTEGER_INPUTS, NCHW_TO_NHWC, NHWC_TO_NCHW, Act, Const, UnsupportedModelError
 
@@ -56,17 +57,25 @@ class Importer:
         self.scast_inputs: dict[str, Act] = {}
 
     # --- values -----------------------------------------------------------
-    def act(self, name: str, node, integer: bool = False) -> Act:
+    def act(self, name: str, node, integer: bool = False, double: bool = False) -> Act:
         """The activation `name` that `node` reads; an integer one only
-        where the caller takes it (`integer`: Cast)."""
+        where the caller takes it (`integer`: Cast), a DOUBLE one only where
+        it takes that (`double`)."""
         value = self.values.get(name)
+        if isinstance(value, Act) and value.integer_type == onnx.TensorProto.DOUBLE:
+            if not double:
+                raise UnsupportedModelError(
+                    f"{node.op_type} node '{node.name}' reads '{name}', an activation of type DOUBLE: DOUBLE "
+                    f"activations are only read by Cast, Identity and {', '.join(DOUBLE_BINARY)}")
+            return value
         if isinstance(value, Act):
             if value.integer_type and not integer:
                 raise UnsupportedModelError(
                     f"{node.op_type} node '{node.name}' reads '{name}', an activation of type "
                     f"{onnx.TensorProto.DataType.Name(value.integer_type)}: integer and bool "
-                    "activations are only read by Cast, DequantizeLinear, Gather (ids), Clip, Pad, "
-                    "MaxPool, Where, ReduceMax, ReduceMin, ReduceSum and "
+                    "activations are only read by Cast, DequantizeLinear, Gather, Clip, Pad, "
+                    "MaxPool, Where, ReduceMax, ReduceMin, ReduceSum, the comparisons, And, Or, Xor, "
+                    "Not and "
                     f"{', '.join(INTEGER_BINARY)} (on integers)")
             return value
         if isinstance(value, Const):
@@ -110,35 +119,49 @@ class Importer:
         for inp in self.graph.input:
             if inp.name in initializer_names or inp.name in self.constants:
                 continue
-            shape, elem = self.input_shape(inp)
+            dims, elem = self.input_shape(inp)
             if elem == onnx.TensorProto.FLOAT16:
                 # Computed on in f32 (exact: every f16 is an f32); a FLOAT16
                 # output is rounded back to f16 (`output`).
-                half = self.emitter.argument(inp.name, shape, "f16")
+                half = self.emitter.argument(inp.name, dims, "f16")
                 self.values[inp.name] = Act(self.emitter.generic(
-                    [(half, list(range(len(shape))))], shape,
+                    [(half, list(range(len(dims))))], dims,
                     lambda a: ([f"%r = arith.extf {a[0]} : f16 to f32"], "%r"), inp.name + ".f32"))
                 continue
-            integer = elem if elem != onnx.TensorProto.FLOAT else None
-            self.values[inp.name] = Act(self.emitter.argument(inp.name, shape, INTEGER_INPUTS.get(elem, "f32")),
-                                        integer_type=integer)
+            if elem == onnx.TensorProto.BFLOAT16:
+                # Its bits as an i16 (NumPy has no bfloat16: onnx reads it as
+                # uint16), held in f32 (exactly: the high half).
+                bits = self.emitter.argument(inp.name, dims, "i16")
+                self.values[inp.name] = Act(self.emitter.generic(
+                    [(bits, list(range(len(dims))))], dims,
+                    lambda a: ([f"%w = arith.extui {a[0]} : i16 to i32", "%c16 = arith.constant 16 : i32",
+                                "%s = arith.shli %w, %c16 : i32", "%r = arith.bitcast %s : i32 to f32"], "%r"),
+                    inp.name + ".f32"))
+                continue
+            if elem == onnx.TensorProto.DOUBLE:
+                # Computed on in f64 (`integer.DOUBLE_BINARY`, Cast).
+                self.values[inp.name] = Act(self.emitter.argument(inp.name, dims, "f64"), integer_type=elem)
+                continue
+            kind = elem if elem != onnx.TensorProto.FLOAT else None
+            self.values[inp.name] = Act(self.emitter.argument(inp.name, dims, INTEGER_INPUTS.get(elem, "f32")),
+                                        integer_type=kind)
         for node in nodes:
             self.import_node(node)
         results = []
         for out in self.graph.output:
             value = self.values.get(out.name)
+            if isinstance(value, Const) and value.array.size == 0:
+                raise UnsupportedModelError(f"graph output '{out.name}' is a constant of shape "
+                                            f"{value.array.shape}; zero-size tensors are not supported")
             if isinstance(value, Const) and value.array.dtype.kind in "biu":
-                # An integer output (Shape's int64) keeps its type.
+                # An integer output (Shape's int64, ConstantOfShape's) keeps
+                # its type.
                 array = np.asarray(value.array)
                 elem = "i1" if array.dtype.kind == "b" else f"i{array.dtype.itemsize * 8}"
-                flat = ", ".join(str(int(v)) for v in array.reshape(-1))
-                literal = f"dense<{int(array.reshape(-1)[0])}>" if array.size == 1 else \
-                    f"dense<[{flat}]>" if array.ndim == 1 else None
-                if literal is None:
-                    raise UnsupportedModelError(f"graph output '{out.name}': an integer constant "
-                                                "of rank above 1")
-                results.append(self.emitter.op(f"arith.constant {literal} : {tensor_type(array.shape, elem)}",
-                                               array.shape, elem=elem))
+                results.append(integer.integer_constant(self, array, elem))
+                continue
+            if isinstance(value, Const) and out.type.tensor_type.elem_type == onnx.TensorProto.DOUBLE:
+                results.append(integer.f64_constant(self, np.asarray(value.array, np.float64)))
                 continue
             if isinstance(value, Const):
                 value = Act(self.emitter.constant(value.array))
@@ -160,6 +183,19 @@ class Importer:
             return self.emitter.generic([(value.value, list(range(len(value.shape))))], value.shape,
                                         lambda a: ([f"%r = arith.truncf {a[0]} : f32 to f16"], "%r"),
                                         out.name + ".f16", out_elem="f16")
+        if (value.value.elem == "f64") != (declared == onnx.TensorProto.DOUBLE) and \
+                declared != onnx.TensorProto.UNDEFINED and value.value.elem in ("f32", "f64"):
+            computed = "DOUBLE" if value.value.elem == "f64" else "FLOAT"
+            raise UnsupportedModelError(f"graph output '{out.name}' is declared "
+                                        f"{onnx.TensorProto.DataType.Name(declared)}; it is computed as {computed}")
+        if declared == onnx.TensorProto.BFLOAT16 and value.value.elem == "f32":
+            # Its bits as an i16 (what onnx reads as uint16), rounded to
+            # nearest even (exact for a value a Cast rounded).
+            return self.emitter.generic([(value.value, list(range(len(value.shape))))], value.shape,
+                                        lambda a: (shape.bfloat16_bits(a[0]) + [
+                                            "%c16s = arith.constant 16 : i32", "%top = arith.shrui %bf, %c16s : i32",
+                                            "%r = arith.trunci %top : i32 to i16"], "%r"),
+                                        out.name + ".bf16", out_elem="i16")
         if declared not in (onnx.TensorProto.UNDEFINED, onnx.TensorProto.FLOAT) and value.value.elem == "f32" \
                 and not value.qtype:
             raise UnsupportedModelError(f"graph output '{out.name}' is declared "
@@ -187,7 +223,12 @@ class Importer:
         array = np.asarray(value)
         elem = inp.type.tensor_type.elem_type
         # (Types NumPy lacks, INT4, FLOAT8, BFLOAT16, are given as onnx reads
-        # them, in a stand-in type: as for an initializer, not checked.)
+        # them, in a stand-in type: as for an initializer, not checked; 4-bit
+        # integers become int8 / uint8, as initializer_array reads them.)
+        if elem == onnx.TensorProto.INT4:
+            array = array.astype(np.int8)
+        elif elem == onnx.TensorProto.UINT4:
+            array = array.astype(np.uint8)
         if elem in NUMPY_TYPES:
             declared = onnx.helper.tensor_dtype_to_np_dtype(elem)
             if array.dtype != declared:
@@ -210,12 +251,14 @@ class Importer:
             else:
                 dims.append(self.batch)
         elem = inp.type.tensor_type.elem_type
-        supported = "FLOAT, FLOAT16, or an integer or bool type (" + ", ".join(
+        supported = "FLOAT, FLOAT16, BFLOAT16, DOUBLE, or an integer or bool type (" + ", ".join(
             onnx.TensorProto.DataType.Name(t) for t in INTEGER_INPUTS) + ")"
         if elem == onnx.TensorProto.UNDEFINED:
             raise UnsupportedModelError(f"input '{inp.name}' has no element type (the model does not "
                                         f"declare it); inputs must be {supported}")
-        if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16) and elem not in INTEGER_INPUTS:
+        if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
+                        onnx.TensorProto.DOUBLE) and \
+                elem not in INTEGER_INPUTS:
             raise UnsupportedModelError(
                 f"input '{inp.name}' has element type {onnx.TensorProto.DataType.Name(elem)}; "
                 f"inputs must be {supported}")
@@ -279,7 +322,7 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
     "contractions" (by node name: kind, the location name of the input,
     weight and bias as emitted, strides, dilations), "adds" (Adds of two
     activations: their inputs' location names), "average_pools" (input,
-    kernel, strides, the f32 factor) and "clamps" (by Relu / Clip node name:
+    kernel, strides, dilations, the f32 factor) and "clamps" (by Relu / Clip node name:
     the float bounds)."""
     if not model.HasField("graph"):
         raise UnsupportedModelError("no graph in the model (not an ONNX model?)")

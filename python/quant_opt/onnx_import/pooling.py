@@ -47,11 +47,9 @@ def pool(ctx, node, x: Act, kernel, strides, padding, kind, count_include_pad=Tr
         factors = (1.0 / counts).astype(np.float32).reshape(1, 1, oh, ow)
         return elementwise(ctx, node, "mulf", [result, Const(factors)])
     factor = 1.0 / float(counts.flat[0])
-    if tuple(dilations) == (1, 1):
-        # (quant-eval's reference pools without dilations: a dilated one is
-        # not recorded, so not checked.)
-        ctx.average_pools[node.name] = {"input": xp.value.reference, "kernel": list(kernel),
-                                        "strides": list(strides), "factor": float(np.float32(factor))}
+    ctx.average_pools[node.name] = {"input": xp.value.reference, "kernel": list(kernel),
+                                    "strides": list(strides), "dilations": list(dilations),
+                                    "factor": float(np.float32(factor))}
     return Act(e.generic([(result.value, [0, 1, 2, 3])], out,
                          lambda a: ([f"%f = arith.constant {f32_literal(factor)} : f32",
                                      f"%r = arith.mulf {a[0]}, %f : f32"], "%r"), node.name), True)
@@ -180,9 +178,98 @@ def generic_pool(ctx, node, x: Act, kernel, strides, dilations, padding, kind, c
 
 @register("MaxPool")
 def max_pool(ctx, node, inputs, attrs):
+    y = pooling(ctx, node, attrs, "max")
     if len(node.output) > 1 and node.output[1]:
-        raise UnsupportedModelError(f"MaxPool node '{node.name}': the Indices output")
-    return pooling(ctx, node, attrs, "max")
+        return [y, max_indices(ctx, node, y, attrs)]
+    return y
+
+
+def max_indices(ctx, node, y: Act, attrs) -> Act:
+    """MaxPool's Indices output: where each maximum is in the input, as an
+    INT64 index into the flattened input (N, C and the spatial axes; its
+    padding not counted), the spatial axes row-major (`storage_order` 0) or
+    column-major (1); the first in the window's order where several hold
+    the maximum. Two linalg.generic: the position in the window of the
+    first element equal to the maximum (a min-reduction), then the flat
+    index of that element."""
+    e = ctx.emitter
+    x = ctx.to_plain(ctx.act(node.input[0], node, integer=True), node.name)
+    y = ctx.to_plain(y, node.name)
+    kernel, strides, dilations, padding = pool_attrs(node, x, attrs)
+    rank, elem = len(kernel), x.value.elem
+    begin, end = list(padding[:rank]), list(padding[rank:])
+    xp = x.value
+    if any(padding):
+        lowest = LOWEST if elem == "f32" else limits_low(x.integer_type)
+        xp = e.pad(xp, [0, 0] + begin, [0, 0] + end, lowest, node.name + ".indices.pad")
+    out = tuple(y.shape)
+    window = e.init(tuple(kernel), None)
+    reads = [0, 1] + [f"d{2 + i} * {strides[i]} + d{2 + rank + i} * {dilations[i]}" for i in range(rank)]
+    last = int(np.prod(kernel))
+    compare = "arith.cmpf oeq" if elem == "f32" else "arith.cmpi eq"
+
+    def first(a):
+        lines = ["%position0 = arith.constant 0 : index"]
+        for i in range(rank):
+            lines += [f"%w{i} = linalg.index {2 + rank + i} : index",
+                      f"%size{i} = arith.constant {kernel[i]} : index",
+                      f"%scaled{i} = arith.muli %position{i}, %size{i} : index",
+                      f"%position{i + 1} = arith.addi %scaled{i}, %w{i} : index"]
+        lines += [f"%position = arith.index_cast %position{rank} : index to i64",
+                  f"%equal = {compare}, {a[0]}, {a[1]} : {elem}",
+                  f"%candidate = arith.select %equal, %position, {a[3]} : i64",
+                  f"%r = arith.minsi {a[3]}, %candidate : i64"]
+        return lines, "%r"
+    positions = e.generic([(xp, reads), (y.value, list(range(2 + rank))),
+                           (window, list(range(2 + rank, 2 + 2 * rank)))], out, first,
+                          node.name + ".indices.window", reduce_dims=tuple(range(2 + rank, 2 + 2 * rank)),
+                          init_value=last, out_elem="i64")
+    spatial = x.shape[2:]
+    storage_order = int(attrs.get("storage_order", 0))
+
+    def flat(a):
+        lines = [f"%p = arith.index_cast {a[0]} : i64 to index"]
+        coordinates = []
+        rest = "%p"
+        for i in reversed(range(rank)):
+            # The window position's index along axis i, and the input's.
+            lines += [f"%k{i} = arith.constant {kernel[i]} : index",
+                      f"%wi{i} = arith.remui {rest}, %k{i} : index",
+                      f"%rest{i} = arith.divui {rest}, %k{i} : index",
+                      f"%o{i} = linalg.index {2 + i} : index",
+                      f"%s{i} = arith.constant {strides[i]} : index",
+                      f"%d{i} = arith.constant {dilations[i]} : index",
+                      f"%pad{i} = arith.constant {begin[i]} : index",
+                      f"%os{i} = arith.muli %o{i}, %s{i} : index",
+                      f"%wd{i} = arith.muli %wi{i}, %d{i} : index",
+                      f"%sum{i} = arith.addi %os{i}, %wd{i} : index",
+                      f"%in{i} = arith.subi %sum{i}, %pad{i} : index"]
+            rest = f"%rest{i}"
+            coordinates.insert(0, f"%in{i}")
+        # (n * C + c) times the spatial size, plus the spatial index:
+        # row-major (the last axis varies fastest) or column-major (the
+        # first).
+        lines += ["%n = linalg.index 0 : index", "%c = linalg.index 1 : index",
+                  f"%channels = arith.constant {x.shape[1]} : index",
+                  f"%plane = arith.constant {int(np.prod(spatial))} : index",
+                  "%nc = arith.muli %n, %channels : index", "%nc1 = arith.addi %nc, %c : index",
+                  "%base = arith.muli %nc1, %plane : index"]
+        value, stride = "%base", 1
+        for j, i in enumerate(reversed(range(rank)) if storage_order == 0 else range(rank)):
+            lines += [f"%st{j} = arith.constant {stride} : index",
+                      f"%term{j} = arith.muli {coordinates[i]}, %st{j} : index",
+                      f"%acc{j} = arith.addi {value}, %term{j} : index"]
+            value, stride = f"%acc{j}", stride * spatial[i]
+        lines.append(f"%r = arith.index_cast {value} : index to i64")
+        return lines, "%r"
+    return Act(e.generic([(positions, list(range(2 + rank)))], out, flat, node.name + ".indices",
+                         out_elem="i64"), integer_type=onnx.TensorProto.INT64)
+
+
+def limits_low(kind) -> int:
+    if kind == onnx.TensorProto.BOOL:
+        return 0
+    return int(np.iinfo(onnx.helper.tensor_dtype_to_np_dtype(kind)).min)
 
 
 @register("AveragePool")

@@ -14,9 +14,11 @@ are exactly the registered ones. Three kinds of registration:
   (Constant, Identity, Shape, QDQ of constants), returning the list of
   output values, or None where it does not apply (the node is then
   evaluated, if its inputs are all constant, or converted).
-- `register_constant_only("Gather", ...)`: op types only accepted when all
-  their inputs are constants (shape arithmetic the exporter left behind);
-  onnx's reference evaluator computes them at import time.
+- `register_constant_only("Range", constant_inputs=(0, 1, 2))`: op types
+  only accepted when all their inputs are constants (shape arithmetic the
+  exporter left behind); onnx's reference evaluator computes them at
+  import time. Their `constant_inputs` are the inputs they read (all of
+  them, but for optional ones absent from the op).
 
 A converter declares the inputs it needs constant (`constant_inputs`: a
 Conv's weights, a Reshape's shape, a reduction's axes, a QuantizeLinear's
@@ -47,7 +49,8 @@ class Converter:
 
 CONVERTERS: dict[str, Converter] = {}
 FOLDS: dict[str, Callable] = {}
-CONSTANT_ONLY: set[str] = set()
+# Op type -> the positions of its inputs (all needed constant).
+CONSTANT_ONLY: dict[str, frozenset] = {}
 # Op type -> its domain, for ops outside ONNX's default domain.
 DOMAINS: dict[str, str] = {}
 # Op type -> why it is not supported.
@@ -81,8 +84,10 @@ def register_fold(*op_types: str):
     return decorate
 
 
-def register_constant_only(*op_types: str) -> None:
-    CONSTANT_ONLY.update(op_types)
+def register_constant_only(*op_types: str, constant_inputs=()) -> None:
+    """`op_types` are only evaluated on constants; `constant_inputs`: the
+    positions of their inputs (every one of them needs a constant)."""
+    CONSTANT_ONLY.update(dict.fromkeys(op_types, frozenset(constant_inputs)))
 
 
 def register_unsupported(op_type: str, reason: str) -> None:
@@ -101,10 +106,10 @@ def supported_ops() -> frozenset:
 
 
 def constant_inputs(op_type: str) -> frozenset:
-    """The positions of the inputs `op_type` needs constant (none for an op
-    without a converter: a fold, or shape arithmetic on constants only)."""
+    """The positions of the inputs `op_type` needs constant (every input of
+    an op evaluated on constants only; none for a fold)."""
     converter = CONVERTERS.get(op_type)
-    return converter.constant_inputs if converter else frozenset()
+    return converter.constant_inputs if converter else CONSTANT_ONLY.get(op_type, frozenset())
 
 
 def constant_only_ops() -> frozenset:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
+from . import integer
 from .emitter import tensor_type
 from .graph import constant_node_value
 from .registry import register, register_fold
@@ -254,8 +255,8 @@ def slice_op(ctx, node, inputs, attrs):
 
 @register("Dropout", constant_inputs=(1, 2))
 def dropout(ctx, node, inputs, attrs):
-    if len(node.output) > 1 and node.output[1]:
-        raise UnsupportedModelError(f"Dropout node '{node.name}': the mask output")
+    """The identity at inference; its mask output, if asked for, all true
+    (a constant: nothing is dropped)."""
     # training_mode (opset 12+): true drops values at random, which an
     # inference compiler does not do; only a constant false is the
     # identity.
@@ -267,7 +268,10 @@ def dropout(ctx, node, inputs, attrs):
         if bool(np.asarray(training.array).reshape(-1)[0]):
             raise UnsupportedModelError(f"Dropout node '{node.name}': training_mode=true (random "
                                         "dropping) is not inference")
-    return ctx.act(node.input[0], node)  # inference: the identity
+    x = ctx.act(node.input[0], node)  # inference: the identity
+    if len(node.output) > 1 and node.output[1]:
+        return [x, Const(np.ones(x.shape, bool))]
+    return x
 
 
 @register("Cast")
@@ -277,9 +281,10 @@ def cast(ctx, node, inputs, attrs):
     integer toward zero (out of range: undefined in ONNX), to BOOL x != 0,
     between integers by two's complement wrapping or extension. FLOAT16
     values are held in f32: a Cast to FLOAT16 rounds to f16 (ties to even)
-    and back, exactly."""
+    and back, exactly; so are BFLOAT16 ones (`bfloat16_round`). DOUBLE is
+    f64 (`cast_double`)."""
     to = attrs.get("to")
-    x = ctx.act(node.input[0], node, integer=True)
+    x = ctx.act(node.input[0], node, integer=True, double=True)
     source = x.integer_type  # None: a float
     rank = len(x.shape)
     T = onnx.TensorProto
@@ -289,7 +294,12 @@ def cast(ctx, node, inputs, attrs):
                                        lambda a: (lines(a[0]), "%r"), node.name, out_elem=elem),
                    x.nhwc, integer_type=None if elem == "f32" else to)
 
-    if to in (T.FLOAT, T.FLOAT16):
+    if to in FOUR_BIT:
+        return cast_4bit(ctx, node, ctx.to_plain(x, node.name), to)
+    if T.DOUBLE in (source, to):
+        return cast_double(ctx, node, ctx.to_plain(x, node.name), to)
+
+    if to in (T.FLOAT, T.FLOAT16, T.BFLOAT16):
         if source is not None:
             # An integer input (images as UINT8, ids as INT64) converted
             # exactly as onnxruntime does: to the nearest float.
@@ -299,10 +309,13 @@ def cast(ctx, node, inputs, attrs):
             x = Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.physical, lambda a: (
                 [f"%h = arith.truncf {a[0]} : f32 to f16", "%r = arith.extf %h : f16 to f32"], "%r"),
                 node.name + ".f16"), x.nhwc)
+        if to == T.BFLOAT16:
+            x = bfloat16_round(ctx, x, node.name + ".bf16")
         return x
     if to not in INTEGER_INPUTS:
         raise UnsupportedModelError(f"Cast node '{node.name}': to {T.DataType.Name(to)} is not supported on "
-                                    "activations (FLOAT, FLOAT16, BOOL and the 8- to 64-bit integer types are)")
+                                    "activations (FLOAT, FLOAT16, BFLOAT16, DOUBLE, BOOL and the 4- to 64-bit "
+                                    "integer types are)")
     x = ctx.to_plain(x, node.name)
     elem = INTEGER_INPUTS[to]
     if source is None:
@@ -321,6 +334,103 @@ def cast(ctx, node, inputs, attrs):
         return map_elements(lambda a: [f"%r = arith.trunci {a} : {have} to {elem}"], elem)
     extend = "arith.extui" if source in UNSIGNED_INPUTS else "arith.extsi"
     return map_elements(lambda a: [f"%r = {extend} {a} : {have} to {elem}"], elem)
+
+
+def bfloat16_bits(x: str) -> list[str]:
+    """Body lines rounding the f32 `x` to BFLOAT16, to nearest, ties to
+    even (a NaN to the quiet NaN 0x7FC0), as onnxruntime does (and
+    onnx.helper.float32_to_bfloat16 by default; onnx's reference evaluator
+    truncates), on its bits: the result's 16 bits in the high half of the
+    i32 `%bf`. (Integer arithmetic, so denormals are rounded: arith.truncf
+    to bf16 flushes them to zero in quant-opt's CPU pipeline.)"""
+    return [f"%bits = arith.bitcast {x} : f32 to i32", "%c16 = arith.constant 16 : i32",
+            "%c1 = arith.constant 1 : i32", "%c7fff = arith.constant 32767 : i32",
+            "%low = arith.constant -65536 : i32", "%qnan = arith.constant 2143289344 : i32",
+            "%hi = arith.shrui %bits, %c16 : i32", "%lsb = arith.andi %hi, %c1 : i32",
+            "%bias = arith.addi %lsb, %c7fff : i32", "%sum = arith.addi %bits, %bias : i32",
+            "%rounded = arith.andi %sum, %low : i32", f"%nan = arith.cmpf uno, {x}, {x} : f32",
+            "%bf = arith.select %nan, %qnan, %rounded : i32"]
+
+
+def bfloat16_round(ctx, x: Act, name: str) -> Act:
+    """The float activation `x` rounded to BFLOAT16 values, held in f32
+    (exactly: a BFLOAT16 is the high half of an f32)."""
+    return Act(ctx.emitter.generic([(x.value, list(range(len(x.physical))))], x.physical, lambda a: (
+        bfloat16_bits(a[0]) + ["%r = arith.bitcast %bf : i32 to f32"], "%r"), name), x.nhwc)
+
+
+# INT4 / UINT4 -> their range (their values are held one per i8).
+FOUR_BIT = {onnx.TensorProto.INT4: (-8, 7), onnx.TensorProto.UINT4: (0, 15)}
+
+
+def cast_4bit(ctx, node, x: Act, to: int) -> Act:
+    """A Cast to INT4 / UINT4, as ONNX's reference casts: saturated to the
+    4-bit range, a float rounded to nearest, ties to even (NaN is
+    undefined); the values held in an i8."""
+    lo, hi = FOUR_BIT[to]
+    source, have = x.integer_type, x.value.elem
+    if source is None:
+        def body(a):
+            return [f"%lo = arith.constant {float(lo)} : f32", f"%hi = arith.constant {float(hi)} : f32",
+                    f"%m = arith.maximumf {a[0]}, %lo : f32", "%n = arith.minimumf %m, %hi : f32",
+                    "%e = math.roundeven %n : f32", "%r = arith.fptosi %e : f32 to i8"], "%r"
+    elif source in INTEGER_INPUTS and source != onnx.TensorProto.BOOL:
+        unsigned = source in UNSIGNED_INPUTS
+
+        def body(a):
+            lines = [f"%hi = arith.constant {hi} : {have}",
+                     f"%n = arith.{'minui' if unsigned else 'minsi'} {a[0]}, %hi : {have}"]
+            value = "%n"
+            if not unsigned:
+                lines += [f"%lo = arith.constant {lo} : {have}", f"%m = arith.maxsi %n, %lo : {have}"]
+                value = "%m"
+            if have != "i8":
+                lines.append(f"%r = arith.trunci {value} : {have} to i8")
+                value = "%r"
+            return lines, value
+    else:
+        raise UnsupportedModelError(f"Cast node '{node.name}': to {onnx.TensorProto.DataType.Name(to)} from "
+                                    f"{onnx.TensorProto.DataType.Name(source)} is not supported")
+    return Act(ctx.emitter.generic([(x.value, list(range(len(x.shape))))], x.shape, body, node.name,
+                                   out_elem="i8"), integer_type=to)
+
+
+def cast_double(ctx, node, x: Act, to: int) -> Act:
+    """A Cast from or to DOUBLE (f64) of the plain activation `x`: from
+    FLOAT (and FLOAT16, held in f32) exactly, from an integer to the
+    nearest double; to FLOAT or FLOAT16 rounded to nearest, ties to even
+    (to FLOAT16 in one rounding, f64 to f16), to an integer toward zero,
+    to BOOL x != 0."""
+    T = onnx.TensorProto
+    source = x.integer_type
+    if source == to:
+        return x
+    rank = len(x.shape)
+    have = x.value.elem
+    if to == T.DOUBLE:
+        if source is None:
+            line = lambda a: f"%r = arith.extf {a} : f32 to f64"  # noqa: E731
+        else:
+            convert = "arith.uitofp" if source in UNSIGNED_INPUTS else "arith.sitofp"
+            line = lambda a: f"%r = {convert} {a} : {have} to f64"  # noqa: E731
+        lines, elem = (lambda a: [line(a)]), "f64"
+    elif to == T.FLOAT:
+        lines, elem = (lambda a: [f"%r = arith.truncf {a} : f64 to f32"]), "f32"
+    elif to == T.FLOAT16:
+        lines, elem = (lambda a: [f"%h = arith.truncf {a} : f64 to f16", "%r = arith.extf %h : f16 to f32"]), "f32"
+    elif to == T.BOOL:
+        lines, elem = (lambda a: ["%zero = arith.constant 0.0 : f64", f"%r = arith.cmpf une, {a}, %zero : f64"]), "i1"
+    elif to in INTEGER_INPUTS:
+        convert = "arith.fptoui" if to in UNSIGNED_INPUTS else "arith.fptosi"
+        elem = INTEGER_INPUTS[to]
+        lines = lambda a: [f"%r = {convert} {a} : f64 to {elem}"]  # noqa: E731
+    else:
+        raise UnsupportedModelError(f"Cast node '{node.name}': to {T.DataType.Name(to)} is not supported on "
+                                    "activations (FLOAT, FLOAT16, BFLOAT16, DOUBLE, BOOL and the 4- to 64-bit "
+                                    "integer types are)")
+    kind = None if elem == "f32" else to
+    return Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.shape, lambda a: (lines(a[0]), "%r"),
+                                   node.name, out_elem=elem), integer_type=kind)
 
 
 @register("Transpose")
@@ -513,41 +623,96 @@ def gather_slice(ctx, node, x: Act, indices: np.ndarray, axis: int) -> Act:
 
 @register("Gather")
 def gather(ctx, node, inputs, attrs):
-    """An embedding lookup: rows (axis 0) of a constant table at integer
-    ids (a model's INT64 / INT32 input). Negative ids count from the end, as
-    in ONNX; ids out of range are clamped to the table (onnxruntime refuses
-    them; a read outside the table is no option). Or an activation at
-    constant indices (gather_slice)."""
-    table, ids = inputs[0], inputs[1]
-    if isinstance(table, Act) and not table.integer_type and isinstance(ids, Const):
-        return gather_slice(ctx, node, ctx.act(node.input[0], node), np.asarray(ids.array),
-                            int(attrs.get("axis", 0)))
-    if not isinstance(table, Const) or not isinstance(ids, Act) or not ids.integer_type:
-        raise UnsupportedModelError(f"Gather node '{node.name}': only rows of a constant table at "
-                                    "integer ids given as a model input (an embedding lookup)")
-    if attrs.get("axis", 0) % table.array.ndim != 0:
-        raise UnsupportedModelError(f"Gather node '{node.name}': only axis 0 (table rows)")
-    ids = ctx.act(node.input[1], node, integer=True)
-    rows = table.array.shape[0]
-    table_value = ctx.emitter.constant(table.array)
-    id_rank = len(ids.shape)
-    out = tuple(ids.shape) + tuple(table.array.shape[1:])
-    elem = ids.value.elem
+    """Gather along `axis`: an activation at constant indices that make a
+    slice (gather_slice: ViT's class token, the moves quant-opt quantizes
+    through), else `gather_elements` of a table (a constant or an
+    activation, float or integer) at indices (constant or an integer
+    activation; an embedding lookup)."""
+    data, indices = inputs[0], inputs[1]
+    axis = int(attrs.get("axis", 0))
+    if isinstance(data, Act) and not data.integer_type and isinstance(indices, Const) and \
+            is_slice(np.asarray(indices.array), data.shape, axis):
+        return gather_slice(ctx, node, ctx.act(node.input[0], node), np.asarray(indices.array), axis)
+    return gather_rows(ctx, node, data, indices, axis)
+
+
+def is_slice(indices: np.ndarray, shape, axis: int) -> bool:
+    """Whether constant `indices` along `axis` of a tensor of `shape` are a
+    slice: a scalar, or a 1-D list in steps of one sign within the axis."""
+    if not -len(shape) <= axis < len(shape) or indices.ndim > 1 or not indices.size:
+        return False
+    size, flat = shape[axis], indices.reshape(-1).astype(np.int64)
+    if flat.min() < -size or flat.max() >= size:
+        return False
+    steps = np.diff(flat % size)
+    return not len(steps) or bool(steps[0] >= 1 and np.all(steps == steps[0]))
+
+
+def gather_rows(ctx, node, data, indices, axis: int) -> Act:
+    """Gather of `data` (a constant or an activation, of any element type)
+    at `indices` (a constant or an integer activation) along `axis`, as a
+    linalg.generic over the result that reads data with tensor.extract.
+    Negative indices count from the end, as in ONNX; indices out of range
+    (an error in ONNX, which onnxruntime refuses) are clamped to the axis: a
+    read outside the data is no option."""
+    if isinstance(data, Const):
+        array = np.asarray(data.array)
+        if array.dtype.kind == "f":
+            table, kind = ctx.emitter.constant(array), None
+        elif array.dtype.kind in "biu" and (data.onnx_type or onnx.helper.np_dtype_to_tensor_dtype(
+                array.dtype)) in INTEGER_INPUTS:
+            kind = data.onnx_type or onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+            table = integer.integer_constant(ctx, array, INTEGER_INPUTS[kind])
+        else:
+            raise UnsupportedModelError(f"Gather node '{node.name}': a constant table of type {array.dtype}")
+        shape = array.shape
+    else:
+        a = ctx.to_plain(ctx.act(node.input[0], node, integer=True), node.name)
+        table, kind, shape = a.value, a.integer_type, a.shape
+    rank = len(shape)
+    if not -rank <= axis < rank:
+        raise UnsupportedModelError(f"Gather node '{node.name}': axis {axis} out of range for rank {rank}")
+    axis %= rank
+    if isinstance(indices, Const):
+        ids_array = np.asarray(indices.array)
+        if ids_array.dtype.kind not in "iu":
+            raise UnsupportedModelError(f"Gather node '{node.name}': indices of type {ids_array.dtype}")
+        ids = integer.integer_constant(ctx, ids_array.astype(np.int64), "i64")
+        id_shape = ids_array.shape
+    else:
+        if not indices.integer_type or indices.integer_type == onnx.TensorProto.BOOL:
+            raise UnsupportedModelError(f"Gather node '{node.name}': the indices must be INT32 or INT64, "
+                                        "not a float activation")
+        i = ctx.to_plain(ctx.act(node.input[1], node, integer=True), node.name)
+        ids, id_shape = i.value, i.shape
+    if 0 in id_shape or 0 in shape:
+        raise UnsupportedModelError(f"Gather node '{node.name}': zero-size tensors are not supported")
+    id_rank, size = len(id_shape), shape[axis]
+    if isinstance(indices, Const) and ids_array.size and (ids_array.min() < -size or ids_array.max() >= size):
+        raise UnsupportedModelError(f"Gather node '{node.name}': constant indices out of range for axis "
+                                    f"{axis} of size {size} (an error in ONNX)")
+    out = tuple(shape[:axis]) + tuple(id_shape) + tuple(shape[axis + 1:])
+    elem = ids.elem
+    out_elem = table.elem
 
     def body(a):
         lines = [f"%id = arith.index_cast {a[0]} : {elem} to index",
-                 "%zero = arith.constant 0 : index", f"%rows = arith.constant {rows} : index",
-                 f"%last = arith.constant {rows - 1} : index",
-                 "%wrapped = arith.addi %id, %rows : index",
+                 "%zero = arith.constant 0 : index", f"%size = arith.constant {size} : index",
+                 f"%last = arith.constant {size - 1} : index",
+                 "%wrapped = arith.addi %id, %size : index",
                  "%negative = arith.cmpi slt, %id, %zero : index",
                  "%from_end = arith.select %negative, %wrapped, %id : index",
-                 "%low = arith.maxsi %from_end, %zero : index", "%row = arith.minsi %low, %last : index"]
-        columns = []
-        for k in range(1, table.array.ndim):
-            lines.append(f"%c{k} = linalg.index {id_rank + k - 1} : index")
-            columns.append(f"%c{k}")
-        lines.append(f"%r = tensor.extract {table_value.ssa}[{', '.join(['%row'] + columns)}] : "
-                     f"{table_value.type}")
+                 "%low = arith.maxsi %from_end, %zero : index", "%at = arith.minsi %low, %last : index"]
+        coordinates = []
+        for d in range(rank):
+            if d == axis:
+                coordinates.append("%at")
+                continue
+            loop = d if d < axis else d - 1 + id_rank
+            lines.append(f"%c{d} = linalg.index {loop} : index")
+            coordinates.append(f"%c{d}")
+        lines.append(f"%r = tensor.extract {table.ssa}[{', '.join(coordinates)}] : {table.type}")
         return lines, "%r"
 
-    return Act(ctx.emitter.generic([(ids.value, list(range(id_rank)))], out, body, node.name))
+    return Act(ctx.emitter.generic([(ids, [axis + k for k in range(id_rank)])], out, body, node.name,
+                                   out_elem=out_elem), integer_type=kind)

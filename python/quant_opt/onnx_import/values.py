@@ -23,13 +23,16 @@ class UnsupportedModelError(ValueError):
 
 # The integer (and bool) types of activations and their MLIR (signless)
 # element types; a Cast to FLOAT converts them with arith.uitofp for the
-# unsigned ones (bool included), else sitofp.
-INTEGER_INPUTS = {onnx.TensorProto.UINT8: "i8", onnx.TensorProto.INT8: "i8",
+# unsigned ones (bool included), else sitofp. INT4 / UINT4 values are held
+# one per byte, as onnx unpacks them (ONNX computes nothing on them but
+# casts and moves).
+INTEGER_INPUTS = {onnx.TensorProto.UINT4: "i8", onnx.TensorProto.INT4: "i8",
+                  onnx.TensorProto.UINT8: "i8", onnx.TensorProto.INT8: "i8",
                   onnx.TensorProto.UINT16: "i16", onnx.TensorProto.INT16: "i16",
                   onnx.TensorProto.UINT32: "i32", onnx.TensorProto.INT32: "i32",
                   onnx.TensorProto.UINT64: "i64", onnx.TensorProto.INT64: "i64",
                   onnx.TensorProto.BOOL: "i1"}
-UNSIGNED_INPUTS = {onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32,
+UNSIGNED_INPUTS = {onnx.TensorProto.UINT4, onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.UINT32,
                    onnx.TensorProto.UINT64, onnx.TensorProto.BOOL}
 
 
