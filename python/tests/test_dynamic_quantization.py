@@ -193,3 +193,41 @@ def test_fused_matmul_bit_exact(tmp_path, granularity, signed, symmetric, weight
             assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (case, kind, trial)
             checked += got.size
     assert checked > 100
+
+
+ATTENTION = """
+func.func @main(%a: tensor<{b}x{m}x{k}xf32>, %c: tensor<{b}x{k}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32> {{
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{b}x{m}x{n}xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<{b}x{m}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32>
+  %y = linalg.batch_matmul ins(%a, %c : tensor<{b}x{m}x{k}xf32>, tensor<{b}x{k}x{n}xf32>) outs(%init : tensor<{b}x{m}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32>
+  return %y : tensor<{b}x{m}x{n}xf32>
+}}
+"""
+
+
+@needs_native
+@pytest.mark.parametrize("granularity,signed,symmetric",
+                         [("per_row", True, True), ("per_row", False, False), ("per_tensor", False, False)])
+def test_fused_activation_matmul_bit_exact(granularity, signed, symmetric):
+    """Attention's matmul of two activations, both quantized at run time
+    (per row of the left operand and per column of the right one, or per
+    tensor), fused to (a - z_a)(b - z_b) in i32 and c + f32(acc) (s_a s_b)."""
+    rng = np.random.default_rng(5)
+    options = (f"activation-dynamic={granularity} activation-signed={str(signed).lower()} "
+               f"activation-symmetric={str(symmetric).lower()}")
+    for case in range(3):
+        b, m, k, n = (int(v) for v in rng.integers(1, 12, 4))
+        quantized = native.opt(ATTENTION.format(b=b, m=m, k=k, n=n),
+                               f"qnn-insert-observers,qnn-quantize-pipeline{{{options}}}")
+        assert "linalg.batch_matmul" not in quantized and "qnn.dynamic_dequantize" not in quantized
+        program = native.compile(quantized)
+        a = (rng.standard_normal((b, m, k)) * 2 + 0.5).astype(np.float32)
+        c = (rng.standard_normal((b, k, n)) - 0.3).astype(np.float32)
+        got = program(a, c)[0]
+        per_row = granularity == "per_row"
+        qa, sa, za = ref.dynamic_quantize(a, (b, m, 1) if per_row else (1, 1, 1), 8, signed, symmetric)
+        qc, sc, zc = ref.dynamic_quantize(c, (b, 1, n) if per_row else (1, 1, 1), 8, signed, symmetric)
+        acc = np.matmul(qa - za, qc - zc)
+        want = (np.float32(0) + acc.astype(np.float32) * (sa * sc)).astype(np.float32)
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), case

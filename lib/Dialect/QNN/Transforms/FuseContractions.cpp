@@ -1074,8 +1074,169 @@ struct FuseDynamicContraction
   }
 };
 
+/// A matmul of two dynamically quantized activations (attention's Q·Kᵀ
+/// and P·V), dynamic_dequantize(a) ⊛ dynamic_dequantize(b), becomes an
+/// integer contraction of (a - z_a)·(b - z_b), the zero points read at run
+/// time, and the float epilogue c + f32(acc) · (s_a · s_b)
+/// (docs/Semantics.md, "Dynamically quantized contractions").
+struct FuseDynamicActivationContraction
+    : public OpInterfaceRewritePattern<linalg::LinalgOp> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+
+  /// An operand's run-time parameters: collapsed to the axes they keep,
+  /// with the map from the contraction's loops to them.
+  struct Parameters {
+    Value scale, zeroPoint;
+    AffineMap inLoops;
+  };
+
+  LogicalResult matchAndRewrite(linalg::LinalgOp contraction,
+                                PatternRewriter &rewriter) const override {
+    Operation *op = contraction;
+    if (!isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op))
+      return failure();
+    auto lhs = contraction.getDpsInputOperand(0)
+                   ->get()
+                   .getDefiningOp<DynamicDequantizeOp>();
+    auto rhs = contraction.getDpsInputOperand(1)
+                   ->get()
+                   .getDefiningOp<DynamicDequantizeOp>();
+    if (!lhs || !rhs)
+      return rewriter.notifyMatchFailure(op, "not two dynamic operands");
+    Value init = contraction.getDpsInitOperand(0)->get();
+    auto initType = cast<RankedTensorType>(init.getType());
+    Type i32 = rewriter.getI32Type(), f32 = rewriter.getF32Type();
+    if (initType.getElementType() != f32)
+      return rewriter.notifyMatchFailure(op, "result is not f32");
+
+    // |acc| <= K · max|a - z_a| · max|b - z_b| must stay below 2^31.
+    auto lhsType = cast<RankedTensorType>(lhs.getInput().getType());
+    int64_t reduction = lhsType.getShape().back();
+    if (ShapedType::isDynamic(reduction))
+      return rewriter.notifyMatchFailure(op, "dynamic reduction size");
+    auto span = [](DynamicDequantizeOp operand) {
+      unsigned bits =
+          operand.getInput().getType().getElementType().getIntOrFloatBitWidth();
+      return (int64_t(1) << bits) - 1; // max |q - z| over the storage range
+    };
+    if (reduction * span(lhs) * span(rhs) >= (int64_t(1) << 31))
+      return op->emitError()
+             << "the i32 accumulator could overflow: " << reduction << " * "
+             << span(lhs) << " * " << span(rhs) << " >= 2^31";
+
+    MLIRContext *ctx = getContext();
+    Location loc = op->getLoc();
+    rewriter.setInsertionPoint(op);
+    SmallVector<AffineMap> maps = contraction.getIndexingMapsArray();
+    auto getParameters = [&](DynamicDequantizeOp operand,
+                             AffineMap map) -> Parameters {
+      RankedTensorType scaleType = operand.getScale().getType();
+      SmallVector<SmallVector<int64_t, 2>> reassociation;
+      SmallVector<int64_t> kept =
+          getDynamicParameterAxes(scaleType.getShape(), reassociation);
+      SmallVector<AffineExpr> results;
+      SmallVector<int64_t> shape;
+      for (int64_t axis : kept) {
+        results.push_back(map.getResult(axis));
+        shape.push_back(scaleType.getDimSize(axis));
+      }
+      auto collapse = [&](Value value, Type element) -> Value {
+        return tensor::CollapseShapeOp::create(
+            rewriter, loc, RankedTensorType::get(shape, element), value,
+            reassociation);
+      };
+      return {collapse(operand.getScale(), f32),
+              collapse(operand.getZeroPoint(), i32),
+              AffineMap::get(map.getNumDims(), 0, results, ctx)};
+    };
+    Parameters a = getParameters(lhs, maps[0]), b = getParameters(rhs, maps[1]);
+    // Each parameter must vary along loops of the output only (it is
+    // applied after the sum).
+    AffineMap outputMap = maps.back();
+    auto inOutput = [&](AffineMap inLoops) -> FailureOr<AffineMap> {
+      SmallVector<AffineExpr> results;
+      for (AffineExpr expr : inLoops.getResults()) {
+        auto dim = dyn_cast<AffineDimExpr>(expr);
+        std::optional<unsigned> position =
+            dim ? outputMap.getResultPosition(dim) : std::nullopt;
+        if (!position)
+          return failure();
+        results.push_back(getAffineDimExpr(*position, ctx));
+      }
+      return AffineMap::get(outputMap.getNumResults(), 0, results, ctx);
+    };
+    FailureOr<AffineMap> aInOutput = inOutput(a.inLoops);
+    FailureOr<AffineMap> bInOutput = inOutput(b.inLoops);
+    if (failed(aInOutput) || failed(bInOutput))
+      return rewriter.notifyMatchFailure(
+          op, "a run-time parameter varies along the reduced axis");
+
+    // acc = Σ (a - z_a)·(b - z_b), exact in i32, from zero.
+    Value zero =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
+    Value emptyAccumulator = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, init), i32);
+    Value zeros = linalg::FillOp::create(rewriter, loc, zero, emptyAccumulator)
+                      .getResult(0);
+    bool lhsUnsigned = lhs.getIsUnsigned(), rhsUnsigned = rhs.getIsUnsigned();
+    Value accumulator =
+        linalg::GenericOp::create(
+            rewriter, loc, zeros.getType(),
+            ValueRange{lhs.getInput(), rhs.getInput(), a.zeroPoint,
+                       b.zeroPoint},
+            zeros,
+            ArrayRef<AffineMap>{maps[0], maps[1], a.inLoops, b.inLoops,
+                                maps.back()},
+            contraction.getIteratorTypesArray(),
+            [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+              Value x = arith::SubIOp::create(
+                  nested, nestedLoc,
+                  convertScalarToDtype(nested, nestedLoc, args[0], i32,
+                                       lhsUnsigned),
+                  args[2]);
+              Value y = arith::SubIOp::create(
+                  nested, nestedLoc,
+                  convertScalarToDtype(nested, nestedLoc, args[1], i32,
+                                       rhsUnsigned),
+                  args[3]);
+              Value product = arith::MulIOp::create(nested, nestedLoc, x, y);
+              linalg::YieldOp::create(
+                  nested, nestedLoc,
+                  arith::AddIOp::create(nested, nestedLoc, args[4], product)
+                      .getResult());
+            })
+            .getResult(0);
+
+    // y = c + f32(acc) · (s_a · s_b).
+    unsigned rank = initType.getRank();
+    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+    Value empty = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, init), f32);
+    auto epilogue = linalg::GenericOp::create(
+        rewriter, loc, initType,
+        ValueRange{accumulator, a.scale, b.scale, init}, ValueRange{empty},
+        ArrayRef<AffineMap>{identity, *aInOutput, *bInOutput, identity,
+                            identity},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+          Value multiplier =
+              arith::MulFOp::create(nested, nestedLoc, args[1], args[2]);
+          Value product = arith::MulFOp::create(
+              nested, nestedLoc,
+              arith::SIToFPOp::create(nested, nestedLoc, f32, args[0]),
+              multiplier);
+          linalg::YieldOp::create(
+              nested, nestedLoc,
+              arith::AddFOp::create(nested, nestedLoc, args[3], product)
+                  .getResult());
+        });
+    rewriter.replaceOp(op, epilogue.getResult(0));
+    return success();
+  }
+};
+
 void qnn::populateFuseContractionPatterns(RewritePatternSet &patterns) {
   patterns.add<FuseQuantizedContraction, FuseGroupedContraction,
-               FuseWeightOnlyContraction, FuseDynamicContraction>(
-      patterns.getContext());
+               FuseWeightOnlyContraction, FuseDynamicContraction,
+               FuseDynamicActivationContraction>(patterns.getContext());
 }

@@ -571,9 +571,11 @@ struct QNNInsertQDQPass
   }
 
   /// Dynamic layers: the activation input of each contraction with
-  /// quantized constant weights becomes dynamic_dequantize(dynamic_quantize
-  /// (x)), its parameters per tensor or per row (docs/Semantics.md,
-  /// "Dynamic quantization"); fusion turns it into an integer contraction.
+  /// quantized constant weights, and both inputs of a matmul of two
+  /// activations (attention's Q·Kᵀ and P·V), become dynamic_dequantize(
+  /// dynamic_quantize(x)), their parameters per tensor or per row
+  /// (docs/Semantics.md, "Dynamic quantization"); fusion turns them into
+  /// integer contractions.
   LogicalResult quantizeDynamicInputs(ModuleOp module) {
     SmallVector<Operation *> contractions;
     module.walk([&](Operation *op) {
@@ -584,73 +586,100 @@ struct QNNInsertQDQPass
       LayerConfig config = getConfig(op, "");
       ActivationConfig activations = config.activations;
       WeightOperand layout = *getWeightOperand(op);
-      if (config.skip || activations.dynamic == DynamicGranularity::Static ||
-          !op->getOperand(layout.operandIndex).getDefiningOp<DequantizeOp>())
+      if (config.skip || activations.dynamic == DynamicGranularity::Static)
         continue;
+      SmallVector<unsigned> inputs;
+      Value weights = op->getOperand(layout.operandIndex);
       unsigned activationIndex = layout.operandIndex == 0 ? 1 : 0;
-      OpOperand &operand = op->getOpOperand(activationIndex);
-      auto tensorType = cast<RankedTensorType>(operand.get().getType());
-      if (!tensorType.getElementType().isF32()) {
-        op->emitRemark() << "dynamic quantization needs f32 activations, got "
-                         << tensorType.getElementType()
-                         << ": the activation stays float";
+      if (weights.getDefiningOp<DequantizeOp>())
+        inputs.push_back(activationIndex);
+      else if (isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) &&
+               !matchPattern(weights, m_Constant()))
+        inputs = {0, 1};
+      if (inputs.empty())
         continue;
-      }
       const StorageSpec &storage = activations.storage;
       if (storage.symmetric && !storage.isSigned)
         return op->emitError()
                << "symmetric dynamic quantization needs signed activations "
                   "(set \"signed\": true or \"symmetric\": false)";
-      if (activations.dynamic == DynamicGranularity::PerRow &&
-          !reducesLastAxisOnly(op, activationIndex)) {
-        op->emitRemark() << "per-row dynamic quantization needs a "
-                            "contraction that reduces its input's last axis "
-                            "only; '"
-                         << op->getName() << "' is quantized per tensor";
-        activations.dynamic = DynamicGranularity::PerTensor;
+      bool anyFloat = llvm::all_of(inputs, [&](unsigned index) {
+        return getElementTypeOrSelf(op->getOperand(index).getType()).isF32();
+      });
+      if (!anyFloat) {
+        op->emitRemark() << "dynamic quantization needs f32 activations: the "
+                            "inputs of '"
+                         << op->getName() << "' stay float";
+        continue;
       }
-      SmallVector<int64_t> parameterShape(tensorType.getRank(), 1);
-      if (activations.dynamic == DynamicGranularity::PerRow)
-        for (int64_t axis = 0; axis + 1 < tensorType.getRank(); ++axis)
-          parameterShape[axis] = tensorType.getDimSize(axis);
+      DynamicGranularity granularity = activations.dynamic;
+      for (unsigned index : inputs)
+        if (granularity == DynamicGranularity::PerRow &&
+            !getSingleReducedAxis(op, index)) {
+          op->emitRemark() << "per-row dynamic quantization needs a "
+                              "contraction that reduces one axis of its "
+                              "input; '"
+                           << op->getName() << "' is quantized per tensor";
+          granularity = DynamicGranularity::PerTensor;
+        }
       OpBuilder builder(op);
-      Location loc = operand.get().getLoc();
-      Type f32 = builder.getF32Type(), i32 = builder.getI32Type();
-      auto storedType = tensorType.clone(builder.getIntegerType(storage.bits));
-      auto scaleType = RankedTensorType::get(parameterShape, f32);
-      auto zeroPointType = RankedTensorType::get(parameterShape, i32);
-      auto quantize = DynamicQuantizeOp::create(
-          builder, loc, storedType, scaleType, zeroPointType, operand.get(),
-          !storage.isSigned, storage.symmetric);
-      operand.set(DynamicDequantizeOp::create(
-          builder, loc, tensorType, quantize.getResult(), quantize.getScale(),
-          quantize.getZeroPoint(), !storage.isSigned));
+      for (unsigned index : inputs) {
+        OpOperand &operand = op->getOpOperand(index);
+        auto tensorType = cast<RankedTensorType>(operand.get().getType());
+        // One parameter for all the indices of the reduced axis (per row:
+        // each row of the left operand, each column of the right one), or
+        // one for the whole tensor.
+        SmallVector<int64_t> parameterShape(tensorType.getRank(), 1);
+        if (granularity == DynamicGranularity::PerRow) {
+          parameterShape.assign(tensorType.getShape().begin(),
+                                tensorType.getShape().end());
+          parameterShape[*getSingleReducedAxis(op, index)] = 1;
+        }
+        Location loc = operand.get().getLoc();
+        Type f32 = builder.getF32Type(), i32 = builder.getI32Type();
+        auto storedType =
+            tensorType.clone(builder.getIntegerType(storage.bits));
+        auto quantize = DynamicQuantizeOp::create(
+            builder, loc, storedType,
+            RankedTensorType::get(parameterShape, f32),
+            RankedTensorType::get(parameterShape, i32), operand.get(),
+            !storage.isSigned, storage.symmetric);
+        operand.set(DynamicDequantizeOp::create(
+            builder, loc, tensorType, quantize.getResult(), quantize.getScale(),
+            quantize.getZeroPoint(), !storage.isSigned));
+      }
       ActivationConfig recorded = activations;
+      recorded.dynamic = granularity;
       dynamicInputs.emplace_back(getLayerName(op), recorded);
     }
     return success();
   }
 
-  /// Whether contraction `op` reduces operand `index` over its last axis
-  /// and nothing else (a matmul's rows), so that one parameter per row
-  /// can be applied after the sum.
-  static bool reducesLastAxisOnly(Operation *op, unsigned index) {
+  /// The axis of operand `index` of contraction `op` that it reduces, when
+  /// it reduces exactly one and reads every axis by a loop dimension (a
+  /// matmul's rows of its left operand and columns of its right one), so
+  /// that one parameter per index of the other axes can be applied after
+  /// the sum.
+  static std::optional<int64_t> getSingleReducedAxis(Operation *op,
+                                                     unsigned index) {
     auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
     if (!linalgOp)
-      return false;
+      return std::nullopt;
     AffineMap map = linalgOp.getIndexingMapsArray()[index];
     SmallVector<utils::IteratorType> iterators =
         linalgOp.getIteratorTypesArray();
+    std::optional<int64_t> reduced;
     for (auto [axis, expr] : llvm::enumerate(map.getResults())) {
       auto dim = dyn_cast<AffineDimExpr>(expr);
       if (!dim)
-        return false;
-      bool reduced =
-          iterators[dim.getPosition()] == utils::IteratorType::reduction;
-      if (reduced != (axis + 1 == map.getNumResults()))
-        return false;
+        return std::nullopt;
+      if (iterators[dim.getPosition()] != utils::IteratorType::reduction)
+        continue;
+      if (reduced)
+        return std::nullopt;
+      reduced = axis;
     }
-    return true;
+    return reduced;
   }
 
   /// How far each output channel's weight range must reach so that the

@@ -47,7 +47,7 @@ func.func @per_row(%x: tensor<2x4xf32>, %c: tensor<2x3xf32>) -> tensor<2x3xf32> 
 // Per-row parameters of a convolution's input vary along its reduced axes
 // (the window): qnn-insert-qdq falls back to per tensor with a remark, and
 // fusion reads the one scale everywhere.
-// CONV: remark: per-row dynamic quantization needs a contraction that reduces its input's last axis only; 'linalg.conv_2d_nhwc_hwcf' is quantized per tensor
+// CONV: remark: per-row dynamic quantization needs a contraction that reduces one axis of its input; 'linalg.conv_2d_nhwc_hwcf' is quantized per tensor
 // CONV-LABEL: func @conv
 // CONV: qnn.dynamic_quantize %{{.*}} symmetric : tensor<1x4x4x2xf32> -> tensor<1x4x4x2xi8>, tensor<1x1x1x1xf32>, tensor<1x1x1x1xi32>
 // CONV: tensor.collapse_shape %{{.*}} [] : tensor<1x1x1x1xf32> into tensor<f32>
@@ -59,4 +59,46 @@ func.func @conv(%x: tensor<1x4x4x2xf32>) -> tensor<1x3x3x2xf32> {
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x3x3x2xf32>) -> tensor<1x3x3x2xf32>
   %y = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>} ins(%x, %w : tensor<1x4x4x2xf32>, tensor<2x2x2x2xf32>) outs(%f : tensor<1x3x3x2xf32>) -> tensor<1x3x3x2xf32>
   return %y : tensor<1x3x3x2xf32>
+}
+
+// -----
+
+// Two dynamic activations (attention): the zero points are read at run time
+// inside the sum, each scale along the output axis it keeps.
+// CHECK-LABEL: func @attention
+// CHECK-SAME: (%[[A:.*]]: tensor<2x3x4xf32>, %[[B:.*]]: tensor<2x4x5xf32>)
+// CHECK: %[[QA:.*]], %[[SA:.*]], %[[ZA:.*]] = qnn.dynamic_quantize %[[A]] symmetric
+// CHECK: %[[QB:.*]], %[[SB:.*]], %[[ZB:.*]] = qnn.dynamic_quantize %[[B]] symmetric
+// CHECK-DAG: %[[CSA:.*]] = tensor.collapse_shape %[[SA]] {{\[\[}}0], [1, 2]] : tensor<2x3x1xf32> into tensor<2x3xf32>
+// CHECK-DAG: %[[CZA:.*]] = tensor.collapse_shape %[[ZA]] {{\[\[}}0], [1, 2]] : tensor<2x3x1xi32> into tensor<2x3xi32>
+// CHECK-DAG: %[[CSB:.*]] = tensor.collapse_shape %[[SB]] {{\[\[}}0], [1, 2]] : tensor<2x1x5xf32> into tensor<2x5xf32>
+// CHECK-DAG: %[[CZB:.*]] = tensor.collapse_shape %[[ZB]] {{\[\[}}0], [1, 2]] : tensor<2x1x5xi32> into tensor<2x5xi32>
+// CHECK: %[[ACC:.*]] = linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK-SAME: ins(%[[QA]], %[[QB]], %[[CZA]], %[[CZB]] : tensor<2x3x4xi8>, tensor<2x4x5xi8>, tensor<2x3xi32>, tensor<2x5xi32>)
+// CHECK: ^bb0(%[[VA:.*]]: i8, %[[VB:.*]]: i8, %[[VZA:.*]]: i32, %[[VZB:.*]]: i32, %[[OUT:.*]]: i32):
+// CHECK: %[[EA:.*]] = arith.extsi %[[VA]] : i8 to i32
+// CHECK: %[[DA:.*]] = arith.subi %[[EA]], %[[VZA]] : i32
+// CHECK: %[[EB:.*]] = arith.extsi %[[VB]] : i8 to i32
+// CHECK: %[[DB:.*]] = arith.subi %[[EB]], %[[VZB]] : i32
+// CHECK: %[[P:.*]] = arith.muli %[[DA]], %[[DB]] : i32
+// CHECK: arith.addi %[[OUT]], %[[P]] : i32
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[ACC]], %[[CSA]], %[[CSB]], %{{.*}} : tensor<2x3x5xi32>, tensor<2x3xf32>, tensor<2x5xf32>, tensor<2x3x5xf32>)
+// CHECK: ^bb0(%[[X:.*]]: i32, %[[S1:.*]]: f32, %[[S2:.*]]: f32, %[[C:.*]]: f32, %{{.*}}: f32):
+// CHECK: %[[M:.*]] = arith.mulf %[[S1]], %[[S2]] : f32
+// CHECK: %[[F:.*]] = arith.sitofp %[[X]] : i32 to f32
+// CHECK: %[[PR:.*]] = arith.mulf %[[F]], %[[M]] : f32
+// CHECK: arith.addf %[[C]], %[[PR]] : f32
+// CHECK-NOT: linalg.batch_matmul
+func.func @attention(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x3x5xf32> {
+  %qa, %sa, %za = qnn.dynamic_quantize %a symmetric : tensor<2x3x4xf32> -> tensor<2x3x4xi8>, tensor<2x3x1xf32>, tensor<2x3x1xi32>
+  %da = qnn.dynamic_dequantize %qa, %sa, %za : tensor<2x3x4xi8>, tensor<2x3x1xf32>, tensor<2x3x1xi32> -> tensor<2x3x4xf32>
+  %qb, %sb, %zb = qnn.dynamic_quantize %b symmetric : tensor<2x4x5xf32> -> tensor<2x4x5xi8>, tensor<2x1x5xf32>, tensor<2x1x5xi32>
+  %db = qnn.dynamic_dequantize %qb, %sb, %zb : tensor<2x4x5xi8>, tensor<2x1x5xf32>, tensor<2x1x5xi32> -> tensor<2x4x5xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x3x5xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+  %y = linalg.batch_matmul ins(%da, %db : tensor<2x3x4xf32>, tensor<2x4x5xf32>) outs(%init : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
+  return %y : tensor<2x3x5xf32>
 }
