@@ -262,6 +262,32 @@ def check_dynamic_matmul(name: str, out_id: str, x: np.ndarray, y: np.ndarray, c
             "mismatches": int(np.count_nonzero(ref.to_bits(want) != ref.to_bits(got)))}
 
 
+def check_dynamic_activation_matmul(name: str, out_id: str, a: np.ndarray, b: np.ndarray, y: np.ndarray,
+                                    calls: int, config: dict) -> dict:
+    """A batch matmul of two dynamically quantized activations (docs/Semantics.md,
+    "Dynamically quantized contractions"): from the program's own float
+    inputs `a` (batch, M, K) and `b` (batch, K, N), `calls` program calls
+    stacked along axis 0, both quantized at run time (per row of `a` and per
+    column of `b`, or per call), the exact integer sum and 0 + f32(acc) ·
+    (s_a · s_b), against the program's float output `y`."""
+    per_row = config["granularity"] == "per_row"
+    bits, signed, symmetric = config["bits"], config["signed"], config["symmetric"]
+    want = np.empty((a.shape[0], a.shape[1], b.shape[2]), np.float32)
+    for chunk in np.split(np.arange(a.shape[0]), 1 if per_row else calls):
+        qa, sa, za = ref.dynamic_quantize(a[chunk], (len(chunk), a.shape[1], 1) if per_row else (1, 1, 1),
+                                          bits, signed, symmetric)
+        qb, sb, zb = ref.dynamic_quantize(b[chunk], (len(chunk), 1, b.shape[2]) if per_row else (1, 1, 1),
+                                          bits, signed, symmetric)
+        acc = np.matmul(qa - za, qb - zb)
+        want[chunk] = ref.dynamic_contraction_epilogue(acc, np.broadcast_to(sa * sb, acc.shape), 1.0)
+    got = y.reshape(want.shape).astype(np.float32) if y.size == want.size else y
+    if want.shape != got.shape:
+        return {"layer": name, "output": out_id, "elements": int(got.size), "mismatches": int(got.size),
+                "note": f"reference shape {want.shape}, program shape {got.shape}"}
+    return {"layer": name, "output": out_id, "elements": int(want.size),
+            "mismatches": int(np.count_nonzero(ref.to_bits(want) != ref.to_bits(got)))}
+
+
 def check_layers(details: dict, parameters: dict, segments: dict,
                  activations: dict[str, np.ndarray], calls: dict[str, tuple[np.ndarray, int]] | None = None) -> dict:
     """Checks each fused contraction; `segments` maps an exposed id to the
@@ -325,6 +351,15 @@ def check_layers(details: dict, parameters: dict, segments: dict,
         want = contraction_reference(spec, x_stored, x_type, w_stored, w_type, y_type,
                                      _bounds(segments[out_id], details["clamps"]))
         checked.append(_compare(name, out_id, want, y_stored))
+    for name, matmul in details.get("activation_matmuls", {}).items():
+        if name not in dynamic:
+            continue  # Static ones stay float: no integer code to check.
+        ids = matmul["inputs"] + [name]
+        if calls is None or any(i not in calls for i in ids):
+            unchecked.append({"layer": name, "reason": "its inputs or output are not exposed activations"})
+            continue
+        (a, count), (b, _), (y, _) = (calls[i] for i in ids)
+        checked.append(check_dynamic_activation_matmul(name, name, a, b, y, count, dynamic[name]))
     for name, add in details.get("adds", {}).items():
         out_id = owner.get(name)
         ins = add["inputs"]

@@ -171,4 +171,5 @@ def matmul(ctx, node, inputs, attrs):
     y = Act(ctx.emitter.op(f"linalg.batch_matmul ins({a3.ssa}, {b3.ssa} : {tensor_type(a3.shape)}, "
                            f"{tensor_type(b3.shape)}) outs({init.ssa} : {tensor_type((batch, m, n))}) -> "
                            f"{tensor_type((batch, m, n))}", (batch, m, n), node.name))
+    ctx.activation_matmuls[node.name] = {"inputs": [a3.value.reference, b3.value.reference]}
     return reshape(ctx, y, tuple(lead) + (m, n), node.name + ".reshape")

@@ -51,6 +51,7 @@ class Importer:
         self.contractions: dict[str, dict] = {}
         self.clamps: dict[str, tuple] = {}
         self.adds: dict[str, dict] = {}
+        self.activation_matmuls: dict[str, dict] = {}
         self.average_pools: dict[str, dict] = {}
         # UINT8 / INT8 inputs a QLinear op reads, reinterpreted as quantized
         # values (quant.scast), by input name.
@@ -321,7 +322,9 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
     If `details` is given, it receives what an independent reference needs:
     "contractions" (by node name: kind, the location name of the input,
     weight and bias as emitted, strides, dilations), "adds" (Adds of two
-    activations: their inputs' location names), "average_pools" (input,
+    activations: their inputs' location names), "activation_matmuls"
+    (MatMuls of two activations, as batch matmuls: their inputs' location
+    names), "average_pools" (input,
     kernel, strides, dilations, the f32 factor) and "clamps" (by Relu / Clip node name:
     the float bounds)."""
     if not model.HasField("graph"):
@@ -341,4 +344,5 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
         details["clamps"] = importer.clamps
         details["adds"] = importer.adds
         details["average_pools"] = importer.average_pools
+        details["activation_matmuls"] = importer.activation_matmuls
     return text
