@@ -44,8 +44,15 @@ RECIPES = [
     ("W4A8 per-tensor", "weight-bits=4 weight-granularity=per_tensor"),
     ("W8A16", "activation-bits=16 activation-signed=true activation-symmetric=true"),
     ("W3A8 per-channel", "weight-bits=3"),
+    # Dynamic quantization (docs/Quantization.md): activation scales chosen
+    # at run time; ONNX Runtime's quantize_dynamic is their peer.
+    ("W8A8 dynamic per-token (i8 symmetric)",
+     "activation-dynamic=per_row activation-signed=true activation-symmetric=true"),
+    ("W8A8 dynamic per-tensor (u8, as DynamicQuantizeLinear)", "activation-dynamic=per_tensor"),
 ]
 SHORT_RECIPES = [RECIPES[0], RECIPES[1], RECIPES[8], RECIPES[10]]
+# --recipe-set transformer: static and dynamic W8A8 and W8A16.
+TRANSFORMER_RECIPES = [RECIPES[0], RECIPES[12], RECIPES[13], RECIPES[10]]
 # Recipes on a rewritten float model (name, options, quant-opt passes run on
 # the float model first): each its own evaluation, its drop against the
 # original float model's top-1.
@@ -80,6 +87,7 @@ def qat_name(bits: int, epochs: int) -> str:
 
 
 PEER = "onnxruntime quantize_static, W8A8 per-channel (peer)"
+PEER_DYNAMIC = "onnxruntime quantize_dynamic, W8A8 per-channel (peer)"
 # The automatic mixed-precision row: quant-mixed's search (on the data set's
 # validation split) for this top-1 budget, its recipe evaluated like the rest.
 MIXED_BUDGET = 0.5
@@ -87,24 +95,29 @@ MIXED = f"mixed precision for a {MIXED_BUDGET}-point budget (quant-mixed)"
 
 
 def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: int, work: Path,
-                     task: str = "classification") -> dict:
+                     task: str = "classification", dynamic: bool = False) -> dict:
     """The peer measured in the same run: ONNX Runtime's own post-training
     quantizer (QDQ format, per-channel symmetric i8 weights, u8 activations,
     min/max calibration on the same calibration samples), run by ONNX
     Runtime's CPU kernels on the same evaluation samples, compared with the
-    same float program as quant-opt's rows."""
+    same float program as quant-opt's rows. `dynamic`: its quantize_dynamic
+    instead (per-channel i8 weights, u8 activations quantized per tensor at
+    run time by DynamicQuantizeLinear; no calibration)."""
     import numpy as np
     import onnxruntime
-    from .ort_quantize import quantize_with_onnxruntime
+    from .ort_quantize import quantize_dynamic_with_onnxruntime, quantize_with_onnxruntime
 
     session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
-    quantized = work / "peer_int8.onnx"
-    quantize_with_onnxruntime(model_path, x_cal, quantized, batch, work)
+    quantized = work / ("peer_dynamic.onnx" if dynamic else "peer_int8.onnx")
+    if dynamic:
+        quantize_dynamic_with_onnxruntime(model_path, quantized, work)
+    else:
+        quantize_with_onnxruntime(model_path, x_cal, quantized, batch, work)
     peer = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
     out = np.concatenate([peer.run(None, {input_name: x_eval[i:i + batch]})[0]
                           for i in range(0, len(x_eval), batch)])
-    row = {"recipe_name": PEER, "output": compare(float_out, out)}
+    row = {"recipe_name": PEER_DYNAMIC if dynamic else PEER, "output": compare(float_out, out)}
     if task == "classification":
         row["top1_agreement"] = float(np.mean(float_out.argmax(1) == out.argmax(1)))
     if y_eval is not None and task == "classification":
@@ -258,6 +271,12 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
                     print(f"{name}: {PEER}", file=sys.stderr)
                 rows.append(onnxruntime_peer(path, evaluation.x_cal, evaluation.x_eval, evaluation.y_eval,
                                              evaluation.float_out, evaluation.batch, Path(tmp), task))
+                if any("activation-dynamic" in options for _, options in recipes):
+                    if verbose:
+                        print(f"{name}: {PEER_DYNAMIC}", file=sys.stderr)
+                    rows.append(onnxruntime_peer(path, evaluation.x_cal, evaluation.x_eval, evaluation.y_eval,
+                                                 evaluation.float_out, evaluation.batch, Path(tmp), task,
+                                                 dynamic=True))
         results.append({"name": name, "model": str(path.relative_to(ROOT)),
                         "data": Path(data).name if calibration else data,
                         "samples": len(evaluation.x_eval), "float_top1": evaluation_float_top1(rows),
@@ -320,6 +339,8 @@ def answers(results: list[dict]) -> list[str]:
         ("W4A8 per-channel: nearest -> GPTQ -> bias correction",
          lambda r: pair(r, "W4A8 per-channel", "W4A8 per-channel + GPTQ", "W4A8 per-channel + bias correction")),
         ("W8A8: quant-opt -> ONNX Runtime quantize_static (peer)", lambda r: pair(r, RECIPES[0][0], PEER)),
+        ("W8A8 dynamic: quant-opt per-token -> per-tensor -> ONNX Runtime quantize_dynamic (peer)",
+         lambda r: pair(r, RECIPES[12][0], RECIPES[13][0], PEER_DYNAMIC)),
     ]
     lines = ["## What the measurements answer", "",
              "Top-1 drop in points against each model's float top-1, taken from the tables below "
@@ -448,10 +469,11 @@ def main(argv=None) -> int:
     parser.add_argument("--pretrained", action="store_true",
                         help="also the pretrained models models/pretrained.py prepared")
     parser.add_argument("--batch", type=int, default=100, help="samples per call (default: 100)")
-    parser.add_argument("--recipe-set", choices=("full", "short", "codebook"), default=None,
+    parser.add_argument("--recipe-set", choices=("full", "short", "codebook", "transformer"), default=None,
                         help="the recipes: all of them, or W8A8 per-channel, per-tensor, W4A8 and "
                              "W8A16, or (codebook) W8A8 and uniform against k-means codebook weights "
-                             "at 4 and 3 bits (default: full, short with --short)")
+                             "at 4 and 3 bits, or (transformer) static W8A8, dynamic per-token and "
+                             "per-tensor W8A8 and W8A16 (default: full, short with --short)")
     parser.add_argument("--no-peer", action="store_true",
                         help="leave out the onnxruntime quantize_static row")
     parser.add_argument("--no-mixed", action="store_true",
@@ -488,7 +510,8 @@ def _run(args, argv) -> int:
     models = bundled_models(args.pretrained)
     names = args.models.split(",") if args.models else (["digits-cnn"] if args.short else list(models))
     recipe_set = args.recipe_set or ("short" if args.short else "full")
-    recipes = {"short": SHORT_RECIPES, "codebook": CODEBOOK_RECIPES}.get(recipe_set, RECIPES)
+    recipes = {"short": SHORT_RECIPES, "codebook": CODEBOOK_RECIPES,
+               "transformer": TRANSFORMER_RECIPES}.get(recipe_set, RECIPES)
     rewrite = {"full": REWRITE_RECIPES, "codebook": CODEBOOK_REWRITE_RECIPES}.get(recipe_set, ())
     started = time.time()
     results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet, args.pretrained,
