@@ -92,16 +92,41 @@ def _einsum(subscripts: str, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray
     return np.einsum(subscripts, a, b)
 
 
+def _reduction(layer: Layer, x: np.ndarray, w: np.ndarray) -> int:
+    """How many products each output element of forward() sums."""
+    if layer.kind in ("matmul", "batch_matmul"):
+        return x.shape[-1]
+    if layer.kind == "nchw":
+        return w.shape[1] * w.shape[2] * w.shape[3]
+    if layer.kind == "nhwc":
+        return w.shape[0] * w.shape[1] * w.shape[2]
+    return w.shape[0] * w.shape[1]
+
+
 def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
     """The contraction in `dtype` (float64 for the float model, int64 for the
-    integer reference), before bias and activation."""
+    integer reference), before bias and activation. Integers go through
+    float64 and BLAS where every output's sum, and so each partial sum, is
+    exact in float64 (its bound below 2**53): the same integers, without
+    numpy's slow integer loops."""
     x = x.astype(dtype)
     w = w.astype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        bound = int(np.abs(x).max(initial=0)) * int(np.abs(w).max(initial=0)) * _reduction(layer, x, w)
+        if bound < 2**53:
+            exact = _forward(layer, x.astype(np.float64), w.astype(np.float64),
+                             lambda subscripts, a, b, k: np.einsum(subscripts, a, b, optimize=True))
+            return exact.astype(dtype)
+    return _forward(layer, x, w, _einsum)
+
+
+def _forward(layer: Layer, x: np.ndarray, w: np.ndarray, einsum) -> np.ndarray:
+    dtype = x.dtype
     s = layer.strides
     if layer.kind == "matmul":
         return x @ w
     if layer.kind == "batch_matmul":
-        return _einsum("bmk,bkn->bmn", x, w, x.shape[2])
+        return einsum("bmk,bkn->bmn", x, w, x.shape[2])
     if layer.kind == "nhwc":  # x [N,H,W,C], w [KH,KW,C,F]
         kh, kw = w.shape[:2]
         oh, ow = _conv_out(x.shape[1], kh, s), _conv_out(x.shape[2], kw, s)
@@ -109,7 +134,7 @@ def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
         for i in range(kh):
             for j in range(kw):
                 patch = x[:, i : i + s * oh : s, j : j + s * ow : s, :]
-                out += _einsum("nhwc,cf->nhwf", patch, w[i, j], w.shape[2])
+                out += einsum("nhwc,cf->nhwf", patch, w[i, j], w.shape[2])
         return out
     if layer.kind == "nchw":  # x [N,C,H,W], w [F,C,KH,KW]
         kh, kw = w.shape[2:]
@@ -118,7 +143,7 @@ def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
         for i in range(kh):
             for j in range(kw):
                 patch = x[:, :, i : i + s * oh : s, j : j + s * ow : s]
-                out += _einsum("nchw,fc->nfhw", patch, w[:, :, i, j], w.shape[1])
+                out += einsum("nchw,fc->nfhw", patch, w[:, :, i, j], w.shape[1])
         return out
     # depthwise: x [N,H,W,C], w [KH,KW,C]
     kh, kw = w.shape[:2]
