@@ -253,8 +253,10 @@ def make_tools(workdir: Path, verbose: bool = True):
 
 def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
     reference = np.asarray(reference, dtype=np.float64)
-    signal = float(np.sum(reference ** 2))
-    noise = float(np.sum((reference - approx) ** 2))
+    return _sqnr_db(float(np.sum(reference ** 2)), float(np.sum((reference - approx) ** 2)))
+
+
+def _sqnr_db(signal: float, noise: float) -> float:
     if noise == 0.0:
         return math.inf
     if signal == 0.0:
@@ -275,12 +277,20 @@ def compare(reference: np.ndarray, approx: np.ndarray) -> dict:
     reference = np.asarray(reference, dtype=np.float64)
     approx = np.asarray(approx, dtype=np.float64)
     diff = approx - reference
-    rows = reference.reshape(len(reference), -1) if reference.ndim else reference
-    approx_rows = approx.reshape(len(approx), -1) if approx.ndim else approx
-    norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(approx_rows, axis=1) if reference.ndim else None
+    # Each square once: the same numbers as sqnr_db's, mean's and
+    # np.linalg.norm's own (x ** 2 is x * x, and (r - a) ** 2 is (a - r) ** 2).
+    squared_error = diff * diff
+    reference_squared = reference * reference
+    if reference.ndim:
+        rows = reference.reshape(len(reference), -1)
+        approx_rows = approx.reshape(len(approx), -1)
+        # np.linalg.norm(rows, axis=1) is the square root of this sum.
+        norms = (np.sqrt(np.add.reduce(reference_squared.reshape(rows.shape), axis=1))
+                 * np.sqrt(np.add.reduce(approx_rows * approx_rows, axis=1)))
     sample_cosine = (float(np.mean(np.sum(rows * approx_rows, axis=1) / np.where(norms > 0, norms, 1.0)))
                      if reference.ndim and len(reference) else cosine(reference, approx))
-    return {"mse": float(np.mean(diff ** 2)), "sqnr_db": sqnr_db(reference, approx),
+    return {"mse": float(np.mean(squared_error)),
+            "sqnr_db": _sqnr_db(float(np.sum(reference_squared)), float(np.sum(squared_error))),
             "max_abs_error": float(np.max(np.abs(diff))) if diff.size else 0.0,
             "cosine": cosine(reference, approx), "sample_cosine": sample_cosine}
 
