@@ -94,16 +94,45 @@ def check_fits(name: str, dims: list, data: np.ndarray, what: str) -> None:
 # --- running the tools --------------------------------------------------
 
 
-# Programs that run on fewer samples than this (calibration, the per-layer
-# runs) are compiled at LLVM -O0: half the compile time, and too short a run
-# for LLVM's optimizations to pay back; the vectorization is MLIR's and LLVM
-# keeps IEEE semantics at every level (docs/Harness.md).
+# Runs of little work are compiled at LLVM -O0: half the compile time, and
+# too short a run for LLVM's optimizations to pay back; the vectorization is
+# MLIR's and LLVM keeps IEEE semantics at every level (docs/Harness.md).
+# The work is the model's multiply-accumulates per sample (macs_per_sample)
+# times the samples: up to SMALL_RUN_MACS, about where -O0's slower run
+# (+50 % for fashion-cnn's integer program, +10 % for its float one) costs
+# what it saves in compile time. Where the model's work is not known, runs
+# on fewer than SMALL_RUN_SAMPLES samples (calibration, the per-layer runs).
+SMALL_RUN_MACS = 2e10
 SMALL_RUN_SAMPLES = 2000
 
 
-def opt_level_for(samples: int) -> int:
-    """LLVM's optimization level for a program run on `samples` samples."""
-    return 0 if samples < SMALL_RUN_SAMPLES else 3
+def opt_level_for(samples: int, macs_per_sample: float | None = None) -> int:
+    """LLVM's optimization level for a program run on `samples` samples of
+    a model of `macs_per_sample` multiply-accumulates (None: unknown)."""
+    if macs_per_sample is None:
+        return 0 if samples < SMALL_RUN_SAMPLES else 3
+    return 0 if samples * macs_per_sample <= SMALL_RUN_MACS else 3
+
+
+_NAMED_CONTRACTION = re.compile(
+    r"= linalg\.(conv_2d_nhwc_hwcf|depthwise_conv_2d_nhwc_hwc|matmul|batch_matmul)\b[^\n]*? ins\([^\n]*?: "
+    r"tensor<([0-9x]+)x[^,>]+>, tensor<([0-9x]+)x[^>]+>\) outs\([^\n]*?: tensor<([0-9x]+)x[^>]+>\)")
+_MAIN_BATCH = re.compile(r"func\.func @main\(%[\w.$-]+: tensor<(\d+)x")
+
+
+def macs_per_sample(module_text: str) -> float | None:
+    """The multiply-accumulates per sample of an imported float module's
+    convolutions and matmuls (the named linalg ops the importer writes),
+    from their static shapes and @main's batch; None if it has none."""
+    batch = _MAIN_BATCH.search(module_text)
+    total = 0
+    for op, _, weight, out in _NAMED_CONTRACTION.findall(module_text):
+        w = [int(d) for d in weight.split("x")]
+        reduction = math.prod(w) // w[-1] // (w[0] if op == "batch_matmul" else 1)
+        total += math.prod(int(d) for d in out.split("x")) * reduction
+    if not batch or not total:
+        return None
+    return total / int(batch.group(1))
 
 
 def available_cpus() -> int:
@@ -119,6 +148,8 @@ class Tools:
         self.workdir = workdir
         self.verbose = verbose
         self.parallel_batches = available_cpus()
+        # The model's work per sample, for opt_level_for (None: unknown).
+        self.macs_per_sample = None
 
     def prefetch(self, module: Path, samples: int) -> None:
         """Nothing to start ahead: each quant-run compiles its module."""
@@ -146,7 +177,7 @@ class Tools:
         calibrating = "--calibrate" in extra
         outputs = [] if calibrating else [self.workdir / f"{module.stem}.out{i}.npy"
                                           for i in range(num_results)]
-        extra = [*extra, f"--parallel-batches={self.parallel_batches}", f"-O{opt_level_for(len(inputs[0]))}"]
+        extra = [*extra, f"--parallel-batches={self.parallel_batches}", f"-O{opt_level_for(len(inputs[0]), self.macs_per_sample)}"]
         self._stream(quant_run_command(module, paths, outputs, dataset=not calibrating, extra_args=extra),
                      label)
         for path in paths:
@@ -192,18 +223,19 @@ class InProcessTools:
         self.workdir = workdir
         self.verbose = verbose
         self.parallel_batches = available_cpus()
+        self.macs_per_sample = None
         self._compiler = concurrent.futures.ThreadPoolExecutor(max_workers=self.parallel_batches)
         self._compiling: dict[tuple[Path, int], tuple[str, concurrent.futures.Future]] = {}
 
     def prefetch(self, module: Path, samples: int) -> None:
         """Starts compiling `module` for a run on `samples` samples; run()
         takes the program from there."""
-        text, level = module.read_text(), opt_level_for(samples)
+        text, level = module.read_text(), opt_level_for(samples, self.macs_per_sample)
         self._compiling[module, level] = (text, self._compiler.submit(
             native.compile, text, "main", opt_level=level))
 
     def _program(self, module: Path, samples: int):
-        text, level = module.read_text(), opt_level_for(samples)
+        text, level = module.read_text(), opt_level_for(samples, self.macs_per_sample)
         started = self._compiling.pop((module, level), None)
         if started and started[0] == text:
             return started[1].result()
@@ -480,6 +512,7 @@ class Evaluation:
             cal_text = float_text if cal_batch == self.batch else import_model(self.model, cal_batch)
         except UnsupportedModelError as error:
             raise EvaluationError(f"{config.model}: {error}") from None
+        self.tools.macs_per_sample = macs_per_sample(float_text)
         self.float_mlir = work / "float.mlir"
         self.float_mlir.write_text(float_text)
         (work / "calibration_model.mlir").write_text(cal_text)
