@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import heapq
+import itertools
 import json
 import math
 import os
@@ -30,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +154,7 @@ class Tools:
         # The model's work per sample, for opt_level_for (None: unknown).
         self.macs_per_sample = None
 
-    def prefetch(self, module: Path, samples: int) -> None:
+    def prefetch(self, module: Path, samples: int, priority: int = 0) -> None:
         """Nothing to start ahead: each quant-run compiles its module."""
 
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
@@ -217,7 +220,8 @@ class InProcessTools:
     """quant-opt's pipelines and quant-run's runner in this process
     (quant_opt.native): no subprocess, no .npy file per call; the same
     interface as Tools. Modules named by prefetch() compile on background
-    threads while this one runs others, and batches run on every CPU."""
+    threads while this one runs others, the most urgent first, and batches
+    run on every CPU."""
 
     def __init__(self, workdir: Path, verbose: bool = True):
         self.workdir = workdir
@@ -226,13 +230,30 @@ class InProcessTools:
         self.macs_per_sample = None
         self._compiler = concurrent.futures.ThreadPoolExecutor(max_workers=self.parallel_batches)
         self._compiling: dict[tuple[Path, int], tuple[str, concurrent.futures.Future]] = {}
+        # Waiting compiles: (priority, order, future, text, level); each
+        # task of the pool takes the most urgent.
+        self._waiting: list = []
+        self._order = itertools.count()
+        self._lock = threading.Lock()
 
-    def prefetch(self, module: Path, samples: int) -> None:
-        """Starts compiling `module` for a run on `samples` samples; run()
-        takes the program from there."""
+    def prefetch(self, module: Path, samples: int, priority: int = 0) -> None:
+        """Starts compiling `module` for a run on `samples` samples, after
+        the waiting compiles of a lower `priority` (the next step's program:
+        0); run() takes the program from there."""
         text, level = module.read_text(), opt_level_for(samples, self.macs_per_sample)
-        self._compiling[module, level] = (text, self._compiler.submit(
-            native.compile, text, "main", opt_level=level))
+        future = concurrent.futures.Future()
+        with self._lock:
+            heapq.heappush(self._waiting, (priority, next(self._order), future, text, level))
+        self._compiling[module, level] = (text, future)
+        self._compiler.submit(self._compile_next)
+
+    def _compile_next(self) -> None:
+        with self._lock:
+            _, _, future, text, level = heapq.heappop(self._waiting)
+        try:
+            future.set_result(native.compile(text, "main", opt_level=level))
+        except BaseException as error:  # the caller of run() sees it
+            future.set_exception(error)
 
     def _program(self, module: Path, samples: int):
         text, level = module.read_text(), opt_level_for(samples, self.macs_per_sample)
@@ -476,19 +497,20 @@ class Evaluation:
             raise EvaluationError(f"cannot read ONNX model '{config.model}': {error}") from None
         input_name, dims = model_input_shape(self.model)
         self.x_eval, self.y_eval = load_data(config.data, config.split)
-        self.x_cal, _ = load_data(config.calibration_data or config.data,
-                                  "calibration" if config.calibration_data is None else "train")
+        # The calibration data loads on another thread (decompressing a data
+        # set's training file takes a while) as the float program is
+        # imported and starts compiling; self.x_cal waits for it.
+        self._x_cal = None
+        loader = concurrent.futures.ThreadPoolExecutor(1)
+        self._x_cal_loading = loader.submit(self._load_calibration, input_name, dims)
+        loader.shutdown(wait=False)
         if config.limit:
             self.x_eval = self.x_eval[:config.limit]
             self.y_eval = self.y_eval[:config.limit] if self.y_eval is not None else None
-        if config.calibration_limit:
-            self.x_cal = self.x_cal[:config.calibration_limit]
         if config.normalize is not None:
             mean, std = (np.float32(v) for v in config.normalize)
             self.x_eval = (self.x_eval - mean) / std
-            self.x_cal = (self.x_cal - mean) / std
         check_fits(input_name, dims, self.x_eval, "evaluation")
-        check_fits(input_name, dims, self.x_cal, "calibration")
         self.tools = make_tools(workdir, config.verbose)
         self.batch = min(config.batch, len(self.x_eval))
         self.num_outputs = len(self.model.graph.output)
@@ -499,12 +521,44 @@ class Evaluation:
         self.qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") or n.op_type in QOPERATOR_OPS
                        for n in self.model.graph.node)
 
+    def _load_calibration(self, input_name: str, dims: list) -> np.ndarray:
+        config = self.config
+        x_cal, _ = load_data(config.calibration_data or config.data,
+                             "calibration" if config.calibration_data is None else "train")
+        if config.calibration_limit:
+            x_cal = x_cal[:config.calibration_limit]
+        if config.normalize is not None:
+            mean, std = (np.float32(v) for v in config.normalize)
+            x_cal = (x_cal - mean) / std
+        check_fits(input_name, dims, x_cal, "calibration")
+        return x_cal
+
+    @property
+    def x_cal(self) -> np.ndarray:
+        """The calibration samples (once loaded)."""
+        if self._x_cal is None:
+            self._x_cal = self._x_cal_loading.result()
+        return self._x_cal
+
     def prepare(self) -> None:
         """Imports, calibrates and runs the float program."""
         config, work = self.config, self.work
         self.details = {}
         try:
             float_text = import_model(self.model, self.batch, details=self.details)
+        except UnsupportedModelError as error:
+            raise EvaluationError(f"{config.model}: {error}") from None
+        self.tools.macs_per_sample = macs_per_sample(float_text)
+        self.float_mlir = work / "float.mlir"
+        self.float_mlir.write_text(float_text)
+        self.x_padded = pad_to_batches(self.x_eval, self.batch)
+        # Unless passes rewrite it with the calibration data, the float
+        # program and the per-layer ones start compiling before that data
+        # is loaded, after the calibration program (prefetch's priority).
+        early = not config.float_passes and not self.qdq
+        if early:
+            self._prefetch_float()
+        try:
             # Calibration batches: the largest divisor of the sample count
             # that fits, so that every calibration sample counts once.
             n = len(self.x_cal)
@@ -512,9 +566,6 @@ class Evaluation:
             cal_text = float_text if cal_batch == self.batch else import_model(self.model, cal_batch)
         except UnsupportedModelError as error:
             raise EvaluationError(f"{config.model}: {error}") from None
-        self.tools.macs_per_sample = macs_per_sample(float_text)
-        self.float_mlir = work / "float.mlir"
-        self.float_mlir.write_text(float_text)
         (work / "calibration_model.mlir").write_text(cal_text)
         if config.float_passes:
             # Rewrites of the float model (cross-layer equalization, GPTQ
@@ -558,15 +609,19 @@ class Evaluation:
             instrumented = self.tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
                                           work / "instrumented.mlir")
             self.tools.prefetch(instrumented, len(self.x_cal))
-        self.x_padded = pad_to_batches(self.x_eval, self.batch)
-        self.tools.prefetch(self.float_mlir, len(self.x_padded))
-        if not self.qdq and config.layer_samples > 0:
-            self.layer_modules = LayerModules(self.tools, work, self.float_mlir, self.layer_run_samples())
+        if not early:
+            self._prefetch_float()
         if not self.qdq:
             self.statistics = work / "statistics.json"
             self.tools.run(instrumented, [self.x_cal], 0, "calibrate", ["--calibrate", str(self.statistics)])
         self.float_out = self.tools.run(self.float_mlir, [self.x_padded], self.num_outputs,
                                         "run float")[0][:len(self.x_eval)]
+
+    def _prefetch_float(self) -> None:
+        """Starts compiling the float program and the per-layer ones."""
+        self.tools.prefetch(self.float_mlir, len(self.x_padded), priority=1)
+        if not self.qdq and self.config.layer_samples > 0:
+            self.layer_modules = LayerModules(self.tools, self.work, self.float_mlir, self.layer_run_samples())
 
     def layer_run_samples(self, layer_samples: int | None = None) -> int:
         """The samples (padded to batches) the per-layer programs run on."""
@@ -706,9 +761,9 @@ class LayerModules:
     def __init__(self, tools: "Tools | InProcessTools", work: Path, float_mlir: Path, samples: int):
         self.tools, self.work, self.samples = tools, work, samples
         self.exposed = tools.opt(float_mlir, ["--qnn-expose-activations"], work / "exposed.mlir")
-        tools.prefetch(self.exposed, samples)
+        tools.prefetch(self.exposed, samples, priority=2)
         self.cut = tools.opt(float_mlir, ["--qnn-expose-activations=cut=true"], work / "exposed_cut.mlir")
-        tools.prefetch(self.cut, samples)
+        tools.prefetch(self.cut, samples, priority=2)
         self.ids = exposed_ids(self.exposed.read_text())
 
     def quantize(self, pipeline: str) -> None:
@@ -716,7 +771,7 @@ class LayerModules:
         self.quantized = self.tools.opt(
             self.exposed, [f"--qnn-quantize-pipeline={pipeline} parameters={self.parameters}"],
             self.work / "exposed_quantized.mlir")
-        self.tools.prefetch(self.quantized, self.samples)
+        self.tools.prefetch(self.quantized, self.samples, priority=1)
 
 
 def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np.ndarray,
