@@ -114,10 +114,31 @@ def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
     if np.issubdtype(dtype, np.integer):
         bound = int(np.abs(x).max(initial=0)) * int(np.abs(w).max(initial=0)) * _reduction(layer, x, w)
         if bound < 2**53:
-            exact = _forward(layer, x.astype(np.float64), w.astype(np.float64),
-                             lambda subscripts, a, b, k: np.einsum(subscripts, a, b, optimize=True))
+            x64, w64 = x.astype(np.float64), w.astype(np.float64)
+            if layer.kind == "nhwc":
+                exact = _conv_im2col(x64, w64, layer.strides)
+            elif layer.kind == "nchw":
+                exact = _conv_im2col(x64.transpose(0, 2, 3, 1), w64.transpose(2, 3, 1, 0),
+                                     layer.strides).transpose(0, 3, 1, 2)
+            else:
+                exact = _forward(layer, x64, w64,
+                                 lambda subscripts, a, b, k: np.einsum(subscripts, a, b, optimize=True))
             return exact.astype(dtype)
     return _forward(layer, x, w, _einsum)
+
+
+def _conv_im2col(x: np.ndarray, w: np.ndarray, s: int) -> np.ndarray:
+    """A convolution, x [N,H,W,C] and w [KH,KW,C,F] to [N,OH,OW,F], as one
+    product of each output's window with the weights (samples in chunks of
+    at most 2**23 window elements)."""
+    kh, kw, c, _ = w.shape
+    oh, ow = _conv_out(x.shape[1], kh, s), _conv_out(x.shape[2], kw, s)
+    # [N, OH, OW, C, KH, KW]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, : s * oh : s, : s * ow : s]
+    chunk = max(1, (1 << 23) // max(1, oh * ow * c * kh * kw))
+    parts = [np.tensordot(windows[i : i + chunk], w, axes=([4, 5, 3], [0, 1, 2]))
+             for i in range(0, len(x), chunk)]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _forward(layer: Layer, x: np.ndarray, w: np.ndarray, einsum) -> np.ndarray:
