@@ -130,12 +130,12 @@ def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
 def _conv_im2col(x: np.ndarray, w: np.ndarray, s: int) -> np.ndarray:
     """A convolution, x [N,H,W,C] and w [KH,KW,C,F] to [N,OH,OW,F], as one
     product of each output's window with the weights (samples in chunks of
-    at most 2**23 window elements)."""
+    at most 2**20 window elements, 8 MiB: reused memory, not fresh pages)."""
     kh, kw, c, _ = w.shape
     oh, ow = _conv_out(x.shape[1], kh, s), _conv_out(x.shape[2], kw, s)
     # [N, OH, OW, C, KH, KW]
     windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, : s * oh : s, : s * ow : s]
-    chunk = max(1, (1 << 23) // max(1, oh * ow * c * kh * kw))
+    chunk = max(1, (1 << 20) // max(1, oh * ow * c * kh * kw))
     parts = [np.tensordot(windows[i : i + chunk], w, axes=([4, 5, 3], [0, 1, 2]))
              for i in range(0, len(x), chunk)]
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
