@@ -812,7 +812,8 @@ def local_errors(tools, cut: Path, x: np.ndarray, quant_acts: list, float_acts: 
     layers = []
     for k, id_ in enumerate(ids):
         f = float_acts[num_original + k][:count]
-        q = quant_acts[num_original + k][:count]
+        # In float64 once for both comparisons.
+        q = np.asarray(quant_acts[num_original + k][:count], dtype=np.float64)
         l = local_acts[num_original + k][:count]
         layers.append({"id": id_, "ops": segments.get(id_, ""), "shape": list(f.shape[1:]),
                        "propagated": compare(f, q), "local": compare(l, q)})
