@@ -124,18 +124,10 @@ static bool readStatistics(const json::Value &value,
                            CalibrationStatistics &statistics, json::Path path) {
   json::ObjectMapper mapper(value, path);
   if (!mapper ||
-      !checkKeys(*value.getAsObject(), {"format", "version", "tensors"}, path))
+      !detail::checkHeader(*value.getAsObject(), kStatisticsFormat,
+                           "expected \"quant-opt-calibration-statistics\"",
+                           {"tensors"}, path))
     return false;
-  const json::Object &object = *value.getAsObject();
-  if (object.getString("format") != kStatisticsFormat) {
-    path.field("format").report(
-        "expected \"quant-opt-calibration-statistics\"");
-    return false;
-  }
-  if (object.getInteger("version") != 1) {
-    path.field("version").report("expected version 1");
-    return false;
-  }
   std::map<std::string, TensorStatistics> tensors;
   if (!mapper.map("tensors", tensors))
     return false;
@@ -146,25 +138,16 @@ static bool readStatistics(const json::Value &value,
 
 llvm::Expected<CalibrationStatistics>
 qnn::parseCalibrationStatistics(StringRef text, StringRef fileName) {
-  llvm::Expected<json::Value> value = detail::parseJSON(text, fileName);
-  if (!value)
-    return value.takeError();
-  CalibrationStatistics statistics;
-  json::Path::Root root("");
-  if (!readStatistics(*value, statistics, root))
-    return llvm::createStringError(
-        llvm::formatv("{0}: {1}", fileName, llvm::toString(root.getError())));
-  return statistics;
+  return detail::parseFile<CalibrationStatistics>(text, fileName,
+                                                  readStatistics);
 }
 
 llvm::Expected<CalibrationStatistics>
 qnn::readCalibrationStatistics(StringRef path) {
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      detail::readFile(path, "statistics");
   if (!buffer)
-    return llvm::createStringError(
-        llvm::formatv("cannot read statistics file '{0}': {1}", path,
-                      buffer.getError().message()));
+    return buffer.takeError();
   return parseCalibrationStatistics((*buffer)->getBuffer(), path);
 }
 

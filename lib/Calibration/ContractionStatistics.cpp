@@ -14,9 +14,7 @@
 
 #include "JSONSupport.h"
 
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 
 #include <map>
 
@@ -54,47 +52,35 @@ bool fromJSON(const json::Value &value, ContractionStatistics &statistics,
 }
 } // namespace mlir::qnn
 
-llvm::Expected<ContractionStatisticsMap>
-qnn::parseContractionStatistics(StringRef text, StringRef fileName) {
-  llvm::Expected<json::Value> value = detail::parseJSON(text, fileName);
-  if (!value)
-    return value.takeError();
-  json::Path::Root root("");
-  json::Path path(root);
-  auto fail = [&]() -> llvm::Error {
-    return llvm::createStringError(
-        llvm::formatv("{0}: {1}", fileName, llvm::toString(root.getError())));
-  };
-  json::ObjectMapper mapper(*value, path);
+/// The file: {"format", "version", "layers"}.
+static bool readContractionStatisticsValue(const json::Value &value,
+                                           ContractionStatisticsMap &statistics,
+                                           json::Path path) {
+  json::ObjectMapper mapper(value, path);
   if (!mapper ||
-      !checkKeys(*value->getAsObject(), {"format", "version", "layers"}, path))
-    return fail();
-  const json::Object &object = *value->getAsObject();
-  if (object.getString("format") != kFormat) {
-    path.field("format").report(
-        "expected \"quant-opt-contraction-statistics\"");
-    return fail();
-  }
-  if (object.getInteger("version") != 1) {
-    path.field("version").report("expected version 1");
-    return fail();
-  }
+      !detail::checkHeader(*value.getAsObject(), kFormat,
+                           "expected \"quant-opt-contraction-statistics\"",
+                           {"layers"}, path))
+    return false;
   std::map<std::string, ContractionStatistics> layers;
   if (!mapper.map("layers", layers))
-    return fail();
-  ContractionStatisticsMap result;
+    return false;
   for (auto &[id, layer] : layers)
-    result[id] = std::move(layer);
-  return result;
+    statistics[id] = std::move(layer);
+  return true;
+}
+
+llvm::Expected<ContractionStatisticsMap>
+qnn::parseContractionStatistics(StringRef text, StringRef fileName) {
+  return detail::parseFile<ContractionStatisticsMap>(
+      text, fileName, readContractionStatisticsValue);
 }
 
 llvm::Expected<ContractionStatisticsMap>
 qnn::readContractionStatistics(StringRef path) {
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      detail::readFile(path, "contraction statistics");
   if (!buffer)
-    return llvm::createStringError(
-        llvm::formatv("cannot read contraction statistics file '{0}': {1}",
-                      path, buffer.getError().message()));
+    return buffer.takeError();
   return parseContractionStatistics((*buffer)->getBuffer(), path);
 }

@@ -18,6 +18,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
 #include <optional>
@@ -32,6 +33,27 @@ inline bool checkKeys(const llvm::json::Object &object,
       path.field(entry.first).report("unknown key");
       return false;
     }
+  }
+  return true;
+}
+
+/// The header of a quant-opt file, `object`: "format" is `format`, "version"
+/// is 1, and no keys but those and `keys`. `wrongFormat` is the message for
+/// another format (a literal: llvm::json::Path keeps the pointer).
+inline bool checkHeader(const llvm::json::Object &object, StringRef format,
+                        llvm::StringLiteral wrongFormat,
+                        ArrayRef<StringRef> keys, llvm::json::Path path) {
+  SmallVector<StringRef> allowed = {"format", "version"};
+  allowed.append(keys.begin(), keys.end());
+  if (!checkKeys(object, allowed, path))
+    return false;
+  if (object.getString("format") != format) {
+    path.field("format").report(wrongFormat);
+    return false;
+  }
+  if (object.getInteger("version") != 1) {
+    path.field("version").report("expected version 1");
+    return false;
   }
   return true;
 }
@@ -119,6 +141,36 @@ inline llvm::Expected<llvm::json::Value> parseJSON(StringRef text,
     return llvm::createStringError(llvm::formatv(
         "{0}: invalid JSON: {1}", fileName, llvm::toString(value.takeError())));
   return value;
+}
+
+/// Parses `text` and reads it into a T with `read` (the fromJSON protocol);
+/// errors are "<fileName>: <JSON path>: <message>".
+template <typename T>
+llvm::Expected<T> parseFile(
+    StringRef text, StringRef fileName,
+    function_ref<bool(const llvm::json::Value &, T &, llvm::json::Path)> read) {
+  llvm::Expected<llvm::json::Value> value = parseJSON(text, fileName);
+  if (!value)
+    return value.takeError();
+  T result{};
+  llvm::json::Path::Root root("");
+  if (!read(*value, result, root))
+    return llvm::createStringError(
+        llvm::formatv("{0}: {1}", fileName, llvm::toString(root.getError())));
+  return result;
+}
+
+/// The contents of the file at `path`, or "cannot read <what> file '<path>':
+/// <reason>".
+inline llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
+readFile(StringRef path, StringRef what) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buffer)
+    return llvm::createStringError(
+        llvm::formatv("cannot read {0} file '{1}': {2}", what, path,
+                      buffer.getError().message()));
+  return std::move(*buffer);
 }
 
 } // namespace mlir::qnn::detail

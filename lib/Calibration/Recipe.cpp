@@ -298,19 +298,10 @@ static bool readRecipeValue(const json::Value &value, Recipe &recipe,
                             json::Path path) {
   json::ObjectMapper mapper(value, path);
   if (!mapper ||
-      !checkKeys(*value.getAsObject(),
-                 {"format", "version", "activations", "weights", "layers"},
-                 path))
+      !detail::checkHeader(*value.getAsObject(), kRecipeFormat,
+                           "expected \"quant-opt-recipe\"",
+                           {"activations", "weights", "layers"}, path))
     return false;
-  const json::Object &object = *value.getAsObject();
-  if (object.getString("format") != kRecipeFormat) {
-    path.field("format").report("expected \"quant-opt-recipe\"");
-    return false;
-  }
-  if (object.getInteger("version") != 1) {
-    path.field("version").report("expected version 1");
-    return false;
-  }
   std::vector<Recipe::Rule> layers;
   if (!mapper.mapOptional("activations", recipe.activations) ||
       !mapper.mapOptional("weights", recipe.weights) ||
@@ -324,24 +315,17 @@ static bool readRecipeValue(const json::Value &value, Recipe &recipe,
 }
 
 llvm::Expected<Recipe> qnn::parseRecipe(StringRef text, StringRef fileName) {
-  llvm::Expected<json::Value> value = detail::parseJSON(text, fileName);
-  if (!value)
-    return value.takeError();
-  Recipe recipe;
-  recipe.fileName = fileName.str();
-  json::Path::Root root("");
-  if (!readRecipeValue(*value, recipe, root))
-    return llvm::createStringError(
-        llvm::formatv("{0}: {1}", fileName, llvm::toString(root.getError())));
+  llvm::Expected<Recipe> recipe =
+      detail::parseFile<Recipe>(text, fileName, readRecipeValue);
+  if (recipe)
+    recipe->fileName = fileName.str();
   return recipe;
 }
 
 llvm::Expected<Recipe> qnn::readRecipe(StringRef path) {
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      detail::readFile(path, "recipe");
   if (!buffer)
-    return llvm::createStringError(
-        llvm::formatv("cannot read recipe file '{0}': {1}", path,
-                      buffer.getError().message()));
+    return buffer.takeError();
   return parseRecipe((*buffer)->getBuffer(), path);
 }

@@ -51,6 +51,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <malloc.h>
 #include <mutex>
 #include <thread>
@@ -825,38 +826,54 @@ void StatisticsCollector::startHistograms(const CalibrationStatistics &ranges) {
 void StatisticsCollector::observe(unsigned id, ArrayRef<float> values) {
   TensorStatistics &entry = statistics[id];
   if (entry.histogram) {
-    // Pass 2: count into bins; values outside the range go to the edges.
+    // Pass 2: count into bins (floor of the position); values outside the
+    // range, and infinite positions, go to the edges.
     Histogram &histogram = *entry.histogram;
     double width = (histogram.max - histogram.min) / static_cast<double>(bins);
+    auto last = static_cast<double>(bins);
     for (float value : values) {
       if (std::isnan(value))
         continue;
       double position = (static_cast<double>(value) - histogram.min) / width;
-      int64_t bin = std::isfinite(position)
-                        ? static_cast<int64_t>(std::floor(position))
-                        : (position < 0 ? 0 : bins - 1);
-      bin = std::clamp<int64_t>(bin, 0, bins - 1);
+      int64_t bin;
+      if (position >= 0.0 && position < last)
+        bin = static_cast<int64_t>(position); // floor, as it is not negative
+      else if (position < 0.0)
+        bin = 0;
+      else // beyond the last bin, +infinity or NaN (an infinite width)
+        bin = bins - 1;
       ++histogram.bins[bin];
     }
     return;
   }
   // Pass 1: the range and the count (NaN ignored; infinities counted, and
-  // refused by checkObserved).
+  // refused by checkObserved). The min and max of these values first: in
+  // float, exactly the doubles' (the first of equal values kept, as the
+  // running min and max below keep it).
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  int64_t count = 0, infinite = 0;
   for (float value : values) {
     if (std::isnan(value))
       continue;
     if (std::isinf(value)) {
-      ++infinities[id];
+      ++infinite;
       continue;
     }
-    if (!seen[id]) {
-      entry.min = entry.max = value;
-      seen[id] = true;
-    }
-    entry.min = std::min<double>(entry.min, value);
-    entry.max = std::max<double>(entry.max, value);
-    ++entry.count;
+    lo = std::min(lo, value);
+    hi = std::max(hi, value);
+    ++count;
   }
+  infinities[id] += infinite;
+  if (count == 0)
+    return;
+  if (!seen[id]) {
+    entry.min = lo;
+    entry.max = hi;
+    seen[id] = true;
+  }
+  entry.min = std::min<double>(entry.min, lo);
+  entry.max = std::max<double>(entry.max, hi);
+  entry.count += count;
 }
 
 void StatisticsCollector::merge(const StatisticsCollector &other) {

@@ -27,7 +27,8 @@ look at the test split (quant-mixed's search).
 
 ``load`` returns ``(images, labels)``: images float32 NCHW ``(N, 1, H, W)``,
 normalised exactly as the models were trained, and labels int64 ``(N,)``.
-This module needs NumPy only (and scikit-learn for ``digits``).
+This module needs NumPy only (and scikit-learn for ``digits``); Debian's
+``libdeflate0``, where installed, decompresses the idx files faster.
 """
 
 from __future__ import annotations
@@ -59,6 +60,52 @@ _VALIDATION_SIZE = {"fashion-mnist": 10000, "digits": 500}
 _IDX_UBYTE = 0x08
 
 
+@functools.lru_cache(maxsize=None)
+def _libdeflate():
+    """libdeflate (Debian's libdeflate0) through ctypes, or None."""
+    import ctypes
+    import ctypes.util
+    name = ctypes.util.find_library("deflate")
+    try:
+        lib = ctypes.CDLL(name or "libdeflate.so.0")
+        decompress = lib.libdeflate_gzip_decompress_ex
+    except (OSError, AttributeError):
+        return None
+    lib.libdeflate_alloc_decompressor.restype = ctypes.c_void_p
+    lib.libdeflate_free_decompressor.argtypes = [ctypes.c_void_p]
+    size = ctypes.POINTER(ctypes.c_size_t)
+    decompress.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p,
+                           ctypes.c_size_t, size, size]
+    return lib
+
+
+def _gunzip(data: bytes) -> bytes | memoryview:
+    """The contents of a gzip file: with libdeflate where it is installed
+    (2.5x zlib's speed; the size is the trailer's, and the whole file must
+    be one member of exactly that size, its CRC checked), else in one call
+    of zlib (gzip.open's reader decompresses in small chunks, twice as
+    slow)."""
+    lib = _libdeflate()
+    # The trailer's size, if DEFLATE can expand the file that much (at most
+    # 1032:1): a damaged trailer is left to zlib's error.
+    size = int.from_bytes(data[-4:], "little") if len(data) >= 18 else -1
+    if lib is not None and 0 <= size <= 1032 * len(data):
+        import ctypes
+        out = bytearray(size)
+        consumed, produced = ctypes.c_size_t(), ctypes.c_size_t()
+        decompressor = lib.libdeflate_alloc_decompressor()
+        if decompressor:
+            try:
+                result = lib.libdeflate_gzip_decompress_ex(
+                    decompressor, data, len(data), (ctypes.c_char * size).from_buffer(out) if size else None,
+                    size, ctypes.byref(consumed), ctypes.byref(produced))
+            finally:
+                lib.libdeflate_free_decompressor(decompressor)
+            if result == 0 and consumed.value == len(data) and produced.value == size:
+                return memoryview(out).toreadonly()
+    return gzip.decompress(data)
+
+
 def _read_idx(path: Path, ndim: int) -> np.ndarray:
     """Reads a gzip-compressed idx file of unsigned bytes with ``ndim`` dims."""
     if not path.is_file():
@@ -67,9 +114,8 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
             f"'dataset-fashion-mnist' provides it (apt-get install "
             f"dataset-fashion-mnist), or set QUANT_OPT_FASHION_MNIST_DIR"
         )
-    # One call: gzip.open's reader decompresses in small chunks, twice as slow.
-    data = gzip.decompress(path.read_bytes())
-    magic = data[:4]
+    data = _gunzip(path.read_bytes())
+    magic = bytes(data[:4])
     if magic != bytes([0, 0, _IDX_UBYTE, ndim]):
         raise ValueError(
             f"{path}: not an idx file of unsigned bytes with {ndim} dimensions "

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import heapq
+import itertools
 import json
 import math
 import os
@@ -30,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,16 +97,45 @@ def check_fits(name: str, dims: list, data: np.ndarray, what: str) -> None:
 # --- running the tools --------------------------------------------------
 
 
-# Programs that run on fewer samples than this (calibration, the per-layer
-# runs) are compiled at LLVM -O0: half the compile time, and too short a run
-# for LLVM's optimizations to pay back; the vectorization is MLIR's and LLVM
-# keeps IEEE semantics at every level (docs/Harness.md).
+# Runs of little work are compiled at LLVM -O0: half the compile time, and
+# too short a run for LLVM's optimizations to pay back; the vectorization is
+# MLIR's and LLVM keeps IEEE semantics at every level (docs/Harness.md).
+# The work is the model's multiply-accumulates per sample (macs_per_sample)
+# times the samples: up to SMALL_RUN_MACS, about where -O0's slower run
+# (+50 % for fashion-cnn's integer program, +10 % for its float one) costs
+# what it saves in compile time. Where the model's work is not known, runs
+# on fewer than SMALL_RUN_SAMPLES samples (calibration, the per-layer runs).
+SMALL_RUN_MACS = 2e10
 SMALL_RUN_SAMPLES = 2000
 
 
-def opt_level_for(samples: int) -> int:
-    """LLVM's optimization level for a program run on `samples` samples."""
-    return 0 if samples < SMALL_RUN_SAMPLES else 3
+def opt_level_for(samples: int, macs_per_sample: float | None = None) -> int:
+    """LLVM's optimization level for a program run on `samples` samples of
+    a model of `macs_per_sample` multiply-accumulates (None: unknown)."""
+    if macs_per_sample is None:
+        return 0 if samples < SMALL_RUN_SAMPLES else 3
+    return 0 if samples * macs_per_sample <= SMALL_RUN_MACS else 3
+
+
+_NAMED_CONTRACTION = re.compile(
+    r"= linalg\.(conv_2d_nhwc_hwcf|depthwise_conv_2d_nhwc_hwc|matmul|batch_matmul)\b[^\n]*? ins\([^\n]*?: "
+    r"tensor<([0-9x]+)x[^,>]+>, tensor<([0-9x]+)x[^>]+>\) outs\([^\n]*?: tensor<([0-9x]+)x[^>]+>\)")
+_MAIN_BATCH = re.compile(r"func\.func @main\(%[\w.$-]+: tensor<(\d+)x")
+
+
+def macs_per_sample(module_text: str) -> float | None:
+    """The multiply-accumulates per sample of an imported float module's
+    convolutions and matmuls (the named linalg ops the importer writes),
+    from their static shapes and @main's batch; None if it has none."""
+    batch = _MAIN_BATCH.search(module_text)
+    total = 0
+    for op, _, weight, out in _NAMED_CONTRACTION.findall(module_text):
+        w = [int(d) for d in weight.split("x")]
+        reduction = math.prod(w) // w[-1] // (w[0] if op == "batch_matmul" else 1)
+        total += math.prod(int(d) for d in out.split("x")) * reduction
+    if not batch or not total:
+        return None
+    return total / int(batch.group(1))
 
 
 def available_cpus() -> int:
@@ -119,8 +151,10 @@ class Tools:
         self.workdir = workdir
         self.verbose = verbose
         self.parallel_batches = available_cpus()
+        # The model's work per sample, for opt_level_for (None: unknown).
+        self.macs_per_sample = None
 
-    def prefetch(self, module: Path, samples: int) -> None:
+    def prefetch(self, module: Path, samples: int, priority: int = 0) -> None:
         """Nothing to start ahead: each quant-run compiles its module."""
 
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
@@ -146,7 +180,7 @@ class Tools:
         calibrating = "--calibrate" in extra
         outputs = [] if calibrating else [self.workdir / f"{module.stem}.out{i}.npy"
                                           for i in range(num_results)]
-        extra = [*extra, f"--parallel-batches={self.parallel_batches}", f"-O{opt_level_for(len(inputs[0]))}"]
+        extra = [*extra, f"--parallel-batches={self.parallel_batches}", f"-O{opt_level_for(len(inputs[0]), self.macs_per_sample)}"]
         self._stream(quant_run_command(module, paths, outputs, dataset=not calibrating, extra_args=extra),
                      label)
         for path in paths:
@@ -186,24 +220,43 @@ class InProcessTools:
     """quant-opt's pipelines and quant-run's runner in this process
     (quant_opt.native): no subprocess, no .npy file per call; the same
     interface as Tools. Modules named by prefetch() compile on background
-    threads while this one runs others, and batches run on every CPU."""
+    threads while this one runs others, the most urgent first, and batches
+    run on every CPU."""
 
     def __init__(self, workdir: Path, verbose: bool = True):
         self.workdir = workdir
         self.verbose = verbose
         self.parallel_batches = available_cpus()
+        self.macs_per_sample = None
         self._compiler = concurrent.futures.ThreadPoolExecutor(max_workers=self.parallel_batches)
         self._compiling: dict[tuple[Path, int], tuple[str, concurrent.futures.Future]] = {}
+        # Waiting compiles: (priority, order, future, text, level); each
+        # task of the pool takes the most urgent.
+        self._waiting: list = []
+        self._order = itertools.count()
+        self._lock = threading.Lock()
 
-    def prefetch(self, module: Path, samples: int) -> None:
-        """Starts compiling `module` for a run on `samples` samples; run()
-        takes the program from there."""
-        text, level = module.read_text(), opt_level_for(samples)
-        self._compiling[module, level] = (text, self._compiler.submit(
-            native.compile, text, "main", opt_level=level))
+    def prefetch(self, module: Path, samples: int, priority: int = 0) -> None:
+        """Starts compiling `module` for a run on `samples` samples, after
+        the waiting compiles of a lower `priority` (the next step's program:
+        0); run() takes the program from there."""
+        text, level = module.read_text(), opt_level_for(samples, self.macs_per_sample)
+        future = concurrent.futures.Future()
+        with self._lock:
+            heapq.heappush(self._waiting, (priority, next(self._order), future, text, level))
+        self._compiling[module, level] = (text, future)
+        self._compiler.submit(self._compile_next)
+
+    def _compile_next(self) -> None:
+        with self._lock:
+            _, _, future, text, level = heapq.heappop(self._waiting)
+        try:
+            future.set_result(native.compile(text, "main", opt_level=level))
+        except BaseException as error:  # the caller of run() sees it
+            future.set_exception(error)
 
     def _program(self, module: Path, samples: int):
-        text, level = module.read_text(), opt_level_for(samples)
+        text, level = module.read_text(), opt_level_for(samples, self.macs_per_sample)
         started = self._compiling.pop((module, level), None)
         if started and started[0] == text:
             return started[1].result()
@@ -253,8 +306,10 @@ def make_tools(workdir: Path, verbose: bool = True):
 
 def sqnr_db(reference: np.ndarray, approx: np.ndarray) -> float:
     reference = np.asarray(reference, dtype=np.float64)
-    signal = float(np.sum(reference ** 2))
-    noise = float(np.sum((reference - approx) ** 2))
+    return _sqnr_db(float(np.sum(reference ** 2)), float(np.sum((reference - approx) ** 2)))
+
+
+def _sqnr_db(signal: float, noise: float) -> float:
     if noise == 0.0:
         return math.inf
     if signal == 0.0:
@@ -275,12 +330,20 @@ def compare(reference: np.ndarray, approx: np.ndarray) -> dict:
     reference = np.asarray(reference, dtype=np.float64)
     approx = np.asarray(approx, dtype=np.float64)
     diff = approx - reference
-    rows = reference.reshape(len(reference), -1) if reference.ndim else reference
-    approx_rows = approx.reshape(len(approx), -1) if approx.ndim else approx
-    norms = np.linalg.norm(rows, axis=1) * np.linalg.norm(approx_rows, axis=1) if reference.ndim else None
+    # Each square once: the same numbers as sqnr_db's, mean's and
+    # np.linalg.norm's own (x ** 2 is x * x, and (r - a) ** 2 is (a - r) ** 2).
+    squared_error = diff * diff
+    reference_squared = reference * reference
+    if reference.ndim:
+        rows = reference.reshape(len(reference), -1)
+        approx_rows = approx.reshape(len(approx), -1)
+        # np.linalg.norm(rows, axis=1) is the square root of this sum.
+        norms = (np.sqrt(np.add.reduce(reference_squared.reshape(rows.shape), axis=1))
+                 * np.sqrt(np.add.reduce(approx_rows * approx_rows, axis=1)))
     sample_cosine = (float(np.mean(np.sum(rows * approx_rows, axis=1) / np.where(norms > 0, norms, 1.0)))
                      if reference.ndim and len(reference) else cosine(reference, approx))
-    return {"mse": float(np.mean(diff ** 2)), "sqnr_db": sqnr_db(reference, approx),
+    return {"mse": float(np.mean(squared_error)),
+            "sqnr_db": _sqnr_db(float(np.sum(reference_squared)), float(np.sum(squared_error))),
             "max_abs_error": float(np.max(np.abs(diff))) if diff.size else 0.0,
             "cosine": cosine(reference, approx), "sample_cosine": sample_cosine}
 
@@ -434,19 +497,20 @@ class Evaluation:
             raise EvaluationError(f"cannot read ONNX model '{config.model}': {error}") from None
         input_name, dims = model_input_shape(self.model)
         self.x_eval, self.y_eval = load_data(config.data, config.split)
-        self.x_cal, _ = load_data(config.calibration_data or config.data,
-                                  "calibration" if config.calibration_data is None else "train")
+        # The calibration data loads on another thread (decompressing a data
+        # set's training file takes a while) as the float program is
+        # imported and starts compiling; self.x_cal waits for it.
+        self._x_cal = None
+        loader = concurrent.futures.ThreadPoolExecutor(1)
+        self._x_cal_loading = loader.submit(self._load_calibration, input_name, dims)
+        loader.shutdown(wait=False)
         if config.limit:
             self.x_eval = self.x_eval[:config.limit]
             self.y_eval = self.y_eval[:config.limit] if self.y_eval is not None else None
-        if config.calibration_limit:
-            self.x_cal = self.x_cal[:config.calibration_limit]
         if config.normalize is not None:
             mean, std = (np.float32(v) for v in config.normalize)
             self.x_eval = (self.x_eval - mean) / std
-            self.x_cal = (self.x_cal - mean) / std
         check_fits(input_name, dims, self.x_eval, "evaluation")
-        check_fits(input_name, dims, self.x_cal, "calibration")
         self.tools = make_tools(workdir, config.verbose)
         self.batch = min(config.batch, len(self.x_eval))
         self.num_outputs = len(self.model.graph.output)
@@ -457,12 +521,44 @@ class Evaluation:
         self.qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") or n.op_type in QOPERATOR_OPS
                        for n in self.model.graph.node)
 
+    def _load_calibration(self, input_name: str, dims: list) -> np.ndarray:
+        config = self.config
+        x_cal, _ = load_data(config.calibration_data or config.data,
+                             "calibration" if config.calibration_data is None else "train")
+        if config.calibration_limit:
+            x_cal = x_cal[:config.calibration_limit]
+        if config.normalize is not None:
+            mean, std = (np.float32(v) for v in config.normalize)
+            x_cal = (x_cal - mean) / std
+        check_fits(input_name, dims, x_cal, "calibration")
+        return x_cal
+
+    @property
+    def x_cal(self) -> np.ndarray:
+        """The calibration samples (once loaded)."""
+        if self._x_cal is None:
+            self._x_cal = self._x_cal_loading.result()
+        return self._x_cal
+
     def prepare(self) -> None:
         """Imports, calibrates and runs the float program."""
         config, work = self.config, self.work
         self.details = {}
         try:
             float_text = import_model(self.model, self.batch, details=self.details)
+        except UnsupportedModelError as error:
+            raise EvaluationError(f"{config.model}: {error}") from None
+        self.tools.macs_per_sample = macs_per_sample(float_text)
+        self.float_mlir = work / "float.mlir"
+        self.float_mlir.write_text(float_text)
+        self.x_padded = pad_to_batches(self.x_eval, self.batch)
+        # Unless passes rewrite it with the calibration data, the float
+        # program and the per-layer ones start compiling before that data
+        # is loaded, after the calibration program (prefetch's priority).
+        early = not config.float_passes and not self.qdq
+        if early:
+            self._prefetch_float()
+        try:
             # Calibration batches: the largest divisor of the sample count
             # that fits, so that every calibration sample counts once.
             n = len(self.x_cal)
@@ -470,8 +566,6 @@ class Evaluation:
             cal_text = float_text if cal_batch == self.batch else import_model(self.model, cal_batch)
         except UnsupportedModelError as error:
             raise EvaluationError(f"{config.model}: {error}") from None
-        self.float_mlir = work / "float.mlir"
-        self.float_mlir.write_text(float_text)
         (work / "calibration_model.mlir").write_text(cal_text)
         if config.float_passes:
             # Rewrites of the float model (cross-layer equalization, GPTQ
@@ -515,15 +609,19 @@ class Evaluation:
             instrumented = self.tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
                                           work / "instrumented.mlir")
             self.tools.prefetch(instrumented, len(self.x_cal))
-        self.x_padded = pad_to_batches(self.x_eval, self.batch)
-        self.tools.prefetch(self.float_mlir, len(self.x_padded))
-        if not self.qdq and config.layer_samples > 0:
-            self.layer_modules = LayerModules(self.tools, work, self.float_mlir, self.layer_run_samples())
+        if not early:
+            self._prefetch_float()
         if not self.qdq:
             self.statistics = work / "statistics.json"
             self.tools.run(instrumented, [self.x_cal], 0, "calibrate", ["--calibrate", str(self.statistics)])
         self.float_out = self.tools.run(self.float_mlir, [self.x_padded], self.num_outputs,
                                         "run float")[0][:len(self.x_eval)]
+
+    def _prefetch_float(self) -> None:
+        """Starts compiling the float program and the per-layer ones."""
+        self.tools.prefetch(self.float_mlir, len(self.x_padded), priority=1)
+        if not self.qdq and self.config.layer_samples > 0:
+            self.layer_modules = LayerModules(self.tools, self.work, self.float_mlir, self.layer_run_samples())
 
     def layer_run_samples(self, layer_samples: int | None = None) -> int:
         """The samples (padded to batches) the per-layer programs run on."""
@@ -663,9 +761,9 @@ class LayerModules:
     def __init__(self, tools: "Tools | InProcessTools", work: Path, float_mlir: Path, samples: int):
         self.tools, self.work, self.samples = tools, work, samples
         self.exposed = tools.opt(float_mlir, ["--qnn-expose-activations"], work / "exposed.mlir")
-        tools.prefetch(self.exposed, samples)
+        tools.prefetch(self.exposed, samples, priority=2)
         self.cut = tools.opt(float_mlir, ["--qnn-expose-activations=cut=true"], work / "exposed_cut.mlir")
-        tools.prefetch(self.cut, samples)
+        tools.prefetch(self.cut, samples, priority=2)
         self.ids = exposed_ids(self.exposed.read_text())
 
     def quantize(self, pipeline: str) -> None:
@@ -673,7 +771,7 @@ class LayerModules:
         self.quantized = self.tools.opt(
             self.exposed, [f"--qnn-quantize-pipeline={pipeline} parameters={self.parameters}"],
             self.work / "exposed_quantized.mlir")
-        self.tools.prefetch(self.quantized, self.samples)
+        self.tools.prefetch(self.quantized, self.samples, priority=1)
 
 
 def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np.ndarray,
@@ -719,7 +817,8 @@ def local_errors(tools, cut: Path, x: np.ndarray, quant_acts: list, float_acts: 
     layers = []
     for k, id_ in enumerate(ids):
         f = float_acts[num_original + k][:count]
-        q = quant_acts[num_original + k][:count]
+        # In float64 once for both comparisons.
+        q = np.asarray(quant_acts[num_original + k][:count], dtype=np.float64)
         l = local_acts[num_original + k][:count]
         layers.append({"id": id_, "ops": segments.get(id_, ""), "shape": list(f.shape[1:]),
                        "propagated": compare(f, q), "local": compare(l, q)})

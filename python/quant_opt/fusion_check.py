@@ -92,16 +92,62 @@ def _einsum(subscripts: str, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray
     return np.einsum(subscripts, a, b)
 
 
+def _reduction(layer: Layer, x: np.ndarray, w: np.ndarray) -> int:
+    """How many products each output element of forward() sums."""
+    if layer.kind in ("matmul", "batch_matmul"):
+        return x.shape[-1]
+    if layer.kind == "nchw":
+        return w.shape[1] * w.shape[2] * w.shape[3]
+    if layer.kind == "nhwc":
+        return w.shape[0] * w.shape[1] * w.shape[2]
+    return w.shape[0] * w.shape[1]
+
+
 def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
     """The contraction in `dtype` (float64 for the float model, int64 for the
-    integer reference), before bias and activation."""
+    integer reference), before bias and activation. Integers go through
+    float64 and BLAS where every output's sum, and so each partial sum, is
+    exact in float64 (its bound below 2**53): the same integers, without
+    numpy's slow integer loops."""
     x = x.astype(dtype)
     w = w.astype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        bound = int(np.abs(x).max(initial=0)) * int(np.abs(w).max(initial=0)) * _reduction(layer, x, w)
+        if bound < 2**53:
+            x64, w64 = x.astype(np.float64), w.astype(np.float64)
+            if layer.kind == "nhwc":
+                exact = _conv_im2col(x64, w64, layer.strides)
+            elif layer.kind == "nchw":
+                exact = _conv_im2col(x64.transpose(0, 2, 3, 1), w64.transpose(2, 3, 1, 0),
+                                     layer.strides).transpose(0, 3, 1, 2)
+            else:
+                exact = _forward(layer, x64, w64,
+                                 lambda subscripts, a, b, k: np.einsum(subscripts, a, b, optimize=True))
+            return exact.astype(dtype)
+    return _forward(layer, x, w, _einsum)
+
+
+def _conv_im2col(x: np.ndarray, w: np.ndarray, s: int) -> np.ndarray:
+    """A convolution, x [N,H,W,C] and w [KH,KW,C,F] to [N,OH,OW,F], as one
+    product of each output's window with the weights (samples in chunks of
+    at most 2**20 window elements, 8 MiB: reused memory, not fresh pages)."""
+    kh, kw, c, _ = w.shape
+    oh, ow = _conv_out(x.shape[1], kh, s), _conv_out(x.shape[2], kw, s)
+    # [N, OH, OW, C, KH, KW]
+    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))[:, : s * oh : s, : s * ow : s]
+    chunk = max(1, (1 << 20) // max(1, oh * ow * c * kh * kw))
+    parts = [np.tensordot(windows[i : i + chunk], w, axes=([4, 5, 3], [0, 1, 2]))
+             for i in range(0, len(x), chunk)]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _forward(layer: Layer, x: np.ndarray, w: np.ndarray, einsum) -> np.ndarray:
+    dtype = x.dtype
     s = layer.strides
     if layer.kind == "matmul":
         return x @ w
     if layer.kind == "batch_matmul":
-        return _einsum("bmk,bkn->bmn", x, w, x.shape[2])
+        return einsum("bmk,bkn->bmn", x, w, x.shape[2])
     if layer.kind == "nhwc":  # x [N,H,W,C], w [KH,KW,C,F]
         kh, kw = w.shape[:2]
         oh, ow = _conv_out(x.shape[1], kh, s), _conv_out(x.shape[2], kw, s)
@@ -109,7 +155,7 @@ def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
         for i in range(kh):
             for j in range(kw):
                 patch = x[:, i : i + s * oh : s, j : j + s * ow : s, :]
-                out += _einsum("nhwc,cf->nhwf", patch, w[i, j], w.shape[2])
+                out += einsum("nhwc,cf->nhwf", patch, w[i, j], w.shape[2])
         return out
     if layer.kind == "nchw":  # x [N,C,H,W], w [F,C,KH,KW]
         kh, kw = w.shape[2:]
@@ -118,7 +164,7 @@ def forward(layer: Layer, x: np.ndarray, w: np.ndarray, dtype) -> np.ndarray:
         for i in range(kh):
             for j in range(kw):
                 patch = x[:, :, i : i + s * oh : s, j : j + s * ow : s]
-                out += _einsum("nchw,fc->nfhw", patch, w[:, :, i, j], w.shape[1])
+                out += einsum("nchw,fc->nfhw", patch, w[:, :, i, j], w.shape[1])
         return out
     # depthwise: x [N,H,W,C], w [KH,KW,C]
     kh, kw = w.shape[:2]

@@ -118,23 +118,30 @@ qnn::NpyArray toNpy(const py::handle &object) {
   return result;
 }
 
-py::array toNumPy(const qnn::NpyArray &array) {
+/// A NumPy array of `array`'s data, which it takes over (no copy).
+py::array toNumPy(qnn::NpyArray &&array) {
   std::vector<py::ssize_t> shape(array.shape.begin(), array.shape.end());
-  // Copies the data.
-  return py::array(py::dtype(array.dtype), shape, array.data.data());
+  auto *data = new std::vector<char>(std::move(array.data));
+  py::capsule owner(data, [](void *pointer) {
+    delete static_cast<std::vector<char> *>(pointer);
+  });
+  return py::array(py::dtype(array.dtype), shape, data->data(), owner);
 }
 
 std::vector<qnn::NpyArray> toNpyList(const py::sequence &arrays) {
   std::vector<qnn::NpyArray> result;
+  // Reserved: growing would copy every array before (NpyArray's move
+  // may throw, so std::vector copies).
+  result.reserve(py::len(arrays));
   for (py::handle array : arrays)
     result.push_back(toNpy(array));
   return result;
 }
 
-py::list toNumPyList(ArrayRef<qnn::NpyArray> arrays) {
+py::list toNumPyList(MutableArrayRef<qnn::NpyArray> arrays) {
   py::list result;
-  for (const qnn::NpyArray &array : arrays)
-    result.append(toNumPy(array));
+  for (qnn::NpyArray &array : arrays)
+    result.append(toNumPy(std::move(array)));
   return result;
 }
 

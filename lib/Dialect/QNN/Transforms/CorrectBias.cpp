@@ -42,23 +42,12 @@ struct QNNCorrectBiasPass
   using Base::Base;
 
   void runOnOperation() override {
-    Operation *root = getOperation();
-    if (bits < 2 || bits > 8) {
-      root->emitError() << "qnn-correct-bias: bits=" << bits.getValue()
-                        << " is not within 2 to 8";
+    FailureOr<RoundingInputs> inputs = prepareRounding(
+        getOperation(), "qnn-correct-bias", bits, statisticsFile);
+    if (failed(inputs))
       return signalPassFailure();
-    }
-    FailureOr<ContractionStatisticsMap> statistics =
-        loadStatistics(root, "qnn-correct-bias", statisticsFile);
-    if (failed(statistics))
-      return signalPassFailure();
-    SmallVector<WeightRows> contractions;
-    root->walk([&](Operation *op) {
-      if (std::optional<WeightRows> weights = getWeightRows(op))
-        contractions.push_back(std::move(*weights));
-    });
-    for (WeightRows &weights : contractions)
-      if (failed(correct(weights, *statistics)))
+    for (WeightRows &weights : inputs->contractions)
+      if (failed(correct(weights, inputs->statistics)))
         return signalPassFailure();
   }
 

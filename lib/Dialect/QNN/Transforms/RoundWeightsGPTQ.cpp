@@ -101,27 +101,19 @@ struct QNNRoundWeightsGPTQPass
 
   void runOnOperation() override {
     Operation *root = getOperation();
-    if (bits < 2 || bits > 8) {
-      root->emitError() << "qnn-round-weights-gptq: bits=" << bits.getValue()
-                        << " is not within 2 to 8";
+    FailureOr<RoundingInputs> inputs =
+        prepareRounding(root, "qnn-round-weights-gptq", bits, statisticsFile,
+                        [&]() -> LogicalResult {
+                          if (damp > 0.0 && damp < 1.0)
+                            return success();
+                          return root->emitError()
+                                 << "qnn-round-weights-gptq: damp="
+                                 << damp.getValue() << " is not within (0, 1)";
+                        });
+    if (failed(inputs))
       return signalPassFailure();
-    }
-    if (!(damp > 0.0) || !(damp < 1.0)) {
-      root->emitError() << "qnn-round-weights-gptq: damp=" << damp.getValue()
-                        << " is not within (0, 1)";
-      return signalPassFailure();
-    }
-    FailureOr<ContractionStatisticsMap> statistics =
-        loadStatistics(root, "qnn-round-weights-gptq", statisticsFile);
-    if (failed(statistics))
-      return signalPassFailure();
-    SmallVector<WeightRows> contractions;
-    root->walk([&](Operation *op) {
-      if (std::optional<WeightRows> weights = getWeightRows(op))
-        contractions.push_back(std::move(*weights));
-    });
-    for (WeightRows &weights : contractions)
-      if (failed(round(weights, *statistics)))
+    for (WeightRows &weights : inputs->contractions)
+      if (failed(round(weights, inputs->statistics)))
         return signalPassFailure();
   }
 

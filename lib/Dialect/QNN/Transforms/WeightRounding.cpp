@@ -195,8 +195,9 @@ void rounding::correctBias(OpOperand &bias, const WeightRows &weights,
     old->erase();
 }
 
-FailureOr<ContractionStatisticsMap>
-rounding::loadStatistics(Operation *root, StringRef passName, StringRef path) {
+/// Reads the statistics file of a pass, reporting failures on `root`.
+static FailureOr<ContractionStatisticsMap>
+loadStatistics(Operation *root, StringRef passName, StringRef path) {
   if (path.empty()) {
     root->emitError() << passName
                       << ": statistics=<file> is required (the contraction "
@@ -211,4 +212,28 @@ rounding::loadStatistics(Operation *root, StringRef passName, StringRef path) {
     return failure();
   }
   return std::move(*statistics);
+}
+
+FailureOr<RoundingInputs>
+rounding::prepareRounding(Operation *root, StringRef passName, unsigned bits,
+                          StringRef path,
+                          function_ref<LogicalResult()> checkOptions) {
+  if (bits < 2 || bits > 8) {
+    root->emitError() << passName << ": bits=" << bits
+                      << " is not within 2 to 8";
+    return failure();
+  }
+  if (checkOptions && failed(checkOptions()))
+    return failure();
+  FailureOr<ContractionStatisticsMap> statistics =
+      loadStatistics(root, passName, path);
+  if (failed(statistics))
+    return failure();
+  RoundingInputs inputs;
+  inputs.statistics = std::move(*statistics);
+  root->walk([&](Operation *op) {
+    if (std::optional<WeightRows> weights = getWeightRows(op))
+      inputs.contractions.push_back(std::move(*weights));
+  });
+  return inputs;
 }

@@ -91,9 +91,22 @@ void correctBias(OpOperand &bias, const WeightRows &weights,
                  ArrayRef<double> quantized,
                  const ContractionStatistics &statistics);
 
-/// Reads the statistics file of a pass, reporting failures on `root`.
-FailureOr<ContractionStatisticsMap>
-loadStatistics(Operation *root, StringRef passName, StringRef path);
+/// What a rounding pass works on: the contraction statistics and the
+/// weights of every contraction under the root.
+struct RoundingInputs {
+  ContractionStatisticsMap statistics;
+  SmallVector<WeightRows> contractions;
+};
+
+/// The prologue of qnn-round-weights-gptq and qnn-correct-bias: checks that
+/// `bits` is within 2 to 8, runs `checkOptions` (the pass's other options;
+/// it reports its own errors), reads the statistics file at `path` and
+/// collects the contractions' weights (getWeightRows). Errors are reported
+/// on `root`, prefixed with `passName`.
+FailureOr<RoundingInputs>
+prepareRounding(Operation *root, StringRef passName, unsigned bits,
+                StringRef path,
+                function_ref<LogicalResult()> checkOptions = nullptr);
 
 } // namespace mlir::qnn::rounding
 
