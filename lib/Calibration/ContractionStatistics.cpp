@@ -27,18 +27,26 @@ static constexpr llvm::StringLiteral kFormat =
     "quant-opt-contraction-statistics";
 
 namespace mlir::qnn {
-/// {"count", "mean", "second_moment"}.
+/// {"count", "mean", "second_moment", "max_abs"?}.
 bool fromJSON(const json::Value &value, ContractionStatistics &statistics,
               json::Path path) {
   json::ObjectMapper mapper(value, path);
-  if (!mapper || !checkKeys(*value.getAsObject(),
-                            {"count", "mean", "second_moment"}, path))
+  if (!mapper ||
+      !checkKeys(*value.getAsObject(),
+                 {"count", "mean", "second_moment", "max_abs"}, path))
     return false;
   detail::Count count;
-  std::vector<detail::FiniteNumber> mean, secondMoment;
+  std::vector<detail::FiniteNumber> mean, secondMoment, maxAbs;
   if (!mapper.map("count", count) || !mapper.map("mean", mean) ||
-      !mapper.map("second_moment", secondMoment))
+      !mapper.map("second_moment", secondMoment) ||
+      !mapper.mapOptional("max_abs", maxAbs))
     return false;
+  for (auto [index, number] : llvm::enumerate(maxAbs))
+    if (number.value < 0) {
+      path.field("max_abs").index(index).report(
+          "expected a non-negative number");
+      return false;
+    }
   if (count.value == 0) {
     path.field("count").report("expected a positive count");
     return false;
@@ -48,6 +56,8 @@ bool fromJSON(const json::Value &value, ContractionStatistics &statistics,
     statistics.mean.push_back(number.value);
   for (const detail::FiniteNumber &number : secondMoment)
     statistics.secondMoment.push_back(number.value);
+  for (const detail::FiniteNumber &number : maxAbs)
+    statistics.maxAbs.push_back(number.value);
   return true;
 }
 } // namespace mlir::qnn

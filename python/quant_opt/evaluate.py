@@ -440,7 +440,7 @@ def node_segments(model: onnx.ModelProto, ids: list[str]) -> tuple[dict[str, str
 
 # Float passes that read the contraction statistics (docs/Quantization.md,
 # "Data-driven repair"): quant-eval computes them when none are named.
-STATISTICS_PASSES = ("qnn-round-weights-gptq", "qnn-correct-bias")
+STATISTICS_PASSES = ("qnn-round-weights-gptq", "qnn-correct-bias", "qnn-smooth-quant")
 
 
 def float_pass_args(text: str) -> list[str]:

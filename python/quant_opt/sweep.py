@@ -71,10 +71,14 @@ REWRITE_RECIPES = [
     ("W4A8 per-channel k-means codebook", "", "qnn-cluster-weights=bits=4"),
     ("W3A8 per-channel k-means codebook", "", "qnn-cluster-weights=bits=3"),
     ("W8A8 per-channel k-means codebook", "", "qnn-cluster-weights=bits=8"),
+    # SmoothQuant (docs/Quantization.md): LayerNorm outputs' channel ranges
+    # migrated into the matmul weights; a no-op on models without one.
+    ("W8A8 per-channel + SmoothQuant (alpha 0.5)", "", "qnn-smooth-quant{alpha=0.5}"),
 ]
 # --recipe-set codebook: non-uniform against uniform at the same bits only.
 CODEBOOK_RECIPES = [RECIPES[0], RECIPES[8], RECIPES[-1]]
 CODEBOOK_REWRITE_RECIPES = [r for r in REWRITE_RECIPES if "codebook" in r[0]]
+TRANSFORMER_REWRITE_RECIPES = [r for r in REWRITE_RECIPES if "SmoothQuant" in r[0]]
 # Quantization-aware fine-tuning rows (quant-qat): weight bits, on the
 # models whose ops quant-qat runs; each exported QDQ model is evaluated as
 # quant-eval evaluates QDQ models, its drop against the original float model.
@@ -472,8 +476,9 @@ def main(argv=None) -> int:
     parser.add_argument("--recipe-set", choices=("full", "short", "codebook", "transformer"), default=None,
                         help="the recipes: all of them, or W8A8 per-channel, per-tensor, W4A8 and "
                              "W8A16, or (codebook) W8A8 and uniform against k-means codebook weights "
-                             "at 4 and 3 bits, or (transformer) static W8A8, dynamic per-token and "
-                             "per-tensor W8A8 and W8A16 (default: full, short with --short)")
+                             "at 4 and 3 bits, or (transformer) static W8A8, static + SmoothQuant, "
+                             "dynamic per-token and per-tensor W8A8 and W8A16 (default: full, short "
+                             "with --short)")
     parser.add_argument("--no-peer", action="store_true",
                         help="leave out the onnxruntime quantize_static row")
     parser.add_argument("--no-mixed", action="store_true",
@@ -512,7 +517,8 @@ def _run(args, argv) -> int:
     recipe_set = args.recipe_set or ("short" if args.short else "full")
     recipes = {"short": SHORT_RECIPES, "codebook": CODEBOOK_RECIPES,
                "transformer": TRANSFORMER_RECIPES}.get(recipe_set, RECIPES)
-    rewrite = {"full": REWRITE_RECIPES, "codebook": CODEBOOK_REWRITE_RECIPES}.get(recipe_set, ())
+    rewrite = {"full": REWRITE_RECIPES, "codebook": CODEBOOK_REWRITE_RECIPES,
+               "transformer": TRANSFORMER_REWRITE_RECIPES}.get(recipe_set, ())
     started = time.time()
     results = sweep(names, recipes, args.limit, args.layer_samples, not args.quiet, args.pretrained,
                     args.batch, peer=not args.no_peer and not args.short,

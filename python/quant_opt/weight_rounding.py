@@ -55,6 +55,7 @@ class Accumulator:
         self.count = 0
         self.sum = None
         self.outer = None
+        self.max_abs = None
 
     def add(self, rows: np.ndarray) -> None:
         rows = rows.astype(np.float64)
@@ -68,20 +69,25 @@ class Accumulator:
             o = rows.T @ rows
         self.sum = s if self.sum is None else self.sum + s
         self.outer = o if self.outer is None else self.outer + o
+        m = np.abs(rows).max(axis=0) if rows.shape[0] else np.zeros(rows.shape[1])
+        self.max_abs = m if self.max_abs is None else np.maximum(self.max_abs, m)
 
     def result(self) -> dict:
         """`count`, `mean` (one value per weight along the reduction, in the
-        weight's layout without its output axis) and `second_moment` (the
-        mean outer product: `[K, K]`, or `[C, KH*KW, KH*KW]` for depthwise)."""
+        weight's layout without its output axis), `second_moment` (the
+        mean outer product: `[K, K]`, or `[C, KH*KW, KH*KW]` for depthwise)
+        and `max_abs` (the largest |value| of each column of the rows, as
+        `mean`: SmoothQuant's per-channel activation maxima)."""
         return {"count": self.count, "mean": self.sum / self.count,
-                "second_moment": self.outer / self.count}
+                "second_moment": self.outer / self.count, "max_abs": self.max_abs}
 
 
 def write_statistics(path: Path, layers: dict[str, dict]) -> None:
     """The contraction statistics file (docs/Quantization.md)."""
     doc = {"format": FORMAT, "version": 1, "layers": {
         name: {"count": int(s["count"]), "mean": [float(v) for v in np.ravel(s["mean"])],
-               "second_moment": [float(v) for v in np.ravel(s["second_moment"])]}
+               "second_moment": [float(v) for v in np.ravel(s["second_moment"])],
+               **({"max_abs": [float(v) for v in np.ravel(s["max_abs"])]} if s.get("max_abs") is not None else {})}
         for name, s in layers.items()}}
     Path(path).write_text(json.dumps(doc))
 
@@ -91,7 +97,8 @@ def read_statistics(path: Path) -> dict[str, dict]:
     if doc.get("format") != FORMAT:
         raise ValueError(f"{path}: not a {FORMAT} file")
     return {name: {"count": s["count"], "mean": np.array(s["mean"], np.float64),
-                   "second_moment": np.array(s["second_moment"], np.float64)}
+                   "second_moment": np.array(s["second_moment"], np.float64),
+                   "max_abs": np.array(s["max_abs"], np.float64) if "max_abs" in s else None}
             for name, s in doc["layers"].items()}
 
 

@@ -164,3 +164,15 @@ def test_quant_eval_gptq_on_fashion_cnn_is_bit_exact():
     exact = report["bit_exactness"]
     assert exact["layers_checked"] == 5 and exact["mismatches"] == 0, exact
     assert not exact["not_checked"], exact
+
+
+def test_statistics_record_the_largest_magnitude_of_each_column(tmp_path):
+    """max_abs (SmoothQuant's activation maxima) over every batch added, and
+    through the file."""
+    from quant_opt.weight_rounding import Accumulator, read_statistics, write_statistics
+    acc = Accumulator("matmul", (3, 2))
+    acc.add(np.array([[1.0, -5.0, 0.5], [-2.0, 1.0, 0.0]]))
+    acc.add(np.array([[0.5, 4.0, -3.0]]))
+    assert acc.result()["max_abs"].tolist() == [2.0, 5.0, 3.0]
+    write_statistics(tmp_path / "s.json", {"fc": acc.result()})
+    assert read_statistics(tmp_path / "s.json")["fc"]["max_abs"].tolist() == [2.0, 5.0, 3.0]

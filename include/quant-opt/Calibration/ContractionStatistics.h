@@ -34,6 +34,9 @@ struct ContractionStatistics {
   /// The mean outer product of the rows: K x K values, row-major (for a
   /// depthwise convolution, C blocks of KH*KW x KH*KW).
   SmallVector<double> secondMoment;
+  /// The largest |value| of each of the K columns of the rows (optional in
+  /// the file: empty when absent; SmoothQuant's activation maxima).
+  SmallVector<double> maxAbs;
 };
 
 /// By layer id.

@@ -247,6 +247,42 @@ def QNNCorrectBiasPass : Pass<"qnn-correct-bias"> {
                            "::mlir::quant::QuantDialect"];
 }
 
+def QNNSmoothQuantPass : Pass<"qnn-smooth-quant", "::mlir::ModuleOp"> {
+  let summary = "Migrate activation outliers into the weights: SmoothQuant (on the float model)";
+  let description = [{
+    SmoothQuant (Xiao et al., ICML 2023). Transformers' LayerNorm outputs
+    have a few channels far larger than the rest, so a per-tensor activation
+    scale leaves the others a few levels. For each op whose result is
+    `t * gamma + beta` with constant per-channel (last axis) `gamma` and
+    `beta` (a LayerNorm's affine step) and whose result only `linalg.matmul`s
+    with constant f32 weights read (directly or through reshapes that keep
+    the last axis), channel `j` is divided by
+
+    ```
+    s_j = max|x_j|^alpha / max_readers max_n |w[j, n]|^(1 - alpha)
+    ```
+
+    (`gamma` and `beta` become `gamma / s`, `beta / s`) and row `j` of every
+    reader's weights is multiplied by it: the float program computes the
+    same products up to rounding, with the activation's range evened out
+    into the weights (quantized per output channel). `max|x_j|` is the
+    `max_abs` of the readers' contraction statistics (`statistics=`,
+    docs/Quantization.md); `s_j` is 1 where either maximum is 0 and is
+    clamped to [1e-5, 1e5]. Each smoothed op gets a remark. Ops read by
+    anything else are left alone.
+  }];
+  let options = [
+    Option<"statisticsFile", "statistics", "std::string", /*default=*/"\"\"",
+           "Contraction statistics file with max_abs (required)">,
+    Option<"alpha", "alpha", "double", /*default=*/"0.5",
+           "Migration strength in [0, 1]: 0 leaves the activations, 1 moves "
+           "their whole range into the weights">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def QNNClusterWeightsPass : Pass<"qnn-cluster-weights"> {
   let summary = "Non-uniform weights: per-channel k-means codebooks (on the float model)";
   let description = [{
