@@ -381,6 +381,10 @@ class Config:
     # (mean, std): inputs become (x - mean) / std, as torchvision's Normalize,
     # for models trained on normalized images; None leaves them as loaded.
     normalize: tuple[float, float] | None = None
+    # Automatic 16-bit fallback: activations whose local SQNR (the per-layer
+    # table) is below this many dB are requantized at 16 bits and the model
+    # evaluated again; None: off.
+    fallback_sqnr: float | None = None
 
 
 def pad_to_batches(x: np.ndarray, batch: int) -> np.ndarray:
@@ -741,8 +745,43 @@ def evaluate(config: Config) -> dict:
         evaluation.prepare()
         report = (evaluation.run_qdq() if evaluation.qdq
                   else evaluation.run(config.options, config.recipe, config.layer_samples))
+        if config.fallback_sqnr is not None and not evaluation.qdq:
+            report = fallback_16bit(evaluation, report, config, work)
     report["seconds"] = round(time.time() - started, 1)
     return report
+
+
+FALLBACK_ACTIVATIONS = {"bits": 16, "signed": True, "symmetric": True}
+
+
+def fallback_16bit(evaluation: "Evaluation", report: dict, config: Config, work: Path) -> dict:
+    """The automatic 16-bit fallback: the activations whose local SQNR in
+    `report`'s per-layer table is below config.fallback_sqnr dB get 16-bit
+    symmetric storage (a recipe rule each, after the user's recipe), and the
+    model is quantized and evaluated again. The report says which, and what
+    the first run gave."""
+    if not report.get("layers"):
+        raise EvaluationError("the 16-bit fallback needs the per-layer table (--layer-samples > 0)")
+    float_text = evaluation.float_mlir.read_text()
+    # Ids of layers (op locations); model inputs have no rule of their own.
+    chosen = [layer["id"] for layer in report["layers"]
+              if layer["local"]["sqnr_db"] < config.fallback_sqnr and f'"{layer["id"]}"' in float_text]
+    first = {key: report.get(key) for key in ("quantized_top1", "top1_drop", "output", "quantized_weight_bytes")}
+    summary = {"threshold_db": config.fallback_sqnr, "layers": chosen, "before": first}
+    if not chosen:  # The first run stands (a new report: the caller may keep both).
+        return dict(report, fallback_16bit=summary)
+    recipe = (json.loads(config.recipe.read_text()) if config.recipe
+              else {"format": "quant-opt-recipe", "version": 1})
+    recipe["layers"] = list(recipe.get("layers", [])) + [
+        {"id": id_, "activations": dict(FALLBACK_ACTIVATIONS)} for id_ in chosen]
+    path = work / "fallback-recipe.json"
+    path.write_text(json.dumps(recipe, indent=2) + "\n")
+    evaluation.log(f"16-bit fallback for {len(chosen)} activation(s) below {config.fallback_sqnr} dB: "
+                   + ", ".join(chosen))
+    again = evaluation.run(config.options, path, config.layer_samples, tag="fallback")
+    again["recipe"] = str(config.recipe) if config.recipe else None
+    again["fallback_16bit"] = summary
+    return again
 
 
 def layer_samples_count(available: int, batch: int, samples: int) -> int:
@@ -904,6 +943,20 @@ def markdown(report: dict, max_layers: int = 15) -> str:
         if not report.get("layers"):
             lines += ["", "Per-layer error and bit-exactness are computed for float models that "
                       "quant-eval quantizes itself; not for QDQ models."]
+    fallback = report.get("fallback_16bit")
+    if fallback:
+        before = fallback["before"]
+        chosen = fallback["layers"]
+        lines += ["", f"16-bit fallback (activations with local SQNR below {fallback['threshold_db']:g} dB "
+                  "in the first run's per-layer table): "
+                  + (f"{len(chosen)} activation(s) at 16 bits: " + ", ".join(f"`{c}`" for c in chosen)
+                     + f"; the first run (all at the recipe's bits) gave SQNR "
+                     f"{_fmt(before['output']['sqnr_db'], 1)} dB, sample cosine "
+                     f"{before['output']['sample_cosine']:.5f}"
+                     + (f", top-1 drop {100 * before['top1_drop']:.2f} points"
+                        if before.get("top1_drop") is not None else "")
+                     + f", weights {before['quantized_weight_bytes']} bytes; the numbers above are "
+                     "with the fallback." if chosen else "none needed.")]
     exact = report.get("bit_exactness")
     if exact:
         lines += ["", f"Bit-exactness of the lowered integer program against the NumPy integer "
@@ -996,6 +1049,9 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", type=Path, help="keep the intermediate files in this directory")
     parser.add_argument("--task", choices=("classification", "embedding"), default="classification",
                         help="what the output is: logits (default) or embeddings (no top-1)")
+    parser.add_argument("--fallback-16bit-below", type=float, metavar="DB", dest="fallback_sqnr",
+                        help="automatic 16-bit fallback: activations whose local SQNR in the per-layer "
+                             "table is below DB get 16-bit storage, and the model is evaluated again")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     if args.recipe and not args.recipe.is_file():
@@ -1005,7 +1061,8 @@ def main(argv=None) -> int:
                     split=args.split, recipe=args.recipe, options=args.options, batch=args.batch,
                     limit=args.limit, calibration_limit=args.calibration_limit,
                     layer_samples=args.layer_samples, verbose=not args.quiet, keep=args.keep, task=args.task,
-                    normalize=args.normalize, float_passes=args.float_passes)
+                    normalize=args.normalize, float_passes=args.float_passes,
+                    fallback_sqnr=args.fallback_sqnr)
     try:
         report = evaluate(config)
         if args.output:

@@ -86,6 +86,12 @@ QAT_BITS = (8, 4)
 QAT_EPOCHS = 2
 
 
+# The automatic 16-bit fallback row (quant-eval --fallback-16bit-below): the
+# first recipe's activations below this local SQNR at 16 bits.
+FALLBACK_DB = 25.0
+FALLBACK = f"W8A8 per-channel + automatic 16-bit fallback (local SQNR < {FALLBACK_DB:g} dB)"
+
+
 def qat_name(bits: int, epochs: int) -> str:
     return f"W{bits}A8 per-channel, QAT ({epochs} epoch{'s' if epochs != 1 else ''}, quant-qat)"
 
@@ -220,7 +226,7 @@ def qat_runs(path: Path, data: str, task: str) -> bool:
 
 def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verbose: bool,
           pretrained: bool = False, batch: int = 100, peer: bool = True, mixed: bool = True,
-          rewrite_recipes=(), qat_epochs: int = 0) -> list[dict]:
+          rewrite_recipes=(), qat_epochs: int = 0, fallback: bool = False) -> list[dict]:
     models = bundled_models(pretrained)
     results = []
     for name in names:
@@ -244,6 +250,21 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
                     # result too: say why in the table.
                     report = {"error": str(error).strip().splitlines()[-1]}
                 report["recipe_name"] = recipe
+                rows.append(report)
+            if fallback and rows and rows[0].get("layers"):
+                if verbose:
+                    print(f"{name}: {FALLBACK}", file=sys.stderr)
+                from dataclasses import replace
+                from .evaluate import fallback_16bit
+                try:
+                    report = fallback_16bit(evaluation, rows[0],
+                                            replace(config, options=recipes[0][1], fallback_sqnr=FALLBACK_DB),
+                                            Path(tmp))
+                    report.pop("layers", None)  # the first row's table is the one shown
+                    report.pop("bit_exactness", None)
+                except EvaluationError as error:
+                    report = {"error": str(error).strip().splitlines()[-1]}
+                report["recipe_name"] = FALLBACK
                 rows.append(report)
             for recipe, options, passes in rewrite_recipes:
                 if verbose:
@@ -429,6 +450,11 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
                       "the quantized program's inputs):", ""]
             lines += [f"- `{layer['id']}` ({layer['ops']}): local {_fmt(layer['local']['sqnr_db'], 1)} dB, "
                       f"propagated {_fmt(layer['propagated']['sqnr_db'], 1)} dB" for layer in worst]
+        for row in result["recipes"]:
+            chosen = row.get("fallback_16bit", {}).get("layers")
+            if row["recipe_name"] == FALLBACK and chosen is not None:
+                lines += ["", f"{FALLBACK}: " + (", ".join(f"`{c}`" for c in chosen) + " at 16 bits."
+                                                  if chosen else "no activation below the threshold.")]
         lines.append("")
     return "\n".join(lines)
 
@@ -524,7 +550,8 @@ def _run(args, argv) -> int:
                     args.batch, peer=not args.no_peer and not args.short,
                     mixed=not args.no_mixed and not args.short,
                     rewrite_recipes=rewrite,
-                    qat_epochs=args.qat_epochs if recipe_set == "full" else 0)
+                    qat_epochs=args.qat_epochs if recipe_set == "full" else 0,
+                    fallback=recipe_set == "transformer")
     command = ("scripts/quant-sweep " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
     seconds = round(time.time() - started)
     for result in results:

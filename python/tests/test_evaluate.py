@@ -12,7 +12,7 @@ import onnxruntime
 import pytest
 
 from quant_opt import datasets
-from quant_opt.evaluate import Config, EvaluationError, evaluate, main, model_bytes
+from quant_opt.evaluate import Config, EvaluationError, evaluate, main, markdown, model_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "models" / "digits-cnn" / "model.onnx"
@@ -340,3 +340,20 @@ def test_bit_exactness_of_a_dilated_average_pool(tmp_path, monkeypatch):
     report = evaluate(Config(model=model, data="digits", limit=100, layer_samples=100, verbose=False))
     by_layer = {layer["layer"]: layer for layer in report["bit_exactness"]["layers"]}
     assert by_layer["pool"]["mismatches"] > 0
+
+
+def test_fallback_16bit_requantizes_the_worst_activations(tmp_path):
+    """--fallback-16bit-below: the activations under the threshold in the
+    per-layer table get 16-bit storage (their SQNR rises), the others keep
+    8 bits; the report names them and keeps the first run's numbers."""
+    config = Config(model=DIGITS, data="digits", limit=200, layer_samples=100, verbose=False,
+                    fallback_sqnr=200.0)  # every finite one
+    report = evaluate(config)
+    chosen = report["fallback_16bit"]["layers"]
+    first = report["fallback_16bit"]["before"]
+    assert "/fc/Gemm" in chosen and "/relu1/Relu" in chosen
+    assert report["output"]["sqnr_db"] > first["output"]["sqnr_db"] + 3  # 8-bit weights bound it
+    none = evaluate(Config(model=DIGITS, data="digits", limit=200, layer_samples=100, verbose=False,
+                           fallback_sqnr=-100.0))
+    assert none["fallback_16bit"]["layers"] == []
+    assert "16-bit fallback" in markdown(report) and "none needed" in markdown(none)
