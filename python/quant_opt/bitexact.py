@@ -12,8 +12,12 @@ from the program's own stored input by docs/Semantics.md
 (quant_opt.fusion_check.contraction_reference, written from the spec): the
 weights are quantized by NumPy with the types qnn-insert-qdq chose
 (`parameters=`), the bias, zero points and multipliers are derived as the
-spec says. Every output element must match: mismatches are reported, not
-tolerated. Layers of other kinds are listed as not checked, with the reason.
+spec says. Dynamically quantized MatMul / Gemm layers and matmuls of two
+activations (attention; docs/Semantics.md, "Dynamic quantization") are
+checked from the program's own float inputs: the reference quantizes them at
+run time as qnn.dynamic_quantize does and computes the float epilogue. Every
+output element must match: mismatches are reported, not tolerated. Layers of
+other kinds are listed as not checked, with the reason.
 """
 
 from __future__ import annotations
