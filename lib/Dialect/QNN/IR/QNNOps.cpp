@@ -340,11 +340,9 @@ static LogicalResult verifyDynamicParameters(Operation *op,
 }
 
 std::pair<int64_t, int64_t> DynamicQuantizeOp::getStorageRange() {
-  unsigned bits =
-      getResult().getType().getElementType().getIntOrFloatBitWidth();
-  if (getIsUnsigned())
-    return {0, (int64_t(1) << bits) - 1};
-  return {-(int64_t(1) << (bits - 1)), (int64_t(1) << (bits - 1)) - 1};
+  return qnn::getStorageRange(
+      getResult().getType().getElementType().getIntOrFloatBitWidth(),
+      getIsUnsigned());
 }
 
 LogicalResult DynamicQuantizeOp::verify() {

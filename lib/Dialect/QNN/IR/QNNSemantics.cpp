@@ -361,3 +361,10 @@ SmallVector<int64_t> mlir::qnn::getDynamicParameterAxes(
     llvm::append_range(reassociation.back(), pending);
   return kept;
 }
+
+std::pair<int64_t, int64_t> mlir::qnn::getStorageRange(unsigned bits,
+                                                       bool isUnsigned) {
+  if (isUnsigned)
+    return {0, (int64_t(1) << bits) - 1};
+  return {-(int64_t(1) << (bits - 1)), (int64_t(1) << (bits - 1)) - 1};
+}

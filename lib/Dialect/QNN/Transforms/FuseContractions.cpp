@@ -976,7 +976,11 @@ struct FuseDynamicContraction
 
     // acc - z_x · Σw' must stay in i32: |Σ x·w'| <= max|x| · Σ|w'| and
     // |z_x · Σw'| <= max|z| · |Σw'|, both over the storage range.
-    auto [qmin, qmax] = getDynamicStorageRange(dequantizedX);
+    auto [qmin, qmax] = getStorageRange(dequantizedX.getInput()
+                                            .getType()
+                                            .getElementType()
+                                            .getIntOrFloatBitWidth(),
+                                        dequantizedX.getIsUnsigned());
     int64_t xMaxAbs = std::max(std::abs(qmin), std::abs(qmax));
     for (auto [key, sum] : llvm::enumerate(shifted->sum))
       if (xMaxAbs * (shifted->absSum[key] + std::abs(sum)) >=
@@ -1062,15 +1066,6 @@ struct FuseDynamicContraction
         });
     rewriter.replaceOp(op, epilogue.getResult(0));
     return success();
-  }
-
-  static std::pair<int64_t, int64_t>
-  getDynamicStorageRange(DynamicDequantizeOp op) {
-    unsigned bits =
-        op.getInput().getType().getElementType().getIntOrFloatBitWidth();
-    if (op.getIsUnsigned())
-      return {0, (int64_t(1) << bits) - 1};
-    return {-(int64_t(1) << (bits - 1)), (int64_t(1) << (bits - 1)) - 1};
   }
 };
 

@@ -120,6 +120,9 @@ getAddParameters(double scaleA, double scaleB, double scaleY);
 /// every stored value of `type` (see "Folding" in docs/Semantics.md).
 bool isExactRoundTrip(quant::QuantizedType type, RoundingMode rounding);
 
+/// The full range [qmin, qmax] of `bits`-bit signed or unsigned storage.
+std::pair<int64_t, int64_t> getStorageRange(unsigned bits, bool isUnsigned);
+
 /// Run-time parameters (qnn.dynamic_quantize's scale and zero point) have
 /// the data's rank with size 1 on the axes one parameter covers. Returns
 /// the axes they keep (size other than 1) and fills `reassociation` with
