@@ -12,7 +12,8 @@ import onnxruntime
 import pytest
 
 from quant_opt import datasets
-from quant_opt.evaluate import Config, EvaluationError, evaluate, main, markdown, model_bytes
+from quant_opt.evaluate import (Config, EvaluationError, evaluate, macs_per_sample, main, markdown,
+                                 model_bytes, opt_level_for)
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "models" / "digits-cnn" / "model.onnx"
@@ -126,6 +127,22 @@ def test_model_bytes_counts_storage_width_and_parameters():
     """
     # 8 x 4 bits + 2 scales; 3 bytes + 3 scales + 3 zero points; 2 floats.
     assert model_bytes(text) == (8 * 4 + 2 * 32) // 8 + (3 + 3 * 4 + 3) + 8
+
+
+def test_opt_level_follows_the_run_work():
+    """-O0 for runs of little work (the model's multiply-accumulates per
+    sample, from the imported module, times the samples), -O3 beyond."""
+    from quant_opt.onnx_import import import_model
+    text = import_model(onnx.load(str(ROOT / "models" / "fashion-cnn" / "model.onnx")), 100)
+    # 28x28x16 x 3x3x1, 14x14x32 x 3x3x16, 7x7x32 x 3x3x32, then the classifier.
+    macs = macs_per_sample(text)
+    assert macs >= 28 * 28 * 16 * 9 + 14 * 14 * 32 * 144 + 7 * 7 * 32 * 288
+    assert opt_level_for(10000, macs) == 0 and opt_level_for(200, macs) == 0
+    # A model of 100 times the work: -O3 even for its 1000 calibration samples.
+    assert opt_level_for(1000, 100 * macs) == 3
+    # Unknown work: by samples.
+    assert macs_per_sample("func.func @main(%arg0: tensor<4xf32>) {}") is None
+    assert opt_level_for(1999) == 0 and opt_level_for(2000) == 3
 
 
 def test_recipe_reaches_the_named_layers(tmp_path):
