@@ -173,10 +173,17 @@ SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t vectorWidth,
   bool contraction = op.getNumReductionLoops() > 0;
   SmallVector<int64_t> sizes(ranges.size(), 1);
   int64_t parallelSeen = 0;
+  // The reduction dimensions share one budget of `reductionTile` elements,
+  // innermost first: a reduction over several dimensions (a whole tensor's
+  // range) would otherwise become one vector of all its elements.
+  int64_t reductionBudget = reductionTile;
   for (int64_t loop = ranges.size() - 1; loop >= 0; --loop) {
     if (iterators[loop] == utils::IteratorType::reduction) {
-      if (contraction)
-        sizes[loop] = largestDivisorAtMost(ranges[loop], reductionTile);
+      if (contraction) {
+        sizes[loop] = largestDivisorAtMost(
+            ranges[loop], std::max<int64_t>(reductionBudget, 1));
+        reductionBudget /= sizes[loop];
+      }
       continue;
     }
     if (parallelSeen == 0)
@@ -209,6 +216,10 @@ struct TileAndVectorizeCPUPass
     func.walk([&](linalg::LinalgOp op) { candidates.push_back(op); });
 
     for (linalg::LinalgOp op : candidates) {
+      // A scalar op (rank-0 tensors: a whole-tensor reduction's result) has
+      // nothing to vectorize and is not worth a remark.
+      if (op.getNumLoops() == 0)
+        continue;
       std::string reason = whyNotVectorizable(op);
       if (!reason.empty()) {
         op->emitRemark() << "not vectorized: " << reason;

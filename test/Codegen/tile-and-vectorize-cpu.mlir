@@ -234,3 +234,24 @@ func.func @inner_broadcast(%x: tensor<8x7x16xf32>, %mean: tensor<8x7xf32>) -> te
   } -> tensor<8x7xf32>
   return %r : tensor<8x7xf32>
 }
+
+// -----
+
+// A reduction over several dimensions (a whole tensor's range, as
+// qnn.dynamic_quantize per tensor computes it): the reduction dimensions
+// share one tile of reduction-tile (16) elements, innermost first (8, then
+// 16 / 8 = 2), instead of one vector of the whole tensor.
+// CHECK-LABEL: func @whole_tensor_reduction
+// CHECK-COUNT-3: scf.for
+// CHECK: vector.transfer_read {{.*}} : tensor<4x16x16x8xf32>, vector<1x1x2x8xf32>
+// CHECK-NOT: vector<4x16x16x8xf32>
+func.func @whole_tensor_reduction(%x: tensor<4x16x16x8xf32>, %init: tensor<f32>) -> tensor<f32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> ()>],
+                       iterator_types = ["reduction", "reduction", "reduction", "reduction"]}
+      ins(%x : tensor<4x16x16x8xf32>) outs(%init : tensor<f32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %m = arith.maximumf %acc, %in : f32
+    linalg.yield %m : f32
+  } -> tensor<f32>
+  return %r : tensor<f32>
+}

@@ -30,7 +30,9 @@ def QNNTileAndVectorizeCPUPass
     - the innermost parallel dimension gets `vector-width` lanes, the
       parallel dimension before it `rows` (contractions only: an outer
       product of `rows` by `vector-width` accumulators), the reduction
-      dimensions `reduction-tile` (contractions) and every other dimension 1;
+      dimensions `reduction-tile` elements together (contractions and
+      reductions; innermost first, each the largest divisor within what the
+      inner ones left) and every other dimension 1;
     - each size is the largest divisor of the dimension not above the wanted
       size, so every tile is static and full: no masks, no remainder loops,
       and sizes that do not divide the preferred tiles stay correct;
