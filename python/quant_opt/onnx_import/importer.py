@@ -8,7 +8,7 @@ import onnx
 from onnx import numpy_helper
 
 # The family modules register their ops when imported.
-from . import contraction, elementwise, integer, normalization, pooling, qoperator, quantized, shape  # noqa: F401
+from . import contraction, dynamic, elementwise, integer, normalization, pooling, qoperator, quantized, shape  # noqa: F401
 from .emitter import Emitter
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)
@@ -55,6 +55,10 @@ class Importer:
         # UINT8 / INT8 inputs a QLinear op reads, reinterpreted as quantized
         # values (quant.scast), by input name.
         self.scast_inputs: dict[str, Act] = {}
+        # DynamicQuantizeLinear outputs y -> what it emitted (dynamic.Dynamic),
+        # and ONNX Runtime's dynamic MatMulInteger layers (dynamic.find_chains).
+        self.dynamic: dict = {}
+        self.dynamic_matmuls: dict = {}
 
     # --- values -----------------------------------------------------------
     def act(self, name: str, node, integer: bool = False, double: bool = False) -> Act:
@@ -114,6 +118,10 @@ class Importer:
                 self.values[node.output[0]] = Const(constant_node_value(node),
                                                     onnx_type=value.data_type if value else None)
         self.matmul_biases = find_matmul_biases(self.values, self.graph)
+        self.dynamic_matmuls = dynamic.find_chains(self.values, self.graph)
+        for _, cast, mul, scales, _ in self.dynamic_matmuls.values():
+            # (Imported with their MatMulInteger.)
+            self.done.update((id(cast), id(mul), id(scales)))
         nodes = fold_batch_norms(self.values, self.graph, list(self.graph.node))
         initializer_names = {i.name for i in self.graph.initializer}
         for inp in self.graph.input:
