@@ -8,7 +8,8 @@ import onnx
 from onnx import numpy_helper
 
 # The family modules register their ops when imported.
-from . import contraction, dynamic, elementwise, integer, normalization, pooling, qoperator, quantized, shape  # noqa: F401
+from . import (contraction, dynamic, elementwise, integer, normalization, pooling, qoperator,  # noqa: F401
+               quantized, shape)
 from .emitter import Emitter
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)

@@ -440,6 +440,9 @@ def matmul_integer(ctx, node, inputs, attrs):
 def conv_integer(ctx, node, inputs, attrs):
     """conv(x - z_x, w - z_w) in int32 (padding contributes 0), as
     MatMulInteger."""
+    if node.input[0] in ctx.dynamic:
+        raise _error(node, "reads the output of a DynamicQuantizeLinear: dynamically quantized "
+                           "convolutions are not supported (MatMulInteger layers are)")
     w = weight_constant(node, inputs, 1, "the weights")
     m = w.array.shape[0]
     x_q = _unit(node, inputs, 2, "x", _storage_dtype(ctx, node, 0, np.uint8))
