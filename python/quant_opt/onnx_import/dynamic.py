@@ -140,11 +140,17 @@ def matmul_integer(ctx, node, inputs, chain):
         raise _error(node, f"B has type {named}; only INT8 and UINT8 are supported")
     k, n = b.array.shape
     zp = inputs[3] if len(inputs) > 3 else None
+    d = ctx.dynamic[node.input[0]]
+    for what, c in (("weight scale", w_scale), ("zero point of B", zp)):
+        dims = np.shape(c.array) if c is not None else ()
+        if int(np.prod(dims)) != 1 and (dims[-1] != n or int(np.prod(dims[:-1])) != 1
+                                        or len(dims) > len(d.shape)):
+            raise _error(node, f"the {what} has shape {dims}: one, or one per column of B ({n}) along "
+                               "the last axis, is supported")
     w_q: QParams = params(node, [w_scale, zp], 0, 1 if zp is not None else None,
                           f"B (scale '{scales.name}' · its constant)", b.array.dtype, axis=1, channels=n)
     if EIGHT_BIT.get(b.array.dtype) != w_q.storage:
         raise _error(node, f"B of type {b.array.dtype} with a {w_q.storage} zero point")
-    d = ctx.dynamic[node.input[0]]
     if len(d.shape) < 2 or d.shape[-1] != k:
         raise _error(node, f"A of shape {d.shape} for B of shape {b.array.shape} (A of rank 2 or more "
                            "is supported)")
