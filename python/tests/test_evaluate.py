@@ -12,7 +12,7 @@ import onnxruntime
 import pytest
 
 from quant_opt import datasets
-from quant_opt.evaluate import Config, EvaluationError, evaluate, main, model_bytes
+from quant_opt.evaluate import Config, EvaluationError, evaluate, main, markdown, model_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "models" / "digits-cnn" / "model.onnx"
@@ -194,6 +194,24 @@ def test_qoperator_model_is_evaluated_like_the_qdq_one(tmp_path):
     with pytest.raises(EvaluationError, match="already quantized"):
         evaluate(Config(model=tmp_path / "fashion-QOperator.onnx", data="fashion-mnist",
                         options="weight-bits=4", verbose=False))
+
+
+def test_dynamic_model_is_evaluated_against_onnxruntime(tmp_path):
+    """The bundled Fashion-MNIST transformer quantized by ONNX Runtime's
+    quantize_dynamic (DynamicQuantizeLinear, MatMulInteger): quant-eval takes
+    it as it is; its fused integer program agrees with ONNX Runtime's run of
+    the model (each layer bit for bit given the same input; the float ops
+    between them round differently in the last place, docs/Harness.md)."""
+    from onnxruntime.quantization import quantize_dynamic
+
+    path = tmp_path / "fashion-transformer-dynamic.onnx"
+    quantize_dynamic(str(ROOT / "models" / "fashion-transformer" / "model.onnx"), str(path))
+    report = evaluate(Config(model=path, data="fashion-mnist", limit=500, verbose=False))
+    assert report["mode"] == "qdq" and report["calibration_samples"] == 0 and "layers" not in report
+    peer = report["onnxruntime"]
+    assert peer["top1_agreement"] >= 0.99 and peer["output"]["sqnr_db"] > 50
+    assert abs(peer["top1"] - report["quantized_top1"]) <= 0.01
+    assert "DynamicQuantizeLinear" in markdown(report)
 
 
 def test_normalize_feeds_normalized_images_to_both_programs(tmp_path, capsys):
