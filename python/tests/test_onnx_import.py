@@ -1284,6 +1284,34 @@ def test_quantize_dynamic_matmul(tmp_path, shape, options):
     assert np.abs(unfused - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
+@pytest.mark.parametrize("attrs", [{"pads": [1, 0, 2, 1], "strides": [2, 1]}, {"auto_pad": "SAME_UPPER"},
+                                   {"dilations": [2, 1]}])
+def test_quantize_dynamic_conv(tmp_path, attrs):
+    """quantize_dynamic's convolutions (ConvInteger; uint8 weights, the ones
+    onnxruntime's CPU ConvInteger takes): the stored values transposed to
+    NHWC and padded with the run-time zero point, fused into an integer
+    convolution and onnxruntime's epilogue: its outputs, bit for bit."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from quant_opt.execution import run_command
+    nodes = [conv_node("conv1", "x", "c1", "w1", "b1", **attrs), helper.make_node("Relu", ["c1"], ["r"], name="relu"),
+             conv_node("conv2", "r", "y", "w2", "b2", pads=[1, 1, 1, 1])]
+    inits = [weights("w1", (6, C, 3, 3), 21, 0.3), weights("b1", (6,), 22), weights("w2", (5, 6, 3, 3), 23, 0.3),
+             weights("b2", (5,), 24)]
+    path, quantized = tmp_path / "float.onnx", tmp_path / "dynamic.onnx"
+    onnx.save(make_model(nodes, IMAGE, ["y"], inits), str(path))
+    quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QUInt8)
+    model = onnx.load(str(quantized))
+    assert [n.op_type for n in model.graph.node].count("ConvInteger") == 2
+    text = import_model(model, BATCH)
+    fused = run_command([find_tool("quant-opt"), "--canonicalize", "--qnn-fuse-quantized-ops", "--canonicalize"],
+                        text)
+    assert "linalg.conv_2d" not in fused and "dynamic_dequantize" not in fused
+    feeds = random_inputs(model)
+    (expected,) = reference(model, feeds)
+    (got,) = run_module(fused, list(feeds.values()))
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_quantize_dynamic_transformer(tmp_path):
     """models/fashion-transformer quantized by quantize_dynamic (14
     MatMulInteger layers): every layer is onnxruntime's bit for bit on the
@@ -1310,7 +1338,8 @@ def test_quantize_dynamic_transformer(tmp_path):
 
 def test_dynamic_quantize_linear_refusals():
     """A MatMulInteger or ConvInteger of a DynamicQuantizeLinear's output
-    outside the chain quantize_dynamic writes is refused, naming it."""
+    outside the chain quantize_dynamic writes (here: its int32 result a
+    graph output) is refused, naming it."""
     rng = np.random.default_rng(5)
     inits = [const("w", rng.integers(-127, 128, (6, 4)), np.int8), const("w_z", 0, np.int8)]
     nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"], name="dql"),
@@ -1324,7 +1353,7 @@ def test_dynamic_quantize_linear_refusals():
              helper.make_node("ConvInteger", ["q", "w", "z", "w_z"], ["y"], name="conv")]
     model = qop_model(nodes, {"x": (TensorProto.FLOAT, [1, C, H, W])}, inits)
     with pytest.raises(UnsupportedModelError, match="ConvInteger node 'conv': reads the output of a "
-                                                    "DynamicQuantizeLinear: dynamically quantized convolutions"):
+                                                    "DynamicQuantizeLinear; supported as ONNX Runtime's"):
         import_model(model)
 
 

@@ -7,28 +7,31 @@ quantization"). Its outputs: y, the stored values, a UINT8 activation (i8,
 read unsigned; `integer`); y_scale, a scalar FLOAT; y_zero_point, a scalar
 UINT8.
 
-`quantize_dynamic` writes each MatMul / Gemm of constant weights as
+`quantize_dynamic` writes each MatMul / Gemm (Conv) of constant weights as
 
     a_q, a_s, a_z = DynamicQuantizeLinear(a)
     m = Mul(a_s, w_scale)                         (w_scale: one, or one per column)
-    y = Mul(Cast<FLOAT>(MatMulInteger(a_q, w, a_z, w_zp)), m)
+    y = Mul(Cast<FLOAT>(MatMulInteger(a_q, w, a_z, w_zp)), m)     (or ConvInteger)
 
 (then an Add of the float bias). That chain (`find_chains`: every
 intermediate read only by the next node, none a graph output) is imported
 as `linalg.matmul(qnn.dynamic_dequantize(a_q, a_s, a_z),
-qnn.dequantize(w))`, which `qnn-fuse-quantized-ops` makes an integer
-contraction and the epilogue `f32(acc) * (s_a * s_w)`: ONNX Runtime's
-float operations in its order (the int32 sum, one conversion, the product
-of the two scales, one multiplication), so the fused program's results are
-its results bit for bit. (The unfused program computes the float matmul of
-the dequantized values instead: the same up to f32 rounding.) The weights
-are INT8 or UINT8, 2-D, per tensor or per column; an activation of rank
-above 2 is flattened to rows as stored integers, and the result reshaped
-back.
+qnn.dequantize(w))` (a convolution for ConvInteger), which
+`qnn-fuse-quantized-ops` makes an integer contraction and the epilogue
+`f32(acc) * (s_a * s_w)`: ONNX Runtime's float operations in its order
+(the int32 sum, one conversion, the product of the two scales, one
+multiplication), so the fused program's results are its results bit for
+bit. (The unfused program computes the float contraction of the
+dequantized values instead: the same up to f32 rounding.) The weights are
+INT8 or UINT8, 2-D (per tensor or per column) or 4-D (per tensor or per
+output channel); an activation of rank above 2 is flattened to rows as
+stored integers, and the result reshaped back; a convolution's input is
+transposed to NHWC and padded with the run-time zero point as stored
+integers (ConvInteger's padding contributes 0).
 
-A MatMulInteger that reads a DynamicQuantizeLinear's output outside that
-chain (its int32 result read by something else) is refused, naming what
-is supported.
+A MatMulInteger or ConvInteger that reads a DynamicQuantizeLinear's output
+outside that chain (its int32 result read by something else) is refused,
+naming what is supported.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ def find_chains(values: dict, graph) -> dict:
 
     chains = {}
     for n in graph.node:
-        if n.op_type != "MatMulInteger" or len(n.input) < 3:
+        if n.op_type not in ("MatMulInteger", "ConvInteger") or len(n.input) < 3:
             continue
         dql = producers.get(n.input[0])
         if dql is None or dql.op_type != "DynamicQuantizeLinear" or len(dql.output) < 3 \
@@ -172,3 +175,61 @@ def matmul_integer(ctx, node, inputs, chain):
         y = shape.reshape(ctx, y, lead + (n,), mul.name + ".reshape")
     ctx.values[mul.output[0]] = y
     return y
+
+
+def conv_integer(ctx, node, inputs, attrs, chain):
+    """The chain of a ConvInteger (find_chains) as conv(dynamic_dequantize,
+    dequantize(w)): the stored values transposed to NHWC and padded with
+    the run-time zero point as integers (ConvInteger's padding contributes
+    0), so that the dynamic_dequantize is right before the convolution;
+    records the final Mul's output (NHWC) and returns it."""
+    from . import contraction
+    from .qoperator import EIGHT_BIT, dequantize_constant, float_op, params, weight_constant
+    dql, cast, mul, scales, w_scale = chain
+    w = weight_constant(node, inputs, 1, "the weights")
+    m = w.array.shape[0]
+    zp = inputs[3] if len(inputs) > 3 else None
+    for what, c in (("weight scale", w_scale), ("zero point of w", zp)):
+        dims = np.shape(c.array) if c is not None else ()
+        size = int(np.prod(dims))
+        if size != 1 and not (size == m and len(dims) <= 4 and (dims[-3:] == (m, 1, 1) or
+                                                                what != "weight scale" and dims == (m,))):
+            raise _error(node, f"the {what} has shape {dims}: one, or one per output channel along axis 1 "
+                               "of the result, is supported")
+    w_q = params(node, [w_scale, zp], 0, 1 if zp is not None else None,
+                 f"w (scale '{scales.name}' · its constant)", w.array.dtype, axis=0, channels=m)
+    if EIGHT_BIT.get(w.array.dtype) != w_q.storage:
+        raise _error(node, f"weights of type {w.array.dtype} with a {w_q.storage} zero point")
+    d = ctx.dynamic[node.input[0]]
+    if len(d.shape) != 4:
+        raise _error(node, f"x of shape {d.shape}: 2-D convolutions (4-D x) are supported")
+    e = ctx.emitter
+    n_, c, h, wd = d.shape
+    nhwc = (n_, h, wd, c)
+    empty = e.op(f"tensor.empty() : {tensor_type(nhwc, 'i8')}", nhwc, elem="i8")
+    q = e.op(f"linalg.transpose ins({d.q.ssa} : {d.q.type}) outs({empty.ssa} : {empty.type}) "
+             "permutation = [0, 2, 3, 1]", nhwc, node.name + ".nhwc", "i8")
+    kernel = w.array.shape[2:]
+    padding = shape_pads(node, attrs, (h, wd), kernel)
+    if any(padding):
+        top, left, bottom, right = padding
+        index = e.op("arith.constant 0 : index", None, elem="index")
+        z32 = e.op(f"tensor.extract {d.z.ssa}[{', '.join([index.ssa] * 4)}] : {d.z.type}", None, elem="i32")
+        z8 = e.op(f"arith.trunci {z32.ssa} : i32 to i8", None, elem="i8")
+        padded = (n_, h + top + bottom, wd + left + right, c)
+        q = e.op(f"tensor.pad {q.ssa} low[0, {top}, {left}, 0] high[0, {bottom}, {right}, 0] {{\n"
+                 f"  ^bb0(%i: index, %j: index, %k: index, %l: index):\n"
+                 f"    tensor.yield {z8.ssa} : i8\n"
+                 f"  }} : {q.type} to {tensor_type(padded, 'i8')}", padded, node.name + ".pad", "i8")
+    x = e.op(f"qnn.dynamic_dequantize {q.ssa}, {d.s.ssa}, {d.z.ssa} unsigned : {q.type}, {d.s.type}, "
+             f"{d.z.type} -> {tensor_type(q.shape)}", q.shape, node.name + ".dequantize")
+    conv_attrs = {k: v for k, v in attrs.items() if k not in ("pads", "auto_pad")}
+    y = float_op(ctx, node, "Conv", [Act(x, True), dequantize_constant(w.array, w_q)], conv_attrs,
+                 contraction.conv)
+    ctx.values[mul.output[0]] = y
+    return y
+
+
+def shape_pads(node, attrs, spatial, kernel):
+    from .shape import pads
+    return pads(node, attrs, spatial, kernel, attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1]))

@@ -44,8 +44,9 @@ not look through a transpose, pad or reshape in between.
 Only INT8 / UINT8 tensors with constant, positive scales and zero points are
 taken; anything else (per-row activation scales, INT4, blocked, FLOAT8,
 non-constant scales) is an error that names the node, the op and the limit.
-DynamicQuantizeLinear and the MatMulInteger layers ONNX Runtime's
-`quantize_dynamic` writes with it (run-time scales) are in `dynamic`.
+DynamicQuantizeLinear and the MatMulInteger / ConvInteger layers ONNX
+Runtime's `quantize_dynamic` writes with it (run-time scales) are in
+`dynamic`.
 """
 
 from __future__ import annotations
@@ -440,9 +441,15 @@ def matmul_integer(ctx, node, inputs, attrs):
 def conv_integer(ctx, node, inputs, attrs):
     """conv(x - z_x, w - z_w) in int32 (padding contributes 0), as
     MatMulInteger."""
+    from . import dynamic
+    chain = ctx.dynamic_matmuls.get(node.output[0])
+    if chain is not None:
+        return dynamic.conv_integer(ctx, node, inputs, attrs, chain)
     if node.input[0] in ctx.dynamic:
-        raise _error(node, "reads the output of a DynamicQuantizeLinear: dynamically quantized "
-                           "convolutions are not supported (MatMulInteger layers are)")
+        raise _error(node, "reads the output of a DynamicQuantizeLinear; supported as ONNX Runtime's "
+                           "quantize_dynamic writes it only: its int32 result read by one Cast to FLOAT "
+                           "alone, that by one Mul alone, by the Mul of the DynamicQuantizeLinear's scale "
+                           "and a constant weight scale")
     w = weight_constant(node, inputs, 1, "the weights")
     m = w.array.shape[0]
     x_q = _unit(node, inputs, 2, "x", _storage_dtype(ctx, node, 0, np.uint8))
