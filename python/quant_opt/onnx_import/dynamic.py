@@ -60,16 +60,29 @@ def dynamic_quantize_linear(ctx, node, inputs, attrs):
     x = ctx.to_plain(ctx.act(node.input[0], node), node.name)
     if x.value.elem != "f32":
         raise UnsupportedModelError(f"DynamicQuantizeLinear node '{node.name}': its input must be FLOAT")
+    from .shape import reshape
     shape = x.shape
-    ones = (1,) * len(shape)
+    # Per tensor, the parameters do not depend on the shape: a tensor of
+    # rank above 3 is quantized as rows (quant-opt's CPU lowering of a
+    # rank-4 qnn.dynamic_quantize takes time far beyond linear in its size)
+    # and its stored values reshaped back.
+    rows = (int(np.prod(shape[:-1])), shape[-1]) if len(shape) > 3 else shape
+    if rows != shape:
+        x = reshape(ctx, x, rows, node.name + ".rows")
+    ones = (1,) * len(rows)
     e = ctx.emitter
     ssa = e.fresh()
-    q_type, s_type, z_type = tensor_type(shape, "i8"), tensor_type(ones, "f32"), tensor_type(ones, "i32")
-    e.emit(f"{ssa}:3 = qnn.dynamic_quantize {x.ssa} unsigned : {tensor_type(shape)} -> {q_type}, {s_type}, "
+    q_type, s_type, z_type = tensor_type(rows, "i8"), tensor_type(ones, "f32"), tensor_type(ones, "i32")
+    e.emit(f"{ssa}:3 = qnn.dynamic_quantize {x.ssa} unsigned : {tensor_type(rows)} -> {q_type}, {s_type}, "
            f"{z_type} {location(node.name)}")
-    q = Value(f"{ssa}#0", shape, "i8", node.name, escape(node.name))
+    q = Value(f"{ssa}#0", rows, "i8", node.name, escape(node.name))
     s = Value(f"{ssa}#1", ones, "f32", node.name, escape(node.name) + "#1")
     z = Value(f"{ssa}#2", ones, "i32", node.name, escape(node.name) + "#2")
+    if rows != shape:
+        q = reshape(ctx, Act(q, integer_type=U8), shape, node.name + ".stored").value
+        s = reshape(ctx, Act(s), (1,) * len(shape), node.name + ".scale_shape").value
+        z = reshape(ctx, Act(z, integer_type=onnx.TensorProto.INT32), (1,) * len(shape),
+                    node.name + ".zero_point_shape").value
     ctx.dynamic[node.output[0]] = Dynamic(q, s, z, shape)
     # The scalar scale and zero point ONNX returns.
     scale = e.op(f"tensor.collapse_shape {s.ssa} [] : {s.type} into tensor<f32>", (), node.name + ".scale")
