@@ -565,7 +565,8 @@ class Evaluation:
         # QAT export): nothing to calibrate; its QDQ program, simulated in
         # float, is the reference for the integer program quant-opt makes.
         # QOperator models (QLinearConv, ...) are imported as the same QDQ form.
-        self.qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") or n.op_type in QOPERATOR_OPS
+        self.qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
+                       or n.op_type in QOPERATOR_OPS
                        for n in self.model.graph.node)
 
     def _load_calibration(self, input_name: str, dims: list) -> np.ndarray:
@@ -784,7 +785,8 @@ def evaluate(config: Config) -> dict:
         work.mkdir(parents=True, exist_ok=True)
         evaluation = Evaluation(config, work)
         if evaluation.qdq and (config.options or config.recipe):
-            raise EvaluationError(f"{config.model} is already quantized (QuantizeLinear / DequantizeLinear): "
+            raise EvaluationError(f"{config.model} is already quantized (QuantizeLinear / DequantizeLinear, "
+                                  "QOperator or DynamicQuantizeLinear ops): "
                                   "--options and --recipe do not apply to it")
         evaluation.prepare()
         report = (evaluation.run_qdq() if evaluation.qdq
@@ -948,7 +950,8 @@ def markdown(report: dict, max_layers: int = 15) -> str:
     lines = [f"## {report['name']}: quant-eval on {report['data']} ({report['samples']} samples)", ""]
     qdq = report.get("mode") == "qdq"
     if qdq:
-        lines.append(f"Model `{report['model']}` is already quantized (QuantizeLinear / DequantizeLinear): "
+        lines.append(f"Model `{report['model']}` is already quantized (QuantizeLinear / DequantizeLinear, "
+                     "QOperator or DynamicQuantizeLinear ops): "
                      "*float* is its QDQ program simulated in float, *quantized* the integer program "
                      "quant-opt fuses from it (no calibration, no recipe).")
     else:

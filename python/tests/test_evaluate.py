@@ -213,6 +213,24 @@ def test_qoperator_model_is_evaluated_like_the_qdq_one(tmp_path):
                         options="weight-bits=4", verbose=False))
 
 
+def test_dynamic_model_is_evaluated_against_onnxruntime(tmp_path):
+    """The bundled Fashion-MNIST transformer quantized by ONNX Runtime's
+    quantize_dynamic (DynamicQuantizeLinear, MatMulInteger): quant-eval takes
+    it as it is; its fused integer program agrees with ONNX Runtime's run of
+    the model (each layer bit for bit given the same input; the float ops
+    between them round differently in the last place, docs/Harness.md)."""
+    from onnxruntime.quantization import quantize_dynamic
+
+    path = tmp_path / "fashion-transformer-dynamic.onnx"
+    quantize_dynamic(str(ROOT / "models" / "fashion-transformer" / "model.onnx"), str(path))
+    report = evaluate(Config(model=path, data="fashion-mnist", limit=500, verbose=False))
+    assert report["mode"] == "qdq" and report["calibration_samples"] == 0 and "layers" not in report
+    peer = report["onnxruntime"]
+    assert peer["top1_agreement"] >= 0.99 and peer["output"]["sqnr_db"] > 50
+    assert abs(peer["top1"] - report["quantized_top1"]) <= 0.01
+    assert "DynamicQuantizeLinear" in markdown(report)
+
+
 def test_normalize_feeds_normalized_images_to_both_programs(tmp_path, capsys):
     """--normalize MEAN,STD: evaluation and calibration images become
     (x - MEAN) / STD before either program sees them (a model trained on

@@ -31,7 +31,10 @@ ConvInteger) are written as that same QDQ form, so quant-opt fuses them
 alike (`qoperator`: what is supported and what is refused). A UINT8 / INT8
 model input read by a QLinear op becomes quantized values (`quant.scast`);
 a quantized graph output is returned as its stored integers.
-DynamicQuantizeLinear is refused by name.
+DynamicQuantizeLinear is `qnn.dynamic_quantize` (u8, per tensor), and the
+MatMulInteger layers ONNX Runtime's `quantize_dynamic` writes with it are
+`linalg.matmul(qnn.dynamic_dequantize(x), qnn.dequantize(w))`, which quant-opt
+fuses into ONNX Runtime's integer kernel and float epilogue (`dynamic`).
 
 Graph inputs an exporter left where an op needs a constant (weights,
 shapes, axes) can be bound to values: `import_model(model,
@@ -44,8 +47,8 @@ of the model at once.
 The package: `emitter` writes the MLIR text and returns values that carry
 their type and location; `registry` maps ONNX op types to the functions that
 import them, one module per family (`elementwise`, `contraction`, `pooling`,
-`shape`, `normalization`, `quantized`, `qoperator`; ops of another domain,
-such as com.microsoft, are registered with theirs); `graph` holds the
+`shape`, `normalization`, `quantized`, `qoperator`, `dynamic`, `integer`;
+ops of another domain, such as com.microsoft, are registered with theirs); `graph` holds the
 model-level passes (GELU fusion, BatchNormalization folding, constant
 evaluation, the support check); `importer` walks the graph. To add an op,
 register a converter in its family's module:

@@ -151,7 +151,7 @@ class Emitter:
         # Integer, bool, f16 and f64 inputs (a model's input of that type,
         # an integer activation) keep their element type in the block;
         # everything else is f32.
-        elems = [v.elem if v.elem in ("i1", "i8", "i16", "i32", "i64", "f16", "f64") else "f32"
+        elems = [v.elem if v.elem in ("i1", "i4", "i8", "i16", "i32", "i64", "f16", "f64") else "f32"
                  for v, _ in inputs] + [out_elem]
         block = ", ".join(f"{a}: {elem}" for a, elem in zip(args, elems))
         lines, result = body(args)

@@ -8,8 +8,10 @@ import onnx
 from onnx import numpy_helper
 
 # The family modules register their ops when imported.
-from . import contraction, elementwise, integer, normalization, pooling, qoperator, quantized, shape  # noqa: F401
+from . import (contraction, dynamic, elementwise, integer, normalization, pooling, qoperator,  # noqa: F401
+               quantized, shape)
 from .emitter import Emitter
+from .emitter import tensor_type as emitter_tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
                     fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)
 from .integer import BINARY as INTEGER_BINARY
@@ -56,6 +58,10 @@ class Importer:
         # UINT8 / INT8 inputs a QLinear op reads, reinterpreted as quantized
         # values (quant.scast), by input name.
         self.scast_inputs: dict[str, Act] = {}
+        # DynamicQuantizeLinear outputs y -> what it emitted (dynamic.Dynamic),
+        # and ONNX Runtime's dynamic MatMulInteger layers (dynamic.find_chains).
+        self.dynamic: dict = {}
+        self.dynamic_matmuls: dict = {}
 
     # --- values -----------------------------------------------------------
     def act(self, name: str, node, integer: bool = False, double: bool = False) -> Act:
@@ -115,6 +121,10 @@ class Importer:
                 self.values[node.output[0]] = Const(constant_node_value(node),
                                                     onnx_type=value.data_type if value else None)
         self.matmul_biases = find_matmul_biases(self.values, self.graph)
+        self.dynamic_matmuls = dynamic.find_chains(self.values, self.graph)
+        for _, cast, mul, scales, _ in self.dynamic_matmuls.values():
+            # (Imported with their MatMulInteger.)
+            self.done.update((id(cast), id(mul), id(scales)))
         nodes = fold_batch_norms(self.values, self.graph, list(self.graph.node))
         initializer_names = {i.name for i in self.graph.initializer}
         for inp in self.graph.input:
@@ -206,10 +216,26 @@ class Importer:
     def quantized_output(self, value: Act, name: str) -> Act:
         """A quantized graph output in its ONNX layout: a quantized NHWC
         tensor is transposed on its dequantized values and quantized back to
-        its type (which quant-opt turns into a transpose of the integers)."""
+        its type (which quant-opt turns into a transpose of the integers).
+        4-bit stored values are returned one per byte, as INT4 / UINT4
+        activations are (sign- or zero-extended to i8)."""
         if value.qparams is not None and value.qparams.storage in ("i4", "u4"):
-            raise UnsupportedModelError(f"graph output '{name}' is quantized to 4 bits; a function cannot "
-                                        "return 4-bit stored values: end the model with DequantizeLinear")
+            return self.four_bit_output(self.quantized_output_layout(value, name), name)
+        return self.quantized_output_layout(value, name)
+
+    def four_bit_output(self, value: Act, name: str) -> Act:
+        """The 4-bit quantized `value` as its stored integers, each in an i8."""
+        storage = value.qparams.storage
+        shape = value.physical
+        bits = self.emitter.op(f"quant.scast {value.ssa} : {value.value.type} to {emitter_tensor_type(shape, 'i4')}",
+                               shape, name + ".stored", "i4")
+        extend = "arith.extsi" if storage == "i4" else "arith.extui"
+        return Act(self.emitter.generic([(bits, list(range(len(shape))))], shape,
+                                        lambda a: ([f"%r = {extend} {a[0]} : i4 to i8"], "%r"), name + ".bytes",
+                                        out_elem="i8"),
+                   integer_type=onnx.TensorProto.INT4 if storage == "i4" else onnx.TensorProto.UINT4)
+
+    def quantized_output_layout(self, value: Act, name: str) -> Act:
         if not value.nhwc:
             return value
         if value.qparams is None or value.qparams.axis is not None:

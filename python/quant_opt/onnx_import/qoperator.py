@@ -44,8 +44,9 @@ not look through a transpose, pad or reshape in between.
 Only INT8 / UINT8 tensors with constant, positive scales and zero points are
 taken; anything else (per-row activation scales, INT4, blocked, FLOAT8,
 non-constant scales) is an error that names the node, the op and the limit.
-DynamicQuantizeLinear (scale and zero point computed at run time) cannot be
-represented by quant-opt's constant quantized types and is refused by name.
+DynamicQuantizeLinear and the MatMulInteger / ConvInteger layers ONNX
+Runtime's `quantize_dynamic` writes with it (run-time scales) are in
+`dynamic`.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ import onnx
 
 from . import contraction, elementwise, pooling, shape
 from .emitter import tensor_type
-from .registry import register, register_unsupported
+from .registry import register
 from .values import NHWC_AXIS, Act, Const, QParams, UnsupportedModelError
 
 MS = "com.microsoft"
@@ -64,12 +65,6 @@ EIGHT_BIT_ONNX = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
 INPUT_STORAGE = {onnx.TensorProto.UINT8: "u8", onnx.TensorProto.INT8: "i8"}
 # Where a float program of integers stays exact (f32 has 24 bits).
 EXACT_LIMIT = 2 ** 24
-
-register_unsupported(
-    "DynamicQuantizeLinear",
-    "it computes its scale and zero point at run time from its input's min/max; quant-opt's "
-    "quantized types have constant scales, so dynamic quantization is not supported (quantize "
-    "statically, e.g. onnxruntime.quantization.quantize_static)")
 
 
 def _error(node, message: str) -> UnsupportedModelError:
@@ -415,6 +410,15 @@ def _check_exact(node, bound: int) -> None:
 def matmul_integer(ctx, node, inputs, attrs):
     """(a - z_a) @ (b - z_b) in int32: the quantized i32 value (scale 1) of
     the float contraction of the inputs dequantized at scale 1."""
+    from . import dynamic
+    chain = ctx.dynamic_matmuls.get(node.output[0])
+    if chain is not None:
+        return dynamic.matmul_integer(ctx, node, inputs, chain)
+    if node.input[0] in ctx.dynamic:
+        raise _error(node, "reads the output of a DynamicQuantizeLinear; supported as ONNX Runtime's "
+                           "quantize_dynamic writes it only: its int32 result read by one Cast to FLOAT "
+                           "alone, that by one Mul alone, by the Mul of the DynamicQuantizeLinear's scale "
+                           "and a constant weight scale")
     b = inputs[1]
     a_q = _unit(node, inputs, 2, "A", _storage_dtype(ctx, node, 0, np.uint8))
     if isinstance(b, Const) and b.array.ndim == 2:
@@ -437,6 +441,15 @@ def matmul_integer(ctx, node, inputs, attrs):
 def conv_integer(ctx, node, inputs, attrs):
     """conv(x - z_x, w - z_w) in int32 (padding contributes 0), as
     MatMulInteger."""
+    from . import dynamic
+    chain = ctx.dynamic_matmuls.get(node.output[0])
+    if chain is not None:
+        return dynamic.conv_integer(ctx, node, inputs, attrs, chain)
+    if node.input[0] in ctx.dynamic:
+        raise _error(node, "reads the output of a DynamicQuantizeLinear; supported as ONNX Runtime's "
+                           "quantize_dynamic writes it only: its int32 result read by one Cast to FLOAT "
+                           "alone, that by one Mul alone, by the Mul of the DynamicQuantizeLinear's scale "
+                           "and a constant weight scale")
     w = weight_constant(node, inputs, 1, "the weights")
     m = w.array.shape[0]
     x_q = _unit(node, inputs, 2, "x", _storage_dtype(ctx, node, 0, np.uint8))

@@ -192,13 +192,16 @@ def dequantize(ctx, node, inputs, attrs):
 
 # A model's integer input types as the storage of a quantized type.
 INPUT_STORAGE = {onnx.TensorProto.UINT8: "u8", onnx.TensorProto.INT8: "i8", onnx.TensorProto.UINT16: "u16",
-                 onnx.TensorProto.INT16: "i16", onnx.TensorProto.INT32: "i32"}
+                 onnx.TensorProto.INT16: "i16", onnx.TensorProto.INT32: "i32", onnx.TensorProto.INT4: "i4",
+                 onnx.TensorProto.UINT4: "u4"}
 
 
 def dequantize_input(ctx, node, inputs, attrs, x: Act) -> Act:
     """DequantizeLinear of an integer model input: the input's integers
     reinterpreted as values of the quantized type (`quant.scast`), then
-    `qnn.dequantize`; per tensor, per axis or in blocks."""
+    `qnn.dequantize`; per tensor, per axis or in blocks. An INT4 / UINT4
+    input (one value per byte, in the type's range) is truncated to i4
+    first."""
     storage = INPUT_STORAGE.get(x.integer_type)
     dtype = onnx.helper.tensor_dtype_to_np_dtype(x.integer_type)
     q = qparams(node, inputs, attrs, len(x.shape), dtype)
@@ -208,6 +211,11 @@ def dequantize_input(ctx, node, inputs, attrs, x: Act) -> Act:
             f"{onnx.TensorProto.DataType.Name(x.integer_type)}, with a zero point of type {q.zero_point.dtype}")
     check_blocks(node, q, x.shape)
     qtype = q.type_for()
+    if storage in SUB_BYTE.values():
+        rank = len(x.physical)
+        x = Act(ctx.emitter.generic([(x.value, list(range(rank)))], x.physical,
+                                    lambda a: ([f"%r = arith.trunci {a[0]} : i8 to i4"], "%r"), node.name + ".i4",
+                                    out_elem="i4"), integer_type=x.integer_type)
     stored = ctx.emitter.op(f"quant.scast {x.ssa} : {x.value.type} to {tensor_type(x.physical, qtype)}",
                             x.physical, node.name + ".stored", qtype)
     value = ctx.emitter.op(f"qnn.dequantize {stored.ssa} : {stored.type} -> {tensor_type(x.physical)}",
