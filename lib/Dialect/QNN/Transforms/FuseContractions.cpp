@@ -919,6 +919,60 @@ struct FuseWeightOnlyContraction
 
 } // namespace
 
+/// An input of a dynamic contraction's epilogue and how the output's loops
+/// read it.
+struct EpilogueInput {
+  Value value;
+  AffineMap map;
+};
+
+/// The float epilogue of a dynamically quantized contraction
+/// (docs/Semantics.md), one elementwise loop over the output:
+/// y = c + f32(acc - z · Σw') · (s1 · s2), the correction z · Σw' only when
+/// `correction` (z, Σw') is given.
+static Value buildDynamicEpilogue(
+    OpBuilder &b, Location loc, Value accumulator, Value init,
+    EpilogueInput scale1, EpilogueInput scale2,
+    std::optional<std::pair<EpilogueInput, EpilogueInput>> correction =
+        std::nullopt) {
+  auto initType = cast<RankedTensorType>(init.getType());
+  unsigned rank = initType.getRank();
+  AffineMap identity = b.getMultiDimIdentityMap(rank);
+  SmallVector<Value> inputs = {accumulator, scale1.value, scale2.value, init};
+  SmallVector<AffineMap> maps = {identity, scale1.map, scale2.map, identity};
+  if (correction) {
+    inputs.append({correction->first.value, correction->second.value});
+    maps.append({correction->first.map, correction->second.map});
+  }
+  maps.push_back(identity);
+  Type f32 = b.getF32Type();
+  Value empty =
+      tensor::EmptyOp::create(b, loc, tensor::getMixedSizes(b, loc, init), f32);
+  return linalg::GenericOp::create(
+             b, loc, initType, inputs, ValueRange{empty}, maps,
+             SmallVector<utils::IteratorType>(rank,
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+               Value exact = args[0];
+               if (correction)
+                 exact = arith::SubIOp::create(
+                     nested, nestedLoc, exact,
+                     arith::MulIOp::create(nested, nestedLoc, args[4],
+                                           args[5]));
+               Value multiplier =
+                   arith::MulFOp::create(nested, nestedLoc, args[1], args[2]);
+               Value product = arith::MulFOp::create(
+                   nested, nestedLoc,
+                   arith::SIToFPOp::create(nested, nestedLoc, f32, exact),
+                   multiplier);
+               linalg::YieldOp::create(
+                   nested, nestedLoc,
+                   arith::AddFOp::create(nested, nestedLoc, args[3], product)
+                       .getResult());
+             })
+      .getResult(0);
+}
+
 /// A contraction of a dynamically quantized activation and constant
 /// quantized weights, dynamic_dequantize(q, s_x, z_x) ⊛ dequantize(w), becomes
 /// an integer contraction of the stored values and a float epilogue
@@ -1036,35 +1090,14 @@ struct FuseDynamicContraction
     Value xScale = collapse(dequantizedX.getScale(), f32);
     Value xZeroPoint = collapse(dequantizedX.getZeroPoint(), i32);
     unsigned rank = initType.getRank();
-    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
     AffineMap parameterMap = AffineMap::get(rank, 0, parameterInOutput, ctx);
     AffineMap keyMap = AffineMap::get(rank, 0, shifted->keyInOutput, ctx);
-    Value empty = tensor::EmptyOp::create(
-        rewriter, loc, tensor::getMixedSizes(rewriter, loc, init), f32);
-    auto epilogue = linalg::GenericOp::create(
-        rewriter, loc, initType,
-        ValueRange{accumulator, xScale, xZeroPoint, sumConstant, scaleConstant,
-                   init},
-        ValueRange{empty},
-        ArrayRef<AffineMap>{identity, parameterMap, parameterMap, keyMap,
-                            keyMap, identity, identity},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
-          Value correction =
-              arith::MulIOp::create(b, nestedLoc, args[2], args[3]);
-          Value exact =
-              arith::SubIOp::create(b, nestedLoc, args[0], correction);
-          Value multiplier =
-              arith::MulFOp::create(b, nestedLoc, args[1], args[4]);
-          Value product = arith::MulFOp::create(
-              b, nestedLoc, arith::SIToFPOp::create(b, nestedLoc, f32, exact),
-              multiplier);
-          linalg::YieldOp::create(
-              b, nestedLoc,
-              arith::AddFOp::create(b, nestedLoc, args[5], product)
-                  .getResult());
-        });
-    rewriter.replaceOp(op, epilogue.getResult(0));
+    Value epilogue = buildDynamicEpilogue(
+        rewriter, loc, accumulator, init, {xScale, parameterMap},
+        {scaleConstant, keyMap},
+        std::make_pair(EpilogueInput{xZeroPoint, parameterMap},
+                       EpilogueInput{sumConstant, keyMap}));
+    rewriter.replaceOp(op, epilogue);
     return success();
   }
 };
@@ -1203,29 +1236,10 @@ struct FuseDynamicActivationContraction
             .getResult(0);
 
     // y = c + f32(acc) · (s_a · s_b).
-    unsigned rank = initType.getRank();
-    AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
-    Value empty = tensor::EmptyOp::create(
-        rewriter, loc, tensor::getMixedSizes(rewriter, loc, init), f32);
-    auto epilogue = linalg::GenericOp::create(
-        rewriter, loc, initType,
-        ValueRange{accumulator, a.scale, b.scale, init}, ValueRange{empty},
-        ArrayRef<AffineMap>{identity, *aInOutput, *bInOutput, identity,
-                            identity},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-          Value multiplier =
-              arith::MulFOp::create(nested, nestedLoc, args[1], args[2]);
-          Value product = arith::MulFOp::create(
-              nested, nestedLoc,
-              arith::SIToFPOp::create(nested, nestedLoc, f32, args[0]),
-              multiplier);
-          linalg::YieldOp::create(
-              nested, nestedLoc,
-              arith::AddFOp::create(nested, nestedLoc, args[3], product)
-                  .getResult());
-        });
-    rewriter.replaceOp(op, epilogue.getResult(0));
+    Value epilogue =
+        buildDynamicEpilogue(rewriter, loc, accumulator, init,
+                             {a.scale, *aInOutput}, {b.scale, *bInOutput});
+    rewriter.replaceOp(op, epilogue);
     return success();
   }
 };

@@ -500,13 +500,19 @@ struct QNNInsertQDQPass
     }
   }
 
-  LogicalResult quantizeWeights(ModuleOp module) {
+  /// The matmuls and convolutions, in program order (collected first:
+  /// quantizing them adds ops).
+  static SmallVector<Operation *> getContractions(ModuleOp module) {
     SmallVector<Operation *> contractions;
     module.walk([&](Operation *op) {
       if (getWeightOperand(op))
         contractions.push_back(op);
     });
-    for (Operation *op : contractions) {
+    return contractions;
+  }
+
+  LogicalResult quantizeWeights(ModuleOp module) {
+    for (Operation *op : getContractions(module)) {
       LayerConfig config = getConfig(op, "");
       if (config.skip)
         continue;
@@ -577,12 +583,7 @@ struct QNNInsertQDQPass
   /// (docs/Semantics.md, "Dynamic quantization"); fusion turns them into
   /// integer contractions.
   LogicalResult quantizeDynamicInputs(ModuleOp module) {
-    SmallVector<Operation *> contractions;
-    module.walk([&](Operation *op) {
-      if (getWeightOperand(op))
-        contractions.push_back(op);
-    });
-    for (Operation *op : contractions) {
+    for (Operation *op : getContractions(module)) {
       LayerConfig config = getConfig(op, "");
       ActivationConfig activations = config.activations;
       WeightOperand layout = *getWeightOperand(op);
@@ -603,10 +604,10 @@ struct QNNInsertQDQPass
         return op->emitError()
                << "symmetric dynamic quantization needs signed activations "
                   "(set \"signed\": true or \"symmetric\": false)";
-      bool anyFloat = llvm::all_of(inputs, [&](unsigned index) {
+      bool allFloat = llvm::all_of(inputs, [&](unsigned index) {
         return getElementTypeOrSelf(op->getOperand(index).getType()).isF32();
       });
-      if (!anyFloat) {
+      if (!allFloat) {
         op->emitRemark() << "dynamic quantization needs f32 activations: the "
                             "inputs of '"
                          << op->getName() << "' stay float";

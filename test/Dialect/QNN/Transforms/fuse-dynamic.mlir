@@ -23,8 +23,8 @@
 // CHECK: %[[CS:.*]] = tensor.collapse_shape %[[S]] {{\[\[}}0, 1]] : tensor<2x1xf32> into tensor<2xf32>
 // CHECK: %[[CZ:.*]] = tensor.collapse_shape %[[Z]] {{\[\[}}0, 1]] : tensor<2x1xi32> into tensor<2xi32>
 // CHECK: linalg.generic
-// CHECK-SAME: ins(%[[ACC]], %[[CS]], %[[CZ]], %[[SUMS]], %[[SCALES]], %[[C]] : tensor<2x3xi32>, tensor<2xf32>, tensor<2xi32>, tensor<3xi32>, tensor<3xf32>, tensor<2x3xf32>)
-// CHECK: ^bb0(%[[A:.*]]: i32, %[[SX:.*]]: f32, %[[ZX:.*]]: i32, %[[SUM:.*]]: i32, %[[SW:.*]]: f32, %[[INIT:.*]]: f32, %{{.*}}: f32):
+// CHECK-SAME: ins(%[[ACC]], %[[CS]], %[[SCALES]], %[[C]], %[[CZ]], %[[SUMS]] : tensor<2x3xi32>, tensor<2xf32>, tensor<3xf32>, tensor<2x3xf32>, tensor<2xi32>, tensor<3xi32>)
+// CHECK: ^bb0(%[[A:.*]]: i32, %[[SX:.*]]: f32, %[[SW:.*]]: f32, %[[INIT:.*]]: f32, %[[ZX:.*]]: i32, %[[SUM:.*]]: i32, %{{.*}}: f32):
 // CHECK: %[[CORR:.*]] = arith.muli %[[ZX]], %[[SUM]] : i32
 // CHECK: %[[EXACT:.*]] = arith.subi %[[A]], %[[CORR]] : i32
 // CHECK: %[[M:.*]] = arith.mulf %[[SX]], %[[SW]] : f32
