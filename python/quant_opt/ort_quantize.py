@@ -47,17 +47,19 @@ def quantize_with_onnxruntime(model_path: Path, x_cal, output: Path, batch: int 
                         weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
 
 
-def quantize_dynamic_with_onnxruntime(model_path: Path, output: Path, work: Path | None = None) -> None:
+def quantize_dynamic_with_onnxruntime(model_path: Path, output: Path, work: Path | None = None,
+                                      weight_type: str = "QInt8") -> None:
     """Writes ONNX Runtime's quantize_dynamic of `model_path` to `output`:
-    per-channel symmetric i8 weights, u8 activations quantized per tensor at
-    run time (DynamicQuantizeLinear); no calibration."""
+    per-channel `weight_type` (QInt8 or QUInt8) weights, u8 activations
+    quantized per tensor at run time (DynamicQuantizeLinear); no
+    calibration."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(model_path), str(prepared))
-        quantize_dynamic(str(prepared), str(output), per_channel=True, weight_type=QuantType.QInt8)
+        quantize_dynamic(str(prepared), str(output), per_channel=True, weight_type=QuantType[weight_type])
 
 
 def main(argv=None) -> int:

@@ -120,14 +120,25 @@ def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: 
     session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
     quantized = work / ("peer_dynamic.onnx" if dynamic else "peer_int8.onnx")
+    note = None
     if dynamic:
         quantize_dynamic_with_onnxruntime(model_path, quantized, work)
+        try:
+            peer = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
+        except Exception:  # onnxruntime raises its own kinds
+            # ONNX Runtime's CPU kernels have no ConvInteger of int8
+            # weights: its users quantize convolutions' weights to u8.
+            quantize_dynamic_with_onnxruntime(model_path, quantized, work, weight_type="QUInt8")
+            peer = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
+            note = "u8 weights (ONNX Runtime runs no int8 ConvInteger)"
     else:
         quantize_with_onnxruntime(model_path, x_cal, quantized, batch, work)
-    peer = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
+        peer = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
     out = np.concatenate([peer.run(None, {input_name: x_eval[i:i + batch]})[0]
                           for i in range(0, len(x_eval), batch)])
     row = {"recipe_name": PEER_DYNAMIC if dynamic else PEER, "output": compare(float_out, out)}
+    if note:
+        row["note"] = note
     if task == "classification":
         row["top1_agreement"] = float(np.mean(float_out.argmax(1) == out.argmax(1)))
     if y_eval is not None and task == "classification":
@@ -299,9 +310,13 @@ def sweep(names: list[str], recipes, limit: int | None, layer_samples: int, verb
                 if any("activation-dynamic" in options for _, options in recipes):
                     if verbose:
                         print(f"{name}: {PEER_DYNAMIC}", file=sys.stderr)
-                    rows.append(onnxruntime_peer(path, evaluation.x_cal, evaluation.x_eval, evaluation.y_eval,
-                                                 evaluation.float_out, evaluation.batch, Path(tmp), task,
-                                                 dynamic=True))
+                    try:
+                        rows.append(onnxruntime_peer(path, evaluation.x_cal, evaluation.x_eval,
+                                                     evaluation.y_eval, evaluation.float_out, evaluation.batch,
+                                                     Path(tmp), task, dynamic=True))
+                    except Exception as error:  # onnxruntime's own kinds: a result too
+                        rows.append({"recipe_name": PEER_DYNAMIC,
+                                     "error": str(error).strip().splitlines()[-1][:200]})
         results.append({"name": name, "model": str(path.relative_to(ROOT)),
                         "data": Path(data).name if calibration else data,
                         "samples": len(evaluation.x_eval), "float_top1": evaluation_float_top1(rows),
@@ -457,6 +472,8 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
             lines += [f"- `{layer['id']}` ({layer['ops']}): local {_fmt(layer['local']['sqnr_db'], 1)} dB, "
                       f"propagated {_fmt(layer['propagated']['sqnr_db'], 1)} dB" for layer in worst]
         for row in result["recipes"]:
+            if row.get("note"):
+                lines += ["", f"{row['recipe_name']}: {row['note']}."]
             chosen = row.get("fallback_16bit", {}).get("layers")
             if row["recipe_name"] == FALLBACK and chosen is not None:
                 lines += ["", f"{FALLBACK}: " + (", ".join(f"`{c}`" for c in chosen) + " at 16 bits."
