@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["NAMES", "SPLITS", "FASHION_MNIST_DIR", "load"]
+__all__ = ["NAMES", "SPLITS", "FASHION_MNIST_DIR", "load", "split_size"]
 
 NAMES = ("fashion-mnist", "digits")
 SPLITS = ("train", "test", "calibration", "validation")
@@ -176,6 +176,17 @@ def _digits(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 # Maximum pixel value of each data set: images are pixel / _SCALE[name].
 _SCALE = {"fashion-mnist": 255.0, "digits": 16.0}
+
+
+def split_size(name: str, split: str) -> int | None:
+    """The sample count of a split, where known without loading the data
+    (``calibration`` and ``validation``); None otherwise (and for a name
+    that is not a data set's)."""
+    if split == "calibration":
+        return _CALIBRATION_SIZE.get(name)
+    if split == "validation":
+        return _VALIDATION_SIZE.get(name)
+    return None
 
 
 def load(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -178,6 +178,12 @@ def macs_per_sample(module_text: str) -> float | None:
     return total / int(batch.group(1))
 
 
+def _calibration_batch(samples: int, batch: int) -> int:
+    """Calibration batches: the largest divisor of the sample count that
+    fits, so that every calibration sample counts once."""
+    return max(d for d in range(1, min(batch, samples) + 1) if samples % d == 0)
+
+
 def available_cpus() -> int:
     """The CPUs this process may run on: batches run this many at a time."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -605,17 +611,27 @@ class Evaluation:
         # program and the per-layer ones start compiling before that data
         # is loaded, after the calibration program (prefetch's priority).
         early = not config.float_passes and not self.qdq
+        instrumented = None
         if early:
+            # Calibration is first on the critical path: where the sample
+            # count is known before the data loads (a named data set's
+            # calibration split), its program starts compiling first.
+            expected = self._expected_calibration_samples()
+            if expected is not None and _calibration_batch(expected, config.batch) == self.batch:
+                (work / "calibration_model.mlir").write_text(float_text)
+                instrumented = self.tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
+                                              work / "instrumented.mlir")
+                self.tools.prefetch(instrumented, expected)
             self._prefetch_float()
         try:
-            # Calibration batches: the largest divisor of the sample count
-            # that fits, so that every calibration sample counts once.
-            n = len(self.x_cal)
-            cal_batch = max(d for d in range(1, min(config.batch, n) + 1) if n % d == 0)
+            cal_batch = _calibration_batch(len(self.x_cal), config.batch)
             cal_text = float_text if cal_batch == self.batch else import_model(self.model, cal_batch)
         except UnsupportedModelError as error:
             raise EvaluationError(f"{config.model}: {error}") from None
-        (work / "calibration_model.mlir").write_text(cal_text)
+        if instrumented is not None and cal_text != float_text:
+            instrumented = None  # the guess was wrong: instrument the right program
+        if instrumented is None:
+            (work / "calibration_model.mlir").write_text(cal_text)
         if config.float_passes:
             # Rewrites of the float model (cross-layer equalization, GPTQ
             # rounding, bias correction): the float program, calibration and
@@ -654,7 +670,7 @@ class Evaluation:
                     self.details["clamps"][name] = clamps[name]
         self.log(f"quant-eval: {config.model} on {config.data} ({len(self.x_eval)} samples), "
                  f"calibrated on {len(self.x_cal)}")
-        if not self.qdq:
+        if not self.qdq and instrumented is None:
             instrumented = self.tools.opt(work / "calibration_model.mlir", ["--qnn-insert-observers"],
                                           work / "instrumented.mlir")
             self.tools.prefetch(instrumented, len(self.x_cal))
@@ -665,6 +681,18 @@ class Evaluation:
             self.tools.run(instrumented, [self.x_cal], 0, "calibrate", ["--calibrate", str(self.statistics)])
         self.float_out = self.tools.run(self.float_mlir, [self.x_padded], self.num_outputs,
                                         "run float")[0][:len(self.x_eval)]
+
+    def _expected_calibration_samples(self) -> int | None:
+        """The calibration sample count, where known before loading: the
+        calibration split of a named data set (capped by
+        --calibration-limit); None otherwise."""
+        config = self.config
+        if config.calibration_data is not None:
+            return None
+        size = datasets.split_size(config.data, "calibration")
+        if size is None:
+            return None
+        return min(size, config.calibration_limit) if config.calibration_limit else size
 
     def _prefetch_float(self) -> None:
         """Starts compiling the float program and the per-layer ones."""
@@ -725,10 +753,15 @@ class Evaluation:
         quantize = [f"--qnn-quantize-pipeline={pipeline}"]
         quantized = self.tools.opt(self.float_mlir, quantize, self.work / f"{tag}.mlir")
         self.tools.prefetch(quantized, len(self.x_padded))
+        finish_per_layer = None
         if layer_samples > 0:
             layer_modules = getattr(self, "layer_modules", None) or LayerModules(
                 self.tools, self.work, self.float_mlir, self.layer_run_samples(layer_samples))
             layer_modules.quantize(pipeline)
+            # The per-layer runs are short; the NumPy bit-exactness check
+            # they start then overlaps the whole data set's run.
+            finish_per_layer = per_layer(self.tools, layer_modules, self.x_eval, self.batch, layer_samples,
+                                         self.model, self.details)
         quant_out = self.tools.run(quantized, [self.x_padded], self.num_outputs,
                                    f"run {tag}")[0][:len(self.x_eval)]
         # Kept for a caller that compares with another float program (the
@@ -739,10 +772,8 @@ class Evaluation:
         qdq = self.tools.opt(self.float_mlir, ["--qnn-insert-observers", f"--qnn-insert-qdq={pipeline}",
                                                "--canonicalize"], self.work / f"{tag}.qdq.mlir")
         report["quantized_weight_bytes"] = model_bytes(qdq.read_text())
-        if layer_samples > 0:
-            report["layers"], report["bit_exactness"] = per_layer(
-                self.tools, layer_modules, self.x_eval, self.batch, layer_samples, self.model,
-                quant_out, self.details)
+        if finish_per_layer is not None:
+            report["layers"], report["bit_exactness"] = finish_per_layer(quant_out)
         report["seconds"] = round(time.time() - started, 1)
         return report
 
@@ -860,10 +891,13 @@ class LayerModules:
 
 
 def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np.ndarray,
-              batch: int, samples: int, model: onnx.ModelProto, quant_out: np.ndarray,
-              details: dict) -> tuple[list[dict], dict]:
+              batch: int, samples: int, model: onnx.ModelProto, details: dict):
     """Each activation of the quantized program against the float one, and
-    the bit-exactness of its fused layers (quant_opt.bitexact)."""
+    the bit-exactness of its fused layers (quant_opt.bitexact). Runs the
+    exposed programs and starts the bit-exactness check on another thread
+    (NumPy lets go of the GIL); returns `finish(quant_out)`, which checks
+    that exposing the activations left the program's output `quant_out`
+    unchanged, computes the errors and returns `(layers, exactness)`."""
     count = layer_samples_count(len(x_eval), batch, samples)
     x = pad_to_batches(x_eval[:count], batch)
     exposed, cut, quantized, parameters = modules.exposed, modules.cut, modules.quantized, modules.parameters
@@ -872,26 +906,29 @@ def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np
     total = num_original + len(ids)
     float_acts = tools.run(exposed, [x], total, "per-layer: float")
     quant_acts = tools.run(quantized, [x], total, "per-layer: quantized")
-    if not np.array_equal(quant_acts[0][:count], quant_out[:count]):
-        raise EvaluationError("internal: exposing the activations changed the quantized program's "
-                              "output; per-layer errors would not describe it")
     segments, members = node_segments(model, ids)
     activations = {id_: quant_acts[num_original + k][:count] for k, id_ in enumerate(ids)}
-    # The NumPy reference checks the layers on another thread (NumPy lets go
-    # of the GIL) while the cut program runs and the errors are computed.
-    with concurrent.futures.ThreadPoolExecutor(1) as checker:
-        # Whole program calls, for the per-tensor scales of dynamic layers.
-        covering = -(-count // batch)
-        calls = {id_: (quant_acts[num_original + k][:len(quant_acts[num_original + k]) * covering
-                                                   // (len(x) // batch)], covering)
-                 for k, id_ in enumerate(ids)}
-        exactness = checker.submit(check_layers, details, json.loads(parameters.read_text()), members,
-                                   activations, calls)
+    # Whole program calls, for the per-tensor scales of dynamic layers.
+    covering = -(-count // batch)
+    calls = {id_: (quant_acts[num_original + k][:len(quant_acts[num_original + k]) * covering
+                                               // (len(x) // batch)], covering)
+             for k, id_ in enumerate(ids)}
+    checker = concurrent.futures.ThreadPoolExecutor(1)
+    exactness = checker.submit(check_layers, details, json.loads(parameters.read_text()), members,
+                               activations, calls)
+    checker.shutdown(wait=False)
+
+    def finish(quant_out: np.ndarray) -> tuple[list[dict], dict]:
+        if not np.array_equal(quant_acts[0][:count], quant_out[:count]):
+            raise EvaluationError("internal: exposing the activations changed the quantized program's "
+                                  "output; per-layer errors would not describe it")
         layers = local_errors(tools, cut, x, quant_acts, float_acts, ids, segments, num_original, total,
                               count)
-        exactness = exactness.result()
-    exactness["samples"] = count
-    return layers, exactness
+        result = exactness.result()
+        result["samples"] = count
+        return layers, result
+
+    return finish
 
 
 def local_errors(tools, cut: Path, x: np.ndarray, quant_acts: list, float_acts: list, ids: list[str],

@@ -167,3 +167,15 @@ def test_gunzip_is_gzip_decompress(kind):
             datasets._gunzip(data)
         return
     assert bytes(datasets._gunzip(data)) == expected
+
+
+@pytest.mark.parametrize("name,split", sorted(SHAPES))
+def test_split_size_is_the_loaded_count_where_known(name, split):
+    # quant-eval starts compiling the calibration program from this count
+    # before the data loads: it must be the count load() returns.
+    size = datasets.split_size(name, split)
+    if split in ("calibration", "validation"):
+        assert size == datasets.load(name, split)[0].shape[0]
+    else:
+        assert size is None
+    assert datasets.split_size("no-such-set", "calibration") is None
