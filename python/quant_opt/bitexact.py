@@ -22,9 +22,11 @@ other kinds are listed as not checked, with the reason.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import math
 import re
+import threading
 
 import numpy as np
 
@@ -293,111 +295,139 @@ def check_dynamic_activation_matmul(name: str, out_id: str, a: np.ndarray, b: np
 
 
 def check_layers(details: dict, parameters: dict, segments: dict,
-                 activations: dict[str, np.ndarray], calls: dict[str, tuple[np.ndarray, int]] | None = None) -> dict:
+                 activations: dict[str, np.ndarray], calls: dict[str, tuple[np.ndarray, int]] | None = None,
+                 workers: int = 1) -> dict:
     """Checks each fused contraction; `segments` maps an exposed id to the
     ONNX nodes that end in it, `activations` an id to the quantized
     program's (dequantized) values on the sample. `calls` gives, by id, the
     values of whole program calls and how many calls they stack (the
-    groups of per-tensor dynamic scales)."""
-    checked, unchecked = [], []
+    groups of per-tensor dynamic scales). The layers are independent:
+    `workers` threads check them (NumPy lets go of the GIL in its array
+    operations); the report lists them in the same order either way."""
     owner = {node.name: id_ for id_, nodes in segments.items() for node in nodes}
     dynamic = parameters.get("dynamic_activations", {})
-    for name, layer in details["contractions"].items():
+    stored = _StoredActivations(activations)
+
+    def skip(name, reason):
+        return {"layer": name, "reason": reason}, None
+
+    def contraction(name, layer):
         out_id = owner.get(name)
         in_id = layer["input"]
-
-        def skip(reason):
-            unchecked.append({"layer": name, "reason": reason})
-
         if out_id is None or in_id not in activations:
-            skip("its input or output is not an exposed activation")
-            continue
+            return skip(name, "its input or output is not an exposed activation")
         if name in dynamic and name in parameters["weights"]:
             if layer["kind"] != "matmul":
-                skip("a dynamically quantized convolution: not in the reference")
-                continue
+                return skip(name, "a dynamically quantized convolution: not in the reference")
             if calls is None or in_id not in calls or out_id not in calls:
-                skip("dynamic: the program calls' values are not given")
-                continue
+                return skip(name, "dynamic: the program calls' values are not given")
             w = layer["weight"]
             w_type = ref.parse_quant_type(parameters["weights"][name], shape=w.shape)
             (x, count), (y, _) = calls[in_id], calls[out_id]
-            checked.append(check_dynamic_matmul(name, out_id, x, y, count, dynamic[name], w, w_type,
-                                                layer["bias"], _bounds(segments[out_id], details["clamps"])))
-            continue
+            return None, check_dynamic_matmul(name, out_id, x, y, count, dynamic[name], w, w_type,
+                                              layer["bias"], _bounds(segments[out_id], details["clamps"]))
         # Codebook weights (qnn-cluster-weights) are quantized in the float
         # model already: their stored values and type come with the layer.
         codebook = layer.get("codebook")
         if name not in parameters["weights"] and codebook is None:
-            skip("its weights are not quantized (skipped by the recipe, or weight-only)")
-            continue
+            return skip(name, "its weights are not quantized (skipped by the recipe, or weight-only)")
         if in_id not in parameters["activations"] or out_id not in parameters["activations"]:
-            skip("its input or output is not quantized")
-            continue
+            return skip(name, "its input or output is not quantized")
         if layer["dilations"] != [1, 1] or layer["strides"][0] != layer["strides"][1]:
-            skip("dilated or unequal strides: not in the reference")
-            continue
+            return skip(name, "dilated or unequal strides: not in the reference")
         x_type = ref.parse_quant_type(parameters["activations"][in_id])
         y_type = ref.parse_quant_type(parameters["activations"][out_id])
         w = layer["weight"]
         w_type = ref.parse_quant_type(codebook[1] if codebook else parameters["weights"][name], shape=w.shape)
         if x_type.kind != "per_tensor" or y_type.kind != "per_tensor":
-            skip("per-axis activations")
-            continue
-        x_stored = recover_stored(activations[in_id], x_type)
-        y_stored = recover_stored(activations[out_id], y_type)
+            return skip(name, "per-axis activations")
+        x_stored = stored.get(in_id, parameters["activations"][in_id], x_type)
+        y_stored = stored.get(out_id, parameters["activations"][out_id], y_type)
         if x_stored is None or y_stored is None:
-            checked.append(_unrecoverable(name, out_id, activations[out_id]))
-            continue
+            return None, _unrecoverable(name, out_id, activations[out_id])
         w_stored = codebook[0] if codebook else ref.quantize(w, w_type).astype(np.int64)
         spec = Layer(kind=layer["kind"], x_shape=x_stored.shape[1:], w=w, bias=layer["bias"],
                      activation="none", strides=int(layer["strides"][0]))
         want = contraction_reference(spec, x_stored, x_type, w_stored, w_type, y_type,
                                      _bounds(segments[out_id], details["clamps"]))
-        checked.append(_compare(name, out_id, want, y_stored))
-    for name, matmul in details.get("activation_matmuls", {}).items():
-        if name not in dynamic:
-            continue  # Static ones stay float: no integer code to check.
+        return None, _compare(name, out_id, want, y_stored)
+
+    def activation_matmul(name, matmul):
         ids = matmul["inputs"] + [name]
         if calls is None or any(i not in calls for i in ids):
-            unchecked.append({"layer": name, "reason": "its inputs or output are not exposed activations"})
-            continue
+            return skip(name, "its inputs or output are not exposed activations")
         (a, count), (b, _), (y, _) = (calls[i] for i in ids)
-        checked.append(check_dynamic_activation_matmul(name, name, a, b, y, count, dynamic[name]))
-    for name, add in details.get("adds", {}).items():
+        return None, check_dynamic_activation_matmul(name, name, a, b, y, count, dynamic[name])
+
+    def add(name, add):
         out_id = owner.get(name)
         ins = add["inputs"]
         types = [parameters["activations"].get(i) for i in ins + [out_id]]
         if out_id is None or any(i not in activations for i in ins) or None in types:
-            unchecked.append({"layer": name, "reason": "its inputs or output are not quantized activations"})
-            continue
+            return skip(name, "its inputs or output are not quantized activations")
         a_type, b_type, y_type = (ref.parse_quant_type(t) for t in types)
-        a, b, y = (recover_stored(activations[i], t) for i, t in zip(ins + [out_id], (a_type, b_type, y_type)))
+        a, b, y = (stored.get(i, text, t) for i, text, t in zip(ins + [out_id], types, (a_type, b_type, y_type)))
         if a is None or b is None or y is None:
-            checked.append(_unrecoverable(name, out_id, activations[out_id]))
-            continue
+            return None, _unrecoverable(name, out_id, activations[out_id])
         m_a, m_b, n = ref.add_parameters(float(a_type.scales), float(b_type.scales), float(y_type.scales))
         want = ref.add(a, a_type, b, b_type, (m_a, m_b), n, y_type,
                        clamp=clamp_for_bounds(_bounds(segments[out_id], details["clamps"]), y_type))
-        checked.append(_compare(name, out_id, want, y))
-    for name, pool in details.get("average_pools", {}).items():
+        return None, _compare(name, out_id, want, y)
+
+    def average_pool(name, pool):
         out_id = owner.get(name)
         types = [parameters["activations"].get(i) for i in (pool["input"], out_id)]
         if out_id is None or pool["input"] not in activations or None in types:
-            unchecked.append({"layer": name, "reason": "its input or output is not a quantized activation"})
-            continue
+            return skip(name, "its input or output is not a quantized activation")
         x_type, y_type = (ref.parse_quant_type(t) for t in types)
-        x, y = recover_stored(activations[pool["input"]], x_type), recover_stored(activations[out_id], y_type)
+        x = stored.get(pool["input"], types[0], x_type)
+        y = stored.get(out_id, types[1], y_type)
         if x is None or y is None:
-            checked.append(_unrecoverable(name, out_id, activations[out_id]))
-            continue
+            return None, _unrecoverable(name, out_id, activations[out_id])
         want = ref.average_pool_nhwc(x, x_type, tuple(pool["kernel"]), tuple(pool["strides"]), divisor=None,
                                      factor=pool["factor"], out_type=y_type,
                                      dilations=tuple(pool.get("dilations", (1, 1))))
-        checked.append(_compare(name, out_id, want, y))
+        return None, _compare(name, out_id, want, y)
+
+    jobs = [(contraction, name, layer) for name, layer in details["contractions"].items()]
+    # Static activation matmuls stay float: no integer code to check.
+    jobs += [(activation_matmul, name, matmul)
+             for name, matmul in details.get("activation_matmuls", {}).items() if name in dynamic]
+    jobs += [(add, name, op) for name, op in details.get("adds", {}).items()]
+    jobs += [(average_pool, name, pool) for name, pool in details.get("average_pools", {}).items()]
+    if workers > 1 and len(jobs) > 1:
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(lambda job: job[0](job[1], job[2]), jobs))
+    else:
+        results = [check(name, item) for check, name, item in jobs]
+    checked = [result for _, result in results if result is not None]
+    unchecked = [reason for reason, _ in results if reason is not None]
     return {"layers_checked": len(checked), "elements": sum(c["elements"] for c in checked),
             "mismatches": sum(c["mismatches"] for c in checked),
             "layers": checked, "not_checked": unchecked}
+
+
+class _StoredActivations:
+    """recover_stored of each exposed activation under its type, computed
+    once: an activation is one layer's output and the next one's input."""
+
+    def __init__(self, activations: dict[str, np.ndarray]):
+        self._activations = activations
+        self._stored: dict[tuple[str, str], concurrent.futures.Future] = {}
+        self._lock = threading.Lock()
+
+    def get(self, id_: str, type_text: str, qtype: ref.QuantType) -> np.ndarray | None:
+        with self._lock:
+            future = self._stored.get((id_, type_text))
+            owner = future is None
+            if owner:
+                future = self._stored[id_, type_text] = concurrent.futures.Future()
+        if owner:
+            try:
+                future.set_result(recover_stored(self._activations[id_], qtype))
+            except BaseException as error:
+                future.set_exception(error)
+        return future.result()
 
 
 def _compare(name, out_id, want, got) -> dict:

@@ -915,7 +915,7 @@ def per_layer(tools: "Tools | InProcessTools", modules: LayerModules, x_eval: np
              for k, id_ in enumerate(ids)}
     checker = concurrent.futures.ThreadPoolExecutor(1)
     exactness = checker.submit(check_layers, details, json.loads(parameters.read_text()), members,
-                               activations, calls)
+                               activations, calls, workers=available_cpus())
     checker.shutdown(wait=False)
 
     def finish(quant_out: np.ndarray) -> tuple[list[dict], dict]:

@@ -65,11 +65,15 @@ def test_bit_exactness_check_can_fail(monkeypatch):
 
     real = evaluate_module.check_layers
 
-    def with_wrong_bias(details, parameters, *args):
+    def with_wrong_bias(details, parameters, *args, **kwargs):
         layer = details["contractions"]["/conv2/Conv"]
         x_scale = float(parameters["activations"][layer["input"]].split(", ")[1].split(":")[0].rstrip(">"))
         layer["bias"] = layer["bias"] + np.float32(0.6 * x_scale * 0.01)
-        return real(details, parameters, *args)
+        # The layers are checked on threads: the same report as one by one.
+        one_by_one = real(details, parameters, *args, **{**kwargs, "workers": 1})
+        on_threads = real(details, parameters, *args, **{**kwargs, "workers": 3})
+        assert one_by_one == on_threads
+        return on_threads
 
     monkeypatch.setattr(evaluate_module, "check_layers", with_wrong_bias)
     report = evaluate(Config(model=DIGITS, data="digits", limit=100, layer_samples=100, verbose=False))
@@ -321,10 +325,10 @@ def test_dynamic_quantization_is_checked_bit_for_bit(tmp_path, monkeypatch, gran
 
     real = evaluate_module.check_layers
 
-    def with_moved_bias(details, parameters, *args):
+    def with_moved_bias(details, parameters, *args, **kwargs):
         layer = details["contractions"]["/blocks.0/fc1/MatMul"]
         layer["bias"] = np.nextafter(layer["bias"], np.float32(np.inf))
-        return real(details, parameters, *args)
+        return real(details, parameters, *args, **kwargs)
 
     monkeypatch.setattr(evaluate_module, "check_layers", with_moved_bias)
     by_layer = {layer["layer"]: layer["mismatches"] for layer in evaluate(config)["bit_exactness"]["layers"]}
@@ -367,9 +371,9 @@ def test_bit_exactness_of_a_dilated_average_pool(tmp_path, monkeypatch):
 
     real = evaluate_module.check_layers
 
-    def without_dilations(details, *args):
+    def without_dilations(details, *args, **kwargs):
         details["average_pools"]["pool"]["dilations"] = [1, 1]
-        return real(details, *args)
+        return real(details, *args, **kwargs)
 
     monkeypatch.setattr(evaluate_module, "check_layers", without_dilations)
     report = evaluate(Config(model=model, data="digits", limit=100, layer_samples=100, verbose=False))
