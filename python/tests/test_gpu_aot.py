@@ -243,6 +243,20 @@ def test_device_script_syntax_and_dry_run(bundle, tmp_path):
     assert "| smoke_scale_f32 | smoke |" in result.stdout
 
 
+def test_real_run_without_driver_fails_each_case_clearly(bundle):
+    """Not a dry run, on a machine without a driver: every built case
+    fails with the runtime's message and the check exits 1."""
+    if _have_driver():
+        pytest.skip("a CUDA driver is installed")
+    result = subprocess.run(["bash", str(CHECK_DIR / "run-on-device.sh"), str(bundle),
+                             "--skip-timing"], capture_output=True, text=True,
+                            env={**os.environ, "PYTHON": sys.executable})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert ("smoke_scale_f32: FAILED: quant-opt CUDA runtime: no CUDA driver (libcuda.so.1) on "
+            "this machine") in result.stdout
+    assert "0 cases compared, 2 failed or mismatched" in result.stdout
+
+
 def test_dry_run_finds_a_missing_file(bundle, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(bundle, broken)

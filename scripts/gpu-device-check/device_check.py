@@ -335,6 +335,7 @@ def main(argv=None) -> int:
     log(f"linked {len(exes)} drivers")
     gpu = "none (dry run)"
     if not args.dry_run:
+        gpu = "unknown (no nvidia-smi)"
         smi = shutil.which("nvidia-smi")
         if smi:
             gpu = subprocess.run([smi, "--query-gpu=name,driver_version", "--format=csv,noheader"],
