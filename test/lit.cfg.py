@@ -81,6 +81,7 @@ for flag, feature in [("amx_int8", "host-amx-int8"), ("avx512_vnni", "host-avx51
 if config.quant_opt_cuda_runtime and os.path.exists(config.quant_opt_cuda_runtime):
     config.available_features.add("cuda-runtime")
     config.substitutions.append(("%cuda_runtime", config.quant_opt_cuda_runtime))
+    config.substitutions.append(("%cuda_include", config.quant_opt_cuda_include))
 try:
     import ctypes
     ctypes.CDLL("libcuda.so.1")

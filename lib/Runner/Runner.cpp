@@ -536,6 +536,11 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
         llvm::JITSymbolFlags::Exported};
     return symbols;
   });
+  // The global constructors register the kernels (mgpuModuleLoad); the
+  // engine runs them only when asked, and a launch without them would pass
+  // the runtime a null module.
+  if (cuda)
+    compiled->engine->initialize();
   auto entry =
       compiled->engine->lookupPacked("_mlir_ciface_" + options.function);
   if (!entry)

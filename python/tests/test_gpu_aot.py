@@ -114,6 +114,42 @@ def test_links_with_runtime_and_fails_clearly_without_driver(scale_object, tmp_p
             in result.stderr)
 
 
+@pytest.fixture(scope="module")
+def fake_driver(tmp_path_factory):
+    """A directory with test/tools/Inputs/fake_libcuda.c built as
+    libcuda.so.1: host memory, memcpy copies, kernels that run nothing."""
+    include = Path("/usr/local/cuda/include")
+    if not (include / "cuda.h").exists():
+        pytest.skip("needs /usr/local/cuda/include/cuda.h")
+    if _have_driver():
+        pytest.skip("a CUDA driver is installed: LD_LIBRARY_PATH would not replace it for sure")
+    out = tmp_path_factory.mktemp("fake-driver")
+    subprocess.run(["cc", "-shared", "-fPIC", f"-I{include}",
+                    str(ROOT / "test" / "tools" / "Inputs" / "fake_libcuda.c"), "-o",
+                    str(out / "libcuda.so.1")], check=True)
+    return out
+
+
+def test_object_runs_on_a_stand_in_driver(scale_object, tmp_path, fake_driver):
+    """The host side of the object and the runtime end to end: the fatbin
+    is loaded at the first call, the kernel launched with the program's
+    grid, the copies made; the kernel runs nothing, so y is x."""
+    (tmp_path / "main.c").write_text(DRIVER)
+    exe = tmp_path / "app"
+    runtime = _runtime()
+    subprocess.run(["cc", "-O2", f"-I{scale_object}", str(tmp_path / "main.c"),
+                    str(scale_object / "scale.o"), f"-L{runtime.parent}",
+                    "-lquant_opt_cuda_runtime", f"-Wl,-rpath,{runtime.parent}", "-o", str(exe)],
+                   check=True)
+    result = subprocess.run([str(exe)], capture_output=True, text=True,
+                            env={**os.environ, "LD_LIBRARY_PATH": str(fake_driver)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "started\ny[1000] = 488\n"
+    calls = [line for line in result.stderr.splitlines() if line.startswith("fake-cuda:")]
+    assert calls.index("fake-cuda: cuModuleLoadData fatbin") < \
+        calls.index("fake-cuda: cuLaunchKernel grid 4x1x1 block 256x1x1 smem 0 params yes")
+
+
 def test_runtime_defines_every_function_the_lowering_calls():
     """Every mgpu* name MLIR 22's GPU lowering and translation can emit
     (in libMLIR's strings), but the cuSPARSE ones, is exported."""
@@ -255,6 +291,28 @@ def test_real_run_without_driver_fails_each_case_clearly(bundle):
     assert ("smoke_scale_f32: FAILED: quant-opt CUDA runtime: no CUDA driver (libcuda.so.1) on "
             "this machine") in result.stdout
     assert "0 cases compared, 2 failed or mismatched" in result.stdout
+
+
+def test_run_on_a_stand_in_driver_counts_mismatches(bundle, fake_driver, tmp_path):
+    """With kernels that run nothing, the outputs are the inputs: the check
+    runs each case, counts every differing element, times the calls (the
+    stand-in's events say 0.5 ms a kernel) and exits 1."""
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(["bash", str(CHECK_DIR / "run-on-device.sh"), str(bundle)],
+                            capture_output=True, text=True,
+                            env={**os.environ, "PYTHON": sys.executable,
+                                 "LD_LIBRARY_PATH": str(fake_driver), "OUT": str(out)})
+    assert result.returncode == 1, result.stdout + result.stderr
+    x = np.load(bundle / "cases" / "smoke_requant_i8" / "input0.npy")
+    want = np.load(bundle / "cases" / "smoke_requant_i8" / "expected0.npy")
+    differ = int(np.count_nonzero(x != want))
+    assert f"smoke_requant_i8: {differ} mismatches of {x.size}" in result.stdout
+    report = json.loads((out / "results.json").read_text())
+    row = next(r for r in report["cases"] if r["name"] == "smoke_requant_i8")
+    assert row["mismatches"] == differ and row["launches_per_call"] == 1.0
+    assert row["kernel_ms"] == pytest.approx(0.5)
+    assert "| smoke_requant_i8 | smoke | 65536 |" in (out / "results.md").read_text()
 
 
 def test_dry_run_finds_a_missing_file(bundle, tmp_path):
