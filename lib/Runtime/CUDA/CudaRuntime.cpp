@@ -24,8 +24,9 @@
 //   global constructor, before main; loading at the first
 //   mgpuModuleGetFunction lets a program that links a GPU model start (and
 //   run its CPU parts) where no GPU is.
-// - Device memory comes from the stream-ordered pool (cuMemAllocAsync), so
-//   the allocations a model makes on every call are cheap after the first.
+// - Device memory comes from the stream-ordered pool (cuMemAllocAsync),
+//   which keeps freed blocks, so the buffers a model allocates on every
+//   call are cheap after the first (cuMemAlloc where a device has no pools).
 //
 // Builds with CMake (when the CUDA toolkit's cuda.h is found) or alone, with
 // no MLIR headers:
@@ -93,6 +94,7 @@ namespace {
   X(cuMemAllocAsync)                                                           \
   X(cuMemFreeAsync)                                                            \
   X(cuMemAllocManaged)                                                         \
+  X(cuMemAlloc)                                                                \
   X(cuMemFree)                                                                 \
   X(cuMemcpyAsync)                                                             \
   X(cuMemcpy)                                                                  \
@@ -104,7 +106,9 @@ namespace {
 // Only needed by sm_90 code (clusters, TMA); looked up but optional.
 #define QNN_OPTIONAL_DRIVER_FUNCTIONS(X)                                       \
   X(cuLaunchKernelEx)                                                          \
-  X(cuTensorMapEncodeTiled)
+  X(cuTensorMapEncodeTiled)                                                    \
+  X(cuDeviceGetDefaultMemPool)                                                 \
+  X(cuMemPoolSetAttribute)
 
 struct Driver {
 #define QNN_MEMBER(name) decltype(&::name) name = nullptr;
@@ -116,6 +120,9 @@ struct Driver {
   CUdevice device = 0;
   CUcontext context = nullptr;
   int deviceOrdinal = 0;
+  /// Whether the device has stream-ordered memory pools (cuMemAllocAsync);
+  /// without them, plain cuMemAlloc / cuMemFree.
+  bool pools = false;
 };
 
 std::mutex driverMutex;
@@ -223,6 +230,18 @@ Driver *openDriver() {
     d->error = "cuDevicePrimaryCtxRetain failed: " + describe(*d, result);
     return d;
   }
+  int pools = 0;
+  d->cuDeviceGetAttribute(&pools, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED,
+                          d->device);
+  d->pools = pools != 0;
+  // Keep freed blocks in the pool (the default gives them back at every
+  // synchronization), so a model's per-call buffers are reused.
+  CUmemoryPool pool = nullptr;
+  if (d->pools && d->cuDeviceGetDefaultMemPool && d->cuMemPoolSetAttribute &&
+      d->cuDeviceGetDefaultMemPool(&pool, d->device) == CUDA_SUCCESS) {
+    cuuint64_t keep = ~cuuint64_t(0);
+    d->cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keep);
+  }
   return d;
 }
 
@@ -243,16 +262,12 @@ Driver &api() {
     fatal(d.error);
   // The primary context is shared with the CUDA runtime (PyTorch, CuPy):
   // set it only when another one is current.
-  thread_local CUcontext current = nullptr;
-  if (current != d.context) {
-    CUcontext now = nullptr;
-    d.cuCtxGetCurrent(&now);
-    if (now != d.context) {
-      CUresult result = d.cuCtxSetCurrent(d.context);
-      if (result != CUDA_SUCCESS)
-        fatal("cuCtxSetCurrent failed: " + describe(d, result));
-    }
-    current = d.context;
+  CUcontext now = nullptr;
+  d.cuCtxGetCurrent(&now);
+  if (now != d.context) {
+    CUresult result = d.cuCtxSetCurrent(d.context);
+    if (result != CUDA_SUCCESS)
+      fatal("cuCtxSetCurrent failed: " + describe(d, result));
   }
   return d;
 }
@@ -549,9 +564,11 @@ QNN_EXPORT void *mgpuMemAlloc(uint64_t sizeBytes, CUstream stream,
     std::lock_guard<std::mutex> lock(managedMutex);
     managedPointers.insert(reinterpret_cast<void *>(pointer));
   } else {
-    CUresult result = d.cuMemAllocAsync(&pointer, sizeBytes, stream);
+    CUresult result = d.pools ? d.cuMemAllocAsync(&pointer, sizeBytes, stream)
+                              : d.cuMemAlloc(&pointer, sizeBytes);
     if (result != CUDA_SUCCESS)
-      fatal(format("cuMemAllocAsync of %llu bytes failed: ",
+      fatal(format("%s of %llu bytes failed: ",
+                   d.pools ? "cuMemAllocAsync" : "cuMemAlloc",
                    (unsigned long long)sizeBytes) +
             describe(d, result));
   }
@@ -569,7 +586,11 @@ QNN_EXPORT void mgpuMemFree(void *pointer, CUstream stream) {
       return;
     }
   }
-  QNN_CHECK(d, cuMemFreeAsync, reinterpret_cast<CUdeviceptr>(pointer), stream);
+  if (d.pools)
+    QNN_CHECK(d, cuMemFreeAsync, reinterpret_cast<CUdeviceptr>(pointer),
+              stream);
+  else
+    QNN_CHECK(d, cuMemFree, reinterpret_cast<CUdeviceptr>(pointer));
 }
 
 /// Host or device to host or device: unified addressing tells them apart.
@@ -680,7 +701,7 @@ QNN_EXPORT void *mgpuTensorMapEncodeTiledMemref(
             address, globalDim, globalStrides, boxDim, elementStrides,
             interleave, swizzle, l2Promotion, oobFill);
   CUdeviceptr onDevice = 0;
-  QNN_CHECK(d, cuMemAllocAsync, &onDevice, sizeof(map), nullptr);
+  QNN_CHECK(d, cuMemAlloc, &onDevice, sizeof(map));
   QNN_CHECK(d, cuMemcpy, onDevice, reinterpret_cast<CUdeviceptr>(&map),
             sizeof(map));
   return reinterpret_cast<void *>(onDevice);

@@ -24,6 +24,8 @@ CUresult cuDeviceGet(CUdevice *d, int ordinal) { *d = ordinal; return CUDA_SUCCE
 CUresult cuDeviceGetName(char *name, int len, CUdevice d) { (void)d; snprintf(name, len, "Fake GPU"); return CUDA_SUCCESS; }
 CUresult cuDeviceGetAttribute(int *v, CUdevice_attribute a, CUdevice d) {
   (void)d;
+  /* FAKE_CUDA_NO_POOLS=1: a device without stream-ordered memory pools. */
+  if (a == CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED) { *v = getenv("FAKE_CUDA_NO_POOLS") == NULL; return CUDA_SUCCESS; }
   *v = a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR ? 9 : a == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR ? 0 : 232448;
   return CUDA_SUCCESS;
 }
@@ -70,6 +72,7 @@ CUresult cuEventSynchronize(CUevent e) { (void)e; return CUDA_SUCCESS; }
 CUresult cuEventElapsedTime(float *ms, CUevent a, CUevent b) { (void)a; (void)b; *ms = 0.5f; return CUDA_SUCCESS; }
 CUresult cuMemAllocAsync(CUdeviceptr *p, size_t n, CUstream s) { (void)s; LOG("cuMemAllocAsync %zu", n); *p = (CUdeviceptr)malloc(n); return CUDA_SUCCESS; }
 CUresult cuMemFreeAsync(CUdeviceptr p, CUstream s) { (void)s; LOG("cuMemFreeAsync"); free((void *)p); return CUDA_SUCCESS; }
+CUresult cuMemAlloc(CUdeviceptr *p, size_t n) { LOG("cuMemAlloc %zu", n); *p = (CUdeviceptr)malloc(n); return CUDA_SUCCESS; }
 CUresult cuMemAllocManaged(CUdeviceptr *p, size_t n, unsigned f) { (void)f; *p = (CUdeviceptr)malloc(n); return CUDA_SUCCESS; }
 CUresult cuMemFree(CUdeviceptr p) { free((void *)p); return CUDA_SUCCESS; }
 CUresult cuMemcpyAsync(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream st) { (void)st; LOG("cuMemcpyAsync %zu", n); memcpy((void *)d, (void *)s, n); return CUDA_SUCCESS; }
