@@ -43,6 +43,14 @@ def system_files(build: Path, root: Path) -> set[str]:
                           text=True, check=True).stdout
     files.update(line.strip() for line in deps.splitlines() if line.startswith("    /"))
     inside = (str(root) + "/", str(build.resolve()) + "/")
+    # Optional toolchains setup.sh does not install by design: the CUDA
+    # toolkit, whose cuda.h the CUDA runtime (lib/Runtime) is built against
+    # when CMake finds it (docs/GPU.md).
+    cache = (build / "CMakeCache.txt").read_text()
+    cuda = re.search(r"^QUANT_OPT_CUDA_INCLUDE_DIR:PATH=(/.+)$", cache, re.M)
+    if cuda and not cuda.group(1).endswith("-NOTFOUND"):
+        toolkit = os.path.dirname(cuda.group(1).rstrip("/"))
+        inside += (toolkit + "/", os.path.realpath(toolkit) + "/")
     return {f for f in files if f.startswith("/") and not f.startswith(inside) and os.path.exists(f)}
 
 

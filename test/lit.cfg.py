@@ -74,3 +74,23 @@ except OSError:
 for flag, feature in [("amx_int8", "host-amx-int8"), ("avx512_vnni", "host-avx512-vnni"), ("avx512bw", "host-avx512bw")]:
     if flag in flags:
         config.available_features.add(feature)
+
+# CUDA (docs/GPU.md): whether the runtime was built (CMake found cuda.h),
+# whether a driver loads here, and the toolkit's stub libcuda.so (linking
+# only; it fails cuInit) for tests of the runtime's error path.
+if config.quant_opt_cuda_runtime and os.path.exists(config.quant_opt_cuda_runtime):
+    config.available_features.add("cuda-runtime")
+    config.substitutions.append(("%cuda_runtime", config.quant_opt_cuda_runtime))
+    config.substitutions.append(("%cuda_include", config.quant_opt_cuda_include))
+try:
+    import ctypes
+    ctypes.CDLL("libcuda.so.1")
+    config.available_features.add("cuda-driver")
+except OSError:
+    pass
+if config.quant_opt_cuda_include and not config.quant_opt_cuda_include.endswith("-NOTFOUND"):
+    stub = os.path.join(os.path.dirname(config.quant_opt_cuda_include), "lib64", "stubs",
+                        "libcuda.so")
+    if os.path.exists(stub):
+        config.available_features.add("cuda-stub")
+        config.substitutions.append(("%cuda_stub", stub))

@@ -31,13 +31,17 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
 #include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/Support/DynamicLibrary.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -283,8 +287,79 @@ static llvm::Expected<std::string> getRunnableFeatures(StringRef cpu,
   return complete.getString();
 }
 
+std::string qnn::getGPUPipeline(StringRef chip, bool upstream) {
+  // The project's own pipeline, once it is in the build.
+  if (!upstream && PassPipelineInfo::lookup("qnn-gpu-pipeline"))
+    return llvm::formatv("builtin.module(qnn-gpu-pipeline{{chip={0} "
+                         "format=fatbin results-to-out-params=true})",
+                         chip)
+        .str();
+  // Until then: bufferize (functions take and return identity-layout
+  // memrefs), results become out-parameters (the caller allocates them on
+  // the host), kernels are outlined and their copies made asynchronous
+  // (gpu-to-llvm lowers only async gpu.alloc / gpu.memcpy), then upstream
+  // lowers host and kernels; PTX 8.0 is what sm_90 needs at least.
+  return llvm::formatv(
+             "builtin.module(one-shot-bufferize{{bufferize-function-"
+             "boundaries function-boundary-type-conversion=identity-layout-"
+             "map},buffer-results-to-out-params{{modify-public-functions "
+             "hoist-static-allocs},gpu-kernel-outlining,func.func(gpu-async-"
+             "region),gpu-lower-to-nvvm-pipeline{{cubin-chip={0} "
+             "cubin-features=+ptx80 cubin-format=fatbin})",
+             chip)
+      .str();
+}
+
+llvm::Error qnn::checkCudaRuntime(StringRef path) {
+  if (path.empty())
+    return llvm::createStringError(
+        "this build has no CUDA runtime: CMake found no cuda.h (install the "
+        "CUDA toolkit, or set -DQUANT_OPT_CUDA_INCLUDE_DIR, and configure "
+        "again)");
+  if (!llvm::sys::fs::exists(path))
+    return llvm::createStringError(
+        llvm::formatv("the CUDA runtime {0} is missing (build it: ninja "
+                      "quant_opt_cuda_runtime)",
+                      path));
+  std::string error;
+  auto library = llvm::sys::DynamicLibrary::getPermanentLibrary(
+      path.str().c_str(), &error);
+  if (!library.isValid())
+    return llvm::createStringError(
+        llvm::formatv("cannot load the CUDA runtime {0}: {1}", path, error));
+  using StatusFn = int (*)(char *, size_t);
+  auto status = reinterpret_cast<StatusFn>(
+      library.getAddressOfSymbol("qnnCudaRuntimeStatus"));
+  if (!status)
+    return llvm::createStringError(llvm::formatv(
+        "{0} is not quant-opt's CUDA runtime (no qnnCudaRuntimeStatus)", path));
+  char message[1024] = {0};
+  if (status(message, sizeof(message)) != 0)
+    return llvm::createStringError(
+        llvm::formatv("no GPU to run on: {0}", message));
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::unique_ptr<CompiledFunction>>
 CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
+  bool cuda = options.device == Device::CUDA;
+  if (cuda) {
+    if (options.gpuChip != "sm_80" && options.gpuChip != "sm_90")
+      return llvm::createStringError(llvm::formatv(
+          "GPU chip '{0}' is not one of sm_80, sm_90", options.gpuChip));
+    if (options.referencePipeline || options.threads > 1)
+      return llvm::createStringError(
+          "the reference pipeline and threads are CPU options; they do not "
+          "apply to --device=cuda");
+    // Before any work: a machine without a GPU says so at once.
+    if (options.checkDevice) {
+      if (llvm::Error error = checkCudaRuntime(options.cudaRuntime))
+        return std::move(error);
+    } else if (options.cudaRuntime.empty() ||
+               !llvm::sys::fs::exists(options.cudaRuntime)) {
+      return checkCudaRuntime(options.cudaRuntime);
+    }
+  }
   if (options.optLevel > 3)
     return llvm::createStringError(llvm::formatv(
         "optimization level {0} is not one of 0, 1, 2, 3", options.optLevel));
@@ -362,7 +437,21 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     runnableFeatures = *features;
   }
   PassManager pm(module.getContext());
-  if (options.referencePipeline) {
+  if (cuda) {
+    std::string pipelineText =
+        getGPUPipeline(options.gpuChip, options.upstreamGPUPipeline);
+    std::string parseErrors;
+    llvm::raw_string_ostream errorStream(parseErrors);
+    // Parsed into `pm` (on the module), the text's own builtin.module(...)
+    // would nest one level too deep: parse what it holds.
+    StringRef passes = pipelineText;
+    if (passes.consume_front("builtin.module("))
+      passes.consume_back(")");
+    if (failed(parsePassPipeline(passes, pm, errorStream)))
+      return llvm::createStringError(
+          llvm::formatv("cannot build the GPU pipeline '{0}': {1}",
+                        pipelineText, parseErrors));
+  } else if (options.referencePipeline) {
     ReferenceCPUPipelineOptions pipelineOptions;
     pipelineOptions.resultsToOutParams = true;
     buildReferenceCPUPipeline(pm, pipelineOptions);
@@ -383,8 +472,8 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   }
   if (failed(pm.run(*lowered)))
     return llvm::createStringError(llvm::formatv(
-        "lowering @{0} for the CPU failed (see the diagnostics above)",
-        options.function));
+        "lowering @{0} for the {1} failed (see the diagnostics above)",
+        options.function, cuda ? "GPU" : "CPU"));
 
   // Only bufferization reads this hint; LLVM would warn about it.
   lowered->walk([](LLVM::LLVMFuncOp function) {
@@ -399,6 +488,18 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   ExecutionEngineOptions engineOptions;
   SmallVector<StringRef> sharedLibs(options.sharedLibs.begin(),
                                     options.sharedLibs.end());
+  // gpu.binary becomes a global the module loads from; gpu.launch_func
+  // calls into the runtime (mgpuModuleLoad, mgpuLaunchKernel, ...).
+  if (cuda) {
+    registerGPUDialectTranslation(*lowered->getContext());
+    registerNVVMDialectTranslation(*lowered->getContext());
+    // #gpu.select_object, which embeds the binary: an external model that
+    // must be there before translation (without it, a null interface).
+    DialectRegistry offloading;
+    gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(offloading);
+    lowered->getContext()->appendDialectRegistry(offloading);
+    sharedLibs.push_back(options.cudaRuntime);
+  }
   // The parallel loops call the OpenMP runtime (__kmpc_fork_call, ...).
   if (options.threads > 1 && !options.referencePipeline) {
     if (!llvm::sys::fs::exists(QUANT_OPT_OPENMP_RUNTIME))
@@ -435,6 +536,11 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
         llvm::JITSymbolFlags::Exported};
     return symbols;
   });
+  // The global constructors register the kernels (mgpuModuleLoad); the
+  // engine runs them only when asked, and a launch without them would pass
+  // the runtime a null module.
+  if (cuda)
+    compiled->engine->initialize();
   auto entry =
       compiled->engine->lookupPacked("_mlir_ciface_" + options.function);
   if (!entry)

@@ -44,8 +44,7 @@ namespace cl = llvm::cl;
 
 static cl::OptionCategory quantRunCategory("quant-run options");
 
-static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
-                                      cl::desc("<module.mlir>"),
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
                                       cl::cat(quantRunCategory));
 static cl::opt<std::string> functionName("function", cl::init("main"),
                                          cl::desc("The function to run"),
@@ -123,6 +122,41 @@ static cl::opt<Pipeline> pipeline(
                           "qnn-cpu-pipeline: tiled and vectorized (default)"),
                clEnumValN(Pipeline::Reference, "reference",
                           "qnn-reference-cpu-pipeline: scalar loops")),
+    cl::cat(quantRunCategory));
+static cl::opt<qnn::Device> device(
+    "device", cl::desc("Where to run"), cl::init(qnn::Device::CPU),
+    cl::values(clEnumValN(qnn::Device::CPU, "cpu", "this CPU (default)"),
+               clEnumValN(qnn::Device::CUDA, "cuda",
+                          "an NVIDIA GPU, through quant-opt's CUDA runtime "
+                          "(docs/GPU.md)")),
+    cl::cat(quantRunCategory));
+static cl::opt<std::string>
+    gpuChip("gpu-chip", cl::init("sm_90"),
+            cl::desc("With --device=cuda: the architecture to compile the "
+                     "kernels for, sm_80 or sm_90 (the driver runs a fatbin's "
+                     "PTX on newer ones)"),
+            cl::cat(quantRunCategory));
+static cl::opt<std::string> cudaRuntime(
+    "cuda-runtime",
+    cl::desc("With --device=cuda: the CUDA runtime library to load (default: "
+             "the one built with quant-run)"),
+    cl::cat(quantRunCategory));
+static cl::opt<bool> upstreamGPUPipeline(
+    "upstream-gpu-pipeline",
+    cl::desc("With --device=cuda or --print-gpu-pipeline: lower with "
+             "upstream's gpu-lower-to-nvvm-pipeline even where "
+             "qnn-gpu-pipeline exists (programs with their own gpu.launch "
+             "and copies)"),
+    cl::cat(quantRunCategory));
+static cl::opt<bool> compileOnly(
+    "compile-only",
+    cl::desc("Lower and JIT-compile the function, then stop: no inputs are "
+             "read and nothing runs (with --device=cuda, no GPU is needed)"),
+    cl::cat(quantRunCategory));
+static cl::opt<bool> printGPUPipeline(
+    "print-gpu-pipeline",
+    cl::desc("Print the pass pipeline --device=cuda lowers with (for "
+             "--gpu-chip) and exit"),
     cl::cat(quantRunCategory));
 static cl::list<std::string> sharedLibs(
     "shared-libs", cl::CommaSeparated,
@@ -208,6 +242,14 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "quant-run: run quant-opt programs on .npy "
                               "arrays\n");
+  if (printGPUPipeline) {
+    // The pipeline is chosen among the registered ones.
+    qnn::registerQuantOptAndUpstreamPasses();
+    llvm::outs() << qnn::getGPUPipeline(gpuChip, upstreamGPUPipeline) << "\n";
+    return 0;
+  }
+  if (inputFile.empty())
+    return fail("no input module (quant-run <module.mlir> ...)");
   // Programs run here call malloc for their intermediate tensors, and
   // --repeat, calibration and quant-eval call them many times.
   qnn::keepFreedMemoryForReuse();
@@ -218,6 +260,9 @@ int main(int argc, char **argv) {
     return fail(llvm::formatv("--bins must be from 1 to {0}, got {1}", kMaxBins,
                               bins.getValue()));
 
+  // --device=cuda names its pipeline in text (qnn::getGPUPipeline).
+  if (device == qnn::Device::CUDA)
+    qnn::registerQuantOptAndUpstreamPasses();
   DialectRegistry registry;
   qnn::registerQuantOptAndUpstreamDialects(registry);
   MLIRContext context(registry);
@@ -250,6 +295,13 @@ int main(int argc, char **argv) {
     return fail(llvm::formatv("--num-threads must be from 1 to {0}, got {1}",
                               kMaxThreads, unsigned(threads)));
   options.threads = threads;
+  options.device = device;
+  options.gpuChip = gpuChip;
+  options.upstreamGPUPipeline = upstreamGPUPipeline;
+  options.cudaRuntime = cudaRuntime;
+  if (cudaRuntime.empty())
+    options.cudaRuntime = QUANT_OPT_CUDA_RUNTIME;
+  options.checkDevice = !compileOnly;
   options.optLevel = optLevel;
   if (parallelBatches < 1 || parallelBatches > qnn::kMaxParallelBatches)
     return fail(llvm::formatv("--parallel-batches must be from 1 to {0}, got "
@@ -263,6 +315,16 @@ int main(int argc, char **argv) {
   auto compiled = qnn::CompiledFunction::compile(*module, options);
   if (!compiled)
     return fail(llvm::toString(compiled.takeError()));
+  if (compileOnly) {
+    llvm::outs() << "compiled @" << functionName << " for "
+                 << (device == qnn::Device::CUDA
+                         ? "cuda (" + gpuChip.getValue() + ")"
+                         : std::string("the cpu"))
+                 << "\n";
+    if (!dumpObject.empty())
+      (*compiled)->dumpObject(dumpObject);
+    return 0;
+  }
   SmallVector<std::string> names(inputs.begin(), inputs.end());
   if (!calibrate.empty()) {
     int status = runCalibration(**compiled, arrays, names);

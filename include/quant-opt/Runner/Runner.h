@@ -26,9 +26,39 @@
 
 namespace mlir::qnn {
 
+/// Where a compiled function runs.
+enum class Device { CPU, CUDA };
+
+/// The pass pipeline that lowers a module for an NVIDIA GPU of `chip`
+/// (sm_80, sm_90), as the text --pass-pipeline takes: the one place that
+/// names it, for quant-run --device=cuda and (through quant-run
+/// --print-gpu-pipeline) quant-aot --device=cuda. `qnn-gpu-pipeline` when
+/// it is registered; until then upstream's gpu-lower-to-nvvm-pipeline after
+/// bufferization, which lowers programs that do their own host-device
+/// copies (docs/GPU.md). Either way the result takes host buffers, with
+/// results as out-parameters, like qnn-cpu-pipeline with
+/// results-to-out-params. `upstream` picks upstream's even when
+/// qnn-gpu-pipeline is there (for the runtime's own smoke tests).
+std::string getGPUPipeline(llvm::StringRef chip, bool upstream = false);
+
+/// Checks that the CUDA runtime library at `path` loads and finds a driver
+/// and a GPU; the error says what is missing.
+llvm::Error checkCudaRuntime(llvm::StringRef path);
+
 /// How to compile.
 struct CompileOptions {
   std::string function = "main";
+  /// CUDA: lower with getGPUPipeline(gpuChip) and load `cudaRuntime`
+  /// (libquant_opt_cuda_runtime.so) into the JIT; the CPU options below
+  /// then apply to the host code only.
+  Device device = Device::CPU;
+  std::string gpuChip = "sm_90";
+  bool upstreamGPUPipeline = false;
+  std::string cudaRuntime;
+  /// CUDA: check for a driver and a GPU before compiling (off: compile
+  /// only, e.g. to test the lowering and linking on a machine without
+  /// one; the kernels load on the first call).
+  bool checkDevice = true;
   /// Lower with qnn-reference-cpu-pipeline (scalar loops) instead of
   /// qnn-cpu-pipeline (vectorized).
   bool referencePipeline = false;
