@@ -90,6 +90,10 @@
 #include "mlir/Dialect/Vector/Transforms/SubsetOpInterfaceImpl.h"
 #include "mlir/Interfaces/CastInterfaces.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
 using namespace mlir;
 
@@ -153,6 +157,12 @@ void qnn::registerQuantOptAndUpstreamDialects(DialectRegistry &registry) {
   // extensions. An extension for a dialect that is never loaded costs
   // nothing.
   registerAllExtensions(registry);
+  // gpu-module-to-binary translates the kernels' gpu.module to LLVM IR
+  // (qnn-gpu-pipeline).
+  registerBuiltinDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
 }
 
 void qnn::registerQuantOptPasses() {

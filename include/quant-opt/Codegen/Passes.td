@@ -192,9 +192,16 @@ def QNNStridedCopiesToLoopsPass
     an image with one channel, one call per byte. This pass rewrites such
     copies as `linalg.copy`, which the pipeline turns into loops that LLVM
     compiles (and vectorizes along a contiguous innermost dimension).
-    Contiguous copies stay `memref.copy` (a `memcpy`).
+    Contiguous copies stay `memref.copy` (a `memcpy`), unless `all` is set:
+    the GPU pipeline turns every copy into `linalg.copy`, which becomes a
+    kernel like any other linalg op (a host `memcpy` cannot read device
+    buffers).
   }];
   let dependentDialects = ["linalg::LinalgDialect"];
+  let options = [
+    Option<"all", "all", "bool", /*default=*/"false",
+           "Rewrite contiguous copies too (GPU pipeline)">,
+  ];
 }
 
 def QNNParallelizeCPUPass : Pass<"qnn-parallelize-cpu", "func::FuncOp"> {
@@ -251,6 +258,66 @@ def QNNApproximateMathPass : Pass<"qnn-approximate-math"> {
   }];
   let dependentDialects = ["arith::ArithDialect", "math::MathDialect",
                            "vector::VectorDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// GPU (docs/GPU.md)
+//===----------------------------------------------------------------------===//
+
+def QNNGPUMapParallelLoopsPass
+    : Pass<"qnn-gpu-map-parallel-loops", "func::FuncOp"> {
+  let summary = "Tile each outermost scf.parallel into blocks of threads and map it onto the GPU's grid";
+  let description = [{
+    The SIMT strategy of `qnn-gpu-pipeline`, after
+    `convert-linalg-to-parallel-loops`: every outermost `scf.parallel`
+    (one per linalg op: its parallel dimensions; the reductions are
+    `scf.for` loops inside) is tiled with `scf::tileParallelLoop` into an
+    outer loop over tiles and an inner loop over the elements of a tile,
+    with constant inner bounds and an `scf.if` guard for the last, partial
+    tile (no element is computed twice or skipped, whatever the shape).
+    The innermost dimension (contiguous in memory) maps to x, the one
+    before it to y, the one before that to z: the outer loop to blocks,
+    the inner loop to threads. Other dimensions, and every `scf.parallel`
+    nested inside, run sequentially in each thread.
+
+    Tile sizes: from the innermost dimension outwards, each takes as many
+    threads as its static size (all that are left for a dynamic one) out
+    of `threads` per block, so small dimensions do not leave threads idle.
+    `convert-parallel-loops-to-gpu` then builds the `gpu.launch`.
+  }];
+  let dependentDialects = ["affine::AffineDialect", "arith::ArithDialect",
+                           "gpu::GPUDialect", "scf::SCFDialect"];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"256",
+           "Threads per block (at most 1024)">,
+  ];
+}
+
+def QNNGPUHostDeviceBuffersPass
+    : Pass<"qnn-gpu-host-device-buffers", "ModuleOp"> {
+  let summary = "Host calling convention for GPU functions: device buffers, host-device copies";
+  let description = [{
+    After `convert-parallel-loops-to-gpu`, every function keeps its
+    signature and takes and returns buffers in host memory (docs/GPU.md,
+    "Calling convention"). In each function with a body:
+
+    - every memref argument is copied into a new device buffer
+      (`gpu.alloc` + `gpu.memcpy`) at entry, and the kernels use that; an
+      argument that something writes (an out parameter) is copied back
+      before each return; the device buffer is freed;
+    - every `memref.get_global` (the constant weights, already in the
+      layout the kernels read) is copied into a device buffer the same way;
+    - every host `memref.alloc`/`memref.dealloc` becomes
+      `gpu.alloc`/`gpu.dealloc`;
+    - every returned memref is copied into a new host buffer
+      (`memref.alloc`), which the caller owns as with the CPU pipeline,
+      and its device buffer is freed.
+
+    An op left on the host that would read or write a buffer (a load, a
+    store, a linalg op, an `scf.parallel` that was not mapped) is an error:
+    the host cannot dereference device memory.
+  }];
+  let dependentDialects = ["gpu::GPUDialect", "memref::MemRefDialect"];
 }
 
 #endif // QUANT_OPT_CODEGEN_PASSES_TD
