@@ -9,6 +9,9 @@ reads the module (a file or stdin) and writes each object's bytes:
 
   gpu-binary-objects.py in.mlir            # every object to stdout
   gpu-binary-objects.py in.mlir -o DIR     # DIR/<binary>.<ptx|cubin|fatbin>
+  gpu-binary-objects.py in.mlir --ptxas PTXAS --arch sm_90
+      # assemble every PTX object with ptxas, one line per object; exit 1
+      # with ptxas's message if one fails
 
 Used by the lit tests to hand PTX to ptxas; needs nothing but Python 3.
 """
@@ -16,7 +19,9 @@ Used by the lit tests to hand PTX to ptxas; needs nothing but Python 3.
 import argparse
 import os
 import re
+import subprocess
 import sys
+import tempfile
 
 BINARY = re.compile(r"gpu\.binary\s+@([\w$.]+)")
 OBJECT_START = re.compile(r"#gpu\.object<")
@@ -89,11 +94,32 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", nargs="?", default="-")
     parser.add_argument("-o", "--output-dir")
+    parser.add_argument("--ptxas", help="assemble each PTX object with this ptxas")
+    parser.add_argument("--arch", default="sm_80", help="ptxas -arch")
     args = parser.parse_args()
     text = sys.stdin.read() if args.input == "-" else open(args.input).read()
     found = list(objects(text))
     if not found:
         sys.exit("gpu-binary-objects.py: no gpu.binary object in the input")
+    if args.ptxas:
+        failed = False
+        for name, fmt, data in found:
+            if fmt != "isa":
+                sys.exit(f"gpu-binary-objects.py: {name} is not PTX ({fmt})")
+            with tempfile.TemporaryDirectory() as tmp:
+                ptx = os.path.join(tmp, f"{name}.ptx")
+                with open(ptx, "wb") as f:
+                    f.write(data.rstrip(b"\0"))
+                run = subprocess.run(
+                    [args.ptxas, f"-arch={args.arch}", ptx, "-o", os.path.join(tmp, "out.cubin")],
+                    capture_output=True, text=True,
+                )
+            if run.returncode != 0:
+                failed = True
+                print(f"{name}: ptxas {args.arch} FAILED\n{run.stderr}")
+            else:
+                print(f"{name}: ptxas {args.arch} ok")
+        sys.exit(1 if failed else 0)
     suffix = {"isa": "ptx", "bin": "cubin", "fatbin": "fatbin", "offload": "bc"}
     for name, fmt, data in found:
         if args.output_dir:

@@ -74,3 +74,25 @@ except OSError:
 for flag, feature in [("amx_int8", "host-amx-int8"), ("avx512_vnni", "host-avx512-vnni"), ("avx512bw", "host-avx512bw")]:
     if flag in flags:
         config.available_features.add(feature)
+
+# CUDA's ptxas, to assemble the PTX of qnn-gpu-pipeline (docs/GPU.md):
+# tests that need it say `REQUIRES: ptxas` and are reported UNSUPPORTED
+# where it is absent (no CUDA toolkit: neither on PATH nor in
+# /usr/local/cuda/bin).
+import shutil
+
+ptxas = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas" if os.access("/usr/local/cuda/bin/ptxas", os.X_OK) else None
+)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+# Extracts (and with --ptxas assembles) the objects of gpu.binary ops.
+config.substitutions.append(
+    (
+        "%gpu_objects",
+        config.python_executable
+        + " "
+        + os.path.join(config.quant_opt_src_root, "scripts", "gpu-binary-objects.py"),
+    )
+)

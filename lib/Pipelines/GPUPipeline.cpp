@@ -47,7 +47,29 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
 
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+
 using namespace mlir;
+
+/// The CUDA toolkit gpu-module-to-binary links libdevice from (and runs
+/// ptxas/fatbinary from): the option, else what upstream looks for (the
+/// environment), else /usr/local/cuda when it has libdevice. Empty: none,
+/// and kernels that call math functions keep unresolved __nv_* calls.
+static std::string cudaToolkit(const qnn::GPUPipelineOptions &options) {
+  if (!options.cudaPath.empty())
+    return options.cudaPath;
+  for (const char *variable : {"CUDA_ROOT", "CUDA_HOME", "CUDA_PATH"})
+    if (std::optional<std::string> value = llvm::sys::Process::GetEnv(variable);
+        value && !value->empty())
+      return *value;
+  SmallString<128> libdevice("/usr/local/cuda");
+  llvm::sys::path::append(libdevice, "nvvm", "libdevice", "libdevice.10.bc");
+  if (llvm::sys::fs::is_regular_file(libdevice))
+    return "/usr/local/cuda";
+  return "";
+}
 
 static StringRef chipName(qnn::GPUChip chip) {
   switch (chip) {
@@ -142,6 +164,7 @@ static void addLowerToNVVMPhase(OpPassManager &pm,
   // The kernels to PTX (and with ptxas/fatbinary to cubin or fatbin).
   GpuModuleToBinaryPassOptions binary;
   binary.compilationTarget = formatName(options.format).str();
+  binary.toolkitPath = cudaToolkit(options);
   pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 
@@ -149,6 +172,16 @@ void qnn::buildGPUPipeline(OpPassManager &pm,
                            const GPUPipelineOptions &options) {
   qnn::addLowerQNNPhase(pm);
   qnn::addBufferizePhase(pm, options.resultsToOutParams);
+  if (options.tensorCores) {
+    qnn::QNNGPUTensorCoreContractionsPassOptions tensorCores;
+    tensorCores.tileM = options.tileM;
+    tensorCores.tileN = options.tileN;
+    tensorCores.tileK = options.tileK;
+    tensorCores.warpsM = options.warpsM;
+    tensorCores.warpsN = options.warpsN;
+    pm.addNestedPass<func::FuncOp>(
+        qnn::createQNNGPUTensorCoreContractionsPass(tensorCores));
+  }
   addSIMTPhase(pm, options);
   if (!options.lowerToLLVM)
     return;

@@ -320,4 +320,60 @@ def QNNGPUHostDeviceBuffersPass
   let dependentDialects = ["gpu::GPUDialect", "memref::MemRefDialect"];
 }
 
+def QNNGPUTensorCoreContractionsPass
+    : Pass<"qnn-gpu-tensor-core-contractions", "func::FuncOp"> {
+  let summary = "Integer contractions to int8 tensor-core kernels (mma.sync m16n8k32) with the epilogue fused";
+  let description = [{
+    The tensor-core strategy of `qnn-gpu-pipeline` (sm_80 and later), on
+    bufferized linalg: a `linalg.generic` whose body is
+    `out + ext(a) * ext(b)` with i8 inputs (each `arith.extsi` or
+    `arith.extui`) and an i32 output, with static shapes, becomes one
+    `gpu.launch`. Its dimensions are sorted into batch (used by both
+    inputs), M (the first input only), N (the second only) and K (the
+    reductions); each group is flattened, so a matmul, a batch matmul and a
+    convolution (any stride or dilation, as an implicit GEMM: M is
+    image x rows x columns, K is the window x input channels) are the same
+    kernel. A depthwise convolution has no N (its channels are in both
+    inputs) and stays on the SIMT kernels, with a remark.
+
+    Each block computes a `tile-m` x `tile-n` tile of the output with
+    `warps-m` x `warps-n` warps. For each `tile-k` step of the reduction
+    the block copies the A tile ([m][k]) and the B tile (transposed,
+    [n][k]) into shared memory, zero outside the operands, so a partial
+    tile adds nothing; each warp then loads its fragments from shared
+    memory (four consecutive bytes of a row per register, as the PTX
+    fragment layout of m16n8k32 puts them) and issues
+    `mma.sync.aligned.m16n8k32.row.col.s32.{u8,s8}.{u8,s8}.s32` (the
+    multiplicand types follow the extensions; the accumulation wraps like
+    the CPU's i32 additions). The accumulators stay in registers over the
+    whole reduction.
+
+    The epilogue is applied from the registers: the output's initial value
+    (the bias the program broadcast into it) is added, then the
+    elementwise `linalg.generic` that consumes the accumulators (zero-point
+    corrections, fixed-point requantization, clamp, activation) is cloned
+    into the kernel, if nothing else reads them and nothing between the two
+    ops touches memory, and only its result is stored; else the i32 sums
+    are. Rows and columns past the output are not stored.
+
+    The fragment layouts are written down, with their reference, at the top
+    of lib/Codegen/GPUTensorCoreContractions.cpp.
+  }];
+  let dependentDialects = ["arith::ArithDialect", "gpu::GPUDialect",
+                           "LLVM::LLVMDialect", "memref::MemRefDialect",
+                           "NVVM::NVVMDialect", "scf::SCFDialect"];
+  let options = [
+    Option<"tileM", "tile-m", "int64_t", /*default=*/"64",
+           "Output rows of a block (a multiple of 16 * warps-m)">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"64",
+           "Output columns of a block (a multiple of 8 * warps-n)">,
+    Option<"tileK", "tile-k", "int64_t", /*default=*/"32",
+           "Reduction step staged in shared memory (a multiple of 32)">,
+    Option<"warpsM", "warps-m", "int64_t", /*default=*/"2",
+           "Warps of a block along M">,
+    Option<"warpsN", "warps-n", "int64_t", /*default=*/"2",
+           "Warps of a block along N">,
+  ];
+}
+
 #endif // QUANT_OPT_CODEGEN_PASSES_TD

@@ -133,10 +133,43 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
           clEnumValN(GPUBinaryFormat::ISA, "isa", "PTX"),
           clEnumValN(GPUBinaryFormat::Bin, "bin", "cubin"),
           clEnumValN(GPUBinaryFormat::Fatbin, "fatbin", "fatbin"))};
+  PassOptions::Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("CUDA toolkit whose libdevice is linked into the "
+                     "kernels (math functions) and whose ptxas/fatbinary "
+                     "make bin/fatbin (empty: $CUDA_ROOT, $CUDA_HOME, "
+                     "$CUDA_PATH, else /usr/local/cuda if it has libdevice)")};
   PassOptions::Option<int64_t> threads{
       *this, "threads",
       llvm::cl::desc("Threads per block of the SIMT kernels (1 to 1024)"),
       llvm::cl::init(256)};
+  PassOptions::Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc("Integer contractions on the tensor cores (int8 "
+                     "mma.sync m16n8k32, epilogue fused); off: every op on "
+                     "the SIMT kernels"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> tileM{
+      *this, "tile-m",
+      llvm::cl::desc("Output rows of a tensor-core block (a multiple of 16 "
+                     "* warps-m)"),
+      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> tileN{
+      *this, "tile-n",
+      llvm::cl::desc("Output columns of a tensor-core block (a multiple of "
+                     "8 * warps-n)"),
+      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> tileK{
+      *this, "tile-k",
+      llvm::cl::desc("Reduction step staged in shared memory (a multiple of "
+                     "32)"),
+      llvm::cl::init(32)};
+  PassOptions::Option<int64_t> warpsM{
+      *this, "warps-m", llvm::cl::desc("Warps of a block along M"),
+      llvm::cl::init(2)};
+  PassOptions::Option<int64_t> warpsN{
+      *this, "warps-n", llvm::cl::desc("Warps of a block along N"),
+      llvm::cl::init(2)};
   PassOptions::Option<bool> resultsToOutParams{
       *this, "results-to-out-params",
       llvm::cl::desc("Return buffers through caller-allocated out parameters "
