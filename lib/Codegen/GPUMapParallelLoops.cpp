@@ -90,7 +90,7 @@ struct GPUMapParallelLoopsPass
     if (threads < 1 || threads > 1024) {
       getOperation().emitError("qnn-gpu-map-parallel-loops: threads must be "
                                "in [1, 1024], got ")
-          << threads;
+          << static_cast<int64_t>(threads);
       return signalPassFailure();
     }
     SmallVector<scf::ParallelOp> outermost;
