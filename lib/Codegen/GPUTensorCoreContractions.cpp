@@ -213,6 +213,17 @@ static linalg::GenericOp findEpilogue(const Contraction &c) {
   }
   if (!readsAcc || epilogue.getDpsInits()[0] == acc)
     return nullptr;
+  // Fused, the epilogue writes while other blocks still read the operands:
+  // its output must not share a buffer with them.
+  auto root = [](Value value) {
+    while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
+      value = view.getViewSource();
+    return value;
+  };
+  Value outRoot = root(epilogue.getDpsInits()[0]);
+  for (Value operand : c.op->getOperands())
+    if (root(operand) == outRoot)
+      return nullptr;
   for (Operation *between = c.op->getNextNode(); between != epilogue;
        between = between->getNextNode()) {
     if (isMemoryEffectFree(between) || isa<ViewLikeOpInterface>(between) ||
