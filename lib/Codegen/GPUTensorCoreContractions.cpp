@@ -171,8 +171,6 @@ static FailureOr<Contraction> matchContraction(linalg::GenericOp op,
     c.k *= c.ranges[dim];
   if (c.nDims.empty() || c.kDims.empty())
     return fail("no output-channel or no reduction dimension (depthwise)");
-  if (c.batch > 65535 || c.m > int64_t(65535) * 1024 || c.n > int64_t(1) << 30)
-    return fail("too large for one grid");
   return c;
 }
 
@@ -551,6 +549,13 @@ struct GPUTensorCoreContractionsPass
         if (op.getNumDpsInits() == 1 &&
             getElementTypeOrSelf(op.getDpsInits()[0].getType()).isInteger(32))
           op.emitRemark("integer contraction not on the tensor cores: ") << why;
+        continue;
+      }
+      // Grid y and z are at most 65535 blocks.
+      if (contraction->batch > 65535 ||
+          llvm::divideCeil(contraction->m, tileM) > 65535) {
+        op.emitRemark("integer contraction not on the tensor cores: too "
+                      "large for one grid");
         continue;
       }
       linalg::GenericOp epilogue = findEpilogue(*contraction);
