@@ -51,6 +51,23 @@ func.func @conv3x3(%xq: tensor<1x10x10x8x!act>) -> tensor<1x8x8x16x!out> {
   return %yq : tensor<1x8x8x16x!out>
 }
 
+func.func @conv3x3_stride2_padded(%xq: tensor<1x9x9x8x!act>) -> tensor<1x5x5x16x!out> {
+  %x = qnn.dequantize %xq : tensor<1x9x9x8x!act> -> tensor<1x9x9x8xf32>
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %x low[0, 1, 1, 0] high[0, 1, 1, 0] {
+  ^bb0(%a: index, %b: index, %c: index, %d: index):
+    tensor.yield %zero : f32
+  } : tensor<1x9x9x8xf32> to tensor<1x11x11x8xf32>
+  %wq = qnn.constant dense<-1> : tensor<3x3x8x16xi8> -> tensor<3x3x8x16x!w>
+  %w = qnn.dequantize %wq : tensor<3x3x8x16x!w> -> tensor<3x3x8x16xf32>
+  %e = tensor.empty() : tensor<1x5x5x16xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<1x5x5x16xf32>) -> tensor<1x5x5x16xf32>
+  %c = linalg.conv_2d_nhwc_hwcf {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}
+      ins(%p, %w : tensor<1x11x11x8xf32>, tensor<3x3x8x16xf32>) outs(%i : tensor<1x5x5x16xf32>) -> tensor<1x5x5x16xf32>
+  %yq = qnn.quantize %c : tensor<1x5x5x16xf32> -> tensor<1x5x5x16x!out>
+  return %yq : tensor<1x5x5x16x!out>
+}
+
 func.func @depthwise(%xq: tensor<1x10x10x8x!act>) -> tensor<1x8x8x8x!out> {
   %x = qnn.dequantize %xq : tensor<1x10x10x8x!act> -> tensor<1x10x10x8xf32>
   %wq = qnn.constant dense<2> : tensor<3x3x8xi8> -> tensor<3x3x8x!w>
