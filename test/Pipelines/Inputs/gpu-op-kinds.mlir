@@ -19,6 +19,18 @@ func.func @matmul(%xq: tensor<33x70x!act>) -> tensor<33x19x!out> {
   return %yq : tensor<33x19x!out>
 }
 
+func.func @matmul_signed(%xq: tensor<20x96x!quant.uniform<i8:f32, 0.5>>) -> tensor<20x40x!quant.uniform<i8:f32, 0.25>> {
+  %x = qnn.dequantize %xq : tensor<20x96x!quant.uniform<i8:f32, 0.5>> -> tensor<20x96xf32>
+  %wq = qnn.constant dense<5> : tensor<96x40xi8> -> tensor<96x40x!w>
+  %w = qnn.dequantize %wq : tensor<96x40x!w> -> tensor<96x40xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<20x40xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<20x40xf32>) -> tensor<20x40xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<20x96xf32>, tensor<96x40xf32>) outs(%i : tensor<20x40xf32>) -> tensor<20x40xf32>
+  %yq = qnn.quantize %m : tensor<20x40xf32> -> tensor<20x40x!quant.uniform<i8:f32, 0.25>>
+  return %yq : tensor<20x40x!quant.uniform<i8:f32, 0.25>>
+}
+
 func.func @batch_matmul(%xq: tensor<2x17x40x!act>) -> tensor<2x17x24x!out> {
   %x = qnn.dequantize %xq : tensor<2x17x40x!act> -> tensor<2x17x40xf32>
   %wq = qnn.constant dense<-2> : tensor<2x40x24xi8> -> tensor<2x40x24x!w>
