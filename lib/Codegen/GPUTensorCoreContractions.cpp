@@ -181,11 +181,20 @@ static FailureOr<Contraction> matchContraction(linalg::GenericOp op,
 /// memory.
 static linalg::GenericOp findEpilogue(const Contraction &c) {
   Value acc = c.op.getDpsInits()[0];
+  // Fused, the sums are never stored: the accumulator buffer must be the
+  // function's own allocation, seen through no view, so that the epilogue
+  // is provably its only later reader.
+  if (!acc.getDefiningOp<memref::AllocOp>() ||
+      acc.getParentBlock() != c.op->getBlock())
+    return nullptr;
   linalg::GenericOp epilogue;
   for (Operation *user : acc.getUsers()) {
+    if (isa<ViewLikeOpInterface>(user) || user->getBlock() != c.op->getBlock())
+      return nullptr;
     if (user == c.op || isa<memref::DeallocOp, gpu::DeallocOp>(user))
       continue;
-    if (user->getBlock() != c.op->getBlock() || user->isBeforeInBlock(c.op))
+    // What fills it first (the bias).
+    if (user->isBeforeInBlock(c.op))
       continue;
     auto generic = dyn_cast<linalg::GenericOp>(user);
     if (!generic || epilogue)
