@@ -94,3 +94,24 @@ if config.quant_opt_cuda_include and not config.quant_opt_cuda_include.endswith(
     if os.path.exists(stub):
         config.available_features.add("cuda-stub")
         config.substitutions.append(("%cuda_stub", stub))
+# CUDA's ptxas, to assemble the PTX of qnn-gpu-pipeline (docs/GPU.md):
+# tests that need it say `REQUIRES: ptxas` and are reported UNSUPPORTED
+# where it is absent (no CUDA toolkit: neither on PATH nor in
+# /usr/local/cuda/bin).
+import shutil
+
+ptxas = shutil.which("ptxas") or (
+    "/usr/local/cuda/bin/ptxas" if os.access("/usr/local/cuda/bin/ptxas", os.X_OK) else None
+)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+# Extracts (and with --ptxas assembles) the objects of gpu.binary ops.
+config.substitutions.append(
+    (
+        "%gpu_objects",
+        config.python_executable
+        + " "
+        + os.path.join(config.quant_opt_src_root, "scripts", "gpu-binary-objects.py"),
+    )
+)

@@ -6,7 +6,8 @@
 //===----------------------------------------------------------------------===//
 //
 // memref.copy between non-contiguous buffers lowers to a runtime call that
-// copies one innermost run at a time; a linalg.copy becomes compiled loops.
+// copies one innermost run at a time; a linalg.copy becomes compiled loops
+// (on the GPU, a kernel: there every copy is rewritten).
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,13 +28,16 @@ namespace {
 struct StridedCopiesToLoopsPass
     : public qnn::impl::QNNStridedCopiesToLoopsPassBase<
           StridedCopiesToLoopsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
     getOperation().walk([&](memref::CopyOp copy) {
       auto source = dyn_cast<MemRefType>(copy.getSource().getType());
       auto target = dyn_cast<MemRefType>(copy.getTarget().getType());
       if (!source || !target ||
-          (source.getLayout().isIdentity() && target.getLayout().isIdentity()))
+          (!all && source.getLayout().isIdentity() &&
+           target.getLayout().isIdentity()))
         return;
       rewriter.setInsertionPoint(copy);
       rewriter.replaceOpWithNewOp<linalg::CopyOp>(copy, copy.getSource(),

@@ -20,6 +20,8 @@
 #include "quant-opt/Dialect/QNN/Transforms/Passes.h"
 #include "quant-opt/Pipelines/Pipelines.h"
 
+#include "Phases.h"
+
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -33,9 +35,7 @@
 
 using namespace mlir;
 
-/// qnn ops and quantized types to integer linalg/arith on tensors, checked
-/// by qnn-verify-no-quant-types; elementwise arith/math on tensors to linalg.
-static void addLowerQNNPhase(OpPassManager &pm) {
+void qnn::addLowerQNNPhase(OpPassManager &pm) {
   pm.addPass(qnn::createConvertQNNToLinalgPass());
   pm.addPass(qnn::createQNNVerifyNoQuantTypesPass());
   pm.addPass(createCanonicalizerPass());
@@ -43,9 +43,7 @@ static void addLowerQNNPhase(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
 }
 
-/// One-shot bufferization across function boundaries (identity layouts),
-/// optionally results to out parameters, then buffer deallocation.
-static void addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
+void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
   // Across function boundaries, so callers and callees agree on memref
   // signatures.
   bufferization::OneShotBufferizePassOptions bufferizeOptions;
@@ -116,7 +114,7 @@ static void addLowerToLLVMPhase(OpPassManager &pm) {
 
 void qnn::buildCPUPipeline(OpPassManager &pm,
                            const CPUPipelineOptions &options) {
-  addLowerQNNPhase(pm);
+  qnn::addLowerQNNPhase(pm);
 
   // Code generation on tensors: tiles and vectors.
   if (options.strategy != CPUStrategy::Scalar)
@@ -137,7 +135,7 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
     pm.addPass(createCSEPass());
   }
 
-  addBufferizePhase(pm, options.resultsToOutParams);
+  qnn::addBufferizePhase(pm, options.resultsToOutParams);
   if (options.strategy != CPUStrategy::Scalar)
     pm.addNestedPass<func::FuncOp>(createQNNStridedCopiesToLoopsPass());
   if (options.strategy == CPUStrategy::Microkernel && options.threads > 1) {

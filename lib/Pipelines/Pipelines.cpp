@@ -22,6 +22,12 @@ void qnn::registerQuantOptPipelines() {
       "Lower qnn and linalg on tensors, float or quantized, to vectorized "
       "code in the LLVM dialect for the host CPU",
       buildCPUPipeline);
+  PassPipelineRegistration<GPUPipelineOptions>(
+      "qnn-gpu-pipeline",
+      "Lower qnn and linalg on tensors, float or quantized, to NVIDIA GPU "
+      "kernels (gpu.binary) and LLVM-dialect host code that takes host "
+      "buffers",
+      buildGPUPipeline);
   PassPipelineRegistration<QuantizePipelineOptions>(
       "qnn-quantize-pipeline",
       "Quantize a float model from calibration statistics and a recipe, fuse "

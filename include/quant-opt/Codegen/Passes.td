@@ -192,9 +192,16 @@ def QNNStridedCopiesToLoopsPass
     an image with one channel, one call per byte. This pass rewrites such
     copies as `linalg.copy`, which the pipeline turns into loops that LLVM
     compiles (and vectorizes along a contiguous innermost dimension).
-    Contiguous copies stay `memref.copy` (a `memcpy`).
+    Contiguous copies stay `memref.copy` (a `memcpy`), unless `all` is set:
+    the GPU pipeline turns every copy into `linalg.copy`, which becomes a
+    kernel like any other linalg op (a host `memcpy` cannot read device
+    buffers).
   }];
   let dependentDialects = ["linalg::LinalgDialect"];
+  let options = [
+    Option<"all", "all", "bool", /*default=*/"false",
+           "Rewrite contiguous copies too (GPU pipeline)">,
+  ];
 }
 
 def QNNParallelizeCPUPass : Pass<"qnn-parallelize-cpu", "func::FuncOp"> {
@@ -251,6 +258,122 @@ def QNNApproximateMathPass : Pass<"qnn-approximate-math"> {
   }];
   let dependentDialects = ["arith::ArithDialect", "math::MathDialect",
                            "vector::VectorDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// GPU (docs/GPU.md)
+//===----------------------------------------------------------------------===//
+
+def QNNGPUMapParallelLoopsPass
+    : Pass<"qnn-gpu-map-parallel-loops", "func::FuncOp"> {
+  let summary = "Tile each outermost scf.parallel into blocks of threads and map it onto the GPU's grid";
+  let description = [{
+    The SIMT strategy of `qnn-gpu-pipeline`, after
+    `convert-linalg-to-parallel-loops`: every outermost `scf.parallel`
+    (one per linalg op: its parallel dimensions; the reductions are
+    `scf.for` loops inside) is tiled with `scf::tileParallelLoop` into an
+    outer loop over tiles and an inner loop over the elements of a tile,
+    with constant inner bounds and an `scf.if` guard for the last, partial
+    tile (no element is computed twice or skipped, whatever the shape).
+    The innermost dimension (contiguous in memory) maps to x, the one
+    before it to y, the one before that to z: the outer loop to blocks,
+    the inner loop to threads. Other dimensions, and every `scf.parallel`
+    nested inside, run sequentially in each thread.
+
+    Tile sizes: from the innermost dimension outwards, each takes as many
+    threads as its static size (all that are left for a dynamic one) out
+    of `threads` per block, so small dimensions do not leave threads idle.
+    `convert-parallel-loops-to-gpu` then builds the `gpu.launch`.
+  }];
+  let dependentDialects = ["affine::AffineDialect", "arith::ArithDialect",
+                           "gpu::GPUDialect", "scf::SCFDialect"];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"256",
+           "Threads per block (at most 1024)">,
+  ];
+}
+
+def QNNGPUHostDeviceBuffersPass
+    : Pass<"qnn-gpu-host-device-buffers", "ModuleOp"> {
+  let summary = "Host calling convention for GPU functions: device buffers, host-device copies";
+  let description = [{
+    After `convert-parallel-loops-to-gpu`, every function keeps its
+    signature and takes and returns buffers in host memory (docs/GPU.md,
+    "Calling convention"). In each function with a body:
+
+    - every memref argument is copied into a new device buffer
+      (`gpu.alloc` + `gpu.memcpy`) at entry, and the kernels use that; an
+      argument that something writes (an out parameter) is copied back
+      before each return; the device buffer is freed;
+    - every `memref.get_global` (the constant weights, already in the
+      layout the kernels read) is copied into a device buffer the same way;
+    - every host `memref.alloc`/`memref.dealloc` becomes
+      `gpu.alloc`/`gpu.dealloc`;
+    - every returned memref is copied into a new host buffer
+      (`memref.alloc`), which the caller owns as with the CPU pipeline,
+      and its device buffer is freed.
+
+    An op left on the host that would read or write a buffer (a load, a
+    store, a linalg op, an `scf.parallel` that was not mapped) is an error:
+    the host cannot dereference device memory.
+  }];
+  let dependentDialects = ["gpu::GPUDialect", "memref::MemRefDialect"];
+}
+
+def QNNGPUTensorCoreContractionsPass
+    : Pass<"qnn-gpu-tensor-core-contractions", "func::FuncOp"> {
+  let summary = "Integer contractions to int8 tensor-core kernels (mma.sync m16n8k32) with the epilogue fused";
+  let description = [{
+    The tensor-core strategy of `qnn-gpu-pipeline` (sm_80 and later), on
+    bufferized linalg: a `linalg.generic` whose body is
+    `out + ext(a) * ext(b)` with i8 inputs (each `arith.extsi` or
+    `arith.extui`) and an i32 output, with static shapes, becomes one
+    `gpu.launch`. Its dimensions are sorted into batch (used by both
+    inputs), M (the first input only), N (the second only) and K (the
+    reductions); each group is flattened, so a matmul, a batch matmul and a
+    convolution (any stride or dilation, as an implicit GEMM: M is
+    image x rows x columns, K is the window x input channels) are the same
+    kernel. A depthwise convolution has no N (its channels are in both
+    inputs) and stays on the SIMT kernels, with a remark.
+
+    Each block computes a `tile-m` x `tile-n` tile of the output with
+    `warps-m` x `warps-n` warps. For each `tile-k` step of the reduction
+    the block copies the A tile ([m][k]) and the B tile (transposed,
+    [n][k]) into shared memory, zero outside the operands, so a partial
+    tile adds nothing; each warp then loads its fragments from shared
+    memory (four consecutive bytes of a row per register, as the PTX
+    fragment layout of m16n8k32 puts them) and issues
+    `mma.sync.aligned.m16n8k32.row.col.s32.{u8,s8}.{u8,s8}.s32` (the
+    multiplicand types follow the extensions; the accumulation wraps like
+    the CPU's i32 additions). The accumulators stay in registers over the
+    whole reduction.
+
+    The epilogue is applied from the registers: the output's initial value
+    (the bias the program broadcast into it) is added, then the
+    elementwise `linalg.generic` that consumes the accumulators (zero-point
+    corrections, fixed-point requantization, clamp, activation) is cloned
+    into the kernel, if nothing else reads them and nothing between the two
+    ops touches memory, and only its result is stored; else the i32 sums
+    are. Rows and columns past the output are not stored.
+
+    The fragment layouts are written down, with their reference, at the top
+    of lib/Codegen/GPUTensorCoreContractions.cpp.
+  }];
+  let dependentDialects = ["arith::ArithDialect", "gpu::GPUDialect",
+                           "LLVM::LLVMDialect", "memref::MemRefDialect",
+                           "NVVM::NVVMDialect", "scf::SCFDialect"];
+  let options = [
+    Option<"tileM", "tile-m", "int64_t", /*default=*/"64",
+           "Output rows of a block (a multiple of 16 * warps-m)">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"64",
+           "Output columns of a block (a multiple of 8 * warps-n)">,
+    Option<"tileK", "tile-k", "int64_t", /*default=*/"32",
+           "Reduction step staged in shared memory (a multiple of 32)">,
+    Option<"warpsM", "warps-m", "int64_t", /*default=*/"2",
+           "Warps of a block along M">,
+    Option<"warpsN", "warps-n", "int64_t", /*default=*/"2",
+           "Warps of a block along N">,
+  ];
 }
 
 #endif // QUANT_OPT_CODEGEN_PASSES_TD

@@ -106,6 +106,92 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
 /// quantized) to vectorized code in the LLVM dialect for the host CPU.
 void buildCPUPipeline(OpPassManager &pm, const CPUPipelineOptions &options);
 
+/// The NVIDIA architecture `qnn-gpu-pipeline` generates code for.
+enum class GPUChip { SM80, SM90 };
+
+/// What the `gpu.binary` of `qnn-gpu-pipeline` holds (gpu-module-to-binary's
+/// format): PTX text (loaded with mgpuModuleLoadJIT), a cubin, or a fatbin
+/// (cubin + PTX; loaded with mgpuModuleLoad).
+enum class GPUBinaryFormat { ISA, Bin, Fatbin };
+
+/// Options of `qnn-gpu-pipeline` (docs/GPU.md).
+struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
+  PassOptions::Option<GPUChip> chip{
+      *this, "chip", llvm::cl::desc("NVIDIA architecture"),
+      llvm::cl::init(GPUChip::SM80),
+      llvm::cl::values(clEnumValN(GPUChip::SM80, "sm_80", "Ampere (A100)"),
+                       clEnumValN(GPUChip::SM90, "sm_90",
+                                  "Hopper (H100, "
+                                  "H200)"))};
+  PassOptions::Option<GPUBinaryFormat> format{
+      *this, "format",
+      llvm::cl::desc("What the gpu.binary holds (isa: PTX; bin: cubin; "
+                     "fatbin: cubin and PTX; bin and fatbin need ptxas and "
+                     "fatbinary at compile time)"),
+      llvm::cl::init(GPUBinaryFormat::Fatbin),
+      llvm::cl::values(
+          clEnumValN(GPUBinaryFormat::ISA, "isa", "PTX"),
+          clEnumValN(GPUBinaryFormat::Bin, "bin", "cubin"),
+          clEnumValN(GPUBinaryFormat::Fatbin, "fatbin", "fatbin"))};
+  PassOptions::Option<std::string> cudaPath{
+      *this, "cuda-path",
+      llvm::cl::desc("CUDA toolkit whose libdevice is linked into the "
+                     "kernels (math functions) and whose ptxas/fatbinary "
+                     "make bin/fatbin (empty: $CUDA_ROOT, $CUDA_HOME, "
+                     "$CUDA_PATH, else /usr/local/cuda if it has libdevice)")};
+  PassOptions::Option<int64_t> threads{
+      *this, "threads",
+      llvm::cl::desc("Threads per block of the SIMT kernels (1 to 1024)"),
+      llvm::cl::init(256)};
+  PassOptions::Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc("Integer contractions on the tensor cores (int8 "
+                     "mma.sync m16n8k32, epilogue fused); off: every op on "
+                     "the SIMT kernels"),
+      llvm::cl::init(true)};
+  PassOptions::Option<int64_t> tileM{
+      *this, "tile-m",
+      llvm::cl::desc("Output rows of a tensor-core block (a multiple of 16 "
+                     "* warps-m)"),
+      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> tileN{
+      *this, "tile-n",
+      llvm::cl::desc("Output columns of a tensor-core block (a multiple of "
+                     "8 * warps-n)"),
+      llvm::cl::init(64)};
+  PassOptions::Option<int64_t> tileK{
+      *this, "tile-k",
+      llvm::cl::desc("Reduction step staged in shared memory (a multiple of "
+                     "32)"),
+      llvm::cl::init(32)};
+  PassOptions::Option<int64_t> warpsM{
+      *this, "warps-m", llvm::cl::desc("Warps of a block along M"),
+      llvm::cl::init(2)};
+  PassOptions::Option<int64_t> warpsN{
+      *this, "warps-n", llvm::cl::desc("Warps of a block along N"),
+      llvm::cl::init(2)};
+  PassOptions::Option<bool> resultsToOutParams{
+      *this, "results-to-out-params",
+      llvm::cl::desc("Return buffers through caller-allocated out parameters "
+                     "(the calling convention of quant-run)"),
+      llvm::cl::init(false)};
+  PassOptions::Option<bool> lowerToLLVM{
+      *this, "lower-to-llvm",
+      llvm::cl::desc("Outline the kernels, lower host and kernels to the "
+                     "LLVM dialect and serialize the kernels (off: stop at "
+                     "gpu.launch with the host-device copies, to inspect "
+                     "them)"),
+      llvm::cl::init(true)};
+};
+
+/// Builds `qnn-gpu-pipeline`: qnn and linalg on tensors (float or
+/// quantized) to GPU kernels for NVIDIA GPUs, serialized in `gpu.binary`
+/// ops, and host code in the LLVM dialect that launches them through the
+/// runtime functions of upstream `gpu-to-llvm` (mgpuModuleLoad,
+/// mgpuLaunchKernel, mgpuMemAlloc, mgpuMemcpy, ...). Functions keep their
+/// signatures and take host buffers (docs/GPU.md).
+void buildGPUPipeline(OpPassManager &pm, const GPUPipelineOptions &options);
+
 /// Options of `qnn-quantize-pipeline`: those of qnn-insert-qdq, and where to
 /// stop.
 struct QuantizePipelineOptions

@@ -1,0 +1,582 @@
+//===- GPUTensorCoreContractions.cpp - int8 mma.sync kernels --------------===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// The tensor-core strategy of qnn-gpu-pipeline: an integer contraction
+// (i8 x i8 accumulated in i32: matmul, batch matmul, convolution as an
+// implicit GEMM) becomes one gpu.launch that stages tiles of its operands
+// in shared memory, multiplies them with `mma.sync.m16n8k32` on the tensor
+// cores, and applies the elementwise op that consumes the accumulators
+// (bias, zero-point corrections, fixed-point requantization, clamp) from
+// the registers before the one store.
+//
+// Fragment layouts (PTX ISA, section "Matrix Fragments for mma.m16n8k32",
+// .s8/.u8 multiplicands, .s32 accumulators). In a warp, lane l has
+// g = l / 4 (groupID) and t = l % 4 (threadID_in_group); each .b32
+// register packs four 8-bit elements, the lowest-numbered in the low byte:
+//   A (16x32, .row): a0..a3   row g,   k 4t..4t+3     (register 0)
+//                    a4..a7   row g+8, k 4t..4t+3     (register 1)
+//                    a8..a11  row g,   k 16+4t..+3    (register 2)
+//                    a12..a15 row g+8, k 16+4t..+3    (register 3)
+//   B (32x8, .col):  b0..b3   col g,   k 4t..4t+3     (register 0)
+//                    b4..b7   col g,   k 16+4t..+3    (register 1)
+//   C/D (16x8, .s32): c0, c1  row g,   cols 2t, 2t+1
+//                     c2, c3  row g+8, cols 2t, 2t+1
+// So a thread's A register is 4 consecutive k of one row, and its B
+// register 4 consecutive k of one column: shared memory holds the A tile
+// as [m][k] and the B tile transposed as [n][k], and each register is
+// four consecutive bytes of a row of either.
+//
+// The instruction is emitted as nvvm.mma.sync rather than nvgpu.mma.sync
+// because the fused programs multiply u8 activations by s8 weights:
+// nvvm.mma.sync names each multiplicand's type (.u8 or .s8, from the
+// extension the contraction applies to it), where nvgpu.mma.sync always
+// lowers i8 to .s8. The accumulation wraps (no .satfinite), as the i32
+// additions of the CPU lowering do.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Codegen/Passes.h"
+
+#include "mlir/Dialect/Affine/Utils.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+namespace mlir::qnn {
+#define GEN_PASS_DEF_QNNGPUTENSORCORECONTRACTIONSPASS
+#include "quant-opt/Codegen/Passes.h.inc"
+} // namespace mlir::qnn
+
+using namespace mlir;
+
+namespace {
+/// A contraction the tensor-core kernel computes: its dimensions sorted
+/// into batch (in both operands), M (in the first only), N (in the second
+/// only) and K (reductions).
+struct Contraction {
+  mutable linalg::GenericOp op;
+  SmallVector<int64_t> ranges;
+  SmallVector<unsigned> batchDims, mDims, nDims, kDims, parallelDims;
+  bool aSigned = true, bSigned = true;
+  int64_t batch = 1, m = 1, n = 1, k = 1;
+};
+
+/// The tile sizes, checked.
+struct Tiling {
+  int64_t tileM, tileN, tileK, warpsM, warpsN;
+  int64_t warpM() const { return tileM / warpsM; }
+  int64_t warpN() const { return tileN / warpsN; }
+  int64_t fragmentsM() const { return warpM() / 16; }
+  int64_t fragmentsN() const { return warpN() / 8; }
+  int64_t threads() const { return 32 * warpsM * warpsN; }
+};
+} // namespace
+
+/// `value` as the extension of an i8 block argument to i32: the argument
+/// and whether the extension is signed.
+static std::optional<std::pair<BlockArgument, bool>> matchExtension(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getNumOperands() != 1 || !v.getType().isInteger(32))
+    return std::nullopt;
+  auto arg = dyn_cast<BlockArgument>(def->getOperand(0));
+  if (!arg || !arg.getType().isInteger(8))
+    return std::nullopt;
+  if (isa<arith::ExtSIOp>(def))
+    return std::make_pair(arg, true);
+  if (isa<arith::ExtUIOp>(def))
+    return std::make_pair(arg, false);
+  return std::nullopt;
+}
+
+/// Whether `op` is `out + ext(a) * ext(b)` on i8 inputs and an i32 output
+/// with static shapes and a tensor-core-worthy N; else why not.
+static FailureOr<Contraction> matchContraction(linalg::GenericOp op,
+                                               std::string &why) {
+  auto fail = [&](StringRef reason) {
+    why = reason.str();
+    return failure();
+  };
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return fail("not a two-input, one-output op on buffers");
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (body.getOperations().size() != 5)
+    return fail("body is not out + ext(a) * ext(b)");
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddIOp>();
+  if (!add || !add.getType().isInteger(32))
+    return fail("body is not out + ext(a) * ext(b)");
+  BlockArgument out = body.getArgument(2);
+  Value product = add.getLhs() == out ? add.getRhs() : add.getLhs();
+  if (add.getLhs() != out && add.getRhs() != out)
+    return fail("body is not out + ext(a) * ext(b)");
+  auto mul = product.getDefiningOp<arith::MulIOp>();
+  if (!mul)
+    return fail("body is not out + ext(a) * ext(b)");
+  auto lhs = matchExtension(mul.getLhs());
+  auto rhs = matchExtension(mul.getRhs());
+  if (!lhs || !rhs || lhs->first == rhs->first)
+    return fail("operands are not two i8 inputs extended to i32");
+  Contraction c;
+  c.op = op;
+  if (lhs->first.getArgNumber() == 0) {
+    c.aSigned = lhs->second;
+    c.bSigned = rhs->second;
+  } else {
+    c.aSigned = rhs->second;
+    c.bSigned = lhs->second;
+  }
+  c.ranges = op.getStaticLoopRanges();
+  if (llvm::any_of(c.ranges, ShapedType::isDynamic))
+    return fail("dynamic shapes");
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap aMap = maps[0], bMap = maps[1], outMap = maps[2];
+  auto iterators = op.getIteratorTypesArray();
+  for (unsigned dim = 0; dim < op.getNumLoops(); ++dim) {
+    if (iterators[dim] == utils::IteratorType::reduction) {
+      if (outMap.isFunctionOfDim(dim))
+        return fail("a reduction dimension indexes the output");
+      c.kDims.push_back(dim);
+      continue;
+    }
+    c.parallelDims.push_back(dim);
+    bool inA = aMap.isFunctionOfDim(dim), inB = bMap.isFunctionOfDim(dim);
+    if (inA && !inB)
+      c.mDims.push_back(dim);
+    else if (inB && !inA)
+      c.nDims.push_back(dim);
+    else
+      c.batchDims.push_back(dim);
+  }
+  // The output is indexed by the parallel dimensions in order.
+  if (outMap.getNumResults() != c.parallelDims.size())
+    return fail("output map is not the parallel dimensions in order");
+  for (auto [result, dim] : llvm::zip(outMap.getResults(), c.parallelDims))
+    if (result != getAffineDimExpr(dim, op.getContext()))
+      return fail("output map is not the parallel dimensions in order");
+  for (unsigned dim : c.batchDims)
+    c.batch *= c.ranges[dim];
+  for (unsigned dim : c.mDims)
+    c.m *= c.ranges[dim];
+  for (unsigned dim : c.nDims)
+    c.n *= c.ranges[dim];
+  for (unsigned dim : c.kDims)
+    c.k *= c.ranges[dim];
+  if (c.nDims.empty() || c.kDims.empty())
+    return fail("no output-channel or no reduction dimension (depthwise)");
+  return c;
+}
+
+/// The elementwise op that consumes the contraction's accumulators, if it
+/// can run in the contraction's kernel: all-parallel, the accumulator
+/// buffer read through the same indexing as its output, nothing else
+/// reading that buffer afterwards and nothing between the two ops touching
+/// memory.
+static linalg::GenericOp findEpilogue(const Contraction &c) {
+  Value acc = c.op.getDpsInits()[0];
+  // Fused, the sums are never stored: the accumulator buffer must be the
+  // function's own allocation, seen through no view, so that the epilogue
+  // is provably its only later reader.
+  if (!acc.getDefiningOp<memref::AllocOp>() ||
+      acc.getParentBlock() != c.op->getBlock())
+    return nullptr;
+  linalg::GenericOp epilogue;
+  for (Operation *user : acc.getUsers()) {
+    if (isa<ViewLikeOpInterface>(user) || user->getBlock() != c.op->getBlock())
+      return nullptr;
+    if (user == c.op || isa<memref::DeallocOp, gpu::DeallocOp>(user))
+      continue;
+    // What fills it first (the bias).
+    if (user->isBeforeInBlock(c.op))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || epilogue)
+      return nullptr;
+    epilogue = generic;
+  }
+  if (!epilogue || !epilogue.hasPureBufferSemantics() ||
+      epilogue.getNumDpsInits() != 1 ||
+      epilogue.getNumLoops() != c.parallelDims.size() ||
+      epilogue.getNumReductionLoops() != 0)
+    return nullptr;
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(epilogue.getNumLoops(),
+                                                         c.op.getContext());
+  if (epilogue.getIndexingMapsArray().back() != identity)
+    return nullptr;
+  bool readsAcc = false;
+  for (OpOperand *input : epilogue.getDpsInputOperands()) {
+    if (input->get() != acc)
+      continue;
+    if (epilogue.getMatchingIndexingMap(input) != identity)
+      return nullptr;
+    readsAcc = true;
+  }
+  if (!readsAcc || epilogue.getDpsInits()[0] == acc)
+    return nullptr;
+  // Fused, the epilogue writes while other blocks still read the operands:
+  // its output must not share a buffer with them.
+  auto root = [](Value value) {
+    while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
+      value = view.getViewSource();
+    return value;
+  };
+  Value outRoot = root(epilogue.getDpsInits()[0]);
+  for (Value operand : c.op->getOperands())
+    if (root(operand) == outRoot)
+      return nullptr;
+  for (Operation *between = c.op->getNextNode(); between != epilogue;
+       between = between->getNextNode()) {
+    if (isMemoryEffectFree(between) || isa<ViewLikeOpInterface>(between) ||
+        isa<memref::AllocOp, memref::GetGlobalOp>(between))
+      continue;
+    return nullptr;
+  }
+  return epilogue;
+}
+
+namespace {
+/// Builds the kernel of one contraction.
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
+                linalg::GenericOp epilogue, const Tiling &tiling)
+      : b(b), loc(loc), c(c), epilogue(epilogue), t(tiling) {}
+
+  void build();
+
+private:
+  Value constant(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value i32(int64_t value) {
+    return arith::ConstantIntOp::create(b, loc, b.getI32Type(), value);
+  }
+  /// Splits `linear` into the indices of `dims` (row-major, the last
+  /// fastest) and writes them into `iv`.
+  void decompose(Value linear, ArrayRef<unsigned> dims,
+                 SmallVectorImpl<Value> &iv) {
+    int64_t stride = 1;
+    for (unsigned dim : llvm::reverse(dims)) {
+      Value index = linear;
+      if (stride != 1)
+        index = arith::DivUIOp::create(b, loc, index, constant(stride));
+      if (dim != dims.front())
+        index = arith::RemUIOp::create(b, loc, index, constant(c.ranges[dim]));
+      iv[dim] = index;
+      stride *= c.ranges[dim];
+    }
+  }
+  /// Loads operand `operand` of the contraction at the iteration point
+  /// `iv`.
+  Value loadOperand(unsigned operand, ArrayRef<Value> iv) {
+    AffineMap map = c.op.getIndexingMapsArray()[operand];
+    SmallVector<Value> indices =
+        *affine::expandAffineMap(b, loc, map, ValueRange(iv));
+    return memref::LoadOp::create(b, loc, c.op->getOperand(operand), indices);
+  }
+  /// Four consecutive bytes of row `row` of `tile` from column `col`,
+  /// packed into an i32 with the first in the low byte.
+  Value pack(Value tile, Value row, Value col) {
+    Value packed;
+    for (int64_t byte = 0; byte < 4; ++byte) {
+      Value column = arith::AddIOp::create(b, loc, col, constant(byte));
+      Value value =
+          memref::LoadOp::create(b, loc, tile, ValueRange{row, column});
+      Value wide = arith::ExtUIOp::create(b, loc, b.getI32Type(), value);
+      if (byte != 0)
+        wide = arith::ShLIOp::create(b, loc, wide, i32(8 * byte));
+      packed = packed ? arith::OrIOp::create(b, loc, packed, wide).getResult()
+                      : wide;
+    }
+    return packed;
+  }
+  void stageTile(Value tile, bool isA, Value blockStart, Value k0, Value tid);
+  void applyEpilogue(ArrayRef<Value> iv, Value acc);
+
+  OpBuilder &b;
+  Location loc;
+  const Contraction &c;
+  linalg::GenericOp epilogue;
+  const Tiling &t;
+  Value batchIndex;
+};
+} // namespace
+
+/// All threads copy one operand tile from global to shared memory, zero
+/// outside the operand (rows past M or N, k past K), so partial tiles add
+/// nothing. A is stored [m][k], B transposed [n][k].
+void KernelBuilder::stageTile(Value tile, bool isA, Value blockStart, Value k0,
+                              Value tid) {
+  int64_t rows = isA ? t.tileM : t.tileN;
+  int64_t extent = isA ? c.m : c.n;
+  auto loop = scf::ForOp::create(b, loc, tid, constant(rows * t.tileK),
+                                 constant(t.threads()));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value idx = loop.getInductionVar();
+  Value row, col;
+  if (isA) {
+    // Consecutive threads read consecutive k of a row of A.
+    row = arith::DivUIOp::create(b, loc, idx, constant(t.tileK));
+    col = arith::RemUIOp::create(b, loc, idx, constant(t.tileK));
+  } else {
+    // Consecutive threads read consecutive n of a row of B (k, n).
+    col = arith::DivUIOp::create(b, loc, idx, constant(t.tileN));
+    row = arith::RemUIOp::create(b, loc, idx, constant(t.tileN));
+  }
+  Value global = arith::AddIOp::create(b, loc, blockStart, row);
+  Value k = arith::AddIOp::create(b, loc, k0, col);
+  Value inside = arith::AndIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, global,
+                            constant(extent)),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k,
+                            constant(c.k)));
+  // Clamped indices keep the (discarded) load inside the buffer.
+  Value safeGlobal =
+      arith::MinUIOp::create(b, loc, global, constant(extent - 1));
+  Value safeK = arith::MinUIOp::create(b, loc, k, constant(c.k - 1));
+  SmallVector<Value> iv(c.ranges.size(), constant(0));
+  decompose(batchIndex, c.batchDims, iv);
+  decompose(safeGlobal, isA ? c.mDims : c.nDims, iv);
+  decompose(safeK, c.kDims, iv);
+  Value value = loadOperand(isA ? 0 : 1, iv);
+  Value zero = arith::ConstantIntOp::create(b, loc, b.getI8Type(), 0);
+  value = arith::SelectOp::create(b, loc, inside, value, zero);
+  memref::StoreOp::create(b, loc, value, tile, ValueRange{row, col});
+}
+
+/// The accumulator `acc` of output element `iv` (parallel dimensions set)
+/// plus the output's initial value, through the epilogue, stored.
+void KernelBuilder::applyEpilogue(ArrayRef<Value> iv, Value acc) {
+  SmallVector<Value> outIndices;
+  for (unsigned dim : c.parallelDims)
+    outIndices.push_back(iv[dim]);
+  Value accBuffer = c.op.getDpsInits()[0];
+  Value init = memref::LoadOp::create(b, loc, accBuffer, outIndices);
+  Value value = arith::AddIOp::create(b, loc, init, acc);
+  if (!epilogue) {
+    memref::StoreOp::create(b, loc, value, accBuffer, outIndices);
+    return;
+  }
+  IRMapping mapping;
+  Block &body = epilogue.getRegion().front();
+  for (OpOperand &operand : epilogue->getOpOperands()) {
+    BlockArgument arg = body.getArgument(operand.getOperandNumber());
+    if (operand.get() == accBuffer && epilogue.isDpsInput(&operand)) {
+      mapping.map(arg, value);
+      continue;
+    }
+    if (arg.use_empty())
+      continue;
+    AffineMap map = epilogue.getMatchingIndexingMap(&operand);
+    SmallVector<Value> indices =
+        *affine::expandAffineMap(b, loc, map, ValueRange(outIndices));
+    mapping.map(arg, memref::LoadOp::create(b, loc, operand.get(), indices));
+  }
+  for (Operation &op : body.without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(op)) {
+      mapping.map(index.getResult(), outIndices[index.getDim()]);
+      continue;
+    }
+    b.clone(op, mapping);
+  }
+  Value result = mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+  memref::StoreOp::create(b, loc, result, epilogue.getDpsInits()[0],
+                          outIndices);
+}
+
+void KernelBuilder::build() {
+  MLIRContext *context = b.getContext();
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
+  auto aTileType = MemRefType::get({t.tileM, t.tileK}, b.getI8Type(),
+                                   MemRefLayoutAttrInterface(), workgroup);
+  auto bTileType = MemRefType::get({t.tileN, t.tileK}, b.getI8Type(),
+                                   MemRefLayoutAttrInterface(), workgroup);
+  Value gridX = constant(llvm::divideCeil(c.n, t.tileN));
+  Value gridY = constant(llvm::divideCeil(c.m, t.tileM));
+  Value gridZ = constant(c.batch);
+  auto launch = gpu::LaunchOp::create(
+      b, loc, gridX, gridY, gridZ, constant(t.threads()), constant(1),
+      constant(1), /*dynamicSharedMemorySize=*/nullptr,
+      /*asyncTokenType=*/nullptr, ValueRange(),
+      TypeRange{aTileType, bTileType});
+  launch->setAttr("qnn.tensor_core", b.getUnitAttr());
+  OpBuilder::InsertionGuard guard(b);
+  Block &body = launch.getBody().front();
+  b.setInsertionPointToStart(&body);
+  Value aTile = launch.getWorkgroupAttributions()[0];
+  Value bTile = launch.getWorkgroupAttributions()[1];
+  Value tid = launch.getThreadIds().x;
+  batchIndex = launch.getBlockIds().z;
+  Value mStart =
+      arith::MulIOp::create(b, loc, launch.getBlockIds().y, constant(t.tileM));
+  Value nStart =
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x, constant(t.tileN));
+  Value warp = arith::DivUIOp::create(b, loc, tid, constant(32));
+  Value lane = arith::RemUIOp::create(b, loc, tid, constant(32));
+  Value warpRow = arith::MulIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, warp, constant(t.warpsN)),
+      constant(t.warpM()));
+  Value warpCol = arith::MulIOp::create(
+      b, loc, arith::RemUIOp::create(b, loc, warp, constant(t.warpsN)),
+      constant(t.warpN()));
+  Value group = arith::DivUIOp::create(b, loc, lane, constant(4));
+  Value inGroup = arith::RemUIOp::create(b, loc, lane, constant(4));
+  Value fourT = arith::MulIOp::create(b, loc, inGroup, constant(4));
+  Value twoT = arith::MulIOp::create(b, loc, inGroup, constant(2));
+
+  int64_t fm = t.fragmentsM(), fn = t.fragmentsN();
+  SmallVector<Value> zeros(fm * fn * 4, i32(0));
+  auto kLoop = scf::ForOp::create(b, loc, constant(0), constant(c.k),
+                                  constant(t.tileK), zeros);
+  {
+    OpBuilder::InsertionGuard kGuard(b);
+    b.setInsertionPointToStart(kLoop.getBody());
+    Value k0 = kLoop.getInductionVar();
+    SmallVector<Value> acc(kLoop.getRegionIterArgs());
+    // The previous step's reads of the tiles are done.
+    gpu::BarrierOp::create(b, loc);
+    stageTile(aTile, /*isA=*/true, mStart, k0, tid);
+    stageTile(bTile, /*isA=*/false, nStart, k0, tid);
+    gpu::BarrierOp::create(b, loc);
+    Type i32Type = b.getI32Type();
+    auto resultType = LLVM::LLVMStructType::getLiteral(
+        context, {i32Type, i32Type, i32Type, i32Type});
+    for (int64_t ks = 0; ks < t.tileK / 32; ++ks) {
+      Value kLow = arith::AddIOp::create(b, loc, fourT, constant(32 * ks));
+      Value kHigh =
+          arith::AddIOp::create(b, loc, fourT, constant(32 * ks + 16));
+      SmallVector<SmallVector<Value, 4>> aRegs, bRegs;
+      for (int64_t i = 0; i < fm; ++i) {
+        Value row = arith::AddIOp::create(
+            b, loc, warpRow,
+            arith::AddIOp::create(b, loc, group, constant(16 * i)));
+        Value row8 = arith::AddIOp::create(b, loc, row, constant(8));
+        aRegs.push_back({pack(aTile, row, kLow), pack(aTile, row8, kLow),
+                         pack(aTile, row, kHigh), pack(aTile, row8, kHigh)});
+      }
+      for (int64_t j = 0; j < fn; ++j) {
+        Value col = arith::AddIOp::create(
+            b, loc, warpCol,
+            arith::AddIOp::create(b, loc, group, constant(8 * j)));
+        bRegs.push_back({pack(bTile, col, kLow), pack(bTile, col, kHigh)});
+      }
+      for (int64_t i = 0; i < fm; ++i) {
+        for (int64_t j = 0; j < fn; ++j) {
+          MutableArrayRef<Value> cRegs(&acc[(i * fn + j) * 4], 4);
+          auto mma = NVVM::MmaOp::create(
+              b, loc, resultType, aRegs[i], bRegs[j], ValueRange(cRegs),
+              ArrayRef<int64_t>{16, 8, 32}, /*b1Op=*/std::nullopt,
+              NVVM::MMAIntOverflow::wrapped,
+              std::array<NVVM::MMATypes, 2>{
+                  c.aSigned ? NVVM::MMATypes::s8 : NVVM::MMATypes::u8,
+                  c.bSigned ? NVVM::MMATypes::s8 : NVVM::MMATypes::u8},
+              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                             NVVM::MMALayout::col});
+          for (int64_t r = 0; r < 4; ++r)
+            cRegs[r] = LLVM::ExtractValueOp::create(b, loc, mma.getResult(),
+                                                    ArrayRef<int64_t>{r});
+        }
+      }
+    }
+    scf::YieldOp::create(b, loc, acc);
+  }
+
+  // The epilogue, from the accumulator registers: element r of fragment
+  // (i, j) is row g + 8 * (r / 2), column 2t + r % 2 of that 16x8 tile.
+  for (int64_t i = 0; i < fm; ++i) {
+    for (int64_t j = 0; j < fn; ++j) {
+      for (int64_t r = 0; r < 4; ++r) {
+        Value row = arith::AddIOp::create(
+            b, loc, mStart,
+            arith::AddIOp::create(
+                b, loc, warpRow,
+                arith::AddIOp::create(b, loc, group,
+                                      constant(16 * i + 8 * (r / 2)))));
+        Value col = arith::AddIOp::create(
+            b, loc, nStart,
+            arith::AddIOp::create(
+                b, loc, warpCol,
+                arith::AddIOp::create(b, loc, twoT, constant(8 * j + r % 2))));
+        Value inside = arith::AndIOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row,
+                                  constant(c.m)),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, col,
+                                  constant(c.n)));
+        auto ifOp = scf::IfOp::create(b, loc, inside, /*withElse=*/false);
+        OpBuilder::InsertionGuard ifGuard(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        SmallVector<Value> iv(c.ranges.size(), Value());
+        decompose(batchIndex, c.batchDims, iv);
+        decompose(row, c.mDims, iv);
+        decompose(col, c.nDims, iv);
+        applyEpilogue(iv, kLoop.getResult((i * fn + j) * 4 + r));
+      }
+    }
+  }
+  gpu::TerminatorOp::create(b, loc);
+}
+
+namespace {
+struct GPUTensorCoreContractionsPass
+    : public qnn::impl::QNNGPUTensorCoreContractionsPassBase<
+          GPUTensorCoreContractionsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    Tiling tiling{tileM, tileN, tileK, warpsM, warpsN};
+    if (tileM <= 0 || tileN <= 0 || tileK <= 0 || warpsM <= 0 || warpsN <= 0 ||
+        tileM % (16 * warpsM) != 0 || tileN % (8 * warpsN) != 0 ||
+        tileK % 32 != 0 || tiling.threads() > 1024) {
+      getOperation().emitError(
+          "qnn-gpu-tensor-core-contractions: tile-m must be a multiple of "
+          "16 * warps-m, tile-n of 8 * warps-n, tile-k of 32, and "
+          "32 * warps-m * warps-n at most 1024");
+      return signalPassFailure();
+    }
+    SmallVector<linalg::GenericOp> candidates;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (op.getNumReductionLoops() > 0)
+        candidates.push_back(op);
+    });
+    for (linalg::GenericOp op : candidates) {
+      std::string why;
+      FailureOr<Contraction> contraction = matchContraction(op, why);
+      if (failed(contraction)) {
+        // Only integer contractions are this strategy's; say why one was
+        // left to the SIMT kernels.
+        if (op.getNumDpsInits() == 1 &&
+            getElementTypeOrSelf(op.getDpsInits()[0].getType()).isInteger(32))
+          op.emitRemark("integer contraction not on the tensor cores: ") << why;
+        continue;
+      }
+      // Grid y and z are at most 65535 blocks.
+      if (contraction->batch > 65535 ||
+          llvm::divideCeil(contraction->m, tileM) > 65535) {
+        op.emitRemark("integer contraction not on the tensor cores: too "
+                      "large for one grid");
+        continue;
+      }
+      linalg::GenericOp epilogue = findEpilogue(*contraction);
+      // At the epilogue's place, where its operands are all defined.
+      Operation *at = epilogue ? epilogue.getOperation() : op.getOperation();
+      OpBuilder builder(at);
+      KernelBuilder(builder, op.getLoc(), *contraction, epilogue, tiling)
+          .build();
+      if (epilogue)
+        epilogue.erase();
+      op.erase();
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,118 @@
+// RUN: quant-opt %s --qnn-gpu-pipeline=lower-to-llvm=false | FileCheck %s --check-prefix=TC
+// RUN: quant-opt %s "--qnn-gpu-pipeline=lower-to-llvm=false tensor-cores=false" | FileCheck %s --check-prefix=SIMT
+// RUN: quant-opt %s "--qnn-gpu-pipeline=lower-to-llvm=false results-to-out-params=true" | FileCheck %s --check-prefix=OUTPARAM
+// RUN: quant-opt %s --qnn-gpu-pipeline=format=isa | FileCheck %s --check-prefix=LLVM
+// RUN: not quant-opt %s --qnn-gpu-pipeline=chip=sm_70 2>&1 | FileCheck %s --check-prefix=BAD-CHIP
+// RUN: not quant-opt %s --qnn-gpu-pipeline=format=cubin 2>&1 | FileCheck %s --check-prefix=BAD-FORMAT
+// RUN: not quant-opt %s --qnn-gpu-pipeline=tile-m=24 2>&1 | FileCheck %s --check-prefix=BAD-TILE
+// RUN: not quant-opt %s --qnn-gpu-pipeline=threads=2000 2>&1 | FileCheck %s --check-prefix=BAD-THREADS
+
+// The i8 matmul of a fused layer and its requantization, 40x64 by 64x24:
+// not a multiple of the 64x64 block tile.
+//
+// Host side: the arguments copied into device buffers, the accumulator and
+// the result allocated on the device, the result copied into a new host
+// buffer that is returned, every device buffer freed.
+// TC-LABEL: func @int8_matmul_requantized
+// TC-SAME: (%[[A:.*]]: memref<40x64xi8>, %[[B:.*]]: memref<64x24xi8>) -> memref<40x24xi8>
+// TC: %[[DA:.*]] = gpu.alloc () : memref<40x64xi8>
+// TC: gpu.memcpy %[[DA]], %[[A]]
+// TC: %[[DB:.*]] = gpu.alloc () : memref<64x24xi8>
+// TC: gpu.memcpy %[[DB]], %[[B]]
+// TC: %[[ACC:.*]] = gpu.alloc () : memref<40x24xi32>
+// The fill of the accumulator: a SIMT kernel.
+// TC: gpu.launch
+// TC: memref.store %{{.*}}, %[[ACC]]
+// TC: %[[DOUT:.*]] = gpu.alloc () : memref<40x24xi8>
+// The contraction: one block of 2x2 warps (64x64 tile), A and B tiles in
+// shared memory, zero outside the operands.
+// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}} = %c1{{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[AS:.*]] : memref<64x32xi8, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<64x32xi8, #gpu.address_space<workgroup>>)
+// TC: scf.for {{.*}} iter_args
+// TC: gpu.barrier
+// TC: arith.cmpi ult, %{{.*}}, %c40
+// TC: %[[AV:.*]] = memref.load %[[DA]]
+// TC: arith.select %{{.*}}, %[[AV]], %c0_i8
+// TC: memref.store %{{.*}}, %[[AS]]
+// TC: %[[BV:.*]] = memref.load %[[DB]]
+// TC: memref.store %{{.*}}, %[[BS]]
+// TC: gpu.barrier
+// Fragments: four bytes of a row of a tile packed into an i32.
+// TC: memref.load %[[AS]]
+// TC: arith.shli %{{.*}}, %c8_i32
+// TC: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {intOverflowBehavior = #nvvm.mma_int_overflow<wrapped>, layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<s8>, multiplicandBPtxType = #nvvm.mma_type<s8>, shape = #nvvm.shape<m = 16, n = 8, k = 32>}
+// TC: scf.yield
+// The epilogue from the accumulators, inside the output only: the initial
+// value added, the fixed-point rescale, the clamp, one i8 store.
+// TC: scf.if
+// TC: memref.load %[[ACC]]
+// TC: arith.extsi %{{.*}} : i32 to i64
+// TC: arith.muli %{{.*}}, %c1073741824_i64
+// TC: arith.shrsi %{{.*}}, %c40_i64
+// TC: arith.minsi %{{.*}}, %c127_i64
+// TC: arith.trunci %{{.*}} : i64 to i8
+// TC: memref.store %{{.*}}, %[[DOUT]]
+// TC: } {qnn.tensor_core}
+// TC-NOT: gpu.launch
+// TC: gpu.dealloc %[[ACC]]
+// TC: %[[HOST:.*]] = memref.alloc() : memref<40x24xi8>
+// TC: gpu.memcpy %[[HOST]], %[[DOUT]]
+// TC-DAG: gpu.dealloc %[[DOUT]]
+// TC-DAG: gpu.dealloc %[[DA]]
+// TC-DAG: gpu.dealloc %[[DB]]
+// TC: return %[[HOST]]
+
+// SIMT-LABEL: func @int8_matmul_requantized
+// SIMT-NOT: nvvm.mma.sync
+// SIMT-NOT: workgroup(
+// SIMT: gpu.launch
+// SIMT: scf.for
+// SIMT: arith.muli %{{.*}}, %{{.*}} : i32
+// SIMT: gpu.launch
+// SIMT: arith.shrsi %{{.*}}, %c40_i64
+// SIMT: return
+
+// The out parameter: copied in (the kernels may read what they do not
+// write) and back.
+// OUTPARAM-LABEL: func @int8_matmul_requantized
+// OUTPARAM-SAME: (%{{.*}}: memref<40x64xi8>, %{{.*}}: memref<64x24xi8>, %[[RES:.*]]: memref<40x24xi8>)
+// OUTPARAM: %[[DRES:.*]] = gpu.alloc () : memref<40x24xi8>
+// OUTPARAM: gpu.memcpy %[[DRES]], %[[RES]]
+// OUTPARAM: nvvm.mma.sync
+// OUTPARAM: gpu.memcpy %[[RES]], %[[DRES]]
+// OUTPARAM: gpu.dealloc %[[DRES]]
+// OUTPARAM: return
+
+// The lowered module: kernels serialized (PTX here), host code that calls
+// the runtime functions of gpu-to-llvm.
+// LLVM-DAG: gpu.binary @int8_matmul_requantized_kernel  [#gpu.object<#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">
+// LLVM-DAG: gpu.binary @int8_matmul_requantized_kernel_0  [#gpu.object<#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">
+// LLVM-DAG: llvm.func @int8_matmul_requantized(
+// LLVM-DAG: llvm.call @mgpuMemAlloc
+// LLVM-DAG: llvm.call @mgpuMemcpy
+// LLVM-DAG: llvm.call @mgpuMemFree
+// LLVM-DAG: llvm.call @mgpuStreamSynchronize
+// LLVM-DAG: gpu.launch_func <%{{.*}} : !llvm.ptr> @int8_matmul_requantized_kernel_0::@int8_matmul_requantized_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}})
+// LLVM-NOT: gpu.module
+// LLVM-NOT: gpu.alloc
+// LLVM-NOT: func.func
+
+// BAD-CHIP: for the --chip option: Cannot find option named 'sm_70'!
+// BAD-FORMAT: for the --format option: Cannot find option named 'cubin'!
+// BAD-TILE: error: qnn-gpu-tensor-core-contractions: tile-m must be a multiple of 16 * warps-m
+// BAD-THREADS: error: qnn-gpu-map-parallel-loops: threads must be in [1, 1024], got 2000
+func.func @int8_matmul_requantized(%a: tensor<40x64xi8>, %b: tensor<64x24xi8>) -> tensor<40x24x!quant.uniform<i8:f32, 0.5>> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<40x24xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<40x24xi32>) -> tensor<40x24xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<40x64xi8>, tensor<64x24xi8>) outs(%i : tensor<40x24xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<40x24xi32>
+  %y = qnn.rescale %r multipliers [1073741824] shifts [40] clamp [-128, 127] : tensor<40x24xi32> -> tensor<40x24x!quant.uniform<i8:f32, 0.5>>
+  return %y : tensor<40x24x!quant.uniform<i8:f32, 0.5>>
+}
