@@ -679,8 +679,17 @@ class Evaluation:
         if not self.qdq:
             self.statistics = work / "statistics.json"
             self.tools.run(instrumented, [self.x_cal], 0, "calibrate", ["--calibrate", str(self.statistics)])
-        self.float_out = self.tools.run(self.float_mlir, [self.x_padded], self.num_outputs,
-                                        "run float")[0][:len(self.x_eval)]
+        # The float program runs when its output is first needed (float_out):
+        # after run() has started compiling the quantized programs.
+        self._float_out = None
+
+    @property
+    def float_out(self) -> np.ndarray:
+        """The float program's output on the evaluation samples (run once)."""
+        if self._float_out is None:
+            self._float_out = self.tools.run(self.float_mlir, [self.x_padded], self.num_outputs,
+                                             "run float")[0][:len(self.x_eval)]
+        return self._float_out
 
     def _expected_calibration_samples(self) -> int | None:
         """The calibration sample count, where known before loading: the
@@ -758,6 +767,9 @@ class Evaluation:
             layer_modules = getattr(self, "layer_modules", None) or LayerModules(
                 self.tools, self.work, self.float_mlir, self.layer_run_samples(layer_samples))
             layer_modules.quantize(pipeline)
+        # The float program runs (once) while those compile.
+        float_out = self.float_out
+        if layer_samples > 0:
             # The per-layer runs are short; the NumPy bit-exactness check
             # they start then overlaps the whole data set's run.
             finish_per_layer = per_layer(self.tools, layer_modules, self.x_eval, self.batch, layer_samples,
@@ -768,7 +780,7 @@ class Evaluation:
         # sweep's rows on a rewritten float model).
         self.quant_out = quant_out
         report = self.base_report(options, recipe)
-        report.update(self.accuracy(self.float_out, quant_out))
+        report.update(self.accuracy(float_out, quant_out))
         qdq = self.tools.opt(self.float_mlir, ["--qnn-insert-observers", f"--qnn-insert-qdq={pipeline}",
                                                "--canonicalize"], self.work / f"{tag}.qdq.mlir")
         report["quantized_weight_bytes"] = model_bytes(qdq.read_text())
