@@ -1362,3 +1362,43 @@ def test_average_pool_dilated():
     assert out[0, :, :, 0].tolist() == [[4, 5], [14, 15]]
     with pytest.raises(ValueError, match="dilated by"):
         average_pool_nhwc(x, t, (3, 3), (1, 1), 9.0, None, t, dilations=(3, 1))
+
+
+@pytest.mark.parametrize("kind", ["matmul", "nhwc", "nchw", "depthwise"])
+@pytest.mark.parametrize("above", [False, True])
+def test_integer_contraction_through_blas_is_exact(kind, above):
+    """fusion_check.forward computes integer contractions through float32
+    BLAS only where every partial sum is below 2^24. Operands with sums just
+    below that, and with odd sums just above it (which float32 cannot hold),
+    give numpy's exact int64 result."""
+    import math
+
+    from quant_opt.fusion_check import Layer, forward
+
+    shapes = {"matmul": ((3, 40), (40, 5)), "nhwc": ((2, 6, 6, 4), (3, 3, 4, 5)),
+              "nchw": ((2, 4, 6, 6), (5, 4, 3, 3)), "depthwise": ((2, 6, 6, 4), (3, 3, 4))}
+    terms = {"matmul": 40, "nhwc": 36, "nchw": 36, "depthwise": 9}[kind]
+    x_shape, w_shape = shapes[kind]
+    if above:
+        # (terms * a - 1) * 127 is odd (a even) and above 2^24.
+        a = math.ceil((2**24 / 127 + 1) / terms)
+        a += a % 2
+    else:
+        a = (2**24 - 1) // (127 * terms)
+    x = np.full(x_shape, a, dtype=np.int64)
+    x.flat[0] = a - 1
+    w = np.full(w_shape, 127, dtype=np.int64)
+    layer = Layer(kind=kind, x_shape=x_shape[1:], w=w.astype(np.float32), bias=None, activation="none",
+                  strides=1)
+    got = forward(layer, x, w, np.int64)
+    # The definition: numpy's int64 contraction, no float anywhere.
+    if kind == "matmul":
+        want = x @ w
+    elif kind == "nhwc":
+        want = np.einsum("nhwcij,ijcf->nhwf", np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2)), w)
+    elif kind == "nchw":
+        want = np.einsum("nchwij,fcij->nfhw", np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(2, 3)), w)
+    else:
+        want = np.einsum("nhwcij,ijc->nhwc", np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2)), w)
+    assert (want.max() > 2**24) == above and ((want > 2**24) & (want % 2 == 1)).any() == above
+    assert got.dtype == np.int64 and np.array_equal(got, want)
