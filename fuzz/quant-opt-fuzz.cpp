@@ -36,6 +36,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -213,9 +214,20 @@ static bool hitsKnownUpstreamCrash(llvm::StringRef text) {
     size_t close = rest.find(']');
     if (!rest.consume_front("[") || close == llvm::StringRef::npos)
       return true;
+    // Anything but integers separated by single commas (`[0, 2,,1]`, say)
+    // reaches the crash.
     llvm::StringRef list = rest.take_front(close - 1);
-    if (list.find_first_not_of("0123456789, \t\n-") != llvm::StringRef::npos)
-      return true;
+    if (list.trim().empty())
+      continue;
+    llvm::SmallVector<llvm::StringRef> items;
+    list.split(items, ',');
+    for (llvm::StringRef item : items) {
+      item = item.trim();
+      item.consume_front("-");
+      if (item.empty() ||
+          item.find_first_not_of("0123456789") != llvm::StringRef::npos)
+        return true;
+    }
   }
   size_t resources = text.find("{-#");
   if (resources != llvm::StringRef::npos &&
