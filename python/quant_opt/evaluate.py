@@ -808,7 +808,8 @@ class Evaluation:
         report = self.base_report("", None)
         report["mode"] = "qdq"
         report.update(self.accuracy(self.float_out, quant_out))
-        report["onnxruntime"] = {"output": compare(peer, quant_out)}
+        from .ort_quantize import onnxruntime_int8_is_exact
+        report["onnxruntime"] = {"output": compare(peer, quant_out), "int8_exact": onnxruntime_int8_is_exact()}
         if peer.ndim == 2:
             report["onnxruntime"]["top1_agreement"] = float(np.mean(peer.argmax(1) == quant_out.argmax(1)))
             if self.y_eval is not None:
@@ -1036,6 +1037,10 @@ def markdown(report: dict, max_layers: int = 15) -> str:
                      if agreement is not None else "")
                   + f", SQNR of quant-opt's output against it {_fmt(peer['output']['sqnr_db'], 1)} dB, "
                   f"max |difference| {peer['output']['max_abs_error']:.3g}."]
+        if peer.get("int8_exact") is False:
+            lines += ["", "ONNX Runtime's int8 kernels saturate on this CPU (no VNNI: u8 x s8 pair sums in "
+                      "i16), so its numbers here are not those of an exact integer program; quant-opt's "
+                      "are (docs/Harness.md, \"ONNX Runtime on CPUs without VNNI\")."]
         if not report.get("layers"):
             lines += ["", "Per-layer error and bit-exactness are computed for float models that "
                       "quant-eval quantizes itself; not for QDQ models."]

@@ -10,9 +10,36 @@ it is:
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 from pathlib import Path
+
+
+@functools.cache
+def onnxruntime_int8_is_exact() -> bool:
+    """Whether ONNX Runtime's CPU int8 contractions (MatMulInteger,
+    QLinearConv, QGemm, ...: MLAS's u8 x s8 kernels) sum exactly in i32 on
+    this machine. On x86 CPUs without VNNI (AMD Zen 3, Intel before Ice
+    Lake) they add each pair of u8 x s8 products in i16 with saturation
+    (vpmaddubsw), so large activations meeting large weights are clipped
+    (docs/Harness.md, "ONNX Runtime on CPUs without VNNI"). Asked of
+    onnxruntime itself, not of /proc/cpuinfo: 255 x 127 summed four times is
+    129540 exactly and 65534 saturated."""
+    import numpy as np
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b"], ["y"])], "probe",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [1, 1])],
+        [numpy_helper.from_array(np.full((4, 1), 127, np.int8), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # what onnxruntime 1.19 reads
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = session.run(None, {"a": np.full((1, 4), 255, np.uint8)})
+    return int(y[0, 0]) == 4 * 255 * 127
 
 
 def quantize_with_onnxruntime(model_path: Path, x_cal, output: Path, batch: int = 100,

@@ -136,7 +136,9 @@ def onnxruntime_peer(model_path: Path, x_cal, x_eval, y_eval, float_out, batch: 
         peer = onnxruntime.InferenceSession(str(quantized), providers=["CPUExecutionProvider"])
     out = np.concatenate([peer.run(None, {input_name: x_eval[i:i + batch]})[0]
                           for i in range(0, len(x_eval), batch)])
-    row = {"recipe_name": PEER_DYNAMIC if dynamic else PEER, "output": compare(float_out, out)}
+    from .ort_quantize import onnxruntime_int8_is_exact
+    row = {"recipe_name": PEER_DYNAMIC if dynamic else PEER, "output": compare(float_out, out),
+           "onnxruntime_int8_exact": onnxruntime_int8_is_exact()}
     if note:
         row["note"] = note
     if task == "classification":
@@ -440,6 +442,10 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
              "against the QDQ program simulated in float; only for models whose ops quant-qat runs "
              "in PyTorch (not the transformer).",
              ""]
+    if any(r.get("onnxruntime_int8_exact") is False for result in results for r in result["recipes"]):
+        lines += ["On the CPU of this run ONNX Runtime's int8 kernels saturate (no VNNI: u8 x s8 pair "
+                  "sums in i16), so its rows are not those of an exact integer program; quant-opt's "
+                  "are (docs/Harness.md, \"ONNX Runtime on CPUs without VNNI\").", ""]
     lines += answers(results)
     if plot:
         lines += [f"![accuracy drop against weight bytes]({plot})", ""]

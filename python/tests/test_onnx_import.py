@@ -52,8 +52,51 @@ def random_inputs(model, seed=0):
     return feeds
 
 
+# onnxruntime's integer contractions: the inputs of the weights (B, W) and of
+# their zero points.
+WEIGHT_INPUTS = {"QLinearConv": (3, 5), "QLinearMatMul": (3, 5), "QGemm": (3, 5),
+                 "MatMulInteger": (1, 3), "ConvInteger": (1, 3)}
+
+
+def with_unsigned_weights(model):
+    """`model` with its int8 constant weights and their zero points shifted
+    by 128 to uint8: the same (w - z_w) and so the same integer arithmetic,
+    which onnxruntime's u8 x u8 kernels sum exactly on every CPU, where its
+    u8 x s8 ones saturate pair sums in i16 on CPUs without VNNI
+    (docs/Harness.md)."""
+    model = onnx.shape_inference.infer_shapes(model)
+    graph = model.graph
+    initializers = {init.name: init for init in graph.initializer}
+    elem_types = {value.name: value.type.tensor_type.elem_type for value in [*graph.input, *graph.value_info]}
+
+    def shifted(name, array):
+        if name + ".u8" not in initializers:
+            init = numpy_helper.from_array((array.astype(np.int16) + 128).astype(np.uint8), name + ".u8")
+            graph.initializer.append(init)
+            initializers[init.name] = init
+        return name + ".u8"
+
+    for node in graph.node:
+        if node.op_type not in WEIGHT_INPUTS or node.input[WEIGHT_INPUTS[node.op_type][0]] not in initializers:
+            continue
+        w_index, z_index = WEIGHT_INPUTS[node.op_type]
+        w = numpy_helper.to_array(initializers[node.input[w_index]])
+        if w.dtype != np.int8 or elem_types.get(node.input[0]) != TensorProto.UINT8:
+            continue  # only u8 x s8 saturates
+        z_name = node.input[z_index] if len(node.input) > z_index else ""
+        z = numpy_helper.to_array(initializers[z_name]) if z_name else np.zeros((), np.int8)
+        while len(node.input) <= z_index:
+            node.input.append("")
+        node.input[w_index] = shifted(node.input[w_index], w)
+        node.input[z_index] = shifted(z_name or node.name + ".w_zero_point", z)
+    return model
+
+
 def reference(model, feeds):
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    """onnxruntime's outputs, of the model's form with uint8 weights: exact
+    integer sums on every CPU, so the same expected values on every CPU."""
+    session = ort.InferenceSession(with_unsigned_weights(model).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
     return session.run(None, feeds)
 
 
