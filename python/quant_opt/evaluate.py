@@ -149,6 +149,13 @@ SMALL_RUN_MACS = 2e10
 SMALL_RUN_SAMPLES = 2000
 
 
+# The lowering verifies the IR once, at its end, not after each of its ~60
+# passes (native.compile's verify_each, quant-run's --verify-each): a
+# quarter of the compile time (docs/Harness.md). The lit suite runs the same
+# pipelines verifying each pass.
+VERIFY_EACH_PASS = False
+
+
 def opt_level_for(samples: int, macs_per_sample: float | None = None) -> int:
     """LLVM's optimization level for a program run on `samples` samples of
     a model of `macs_per_sample` multiply-accumulates (None: unknown)."""
@@ -226,7 +233,9 @@ class Tools:
         calibrating = "--calibrate" in extra
         outputs = [] if calibrating else [self.workdir / f"{module.stem}.out{i}.npy"
                                           for i in range(num_results)]
-        extra = [*extra, f"--parallel-batches={self.parallel_batches}", f"-O{opt_level_for(len(inputs[0]), self.macs_per_sample)}"]
+        extra = [*extra, f"--parallel-batches={self.parallel_batches}",
+                 f"-O{opt_level_for(len(inputs[0]), self.macs_per_sample)}",
+                 f"--verify-each={int(VERIFY_EACH_PASS)}"]
         self._stream(quant_run_command(module, paths, outputs, dataset=not calibrating, extra_args=extra),
                      label)
         for path in paths:
@@ -297,7 +306,7 @@ class InProcessTools:
         with self._lock:
             _, _, future, text, level = heapq.heappop(self._waiting)
         try:
-            future.set_result(native.compile(text, "main", opt_level=level))
+            future.set_result(native.compile(text, "main", opt_level=level, verify_each=VERIFY_EACH_PASS))
         except BaseException as error:  # the caller of run() sees it
             future.set_exception(error)
 
@@ -306,7 +315,7 @@ class InProcessTools:
         started = self._compiling.pop((module, level), None)
         if started and started[0] == text:
             return started[1].result()
-        return native.compile(text, "main", opt_level=level)
+        return native.compile(text, "main", opt_level=level, verify_each=VERIFY_EACH_PASS)
 
     def opt(self, source: Path, args: list[str], output: Path) -> Path:
         try:
@@ -321,12 +330,13 @@ class InProcessTools:
         extra = list(extra)
         try:
             program = self._program(module, len(inputs[0]))
+            workers = self.parallel_batches
             if "--calibrate" in extra:
                 program.calibrate(inputs, extra[extra.index("--calibrate") + 1],
-                                  parallel_batches=self.parallel_batches)
+                                  parallel_batches=workers)
                 results = []
             else:
-                results = program.run_dataset(inputs, parallel_batches=self.parallel_batches)
+                results = program.run_dataset(inputs, parallel_batches=workers)
         except RuntimeError as error:
             raise EvaluationError(f"running {module} failed ({label}):\n{error}") from None
         if len(results) != num_results:

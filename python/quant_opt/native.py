@@ -101,19 +101,24 @@ def opt(module_text: str, passes, source_name: str = "-") -> str:
 
 
 def compile(module_text: str, function: str = "main", reference: bool = False,
-            cpu: str = "", features: str = "", threads: int = 1, opt_level: int = 3):
+            cpu: str = "", features: str = "", threads: int = 1, opt_level: int = 3,
+            verify_each: bool = True):
     """Compiles @function of module text (any stage quant-run takes) for
     this CPU, through qnn-cpu-pipeline (`reference`: the scalar one); `cpu`
     and `features` choose another target this CPU can run, `threads` the
     micro-kernels' threads, `opt_level` LLVM's optimization level (0-3:
-    the same results; lower compiles faster and runs slower). The program
+    the same results; lower compiles faster and runs slower),
+    `verify_each` whether the IR is verified after each pass of the lowering
+    as mlir-opt does (False: once, after the lowering: faster, and a
+    pass that broke the IR is not named). The program
     is called on NumPy arrays and returns a list of them;
     `run_dataset(datasets, parallel_batches=1)` runs batches along the
     arrays' first axis, that many at a time;
     `calibrate(datasets, path, bins=2048, ranges="", parallel_batches=1)`
     writes the statistics of an instrumented function. The compile and the
     runs release the GIL: other Python threads go on meanwhile."""
-    return _load().Program(module_text, function, reference, cpu, features, threads, opt_level)
+    return _load().Program(module_text, function, reference, cpu, features, threads, opt_level,
+                           verify_each)
 
 
 def quantize_onnx(model, calibration_data, recipe=None, batch: int = 1,

@@ -75,6 +75,60 @@ def test_calibrate_writes_quant_runs_statistics(tmp_path):
     assert tool["tensors"]["conv1"]["count"] == 16 * 4 * 4 * 2
 
 
+NEGATE = """
+func.func @f(%x: tensor<4x20001xf32>) -> tensor<4x20001xf32> {
+  %e = tensor.empty() : tensor<4x20001xf32>
+  %y = linalg.negf ins(%x : tensor<4x20001xf32>) outs(%e : tensor<4x20001xf32>) -> tensor<4x20001xf32>
+  return %y : tensor<4x20001xf32>
+}
+"""
+
+
+def calibration_statistics(values, bins):
+    """docs/Calibration.md's statistics of `values` seen in this order,
+    computed here: NaN skipped; min and max, of equal values (0 and -0) the
+    first; bin i of [lo + i*w, lo + (i+1)*w), w = (hi - lo) / bins, in
+    double, max in the last bin."""
+    v = values[~np.isnan(values)]
+    lo, hi = v[v == v.min()][0], v[v == v.max()][0]
+    width = (np.float64(hi) - np.float64(lo)) / bins
+    index = np.clip(np.floor((v.astype(np.float64) - np.float64(lo)) / width), 0, bins - 1)
+    return float(lo), float(hi), v.size, np.bincount(index.astype(np.int64), minlength=bins).tolist()
+
+
+def test_calibration_statistics_of_long_tensors(tmp_path):
+    """Tensors long enough for the runner's vectorized statistics (lanes,
+    chunks, histograms counted in several copies) and with a tail that
+    leaves them: NaN skipped, the sign of a zero range end that of the first
+    zero seen (here -0 for the input, +0 for its negation), values on bin
+    edges and at the maximum in their bins; as computed here from the
+    definition."""
+    import math
+    program = native.compile(native.opt(NEGATE, ["--qnn-insert-observers"]), "f")
+    rng = np.random.default_rng(3)
+    bins = 2048
+    x = np.abs(rng.normal(0, 1, (3 * 4, 20001))).astype(np.float32)
+    hi = np.float32(x.max())
+    edges = (np.arange(0, bins + 1) * (np.float64(hi) / bins)).astype(np.float32)
+    x[1, :bins + 1] = edges  # on (or within a rounding of) every bin edge
+    x[0, 17] = -0.0  # the first zero: pass 1 keeps it, not the +0 after it
+    x[0, 32], x[5, 3], x[11, 20000] = 0.0, 0.0, -0.0  # x[0, 32]: a lane before -0's
+    x[2, 5:25] = np.nan
+    x[7, 19990:] = np.nan  # in the tail of a batch
+    x[4, ::7] = 0.0  # runs of one bin, as after a ReLU
+    program.calibrate([x], str(tmp_path / "s.json"), bins=bins)
+    # "-0" is an integer to json, which has no -0: read as a float.
+    tensors = json.loads((tmp_path / "s.json").read_text(), parse_int=float)["tensors"]
+    for name, values in (("f.arg0", x), ("linalg.negf@3:8", -x)):
+        got = tensors[[key for key in tensors if key.startswith(name.split("@")[0])][0]]
+        lo, hi, count, histogram = calibration_statistics(values.ravel(), bins)
+        assert (got["min"], got["max"], got["count"]) == (lo, hi, count), name
+        assert math.copysign(1, got["min"]) == math.copysign(1, lo), name
+        assert math.copysign(1, got["max"]) == math.copysign(1, hi), name
+        assert got["histogram"]["bins"] == histogram, name
+    assert math.copysign(1, tensors["f.arg0"]["min"]) == -1  # the first zero, -0
+
+
 def test_threads_and_optimization_level_do_not_change_results(tmp_path):
     """Batches on several threads (in any order) and LLVM -O0 give the bits
     and statistics of one thread at -O3; the compile and the runs release
@@ -84,9 +138,12 @@ def test_threads_and_optimization_level_do_not_change_results(tmp_path):
     xs = images(12, seed=2)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         o3, o0 = pool.map(lambda level: native.compile(quantized, "cnn", opt_level=level), (3, 0))
+    # Verified once after the lowering instead of after each pass: the same
+    # program.
+    unverified = native.compile(quantized, "cnn", opt_level=0, verify_each=False)
     want = o3.run_dataset([xs])[0]
     assert len(np.unique(want)) > 12
-    for program in (o3, o0):
+    for program in (o3, o0, unverified):
         for parallel in (1, 3, 12):
             assert np.array_equal(program.run_dataset([xs], parallel_batches=parallel)[0], want)
     instrumented = native.compile(native.opt(MODEL.read_text(), ["--qnn-insert-observers"]), "cnn")

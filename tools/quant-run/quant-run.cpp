@@ -104,6 +104,11 @@ static cl::opt<unsigned>
              cl::desc("LLVM optimization level, 0 to 3 (default 3); results "
                       "do not depend on it, compile time and speed do"),
              cl::Prefix, cl::init(3), cl::cat(quantRunCategory));
+static cl::opt<bool> verifyEach(
+    "verify-each",
+    cl::desc("Verify the IR after each pass of the lowering, as mlir-opt "
+             "does (default); =0: once, after the whole lowering (faster)"),
+    cl::init(true), cl::cat(quantRunCategory));
 static cl::opt<unsigned> parallelBatches(
     "parallel-batches",
     cl::desc("With --dataset or --calibrate: batches run at the same time, "
@@ -303,6 +308,7 @@ int main(int argc, char **argv) {
     options.cudaRuntime = QUANT_OPT_CUDA_RUNTIME;
   options.checkDevice = !compileOnly;
   options.optLevel = optLevel;
+  options.verifyEachPass = verifyEach;
   if (parallelBatches < 1 || parallelBatches > qnn::kMaxParallelBatches)
     return fail(llvm::formatv("--parallel-batches must be from 1 to {0}, got "
                               "{1}",

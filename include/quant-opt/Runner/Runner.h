@@ -81,6 +81,11 @@ struct CompileOptions {
   /// every level (nothing enables fast math), and whether a multiply-add is
   /// fused is the target's choice, not the level's.
   unsigned optLevel = 3;
+  /// Verify the IR after each pass of the lowering, as mlir-opt does (its
+  /// --verify-each). Off: verified once, after the whole lowering, which
+  /// is faster (docs/Harness.md); a pass that breaks the IR is then
+  /// reported without its name, or may crash a later pass.
+  bool verifyEachPass = true;
 };
 
 /// Receives the values that flow through each qnn.observe while the program

@@ -157,7 +157,7 @@ class Program {
 public:
   Program(const std::string &source, const std::string &function,
           bool reference, const std::string &cpu, const std::string &features,
-          unsigned threads, unsigned optLevel)
+          unsigned threads, unsigned optLevel, bool verifyEach)
       : context(makeContext()) {
     // Nothing here touches Python: other threads run (or compile) while
     // this compiles.
@@ -171,6 +171,7 @@ public:
     options.features = features;
     options.threads = threads;
     options.optLevel = optLevel;
+    options.verifyEachPass = verifyEach;
     auto compiled = qnn::CompiledFunction::compile(*module, options);
     if (!compiled)
       diagnostics.raise(llvm::toString(compiled.takeError()));
@@ -264,11 +265,11 @@ PYBIND11_MODULE(_quant_opt, m) {
   py::class_<Program>(m, "Program")
       .def(py::init<const std::string &, const std::string &, bool,
                     const std::string &, const std::string &, unsigned,
-                    unsigned>(),
+                    unsigned, bool>(),
            py::arg("source"), py::arg("function") = "main",
            py::arg("reference") = false, py::arg("cpu") = "",
            py::arg("features") = "", py::arg("threads") = 1,
-           py::arg("opt_level") = 3)
+           py::arg("opt_level") = 3, py::arg("verify_each") = true)
       .def("__call__", &Program::call,
            "Calls the function on NumPy arrays; returns its results.")
       .def("run_dataset", &Program::runDataset, py::arg("datasets"),
