@@ -59,10 +59,10 @@ int64_t NpyArray::getIntegerElement(int64_t i) const {
 
 unsigned qnn::getNpyElementSize(StringRef dtype) {
   return llvm::StringSwitch<unsigned>(dtype)
-      .Cases("|b1", "|i1", "|u1", 1)
-      .Cases("<f2", "<i2", "<u2", 2)
-      .Cases("<f4", "<i4", "<u4", 4)
-      .Cases("<f8", "<i8", "<u8", 8)
+      .Cases({"|b1", "|i1", "|u1"}, 1)
+      .Cases({"<f2", "<i2", "<u2"}, 2)
+      .Cases({"<f4", "<i4", "<u4"}, 4)
+      .Cases({"<f8", "<i8", "<u8"}, 8)
       .Default(0);
 }
 

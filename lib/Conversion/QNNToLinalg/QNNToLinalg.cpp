@@ -677,7 +677,10 @@ struct DynamicQuantizeOpLowering
     AffineMap parameterMap = layout.getMap(ctx);
     Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type();
     bool symmetric = op.getSymmetric();
-    auto [qminValue, qmaxValue] = op.getStorageRange();
+    // Plain variables, not structured bindings: the lambdas below capture
+    // them (a C++20 extension for bindings).
+    int64_t qminValue, qmaxValue;
+    std::tie(qminValue, qmaxValue) = op.getStorageRange();
 
     // 1. lo = min(0, finite x) and hi = max(0, finite x) per group (only
     // max |x| when symmetric): starting from 0 and reading a non-finite
