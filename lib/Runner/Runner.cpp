@@ -954,7 +954,7 @@ static FiniteRange findFiniteRange(ArrayRef<float> values) {
   // counts); a calibration observes every activation of every sample, so
   // this loop is most of its time beside the model.
   constexpr size_t kLanes = 16;
-  // Lanes count in 32 bits, blocks of at most 2^31 values per lane.
+  // Lanes count in 32 bits: blocks of 2^30 values per lane.
   constexpr size_t kBlock = kLanes << 30;
   const float infinity = std::numeric_limits<float>::infinity();
   const float largest = std::numeric_limits<float>::max();
@@ -1022,12 +1022,13 @@ static void countIntoBins(ArrayRef<float> values, double min, double width,
   const auto numBins = static_cast<int64_t>(bins.size());
   const auto last = static_cast<double>(numBins);
   // The positions of a chunk first (a loop the compiler vectorizes), then
-  // the counts: in four histograms where there are many values, so that a
+  // the counts: where there are many values, in four histograms, so that a
   // run of values in one bin (a ReLU's zeros) does not make each increment
-  // wait for the one before. Bin numBins counts the NaNs, and is dropped.
+  // wait for the one before. Index numBins marks a NaN, which is not
+  // counted.
   constexpr size_t kChunk = 1024, kCopies = 4;
   bool copies = values.size() >= 8 * bins.size();
-  std::vector<int64_t> counts((copies ? kCopies : 1) * (numBins + 1), 0);
+  std::vector<int64_t> counts(copies ? kCopies * (numBins + 1) : 0, 0);
   int32_t index[kChunk];
   for (size_t begin = 0; begin < values.size(); begin += kChunk) {
     size_t size = std::min(kChunk, values.size() - begin);
@@ -1042,21 +1043,23 @@ static void countIntoBins(ArrayRef<float> values, double min, double width,
       index[k] = std::isnan(data[k]) ? static_cast<int32_t>(numBins)
                                      : static_cast<int32_t>(clamped);
     }
-    if (copies) {
-      size_t k = 0;
-      for (; k + kCopies <= size; k += kCopies)
-        for (size_t c = 0; c < kCopies; ++c)
-          ++counts[c * (numBins + 1) + index[k + c]];
-      for (; k < size; ++k)
-        ++counts[index[k]];
-    } else {
+    if (!copies) {
       for (size_t k = 0; k < size; ++k)
-        ++counts[index[k]];
+        if (index[k] != numBins)
+          ++bins[index[k]];
+      continue;
     }
+    size_t k = 0;
+    for (; k + kCopies <= size; k += kCopies)
+      for (size_t c = 0; c < kCopies; ++c)
+        ++counts[c * (numBins + 1) + index[k + c]];
+    for (; k < size; ++k)
+      ++counts[index[k]];
   }
-  for (size_t c = 0; c < (copies ? kCopies : 1); ++c)
-    for (int64_t bin = 0; bin < numBins; ++bin)
-      bins[bin] += counts[c * (numBins + 1) + bin];
+  if (copies)
+    for (size_t c = 0; c < kCopies; ++c)
+      for (int64_t bin = 0; bin < numBins; ++bin)
+        bins[bin] += counts[c * (numBins + 1) + bin];
 }
 
 void StatisticsCollector::observe(unsigned id, ArrayRef<float> values) {

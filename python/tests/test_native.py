@@ -116,17 +116,19 @@ def test_calibration_statistics_of_long_tensors(tmp_path):
     x[2, 5:25] = np.nan
     x[7, 19990:] = np.nan  # in the tail of a batch
     x[4, ::7] = 0.0  # runs of one bin, as after a ReLU
-    program.calibrate([x], str(tmp_path / "s.json"), bins=bins)
-    # "-0" is an integer to json, which has no -0: read as a float.
-    tensors = json.loads((tmp_path / "s.json").read_text(), parse_int=float)["tensors"]
-    for name, values in (("f.arg0", x), ("linalg.negf@3:8", -x)):
-        got = tensors[[key for key in tensors if key.startswith(name.split("@")[0])][0]]
-        lo, hi, count, histogram = calibration_statistics(values.ravel(), bins)
-        assert (got["min"], got["max"], got["count"]) == (lo, hi, count), name
-        assert math.copysign(1, got["min"]) == math.copysign(1, lo), name
-        assert math.copysign(1, got["max"]) == math.copysign(1, hi), name
-        assert got["histogram"]["bins"] == histogram, name
-    assert math.copysign(1, tensors["f.arg0"]["min"]) == -1  # the first zero, -0
+    # 16384 bins: fewer than 8 values per bin, counted without the copies.
+    for bins in (bins, 16384):
+        program.calibrate([x], str(tmp_path / "s.json"), bins=bins)
+        # "-0" is an integer to json, which has no -0: read as a float.
+        tensors = json.loads((tmp_path / "s.json").read_text(), parse_int=float)["tensors"]
+        for name, values in (("f.arg0", x), ("linalg.negf@3:8", -x)):
+            got = tensors[[key for key in tensors if key.startswith(name.split("@")[0])][0]]
+            lo, hi, count, histogram = calibration_statistics(values.ravel(), bins)
+            assert (got["min"], got["max"], got["count"]) == (lo, hi, count), name
+            assert math.copysign(1, got["min"]) == math.copysign(1, lo), name
+            assert math.copysign(1, got["max"]) == math.copysign(1, hi), name
+            assert got["histogram"]["bins"] == histogram, name
+        assert math.copysign(1, tensors["f.arg0"]["min"]) == -1  # the first zero, -0
 
 
 def test_threads_and_optimization_level_do_not_change_results(tmp_path):
