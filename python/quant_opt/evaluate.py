@@ -330,13 +330,12 @@ class InProcessTools:
         extra = list(extra)
         try:
             program = self._program(module, len(inputs[0]))
-            workers = self.parallel_batches
             if "--calibrate" in extra:
                 program.calibrate(inputs, extra[extra.index("--calibrate") + 1],
-                                  parallel_batches=workers)
+                                  parallel_batches=self.parallel_batches)
                 results = []
             else:
-                results = program.run_dataset(inputs, parallel_batches=workers)
+                results = program.run_dataset(inputs, parallel_batches=self.parallel_batches)
         except RuntimeError as error:
             raise EvaluationError(f"running {module} failed ({label}):\n{error}") from None
         if len(results) != num_results:
@@ -1048,9 +1047,8 @@ def markdown(report: dict, max_layers: int = 15) -> str:
                   + f", SQNR of quant-opt's output against it {_fmt(peer['output']['sqnr_db'], 1)} dB, "
                   f"max |difference| {peer['output']['max_abs_error']:.3g}."]
         if peer.get("int8_exact") is False:
-            lines += ["", "ONNX Runtime's int8 kernels saturate on this CPU (no VNNI: u8 x s8 pair sums in "
-                      "i16), so its numbers here are not those of an exact integer program; quant-opt's "
-                      "are (docs/Harness.md, \"ONNX Runtime on CPUs without VNNI\")."]
+            from .ort_quantize import INEXACT_INT8_NOTE
+            lines += ["", INEXACT_INT8_NOTE]
         if not report.get("layers"):
             lines += ["", "Per-layer error and bit-exactness are computed for float models that "
                       "quant-eval quantizes itself; not for QDQ models."]

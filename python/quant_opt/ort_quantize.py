@@ -16,6 +16,13 @@ import tempfile
 from pathlib import Path
 
 
+# What quant-eval and quant-sweep reports say where onnxruntime_int8_is_exact()
+# is false.
+INEXACT_INT8_NOTE = ("ONNX Runtime's int8 kernels saturate on this CPU (no VNNI: u8 x s8 pair sums in "
+                     "i16), so its numbers here are not those of an exact integer program; quant-opt's "
+                     "are (docs/Harness.md, \"ONNX Runtime on CPUs without VNNI\").")
+
+
 @functools.cache
 def onnxruntime_int8_is_exact() -> bool:
     """Whether ONNX Runtime's CPU int8 contractions (MatMulInteger,

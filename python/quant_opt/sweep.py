@@ -443,9 +443,8 @@ def render(results: list[dict], command: str, plot: str | None) -> str:
              "in PyTorch (not the transformer).",
              ""]
     if any(r.get("onnxruntime_int8_exact") is False for result in results for r in result["recipes"]):
-        lines += ["On the CPU of this run ONNX Runtime's int8 kernels saturate (no VNNI: u8 x s8 pair "
-                  "sums in i16), so its rows are not those of an exact integer program; quant-opt's "
-                  "are (docs/Harness.md, \"ONNX Runtime on CPUs without VNNI\").", ""]
+        from .ort_quantize import INEXACT_INT8_NOTE
+        lines += [INEXACT_INT8_NOTE, ""]
     lines += answers(results)
     if plot:
         lines += [f"![accuracy drop against weight bytes]({plot})", ""]
