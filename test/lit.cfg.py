@@ -82,6 +82,8 @@ if config.quant_opt_cuda_runtime and os.path.exists(config.quant_opt_cuda_runtim
     config.available_features.add("cuda-runtime")
     config.substitutions.append(("%cuda_runtime", config.quant_opt_cuda_runtime))
     config.substitutions.append(("%cuda_include", config.quant_opt_cuda_include))
+# The GPU emulator (lib/Runtime/GPUEmulator): always built.
+config.substitutions.append(("%gpu_emulator", config.quant_opt_gpu_emulator))
 try:
     import ctypes
     ctypes.CDLL("libcuda.so.1")

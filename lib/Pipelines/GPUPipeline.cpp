@@ -89,6 +89,8 @@ static StringRef formatName(qnn::GPUBinaryFormat format) {
     return "bin";
   case qnn::GPUBinaryFormat::Fatbin:
     return "fatbin";
+  case qnn::GPUBinaryFormat::LLVM:
+    return "llvm";
   }
   llvm_unreachable("unknown format");
 }
@@ -130,6 +132,10 @@ static void addLowerToNVVMPhase(OpPassManager &pm,
   pm.addPass(createSCFToControlFlowPass());
   // erf as the CPU pipeline computes it, so float programs agree.
   pm.addPass(qnn::createQNNApproximateMathPass());
+  // sqrt and rsqrt correctly rounded, as on the CPU (libdevice's are
+  // approximate).
+  pm.addNestedPass<gpu::GPUModuleOp>(
+      qnn::createQNNGPUCorrectlyRoundedMathPass());
   // PTX ISA 8.0 (CUDA 12.0) covers sm_90 and mma.sync with s8 operands.
   GpuNVVMAttachTargetOptions target;
   target.chip = chipName(options.chip).str();

@@ -294,12 +294,13 @@ static llvm::Expected<std::string> getRunnableFeatures(StringRef cpu,
   return complete.getString();
 }
 
-std::string qnn::getGPUPipeline(StringRef chip, bool upstream) {
+std::string qnn::getGPUPipeline(StringRef chip, bool upstream,
+                                StringRef format) {
   // The project's own pipeline, once it is in the build.
   if (!upstream && PassPipelineInfo::lookup("qnn-gpu-pipeline"))
     return llvm::formatv("builtin.module(qnn-gpu-pipeline{{chip={0} "
-                         "format=fatbin results-to-out-params=true})",
-                         chip)
+                         "format={1} results-to-out-params=true})",
+                         chip, format)
         .str();
   // Until then: bufferize (functions take and return identity-layout
   // memrefs), results become out-parameters (the caller allocates them on
@@ -312,8 +313,8 @@ std::string qnn::getGPUPipeline(StringRef chip, bool upstream) {
              "map},buffer-results-to-out-params{{modify-public-functions "
              "hoist-static-allocs},gpu-kernel-outlining,func.func(gpu-async-"
              "region),gpu-lower-to-nvvm-pipeline{{cubin-chip={0} "
-             "cubin-features=+ptx80 cubin-format=fatbin})",
-             chip)
+             "cubin-features=+ptx80 cubin-format={1}})",
+             chip, format)
       .str();
 }
 
@@ -349,7 +350,8 @@ llvm::Error qnn::checkCudaRuntime(StringRef path) {
 
 llvm::Expected<std::unique_ptr<CompiledFunction>>
 CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
-  bool cuda = options.device == Device::CUDA;
+  bool emulator = options.device == Device::CUDAEmulator;
+  bool cuda = options.device == Device::CUDA || emulator;
   if (cuda) {
     if (options.gpuChip != "sm_80" && options.gpuChip != "sm_90")
       return llvm::createStringError(llvm::formatv(
@@ -446,7 +448,8 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   PassManager pm(module.getContext());
   if (cuda) {
     std::string pipelineText =
-        getGPUPipeline(options.gpuChip, options.upstreamGPUPipeline);
+        getGPUPipeline(options.gpuChip, options.upstreamGPUPipeline,
+                       emulator ? "llvm" : "fatbin");
     std::string parseErrors;
     llvm::raw_string_ostream errorStream(parseErrors);
     // Parsed into `pm` (on the module), the text's own builtin.module(...)

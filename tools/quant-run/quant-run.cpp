@@ -133,7 +133,11 @@ static cl::opt<qnn::Device> device(
     cl::values(clEnumValN(qnn::Device::CPU, "cpu", "this CPU (default)"),
                clEnumValN(qnn::Device::CUDA, "cuda",
                           "an NVIDIA GPU, through quant-opt's CUDA runtime "
-                          "(docs/GPU.md)")),
+                          "(docs/GPU.md)"),
+               clEnumValN(qnn::Device::CUDAEmulator, "cuda-emulator",
+                          "the GPU pipeline's kernels on this CPU, through "
+                          "quant-opt's GPU emulator (slow; for testing the "
+                          "GPU code without a GPU, docs/GPU.md)")),
     cl::cat(quantRunCategory));
 static cl::opt<std::string>
     gpuChip("gpu-chip", cl::init("sm_90"),
@@ -266,7 +270,8 @@ int main(int argc, char **argv) {
                               bins.getValue()));
 
   // --device=cuda names its pipeline in text (qnn::getGPUPipeline).
-  if (device == qnn::Device::CUDA)
+  bool gpu = device == qnn::Device::CUDA || device == qnn::Device::CUDAEmulator;
+  if (gpu)
     qnn::registerQuantOptAndUpstreamPasses();
   DialectRegistry registry;
   qnn::registerQuantOptAndUpstreamDialects(registry);
@@ -305,7 +310,9 @@ int main(int argc, char **argv) {
   options.upstreamGPUPipeline = upstreamGPUPipeline;
   options.cudaRuntime = cudaRuntime;
   if (cudaRuntime.empty())
-    options.cudaRuntime = QUANT_OPT_CUDA_RUNTIME;
+    options.cudaRuntime = device == qnn::Device::CUDAEmulator
+                              ? QUANT_OPT_GPU_EMULATOR
+                              : QUANT_OPT_CUDA_RUNTIME;
   options.checkDevice = !compileOnly;
   options.optLevel = optLevel;
   options.verifyEachPass = verifyEach;
@@ -323,8 +330,9 @@ int main(int argc, char **argv) {
     return fail(llvm::toString(compiled.takeError()));
   if (compileOnly) {
     llvm::outs() << "compiled @" << functionName << " for "
-                 << (device == qnn::Device::CUDA
-                         ? "cuda (" + gpuChip.getValue() + ")"
+                 << (gpu ? (device == qnn::Device::CUDA ? "cuda ("
+                                                        : "cuda-emulator (") +
+                               gpuChip.getValue() + ")"
                          : std::string("the cpu"))
                  << "\n";
     if (!dumpObject.empty())

@@ -41,6 +41,10 @@ void populateSimplifyDataMovementPatterns(RewritePatternSet &patterns);
 /// which would otherwise lower element by element).
 void populateFoldTransposedBroadcastPatterns(RewritePatternSet &patterns);
 
+/// Scalar f32/f64 math.sqrt to PTX sqrt.rn (llvm.nvvm.sqrt.rn.*) and
+/// math.rsqrt to 1 / sqrt.rn (qnn-gpu-correctly-rounded-math).
+void populateGPUCorrectlyRoundedMathPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "quant-opt/Codegen/Passes.h.inc"
 

@@ -241,6 +241,24 @@ def QNNSetCPUTargetPass : Pass<"qnn-set-cpu-target", "ModuleOp"> {
   ];
 }
 
+def QNNGPUCorrectlyRoundedMathPass : Pass<"qnn-gpu-correctly-rounded-math"> {
+  let summary = "math.sqrt and math.rsqrt as correctly rounded LLVM operations, for GPU kernels";
+  let description = [{
+    `convert-gpu-to-nvvm` lowers `math.sqrt` to libdevice's `__nv_sqrtf`,
+    which is `sqrt.approx.f32` unless the module asks for precise square
+    roots, and `math.rsqrt` to `rsqrt.approx.f32`: their last bits differ
+    from the CPU's correctly rounded `sqrt`, and a LayerNorm requantized
+    from them differs by a step now and then. This pass rewrites them
+    (scalar f32 and f64, as in the kernels) as `llvm.nvvm.sqrt.rn.f`/`.d`
+    (PTX `sqrt.rn`, correctly rounded) and `1 / sqrt.rn` (an IEEE
+    division, `div.rn`), as the CPU computes them (MathToLLVM's lowering),
+    so the GPU's float work agrees with the CPU's bit for bit.
+    `qnn-gpu-pipeline` runs it on the kernels before the conversion to
+    NVVM.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect", "mlir::arith::ArithDialect"];
+}
+
 def QNNApproximateMathPass : Pass<"qnn-approximate-math"> {
   let summary = "Rewrite math.erf and math.exp as MLIR's polynomial approximations";
   let description = [{

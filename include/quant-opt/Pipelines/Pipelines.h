@@ -112,7 +112,7 @@ enum class GPUChip { SM80, SM90 };
 /// What the `gpu.binary` of `qnn-gpu-pipeline` holds (gpu-module-to-binary's
 /// format): PTX text (loaded with mgpuModuleLoadJIT), a cubin, or a fatbin
 /// (cubin + PTX; loaded with mgpuModuleLoad).
-enum class GPUBinaryFormat { ISA, Bin, Fatbin };
+enum class GPUBinaryFormat { ISA, Bin, Fatbin, LLVM };
 
 /// Options of `qnn-gpu-pipeline` (docs/GPU.md).
 struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
@@ -126,13 +126,15 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<GPUBinaryFormat> format{
       *this, "format",
       llvm::cl::desc("What the gpu.binary holds (isa: PTX; bin: cubin; "
-                     "fatbin: cubin and PTX; bin and fatbin need ptxas and "
-                     "fatbinary at compile time)"),
+                     "fatbin: cubin and PTX; llvm: LLVM bitcode, which only "
+                     "quant-opt's GPU emulator runs; bin and fatbin need "
+                     "ptxas and fatbinary at compile time)"),
       llvm::cl::init(GPUBinaryFormat::Fatbin),
-      llvm::cl::values(
-          clEnumValN(GPUBinaryFormat::ISA, "isa", "PTX"),
-          clEnumValN(GPUBinaryFormat::Bin, "bin", "cubin"),
-          clEnumValN(GPUBinaryFormat::Fatbin, "fatbin", "fatbin"))};
+      llvm::cl::values(clEnumValN(GPUBinaryFormat::ISA, "isa", "PTX"),
+                       clEnumValN(GPUBinaryFormat::Bin, "bin", "cubin"),
+                       clEnumValN(GPUBinaryFormat::Fatbin, "fatbin", "fatbin"),
+                       clEnumValN(GPUBinaryFormat::LLVM, "llvm",
+                                  "LLVM bitcode (for the GPU emulator)"))};
   PassOptions::Option<std::string> cudaPath{
       *this, "cuda-path",
       llvm::cl::desc("CUDA toolkit whose libdevice is linked into the "

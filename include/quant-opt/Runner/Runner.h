@@ -27,7 +27,10 @@
 namespace mlir::qnn {
 
 /// Where a compiled function runs.
-enum class Device { CPU, CUDA };
+/// Where a compiled function runs: this CPU; an NVIDIA GPU through the CUDA
+/// runtime; or the GPU pipeline's kernels on this CPU through the GPU
+/// emulator (lib/Runtime/GPUEmulator), with the same host code.
+enum class Device { CPU, CUDA, CUDAEmulator };
 
 /// The pass pipeline that lowers a module for an NVIDIA GPU of `chip`
 /// (sm_80, sm_90), as the text --pass-pipeline takes: the one place that
@@ -39,7 +42,10 @@ enum class Device { CPU, CUDA };
 /// results as out-parameters, like qnn-cpu-pipeline with
 /// results-to-out-params. `upstream` picks upstream's even when
 /// qnn-gpu-pipeline is there (for the runtime's own smoke tests).
-std::string getGPUPipeline(llvm::StringRef chip, bool upstream = false);
+/// `format` is what the gpu.binary holds: fatbin for a GPU, llvm (bitcode)
+/// for the GPU emulator.
+std::string getGPUPipeline(llvm::StringRef chip, bool upstream = false,
+                           llvm::StringRef format = "fatbin");
 
 /// Checks that the CUDA runtime library at `path` loads and finds a driver
 /// and a GPU; the error says what is missing.
