@@ -517,6 +517,58 @@ def prepare(out: Path, chip: str = "sm_90", cpu: str = "x86-64-v3", quick: bool 
     return manifest
 
 
+def _mismatches(expected: np.ndarray, got: np.ndarray) -> int:
+    """Elements that differ bit for bit (floats by their bits, as the device
+    check compares them); every element if type or shape differ."""
+    if expected.dtype != got.dtype or expected.shape != got.shape:
+        return int(expected.size)
+    bits = np.dtype(f"u{expected.dtype.itemsize}")
+    return int(np.count_nonzero(expected.view(bits) != got.view(bits)))
+
+
+def emulate(out: Path, log=print) -> dict:
+    """Runs every case of the bundle in `out` that carries CPU outputs on the
+    GPU emulator here (quant-run --device=cuda-emulator: the same pipeline
+    with the kernels as LLVM bitcode, run on this CPU; docs/GPU.md) and
+    compares every output element with the CPU's, bit for bit. Returns
+    {case: {"elements": n, "mismatches": m}}; a case the emulator cannot run
+    gets "error" instead."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    results = {}
+    for case in manifest["cases"]:
+        name = case["name"]
+        case_dir = out / "cases" / name
+        if not (case_dir / "expected0.npy").is_file():
+            continue
+        cmd = [find_tool("quant-run"), case_dir / f"{name}.mlir", "-f", "main",
+               "--device=cuda-emulator", "--gpu-chip", manifest["chip"]]
+        if case["kind"] == "smoke":
+            cmd.append("--upstream-gpu-pipeline")
+        for i in range(len(case["inputs"])):
+            cmd += ["-i", case_dir / f"input{i}.npy"]
+        with tempfile.TemporaryDirectory() as work:
+            for i in range(len(case["outputs"])):
+                cmd += ["-o", Path(work) / f"out{i}.npy"]
+            started = time.time()
+            run = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+            if run.returncode != 0:
+                lines = [l for l in run.stderr.splitlines() if "error" in l or "emulator" in l]
+                results[name] = {"error": (lines or ["quant-run failed"])[-1]}
+                log(f"{name}: emulator failed: {results[name]['error']}")
+                continue
+            elements = mismatches = 0
+            for i in range(len(case["outputs"])):
+                expected = np.load(case_dir / f"expected{i}.npy")
+                got = np.load(Path(work) / f"out{i}.npy")
+                elements += expected.size
+                mismatches += _mismatches(expected, got)
+        results[name] = {"elements": elements, "mismatches": mismatches,
+                         "seconds": round(time.time() - started, 2)}
+        log(f"{name}: {elements} elements, {mismatches} mismatches "
+            f"({results[name]['seconds']} s on the emulator)")
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="gpu-device-check/prepare",
@@ -531,9 +583,20 @@ def main(argv=None) -> int:
                         help="CPU of the host code (default x86-64-v3: runs on any AVX2 server)")
     parser.add_argument("--quick", action="store_true",
                         help="one layer and one model only (tests)")
+    parser.add_argument("--emulate", action="store_true",
+                        help="then run every case with CPU outputs on the GPU emulator here "
+                             "(quant-run --device=cuda-emulator) and compare bit for bit; "
+                             "exit status 1 on any mismatch")
     args = parser.parse_args(argv)
     try:
         prepare(args.output, args.chip, args.cpu, args.quick)
+        if args.emulate:
+            results = emulate(args.output)
+            bad = [n for n, r in results.items() if r.get("mismatches", 1) != 0]
+            print(f"GPU emulator: {len(results) - len(bad)} of {len(results)} cases bit-exact"
+                  + (f"; not: {', '.join(bad)}" if bad else ""))
+            if bad:
+                return 1
     except (CheckError, aot.AotError, ToolNotFoundError) as error:
         print(f"prepare: error: {error}", file=sys.stderr)
         return 1

@@ -256,6 +256,24 @@ def test_bundle_is_complete_and_small(bundle):
     assert manifest["bundle_bytes"] <= size
 
 
+def test_bundle_is_bit_exact_on_the_gpu_emulator(bundle):
+    """Every case with CPU outputs (runtime smoke programs, a fused layer,
+    fashion-cnn at batch 8) through the same GPU pipeline, its kernels run
+    by the GPU emulator here, gives the CPU integer program's outputs bit
+    for bit; and the comparison does count a differing element."""
+    from quant_opt import gpu_check
+    results = gpu_check.emulate(bundle, log=lambda line: None)
+    assert {"smoke_requant_i8", "smoke_scale_f32", "layer_matmul",
+            "model_fashion_cnn"} <= set(results)
+    for name, result in results.items():
+        assert result.get("mismatches") == 0, (name, result)
+        assert result["elements"] > 0
+    expected = np.load(bundle / "cases" / "layer_matmul" / "expected0.npy")
+    changed = expected.copy()
+    changed.view(f"u{changed.dtype.itemsize}").flat[7] ^= 1  # the last bit
+    assert gpu_check._mismatches(expected, changed) == 1
+
+
 def test_smoke_expected_outputs_are_the_arithmetic(bundle):
     """The CPU reference of the smoke programs is what their formulas say
     (NumPy, independent of quant-run)."""
