@@ -29,8 +29,8 @@
 //
 // What it cannot show: the NVPTX back end, ptxas and the driver (the device
 // check's), memory-model effects between threads other than those ordered
-// by barriers, and timing. An intrinsic it does not emulate is an error at
-// load time that names it; a block whose threads do not all reach the same
+// by barriers, and timing. An intrinsic or inline PTX it does not emulate
+// is an error that names it when the module's first kernel is looked up; a block whose threads do not all reach the same
 // barrier or mma.sync is an error that names the kernel.
 //
 //===----------------------------------------------------------------------===//
@@ -40,6 +40,7 @@
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/InlineAsm.h"
 #include "llvm/IR/InstIterator.h"
 #include "llvm/IR/Intrinsics.h"
 #include "llvm/IR/Module.h"
@@ -48,8 +49,11 @@
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cfenv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -306,6 +310,16 @@ struct EmulatedModule {
   std::vector<std::string> collectiveKernels;
 };
 
+/// What mgpuModuleLoad returns: the bitcode (a global of the program, which
+/// outlives the module) compiled at the first kernel lookup, so a program
+/// starts, and runs the kernels the emulator can run, whatever its other
+/// modules hold (as the CUDA runtime loads lazily too).
+struct LazyModule {
+  const void *data;
+  size_t size;
+  std::unique_ptr<EmulatedModule> loaded;
+};
+
 std::optional<int32_t> sregCode(llvm::StringRef name) {
   if (!name.consume_front("llvm.nvvm.read.ptx.sreg."))
     return std::nullopt;
@@ -347,8 +361,23 @@ std::optional<int32_t> mmaKind(llvm::StringRef name) {
 /// NVVM intrinsics with the semantics of a target-independent one (PTX ISA:
 /// cvt.rni/rzi/rmi/rpi, abs, min/max (the non-NaN operand), fma.rn,
 /// sqrt.rn, and the .approx functions, computed exactly here).
-std::optional<llvm::Intrinsic::ID> genericIntrinsic(llvm::StringRef name) {
+/// An NVVM intrinsic's name after "llvm.nvvm.", with the newer type
+/// suffixes (.f32, .f64) spelled as the older ones (.f, .d).
+std::string normalizedIntrinsic(llvm::StringRef name) {
   if (!name.consume_front("llvm.nvvm."))
+    return "";
+  std::string normal = name.str();
+  if (name.ends_with(".f32"))
+    normal = name.drop_back(4).str() + ".f";
+  else if (name.ends_with(".f64"))
+    normal = name.drop_back(4).str() + ".d";
+  return normal;
+}
+
+std::optional<llvm::Intrinsic::ID> genericIntrinsic(llvm::StringRef fullName) {
+  std::string normal = normalizedIntrinsic(fullName);
+  llvm::StringRef name = normal;
+  if (name.empty())
     return std::nullopt;
   static const std::pair<const char *, llvm::Intrinsic::ID> table[] = {
       {"round.f", llvm::Intrinsic::roundeven},
@@ -366,11 +395,16 @@ std::optional<llvm::Intrinsic::ID> genericIntrinsic(llvm::StringRef name) {
       {"fmin.d", llvm::Intrinsic::minnum},
       {"fmax.f", llvm::Intrinsic::maxnum},
       {"fmax.d", llvm::Intrinsic::maxnum},
+      {"fabs.ftz.f", llvm::Intrinsic::fabs},
+      {"fmin.ftz.f", llvm::Intrinsic::minnum},
+      {"fmax.ftz.f", llvm::Intrinsic::maxnum},
       {"fma.rn.f", llvm::Intrinsic::fma},
       {"fma.rn.d", llvm::Intrinsic::fma},
       {"sqrt.rn.f", llvm::Intrinsic::sqrt},
       {"sqrt.rn.d", llvm::Intrinsic::sqrt},
       {"sqrt.f", llvm::Intrinsic::sqrt},
+      {"sqrt.approx.f", llvm::Intrinsic::sqrt},
+      {"sqrt.approx.ftz.f", llvm::Intrinsic::sqrt},
       {"ex2.approx.f", llvm::Intrinsic::exp2},
       {"ex2.approx.ftz.f", llvm::Intrinsic::exp2},
       {"ex2.approx.d", llvm::Intrinsic::exp2},
@@ -426,15 +460,166 @@ std::optional<llvm::Intrinsic::ID> libdeviceIntrinsic(llvm::StringRef name,
   return std::nullopt;
 }
 
-/// rsqrt and rcp (.rn, or .approx computed exactly): 1 / sqrt(x) and 1 / x.
+/// The arithmetic with a rounding mode, `<op>.<rn|rz|rm|rp>[.ftz].<f|d>`
+/// (add, sub, mul, div, fma, sqrt, rcp), and the conversions to integers,
+/// `<f|d>2<i|ui|ll|ull>.<rn|rz|rm|rp>[.ftz]`: computed by
+/// emulatedFloatOp / emulatedConvert with the host's rounding mode set.
+enum FloatOpCode : int32_t { OpAdd, OpSub, OpMul, OpDiv, OpFma, OpSqrt, OpRcp };
+enum ConvertCode : int32_t { ToI32, ToU32, ToI64, ToU64 };
+
+int32_t roundingMode(llvm::StringRef mode) {
+  if (mode == "rn")
+    return FE_TONEAREST;
+  if (mode == "rz")
+    return FE_TOWARDZERO;
+  if (mode == "rm")
+    return FE_DOWNWARD;
+  if (mode == "rp")
+    return FE_UPWARD;
+  return -1;
+}
+
+struct RoundedOp {
+  bool isConvert = false;
+  int32_t op = 0, mode = 0;
+  bool ftz = false, isDouble = false;
+};
+
+std::optional<RoundedOp> roundedOp(llvm::StringRef fullName) {
+  std::string normal = normalizedIntrinsic(fullName);
+  if (normal.empty())
+    return std::nullopt;
+  llvm::SmallVector<llvm::StringRef> parts;
+  llvm::StringRef(normal).split(parts, '.');
+  RoundedOp result;
+  static const std::pair<const char *, int32_t> ops[] = {
+      {"add", OpAdd}, {"sub", OpSub},   {"mul", OpMul}, {"div", OpDiv},
+      {"fma", OpFma}, {"sqrt", OpSqrt}, {"rcp", OpRcp}};
+  static const std::pair<const char *, int32_t> converts[] = {
+      {"2i", ToI32}, {"2ui", ToU32}, {"2ll", ToI64}, {"2ull", ToU64}};
+  if (parts.size() < 2)
+    return std::nullopt;
+  result.mode = roundingMode(parts[1]);
+  if (result.mode < 0)
+    return std::nullopt;
+  llvm::StringRef head = parts[0];
+  if ((head.starts_with("f2") || head.starts_with("d2")) &&
+      (parts.size() == 2 || (parts.size() == 3 && parts[2] == "ftz"))) {
+    result.isConvert = true;
+    result.isDouble = head[0] == 'd';
+    result.ftz = parts.size() == 3;
+    for (auto [suffix, code] : converts)
+      if (head.drop_front(1) == suffix) {
+        result.op = code;
+        return result;
+      }
+    return std::nullopt;
+  }
+  llvm::StringRef type = parts.back();
+  if (type != "f" && type != "d")
+    return std::nullopt;
+  result.isDouble = type == "d";
+  if (parts.size() == 4 && parts[2] == "ftz")
+    result.ftz = true;
+  else if (parts.size() != 3)
+    return std::nullopt;
+  for (auto [opName, code] : ops)
+    if (head == opName) {
+      result.op = code;
+      return result;
+    }
+  return std::nullopt;
+}
+
+/// A subnormal as a zero of its sign (.ftz).
+template <typename T> T flushed(T x, bool ftz) {
+  return ftz && std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(T(0), x) : x;
+}
+
+template <typename T>
+T floatOp(int32_t op, int32_t mode, bool ftz, T a, T b, T c) {
+  a = flushed(a, ftz), b = flushed(b, ftz), c = flushed(c, ftz);
+  int saved = std::fegetround();
+  std::fesetround(mode);
+  volatile T x = a, y = b, z = c;
+  volatile T r;
+  switch (op) {
+  case OpAdd:
+    r = x + y;
+    break;
+  case OpSub:
+    r = x - y;
+    break;
+  case OpMul:
+    r = x * y;
+    break;
+  case OpDiv:
+    r = x / y;
+    break;
+  case OpFma:
+    r = std::fma(T(x), T(y), T(z));
+    break;
+  case OpSqrt:
+    r = std::sqrt(T(x));
+    break;
+  default:
+    r = T(1) / x;
+    break;
+  }
+  std::fesetround(saved);
+  return flushed(T(r), ftz);
+}
+
+extern "C" float emulatedFloatOpF32(int32_t op, int32_t mode, int32_t ftz,
+                                    float a, float b, float c) {
+  return floatOp<float>(op, mode, ftz, a, b, c);
+}
+extern "C" double emulatedFloatOpF64(int32_t op, int32_t mode, double a,
+                                     double b, double c) {
+  return floatOp<double>(op, mode, false, a, b, c);
+}
+
+/// cvt.<rni|rzi|rmi|rpi>.<s32|u32|s64|u64>.<f32|f64>: rounded, saturated to
+/// the integer type, NaN to 0 (PTX ISA, cvt).
+extern "C" int64_t emulatedConvert(int32_t to, int32_t mode, int32_t ftz,
+                                   double x) {
+  if (std::isnan(x))
+    return 0;
+  x = flushed(x, ftz);
+  int saved = std::fegetround();
+  std::fesetround(mode);
+  volatile double v = x;
+  double rounded = std::nearbyint(double(v));
+  std::fesetround(saved);
+  auto clamp = [&](double low, double high) {
+    return rounded < low ? low : rounded > high ? high : rounded;
+  };
+  switch (to) {
+  case ToI32:
+    return int64_t(clamp(INT32_MIN, INT32_MAX));
+  case ToU32:
+    return int64_t(clamp(0, UINT32_MAX));
+  case ToI64:
+    return rounded >= 9223372036854775808.0   ? INT64_MAX
+           : rounded < -9223372036854775808.0 ? INT64_MIN
+                                              : int64_t(rounded);
+  default:
+    return rounded >= 18446744073709551616.0 ? int64_t(UINT64_MAX)
+           : rounded <= 0                    ? 0
+                                             : int64_t(uint64_t(rounded));
+  }
+}
+
+/// rsqrt and rcp .approx, computed exactly: 1 / sqrt(x) and 1 / x.
 bool isReciprocal(llvm::StringRef name, bool &ofSqrt) {
-  for (const char *prefix : {"llvm.nvvm.rsqrt.", "llvm.nvvm.rcp."}) {
-    llvm::StringRef rest = name;
+  std::string normal = normalizedIntrinsic(name);
+  llvm::StringRef rest = normal;
+  for (const char *prefix : {"rsqrt.", "rcp."}) {
     if (!rest.consume_front(prefix))
       continue;
-    ofSqrt = llvm::StringRef(prefix) == "llvm.nvvm.rsqrt.";
+    ofSqrt = llvm::StringRef(prefix) == "rsqrt.";
     return rest == "approx.f" || rest == "approx.ftz.f" || rest == "approx.d" ||
-           rest == "rn.f" || rest == "rn.d";
+           rest == "approx.ftz.d";
   }
   return false;
 }
@@ -458,10 +643,50 @@ std::vector<std::string> replaceIntrinsics(llvm::Module &module,
       "__qnn_emu_sreg", llvm::FunctionType::get(i32, {i32}, false));
   llvm::FunctionCallee barrier = module.getOrInsertFunction(
       "__qnn_emu_barrier", llvm::FunctionType::get(voidTy, {}, false));
+  llvm::Type *f32 = llvm::Type::getFloatTy(context);
+  llvm::Type *f64 = llvm::Type::getDoubleTy(context);
+  llvm::Type *i64 = llvm::Type::getInt64Ty(context);
+  llvm::FunctionCallee floatOpF32 = module.getOrInsertFunction(
+      "__qnn_emu_float_op_f32",
+      llvm::FunctionType::get(f32, {i32, i32, i32, f32, f32, f32}, false));
+  llvm::FunctionCallee floatOpF64 = module.getOrInsertFunction(
+      "__qnn_emu_float_op_f64",
+      llvm::FunctionType::get(f64, {i32, i32, f64, f64, f64}, false));
+  llvm::FunctionCallee convert = module.getOrInsertFunction(
+      "__qnn_emu_convert",
+      llvm::FunctionType::get(i64, {i32, i32, i32, f64}, false));
   llvm::FunctionCallee mma = module.getOrInsertFunction(
       "__qnn_emu_mma_m16n8k32",
       llvm::FunctionType::get(voidTy, {ptr, i32}, false));
   std::vector<std::string> unsupported;
+  // Inline PTX (libdevice has some): the one form it uses for reciprocals
+  // is computed here; any other is named as unsupported.
+  std::vector<llvm::CallInst *> asmCalls;
+  for (llvm::Function &function : module)
+    for (llvm::Instruction &instruction : llvm::instructions(function))
+      if (auto *call = llvm::dyn_cast<llvm::CallInst>(&instruction))
+        if (call->isInlineAsm())
+          asmCalls.push_back(call);
+  for (llvm::CallInst *call : asmCalls) {
+    auto *inlineAsm = llvm::cast<llvm::InlineAsm>(call->getCalledOperand());
+    llvm::StringRef text = llvm::StringRef(inlineAsm->getAsmString()).trim();
+    if ((text == "rcp.approx.ftz.f32 $0,$1;" ||
+         text == "rcp.approx.ftz.f32 $0, $1;") &&
+        call->arg_size() == 1 && call->getType()->isFloatTy()) {
+      llvm::IRBuilder<> builder(call);
+      call->replaceAllUsesWith(builder.CreateFDiv(
+          llvm::ConstantFP::get(call->getType(), 1.0), call->getArgOperand(0)));
+      call->eraseFromParent();
+      if (approximate.find("rcp.approx") == std::string::npos)
+        approximate += (approximate.empty() ? "" : ", ") +
+                       std::string("rcp.approx.ftz.f32 (inline PTX)");
+      continue;
+    }
+    std::string shown = text.str();
+    std::replace(shown.begin(), shown.end(), '\n', ' ');
+    std::replace(shown.begin(), shown.end(), '\t', ' ');
+    unsupported.push_back("inline PTX \"" + shown + "\"");
+  }
   std::vector<llvm::Function *> intrinsics;
   for (llvm::Function &function : module) {
     bool exact = true;
@@ -486,8 +711,10 @@ std::vector<std::string> replaceIntrinsics(llvm::Module &module,
       generic = libdeviceIntrinsic(name, exact);
     bool ofSqrt = false;
     bool reciprocal = isReciprocal(name, ofSqrt);
+    std::optional<RoundedOp> rounded =
+        generic || reciprocal ? std::nullopt : roundedOp(name);
     if (!code && !kind && !isBarrierCall && !generic && !reciprocal &&
-        name != "llvm.nvvm.read.ptx.sreg.warpsize") {
+        !rounded && name != "llvm.nvvm.read.ptx.sreg.warpsize") {
       if (!intrinsic->use_empty())
         unsupported.push_back(name.str());
       continue;
@@ -505,6 +732,31 @@ std::vector<std::string> replaceIntrinsics(llvm::Module &module,
       llvm::Value *replacement = nullptr;
       if (code) {
         replacement = builder.CreateCall(sreg, {builder.getInt32(*code)});
+      } else if (rounded && rounded->isConvert) {
+        llvm::Value *x = call->getArgOperand(0);
+        if (!rounded->isDouble)
+          x = builder.CreateFPExt(x, f64);
+        llvm::Value *wide =
+            builder.CreateCall(convert, {builder.getInt32(rounded->op),
+                                         builder.getInt32(rounded->mode),
+                                         builder.getInt32(rounded->ftz), x});
+        replacement = builder.CreateTrunc(wide, call->getType());
+      } else if (rounded) {
+        llvm::Type *type = call->getType();
+        llvm::SmallVector<llvm::Value *> operands(call->args());
+        while (operands.size() < 3)
+          operands.push_back(llvm::ConstantFP::get(type, 0.0));
+        if (rounded->isDouble)
+          replacement = builder.CreateCall(
+              floatOpF64,
+              {builder.getInt32(rounded->op), builder.getInt32(rounded->mode),
+               operands[0], operands[1], operands[2]});
+        else
+          replacement = builder.CreateCall(
+              floatOpF32,
+              {builder.getInt32(rounded->op), builder.getInt32(rounded->mode),
+               builder.getInt32(rounded->ftz), operands[0], operands[1],
+               operands[2]});
       } else if (reciprocal) {
         llvm::Value *x = call->getArgOperand(0);
         if (ofSqrt)
@@ -623,7 +875,7 @@ EmulatedModule *loadModule(const void *data, size_t size) {
     std::string names;
     for (const std::string &name : unsupported)
       names += (names.empty() ? "" : ", ") + name;
-    fatal("the kernels use intrinsics the emulator does not emulate: " + names);
+    fatal("the kernels use what the emulator does not emulate: " + names);
   }
   // Each kernel's entry: void(void **params), params[i] pointing at the
   // i-th argument's value, as cuLaunchKernel takes them.
@@ -665,6 +917,9 @@ EmulatedModule *loadModule(const void *data, size_t size) {
   add("__qnn_emu_sreg", &emulatedSreg);
   add("__qnn_emu_barrier", &emulatedBarrier);
   add("__qnn_emu_mma_m16n8k32", &emulatedMmaM16N8K32);
+  add("__qnn_emu_float_op_f32", &emulatedFloatOpF32);
+  add("__qnn_emu_float_op_f64", &emulatedFloatOpF64);
+  add("__qnn_emu_convert", &emulatedConvert);
   if (llvm::Error error = dylib.define(llvm::orc::absoluteSymbols(helpers)))
     fatal(llvm::toString(std::move(error)));
   // libm and libc (memcpy, math functions the kernels' IR calls).
@@ -773,7 +1028,7 @@ QNN_EXPORT double qnnCudaKernelSeconds(long *launches) {
 QNN_EXPORT void mgpuSetDefaultDevice(int32_t) {}
 
 QNN_EXPORT void *mgpuModuleLoad(void *data, size_t size) {
-  return loadModule(data, size);
+  return new LazyModule{data, size, nullptr};
 }
 
 QNN_EXPORT void *mgpuModuleLoadJIT(void *, int, size_t) {
@@ -782,11 +1037,14 @@ QNN_EXPORT void *mgpuModuleLoadJIT(void *, int, size_t) {
 }
 
 QNN_EXPORT void mgpuModuleUnload(void *module) {
-  delete static_cast<EmulatedModule *>(module);
+  delete static_cast<LazyModule *>(module);
 }
 
 QNN_EXPORT void *mgpuModuleGetFunction(void *module, const char *name) {
-  auto *emulated = static_cast<EmulatedModule *>(module);
+  auto *lazy = static_cast<LazyModule *>(module);
+  if (!lazy->loaded)
+    lazy->loaded.reset(loadModule(lazy->data, lazy->size));
+  EmulatedModule *emulated = lazy->loaded.get();
   for (auto &kernel : emulated->kernels)
     if (kernel->name == name)
       return kernel.get();
