@@ -30,8 +30,9 @@
 // What it cannot show: the NVPTX back end, ptxas and the driver (the device
 // check's), memory-model effects between threads other than those ordered
 // by barriers, and timing. An intrinsic or inline PTX it does not emulate
-// is an error that names it when the module's first kernel is looked up; a block whose threads do not all reach the same
-// barrier or mma.sync is an error that names the kernel.
+// is an error that names it when the module's first kernel is looked up;
+// a block whose threads do not all reach the same barrier or mma.sync is
+// an error that names the kernel.
 //
 //===----------------------------------------------------------------------===//
 
