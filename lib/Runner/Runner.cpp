@@ -294,13 +294,14 @@ static llvm::Expected<std::string> getRunnableFeatures(StringRef cpu,
   return complete.getString();
 }
 
-std::string qnn::getGPUPipeline(StringRef chip, bool upstream,
-                                StringRef format) {
+std::string qnn::getGPUPipeline(StringRef chip, bool upstream, StringRef format,
+                                StringRef extraOptions) {
   // The project's own pipeline, once it is in the build.
   if (!upstream && PassPipelineInfo::lookup("qnn-gpu-pipeline"))
     return llvm::formatv("builtin.module(qnn-gpu-pipeline{{chip={0} "
-                         "format={1} results-to-out-params=true})",
-                         chip, format)
+                         "format={1} results-to-out-params=true{2}{3}})",
+                         chip, format, extraOptions.empty() ? "" : " ",
+                         extraOptions)
         .str();
   // Until then: bufferize (functions take and return identity-layout
   // memrefs), results become out-parameters (the caller allocates them on
@@ -447,9 +448,9 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
   }
   PassManager pm(module.getContext());
   if (cuda) {
-    std::string pipelineText =
-        getGPUPipeline(options.gpuChip, options.upstreamGPUPipeline,
-                       emulator ? "llvm" : "fatbin");
+    std::string pipelineText = getGPUPipeline(
+        options.gpuChip, options.upstreamGPUPipeline,
+        emulator ? "llvm" : "fatbin", options.gpuPipelineOptions);
     std::string parseErrors;
     llvm::raw_string_ostream errorStream(parseErrors);
     // Parsed into `pm` (on the module), the text's own builtin.module(...)

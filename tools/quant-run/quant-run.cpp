@@ -150,6 +150,12 @@ static cl::opt<std::string> cudaRuntime(
     cl::desc("With --device=cuda: the CUDA runtime library to load (default: "
              "the one built with quant-run)"),
     cl::cat(quantRunCategory));
+static cl::opt<std::string> gpuPipelineOptions(
+    "gpu-pipeline-options",
+    cl::desc("With --device=cuda or cuda-emulator: more qnn-gpu-pipeline "
+             "options, as in its option string (\"tile-m=128 tile-n=128 "
+             "warps-n=4\", \"tensor-cores=false\"); docs/GPU.md"),
+    cl::cat(quantRunCategory));
 static cl::opt<bool> upstreamGPUPipeline(
     "upstream-gpu-pipeline",
     cl::desc("With --device=cuda or --print-gpu-pipeline: lower with "
@@ -254,7 +260,9 @@ int main(int argc, char **argv) {
   if (printGPUPipeline) {
     // The pipeline is chosen among the registered ones.
     qnn::registerQuantOptAndUpstreamPasses();
-    llvm::outs() << qnn::getGPUPipeline(gpuChip, upstreamGPUPipeline) << "\n";
+    llvm::outs() << qnn::getGPUPipeline(gpuChip, upstreamGPUPipeline, "fatbin",
+                                        gpuPipelineOptions)
+                 << "\n";
     return 0;
   }
   if (inputFile.empty())
@@ -308,6 +316,7 @@ int main(int argc, char **argv) {
   options.device = device;
   options.gpuChip = gpuChip;
   options.upstreamGPUPipeline = upstreamGPUPipeline;
+  options.gpuPipelineOptions = gpuPipelineOptions;
   options.cudaRuntime = cudaRuntime;
   if (cudaRuntime.empty())
     options.cudaRuntime = device == qnn::Device::CUDAEmulator

@@ -43,9 +43,11 @@ enum class Device { CPU, CUDA, CUDAEmulator };
 /// results-to-out-params. `upstream` picks upstream's even when
 /// qnn-gpu-pipeline is there (for the runtime's own smoke tests).
 /// `format` is what the gpu.binary holds: fatbin for a GPU, llvm (bitcode)
-/// for the GPU emulator.
+/// for the GPU emulator. `extraOptions` ("tile-m=128 warps-n=4", say) are
+/// appended to qnn-gpu-pipeline's.
 std::string getGPUPipeline(llvm::StringRef chip, bool upstream = false,
-                           llvm::StringRef format = "fatbin");
+                           llvm::StringRef format = "fatbin",
+                           llvm::StringRef extraOptions = "");
 
 /// Checks that the CUDA runtime library at `path` loads and finds a driver
 /// and a GPU; the error says what is missing.
@@ -60,6 +62,8 @@ struct CompileOptions {
   Device device = Device::CPU;
   std::string gpuChip = "sm_90";
   bool upstreamGPUPipeline = false;
+  /// More qnn-gpu-pipeline options (tile sizes, tensor-cores=false, ...).
+  std::string gpuPipelineOptions;
   std::string cudaRuntime;
   /// CUDA: check for a driver and a GPU before compiling (off: compile
   /// only, e.g. to test the lowering and linking on a machine without

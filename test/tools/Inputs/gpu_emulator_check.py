@@ -2,7 +2,7 @@
 emulator (quant-run --device=cuda-emulator) and compares the results bit for
 bit. Used by quant-run-cuda-emulator.test.
 
-  gpu_emulator_check.py QUANT_RUN QUANT_OPT MODULE WORKDIR
+  gpu_emulator_check.py QUANT_RUN QUANT_OPT MODULE WORKDIR [QUANT_RUN_ARGS...]
 
 Every `qnn.constant dense<v>` weight of MODULE is replaced first by seeded
 random values (a splat weight would hide a kernel that mixes up its
@@ -12,7 +12,8 @@ errors too; the script fails if fewer than a quarter are inside), and the
 module is fused (quant-opt --qnn-fuse-quantized-ops) into the integer
 program both devices run. Prints,
 per function: elements, how many are inside the range, mismatches, and the
-mma.sync the emulator executed (QUANT_OPT_GPU_EMULATOR_LOG).
+mma.sync the emulator executed (QUANT_OPT_GPU_EMULATOR_LOG). More arguments
+go to the emulator's quant-run (--gpu-pipeline-options=..., say).
 """
 
 import os
@@ -23,6 +24,7 @@ import sys
 import numpy as np
 
 quant_run, quant_opt, module_path, work = sys.argv[1:5]
+emulator_args = sys.argv[5:]
 os.makedirs(work, exist_ok=True)
 rng = np.random.default_rng(2026)
 text = open(module_path).read()
@@ -80,8 +82,10 @@ for name, args in re.findall(r"func\.func @(\w+)\((.*)\) ->", text):
     for device in ("cpu", "cuda-emulator"):
         out = os.path.join(work, f"{name}_{device}.npy")
         env = dict(os.environ, QUANT_OPT_GPU_EMULATOR_LOG="1")
+        extra = emulator_args if device != "cpu" else []
         run = subprocess.run([quant_run, module, "-f", name, *inputs, "-o", out,
-                              f"--device={device}"], capture_output=True, text=True, env=env)
+                              f"--device={device}", *extra], capture_output=True, text=True,
+                             env=env)
         if run.returncode != 0:
             print(f"{name}: quant-run --device={device} failed:\n{run.stderr}")
             sys.exit(1)
