@@ -281,23 +281,19 @@ private:
         *affine::expandAffineMap(b, loc, map, ValueRange(iv));
     return memref::LoadOp::create(b, loc, c.op->getOperand(operand), indices);
   }
-  /// Four consecutive bytes of row `row` of `tile` from column `col`,
-  /// packed into an i32 with the first in the low byte.
-  Value pack(Value tile, Value row, Value col) {
-    Value packed;
-    for (int64_t byte = 0; byte < 4; ++byte) {
-      Value column = arith::AddIOp::create(b, loc, col, constant(byte));
-      Value value =
-          memref::LoadOp::create(b, loc, tile, ValueRange{row, column});
-      Value wide = arith::ExtUIOp::create(b, loc, b.getI32Type(), value);
-      if (byte != 0)
-        wide = arith::ShLIOp::create(b, loc, wide, i32(8 * byte));
-      packed = packed ? arith::OrIOp::create(b, loc, packed, wide).getResult()
-                      : wide;
-    }
-    return packed;
-  }
-  void stageTile(Value tile, bool isA, Value blockStart, Value k0, Value tid);
+  /// The words (four consecutive k, packed) of one operand tile that
+  /// thread `tid` copies to shared memory for the k step at `k0`, loaded
+  /// from global memory: zero outside the operand.
+  SmallVector<Value> loadTileWords(bool isA, Value blockStart, Value k0,
+                                   Value tid);
+  /// Stores what loadTileWords loaded into the shared tile.
+  void storeTileWords(Value tile, bool isA, Value tid, ValueRange words);
+  /// Word slot `slot` of thread `tid`: its row of the shared tile (m for A,
+  /// n for B), its word within the row, and whether the slot exists.
+  std::tuple<Value, Value, Value> wordSlot(bool isA, Value tid, int64_t slot);
+  /// The word of 4 consecutive k from `k` of row `global` (m or n) of
+  /// operand A or B, the first in the low byte.
+  Value loadWord(bool isA, Value global, Value k);
   void applyEpilogue(ArrayRef<Value> iv, Value acc);
 
   OpBuilder &b;
@@ -309,48 +305,127 @@ private:
 };
 } // namespace
 
-/// All threads copy one operand tile from global to shared memory, zero
-/// outside the operand (rows past M or N, k past K), so partial tiles add
-/// nothing. A is stored [m][k], B transposed [n][k].
-void KernelBuilder::stageTile(Value tile, bool isA, Value blockStart, Value k0,
-                              Value tid) {
+/// Shared memory holds each tile as rows of 32-bit words, four consecutive
+/// k per word (the first in the low byte), so that each fragment register
+/// is one 32-bit load; each row is padded by 4 words, which puts the 8 rows
+/// and 4 word columns a warp's fragment load touches in 32 different banks
+/// (for 8 or 16 words per row). A is stored [m][k/4], B transposed
+/// [n][k/4].
+static int64_t wordsPerRow(const Tiling &t) { return t.tileK / 4; }
+static int64_t rowStride(const Tiling &t) { return wordsPerRow(t) + 4; }
+
+std::tuple<Value, Value, Value> KernelBuilder::wordSlot(bool isA, Value tid,
+                                                        int64_t slot) {
   int64_t rows = isA ? t.tileM : t.tileN;
-  int64_t extent = isA ? c.m : c.n;
-  auto loop = scf::ForOp::create(b, loc, tid, constant(rows * t.tileK),
-                                 constant(t.threads()));
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(loop.getBody());
-  Value idx = loop.getInductionVar();
-  Value row, col;
+  int64_t words = rows * wordsPerRow(t);
+  Value idx = arith::AddIOp::create(b, loc, tid, constant(slot * t.threads()));
+  Value row, word;
   if (isA) {
-    // Consecutive threads read consecutive k of a row of A.
-    row = arith::DivUIOp::create(b, loc, idx, constant(t.tileK));
-    col = arith::RemUIOp::create(b, loc, idx, constant(t.tileK));
+    // Consecutive threads take consecutive words of a row of A: its k are
+    // consecutive in memory when K is innermost.
+    row = arith::DivUIOp::create(b, loc, idx, constant(wordsPerRow(t)));
+    word = arith::RemUIOp::create(b, loc, idx, constant(wordsPerRow(t)));
   } else {
-    // Consecutive threads read consecutive n of a row of B (k, n).
-    col = arith::DivUIOp::create(b, loc, idx, constant(t.tileN));
+    // Consecutive threads take consecutive n: B (k, n) has n innermost.
     row = arith::RemUIOp::create(b, loc, idx, constant(t.tileN));
+    word = arith::DivUIOp::create(b, loc, idx, constant(t.tileN));
   }
-  Value global = arith::AddIOp::create(b, loc, blockStart, row);
-  Value k = arith::AddIOp::create(b, loc, k0, col);
-  Value inside = arith::AndIOp::create(
-      b, loc,
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, global,
-                            constant(extent)),
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k,
-                            constant(c.k)));
-  // Clamped indices keep the (discarded) load inside the buffer.
+  Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, idx,
+                                      constant(words));
+  return {row, word, valid};
+}
+
+Value KernelBuilder::loadWord(bool isA, Value global, Value k) {
+  int64_t extent = isA ? c.m : c.n;
+  ArrayRef<unsigned> rowDims = isA ? c.mDims : c.nDims;
+  Value rowInside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          global, constant(extent));
+  // Clamped indices keep the (discarded) loads inside the buffer.
   Value safeGlobal =
       arith::MinUIOp::create(b, loc, global, constant(extent - 1));
-  Value safeK = arith::MinUIOp::create(b, loc, k, constant(c.k - 1));
-  SmallVector<Value> iv(c.ranges.size(), constant(0));
-  decompose(batchIndex, c.batchDims, iv);
-  decompose(safeGlobal, isA ? c.mDims : c.nDims, iv);
-  decompose(safeK, c.kDims, iv);
-  Value value = loadOperand(isA ? 0 : 1, iv);
-  Value zero = arith::ConstantIntOp::create(b, loc, b.getI8Type(), 0);
-  value = arith::SelectOp::create(b, loc, inside, value, zero);
-  memref::StoreOp::create(b, loc, value, tile, ValueRange{row, col});
+  Type i32Type = b.getI32Type();
+  Value zero8 = arith::ConstantIntOp::create(b, loc, b.getI8Type(), 0);
+  auto combine = [&](Value packed, Value byte, int64_t j) {
+    Value wide = arith::ExtUIOp::create(b, loc, i32Type, byte);
+    if (j != 0)
+      wide = arith::ShLIOp::create(b, loc, wide, i32(8 * j));
+    return packed ? arith::OrIOp::create(b, loc, packed, wide).getResult()
+                  : wide;
+  };
+  unsigned innermostK = c.kDims.back();
+  Value packed;
+  if (c.ranges[innermostK] % 4 == 0) {
+    // A word's 4 k differ only in the innermost reduction dimension (words
+    // start at multiples of 4 and never cross it): one index computation,
+    // and the word is wholly inside K or wholly outside.
+    Value inside = arith::AndIOp::create(
+        b, loc, rowInside,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k,
+                              constant(c.k)));
+    Value safeK = arith::MinUIOp::create(b, loc, k, constant(c.k - 4));
+    SmallVector<Value> iv(c.ranges.size(), constant(0));
+    decompose(batchIndex, c.batchDims, iv);
+    decompose(safeGlobal, rowDims, iv);
+    decompose(safeK, c.kDims, iv);
+    Value first = iv[innermostK];
+    for (int64_t j = 0; j < 4; ++j) {
+      iv[innermostK] =
+          j == 0
+              ? first
+              : arith::AddIOp::create(b, loc, first, constant(j)).getResult();
+      packed = combine(packed, loadOperand(isA ? 0 : 1, iv), j);
+    }
+    return arith::SelectOp::create(b, loc, inside, packed, i32(0));
+  }
+  for (int64_t j = 0; j < 4; ++j) {
+    Value kj = arith::AddIOp::create(b, loc, k, constant(j));
+    Value inside = arith::AndIOp::create(
+        b, loc, rowInside,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kj,
+                              constant(c.k)));
+    Value safeK = arith::MinUIOp::create(b, loc, kj, constant(c.k - 1));
+    SmallVector<Value> iv(c.ranges.size(), constant(0));
+    decompose(batchIndex, c.batchDims, iv);
+    decompose(safeGlobal, rowDims, iv);
+    decompose(safeK, c.kDims, iv);
+    Value byte = arith::SelectOp::create(b, loc, inside,
+                                         loadOperand(isA ? 0 : 1, iv), zero8);
+    packed = combine(packed, byte, j);
+  }
+  return packed;
+}
+
+SmallVector<Value> KernelBuilder::loadTileWords(bool isA, Value blockStart,
+                                                Value k0, Value tid) {
+  int64_t rows = isA ? t.tileM : t.tileN;
+  int64_t slots = llvm::divideCeil(rows * wordsPerRow(t), t.threads());
+  SmallVector<Value> words;
+  for (int64_t slot = 0; slot < slots; ++slot) {
+    auto [row, word, valid] = wordSlot(isA, tid, slot);
+    (void)valid; // a slot past the tile loads a clamped, unused word
+    Value global = arith::AddIOp::create(b, loc, blockStart, row);
+    Value k = arith::AddIOp::create(
+        b, loc, k0, arith::MulIOp::create(b, loc, word, constant(4)));
+    words.push_back(loadWord(isA, global, k));
+  }
+  return words;
+}
+
+void KernelBuilder::storeTileWords(Value tile, bool isA, Value tid,
+                                   ValueRange words) {
+  int64_t rows = isA ? t.tileM : t.tileN;
+  bool exact = rows * wordsPerRow(t) % t.threads() == 0;
+  for (auto [slot, value] : llvm::enumerate(words)) {
+    auto [row, word, valid] = wordSlot(isA, tid, slot);
+    if (exact) {
+      memref::StoreOp::create(b, loc, value, tile, ValueRange{row, word});
+      continue;
+    }
+    auto ifOp = scf::IfOp::create(b, loc, valid, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    memref::StoreOp::create(b, loc, value, tile, ValueRange{row, word});
+  }
 }
 
 /// The accumulator `acc` of output element `iv` (parallel dimensions set)
@@ -397,9 +472,10 @@ void KernelBuilder::build() {
   MLIRContext *context = b.getContext();
   auto workgroup =
       gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
-  auto aTileType = MemRefType::get({t.tileM, t.tileK}, b.getI8Type(),
+  // Rows of rowStride words, the first wordsPerRow used.
+  auto aTileType = MemRefType::get({t.tileM, rowStride(t)}, b.getI32Type(),
                                    MemRefLayoutAttrInterface(), workgroup);
-  auto bTileType = MemRefType::get({t.tileN, t.tileK}, b.getI8Type(),
+  auto bTileType = MemRefType::get({t.tileN, rowStride(t)}, b.getI32Type(),
                                    MemRefLayoutAttrInterface(), workgroup);
   Value gridX = constant(llvm::divideCeil(c.n, t.tileN));
   Value gridY = constant(llvm::divideCeil(c.m, t.tileM));
@@ -431,44 +507,67 @@ void KernelBuilder::build() {
       constant(t.warpN()));
   Value group = arith::DivUIOp::create(b, loc, lane, constant(4));
   Value inGroup = arith::RemUIOp::create(b, loc, lane, constant(4));
-  Value fourT = arith::MulIOp::create(b, loc, inGroup, constant(4));
   Value twoT = arith::MulIOp::create(b, loc, inGroup, constant(2));
 
+  // Software pipelining through registers: the words of the first k step
+  // are loaded before the loop; each step stores the words it carries into
+  // shared memory, then loads the next step's from global memory before
+  // its MMAs, so those loads are in flight while the tensor cores work.
   int64_t fm = t.fragmentsM(), fn = t.fragmentsN();
-  SmallVector<Value> zeros(fm * fn * 4, i32(0));
+  SmallVector<Value> initial(fm * fn * 4, i32(0));
+  SmallVector<Value> aWords =
+      loadTileWords(/*isA=*/true, mStart, constant(0), tid);
+  SmallVector<Value> bWords =
+      loadTileWords(/*isA=*/false, nStart, constant(0), tid);
+  int64_t accCount = initial.size(), aCount = aWords.size();
+  llvm::append_range(initial, aWords);
+  llvm::append_range(initial, bWords);
   auto kLoop = scf::ForOp::create(b, loc, constant(0), constant(c.k),
-                                  constant(t.tileK), zeros);
+                                  constant(t.tileK), initial);
   {
     OpBuilder::InsertionGuard kGuard(b);
     b.setInsertionPointToStart(kLoop.getBody());
     Value k0 = kLoop.getInductionVar();
-    SmallVector<Value> acc(kLoop.getRegionIterArgs());
+    ValueRange carried = kLoop.getRegionIterArgs();
+    SmallVector<Value> acc(carried.take_front(accCount));
     // The previous step's reads of the tiles are done.
     gpu::BarrierOp::create(b, loc);
-    stageTile(aTile, /*isA=*/true, mStart, k0, tid);
-    stageTile(bTile, /*isA=*/false, nStart, k0, tid);
+    storeTileWords(aTile, /*isA=*/true, tid, carried.slice(accCount, aCount));
+    storeTileWords(bTile, /*isA=*/false, tid,
+                   carried.drop_front(accCount + aCount));
     gpu::BarrierOp::create(b, loc);
+    // The next step's words (past K: zeros, never stored).
+    Value next = arith::AddIOp::create(b, loc, k0, constant(t.tileK));
+    SmallVector<Value> nextWords =
+        loadTileWords(/*isA=*/true, mStart, next, tid);
+    llvm::append_range(nextWords,
+                       loadTileWords(/*isA=*/false, nStart, next, tid));
     Type i32Type = b.getI32Type();
     auto resultType = LLVM::LLVMStructType::getLiteral(
         context, {i32Type, i32Type, i32Type, i32Type});
     for (int64_t ks = 0; ks < t.tileK / 32; ++ks) {
-      Value kLow = arith::AddIOp::create(b, loc, fourT, constant(32 * ks));
+      // Words t and 4 + t of this 32-wide k slice: k 4t..4t+3 and
+      // 16+4t..16+4t+3.
+      Value kLow = arith::AddIOp::create(b, loc, inGroup, constant(8 * ks));
       Value kHigh =
-          arith::AddIOp::create(b, loc, fourT, constant(32 * ks + 16));
+          arith::AddIOp::create(b, loc, inGroup, constant(8 * ks + 4));
+      auto word = [&](Value tile, Value row, Value column) -> Value {
+        return memref::LoadOp::create(b, loc, tile, ValueRange{row, column});
+      };
       SmallVector<SmallVector<Value, 4>> aRegs, bRegs;
       for (int64_t i = 0; i < fm; ++i) {
         Value row = arith::AddIOp::create(
             b, loc, warpRow,
             arith::AddIOp::create(b, loc, group, constant(16 * i)));
         Value row8 = arith::AddIOp::create(b, loc, row, constant(8));
-        aRegs.push_back({pack(aTile, row, kLow), pack(aTile, row8, kLow),
-                         pack(aTile, row, kHigh), pack(aTile, row8, kHigh)});
+        aRegs.push_back({word(aTile, row, kLow), word(aTile, row8, kLow),
+                         word(aTile, row, kHigh), word(aTile, row8, kHigh)});
       }
       for (int64_t j = 0; j < fn; ++j) {
         Value col = arith::AddIOp::create(
             b, loc, warpCol,
             arith::AddIOp::create(b, loc, group, constant(8 * j)));
-        bRegs.push_back({pack(bTile, col, kLow), pack(bTile, col, kHigh)});
+        bRegs.push_back({word(bTile, col, kLow), word(bTile, col, kHigh)});
       }
       for (int64_t i = 0; i < fm; ++i) {
         for (int64_t j = 0; j < fn; ++j) {
@@ -488,6 +587,7 @@ void KernelBuilder::build() {
         }
       }
     }
+    llvm::append_range(acc, nextWords);
     scf::YieldOp::create(b, loc, acc);
   }
 

@@ -25,20 +25,31 @@
 // TC: memref.store %{{.*}}, %[[ACC]]
 // TC: %[[DOUT:.*]] = gpu.alloc () : memref<40x24xi8>
 // The contraction: one block of 2x2 warps (64x64 tile), A and B tiles in
-// shared memory, zero outside the operands.
-// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}} = %c1{{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[AS:.*]] : memref<64x32xi8, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<64x32xi8, #gpu.address_space<workgroup>>)
+// shared memory as rows of 32-bit words (4 consecutive k each, 8 per row
+// and 4 of padding). The first k step's words are loaded before the loop:
+// four bytes of a row of A packed, zero outside the operand.
+// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}} = %c1{{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[AS:.*]] : memref<64x12xi32, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<64x12xi32, #gpu.address_space<workgroup>>)
+// TC: arith.cmpi ult, %{{.*}}, %c40
+// TC: memref.load %[[DA]]
+// TC: memref.load %[[DA]]
+// TC: arith.shli %{{.*}}, %c8_i32
+// TC: memref.load %[[DA]]
+// TC: memref.load %[[DA]]
+// TC: arith.shli %{{.*}}, %c24_i32
+// TC: arith.select %{{.*}}, %{{.*}}, %c0_i32
+// TC: memref.load %[[DB]]
+// Each k step stores the words it carries, then loads the next step's
+// before its MMAs; a fragment register is one word of a tile.
 // TC: scf.for {{.*}} iter_args
 // TC: gpu.barrier
-// TC: arith.cmpi ult, %{{.*}}, %c40
-// TC: %[[AV:.*]] = memref.load %[[DA]]
-// TC: arith.select %{{.*}}, %[[AV]], %c0_i8
 // TC: memref.store %{{.*}}, %[[AS]]
-// TC: %[[BV:.*]] = memref.load %[[DB]]
 // TC: memref.store %{{.*}}, %[[BS]]
 // TC: gpu.barrier
-// Fragments: four bytes of a row of a tile packed into an i32.
+// TC: memref.load %[[DA]]
+// TC: memref.load %[[DB]]
 // TC: memref.load %[[AS]]
-// TC: arith.shli %{{.*}}, %c8_i32
+// TC-NOT: arith.shli
+// TC: memref.load %[[BS]]
 // TC: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {intOverflowBehavior = #nvvm.mma_int_overflow<wrapped>, layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<s8>, multiplicandBPtxType = #nvvm.mma_type<s8>, shape = #nvvm.shape<m = 16, n = 8, k = 32>}
 // TC: scf.yield
 // The epilogue from the accumulators, inside the output only: the initial

@@ -20,8 +20,9 @@
 // - A launch runs the grid's blocks one after another. Within a block each
 //   thread is a fiber (ucontext) with its own stack; a thread runs until it
 //   reaches a barrier (bar.sync) or a warp-collective mma.sync, where it
-//   waits for the others. Kernels that use neither run thread by thread
-//   with no fibers.
+//   waits for the others; warps run one at a time between barriers, so a
+//   missing barrier shows as wrong results. Kernels that use neither run
+//   thread by thread with no fibers.
 // - mma.sync m16n8k32 (u8/s8 multiplicands, s32 accumulators) is computed
 //   from the fragments as the PTX ISA defines them (section "Matrix
 //   Fragments for mma.m16n8k32"), written out below from the ISA's tables,
@@ -977,13 +978,28 @@ void runBlock(Block &b, Entry entry, void **params) {
     context.uc_link = &b.scheduler;
     makecontext(&context, fiberMain, 0);
   }
+  // Warp by warp: a warp runs until all its threads wait at a block
+  // barrier (or are done) before the next warp runs. The warp that
+  // releases a barrier thus runs ahead to the next one while the others
+  // have not moved, which is what exposes a missing barrier: reads of
+  // shared memory before the other warps wrote it, or writes over what
+  // they have not read yet. (Thread by thread in turn, every warp would
+  // read its fragments in the first turn after a barrier and hide both.)
+  unsigned warps = (b.threads + kWarpSize - 1) / kWarpSize;
   while (b.live > 0) {
     uint64_t before = b.progress;
-    for (unsigned t = 0; t < b.threads; ++t) {
-      if (b.done[t])
-        continue;
-      b.current = t;
-      swapcontext(&b.scheduler, &b.contexts[t]);
+    for (unsigned w = 0; w < warps; ++w) {
+      unsigned end = std::min(b.threads, (w + 1) * kWarpSize);
+      uint64_t warpBefore;
+      do {
+        warpBefore = b.progress;
+        for (unsigned t = w * kWarpSize; t < end; ++t) {
+          if (b.done[t])
+            continue;
+          b.current = t;
+          swapcontext(&b.scheduler, &b.contexts[t]);
+        }
+      } while (b.progress != warpBefore);
     }
     if (b.live > 0 && b.progress == before)
       fatal(std::string("kernel ") + b.kernel + ": its " +
