@@ -365,14 +365,16 @@ CUDA_RUNTIME_SOURCE = "lib/Runtime/CUDA/CudaRuntime.cpp"
 CUDA_CHIPS = ("sm_80", "sm_90")
 
 
-def gpu_pipeline(chip: str, upstream: bool = False) -> str:
+def gpu_pipeline(chip: str, upstream: bool = False, options: str = "") -> str:
     """The pass pipeline of --device=cuda, from the one place that names it
     (qnn::getGPUPipeline, printed by quant-run): qnn-gpu-pipeline when it
-    is built in, else (or with `upstream`) upstream's."""
+    is built in, else (or with `upstream`) upstream's; `options` are more
+    qnn-gpu-pipeline options ("tile-m=128 warps-n=4")."""
     if chip not in CUDA_CHIPS:
         raise AotError(f"GPU chip '{chip}' is not one of {', '.join(CUDA_CHIPS)}")
     return _run([find_tool("quant-run"), "--print-gpu-pipeline", f"--gpu-chip={chip}"]
-                + (["--upstream-gpu-pipeline"] if upstream else []),
+                + (["--upstream-gpu-pipeline"] if upstream else [])
+                + ([f"--gpu-pipeline-options={options}"] if options else []),
                 "quant-run --print-gpu-pipeline").strip()
 
 
@@ -494,7 +496,8 @@ def compile_module(module: Path, out_dir: Path, name: str | None = None,
                    function: str = "main", cpu: str = "native", features: str = "",
                    shared: bool = False, pipeline_options: str = "",
                    device: str = "cpu", chip: str = "sm_90",
-                   upstream_gpu_pipeline: bool = False) -> dict:
+                   upstream_gpu_pipeline: bool = False,
+                   gpu_pipeline_options: str = "") -> dict:
     """AOT-compiles @function of `module` into `out_dir`; returns the paths
     written and the object's undefined symbols. device="cuda" lowers with
     the GPU pipeline for `chip` (the CPU options then apply to the host
@@ -504,7 +507,9 @@ def compile_module(module: Path, out_dir: Path, name: str | None = None,
     cuda = device == "cuda"
     if cuda and pipeline_options:
         raise AotError("--pipeline-options are qnn-cpu-pipeline's; they do not apply to "
-                       "--device=cuda")
+                       "--device=cuda (--gpu-pipeline-options are the GPU pipeline's)")
+    if not cuda and gpu_pipeline_options:
+        raise AotError("--gpu-pipeline-options apply to --device=cuda only")
     if not module.is_file():
         raise AotError(f"cannot read the module {module}: no such file")
     name = c_identifier(name or module.stem.split(".")[0])
@@ -528,7 +533,7 @@ def compile_module(module: Path, out_dir: Path, name: str | None = None,
     with tempfile.TemporaryDirectory() as work:
         work_dir = Path(work)
         if cuda:
-            pipeline = gpu_pipeline(chip, upstream_gpu_pipeline)
+            pipeline = gpu_pipeline(chip, upstream_gpu_pipeline, gpu_pipeline_options)
             lowered = _run([quant_opt, f"--pass-pipeline={pipeline}"],
                            "lowering for the GPU", signature.text)
             # A program the pipeline leaves on the host has no kernels: not
@@ -622,11 +627,15 @@ def main(argv=None) -> int:
                         help="with --device=cuda: upstream's gpu-lower-to-nvvm-pipeline even "
                         "where qnn-gpu-pipeline exists (programs with their own gpu.launch and "
                         "copies)")
+    parser.add_argument("--gpu-pipeline-options", default="",
+                        help="with --device=cuda: more qnn-gpu-pipeline options (e.g. "
+                        "\"tile-m=128 tile-n=128 tile-k=64 warps-n=4\")")
     args = parser.parse_args(argv)
     try:
         written = compile_module(args.module, args.output, args.name, args.function, args.cpu,
                                  args.features, args.shared, args.pipeline_options,
-                                 args.device, args.chip, args.upstream_gpu_pipeline)
+                                 args.device, args.chip, args.upstream_gpu_pipeline,
+                                 args.gpu_pipeline_options)
     except (AotError, ToolNotFoundError) as error:
         print(f"quant-aot: error: {error}", file=sys.stderr)
         return 1

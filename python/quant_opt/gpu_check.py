@@ -38,6 +38,7 @@ carries.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import subprocess
@@ -58,6 +59,10 @@ BUNDLE_LIMIT = 48 << 20
 MODELS = ("fashion-cnn", "fashion-mobilenet", "fashion-transformer")
 MODEL_BATCH = 8
 GEMM_SIZES = (4096, 8192)
+# The GEMM timing cases' tilings: the pipeline's default (64x64x32, 2x2
+# warps) and larger blocks (128x128x64, 2x4 warps: 16 MMAs per warp and k
+# slice), so that one device run shows which to make the default.
+GEMM_TILINGS = {"": "", "_t128": "tile-m=128 tile-n=128 tile-k=64 warps-m=2 warps-n=4"}
 
 NPY_DTYPES = {"f32": "<f4", "f64": "<f8", "i8": "|i1", "i16": "<i2", "i32": "<i4", "i64": "<i8",
               "si8": "|i1", "si16": "<i2", "si32": "<i4", "si64": "<i8", "ui8": "|u1",
@@ -364,11 +369,13 @@ def _quantize(float_text: str, calibration, work: Path) -> str:
 
 
 def _build_gpu_object(module: Path, case_dir: Path, name: str, chip: str, cpu: str,
-                      upstream: bool = False) -> tuple[aot.Signature | None, str | None]:
+                      upstream: bool = False,
+                      gpu_options: str = "") -> tuple[aot.Signature | None, str | None]:
     """quant-aot --device=cuda; (signature, None) or (None, why not)."""
     try:
         written = aot.compile_module(module, case_dir, name, "main", cpu=cpu, device="cuda",
-                                     chip=chip, upstream_gpu_pipeline=upstream)
+                                     chip=chip, upstream_gpu_pipeline=upstream,
+                                     gpu_pipeline_options=gpu_options)
     except (aot.AotError, ToolNotFoundError) as error:
         return None, str(error)
     return written["signature"], None
@@ -376,14 +383,15 @@ def _build_gpu_object(module: Path, case_dir: Path, name: str, chip: str, cpu: s
 
 def _case(out: Path, name: str, kind: str, module_text: str, inputs, chip: str, cpu: str,
           cpu_module_text: str | None = None, upstream: bool = False,
-          store_expected: bool = True) -> dict:
+          store_expected: bool = True, gpu_options: str = "") -> dict:
     """One case: the GPU object, the driver, inputs and the CPU outputs."""
     case_dir = out / "cases" / name
     case_dir.mkdir(parents=True)
     module = case_dir / f"{name}.mlir"
     module.write_text(module_text)
     started = time.time()
-    signature, reason = _build_gpu_object(module, case_dir, name, chip, cpu, upstream)
+    signature, reason = _build_gpu_object(module, case_dir, name, chip, cpu, upstream,
+                                          gpu_options)
     entry = {"name": name, "kind": kind, "gpu_object": signature is not None,
              "compile_seconds": round(time.time() - started, 2)}
     if signature is None:
@@ -485,8 +493,8 @@ def prepare(out: Path, chip: str = "sm_90", cpu: str = "x86-64-v3", quick: bool 
 
     # GEMM for timing: operands are made on the device (not carried), the
     # result checked there against torch._int_mm.
-    for n in GEMM_SIZES:
-        name = f"gemm_{n}"
+    for n, (suffix, tiles) in itertools.product(GEMM_SIZES, GEMM_TILINGS.items()):
+        name = f"gemm_{n}{suffix}"
         if not own_pipeline:
             manifest["cases"].append({
                 "name": name, "kind": "gemm", "gpu_object": False, "size": n,
@@ -494,8 +502,10 @@ def prepare(out: Path, chip: str = "sm_90", cpu: str = "x86-64-v3", quick: bool 
                                "to kernels)"})
             log(f"{name}: skipped (needs qnn-gpu-pipeline)")
             continue
-        entry = _case(out, name, "gemm", _gemm_module(n), None, chip, cpu, store_expected=False)
+        entry = _case(out, name, "gemm", _gemm_module(n), None, chip, cpu, store_expected=False,
+                      gpu_options=tiles)
         entry["size"] = n
+        entry["tiles"] = tiles or "default (tile-m=64 tile-n=64 tile-k=32 warps-m=2 warps-n=2)"
         manifest["cases"].append(entry)
         log(f"{name}: {'object' if entry['gpu_object'] else 'skipped: ' + entry['skip_reason']}")
 

@@ -211,7 +211,21 @@ def test_cli_rejects_cpu_pipeline_options_for_cuda(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip() == ("quant-aot: error: --pipeline-options are "
-                                     "qnn-cpu-pipeline's; they do not apply to --device=cuda")
+                                     "qnn-cpu-pipeline's; they do not apply to --device=cuda "
+                                     "(--gpu-pipeline-options are the GPU pipeline's)")
+    result = subprocess.run([str(ROOT / "scripts" / "quant-aot"), str(SCALE), "-o", str(tmp_path),
+                             "--gpu-pipeline-options", "tile-m=128"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("quant-aot: error: --gpu-pipeline-options apply to "
+                                     "--device=cuda only")
+
+
+def test_gpu_pipeline_options_reach_the_pipeline():
+    """quant-aot's (and the device check's) --gpu-pipeline-options land in
+    the one pipeline text quant-run prints."""
+    pipeline = aot.gpu_pipeline("sm_90", options="tile-m=128 warps-n=4")
+    assert pipeline.endswith("results-to-out-params=true tile-m=128 warps-n=4})"), pipeline
 
 
 # --------------------------------------------------------------------------
@@ -230,7 +244,7 @@ def test_bundle_is_complete_and_small(bundle):
     manifest = json.loads((bundle / "manifest.json").read_text())
     names = {case["name"]: case for case in manifest["cases"]}
     assert {"smoke_requant_i8", "smoke_scale_f32", "layer_matmul", "model_fashion_cnn",
-            "gemm_4096", "gemm_8192"} <= set(names)
+            "gemm_4096", "gemm_8192", "gemm_4096_t128", "gemm_8192_t128"} <= set(names)
     for name in ("smoke_requant_i8", "smoke_scale_f32"):
         case = names[name]
         assert case["gpu_object"], case.get("skip_reason")
