@@ -352,21 +352,30 @@ Value KernelBuilder::loadWord(bool isA, Value global, Value k) {
     return packed ? arith::OrIOp::create(b, loc, packed, wide).getResult()
                   : wide;
   };
+  // Whether reduction index `kk` (with the row) is inside the operand, and
+  // the iteration point of the row and `safeK`.
+  auto insideK = [&](Value kk) {
+    return arith::AndIOp::create(
+        b, loc, rowInside,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kk,
+                              constant(c.k)));
+  };
+  auto pointAt = [&](Value safeK) {
+    SmallVector<Value> iv(c.ranges.size(), constant(0));
+    decompose(batchIndex, c.batchDims, iv);
+    decompose(safeGlobal, rowDims, iv);
+    decompose(safeK, c.kDims, iv);
+    return iv;
+  };
   unsigned innermostK = c.kDims.back();
   Value packed;
   if (c.ranges[innermostK] % 4 == 0) {
     // A word's 4 k differ only in the innermost reduction dimension (words
     // start at multiples of 4 and never cross it): one index computation,
     // and the word is wholly inside K or wholly outside.
-    Value inside = arith::AndIOp::create(
-        b, loc, rowInside,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k,
-                              constant(c.k)));
-    Value safeK = arith::MinUIOp::create(b, loc, k, constant(c.k - 4));
-    SmallVector<Value> iv(c.ranges.size(), constant(0));
-    decompose(batchIndex, c.batchDims, iv);
-    decompose(safeGlobal, rowDims, iv);
-    decompose(safeK, c.kDims, iv);
+    Value inside = insideK(k);
+    SmallVector<Value> iv =
+        pointAt(arith::MinUIOp::create(b, loc, k, constant(c.k - 4)));
     Value first = iv[innermostK];
     for (int64_t j = 0; j < 4; ++j) {
       iv[innermostK] =
@@ -379,15 +388,9 @@ Value KernelBuilder::loadWord(bool isA, Value global, Value k) {
   }
   for (int64_t j = 0; j < 4; ++j) {
     Value kj = arith::AddIOp::create(b, loc, k, constant(j));
-    Value inside = arith::AndIOp::create(
-        b, loc, rowInside,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kj,
-                              constant(c.k)));
-    Value safeK = arith::MinUIOp::create(b, loc, kj, constant(c.k - 1));
-    SmallVector<Value> iv(c.ranges.size(), constant(0));
-    decompose(batchIndex, c.batchDims, iv);
-    decompose(safeGlobal, rowDims, iv);
-    decompose(safeK, c.kDims, iv);
+    Value inside = insideK(kj);
+    SmallVector<Value> iv =
+        pointAt(arith::MinUIOp::create(b, loc, kj, constant(c.k - 1)));
     Value byte = arith::SelectOp::create(b, loc, inside,
                                          loadOperand(isA ? 0 : 1, iv), zero8);
     packed = combine(packed, byte, j);

@@ -308,7 +308,6 @@ struct Kernel {
 struct EmulatedModule {
   std::unique_ptr<llvm::orc::LLJIT> jit;
   std::vector<std::unique_ptr<Kernel>> kernels;
-  std::vector<std::string> kernelNames;
   std::vector<std::string> collectiveKernels;
 };
 
@@ -899,7 +898,6 @@ EmulatedModule *loadModule(const void *data, size_t size) {
     b.CreateCall(kernel, arguments);
     b.CreateRetVoid();
     llvm::SmallPtrSet<llvm::Function *, 8> seen;
-    emulated->kernelNames.push_back(kernel->getName().str());
     if (callsCollective(*kernel, seen))
       emulated->collectiveKernels.push_back(kernel->getName().str());
   }
