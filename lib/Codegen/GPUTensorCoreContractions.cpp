@@ -44,7 +44,9 @@
 #include "mlir/Dialect/Affine/Utils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -246,8 +248,7 @@ namespace {
 class KernelBuilder {
 public:
   KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
-                linalg::GenericOp epilogue, const Tiling &tiling)
-      : b(b), loc(loc), c(c), epilogue(epilogue), t(tiling) {}
+                linalg::GenericOp epilogue, const Tiling &tiling);
 
   void build();
 
@@ -281,19 +282,24 @@ private:
         *affine::expandAffineMap(b, loc, map, ValueRange(iv));
     return memref::LoadOp::create(b, loc, c.op->getOperand(operand), indices);
   }
-  /// The words (four consecutive k, packed) of one operand tile that
-  /// thread `tid` copies to shared memory for the k step at `k0`, loaded
-  /// from global memory: zero outside the operand.
-  SmallVector<Value> loadTileWords(bool isA, Value blockStart, Value k0,
-                                   Value tid);
-  /// Stores what loadTileWords loaded into the shared tile.
-  void storeTileWords(Value tile, bool isA, Value tid, ValueRange words);
-  /// Word slot `slot` of thread `tid`: its row of the shared tile (m for A,
-  /// n for B), its word within the row, and whether the slot exists.
-  std::tuple<Value, Value, Value> wordSlot(bool isA, Value tid, int64_t slot);
-  /// The word of 4 consecutive k from `k` of row `global` (m or n) of
-  /// operand A or B, the first in the low byte.
-  Value loadWord(bool isA, Value global, Value k);
+  /// The chunks (vectors of words of four consecutive k, packed) of one
+  /// operand tile that thread `tid` copies to shared memory for the k step
+  /// at `k0`, loaded from global memory: zero outside the operand.
+  SmallVector<Value> loadTileChunks(bool isA, Value blockStart, Value k0,
+                                    Value tid);
+  /// Stores what loadTileChunks loaded into the shared tile.
+  void storeTileChunks(Value tile, bool isA, Value tid, ValueRange chunks);
+  /// Chunk slot `slot` of thread `tid`: its row of the shared tile (m for
+  /// A, n for B), its first word within the row, and whether the slot
+  /// exists.
+  std::tuple<Value, Value, Value> chunkSlot(bool isA, Value tid, int64_t slot);
+  /// The chunk of operand A or B at `k` of row `global` (m or n): one
+  /// vector load where the operand is contiguous along K, else four bytes
+  /// gathered into one word.
+  Value loadChunk(bool isA, Value global, Value k);
+  /// The iteration point of row `global` (clamped) and reduction index
+  /// `k` of operand A or B.
+  SmallVector<Value> pointAt(bool isA, Value global, Value k);
   void applyEpilogue(ArrayRef<Value> iv, Value acc);
 
   OpBuilder &b;
@@ -302,48 +308,141 @@ private:
   linalg::GenericOp epilogue;
   const Tiling &t;
   Value batchIndex;
+  /// Bytes of K each thread copies per load, for A and B: 16, 8 or 4 with
+  /// one vector load where the operand is contiguous along K, else 4
+  /// gathered byte by byte.
+  int64_t chunkBytes[2];
+  bool contiguous[2];
 };
 } // namespace
 
 /// Shared memory holds each tile as rows of 32-bit words, four consecutive
-/// k per word (the first in the low byte), so that each fragment register
-/// is one 32-bit load; each row is padded by 4 words, which puts the 8 rows
-/// and 4 word columns a warp's fragment load touches in 32 different banks
-/// (for 8 or 16 words per row). A is stored [m][k/4], B transposed
-/// [n][k/4].
+/// k per word (the first in the low byte): A as [m][k/4], B transposed as
+/// [n][k/4]. A thread's fragment registers for 64 k of a row are 4
+/// consecutive words (see build), one 16-byte load; a quarter warp's 8
+/// such loads cover 2 rows, which fall in 32 different banks when rows
+/// start 16 banks apart. With tile-k 32 (8 words per row) the loads are 8
+/// bytes and a half warp covers 4 rows: rows 8 words apart.
 static int64_t wordsPerRow(const Tiling &t) { return t.tileK / 4; }
-static int64_t rowStride(const Tiling &t) { return wordsPerRow(t) + 4; }
+static int64_t rowStride(const Tiling &t) {
+  int64_t words = wordsPerRow(t);
+  if (words == 8)
+    return 8;
+  return words + (16 - words % 32 + 32) % 32;
+}
 
-std::tuple<Value, Value, Value> KernelBuilder::wordSlot(bool isA, Value tid,
-                                                        int64_t slot) {
+/// Bytes of K one vector load copies from operand `operand` (0: A, 1: B)
+/// of the contraction, 16, 8 or 4; 0 where its K is not contiguous in
+/// memory. Contiguous: the innermost reduction dimension indexes the
+/// operand's innermost, unit-stride dimension and no other. Such a load
+/// starts at a multiple of its size in that dimension and stays inside
+/// it (whose extent is a multiple of the size); it is aligned when the
+/// offset and the other strides are multiples too, the buffer being a
+/// device allocation (cuMemAlloc's are 256-byte aligned).
+static int64_t contiguousChunkBytes(const Contraction &c, unsigned operand) {
+  AffineMap map = c.op.getIndexingMapsArray()[operand];
+  unsigned inner = c.kDims.back();
+  if (map.getNumResults() == 0 ||
+      map.getResults().back() != getAffineDimExpr(inner, c.op.getContext()))
+    return 0;
+  for (AffineExpr result : map.getResults().drop_back())
+    if (result.isFunctionOfDim(inner))
+      return 0;
+  auto type = cast<MemRefType>(c.op->getOperand(operand).getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      strides.back() != 1 || ShapedType::isDynamic(offset))
+    return 0;
+  for (int64_t bytes : {16, 8, 4}) {
+    auto aligned = [&](int64_t value) {
+      return !ShapedType::isDynamic(value) && value % bytes == 0;
+    };
+    if (c.ranges[inner] % bytes == 0 && aligned(offset) &&
+        llvm::all_of(ArrayRef(strides).drop_back(), aligned))
+      return bytes;
+  }
+  return 0;
+}
+
+KernelBuilder::KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
+                             linalg::GenericOp epilogue, const Tiling &tiling)
+    : b(b), loc(loc), c(c), epilogue(epilogue), t(tiling) {
+  for (unsigned operand : {0, 1}) {
+    int64_t bytes = contiguousChunkBytes(c, operand);
+    contiguous[operand] = bytes != 0;
+    chunkBytes[operand] = bytes ? bytes : 4;
+  }
+}
+
+std::tuple<Value, Value, Value> KernelBuilder::chunkSlot(bool isA, Value tid,
+                                                         int64_t slot) {
   int64_t rows = isA ? t.tileM : t.tileN;
-  int64_t words = rows * wordsPerRow(t);
+  int64_t words = chunkBytes[!isA] / 4;
+  int64_t perRow = wordsPerRow(t) / words;
   Value idx = arith::AddIOp::create(b, loc, tid, constant(slot * t.threads()));
   Value row, word;
-  if (isA) {
-    // Consecutive threads take consecutive words of a row of A: its k are
+  if (isA || contiguous[1]) {
+    // Consecutive threads take consecutive chunks of a row: its k are
     // consecutive in memory when K is innermost.
-    row = arith::DivUIOp::create(b, loc, idx, constant(wordsPerRow(t)));
-    word = arith::RemUIOp::create(b, loc, idx, constant(wordsPerRow(t)));
+    row = arith::DivUIOp::create(b, loc, idx, constant(perRow));
+    word = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, idx, constant(perRow)),
+        constant(words));
   } else {
     // Consecutive threads take consecutive n: B (k, n) has n innermost.
     row = arith::RemUIOp::create(b, loc, idx, constant(t.tileN));
     word = arith::DivUIOp::create(b, loc, idx, constant(t.tileN));
   }
   Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, idx,
-                                      constant(words));
+                                      constant(rows * perRow));
   return {row, word, valid};
 }
 
-Value KernelBuilder::loadWord(bool isA, Value global, Value k) {
+SmallVector<Value> KernelBuilder::pointAt(bool isA, Value global, Value k) {
   int64_t extent = isA ? c.m : c.n;
-  ArrayRef<unsigned> rowDims = isA ? c.mDims : c.nDims;
-  Value rowInside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                          global, constant(extent));
   // Clamped indices keep the (discarded) loads inside the buffer.
   Value safeGlobal =
       arith::MinUIOp::create(b, loc, global, constant(extent - 1));
+  SmallVector<Value> iv(c.ranges.size(), constant(0));
+  decompose(batchIndex, c.batchDims, iv);
+  decompose(safeGlobal, isA ? c.mDims : c.nDims, iv);
+  decompose(k, c.kDims, iv);
+  return iv;
+}
+
+Value KernelBuilder::loadChunk(bool isA, Value global, Value k) {
+  unsigned operand = isA ? 0 : 1;
+  int64_t bytes = chunkBytes[operand];
+  Value rowInside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          global, constant(isA ? c.m : c.n));
+  // Whether reduction index `kk` (with the row) is inside the operand.
+  auto insideK = [&](Value kk) {
+    return arith::AndIOp::create(
+        b, loc, rowInside,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kk,
+                              constant(c.k)));
+  };
   Type i32Type = b.getI32Type();
+  auto wordsType = VectorType::get({bytes / 4}, i32Type);
+  if (contiguous[operand]) {
+    // The chunk is wholly inside K or wholly outside (K is a multiple of
+    // its size): one aligned vector load.
+    Value inside = insideK(k);
+    SmallVector<Value> iv = pointAt(
+        isA, global, arith::MinUIOp::create(b, loc, k, constant(c.k - bytes)));
+    AffineMap map = c.op.getIndexingMapsArray()[operand];
+    SmallVector<Value> indices =
+        *affine::expandAffineMap(b, loc, map, ValueRange(iv));
+    Value loaded =
+        vector::LoadOp::create(b, loc, VectorType::get({bytes}, b.getI8Type()),
+                               c.op->getOperand(operand), indices,
+                               /*nontemporal=*/false, llvm::MaybeAlign(bytes));
+    Value chunk = vector::BitCastOp::create(b, loc, wordsType, loaded);
+    Value zero = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(wordsType, b.getI32IntegerAttr(0)));
+    return arith::SelectOp::create(b, loc, inside, chunk, zero);
+  }
   Value zero8 = arith::ConstantIntOp::create(b, loc, b.getI8Type(), 0);
   auto combine = [&](Value packed, Value byte, int64_t j) {
     Value wide = arith::ExtUIOp::create(b, loc, i32Type, byte);
@@ -352,21 +451,6 @@ Value KernelBuilder::loadWord(bool isA, Value global, Value k) {
     return packed ? arith::OrIOp::create(b, loc, packed, wide).getResult()
                   : wide;
   };
-  // Whether reduction index `kk` (with the row) is inside the operand, and
-  // the iteration point of the row and `safeK`.
-  auto insideK = [&](Value kk) {
-    return arith::AndIOp::create(
-        b, loc, rowInside,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kk,
-                              constant(c.k)));
-  };
-  auto pointAt = [&](Value safeK) {
-    SmallVector<Value> iv(c.ranges.size(), constant(0));
-    decompose(batchIndex, c.batchDims, iv);
-    decompose(safeGlobal, rowDims, iv);
-    decompose(safeK, c.kDims, iv);
-    return iv;
-  };
   unsigned innermostK = c.kDims.back();
   Value packed;
   if (c.ranges[innermostK] % 4 == 0) {
@@ -374,60 +458,66 @@ Value KernelBuilder::loadWord(bool isA, Value global, Value k) {
     // start at multiples of 4 and never cross it): one index computation,
     // and the word is wholly inside K or wholly outside.
     Value inside = insideK(k);
-    SmallVector<Value> iv =
-        pointAt(arith::MinUIOp::create(b, loc, k, constant(c.k - 4)));
+    SmallVector<Value> iv = pointAt(
+        isA, global, arith::MinUIOp::create(b, loc, k, constant(c.k - 4)));
     Value first = iv[innermostK];
     for (int64_t j = 0; j < 4; ++j) {
       iv[innermostK] =
           j == 0
               ? first
               : arith::AddIOp::create(b, loc, first, constant(j)).getResult();
-      packed = combine(packed, loadOperand(isA ? 0 : 1, iv), j);
+      packed = combine(packed, loadOperand(operand, iv), j);
     }
-    return arith::SelectOp::create(b, loc, inside, packed, i32(0));
+    packed = arith::SelectOp::create(b, loc, inside, packed, i32(0));
+  } else {
+    for (int64_t j = 0; j < 4; ++j) {
+      Value kj = arith::AddIOp::create(b, loc, k, constant(j));
+      SmallVector<Value> iv = pointAt(
+          isA, global, arith::MinUIOp::create(b, loc, kj, constant(c.k - 1)));
+      Value byte = arith::SelectOp::create(b, loc, insideK(kj),
+                                           loadOperand(operand, iv), zero8);
+      packed = combine(packed, byte, j);
+    }
   }
-  for (int64_t j = 0; j < 4; ++j) {
-    Value kj = arith::AddIOp::create(b, loc, k, constant(j));
-    Value inside = insideK(kj);
-    SmallVector<Value> iv =
-        pointAt(arith::MinUIOp::create(b, loc, kj, constant(c.k - 1)));
-    Value byte = arith::SelectOp::create(b, loc, inside,
-                                         loadOperand(isA ? 0 : 1, iv), zero8);
-    packed = combine(packed, byte, j);
-  }
-  return packed;
+  return vector::BroadcastOp::create(b, loc, wordsType, packed);
 }
 
-SmallVector<Value> KernelBuilder::loadTileWords(bool isA, Value blockStart,
-                                                Value k0, Value tid) {
+SmallVector<Value> KernelBuilder::loadTileChunks(bool isA, Value blockStart,
+                                                 Value k0, Value tid) {
   int64_t rows = isA ? t.tileM : t.tileN;
-  int64_t slots = llvm::divideCeil(rows * wordsPerRow(t), t.threads());
-  SmallVector<Value> words;
+  int64_t perRow = t.tileK / chunkBytes[!isA];
+  int64_t slots = llvm::divideCeil(rows * perRow, t.threads());
+  SmallVector<Value> chunks;
   for (int64_t slot = 0; slot < slots; ++slot) {
-    auto [row, word, valid] = wordSlot(isA, tid, slot);
-    (void)valid; // a slot past the tile loads a clamped, unused word
+    auto [row, word, valid] = chunkSlot(isA, tid, slot);
+    (void)valid; // a slot past the tile loads a clamped, unused chunk
     Value global = arith::AddIOp::create(b, loc, blockStart, row);
     Value k = arith::AddIOp::create(
         b, loc, k0, arith::MulIOp::create(b, loc, word, constant(4)));
-    words.push_back(loadWord(isA, global, k));
+    chunks.push_back(loadChunk(isA, global, k));
   }
-  return words;
+  return chunks;
 }
 
-void KernelBuilder::storeTileWords(Value tile, bool isA, Value tid,
-                                   ValueRange words) {
+void KernelBuilder::storeTileChunks(Value tile, bool isA, Value tid,
+                                    ValueRange chunks) {
   int64_t rows = isA ? t.tileM : t.tileN;
-  bool exact = rows * wordsPerRow(t) % t.threads() == 0;
-  for (auto [slot, value] : llvm::enumerate(words)) {
-    auto [row, word, valid] = wordSlot(isA, tid, slot);
+  int64_t bytes = chunkBytes[!isA];
+  bool exact = rows * (t.tileK / bytes) % t.threads() == 0;
+  for (auto [slot, value] : llvm::enumerate(chunks)) {
+    auto [row, word, valid] = chunkSlot(isA, tid, slot);
+    auto store = [&] {
+      vector::StoreOp::create(b, loc, value, tile, ValueRange{row, word},
+                              /*nontemporal=*/false, llvm::MaybeAlign(bytes));
+    };
     if (exact) {
-      memref::StoreOp::create(b, loc, value, tile, ValueRange{row, word});
+      store();
       continue;
     }
     auto ifOp = scf::IfOp::create(b, loc, valid, /*withElse=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    memref::StoreOp::create(b, loc, value, tile, ValueRange{row, word});
+    store();
   }
 }
 
@@ -519,9 +609,9 @@ void KernelBuilder::build() {
   int64_t fm = t.fragmentsM(), fn = t.fragmentsN();
   SmallVector<Value> initial(fm * fn * 4, i32(0));
   SmallVector<Value> aWords =
-      loadTileWords(/*isA=*/true, mStart, constant(0), tid);
+      loadTileChunks(/*isA=*/true, mStart, constant(0), tid);
   SmallVector<Value> bWords =
-      loadTileWords(/*isA=*/false, nStart, constant(0), tid);
+      loadTileChunks(/*isA=*/false, nStart, constant(0), tid);
   int64_t accCount = initial.size(), aCount = aWords.size();
   llvm::append_range(initial, aWords);
   llvm::append_range(initial, bWords);
@@ -535,60 +625,80 @@ void KernelBuilder::build() {
     SmallVector<Value> acc(carried.take_front(accCount));
     // The previous step's reads of the tiles are done.
     gpu::BarrierOp::create(b, loc);
-    storeTileWords(aTile, /*isA=*/true, tid, carried.slice(accCount, aCount));
-    storeTileWords(bTile, /*isA=*/false, tid,
-                   carried.drop_front(accCount + aCount));
+    storeTileChunks(aTile, /*isA=*/true, tid, carried.slice(accCount, aCount));
+    storeTileChunks(bTile, /*isA=*/false, tid,
+                    carried.drop_front(accCount + aCount));
     gpu::BarrierOp::create(b, loc);
     // The next step's words (past K: zeros, never stored).
     Value next = arith::AddIOp::create(b, loc, k0, constant(t.tileK));
     SmallVector<Value> nextWords =
-        loadTileWords(/*isA=*/true, mStart, next, tid);
+        loadTileChunks(/*isA=*/true, mStart, next, tid);
     llvm::append_range(nextWords,
-                       loadTileWords(/*isA=*/false, nStart, next, tid));
+                       loadTileChunks(/*isA=*/false, nStart, next, tid));
     Type i32Type = b.getI32Type();
     auto resultType = LLVM::LLVMStructType::getLiteral(
         context, {i32Type, i32Type, i32Type, i32Type});
-    for (int64_t ks = 0; ks < t.tileK / 32; ++ks) {
-      // Words t and 4 + t of this 32-wide k slice: k 4t..4t+3 and
-      // 16+4t..16+4t+3.
-      Value kLow = arith::AddIOp::create(b, loc, inGroup, constant(8 * ks));
-      Value kHigh =
-          arith::AddIOp::create(b, loc, inGroup, constant(8 * ks + 4));
-      auto word = [&](Value tile, Value row, Value column) -> Value {
-        return memref::LoadOp::create(b, loc, tile, ValueRange{row, column});
-      };
-      SmallVector<SmallVector<Value, 4>> aRegs, bRegs;
+    // The reduction order within a tile is free (the sums wrap, so any
+    // order gives the same i32), and A and B read the same k: for each 64
+    // k of a row, thread t takes words 4t..4t+3 with one 16-byte load and
+    // uses them as its fragment words t and 4 + t of the first 32-wide
+    // slice, then of the second. (A lone last slice of 32: words 2t and
+    // 2t+1, one 8-byte load.)
+    auto fragmentWords = [&](Value tile, Value row, int64_t firstWord,
+                             int64_t count) {
+      Value column = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, inGroup, constant(count)),
+          constant(firstWord));
+      Value words = vector::LoadOp::create(
+          b, loc, VectorType::get({count}, b.getI32Type()), tile,
+          ValueRange{row, column}, /*nontemporal=*/false,
+          llvm::MaybeAlign(4 * count));
+      SmallVector<Value, 4> elements;
+      for (int64_t e = 0; e < count; ++e)
+        elements.push_back(vector::ExtractOp::create(b, loc, words, e));
+      return elements;
+    };
+    for (int64_t firstWord = 0; firstWord < wordsPerRow(t);) {
+      int64_t slices = wordsPerRow(t) - firstWord >= 16 ? 2 : 1;
+      int64_t count = 2 * slices;
+      SmallVector<SmallVector<Value, 4>> aRows, aRows8, bCols;
       for (int64_t i = 0; i < fm; ++i) {
         Value row = arith::AddIOp::create(
             b, loc, warpRow,
             arith::AddIOp::create(b, loc, group, constant(16 * i)));
         Value row8 = arith::AddIOp::create(b, loc, row, constant(8));
-        aRegs.push_back({word(aTile, row, kLow), word(aTile, row8, kLow),
-                         word(aTile, row, kHigh), word(aTile, row8, kHigh)});
+        aRows.push_back(fragmentWords(aTile, row, firstWord, count));
+        aRows8.push_back(fragmentWords(aTile, row8, firstWord, count));
       }
       for (int64_t j = 0; j < fn; ++j) {
         Value col = arith::AddIOp::create(
             b, loc, warpCol,
             arith::AddIOp::create(b, loc, group, constant(8 * j)));
-        bRegs.push_back({word(bTile, col, kLow), word(bTile, col, kHigh)});
+        bCols.push_back(fragmentWords(bTile, col, firstWord, count));
       }
-      for (int64_t i = 0; i < fm; ++i) {
-        for (int64_t j = 0; j < fn; ++j) {
-          MutableArrayRef<Value> cRegs(&acc[(i * fn + j) * 4], 4);
-          auto mma = NVVM::MmaOp::create(
-              b, loc, resultType, aRegs[i], bRegs[j], ValueRange(cRegs),
-              ArrayRef<int64_t>{16, 8, 32}, /*b1Op=*/std::nullopt,
-              NVVM::MMAIntOverflow::wrapped,
-              std::array<NVVM::MMATypes, 2>{
-                  c.aSigned ? NVVM::MMATypes::s8 : NVVM::MMATypes::u8,
-                  c.bSigned ? NVVM::MMATypes::s8 : NVVM::MMATypes::u8},
-              std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                             NVVM::MMALayout::col});
-          for (int64_t r = 0; r < 4; ++r)
-            cRegs[r] = LLVM::ExtractValueOp::create(b, loc, mma.getResult(),
-                                                    ArrayRef<int64_t>{r});
+      for (int64_t s = 0; s < slices; ++s) {
+        for (int64_t i = 0; i < fm; ++i) {
+          Value aRegs[] = {aRows[i][2 * s], aRows8[i][2 * s],
+                           aRows[i][2 * s + 1], aRows8[i][2 * s + 1]};
+          for (int64_t j = 0; j < fn; ++j) {
+            Value bRegs[] = {bCols[j][2 * s], bCols[j][2 * s + 1]};
+            MutableArrayRef<Value> cRegs(&acc[(i * fn + j) * 4], 4);
+            auto mma = NVVM::MmaOp::create(
+                b, loc, resultType, aRegs, bRegs, ValueRange(cRegs),
+                ArrayRef<int64_t>{16, 8, 32}, /*b1Op=*/std::nullopt,
+                NVVM::MMAIntOverflow::wrapped,
+                std::array<NVVM::MMATypes, 2>{
+                    c.aSigned ? NVVM::MMATypes::s8 : NVVM::MMATypes::u8,
+                    c.bSigned ? NVVM::MMATypes::s8 : NVVM::MMATypes::u8},
+                std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                               NVVM::MMALayout::col});
+            for (int64_t r = 0; r < 4; ++r)
+              cRegs[r] = LLVM::ExtractValueOp::create(b, loc, mma.getResult(),
+                                                      ArrayRef<int64_t>{r});
+          }
         }
       }
+      firstWord += 8 * slices;
     }
     llvm::append_range(acc, nextWords);
     scf::YieldOp::create(b, loc, acc);
@@ -646,6 +756,25 @@ struct GPUTensorCoreContractionsPass
           "16 * warps-m, tile-n of 8 * warps-n, tile-k of 32, and "
           "32 * warps-m * warps-n at most 1024");
       return signalPassFailure();
+    }
+    SmallVector<linalg::LinalgOp> named;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      auto elementType = [](Value value) {
+        return getElementTypeOrSelf(value.getType());
+      };
+      if (!isa<linalg::GenericOp>(op) && op.getNumReductionLoops() > 0 &&
+          op.getNumDpsInputs() == 2 && op.getNumDpsInits() == 1 &&
+          llvm::all_of(op.getDpsInputs(),
+                       [&](Value v) { return elementType(v).isInteger(8); }) &&
+          elementType(op.getDpsInits()[0]).isInteger(32))
+        named.push_back(op);
+    });
+    // Named contractions (linalg.matmul and the like, as a program or an
+    // importer writes them) as the generic ops they are.
+    IRRewriter rewriter(&getContext());
+    for (linalg::LinalgOp op : named) {
+      rewriter.setInsertionPoint(op);
+      (void)linalg::generalizeNamedOp(rewriter, op);
     }
     SmallVector<linalg::GenericOp> candidates;
     getOperation().walk([&](linalg::GenericOp op) {

@@ -124,6 +124,9 @@ static void addSIMTPhase(OpPassManager &pm,
 static void addLowerToNVVMPhase(OpPassManager &pm,
                                 const qnn::GPUPipelineOptions &options) {
   pm.addPass(createGpuKernelOutliningPass());
+  // The tensor-core kernels' 16-byte accesses to their shared tiles.
+  pm.addNestedPass<gpu::GPUModuleOp>(
+      qnn::createQNNGPUAlignWorkgroupBuffersPass());
   // gpu-to-llvm lowers only the async forms of gpu.alloc/memcpy/dealloc:
   // every GPU op of a function goes on one stream, in program order, and a
   // gpu.wait before the return synchronizes it.
@@ -185,6 +188,8 @@ void qnn::buildGPUPipeline(OpPassManager &pm,
     tensorCores.tileK = options.tileK;
     tensorCores.warpsM = options.warpsM;
     tensorCores.warpsN = options.warpsN;
+    // Constant weights in the kernel's [n][k] order, read 16 bytes at a time.
+    pm.addPass(qnn::createQNNPackContractionWeightsPass());
     pm.addNestedPass<func::FuncOp>(
         qnn::createQNNGPUTensorCoreContractionsPass(tensorCores));
   }

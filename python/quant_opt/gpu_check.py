@@ -20,7 +20,8 @@ CPU integer program (quant-run, qnn-cpu-pipeline), as .npy and raw .bin:
   comparison whatever the state of qnn-gpu-pipeline;
 - gemm: i8 x i8 -> i32 4096^3 and 8192^3 for timing against cuBLASLt (no
   data carried: run-on-device.sh makes the operands there and checks the
-  result against torch._int_mm).
+  result against torch._int_mm), with B (k, n) as written and B given
+  (n, k), the order the compiler packs constant weights in.
 
 A case the GPU pipeline cannot compile yet is kept (inputs, CPU outputs)
 with its GPU object missing and the one-line reason in manifest.json;
@@ -63,6 +64,11 @@ GEMM_SIZES = (4096, 8192)
 # warps) and larger blocks (128x128x64, 2x4 warps: 16 MMAs per warp and k
 # slice), so that one device run shows which to make the default.
 GEMM_TILINGS = {"": "", "_t128": "tile-m=128 tile-n=128 tile-k=64 warps-m=2 warps-n=4"}
+# And B's layouts: (k, n) as a program writes a matmul of two activations,
+# gathered byte by byte while staged; (n, k), the order
+# qnn-pack-contraction-weights gives constant weights, staged 16 bytes at a
+# time like A (cuBLASLt's own int8 layout, "TN").
+GEMM_B_LAYOUTS = {"": "kn", "_bt": "nk"}
 
 NPY_DTYPES = {"f32": "<f4", "f64": "<f8", "i8": "|i1", "i16": "<i2", "i32": "<i4", "i64": "<i8",
               "si8": "|i1", "si16": "<i2", "si32": "<i4", "si64": "<i8", "ui8": "|u1",
@@ -223,13 +229,17 @@ def _smoke_gpu(element: str, body: str) -> str:
 """
 
 
-def _gemm_module(n: int) -> str:
+def _gemm_module(n: int, b_layout: str = "kn") -> str:
     a, b, c = f"tensor<{n}x{n}xi8>", f"tensor<{n}x{n}xi8>", f"tensor<{n}x{n}xi32>"
+    maps = ""
+    if b_layout == "nk":
+        maps = ("indexing_maps = [affine_map<(m, n, k) -> (m, k)>, "
+                "affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>] ")
     return f"""func.func @main(%a: {a}, %b: {b}) -> {c} {{
   %zero = arith.constant 0 : i32
   %e = tensor.empty() : {c}
   %i = linalg.fill ins(%zero : i32) outs(%e : {c}) -> {c}
-  %r = linalg.matmul ins(%a, %b : {a}, {b}) outs(%i : {c}) -> {c}
+  %r = linalg.matmul {maps}ins(%a, %b : {a}, {b}) outs(%i : {c}) -> {c}
   return %r : {c}
 }}
 """
@@ -493,18 +503,20 @@ def prepare(out: Path, chip: str = "sm_90", cpu: str = "x86-64-v3", quick: bool 
 
     # GEMM for timing: operands are made on the device (not carried), the
     # result checked there against torch._int_mm.
-    for n, (suffix, tiles) in itertools.product(GEMM_SIZES, GEMM_TILINGS.items()):
-        name = f"gemm_{n}{suffix}"
+    for n, (layout_suffix, b_layout), (suffix, tiles) in itertools.product(
+            GEMM_SIZES, GEMM_B_LAYOUTS.items(), GEMM_TILINGS.items()):
+        name = f"gemm_{n}{layout_suffix}{suffix}"
         if not own_pipeline:
             manifest["cases"].append({
-                "name": name, "kind": "gemm", "gpu_object": False, "size": n,
+                "name": name, "kind": "gemm", "gpu_object": False, "size": n, "b_layout": b_layout,
                 "skip_reason": "needs qnn-gpu-pipeline (upstream's pipeline maps no linalg.matmul "
                                "to kernels)"})
             log(f"{name}: skipped (needs qnn-gpu-pipeline)")
             continue
-        entry = _case(out, name, "gemm", _gemm_module(n), None, chip, cpu, store_expected=False,
-                      gpu_options=tiles)
+        entry = _case(out, name, "gemm", _gemm_module(n, b_layout), None, chip, cpu,
+                      store_expected=False, gpu_options=tiles)
         entry["size"] = n
+        entry["b_layout"] = b_layout
         entry["tiles"] = tiles or "default (tile-m=64 tile-n=64 tile-k=32 warps-m=2 warps-n=2)"
         manifest["cases"].append(entry)
         log(f"{name}: {'object' if entry['gpu_object'] else 'skipped: ' + entry['skip_reason']}")

@@ -228,6 +228,20 @@ def test_gpu_pipeline_options_reach_the_pipeline():
     assert pipeline.endswith("results-to-out-params=true tile-m=128 warps-n=4})"), pipeline
 
 
+@pytest.mark.parametrize("b_layout", ["kn", "nk"])
+def test_timed_gemm_runs_on_the_tensor_cores(b_layout):
+    """The device check's GEMM (a named linalg.matmul) is compiled to the
+    tensor-core kernel, not the SIMT one; with B (n, k), both operands are
+    staged with 16-byte loads."""
+    from quant_opt import gpu_check
+    ir = subprocess.run([find_tool("quant-opt"), "--qnn-gpu-pipeline=lower-to-llvm=false"],
+                        input=gpu_check._gemm_module(256, b_layout), capture_output=True,
+                        text=True, check=True).stdout
+    assert "nvvm.mma.sync" in ir and "qnn.tensor_core" in ir
+    vector_loads = re.findall(r"vector\.load .* : memref<256x256xi8>, vector<16xi8>", ir)
+    assert len(vector_loads) >= (4 if b_layout == "nk" else 2), vector_loads
+
+
 # --------------------------------------------------------------------------
 # The device check's preparation
 # --------------------------------------------------------------------------
@@ -244,7 +258,9 @@ def test_bundle_is_complete_and_small(bundle):
     manifest = json.loads((bundle / "manifest.json").read_text())
     names = {case["name"]: case for case in manifest["cases"]}
     assert {"smoke_requant_i8", "smoke_scale_f32", "layer_matmul", "model_fashion_cnn",
-            "gemm_4096", "gemm_8192", "gemm_4096_t128", "gemm_8192_t128"} <= set(names)
+            "gemm_4096", "gemm_8192", "gemm_4096_t128", "gemm_8192_t128",
+            "gemm_4096_bt", "gemm_8192_bt_t128"} <= set(names)
+    assert names["gemm_8192_bt"]["b_layout"] == "nk" and names["gemm_8192"]["b_layout"] == "kn"
     for name in ("smoke_requant_i8", "smoke_scale_f32"):
         case = names[name]
         assert case["gpu_object"], case.get("skip_reason")

@@ -204,7 +204,10 @@ def gemm_rows(bundle: Path, manifest: dict, runtime: Path, work: Path, dry_run: 
     peers = {}
     for case in [c for c in manifest["cases"] if c["kind"] == "gemm"]:
         n = case["size"]
-        row = {"n": n, "tiles": case.get("tiles", "default")}
+        # B as the case's function takes it: (k, n), or (n, k) as constant
+        # weights are packed.
+        b_layout = case.get("b_layout", "kn")
+        row = {"n": n, "b_layout": b_layout, "tiles": case.get("tiles", "default")}
         if not case["gpu_object"]:
             row["ours"] = "skipped: " + case.get("skip_reason", "")
         if dry_run:
@@ -218,16 +221,29 @@ def gemm_rows(bundle: Path, manifest: dict, runtime: Path, work: Path, dry_run: 
         if have_torch:
             # The operands and the peers' times once per size (each size has
             # a case per tiling of ours).
-            if n not in peers:
+            # cuBLASLt is timed on the same layout: B (n, k) is handed to it
+            # as the column-major (k, n) view, its native int8 "TN" form.
+            if (n, b_layout) not in peers:
                 a = torch.randint(-128, 128, (n, n), dtype=torch.int8, device="cuda")
                 b = torch.randint(-128, 128, (n, n), dtype=torch.int8, device="cuda")
-                int8_seconds = time_torch(lambda: torch._int_mm(a, b))
+                peer_note = ""
+                if b_layout == "nk":
+                    b = b.t().contiguous().t()
+                try:
+                    int8_seconds = time_torch(lambda: torch._int_mm(a, b))
+                except RuntimeError as error:  # a layout this torch does not take
+                    b = b.contiguous()
+                    peer_note = f"cuBLASLt timed with B (k, n): {str(error).splitlines()[0]}"
+                    int8_seconds = time_torch(lambda: torch._int_mm(a, b))
                 ah, bh = a.half(), b.half()
                 fp16_seconds = time_torch(lambda: torch.matmul(ah, bh))
                 del ah, bh
-                peers[n] = (a, b, 2 * n**3 / int8_seconds / 1e12,
-                            2 * n**3 / fp16_seconds / 1e12)
-            a, b, row["cublaslt_int8_tops"], row["torch_fp16_tflops"] = peers[n]
+                peers[(n, b_layout)] = (a, b, 2 * n**3 / int8_seconds / 1e12,
+                                        2 * n**3 / fp16_seconds / 1e12, peer_note)
+            a, b, row["cublaslt_int8_tops"], row["torch_fp16_tflops"], peer_note = \
+                peers[(n, b_layout)]
+            if peer_note:
+                row["note"] = peer_note
         if case["gpu_object"]:
             data = work / case["name"]
             data.mkdir(exist_ok=True)
@@ -238,7 +254,9 @@ def gemm_rows(bundle: Path, manifest: dict, runtime: Path, work: Path, dry_run: 
                 a_host = rng.integers(-128, 128, (n, n), dtype=np.int8)
                 b_host = rng.integers(-128, 128, (n, n), dtype=np.int8)
             a_host.tofile(data / "input0.bin")
-            b_host.tofile(data / "input1.bin")
+            # Row-major bytes of the function's B: B itself, or B^T.
+            np.ascontiguousarray(b_host.T if b_layout == "nk" else b_host).tofile(
+                data / "input1.bin")
             exe = link_case(bundle, case, runtime, work)
             try:
                 result = subprocess.run([str(exe), str(data), str(data),
@@ -321,12 +339,12 @@ def markdown(manifest: dict, results: list, gemm: list, ort_table: list, gpu: st
                          f"{row.get('mismatches', '')} | {fmt(row.get('max_abs_diff'), 'g')} | "
                          f"{fmt(row.get('wall_ms'))} | {fmt(row.get('kernel_ms'))} | "
                          f"{fmt(row.get('launches_per_call'), '.0f')} |")
-    lines += ["", "| GEMM n³ | our tiles | ours int8 TOPS (kernel) | "
+    lines += ["", "| GEMM n³ | B layout | our tiles | ours int8 TOPS (kernel) | "
               "cuBLASLt int8 TOPS (torch._int_mm) | "
               "ours / cuBLASLt | torch fp16 TFLOPS | mismatches vs torch._int_mm | note |",
-              "|---:|---|---:|---:|---:|---:|---:|---|"]
+              "|---:|---|---|---:|---:|---:|---:|---:|---|"]
     for row in gemm:
-        lines.append(f"| {row['n']} | {row.get('tiles', '')} | "
+        lines.append(f"| {row['n']} | {row.get('b_layout', '')} | {row.get('tiles', '')} | "
                      f"{fmt(row.get('ours_int8_tops'), '.1f')} | "
                      f"{fmt(row.get('cublaslt_int8_tops'), '.1f')} | "
                      f"{fmt(row.get('ratio_vs_cublaslt'), '.2f')} | "

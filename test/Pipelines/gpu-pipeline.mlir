@@ -25,31 +25,35 @@
 // TC: memref.store %{{.*}}, %[[ACC]]
 // TC: %[[DOUT:.*]] = gpu.alloc () : memref<40x24xi8>
 // The contraction: one block of 2x2 warps (64x64 tile), A and B tiles in
-// shared memory as rows of 32-bit words (4 consecutive k each, 8 per row
-// and 4 of padding). The first k step's words are loaded before the loop:
-// four bytes of a row of A packed, zero outside the operand.
-// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}} = %c1{{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[AS:.*]] : memref<64x12xi32, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<64x12xi32, #gpu.address_space<workgroup>>)
+// shared memory as rows of 32-bit words (4 consecutive k each, 8 per row).
+// The first k step is loaded before the loop: A, contiguous along K, 16
+// bytes at a time (zero outside the operand); B (k, n), whose n is
+// innermost, four bytes gathered into each word.
+// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}} = %c1{{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[AS:.*]] : memref<64x8xi32, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<64x8xi32, #gpu.address_space<workgroup>>)
 // TC: arith.cmpi ult, %{{.*}}, %c40
-// TC: memref.load %[[DA]]
-// TC: memref.load %[[DA]]
+// TC: vector.load %[[DA]][{{.*}}] {alignment = 16 : i64} : memref<40x64xi8>, vector<16xi8>
+// TC: vector.bitcast %{{.*}} : vector<16xi8> to vector<4xi32>
+// TC: arith.select %{{.*}}, %{{.*}}, %{{.*}} : vector<4xi32>
+// TC: memref.load %[[DB]]
+// TC: memref.load %[[DB]]
 // TC: arith.shli %{{.*}}, %c8_i32
-// TC: memref.load %[[DA]]
-// TC: memref.load %[[DA]]
+// TC: memref.load %[[DB]]
+// TC: memref.load %[[DB]]
 // TC: arith.shli %{{.*}}, %c24_i32
 // TC: arith.select %{{.*}}, %{{.*}}, %c0_i32
-// TC: memref.load %[[DB]]
-// Each k step stores the words it carries, then loads the next step's
-// before its MMAs; a fragment register is one word of a tile.
+// Each k step stores the chunks it carries, then loads the next step's
+// before its MMAs; a thread's fragment registers of a row are consecutive
+// words of a tile, one vector load.
 // TC: scf.for {{.*}} iter_args
 // TC: gpu.barrier
-// TC: memref.store %{{.*}}, %[[AS]]
-// TC: memref.store %{{.*}}, %[[BS]]
+// TC: vector.store %{{.*}}, %[[AS]][{{.*}}] {alignment = 16 : i64} : memref<64x8xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+// TC: vector.store %{{.*}}, %[[BS]][{{.*}}] {alignment = 4 : i64} : memref<64x8xi32, #gpu.address_space<workgroup>>, vector<1xi32>
 // TC: gpu.barrier
-// TC: memref.load %[[DA]]
+// TC: vector.load %[[DA]]
 // TC: memref.load %[[DB]]
-// TC: memref.load %[[AS]]
+// TC: vector.load %[[AS]][{{.*}}] {alignment = 8 : i64} : memref<64x8xi32, #gpu.address_space<workgroup>>, vector<2xi32>
 // TC-NOT: arith.shli
-// TC: memref.load %[[BS]]
+// TC: vector.load %[[BS]][{{.*}}] {alignment = 8 : i64} : memref<64x8xi32, #gpu.address_space<workgroup>>, vector<2xi32>
 // TC: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {intOverflowBehavior = #nvvm.mma_int_overflow<wrapped>, layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<s8>, multiplicandBPtxType = #nvvm.mma_type<s8>, shape = #nvvm.shape<m = 16, n = 8, k = 32>}
 // TC: scf.yield
 // The epilogue from the accumulators, inside the output only: the initial
@@ -126,4 +130,23 @@ func.func @int8_matmul_requantized(%a: tensor<40x64xi8>, %b: tensor<64x24xi8>) -
   } -> tensor<40x24xi32>
   %y = qnn.rescale %r multipliers [1073741824] shifts [40] clamp [-128, 127] : tensor<40x24xi32> -> tensor<40x24x!quant.uniform<i8:f32, 0.5>>
   return %y : tensor<40x24x!quant.uniform<i8:f32, 0.5>>
+}
+
+// A named contraction (as a program or an importer writes it, here with the
+// weights' layout (n, k)) goes on the tensor cores like the generic form;
+// its B is contiguous along K, so it is staged 16 bytes at a time too.
+// TC-LABEL: func @named_matmul_transposed_b
+// TC: gpu.launch
+// TC-NOT: linalg.matmul
+// TC: vector.load %{{.*}} {alignment = 16 : i64} : memref<64x128xi8>, vector<16xi8>
+// TC: vector.load %{{.*}} {alignment = 16 : i64} : memref<32x128xi8>, vector<16xi8>
+// TC: nvvm.mma.sync
+// TC: } {qnn.tensor_core}
+func.func @named_matmul_transposed_b(%a: tensor<64x128xi8>, %bt: tensor<32x128xi8>) -> tensor<64x32xi32> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<64x32xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<64x32xi32>) -> tensor<64x32xi32>
+  %r = linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]
+      ins(%a, %bt : tensor<64x128xi8>, tensor<32x128xi8>) outs(%i : tensor<64x32xi32>) -> tensor<64x32xi32>
+  return %r : tensor<64x32xi32>
 }

@@ -241,6 +241,47 @@ def QNNSetCPUTargetPass : Pass<"qnn-set-cpu-target", "ModuleOp"> {
   ];
 }
 
+def QNNGPUAlignWorkgroupBuffersPass : Pass<"qnn-gpu-align-workgroup-buffers"> {
+  let summary = "Align the shared-memory buffers of GPU kernels for vector accesses";
+  let description = [{
+    Sets the `llvm.align` attribute of every workgroup attribution of every
+    `gpu.func` to `alignment` bytes (a larger one already there is kept).
+    The GPU-to-LLVM lowering gives the attribution's shared-memory global
+    that alignment; without it the global is aligned only to its element
+    type, and the tensor-core kernel's 8- and 16-byte vector loads and
+    stores of its tiles (rows of i32 words) would be misaligned, an error on
+    the GPU. `qnn-gpu-pipeline` runs it after kernel outlining.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"16",
+           "Alignment in bytes (a power of 2)">,
+  ];
+}
+
+def QNNPackContractionWeightsPass
+    : Pass<"qnn-pack-contraction-weights", "ModuleOp"> {
+  let summary = "Store the constant weights of integer contractions with the reductions innermost";
+  let description = [{
+    On bufferized programs: for each integer contraction (a
+    `linalg.generic` with two i8 inputs, an i32 output and a reduction)
+    whose second input is a `memref.get_global` of a constant
+    `memref.global` read through a projected permutation, the weights are
+    transposed at compile time into a new private constant global whose
+    dimensions are the op's output (parallel) dimensions followed by its
+    reductions, each group in loop order, and the op reads that global
+    through the permuted indexing map. A matmul's `(k, n)` weights become
+    `(n, k)`, a convolution's `(kh, kw, c, f)` become `(f, kh, kw, c)`. The
+    results are the same; the tensor-core kernel
+    (`qnn-gpu-tensor-core-contractions`) then finds B contiguous along K
+    and stages it with 16-byte loads, as the fragment layout of
+    `mma.m16n8k32` reads it. Weights already in that order, and ones read
+    through anything but a permutation, are left alone; the original
+    global is erased when nothing else reads it. `qnn-gpu-pipeline` runs it
+    before the tensor-core pass.
+  }];
+  let dependentDialects = ["memref::MemRefDialect"];
+}
+
 def QNNGPUCorrectlyRoundedMathPass : Pass<"qnn-gpu-correctly-rounded-math"> {
   let summary = "math.sqrt and math.rsqrt as correctly rounded LLVM operations, for GPU kernels";
   let description = [{
@@ -379,7 +420,8 @@ def QNNGPUTensorCoreContractionsPass
   }];
   let dependentDialects = ["arith::ArithDialect", "gpu::GPUDialect",
                            "LLVM::LLVMDialect", "memref::MemRefDialect",
-                           "NVVM::NVVMDialect", "scf::SCFDialect"];
+                           "NVVM::NVVMDialect", "scf::SCFDialect",
+                           "vector::VectorDialect"];
   let options = [
     Option<"tileM", "tile-m", "int64_t", /*default=*/"64",
            "Output rows of a block (a multiple of 16 * warps-m)">,

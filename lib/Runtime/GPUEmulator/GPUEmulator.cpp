@@ -50,6 +50,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/Utils/BasicBlockUtils.h"
 
 #include <algorithm>
 #include <atomic>
@@ -185,6 +186,18 @@ extern "C" int32_t emulatedSreg(int32_t code) {
     return int32_t((b.threads + kWarpSize - 1) / kWarpSize);
   }
   fatal("unknown special register " + std::to_string(code));
+}
+
+/// A load or store at `address` that claims an alignment of `alignment`
+/// bytes it does not have: a GPU stops the kernel ("misaligned address"),
+/// where the host would carry on.
+extern "C" void emulatedMisaligned(uint64_t address, uint64_t alignment) {
+  char text[96];
+  std::snprintf(text, sizeof text,
+                ": a %llu-byte aligned access at the misaligned address 0x%llx",
+                static_cast<unsigned long long>(alignment),
+                static_cast<unsigned long long>(address));
+  fatal(std::string("kernel ") + (running ? running->kernel : "?") + text);
 }
 
 /// bar.sync 0 with every thread of the block (.aligned.all).
@@ -634,6 +647,34 @@ bool isBarrier(llvm::StringRef name) {
 /// Replaces each call of an `llvm.nvvm.*` intrinsic by a call into this
 /// library; returns the names of those it cannot emulate, and adds to
 /// `approximate` those it computes exactly where a GPU approximates.
+/// Every load and store that claims an alignment above 1 byte checks it
+/// first (emulatedMisaligned): the kernels' vector accesses rely on the
+/// buffers' and tiles' alignment, and the host's would not fault.
+void checkAlignment(llvm::Module &module) {
+  llvm::LLVMContext &ctx = module.getContext();
+  llvm::Type *i64 = llvm::Type::getInt64Ty(ctx);
+  llvm::FunctionCallee report = module.getOrInsertFunction(
+      "__qnn_emu_misaligned", llvm::Type::getVoidTy(ctx), i64, i64);
+  std::vector<llvm::Instruction *> accesses;
+  for (llvm::Function &function : module)
+    for (llvm::Instruction &instruction : llvm::instructions(function))
+      if (llvm::isa<llvm::LoadInst, llvm::StoreInst>(instruction) &&
+          llvm::getLoadStoreAlignment(&instruction).value() > 1)
+        accesses.push_back(&instruction);
+  for (llvm::Instruction *access : accesses) {
+    uint64_t alignment = llvm::getLoadStoreAlignment(access).value();
+    llvm::IRBuilder<> b(access);
+    llvm::Value *address =
+        b.CreatePtrToInt(llvm::getLoadStorePointerOperand(access), i64);
+    llvm::Value *misaligned = b.CreateICmpNE(
+        b.CreateAnd(address, alignment - 1), llvm::ConstantInt::get(i64, 0));
+    llvm::Instruction *reportAt =
+        llvm::SplitBlockAndInsertIfThen(misaligned, access, false);
+    b.SetInsertPoint(reportAt);
+    b.CreateCall(report, {address, llvm::ConstantInt::get(i64, alignment)});
+  }
+}
+
 std::vector<std::string> replaceIntrinsics(llvm::Module &module,
                                            std::string &approximate) {
   llvm::LLVMContext &context = module.getContext();
@@ -901,6 +942,7 @@ EmulatedModule *loadModule(const void *data, size_t size) {
     if (callsCollective(*kernel, seen))
       emulated->collectiveKernels.push_back(kernel->getName().str());
   }
+  checkAlignment(*module);
   std::string verifyErrors;
   llvm::raw_string_ostream verifyStream(verifyErrors);
   if (llvm::verifyModule(*module, &verifyStream))
@@ -916,6 +958,7 @@ EmulatedModule *loadModule(const void *data, size_t size) {
   };
   add("__qnn_emu_sreg", &emulatedSreg);
   add("__qnn_emu_barrier", &emulatedBarrier);
+  add("__qnn_emu_misaligned", &emulatedMisaligned);
   add("__qnn_emu_mma_m16n8k32", &emulatedMmaM16N8K32);
   add("__qnn_emu_float_op_f32", &emulatedFloatOpF32);
   add("__qnn_emu_float_op_f64", &emulatedFloatOpF64);

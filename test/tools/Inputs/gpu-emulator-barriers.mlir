@@ -1,6 +1,7 @@
 // Programs with their own gpu.launch (lowered by upstream's
 // gpu-lower-to-nvvm-pipeline) that exercise the GPU emulator's barriers
-// and workgroup memory: quant-run-cuda-emulator.test.
+// and workgroup memory, and its alignment check:
+// quant-run-cuda-emulator.test.
 
 // Each block of 256 threads reverses its 256 elements through workgroup
 // memory: every thread writes one element, the barrier, then every thread
@@ -51,6 +52,27 @@ func.func @divergent_barrier(%x: tensor<1024xf32>) -> tensor<1024xf32> {
     scf.if %low {
       gpu.barrier
     }
+    gpu.terminator
+  }
+  %out = memref.alloc () : memref<1024xf32>
+  gpu.memcpy %out, %d : memref<1024xf32>, memref<1024xf32>
+  gpu.dealloc %d : memref<1024xf32>
+  %y = bufferization.to_tensor %out restrict : memref<1024xf32> to tensor<1024xf32>
+  return %y : tensor<1024xf32>
+}
+
+// A 16-byte vector load that claims 16-byte alignment at an element 4 bytes
+// past it: a GPU stops with "misaligned address"; so does the emulator,
+// naming the kernel.
+func.func @misaligned_load(%x: tensor<1024xf32>) -> tensor<1024xf32> {
+  %h = bufferization.to_buffer %x : tensor<1024xf32> to memref<1024xf32>
+  %c1 = arith.constant 1 : index
+  %d = gpu.alloc () : memref<1024xf32>
+  gpu.memcpy %d, %h : memref<1024xf32>, memref<1024xf32>
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c1, %sy = %c1, %sz = %c1) {
+    %v = vector.load %d[%c1] {alignment = 16 : i64} : memref<1024xf32>, vector<4xf32>
+    vector.store %v, %d[%tx] : memref<1024xf32>, vector<4xf32>
     gpu.terminator
   }
   %out = memref.alloc () : memref<1024xf32>

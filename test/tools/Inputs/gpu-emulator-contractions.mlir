@@ -1,7 +1,8 @@
 // Integer contractions of shapes that exercise the tensor-core kernel's
 // tiling on the GPU emulator (quant-run-cuda-emulator.test): several
 // blocks in M and N, several k steps, partial tiles in every dimension,
-// K a multiple of 4 and not, convolutions with 16 and 3 input channels,
+// K a multiple of 16 (both operands staged 16 bytes at a time; the weights
+// packed [n][k]), of 8 and not of 4, convolutions with 16 and 3 input channels,
 // and a batch matmul of two activations (no constant operand). The
 // weights are splats here; the test replaces them with random ones.
 
@@ -20,6 +21,18 @@ func.func @matmul_large(%xq: tensor<130x200x!act>) -> tensor<130x72x!out> {
   %m = linalg.matmul ins(%x, %w : tensor<130x200xf32>, tensor<200x72xf32>) outs(%i : tensor<130x72xf32>) -> tensor<130x72xf32>
   %yq = qnn.quantize %m : tensor<130x72xf32> -> tensor<130x72x!out>
   return %yq : tensor<130x72x!out>
+}
+
+func.func @matmul_k208(%xq: tensor<70x208x!act>) -> tensor<70x40x!out> {
+  %x = qnn.dequantize %xq : tensor<70x208x!act> -> tensor<70x208xf32>
+  %wq = qnn.constant dense<3> : tensor<208x40xi8> -> tensor<208x40x!w>
+  %w = qnn.dequantize %wq : tensor<208x40x!w> -> tensor<208x40xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<70x40xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<70x40xf32>) -> tensor<70x40xf32>
+  %m = linalg.matmul ins(%x, %w : tensor<70x208xf32>, tensor<208x40xf32>) outs(%i : tensor<70x40xf32>) -> tensor<70x40xf32>
+  %yq = qnn.quantize %m : tensor<70x40xf32> -> tensor<70x40x!out>
+  return %yq : tensor<70x40x!out>
 }
 
 func.func @matmul_odd_k(%xq: tensor<67x45x!act>) -> tensor<67x33x!out> {
