@@ -28,7 +28,11 @@
 // So a thread's A register is 4 consecutive k of one row, and its B
 // register 4 consecutive k of one column: shared memory holds the A tile
 // as [m][k] and the B tile transposed as [n][k], and each register is
-// four consecutive bytes of a row of either.
+// four consecutive bytes of a row of either. Which k of a tile go to which
+// fragment position is free, as long as A and B agree (the sum over k
+// wraps in i32, so its order does not change it): the kernel feeds the
+// tensor cores each 64 k of a row so that thread t's four words of it are
+// consecutive (words 4t..4t+3), one 16-byte shared load.
 //
 // The instruction is emitted as nvvm.mma.sync rather than nvgpu.mma.sync
 // because the fused programs multiply u8 activations by s8 weights:

@@ -387,7 +387,8 @@ def QNNGPUTensorCoreContractionsPass
     bufferized linalg: a `linalg.generic` whose body is
     `out + ext(a) * ext(b)` with i8 inputs (each `arith.extsi` or
     `arith.extui`) and an i32 output, with static shapes, becomes one
-    `gpu.launch`. Its dimensions are sorted into batch (used by both
+    `gpu.launch`; named ops with two i8 inputs and an i32 output
+    (`linalg.matmul` and the like) are generalized first. Its dimensions are sorted into batch (used by both
     inputs), M (the first input only), N (the second only) and K (the
     reductions); each group is flattened, so a matmul, a batch matmul and a
     convolution (any stride or dilation, as an implicit GEMM: M is
@@ -399,9 +400,15 @@ def QNNGPUTensorCoreContractionsPass
     `warps-m` x `warps-n` warps. For each `tile-k` step of the reduction
     the block copies the A tile ([m][k]) and the B tile (transposed,
     [n][k]) into shared memory, zero outside the operands, so a partial
-    tile adds nothing; each warp then loads its fragments from shared
-    memory (four consecutive bytes of a row per register, as the PTX
-    fragment layout of m16n8k32 puts them) and issues
+    tile adds nothing. An operand whose K is contiguous in memory (A of a
+    matmul or an NHWC convolution; B once `qnn-pack-contraction-weights`
+    has packed constant weights [n][k]) is copied with aligned 16-, 8- or
+    4-byte vector loads, as K's innermost extent allows; any other is
+    gathered byte by byte into words. Each warp then loads its fragments
+    from shared memory (four consecutive bytes of a row per register, as
+    the PTX fragment layout of m16n8k32 puts them; the k of each 64 are
+    permuted alike in A and B so that a thread's four registers of a row
+    are one 16-byte load) and issues
     `mma.sync.aligned.m16n8k32.row.col.s32.{u8,s8}.{u8,s8}.s32` (the
     multiplicand types follow the extensions; the accumulation wraps like
     the CPU's i32 additions). The accumulators stay in registers over the
