@@ -247,12 +247,60 @@ static linalg::GenericOp findEpilogue(const Contraction &c) {
   return epilogue;
 }
 
+/// The op that gives the accumulator buffer its initial value before the
+/// contraction (a `linalg.fill` of a scalar; the broadcast of a bias), if
+/// the kernel can compute that value itself from the output indices
+/// instead of loading it: an all-parallel op on buffers writing only the
+/// accumulator through the identity, not reading it, its inputs scalars
+/// or constant globals (nothing can write those in between), and the
+/// accumulator's only user before the contraction. The kernel then writes
+/// (or, with a fused epilogue, never stores) every element, so the op is
+/// dead: one launch and a read of M x N words fewer.
+static linalg::LinalgOp findInitProducer(const Contraction &c) {
+  Value acc = c.op.getDpsInits()[0];
+  if (!acc.getDefiningOp<memref::AllocOp>())
+    return nullptr;
+  linalg::LinalgOp producer;
+  for (Operation *user : acc.getUsers()) {
+    if (user->getBlock() != c.op->getBlock() || !user->isBeforeInBlock(c.op))
+      continue;
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(user);
+    if (!linalgOp || producer)
+      return nullptr;
+    producer = linalgOp;
+  }
+  if (!producer || !producer.hasPureBufferSemantics() ||
+      producer.getNumDpsInits() != 1 || producer.getDpsInits()[0] != acc ||
+      producer.getNumLoops() != c.parallelDims.size() ||
+      producer.getNumReductionLoops() != 0 || producer->getNumRegions() != 1 ||
+      producer.getMatchingIndexingMap(producer.getDpsInitOperand(0)) !=
+          AffineMap::getMultiDimIdentityMap(producer.getNumLoops(),
+                                            c.op.getContext()))
+    return nullptr;
+  Block &body = producer->getRegion(0).front();
+  if (!body.getArguments().back().use_empty())
+    return nullptr;
+  SymbolTableCollection symbols;
+  for (Value input : producer.getDpsInputs()) {
+    if (!isa<ShapedType>(input.getType()))
+      continue;
+    auto getGlobal = input.getDefiningOp<memref::GetGlobalOp>();
+    auto global = getGlobal ? symbols.lookupNearestSymbolFrom<memref::GlobalOp>(
+                                  getGlobal, getGlobal.getNameAttr())
+                            : memref::GlobalOp();
+    if (!global || !global.getConstant())
+      return nullptr;
+  }
+  return producer;
+}
+
 namespace {
 /// Builds the kernel of one contraction.
 class KernelBuilder {
 public:
   KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
-                linalg::GenericOp epilogue, const Tiling &tiling);
+                linalg::GenericOp epilogue, linalg::LinalgOp initProducer,
+                const Tiling &tiling);
 
   void build();
 
@@ -305,11 +353,17 @@ private:
   /// `k` of operand A or B.
   SmallVector<Value> pointAt(bool isA, Value global, Value k);
   void applyEpilogue(ArrayRef<Value> iv, Value acc);
+  /// The value `op` (all-parallel, one output, the identity on it) writes
+  /// at `outIndices`, computed in place: its body cloned, its inputs
+  /// loaded through their maps (`accBuffer`, if one of them, is `acc`).
+  Value evaluateElement(linalg::LinalgOp op, ArrayRef<Value> outIndices,
+                        Value accBuffer = {}, Value acc = {});
 
   OpBuilder &b;
   Location loc;
   const Contraction &c;
   linalg::GenericOp epilogue;
+  linalg::LinalgOp initProducer;
   const Tiling &t;
   Value batchIndex;
   /// Bytes of K each thread copies per load, for A and B: 16, 8 or 4 with
@@ -370,8 +424,11 @@ static int64_t contiguousChunkBytes(const Contraction &c, unsigned operand) {
 }
 
 KernelBuilder::KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
-                             linalg::GenericOp epilogue, const Tiling &tiling)
-    : b(b), loc(loc), c(c), epilogue(epilogue), t(tiling) {
+                             linalg::GenericOp epilogue,
+                             linalg::LinalgOp initProducer,
+                             const Tiling &tiling)
+    : b(b), loc(loc), c(c), epilogue(epilogue), initProducer(initProducer),
+      t(tiling) {
   for (unsigned operand : {0, 1}) {
     int64_t bytes = contiguousChunkBytes(c, operand);
     contiguous[operand] = bytes != 0;
@@ -525,6 +582,38 @@ void KernelBuilder::storeTileChunks(Value tile, bool isA, Value tid,
   }
 }
 
+Value KernelBuilder::evaluateElement(linalg::LinalgOp op,
+                                     ArrayRef<Value> outIndices,
+                                     Value accBuffer, Value acc) {
+  IRMapping mapping;
+  Block &body = op->getRegion(0).front();
+  for (OpOperand &operand : op->getOpOperands()) {
+    BlockArgument arg = body.getArgument(operand.getOperandNumber());
+    if (arg.use_empty())
+      continue;
+    if (accBuffer && operand.get() == accBuffer && op.isDpsInput(&operand)) {
+      mapping.map(arg, acc);
+      continue;
+    }
+    if (!isa<ShapedType>(operand.get().getType())) {
+      mapping.map(arg, operand.get());
+      continue;
+    }
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    SmallVector<Value> indices =
+        *affine::expandAffineMap(b, loc, map, ValueRange(outIndices));
+    mapping.map(arg, memref::LoadOp::create(b, loc, operand.get(), indices));
+  }
+  for (Operation &inner : body.without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      mapping.map(index.getResult(), outIndices[index.getDim()]);
+      continue;
+    }
+    b.clone(inner, mapping);
+  }
+  return mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
+}
+
 /// The accumulator `acc` of output element `iv` (parallel dimensions set)
 /// plus the output's initial value, through the epilogue, stored.
 void KernelBuilder::applyEpilogue(ArrayRef<Value> iv, Value acc) {
@@ -532,37 +621,18 @@ void KernelBuilder::applyEpilogue(ArrayRef<Value> iv, Value acc) {
   for (unsigned dim : c.parallelDims)
     outIndices.push_back(iv[dim]);
   Value accBuffer = c.op.getDpsInits()[0];
-  Value init = memref::LoadOp::create(b, loc, accBuffer, outIndices);
+  Value init =
+      initProducer
+          ? evaluateElement(initProducer, outIndices)
+          : memref::LoadOp::create(b, loc, accBuffer, outIndices).getResult();
   Value value = arith::AddIOp::create(b, loc, init, acc);
   if (!epilogue) {
     memref::StoreOp::create(b, loc, value, accBuffer, outIndices);
     return;
   }
-  IRMapping mapping;
-  Block &body = epilogue.getRegion().front();
-  for (OpOperand &operand : epilogue->getOpOperands()) {
-    BlockArgument arg = body.getArgument(operand.getOperandNumber());
-    if (operand.get() == accBuffer && epilogue.isDpsInput(&operand)) {
-      mapping.map(arg, value);
-      continue;
-    }
-    if (arg.use_empty())
-      continue;
-    AffineMap map = epilogue.getMatchingIndexingMap(&operand);
-    SmallVector<Value> indices =
-        *affine::expandAffineMap(b, loc, map, ValueRange(outIndices));
-    mapping.map(arg, memref::LoadOp::create(b, loc, operand.get(), indices));
-  }
-  for (Operation &op : body.without_terminator()) {
-    if (auto index = dyn_cast<linalg::IndexOp>(op)) {
-      mapping.map(index.getResult(), outIndices[index.getDim()]);
-      continue;
-    }
-    b.clone(op, mapping);
-  }
-  Value result = mapping.lookupOrDefault(body.getTerminator()->getOperand(0));
-  memref::StoreOp::create(b, loc, result, epilogue.getDpsInits()[0],
-                          outIndices);
+  memref::StoreOp::create(
+      b, loc, evaluateElement(epilogue, outIndices, accBuffer, value),
+      epilogue.getDpsInits()[0], outIndices);
 }
 
 void KernelBuilder::build() {
@@ -804,14 +874,18 @@ struct GPUTensorCoreContractionsPass
         continue;
       }
       linalg::GenericOp epilogue = findEpilogue(*contraction);
+      linalg::LinalgOp initProducer = findInitProducer(*contraction);
       // At the epilogue's place, where its operands are all defined.
       Operation *at = epilogue ? epilogue.getOperation() : op.getOperation();
       OpBuilder builder(at);
-      KernelBuilder(builder, op.getLoc(), *contraction, epilogue, tiling)
+      KernelBuilder(builder, op.getLoc(), *contraction, epilogue, initProducer,
+                    tiling)
           .build();
       if (epilogue)
         epilogue.erase();
       op.erase();
+      if (initProducer)
+        initProducer.erase();
     }
   }
 };

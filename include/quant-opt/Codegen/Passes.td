@@ -415,7 +415,9 @@ def QNNGPUTensorCoreContractionsPass
     whole reduction.
 
     The epilogue is applied from the registers: the output's initial value
-    (the bias the program broadcast into it) is added, then the
+    (the bias the program broadcast into it) is added (computed in the
+    kernel, and the op that wrote it erased, when that op is a fill or a
+    broadcast of scalars or constant globals and the buffer's only writer), then the
     elementwise `linalg.generic` that consumes the accumulators (zero-point
     corrections, fixed-point requantization, clamp, activation) is cloned
     into the kernel, if nothing else reads them and nothing between the two
