@@ -339,8 +339,10 @@ private:
   /// at `k0`, loaded from global memory: zero outside the operand.
   SmallVector<Value> loadTileChunks(bool isA, Value blockStart, Value k0,
                                     Value tid);
-  /// Stores what loadTileChunks loaded into the shared tile.
-  void storeTileChunks(Value tile, bool isA, Value tid, ValueRange chunks);
+  /// Stores what loadTileChunks loaded into stage `stage` of the shared
+  /// tile.
+  void storeTileChunks(Value tile, Value stage, bool isA, Value tid,
+                       ValueRange chunks);
   /// Chunk slot `slot` of thread `tid`: its row of the shared tile (m for
   /// A, n for B), its first word within the row, and whether the slot
   /// exists.
@@ -382,6 +384,8 @@ private:
 /// start 16 banks apart. With tile-k 32 (8 words per row) the loads are 8
 /// bytes and a half warp covers 4 rows: rows 8 words apart.
 static int64_t wordsPerRow(const Tiling &t) { return t.tileK / 4; }
+/// What CUDA allows a kernel's static shared memory.
+static constexpr int64_t kMaxStaticSharedBytes = 48 * 1024;
 static int64_t rowStride(const Tiling &t) {
   int64_t words = wordsPerRow(t);
   if (words == 8)
@@ -560,15 +564,15 @@ SmallVector<Value> KernelBuilder::loadTileChunks(bool isA, Value blockStart,
   return chunks;
 }
 
-void KernelBuilder::storeTileChunks(Value tile, bool isA, Value tid,
-                                    ValueRange chunks) {
+void KernelBuilder::storeTileChunks(Value tile, Value stage, bool isA,
+                                    Value tid, ValueRange chunks) {
   int64_t rows = isA ? t.tileM : t.tileN;
   int64_t bytes = chunkBytes[!isA];
   bool exact = rows * (t.tileK / bytes) % t.threads() == 0;
   for (auto [slot, value] : llvm::enumerate(chunks)) {
     auto [row, word, valid] = chunkSlot(isA, tid, slot);
     auto store = [&] {
-      vector::StoreOp::create(b, loc, value, tile, ValueRange{row, word},
+      vector::StoreOp::create(b, loc, value, tile, ValueRange{stage, row, word},
                               /*nontemporal=*/false, llvm::MaybeAlign(bytes));
     };
     if (exact) {
@@ -639,10 +643,11 @@ void KernelBuilder::build() {
   MLIRContext *context = b.getContext();
   auto workgroup =
       gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
-  // Rows of rowStride words, the first wordsPerRow used.
-  auto aTileType = MemRefType::get({t.tileM, rowStride(t)}, b.getI32Type(),
+  // Two stages (double buffering) of rows of rowStride words, the first
+  // wordsPerRow used.
+  auto aTileType = MemRefType::get({2, t.tileM, rowStride(t)}, b.getI32Type(),
                                    MemRefLayoutAttrInterface(), workgroup);
-  auto bTileType = MemRefType::get({t.tileN, rowStride(t)}, b.getI32Type(),
+  auto bTileType = MemRefType::get({2, t.tileN, rowStride(t)}, b.getI32Type(),
                                    MemRefLayoutAttrInterface(), workgroup);
   Value gridX = constant(llvm::divideCeil(c.n, t.tileN));
   Value gridY = constant(llvm::divideCeil(c.m, t.tileM));
@@ -676,16 +681,30 @@ void KernelBuilder::build() {
   Value inGroup = arith::RemUIOp::create(b, loc, lane, constant(4));
   Value twoT = arith::MulIOp::create(b, loc, inGroup, constant(2));
 
-  // Software pipelining through registers: the words of the first k step
-  // are loaded before the loop; each step stores the words it carries into
-  // shared memory, then loads the next step's from global memory before
-  // its MMAs, so those loads are in flight while the tensor cores work.
+  // Double buffering, software pipelined through registers: before the
+  // loop, the first k step is staged in shared-memory stage 0 and the
+  // second step's chunks are loaded into registers. Step i (stage i % 2)
+  // stores the chunks it carries (step i + 1) into the other stage, loads
+  // step i + 2's from global memory, runs its MMAs on its own stage, and
+  // ends at one barrier: the other stage was last read in step i - 1,
+  // before that step's barrier, and is read next in step i + 1, after this
+  // one's. The global loads are in flight during the MMAs.
   int64_t fm = t.fragmentsM(), fn = t.fragmentsN();
+  Value stage0 = constant(0);
+  {
+    SmallVector<Value> aFirst =
+        loadTileChunks(/*isA=*/true, mStart, constant(0), tid);
+    SmallVector<Value> bFirst =
+        loadTileChunks(/*isA=*/false, nStart, constant(0), tid);
+    storeTileChunks(aTile, stage0, /*isA=*/true, tid, aFirst);
+    storeTileChunks(bTile, stage0, /*isA=*/false, tid, bFirst);
+    gpu::BarrierOp::create(b, loc);
+  }
   SmallVector<Value> initial(fm * fn * 4, i32(0));
   SmallVector<Value> aWords =
-      loadTileChunks(/*isA=*/true, mStart, constant(0), tid);
+      loadTileChunks(/*isA=*/true, mStart, constant(t.tileK), tid);
   SmallVector<Value> bWords =
-      loadTileChunks(/*isA=*/false, nStart, constant(0), tid);
+      loadTileChunks(/*isA=*/false, nStart, constant(t.tileK), tid);
   int64_t accCount = initial.size(), aCount = aWords.size();
   llvm::append_range(initial, aWords);
   llvm::append_range(initial, bWords);
@@ -697,14 +716,17 @@ void KernelBuilder::build() {
     Value k0 = kLoop.getInductionVar();
     ValueRange carried = kLoop.getRegionIterArgs();
     SmallVector<Value> acc(carried.take_front(accCount));
-    // The previous step's reads of the tiles are done.
-    gpu::BarrierOp::create(b, loc);
-    storeTileChunks(aTile, /*isA=*/true, tid, carried.slice(accCount, aCount));
-    storeTileChunks(bTile, /*isA=*/false, tid,
+    Value stage = arith::RemUIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, k0, constant(t.tileK)),
+        constant(2));
+    Value otherStage = arith::SubIOp::create(b, loc, constant(1), stage);
+    // Step i + 1 into the other stage (past K: zeros, never read).
+    storeTileChunks(aTile, otherStage, /*isA=*/true, tid,
+                    carried.slice(accCount, aCount));
+    storeTileChunks(bTile, otherStage, /*isA=*/false, tid,
                     carried.drop_front(accCount + aCount));
-    gpu::BarrierOp::create(b, loc);
-    // The next step's words (past K: zeros, never stored).
-    Value next = arith::AddIOp::create(b, loc, k0, constant(t.tileK));
+    // Step i + 2's chunks.
+    Value next = arith::AddIOp::create(b, loc, k0, constant(2 * t.tileK));
     SmallVector<Value> nextWords =
         loadTileChunks(/*isA=*/true, mStart, next, tid);
     llvm::append_range(nextWords,
@@ -720,12 +742,13 @@ void KernelBuilder::build() {
     // 2t+1, one 8-byte load.)
     auto fragmentWords = [&](Value tile, Value row, int64_t firstWord,
                              int64_t count) {
+      // This step's stage of the tile.
       Value column = arith::AddIOp::create(
           b, loc, arith::MulIOp::create(b, loc, inGroup, constant(count)),
           constant(firstWord));
       Value words = vector::LoadOp::create(
           b, loc, VectorType::get({count}, b.getI32Type()), tile,
-          ValueRange{row, column}, /*nontemporal=*/false,
+          ValueRange{stage, row, column}, /*nontemporal=*/false,
           llvm::MaybeAlign(4 * count));
       SmallVector<Value, 4> elements;
       for (int64_t e = 0; e < count; ++e)
@@ -774,6 +797,8 @@ void KernelBuilder::build() {
       }
       firstWord += 8 * slices;
     }
+    // This step's reads of its stage and writes of the other are done.
+    gpu::BarrierOp::create(b, loc);
     llvm::append_range(acc, nextWords);
     scf::YieldOp::create(b, loc, acc);
   }
@@ -829,6 +854,17 @@ struct GPUTensorCoreContractionsPass
           "qnn-gpu-tensor-core-contractions: tile-m must be a multiple of "
           "16 * warps-m, tile-n of 8 * warps-n, tile-k of 32, and "
           "32 * warps-m * warps-n at most 1024");
+      return signalPassFailure();
+    }
+    // Two stages of both tiles, in static shared memory (48 KiB at most).
+    int64_t sharedBytes = 2 * (tileM + tileN) * rowStride(tiling) * 4;
+    if (sharedBytes > kMaxStaticSharedBytes) {
+      getOperation().emitError("qnn-gpu-tensor-core-contractions: the tiles "
+                               "need ")
+          << sharedBytes << " bytes of shared memory (two stages of "
+          << "tile-m + tile-n rows of " << rowStride(tiling)
+          << " words), over the " << kMaxStaticSharedBytes
+          << " bytes a kernel may have statically";
       return signalPassFailure();
     }
     SmallVector<linalg::LinalgOp> named;

@@ -6,6 +6,7 @@
 // RUN: not quant-opt %s --qnn-gpu-pipeline=format=cubin 2>&1 | FileCheck %s --check-prefix=BAD-FORMAT
 // RUN: not quant-opt %s --qnn-gpu-pipeline=tile-m=24 2>&1 | FileCheck %s --check-prefix=BAD-TILE
 // RUN: not quant-opt %s --qnn-gpu-pipeline=threads=2000 2>&1 | FileCheck %s --check-prefix=BAD-THREADS
+// RUN: not quant-opt %s --qnn-gpu-pipeline=tile-k=256 2>&1 | FileCheck %s --check-prefix=BAD-SHARED
 
 // The i8 matmul of a fused layer and its requantization, 40x64 by 64x24:
 // not a multiple of the 64x64 block tile.
@@ -26,11 +27,12 @@
 // TC-NOT: gpu.launch
 // TC: %[[DOUT:.*]] = gpu.alloc () : memref<40x24xi8>
 // The contraction: one block of 2x2 warps (64x64 tile), A and B tiles in
-// shared memory as rows of 32-bit words (4 consecutive k each, 8 per row).
-// The first k step is loaded before the loop: A, contiguous along K, 16
-// bytes at a time (zero outside the operand); B (k, n), whose n is
-// innermost, four bytes gathered into each word.
-// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}} = %c1{{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[AS:.*]] : memref<64x8xi32, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<64x8xi32, #gpu.address_space<workgroup>>)
+// shared memory as two stages of rows of 32-bit words (4 consecutive k
+// each, 8 per row). The first k step is loaded and stored in stage 0
+// before the loop: A, contiguous along K, 16 bytes at a time (zero outside
+// the operand); B (k, n), whose n is innermost, four bytes gathered into
+// each word. Then the second step is loaded into registers.
+// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}} = %c1{{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[AS:.*]] : memref<2x64x8xi32, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<2x64x8xi32, #gpu.address_space<workgroup>>)
 // TC: arith.cmpi ult, %{{.*}}, %c40
 // TC: vector.load %[[DA]][{{.*}}] {alignment = 16 : i64} : memref<40x64xi8>, vector<16xi8>
 // TC: vector.bitcast %{{.*}} : vector<16xi8> to vector<4xi32>
@@ -42,21 +44,31 @@
 // TC: memref.load %[[DB]]
 // TC: arith.shli %{{.*}}, %c24_i32
 // TC: arith.select %{{.*}}, %{{.*}}, %c0_i32
-// Each k step stores the chunks it carries, then loads the next step's
-// before its MMAs; a thread's fragment registers of a row are consecutive
-// words of a tile, one vector load.
-// TC: scf.for {{.*}} iter_args
-// TC: gpu.barrier
-// TC: vector.store %{{.*}}, %[[AS]][{{.*}}] {alignment = 16 : i64} : memref<64x8xi32, #gpu.address_space<workgroup>>, vector<4xi32>
-// TC: vector.store %{{.*}}, %[[BS]][{{.*}}] {alignment = 4 : i64} : memref<64x8xi32, #gpu.address_space<workgroup>>, vector<1xi32>
+// TC: vector.store %{{.*}}, %[[AS]][%c0, {{.*}}] {alignment = 16 : i64} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+// TC: vector.store %{{.*}}, %[[BS]][%c0, {{.*}}] {alignment = 4 : i64} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, vector<1xi32>
 // TC: gpu.barrier
 // TC: vector.load %[[DA]]
+// Each k step (stage = step % 2) stores the chunks it carries into the
+// other stage, loads the next step's, runs its MMAs on its own stage (a
+// thread's fragment registers of a row are consecutive words, one vector
+// load) and ends at the one barrier.
+// TC: scf.for {{.*}} iter_args
+// TC-NOT: gpu.barrier
+// TC: %[[STAGE:.*]] = arith.remui %{{.*}}, %c2
+// TC: %[[OTHER:.*]] = arith.subi %c1, %[[STAGE]]
+// TC: vector.store %{{.*}}, %[[AS]][%[[OTHER]], {{.*}}] {alignment = 16 : i64}
+// TC: vector.store %{{.*}}, %[[BS]][%[[OTHER]], {{.*}}] {alignment = 4 : i64}
+// TC-NOT: gpu.barrier
+// TC: vector.load %[[DA]]
 // TC: memref.load %[[DB]]
-// TC: vector.load %[[AS]][{{.*}}] {alignment = 8 : i64} : memref<64x8xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+// TC: vector.load %[[AS]][%[[STAGE]], {{.*}}] {alignment = 8 : i64} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, vector<2xi32>
 // TC-NOT: arith.shli
-// TC: vector.load %[[BS]][{{.*}}] {alignment = 8 : i64} : memref<64x8xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+// TC: vector.load %[[BS]][%[[STAGE]], {{.*}}] {alignment = 8 : i64} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, vector<2xi32>
 // TC: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {intOverflowBehavior = #nvvm.mma_int_overflow<wrapped>, layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<s8>, multiplicandBPtxType = #nvvm.mma_type<s8>, shape = #nvvm.shape<m = 16, n = 8, k = 32>}
-// TC: scf.yield
+// TC-NOT: gpu.barrier
+// TC: nvvm.mma.sync
+// TC: gpu.barrier
+// TC-NEXT: scf.yield
 // The epilogue from the accumulators, inside the output only: the initial
 // value (0) added, the fixed-point rescale, the clamp, one i8 store.
 // TC: scf.if
@@ -114,6 +126,7 @@
 // BAD-CHIP: for the --chip option: Cannot find option named 'sm_70'!
 // BAD-FORMAT: for the --format option: Cannot find option named 'cubin'!
 // BAD-TILE: error: qnn-gpu-tensor-core-contractions: tile-m must be a multiple of 16 * warps-m
+// BAD-SHARED: error: qnn-gpu-tensor-core-contractions: the tiles need 81920 bytes of shared memory (two stages of tile-m + tile-n rows of 80 words), over the 49152 bytes a kernel may have statically
 // BAD-THREADS: error: qnn-gpu-map-parallel-loops: threads must be in [1, 1024], got 2000
 func.func @int8_matmul_requantized(%a: tensor<40x64xi8>, %b: tensor<64x24xi8>) -> tensor<40x24x!quant.uniform<i8:f32, 0.5>> {
   %c0 = arith.constant 0 : i32

@@ -412,7 +412,10 @@ def QNNGPUTensorCoreContractionsPass
     `mma.sync.aligned.m16n8k32.row.col.s32.{u8,s8}.{u8,s8}.s32` (the
     multiplicand types follow the extensions; the accumulation wraps like
     the CPU's i32 additions). The accumulators stay in registers over the
-    whole reduction.
+    whole reduction. The tiles have two stages in shared memory: each k
+    step stores the next step's chunks (loaded into registers one step
+    ahead) into the other stage, loads the one after, runs its MMAs and
+    ends at a single barrier.
 
     The epilogue is applied from the registers: the output's initial value
     (the bias the program broadcast into it) is added (computed in the
@@ -437,7 +440,8 @@ def QNNGPUTensorCoreContractionsPass
     Option<"tileN", "tile-n", "int64_t", /*default=*/"64",
            "Output columns of a block (a multiple of 8 * warps-n)">,
     Option<"tileK", "tile-k", "int64_t", /*default=*/"32",
-           "Reduction step staged in shared memory (a multiple of 32)">,
+           "Reduction step staged in shared memory (a multiple of 32; two "
+           "stages of both tiles must fit in 48 KiB)">,
     Option<"warpsM", "warps-m", "int64_t", /*default=*/"2",
            "Warps of a block along M">,
     Option<"warpsN", "warps-n", "int64_t", /*default=*/"2",
