@@ -45,6 +45,8 @@
 
 #include "quant-opt/Codegen/Passes.h"
 
+#include "IntegerContractions.h"
+
 #include "mlir/Dialect/Affine/Utils.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
@@ -869,14 +871,7 @@ struct GPUTensorCoreContractionsPass
     }
     SmallVector<linalg::LinalgOp> named;
     getOperation().walk([&](linalg::LinalgOp op) {
-      auto elementType = [](Value value) {
-        return getElementTypeOrSelf(value.getType());
-      };
-      if (!isa<linalg::GenericOp>(op) && op.getNumReductionLoops() > 0 &&
-          op.getNumDpsInputs() == 2 && op.getNumDpsInits() == 1 &&
-          llvm::all_of(op.getDpsInputs(),
-                       [&](Value v) { return elementType(v).isInteger(8); }) &&
-          elementType(op.getDpsInits()[0]).isInteger(32))
+      if (!isa<linalg::GenericOp>(op) && qnn::hasInt8ContractionOperands(op))
         named.push_back(op);
     });
     // Named contractions (linalg.matmul and the like, as a program or an

@@ -19,6 +19,8 @@
 
 #include "quant-opt/Codegen/Passes.h"
 
+#include "IntegerContractions.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/SymbolTable.h"
@@ -29,19 +31,6 @@ namespace mlir::qnn {
 } // namespace mlir::qnn
 
 using namespace mlir;
-
-/// Whether `op` is an integer contraction whose second input the kernel
-/// reads as B: two i8 inputs, one i32 output, a reduction.
-static bool isIntegerContraction(linalg::GenericOp op) {
-  auto elementType = [](Value value) {
-    return getElementTypeOrSelf(value.getType());
-  };
-  return op.hasPureBufferSemantics() && op.getNumDpsInputs() == 2 &&
-         op.getNumDpsInits() == 1 && op.getNumReductionLoops() > 0 &&
-         elementType(op.getDpsInputs()[0]).isInteger(8) &&
-         elementType(op.getDpsInputs()[1]).isInteger(8) &&
-         elementType(op.getDpsInits()[0]).isInteger(32);
-}
 
 /// `data` (of shape `shape`, row-major) with its dimensions permuted: result
 /// dimension i is source dimension `permutation[i]`.
@@ -85,7 +74,7 @@ struct PackContractionWeightsPass
     SymbolTable symbols(module);
     SmallVector<linalg::GenericOp> contractions;
     module.walk([&](linalg::GenericOp op) {
-      if (isIntegerContraction(op))
+      if (op.hasPureBufferSemantics() && qnn::hasInt8ContractionOperands(op))
         contractions.push_back(op);
     });
     // One packed copy per weights global and order.
