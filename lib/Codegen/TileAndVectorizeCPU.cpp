@@ -22,6 +22,7 @@
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
 #include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/Dialect/Vector/Transforms/VectorTransforms.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/TilingInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -34,6 +35,36 @@ namespace mlir::qnn {
 using namespace mlir;
 
 namespace {
+
+/// A contraction with a leading unit dimension (the one-element batch of a
+/// batch matmul's tile) as the contraction without it: the outer-product
+/// lowering has no batch dimensions, and ContractionOpLowering's unrolling
+/// of them fails on mixed element types (i8 x i8 into i32), which left the
+/// contraction unlowered and the module untranslatable to LLVM IR.
+struct CastAwayContractionUnitBatch : OpRewritePattern<vector::ContractionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(vector::ContractionOp contract,
+                                PatternRewriter &rewriter) const override {
+    // Only a batch dimension: the leading one of all three operands (a
+    // convolution's unit image dimension is not the filter's, and its
+    // contraction lowers as it is).
+    AffineExpr batch = getAffineDimExpr(0, contract.getContext());
+    auto accType = dyn_cast<VectorType>(contract.getAccType());
+    if (!accType || accType.getRank() < 3 || accType.getDimSize(0) != 1 ||
+        !vector::isParallelIterator(contract.getIteratorTypes()[0]) ||
+        llvm::any_of(contract.getIndexingMapsArray(), [&](AffineMap map) {
+          return map.getNumResults() == 0 || map.getResult(0) != batch;
+        }))
+      return failure();
+    FailureOr<Value> dropped = vector::castAwayContractionLeadingOneDim(
+        contract, /*maskingOp=*/nullptr, rewriter);
+    if (failed(dropped))
+      return failure();
+    rewriter.replaceOp(contract, *dropped);
+    return success();
+  }
+};
 
 /// transpose(broadcast(x)) -> broadcast(shape_cast(x)): see
 /// populateFoldTransposedBroadcastPatterns.
@@ -261,6 +292,13 @@ struct TileAndVectorizeCPUPass
                                                          &getContext());
     tensor::populateFoldTensorSubsetIntoVectorTransferPatterns(patterns);
     if (failed(applyPatternsGreedily(func, std::move(patterns))))
+      return signalPassFailure();
+    // Once the contractions have their final maps (the broadcasts and
+    // transposes of their operands folded in, which the unit dimension
+    // would have hidden): batch matmul tiles' unit batch dropped.
+    RewritePatternSet batchPatterns(&getContext());
+    batchPatterns.add<CastAwayContractionUnitBatch>(&getContext());
+    if (failed(applyPatternsGreedily(func, std::move(batchPatterns))))
       return signalPassFailure();
   }
 

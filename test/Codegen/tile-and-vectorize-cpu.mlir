@@ -255,3 +255,24 @@ func.func @whole_tensor_reduction(%x: tensor<4x16x16x8xf32>, %init: tensor<f32>)
   } -> tensor<f32>
   return %r : tensor<f32>
 }
+
+// -----
+
+// A batch matmul's tiles have a one-element batch: its contraction is
+// 2-D (the unit dimension extracted away), as the outer-product lowering
+// needs; a 3-D i8 x i8 -> i32 contraction stayed unlowered.
+// CHECK-LABEL: func.func @int8_batch_matmul
+// CHECK: %[[A:.*]] = vector.transfer_read {{.*}} : tensor<2x36x72xi8>, vector<1x6x12xi8>
+// CHECK: %[[B:.*]] = vector.transfer_read {{.*}} : tensor<2x72x100xi8>, vector<1x12x10xi8>
+// CHECK: %[[ACC:.*]] = vector.transfer_read {{.*}} : tensor<2x36x100xi32>, vector<1x6x10xi32>
+// CHECK: %[[A2:.*]] = vector.extract %[[A]][0] : vector<6x12xi8> from vector<1x6x12xi8>
+// CHECK: %[[B2:.*]] = vector.extract %[[B]][0] : vector<12x10xi8> from vector<1x12x10xi8>
+// CHECK: %[[ACC2:.*]] = vector.extract %[[ACC]][0] : vector<6x10xi32> from vector<1x6x10xi32>
+// CHECK: vector.contract {{.*}} %[[A2]], %[[B2]], %[[ACC2]] : vector<6x12xi8>, vector<12x10xi8> into vector<6x10xi32>
+func.func @int8_batch_matmul(%a: tensor<2x36x72xi8>, %b: tensor<2x72x100xi8>) -> tensor<2x36x100xi32> {
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<2x36x100xi32>
+  %i = linalg.fill ins(%zero : i32) outs(%e : tensor<2x36x100xi32>) -> tensor<2x36x100xi32>
+  %r = linalg.batch_matmul ins(%a, %b : tensor<2x36x72xi8>, tensor<2x72x100xi8>) outs(%i : tensor<2x36x100xi32>) -> tensor<2x36x100xi32>
+  return %r : tensor<2x36x100xi32>
+}
