@@ -32,7 +32,9 @@
 // fragment position is free, as long as A and B agree (the sum over k
 // wraps in i32, so its order does not change it): the kernel feeds the
 // tensor cores each 64 k of a row so that thread t's four words of it are
-// consecutive (words 4t..4t+3), one 16-byte shared load.
+// consecutive (words 4t..4t+3), one 16-byte shared load. (A B contiguous
+// along N is held k-major instead, [k/4][n], the same words; see
+// swizzledColumn.)
 //
 // The instruction is emitted as nvvm.mma.sync rather than nvgpu.mma.sync
 // because the fused programs multiply u8 activations by s8 weights:
@@ -353,6 +355,9 @@ private:
   /// vector load where the operand is contiguous along K, else four bytes
   /// gathered into one word.
   Value loadChunk(bool isA, Value global, Value k);
+  /// The 4 x 4 block of a B contiguous along N at columns n..n+3 and
+  /// reductions k..k+3, transposed: word j holds k..k+3 of column n + j.
+  Value loadBlockAlongN(Value n, Value k);
   /// The iteration point of row `global` (clamped) and reduction index
   /// `k` of operand A or B.
   SmallVector<Value> pointAt(bool isA, Value global, Value k);
@@ -375,6 +380,9 @@ private:
   /// gathered byte by byte.
   int64_t chunkBytes[2];
   bool contiguous[2];
+  /// Whether B is staged k-major from loads along N (see swizzledColumn);
+  /// its chunks are then 16-byte blocks of 4 n x 4 k.
+  bool bAlongN = false;
 };
 } // namespace
 
@@ -395,22 +403,23 @@ static int64_t rowStride(const Tiling &t) {
   return words + (16 - words % 32 + 32) % 32;
 }
 
-/// Bytes of K one vector load copies from operand `operand` (0: A, 1: B)
-/// of the contraction, 16, 8 or 4; 0 where its K is not contiguous in
-/// memory. Contiguous: the innermost reduction dimension indexes the
-/// operand's innermost, unit-stride dimension and no other. Such a load
-/// starts at a multiple of its size in that dimension and stays inside
-/// it (whose extent is a multiple of the size); it is aligned when the
-/// offset and the other strides are multiples too, the buffer being a
+/// The largest of `candidates` (bytes, decreasing) that one aligned vector
+/// load of operand `operand` (0: A, 1: B) of the contraction can copy
+/// along loop dimension `dim`; 0 where none can. It can where `dim`
+/// indexes the operand's innermost, unit-stride dimension and no other:
+/// such a load starts at a multiple of its size in that dimension and stays
+/// inside it (whose extent is a multiple of the size); it is aligned when
+/// the offset and the other strides are multiples too, the buffer being a
 /// device allocation (cuMemAlloc's are 256-byte aligned).
-static int64_t contiguousChunkBytes(const Contraction &c, unsigned operand) {
+static int64_t innermostVectorBytes(const Contraction &c, unsigned operand,
+                                    unsigned dim,
+                                    ArrayRef<int64_t> candidates) {
   AffineMap map = c.op.getIndexingMapsArray()[operand];
-  unsigned inner = c.kDims.back();
   if (map.getNumResults() == 0 ||
-      map.getResults().back() != getAffineDimExpr(inner, c.op.getContext()))
+      map.getResults().back() != getAffineDimExpr(dim, c.op.getContext()))
     return 0;
   for (AffineExpr result : map.getResults().drop_back())
-    if (result.isFunctionOfDim(inner))
+    if (result.isFunctionOfDim(dim))
       return 0;
   auto type = cast<MemRefType>(c.op->getOperand(operand).getType());
   SmallVector<int64_t> strides;
@@ -418,15 +427,63 @@ static int64_t contiguousChunkBytes(const Contraction &c, unsigned operand) {
   if (failed(type.getStridesAndOffset(strides, offset)) ||
       strides.back() != 1 || ShapedType::isDynamic(offset))
     return 0;
-  for (int64_t bytes : {16, 8, 4}) {
+  for (int64_t bytes : candidates) {
     auto aligned = [&](int64_t value) {
       return !ShapedType::isDynamic(value) && value % bytes == 0;
     };
-    if (c.ranges[inner] % bytes == 0 && aligned(offset) &&
+    if (c.ranges[dim] % bytes == 0 && aligned(offset) &&
         llvm::all_of(ArrayRef(strides).drop_back(), aligned))
       return bytes;
   }
   return 0;
+}
+
+/// Bytes of K one vector load copies from operand `operand` (0: A, 1: B),
+/// 16, 8 or 4; 0 where its K is not contiguous in memory.
+static int64_t contiguousChunkBytes(const Contraction &c, unsigned operand) {
+  return innermostVectorBytes(c, operand, c.kDims.back(), {16, 8, 4});
+}
+
+/// Whether B is contiguous along N instead (B (k, n) of a matmul of two
+/// activations): four consecutive n of one k are one aligned 4-byte load.
+static bool contiguousAlongN(const Contraction &c) {
+  return innermostVectorBytes(c, 1, c.nDims.back(), {4}) == 4;
+}
+
+/// The B tile of a B contiguous along N is staged k-major, [k/4][n] (word
+/// (w, n) still holds k 4w..4w+3 of column n), from 4 x 4 blocks (4 k of 4
+/// consecutive n, four coalesced 4-byte loads) transposed in registers into
+/// four words, one 16-byte store. A thread reads its fragment registers of
+/// a column as single words of rows 4t..4t+3 (per 64 k; 2t, 2t+1 for a
+/// lone 32), so a warp's load touches 8 columns in 4 rows; rows are tile-n
+/// words long (a multiple of 32, so all would hit the same 8 banks) and the
+/// column is XOR-ed with 8 x (t of the row) to spread them over 32 banks.
+/// The swizzle keeps each aligned group of 4 columns together (the 16-byte
+/// stores), and a quarter warp's stores (8 consecutive groups of a row)
+/// still cover 32 banks.
+static Value swizzledColumn(OpBuilder &b, Location loc, Value column,
+                            Value kWord, const Tiling &t) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  // Words below `full` are read four per thread (t = word / 4 % 4), the
+  // rest (a lone 32-wide slice) two (t = word / 2 % 4).
+  int64_t full = t.tileK / 64 * 16;
+  Value quads = arith::RemUIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, kWord, index(4)), index(4));
+  Value pairs = arith::RemUIOp::create(
+      b, loc, arith::DivUIOp::create(b, loc, kWord, index(2)), index(4));
+  Value thread = quads;
+  if (full == 0)
+    thread = pairs;
+  else if (full != t.tileK / 4)
+    thread = arith::SelectOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kWord,
+                              index(full)),
+        quads, pairs);
+  return arith::XOrIOp::create(b, loc, column,
+                               arith::MulIOp::create(b, loc, thread, index(8)));
 }
 
 KernelBuilder::KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
@@ -440,6 +497,10 @@ KernelBuilder::KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
     contiguous[operand] = bytes != 0;
     chunkBytes[operand] = bytes ? bytes : 4;
   }
+  // The swizzle needs rows of a multiple of 32 words.
+  bAlongN = !contiguous[1] && t.tileN % 32 == 0 && contiguousAlongN(c);
+  if (bAlongN)
+    chunkBytes[1] = 16; // a 4 x 4 block
 }
 
 std::tuple<Value, Value, Value> KernelBuilder::chunkSlot(bool isA, Value tid,
@@ -449,6 +510,20 @@ std::tuple<Value, Value, Value> KernelBuilder::chunkSlot(bool isA, Value tid,
   int64_t perRow = wordsPerRow(t) / words;
   Value idx = arith::AddIOp::create(b, loc, tid, constant(slot * t.threads()));
   Value row, word;
+  if (!isA && bAlongN) {
+    // Consecutive threads take consecutive blocks of 4 n of a row of the
+    // k-major tile: coalesced along n in memory, and 16-byte stores
+    // covering all banks in shared memory. `row` is the k word, `word` the
+    // first column.
+    int64_t groups = t.tileN / 4;
+    row = arith::DivUIOp::create(b, loc, idx, constant(groups));
+    word = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, idx, constant(groups)),
+        constant(4));
+    Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, idx,
+                                        constant(groups * wordsPerRow(t)));
+    return {row, word, valid};
+  }
   if (isA || contiguous[1]) {
     // Consecutive threads take consecutive chunks of a row: its k are
     // consecutive in memory when K is innermost.
@@ -549,6 +624,50 @@ Value KernelBuilder::loadChunk(bool isA, Value global, Value k) {
   return vector::BroadcastOp::create(b, loc, wordsType, packed);
 }
 
+Value KernelBuilder::loadBlockAlongN(Value n, Value k) {
+  // Inside N: the whole block or none of it (the innermost N extent is a
+  // multiple of 4 and the block starts at a multiple of 4).
+  Value nInside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, n,
+                                        constant(c.n));
+  auto rowType = VectorType::get({4}, b.getI8Type());
+  Value zero = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(rowType, b.getI8IntegerAttr(0)));
+  AffineMap map = c.op.getIndexingMapsArray()[1];
+  // A block past N loads (and discards) the last one: clamped to N - 1,
+  // pointAt's clamp, the load would be misaligned.
+  Value safeN = arith::MinUIOp::create(b, loc, n, constant(c.n - 4));
+  SmallVector<Value> rows;
+  for (int64_t j = 0; j < 4; ++j) {
+    Value kj = arith::AddIOp::create(b, loc, k, constant(j));
+    Value inside = arith::AndIOp::create(
+        b, loc, nInside,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kj,
+                              constant(c.k)));
+    SmallVector<Value> iv = pointAt(
+        /*isA=*/false, safeN,
+        arith::MinUIOp::create(b, loc, kj, constant(c.k - 1)));
+    SmallVector<Value> indices =
+        *affine::expandAffineMap(b, loc, map, ValueRange(iv));
+    Value loaded =
+        vector::LoadOp::create(b, loc, rowType, c.op->getOperand(1), indices,
+                               /*nontemporal=*/false, llvm::MaybeAlign(4));
+    rows.push_back(arith::SelectOp::create(b, loc, inside, loaded, zero));
+  }
+  // The four rows (k) of four bytes (n), concatenated: byte 4 k + n. The
+  // transpose puts byte 4 k + n at 4 n + k, so word n holds column n's
+  // four k, the first in the low byte.
+  const int64_t concat[] = {0, 1, 2, 3, 4, 5, 6, 7};
+  Value low = vector::ShuffleOp::create(b, loc, rows[0], rows[1], concat);
+  Value high = vector::ShuffleOp::create(b, loc, rows[2], rows[3], concat);
+  SmallVector<int64_t> transpose;
+  for (int64_t n = 0; n < 4; ++n)
+    for (int64_t k = 0; k < 4; ++k)
+      transpose.push_back(4 * k + n);
+  Value block = vector::ShuffleOp::create(b, loc, low, high, transpose);
+  return vector::BitCastOp::create(b, loc, VectorType::get({4}, b.getI32Type()),
+                                   block);
+}
+
 SmallVector<Value> KernelBuilder::loadTileChunks(bool isA, Value blockStart,
                                                  Value k0, Value tid) {
   int64_t rows = isA ? t.tileM : t.tileN;
@@ -558,6 +677,13 @@ SmallVector<Value> KernelBuilder::loadTileChunks(bool isA, Value blockStart,
   for (int64_t slot = 0; slot < slots; ++slot) {
     auto [row, word, valid] = chunkSlot(isA, tid, slot);
     (void)valid; // a slot past the tile loads a clamped, unused chunk
+    if (!isA && bAlongN) {
+      Value n = arith::AddIOp::create(b, loc, blockStart, word);
+      Value k = arith::AddIOp::create(
+          b, loc, k0, arith::MulIOp::create(b, loc, row, constant(4)));
+      chunks.push_back(loadBlockAlongN(n, k));
+      continue;
+    }
     Value global = arith::AddIOp::create(b, loc, blockStart, row);
     Value k = arith::AddIOp::create(
         b, loc, k0, arith::MulIOp::create(b, loc, word, constant(4)));
@@ -573,8 +699,12 @@ void KernelBuilder::storeTileChunks(Value tile, Value stage, bool isA,
   bool exact = rows * (t.tileK / bytes) % t.threads() == 0;
   for (auto [slot, value] : llvm::enumerate(chunks)) {
     auto [row, word, valid] = chunkSlot(isA, tid, slot);
+    Value column = word;
+    if (!isA && bAlongN)
+      column = swizzledColumn(b, loc, word, row, t);
     auto store = [&] {
-      vector::StoreOp::create(b, loc, value, tile, ValueRange{stage, row, word},
+      vector::StoreOp::create(b, loc, value, tile,
+                              ValueRange{stage, row, column},
                               /*nontemporal=*/false, llvm::MaybeAlign(bytes));
     };
     if (exact) {
@@ -649,7 +779,10 @@ void KernelBuilder::build() {
   // wordsPerRow used.
   auto aTileType = MemRefType::get({2, t.tileM, rowStride(t)}, b.getI32Type(),
                                    MemRefLayoutAttrInterface(), workgroup);
-  auto bTileType = MemRefType::get({2, t.tileN, rowStride(t)}, b.getI32Type(),
+  SmallVector<int64_t> bShape = {2, t.tileN, rowStride(t)};
+  if (bAlongN)
+    bShape = {2, wordsPerRow(t), t.tileN};
+  auto bTileType = MemRefType::get(bShape, b.getI32Type(),
                                    MemRefLayoutAttrInterface(), workgroup);
   Value gridX = constant(llvm::divideCeil(c.n, t.tileN));
   Value gridY = constant(llvm::divideCeil(c.m, t.tileM));
@@ -773,7 +906,25 @@ void KernelBuilder::build() {
         Value col = arith::AddIOp::create(
             b, loc, warpCol,
             arith::AddIOp::create(b, loc, group, constant(8 * j)));
-        bCols.push_back(fragmentWords(bTile, col, firstWord, count));
+        if (!bAlongN) {
+          bCols.push_back(fragmentWords(bTile, col, firstWord, count));
+          continue;
+        }
+        // k-major B: thread t's words of the column are rows
+        // firstWord + count t + e, at the column swizzled by t (what
+        // swizzledColumn computes from those rows).
+        Value column = arith::XOrIOp::create(
+            b, loc, col, arith::MulIOp::create(b, loc, inGroup, constant(8)));
+        Value firstRow = arith::AddIOp::create(
+            b, loc, arith::MulIOp::create(b, loc, inGroup, constant(count)),
+            constant(firstWord));
+        SmallVector<Value, 4> words;
+        for (int64_t e = 0; e < count; ++e) {
+          Value row = arith::AddIOp::create(b, loc, firstRow, constant(e));
+          words.push_back(memref::LoadOp::create(
+              b, loc, bTile, ValueRange{stage, row, column}));
+        }
+        bCols.push_back(words);
       }
       for (int64_t s = 0; s < slices; ++s) {
         for (int64_t i = 0; i < fm; ++i) {

@@ -30,40 +30,38 @@
 // shared memory as two stages of rows of 32-bit words (4 consecutive k
 // each, 8 per row). The first k step is loaded and stored in stage 0
 // before the loop: A, contiguous along K, 16 bytes at a time (zero outside
-// the operand); B (k, n), whose n is innermost, four bytes gathered into
-// each word. Then the second step is loaded into registers.
-// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}} = %c1{{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[AS:.*]] : memref<2x64x8xi32, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<2x64x8xi32, #gpu.address_space<workgroup>>)
+// the operand); B (k, n), whose n is innermost, staged k-major
+// ([stage][k/4][n]): 4 k x 4 n bytes loaded with four 4-byte loads along
+// n, transposed (word j: the four k of column j), one 16-byte store. Then
+// the second step is loaded into registers.
+// TC: gpu.launch blocks({{.*}}) in ({{.*}} = %c1{{.*}} = %c1{{.*}} = %c1{{.*}}) threads({{.*}}) in ({{.*}} = %c128{{.*}}) workgroup(%[[AS:.*]] : memref<2x64x8xi32, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<2x8x64xi32, #gpu.address_space<workgroup>>)
 // TC: arith.cmpi ult, %{{.*}}, %c40
 // TC: vector.load %[[DA]][{{.*}}] {alignment = 16 : i64} : memref<40x64xi8>, vector<16xi8>
 // TC: vector.bitcast %{{.*}} : vector<16xi8> to vector<4xi32>
 // TC: arith.select %{{.*}}, %{{.*}}, %{{.*}} : vector<4xi32>
-// TC: memref.load %[[DB]]
-// TC: memref.load %[[DB]]
-// TC: arith.shli %{{.*}}, %c8_i32
-// TC: memref.load %[[DB]]
-// TC: memref.load %[[DB]]
-// TC: arith.shli %{{.*}}, %c24_i32
-// TC: arith.select %{{.*}}, %{{.*}}, %c0_i32
+// TC-COUNT-4: vector.load %[[DB]][{{.*}}] {alignment = 4 : i64} : memref<64x24xi8>, vector<4xi8>
+// TC: vector.shuffle %{{.*}}, %{{.*}} [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15] : vector<8xi8>, vector<8xi8>
 // TC: vector.store %{{.*}}, %[[AS]][%c0, {{.*}}] {alignment = 16 : i64} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, vector<4xi32>
-// TC: vector.store %{{.*}}, %[[BS]][%c0, {{.*}}] {alignment = 4 : i64} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, vector<1xi32>
+// TC: vector.store %{{.*}}, %[[BS]][%c0, {{.*}}] {alignment = 16 : i64} : memref<2x8x64xi32, #gpu.address_space<workgroup>>, vector<4xi32>
 // TC: gpu.barrier
 // TC: vector.load %[[DA]]
 // Each k step (stage = step % 2) stores the chunks it carries into the
 // other stage, loads the next step's, runs its MMAs on its own stage (a
 // thread's fragment registers of a row are consecutive words, one vector
-// load) and ends at the one barrier.
+// load; B's k-major words one at a time, at columns swizzled by the
+// thread) and ends at the one barrier.
 // TC: scf.for {{.*}} iter_args
 // TC-NOT: gpu.barrier
 // TC: %[[STAGE:.*]] = arith.remui %{{.*}}, %c2
 // TC: %[[OTHER:.*]] = arith.subi %c1, %[[STAGE]]
 // TC: vector.store %{{.*}}, %[[AS]][%[[OTHER]], {{.*}}] {alignment = 16 : i64}
-// TC: vector.store %{{.*}}, %[[BS]][%[[OTHER]], {{.*}}] {alignment = 4 : i64}
+// TC: vector.store %{{.*}}, %[[BS]][%[[OTHER]], {{.*}}] {alignment = 16 : i64}
 // TC-NOT: gpu.barrier
 // TC: vector.load %[[DA]]
-// TC: memref.load %[[DB]]
+// TC: vector.load %[[DB]]
 // TC: vector.load %[[AS]][%[[STAGE]], {{.*}}] {alignment = 8 : i64} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, vector<2xi32>
 // TC-NOT: arith.shli
-// TC: vector.load %[[BS]][%[[STAGE]], {{.*}}] {alignment = 8 : i64} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+// TC: memref.load %[[BS]][%[[STAGE]], {{.*}}] : memref<2x8x64xi32, #gpu.address_space<workgroup>>
 // TC: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {intOverflowBehavior = #nvvm.mma_int_overflow<wrapped>, layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<s8>, multiplicandBPtxType = #nvvm.mma_type<s8>, shape = #nvvm.shape<m = 16, n = 8, k = 32>}
 // TC-NOT: gpu.barrier
 // TC: nvvm.mma.sync
@@ -193,4 +191,22 @@ func.func @int8_matmul_bias(%a: tensor<64x128xi8>, %b: tensor<128x32xi8>) -> ten
   } -> tensor<64x32xi32>
   %r = linalg.matmul ins(%a, %b : tensor<64x128xi8>, tensor<128x32xi8>) outs(%i : tensor<64x32xi32>) -> tensor<64x32xi32>
   return %r : tensor<64x32xi32>
+}
+
+// B (k, n) with N not a multiple of 4: a block of four n could straddle
+// the end of N, so B is gathered byte by byte into its [n][k/4] tile.
+// TC-LABEL: func @matmul_b_gathered
+// TC: gpu.launch {{.*}} workgroup(%{{.*}} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, %[[BTILE:.*]] : memref<2x64x8xi32, #gpu.address_space<workgroup>>)
+// TC: memref.load %{{.*}} : memref<128x30xi8>
+// TC: arith.shli %{{.*}}, %c8_i32
+// TC: vector.store %{{.*}}, %[[BTILE]][%{{.*}}] {alignment = 4 : i64} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, vector<1xi32>
+// TC: vector.load %[[BTILE]]
+// TC: nvvm.mma.sync
+// TC: } {qnn.tensor_core}
+func.func @matmul_b_gathered(%a: tensor<64x128xi8>, %b: tensor<128x30xi8>) -> tensor<64x30xi32> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<64x30xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<64x30xi32>) -> tensor<64x30xi32>
+  %r = linalg.matmul ins(%a, %b : tensor<64x128xi8>, tensor<128x30xi8>) outs(%i : tensor<64x30xi32>) -> tensor<64x30xi32>
+  return %r : tensor<64x30xi32>
 }

@@ -403,8 +403,12 @@ def QNNGPUTensorCoreContractionsPass
     tile adds nothing. An operand whose K is contiguous in memory (A of a
     matmul or an NHWC convolution; B once `qnn-pack-contraction-weights`
     has packed constant weights [n][k]) is copied with aligned 16-, 8- or
-    4-byte vector loads, as K's innermost extent allows; any other is
-    gathered byte by byte into words. Each warp then loads its fragments
+    4-byte vector loads, as K's innermost extent allows. A B contiguous
+    along N instead (B (k, n) of a matmul of two activations, N's innermost
+    extent a multiple of 4, `tile-n` of 32) is staged k-major ([k/4][n],
+    columns swizzled against bank conflicts): blocks of 4 k x 4 n loaded
+    along N with 4-byte loads, transposed in registers, stored 16 bytes at
+    a time. Any other operand is gathered byte by byte into words. Each warp then loads its fragments
     from shared memory (four consecutive bytes of a row per register, as
     the PTX fragment layout of m16n8k32 puts them; the k of each 64 are
     permuted alike in A and B so that a thread's four registers of a row

@@ -83,3 +83,32 @@ func.func @batch_matmul_activations(%aq: tensor<2x20x64x!act>, %bq: tensor<2x64x
   %yq = qnn.quantize %m : tensor<2x20x24xf32> -> tensor<2x20x24x!out>
   return %yq : tensor<2x20x24x!out>
 }
+
+// Integer GEMMs of two i8 arguments with B (k, n), as a matmul of two
+// activations has it: B is contiguous along N, staged k-major from 4 x 4
+// blocks transposed in registers (tile-n a multiple of 32; else, and where
+// N is not a multiple of 4, gathered byte by byte). Partial tiles in M, N
+// and K.
+func.func @gemm_kn(%a: tensor<70x200xi8>, %b: tensor<200x136xi8>) -> tensor<70x136xi32> {
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<70x136xi32>
+  %i = linalg.fill ins(%zero : i32) outs(%e : tensor<70x136xi32>) -> tensor<70x136xi32>
+  %r = linalg.matmul ins(%a, %b : tensor<70x200xi8>, tensor<200x136xi8>) outs(%i : tensor<70x136xi32>) -> tensor<70x136xi32>
+  return %r : tensor<70x136xi32>
+}
+
+func.func @batch_gemm_kn(%a: tensor<2x36x72xi8>, %b: tensor<2x72x100xi8>) -> tensor<2x36x100xi32> {
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<2x36x100xi32>
+  %i = linalg.fill ins(%zero : i32) outs(%e : tensor<2x36x100xi32>) -> tensor<2x36x100xi32>
+  %r = linalg.batch_matmul ins(%a, %b : tensor<2x36x72xi8>, tensor<2x72x100xi8>) outs(%i : tensor<2x36x100xi32>) -> tensor<2x36x100xi32>
+  return %r : tensor<2x36x100xi32>
+}
+
+func.func @gemm_kn_odd_n(%a: tensor<40x64xi8>, %b: tensor<64x30xi8>) -> tensor<40x30xi32> {
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<40x30xi32>
+  %i = linalg.fill ins(%zero : i32) outs(%e : tensor<40x30xi32>) -> tensor<40x30xi32>
+  %r = linalg.matmul ins(%a, %b : tensor<40x64xi8>, tensor<64x30xi8>) outs(%i : tensor<40x30xi32>) -> tensor<40x30xi32>
+  return %r : tensor<40x30xi32>
+}

@@ -48,7 +48,8 @@ aliases = dict(re.findall(r"^(!\w+) = !quant\.uniform<(u8|i8)", text, re.M))
 
 
 def element_type(spec):
-    """numpy type of a tensor's element spec (a quant alias, a quant type or f32)."""
+    """numpy type of a tensor's element spec (a quant alias, a quant type, f32
+    or i8)."""
     spec = spec.strip()
     if spec in aliases:
         return np.uint8 if aliases[spec] == "u8" else np.int8
@@ -58,6 +59,8 @@ def element_type(spec):
         return np.int8
     if spec == "f32":
         return np.float32
+    if spec == "i8":
+        return np.int8
     raise SystemExit(f"unknown element type {spec}")
 
 
@@ -72,7 +75,7 @@ def random_input(shape, dtype):
 failed = False
 for name, args in re.findall(r"func\.func @(\w+)\((.*)\) ->", text):
     inputs = []
-    for i, (shape, spec) in enumerate(re.findall(r"tensor<((?:\d+x)*\d+)x(!\w+|!quant\.uniform<[^>]*>|f32)>", args)):
+    for i, (shape, spec) in enumerate(re.findall(r"tensor<((?:\d+x)*\d+)x(!\w+|!quant\.uniform<[^>]*>|f32|i8)>", args)):
         array = random_input([int(d) for d in shape.split("x")], element_type(spec))
         path = os.path.join(work, f"{name}_in{i}.npy")
         np.save(path, array)
@@ -95,7 +98,9 @@ for name, args in re.findall(r"func\.func @(\w+)\((.*)\) ->", text):
     if cpu.dtype != gpu.dtype or cpu.shape != gpu.shape:
         print(f"{name}: CPU {cpu.dtype}{cpu.shape}, emulator {gpu.dtype}{gpu.shape}")
         sys.exit(1)
-    mismatches = int((cpu.view(np.uint8) != gpu.view(np.uint8)).sum())
+    # Elements whose bytes differ (bit for bit, so also for floats).
+    bytes_of = lambda a: a.reshape(-1).view(np.uint8).reshape(a.size, -1)
+    mismatches = int((bytes_of(cpu) != bytes_of(gpu)).any(axis=1).sum())
     if cpu.dtype.kind in "ui":
         info = np.iinfo(cpu.dtype)
         inside = int(((cpu > info.min) & (cpu < info.max)).sum())
