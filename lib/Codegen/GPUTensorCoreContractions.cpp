@@ -702,19 +702,13 @@ void KernelBuilder::storeTileChunks(Value tile, Value stage, bool isA,
     Value column = word;
     if (!isA && bAlongN)
       column = swizzledColumn(b, loc, word, row, t);
-    auto store = [&] {
-      vector::StoreOp::create(b, loc, value, tile,
-                              ValueRange{stage, row, column},
-                              /*nontemporal=*/false, llvm::MaybeAlign(bytes));
-    };
-    if (exact) {
-      store();
-      continue;
-    }
-    auto ifOp = scf::IfOp::create(b, loc, valid, /*withElse=*/false);
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    store();
+    if (!exact) {
+      auto ifOp = scf::IfOp::create(b, loc, valid, /*withElse=*/false);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    }
+    vector::StoreOp::create(b, loc, value, tile, ValueRange{stage, row, column},
+                            /*nontemporal=*/false, llvm::MaybeAlign(bytes));
   }
 }
 
