@@ -124,6 +124,13 @@ std::string whyNotVectorizable(linalg::LinalgOp op) {
     return "its shapes are dynamic";
   if (op.getNumLoops() == 0)
     return "it has no loops";
+  // A product summed into a rank-0 result (linalg.dot): upstream's
+  // reduction-to-contract patterns would make it a vector.contract with a
+  // 0-D vector accumulator, which the verifier rejects.
+  if (op.getNumDpsInits() == 1 && op.getRank(op.getDpsInitOperand(0)) == 0 &&
+      linalg::isaContractionOpInterface(op))
+    return "it is a contraction into a rank-0 result (a dot product), which "
+           "the vector contraction cannot express";
   // A memref of i4 (or i1) holds one element per byte, a vector of them is
   // bit-packed: a vector load of such a buffer would read wrong values.
   for (OpOperand &operand : op->getOpOperands()) {

@@ -188,6 +188,23 @@ func.func @left_alone(%q: tensor<8xi4>, %d: tensor<?xf32>) -> (tensor<8xi8>, ten
 
 // -----
 
+// A dot product (a contraction into a rank-0 result) stays scalar: the
+// vector contraction it would become needs a 0-D vector accumulator, which
+// vector.contract's verifier rejects (the module used to fail to compile).
+// CHECK-LABEL: func @dot
+// CHECK: linalg.dot
+// CHECK-NOT: vector.contract
+func.func @dot(%a: tensor<40xi8>, %b: tensor<40xi8>) -> tensor<i32> {
+  %zero = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<i32>
+  %i = linalg.fill ins(%zero : i32) outs(%e : tensor<i32>) -> tensor<i32>
+  // expected-remark @below {{not vectorized: it is a contraction into a rank-0 result (a dot product), which the vector contraction cannot express}}
+  %r = linalg.dot ins(%a, %b : tensor<40xi8>, tensor<40xi8>) outs(%i : tensor<i32>) -> tensor<i32>
+  return %r : tensor<i32>
+}
+
+// -----
+
 // An elementwise op over 49 columns (tokens), whose largest divisor up to
 // 16 is 7: 16-lane tiles over the first 48 columns, and the last column
 // peeled into its own static one-lane tile, instead of 7-lane tiles.
