@@ -36,6 +36,9 @@
 using namespace mlir;
 
 void qnn::addLowerQNNPhase(OpPassManager &pm) {
+  // linalg.softmax and kin are not structured ops: as the ones they stand
+  // for, the rest of the pipeline lowers them.
+  pm.addPass(qnn::createQNNDecomposeAggregatedOpsPass());
   pm.addPass(qnn::createConvertQNNToLinalgPass());
   pm.addPass(qnn::createQNNVerifyNoQuantTypesPass());
   pm.addPass(createCanonicalizerPass());

@@ -145,6 +145,22 @@ def QNNMicrokernelCPUPass : Pass<"qnn-microkernel-cpu", "ModuleOp"> {
   ];
 }
 
+def QNNDecomposeAggregatedOpsPass : Pass<"qnn-decompose-aggregated-ops"> {
+  let summary = "linalg.softmax (and other aggregated linalg ops) to the structured ops they stand for";
+  let description = [{
+    Replaces every op that implements upstream's `AggregatedOpInterface`
+    (`linalg.softmax`; the Winograd filter, input and output transforms) by
+    its `decomposeOperation`: for softmax, a max reduction, the
+    subtraction and exponential, a sum and a division, all
+    `linalg.generic`/named structured ops that the CPU and GPU pipelines
+    tile, vectorize and bufferize. The pipelines run it first; without it
+    such an op reached the translation to LLVM IR unlowered. An op that
+    cannot be decomposed is an error naming the pass.
+  }];
+  let dependentDialects = ["arith::ArithDialect", "linalg::LinalgDialect",
+                           "math::MathDialect", "tensor::TensorDialect"];
+}
+
 def QNNSimplifyDataMovementPass
     : Pass<"qnn-simplify-data-movement", "func::FuncOp"> {
   let summary = "Transposes of unit dimensions to reshapes, pads to a fill and an insert";
