@@ -469,19 +469,22 @@ static Value swizzledColumn(OpBuilder &b, Location loc, Value column,
   // Words below `full` are read four per thread (t = word / 4 % 4), the
   // rest (a lone 32-wide slice) two (t = word / 2 % 4).
   int64_t full = t.tileK / 64 * 16;
-  Value quads = arith::RemUIOp::create(
-      b, loc, arith::DivUIOp::create(b, loc, kWord, index(4)), index(4));
-  Value pairs = arith::RemUIOp::create(
-      b, loc, arith::DivUIOp::create(b, loc, kWord, index(2)), index(4));
-  Value thread = quads;
+  auto threadOf = [&](int64_t wordsPerThread) -> Value {
+    return arith::RemUIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, kWord, index(wordsPerThread)),
+        index(4));
+  };
+  Value thread;
   if (full == 0)
-    thread = pairs;
-  else if (full != t.tileK / 4)
+    thread = threadOf(2);
+  else if (full == t.tileK / 4)
+    thread = threadOf(4);
+  else
     thread = arith::SelectOp::create(
         b, loc,
         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kWord,
                               index(full)),
-        quads, pairs);
+        threadOf(4), threadOf(2));
   return arith::XOrIOp::create(b, loc, column,
                                arith::MulIOp::create(b, loc, thread, index(8)));
 }
