@@ -54,6 +54,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -304,7 +305,7 @@ class KernelBuilder {
 public:
   KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
                 linalg::GenericOp epilogue, linalg::LinalgOp initProducer,
-                const Tiling &tiling);
+                const Tiling &tiling, bool asyncCopies);
 
   void build();
 
@@ -343,6 +344,11 @@ private:
   /// at `k0`, loaded from global memory: zero outside the operand.
   SmallVector<Value> loadTileChunks(bool isA, Value blockStart, Value k0,
                                     Value tid);
+  /// Starts the asynchronous copies (cp.async, zero-filled outside the
+  /// operand) of thread `tid`'s chunks of an operand tile for the k step at
+  /// `k0` into stage `stage` of the shared tile (bytes, [stage][row][k]).
+  void copyTileChunksAsync(Value tile, Value stage, bool isA, Value blockStart,
+                           Value k0, Value tid);
   /// Stores what loadTileChunks loaded into stage `stage` of the shared
   /// tile.
   void storeTileChunks(Value tile, Value stage, bool isA, Value tid,
@@ -383,6 +389,11 @@ private:
   /// Whether B is staged k-major from loads along N (see swizzledColumn);
   /// its chunks are then 16-byte blocks of 4 n x 4 k.
   bool bAlongN = false;
+  /// Shared-memory stages of the tiles: 2 where the chunks go through
+  /// registers; where both operands are contiguous along K, up to 4,
+  /// filled by cp.async (see build).
+  int64_t stages = 2;
+  bool async = false;
 };
 } // namespace
 
@@ -401,6 +412,16 @@ static int64_t rowStride(const Tiling &t) {
   if (words == 8)
     return 8;
   return words + (16 - words % 32 + 32) % 32;
+}
+/// Bytes of shared memory one stage of both tiles takes (at most: a
+/// k-major B tile has no padding).
+static int64_t stageBytes(const Tiling &t) {
+  return (t.tileM + t.tileN) * rowStride(t) * 4;
+}
+/// Stages of cp.async-filled tiles: as many as fit, up to 4 (three steps
+/// in flight while one is multiplied).
+static int64_t asyncStages(const Tiling &t) {
+  return std::min<int64_t>(4, kMaxStaticSharedBytes / stageBytes(t));
 }
 
 /// The largest of `candidates` (bytes, decreasing) that one aligned vector
@@ -492,7 +513,7 @@ static Value swizzledColumn(OpBuilder &b, Location loc, Value column,
 KernelBuilder::KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
                              linalg::GenericOp epilogue,
                              linalg::LinalgOp initProducer,
-                             const Tiling &tiling)
+                             const Tiling &tiling, bool asyncCopies)
     : b(b), loc(loc), c(c), epilogue(epilogue), initProducer(initProducer),
       t(tiling) {
   for (unsigned operand : {0, 1}) {
@@ -504,6 +525,10 @@ KernelBuilder::KernelBuilder(OpBuilder &b, Location loc, const Contraction &c,
   bAlongN = !contiguous[1] && t.tileN % 32 == 0 && contiguousAlongN(c);
   if (bAlongN)
     chunkBytes[1] = 16; // a 4 x 4 block
+  // cp.async copies bytes as they are: both tiles must be rows of K.
+  async = asyncCopies && contiguous[0] && contiguous[1];
+  if (async)
+    stages = asyncStages(t);
 }
 
 std::tuple<Value, Value, Value> KernelBuilder::chunkSlot(bool isA, Value tid,
@@ -715,6 +740,51 @@ void KernelBuilder::storeTileChunks(Value tile, Value stage, bool isA,
   }
 }
 
+void KernelBuilder::copyTileChunksAsync(Value tile, Value stage, bool isA,
+                                        Value blockStart, Value k0, Value tid) {
+  unsigned operand = isA ? 0 : 1;
+  int64_t rows = isA ? t.tileM : t.tileN;
+  int64_t bytes = chunkBytes[operand];
+  int64_t chunks = rows * (t.tileK / bytes);
+  int64_t slots = llvm::divideCeil(chunks, t.threads());
+  Value extent = constant(isA ? c.m : c.n);
+  for (int64_t slot = 0; slot < slots; ++slot) {
+    auto [row, word, valid] = chunkSlot(isA, tid, slot);
+    OpBuilder::InsertionGuard guard(b);
+    if ((slot + 1) * t.threads() > chunks) {
+      auto ifOp = scf::IfOp::create(b, loc, valid, /*withElse=*/false);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    }
+    Value global = arith::AddIOp::create(b, loc, blockStart, row);
+    Value k = arith::AddIOp::create(
+        b, loc, k0, arith::MulIOp::create(b, loc, word, constant(4)));
+    // As loadChunk: wholly inside K or wholly outside; outside (a row past
+    // the operand, a step past K), the source size is 0 and the copy
+    // writes zeros, from a clamped address it does not read.
+    Value inside = arith::AndIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, global,
+                              extent),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, k,
+                              constant(c.k)));
+    SmallVector<Value> iv = pointAt(
+        isA, global, arith::MinUIOp::create(b, loc, k, constant(c.k - bytes)));
+    AffineMap map = c.op.getIndexingMapsArray()[operand];
+    SmallVector<Value> indices =
+        *affine::expandAffineMap(b, loc, map, ValueRange(iv));
+    Value sourceBytes =
+        arith::SelectOp::create(b, loc, inside, constant(bytes), constant(0));
+    Value column = arith::MulIOp::create(b, loc, word, constant(4));
+    // 16-byte copies bypass L1 (cp.async.cg): each chunk is read once per
+    // block.
+    nvgpu::DeviceAsyncCopyOp::create(
+        b, loc, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile,
+        ValueRange{stage, row, column}, c.op->getOperand(operand), indices,
+        b.getIndexAttr(bytes), sourceBytes,
+        bytes == 16 ? b.getUnitAttr() : UnitAttr());
+  }
+}
+
 Value KernelBuilder::evaluateElement(linalg::LinalgOp op,
                                      ArrayRef<Value> outIndices,
                                      Value accBuffer, Value acc) {
@@ -772,14 +842,18 @@ void KernelBuilder::build() {
   MLIRContext *context = b.getContext();
   auto workgroup =
       gpu::AddressSpaceAttr::get(context, gpu::AddressSpace::Workgroup);
-  // Two stages (double buffering) of rows of rowStride words, the first
-  // wordsPerRow used.
-  auto aTileType = MemRefType::get({2, t.tileM, rowStride(t)}, b.getI32Type(),
-                                   MemRefLayoutAttrInterface(), workgroup);
-  SmallVector<int64_t> bShape = {2, t.tileN, rowStride(t)};
+  // `stages` stages of rows of rowStride words, the first wordsPerRow
+  // used; filled by cp.async, as bytes (the type of what it copies).
+  Type tileElement = async ? b.getI8Type() : b.getI32Type();
+  int64_t elementsPerWord = async ? 4 : 1;
+  auto aTileType =
+      MemRefType::get({stages, t.tileM, rowStride(t) * elementsPerWord},
+                      tileElement, MemRefLayoutAttrInterface(), workgroup);
+  SmallVector<int64_t> bShape = {stages, t.tileN,
+                                 rowStride(t) * elementsPerWord};
   if (bAlongN)
-    bShape = {2, wordsPerRow(t), t.tileN};
-  auto bTileType = MemRefType::get(bShape, b.getI32Type(),
+    bShape = {stages, wordsPerRow(t), t.tileN};
+  auto bTileType = MemRefType::get(bShape, tileElement,
                                    MemRefLayoutAttrInterface(), workgroup);
   Value gridX = constant(llvm::divideCeil(c.n, t.tileN));
   Value gridY = constant(llvm::divideCeil(c.m, t.tileM));
@@ -821,9 +895,26 @@ void KernelBuilder::build() {
   // ends at one barrier: the other stage was last read in step i - 1,
   // before that step's barrier, and is read next in step i + 1, after this
   // one's. The global loads are in flight during the MMAs.
+  //
+  // With cp.async (both operands contiguous along K), `stages` stages and
+  // no chunks in registers: before the loop, steps 0 .. stages - 2 are
+  // copied into their stages, one commit group each. Step i waits until
+  // at most stages - 2 of its thread's groups are pending (step i's has
+  // landed), then at the barrier (every thread's copies of step i have
+  // landed, and every warp is done with step i - 1's stage), starts the
+  // copies of step i + stages - 1 into that stage and runs its MMAs on
+  // stage i % stages.
   int64_t fm = t.fragmentsM(), fn = t.fragmentsN();
   Value stage0 = constant(0);
-  {
+  if (async) {
+    for (int64_t step = 0; step + 1 < stages; ++step) {
+      copyTileChunksAsync(aTile, constant(step), /*isA=*/true, mStart,
+                          constant(step * t.tileK), tid);
+      copyTileChunksAsync(bTile, constant(step), /*isA=*/false, nStart,
+                          constant(step * t.tileK), tid);
+      NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    }
+  } else {
     SmallVector<Value> aFirst =
         loadTileChunks(/*isA=*/true, mStart, constant(0), tid);
     SmallVector<Value> bFirst =
@@ -833,13 +924,16 @@ void KernelBuilder::build() {
     gpu::BarrierOp::create(b, loc);
   }
   SmallVector<Value> initial(fm * fn * 4, i32(0));
-  SmallVector<Value> aWords =
-      loadTileChunks(/*isA=*/true, mStart, constant(t.tileK), tid);
-  SmallVector<Value> bWords =
-      loadTileChunks(/*isA=*/false, nStart, constant(t.tileK), tid);
-  int64_t accCount = initial.size(), aCount = aWords.size();
-  llvm::append_range(initial, aWords);
-  llvm::append_range(initial, bWords);
+  int64_t accCount = initial.size(), aCount = 0;
+  if (!async) {
+    SmallVector<Value> aWords =
+        loadTileChunks(/*isA=*/true, mStart, constant(t.tileK), tid);
+    SmallVector<Value> bWords =
+        loadTileChunks(/*isA=*/false, nStart, constant(t.tileK), tid);
+    aCount = aWords.size();
+    llvm::append_range(initial, aWords);
+    llvm::append_range(initial, bWords);
+  }
   auto kLoop = scf::ForOp::create(b, loc, constant(0), constant(c.k),
                                   constant(t.tileK), initial);
   {
@@ -848,21 +942,35 @@ void KernelBuilder::build() {
     Value k0 = kLoop.getInductionVar();
     ValueRange carried = kLoop.getRegionIterArgs();
     SmallVector<Value> acc(carried.take_front(accCount));
-    Value stage = arith::RemUIOp::create(
-        b, loc, arith::DivUIOp::create(b, loc, k0, constant(t.tileK)),
-        constant(2));
-    Value otherStage = arith::SubIOp::create(b, loc, constant(1), stage);
-    // Step i + 1 into the other stage (past K: zeros, never read).
-    storeTileChunks(aTile, otherStage, /*isA=*/true, tid,
-                    carried.slice(accCount, aCount));
-    storeTileChunks(bTile, otherStage, /*isA=*/false, tid,
-                    carried.drop_front(accCount + aCount));
-    // Step i + 2's chunks.
-    Value next = arith::AddIOp::create(b, loc, k0, constant(2 * t.tileK));
-    SmallVector<Value> nextWords =
-        loadTileChunks(/*isA=*/true, mStart, next, tid);
-    llvm::append_range(nextWords,
-                       loadTileChunks(/*isA=*/false, nStart, next, tid));
+    Value step = arith::DivUIOp::create(b, loc, k0, constant(t.tileK));
+    Value stage = arith::RemUIOp::create(b, loc, step, constant(stages));
+    SmallVector<Value> nextWords;
+    if (async) {
+      NVVM::CpAsyncWaitGroupOp::create(b, loc, uint32_t(stages - 2));
+      gpu::BarrierOp::create(b, loc);
+      // Step i + stages - 1 (past K: zeros, never read) into the stage
+      // step i - 1 used.
+      Value ahead = arith::RemUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, step, constant(stages - 1)),
+          constant(stages));
+      Value aheadK =
+          arith::AddIOp::create(b, loc, k0, constant((stages - 1) * t.tileK));
+      copyTileChunksAsync(aTile, ahead, /*isA=*/true, mStart, aheadK, tid);
+      copyTileChunksAsync(bTile, ahead, /*isA=*/false, nStart, aheadK, tid);
+      NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    } else {
+      Value otherStage = arith::SubIOp::create(b, loc, constant(1), stage);
+      // Step i + 1 into the other stage (past K: zeros, never read).
+      storeTileChunks(aTile, otherStage, /*isA=*/true, tid,
+                      carried.slice(accCount, aCount));
+      storeTileChunks(bTile, otherStage, /*isA=*/false, tid,
+                      carried.drop_front(accCount + aCount));
+      // Step i + 2's chunks.
+      Value next = arith::AddIOp::create(b, loc, k0, constant(2 * t.tileK));
+      nextWords = loadTileChunks(/*isA=*/true, mStart, next, tid);
+      llvm::append_range(nextWords,
+                         loadTileChunks(/*isA=*/false, nStart, next, tid));
+    }
     Type i32Type = b.getI32Type();
     auto resultType = LLVM::LLVMStructType::getLiteral(
         context, {i32Type, i32Type, i32Type, i32Type});
@@ -878,10 +986,21 @@ void KernelBuilder::build() {
       Value column = arith::AddIOp::create(
           b, loc, arith::MulIOp::create(b, loc, inGroup, constant(count)),
           constant(firstWord));
-      Value words = vector::LoadOp::create(
-          b, loc, VectorType::get({count}, b.getI32Type()), tile,
-          ValueRange{stage, row, column}, /*nontemporal=*/false,
-          llvm::MaybeAlign(4 * count));
+      auto wordsType = VectorType::get({count}, b.getI32Type());
+      Value words;
+      if (async) {
+        // A byte tile: the same 4 x count bytes, as words.
+        Value bytes = vector::LoadOp::create(
+            b, loc, VectorType::get({4 * count}, b.getI8Type()), tile,
+            ValueRange{stage, row,
+                       arith::MulIOp::create(b, loc, column, constant(4))},
+            /*nontemporal=*/false, llvm::MaybeAlign(4 * count));
+        words = vector::BitCastOp::create(b, loc, wordsType, bytes);
+      } else {
+        words = vector::LoadOp::create(
+            b, loc, wordsType, tile, ValueRange{stage, row, column},
+            /*nontemporal=*/false, llvm::MaybeAlign(4 * count));
+      }
       SmallVector<Value, 4> elements;
       for (int64_t e = 0; e < count; ++e)
         elements.push_back(vector::ExtractOp::create(b, loc, words, e));
@@ -948,10 +1067,16 @@ void KernelBuilder::build() {
       firstWord += 8 * slices;
     }
     // This step's reads of its stage and writes of the other are done.
-    gpu::BarrierOp::create(b, loc);
+    // (With cp.async, the next step's barrier orders them.)
+    if (!async)
+      gpu::BarrierOp::create(b, loc);
     llvm::append_range(acc, nextWords);
     scf::YieldOp::create(b, loc, acc);
   }
+  // The copies of the steps past K (zeros, never read) land before the
+  // kernel exits.
+  if (async)
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, uint32_t(0));
 
   // The epilogue, from the accumulator registers: element r of fragment
   // (i, j) is row g + 8 * (r / 2), column 2t + r % 2 of that 16x8 tile.
@@ -1007,7 +1132,7 @@ struct GPUTensorCoreContractionsPass
       return signalPassFailure();
     }
     // Two stages of both tiles, in static shared memory (48 KiB at most).
-    int64_t sharedBytes = 2 * (tileM + tileN) * rowStride(tiling) * 4;
+    int64_t sharedBytes = 2 * stageBytes(tiling);
     if (sharedBytes > kMaxStaticSharedBytes) {
       getOperation().emitError("qnn-gpu-tensor-core-contractions: the tiles "
                                "need ")
@@ -1058,7 +1183,7 @@ struct GPUTensorCoreContractionsPass
       Operation *at = epilogue ? epilogue.getOperation() : op.getOperation();
       OpBuilder builder(at);
       KernelBuilder(builder, op.getLoc(), *contraction, epilogue, initProducer,
-                    tiling)
+                    tiling, asyncCopies)
           .build();
       if (epilogue)
         epilogue.erase();

@@ -123,6 +123,12 @@ static void addSIMTPhase(OpPassManager &pm,
 /// chip; host code to the LLVM dialect with gpu-to-llvm's runtime calls.
 static void addLowerToNVVMPhase(OpPassManager &pm,
                                 const qnn::GPUPipelineOptions &options) {
+  // The canonicalizations hoist the kernels' constants out of the launch
+  // regions (gpu.launch is not isolated from above), and outlining passes
+  // what a region uses from above as kernel parameters: sunk back first,
+  // the tile sizes, strides and extents are constants of the kernel, so a
+  // division by one is a shift or a multiplication, not a runtime div.u64.
+  pm.addPass(createGpuLaunchSinkIndexComputationsPass());
   pm.addPass(createGpuKernelOutliningPass());
   // The tensor-core kernels' 16-byte accesses to their shared tiles.
   pm.addNestedPass<gpu::GPUModuleOp>(
@@ -188,6 +194,7 @@ void qnn::buildGPUPipeline(OpPassManager &pm,
     tensorCores.tileK = options.tileK;
     tensorCores.warpsM = options.warpsM;
     tensorCores.warpsN = options.warpsN;
+    tensorCores.asyncCopies = options.asyncCopies;
     // Constant weights in the kernel's [n][k] order, read 16 bytes at a time.
     pm.addPass(qnn::createQNNPackContractionWeightsPass());
     pm.addNestedPass<func::FuncOp>(

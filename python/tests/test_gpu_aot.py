@@ -232,14 +232,21 @@ def test_gpu_pipeline_options_reach_the_pipeline():
 def test_timed_gemm_runs_on_the_tensor_cores(b_layout):
     """The device check's GEMM (a named linalg.matmul) is compiled to the
     tensor-core kernel, not the SIMT one; with B (n, k), both operands are
-    staged with 16-byte loads."""
+    contiguous along K and copied by cp.async, 16 bytes at a time; with
+    B (k, n), A is staged with 16-byte loads."""
     from quant_opt import gpu_check
     ir = subprocess.run([find_tool("quant-opt"), "--qnn-gpu-pipeline=lower-to-llvm=false"],
                         input=gpu_check._gemm_module(256, b_layout), capture_output=True,
                         text=True, check=True).stdout
     assert "nvvm.mma.sync" in ir and "qnn.tensor_core" in ir
-    vector_loads = re.findall(r"vector\.load .* : memref<256x256xi8>, vector<16xi8>", ir)
-    assert len(vector_loads) >= (4 if b_layout == "nk" else 2), vector_loads
+    if b_layout == "nk":
+        copies = re.findall(r"nvgpu\.device_async_copy .*, 16, .* : memref<256x256xi8> to", ir)
+        # Three steps started before the loop and one in it, A and B each.
+        assert len(copies) == 8, copies
+        assert "vector<16xi8>" not in ir.split("scf.for")[0].split("gpu.launch")[-1]
+    else:
+        vector_loads = re.findall(r"vector\.load .* : memref<256x256xi8>, vector<16xi8>", ir)
+        assert len(vector_loads) >= 2, vector_loads
 
 
 # --------------------------------------------------------------------------
@@ -259,8 +266,11 @@ def test_bundle_is_complete_and_small(bundle):
     names = {case["name"]: case for case in manifest["cases"]}
     assert {"smoke_requant_i8", "smoke_scale_f32", "layer_matmul", "model_fashion_cnn",
             "gemm_4096", "gemm_8192", "gemm_4096_t128", "gemm_8192_t128",
-            "gemm_4096_bt", "gemm_8192_bt_t128"} <= set(names)
+            "gemm_4096_bt", "gemm_8192_bt_t128", "gemm_8192_bt_t128_regs"} <= set(names)
     assert names["gemm_8192_bt"]["b_layout"] == "nk" and names["gemm_8192"]["b_layout"] == "kn"
+    # Registers instead of cp.async only differ for B (n, k).
+    assert "async-copies=false" in names["gemm_8192_bt_t128_regs"]["tiles"]
+    assert "gemm_8192_t128_regs" not in names
     for name in ("smoke_requant_i8", "smoke_scale_f32"):
         case = names[name]
         assert case["gpu_object"], case.get("skip_reason")

@@ -1,5 +1,6 @@
 // RUN: quant-opt %s --qnn-gpu-pipeline=lower-to-llvm=false | FileCheck %s --check-prefix=TC
 // RUN: quant-opt %s "--qnn-gpu-pipeline=lower-to-llvm=false tensor-cores=false" | FileCheck %s --check-prefix=SIMT
+// RUN: quant-opt %s "--qnn-gpu-pipeline=lower-to-llvm=false async-copies=false" | FileCheck %s --check-prefix=SYNC
 // RUN: quant-opt %s "--qnn-gpu-pipeline=lower-to-llvm=false results-to-out-params=true" | FileCheck %s --check-prefix=OUTPARAM
 // RUN: quant-opt %s --qnn-gpu-pipeline=format=isa | FileCheck %s --check-prefix=LLVM
 // RUN: not quant-opt %s --qnn-gpu-pipeline=chip=sm_70 2>&1 | FileCheck %s --check-prefix=BAD-CHIP
@@ -144,15 +145,46 @@ func.func @int8_matmul_requantized(%a: tensor<40x64xi8>, %b: tensor<64x24xi8>) -
 }
 
 // A named contraction (as a program or an importer writes it, here with the
-// weights' layout (n, k)) goes on the tensor cores like the generic form;
-// its B is contiguous along K, so it is staged 16 bytes at a time too.
+// weights' layout (n, k)) goes on the tensor cores like the generic form.
+// Both operands are contiguous along K, so the tiles are filled by
+// cp.async, 16 bytes per copy (zero-filled outside the operands), as
+// bytes: four stages of 64 + 64 rows of 32 bytes fit. Steps 0..2 are
+// started before the loop, one commit group each; each step waits until
+// at most 2 groups are pending, meets the block at the barrier, starts the
+// step 3 ahead into the stage the last step used, and runs its MMAs on its
+// own stage: one barrier per step, none at its end.
 // TC-LABEL: func @named_matmul_transposed_b
-// TC: gpu.launch
+// TC: gpu.launch {{.*}} workgroup(%[[AS:.*]] : memref<4x64x32xi8, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<4x64x32xi8, #gpu.address_space<workgroup>>)
 // TC-NOT: linalg.matmul
-// TC: vector.load %{{.*}} {alignment = 16 : i64} : memref<64x128xi8>, vector<16xi8>
-// TC: vector.load %{{.*}} {alignment = 16 : i64} : memref<32x128xi8>, vector<16xi8>
+// TC: nvgpu.device_async_copy %{{.*}}[{{.*}}], %[[AS]][%c0, {{.*}}], 16, %{{.*}} {bypassL1} : memref<64x128xi8> to memref<4x64x32xi8, #gpu.address_space<workgroup>>
+// TC: nvgpu.device_async_copy %{{.*}}[{{.*}}], %[[BS]][%c0, {{.*}}], 16, %{{.*}} {bypassL1} : memref<32x128xi8> to memref<4x64x32xi8, #gpu.address_space<workgroup>>
+// TC-NEXT: nvvm.cp.async.commit.group
+// TC-COUNT-2: nvvm.cp.async.commit.group
+// TC-NOT: gpu.barrier
+// TC: scf.for
+// TC: %[[STAGE:.*]] = arith.remui %{{.*}}, %c4
+// TC-NEXT: nvvm.cp.async.wait.group 2
+// TC-NEXT: gpu.barrier
+// TC: nvgpu.device_async_copy
+// TC: nvgpu.device_async_copy
+// TC-NEXT: nvvm.cp.async.commit.group
+// TC: vector.load %[[AS]][%[[STAGE]], {{.*}}] {alignment = 8 : i64} : memref<4x64x32xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+// TC-NEXT: vector.bitcast %{{.*}} : vector<8xi8> to vector<2xi32>
 // TC: nvvm.mma.sync
+// TC-NOT: gpu.barrier
+// TC: scf.yield
+// TC-NEXT: }
+// TC-NEXT: nvvm.cp.async.wait.group 0
 // TC: } {qnn.tensor_core}
+// Without async copies: through registers, two stages of words.
+// SYNC-LABEL: func @named_matmul_transposed_b
+// SYNC: gpu.launch {{.*}} workgroup(%{{.*}} : memref<2x64x8xi32, #gpu.address_space<workgroup>>, %{{.*}} : memref<2x64x8xi32, #gpu.address_space<workgroup>>)
+// SYNC-NOT: nvgpu.device_async_copy
+// SYNC-NOT: nvvm.cp.async
+// SYNC: vector.load %{{.*}} {alignment = 16 : i64} : memref<64x128xi8>, vector<16xi8>
+// SYNC: vector.load %{{.*}} {alignment = 16 : i64} : memref<32x128xi8>, vector<16xi8>
+// SYNC: nvvm.mma.sync
+// SYNC: } {qnn.tensor_core}
 func.func @named_matmul_transposed_b(%a: tensor<64x128xi8>, %bt: tensor<32x128xi8>) -> tensor<64x32xi32> {
   %c0 = arith.constant 0 : i32
   %e = tensor.empty() : tensor<64x32xi32>

@@ -432,10 +432,16 @@ def QNNGPUTensorCoreContractionsPass
     `mma.sync.aligned.m16n8k32.row.col.s32.{u8,s8}.{u8,s8}.s32` (the
     multiplicand types follow the extensions; the accumulation wraps like
     the CPU's i32 additions). The accumulators stay in registers over the
-    whole reduction. The tiles have two stages in shared memory: each k
-    step stores the next step's chunks (loaded into registers one step
-    ahead) into the other stage, loads the one after, runs its MMAs and
-    ends at a single barrier.
+    whole reduction. Where both operands are contiguous along K (and
+    `async-copies` is on), the tiles are filled with `cp.async`
+    (`nvgpu.device_async_copy`, 16 bytes where K allows, zero-filled
+    outside the operands) into up to four shared-memory stages (as many as
+    fit in 48 KiB): the copies of the next stages are in flight while a
+    step's MMAs run, and each step waits for its own
+    (`cp.async.wait_group`) and meets the block at one barrier. Otherwise
+    the tiles have two stages: each k step stores the next step's chunks
+    (loaded into registers one step ahead) into the other stage, loads the
+    one after, runs its MMAs and ends at a single barrier.
 
     The epilogue is applied from the registers: the output's initial value
     (the bias the program broadcast into it) is added (computed in the
@@ -452,8 +458,8 @@ def QNNGPUTensorCoreContractionsPass
   }];
   let dependentDialects = ["arith::ArithDialect", "gpu::GPUDialect",
                            "LLVM::LLVMDialect", "memref::MemRefDialect",
-                           "NVVM::NVVMDialect", "scf::SCFDialect",
-                           "vector::VectorDialect"];
+                           "nvgpu::NVGPUDialect", "NVVM::NVVMDialect",
+                           "scf::SCFDialect", "vector::VectorDialect"];
   let options = [
     Option<"tileM", "tile-m", "int64_t", /*default=*/"64",
            "Output rows of a block (a multiple of 16 * warps-m)">,
@@ -466,6 +472,9 @@ def QNNGPUTensorCoreContractionsPass
            "Warps of a block along M">,
     Option<"warpsN", "warps-n", "int64_t", /*default=*/"2",
            "Warps of a block along N">,
+    Option<"asyncCopies", "async-copies", "bool", /*default=*/"true",
+           "Fill the tiles of operands contiguous along K with cp.async, "
+           "in up to four stages (off: through registers, two stages)">,
   ];
 }
 

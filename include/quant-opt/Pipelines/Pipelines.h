@@ -172,6 +172,12 @@ struct GPUPipelineOptions : public PassPipelineOptions<GPUPipelineOptions> {
   PassOptions::Option<int64_t> warpsN{
       *this, "warps-n", llvm::cl::desc("Warps of a block along N"),
       llvm::cl::init(2)};
+  PassOptions::Option<bool> asyncCopies{
+      *this, "async-copies",
+      llvm::cl::desc("Fill the tensor-core tiles of operands contiguous "
+                     "along K with cp.async, in up to four shared-memory "
+                     "stages (off: through registers, two stages)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> resultsToOutParams{
       *this, "results-to-out-params",
       llvm::cl::desc("Return buffers through caller-allocated out parameters "

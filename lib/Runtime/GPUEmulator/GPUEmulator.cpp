@@ -27,6 +27,13 @@
 //   from the fragments as the PTX ISA defines them (section "Matrix
 //   Fragments for mma.m16n8k32"), written out below from the ISA's tables,
 //   not shared with the code generator.
+// - cp.async (global to shared, 4, 8 or 16 bytes, with or without the
+//   zero-filling source size) is queued per thread in its open group;
+//   commit.group closes the group, and wait.group N performs the thread's
+//   oldest committed groups until N are left (wait.all: all of them, the
+//   open one too). A copy is thus done as late as PTX allows, so a wait
+//   too weak or missing, or a barrier missing after it, shows as wrong
+//   results. Copies never waited for are dropped when the thread exits.
 //
 // What it cannot show: the NVPTX back end, ptxas and the driver (the device
 // check's), memory-model effects between threads other than those ordered
@@ -61,6 +68,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -120,6 +128,21 @@ struct Warp {
   uint32_t out[kWarpSize][4]; // d0..d3
 };
 
+/// One cp.async: `bytes` written at `dst`, the first `srcBytes` of them
+/// read from `src`, the rest zero.
+struct AsyncCopy {
+  char *dst;
+  const char *src;
+  uint32_t bytes, srcBytes;
+};
+
+/// A thread's cp.async copies not yet performed: those issued since the
+/// last commit.group, and the committed groups, oldest first.
+struct AsyncCopies {
+  std::vector<AsyncCopy> open;
+  std::deque<std::vector<AsyncCopy>> committed;
+};
+
 struct Block {
   const char *kernel = "";
   unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1}, ctaid[3] = {0, 0, 0};
@@ -136,6 +159,7 @@ struct Block {
   unsigned arrived = 0;
   uint64_t barrierGeneration = 0;
   std::vector<Warp> warps;
+  std::vector<AsyncCopies> asyncCopies; // per thread
   uint64_t progress = 0; // arrivals and exits, to tell a deadlock
   // For QUANT_OPT_GPU_EMULATOR_LOG: warp mma.sync and block barriers done.
   uint64_t mmas = 0, barriers = 0;
@@ -215,6 +239,46 @@ extern "C" void emulatedBarrier() {
   }
   while (b.barrierGeneration == generation)
     yieldToScheduler();
+}
+
+/// cp.async.{ca,cg}.shared.global of `bytes` (4, 8 or 16) bytes, the first
+/// `srcBytes` from `src` (the rest zero): queued in the thread's open group.
+extern "C" void emulatedCpAsync(char *dst, const char *src, int32_t bytes,
+                                int32_t srcBytes) {
+  Block &b = *running;
+  auto misaligned = [&](const void *address) {
+    return reinterpret_cast<uintptr_t>(address) % uint32_t(bytes) != 0;
+  };
+  if (misaligned(dst) || misaligned(src))
+    fatal(std::string("kernel ") + b.kernel + ": a " + std::to_string(bytes) +
+          "-byte cp.async at a misaligned address");
+  if (srcBytes < 0 || srcBytes > bytes)
+    fatal(std::string("kernel ") + b.kernel + ": a " + std::to_string(bytes) +
+          "-byte cp.async with source size " + std::to_string(srcBytes));
+  b.asyncCopies[b.current].open.push_back(
+      {dst, src, uint32_t(bytes), uint32_t(srcBytes)});
+}
+
+extern "C" void emulatedCpAsyncCommit() {
+  AsyncCopies &copies = running->asyncCopies[running->current];
+  copies.committed.push_back(std::move(copies.open));
+  copies.open.clear();
+}
+
+/// cp.async.wait_group `pending`; a negative `pending` is cp.async.wait_all.
+extern "C" void emulatedCpAsyncWait(int32_t pending) {
+  AsyncCopies &copies = running->asyncCopies[running->current];
+  if (pending < 0) {
+    emulatedCpAsyncCommit();
+    pending = 0;
+  }
+  while (copies.committed.size() > size_t(pending)) {
+    for (const AsyncCopy &copy : copies.committed.front()) {
+      std::memcpy(copy.dst, copy.src, copy.srcBytes);
+      std::memset(copy.dst + copy.srcBytes, 0, copy.bytes - copy.srcBytes);
+    }
+    copies.committed.pop_front();
+  }
 }
 
 /// The multiplicand `index` (0-based, of 16 for A and 8 for B) of a lane's
@@ -638,6 +702,20 @@ bool isReciprocal(llvm::StringRef name, bool &ofSqrt) {
   return false;
 }
 
+/// `llvm.nvvm.cp.async.{ca,cg}.shared.global.{4,8,16}[.s]`: its size in
+/// bytes and whether it takes a source size.
+std::optional<std::pair<int32_t, bool>> cpAsyncForm(llvm::StringRef name) {
+  if (!name.consume_front("llvm.nvvm.cp.async.") ||
+      !(name.consume_front("ca.") || name.consume_front("cg.")) ||
+      !name.consume_front("shared.global."))
+    return std::nullopt;
+  bool withSourceSize = name.consume_back(".s");
+  for (int32_t bytes : {4, 8, 16})
+    if (name == std::to_string(bytes))
+      return std::make_pair(bytes, withSourceSize);
+  return std::nullopt;
+}
+
 bool isBarrier(llvm::StringRef name) {
   return name == "llvm.nvvm.barrier0" ||
          name == "llvm.nvvm.barrier.cta.sync.aligned.all" ||
@@ -700,6 +778,13 @@ std::vector<std::string> replaceIntrinsics(llvm::Module &module,
   llvm::FunctionCallee mma = module.getOrInsertFunction(
       "__qnn_emu_mma_m16n8k32",
       llvm::FunctionType::get(voidTy, {ptr, i32}, false));
+  llvm::FunctionCallee cpAsync = module.getOrInsertFunction(
+      "__qnn_emu_cp_async",
+      llvm::FunctionType::get(voidTy, {ptr, ptr, i32, i32}, false));
+  llvm::FunctionCallee cpAsyncCommit = module.getOrInsertFunction(
+      "__qnn_emu_cp_async_commit", llvm::FunctionType::get(voidTy, {}, false));
+  llvm::FunctionCallee cpAsyncWait = module.getOrInsertFunction(
+      "__qnn_emu_cp_async_wait", llvm::FunctionType::get(voidTy, {i32}, false));
   std::vector<std::string> unsupported;
   // Inline PTX (libdevice has some): the one form it uses for reciprocals
   // is computed here; any other is named as unsupported.
@@ -747,6 +832,10 @@ std::vector<std::string> replaceIntrinsics(llvm::Module &module,
     std::optional<int32_t> code = sregCode(name);
     std::optional<int32_t> kind = mmaKind(name);
     bool isBarrierCall = isBarrier(name);
+    std::optional<std::pair<int32_t, bool>> copyForm = cpAsyncForm(name);
+    bool isCommit = name == "llvm.nvvm.cp.async.commit.group";
+    bool isWait = name == "llvm.nvvm.cp.async.wait.group" ||
+                  name == "llvm.nvvm.cp.async.wait.all";
     bool exact = true;
     std::optional<llvm::Intrinsic::ID> generic = genericIntrinsic(name);
     if (!generic)
@@ -756,7 +845,8 @@ std::vector<std::string> replaceIntrinsics(llvm::Module &module,
     std::optional<RoundedOp> rounded =
         generic || reciprocal ? std::nullopt : roundedOp(name);
     if (!code && !kind && !isBarrierCall && !generic && !reciprocal &&
-        !rounded && name != "llvm.nvvm.read.ptx.sreg.warpsize") {
+        !rounded && !copyForm && !isCommit && !isWait &&
+        name != "llvm.nvvm.read.ptx.sreg.warpsize") {
       if (!intrinsic->use_empty())
         unsupported.push_back(name.str());
       continue;
@@ -813,6 +903,25 @@ std::vector<std::string> replaceIntrinsics(llvm::Module &module,
         replacement = builder.getInt32(kWarpSize);
       } else if (isBarrierCall) {
         builder.CreateCall(barrier, {});
+      } else if (copyForm) {
+        // Shared and global addresses are host addresses here.
+        llvm::Value *dst =
+            builder.CreateAddrSpaceCast(call->getArgOperand(0), ptr);
+        llvm::Value *src =
+            builder.CreateAddrSpaceCast(call->getArgOperand(1), ptr);
+        llvm::Value *bytes = builder.getInt32(copyForm->first);
+        llvm::Value *srcBytes =
+            copyForm->second
+                ? builder.CreateZExtOrTrunc(call->getArgOperand(2), i32)
+                : bytes;
+        builder.CreateCall(cpAsync, {dst, src, bytes, srcBytes});
+      } else if (isCommit) {
+        builder.CreateCall(cpAsyncCommit, {});
+      } else if (isWait) {
+        builder.CreateCall(cpAsyncWait, {call->arg_size() == 1
+                                             ? builder.CreateZExtOrTrunc(
+                                                   call->getArgOperand(0), i32)
+                                             : builder.getInt32(-1)});
       } else {
         // The operands through a stack array: a0..a3, b0, b1, c0..c3, then
         // d0..d3 back.
@@ -960,6 +1069,9 @@ EmulatedModule *loadModule(const void *data, size_t size) {
   add("__qnn_emu_barrier", &emulatedBarrier);
   add("__qnn_emu_misaligned", &emulatedMisaligned);
   add("__qnn_emu_mma_m16n8k32", &emulatedMmaM16N8K32);
+  add("__qnn_emu_cp_async", &emulatedCpAsync);
+  add("__qnn_emu_cp_async_commit", &emulatedCpAsyncCommit);
+  add("__qnn_emu_cp_async_wait", &emulatedCpAsyncWait);
   add("__qnn_emu_float_op_f32", &emulatedFloatOpF32);
   add("__qnn_emu_float_op_f64", &emulatedFloatOpF64);
   add("__qnn_emu_convert", &emulatedConvert);
@@ -999,6 +1111,9 @@ void fiberMain() {
 }
 
 void runBlock(Block &b, Entry entry, void **params) {
+  // Copies a thread of the last block never waited for are dropped.
+  for (AsyncCopies &copies : b.asyncCopies)
+    copies = AsyncCopies();
   if (!b.fibers) {
     for (b.current = 0; b.current < b.threads; ++b.current)
       entry(params);
@@ -1147,6 +1262,7 @@ QNN_EXPORT void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   b.block[2] = unsigned(blockZ);
   b.threads = unsigned(blockX * blockY * blockZ);
   b.fibers = kernel->collective;
+  b.asyncCopies.resize(b.threads);
   if (b.fibers) {
     b.contexts.resize(b.threads);
     b.warps.resize((b.threads + kWarpSize - 1) / kWarpSize);
