@@ -37,7 +37,8 @@ using namespace mlir;
 namespace {
 
 /// A contraction with a leading unit dimension (the one-element batch of a
-/// batch matmul's tile) as the contraction without it: the outer-product
+/// batch matmul's tile) as the contraction without it (see
+/// populateCastAwayContractionUnitBatchPatterns): the outer-product
 /// lowering has no batch dimensions, and ContractionOpLowering's unrolling
 /// of them fails on mixed element types (i8 x i8 into i32), which left the
 /// contraction unlowered and the module untranslatable to LLVM IR.
@@ -304,7 +305,7 @@ struct TileAndVectorizeCPUPass
     // transposes of their operands folded in, which the unit dimension
     // would have hidden): batch matmul tiles' unit batch dropped.
     RewritePatternSet batchPatterns(&getContext());
-    batchPatterns.add<CastAwayContractionUnitBatch>(&getContext());
+    qnn::populateCastAwayContractionUnitBatchPatterns(batchPatterns);
     if (failed(applyPatternsGreedily(func, std::move(batchPatterns))))
       return signalPassFailure();
   }
@@ -558,6 +559,11 @@ struct TileAndVectorizeCPUPass
 };
 
 } // namespace
+
+void qnn::populateCastAwayContractionUnitBatchPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<CastAwayContractionUnitBatch>(patterns.getContext());
+}
 
 void qnn::populateFoldTransposedBroadcastPatterns(RewritePatternSet &patterns) {
   patterns.add<FoldTransposedBroadcast>(patterns.getContext());

@@ -42,6 +42,14 @@ void populateSimplifyDataMovementPatterns(RewritePatternSet &patterns);
 /// which would otherwise lower element by element).
 void populateFoldTransposedBroadcastPatterns(RewritePatternSet &patterns);
 
+/// A `vector.contract` whose leading dimension is a unit batch of all three
+/// operands (a batch matmul's tile) as the contraction without it, which
+/// the vector lowerings take (they leave a 3-D i8 x i8 -> i32 one
+/// unlowered). Narrower than upstream's
+/// populateCastAwayVectorLeadingOneDimPatterns, which would also undo the
+/// broadcasts folded into a convolution's contraction.
+void populateCastAwayContractionUnitBatchPatterns(RewritePatternSet &patterns);
+
 /// Scalar f32/f64 math.sqrt to PTX sqrt.rn (llvm.nvvm.sqrt.rn.*) and
 /// math.rsqrt to 1 / sqrt.rn (qnn-gpu-correctly-rounded-math).
 void populateGPUCorrectlyRoundedMathPatterns(RewritePatternSet &patterns);
