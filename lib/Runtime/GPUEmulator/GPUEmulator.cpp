@@ -33,7 +33,7 @@
 //   oldest committed groups until N are left (wait.all: all of them, the
 //   open one too). A copy is thus done as late as PTX allows, so a wait
 //   too weak or missing, or a barrier missing after it, shows as wrong
-//   results. Copies never waited for are dropped when the thread exits.
+//   results. Copies never waited for are dropped when the block ends.
 //
 // What it cannot show: the NVPTX back end, ptxas and the driver (the device
 // check's), memory-model effects between threads other than those ordered
