@@ -38,6 +38,7 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
@@ -433,6 +434,12 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
       *lowered, StringAttr::get(module.getContext(), options.function))
       ->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                 UnitAttr::get(module.getContext()));
+  // Only the entry and what it calls are compiled (symbol-dce below drops
+  // the rest): a module of many test functions, run one at a time, is not
+  // lowered and JIT-compiled whole for each (most of quant-run's time).
+  for (auto other : lowered->getOps<func::FuncOp>())
+    if (other.getName() != options.function && !other.isExternal())
+      other.setPrivate();
   // Code for another CPU than the host: checked to run here, and with the
   // complete feature list, since a function's target-features replaces the
   // engine's host features (which would add AVX-512 to an x86-64-v3).
@@ -447,6 +454,7 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     runnableFeatures = *features;
   }
   PassManager pm(module.getContext());
+  pm.addPass(createSymbolDCEPass());
   if (cuda) {
     std::string pipelineText = getGPUPipeline(
         options.gpuChip, options.upstreamGPUPipeline,
