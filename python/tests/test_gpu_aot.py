@@ -357,10 +357,12 @@ def test_real_run_without_driver_fails_each_case_clearly(bundle):
 def test_run_on_a_stand_in_driver_counts_mismatches(bundle, fake_driver, tmp_path):
     """With kernels that run nothing, the outputs are the inputs: the check
     runs each case, counts every differing element, times the calls (the
-    stand-in's events say 0.5 ms a kernel) and exits 1."""
+    stand-in's events say 0.5 ms a kernel) and the GEMMs up to --max-gemm
+    (the 8192^3 ones would copy 384 MiB a call here), and exits 1."""
     out = tmp_path / "out"
     out.mkdir()
-    result = subprocess.run(["bash", str(CHECK_DIR / "run-on-device.sh"), str(bundle)],
+    result = subprocess.run(["bash", str(CHECK_DIR / "run-on-device.sh"), str(bundle),
+                             "--max-gemm=4096"],
                             capture_output=True, text=True,
                             env={**os.environ, "PYTHON": sys.executable,
                                  "LD_LIBRARY_PATH": str(fake_driver), "OUT": str(out)})
@@ -374,6 +376,16 @@ def test_run_on_a_stand_in_driver_counts_mismatches(bundle, fake_driver, tmp_pat
     assert row["mismatches"] == differ and row["launches_per_call"] == 1.0
     assert row["kernel_ms"] == pytest.approx(0.5)
     assert "| smoke_requant_i8 | smoke | 65536 |" in (out / "results.md").read_text()
+    # The stand-in's 0.5 ms a kernel, so many per call: 2 * 4096^3 / kernel time.
+    small = [row for row in report["gemm"] if row["n"] == 4096]
+    large = [row for row in report["gemm"] if row["n"] == 8192]
+    assert small and large
+    for row in small:
+        kernel_ms = row["ours_kernel_ms"]
+        assert kernel_ms > 0 and kernel_ms % 0.5 == 0, row
+        assert row["ours_int8_tops"] == pytest.approx(2 * 4096**3 / kernel_ms / 1e9), row
+    for row in large:
+        assert row["note"] == "not run: larger than --max-gemm 4096" and "ours_int8_tops" not in row
 
 
 def test_dry_run_finds_a_missing_file(bundle, tmp_path):

@@ -5,7 +5,7 @@ and the CUDA headers there; PyTorch and ONNX Runtime are used when present.
 No MLIR: everything it runs was compiled ahead of time by
 scripts/gpu-device-check/prepare into the bundle.
 
-    device_check.py BUNDLE [--work DIR] [--dry-run] [--skip-timing]
+    device_check.py BUNDLE [--work DIR] [--dry-run] [--skip-timing] [--max-gemm N]
 
 1. builds the CUDA runtime from the bundle's source (g++, else nvcc);
 2. links every case's GPU object with its generated C driver and the
@@ -194,7 +194,8 @@ def time_torch(fn, warmup=3, iterations=20) -> float:
     return start.elapsed_time(end) * 1e-3 / iterations
 
 
-def gemm_rows(bundle: Path, manifest: dict, runtime: Path, work: Path, dry_run: bool) -> list:
+def gemm_rows(bundle: Path, manifest: dict, runtime: Path, work: Path, dry_run: bool,
+              max_gemm: int | None = None) -> list:
     rows = []
     try:
         import torch
@@ -212,6 +213,10 @@ def gemm_rows(bundle: Path, manifest: dict, runtime: Path, work: Path, dry_run: 
             row["ours"] = "skipped: " + case.get("skip_reason", "")
         if dry_run:
             row["note"] = "dry run"
+            rows.append(row)
+            continue
+        if max_gemm is not None and n > max_gemm:
+            row["note"] = f"not run: larger than --max-gemm {max_gemm}"
             rows.append(row)
             continue
         if left() < 60:
@@ -245,18 +250,22 @@ def gemm_rows(bundle: Path, manifest: dict, runtime: Path, work: Path, dry_run: 
             if peer_note:
                 row["note"] = peer_note
         if case["gpu_object"]:
-            data = work / case["name"]
-            data.mkdir(exist_ok=True)
-            if have_torch:
-                a_host, b_host = a.cpu().numpy(), b.cpu().numpy()
-            else:
-                rng = np.random.default_rng(n)
-                a_host = rng.integers(-128, 128, (n, n), dtype=np.int8)
-                b_host = rng.integers(-128, 128, (n, n), dtype=np.int8)
-            a_host.tofile(data / "input0.bin")
-            # Row-major bytes of the function's B: B itself, or B^T.
-            np.ascontiguousarray(b_host.T if b_layout == "nk" else b_host).tofile(
-                data / "input1.bin")
+            # The operands' files once per size and layout, shared by the
+            # cases of each tiling (which write their output there too).
+            data = work / f"gemm_{n}_{b_layout}"
+            if not data.is_dir():
+                data.mkdir()
+                if have_torch:
+                    a_host, b_host = a.cpu().numpy(), b.cpu().numpy()
+                else:
+                    rng = np.random.default_rng(n)
+                    a_host = rng.integers(-128, 128, (n, n), dtype=np.int8)
+                    b_host = rng.integers(-128, 128, (n, n), dtype=np.int8)
+                a_host.tofile(data / "input0.bin")
+                # Row-major bytes of the function's B: B itself, or B^T.
+                np.ascontiguousarray(b_host.T if b_layout == "nk" else b_host).tofile(
+                    data / "input1.bin")
+                del a_host, b_host
             exe = link_case(bundle, case, runtime, work)
             try:
                 result = subprocess.run([str(exe), str(data), str(data),
@@ -365,10 +374,12 @@ def markdown(manifest: dict, results: list, gemm: list, ort_table: list, gpu: st
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle", type=Path)
-    parser.add_argument("--work", type=Path, help="scratch directory (default: a temporary one)")
+    parser.add_argument("--work", type=Path, help="scratch directory, kept (default: a temporary one, removed at the end)")
     parser.add_argument("--dry-run", action="store_true",
                         help="check the bundle, build and link, run nothing on a GPU")
     parser.add_argument("--skip-timing", action="store_true", help="compare only")
+    parser.add_argument("--max-gemm", type=int, metavar="N",
+                        help="time only the GEMMs of size N^3 or smaller (default: all)")
     args = parser.parse_args(argv)
     started = time.time()
     manifest = check_bundle(args.bundle)
@@ -376,8 +387,18 @@ def main(argv=None) -> int:
     built = [c for c in cases if c["gpu_object"] and c["kind"] != "gemm"]
     log(f"bundle {args.bundle}: {len(cases)} cases, {len(built)} to compare, pipeline "
         f"{manifest['gpu_pipeline']}")
-    work = args.work or Path(tempfile.mkdtemp(prefix="gpu-device-check-"))
-    work.mkdir(parents=True, exist_ok=True)
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+        return check(args, manifest, args.work, started)
+    # A scratch directory of our own is removed (the GEMM operands and
+    # outputs alone are gigabytes).
+    with tempfile.TemporaryDirectory(prefix="gpu-device-check-") as work:
+        return check(args, manifest, Path(work), started)
+
+
+def check(args, manifest: dict, work: Path, started: float) -> int:
+    cases = manifest["cases"]
+    built = [c for c in cases if c["gpu_object"] and c["kind"] != "gemm"]
     have_headers = (cuda_home() / "include" / "cuda.h").is_file()
     if args.dry_run and not have_headers:
         log(f"dry run: no cuda.h under {cuda_home()}: the bundle is complete; not building")
@@ -417,7 +438,7 @@ def main(argv=None) -> int:
                  f"{row['mismatches']} mismatches of {row['elements']}")
         log(f"{case['name']}: {state}")
     gemm = [] if args.skip_timing else gemm_rows(args.bundle, manifest, runtime, work,
-                                                 args.dry_run)
+                                                 args.dry_run, args.max_gemm)
     ort_table = [] if args.skip_timing else ort_rows(args.bundle, manifest, results,
                                                      args.dry_run)
     table = markdown(manifest, results, gemm, ort_table, gpu)

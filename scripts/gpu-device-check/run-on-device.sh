@@ -6,11 +6,12 @@
 # program's, times int8 GEMM against cuBLASLt and the models against ONNX
 # Runtime, and prints the results as Markdown (also into $OUT/results.md).
 #
-#   scripts/gpu-device-check/run-on-device.sh [BUNDLE] [--dry-run] [--skip-timing]
+#   scripts/gpu-device-check/run-on-device.sh [BUNDLE] [--dry-run] [--skip-timing] [--max-gemm=N]
 #
 # BUNDLE defaults to build/gpu-device-check. --dry-run checks the bundle,
 # builds the runtime and links the drivers, and runs nothing on a GPU (it
-# works here). Designed to end in well under 8 minutes on an H200.
+# works here). --max-gemm=N times only the GEMMs of size N^3 or smaller.
+# Designed to end in well under 8 minutes on an H200.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -18,8 +19,8 @@ BUNDLE="$ROOT/build/gpu-device-check"
 ARGS=()
 for arg in "$@"; do
   case "$arg" in
-    --dry-run|--skip-timing) ARGS+=("$arg") ;;
-    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --dry-run|--skip-timing|--max-gemm=*) ARGS+=("$arg") ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run-on-device.sh: unknown option $arg" >&2; exit 2 ;;
     *) BUNDLE="$arg" ;;
   esac
