@@ -73,6 +73,10 @@ void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
   }
   bufferization::BufferDeallocationPipelineOptions deallocationOptions;
   bufferization::buildBufferDeallocationPipeline(pm, deallocationOptions);
+  // A result that is an argument (or another result) is returned as a
+  // bufferization.clone, which no LLVM conversion takes: an allocation and
+  // a copy instead.
+  pm.addPass(createConvertBufferizationToMemRefPass());
 }
 
 /// Loops, vector ops, memrefs, arith, math, func and cf to the LLVM
