@@ -383,10 +383,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     started = time.time()
     manifest = check_bundle(args.bundle)
-    cases = manifest["cases"]
-    built = [c for c in cases if c["gpu_object"] and c["kind"] != "gemm"]
-    log(f"bundle {args.bundle}: {len(cases)} cases, {len(built)} to compare, pipeline "
-        f"{manifest['gpu_pipeline']}")
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
         return check(args, manifest, args.work, started)
@@ -399,6 +395,8 @@ def main(argv=None) -> int:
 def check(args, manifest: dict, work: Path, started: float) -> int:
     cases = manifest["cases"]
     built = [c for c in cases if c["gpu_object"] and c["kind"] != "gemm"]
+    log(f"bundle {args.bundle}: {len(cases)} cases, {len(built)} to compare, pipeline "
+        f"{manifest['gpu_pipeline']}")
     have_headers = (cuda_home() / "include" / "cuda.h").is_file()
     if args.dry_run and not have_headers:
         log(f"dry run: no cuda.h under {cuda_home()}: the bundle is complete; not building")
