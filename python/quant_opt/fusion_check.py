@@ -1,6 +1,7 @@
 """Differential test of the fused integer contractions.
 
-Generates random float layers (matmul, batch_matmul, the three convolutions,
+Generates random float layers (matmul, matmul with transposed weights
+``[N, K]`` (``matmul_bt``), batch_matmul, the three convolutions,
 with or without bias, with ReLU, ReLU6, a clamp or nothing), calibrates them
 on random data, quantizes them with ``qnn-insert-qdq`` (several weight
 settings), fuses them with ``qnn-fuse-quantized-ops``, lowers and runs both
@@ -50,7 +51,7 @@ _WEIGHT_OPTIONS = [
 
 def _reduction_size(layer) -> int | None:
     """The size of the weights' reduction axis (None for depthwise)."""
-    axis = {"matmul": 0, "batch_matmul": 1, "nhwc": 2, "nchw": 1}.get(layer.kind)
+    axis = {"matmul": 0, "matmul_bt": 1, "batch_matmul": 1, "nhwc": 2, "nchw": 1}.get(layer.kind)
     return None if axis is None else layer.w.shape[axis]
 
 
@@ -72,7 +73,8 @@ class Layer:
 
     @property
     def channel_axis(self) -> int:  # of the result
-        return {"matmul": 1, "batch_matmul": 2, "nhwc": 3, "nchw": 1, "depthwise": 3}[self.kind]
+        return {"matmul": 1, "matmul_bt": 1, "batch_matmul": 2, "nhwc": 3, "nchw": 1,
+                "depthwise": 3}[self.kind]
 
 
 def _conv_out(size, k, stride):
@@ -94,7 +96,7 @@ def _einsum(subscripts: str, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray
 
 def _reduction(layer: Layer, x: np.ndarray, w: np.ndarray) -> int:
     """How many products each output element of forward() sums."""
-    if layer.kind in ("matmul", "batch_matmul"):
+    if layer.kind in ("matmul", "matmul_bt", "batch_matmul"):
         return x.shape[-1]
     if layer.kind == "nchw":
         return w.shape[1] * w.shape[2] * w.shape[3]
@@ -148,6 +150,8 @@ def _forward(layer: Layer, x: np.ndarray, w: np.ndarray, einsum) -> np.ndarray:
     s = layer.strides
     if layer.kind == "matmul":
         return x @ w
+    if layer.kind == "matmul_bt":  # w [N, K]
+        return x @ w.T
     if layer.kind == "batch_matmul":
         return einsum("bmk,bkn->bmn", x, w, x.shape[2])
     if layer.kind == "nhwc":  # x [N,H,W,C], w [KH,KW,C,F]
@@ -195,12 +199,15 @@ def _float_model(layer: Layer, x):
 
 
 def _random_layer(rng) -> Layer:
-    kind = str(rng.choice(["matmul", "batch_matmul", "nhwc", "nchw", "depthwise"]))
+    kind = str(rng.choice(["matmul", "matmul_bt", "batch_matmul", "nhwc", "nchw", "depthwise"]))
     strides = int(rng.choice([1, 2])) if kind in ("nhwc", "nchw", "depthwise") else 1
     r = lambda lo, hi: int(rng.integers(lo, hi + 1))
     if kind == "matmul":
         x_shape, w_shape = (r(1, 5), r(1, 40)), None
         w_shape = (x_shape[1], r(1, 9))
+    elif kind == "matmul_bt":
+        x_shape = (r(1, 5), r(1, 40))
+        w_shape = (r(1, 9), x_shape[1])
     elif kind == "batch_matmul":
         x_shape = (r(1, 3), r(1, 5), r(1, 30))
         w_shape = (x_shape[0], x_shape[2], r(1, 7))
@@ -217,7 +224,8 @@ def _random_layer(rng) -> Layer:
         x_shape = (r(1, 2), r(k, 7), r(k, 7), r(1, 6))
         w_shape = (k, k, x_shape[3])
     w = rng.normal(0, 0.5, size=w_shape).astype(np.float32)
-    channel_axis = {"matmul": 1, "batch_matmul": 2, "nhwc": 3, "nchw": 0, "depthwise": 2}[kind]
+    channel_axis = {"matmul": 1, "matmul_bt": 0, "batch_matmul": 2, "nhwc": 3, "nchw": 0,
+                    "depthwise": 2}[kind]
     channels = w_shape[channel_axis]
     bias = rng.normal(0, 0.5, size=channels).astype(np.float32) if rng.random() < 0.7 else None
     activation = str(rng.choice(["none", "relu", "relu6", "clamp"]))
@@ -239,7 +247,10 @@ def _model_mlir(layer: Layer, y_shape) -> str:
     iterators = ", ".join(['"parallel"'] * rank)
     conv_attrs = (f"{{dilations = dense<1> : tensor<2xi64>, strides = dense<{layer.strides}>"
                   " : tensor<2xi64>}")
-    op = {"matmul": "linalg.matmul", "batch_matmul": "linalg.batch_matmul",
+    op = {"matmul": "linalg.matmul",
+          "matmul_bt": "linalg.matmul indexing_maps = [affine_map<(m, n, k) -> (m, k)>, "
+                       "affine_map<(m, n, k) -> (n, k)>, affine_map<(m, n, k) -> (m, n)>]",
+          "batch_matmul": "linalg.batch_matmul",
           "nhwc": f"linalg.conv_2d_nhwc_hwcf {conv_attrs}",
           "nchw": f"linalg.conv_2d_nchw_fchw {conv_attrs}",
           "depthwise": f"linalg.depthwise_conv_2d_nhwc_hwc {conv_attrs}"}[layer.kind]
@@ -329,7 +340,8 @@ def contraction_reference(layer: Layer, xq, x_type, w_stored, w_type, y_type, bo
     input `xq`, stored weights `w_stored` (float `layer.w` only gives the
     layout), the float bias `layer.bias`, and an activation clamping to
     `bounds` = (lo, hi or None), or None."""
-    axis = {"matmul": 1, "batch_matmul": 2, "nhwc": 3, "nchw": 0, "depthwise": 2}[layer.kind]
+    axis = {"matmul": 1, "matmul_bt": 0, "batch_matmul": 2, "nhwc": 3, "nchw": 0,
+            "depthwise": 2}[layer.kind]
     channels = layer.w.shape[axis]
     sx, zx, sy = float(x_type.scales), int(x_type.zero_points), float(y_type.scales)
     clamp = clamp_for_bounds(bounds, y_type)
@@ -340,7 +352,7 @@ def contraction_reference(layer: Layer, xq, x_type, w_stored, w_type, y_type, bo
         scales, zps = ref._element_params(w_type, layer.w.shape)
         scales = np.broadcast_to(scales, layer.w.shape)
         w_shifted = w_stored - np.broadcast_to(zps, layer.w.shape)
-        r_axis = {"matmul": 0, "batch_matmul": 1, "nhwc": 2, "nchw": 1}[layer.kind]
+        r_axis = {"matmul": 0, "matmul_bt": 1, "batch_matmul": 1, "nhwc": 2, "nchw": 1}[layer.kind]
         g = w_type.block_sizes.get(r_axis, layer.w.shape[r_axis])
         groups = layer.w.shape[r_axis] // g
         def take(a, group):

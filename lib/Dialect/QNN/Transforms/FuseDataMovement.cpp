@@ -78,6 +78,65 @@ Value moveStoredValues(PatternRewriter &rewriter, Operation *op,
   return clone->getResult(0);
 }
 
+/// The float constant max pooling `pool` starts from (its init is a
+/// linalg.fill of it, -inf or the lowest f32 as importers write it); not
+/// NaN, which the float pooling would propagate.
+static std::optional<APFloat> getMaxPoolInit(linalg::LinalgOp pool) {
+  auto fill = pool.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+  FloatAttr attr;
+  if (!fill || !matchPattern(fill.value(), m_Constant(&attr)) ||
+      attr.getValue().isNaN())
+    return std::nullopt;
+  return attr.getValue();
+}
+
+/// Max pooling `pool` (NHWC or NCHW) of the stored values `stored` of
+/// `type`, from `storedInit` (its float init quantized: quantize is
+/// monotonic, so it commutes with max) and comparing with the storage's
+/// signedness. Upstream has a named unsigned max pooling in NHWC only; in
+/// NCHW the unsigned one is a linalg.generic with the pooling's maps.
+static Value buildStoredMaxPool(PatternRewriter &rewriter,
+                                linalg::LinalgOp pool, Value stored,
+                                RankedTensorType resultType,
+                                quant::UniformQuantizedType type,
+                                int64_t storedInit) {
+  Location loc = pool.getLoc();
+  Type element = resultType.getElementType();
+  Value empty = tensor::EmptyOp::create(
+      rewriter, loc,
+      tensor::getMixedSizes(rewriter, loc, pool.getDpsInits()[0]), element);
+  Value initValue = arith::ConstantOp::create(
+      rewriter, loc, IntegerAttr::get(element, storedInit));
+  Value init =
+      linalg::FillOp::create(rewriter, loc, initValue, empty).getResult(0);
+  SmallVector<Value> inputs = {stored, pool.getDpsInputs()[1]};
+  SmallVector<NamedAttribute> attributes = {
+      rewriter.getNamedAttr("strides", pool->getAttr("strides")),
+      rewriter.getNamedAttr("dilations", pool->getAttr("dilations"))};
+  bool nhwc = isa<linalg::PoolingNhwcMaxOp>(pool);
+  if (nhwc && type.isSigned())
+    return linalg::PoolingNhwcMaxOp::create(rewriter, loc, resultType, inputs,
+                                            init, attributes)
+        .getResult(0);
+  if (nhwc)
+    return linalg::PoolingNhwcMaxUnsignedOp::create(rewriter, loc, resultType,
+                                                    inputs, init, attributes)
+        .getResult(0);
+  if (type.isSigned())
+    return linalg::PoolingNchwMaxOp::create(rewriter, loc, resultType, inputs,
+                                            init, attributes)
+        .getResult(0);
+  return linalg::GenericOp::create(
+             rewriter, loc, resultType, inputs, init,
+             pool.getIndexingMapsArray(), pool.getIteratorTypesArray(),
+             [](OpBuilder &b, Location nestedLoc, ValueRange args) {
+               Value max =
+                   arith::MaxUIOp::create(b, nestedLoc, args[0], args[2]);
+               linalg::YieldOp::create(b, nestedLoc, max);
+             })
+      .getResult(0);
+}
+
 /// quantize(op(dequantize(q))) with one type on both sides, where `op` only
 /// moves or selects values, is op(q): the op runs on the stored values.
 /// (qnn-insert-qdq gives such outputs their input's type.) An input of
@@ -98,9 +157,10 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
         !isExactRoundTrip(type, quantize.getRounding()))
       return failure();
     bool isConcat = isa<tensor::ConcatOp>(op);
-    if (!isConcat && !isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
-                          tensor::ExtractSliceOp, tensor::PadOp,
-                          linalg::TransposeOp, linalg::PoolingNhwcMaxOp>(op))
+    if (!isConcat &&
+        !isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+             tensor::ExtractSliceOp, tensor::PadOp, linalg::TransposeOp,
+             linalg::PoolingNhwcMaxOp, linalg::PoolingNchwMaxOp>(op))
       return failure();
     unsigned numData = isConcat ? op->getNumOperands() : 1;
     Location loc = op->getLoc();
@@ -114,8 +174,18 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
         return failure();
       dequantized.push_back(dequantize);
     }
-    // The padding value, quantized like everything else.
-    int64_t storedPad = 0;
+    // The padding value or the pooling's init, quantized like everything
+    // else.
+    int64_t storedPad = 0, storedInit = 0;
+    bool isMaxPool =
+        isa<linalg::PoolingNhwcMaxOp, linalg::PoolingNchwMaxOp>(op);
+    if (isMaxPool) {
+      std::optional<APFloat> init = getMaxPoolInit(cast<linalg::LinalgOp>(op));
+      if (!init)
+        return failure();
+      storedInit = quantizeValue(*init, type.getScale(), type.getZeroPoint(),
+                                 type, quantize.getRounding());
+    }
     if (auto pad = dyn_cast<tensor::PadOp>(op)) {
       std::optional<APFloat> padValue = getConstantPadValue(pad);
       if (!padValue)
@@ -135,34 +205,11 @@ struct FuseDataMovement : public OpRewritePattern<QuantizeOp> {
     }
     auto resultType = getStoredValuesType(quantize.getType());
     Value result;
-    if (auto pool = dyn_cast<linalg::PoolingNhwcMaxOp>(op)) {
-      // Start from the smallest stored value; compare with the storage's
-      // signedness.
-      Value empty = tensor::EmptyOp::create(
-          rewriter, loc,
-          tensor::getMixedSizes(rewriter, loc, pool.getOutputs()[0]),
-          resultType.getElementType());
-      Value lowest = arith::ConstantOp::create(
-          rewriter, loc,
-          IntegerAttr::get(resultType.getElementType(),
-                           type.getStorageTypeMin()));
-      Value init =
-          linalg::FillOp::create(rewriter, loc, lowest, empty).getResult(0);
-      SmallVector<Value> inputs = {stored[0], pool.getInputs()[1]};
-      SmallVector<NamedAttribute> attributes = {
-          rewriter.getNamedAttr("strides", pool.getStrides()),
-          rewriter.getNamedAttr("dilations", pool.getDilations())};
-      if (type.isSigned())
-        result = linalg::PoolingNhwcMaxOp::create(rewriter, loc, resultType,
-                                                  inputs, init, attributes)
-                     .getResult(0);
-      else
-        result = linalg::PoolingNhwcMaxUnsignedOp::create(
-                     rewriter, loc, resultType, inputs, init, attributes)
-                     .getResult(0);
-    } else {
+    if (isMaxPool)
+      result = buildStoredMaxPool(rewriter, cast<linalg::LinalgOp>(op),
+                                  stored[0], resultType, type, storedInit);
+    else
       result = moveStoredValues(rewriter, op, stored, resultType, storedPad);
-    }
     rewriter.replaceOpWithNewOp<quant::StorageCastOp>(
         quantize, quantize.getType(), result);
     rewriter.eraseOp(op);

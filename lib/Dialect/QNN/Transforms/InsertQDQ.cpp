@@ -461,7 +461,8 @@ struct QNNInsertQDQPass
   static quant::QuantizedType getPropagatedType(Operation *op) {
     if (!op || !isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
                     tensor::ExtractSliceOp, tensor::PadOp, tensor::ConcatOp,
-                    linalg::TransposeOp, linalg::PoolingNhwcMaxOp>(op))
+                    linalg::TransposeOp, linalg::PoolingNhwcMaxOp,
+                    linalg::PoolingNchwMaxOp>(op))
       return nullptr;
     ValueRange data = isa<tensor::ConcatOp>(op)
                           ? op->getOperands()

@@ -109,18 +109,38 @@ bool qnn::isQuantizableOp(Operation *op) {
   return isa<linalg::MatmulOp, linalg::BatchMatmulOp, linalg::Conv2DNhwcHwcfOp,
              linalg::Conv2DNhwcFhwcOp, linalg::Conv2DNchwFchwOp,
              linalg::DepthwiseConv2DNhwcHwcOp, linalg::PoolingNhwcMaxOp,
-             linalg::PoolingNhwcSumOp, linalg::AddOp, linalg::MulOp,
-             linalg::MaxOp, linalg::TransposeOp, tensor::CollapseShapeOp,
-             tensor::ExpandShapeOp, tensor::ExtractSliceOp, tensor::PadOp,
-             tensor::ConcatOp>(op);
+             linalg::PoolingNchwMaxOp, linalg::PoolingNhwcSumOp, linalg::AddOp,
+             linalg::MulOp, linalg::MaxOp, linalg::TransposeOp,
+             tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+             tensor::ExtractSliceOp, tensor::PadOp, tensor::ConcatOp>(op);
+}
+
+/// B's layout read from the indexing maps: MLIR 22's linalg.matmul and
+/// linalg.batch_matmul take `indexing_maps`, so B may be [N, K] (torch-mlir's
+/// and TOSA's transposed weights) or broadcast over the batch, not only the
+/// default [(batch,) K, N]. nullopt unless there is one N and one K loop.
+static std::optional<WeightOperand>
+getMatmulWeightOperand(linalg::LinalgOp op) {
+  FailureOr<linalg::ContractionDimensions> dims =
+      linalg::inferContractionDims(op);
+  if (failed(dims) || dims->n.size() != 1 || dims->k.size() != 1)
+    return std::nullopt;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineExpr n = getAffineDimExpr(dims->n[0], op.getContext());
+  AffineExpr k = getAffineDimExpr(dims->k[0], op.getContext());
+  std::optional<unsigned> channel = maps[1].getResultPosition(n);
+  std::optional<unsigned> reduction = maps[1].getResultPosition(k);
+  std::optional<unsigned> resultChannel = maps[2].getResultPosition(n);
+  if (!channel || !reduction || !resultChannel)
+    return std::nullopt;
+  return WeightOperand{1, *channel, *reduction, *resultChannel};
 }
 
 std::optional<WeightOperand> qnn::getWeightOperand(Operation *op) {
   return llvm::TypeSwitch<Operation *, std::optional<WeightOperand>>(op)
-      // B is [K, N]; C is [M, N].
-      .Case([](linalg::MatmulOp) { return WeightOperand{1, 1, 0, 1}; })
-      // B is [batch, K, N]; C is [batch, M, N].
-      .Case([](linalg::BatchMatmulOp) { return WeightOperand{1, 2, 1, 2}; })
+      // B is [K, N] by default; C is [M, N].
+      .Case<linalg::MatmulOp, linalg::BatchMatmulOp>(
+          [](auto matmul) { return getMatmulWeightOperand(matmul); })
       // The filter is [KH, KW, C, F]; the result [N, H, W, F].
       .Case([](linalg::Conv2DNhwcHwcfOp) { return WeightOperand{1, 3, 2, 3}; })
       // The filter is [F, KH, KW, C] (TOSA's layout); the result

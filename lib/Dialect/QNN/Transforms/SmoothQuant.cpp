@@ -143,8 +143,8 @@ static bool keepsLastAxis(Operation *reshape) {
 }
 
 /// The readers of `value` through reshapes that keep the last axis, if they
-/// are all linalg.matmul ops reading it as their left operand with constant
-/// f32 weights; empty otherwise.
+/// are all linalg.matmul ops of the default maps ([M, K] x [K, N]) reading
+/// it as their left operand with constant f32 weights; empty otherwise.
 static SmallVector<linalg::MatmulOp> getMatmulReaders(Value value) {
   SmallVector<linalg::MatmulOp> readers;
   SmallVector<Value> worklist = {value};
@@ -157,7 +157,8 @@ static SmallVector<linalg::MatmulOp> getMatmulReaders(Value value) {
         continue;
       }
       auto matmul = dyn_cast<linalg::MatmulOp>(user);
-      if (!matmul || use.getOperandNumber() != 0 ||
+      if (!matmul || matmul.hasUserDefinedMaps() ||
+          use.getOperandNumber() != 0 ||
           !getFloatConstant(matmul.getInputs()[1]))
         return {};
       readers.push_back(matmul);

@@ -35,6 +35,12 @@ std::optional<WeightRows> rounding::getWeightRows(Operation *op) {
   if (!isa<linalg::MatmulOp, linalg::Conv2DNhwcHwcfOp, linalg::Conv2DNchwFchwOp,
            linalg::DepthwiseConv2DNhwcHwcOp>(op))
     return std::nullopt;
+  // The statistics are A's rows [M, K] of the default matmul
+  // (quant_opt.weight_rounding.patches): a transposed A would read them
+  // along the wrong axis.
+  if (auto matmul = dyn_cast<linalg::MatmulOp>(op);
+      matmul && matmul.hasUserDefinedMaps())
+    return std::nullopt;
   std::optional<WeightOperand> layout = getWeightOperand(op);
   if (!layout)
     return std::nullopt;
