@@ -1,7 +1,8 @@
 """Differential test of the fused integer contractions.
 
 Generates random float layers (matmul, matmul with transposed weights
-``[N, K]`` (``matmul_bt``), batch_matmul, the three convolutions,
+``[N, K]`` (``matmul_bt``), batch_matmul, the three convolutions, depthwise
+in NCHW (``depthwise_nchw``),
 with or without bias, with ReLU, ReLU6, a clamp or nothing), calibrates them
 on random data, quantizes them with ``qnn-insert-qdq`` (several weight
 settings), fuses them with ``qnn-fuse-quantized-ops``, lowers and runs both
@@ -74,7 +75,7 @@ class Layer:
     @property
     def channel_axis(self) -> int:  # of the result
         return {"matmul": 1, "matmul_bt": 1, "batch_matmul": 2, "nhwc": 3, "nchw": 1,
-                "depthwise": 3}[self.kind]
+                "depthwise": 3, "depthwise_nchw": 1}[self.kind]
 
 
 def _conv_out(size, k, stride):
@@ -102,6 +103,8 @@ def _reduction(layer: Layer, x: np.ndarray, w: np.ndarray) -> int:
         return w.shape[1] * w.shape[2] * w.shape[3]
     if layer.kind == "nhwc":
         return w.shape[0] * w.shape[1] * w.shape[2]
+    if layer.kind == "depthwise_nchw":
+        return w.shape[1] * w.shape[2]
     return w.shape[0] * w.shape[1]
 
 
@@ -172,6 +175,14 @@ def _forward(layer: Layer, x: np.ndarray, w: np.ndarray, einsum) -> np.ndarray:
                 patch = x[:, :, i : i + s * oh : s, j : j + s * ow : s]
                 out += einsum("nchw,fc->nfhw", patch, w[:, :, i, j], w.shape[1])
         return out
+    if layer.kind == "depthwise_nchw":  # x [N,C,H,W], w [C,KH,KW]
+        kh, kw = w.shape[1:]
+        oh, ow = _conv_out(x.shape[2], kh, s), _conv_out(x.shape[3], kw, s)
+        out = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype)
+        for i in range(kh):
+            for j in range(kw):
+                out += x[:, :, i : i + s * oh : s, j : j + s * ow : s] * w[:, i, j][None, :, None, None]
+        return out
     # depthwise: x [N,H,W,C], w [KH,KW,C]
     kh, kw = w.shape[:2]
     oh, ow = _conv_out(x.shape[1], kh, s), _conv_out(x.shape[2], kw, s)
@@ -199,8 +210,9 @@ def _float_model(layer: Layer, x):
 
 
 def _random_layer(rng) -> Layer:
-    kind = str(rng.choice(["matmul", "matmul_bt", "batch_matmul", "nhwc", "nchw", "depthwise"]))
-    strides = int(rng.choice([1, 2])) if kind in ("nhwc", "nchw", "depthwise") else 1
+    kind = str(rng.choice(["matmul", "matmul_bt", "batch_matmul", "nhwc", "nchw", "depthwise",
+                           "depthwise_nchw"]))
+    strides = int(rng.choice([1, 2])) if kind in ("nhwc", "nchw", "depthwise", "depthwise_nchw") else 1
     r = lambda lo, hi: int(rng.integers(lo, hi + 1))
     if kind == "matmul":
         x_shape, w_shape = (r(1, 5), r(1, 40)), None
@@ -219,13 +231,17 @@ def _random_layer(rng) -> Layer:
         k = r(1, 3)
         x_shape = (r(1, 2), r(1, 5), r(k, 7), r(k, 7))
         w_shape = (r(1, 6), x_shape[1], k, k)
+    elif kind == "depthwise_nchw":
+        k = r(1, 3)
+        x_shape = (r(1, 2), r(1, 6), r(k, 7), r(k, 7))
+        w_shape = (x_shape[1], k, k)
     else:
         k = r(1, 3)
         x_shape = (r(1, 2), r(k, 7), r(k, 7), r(1, 6))
         w_shape = (k, k, x_shape[3])
     w = rng.normal(0, 0.5, size=w_shape).astype(np.float32)
     channel_axis = {"matmul": 1, "matmul_bt": 0, "batch_matmul": 2, "nhwc": 3, "nchw": 0,
-                    "depthwise": 2}[kind]
+                    "depthwise": 2, "depthwise_nchw": 0}[kind]
     channels = w_shape[channel_axis]
     bias = rng.normal(0, 0.5, size=channels).astype(np.float32) if rng.random() < 0.7 else None
     activation = str(rng.choice(["none", "relu", "relu6", "clamp"]))
@@ -253,7 +269,8 @@ def _model_mlir(layer: Layer, y_shape) -> str:
           "batch_matmul": "linalg.batch_matmul",
           "nhwc": f"linalg.conv_2d_nhwc_hwcf {conv_attrs}",
           "nchw": f"linalg.conv_2d_nchw_fchw {conv_attrs}",
-          "depthwise": f"linalg.depthwise_conv_2d_nhwc_hwc {conv_attrs}"}[layer.kind]
+          "depthwise": f"linalg.depthwise_conv_2d_nhwc_hwc {conv_attrs}",
+          "depthwise_nchw": f"linalg.depthwise_conv_2d_nchw_chw {conv_attrs}"}[layer.kind]
     lines = [
         f'func.func @model(%x: {xt} loc("input")) -> {yt} {{',
         f"  %w = arith.constant {_dense(layer.w)} : {wt}",
@@ -341,7 +358,7 @@ def contraction_reference(layer: Layer, xq, x_type, w_stored, w_type, y_type, bo
     layout), the float bias `layer.bias`, and an activation clamping to
     `bounds` = (lo, hi or None), or None."""
     axis = {"matmul": 1, "matmul_bt": 0, "batch_matmul": 2, "nhwc": 3, "nchw": 0,
-            "depthwise": 2}[layer.kind]
+            "depthwise": 2, "depthwise_nchw": 0}[layer.kind]
     channels = layer.w.shape[axis]
     sx, zx, sy = float(x_type.scales), int(x_type.zero_points), float(y_type.scales)
     clamp = clamp_for_bounds(bounds, y_type)

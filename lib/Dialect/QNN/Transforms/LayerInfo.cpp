@@ -108,7 +108,8 @@ bool qnn::isActivation(Value value) {
 bool qnn::isQuantizableOp(Operation *op) {
   return isa<linalg::MatmulOp, linalg::BatchMatmulOp, linalg::Conv2DNhwcHwcfOp,
              linalg::Conv2DNhwcFhwcOp, linalg::Conv2DNchwFchwOp,
-             linalg::DepthwiseConv2DNhwcHwcOp, linalg::PoolingNhwcMaxOp,
+             linalg::DepthwiseConv2DNhwcHwcOp,
+             linalg::DepthwiseConv2DNchwChwOp, linalg::PoolingNhwcMaxOp,
              linalg::PoolingNchwMaxOp, linalg::PoolingNhwcSumOp, linalg::AddOp,
              linalg::MulOp, linalg::MaxOp, linalg::TransposeOp,
              tensor::CollapseShapeOp, tensor::ExpandShapeOp,
@@ -152,6 +153,10 @@ std::optional<WeightOperand> qnn::getWeightOperand(Operation *op) {
       // result is [N, H, W, C].
       .Case([](linalg::DepthwiseConv2DNhwcHwcOp) {
         return WeightOperand{1, 2, std::nullopt, 3};
+      })
+      // The filter is [C, KH, KW]; the result [N, C, H, W].
+      .Case([](linalg::DepthwiseConv2DNchwChwOp) {
+        return WeightOperand{1, 0, std::nullopt, 1};
       })
       .Default([](Operation *) { return std::nullopt; });
 }
