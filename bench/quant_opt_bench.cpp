@@ -193,6 +193,32 @@ void BM_QuantOptConv(benchmark::State &state, bool int8) {
               int8);
 }
 
+// The same convolution in NCHW / FCHW, as torch-mlir imports it:
+// qnn-cpu-pipeline runs it as the NHWC micro-kernel between transposes
+// (qnn-convolutions-to-nhwc), and the transposes are timed with it.
+void BM_QuantOptConvNCHW(benchmark::State &state, bool int8) {
+  StringRef in = int8 ? "i8" : "f32", acc = int8 ? "i32" : "f32";
+  StringRef dtype = int8 ? "|i1" : "<f4";
+  std::string body = macBody(int8);
+  std::string source = llvm::formatv(
+      R"(func.func @kernel(%image: tensor<1x64x58x58x{0}>) -> tensor<1x64x56x56x{1}> {{
+  %w = arith.constant {3} : tensor<64x64x3x3x{0}>
+  %zero = arith.constant {2} : {1}
+  %e = tensor.empty() : tensor<1x64x56x56x{1}>
+  %i = linalg.fill ins(%zero : {1}) outs(%e : tensor<1x64x56x56x{1}>) -> tensor<1x64x56x56x{1}>
+  %r = linalg.generic {{indexing_maps = [affine_map<(n, f, h, w, c, kh, kw) -> (n, c, h + kh, w + kw)>, affine_map<(n, f, h, w, c, kh, kw) -> (f, c, kh, kw)>, affine_map<(n, f, h, w, c, kh, kw) -> (n, f, h, w)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%image, %w : tensor<1x64x58x58x{0}>, tensor<64x64x3x3x{0}>) outs(%i : tensor<1x64x56x56x{1}>) {{
+  ^bb0(%x: {0}, %y: {0}, %acc: {1}):
+{4}    linalg.yield %s : {1}
+  } -> tensor<1x64x56x56x{1}>
+  return %r : tensor<1x64x56x56x{1}>
+})",
+      in, acc, int8 ? "0" : "0.0",
+      denseLiteral(randomArray(dtype, {64, 64, 3, 3})), body);
+  runQuantOpt(state, source, {randomArray(dtype, {1, 64, 58, 58})}, kConvOps,
+              int8);
+}
+
 // Depthwise 3x3 convolution, NHWC / HWC, 112x112x32 (input pre-padded to
 // 114), constant weights: the generic strategy's channel-vectorized code.
 constexpr int64_t kDepthwiseHW = 112, kDepthwiseC = 32;
@@ -263,15 +289,16 @@ void BM_OneDNNMatmul(benchmark::State &state, bool int8) {
 }
 
 /// A direct 3x3 convolution (stride 1, no padding) of oneDNN on `src`,
-/// `weights` and `dst` (layouts of its choice), timed.
+/// `weights` and `dst` (activations in `layout`, tag::any: of its choice;
+/// weights of its choice), timed.
 void runDNNLConv(benchmark::State &state, memory::dims src,
-                 memory::dims weights, memory::dims dst, double ops,
-                 bool int8) {
+                 memory::dims weights, memory::dims dst, double ops, bool int8,
+                 tag layout = tag::any) {
   dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   dnnl::stream stream(engine);
-  memory::desc srcDesc(src, int8 ? dt::u8 : dt::f32, tag::any);
+  memory::desc srcDesc(src, int8 ? dt::u8 : dt::f32, layout);
   memory::desc weightsDesc(weights, int8 ? dt::s8 : dt::f32, tag::any);
-  memory::desc dstDesc(dst, int8 ? dt::s32 : dt::f32, tag::any);
+  memory::desc dstDesc(dst, int8 ? dt::s32 : dt::f32, layout);
   dnnl::convolution_forward::primitive_desc pd(
       dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                       dnnl::algorithm::convolution_direct,
@@ -292,6 +319,12 @@ void runDNNLConv(benchmark::State &state, memory::dims src,
 void BM_OneDNNConv(benchmark::State &state, bool int8) {
   runDNNLConv(state, {1, kConvC, 58, 58}, {kConvF, kConvC, 3, 3},
               {1, kConvF, kConvHW, kConvHW}, kConvOps, int8);
+}
+
+// Activations fixed to NCHW, as the peer of BM_QuantOptConvNCHW.
+void BM_OneDNNConvNCHW(benchmark::State &state, bool int8) {
+  runDNNLConv(state, {1, kConvC, 58, 58}, {kConvF, kConvC, 3, 3},
+              {1, kConvF, kConvHW, kConvHW}, kConvOps, int8, tag::nchw);
 }
 
 void BM_OneDNNDepthwise(benchmark::State &state, bool int8) {
@@ -326,6 +359,10 @@ BENCHMARK_CAPTURE(BM_QuantOptConv, int8, true)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_OneDNNConv, int8, true)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_QuantOptConv, f32, false)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_OneDNNConv, f32, false)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_QuantOptConvNCHW, int8, true)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_OneDNNConvNCHW, int8, true)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_QuantOptConvNCHW, f32, false)->Apply(convShape);
+BENCHMARK_CAPTURE(BM_OneDNNConvNCHW, f32, false)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_QuantOptDepthwise, int8, true)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_OneDNNDepthwise, int8, true)->Apply(convShape);
 BENCHMARK_CAPTURE(BM_QuantOptDepthwise, f32, false)->Apply(convShape);

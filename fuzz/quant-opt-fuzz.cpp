@@ -111,6 +111,7 @@ static const Job kJobs[] = {
     {"builtin.module(qnn-microkernel-cpu{cpu=znver4})", false},
     {"builtin.module(qnn-microkernel-cpu{cpu=znver3})", false},
     {"builtin.module(qnn-microkernel-cpu{cpu=x86-64-v4})", false},
+    {"builtin.module(func.func(qnn-convolutions-to-nhwc))", false},
     {"builtin.module(func.func(qnn-simplify-data-movement))", false},
     {"builtin.module(func.func(qnn-strided-copies-to-loops))", false},
 };

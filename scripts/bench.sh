@@ -8,7 +8,8 @@
 # docs/Performance.md records, then ONNX Runtime's MatMulInteger and
 # QLinearConv on the same shapes (bench/ort_ops.py); the raw Google
 # Benchmark JSON goes to
-# $BUILD_DIR/bench.json.
+# $BUILD_DIR/bench.json. Arguments go to the benchmark binary, e.g.
+# `scripts/bench.sh --benchmark_filter=Conv` for the convolutions only.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,7 +30,7 @@ OMP_NUM_THREADS=1 taskset -c 0 "$BENCH" \
   --benchmark_repetitions="${BENCH_REPETITIONS:-5}" \
   --benchmark_enable_random_interleaving=true \
   --benchmark_report_aggregates_only=true \
-  --benchmark_out="$BUILD_DIR/bench.json" --benchmark_out_format=json >&2
+  --benchmark_out="$BUILD_DIR/bench.json" --benchmark_out_format=json "$@" >&2
 
 "$ROOT/.venv/bin/python" - "$BUILD_DIR/bench.json" <<'PY'
 import json
@@ -52,12 +53,13 @@ by_name = {}
 for run in runs:
     if run.get("run_type") == "aggregate" and run.get("aggregate_name") != "median":
         continue
-    m = re.match(r"BM_(QuantOpt|OneDNN)(Matmul|Conv|Depthwise)/(int8|f32)((?:/\d+)*)", run["name"])
+    m = re.match(r"BM_(QuantOpt|OneDNN)(Matmul|ConvNCHW|Conv|Depthwise)/(int8|f32)((?:/\d+)*)", run["name"])
     if not m or "GOPS" not in run:
         continue
     who, op, dtype, dims = m.groups()
     shape = ("x".join(dims.strip("/").split("/")) if dims
-             else "3x3 112x112x32" if op == "Depthwise" else "3x3 56x56x64->64")
+             else "3x3 112x112x32" if op == "Depthwise"
+             else "3x3 56x56x64->64 NCHW" if op == "ConvNCHW" else "3x3 56x56x64->64")
     by_name[(op, shape, dtype, who)] = run["GOPS"]
 
 peak = {"int8": float(context["int8_peak_gops"]), "f32": float(context["f32_peak_gflops"])}
@@ -68,8 +70,8 @@ for (op, shape, dtype, who), gops in by_name.items():
         continue
     peer = by_name.get((op, shape, dtype, "OneDNN"))
     ratio = f"{gops / peer:.3f}" if peer else "n/a"
-    peer_text = f"{peer:.1f}" if peer else "n/a"
-    print(f"| {op.lower()} | {shape} | {dtype} | {gops:.1f} | {gops / peak[dtype] * 100:.1f}% | {peer_text} | {ratio} |")
+    peer_text = ("n/a" if not peer else f"{peer:.1f}" if peer >= 0.1 else f"{peer:.3f}")
+    print(f"| {op.lower().replace('nchw', '')} | {shape} | {dtype} | {gops:.1f} | {gops / peak[dtype] * 100:.1f}% | {peer_text} | {ratio} |")
 PY
 
 # ONNX Runtime's int8 operators on the same shapes (bench/ort_ops.py).

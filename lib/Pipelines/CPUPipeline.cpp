@@ -124,6 +124,11 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
   qnn::addLowerQNNPhase(pm);
 
   // Code generation on tensors: tiles and vectors.
+  if (options.strategy == CPUStrategy::Microkernel) {
+    // Before the transposes it adds are simplified: NCHW convolutions in
+    // the layout the micro-kernels read.
+    pm.addNestedPass<func::FuncOp>(createQNNConvolutionsToNHWCPass());
+  }
   if (options.strategy != CPUStrategy::Scalar)
     pm.addNestedPass<func::FuncOp>(createQNNSimplifyDataMovementPass());
   if (options.strategy == CPUStrategy::Microkernel) {

@@ -161,6 +161,28 @@ def QNNDecomposeAggregatedOpsPass : Pass<"qnn-decompose-aggregated-ops"> {
                            "math::MathDialect", "tensor::TensorDialect"];
 }
 
+def QNNConvolutionsToNHWCPass
+    : Pass<"qnn-convolutions-to-nhwc", "func::FuncOp"> {
+  let summary = "Channel-first (NCHW) convolutions with constant filters to NHWC between transposes";
+  let description = [{
+    A 2-D convolution whose input is `(n, c, h, w)` and output `(n, f, oh,
+    ow)` (`linalg.conv_2d_nchw_fchw`, `linalg.depthwise_conv_2d_nchw_chw`,
+    or a `linalg.generic` with their maps, as quantization fuses them; any
+    body, stride and dilation) and whose filter is a constant becomes a
+    `linalg.generic` with the same loops and body reading its input and
+    initial value through `linalg.transpose` to NHWC and writing NHWC,
+    transposed back to NCHW; the filter keeps its layout (the micro-kernels
+    pack it from any). The micro-kernels of `qnn-microkernel-cpu` read
+    activations along contiguous channels, so an NCHW convolution was left
+    to the generic strategy. A transpose of a fill becomes a fill, and two
+    transposes that undo each other cancel.
+
+    `qnn-cpu-pipeline` runs it before the micro-kernels. The patterns are
+    `populateConvolutionsToNHWCPatterns`.
+  }];
+  let dependentDialects = ["linalg::LinalgDialect", "tensor::TensorDialect"];
+}
+
 def QNNSimplifyDataMovementPass
     : Pass<"qnn-simplify-data-movement", "func::FuncOp"> {
   let summary = "Transposes of unit dimensions to reshapes, pads to a fill and an insert";
