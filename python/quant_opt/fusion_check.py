@@ -503,14 +503,19 @@ def _add_case(rng, multiply=False):
 
 
 def _avgpool_case(rng):
-    """An average pooling: a sum pooling divided by (or times 1/) its size."""
+    """An average pooling: a sum pooling divided by (or times 1/) its size,
+    in NHWC or NCHW (`linalg.pooling_nchw_sum`, computed here in NHWC)."""
     k = int(rng.integers(1, 4))
     stride = int(rng.integers(1, 3))
     x_shape = (int(rng.integers(1, 3)), int(rng.integers(k, 8)), int(rng.integers(k, 8)),
                int(rng.integers(1, 5)))
     oh, ow = _conv_out(x_shape[1], k, stride), _conv_out(x_shape[2], k, stride)
     y_shape = (x_shape[0], oh, ow, x_shape[3])
-    xt, yt = _tensor(x_shape), _tensor(y_shape)
+    nchw = rng.random() < 0.5
+    # The model's layout: NCHW moves the channels to axis 1.
+    layout = (lambda a: np.moveaxis(a, -1, -3)) if nchw else (lambda a: a)
+    shape = (lambda t: (t[0], t[3], t[1], t[2])) if nchw else (lambda t: t)
+    xt, yt = _tensor(shape(x_shape)), _tensor(shape(y_shape))
     count = k * k
     divide = rng.random() < 0.5
     factor = float(np.float32(1.0 / count))
@@ -522,7 +527,7 @@ def _avgpool_case(rng):
         f"  %w = tensor.empty() : tensor<{k}x{k}xf32>",
         f"  %e = tensor.empty() : {yt}",
         f"  %i = linalg.fill ins(%zero : f32) outs(%e : {yt}) -> {yt}",
-        f"  %s = linalg.pooling_nhwc_sum {{dilations = dense<1> : tensor<2xi64>, strides = dense<{stride}> : tensor<2xi64>}}"
+        f"  %s = linalg.pooling_{'nchw' if nchw else 'nhwc'}_sum {{dilations = dense<1> : tensor<2xi64>, strides = dense<{stride}> : tensor<2xi64>}}"
         f" ins(%x, %w : {xt}, tensor<{k}x{k}xf32>) outs(%i : {yt}) -> {yt}",
         "  %p = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, "
         "affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = "
@@ -537,17 +542,20 @@ def _avgpool_case(rng):
         "}",
     ]) + "\n"
     x = rng.normal(0.2, 1.0, size=(4,) + x_shape).astype(np.float32)
-    stats = {"input": x, "avgpool": np.stack([
-        _pool_mean(c, k, stride) for c in x.astype(np.float64)])}
+    stats = {"input": layout(x), "avgpool": layout(np.stack([
+        _pool_mean(c, k, stride) for c in x.astype(np.float64)]))}
 
     def reference(inputs, qdq_text):
         quantizes = _QUANTIZE.findall(qdq_text)
         tx, ty = ref.parse_quant_type(quantizes[0]), ref.parse_quant_type(quantizes[-1])
         xq = ref.quantize(inputs[0], tx)
+        if nchw:
+            xq = np.moveaxis(xq, -3, -1)
         kwargs = {"divisor": float(count), "factor": None} if divide else {"divisor": None, "factor": factor}
-        return ref.average_pool_nhwc(xq, tx, (k, k), (stride, stride), out_type=ty, **kwargs), ty
+        return layout(ref.average_pool_nhwc(xq, tx, (k, k), (stride, stride), out_type=ty, **kwargs)), ty
 
-    return "avgpool", model, stats, [x[0]], y_shape, reference
+    kind = "avgpool_nchw" if nchw else "avgpool"
+    return kind, model, stats, [layout(x[0])], shape(y_shape), reference
 
 
 def _pool_mean(x, k, stride):

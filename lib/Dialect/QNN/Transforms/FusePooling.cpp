@@ -52,12 +52,15 @@ struct FuseAveragePool : public OpRewritePattern<QuantizeOp> {
     if (!factors)
       return failure();
     Value sum = scaling->getOperand(0);
-    auto pool = sum.getDefiningOp<linalg::PoolingNhwcSumOp>();
-    if (!pool || !sum.hasOneUse())
+    // NHWC or NCHW: the window sum below takes the pooling's maps.
+    auto pool = dyn_cast_or_null<linalg::LinalgOp>(sum.getDefiningOp());
+    if (!isa_and_nonnull<linalg::PoolingNhwcSumOp, linalg::PoolingNchwSumOp>(
+            pool) ||
+        !sum.hasOneUse())
       return failure();
-    auto xType = getDequantizedType(pool.getInputs()[0]);
-    auto window = dyn_cast<RankedTensorType>(pool.getInputs()[1].getType());
-    Value init = pool.getOutputs()[0];
+    auto xType = getDequantizedType(pool.getDpsInputs()[0]);
+    auto window = dyn_cast<RankedTensorType>(pool.getDpsInputs()[1].getType());
+    Value init = pool.getDpsInits()[0];
     auto fill = init.getDefiningOp<linalg::FillOp>();
     if (!xType || !window || !window.hasStaticShape() || !fill ||
         getScalarConstant(fill.getInputs()[0]) != 0.0)
@@ -82,7 +85,7 @@ struct FuseAveragePool : public OpRewritePattern<QuantizeOp> {
     rewriter.setInsertionPoint(quantize);
     Type i32 = rewriter.getI32Type();
     Value xQuantized =
-        pool.getInputs()[0].getDefiningOp<DequantizeOp>().getInput();
+        pool.getDpsInputs()[0].getDefiningOp<DequantizeOp>().getInput();
     Value xStored = quant::StorageCastOp::create(
         rewriter, loc,
         getStoredValuesType(cast<RankedTensorType>(xQuantized.getType())),
@@ -98,7 +101,7 @@ struct FuseAveragePool : public OpRewritePattern<QuantizeOp> {
     Value accumulator =
         linalg::GenericOp::create(
             rewriter, loc, accumulatorInit.getType(),
-            ValueRange{xStored, pool.getInputs()[1]}, accumulatorInit,
+            ValueRange{xStored, pool.getDpsInputs()[1]}, accumulatorInit,
             pool.getIndexingMapsArray(), pool.getIteratorTypesArray(),
             [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
               Value x = convertScalarToDtype(b, nestedLoc, args[0], i32,

@@ -420,7 +420,7 @@ bool qnn::isFusedIntermediate(Value value) {
         pair && pair->ops.size() == 2 && pair->ops[1] == producer)
       return isFusedIntermediate(pair->input);
   // A sum pooling divided by its window size: an average pooling.
-  if (isa<linalg::PoolingNhwcSumOp>(producer))
+  if (isa<linalg::PoolingNhwcSumOp, linalg::PoolingNchwSumOp>(producer))
     return matchScaling(user).has_value();
   // A residual add or a product of two activations, followed by its
   // activation.

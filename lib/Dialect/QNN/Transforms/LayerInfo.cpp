@@ -108,9 +108,9 @@ bool qnn::isActivation(Value value) {
 bool qnn::isQuantizableOp(Operation *op) {
   return isa<linalg::MatmulOp, linalg::BatchMatmulOp, linalg::Conv2DNhwcHwcfOp,
              linalg::Conv2DNhwcFhwcOp, linalg::Conv2DNchwFchwOp,
-             linalg::DepthwiseConv2DNhwcHwcOp,
-             linalg::DepthwiseConv2DNchwChwOp, linalg::PoolingNhwcMaxOp,
-             linalg::PoolingNchwMaxOp, linalg::PoolingNhwcSumOp, linalg::AddOp,
+             linalg::DepthwiseConv2DNhwcHwcOp, linalg::DepthwiseConv2DNchwChwOp,
+             linalg::PoolingNhwcMaxOp, linalg::PoolingNchwMaxOp,
+             linalg::PoolingNhwcSumOp, linalg::PoolingNchwSumOp, linalg::AddOp,
              linalg::MulOp, linalg::MaxOp, linalg::TransposeOp,
              tensor::CollapseShapeOp, tensor::ExpandShapeOp,
              tensor::ExtractSliceOp, tensor::PadOp, tensor::ConcatOp>(op);
