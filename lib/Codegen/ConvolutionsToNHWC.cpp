@@ -63,21 +63,31 @@ struct ConvolutionToNHWC : OpInterfaceRewritePattern<linalg::LinalgOp> {
         op->getNumResults() != 1 || !op.hasPureTensorSemantics() ||
         op.hasDynamicShape() || op->getNumRegions() != 1)
       return failure();
-    if (!matchPattern(op.getDpsInputs()[1], m_Constant()))
-      return rewriter.notifyMatchFailure(op, "the filter is not a constant");
     FailureOr<linalg::ConvolutionDimensions> dims =
         linalg::inferConvolutionDims(op);
-    if (failed(dims) || dims->batch.size() != 1 ||
-        dims->outputImage.size() != 2 || dims->filterLoop.size() != 2)
+    if (failed(dims) || dims->outputImage.size() != 2 ||
+        dims->filterLoop.size() != 2)
       return failure();
-    bool regular = dims->depth.empty() && dims->inputChannel.size() == 1 &&
+    bool regular = dims->batch.size() == 1 && dims->depth.empty() &&
+                   dims->inputChannel.size() == 1 &&
                    dims->outputChannel.size() == 1;
-    bool depthwise = dims->depth.size() == 1 && dims->inputChannel.empty() &&
-                     dims->outputChannel.empty();
-    if (!regular && !depthwise)
+    bool depthwise = dims->batch.size() == 1 && dims->depth.size() == 1 &&
+                     dims->inputChannel.empty() && dims->outputChannel.empty();
+    // A pooling: the channels are a second batch loop (not in the window),
+    // and the window operand only gives the window's shape.
+    bool pooling =
+        dims->batch.size() == 2 && dims->depth.empty() &&
+        dims->inputChannel.empty() && dims->outputChannel.empty() &&
+        op.getMatchingBlockArgument(op.getDpsInputOperand(1)).use_empty();
+    if (!regular && !depthwise && !pooling)
       return failure();
-    unsigned c = depthwise ? dims->depth[0] : dims->inputChannel[0];
-    unsigned f = depthwise ? c : dims->outputChannel[0];
+    // A convolution takes the micro-kernels only with a constant filter.
+    if (!pooling && !matchPattern(op.getDpsInputs()[1], m_Constant()))
+      return rewriter.notifyMatchFailure(op, "the filter is not a constant");
+    unsigned c = regular     ? dims->inputChannel[0]
+                 : depthwise ? dims->depth[0]
+                             : dims->batch[1];
+    unsigned f = regular ? dims->outputChannel[0] : c;
     SmallVector<AffineMap> maps = op.getIndexingMapsArray();
     MLIRContext *context = op.getContext();
     auto d = [&](unsigned i) { return getAffineDimExpr(i, context); };
@@ -112,6 +122,147 @@ struct ConvolutionToNHWC : OpInterfaceRewritePattern<linalg::LinalgOp> {
   }
 };
 
+/// Whether `permutation` converts between NCHW and NHWC: the transposes
+/// these patterns move and fold (others are left as they are).
+static bool isLayoutChange(ArrayRef<int64_t> permutation) {
+  return permutation == ArrayRef<int64_t>(kToNHWC) ||
+         permutation == ArrayRef<int64_t>(kToNCHW);
+}
+
+/// Whether `op` is an elementwise or broadcasting linalg.generic: parallel
+/// loops, one result written whole through the identity map, inputs read
+/// through projected permutations.
+static bool isElementwise(linalg::GenericOp op) {
+  return op.getNumDpsInits() == 1 && op->getNumResults() == 1 &&
+         op.getNumParallelLoops() == op.getNumLoops() &&
+         op.hasPureTensorSemantics() &&
+         op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity() &&
+         op.getMatchingBlockArgument(op.getDpsInitOperand(0)).use_empty() &&
+         llvm::all_of(op.getDpsInputOperands(), [&](OpOperand *input) {
+           return op.getMatchingIndexingMap(input).isProjectedPermutation();
+         });
+}
+
+/// Whether elementwise `op` reads the result of a contraction (an op with
+/// reductions) through the identity map: the consumer qnn-microkernel-cpu
+/// fuses into the contraction's kernel, which it does only while every map
+/// of `op` reads the accumulator's layout. Moving a transpose into it would
+/// undo that (a requantization before a flatten to NCHW).
+static bool isContractionEpilogue(linalg::GenericOp op) {
+  return llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *input) {
+    auto producer = input->get().getDefiningOp<linalg::LinalgOp>();
+    return producer && producer.getNumReductionLoops() > 0 &&
+           op.getMatchingIndexingMap(input).isIdentity();
+  });
+}
+
+/// An elementwise generic reading transpose(x): it reads x through the
+/// composed map instead (a requantization after an NHWC convolution then
+/// reads the convolution's output in its own layout).
+struct FoldTransposeIntoConsumer : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isElementwise(op))
+      return failure();
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      auto transpose = input->get().getDefiningOp<linalg::TransposeOp>();
+      if (!transpose || !isLayoutChange(transpose.getPermutation()))
+        continue;
+      // Dimension i of the transposed value is dimension permutation[i] of
+      // its input.
+      AffineMap map = op.getMatchingIndexingMap(input);
+      SmallVector<AffineExpr> results(map.getNumResults());
+      for (auto [i, from] : llvm::enumerate(transpose.getPermutation()))
+        results[from] = map.getResult(i);
+      AffineMap folded =
+          AffineMap::get(map.getNumDims(), 0, results, op.getContext());
+      if (!folded.isIdentity() && isContractionEpilogue(op))
+        continue;
+      SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+      maps[input->getOperandNumber()] = folded;
+      rewriter.modifyOpInPlace(op, [&] {
+        input->set(transpose.getInput());
+        op.setIndexingMapsAttr(rewriter.getAffineMapArrayAttr(maps));
+      });
+      return success();
+    }
+    return failure();
+  }
+};
+
+/// transpose(generic(...)) where the generic is elementwise or a broadcast
+/// (a bias that starts a convolution's accumulators) and the transpose its
+/// only reader: one generic that writes the transposed layout.
+struct FoldTransposeIntoProducer : OpRewritePattern<linalg::TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto producer = op.getInput().getDefiningOp<linalg::GenericOp>();
+    if (!producer || !op.getInput().hasOneUse() ||
+        !isLayoutChange(op.getPermutation()) || !isElementwise(producer) ||
+        isContractionEpilogue(producer) ||
+        !cast<RankedTensorType>(op.getResult()[0].getType()).hasStaticShape())
+      return failure();
+    // Loop k of the producer is loop i of the result, where
+    // permutation[i] = k.
+    ArrayRef<int64_t> permutation = op.getPermutation();
+    MLIRContext *context = op.getContext();
+    SmallVector<AffineExpr> loops(permutation.size());
+    for (auto [i, k] : llvm::enumerate(permutation))
+      loops[k] = getAffineDimExpr(i, context);
+    SmallVector<AffineMap> maps = llvm::map_to_vector(
+        producer.getDpsInputOperands(), [&](OpOperand *input) {
+          return producer.getMatchingIndexingMap(input).replaceDimsAndSymbols(
+              loops, {}, permutation.size(), 0);
+        });
+    maps.push_back(
+        AffineMap::getMultiDimIdentityMap(permutation.size(), context));
+    auto resultType = cast<RankedTensorType>(op.getResult()[0].getType());
+    Value init =
+        tensor::EmptyOp::create(rewriter, op.getLoc(), resultType.getShape(),
+                                resultType.getElementType());
+    auto generic = linalg::GenericOp::create(
+        rewriter, op.getLoc(), resultType, producer.getDpsInputs(),
+        ValueRange{init}, maps, producer.getIteratorTypesArray());
+    rewriter.cloneRegionBefore(producer.getRegion(), generic.getRegion(),
+                               generic.getRegion().end());
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// transpose(pad(y)) with a constant value -> pad'(transpose(y)), the
+/// padding permuted: the transpose moves up to y's producer, into which it
+/// can fold (the quantization of a model's NCHW input, a requantization).
+struct BubbleTransposeThroughPad : OpRewritePattern<linalg::TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto pad = op.getInput().getDefiningOp<tensor::PadOp>();
+    if (!pad || !op.getInput().hasOneUse() ||
+        !isLayoutChange(op.getPermutation()) ||
+        !pad.getConstantPaddingValue() || !pad.getSourceType().hasStaticShape())
+      return failure();
+    // Dimension i of the result is dimension permutation[i] of the pad's.
+    ArrayRef<int64_t> permutation = op.getPermutation();
+    SmallVector<OpFoldResult> low, high;
+    for (int64_t from : permutation) {
+      low.push_back(pad.getMixedLowPad()[from]);
+      high.push_back(pad.getMixedHighPad()[from]);
+    }
+    Location loc = op.getLoc();
+    Value source = transpose(rewriter, loc, pad.getSource(), permutation);
+    rewriter.replaceOpWithNewOp<tensor::PadOp>(
+        op, op.getResult()[0].getType(), source, low, high,
+        pad.getConstantPaddingValue(), pad.getNofold());
+    return success();
+  }
+};
+
 struct QNNConvolutionsToNHWCPass
     : public qnn::impl::QNNConvolutionsToNHWCPassBase<
           QNNConvolutionsToNHWCPass> {
@@ -130,5 +281,7 @@ struct QNNConvolutionsToNHWCPass
 } // namespace
 
 void qnn::populateConvolutionsToNHWCPatterns(RewritePatternSet &patterns) {
-  patterns.add<ConvolutionToNHWC>(patterns.getContext());
+  patterns.add<ConvolutionToNHWC, FoldTransposeIntoConsumer,
+               FoldTransposeIntoProducer, BubbleTransposeThroughPad>(
+      patterns.getContext());
 }

@@ -36,9 +36,11 @@ namespace mlir::qnn {
 /// (at the top of the function) and an insert (qnn-simplify-data-movement).
 void populateSimplifyDataMovementPatterns(RewritePatternSet &patterns);
 
-/// A 2-D convolution, regular or depthwise, with a constant filter and
-/// channel-first input and output (NCHW) as the same loops on NHWC input
-/// and output between linalg.transpose ops (qnn-convolutions-to-nhwc).
+/// A 2-D convolution, regular or depthwise, with a constant filter, or a
+/// pooling, with channel-first input and output (NCHW) as the same loops on
+/// NHWC input and output between linalg.transpose ops; NCHW <-> NHWC
+/// transposes folded into elementwise producers and consumers and moved
+/// above pads (qnn-convolutions-to-nhwc).
 void populateConvolutionsToNHWCPatterns(RewritePatternSet &patterns);
 
 /// `vector.transpose(vector.broadcast(x))` that keeps x's dimensions in

@@ -163,19 +163,29 @@ def QNNDecomposeAggregatedOpsPass : Pass<"qnn-decompose-aggregated-ops"> {
 
 def QNNConvolutionsToNHWCPass
     : Pass<"qnn-convolutions-to-nhwc", "func::FuncOp"> {
-  let summary = "Channel-first (NCHW) convolutions with constant filters to NHWC between transposes";
+  let summary = "Channel-first (NCHW) convolutions and poolings to NHWC, with the transposes folded away where they meet";
   let description = [{
     A 2-D convolution whose input is `(n, c, h, w)` and output `(n, f, oh,
     ow)` (`linalg.conv_2d_nchw_fchw`, `linalg.depthwise_conv_2d_nchw_chw`,
     or a `linalg.generic` with their maps, as quantization fuses them; any
-    body, stride and dilation) and whose filter is a constant becomes a
-    `linalg.generic` with the same loops and body reading its input and
-    initial value through `linalg.transpose` to NHWC and writing NHWC,
-    transposed back to NCHW; the filter keeps its layout (the micro-kernels
-    pack it from any). The micro-kernels of `qnn-microkernel-cpu` read
-    activations along contiguous channels, so an NCHW convolution was left
-    to the generic strategy. A transpose of a fill becomes a fill, and two
-    transposes that undo each other cancel.
+    body, stride and dilation) and whose filter is a constant, or a pooling
+    of that layout (`linalg.pooling_nchw_max`/`sum`, or its generic),
+    becomes a `linalg.generic` with the same loops and body reading its
+    input and initial value through `linalg.transpose` to NHWC and writing
+    NHWC, transposed back to NCHW; the filter keeps its layout (the
+    micro-kernels pack it from any). The micro-kernels of
+    `qnn-microkernel-cpu` read activations along contiguous channels, so an
+    NCHW convolution was left to the generic strategy.
+
+    The NCHW <-> NHWC transposes then move towards each other and vanish:
+    one reading an elementwise or broadcasting `linalg.generic`'s result
+    folds into that generic (which writes the transposed layout), one read
+    by such a generic folds into its indexing map, one of a `tensor.pad`
+    moves above it, and two that undo each other cancel (upstream's
+    canonicalization; a transposed fill is a fill). In a quantized NCHW
+    network the input's quantization writes NHWC, and the convolutions,
+    requantizations, paddings and poolings stay NHWC up to the first op
+    that needs NCHW order (a flatten).
 
     `qnn-cpu-pipeline` runs it before the micro-kernels. The patterns are
     `populateConvolutionsToNHWCPatterns`.
