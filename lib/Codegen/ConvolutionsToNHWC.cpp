@@ -156,7 +156,81 @@ static bool isContractionEpilogue(linalg::GenericOp op) {
   });
 }
 
-/// An elementwise generic reading transpose(x): it reads x through the
+/// Whether `value` is the result of a contraction (a linalg op with
+/// reductions).
+static bool isContractionResult(Value value) {
+  auto producer = value.getDefiningOp<linalg::LinalgOp>();
+  return producer && producer.getNumReductionLoops() > 0;
+}
+
+/// elementwise(transpose(acc), ...) where acc is a contraction's result
+/// (an NHWC convolution's accumulators transposed back to NCHW) ->
+/// transpose(elementwise'(acc, ...)): the generic runs in acc's layout,
+/// reading it through the identity map, so that the micro-kernel fuses it
+/// (a requantization), and the transpose moves its narrower result (i8
+/// instead of i32) on towards the next convolution's, where they cancel.
+/// Only where the result is not wider than acc.
+struct SinkTransposeThroughEpilogue : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!isElementwise(op))
+      return failure();
+    OpOperand *transposed = nullptr;
+    linalg::TransposeOp producer;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      auto candidate = input->get().getDefiningOp<linalg::TransposeOp>();
+      if (candidate && isLayoutChange(candidate.getPermutation()) &&
+          isContractionResult(candidate.getInput()) &&
+          op.getMatchingIndexingMap(input).isIdentity()) {
+        transposed = input;
+        producer = candidate;
+        break;
+      }
+    }
+    if (!transposed)
+      return failure();
+    auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+    auto accType = cast<RankedTensorType>(producer.getInput().getType());
+    if (!accType.hasStaticShape() ||
+        resultType.getElementTypeBitWidth() > accType.getElementTypeBitWidth())
+      return failure();
+    // Loop i of the result's layout is loop permutation[i] of acc's.
+    ArrayRef<int64_t> permutation = producer.getPermutation();
+    MLIRContext *context = op.getContext();
+    SmallVector<AffineExpr> loops = llvm::map_to_vector(
+        permutation, [&](int64_t i) { return getAffineDimExpr(i, context); });
+    unsigned rank = permutation.size();
+    SmallVector<Value> inputs;
+    SmallVector<AffineMap> maps;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      if (input == transposed) {
+        inputs.push_back(producer.getInput());
+        maps.push_back(AffineMap::getMultiDimIdentityMap(rank, context));
+        continue;
+      }
+      inputs.push_back(input->get());
+      maps.push_back(op.getMatchingIndexingMap(input).replaceDimsAndSymbols(
+          loops, {}, rank, 0));
+    }
+    maps.push_back(AffineMap::getMultiDimIdentityMap(rank, context));
+    Location loc = op.getLoc();
+    Value init = tensor::EmptyOp::create(rewriter, loc, accType.getShape(),
+                                         resultType.getElementType());
+    auto generic = linalg::GenericOp::create(rewriter, loc, init.getType(),
+                                             inputs, ValueRange{init}, maps,
+                                             op.getIteratorTypesArray());
+    rewriter.cloneRegionBefore(op.getRegion(), generic.getRegion(),
+                               generic.getRegion().end());
+    rewriter.replaceOp(
+        op, transpose(rewriter, loc, generic.getResult(0), permutation));
+    return success();
+  }
+};
+
+/// An elementwise generic reading transpose(x), x not a contraction's
+/// result (that is SinkTransposeThroughEpilogue's): it reads x through the
 /// composed map instead (a requantization after an NHWC convolution then
 /// reads the convolution's output in its own layout).
 struct FoldTransposeIntoConsumer : OpRewritePattern<linalg::GenericOp> {
@@ -168,7 +242,8 @@ struct FoldTransposeIntoConsumer : OpRewritePattern<linalg::GenericOp> {
       return failure();
     for (OpOperand *input : op.getDpsInputOperands()) {
       auto transpose = input->get().getDefiningOp<linalg::TransposeOp>();
-      if (!transpose || !isLayoutChange(transpose.getPermutation()))
+      if (!transpose || !isLayoutChange(transpose.getPermutation()) ||
+          isContractionResult(transpose.getInput()))
         continue;
       // Dimension i of the transposed value is dimension permutation[i] of
       // its input.
@@ -281,7 +356,7 @@ struct QNNConvolutionsToNHWCPass
 } // namespace
 
 void qnn::populateConvolutionsToNHWCPatterns(RewritePatternSet &patterns) {
-  patterns.add<ConvolutionToNHWC, FoldTransposeIntoConsumer,
-               FoldTransposeIntoProducer, BubbleTransposeThroughPad>(
-      patterns.getContext());
+  patterns.add<ConvolutionToNHWC, SinkTransposeThroughEpilogue,
+               FoldTransposeIntoConsumer, FoldTransposeIntoProducer,
+               BubbleTransposeThroughPad>(patterns.getContext());
 }

@@ -184,6 +184,35 @@ func.func @block(%x: tensor<1x3x8x8xf32>) -> tensor<1x64xi8> {
 
 // -----
 
+// An NCHW convolution's requantization (i32 -> i8) before the function
+// returns NCHW: it runs NHWC on the accumulators through the identity map
+// (the micro-kernel's epilogue), and the transpose back moves after it, on
+// i8 instead of i32.
+// CHECK-LABEL: func.func @requantized_output
+// CHECK: %[[C:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4x4x8xi32>)
+// CHECK: %[[R:.*]] = linalg.generic {indexing_maps = [#[[$ID3:.*]], #{{.*}}, #[[$ID3]]]{{.*}} ins(%[[C]], %{{.*}} : tensor<1x4x4x8xi32>, tensor<8xi32>) outs(%{{.*}} : tensor<1x4x4x8xi8>)
+// CHECK: %[[T:.*]] = linalg.transpose ins(%[[R]] : tensor<1x4x4x8xi8>) {{.*}} permutation = [0, 3, 1, 2]
+// CHECK: return %[[T]]
+#id4r = affine_map<(n, c, h, w) -> (n, c, h, w)>
+#channelr = affine_map<(n, c, h, w) -> (c)>
+func.func @requantized_output(%x: tensor<1x3x6x6xi8>, %i: tensor<1x8x4x4xi32>) -> tensor<1x8x4x4xi8> {
+  %w = arith.constant dense<1> : tensor<8x3x3x3xi8>
+  %c = linalg.conv_2d_nchw_fchw {dilations = dense<1> : tensor<2xi64>, strides = dense<1> : tensor<2xi64>}
+      ins(%x, %w : tensor<1x3x6x6xi8>, tensor<8x3x3x3xi8>) outs(%i : tensor<1x8x4x4xi32>) -> tensor<1x8x4x4xi32>
+  %shifts = arith.constant dense<[1, 2, 3, 4, 5, 6, 7, 8]> : tensor<8xi32>
+  %e = tensor.empty() : tensor<1x8x4x4xi8>
+  %r = linalg.generic {indexing_maps = [#id4r, #channelr, #id4r], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%c, %shifts : tensor<1x8x4x4xi32>, tensor<8xi32>) outs(%e : tensor<1x8x4x4xi8>) {
+  ^bb0(%acc: i32, %n: i32, %out: i8):
+    %sh = arith.shrsi %acc, %n : i32
+    %t = arith.trunci %sh : i32 to i8
+    linalg.yield %t : i8
+  } -> tensor<1x8x4x4xi8>
+  return %r : tensor<1x8x4x4xi8>
+}
+
+// -----
+
 // An NHWC convolution's requantization (its epilogue, which the micro-kernel
 // fuses while it reads the accumulators through the identity map) before a
 // transpose to NCHW and a flatten, as the ONNX importer writes them: the

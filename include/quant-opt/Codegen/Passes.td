@@ -178,10 +178,14 @@ def QNNConvolutionsToNHWCPass
     NCHW convolution was left to the generic strategy.
 
     The NCHW <-> NHWC transposes then move towards each other and vanish:
-    one reading an elementwise or broadcasting `linalg.generic`'s result
-    folds into that generic (which writes the transposed layout), one read
-    by such a generic folds into its indexing map, one of a `tensor.pad`
-    moves above it, and two that undo each other cancel (upstream's
+    one of a convolution's accumulators read by an elementwise
+    `linalg.generic` with a result no wider (a requantization) moves after
+    that generic, which then reads the accumulators through the identity
+    map (the micro-kernel's fused epilogue); one reading an elementwise or
+    broadcasting generic's result folds into that generic (which writes the
+    transposed layout) unless it is such an epilogue; one read by such a
+    generic otherwise folds into its indexing map; one of a `tensor.pad`
+    moves above it; and two that undo each other cancel (upstream's
     canonicalization; a transposed fill is a fill). In a quantized NCHW
     network the input's quantization writes NHWC, and the convolutions,
     requantizations, paddings and poolings stay NHWC up to the first op
