@@ -1,5 +1,4 @@
-//===- ConvolutionsToNHWC.cpp - Channel-first convolutions to NHWC
-//---------===//
+//===- ConvolutionsToNHWC.cpp - NCHW convolutions on NHWC kernels ---------===//
 //
 // Part of the quant-opt project, under the Apache License v2.0 with LLVM
 // Exceptions.
@@ -11,9 +10,12 @@
 // integer linalg.generic with their maps). The CPU micro-kernels read
 // activations along contiguous channels, so NCHW was left to the generic
 // strategy: 9x slower for an int8 3x3 convolution of 64 channels at 56x56.
-// Here such a convolution reads and writes NHWC through transposes: the
-// same loops and body, the input and output maps permuted, the filter
-// untouched (the micro-kernel packs it from any layout).
+// Here such a convolution (and a pooling) reads and writes NHWC through
+// transposes: the same loops and body, the input and output maps permuted,
+// the filter untouched (the micro-kernel packs it from any layout). The
+// transposes then fold into the elementwise ops around them, move above
+// pads and cancel, so that a network runs NHWC between its first and last
+// layout-sensitive ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -49,6 +51,19 @@ static Value transpose(PatternRewriter &rewriter, Location loc, Value value,
       tensor::EmptyOp::create(rewriter, loc, shape, type.getElementType());
   return linalg::TransposeOp::create(rewriter, loc, value, empty, permutation)
       .getResult()[0];
+}
+
+/// A linalg.generic with `op`'s iterators and body on `inputs` and `init`,
+/// read and written through `maps` (the init's last); its result.
+static Value cloneWithOperands(PatternRewriter &rewriter, linalg::LinalgOp op,
+                               ValueRange inputs, Value init,
+                               ArrayRef<AffineMap> maps) {
+  auto generic =
+      linalg::GenericOp::create(rewriter, op.getLoc(), init.getType(), inputs,
+                                init, maps, op.getIteratorTypesArray());
+  rewriter.cloneRegionBefore(op->getRegion(0), generic.getRegion(),
+                             generic.getRegion().end());
+  return generic.getResult(0);
 }
 
 /// A 2-D convolution (regular or depthwise, any body, stride and dilation)
@@ -109,15 +124,10 @@ struct ConvolutionToNHWC : OpInterfaceRewritePattern<linalg::LinalgOp> {
     Location loc = op.getLoc();
     Value nhwcInput = transpose(rewriter, loc, op.getDpsInputs()[0], kToNHWC);
     Value nhwcInit = transpose(rewriter, loc, op.getDpsInits()[0], kToNHWC);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, nhwcInit.getType(),
-        ValueRange{nhwcInput, op.getDpsInputs()[1]}, ValueRange{nhwcInit},
-        ArrayRef<AffineMap>{permuted(input), maps[1], permuted(output)},
-        op.getIteratorTypesArray());
-    rewriter.cloneRegionBefore(op->getRegion(0), generic.getRegion(),
-                               generic.getRegion().end());
-    rewriter.replaceOp(op,
-                       transpose(rewriter, loc, generic.getResult(0), kToNCHW));
+    Value nhwc = cloneWithOperands(
+        rewriter, op, {nhwcInput, op.getDpsInputs()[1]}, nhwcInit,
+        {permuted(input), maps[1], permuted(output)});
+    rewriter.replaceOp(op, transpose(rewriter, loc, nhwc, kToNCHW));
     return success();
   }
 };
@@ -218,13 +228,8 @@ struct SinkTransposeThroughEpilogue : OpRewritePattern<linalg::GenericOp> {
     Location loc = op.getLoc();
     Value init = tensor::EmptyOp::create(rewriter, loc, accType.getShape(),
                                          resultType.getElementType());
-    auto generic = linalg::GenericOp::create(rewriter, loc, init.getType(),
-                                             inputs, ValueRange{init}, maps,
-                                             op.getIteratorTypesArray());
-    rewriter.cloneRegionBefore(op.getRegion(), generic.getRegion(),
-                               generic.getRegion().end());
-    rewriter.replaceOp(
-        op, transpose(rewriter, loc, generic.getResult(0), permutation));
+    Value result = cloneWithOperands(rewriter, op, inputs, init, maps);
+    rewriter.replaceOp(op, transpose(rewriter, loc, result, permutation));
     return success();
   }
 };
@@ -299,12 +304,9 @@ struct FoldTransposeIntoProducer : OpRewritePattern<linalg::TransposeOp> {
     Value init =
         tensor::EmptyOp::create(rewriter, op.getLoc(), resultType.getShape(),
                                 resultType.getElementType());
-    auto generic = linalg::GenericOp::create(
-        rewriter, op.getLoc(), resultType, producer.getDpsInputs(),
-        ValueRange{init}, maps, producer.getIteratorTypesArray());
-    rewriter.cloneRegionBefore(producer.getRegion(), generic.getRegion(),
-                               generic.getRegion().end());
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(op,
+                       cloneWithOperands(rewriter, producer,
+                                         producer.getDpsInputs(), init, maps));
     return success();
   }
 };
