@@ -107,8 +107,12 @@ static void addSIMTPhase(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(
       qnn::createQNNStridedCopiesToLoopsPass(copies));
   // Parallel dimensions as scf.parallel, reductions as scf.for inside.
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  // Canonicalized before (dead buffers go), not between: it would inline a
+  // single-iteration scf.parallel (a reduction to one element, a fill of
+  // one element), whose body would then stay on the host, touching device
+  // buffers.
   pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   qnn::QNNGPUMapParallelLoopsPassOptions mapping;
   mapping.threads = options.threads;
   pm.addNestedPass<func::FuncOp>(
