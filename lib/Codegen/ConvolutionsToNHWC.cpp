@@ -67,8 +67,9 @@ static Value cloneWithOperands(PatternRewriter &rewriter, linalg::LinalgOp op,
 }
 
 /// A 2-D convolution (regular or depthwise, any body, stride and dilation)
-/// with a constant filter whose input is (n, c, h, w) and output (n, f,
-/// oh, ow): the same op on NHWC input and output, between transposes.
+/// with a constant filter, or a pooling, whose input is (n, c, h, w) and
+/// output (n, f, oh, ow): the same op on NHWC input and output, between
+/// transposes.
 struct ConvolutionToNHWC : OpInterfaceRewritePattern<linalg::LinalgOp> {
   using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
 
