@@ -23,6 +23,7 @@
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/IndexingUtils.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -45,10 +46,9 @@ constexpr int64_t kToNCHW[] = {0, 3, 1, 2};
 static Value transpose(PatternRewriter &rewriter, Location loc, Value value,
                        ArrayRef<int64_t> permutation) {
   auto type = cast<RankedTensorType>(value.getType());
-  SmallVector<int64_t> shape = llvm::map_to_vector(
-      permutation, [&](int64_t from) { return type.getDimSize(from); });
-  Value empty =
-      tensor::EmptyOp::create(rewriter, loc, shape, type.getElementType());
+  Value empty = tensor::EmptyOp::create(
+      rewriter, loc, applyPermutation(type.getShape(), permutation),
+      type.getElementType());
   return linalg::TransposeOp::create(rewriter, loc, value, empty, permutation)
       .getResult()[0];
 }
@@ -117,11 +117,9 @@ struct ConvolutionToNHWC : OpInterfaceRewritePattern<linalg::LinalgOp> {
                            context))
       return rewriter.notifyMatchFailure(op, "not channel-first");
 
-    auto permuted = [&](AffineMap map) {
-      SmallVector<AffineExpr> results = llvm::map_to_vector(
-          kToNHWC, [&](int64_t from) { return map.getResult(from); });
-      return AffineMap::get(map.getNumDims(), 0, results, context);
-    };
+    // The operand's dimensions reordered as NHWC.
+    AffineMap toNHWC = AffineMap::getPermutationMap(kToNHWC, context);
+    auto permuted = [&](AffineMap map) { return toNHWC.compose(map); };
     Location loc = op.getLoc();
     Value nhwcInput = transpose(rewriter, loc, op.getDpsInputs()[0], kToNHWC);
     Value nhwcInit = transpose(rewriter, loc, op.getDpsInits()[0], kToNHWC);
@@ -210,8 +208,7 @@ struct SinkTransposeThroughEpilogue : OpRewritePattern<linalg::GenericOp> {
     // Loop i of the result's layout is loop permutation[i] of acc's.
     ArrayRef<int64_t> permutation = producer.getPermutation();
     MLIRContext *context = op.getContext();
-    SmallVector<AffineExpr> loops = llvm::map_to_vector(
-        permutation, [&](int64_t i) { return getAffineDimExpr(i, context); });
+    AffineMap loops = AffineMap::getPermutationMap(permutation, context);
     unsigned rank = permutation.size();
     SmallVector<Value> inputs;
     SmallVector<AffineMap> maps;
@@ -222,8 +219,7 @@ struct SinkTransposeThroughEpilogue : OpRewritePattern<linalg::GenericOp> {
         continue;
       }
       inputs.push_back(input->get());
-      maps.push_back(op.getMatchingIndexingMap(input).replaceDimsAndSymbols(
-          loops, {}, rank, 0));
+      maps.push_back(op.getMatchingIndexingMap(input).compose(loops));
     }
     maps.push_back(AffineMap::getMultiDimIdentityMap(rank, context));
     Location loc = op.getLoc();
@@ -252,13 +248,13 @@ struct FoldTransposeIntoConsumer : OpRewritePattern<linalg::GenericOp> {
           isContractionResult(transpose.getInput()))
         continue;
       // Dimension i of the transposed value is dimension permutation[i] of
-      // its input.
-      AffineMap map = op.getMatchingIndexingMap(input);
-      SmallVector<AffineExpr> results(map.getNumResults());
-      for (auto [i, from] : llvm::enumerate(transpose.getPermutation()))
-        results[from] = map.getResult(i);
+      // its input: the input's dimension j is read where the transposed
+      // value's inverse[j] was.
       AffineMap folded =
-          AffineMap::get(map.getNumDims(), 0, results, op.getContext());
+          AffineMap::getPermutationMap(
+              invertPermutationVector(transpose.getPermutation()),
+              op.getContext())
+              .compose(op.getMatchingIndexingMap(input));
       if (!folded.isIdentity() && isContractionEpilogue(op))
         continue;
       SmallVector<AffineMap> maps = op.getIndexingMapsArray();
@@ -291,13 +287,11 @@ struct FoldTransposeIntoProducer : OpRewritePattern<linalg::TransposeOp> {
     // permutation[i] = k.
     ArrayRef<int64_t> permutation = op.getPermutation();
     MLIRContext *context = op.getContext();
-    SmallVector<AffineExpr> loops(permutation.size());
-    for (auto [i, k] : llvm::enumerate(permutation))
-      loops[k] = getAffineDimExpr(i, context);
+    AffineMap loops = AffineMap::getPermutationMap(
+        invertPermutationVector(permutation), context);
     SmallVector<AffineMap> maps = llvm::map_to_vector(
         producer.getDpsInputOperands(), [&](OpOperand *input) {
-          return producer.getMatchingIndexingMap(input).replaceDimsAndSymbols(
-              loops, {}, permutation.size(), 0);
+          return producer.getMatchingIndexingMap(input).compose(loops);
         });
     maps.push_back(
         AffineMap::getMultiDimIdentityMap(permutation.size(), context));
@@ -327,11 +321,10 @@ struct BubbleTransposeThroughPad : OpRewritePattern<linalg::TransposeOp> {
       return failure();
     // Dimension i of the result is dimension permutation[i] of the pad's.
     ArrayRef<int64_t> permutation = op.getPermutation();
-    SmallVector<OpFoldResult> low, high;
-    for (int64_t from : permutation) {
-      low.push_back(pad.getMixedLowPad()[from]);
-      high.push_back(pad.getMixedHighPad()[from]);
-    }
+    SmallVector<OpFoldResult> low =
+        applyPermutation(pad.getMixedLowPad(), permutation);
+    SmallVector<OpFoldResult> high =
+        applyPermutation(pad.getMixedHighPad(), permutation);
     Location loc = op.getLoc();
     Value source = transpose(rewriter, loc, pad.getSource(), permutation);
     rewriter.replaceOpWithNewOp<tensor::PadOp>(
