@@ -2,10 +2,10 @@
 
 Generates random float layers (matmul, matmul with transposed weights
 ``[N, K]`` (``matmul_bt``), batch_matmul, the three convolutions, depthwise
-in NCHW (``depthwise_nchw``),
-with or without bias, with ReLU, ReLU6, a clamp or nothing), calibrates them
-on random data, quantizes them with ``qnn-insert-qdq`` (several weight
-settings), fuses them with ``qnn-fuse-quantized-ops``, lowers and runs both
+in NCHW (``depthwise_nchw``), with or without bias, with ReLU, ReLU6, a
+clamp or nothing; residual adds, products of two activations, average
+poolings, scalings by a constant), calibrates them on random data,
+quantizes them with ``qnn-insert-qdq`` (several weight settings), fuses them with ``qnn-fuse-quantized-ops``, lowers and runs both
 the fused integer program and the unfused float QDQ program with
 ``mlir-runner`` on random inputs, and compares:
 
@@ -502,6 +502,49 @@ def _add_case(rng, multiply=False):
     return kind, model, stats, [a[0] * 1.1, b[0] * 0.9], shape, reference
 
 
+def _scale_case(rng):
+    """An activation multiplied or divided by a positive scalar constant
+    (attention's 1/sqrt(d)), with or without an activation after it; the
+    output's range is sometimes exactly the input's times the factor (the
+    rescale is then the identity and fusion drops it)."""
+    shape = tuple(int(d) for d in rng.integers(1, 6, size=int(rng.integers(1, 4))))
+    activation = str(rng.choice(["none", "relu", "clamp"]))
+    divide = rng.random() < 0.5
+    constant = float(np.float32(10 ** rng.uniform(-1.5, 1.0)))
+    factor = 1.0 / constant if divide else constant
+    yt = _tensor(shape)
+    ident = "(" + ", ".join(f"d{i}" for i in range(len(shape))) + ")"
+    iterators = ", ".join(['"parallel"'] * len(shape))
+    lines = [f'func.func @model(%x: {yt} loc("input")) -> {yt} {{',
+             f"  %e = tensor.empty() : {yt}",
+             f"  %s = linalg.generic {{indexing_maps = [affine_map<{ident} -> {ident}>, "
+             f"affine_map<{ident} -> {ident}>], iterator_types = [{iterators}]}} "
+             f"ins(%x : {yt}) outs(%e : {yt}) {{",
+             "  ^bb0(%a: f32, %o: f32):",
+             f"    %c = arith.constant {constant!r} : f32",
+             f"    %d = arith.{'divf' if divide else 'mulf'} %a, %c : f32",
+             "    linalg.yield %d : f32",
+             f'  }} -> {yt} loc("scale")']
+    act, last = _activation_body(activation, len(shape), "%s", yt)
+    model = "\n".join(lines + act + [f"  return {last} : {yt}", "}"]) + "\n"
+    a = rng.normal(0.2, float(10 ** rng.uniform(-1, 1)), size=(4,) + shape).astype(np.float32)
+    y = a.astype(np.float64) * factor * (1.0 if rng.random() < 0.5 else 1.37)
+    bounds = _bounds(activation)
+    if bounds:
+        y = np.maximum(y, bounds[0]) if bounds[1] is None else np.clip(y, *bounds)
+    stats = {"input": a, "act" if bounds else "scale": y}
+
+    def reference(inputs, qdq_text):
+        quantizes = _QUANTIZE.findall(qdq_text)
+        ta, ty = ref.parse_quant_type(quantizes[0]), ref.parse_quant_type(quantizes[-1])
+        aq = ref.quantize(inputs[0], ta)
+        m, n = ref.quantize_multiplier((float(ta.scales) * factor) / float(ty.scales))
+        return ref.rescale(aq - int(ta.zero_points), [m], [n], ty,
+                           clamp=_clamp_for(activation, ty)), ty
+
+    return "scale", model, stats, [a[0] * 1.1], shape, reference
+
+
 def _avgpool_case(rng):
     """An average pooling: a sum pooling divided by (or times 1/) its size,
     in NHWC or NCHW (`linalg.pooling_nchw_sum`, computed here in NHWC)."""
@@ -582,7 +625,8 @@ def _check_case(args, k, kind, model, arrays, inputs, y_shape, reference, option
                 f"--qnn-insert-qdq=statistics={stats_path} {options}",
                 "--mlir-print-elementsattrs-with-hex-if-larger=-1"])
     fused = run_command([args.quant_opt, "--qnn-fuse-quantized-ops", "--canonicalize"], qdq)
-    if re.search(r"linalg\.(matmul|batch_matmul|conv|depthwise|pooling_nhwc_sum|add |mul )", fused):
+    if re.search(r"linalg\.(matmul|batch_matmul|conv|depthwise|pooling_nhwc_sum|add |mul )"
+                 r"|arith\.(mulf|divf)", fused):
         print(f"NOT FUSED case{k} {kind} [{options}]")
         return 0, 1, 0
     harness = _harness(inputs, y_shape)
@@ -606,8 +650,11 @@ def check(args) -> int:
     os.makedirs(args.work_dir, exist_ok=True)
     bad_cases = total = max_float_steps = 0
     for k in range(args.cases):
-        choice = k % 5
-        if choice == 2:
+        choice = k % 6
+        if choice == 5:
+            kind, model, arrays, inputs, y_shape, reference = _scale_case(rng)
+            options = ""
+        elif choice == 2:
             kind, model, arrays, inputs, y_shape, reference = _add_case(rng)
             options = ""
         elif choice == 4:

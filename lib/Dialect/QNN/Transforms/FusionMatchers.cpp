@@ -422,12 +422,14 @@ bool qnn::isFusedIntermediate(Value value) {
   // A sum pooling divided by its window size: an average pooling.
   if (isa<linalg::PoolingNhwcSumOp, linalg::PoolingNchwSumOp>(producer))
     return matchScaling(user).has_value();
-  // A residual add or a product of two activations, followed by its
-  // activation.
-  if ((isElementwiseAdd(producer) || isElementwiseMul(producer)) &&
-      llvm::none_of(producer->getOperands().take_front(2), [](Value operand) {
-        return matchPattern(operand, m_Constant());
-      }))
+  // A residual add or a product of two activations, or a scaling of one
+  // by a constant, followed by its activation.
+  if (((isElementwiseAdd(producer) || isElementwiseMul(producer)) &&
+       llvm::none_of(producer->getOperands().take_front(2),
+                     [](Value operand) {
+                       return matchPattern(operand, m_Constant());
+                     })) ||
+      matchScaling(producer))
     return matchActivation(user, value).has_value();
   std::optional<WeightOperand> layout = getConstantWeightOperand(producer);
   if (!layout) {

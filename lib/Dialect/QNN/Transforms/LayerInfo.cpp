@@ -5,6 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FusionMatchers.h"
+
 #include "quant-opt/Dialect/QNN/IR/QNNOps.h"
 #include "quant-opt/Dialect/QNN/Transforms/Transforms.h"
 
@@ -16,6 +18,8 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::qnn;
@@ -106,6 +110,11 @@ bool qnn::isActivation(Value value) {
 }
 
 bool qnn::isQuantizableOp(Operation *op) {
+  // A scaling by a positive constant runs on stored values (a rescale).
+  if (auto factors = fusion::matchScaling(op)) {
+    double factor = factors->second ? *factors->second : 1.0 / *factors->first;
+    return factor > 0.0 && std::isfinite(factor);
+  }
   return isa<linalg::MatmulOp, linalg::BatchMatmulOp, linalg::Conv2DNhwcHwcfOp,
              linalg::Conv2DNhwcFhwcOp, linalg::Conv2DNchwFchwOp,
              linalg::DepthwiseConv2DNhwcHwcOp, linalg::DepthwiseConv2DNchwChwOp,

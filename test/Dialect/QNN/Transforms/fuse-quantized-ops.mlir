@@ -235,6 +235,112 @@ func.func @product(%aq: tensor<4x!quant.uniform<u8:f32, 0.5:128>>, %bq: tensor<4
 
 // -----
 
+// Scaling by a constant (attention's 1/sqrt(d)): a - 128 in i32, then one
+// rescale by 0.5 * 0.25 / 0.1 = 1.25 -> (1.25 * 2^30, 30).
+// CHECK-LABEL: func @scaling
+// CHECK: %[[C:.*]] = linalg.generic
+// CHECK: %[[A:.*]] = arith.extui %{{.*}} : i8 to i32
+// CHECK: arith.subi %[[A]], %{{.*}} : i32
+// CHECK: qnn.rescale %[[C]] multipliers [1342177280] shifts [30] : tensor<2x3xi32> -> tensor<2x3x!quant.uniform<u8:f32, 1.000000e-01:7>>
+// CHECK-NOT: arith.mulf
+func.func @scaling(%aq: tensor<2x3x!quant.uniform<u8:f32, 0.5:128>>) -> tensor<2x3x!quant.uniform<u8:f32, 0.1:7>> {
+  %a = qnn.dequantize %aq : tensor<2x3x!quant.uniform<u8:f32, 0.5:128>> -> tensor<2x3xf32>
+  %e = tensor.empty() : tensor<2x3xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%a : tensor<2x3xf32>) outs(%e : tensor<2x3xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c = arith.constant 0.25 : f32
+    %m = arith.mulf %in, %c : f32
+    linalg.yield %m : f32
+  } -> tensor<2x3xf32>
+  %yq = qnn.quantize %s : tensor<2x3xf32> -> tensor<2x3x!quant.uniform<u8:f32, 0.1:7>>
+  return %yq : tensor<2x3x!quant.uniform<u8:f32, 0.1:7>>
+}
+
+// -----
+
+// A division by 8 followed by a ReLU: 0.5 * (1 / 8) / 0.25 = 0.25 ->
+// (2^30, 32), clamped to [z_y, qmax] = [-3, 127]; a signed input is
+// sign-extended.
+// CHECK-LABEL: func @scaling_division_relu
+// CHECK: %[[C:.*]] = linalg.generic
+// CHECK: %[[A:.*]] = arith.extsi %{{.*}} : i8 to i32
+// CHECK: arith.subi %[[A]], %{{.*}} : i32
+// CHECK: qnn.rescale %[[C]] multipliers [1073741824] shifts [32] clamp [-3, 127] : tensor<4xi32> -> tensor<4x!quant.uniform<i8:f32, 2.500000e-01:-3>>
+// CHECK-NOT: arith.divf
+// CHECK-NOT: arith.maximumf
+func.func @scaling_division_relu(%aq: tensor<4x!quant.uniform<i8:f32, 0.5:5>>) -> tensor<4x!quant.uniform<i8:f32, 0.25:-3>> {
+  %a = qnn.dequantize %aq : tensor<4x!quant.uniform<i8:f32, 0.5:5>> -> tensor<4xf32>
+  %e = tensor.empty() : tensor<4xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      ins(%a : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c = arith.constant 8.0 : f32
+    %d = arith.divf %in, %c : f32
+    linalg.yield %d : f32
+  } -> tensor<4xf32>
+  %zero = arith.constant 0.0 : f32
+  %e2 = tensor.empty() : tensor<4xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      ins(%s : tensor<4xf32>) outs(%e2 : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %m = arith.maximumf %in, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<4xf32>
+  %yq = qnn.quantize %r : tensor<4xf32> -> tensor<4x!quant.uniform<i8:f32, 0.25:-3>>
+  return %yq : tensor<4x!quant.uniform<i8:f32, 0.25:-3>>
+}
+
+// -----
+
+// A factor the output's scale absorbs exactly (0.5 * 0.25 / 0.125 = 1, the
+// same zero point and storage): the stored values are the result, no
+// rescale.
+// CHECK-LABEL: func @scaling_absorbed
+// CHECK-SAME: (%[[AQ:.*]]: tensor<4x!quant.uniform<u8:f32, 5.000000e-01:128>>)
+// CHECK: %[[S:.*]] = quant.scast %[[AQ]] : tensor<4x!quant.uniform<u8:f32, 5.000000e-01:128>> to tensor<4xi8>
+// CHECK: %[[Y:.*]] = quant.scast %[[S]] : tensor<4xi8> to tensor<4x!quant.uniform<u8:f32, 1.250000e-01:128>>
+// CHECK: return %[[Y]]
+// CHECK-NOT: qnn.rescale
+func.func @scaling_absorbed(%aq: tensor<4x!quant.uniform<u8:f32, 0.5:128>>) -> tensor<4x!quant.uniform<u8:f32, 0.125:128>> {
+  %a = qnn.dequantize %aq : tensor<4x!quant.uniform<u8:f32, 0.5:128>> -> tensor<4xf32>
+  %e = tensor.empty() : tensor<4xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      ins(%a : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c = arith.constant 0.25 : f32
+    %m = arith.mulf %in, %c : f32
+    linalg.yield %m : f32
+  } -> tensor<4xf32>
+  %yq = qnn.quantize %s : tensor<4xf32> -> tensor<4x!quant.uniform<u8:f32, 0.125:128>>
+  return %yq : tensor<4x!quant.uniform<u8:f32, 0.125:128>>
+}
+
+// -----
+
+// A negative factor reverses the order of the stored values: left in
+// float.
+// CHECK-LABEL: func @scaling_negative
+// CHECK: qnn.dequantize
+// CHECK: arith.mulf
+// CHECK: qnn.quantize
+// CHECK-NOT: qnn.rescale
+func.func @scaling_negative(%aq: tensor<4x!quant.uniform<u8:f32, 0.5:128>>) -> tensor<4x!quant.uniform<u8:f32, 0.5:128>> {
+  %a = qnn.dequantize %aq : tensor<4x!quant.uniform<u8:f32, 0.5:128>> -> tensor<4xf32>
+  %e = tensor.empty() : tensor<4xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      ins(%a : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c = arith.constant -1.0 : f32
+    %m = arith.mulf %in, %c : f32
+    linalg.yield %m : f32
+  } -> tensor<4xf32>
+  %yq = qnn.quantize %s : tensor<4xf32> -> tensor<4x!quant.uniform<u8:f32, 0.5:128>>
+  return %yq : tensor<4x!quant.uniform<u8:f32, 0.5:128>>
+}
+
+// -----
+
 // Per-group weights, groups of 2 rows: scales 0.25 and 0.5. Multipliers
 // 0.5 * 0.25 = 0.125 and 0.5 * 0.5 = 0.25; the larger gives the shift:
 // 0.25 -> (2^30, 32); at shift 32, 0.125 is 2^29. The reduction over K is
