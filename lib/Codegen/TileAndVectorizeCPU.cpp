@@ -282,6 +282,21 @@ struct TileAndVectorizeCPUPass
           return signalPassFailure();
         continue;
       }
+      // A row reduction (softmax's max and sum, LayerNorm's moments: the
+      // innermost loop reduces, nothing is multiplied) whose row has no
+      // divisor near the vector width (49 keys: 7 lanes) reads whole rows:
+      // LLVM reduces a wide vector across registers first, then once
+      // within one, where 7-lane tiles each paid a horizontal reduction.
+      if (!ranges.empty() &&
+          op.getIteratorTypesArray().back() == utils::IteratorType::reduction &&
+          op.getNumReductionLoops() == 1 &&
+          !linalg::isaContractionOpInterface(op) &&
+          sizes.back() * 2 < vectorWidth && ranges.back() > vectorWidth &&
+          ranges.back() <= 4 * vectorWidth) {
+        sizes.back() = ranges.back();
+        for (int64_t &size : MutableArrayRef(sizes).drop_back())
+          size = 1;
+      }
       if (failed(tileAndVectorize(rewriter, op, sizes)))
         return signalPassFailure();
     }

@@ -293,3 +293,26 @@ func.func @int8_batch_matmul(%a: tensor<2x36x72xi8>, %b: tensor<2x72x100xi8>) ->
   %r = linalg.batch_matmul ins(%a, %b : tensor<2x36x72xi8>, tensor<2x72x100xi8>) outs(%i : tensor<2x36x100xi32>) -> tensor<2x36x100xi32>
   return %r : tensor<2x36x100xi32>
 }
+
+// -----
+
+// A row reduction (softmax's max over 49 keys) whose row has no divisor
+// near the vector width reads whole rows, one row per tile (was 2 x 7 rows
+// of 7 lanes, each reduced horizontally).
+// CHECK-LABEL: func @row_max_49
+// CHECK: vector.transfer_write %{{.*}} : vector<1x1xf32>, tensor<2x49xf32>
+// CHECK: scf.for %[[B:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
+// CHECK-NEXT: scf.for %[[R:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
+// CHECK-NEXT: %[[X:.*]] = vector.transfer_read %{{.*}}[%[[B]], %[[R]], %{{.*}}]{{.*}} : tensor<2x49x49xf32>, vector<1x1x49xf32>
+// CHECK: vector.multi_reduction <maximumf>, %[[X]], %{{.*}} [2] : vector<1x1x49xf32> to vector<1x1xf32>
+func.func @row_max_49(%x: tensor<2x49x49xf32>) -> tensor<2x49xf32> {
+  %init = arith.constant -3.40282347E+38 : f32
+  %e = tensor.empty() : tensor<2x49xf32>
+  %f = linalg.fill ins(%init : f32) outs(%e : tensor<2x49xf32>) -> tensor<2x49xf32>
+  %m = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d1)>], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x : tensor<2x49x49xf32>) outs(%f : tensor<2x49xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.maximumf %in, %out : f32
+    linalg.yield %r : f32
+  } -> tensor<2x49xf32>
+  return %m : tensor<2x49xf32>
+}

@@ -40,7 +40,12 @@ def QNNTileAndVectorizeCPUPass
       such divisor is under half the vector width (49 tokens: 7 lanes):
       it gets `vector-width` lanes, and the innermost loop's last, partial
       iteration is peeled (`scf::peelForLoopAndSimplifyBounds`) into a
-      static tile of its own.
+      static tile of its own;
+    - and a row reduction (one reduction, innermost, not a contraction:
+      softmax's max and sum) whose row is that kind of extent, up to four
+      vector widths: each tile reads one whole row, which LLVM reduces
+      across registers first and within one register once, instead of
+      tiles of a few lanes each reduced horizontally.
 
     2-D convolutions and poolings (named, or the fused integer generics) are
     tiled to one output row and one filter tap (row and column), with `rows`
