@@ -206,7 +206,8 @@ FailureOr<linalg::GenericOp> foldStridesIntoSlices(RewriterBase &rewriter,
 
 /// Tile sizes for `op`, one per loop, following the pass description.
 SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t vectorWidth,
-                                     int64_t rows, int64_t reductionTile) {
+                                     int64_t rows, int64_t reductionTile,
+                                     int64_t vectorRegisterBits) {
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
   bool contraction = op.getNumReductionLoops() > 0;
@@ -231,6 +232,28 @@ SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t vectorWidth,
       sizes[loop] = largestDivisorAtMost(ranges[loop], rows);
     ++parallelSeen;
   }
+  // A contraction whose innermost parallel extent has no divisor near the
+  // vector width (attention's 49 keys: 7 lanes) takes whole rows of it
+  // where their accumulators fit the target's vector registers (32 of 512
+  // bits with AVX-512, 16 of 256 with AVX2), four of them left for the
+  // operands: 7 rows x 49 f32 lanes are 28 zmm registers.
+  SmallVector<unsigned> parallel;
+  op.getParallelDims(parallel);
+  if (parallel.empty() || !linalg::isaContractionOpInterface(op))
+    return sizes;
+  unsigned inner = parallel.back();
+  int64_t extent = ranges[inner];
+  if (sizes[inner] * 2 >= vectorWidth || extent <= vectorWidth)
+    return sizes;
+  int64_t registers = vectorRegisterBits >= 512 ? 32 : 16;
+  int64_t accumulatorBits =
+      getElementTypeOrSelf(op->getResult(0).getType()).getIntOrFloatBitWidth();
+  int64_t perRow =
+      llvm::divideCeil(extent * accumulatorBits, vectorRegisterBits);
+  int64_t tileRows =
+      parallel.size() > 1 ? sizes[parallel[parallel.size() - 2]] : 1;
+  if (tileRows * perRow <= registers - 4)
+    sizes[inner] = extent;
   return sizes;
 }
 
@@ -244,6 +267,12 @@ struct TileAndVectorizeCPUPass
     if (vectorWidth < 1 || rows < 1 || reductionTile < 1) {
       func.emitError() << "qnn-tile-and-vectorize-cpu: vector-width, rows "
                           "and reduction-tile must be positive";
+      return signalPassFailure();
+    }
+    if (vectorRegisterBits != 256 && vectorRegisterBits != 512) {
+      func.emitError() << "qnn-tile-and-vectorize-cpu: vector-register-bits "
+                          "must be 256 (AVX2) or 512 (AVX-512), not "
+                       << static_cast<int64_t>(vectorRegisterBits);
       return signalPassFailure();
     }
 
@@ -269,8 +298,8 @@ struct TileAndVectorizeCPUPass
           return signalPassFailure();
         continue;
       }
-      SmallVector<int64_t> sizes =
-          chooseTileSizes(op, vectorWidth, rows, reductionTile);
+      SmallVector<int64_t> sizes = chooseTileSizes(
+          op, vectorWidth, rows, reductionTile, vectorRegisterBits);
       // An elementwise op whose innermost extent has no divisor near the
       // vector width (49 tokens: 7 lanes) gets full-width tiles and a
       // peeled last tile instead.
@@ -378,8 +407,8 @@ struct TileAndVectorizeCPUPass
     });
     for (auto [consumer, producer] : pairs) {
       // The consumer's loop j is the producer's output dimension j.
-      SmallVector<int64_t> producerSizes =
-          chooseTileSizes(producer, vectorWidth, rows, reductionTile);
+      SmallVector<int64_t> producerSizes = chooseTileSizes(
+          producer, vectorWidth, rows, reductionTile, vectorRegisterBits);
       AffineMap outputMap =
           producer.getMatchingIndexingMap(producer.getDpsInitOperand(0));
       SmallVector<int64_t> sizes;
@@ -488,9 +517,9 @@ struct TileAndVectorizeCPUPass
              "contraction";
       return success();
     }
-    return tileAndVectorize(
-        rewriter, *contraction,
-        chooseTileSizes(*contraction, vectorWidth, rows, reductionTile));
+    return tileAndVectorize(rewriter, *contraction,
+                            chooseTileSizes(*contraction, vectorWidth, rows,
+                                            reductionTile, vectorRegisterBits));
   }
 
   /// The canonicalization patterns, built once per run when needed.

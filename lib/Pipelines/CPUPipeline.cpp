@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "quant-opt/Codegen/CPUTarget.h"
 #include "quant-opt/Codegen/Passes.h"
 #include "quant-opt/Conversion/Passes.h"
 #include "quant-opt/Dialect/QNN/Transforms/Passes.h"
@@ -32,6 +33,7 @@
 #include "mlir/Dialect/Vector/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 
 using namespace mlir;
 
@@ -81,6 +83,19 @@ void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
 
 /// Loops, vector ops, memrefs, arith, math, func and cf to the LLVM
 /// dialect; vector.contract becomes outer products (FMA rows).
+/// The width of the vector registers of the CPU code is generated for
+/// (`cpu` and `features`, or the host): 512 with AVX-512, else 256. A name
+/// LLVM does not know gets the default here; qnn-set-cpu-target reports it.
+static int64_t getVectorRegisterBits(StringRef cpu, StringRef features) {
+  llvm::Expected<std::unique_ptr<llvm::MCSubtargetInfo>> info =
+      qnn::createTargetSubtargetInfo(cpu, features);
+  if (!info) {
+    llvm::consumeError(info.takeError());
+    return 512;
+  }
+  return (*info)->checkFeatures("+avx512f") ? 512 : 256;
+}
+
 static void addLowerToLLVMPhase(OpPassManager &pm) {
   // n-D vector transfers and reductions to 1-D ones first, while scf and
   // affine are still there to hold their loops.
@@ -142,6 +157,8 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
     tiling.vectorWidth = options.vectorWidth;
     tiling.rows = options.rows;
     tiling.reductionTile = options.reductionTile;
+    tiling.vectorRegisterBits =
+        getVectorRegisterBits(options.cpu, options.cpuFeatures);
     pm.addNestedPass<func::FuncOp>(createQNNTileAndVectorizeCPUPass(tiling));
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());

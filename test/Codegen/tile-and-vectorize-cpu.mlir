@@ -1,6 +1,9 @@
 // RUN: quant-opt %s --qnn-tile-and-vectorize-cpu --canonicalize --cse --split-input-file --verify-diagnostics | FileCheck %s
 // RUN: echo 'func.func @f() { return }' | not quant-opt --qnn-tile-and-vectorize-cpu=vector-width=0 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: error: qnn-tile-and-vectorize-cpu: vector-width, rows and reduction-tile must be positive
+// RUN: quant-opt %s --qnn-tile-and-vectorize-cpu=vector-register-bits=256 --canonicalize --cse --split-input-file --verify-diagnostics | FileCheck %s --check-prefix=AVX2
+// RUN: echo 'func.func @f() { return }' | not quant-opt --qnn-tile-and-vectorize-cpu=vector-register-bits=128 2>&1 | FileCheck %s --check-prefix=BAD-BITS
+// BAD-BITS: error: qnn-tile-and-vectorize-cpu: vector-register-bits must be 256 (AVX2) or 512 (AVX-512), not 128
 
 // The fused integer matmul of qnn-fuse-quantized-ops (i8 x i8 into i32):
 // 24x48x40 tiles as 8 rows x 16 lanes x 10 (the largest divisor of 40 not
@@ -74,11 +77,12 @@ func.func @matmul_epilogue(%a: tensor<24x40xi8>, %b: tensor<40x48xi8>) -> tensor
 // -----
 
 // A float named matmul whose sizes are primes above the tile sizes: tiles of
-// 1 row, 1 lane, 1 step of the reduction -- static and correct, if slow.
+// 1 row and 1 step of the reduction -- static and correct, if slow -- and
+// all 19 columns (their accumulators fit the registers).
 // A 5x3x7 one fits in a single tile: no loops at all.
 // CHECK-LABEL: func @prime_float_matmul
-// CHECK-COUNT-3: scf.for
-// CHECK: vector.contract {{.*}} : vector<1x1xf32>, vector<1x1xf32> into vector<1x1xf32>
+// CHECK-COUNT-2: scf.for
+// CHECK: vector.contract {{.*}} : vector<1x1xf32>, vector<1x19xf32> into vector<1x19xf32>
 // CHECK-NOT: scf.for
 // CHECK: vector.contract {{.*}} : vector<5x7xf32>, vector<7x3xf32> into vector<5x3xf32>
 // CHECK-NOT: linalg.matmul
@@ -315,4 +319,22 @@ func.func @row_max_49(%x: tensor<2x49x49xf32>) -> tensor<2x49xf32> {
     linalg.yield %r : f32
   } -> tensor<2x49xf32>
   return %m : tensor<2x49xf32>
+}
+
+// -----
+
+// Attention's scores Q x K^T over 49 keys: no divisor of 49 near 16 lanes,
+// so with AVX-512 (the default, 32 zmm registers) a tile is 7 rows x all
+// 49 keys (7 x 4 accumulator registers); with AVX2's 16 ymm registers
+// (7 x 7 would be needed) it stays 7 x 7.
+// CHECK-LABEL: func @scores_49
+// CHECK: vector.contract {{.*}} : vector<7x16xf32>, vector<16x49xf32> into vector<7x49xf32>
+// AVX2-LABEL: func @scores_49
+// AVX2: vector.contract {{.*}} : vector<7x16xf32>, vector<16x7xf32> into vector<7x7xf32>
+func.func @scores_49(%q: tensor<4x49x16xf32>, %k: tensor<4x16x49xf32>) -> tensor<4x49x49xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x49x49xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x49x49xf32>) -> tensor<4x49x49xf32>
+  %s = linalg.batch_matmul ins(%q, %k : tensor<4x49x16xf32>, tensor<4x16x49xf32>) outs(%f : tensor<4x49x49xf32>) -> tensor<4x49x49xf32>
+  return %s : tensor<4x49x49xf32>
 }

@@ -46,6 +46,11 @@ def QNNTileAndVectorizeCPUPass
       vector widths: each tile reads one whole row, which LLVM reduces
       across registers first and within one register once, instead of
       tiles of a few lanes each reduced horizontally.
+    - and a contraction's innermost parallel dimension of that kind
+      (attention's 49 keys) gets its whole extent where the tile's
+      accumulators fit the target's vector registers with four to spare
+      (`vector-register-bits`: 7 rows x 49 f32 lanes are 28 of AVX-512's 32
+      zmm registers; with AVX2's 16 ymm registers the tile stays 7 x 7).
 
     2-D convolutions and poolings (named, or the fused integer generics) are
     tiled to one output row and one filter tap (row and column), with `rows`
@@ -85,6 +90,10 @@ def QNNTileAndVectorizeCPUPass
            "innermost)">,
     Option<"reductionTile", "reduction-tile", "int64_t", /*default=*/"16",
            "Tile of each reduction dimension of a contraction">,
+    Option<"vectorRegisterBits", "vector-register-bits", "int64_t",
+           /*default=*/"512",
+           "The target's vector registers: 512 (AVX-512, 32 registers) or "
+           "256 (AVX2, 16); qnn-cpu-pipeline sets it from the CPU">,
   ];
 }
 
