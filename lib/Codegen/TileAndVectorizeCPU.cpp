@@ -27,6 +27,8 @@
 #include "mlir/Interfaces/TilingInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <limits>
+
 namespace mlir::qnn {
 #define GEN_PASS_DEF_QNNTILEANDVECTORIZECPUPASS
 #include "quant-opt/Codegen/Passes.h.inc"
@@ -313,15 +315,27 @@ struct TileAndVectorizeCPUPass
       }
       // A row reduction (softmax's max and sum, LayerNorm's moments: the
       // innermost loop reduces, nothing is multiplied) whose row has no
-      // divisor near the vector width (49 keys: 7 lanes) reads whole rows:
+      // divisor near the vector width (49 keys: 7 lanes; 197 tokens: 1)
+      // reads whole rows of up to half the target's vector registers:
       // LLVM reduces a wide vector across registers first, then once
       // within one, where 7-lane tiles each paid a horizontal reduction.
+      auto rowRegisters = [&]() -> int64_t {
+        int64_t bits = 0;
+        for (OpOperand *input : op.getDpsInputOperands()) {
+          Type element = getElementTypeOrSelf(input->get().getType());
+          if (!element.isIntOrFloat())
+            return std::numeric_limits<int64_t>::max();
+          bits = std::max<int64_t>(bits, element.getIntOrFloatBitWidth());
+        }
+        return llvm::divideCeil(ranges.back() * bits, vectorRegisterBits);
+      };
+      int64_t registers = vectorRegisterBits >= 512 ? 32 : 16;
       if (!ranges.empty() &&
           op.getIteratorTypesArray().back() == utils::IteratorType::reduction &&
           op.getNumReductionLoops() == 1 &&
           !linalg::isaContractionOpInterface(op) &&
           sizes.back() * 2 < vectorWidth && ranges.back() > vectorWidth &&
-          ranges.back() <= 4 * vectorWidth) {
+          rowRegisters() <= registers / 2) {
         sizes.back() = ranges.back();
         for (int64_t &size : MutableArrayRef(sizes).drop_back())
           size = 1;

@@ -309,6 +309,8 @@ func.func @int8_batch_matmul(%a: tensor<2x36x72xi8>, %b: tensor<2x72x100xi8>) ->
 // CHECK-NEXT: scf.for %[[R:.*]] = %{{.*}} to %{{.*}} step %{{.*}}
 // CHECK-NEXT: %[[X:.*]] = vector.transfer_read %{{.*}}[%[[B]], %[[R]], %{{.*}}]{{.*}} : tensor<2x49x49xf32>, vector<1x1x49xf32>
 // CHECK: vector.multi_reduction <maximumf>, %[[X]], %{{.*}} [2] : vector<1x1x49xf32> to vector<1x1xf32>
+// AVX2-LABEL: func @row_max_49
+// AVX2: vector.multi_reduction <maximumf>, %{{.*}}, %{{.*}} [2] : vector<1x1x49xf32> to vector<1x1xf32>
 func.func @row_max_49(%x: tensor<2x49x49xf32>) -> tensor<2x49xf32> {
   %init = arith.constant -3.40282347E+38 : f32
   %e = tensor.empty() : tensor<2x49xf32>

@@ -42,10 +42,12 @@ def QNNTileAndVectorizeCPUPass
       iteration is peeled (`scf::peelForLoopAndSimplifyBounds`) into a
       static tile of its own;
     - and a row reduction (one reduction, innermost, not a contraction:
-      softmax's max and sum) whose row is that kind of extent, up to four
-      vector widths: each tile reads one whole row, which LLVM reduces
-      across registers first and within one register once, instead of
-      tiles of a few lanes each reduced horizontally.
+      softmax's max and sum) whose row is that kind of extent (49 keys; 197
+      tokens), up to half the target's vector registers
+      (`vector-register-bits`: 256 f32 with AVX-512, 64 with AVX2): each
+      tile reads one whole row, which LLVM reduces across registers first
+      and within one register once, instead of tiles of a few lanes each
+      reduced horizontally.
     - and a contraction's innermost parallel dimension of that kind
       (attention's 49 keys) gets its whole extent where the tile's
       accumulators fit the target's vector registers with four to spare
