@@ -179,6 +179,8 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
   }
   // What the strategy left (convolutions, pooling, dynamic shapes) as loops.
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  if (options.profile)
+    pm.addPass(createQNNProfileLayersPass());
   if (!options.lowerToLLVM)
     return;
   addLowerToLLVMPhase(pm);

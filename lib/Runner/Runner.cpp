@@ -54,6 +54,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -178,6 +179,32 @@ static void gatherStrided(const float *base, int64_t rank, const int64_t *sizes,
   }
   for (int64_t i = 0; i < sizes[0]; ++i)
     gatherStrided(base + i * strides[0], rank - 1, sizes + 1, strides + 1, out);
+}
+
+/// Time per layer of a profiled program (qnn-profile-layers), by id: what
+/// its calls of qnn_profile_enter/exit accumulate. The process's, as the
+/// compiled code's calls name no function.
+struct LayerCounters {
+  std::vector<double> seconds;
+  std::vector<int64_t> entries;
+  std::vector<std::chrono::steady_clock::time_point> started;
+};
+static LayerCounters layerCounters;
+
+extern "C" void qnn_profile_enter(int32_t id) {
+  if (id < 0 || static_cast<size_t>(id) >= layerCounters.started.size())
+    return;
+  ++layerCounters.entries[id];
+  layerCounters.started[id] = std::chrono::steady_clock::now();
+}
+
+extern "C" void qnn_profile_exit(int32_t id) {
+  if (id < 0 || static_cast<size_t>(id) >= layerCounters.started.size())
+    return;
+  layerCounters.seconds[id] +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                    layerCounters.started[id])
+          .count();
 }
 
 /// An unranked memref as the C interface passes it.
@@ -425,6 +452,11 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     compiled->resultTypes.push_back(shaped);
   }
 
+  if (options.profile && (cuda || options.referencePipeline))
+    return llvm::createStringError(
+        "profiling times the CPU pipeline's code: it takes --device=cpu and "
+        "--pipeline=cpu");
+
   // Lower a clone: observers call the runner, results become out
   // parameters, the entry gets a C interface.
   OwningOpRef<ModuleOp> lowered = module.clone();
@@ -487,6 +519,7 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     pipelineOptions.cpu = options.cpu;
     pipelineOptions.cpuFeatures = runnableFeatures;
     pipelineOptions.threads = options.threads;
+    pipelineOptions.profile = options.profile;
     buildCPUPipeline(pm, pipelineOptions);
   }
   pm.enableVerifier(options.verifyEachPass);
@@ -495,6 +528,13 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     return llvm::createStringError(llvm::formatv(
         "lowering @{0} for the {1} failed (see the diagnostics above)",
         options.function, cuda ? "GPU" : "CPU"));
+
+  if (auto layers =
+          (*lowered)->getAttrOfType<ArrayAttr>("qnn.profile_layers")) {
+    for (auto layer : layers.getAsValueRange<StringAttr>())
+      compiled->profileLayers.push_back(layer.str());
+    compiled->resetLayerProfile();
+  }
 
   // Only bufferization reads this hint; LLVM would warn about it.
   lowered->walk([](LLVM::LLVMFuncOp function) {
@@ -566,6 +606,12 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     symbols[interner(("_mlir_ciface_" + kObserveFunction).str())] = {
         llvm::orc::ExecutorAddr::fromPtr(&quantOptObserve),
         llvm::JITSymbolFlags::Exported};
+    symbols[interner("qnn_profile_enter")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&qnn_profile_enter),
+        llvm::JITSymbolFlags::Exported};
+    symbols[interner("qnn_profile_exit")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&qnn_profile_exit),
+        llvm::JITSymbolFlags::Exported};
     return symbols;
   });
   // The global constructors register the kernels (mgpuModuleLoad); the
@@ -579,6 +625,21 @@ CompiledFunction::compile(ModuleOp module, const CompileOptions &options) {
     return entry.takeError();
   compiled->entry = *entry;
   return compiled;
+}
+
+SmallVector<LayerTime> CompiledFunction::getLayerProfile() const {
+  SmallVector<LayerTime> result;
+  for (auto [id, layer] : llvm::enumerate(profileLayers))
+    if (id < layerCounters.seconds.size())
+      result.push_back(
+          {layer, layerCounters.seconds[id], layerCounters.entries[id]});
+  return result;
+}
+
+void CompiledFunction::resetLayerProfile() const {
+  layerCounters.seconds.assign(profileLayers.size(), 0.0);
+  layerCounters.entries.assign(profileLayers.size(), 0);
+  layerCounters.started.assign(profileLayers.size(), {});
 }
 
 struct CompiledFunction::Frame {

@@ -64,6 +64,12 @@ static cl::opt<unsigned>
     repeat("repeat", cl::init(0),
            cl::desc("Time N calls after a warm-up and print the median"),
            cl::cat(quantRunCategory));
+static cl::opt<bool> profile(
+    "profile",
+    cl::desc("Time each layer (the ops an op location names: an ONNX node) "
+             "and print a table, slowest first: of the one run, or of the "
+             "--repeat runs"),
+    cl::cat(quantRunCategory));
 static cl::opt<bool>
     dataset("dataset",
             cl::desc("Run the inputs as data sets (batches along the first "
@@ -248,6 +254,27 @@ static int runCalibration(qnn::CompiledFunction &function,
   return 0;
 }
 
+/// The time per layer of a profiled run, slowest first, per call.
+static void printLayerProfile(const qnn::CompiledFunction &compiled,
+                              unsigned calls) {
+  SmallVector<qnn::LayerTime> layers = compiled.getLayerProfile();
+  double total = 0;
+  for (const qnn::LayerTime &layer : layers)
+    total += layer.seconds;
+  llvm::stable_sort(layers, [](const auto &a, const auto &b) {
+    return a.seconds > b.seconds;
+  });
+  llvm::outs() << llvm::formatv("time per layer, per call ({0} call{1}):\n",
+                                calls, calls == 1 ? "" : "s");
+  llvm::outs() << "        ms       %  layer\n";
+  for (const qnn::LayerTime &layer : layers)
+    llvm::outs() << llvm::formatv(
+        "{0,10:f4}  {1,5:f1}%  {2}\n", 1e3 * layer.seconds / calls,
+        total > 0 ? 100 * layer.seconds / total : 0.0, layer.layer);
+  llvm::outs() << llvm::formatv("{0,10:f4}  100.0%  total of {1} layers\n",
+                                1e3 * total / calls, layers.size());
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
@@ -325,6 +352,10 @@ int main(int argc, char **argv) {
   options.checkDevice = !compileOnly;
   options.optLevel = optLevel;
   options.verifyEachPass = verifyEach;
+  options.profile = profile;
+  if (profile && (dataset || !calibrate.empty() || compileOnly))
+    return fail("--profile times one run or the --repeat runs; it does not "
+                "go with --dataset, --calibrate or --compile-only");
   if (parallelBatches < 1 || parallelBatches > qnn::kMaxParallelBatches)
     return fail(llvm::formatv("--parallel-batches must be from 1 to {0}, got "
                               "{1}",
@@ -384,6 +415,8 @@ int main(int argc, char **argv) {
   }
   if (repeat > 0) {
     // The first call was the warm-up.
+    if (profile)
+      (*compiled)->resetLayerProfile();
     std::vector<double> times;
     for (unsigned i = 0; i < repeat; ++i) {
       auto start = std::chrono::steady_clock::now();
@@ -397,5 +430,7 @@ int main(int argc, char **argv) {
     llvm::outs() << llvm::formatv("median of {0} runs: {1:f6} s\n", repeat,
                                   times[times.size() / 2]);
   }
+  if (profile)
+    printLayerProfile(**compiled, std::max(1u, unsigned(repeat)));
   return 0;
 }

@@ -249,6 +249,25 @@ def QNNDistinctResultsPass : Pass<"qnn-distinct-results", "func::FuncOp"> {
   let dependentDialects = ["bufferization::BufferizationDialect"];
 }
 
+def QNNProfileLayersPass : Pass<"qnn-profile-layers", "ModuleOp"> {
+  let summary = "Time each layer: calls around its ops for quant-run --profile";
+  let description = [{
+    After bufferization (run by `qnn-cpu-pipeline{profile=true}`), wraps
+    each run of consecutive top-level ops of one layer in
+    `func.call @qnn_profile_enter(id)` and `@qnn_profile_exit(id)`. A
+    layer is what an op's location names: a name (`loc("/blocks.0/attn/MatMul")`,
+    the ONNX node the importer took it from), else `file:line`; ops without
+    either are "(no location)". Only ops that do work are looked at (ops
+    with regions: a layer's loops; calls; ops that write memory: copies),
+    so constants, allocations and views between them do not split a run.
+    The layer names, indexed by `id`, are the module's
+    `qnn.profile_layers` array. The two functions are declared private:
+    the program's host defines them (quant-run does, and prints the time
+    per layer).
+  }];
+  let dependentDialects = ["arith::ArithDialect", "func::FuncDialect"];
+}
+
 def QNNStridedCopiesToLoopsPass
     : Pass<"qnn-strided-copies-to-loops", "func::FuncOp"> {
   let summary = "Copies between strided buffers as compiled loops instead of calls to memrefCopy";

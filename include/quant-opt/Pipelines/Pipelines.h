@@ -100,6 +100,12 @@ struct CPUPipelineOptions : public PassPipelineOptions<CPUPipelineOptions> {
   PassOptions::Option<std::string> cpuFeatures{
       *this, "cpu-features",
       llvm::cl::desc("CPU features to add or remove (+avx512f,-avx512vnni)")};
+  PassOptions::Option<bool> profile{
+      *this, "profile",
+      llvm::cl::desc("Time each layer: calls of qnn_profile_enter/exit "
+                     "around its ops (qnn-profile-layers), which the host "
+                     "defines (quant-run --profile)"),
+      llvm::cl::init(false)};
 };
 
 /// Builds `qnn-cpu-pipeline`: qnn and linalg on tensors (float or

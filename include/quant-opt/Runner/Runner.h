@@ -96,6 +96,17 @@ struct CompileOptions {
   /// is faster (docs/Harness.md); a pass that breaks the IR is then
   /// reported without its name, or may crash a later pass.
   bool verifyEachPass = true;
+  /// Time each layer (qnn-cpu-pipeline{profile=true}): getLayerProfile()
+  /// then says where the runs' time went. CPU only.
+  bool profile = false;
+};
+
+/// The time spent in each layer of a profiled program (CompileOptions::
+/// profile), summed over every call since it was compiled or reset.
+struct LayerTime {
+  std::string layer;
+  double seconds = 0;
+  int64_t entries = 0;
 };
 
 /// Receives the values that flow through each qnn.observe while the program
@@ -145,6 +156,13 @@ public:
   /// run; needs CompileOptions::keepObject), for llvm-objdump.
   void dumpObject(StringRef path);
 
+  /// With CompileOptions::profile: each layer's time over the runs so far,
+  /// in the program's order; resetLayerProfile() starts again from zero.
+  /// One profiled function at a time per process (the counters are the
+  /// process's).
+  SmallVector<LayerTime> getLayerProfile() const;
+  void resetLayerProfile() const;
+
   ArrayRef<std::string> getObserverIds() const { return observerIds; }
   ArrayRef<RankedTensorType> getArgumentTypes() const { return argumentTypes; }
   StringRef getName() const { return name; }
@@ -155,6 +173,8 @@ private:
   std::string name;
   SmallVector<RankedTensorType> argumentTypes, resultTypes;
   SmallVector<std::string> observerIds;
+  /// qnn-profile-layers' layer names, by id (empty unless profiled).
+  SmallVector<std::string> profileLayers;
   std::unique_ptr<ExecutionEngine> engine;
   /// The packed entry point (`_mlir_ciface_<name>` taking its arguments as
   /// an array of pointers), looked up once.
