@@ -102,7 +102,7 @@ def opt(module_text: str, passes, source_name: str = "-") -> str:
 
 def compile(module_text: str, function: str = "main", reference: bool = False,
             cpu: str = "", features: str = "", threads: int = 1, opt_level: int = 3,
-            verify_each: bool = True):
+            verify_each: bool = True, profile: bool = False):
     """Compiles @function of module text (any stage quant-run takes) for
     this CPU, through qnn-cpu-pipeline (`reference`: the scalar one); `cpu`
     and `features` choose another target this CPU can run, `threads` the
@@ -115,10 +115,13 @@ def compile(module_text: str, function: str = "main", reference: bool = False,
     `run_dataset(datasets, parallel_batches=1)` runs batches along the
     arrays' first axis, that many at a time;
     `calibrate(datasets, path, bins=2048, ranges="", parallel_batches=1)`
-    writes the statistics of an instrumented function. The compile and the
+    writes the statistics of an instrumented function. `profile` times each
+    layer (the ops an op location names, as `quant-run --profile`):
+    `layer_profile()` lists (name, seconds, entries) over the calls so far,
+    `reset_layer_profile()` starts again. The compile and the
     runs release the GIL: other Python threads go on meanwhile."""
     return _load().Program(module_text, function, reference, cpu, features, threads, opt_level,
-                           verify_each)
+                           verify_each, profile)
 
 
 def quantize_onnx(model, calibration_data, recipe=None, batch: int = 1,

@@ -198,3 +198,24 @@ print("top-1", (logits.argmax(1) == y[:512]).mean())
     assert result.returncode == 0, result.stderr
     top1 = float(result.stdout.split()[-1])
     assert top1 > 0.85, result.stdout
+
+
+def test_profile_times_each_layer():
+    """profile=True: the same results, and each layer's (name, seconds,
+    entries) over the calls since compiling or the last reset."""
+    plain = native.compile(MODEL.read_text(), "cnn")
+    program = native.compile(MODEL.read_text(), "cnn", profile=True)
+    x = images(1)
+    assert np.array_equal(program(x)[0], plain(x)[0])
+    once = program.layer_profile()
+    assert "conv1" in [name for name, _, _ in once]
+    assert all(seconds >= 0 and entries >= 1 for _, seconds, entries in once)
+    program(x)
+    assert [entries for _, _, entries in program.layer_profile()] == [2 * e for _, _, e in once]
+    program.reset_layer_profile()
+    assert all(seconds == 0 and entries == 0 for _, seconds, entries in program.layer_profile())
+    assert plain.layer_profile() == []
+    with pytest.raises(ValueError, match="a profiled program runs one batch at a time"):
+        program.run_dataset([images(4)], parallel_batches=2)
+    with pytest.raises(RuntimeError, match="profiling times the CPU pipeline's code"):
+        native.compile(MODEL.read_text(), "cnn", reference=True, profile=True)

@@ -157,8 +157,8 @@ class Program {
 public:
   Program(const std::string &source, const std::string &function,
           bool reference, const std::string &cpu, const std::string &features,
-          unsigned threads, unsigned optLevel, bool verifyEach)
-      : context(makeContext()) {
+          unsigned threads, unsigned optLevel, bool verifyEach, bool profile)
+      : context(makeContext()), profile(profile) {
     // Nothing here touches Python: other threads run (or compile) while
     // this compiles.
     py::gil_scoped_release release;
@@ -172,6 +172,7 @@ public:
     options.threads = threads;
     options.optLevel = optLevel;
     options.verifyEachPass = verifyEach;
+    options.profile = profile;
     auto compiled = qnn::CompiledFunction::compile(*module, options);
     if (!compiled)
       diagnostics.raise(llvm::toString(compiled.takeError()));
@@ -227,13 +228,29 @@ public:
       throw std::runtime_error(llvm::toString(std::move(error)));
   }
 
+  /// Each layer's (name, seconds, entries) since compiling or the last
+  /// reset, in the program's order.
+  py::list layerProfile() const {
+    py::list result;
+    for (const qnn::LayerTime &layer : compiled->getLayerProfile())
+      result.append(py::make_tuple(layer.layer, layer.seconds, layer.entries));
+    return result;
+  }
+
+  void resetLayerProfile() const { compiled->resetLayerProfile(); }
+
   std::vector<std::string> observerIds() const {
     ArrayRef<std::string> ids = compiled->getObserverIds();
     return {ids.begin(), ids.end()};
   }
 
 private:
-  static void checkParallelBatches(unsigned parallelBatches) {
+  void checkParallelBatches(unsigned parallelBatches) const {
+    // The layer counters are the process's: one run at a time.
+    if (profile && parallelBatches != 1)
+      throw std::invalid_argument("a profiled program runs one batch at a "
+                                  "time: parallel_batches must be 1, got " +
+                                  std::to_string(parallelBatches));
     if (parallelBatches < 1 || parallelBatches > qnn::kMaxParallelBatches)
       throw std::invalid_argument("parallel_batches must be from 1 to " +
                                   std::to_string(qnn::kMaxParallelBatches) +
@@ -241,6 +258,7 @@ private:
   }
 
   std::unique_ptr<MLIRContext> context;
+  bool profile;
   std::unique_ptr<qnn::CompiledFunction> compiled;
 };
 
@@ -265,11 +283,12 @@ PYBIND11_MODULE(_quant_opt, m) {
   py::class_<Program>(m, "Program")
       .def(py::init<const std::string &, const std::string &, bool,
                     const std::string &, const std::string &, unsigned,
-                    unsigned, bool>(),
+                    unsigned, bool, bool>(),
            py::arg("source"), py::arg("function") = "main",
            py::arg("reference") = false, py::arg("cpu") = "",
            py::arg("features") = "", py::arg("threads") = 1,
-           py::arg("opt_level") = 3, py::arg("verify_each") = true)
+           py::arg("opt_level") = 3, py::arg("verify_each") = true,
+           py::arg("profile") = false)
       .def("__call__", &Program::call,
            "Calls the function on NumPy arrays; returns its results.")
       .def("run_dataset", &Program::runDataset, py::arg("datasets"),
@@ -282,5 +301,11 @@ PYBIND11_MODULE(_quant_opt, m) {
            py::arg("parallel_batches") = 1,
            "Calibrates an instrumented function on the data sets "
            "(`parallel_batches` at a time) and writes the statistics file.")
+      .def("layer_profile", &Program::layerProfile,
+           "With profile=True: each layer's (name, seconds, entries) over "
+           "the calls since compiling or reset_layer_profile(), in the "
+           "program's order (quant-run --profile's table).")
+      .def("reset_layer_profile", &Program::resetLayerProfile,
+           "Starts the layer times again from zero.")
       .def_property_readonly("observer_ids", &Program::observerIds);
 }
