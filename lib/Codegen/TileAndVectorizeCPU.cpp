@@ -206,6 +206,12 @@ FailureOr<linalg::GenericOp> foldStridesIntoSlices(RewriterBase &rewriter,
   return folded;
 }
 
+/// x86's vector registers at that width: 32 zmm with AVX-512, 16 ymm with
+/// AVX2.
+int64_t countVectorRegisters(int64_t vectorRegisterBits) {
+  return vectorRegisterBits >= 512 ? 32 : 16;
+}
+
 /// Tile sizes for `op`, one per loop, following the pass description.
 SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t vectorWidth,
                                      int64_t rows, int64_t reductionTile,
@@ -247,7 +253,7 @@ SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t vectorWidth,
   int64_t extent = ranges[inner];
   if (sizes[inner] * 2 >= vectorWidth || extent <= vectorWidth)
     return sizes;
-  int64_t registers = vectorRegisterBits >= 512 ? 32 : 16;
+  int64_t registers = countVectorRegisters(vectorRegisterBits);
   int64_t accumulatorBits =
       getElementTypeOrSelf(op->getResult(0).getType()).getIntOrFloatBitWidth();
   int64_t perRow =
@@ -329,7 +335,7 @@ struct TileAndVectorizeCPUPass
         }
         return llvm::divideCeil(ranges.back() * bits, vectorRegisterBits);
       };
-      int64_t registers = vectorRegisterBits >= 512 ? 32 : 16;
+      int64_t registers = countVectorRegisters(vectorRegisterBits);
       if (!ranges.empty() &&
           op.getIteratorTypesArray().back() == utils::IteratorType::reduction &&
           op.getNumReductionLoops() == 1 &&

@@ -81,8 +81,6 @@ void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
   pm.addPass(createConvertBufferizationToMemRefPass());
 }
 
-/// Loops, vector ops, memrefs, arith, math, func and cf to the LLVM
-/// dialect; vector.contract becomes outer products (FMA rows).
 /// The width of the vector registers of the CPU code is generated for
 /// (`cpu` and `features`, or the host): 512 with AVX-512, else 256. A name
 /// LLVM does not know gets the default here; qnn-set-cpu-target reports it.
@@ -96,6 +94,8 @@ static int64_t getVectorRegisterBits(StringRef cpu, StringRef features) {
   return (*info)->checkFeatures("+avx512f") ? 512 : 256;
 }
 
+/// Loops, vector ops, memrefs, arith, math, func and cf to the LLVM
+/// dialect; vector.contract becomes outer products (FMA rows).
 static void addLowerToLLVMPhase(OpPassManager &pm) {
   // n-D vector transfers and reductions to 1-D ones first, while scf and
   // affine are still there to hold their loops.

@@ -91,6 +91,18 @@ matchBinaryChain(QuantizeOp quantize, function_ref<bool(Operation *)> isOp) {
   return chain;
 }
 
+/// ext(stored) - z as i32: a stored value of `type` centered on its zero
+/// point, in a linalg body.
+static Value buildCentered(OpBuilder &builder, Location loc, Value stored,
+                           quant::UniformQuantizedType type) {
+  Type i32 = builder.getI32Type();
+  Value wide = convertScalarToDtype(builder, loc, stored, i32,
+                                    /*isUnsignedCast=*/!type.isSigned());
+  Value zeroPoint = arith::ConstantOp::create(
+      builder, loc, IntegerAttr::get(i32, type.getZeroPoint()));
+  return arith::SubIOp::create(builder, loc, wide, zeroPoint);
+}
+
 /// quantize(act(dequantize(a) + dequantize(b))): a residual add, in
 /// integers (qnn.add).
 struct FuseQuantizedAdd : public OpRewritePattern<QuantizeOp> {
@@ -164,14 +176,6 @@ struct FuseQuantizedMul : public OpRewritePattern<QuantizeOp> {
     Value empty = tensor::EmptyOp::create(
         rewriter, loc, tensor::getMixedSizes(rewriter, loc, chain->lhs), i32);
     unsigned rank = tensorType.getRank();
-    auto centered = [&](OpBuilder &builder, Location nestedLoc, Value stored,
-                        quant::UniformQuantizedType type) -> Value {
-      Value wide = convertScalarToDtype(builder, nestedLoc, stored, i32,
-                                        /*isUnsignedCast=*/!type.isSigned());
-      Value zeroPoint = arith::ConstantOp::create(
-          builder, nestedLoc, IntegerAttr::get(i32, type.getZeroPoint()));
-      return arith::SubIOp::create(builder, nestedLoc, wide, zeroPoint);
-    };
     Value product =
         linalg::GenericOp::create(
             rewriter, loc, empty.getType(), ValueRange{a, b}, empty,
@@ -183,8 +187,8 @@ struct FuseQuantizedMul : public OpRewritePattern<QuantizeOp> {
                   builder, nestedLoc,
                   arith::MulIOp::create(
                       builder, nestedLoc,
-                      centered(builder, nestedLoc, args[0], lhsType),
-                      centered(builder, nestedLoc, args[1], rhsType))
+                      buildCentered(builder, nestedLoc, args[0], lhsType),
+                      buildCentered(builder, nestedLoc, args[1], rhsType))
                       .getResult());
             })
             .getResult(0);
@@ -229,19 +233,18 @@ struct FuseQuantizedScaling : public OpRewritePattern<QuantizeOp> {
         return failure();
     }
     Operation *scaling = current.getDefiningOp();
-    auto factors = matchScaling(scaling);
-    if (!factors)
+    // A negative factor would reverse the order of the stored values (and
+    // the clamp): left in float, as are zero and non-finite ones.
+    std::optional<double> factor = getPositiveScalingFactor(scaling);
+    if (!factor)
       return failure();
     auto dequantize = scaling->getOperand(0).getDefiningOp<DequantizeOp>();
     quant::UniformQuantizedType inType =
         getDequantizedType(scaling->getOperand(0));
     if (!dequantize || !inType || inType.getStorageTypeIntegralWidth() > 16)
       return failure();
-    double factor = factors->second ? *factors->second : 1.0 / *factors->first;
-    // A negative factor would reverse the order of the stored values (and
-    // the clamp): left in float, as are zero and non-finite ones.
-    double multiplier = inType.getScale() * factor / outType.getScale();
-    if (!(factor > 0.0) || !std::isfinite(multiplier))
+    double multiplier = inType.getScale() * *factor / outType.getScale();
+    if (!std::isfinite(multiplier))
       return failure();
     FailureOr<std::pair<int32_t, int32_t>> fixedPoint =
         quantizeMultiplier(multiplier);
@@ -280,16 +283,9 @@ struct FuseQuantizedScaling : public OpRewritePattern<QuantizeOp> {
             SmallVector<utils::IteratorType>(rank,
                                              utils::IteratorType::parallel),
             [&](OpBuilder &builder, Location nestedLoc, ValueRange args) {
-              Value wide =
-                  convertScalarToDtype(builder, nestedLoc, args[0], i32,
-                                       /*isUnsignedCast=*/!inType.isSigned());
-              Value zeroPoint = arith::ConstantOp::create(
-                  builder, nestedLoc,
-                  IntegerAttr::get(i32, inType.getZeroPoint()));
               linalg::YieldOp::create(
                   builder, nestedLoc,
-                  arith::SubIOp::create(builder, nestedLoc, wide, zeroPoint)
-                      .getResult());
+                  buildCentered(builder, nestedLoc, args[0], inType));
             })
             .getResult(0);
     DenseI64ArrayAttr clamp;

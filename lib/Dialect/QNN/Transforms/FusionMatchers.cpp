@@ -363,6 +363,16 @@ matchScaling(Operation *op) {
   return std::nullopt;
 }
 
+std::optional<double> getPositiveScalingFactor(Operation *op) {
+  auto factors = matchScaling(op);
+  if (!factors)
+    return std::nullopt;
+  double factor = factors->second ? *factors->second : 1.0 / *factors->first;
+  if (!(factor > 0.0) || !std::isfinite(factor))
+    return std::nullopt;
+  return factor;
+}
+
 } // namespace mlir::qnn::fusion
 
 using namespace mlir::qnn::fusion;

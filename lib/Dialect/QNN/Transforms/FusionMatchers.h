@@ -120,6 +120,11 @@ SmallVector<int64_t> getStoredClamp(std::pair<double, double> bounds,
 std::optional<std::pair<std::optional<double>, std::optional<double>>>
 matchScaling(Operation *op);
 
+/// The factor f of a scaling (`x * f`, or `x / c` as f = 1 / c) when it is
+/// positive and finite, the scalings fusion computes on stored values;
+/// nullopt for other ops and other factors.
+std::optional<double> getPositiveScalingFactor(Operation *op);
+
 } // namespace mlir::qnn::fusion
 
 #endif // QUANT_OPT_LIB_DIALECT_QNN_TRANSFORMS_FUSIONMATCHERS_H

@@ -19,8 +19,6 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
-#include <cmath>
-
 using namespace mlir;
 using namespace mlir::qnn;
 
@@ -110,11 +108,10 @@ bool qnn::isActivation(Value value) {
 }
 
 bool qnn::isQuantizableOp(Operation *op) {
-  // A scaling by a positive constant runs on stored values (a rescale).
-  if (auto factors = fusion::matchScaling(op)) {
-    double factor = factors->second ? *factors->second : 1.0 / *factors->first;
-    return factor > 0.0 && std::isfinite(factor);
-  }
+  // A scaling by a positive constant runs on stored values (a rescale);
+  // other scalings stay float.
+  if (fusion::matchScaling(op))
+    return fusion::getPositiveScalingFactor(op).has_value();
   return isa<linalg::MatmulOp, linalg::BatchMatmulOp, linalg::Conv2DNhwcHwcfOp,
              linalg::Conv2DNhwcFhwcOp, linalg::Conv2DNchwFchwOp,
              linalg::DepthwiseConv2DNhwcHwcOp, linalg::DepthwiseConv2DNchwChwOp,
