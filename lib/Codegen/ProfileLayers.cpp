@@ -35,7 +35,8 @@ namespace {
 /// file:line, or the first such of a fused location; empty if none.
 std::string getLayerName(Location loc) {
   if (auto name = dyn_cast<NameLoc>(loc))
-    return name.getName().str();
+    return name.getName().empty() ? getLayerName(name.getChildLoc())
+                                  : name.getName().str();
   if (auto file = dyn_cast<FileLineColLoc>(loc))
     return (file.getFilename().str() + ":" + std::to_string(file.getLine()));
   if (auto call = dyn_cast<CallSiteLoc>(loc))

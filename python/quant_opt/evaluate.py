@@ -44,6 +44,7 @@ from . import datasets, native
 from .bitexact import check_layers, module_clamps, module_codebook_weights, module_weights
 from .execution import find_tool, quant_run_command
 from .onnx_import import UnsupportedModelError, import_model
+from .onnx_import.graph import name_unnamed_nodes
 from .onnx_import.qoperator import QOPERATOR_OPS
 
 
@@ -556,6 +557,8 @@ class Evaluation:
             self.model = onnx.load(str(config.model))
         except Exception as error:  # onnx raises several kinds
             raise EvaluationError(f"cannot read ONNX model '{config.model}': {error}") from None
+        # The names import_model gives unnamed nodes, for the reports' layers.
+        name_unnamed_nodes(self.model.graph)
         input_name, dims = model_input_shape(self.model)
         self.x_eval, self.y_eval = load_data(config.data, config.split)
         # The calibration data loads on another thread (decompressing a data

@@ -41,6 +41,7 @@ from onnx import helper, numpy_helper
 
 from . import datasets
 from .calibration import choose_parameters, weight_parameters
+from .onnx_import.graph import name_unnamed_nodes
 
 # Contractions whose constant weights are fake-quantized, and the layout of
 # those weights' output channels.
@@ -497,6 +498,7 @@ def main(argv=None) -> int:
         if not args.model.is_file():
             raise QatError(f"model file '{args.model}' does not exist")
         model = onnx.load(str(args.model))
+        name_unnamed_nodes(model.graph)  # as import_model names them
         torch = _torch()
         torch.set_num_threads(min(2, os.cpu_count() or 1))
         module, log = fine_tune(model, args.data, args.weight_bits, args.epochs, args.lr, args.batch,

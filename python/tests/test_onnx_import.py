@@ -1477,6 +1477,41 @@ def test_cli_unreadable(tmp_path, content):
     assert result.stderr.startswith("error: ") and str(path) in result.stderr, result.stderr
 
 
+def test_unnamed_nodes_named_by_op_type_and_index():
+    """ONNX allows nodes without names (onnx.helper.make_node's default):
+    each becomes OpType_index, unique next to the named ones, so that every
+    layer, activation and statistic has a name."""
+    nodes = [conv_node("", "x", "c", "w", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Relu", ["r"], ["y"], name="Relu_1")]
+    model = make_model(nodes, IMAGE, ["y"], [weights("w", (3, C, 3, 3), 1)])
+    text, _ = check(model)
+    assert 'loc("")' not in text
+    assert 'loc("Conv_0")' in text and 'loc("Relu_1_1")' in text and 'loc("Relu_1")' in text, text
+    assert [n.name for n in model.graph.node] == ["", "", "Relu_1"]  # the caller's model unchanged
+
+
+@pytest.mark.parametrize("batch,function,message", [
+    (0, "main", "the batch size must be a positive integer, not 0"),
+    (-3, "main", "the batch size must be a positive integer, not -3"),
+    (1, "1bad", "the function name '1bad' is not an MLIR identifier"),
+    (1, 'a"b', "the function name 'a\"b' is not an MLIR identifier"),
+], ids=["batch-0", "batch-negative", "function-digit", "function-quote"])
+def test_bad_arguments(batch, function, message):
+    model = make_model([helper.make_node("Relu", ["x"], ["y"], name="relu")], IMAGE, ["y"])
+    with pytest.raises(UnsupportedModelError) as error:
+        import_model(model, batch, function)
+    assert str(error.value).startswith(message), str(error.value)
+
+
+def test_cli_bad_batch(tmp_path):
+    path = tmp_path / "model.onnx"
+    onnx.save(make_model([helper.make_node("Relu", ["x"], ["y"], name="relu")], IMAGE, ["y"]), path)
+    result = run_cli(path, "--batch", -3)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "the batch size must be a positive integer, not -3" in result.stderr, result.stderr
+
+
 def test_grouped_conv_rejected():
     model = make_model([conv_node("conv", "x", "y", "w", group=2)], IMAGE, ["y"], [weights("w", (4, 2, 3, 3), 1)])
     with pytest.raises(UnsupportedModelError, match="Conv node 'conv': groups=2"):

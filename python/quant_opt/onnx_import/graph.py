@@ -46,6 +46,23 @@ def constant_node_value(node) -> np.ndarray:
     raise UnsupportedModelError(f"Constant node '{node.name}': unsupported value attribute")
 
 
+def name_unnamed_nodes(graph) -> None:
+    """Gives every node without a name (ONNX allows them; onnx.helper.make_node
+    leaves the name empty) one, OpType_index (Conv_0), unique. Layers,
+    statistics and reports are named by node, so an empty name would name
+    nothing. (Not the output's name: the harness tells nodes and tensors
+    apart by name.)"""
+    taken = {n.name for n in graph.node if n.name}
+    for index, node in enumerate(graph.node):
+        if node.name:
+            continue
+        name, suffix = f"{node.op_type}_{index}", 1
+        while name in taken:
+            name, suffix = f"{node.op_type}_{index}_{suffix}", suffix + 1
+        node.name = name
+        taken.add(name)
+
+
 def check_supported(graph) -> None:
     """Raises an error listing every unsupported op of the graph at once."""
     supported, constant_only = supported_ops(), constant_only_ops()

@@ -3,6 +3,8 @@ function (`Importer`), and `import_model`, the entry point."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import onnx
 from onnx import numpy_helper
@@ -13,7 +15,8 @@ from . import (contraction, dynamic, elementwise, integer, normalization, poolin
 from .emitter import Emitter
 from .emitter import tensor_type as emitter_tensor_type
 from .graph import (attrs, check_supported, constant_node_value, evaluate, find_matmul_biases,
-                    fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array)
+                    fold_batch_norms, fuse_gelu, fuse_layer_norm, initializer_array,
+                    name_unnamed_nodes)
 from .integer import BINARY as INTEGER_BINARY
 from .integer import DOUBLE_BINARY
 from .registry import CONVERTERS, FOLDS, constant_only_ops
@@ -353,9 +356,15 @@ def import_model(model: onnx.ModelProto, batch: int = 1, function: str = "main",
     names), "average_pools" (input,
     kernel, strides, dilations, the f32 factor) and "clamps" (by Relu / Clip node name:
     the float bounds)."""
+    if not isinstance(batch, int) or batch < 1:
+        raise UnsupportedModelError(f"the batch size must be a positive integer, not {batch!r}")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$.]*", function or ""):
+        raise UnsupportedModelError(f"the function name {function!r} is not an MLIR identifier "
+                                    "(a letter or _, then letters, digits, _, $ or .)")
     if not model.HasField("graph"):
         raise UnsupportedModelError("no graph in the model (not an ONNX model?)")
     model = onnx.ModelProto.FromString(model.SerializeToString())
+    name_unnamed_nodes(model.graph)
     fuse_gelu(model)
     fuse_layer_norm(model)
     check_supported(model.graph)

@@ -25,8 +25,13 @@ using namespace mlir::qnn;
 /// The first name a location carries, looking through fused and call-site
 /// locations.
 static std::optional<std::string> getLocationName(Location loc) {
-  if (auto named = dyn_cast<NameLoc>(loc))
+  // An empty name (an unnamed ONNX node) names nothing: the location it
+  // wraps may.
+  if (auto named = dyn_cast<NameLoc>(loc)) {
+    if (named.getName().empty())
+      return getLocationName(named.getChildLoc());
     return named.getName().str();
+  }
   if (auto fused = dyn_cast<FusedLoc>(loc)) {
     for (Location inner : fused.getLocations())
       if (std::optional<std::string> name = getLocationName(inner))
@@ -40,6 +45,8 @@ static std::optional<std::string> getLocationName(Location loc) {
 static std::optional<FileLineColLoc> getFileLineCol(Location loc) {
   if (auto fileLoc = dyn_cast<FileLineColLoc>(loc))
     return fileLoc;
+  if (auto named = dyn_cast<NameLoc>(loc))
+    return getFileLineCol(named.getChildLoc());
   if (auto fused = dyn_cast<FusedLoc>(loc)) {
     for (Location inner : fused.getLocations())
       if (std::optional<FileLineColLoc> fileLoc = getFileLineCol(inner))

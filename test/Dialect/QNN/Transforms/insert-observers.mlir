@@ -50,3 +50,18 @@ func.func @destination_only(%x: tensor<4xf32>, %out: tensor<4xf32>) -> tensor<4x
   %a = linalg.add ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%out : tensor<4xf32>) -> tensor<4xf32> loc("add")
   return %a : tensor<4xf32>
 }
+
+// An empty name (an unnamed ONNX node) names nothing: the location it wraps,
+// or the op's name, does; an argument's empty name gives the argument's place.
+// CHECK-LABEL: func @empty_names
+// CHECK: qnn.observe %{{.*}} as "empty_names.arg0"
+// CHECK: %[[E:.*]] = linalg.add
+// CHECK: qnn.observe %[[E]] as "linalg.add@3:8"
+// CHECK: %[[F:.*]] = linalg.mul
+// CHECK: qnn.observe %[[F]] as "linalg.mul"
+func.func @empty_names(%x: tensor<4xf32> loc("")) -> tensor<4xf32> {
+  %init = tensor.empty() : tensor<4xf32>
+  %e = linalg.add ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%init : tensor<4xf32>) -> tensor<4xf32> loc(""("model.mlir":3:8))
+  %f = linalg.mul ins(%e, %e : tensor<4xf32>, tensor<4xf32>) outs(%init : tensor<4xf32>) -> tensor<4xf32> loc("")
+  return %f : tensor<4xf32>
+}
