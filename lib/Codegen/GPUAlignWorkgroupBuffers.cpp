@@ -35,8 +35,9 @@ struct GPUAlignWorkgroupBuffersPass
 
   void runOnOperation() override {
     if (alignment <= 0 || !llvm::isPowerOf2_64(alignment)) {
-      getOperation()->emitError("qnn-gpu-align-workgroup-buffers: alignment "
-                                "must be a power of 2, not ")
+      emitError(getOperation()->getLoc(),
+                "qnn-gpu-align-workgroup-buffers: alignment "
+                "must be a power of 2, not ")
           << static_cast<int64_t>(alignment);
       return signalPassFailure();
     }

@@ -88,8 +88,9 @@ struct GPUMapParallelLoopsPass
 
   void runOnOperation() override {
     if (threads < 1 || threads > 1024) {
-      getOperation().emitError("qnn-gpu-map-parallel-loops: threads must be "
-                               "in [1, 1024], got ")
+      emitError(getOperation().getLoc(),
+                "qnn-gpu-map-parallel-loops: threads must be "
+                "in [1, 1024], got ")
           << static_cast<int64_t>(threads);
       return signalPassFailure();
     }

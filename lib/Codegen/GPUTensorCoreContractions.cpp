@@ -1125,7 +1125,8 @@ struct GPUTensorCoreContractionsPass
     if (tileM <= 0 || tileN <= 0 || tileK <= 0 || warpsM <= 0 || warpsN <= 0 ||
         tileM % (16 * warpsM) != 0 || tileN % (8 * warpsN) != 0 ||
         tileK % 32 != 0 || tiling.threads() > 1024) {
-      getOperation().emitError(
+      emitError(
+          getOperation().getLoc(),
           "qnn-gpu-tensor-core-contractions: tile-m must be a multiple of "
           "16 * warps-m, tile-n of 8 * warps-n, tile-k of 32, and "
           "32 * warps-m * warps-n at most 1024");
@@ -1134,8 +1135,9 @@ struct GPUTensorCoreContractionsPass
     // Two stages of both tiles, in static shared memory (48 KiB at most).
     int64_t sharedBytes = 2 * stageBytes(tiling);
     if (sharedBytes > kMaxStaticSharedBytes) {
-      getOperation().emitError("qnn-gpu-tensor-core-contractions: the tiles "
-                               "need ")
+      emitError(getOperation().getLoc(),
+                "qnn-gpu-tensor-core-contractions: the tiles "
+                "need ")
           << sharedBytes << " bytes of shared memory (two stages of "
           << "tile-m + tile-n rows of " << rowStride(tiling)
           << " words), over the " << kMaxStaticSharedBytes

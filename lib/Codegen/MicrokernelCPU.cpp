@@ -913,8 +913,9 @@ struct MicrokernelCPUPass
     }
     FailureOr<TargetISA> isa = getTargetISA(cpu, features);
     if (failed(isa)) {
-      module.emitError() << "qnn-microkernel-cpu: cannot describe CPU '" << cpu
-                         << "' with features '" << features << "'";
+      emitError(module.getLoc())
+          << "qnn-microkernel-cpu: cannot describe CPU '" << cpu
+          << "' with features '" << features << "'";
       return signalPassFailure();
     }
     SmallVector<linalg::LinalgOp> candidates;

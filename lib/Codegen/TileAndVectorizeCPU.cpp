@@ -273,14 +273,16 @@ struct TileAndVectorizeCPUPass
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     if (vectorWidth < 1 || rows < 1 || reductionTile < 1) {
-      func.emitError() << "qnn-tile-and-vectorize-cpu: vector-width, rows "
-                          "and reduction-tile must be positive";
+      emitError(func.getLoc())
+          << "qnn-tile-and-vectorize-cpu: vector-width, rows "
+             "and reduction-tile must be positive";
       return signalPassFailure();
     }
     if (vectorRegisterBits != 256 && vectorRegisterBits != 512) {
-      func.emitError() << "qnn-tile-and-vectorize-cpu: vector-register-bits "
-                          "must be 256 (AVX2) or 512 (AVX-512), not "
-                       << static_cast<int64_t>(vectorRegisterBits);
+      emitError(func.getLoc())
+          << "qnn-tile-and-vectorize-cpu: vector-register-bits "
+             "must be 256 (AVX2) or 512 (AVX-512), not "
+          << static_cast<int64_t>(vectorRegisterBits);
       return signalPassFailure();
     }
 

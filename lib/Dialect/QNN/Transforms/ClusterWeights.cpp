@@ -95,7 +95,7 @@ struct QNNClusterWeightsPass
 
   void runOnOperation() override {
     if (bits < 1 || bits > 8) {
-      getOperation()->emitError()
+      emitError(getOperation()->getLoc())
           << "qnn-cluster-weights: bits must be 1 to 8, got " << unsigned(bits);
       return signalPassFailure();
     }

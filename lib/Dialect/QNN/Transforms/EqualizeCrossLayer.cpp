@@ -104,8 +104,9 @@ struct QNNEqualizeCrossLayerPass
 
   void runOnOperation() override {
     if (relu6 != "relax" && relu6 != "skip") {
-      getOperation()->emitError() << "qnn-equalize-cross-layer: relu6=" << relu6
-                                  << " is not one of relax, skip";
+      emitError(getOperation()->getLoc())
+          << "qnn-equalize-cross-layer: relu6=" << relu6
+          << " is not one of relax, skip";
       return signalPassFailure();
     }
     SmallVector<Pair> pairs;

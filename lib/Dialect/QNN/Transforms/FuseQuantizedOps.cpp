@@ -65,7 +65,7 @@ struct QNNFuseQuantizedOpsPass
       // Never fail without a word: a rewrite that does not settle is a bug
       // of ours, and the user needs to know which pass stopped.
       if (!hadError)
-        getOperation()->emitError()
+        emitError(getOperation()->getLoc())
             << "qnn-fuse-quantized-ops: the rewrites did not converge; "
                "please report this input";
       signalPassFailure();

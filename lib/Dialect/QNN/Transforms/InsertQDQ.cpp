@@ -264,7 +264,7 @@ struct QNNInsertQDQPass
     std::string error;
     auto output = openOutputFile(parametersFile, &error);
     if (!output)
-      return module.emitError()
+      return emitError(module.getLoc())
              << "cannot write '" << parametersFile << "': " << error;
     output->os() << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)))
                  << "\n";
@@ -278,23 +278,23 @@ struct QNNInsertQDQPass
     std::optional<WeightGranularity> granularity =
         parseWeightGranularity(weightGranularity);
     if (!method)
-      return module.emitError()
+      return emitError(module.getLoc())
              << "unknown activation-method '" << activationMethod
              << "' (minmax, percentile, mse, entropy)";
     if (!granularity)
-      return module.emitError()
+      return emitError(module.getLoc())
              << "unknown weight-granularity '" << weightGranularity
              << "' (per_tensor, per_channel, per_group)";
     for (unsigned bits : {unsigned(activationBits), unsigned(weightBits)})
       if (bits < 2 || bits > 16)
-        return module.emitError()
+        return emitError(module.getLoc())
                << "bit widths must be from 2 to 16, got " << bits;
     if (weightGroupSize < 1)
-      return module.emitError() << "weight-group-size must be positive";
+      return emitError(module.getLoc()) << "weight-group-size must be positive";
     std::optional<DynamicGranularity> dynamic =
         parseDynamicGranularity(activationDynamic);
     if (!dynamic)
-      return module.emitError()
+      return emitError(module.getLoc())
              << "unknown activation-dynamic '" << activationDynamic
              << "' (static, per_tensor, per_row)";
     defaults.activations = {
@@ -310,7 +310,7 @@ struct QNNInsertQDQPass
     if (!recipeFile.empty()) {
       llvm::Expected<Recipe> read = readRecipe(recipeFile);
       if (!read)
-        return module.emitError() << llvm::toString(read.takeError());
+        return emitError(module.getLoc()) << llvm::toString(read.takeError());
       recipe = std::move(*read);
     }
     // Statistics are needed for the static activations only.
@@ -320,13 +320,13 @@ struct QNNInsertQDQPass
     if (!hasStaticObservers || weightOnly)
       return success();
     if (statisticsFile.empty())
-      return module.emitError()
+      return emitError(module.getLoc())
              << "the module has qnn.observe ops but no statistics file was "
                 "given (qnn-insert-qdq{statistics=...})";
     llvm::Expected<CalibrationStatistics> read =
         readCalibrationStatistics(statisticsFile);
     if (!read)
-      return module.emitError() << llvm::toString(read.takeError());
+      return emitError(module.getLoc()) << llvm::toString(read.takeError());
     statistics = std::move(*read);
     return success();
   }
@@ -340,8 +340,9 @@ struct QNNInsertQDQPass
     });
     for (const Recipe::Rule &rule : recipe.layers) {
       if (!rule.id.empty() && !layers.contains(rule.id))
-        return module.emitError() << recipe.fileName << ": " << rule.where
-                                  << ": no layer has id '" << rule.id << "'";
+        return emitError(module.getLoc())
+               << recipe.fileName << ": " << rule.where << ": no layer has id '"
+               << rule.id << "'";
       if (!rule.opName.empty() && !opNames.contains(rule.opName))
         module.emitWarning() << recipe.fileName << ": " << rule.where
                              << ": no '" << rule.opName << "' op in the module";

@@ -174,20 +174,20 @@ struct QNNSmoothQuantPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (!(alpha >= 0.0 && alpha <= 1.0)) {
-      module.emitError() << "qnn-smooth-quant: alpha="
-                         << llvm::formatv("{0}", alpha.getValue()).str()
-                         << " is not within [0, 1]";
+      emitError(module.getLoc()) << "qnn-smooth-quant: alpha="
+                                 << llvm::formatv("{0}", alpha.getValue()).str()
+                                 << " is not within [0, 1]";
       return signalPassFailure();
     }
     if (statisticsFile.empty()) {
-      module.emitError() << "qnn-smooth-quant needs statistics= (a "
-                            "contraction statistics file with max_abs)";
+      emitError(module.getLoc()) << "qnn-smooth-quant needs statistics= (a "
+                                    "contraction statistics file with max_abs)";
       return signalPassFailure();
     }
     llvm::Expected<ContractionStatisticsMap> statistics =
         readContractionStatistics(statisticsFile);
     if (!statistics) {
-      module.emitError() << llvm::toString(statistics.takeError());
+      emitError(module.getLoc()) << llvm::toString(statistics.takeError());
       return signalPassFailure();
     }
     SmallVector<Affine> affines;

@@ -1,5 +1,6 @@
 // Every failure path of qnn-insert-qdq gives a message naming the file, the
-// JSON path, the tensor or the op, and the pass fails.
+// JSON path, the tensor or the op, and the pass fails. A bad option or file
+// is one line: not followed by the whole module ("see current operation").
 
 // RUN: not quant-opt %s --qnn-insert-observers --qnn-insert-qdq=statistics=%S/Inputs/stats-input-only.json 2>&1 | FileCheck %s --check-prefix=MISSING-ID
 // MISSING-ID: error: loc("fc"): no statistics for tensor 'fc' in '{{.*}}stats-input-only.json'
@@ -7,7 +8,7 @@
 // RUN: not quant-opt %s --qnn-insert-observers 2>&1 --qnn-insert-qdq | FileCheck %s --check-prefix=NO-FILE
 // NO-FILE: error: the module has qnn.observe ops but no statistics file was given (qnn-insert-qdq{statistics=...})
 
-// RUN: not quant-opt %s --qnn-insert-observers --qnn-insert-qdq=statistics=%S/Inputs/does-not-exist.json 2>&1 | FileCheck %s --check-prefix=NO-SUCH-FILE
+// RUN: not quant-opt %s --qnn-insert-observers --qnn-insert-qdq=statistics=%S/Inputs/does-not-exist.json 2>&1 | FileCheck %s --check-prefix=NO-SUCH-FILE --implicit-check-not='see current operation'
 // NO-SUCH-FILE: error: cannot read statistics file '{{.*}}does-not-exist.json': No such file or directory
 
 // RUN: not quant-opt %s --qnn-insert-observers --qnn-insert-qdq=statistics=%S/Inputs/stats-not-json.json 2>&1 | FileCheck %s --check-prefix=NOT-JSON
@@ -60,7 +61,7 @@
 // RUN: not quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json weight-granularity=per_group weight-group-size=3" 2>&1 | FileCheck %s --check-prefix=GROUP
 // GROUP: error: loc("fc"): group size 3 does not divide the reduction dimension (size 4, axis 0) of the weights
 
-// RUN: not quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json activation-method=kl" 2>&1 | FileCheck %s --check-prefix=OPTION-METHOD
+// RUN: not quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json activation-method=kl" 2>&1 | FileCheck %s --check-prefix=OPTION-METHOD --implicit-check-not='see current operation'
 // OPTION-METHOD: error: unknown activation-method 'kl' (minmax, percentile, mse, entropy)
 // RUN: not quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json weight-granularity=per_row" 2>&1 | FileCheck %s --check-prefix=OPTION-GRANULARITY
 // OPTION-GRANULARITY: error: unknown weight-granularity 'per_row' (per_tensor, per_channel, per_group)
