@@ -55,6 +55,11 @@ void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
   bufferizeOptions.bufferizeFunctionBoundaries = true;
   bufferizeOptions.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
+  // A loop that carries a tensor it recomputes (an scf.for whose body
+  // yields a new tensor, not its iter_arg updated in place) yields a new
+  // buffer each iteration; without this, bufferization refuses it ("Yield
+  // operand #0 is not equivalent to the corresponding iter bbArg").
+  bufferizeOptions.allowReturnAllocsFromLoops = true;
   if (resultsToOutParams)
     pm.addNestedPass<func::FuncOp>(qnn::createQNNDistinctResultsPass());
   // A producer whose result is inserted into a larger tensor (a padded
