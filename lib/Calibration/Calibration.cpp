@@ -365,14 +365,32 @@ static double thresholdDivergence(ArrayRef<int64_t> n, size_t i) {
 }
 
 /// The entropy method's range: TensorRT's threshold search over the
-/// magnitude histogram, then [-T, T] (symmetric) or [min, max] clipped to
-/// it (asymmetric).
+/// magnitude histogram (no threshold that clips more than half of the
+/// values), then [-T, T] (symmetric) or [min, max] clipped to it
+/// (asymmetric).
 static std::pair<double, double>
 entropyRange(const TensorStatistics &statistics, const Bins &bins,
              bool symmetric) {
   double width;
   SmallVector<int64_t> magnitudes = magnitudeHistogram(bins, width);
-  size_t first = std::min<size_t>(kEntropyLevels, magnitudes.size());
+  // No candidate clips more than half of the values: data far from 0 (all
+  // in [6.1, 13.1], say) would otherwise score a threshold just above its
+  // minimum best (KL 0: P and Q both one spike) and clip everything onto
+  // one level.
+  int64_t total = 0;
+  for (int64_t count : magnitudes)
+    total += count;
+  size_t median = magnitudes.size();
+  int64_t below = 0;
+  for (size_t i = 0; i < magnitudes.size(); ++i) {
+    below += magnitudes[i];
+    if (below >= total - below) { // (2 * below could overflow)
+      median = i + 1;
+      break;
+    }
+  }
+  size_t first =
+      std::max(std::min<size_t>(kEntropyLevels, magnitudes.size()), median);
   size_t best = magnitudes.size();
   double bestDivergence = thresholdDivergence(magnitudes, best);
   // From the largest threshold down, so that ties keep the larger one.

@@ -444,11 +444,21 @@ def _threshold_divergence(n: list[int], i: int) -> float:
 
 def _entropy_range(stats, symmetric) -> tuple[float, float]:
     """TensorRT's threshold search on the magnitude histogram (candidates:
-    the bin edges from the 128th; the least divergence, ties to the larger
-    threshold), then ``[-T, T]`` or ``[min, max]`` clipped to it."""
+    the bin edges from the 128th, and none that clips more than half of the
+    values; the least divergence, ties to the larger threshold), then
+    ``[-T, T]`` or ``[min, max]`` clipped to it."""
     n = _magnitude_histogram(stats.histogram)
     best_i, best_kl = len(n), _threshold_divergence(n, len(n))
-    for i in range(len(n) - 1, min(ENTROPY_LEVELS, len(n)) - 1, -1):
+    # No threshold that clips more than half of the values: the smallest i
+    # whose first i bins hold at least half of the total.
+    total, below, median = sum(n), 0, len(n)
+    for i, count in enumerate(n):
+        below += count
+        if 2 * below >= total:
+            median = i + 1
+            break
+    first = max(min(ENTROPY_LEVELS, len(n)), median)
+    for i in range(len(n) - 1, first - 1, -1):
         kl = _threshold_divergence(n, i)
         if kl < best_kl:
             best_i, best_kl = i, kl

@@ -1,0 +1,18 @@
+// The entropy method on activations far from 0 (all in [6, 13], 400 bins of
+// a bell around 9.5): TensorRT's search alone scores a threshold just above
+// the minimum best (P and Q both one spike: KL 0) and clipped every value
+// onto one level (x: scale ~6/255, y: ~12/255). No candidate may clip more
+// than half of the values, so the ranges keep the bulk: x's threshold is
+// 13 (the largest), y's 26; the scales are T/255 (u8, zero point 0: the
+// range extended to 0). python/quant_opt/calibration.py gives the same
+// (test/Integration/calibration-vs-reference.test).
+// RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/stats-offset.json activation-method=entropy" | FileCheck %s
+
+// CHECK-LABEL: func @offset
+// CHECK: qnn.quantize %{{.*}} : tensor<4xf32> -> tensor<4x!quant.uniform<u8:f32, 0.05098{{[0-9]*}}>>
+// CHECK: qnn.quantize %{{.*}} : tensor<4xf32> -> tensor<4x!quant.uniform<u8:f32, 0.10196{{[0-9]*}}>>
+func.func @offset(%x: tensor<4xf32> loc("x")) -> tensor<4xf32> {
+  %init = tensor.empty() : tensor<4xf32>
+  %y = linalg.add ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%init : tensor<4xf32>) -> tensor<4xf32> loc("y")
+  return %y : tensor<4xf32>
+}
