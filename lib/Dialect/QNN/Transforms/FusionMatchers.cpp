@@ -60,11 +60,14 @@ std::optional<double> getSplatConstant(Value value) {
   return attr.getSplatValue<APFloat>().convertToDouble();
 }
 
-/// `op` if it is a one-input, all-parallel linalg.generic with identity
-/// maps (an elementwise function of one tensor), else null.
-linalg::GenericOp asUnaryElementwise(Operation *op) {
-  auto generic = dyn_cast<linalg::GenericOp>(op);
-  if (!generic || generic.getNumDpsInputs() != 1 ||
+/// `op` if it is a one-input, all-parallel linalg.generic or linalg.map
+/// with identity maps (an elementwise function of one tensor, whose body's
+/// first argument is the element), else null.
+linalg::LinalgOp asUnaryElementwise(Operation *op) {
+  if (!isa<linalg::GenericOp, linalg::MapOp>(op))
+    return nullptr;
+  auto generic = cast<linalg::LinalgOp>(op);
+  if (generic.getNumDpsInputs() != 1 ||
       generic.getNumLoops() != generic.getNumParallelLoops() ||
       !llvm::all_of(generic.getIndexingMapsArray(),
                     [](AffineMap map) { return map.isIdentity(); }))
@@ -105,8 +108,9 @@ bool isClamp(const Clamp &clamp) {
 
 /// Matches an elementwise ReLU or clamp on `input`: `linalg.max(x, c)` or
 /// `linalg.min(x, c)` with a splat constant (ReLU6 as two named ops is two
-/// of them), or a one-input `linalg.generic` whose body is max(x, lo) and/or
-/// min(x, hi) with constant bounds. Returns the float bounds.
+/// of them), or a one-input `linalg.generic` or `linalg.map` whose body is
+/// max(x, lo) and/or min(x, hi) with constant bounds. Returns the float
+/// bounds.
 std::optional<Clamp> matchActivation(Operation *op, Value input) {
   const double inf = std::numeric_limits<double>::infinity();
   if (isa<linalg::MaxOp, linalg::MinOp>(op)) {
@@ -117,10 +121,10 @@ std::optional<Clamp> matchActivation(Operation *op, Value input) {
       return std::nullopt;
     return isa<linalg::MaxOp>(op) ? Clamp{*bound, inf} : Clamp{-inf, *bound};
   }
-  linalg::GenericOp generic = asUnaryElementwise(op);
+  linalg::LinalgOp generic = asUnaryElementwise(op);
   if (!generic)
     return std::nullopt;
-  Block &body = generic.getRegion().front();
+  Block &body = *generic.getBlock();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   auto [reached, clamp] = peelClamp(yield.getValues()[0]);
   if (reached != body.getArgument(0) || !isClamp(clamp))
@@ -178,24 +182,24 @@ std::optional<SmallVector<double>> toDoubles(Attribute attr) {
   });
 }
 
-/// Matches a bias the contraction starts from: its init is a
-/// `linalg.generic` broadcasting a 1-D constant along `channelAxis` (how
-/// tosa-to-linalg writes a convolution's bias).
+/// Matches a bias the contraction starts from: its init broadcasts a 1-D
+/// constant along `channelAxis`, as a `linalg.generic` (how tosa-to-linalg
+/// writes a convolution's bias) or a `linalg.broadcast`.
 std::optional<SmallVector<double>> matchBiasInit(Value init,
                                                  int64_t channelAxis) {
-  auto generic = init.getDefiningOp<linalg::GenericOp>();
-  if (!generic || generic.getNumDpsInputs() != 1 ||
-      generic.getNumDpsInits() != 1 ||
+  auto generic = init.getDefiningOp<linalg::LinalgOp>();
+  if (!generic || !isa<linalg::GenericOp, linalg::BroadcastOp>(generic) ||
+      generic.getNumDpsInputs() != 1 || generic.getNumDpsInits() != 1 ||
       generic.getNumLoops() != generic.getNumParallelLoops())
     return std::nullopt;
   SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
   TypedAttr attr;
-  Block &body = generic.getRegion().front();
+  Block &body = *generic.getBlock();
   if (!maps[1].isIdentity() ||
       maps[0] !=
           AffineMap::get(maps[1].getNumDims(), 0,
                          getAffineDimExpr(channelAxis, generic.getContext())) ||
-      !matchPattern(generic.getInputs()[0], m_Constant(&attr)) ||
+      !matchPattern(generic.getDpsInputs()[0], m_Constant(&attr)) ||
       cast<ShapedType>(attr.getType()).getRank() != 1 ||
       cast<linalg::YieldOp>(body.getTerminator()).getValues()[0] !=
           body.getArgument(0))
@@ -343,10 +347,10 @@ SmallVector<int64_t> getStoredClamp(std::pair<double, double> bounds,
 /// returns the real factor as (divisor, factor).
 std::optional<std::pair<std::optional<double>, std::optional<double>>>
 matchScaling(Operation *op) {
-  linalg::GenericOp generic = asUnaryElementwise(op);
+  linalg::LinalgOp generic = asUnaryElementwise(op);
   if (!generic)
     return std::nullopt;
-  Block &body = generic.getRegion().front();
+  Block &body = *generic.getBlock();
   Operation *def = cast<linalg::YieldOp>(body.getTerminator())
                        .getValues()[0]
                        .getDefiningOp();

@@ -44,9 +44,10 @@ std::optional<double> getScalarConstant(Value value);
 /// The value of a splat float constant, or nullopt.
 std::optional<double> getSplatConstant(Value value);
 
-/// `op` if it is a one-input, all-parallel linalg.generic with identity
-/// maps (an elementwise function of one tensor), else null.
-linalg::GenericOp asUnaryElementwise(Operation *op);
+/// `op` if it is a one-input, all-parallel linalg.generic or linalg.map
+/// with identity maps (an elementwise function of one tensor, whose body's
+/// first argument is the element), else null.
+linalg::LinalgOp asUnaryElementwise(Operation *op);
 
 /// Walks back from `value`, inside a linalg body, through max/min with
 /// scalar constants; returns the value it stops at and the bounds it

@@ -89,6 +89,38 @@ func.func @matmul_resource_bias(%xq: tensor<3x2x!quant.uniform<u8:f32, 0.5:10>>)
 
 // -----
 
+// The same layer with its bias as the contraction's init, a linalg.broadcast
+// of [1.0, -1.0] (as IR written by hand or by other importers starts a
+// matmul from its bias), and its activation a clamp to [0, 6] as a
+// linalg.map: the same start values [-32, -24]; quantize(6) = 6 + 5 = 11.
+// CHECK-LABEL: func @matmul_broadcast_bias_map_relu6
+// CHECK-DAG: arith.constant dense<[-32, -24]> : tensor<2xi32>
+// CHECK: qnn.rescale %{{.*}} multipliers [1073741824, 1073741824] shifts [33, 32] axis 1 clamp [5, 11] :
+// CHECK-NOT: linalg.matmul
+// CHECK-NOT: linalg.broadcast
+// CHECK-NOT: linalg.map
+func.func @matmul_broadcast_bias_map_relu6(%xq: tensor<3x2x!quant.uniform<u8:f32, 0.5:10>>) -> tensor<3x2x!quant.uniform<u8:f32, 1.0:5>> {
+  %x = qnn.dequantize %xq : tensor<3x2x!quant.uniform<u8:f32, 0.5:10>> -> tensor<3x2xf32>
+  %wq = qnn.constant dense<[[1, -2], [3, 4]]> : tensor<2x2xi8> -> tensor<2x2x!quant.uniform<i8:f32:1, {0.25, 0.5}>>
+  %w = qnn.dequantize %wq : tensor<2x2x!quant.uniform<i8:f32:1, {0.25, 0.5}>> -> tensor<2x2xf32>
+  %b = arith.constant dense<[1.0, -1.0]> : tensor<2xf32>
+  %e = tensor.empty() : tensor<3x2xf32>
+  %i = linalg.broadcast ins(%b : tensor<2xf32>) outs(%e : tensor<3x2xf32>) dimensions = [0]
+  %m = linalg.matmul ins(%x, %w : tensor<3x2xf32>, tensor<2x2xf32>) outs(%i : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %r = linalg.map ins(%m : tensor<3x2xf32>) outs(%e : tensor<3x2xf32>)
+    (%in: f32, %out: f32) {
+      %lo = arith.constant 0.0 : f32
+      %hi = arith.constant 6.0 : f32
+      %0 = arith.maximumf %in, %lo : f32
+      %1 = arith.minimumf %0, %hi : f32
+      linalg.yield %1 : f32
+    }
+  %yq = qnn.quantize %r : tensor<3x2xf32> -> tensor<3x2x!quant.uniform<u8:f32, 1.0:5>>
+  return %yq : tensor<3x2x!quant.uniform<u8:f32, 1.0:5>>
+}
+
+// -----
+
 // Asymmetric per-tensor weights (z_w = 1): w' = w - 1 = [[0, -3], [2, 3]],
 // held in i32; no bias, no activation. Sums: 2 and 0; start -10 * 2 = -20
 // and 0. One multiplier: 0.5 * 0.25 / 1.0 = 0.125 -> (2^30, 33).
