@@ -977,6 +977,14 @@ struct MicrokernelCPUPass
       return remark("its shapes are dynamic or it works on buffers");
     // Checked before a named op is generalized, so that one left alone
     // stays as it was.
+    Type weightElement =
+        getElementTypeOrSelf(op.getDpsInputOperand(1)->get().getType());
+    if (isa<FloatType>(weightElement) && !weightElement.isF32()) {
+      std::string type;
+      llvm::raw_string_ostream(type) << weightElement;
+      return remark("its weights are " + type +
+                    " (the kernels take integers and f32)");
+    }
     std::optional<ConstantValues> weights =
         readConstant(op.getDpsInputOperand(1)->get());
     if (!weights)

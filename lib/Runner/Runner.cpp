@@ -262,11 +262,22 @@ static LogicalResult lowerObserversToCalls(ModuleOp module,
   // The observer only reads: bufferization need not copy for it.
   callee.setArgAttr(0, "bufferization.access", builder.getStringAttr("read"));
   for (ObserveOp observe : observers) {
-    if (!observe.getType().getElementType().isF32())
-      return observe.emitError("quant-run observes f32 tensors only");
+    auto element = dyn_cast<FloatType>(observe.getType().getElementType());
+    if (!element)
+      return observe.emitError("quant-run observes float tensors only");
     builder.setInsertionPoint(observe);
-    Value cast = tensor::CastOp::create(builder, observe.getLoc(), unranked,
-                                        observe.getInput());
+    // f16 and bf16 values are f32 values exactly; f64 ones are observed
+    // rounded to f32 (ranges and histograms need no more).
+    Value observed = observe.getInput();
+    auto f32Type = observe.getType().clone(builder.getF32Type());
+    if (element.getWidth() < 32)
+      observed =
+          arith::ExtFOp::create(builder, observe.getLoc(), f32Type, observed);
+    else if (element.getWidth() > 32)
+      observed =
+          arith::TruncFOp::create(builder, observe.getLoc(), f32Type, observed);
+    Value cast =
+        tensor::CastOp::create(builder, observe.getLoc(), unranked, observed);
     Value id = arith::ConstantOp::create(builder, observe.getLoc(),
                                          builder.getI64IntegerAttr(ids.size()));
     func::CallOp::create(builder, observe.getLoc(), callee,
