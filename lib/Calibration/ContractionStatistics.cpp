@@ -67,6 +67,18 @@ static bool readContractionStatisticsValue(const json::Value &value,
                                            ContractionStatisticsMap &statistics,
                                            json::Path path) {
   json::ObjectMapper mapper(value, path);
+  // The other statistics file, given where this one is expected (both are
+  // "statistics=" options): say which is which.
+  if (const json::Object *object = value.getAsObject())
+    if (std::optional<StringRef> format = object->getString("format");
+        format && *format == "quant-opt-calibration-statistics") {
+      path.field("format").report(
+          "this is a calibration statistics file (quant-run --calibrate); "
+          "this pass reads contraction statistics "
+          "(\"quant-opt-contraction-statistics\", docs/Quantization.md: "
+          "quant-eval computes them for --float-passes)");
+      return false;
+    }
   if (!mapper ||
       !detail::checkHeader(*value.getAsObject(), kFormat,
                            "expected \"quant-opt-contraction-statistics\"",

@@ -731,7 +731,10 @@ class Evaluation:
 
     def base_report(self, options: str, recipe: Path | None) -> dict:
         config = self.config
-        return {"model": str(config.model), "name": config.name or config.model.parent.name,
+        # models/<name>/model.onnx is named by its folder, any other file by
+        # its own name.
+        default_name = config.model.parent.name if config.model.stem == "model" else config.model.stem
+        return {"model": str(config.model), "name": config.name or default_name,
                 "data": config.data, "split": config.split, "samples": int(len(self.x_eval)),
                 "calibration_samples": 0 if self.qdq else int(len(self.x_cal)),
                 "recipe": str(recipe) if recipe else None, "options": options,

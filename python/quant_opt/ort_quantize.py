@@ -111,6 +111,7 @@ def main(argv=None) -> int:
         if not args.model.is_file():
             raise EvaluationError(f"model '{args.model}' does not exist")
         x_cal, _ = load_data(args.data, "calibration" if Path(args.data).suffix != ".npz" else "train")
+        args.output.parent.mkdir(parents=True, exist_ok=True)
         quantize_with_onnxruntime(args.model, x_cal, args.output, args.batch)
     except (EvaluationError, OSError) as error:
         print(f"ort_quantize: error: {error}", file=sys.stderr)

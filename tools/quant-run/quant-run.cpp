@@ -171,8 +171,8 @@ static cl::opt<bool> upstreamGPUPipeline(
     cl::cat(quantRunCategory));
 static cl::opt<bool> compileOnly(
     "compile-only",
-    cl::desc("Lower and JIT-compile the function, then stop: no inputs are "
-             "read and nothing runs (with --device=cuda, no GPU is needed)"),
+    cl::desc("Lower and JIT-compile the function, then stop: nothing runs "
+             "and no input is needed (with --device=cuda, no GPU is needed)"),
     cl::cat(quantRunCategory));
 static cl::opt<bool> printGPUPipeline(
     "print-gpu-pipeline",
@@ -427,7 +427,8 @@ int main(int argc, char **argv) {
                           .count());
     }
     std::sort(times.begin(), times.end());
-    llvm::outs() << llvm::formatv("median of {0} runs: {1:f6} s\n", repeat,
+    // Nanoseconds: a small layer runs in microseconds.
+    llvm::outs() << llvm::formatv("median of {0} runs: {1:f9} s\n", repeat,
                                   times[times.size() / 2]);
   }
   if (profile)

@@ -106,7 +106,7 @@ struct QNNRoundWeightsGPTQPass
                         [&]() -> LogicalResult {
                           if (damp > 0.0 && damp < 1.0)
                             return success();
-                          return root->emitError()
+                          return emitError(root->getLoc())
                                  << "qnn-round-weights-gptq: damp="
                                  << damp.getValue() << " is not within (0, 1)";
                         });

@@ -205,16 +205,17 @@ void rounding::correctBias(OpOperand &bias, const WeightRows &weights,
 static FailureOr<ContractionStatisticsMap>
 loadStatistics(Operation *root, StringRef passName, StringRef path) {
   if (path.empty()) {
-    root->emitError() << passName
-                      << ": statistics=<file> is required (the contraction "
-                         "statistics, docs/Quantization.md)";
+    emitError(root->getLoc())
+        << passName
+        << ": statistics=<file> is required (the contraction "
+           "statistics, docs/Quantization.md)";
     return failure();
   }
   llvm::Expected<ContractionStatisticsMap> statistics =
       readContractionStatistics(path);
   if (!statistics) {
-    root->emitError() << passName << ": "
-                      << llvm::toString(statistics.takeError());
+    emitError(root->getLoc())
+        << passName << ": " << llvm::toString(statistics.takeError());
     return failure();
   }
   return std::move(*statistics);
@@ -225,8 +226,8 @@ rounding::prepareRounding(Operation *root, StringRef passName, unsigned bits,
                           StringRef path,
                           function_ref<LogicalResult()> checkOptions) {
   if (bits < 2 || bits > 8) {
-    root->emitError() << passName << ": bits=" << bits
-                      << " is not within 2 to 8";
+    emitError(root->getLoc())
+        << passName << ": bits=" << bits << " is not within 2 to 8";
     return failure();
   }
   if (checkOptions && failed(checkOptions()))

@@ -9,6 +9,7 @@
 // RUN: not quant-opt %s --qnn-round-weights-gptq=statistics=%S/Inputs/gptq-stats-other-layer.json 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not quant-opt %s --qnn-round-weights-gptq=statistics=%S/Inputs/gptq-stats-wrong-size.json 2>&1 | FileCheck %s --check-prefix=SIZE
 // RUN: not quant-opt %s --qnn-round-weights-gptq=statistics=%S/Inputs/gptq-stats-unknown-key.json 2>&1 | FileCheck %s --check-prefix=KEY
+// RUN: not quant-opt %s --qnn-round-weights-gptq=statistics=%S/Inputs/mlp-stats.json 2>&1 | FileCheck %s --check-prefix=CALIBRATION --implicit-check-not='see current operation'
 // RUN: not quant-opt %s --qnn-correct-bias=statistics=%S/Inputs/gptq-stats-other-layer.json 2>&1 | FileCheck %s --check-prefix=MISSING-BC
 // RUN: not quant-opt %s --qnn-correct-bias=bits=1 2>&1 | FileCheck %s --check-prefix=BAD-BITS-BC
 
@@ -44,6 +45,7 @@
 // MISSING: error: loc("fc"): qnn-round-weights-gptq: no contraction statistics for 'fc' in {{.*}}gptq-stats-other-layer.json
 // SIZE: error: loc("fc"): contraction statistics of 'fc' have 2 means and 4 second moments; its weights need 3 and 9
 // KEY: gptq-stats-unknown-key.json: {{.*}}unknown key
+// CALIBRATION: error: qnn-round-weights-gptq: {{.*}}mlp-stats.json: this is a calibration statistics file (quant-run --calibrate); this pass reads contraction statistics ("quant-opt-contraction-statistics", docs/Quantization.md: quant-eval computes them for --float-passes) at (root).format
 // MISSING-BC: error: loc("fc"): qnn-correct-bias: no contraction statistics for 'fc'
 // BAD-BITS-BC: qnn-correct-bias: bits=1 is not within 2 to 8
 func.func @fc(%x: tensor<4x3xf32>) -> tensor<4x1xf32> {
