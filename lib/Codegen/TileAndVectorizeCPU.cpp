@@ -240,6 +240,16 @@ SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t vectorWidth,
       sizes[loop] = largestDivisorAtMost(ranges[loop], rows);
     ++parallelSeen;
   }
+  // A reduction that is neither a contraction nor innermost (a row's lane
+  // sums, qnn-split-float-sums: lanes parallel and innermost, the chunks
+  // reduced) steps through its reduced loops one at a time: each step is
+  // one vector addition per lane, where a tile of several would be reduced
+  // by transposing the reduced dimension innermost.
+  if (!iterators.empty() && iterators.back() == utils::IteratorType::parallel &&
+      !linalg::isaContractionOpInterface(op))
+    for (int64_t loop = 0, e = ranges.size(); loop < e; ++loop)
+      if (iterators[loop] == utils::IteratorType::reduction)
+        sizes[loop] = 1;
   // A contraction whose innermost parallel extent has no divisor near the
   // vector width (attention's 49 keys: 7 lanes) takes whole rows of it
   // where their accumulators fit the target's vector registers (32 of 512

@@ -46,6 +46,8 @@ void qnn::addLowerQNNPhase(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   // Elementwise arith/math on whole tensors becomes linalg, which bufferizes.
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  // Float row sums in an order that vectorizes, the same in every pipeline.
+  pm.addPass(qnn::createQNNSplitFloatSumsPass());
 }
 
 void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {

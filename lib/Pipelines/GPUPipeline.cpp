@@ -112,6 +112,9 @@ static void addSIMTPhase(OpPassManager &pm,
   // one element), whose body would then stay on the host, touching device
   // buffers.
   pm.addPass(createCanonicalizerPass());
+  // A parallel loop inside a reduction (a row's lane sums) would not be
+  // mapped: parallel loops outermost first.
+  pm.addNestedPass<func::FuncOp>(qnn::createQNNGPUReductionsInnermostPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   qnn::QNNGPUMapParallelLoopsPassOptions mapping;
   mapping.threads = options.threads;

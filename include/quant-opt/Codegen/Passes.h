@@ -36,6 +36,11 @@ namespace mlir::qnn {
 /// (at the top of the function) and an insert (qnn-simplify-data-movement).
 void populateSimplifyDataMovementPatterns(RewritePatternSet &patterns);
 
+/// A float sum over a linalg.generic's innermost loop in `lanes` lanes,
+/// then the lanes in order (qnn-split-float-sums; docs/Semantics.md, "Float
+/// sums").
+void populateSplitFloatSumPatterns(RewritePatternSet &patterns, int64_t lanes);
+
 /// A 2-D convolution, regular or depthwise, with a constant filter, or a
 /// pooling, with channel-first input and output (NCHW) as the same loops on
 /// NHWC input and output between linalg.transpose ops; NCHW <-> NHWC

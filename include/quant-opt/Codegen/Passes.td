@@ -53,6 +53,12 @@ def QNNTileAndVectorizeCPUPass
       accumulators fit the target's vector registers with four to spare
       (`vector-register-bits`: 7 rows x 49 f32 lanes are 28 of AVX-512's 32
       zmm registers; with AVX2's 16 ymm registers the tile stays 7 x 7).
+    - and a reduction that is neither a contraction nor innermost, whose
+      innermost loop is parallel (a row's lane sums from
+      `qnn-split-float-sums`), steps through its reduction loops one element
+      at a time: each step is one vector addition per lane, where a tile of
+      several would be reduced by moving the reduced dimension innermost
+      with shuffles.
 
     2-D convolutions and poolings (named, or the fused integer generics) are
     tiled to one output row and one filter tap (row and column), with `rows`
@@ -175,6 +181,36 @@ def QNNDecomposeAggregatedOpsPass : Pass<"qnn-decompose-aggregated-ops"> {
   }];
   let dependentDialects = ["arith::ArithDialect", "linalg::LinalgDialect",
                            "math::MathDialect", "tensor::TensorDialect"];
+}
+
+def QNNSplitFloatSumsPass : Pass<"qnn-split-float-sums"> {
+  let summary = "Float sums over a row in lanes, then the lanes in order: an order that vectorizes and every pipeline follows";
+  let description = [{
+    A `linalg.generic` whose one reduction is its innermost loop, whose
+    body adds its value to the accumulator (`arith.addf`: softmax's
+    denominator, LayerNorm's mean and variance) and whose rows (static) are
+    at least two chunks of `lanes` long is rewritten as linalg ops that sum
+    in this order: lane j sums the row's elements j, j + lanes,
+    j + 2 lanes, ... in order, starting from -0.0 (the body applied to
+    each; the elements past the last whole chunk added last, by a second
+    op); then the op's initial value plus lane 0, plus lane 1, ... in
+    order. As written, the sum is one chain of dependent additions per row
+    that no pipeline may reassociate: vectorized along the row, each row
+    ended in an ordered horizontal reduction of the whole row, one lane at
+    a time. Now the lanes are a parallel loop (one vector addition per
+    chunk) and only `lanes` values per row are added in order. Every
+    pipeline (`qnn-cpu-pipeline`, the reference and `qnn-gpu-pipeline`)
+    runs this pass with 16 lanes before anything else looks at the ops, so
+    they compute the same bits, on every CPU (docs/Semantics.md, "Float
+    sums"). Sums with a loop index in their body, dynamic shapes or rows
+    read across dimensions stay as they are.
+  }];
+  let options = [
+    Option<"lanes", "lanes", "int64_t", /*default=*/"16",
+           "Partial sums per row (a power of two of at least 2)">,
+  ];
+  let dependentDialects = ["arith::ArithDialect", "linalg::LinalgDialect",
+                           "tensor::TensorDialect"];
 }
 
 def QNNConvolutionsToNHWCPass
@@ -409,6 +445,23 @@ def QNNApproximateMathPass : Pass<"qnn-approximate-math"> {
 //===----------------------------------------------------------------------===//
 // GPU (docs/GPU.md)
 //===----------------------------------------------------------------------===//
+
+def QNNGPUReductionsInnermostPass
+    : Pass<"qnn-gpu-reductions-innermost", "func::FuncOp"> {
+  let summary = "Interchange each linalg.generic's loops so that its parallel loops come first, its reductions innermost";
+  let description = [{
+    The SIMT strategy of `qnn-gpu-pipeline` maps the outermost parallel
+    loops of each linalg op onto the GPU's threads and runs its reductions
+    as loops inside each thread. A generic with a parallel loop inside a
+    reduction (the lane sums of `qnn-split-float-sums`: rows, chunks, then
+    the lanes) would leave that inner loop on the host. This pass moves
+    every parallel loop outward, keeping the order of the parallel loops
+    and of the reductions among themselves (`linalg::interchangeGenericOp`):
+    each output element's additions happen in the same order, so the
+    results are the same bits.
+  }];
+  let dependentDialects = ["linalg::LinalgDialect"];
+}
 
 def QNNGPUMapParallelLoopsPass
     : Pass<"qnn-gpu-map-parallel-loops", "func::FuncOp"> {
