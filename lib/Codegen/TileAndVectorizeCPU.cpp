@@ -139,8 +139,12 @@ std::string whyNotVectorizable(linalg::LinalgOp op) {
   for (OpOperand &operand : op->getOpOperands()) {
     Type element = getElementTypeOrSelf(operand.get().getType());
     if (element.isIntOrFloat() && element.getIntOrFloatBitWidth() % 8 != 0)
-      return "it accesses sub-byte elements, stored one per byte in memory "
-             "but bit-packed in vectors";
+      return element.getIntOrFloatBitWidth() < 8
+                 ? "it accesses sub-byte elements, stored one per byte in "
+                   "memory but bit-packed in vectors"
+                 : "it accesses elements whose width is not a whole number "
+                   "of bytes, stored in whole bytes in memory but "
+                   "bit-packed in vectors";
   }
   return "";
 }

@@ -192,6 +192,23 @@ func.func @left_alone(%q: tensor<8xi4>, %d: tensor<?xf32>) -> (tensor<8xi8>, ten
 
 // -----
 
+// 9-bit storage (weight-bits=9) is held in two bytes, not sub-byte.
+// CHECK-LABEL: func @nine_bits
+// CHECK: linalg.generic
+func.func @nine_bits(%q: tensor<8xi9>) -> tensor<8xi16> {
+  %e = tensor.empty() : tensor<8xi16>
+  // expected-remark @below {{not vectorized: it accesses elements whose width is not a whole number of bytes, stored in whole bytes in memory but bit-packed in vectors}}
+  %s = linalg.generic {indexing_maps = [affine_map<(i) -> (i)>, affine_map<(i) -> (i)>], iterator_types = ["parallel"]}
+      ins(%q : tensor<8xi9>) outs(%e : tensor<8xi16>) {
+  ^bb0(%v: i9, %out: i16):
+    %t = arith.extsi %v : i9 to i16
+    linalg.yield %t : i16
+  } -> tensor<8xi16>
+  return %s : tensor<8xi16>
+}
+
+// -----
+
 // A dot product (a contraction into a rank-0 result) stays scalar: the
 // vector contraction it would become needs a 0-D vector accumulator, which
 // vector.contract's verifier rejects (the module used to fail to compile).
