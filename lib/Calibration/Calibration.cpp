@@ -321,8 +321,11 @@ static SmallVector<int64_t> magnitudeHistogram(const Bins &bins,
 
 /// KL(P || Q) of the candidate threshold at bin edge `i` of `n`.
 static double thresholdDivergence(ArrayRef<int64_t> n, size_t i) {
+  // Sums of counts in uint64_t: the counts are non-negative and total at
+  // most an int64 (the reader checks), but bin 0 repeats bin 1, so their
+  // sums reach up to twice that.
   // P: the first i bins, the outliers added to the last of them.
-  SmallVector<int64_t> p(n.begin(), n.begin() + i);
+  SmallVector<uint64_t> p(n.begin(), n.begin() + i);
   for (size_t j = i; j < n.size(); ++j)
     p.back() += n[j];
   // Q: bin j is in level floor(j * 128 / i); each level's total of the
@@ -331,7 +334,8 @@ static double thresholdDivergence(ArrayRef<int64_t> n, size_t i) {
     return static_cast<size_t>(static_cast<int64_t>(j) * kEntropyLevels /
                                static_cast<int64_t>(i));
   };
-  SmallVector<int64_t> totals(kEntropyLevels, 0), nonEmpty(kEntropyLevels, 0);
+  SmallVector<uint64_t> totals(kEntropyLevels, 0);
+  SmallVector<int64_t> nonEmpty(kEntropyLevels, 0);
   for (size_t j = 0; j < i; ++j) {
     totals[level(j)] += n[j];
     nonEmpty[level(j)] += n[j] > 0 ? 1 : 0;
@@ -377,11 +381,12 @@ entropyRange(const TensorStatistics &statistics, const Bins &bins,
   // in [6.1, 13.1], say) would otherwise score a threshold just above its
   // minimum best (KL 0: P and Q both one spike) and clip everything onto
   // one level.
-  int64_t total = 0;
+  // (uint64_t: bin 0 repeats bin 1, so the total can exceed an int64.)
+  uint64_t total = 0;
   for (int64_t count : magnitudes)
     total += count;
   size_t median = magnitudes.size();
-  int64_t below = 0;
+  uint64_t below = 0;
   for (size_t i = 0; i < magnitudes.size(); ++i) {
     below += magnitudes[i];
     if (below >= total - below) { // (2 * below could overflow)

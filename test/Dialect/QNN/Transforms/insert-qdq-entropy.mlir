@@ -16,3 +16,11 @@ func.func @offset(%x: tensor<4xf32> loc("x")) -> tensor<4xf32> {
   %y = linalg.add ins(%x, %x : tensor<4xf32>, tensor<4xf32>) outs(%init : tensor<4xf32>) -> tensor<4xf32> loc("y")
   return %y : tensor<4xf32>
 }
+
+// Counts near the int64 limit (json-fuzz, 2026-12-02): bin 0 of the
+// magnitude histogram repeats bin 1, so sums of counts reach twice an
+// int64; they are unsigned (UBSan reported a signed overflow). The range
+// found, as python/quant_opt/calibration.py finds it: [-1, 1.8] (scale
+// 2.8/255, zero point 91).
+// RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/stats-huge-counts.json activation-method=entropy" | FileCheck %s --check-prefix=HUGE
+// HUGE: qnn.quantize %{{.*}} : tensor<4xf32> -> tensor<4x!quant.uniform<u8:f32, 0.010980392{{[0-9]*}}:91>>
