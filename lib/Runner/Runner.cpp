@@ -917,6 +917,11 @@ qnn::runDataset(CompiledFunction &function, ArrayRef<NpyArray> datasets,
   llvm::Expected<int64_t> numBatches = countBatches(function, datasets, names);
   if (!numBatches)
     return numBatches.takeError();
+  // (The results' shapes come from running the first batch.)
+  if (*numBatches == 0)
+    return llvm::createStringError(llvm::formatv(
+        "'{0}' holds no samples: an empty data set has no results to run",
+        names.empty() ? std::string("the data set") : names[0]));
   SharedProgress shared(progress, *numBatches);
   // The first batch on this thread: it gives the results' shapes (static),
   // which size the concatenated arrays the other batches are copied into.

@@ -172,6 +172,13 @@ def test_errors_name_the_problem():
         program(np.zeros((2, 2), np.float32))
     with pytest.raises(RuntimeError, match="no qnn.observe to calibrate"):
         program.calibrate([images(2)], "/dev/null")
+    # An empty data set (was SIGFPE, a division by its zero batches), and a
+    # histogram of no bins (was a statistics file no quantizer reads).
+    with pytest.raises(RuntimeError, match="holds no samples: an empty data set has no results"):
+        program.run_dataset([images(2)[:0]])
+    instrumented = native.compile(native.opt(MODEL.read_text(), ["--qnn-insert-observers"]), "cnn")
+    with pytest.raises(ValueError, match="bins must be from 1 to 1048576, got 0"):
+        instrumented.calibrate([images(2)], "/dev/null", bins=0)
 
 
 def test_pip_installed_package_quantizes_and_runs_a_bundled_model(tmp_path):

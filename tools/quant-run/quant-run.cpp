@@ -298,11 +298,10 @@ int main(int argc, char **argv) {
   // --repeat, calibration and quant-eval call them many times.
   qnn::keepFreedMemoryForReuse();
   // Each observer holds `bins` 64-bit counters: bound them before they size
-  // an allocation (a histogram of 2^20 bins is 8 MiB per observer).
-  constexpr unsigned kMaxBins = 1u << 20;
-  if (bins == 0 || bins > kMaxBins)
-    return fail(llvm::formatv("--bins must be from 1 to {0}, got {1}", kMaxBins,
-                              bins.getValue()));
+  // an allocation.
+  if (bins == 0 || bins > qnn::kMaxHistogramBins)
+    return fail(llvm::formatv("--bins must be from 1 to {0}, got {1}",
+                              qnn::kMaxHistogramBins, bins.getValue()));
 
   // --device=cuda names its pipeline in text (qnn::getGPUPipeline).
   bool gpu = device == qnn::Device::CUDA || device == qnn::Device::CUDAEmulator;

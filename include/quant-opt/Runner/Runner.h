@@ -236,6 +236,10 @@ using ProgressCallback =
 /// The most batches runDataset and calibrate run at the same time.
 constexpr unsigned kMaxParallelBatches = 1024;
 
+/// The most histogram bins an observer holds (64-bit counters each: 8 MiB
+/// per observer at this bound).
+constexpr unsigned kMaxHistogramBins = 1u << 20;
+
 /// How many batches `datasets` hold (all must hold the same number).
 llvm::Expected<int64_t> countBatches(const CompiledFunction &function,
                                      ArrayRef<NpyArray> datasets,

@@ -207,6 +207,11 @@ public:
                  unsigned bins, const std::string &ranges,
                  unsigned parallelBatches) {
     checkParallelBatches(parallelBatches);
+    // (quant-run --bins's bound: each observer holds `bins` counters.)
+    if (bins < 1 || bins > qnn::kMaxHistogramBins)
+      throw std::invalid_argument("bins must be from 1 to " +
+                                  std::to_string(qnn::kMaxHistogramBins) +
+                                  ", got " + std::to_string(bins));
     std::vector<qnn::NpyArray> inputs = toNpyList(datasets);
     qnn::CalibrationStatistics priorRanges;
     if (!ranges.empty()) {
