@@ -172,8 +172,10 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
   }
 
   qnn::addBufferizePhase(pm, options.resultsToOutParams);
-  if (options.strategy != CPUStrategy::Scalar)
-    pm.addNestedPass<func::FuncOp>(createQNNStridedCopiesToLoopsPass());
+  // The reference pipeline too: a strided copy left to memref.copy calls
+  // the MLIR runner library's memrefCopy, which a program run in process
+  // (Python) or compiled ahead of time does not link.
+  pm.addNestedPass<func::FuncOp>(createQNNStridedCopiesToLoopsPass());
   if (options.strategy == CPUStrategy::Microkernel && options.threads > 1) {
     pm.addNestedPass<func::FuncOp>(createQNNParallelizeCPUPass());
     ConvertSCFToOpenMPPassOptions openMP;

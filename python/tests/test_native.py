@@ -158,6 +158,25 @@ def test_threads_and_optimization_level_do_not_change_results(tmp_path):
         native.compile(quantized, "cnn", opt_level=4)
 
 
+def test_reference_pipeline_runs_strided_copies_in_process():
+    """A padded input is a copy into a strided view; the reference pipeline
+    left it to memref.copy, whose memrefCopy (MLIR's runner library) an
+    in-process program does not link ("Symbols not found: [ memrefCopy ]")."""
+    text = """
+func.func @pad(%x: tensor<1x3x3x2xf32>) -> tensor<1x5x5x2xf32> {
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.pad %x low[0, 1, 1, 0] high[0, 1, 1, 0] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %zero : f32
+  } : tensor<1x3x3x2xf32> to tensor<1x5x5x2xf32>
+  return %p : tensor<1x5x5x2xf32>
+}"""
+    x = np.arange(18, dtype=np.float32).reshape(1, 3, 3, 2)
+    want = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    for reference in (False, True):
+        assert np.array_equal(native.compile(text, "pad", reference=reference)(x)[0], want)
+
+
 def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="'no-such-pass' does not refer to a registered pass"):
         native.opt(MODEL.read_text(), "no-such-pass")
