@@ -952,6 +952,11 @@ def parse_quant_type(text: str, shape: tuple[int, ...] | None = None) -> QuantTy
         scales, zero_points = _tree_to_arrays(tree)
         if axis is not None and scales.ndim != 1:
             raise ValueError(f"per-axis parameters must be a flat list in {text!r}")
+        if block_sizes is not None and not signed:
+            # MLIR prints a sub-channel type's zero points as signed
+            # integers of the storage width whatever its signedness (12 of a
+            # u4 type as -4): an unsigned zero point is never negative.
+            zero_points = np.where(zero_points < 0, zero_points + (1 << bits), zero_points)
 
     qtype = QuantType(
         storage_bits=bits,

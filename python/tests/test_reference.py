@@ -1234,6 +1234,16 @@ def test_parse_sub_channel():
     assert t.zero_points.tolist() == [[1, 0], [0, -2]]
 
 
+def test_parse_unsigned_sub_channel_zero_points_as_mlir_prints_them():
+    """MLIR prints an unsigned sub-channel type's zero points as signed
+    integers of the storage width (12 of a u4 as -4, 196 of a u8 as -60);
+    they are read back as the unsigned values, as quant-opt reads them."""
+    t = parse_quant_type("!quant.uniform<u4<1:15>:f32:{0:4, 1:1}, {{0.1:-4, 0.2:7}}>")
+    assert t.zero_points.tolist() == [[12, 7]]
+    t = parse_quant_type("!quant.uniform<u8:f32:{0:4}, {0.1:-60, 0.2:0}>")
+    assert t.zero_points.tolist() == [196, 0]
+
+
 def test_sub_channel_scales_are_rounded_to_the_expressed_type():
     # f16: 0.1 = 1.6 * 2^-4, 10 fraction bits: 0.6 * 1024 = 614.4 -> 614,
     # so the scale is 1638 / 16384 = 0.0999755859375.

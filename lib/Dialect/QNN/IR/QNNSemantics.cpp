@@ -143,11 +143,18 @@ static void appendParameters(quant::QuantizedType type,
                   &losesInfo);
     scales.push_back(scale.convertToDouble());
   }
-  // Upstream holds sub-channel zero points in storage-width integers (and
-  // prints 201 of a u8 type as -55): extend them with the storage's
-  // signedness.
-  for (const APInt &zeroPoint : subChannel.getZeroPoints().getValues<APInt>())
-    zeroPoints.push_back(getStoredValue(zeroPoint, type));
+  // Upstream prints a sub-channel type's zero points as signed integers of
+  // the storage width whatever its signedness (201 of a u8 type as -55, 12
+  // of a u4 as -4), and parses that text back into wider integers (-4 as an
+  // 8-bit 252 read unsigned). An unsigned storage's zero point is never
+  // negative, so a negative one is the printed form of value + 2^bits.
+  int64_t storageValues = int64_t(1) << type.getStorageTypeIntegralWidth();
+  for (const APInt &zeroPoint : subChannel.getZeroPoints().getValues<APInt>()) {
+    int64_t value = zeroPoint.getSExtValue();
+    if (!type.isSigned() && value < 0)
+      value += storageValues;
+    zeroPoints.push_back(value);
+  }
 }
 
 QuantizationParameters::QuantizationParameters(quant::QuantizedType type,
