@@ -72,7 +72,30 @@ struct QNNFuseQuantizedOpsPass
       return;
     }
     if (hadError)
-      signalPassFailure();
+      return signalPassFailure();
+    remarkUnfusedDynamicGroups();
+  }
+
+  /// A contraction of a dynamically quantized activation and per-group
+  /// weights has no fused form yet (per-group sums would need per-group
+  /// run-time scales in the epilogue): it stays a float contraction of the
+  /// dequantized values. Say so, as for any layer left in float.
+  void remarkUnfusedDynamicGroups() {
+    getOperation()->walk([](linalg::LinalgOp op) {
+      bool dynamicInput = false, groupWeights = false;
+      for (Value input : op.getDpsInputs()) {
+        dynamicInput |=
+            isa_and_nonnull<DynamicDequantizeOp>(input.getDefiningOp());
+        if (auto dequantize = input.getDefiningOp<DequantizeOp>())
+          groupWeights |= isa<quant::UniformQuantizedSubChannelType>(
+              dequantize.getInput().getType().getElementType());
+      }
+      if (dynamicInput && groupWeights)
+        op->emitRemark()
+            << "not fused: a dynamically quantized activation with per-group "
+               "weights stays a float contraction of the dequantized values "
+               "(per-channel or per-tensor weights fuse)";
+    });
   }
 };
 

@@ -1,4 +1,5 @@
 // RUN: quant-opt %s --qnn-fuse-quantized-ops --split-input-file | FileCheck %s
+// RUN: quant-opt %s --qnn-fuse-quantized-ops --split-input-file 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
 // RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=activation-dynamic=per_row activation-signed=true activation-symmetric=true" --canonicalize --qnn-fuse-quantized-ops --split-input-file 2>&1 | FileCheck %s --check-prefix=CONV
 
 // A contraction of dynamically quantized activations and constant weights
@@ -101,4 +102,20 @@ func.func @attention(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x3
   %init = linalg.fill ins(%zero : f32) outs(%e : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
   %y = linalg.batch_matmul ins(%da, %db : tensor<2x3x4xf32>, tensor<2x4x5xf32>) outs(%init : tensor<2x3x5xf32>) -> tensor<2x3x5xf32>
   return %y : tensor<2x3x5xf32>
+}
+
+// -----
+
+// Per-group weights with a dynamically quantized activation have no fused
+// form: the matmul stays float, with a remark (it used to be silent).
+// REMARK: fuse-dynamic.mlir:{{[0-9]+}}:8: remark: not fused: a dynamically quantized activation with per-group weights stays a float contraction of the dequantized values (per-channel or per-tensor weights fuse)
+// CHECK-LABEL: func @per_group_weights
+// CHECK: linalg.matmul
+func.func @per_group_weights(%x: tensor<2x4xf32>, %c: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %q, %s, %z = qnn.dynamic_quantize %x unsigned : tensor<2x4xf32> -> tensor<2x4xi8>, tensor<2x1xf32>, tensor<2x1xi32>
+  %xd = qnn.dynamic_dequantize %q, %s, %z unsigned : tensor<2x4xi8>, tensor<2x1xf32>, tensor<2x1xi32> -> tensor<2x4xf32>
+  %w = qnn.constant dense<[[1, 2, 3], [4, -5, 6], [-7, 8, -9], [12, -7, 0]]> : tensor<4x3xi8> -> tensor<4x3x!quant.uniform<i8:f32:{0:2, 1:1}, {{0.5, 0.25, 0.125}, {0.5, 0.5, 0.5}}>>
+  %wd = qnn.dequantize %w : tensor<4x3x!quant.uniform<i8:f32:{0:2, 1:1}, {{0.5, 0.25, 0.125}, {0.5, 0.5, 0.5}}>> -> tensor<4x3xf32>
+  %y = linalg.matmul ins(%xd, %wd : tensor<2x4xf32>, tensor<4x3xf32>) outs(%c : tensor<2x3xf32>) -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
 }
