@@ -107,6 +107,17 @@ getWeightType(Operation *op, RankedTensorType tensorType,
                         "per channel";
     config.granularity = WeightGranularity::PerChannel;
   }
+  // A reduction dimension no longer than a group (a first convolution's one
+  // input channel) is one group per channel: per channel, said so.
+  if (config.granularity == WeightGranularity::PerGroup &&
+      shape[*layout.reductionAxis] <= config.groupSize) {
+    op->emitRemark() << "the reduction dimension of the weights of '"
+                     << op->getName() << "' (size "
+                     << shape[*layout.reductionAxis]
+                     << ") is not longer than a group (" << config.groupSize
+                     << "): quantized per channel";
+    config.granularity = WeightGranularity::PerChannel;
+  }
 
   SmallVector<int64_t> blockSizes(shape);
   if (config.granularity != WeightGranularity::PerTensor)

@@ -5,6 +5,10 @@
 // RUN: quant-opt %s --qnn-insert-observers --qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json | FileCheck %s --check-prefixes=CHECK,A8,PC
 // RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json weight-granularity=per_tensor" | FileCheck %s --check-prefixes=CHECK,A8,PT
 // RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json weight-granularity=per_group weight-group-size=2" | FileCheck %s --check-prefixes=CHECK,A8,PG
+// A group at least as long as the reduction dimension (4) is per channel, said so:
+// RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json weight-granularity=per_group weight-group-size=8" | FileCheck %s --check-prefixes=CHECK,A8,PC
+// RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json weight-granularity=per_group weight-group-size=4" 2>&1 >/dev/null | FileCheck %s --check-prefix=PG-WHOLE
+// PG-WHOLE: remark: loc("fc"): the reduction dimension of the weights of 'linalg.matmul' (size 4) is not longer than a group (4): quantized per channel
 // RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json weight-bits=4" | FileCheck %s --check-prefixes=CHECK,A8,W4
 // RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json weight-symmetric=false" | FileCheck %s --check-prefixes=CHECK,A8,WASYM
 // RUN: quant-opt %s --qnn-insert-observers "--qnn-insert-qdq=statistics=%S/Inputs/mlp-stats.json activation-signed=true activation-symmetric=true" | FileCheck %s --check-prefixes=CHECK,ASYM8,PC
