@@ -342,6 +342,12 @@ def host_cpu() -> str:
     return match.group(1) if match else "native"
 
 
+# Libraries a C program links from the system by these names: a model's
+# lib<name>.so named like one would be shadowed by it (or shadow it).
+SYSTEM_LIBRARIES = frozenset({"c", "m", "dl", "rt", "pthread", "util", "gcc", "gcc_s", "stdc++",
+                              "cuda", "cudart", "z"})
+
+
 def c_identifier(text: str) -> str:
     name = re.sub(r"\W", "_", text)
     return name if name and not name[0].isdigit() else "_" + name
@@ -513,6 +519,9 @@ def compile_module(module: Path, out_dir: Path, name: str | None = None,
     if not module.is_file():
         raise AotError(f"cannot read the module {module}: no such file")
     name = c_identifier(name or module.stem.split(".")[0])
+    if shared and name in SYSTEM_LIBRARIES:
+        raise AotError(f"--name {name} with --shared would write lib{name}.so, which -l{name} "
+                       "finds as the system's library (choose another name)")
     quant_opt = find_tool("quant-opt")
     # Parsed and verified, printed without locations: the text to read the
     # signature from.

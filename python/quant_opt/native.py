@@ -143,6 +143,8 @@ def quantize_onnx(model, calibration_data, recipe=None, batch: int = 1,
 
     if not isinstance(model, onnx.ModelProto):
         model = onnx.load(str(model))
+    if not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, not {batch!r}")
     data = np.ascontiguousarray(calibration_data, dtype=np.float32)
     if data.ndim == 0 or len(data) % batch:
         raise ValueError(f"calibration data of shape {data.shape} is not batches of {batch} "

@@ -161,6 +161,15 @@ def test_dynamic_shape_is_rejected():
         aot.prepare_module("func.func @main(%a: tensor<?x4xf32>) { return }", "main", "m")
 
 
+def test_shared_library_named_like_a_system_one_is_refused(tmp_path):
+    """--name m --shared would write libm.so, which -lm finds as the C math
+    library (and the header said "-lm with libm.so")."""
+    module = tmp_path / "model.mlir"
+    module.write_text("func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> { return %a : tensor<4xf32> }")
+    with pytest.raises(aot.AotError, match=r"--name m with --shared would write libm.so, which -lm"):
+        aot.compile_module(module, tmp_path / "out", "m", shared=True)
+
+
 def test_memref_copy_runtime(tmp_path):
     """The generated memrefCopy copies a strided 2-D view like MLIR's."""
     source = tmp_path / "copy.c"

@@ -198,6 +198,12 @@ def test_errors_name_the_problem():
     instrumented = native.compile(native.opt(MODEL.read_text(), ["--qnn-insert-observers"]), "cnn")
     with pytest.raises(ValueError, match="bins must be from 1 to 1048576, got 0"):
         instrumented.calibrate([images(2)], "/dev/null", bins=0)
+    # One array where a list of them is expected (read as one data set per
+    # row, it said "@cnn takes 1 arguments, 2 data sets were given").
+    with pytest.raises(ValueError, match="not one array: pass \\[x\\]"):
+        program.run_dataset(images(2))
+    with pytest.raises(ValueError, match="batch must be a positive integer, not 0"):
+        native.quantize_onnx(ROOT / "models" / "fashion-cnn" / "model.onnx", images(2), batch=0)
 
 
 def test_pip_installed_package_quantizes_and_runs_a_bundled_model(tmp_path):

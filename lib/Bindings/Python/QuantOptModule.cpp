@@ -192,6 +192,7 @@ public:
 
   py::list runDataset(const py::sequence &datasets, unsigned parallelBatches) {
     checkParallelBatches(parallelBatches);
+    checkDatasetList(datasets);
     std::vector<qnn::NpyArray> inputs = toNpyList(datasets);
     llvm::Expected<SmallVector<qnn::NpyArray>> results = [&] {
       py::gil_scoped_release release;
@@ -207,6 +208,7 @@ public:
                  unsigned bins, const std::string &ranges,
                  unsigned parallelBatches) {
     checkParallelBatches(parallelBatches);
+    checkDatasetList(datasets);
     // (quant-run --bins's bound: each observer holds `bins` counters.)
     if (bins < 1 || bins > qnn::kMaxHistogramBins)
       throw std::invalid_argument("bins must be from 1 to " +
@@ -250,6 +252,15 @@ public:
   }
 
 private:
+  /// One array per argument: an array passed alone would be read as a
+  /// list of its rows, one data set each.
+  static void checkDatasetList(const py::sequence &datasets) {
+    if (py::isinstance<py::array>(datasets))
+      throw std::invalid_argument(
+          "datasets is a list of arrays, one per argument (samples along "
+          "each one's first axis), not one array: pass [x]");
+  }
+
   void checkParallelBatches(unsigned parallelBatches) const {
     // The layer counters are the process's: one run at a time.
     if (profile && parallelBatches != 1)
