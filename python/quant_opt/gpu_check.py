@@ -7,7 +7,7 @@ run-on-device.sh runs on a machine with one (where there is no MLIR).
 
 For every case the bundle holds the GPU object and header (quant-aot
 --device=cuda), a generated C driver, the inputs and the outputs of the
-CPU integer program (quant-run, qnn-cpu-pipeline), as .npy and raw .bin:
+CPU integer program (quant-run --pipeline=reference), as .npy and raw .bin:
 
 - layers: single fused quantized layers (matmul, conv, depthwise, add,
   max and average pooling), small ONNX graphs made here, imported,
@@ -357,8 +357,13 @@ def _write_arrays(case_dir: Path, prefix: str, arrays) -> None:
 
 
 def _cpu_outputs(module: Path, inputs, work: Path, count: int):
-    """The CPU program's results (quant-run, qnn-cpu-pipeline)."""
-    cmd = [find_tool("quant-run"), module, "-f", "main"]
+    """The CPU program's results (quant-run --pipeline=reference: the same
+    integers as qnn-cpu-pipeline's code, and float arithmetic as the GPU
+    kernels do it, multiplies and adds without FMA; the vectorized code's
+    float contractions use FMA and differ in the last bits, which a float
+    layer before a requantization, as the transformer's attention, could
+    turn into a one-step mismatch)."""
+    cmd = [find_tool("quant-run"), module, "-f", "main", "--pipeline=reference"]
     for i, array in enumerate(inputs):
         np.save(work / f"cpu_in{i}.npy", array)
         cmd += ["-i", work / f"cpu_in{i}.npy"]
