@@ -234,7 +234,7 @@ struct SplitFloatSumsPass
 
   void runOnOperation() override {
     if (lanes < 2 || !llvm::isPowerOf2_64(lanes)) {
-      getOperation()->emitError()
+      emitError(getOperation()->getLoc())
           << "qnn-split-float-sums: lanes must be a power of two of at "
              "least 2, not "
           << static_cast<int64_t>(lanes);

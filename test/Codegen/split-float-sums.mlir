@@ -1,5 +1,5 @@
 // RUN: quant-opt %s --qnn-split-float-sums --split-input-file | FileCheck %s
-// RUN: not quant-opt %s --qnn-split-float-sums=lanes=12 2>&1 | FileCheck %s --check-prefix=BAD-LANES
+// RUN: not quant-opt %s --qnn-split-float-sums=lanes=12 2>&1 | FileCheck %s --check-prefix=BAD-LANES --implicit-check-not='see current operation'
 // BAD-LANES: error: qnn-split-float-sums: lanes must be a power of two of at least 2, not 12
 
 // Softmax's denominator over rows of 49: lanes sum 3 chunks of 16 (from
