@@ -196,40 +196,43 @@ static std::string substitute(std::string text, llvm::StringRef key,
 
 /// Whether `text` holds one of the upstream MLIR 22 parser/verifier crashes
 /// docs/Testing.md lists ("Upstream MLIR 22 bugs"; mlir-opt crashes on them
-/// too): a `permutation = [...]` that is not a list of integers
-/// (linalg.transpose's parser sets a null attribute and segfaults), a
+/// too): a `permutation = [...]` or `dimensions = [...]` that is not a
+/// list of integers (linalg.transpose's and linalg.broadcast's parsers set a
+/// null attribute and segfault), a
 /// negative `tensor.concat dim(...)`, or a `{-# ... #-}` resource section
 /// with an unterminated string (the lexer reads past the end of the
 /// buffer). Such inputs are skipped, so that the fuzzer looks for
 /// quant-opt's crashes.
 static bool hitsKnownUpstreamCrash(llvm::StringRef text) {
-  llvm::StringRef keyword = "permutation";
-  for (size_t at = text.find(keyword); at != llvm::StringRef::npos;
-       at = text.find(keyword, at + 1)) {
-    llvm::StringRef rest = text.drop_front(at + keyword.size()).ltrim();
-    // Only the `permutation = ...` of linalg.transpose, not
-    // `permutation_map`.
-    if (!rest.consume_front("="))
-      continue;
-    rest = rest.ltrim();
-    size_t close = rest.find(']');
-    if (!rest.consume_front("[") || close == llvm::StringRef::npos)
-      return true;
-    // Anything but integers separated by single commas (`[0, 2,,1]`, say)
-    // reaches the crash.
-    llvm::StringRef list = rest.take_front(close - 1);
-    if (list.trim().empty())
-      continue;
-    llvm::SmallVector<llvm::StringRef> items;
-    list.split(items, ',');
-    for (llvm::StringRef item : items) {
-      item = item.trim();
-      item.consume_front("-");
-      if (item.empty() ||
-          item.find_first_not_of("0123456789") != llvm::StringRef::npos)
+  // linalg.transpose's `permutation` and linalg.broadcast's (and reduce's)
+  // `dimensions` share the parser that crashes.
+  for (llvm::StringRef keyword : {"permutation", "dimensions"})
+    for (size_t at = text.find(keyword); at != llvm::StringRef::npos;
+         at = text.find(keyword, at + 1)) {
+      llvm::StringRef rest = text.drop_front(at + keyword.size()).ltrim();
+      // Only the `permutation = ...` of linalg.transpose, not
+      // `permutation_map`.
+      if (!rest.consume_front("="))
+        continue;
+      rest = rest.ltrim();
+      size_t close = rest.find(']');
+      if (!rest.consume_front("[") || close == llvm::StringRef::npos)
         return true;
+      // Anything but integers separated by single commas (`[0, 2,,1]`, say)
+      // reaches the crash.
+      llvm::StringRef list = rest.take_front(close - 1);
+      if (list.trim().empty())
+        continue;
+      llvm::SmallVector<llvm::StringRef> items;
+      list.split(items, ',');
+      for (llvm::StringRef item : items) {
+        item = item.trim();
+        item.consume_front("-");
+        if (item.empty() ||
+            item.find_first_not_of("0123456789") != llvm::StringRef::npos)
+          return true;
+      }
     }
-  }
   size_t resources = text.find("{-#");
   if (resources != llvm::StringRef::npos &&
       text.drop_front(resources).count('"') % 2 != 0)
