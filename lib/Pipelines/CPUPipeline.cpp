@@ -151,8 +151,13 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
     // the layout the micro-kernels read.
     pm.addNestedPass<func::FuncOp>(createQNNConvolutionsToNHWCPass());
   }
-  if (options.strategy != CPUStrategy::Scalar)
+  if (options.strategy != CPUStrategy::Scalar) {
     pm.addNestedPass<func::FuncOp>(createQNNSimplifyDataMovementPass());
+    // Dequantize -> float ops -> quantize chains as one loop nest.
+    pm.addNestedPass<func::FuncOp>(createQNNFuseElementwiseProducersPass());
+    // Such a chain from one 8-bit input: a lookup in a table of 256 outputs.
+    pm.addNestedPass<func::FuncOp>(createQNNElementwiseLookupTablesPass());
+  }
   if (options.strategy == CPUStrategy::Microkernel) {
     QNNMicrokernelCPUPassOptions kernels;
     kernels.cpu = options.cpu;

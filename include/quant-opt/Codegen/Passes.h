@@ -41,6 +41,16 @@ void populateSimplifyDataMovementPatterns(RewritePatternSet &patterns);
 /// sums").
 void populateSplitFloatSumPatterns(RewritePatternSet &patterns, int64_t lanes);
 
+/// An all-parallel linalg.generic fused into a generic that reads each of
+/// its elements once, where it has no other use or is cheap to recompute
+/// (qnn-fuse-elementwise-producers).
+void populateFuseElementwiseProducerPatterns(RewritePatternSet &patterns);
+
+/// An elementwise linalg.generic of one 8-bit input whose body costs a
+/// division or a math function as a lookup in a table of its 256 outputs,
+/// computed by the same body (qnn-elementwise-lookup-tables).
+void populateElementwiseLookupTablePatterns(RewritePatternSet &patterns);
+
 /// A 2-D convolution, regular or depthwise, with a constant filter, or a
 /// pooling, with channel-first input and output (NCHW) as the same loops on
 /// NHWC input and output between linalg.transpose ops; NCHW <-> NHWC

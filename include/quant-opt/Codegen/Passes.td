@@ -249,6 +249,49 @@ def QNNConvolutionsToNHWCPass
   let dependentDialects = ["linalg::LinalgDialect", "tensor::TensorDialect"];
 }
 
+def QNNFuseElementwiseProducersPass
+    : Pass<"qnn-fuse-elementwise-producers", "func::FuncOp"> {
+  let summary = "Elementwise producers fused into the generics that read each of their elements once";
+  let description = [{
+    A quantized program keeps softmax, LayerNorm and GELU in float between
+    a dequantize and a quantize, each a `linalg.generic` of its own: one
+    pass over memory per op, with float tensors in between. This pass fuses
+    an all-parallel `linalg.generic` into a `linalg.generic` that reads it
+    (upstream's `linalg::fuseElementwiseOps`), so that such a chain is one
+    loop nest from int8 to int8, where nothing is computed twice: the
+    consumer's indexing map of the operand is a permutation of its loops
+    (each element read once: not a contraction or a broadcast), and the
+    producer has no other use, or is cheap (a dequantize: under 8
+    operations, none a division or a math function) and every use can take
+    it. Each element is computed by the same operations as before: the
+    results do not change. `qnn-cpu-pipeline` runs it (not the reference
+    pipeline). The patterns are `populateFuseElementwiseProducerPatterns`.
+  }];
+  let dependentDialects = ["linalg::LinalgDialect"];
+}
+
+def QNNElementwiseLookupTablesPass
+    : Pass<"qnn-elementwise-lookup-tables", "func::FuncOp"> {
+  let summary = "Elementwise ops of one 8-bit input with a costly body as a lookup in a table of their 256 outputs";
+  let description = [{
+    An all-parallel `linalg.generic` with one input of 8-bit integers (a
+    quantized activation's dequantize, float function and quantize, once
+    `qnn-fuse-elementwise-producers` made them one op), the same indexing
+    map for input and output, a body that depends on the input value only
+    (no `linalg.index`, no use of the output's old value) and costs a
+    division or a math function (erf, exp, tanh) per element, and at least
+    1024 elements, becomes two ops: a `linalg.generic` that computes the
+    same body for each of the 256 byte values (a table, integers widened
+    to i32), and one that looks each element up in it (`tensor.extract`,
+    vectorized as a gather). The same code computes the table as computed
+    each element, so the outputs do not change; `qnn-cpu-pipeline` runs
+    it, the reference pipeline does not, and the tests that compare the
+    two check it. The patterns are `populateElementwiseLookupTablePatterns`.
+  }];
+  let dependentDialects = ["arith::ArithDialect", "linalg::LinalgDialect",
+                           "tensor::TensorDialect"];
+}
+
 def QNNSimplifyDataMovementPass
     : Pass<"qnn-simplify-data-movement", "func::FuncOp"> {
   let summary = "Transposes of unit dimensions to reshapes, pads to a fill and an insert";

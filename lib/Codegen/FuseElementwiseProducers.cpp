@@ -1,0 +1,192 @@
+//===- FuseElementwiseProducers.cpp - One loop nest for elementwise chains
+//-===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// A quantized program keeps the layers it cannot compute in integers
+// (softmax, LayerNorm, GELU) in float between a dequantize and a quantize,
+// each its own linalg.generic: one pass over memory per op, with float
+// tensors four times the size of the int8 ones in between. This pass fuses
+// an elementwise producer into its consumer generic (upstream's
+// linalg::fuseElementwiseOps), so that the chain is one loop nest that
+// reads the int8 input and writes the int8 output.
+//
+// Only where nothing is computed twice: the consumer reads each of the
+// producer's elements once (its indexing map of the operand is a
+// permutation of all its loops: not a contraction, which reads an element
+// once per output column, nor a broadcast), and the producer has no other
+// use, or is cheap (a dequantize: a few integer and float operations, no
+// division or transcendental) and every one of its uses can take it, so
+// that it disappears. Each element is computed by the same operations as
+// before, so the results do not change (the reference pipeline, which does
+// not run this pass, checks it).
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Codegen/Passes.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::qnn {
+#define GEN_PASS_DEF_QNNFUSEELEMENTWISEPRODUCERSPASS
+#include "quant-opt/Codegen/Passes.h.inc"
+} // namespace mlir::qnn
+
+using namespace mlir;
+
+namespace {
+
+/// Operations in a body that a fused copy may repeat: fewer than this, and
+/// none of them a division or a math function.
+constexpr int64_t kCheapBodyOps = 8;
+
+bool isCheapToRecompute(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  if (static_cast<int64_t>(body.getOperations().size()) > kCheapBodyOps)
+    return false;
+  return llvm::none_of(body.getOperations(), [](Operation &nested) {
+    return isa<arith::DivFOp, arith::DivSIOp, arith::DivUIOp, arith::RemFOp,
+               arith::RemSIOp, arith::RemUIOp>(nested) ||
+           isa<math::MathDialect>(nested.getDialect());
+  });
+}
+
+/// The consumer of `operand` reads each element of it exactly once.
+bool readsEachElementOnce(OpOperand &operand) {
+  auto consumer = dyn_cast<linalg::GenericOp>(operand.getOwner());
+  if (!consumer || !consumer.hasPureTensorSemantics() ||
+      !consumer.isDpsInput(&operand) ||
+      consumer.getNumParallelLoops() != consumer.getNumLoops())
+    return false;
+  return consumer.getMatchingIndexingMap(&operand).isPermutation();
+}
+
+bool shouldFuse(OpOperand *fusedOperand) {
+  if (!readsEachElementOnce(*fusedOperand))
+    return false;
+  auto producer = fusedOperand->get().getDefiningOp<linalg::GenericOp>();
+  if (!producer || producer->getNumResults() != 1)
+    return false;
+  Value result = producer->getResult(0);
+  if (result.hasOneUse())
+    return true;
+  return isCheapToRecompute(producer) &&
+         llvm::all_of(result.getUses(), [](OpOperand &use) {
+           return readsEachElementOnce(use) &&
+                  linalg::areElementwiseOpsFusable(&use);
+         });
+}
+
+/// Upstream's FuseElementwiseOps pattern with the control above.
+struct FuseElementwiseProducer : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp consumer,
+                                PatternRewriter &rewriter) const override {
+    for (OpOperand &operand : consumer->getOpOperands()) {
+      if (!linalg::areElementwiseOpsFusable(&operand) || !shouldFuse(&operand))
+        continue;
+      // The fused op takes the producer's place, so the producer is first
+      // moved (copied, where it has other uses) to just before the
+      // consumer, where all the consumer's other operands are defined. A
+      // copy has this one use, so the fused op does not also write the
+      // producer's result (upstream would keep it as a result); the
+      // original goes when its last use is fused.
+      Operation *producer = operand.get().getDefiningOp();
+      if (operand.get().hasOneUse()) {
+        rewriter.moveOpBefore(producer, consumer);
+      } else {
+        rewriter.setInsertionPoint(consumer);
+        producer = rewriter.clone(*producer);
+        rewriter.modifyOpInPlace(consumer,
+                                 [&] { operand.set(producer->getResult(0)); });
+      }
+      FailureOr<linalg::ElementwiseOpFusionResult> fused =
+          linalg::fuseElementwiseOps(rewriter, &operand);
+      if (failed(fused))
+        return failure();
+      for (auto [original, replacement] : fused->replacements)
+        rewriter.replaceUsesWithIf(original, replacement, [&](OpOperand &use) {
+          return use.getOwner() != producer;
+        });
+      rewriter.eraseOp(consumer);
+      if (producer->use_empty())
+        rewriter.eraseOp(producer);
+      return success();
+    }
+    return failure();
+  }
+};
+
+/// A splat constant read by an elementwise generic (the tensor-level
+/// `arith.addf %x, %ones` that convert-elementwise-to-linalg turns into an
+/// input) as a scalar constant in its body, so that the op reads one
+/// tensor less and, with one 8-bit input left, can become a table lookup.
+struct FoldSplatInput : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics() ||
+        op.getNumParallelLoops() != op.getNumLoops())
+      return failure();
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      DenseElementsAttr splat;
+      if (!matchPattern(input->get(), m_Constant(&splat)) || !splat.isSplat() ||
+          !splat.getElementType().isIntOrIndexOrFloat())
+        continue;
+      SmallVector<Value> inputs;
+      SmallVector<AffineMap> maps;
+      for (OpOperand *other : op.getDpsInputOperands()) {
+        if (other == input)
+          continue;
+        inputs.push_back(other->get());
+        maps.push_back(op.getMatchingIndexingMap(other));
+      }
+      for (OpOperand &init : op.getDpsInitsMutable())
+        maps.push_back(op.getMatchingIndexingMap(&init));
+      auto folded = linalg::GenericOp::create(
+          rewriter, op.getLoc(), op.getResultTypes(), inputs, op.getDpsInits(),
+          maps, op.getIteratorTypesArray());
+      folded->setDiscardableAttrs(op->getDiscardableAttrDictionary());
+      unsigned position = input->getOperandNumber();
+      rewriter.inlineRegionBefore(op.getRegion(), folded.getRegion(),
+                                  folded.getRegion().end());
+      Block &body = folded.getRegion().front();
+      rewriter.setInsertionPointToStart(&body);
+      Value scalar = arith::ConstantOp::create(
+          rewriter, op.getLoc(), splat.getSplatValue<TypedAttr>());
+      rewriter.replaceAllUsesWith(body.getArgument(position), scalar);
+      body.eraseArgument(position);
+      rewriter.replaceOp(op, folded.getResults());
+      return success();
+    }
+    return failure();
+  }
+};
+
+struct FuseElementwiseProducersPass
+    : public qnn::impl::QNNFuseElementwiseProducersPassBase<
+          FuseElementwiseProducersPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    qnn::populateFuseElementwiseProducerPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+} // namespace
+
+void qnn::populateFuseElementwiseProducerPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseElementwiseProducer, FoldSplatInput>(patterns.getContext());
+  // A producer fused twice into one consumer (a dequantize read by two of
+  // the ops fused there) is one input read once.
+  linalg::populateEraseUnusedOperandsAndResultsPatterns(patterns);
+}

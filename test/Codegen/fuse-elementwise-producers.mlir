@@ -1,0 +1,205 @@
+// RUN: quant-opt %s --split-input-file --qnn-fuse-elementwise-producers | FileCheck %s
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+
+// A dequantize, a float function and a quantize, one use each: one op from
+// int8 to int8, whose body is the three bodies in order.
+// CHECK-LABEL: func @chain
+// CHECK-SAME: (%[[X:.*]]: tensor<64x32xi8>)
+// CHECK: %[[Y:.*]] = linalg.generic
+// CHECK-SAME: ins(%[[X]] : tensor<64x32xi8>)
+// CHECK: arith.sitofp
+// CHECK: arith.mulf
+// CHECK: math.tanh
+// CHECK: arith.divf
+// CHECK: math.roundeven
+// CHECK: arith.fptosi
+// CHECK: -> tensor<64x32xi8>
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[Y]]
+func.func @chain(%x: tensor<64x32xi8>) -> tensor<64x32xi8> {
+  %s = arith.constant 0.05 : f32
+  %e = tensor.empty() : tensor<64x32xf32>
+  %d = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<64x32xi8>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: i8, %out: f32):
+    %i = arith.sitofp %in : i8 to f32
+    %m = arith.mulf %i, %s : f32
+    linalg.yield %m : f32
+  } -> tensor<64x32xf32>
+  %t = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%d : tensor<64x32xf32>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %h = math.tanh %in : f32
+    linalg.yield %h : f32
+  } -> tensor<64x32xf32>
+  %eq = tensor.empty() : tensor<64x32xi8>
+  %q = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%t : tensor<64x32xf32>) outs(%eq : tensor<64x32xi8>) {
+  ^bb0(%in: f32, %out: i8):
+    %v = arith.divf %in, %s : f32
+    %r = math.roundeven %v : f32
+    %i = arith.fptosi %r : f32 to i8
+    linalg.yield %i : i8
+  } -> tensor<64x32xi8>
+  return %q : tensor<64x32xi8>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+
+// A cheap dequantize read by two elementwise ops is copied into both and
+// disappears. A row reduction (LayerNorm's, softmax's) keeps reading the
+// float tensor: fused into a reduction, the body ran slower than the
+// pass over memory it saved.
+// CHECK-LABEL: func @cheap_producer_two_uses
+// CHECK-SAME: (%[[X:.*]]: tensor<64x32xi8>, %[[B:.*]]: tensor<64xf32>)
+// CHECK: %[[A:.*]] = linalg.generic {{.*}} ins(%[[X]], %[[B]] : tensor<64x32xi8>, tensor<64xf32>)
+// CHECK: arith.sitofp
+// CHECK: arith.subf
+// CHECK: %[[M:.*]] = linalg.generic {{.*}} ins(%[[X]] : tensor<64x32xi8>)
+// CHECK: arith.sitofp
+// CHECK: arith.mulf
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[A]], %[[M]]
+func.func @cheap_producer_two_uses(%x: tensor<64x32xi8>, %b: tensor<64xf32>) -> (tensor<64x32xf32>, tensor<64x32xf32>) {
+  %s = arith.constant 0.05 : f32
+  %e = tensor.empty() : tensor<64x32xf32>
+  %d = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<64x32xi8>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: i8, %out: f32):
+    %i = arith.sitofp %in : i8 to f32
+    %m = arith.mulf %i, %s : f32
+    linalg.yield %m : f32
+  } -> tensor<64x32xf32>
+  %a = linalg.generic {indexing_maps = [#id, #row, #id], iterator_types = ["parallel", "parallel"]} ins(%d, %b : tensor<64x32xf32>, tensor<64xf32>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %v = arith.subf %in, %bias : f32
+    linalg.yield %v : f32
+  } -> tensor<64x32xf32>
+  %m = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%d : tensor<64x32xf32>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %v = arith.mulf %in, %in : f32
+    linalg.yield %v : f32
+  } -> tensor<64x32xf32>
+  return %a, %m : tensor<64x32xf32>, tensor<64x32xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+
+// CHECK-LABEL: func @reduction_keeps_its_producer
+// CHECK: %[[D:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<64x32xi8>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[D]] : tensor<64x32xf32>)
+func.func @reduction_keeps_its_producer(%x: tensor<64x32xi8>) -> tensor<64xf32> {
+  %s = arith.constant 0.05 : f32
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<64x32xf32>
+  %d = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<64x32xi8>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: i8, %out: f32):
+    %i = arith.sitofp %in : i8 to f32
+    %m = arith.mulf %i, %s : f32
+    linalg.yield %m : f32
+  } -> tensor<64x32xf32>
+  %er = tensor.empty() : tensor<64xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%er : tensor<64xf32>) -> tensor<64xf32>
+  %r = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%d : tensor<64x32xf32>) outs(%f : tensor<64xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %v = arith.addf %in, %acc : f32
+    linalg.yield %v : f32
+  } -> tensor<64xf32>
+  return %r : tensor<64xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d2, d1)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// Not fused where an element would be computed more than once: into a
+// contraction (each of A's elements is read once per output column), into
+// a broadcast of it, or, costly (a division), into a second use.
+// CHECK-LABEL: func @recomputation
+// CHECK-COUNT-5: linalg.generic
+// CHECK-NOT: linalg.generic
+func.func @recomputation(%x: tensor<64x32xi8>, %w: tensor<32x16xf32>, %v: tensor<32xi8>) -> (tensor<64x16xf32>, tensor<64x32xf32>, tensor<64x32xf32>) {
+  %s = arith.constant 0.05 : f32
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<64x32xf32>
+  %d = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<64x32xi8>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: i8, %out: f32):
+    %i = arith.sitofp %in : i8 to f32
+    %m = arith.divf %i, %s : f32
+    linalg.yield %m : f32
+  } -> tensor<64x32xf32>
+  %ec = tensor.empty() : tensor<64x16xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%ec : tensor<64x16xf32>) -> tensor<64x16xf32>
+  %c = linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%d, %w : tensor<64x32xf32>, tensor<32x16xf32>) outs(%f : tensor<64x16xf32>) {
+  ^bb0(%in: f32, %in2: f32, %acc: f32):
+    %p = arith.mulf %in, %in2 : f32
+    %r = arith.addf %p, %acc : f32
+    linalg.yield %r : f32
+  } -> tensor<64x16xf32>
+  %u = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%d : tensor<64x32xf32>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.mulf %in, %in : f32
+    linalg.yield %r : f32
+  } -> tensor<64x32xf32>
+  %ev = tensor.empty() : tensor<32xf32>
+  %dv = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} ins(%v : tensor<32xi8>) outs(%ev : tensor<32xf32>) {
+  ^bb0(%in: i8, %out: f32):
+    %i = arith.sitofp %in : i8 to f32
+    linalg.yield %i : f32
+  } -> tensor<32xf32>
+  %bc = linalg.generic {indexing_maps = [#col, #id], iterator_types = ["parallel", "parallel"]} ins(%dv : tensor<32xf32>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.addf %in, %in : f32
+    linalg.yield %r : f32
+  } -> tensor<64x32xf32>
+  return %c, %u, %bc : tensor<64x16xf32>, tensor<64x32xf32>, tensor<64x32xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// Tensor-level arithmetic with a splat constant (convert-elementwise-to-
+// linalg's form): the constant becomes a scalar in the body, and the
+// dequantize fused twice into the product is one input (its two copies
+// in the body are one after CSE).
+// CHECK-LABEL: func @splat_and_twice
+// CHECK-SAME: (%[[X:.*]]: tensor<64x32xi8>)
+// CHECK: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK: linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel"]} ins(%[[X]] : tensor<64x32xi8>)
+// CHECK: %[[D:.*]] = arith.mulf
+// CHECK: %[[A:.*]] = arith.addf %[[D]], %[[ONE]] : f32
+// CHECK: arith.mulf %{{.*}}, %[[A]] : f32
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @splat_and_twice(%x: tensor<64x32xi8>) -> tensor<64x32xf32> {
+  %s = arith.constant 0.05 : f32
+  %ones = arith.constant dense<1.0> : tensor<64x32xf32>
+  %e = tensor.empty() : tensor<64x32xf32>
+  %d = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<64x32xi8>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: i8, %out: f32):
+    %i = arith.sitofp %in : i8 to f32
+    %m = arith.mulf %i, %s : f32
+    linalg.yield %m : f32
+  } -> tensor<64x32xf32>
+  %a = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%d, %ones : tensor<64x32xf32>, tensor<64x32xf32>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: f32, %one: f32, %out: f32):
+    %v = arith.addf %in, %one : f32
+    linalg.yield %v : f32
+  } -> tensor<64x32xf32>
+  %p = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%d, %a : tensor<64x32xf32>, tensor<64x32xf32>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: f32, %in2: f32, %out: f32):
+    %v = arith.mulf %in, %in2 : f32
+    linalg.yield %v : f32
+  } -> tensor<64x32xf32>
+  return %p : tensor<64x32xf32>
+}
