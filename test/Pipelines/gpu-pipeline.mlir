@@ -74,8 +74,8 @@
 // TC-NEXT: arith.extsi %{{.*}} : i32 to i64
 // TC: arith.muli %{{.*}}, %c1073741824_i64
 // TC: arith.shrsi %{{.*}}, %c40_i64
-// TC: arith.minsi %{{.*}}, %c127_i64
-// TC: arith.trunci %{{.*}} : i64 to i8
+// TC: arith.minsi %{{.*}}, %c127_i32
+// TC: arith.trunci %{{.*}} : i32 to i8
 // TC: memref.store %{{.*}}, %[[DOUT]]
 // TC: } {qnn.tensor_core}
 // TC-NOT: gpu.launch

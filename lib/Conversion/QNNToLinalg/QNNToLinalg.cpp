@@ -457,6 +457,26 @@ static Value buildStoredValue(OpBuilder &b, Location loc, Value rounded,
   return arith::TruncIOp::create(b, loc, storageType, saturated);
 }
 
+/// buildStoredValue for a rounded value known to fit in i32 with room for
+/// the zero point: clamped to [lo - z, hi - z] in i32, then z added (the
+/// same as adding z and clamping to [lo, hi]).
+static Value buildStoredValueFromI32(OpBuilder &b, Location loc, Value rounded,
+                                     int64_t zeroPoint,
+                                     std::pair<int64_t, int64_t> range,
+                                     IntegerType storageType) {
+  Type i32 = b.getI32Type();
+  auto constant = [&](int64_t value) -> Value {
+    return arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, value));
+  };
+  Value narrow = arith::TruncIOp::create(b, loc, i32, rounded);
+  Value saturated = arith::MinSIOp::create(
+      b, loc,
+      arith::MaxSIOp::create(b, loc, narrow, constant(range.first - zeroPoint)),
+      constant(range.second - zeroPoint));
+  Value stored = arith::AddIOp::create(b, loc, saturated, constant(zeroPoint));
+  return arith::TruncIOp::create(b, loc, storageType, stored);
+}
+
 /// qnn.rescale: one elementwise loop over the accumulator, the multipliers
 /// and shifts read along `axis` when there are several.
 struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
@@ -481,20 +501,19 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
     SmallVector<Value> inputs = {adaptor.getInput()};
     SmallVector<AffineMap> maps = {identity};
     Value scalarMultiplier, scalarShift;
-    auto toI64 = [](ArrayRef<int32_t> values) {
-      return llvm::map_to_vector(values, [](int32_t v) { return int64_t(v); });
-    };
     if (std::optional<int64_t> axis = op.getAxis()) {
+      // Stored as the i32 they are and sign-extended in the body: an i64
+      // product of two sign-extended i32 is one vpmuldq on x86, where an
+      // i64 x i64 one is three multiplications.
       auto parameterType = RankedTensorType::get(
-          {static_cast<int64_t>(op.getMultipliers().size())}, i64);
+          {static_cast<int64_t>(op.getMultipliers().size())},
+          rewriter.getI32Type());
       inputs.push_back(arith::ConstantOp::create(
           rewriter, loc,
-          DenseElementsAttr::get(parameterType,
-                                 ArrayRef(toI64(op.getMultipliers())))));
+          DenseElementsAttr::get(parameterType, op.getMultipliers())));
       inputs.push_back(arith::ConstantOp::create(
           rewriter, loc,
-          DenseElementsAttr::get(parameterType,
-                                 ArrayRef(toI64(op.getShifts())))));
+          DenseElementsAttr::get(parameterType, op.getShifts())));
       AffineMap channel = AffineMap::get(
           rank, 0, getAffineDimExpr(*axis, rewriter.getContext()));
       maps.append({channel, channel});
@@ -510,11 +529,24 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
                                                utils::IteratorType::parallel);
     RoundingMode rounding = op.getRounding();
     int64_t zeroPoint = resultType.getZeroPoint();
+    // An i32 accumulator times m < 2^31 is below 2^62 in magnitude: shifted
+    // right by 32 or more and rounded, it is below 2^30 + 1, so the zero
+    // point and the clamp of a storage type of up to 16 bits can be done in
+    // i32 (vpmaxsd, where AVX2 has no 64-bit min/max), with the same result.
+    bool roundedFitsI32 =
+        inputType.getElementType().getIntOrFloatBitWidth() <= 32 &&
+        storageType.getWidth() <= 16 &&
+        llvm::all_of(op.getShifts(), [](int32_t n) { return n >= 32; });
     auto generic = linalg::GenericOp::create(
         rewriter, loc, init.getType(), inputs, init, maps, iterators,
         [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
-          Value multiplier = scalarMultiplier ? scalarMultiplier : args[1];
-          Value shift = scalarShift ? scalarShift : args[2];
+          Value multiplier =
+              scalarMultiplier
+                  ? scalarMultiplier
+                  : arith::ExtSIOp::create(b, nestedLoc, i64, args[1]);
+          Value shift =
+              scalarShift ? scalarShift
+                          : arith::ExtSIOp::create(b, nestedLoc, i64, args[2]);
           // 1. p = a * m, exact in i64.
           Value accumulator = args[0];
           if (accumulator.getType() != i64)
@@ -526,10 +558,13 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
           Value rounded =
               buildRoundingShift(b, nestedLoc, product, shift, rounding);
           // 3. Zero point, then the (clamped) storage range.
-          linalg::YieldOp::create(b, nestedLoc,
-                                  buildStoredValue(b, nestedLoc, rounded,
-                                                   zeroPoint, range,
-                                                   storageType));
+          linalg::YieldOp::create(
+              b, nestedLoc,
+              roundedFitsI32
+                  ? buildStoredValueFromI32(b, nestedLoc, rounded, zeroPoint,
+                                            range, storageType)
+                  : buildStoredValue(b, nestedLoc, rounded, zeroPoint, range,
+                                     storageType));
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();

@@ -31,6 +31,15 @@ func.func @extremes(%a: tensor<2xi32>) -> tensor<2x!c> {
   %q = qnn.rescale %a multipliers [2147483647] shifts [62] : tensor<2xi32> -> tensor<2x!c>
   return %q : tensor<2x!c>
 }
+// Shifts of 32 or more: the zero point and the clamp are done in i32.
+func.func @quarter(%a: tensor<6xi32>) -> tensor<6x!o> {
+  %q = qnn.rescale %a multipliers [1073741824] shifts [32] : tensor<6xi32> -> tensor<6x!o>
+  return %q : tensor<6x!o>
+}
+func.func @per_channel_narrow(%a: tensor<2x2xi32>) -> tensor<2x2x!c> {
+  %q = qnn.rescale %a multipliers [1073741824, 1073741824] shifts [32, 33] axis 1 clamp [-1, 127] : tensor<2x2xi32> -> tensor<2x2x!c>
+  return %q : tensor<2x2x!c>
+}
 func.func @add(%a: tensor<4x!a>, %b: tensor<4x!b>) -> tensor<4x!y> {
   %y = qnn.add %a, %b multipliers [1073741824, 536870912] shift 31 clamp [128, 255] : tensor<4x!a>, tensor<4x!b> -> tensor<4x!y>
   return %y : tensor<4x!y>
@@ -68,6 +77,25 @@ func.func @main() {
   %f3 = tensor.collapse_shape %s3 [[0, 1]] : tensor<2x2xi8> into tensor<4xi8>
   %d3 = tensor.cast %f3 : tensor<4xi8> to tensor<?xi8>
   call @print_i8(%d3) : (tensor<?xi8>) -> ()
+
+  // m = 2^30, n = 32 multiplies by 1/4; z = -3: 2 -> 0.5 -> 0, 6 -> 1.5
+  // -> 2, -2 -> 0, -6 -> -2, 2^31 - 1 -> 536870912 (saturates),
+  // -2^31 -> -536870912 (saturates); then -3: -3, -1, -3, -5, 127, -128.
+  // CHECK: [-3,  -1,  -3,  -5,  127,  -128]
+  %q4 = arith.constant dense<[2, 6, -2, -6, 2147483647, -2147483648]> : tensor<6xi32>
+  %rq = call @quarter(%q4) : (tensor<6xi32>) -> tensor<6x!o>
+  %sq = quant.scast %rq : tensor<6x!o> to tensor<6xi8>
+  %dq = tensor.cast %sq : tensor<6xi8> to tensor<?xi8>
+  call @print_i8(%dq) : (tensor<?xi8>) -> ()
+
+  // Column 0 times 1/4, column 1 times 1/8, clamped to [-1, 127]:
+  // 4 -> 1, -6 -> -1.5 -> -2 -> -1; 4 -> 0.5 -> 0, 6 -> 0.75 -> 1.
+  // CHECK: [1,  0,  -1,  1]
+  %rn = call @per_channel_narrow(%c) : (tensor<2x2xi32>) -> tensor<2x2x!c>
+  %sn = quant.scast %rn : tensor<2x2x!c> to tensor<2x2xi8>
+  %fn = tensor.collapse_shape %sn [[0, 1]] : tensor<2x2xi8> into tensor<4xi8>
+  %dn = tensor.cast %fn : tensor<4xi8> to tensor<?xi8>
+  call @print_i8(%dn) : (tensor<?xi8>) -> ()
 
   // The largest products: (2^31 - 1)^2 / 2^62 = 1 - 2^-30 - ... -> 1, and
   // -2^31 (2^31 - 1) / 2^62 = -1 + 2^-31 -> -1 (exact in i64, a float
