@@ -4,7 +4,10 @@
 # model's float and int8 program at batch 1 and 64, with this CPU's code and
 # the AVX2 code (--mcpu=x86-64-v3), the two builds interleaved, pinned to
 # CPU 1, REPS times; prints the median of each build's medians as a Markdown
-# table, and fails if the two builds' outputs differ anywhere.
+# table, and fails if the two builds' outputs differ anywhere. The int8
+# program is run from its fused qnn form (`quant-opt quantized.qdq.mlir
+# --qnn-fuse-quantized-ops --canonicalize`, build/bin/quant-opt), so that
+# each build lowers it with its own convert-qnn-to-linalg too.
 #
 #   scripts/bench-ab.sh /tmp/quant-run-before build/bin/quant-run [REPS=5]
 set -euo pipefail
@@ -23,13 +26,17 @@ for rep in $(seq "$reps"); do
   for model in fashion-cnn fashion-mobilenet fashion-transformer; do
     for batch in b1 b64; do
       dir=build/bench-models/$model-$batch
+      fused=$out/$model-$batch.fused.mlir
+      [ -f $fused ] || build/bin/quant-opt $dir/quantized.qdq.mlir \
+        --qnn-fuse-quantized-ops --canonicalize -o $fused
       repeat=200; [ $batch = b1 ] && repeat=2000
       for isa in host avx2; do
         mcpu=(); [ $isa = avx2 ] && mcpu=(--mcpu=x86-64-v3)
         for kind in float quantized; do
           for build in before after; do
             bin=$before; [ $build = after ] && bin=$after
-            t=$(taskset -c 1 "$bin" $dir/$kind.mlir -i $dir/x.npy -o $out/$build.npy \
+            program=$dir/float.mlir; [ $kind = quantized ] && program=$fused
+            t=$(taskset -c 1 "$bin" $program -i $dir/x.npy -o $out/$build.npy \
                   --repeat $repeat "${mcpu[@]}" 2>&1 | awk '/^median/ {print $5}')
             echo "$model $batch $isa $kind $build $t" >> $log
           done
