@@ -68,11 +68,27 @@ bool readsEachElementOnce(OpOperand &operand) {
   return consumer.getMatchingIndexingMap(&operand).isPermutation();
 }
 
+/// `op` is a contraction's epilogue (its requantization): it reads the
+/// whole result of a reduction elementwise, as qnn-microkernel-cpu computes
+/// it on the accumulator registers. Row statistics read by broadcast (a
+/// softmax's sum, a LayerNorm's variance) do not make an epilogue.
+bool isEpilogueOfReduction(linalg::GenericOp op) {
+  return llvm::any_of(op.getDpsInputOperands(), [&](OpOperand *input) {
+    auto producer = input->get().getDefiningOp<linalg::LinalgOp>();
+    return producer && producer.getNumReductionLoops() != 0 &&
+           op.getMatchingIndexingMap(input).isPermutation();
+  });
+}
+
 bool shouldFuse(OpOperand *fusedOperand) {
   if (!readsEachElementOnce(*fusedOperand))
     return false;
   auto producer = fusedOperand->get().getDefiningOp<linalg::GenericOp>();
   if (!producer || producer->getNumResults() != 1)
+    return false;
+  // An epilogue stays on its own, for the micro-kernel to take, and leaves
+  // its 8-bit result for a table lookup of what follows.
+  if (isEpilogueOfReduction(producer))
     return false;
   Value result = producer->getResult(0);
   if (result.hasOneUse())
@@ -134,8 +150,11 @@ struct FoldSplatInput : OpRewritePattern<linalg::GenericOp> {
 
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
+    // With one input, the op is a broadcast of the constant (a bias the
+    // micro-kernel starts its accumulators from): left as it is.
     if (!op.hasPureTensorSemantics() ||
-        op.getNumParallelLoops() != op.getNumLoops())
+        op.getNumParallelLoops() != op.getNumLoops() ||
+        op.getNumDpsInputs() < 2)
       return failure();
     for (OpOperand *input : op.getDpsInputOperands()) {
       DenseElementsAttr splat;

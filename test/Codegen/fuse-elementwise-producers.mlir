@@ -203,3 +203,55 @@ func.func @splat_and_twice(%x: tensor<64x32xi8>) -> tensor<64x32xf32> {
   } -> tensor<64x32xf32>
   return %p : tensor<64x32xf32>
 }
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d2, d1)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// A contraction's epilogue (its requantization, read from the reduction)
+// stays on its own for qnn-microkernel-cpu, and its 8-bit result stays
+// for a table lookup of the activation after it; a broadcast of a splat
+// bias (its only input) stays a broadcast, which the kernel starts its
+// accumulators from.
+// CHECK-LABEL: func @epilogue
+// CHECK: %[[BIAS:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<32xi32>)
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}} outs(%[[BIAS]] : tensor<64x32xi32>)
+// CHECK: %[[Q:.*]] = linalg.generic {{.*}} ins(%[[ACC]] : tensor<64x32xi32>) outs(%{{.*}} : tensor<64x32xi8>)
+// CHECK: linalg.generic {{.*}} ins(%[[Q]] : tensor<64x32xi8>)
+// CHECK: math.tanh
+func.func @epilogue(%x: tensor<64x16xi8>, %w: tensor<16x32xi8>) -> tensor<64x32xf32> {
+  %bias = arith.constant dense<7> : tensor<32xi32>
+  %s = arith.constant 0.05 : f32
+  %ei = tensor.empty() : tensor<64x32xi32>
+  %init = linalg.generic {indexing_maps = [#col, #id], iterator_types = ["parallel", "parallel"]} ins(%bias : tensor<32xi32>) outs(%ei : tensor<64x32xi32>) {
+  ^bb0(%in: i32, %out: i32):
+    linalg.yield %in : i32
+  } -> tensor<64x32xi32>
+  %acc = linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<64x16xi8>, tensor<16x32xi8>) outs(%init : tensor<64x32xi32>) {
+  ^bb0(%in: i8, %in2: i8, %out: i32):
+    %u = arith.extsi %in : i8 to i32
+    %v = arith.extsi %in2 : i8 to i32
+    %p = arith.muli %u, %v : i32
+    %r = arith.addi %out, %p : i32
+    linalg.yield %r : i32
+  } -> tensor<64x32xi32>
+  %e8 = tensor.empty() : tensor<64x32xi8>
+  %q = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%acc : tensor<64x32xi32>) outs(%e8 : tensor<64x32xi8>) {
+  ^bb0(%in: i32, %out: i8):
+    %t = arith.trunci %in : i32 to i8
+    linalg.yield %t : i8
+  } -> tensor<64x32xi8>
+  %e = tensor.empty() : tensor<64x32xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%q : tensor<64x32xi8>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: i8, %out: f32):
+    %f = arith.sitofp %in : i8 to f32
+    %m = arith.mulf %f, %s : f32
+    %t = math.tanh %m : f32
+    linalg.yield %t : f32
+  } -> tensor<64x32xf32>
+  return %y : tensor<64x32xf32>
+}
