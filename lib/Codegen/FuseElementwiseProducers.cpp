@@ -68,7 +68,7 @@ bool readsEachElementOnce(OpOperand &operand) {
   return consumer.getMatchingIndexingMap(&operand).isPermutation();
 }
 
-/// `op` is a contraction's epilogue (its requantization): it reads the
+/// `op` is a contraction's epilogue (bias, requantization): it reads the
 /// whole result of a reduction elementwise, as qnn-microkernel-cpu computes
 /// it on the accumulator registers. Row statistics read by broadcast (a
 /// softmax's sum, a LayerNorm's variance) do not make an epilogue.
@@ -86,9 +86,12 @@ bool shouldFuse(OpOperand *fusedOperand) {
   auto producer = fusedOperand->get().getDefiningOp<linalg::GenericOp>();
   if (!producer || producer->getNumResults() != 1)
     return false;
-  // An epilogue stays on its own, for the micro-kernel to take, and leaves
-  // its 8-bit result for a table lookup of what follows.
-  if (isEpilogueOfReduction(producer))
+  // A requantization to 8 bits stays on its own (the micro-kernel takes
+  // it), so that a quantized activation after it keeps its 8-bit input
+  // and becomes a table lookup; a float epilogue (bias, then ReLU) is
+  // fused, and the kernel takes the whole chain on its registers.
+  Type resultType = getElementTypeOrSelf(producer->getResult(0).getType());
+  if (resultType.isInteger(8) && isEpilogueOfReduction(producer))
     return false;
   Value result = producer->getResult(0);
   if (result.hasOneUse())

@@ -263,9 +263,9 @@ def QNNFuseElementwiseProducersPass
     (each element read once: not a contraction or a broadcast), and the
     producer has no other use, or is cheap (a dequantize: under 8
     operations, none a division or a math function) and every use can take
-    it; not a contraction's epilogue (an op that reads a reduction's
-    result: `qnn-microkernel-cpu` computes it on the accumulators, and its
-    8-bit result can feed a table lookup). Splat constant inputs become
+    it; not a contraction's requantization to 8 bits (an op that reads a
+    reduction's result elementwise: `qnn-microkernel-cpu` computes it on
+    the accumulators, and its 8-bit result can feed a table lookup). Splat constant inputs become
     scalars in the body, except in a broadcast (a bias the kernels start
     from). Each element is computed by the same operations as before: the
     results do not change. `qnn-cpu-pipeline` runs it (not the reference
