@@ -80,18 +80,30 @@ bool isEpilogueOfReduction(linalg::GenericOp op) {
   });
 }
 
+/// The inputs of `op` that are not splat constants (which FoldSplatInput
+/// makes scalars in the body, before or after this fusion).
+int64_t countNonSplatInputs(linalg::GenericOp op) {
+  return llvm::count_if(op.getDpsInputs(), [](Value input) {
+    DenseElementsAttr splat;
+    return !matchPattern(input, m_Constant(&splat)) || !splat.isSplat();
+  });
+}
+
 bool shouldFuse(OpOperand *fusedOperand) {
   if (!readsEachElementOnce(*fusedOperand))
     return false;
   auto producer = fusedOperand->get().getDefiningOp<linalg::GenericOp>();
   if (!producer || producer->getNumResults() != 1)
     return false;
-  // A requantization to 8 bits stays on its own (the micro-kernel takes
-  // it), so that a quantized activation after it keeps its 8-bit input
-  // and becomes a table lookup; a float epilogue (bias, then ReLU) is
-  // fused, and the kernel takes the whole chain on its registers.
+  // A requantization to 8 bits read by an op of that one input (a
+  // quantized activation) stays on its own, so that the activation keeps
+  // its 8-bit input and becomes a table lookup. Into anything else (a
+  // quantized add of two layers, a float epilogue's ReLU) it is fused,
+  // and the micro-kernel takes the whole chain on its registers.
   Type resultType = getElementTypeOrSelf(producer->getResult(0).getType());
-  if (resultType.isInteger(8) && isEpilogueOfReduction(producer))
+  auto consumer = cast<linalg::GenericOp>(fusedOperand->getOwner());
+  if (resultType.isInteger(8) && countNonSplatInputs(consumer) == 1 &&
+      isEpilogueOfReduction(producer))
     return false;
   Value result = producer->getResult(0);
   if (result.hasOneUse())

@@ -255,3 +255,41 @@ func.func @epilogue(%x: tensor<64x16xi8>, %w: tensor<16x32xi8>) -> tensor<64x32x
   } -> tensor<64x32xf32>
   return %y : tensor<64x32xf32>
 }
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d2, d1)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// A requantization read by an op of two inputs (a quantized residual add)
+// is fused into it: no table could take that op.
+// CHECK-LABEL: func @epilogue_into_add
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}}"reduction"
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[ACC]] : tensor<64x32xi8>, tensor<64x32xi32>)
+// CHECK: arith.trunci
+// CHECK: arith.addi
+// CHECK-NOT: linalg.generic
+func.func @epilogue_into_add(%x: tensor<64x16xi8>, %w: tensor<16x32xi8>, %r: tensor<64x32xi8>, %init: tensor<64x32xi32>) -> tensor<64x32xi8> {
+  %acc = linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<64x16xi8>, tensor<16x32xi8>) outs(%init : tensor<64x32xi32>) {
+  ^bb0(%in: i8, %in2: i8, %out: i32):
+    %u = arith.extsi %in : i8 to i32
+    %v = arith.extsi %in2 : i8 to i32
+    %p = arith.muli %u, %v : i32
+    %s = arith.addi %out, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<64x32xi32>
+  %e8 = tensor.empty() : tensor<64x32xi8>
+  %q = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%acc : tensor<64x32xi32>) outs(%e8 : tensor<64x32xi8>) {
+  ^bb0(%in: i32, %out: i8):
+    %t = arith.trunci %in : i32 to i8
+    linalg.yield %t : i8
+  } -> tensor<64x32xi8>
+  %y = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%r, %q : tensor<64x32xi8>, tensor<64x32xi8>) outs(%e8 : tensor<64x32xi8>) {
+  ^bb0(%in: i8, %in2: i8, %out: i8):
+    %s = arith.addi %in, %in2 : i8
+    linalg.yield %s : i8
+  } -> tensor<64x32xi8>
+  return %y : tensor<64x32xi8>
+}

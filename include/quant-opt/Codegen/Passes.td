@@ -264,8 +264,8 @@ def QNNFuseElementwiseProducersPass
     producer has no other use, or is cheap (a dequantize: under 8
     operations, none a division or a math function) and every use can take
     it; not a contraction's requantization to 8 bits (an op that reads a
-    reduction's result elementwise: `qnn-microkernel-cpu` computes it on
-    the accumulators, and its 8-bit result can feed a table lookup). Splat constant inputs become
+    reduction's result elementwise) into an op of that one input, which
+    keeps its 8-bit input for `qnn-elementwise-lookup-tables`. Splat constant inputs become
     scalars in the body, except in a broadcast (a bias the kernels start
     from). Each element is computed by the same operations as before: the
     results do not change. `qnn-cpu-pipeline` runs it (not the reference
