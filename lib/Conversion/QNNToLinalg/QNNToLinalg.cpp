@@ -468,12 +468,15 @@ static Value buildStoredValueFromI32(OpBuilder &b, Location loc, Value rounded,
   auto constant = [&](int64_t value) -> Value {
     return arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, value));
   };
+  // One op per statement: the IR comes out in the same order whichever
+  // order the C++ compiler evaluates arguments in.
   Value narrow = arith::TruncIOp::create(b, loc, i32, rounded);
-  Value saturated = arith::MinSIOp::create(
-      b, loc,
-      arith::MaxSIOp::create(b, loc, narrow, constant(range.first - zeroPoint)),
-      constant(range.second - zeroPoint));
-  Value stored = arith::AddIOp::create(b, loc, saturated, constant(zeroPoint));
+  Value lo = constant(range.first - zeroPoint);
+  Value hi = constant(range.second - zeroPoint);
+  Value atLeastLo = arith::MaxSIOp::create(b, loc, narrow, lo);
+  Value saturated = arith::MinSIOp::create(b, loc, atLeastLo, hi);
+  Value zero = constant(zeroPoint);
+  Value stored = arith::AddIOp::create(b, loc, saturated, zero);
   return arith::TruncIOp::create(b, loc, storageType, stored);
 }
 
