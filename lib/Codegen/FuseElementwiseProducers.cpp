@@ -1,5 +1,4 @@
-//===- FuseElementwiseProducers.cpp - One loop nest for elementwise chains
-//-===//
+//===- FuseElementwiseProducers.cpp - Elementwise chains as one op -------===//
 //
 // Part of the quant-opt project, under the Apache License v2.0 with LLVM
 // Exceptions.
@@ -14,15 +13,17 @@
 // linalg::fuseElementwiseOps), so that the chain is one loop nest that
 // reads the int8 input and writes the int8 output.
 //
-// Only where nothing is computed twice: the consumer reads each of the
-// producer's elements once (its indexing map of the operand is a
-// permutation of all its loops: not a contraction, which reads an element
-// once per output column, nor a broadcast), and the producer has no other
-// use, or is cheap (a dequantize: a few integer and float operations, no
-// division or transcendental) and every one of its uses can take it, so
-// that it disappears. Each element is computed by the same operations as
-// before, so the results do not change (the reference pipeline, which does
-// not run this pass, checks it).
+// Only where nothing is computed twice: the consumer is elementwise and
+// reads each of the producer's elements once (its indexing map of the
+// operand is a permutation of all its loops: not a contraction, which reads
+// an element once per output column, nor a broadcast), and the producer has
+// no other use, or is cheap (a dequantize: a few integer and float
+// operations, no division or transcendental) and every one of its uses can
+// take it, so that it disappears. A contraction's requantization to 8 bits
+// is not fused into an op of that one input: that op becomes a table lookup
+// (qnn-elementwise-lookup-tables). Each element is computed by the same
+// operations as before, so the results do not change (the reference
+// pipeline, which does not run this pass, checks it).
 //
 //===----------------------------------------------------------------------===//
 
@@ -139,6 +140,8 @@ struct FuseElementwiseProducer : OpRewritePattern<linalg::GenericOp> {
         rewriter.modifyOpInPlace(consumer,
                                  [&] { operand.set(producer->getResult(0)); });
       }
+      // Cannot fail: areElementwiseOpsFusable held, and moving or copying
+      // the producer does not change that.
       FailureOr<linalg::ElementwiseOpFusionResult> fused =
           linalg::fuseElementwiseOps(rewriter, &operand);
       if (failed(fused))
