@@ -165,6 +165,12 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
     pm.addPass(createQNNMicrokernelCPUPass(kernels));
   }
   if (options.strategy != CPUStrategy::Scalar) {
+    // Integer matmuls of two run-time operands (attention; the micro-kernels
+    // take constant weights only), summed exactly on the f32 units; before
+    // the fusion, which joins their last step to the epilogue.
+    pm.addNestedPass<func::FuncOp>(createQNNIntegerContractionsInF32Pass());
+    // A tensor's range (dynamic quantization) in vector lanes.
+    pm.addNestedPass<func::FuncOp>(createQNNWholeMinMaxInLanesPass());
     QNNTileAndVectorizeCPUPassOptions tiling;
     tiling.vectorWidth = options.vectorWidth;
     tiling.rows = options.rows;

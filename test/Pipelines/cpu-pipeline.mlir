@@ -6,6 +6,8 @@
 // The i8 matmul of a fused layer and its requantization: the contraction is
 // tiled (8 rows, 16 lanes, 16 of k) into one vector.contract per tile, and
 // the lowered code multiplies 16 lanes at a time: no scalar reduction loop.
+// (k = 1040: with at most 1024 steps, qnn-integer-contractions-in-f32
+// would sum its s8 x s8 products on the f32 units, as @int8_scores below.)
 // VECTORS-LABEL: func @int8_matmul_requantized
 // VECTORS: scf.for {{.*}} step %c8
 // VECTORS: scf.for {{.*}} step %c16
@@ -22,18 +24,24 @@
 // LLVM: llvm.mul %{{.*}}, %{{.*}} : vector<16xi64>
 // LLVM-NOT: llvm.mul %{{.*}}, %{{.*}} : i32
 
+// Two run-time u8 operands, 64 steps: the products summed exactly on the
+// f32 units (qnn-integer-contractions-in-f32), then converted to i32.
+// VECTORS-LABEL: func @int8_scores
+// VECTORS: vector.contract {{.*}} : vector<8x16xf32>, vector<16x16xf32> into vector<8x16xf32>
+// VECTORS: arith.fptosi %{{.*}} : vector<1x16xf32> to vector<1x16xi32>
+
 // SCALAR-LABEL: func @int8_matmul_requantized
 // SCALAR: memref.load
 // SCALAR: arith.muli %{{.*}}, %{{.*}} : i32
 // SCALAR-NOT: vector.
 
 // BAD: for the --strategy option: Cannot find option named 'fast'!
-func.func @int8_matmul_requantized(%a: tensor<32x64xi8>, %b: tensor<64x48xi8>) -> tensor<32x48x!quant.uniform<i8:f32, 0.5>> {
+func.func @int8_matmul_requantized(%a: tensor<32x1040xi8>, %b: tensor<1040x48xi8>) -> tensor<32x48x!quant.uniform<i8:f32, 0.5>> {
   %c0 = arith.constant 0 : i32
   %e = tensor.empty() : tensor<32x48xi32>
   %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<32x48xi32>) -> tensor<32x48xi32>
   %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%a, %b : tensor<32x64xi8>, tensor<64x48xi8>) outs(%i : tensor<32x48xi32>) {
+      ins(%a, %b : tensor<32x1040xi8>, tensor<1040x48xi8>) outs(%i : tensor<32x48xi32>) {
   ^bb0(%x: i8, %y: i8, %acc: i32):
     %xe = arith.extsi %x : i8 to i32
     %ye = arith.extsi %y : i8 to i32
@@ -43,4 +51,20 @@ func.func @int8_matmul_requantized(%a: tensor<32x64xi8>, %b: tensor<64x48xi8>) -
   } -> tensor<32x48xi32>
   %y = qnn.rescale %r multipliers [1073741824] shifts [40] clamp [-128, 127] : tensor<32x48xi32> -> tensor<32x48x!quant.uniform<i8:f32, 0.5>>
   return %y : tensor<32x48x!quant.uniform<i8:f32, 0.5>>
+}
+
+func.func @int8_scores(%a: tensor<32x64xi8>, %b: tensor<64x48xi8>) -> tensor<32x48xi32> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<32x48xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<32x48xi32>) -> tensor<32x48xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<32x64xi8>, tensor<64x48xi8>) outs(%i : tensor<32x48xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %ye = arith.extui %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<32x48xi32>
+  return %r : tensor<32x48xi32>
 }

@@ -51,6 +51,16 @@ void populateFuseElementwiseProducerPatterns(RewritePatternSet &patterns);
 /// computed by the same body (qnn-elementwise-lookup-tables).
 void populateElementwiseLookupTablePatterns(RewritePatternSet &patterns);
 
+/// A linalg.generic contraction of two 8-bit operands computed at run time
+/// as an exact f32 contraction of the operands, their i32 sums and an
+/// elementwise combination (qnn-integer-contractions-in-f32).
+void populateIntegerContractionsInF32Patterns(RewritePatternSet &patterns);
+
+/// A min or max of a whole tensor (all loops reductions, rank-0 outputs)
+/// as one lane per element of the innermost loop, then the lanes
+/// (qnn-whole-min-max-in-lanes).
+void populateWholeMinMaxInLanesPatterns(RewritePatternSet &patterns);
+
 /// A 2-D convolution, regular or depthwise, with a constant filter, or a
 /// pooling, with channel-first input and output (NCHW) as the same loops on
 /// NHWC input and output between linalg.transpose ops; NCHW <-> NHWC

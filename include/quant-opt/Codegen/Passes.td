@@ -105,6 +105,55 @@ def QNNTileAndVectorizeCPUPass
   ];
 }
 
+def QNNIntegerContractionsInF32Pass
+    : Pass<"qnn-integer-contractions-in-f32", "func::FuncOp"> {
+  let summary = "Contractions of two run-time 8-bit operands summed exactly on the f32 units";
+  let description = [{
+    A `linalg.generic` contraction `acc + (ext(a) + o_a) * (ext(b) + o_b)`
+    on integers (an i32 or wider accumulator, `a` and `b` inputs of at most
+    8 bits that are not constants, read with projected permutations, each
+    reduction loop reading both; the offsets `o`, such as a zero point
+    subtracted, defined above the op or read from an input along output
+    loops only), such as attention's Q·Kᵀ and P·V once quantized, becomes
+
+        Σ a·b + o_b·Σ a + o_a·Σ b + N·o_a·o_b
+
+    in the accumulator's type (the identity holds in its wrapping
+    arithmetic for any offsets), `N` the number of reduction steps. `Σ a·b`
+    is a contraction of the operands converted to f32, exact because every
+    partial sum is an integer no larger than `N·max|a|·max|b|`, which must
+    be at most 2^24 (N <= 258 for u8 x u8 operands, else the op stays as it
+    is): `fptosi` gives the integer sum. `Σ a` and `Σ b` are integer sums
+    over the reduction. Contractions with a constant operand are left to
+    `qnn-microkernel-cpu`. `qnn-cpu-pipeline` runs it before the generic
+    strategy; the reference pipeline does not, and the tests that compare
+    the two check that the results are the same. The patterns are
+    `populateIntegerContractionsInF32Patterns`.
+  }];
+  let dependentDialects = ["arith::ArithDialect", "linalg::LinalgDialect",
+                           "tensor::TensorDialect"];
+}
+
+def QNNWholeMinMaxInLanesPass
+    : Pass<"qnn-whole-min-max-in-lanes", "func::FuncOp"> {
+  let summary = "Mins and maxes of whole tensors in vector lanes, then across the lanes";
+  let description = [{
+    A `linalg.generic` whose loops are all reductions into rank-0 outputs,
+    each yielded as the min or max (`arith.minimumf`, `maximumf`, `minnumf`,
+    `maxnumf`, `minsi`, `maxsi`, `minui`, `maxui`) of its old value and a
+    value of the inputs (a dynamically quantized tensor's range), becomes
+    two ops: the same body with the innermost loop of its first input
+    parallel (one lane per element of that loop, at least 8, each from the
+    op's initial value), then the min or max of the lanes into the op's
+    initial value. Min and max are associative, commutative and
+    idempotent, so the result is the same bit for bit; the first op is
+    vectorized one vector min per vector of input instead of one horizontal
+    reduction each. `qnn-cpu-pipeline` runs it before the generic strategy.
+    The patterns are `populateWholeMinMaxInLanesPatterns`.
+  }];
+  let dependentDialects = ["linalg::LinalgDialect", "tensor::TensorDialect"];
+}
+
 def QNNMicrokernelCPUPass : Pass<"qnn-microkernel-cpu", "ModuleOp"> {
   let summary = "Contractions with constant weights to register-blocked micro-kernels per ISA, weights packed at compile time";
   let description = [{

@@ -1,0 +1,457 @@
+//===- IntegerContractionsInF32.cpp - Exact integer sums on f32 units -----===//
+//
+// Part of the quant-opt project, under the Apache License v2.0 with LLVM
+// Exceptions.
+//
+//===----------------------------------------------------------------------===//
+//
+// A contraction of two 8-bit operands computed at run time (attention's
+// Q·Kᵀ and P·V, dynamically or statically quantized) has no constant
+// weights for qnn-microkernel-cpu to pack, and the generic strategy's
+// integer code for it (i32 products, the zero points subtracted per
+// element) ran 10x slower than the same matmul on floats. Its sum is
+// computed on the f32 units instead, exactly:
+//
+//   Σ (a + o_a)(b + o_b) = Σ a·b + o_b·Σ a + o_a·Σ b + N·o_a·o_b
+//
+// in the accumulator's integer type (wrapping, as the op's own arithmetic,
+// so the identity holds for any offsets o), where N is the number of
+// reduction steps. Σ a·b is a float contraction of the converted operands:
+// every product and partial sum is an integer of magnitude at most
+// N·max|a|·max|b|, exact in f32 while that is at most 2^24 (N <= 258 for
+// u8 x u8, 1024 for s8 x s8), so fptosi gives the integer sum exactly,
+// whatever order the vectorized code adds in. Σ a and Σ b are i32 sums
+// over the reduction; the four terms are added in one elementwise op.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quant-opt/Codegen/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::qnn {
+#define GEN_PASS_DEF_QNNINTEGERCONTRACTIONSINF32PASS
+#include "quant-opt/Codegen/Passes.h.inc"
+} // namespace mlir::qnn
+
+using namespace mlir;
+
+namespace {
+
+/// Integers of magnitude up to 2^24 are exact in f32.
+constexpr int64_t kExactF32Bound = int64_t(1) << 24;
+
+/// One factor of the product: ext(input) + offset.
+struct Factor {
+  /// The input operand extended.
+  OpOperand *input = nullptr;
+  bool isSigned = false;
+  /// The offset added (a zero point, negated where it is subtracted):
+  /// none, a value defined above the op, or a block argument of an input
+  /// read along output loops only.
+  Value offset;
+  bool negateOffset = false;
+  /// The ops of the factor in the body.
+  SmallVector<Operation *, 2> ops;
+  /// max |ext(input)| over the input's element type.
+  int64_t magnitude() const {
+    unsigned bits =
+        getElementTypeOrSelf(input->get().getType()).getIntOrFloatBitWidth();
+    return isSigned ? int64_t(1) << (bits - 1) : (int64_t(1) << bits) - 1;
+  }
+};
+
+/// Whether `map` reads along no reduction loop of `op`.
+bool readsOutputLoopsOnly(linalg::GenericOp op, AffineMap map) {
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  for (unsigned loop = 0; loop < iterators.size(); ++loop)
+    if (iterators[loop] == utils::IteratorType::reduction &&
+        map.isFunctionOfDim(loop))
+      return false;
+  return true;
+}
+
+/// Matches `value` as ext(an 8-bit input) [+ or - an offset].
+std::optional<Factor> matchFactor(linalg::GenericOp op, Value value,
+                                  Type accumulatorType) {
+  Factor factor;
+  Block &body = op.getRegion().front();
+  Operation *def = value.getDefiningOp();
+  if (!def || def->getBlock() != &body)
+    return std::nullopt;
+  // The offset: a value the op does not compute per reduction step.
+  auto isOffset = [&](Value candidate) {
+    if (candidate.getType() != accumulatorType)
+      return false;
+    auto argument = dyn_cast<BlockArgument>(candidate);
+    if (!argument)
+      return candidate.getParentRegion() != &op.getRegion();
+    if (argument.getOwner() != &body ||
+        argument.getArgNumber() >= op.getNumDpsInputs())
+      return false;
+    OpOperand *operand = op.getDpsInputOperand(argument.getArgNumber());
+    return readsOutputLoopsOnly(op, op.getMatchingIndexingMap(operand));
+  };
+  Value extended = value;
+  if (isa<arith::AddIOp, arith::SubIOp>(def)) {
+    Value lhs = def->getOperand(0), rhs = def->getOperand(1);
+    if (isOffset(rhs)) {
+      extended = lhs;
+      factor.offset = rhs;
+      factor.negateOffset = isa<arith::SubIOp>(def);
+    } else if (isa<arith::AddIOp>(def) && isOffset(lhs)) {
+      extended = rhs;
+      factor.offset = lhs;
+    } else {
+      return std::nullopt;
+    }
+    factor.ops.push_back(def);
+  }
+  Operation *ext = extended.getDefiningOp();
+  if (!ext || !isa<arith::ExtSIOp, arith::ExtUIOp>(ext) ||
+      ext->getBlock() != &body ||
+      ext->getResult(0).getType() != accumulatorType)
+    return std::nullopt;
+  factor.isSigned = isa<arith::ExtSIOp>(ext);
+  auto argument = dyn_cast<BlockArgument>(ext->getOperand(0));
+  if (!argument || argument.getOwner() != &body ||
+      argument.getArgNumber() >= op.getNumDpsInputs() ||
+      argument.getType().getIntOrFloatBitWidth() > 8)
+    return std::nullopt;
+  factor.input = op.getDpsInputOperand(argument.getArgNumber());
+  factor.ops.push_back(ext);
+  return factor;
+}
+
+/// The loops of `map`'s results that are loops of the output, as positions
+/// in the output map.
+SmallVector<unsigned> getOutputPositions(AffineMap map, AffineMap outputMap) {
+  SmallVector<unsigned> positions;
+  for (AffineExpr expr : outputMap.getResults()) {
+    unsigned loop = cast<AffineDimExpr>(expr).getPosition();
+    if (map.isFunctionOfDim(loop))
+      positions.push_back(*outputMap.getResultPosition(
+          getAffineDimExpr(loop, map.getContext())));
+  }
+  return positions;
+}
+
+/// `map` (from the op's loops) as a map from the output's dimensions.
+AffineMap inOutputDims(AffineMap map, AffineMap outputMap) {
+  SmallVector<AffineExpr> results;
+  for (AffineExpr expr : map.getResults())
+    results.push_back(
+        getAffineDimExpr(*outputMap.getResultPosition(expr), map.getContext()));
+  return AffineMap::get(outputMap.getNumResults(), 0, results,
+                        map.getContext());
+}
+
+struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.hasPureTensorSemantics() || op.getNumDpsInits() != 1 ||
+        op.getNumReductionLoops() == 0)
+      return failure();
+    OpOperand *init = op.getDpsInitOperand(0);
+    auto accumulatorType =
+        dyn_cast<IntegerType>(getElementTypeOrSelf(init->get().getType()));
+    AffineMap outputMap = op.getMatchingIndexingMap(init);
+    if (!accumulatorType || accumulatorType.getWidth() < 32 ||
+        !outputMap.isProjectedPermutation(/*allowZeroInResults=*/false))
+      return failure();
+
+    // yield acc + (ext(a) + o_a) * (ext(b) + o_b), nothing else.
+    Block &body = op.getRegion().front();
+    Value accumulator = body.getArguments().back();
+    Operation *add = body.getTerminator()->getOperand(0).getDefiningOp();
+    if (!isa_and_nonnull<arith::AddIOp>(add))
+      return failure();
+    Value product = add->getOperand(0) == accumulator   ? add->getOperand(1)
+                    : add->getOperand(1) == accumulator ? add->getOperand(0)
+                                                        : Value();
+    auto mul = product ? product.getDefiningOp<arith::MulIOp>() : nullptr;
+    if (!mul || mul->getBlock() != &body)
+      return failure();
+    std::optional<Factor> a = matchFactor(op, mul.getLhs(), accumulatorType);
+    std::optional<Factor> b = matchFactor(op, mul.getRhs(), accumulatorType);
+    if (!a || !b || a->input == b->input)
+      return failure();
+    size_t opsMatched = 2 + a->ops.size() + b->ops.size();
+    if (body.getOperations().size() != opsMatched + 1) // and the yield
+      return failure();
+    // Constant weights are qnn-microkernel-cpu's (packed at compile time).
+    for (Factor *factor : {&*a, &*b})
+      if (matchPattern(factor->input->get(), m_Constant()))
+        return rewriter.notifyMatchFailure(op, "an operand is constant");
+    for (Factor *factor : {&*a, &*b}) {
+      AffineMap map = op.getMatchingIndexingMap(factor->input);
+      if (!map.isProjectedPermutation(/*allowZeroInResults=*/false))
+        return failure();
+      // Each reduction loop reads both operands, so Σ a is a sum of a's
+      // own elements.
+      for (auto [loop, iterator] : llvm::enumerate(op.getIteratorTypesArray()))
+        if (iterator == utils::IteratorType::reduction &&
+            !map.isFunctionOfDim(loop))
+          return failure();
+    }
+    int64_t steps = 1;
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    for (auto [range, iterator] :
+         llvm::zip(ranges, op.getIteratorTypesArray())) {
+      if (iterator != utils::IteratorType::reduction)
+        continue;
+      if (ShapedType::isDynamic(range))
+        return rewriter.notifyMatchFailure(op, "dynamic reduction size");
+      steps *= range;
+    }
+    if (steps > kExactF32Bound / (a->magnitude() * b->magnitude()))
+      return rewriter.notifyMatchFailure(op, "sums not exact in f32");
+
+    Location loc = op.getLoc();
+    Type f32 = rewriter.getF32Type();
+    SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+    unsigned outputRank = outputMap.getNumResults();
+    SmallVector<OpFoldResult> outputSizes =
+        tensor::getMixedSizes(rewriter, loc, init->get());
+
+    // The operand as f32, element by element.
+    auto toF32 = [&](const Factor &factor) -> Value {
+      Value input = factor.input->get();
+      auto type = cast<RankedTensorType>(input.getType());
+      Value empty = tensor::EmptyOp::create(
+          rewriter, loc, tensor::getMixedSizes(rewriter, loc, input), f32);
+      AffineMap identity = rewriter.getMultiDimIdentityMap(type.getRank());
+      return linalg::GenericOp::create(
+                 rewriter, loc, empty.getType(), input, empty,
+                 ArrayRef<AffineMap>{identity, identity},
+                 SmallVector<utils::IteratorType>(
+                     type.getRank(), utils::IteratorType::parallel),
+                 [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                   Value converted = factor.isSigned
+                                         ? arith::SIToFPOp::create(
+                                               nested, nestedLoc, f32, args[0])
+                                               .getResult()
+                                         : arith::UIToFPOp::create(
+                                               nested, nestedLoc, f32, args[0])
+                                               .getResult();
+                   linalg::YieldOp::create(nested, nestedLoc, converted);
+                 })
+          .getResult(0);
+    };
+    Value aF32 = toF32(*a);
+    Value bF32 = toF32(*b);
+    Value zeroF32 = arith::ConstantOp::create(rewriter, loc, f32,
+                                              rewriter.getF32FloatAttr(0));
+    Value productInit =
+        linalg::FillOp::create(
+            rewriter, loc, zeroF32,
+            tensor::EmptyOp::create(rewriter, loc, outputSizes, f32)
+                .getResult())
+            .getResult(0);
+    Value products =
+        linalg::GenericOp::create(
+            rewriter, loc, productInit.getType(), ValueRange{aF32, bF32},
+            productInit,
+            ArrayRef<AffineMap>{op.getMatchingIndexingMap(a->input),
+                                op.getMatchingIndexingMap(b->input), outputMap},
+            iterators,
+            [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+              Value mulf =
+                  arith::MulFOp::create(nested, nestedLoc, args[0], args[1]);
+              linalg::YieldOp::create(
+                  nested, nestedLoc,
+                  arith::AddFOp::create(nested, nestedLoc, args[2], mulf)
+                      .getResult());
+            })
+            .getResult(0);
+
+    // Σ ext(input) over the reduction, indexed by the output loops the
+    // input reads: a generic over the input's own loops.
+    auto sumOverReduction = [&](const Factor &factor) -> Value {
+      AffineMap map = op.getMatchingIndexingMap(factor.input);
+      // The input's loops, renumbered in the order of its dimensions.
+      SmallVector<unsigned> loops;
+      for (AffineExpr expr : map.getResults())
+        loops.push_back(cast<AffineDimExpr>(expr).getPosition());
+      auto renumber = [&](unsigned loop) {
+        return rewriter.getAffineDimExpr(llvm::find(loops, loop) -
+                                         loops.begin());
+      };
+      SmallVector<AffineExpr> sumResults;
+      SmallVector<OpFoldResult> sumSizes;
+      for (unsigned position : getOutputPositions(map, outputMap)) {
+        unsigned loop =
+            cast<AffineDimExpr>(outputMap.getResult(position)).getPosition();
+        sumResults.push_back(renumber(loop));
+        sumSizes.push_back(outputSizes[position]);
+      }
+      SmallVector<utils::IteratorType> sumIterators;
+      for (unsigned loop : loops)
+        sumIterators.push_back(iterators[loop]);
+      AffineMap inputMap = rewriter.getMultiDimIdentityMap(loops.size());
+      AffineMap sumMap =
+          AffineMap::get(loops.size(), 0, sumResults, rewriter.getContext());
+      Value zero = arith::ConstantOp::create(
+          rewriter, loc, accumulatorType,
+          rewriter.getIntegerAttr(accumulatorType, 0));
+      Value sumInit =
+          linalg::FillOp::create(
+              rewriter, loc, zero,
+              tensor::EmptyOp::create(rewriter, loc, sumSizes, accumulatorType)
+                  .getResult())
+              .getResult(0);
+      return linalg::GenericOp::create(
+                 rewriter, loc, sumInit.getType(), factor.input->get(), sumInit,
+                 ArrayRef<AffineMap>{inputMap, sumMap}, sumIterators,
+                 [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+                   Value extended =
+                       factor.isSigned
+                           ? arith::ExtSIOp::create(nested, nestedLoc,
+                                                    accumulatorType, args[0])
+                                 .getResult()
+                           : arith::ExtUIOp::create(nested, nestedLoc,
+                                                    accumulatorType, args[0])
+                                 .getResult();
+                   linalg::YieldOp::create(
+                       nested, nestedLoc,
+                       arith::AddIOp::create(nested, nestedLoc, args[1],
+                                             extended)
+                           .getResult());
+                 })
+          .getResult(0);
+    };
+
+    // The combination, over the output's dimensions: its inputs (the
+    // products, the sums the offsets need, the offsets read from tensors)
+    // and the map each is read with.
+    SmallVector<Value> inputs{products};
+    AffineMap identity = rewriter.getMultiDimIdentityMap(outputRank);
+    SmallVector<AffineMap> maps{identity};
+    auto addInput = [&](Value value, AffineMap map) {
+      inputs.push_back(value);
+      maps.push_back(map);
+      return inputs.size() - 1;
+    };
+    auto sumMapInOutput = [&](const Factor &factor) {
+      SmallVector<AffineExpr> results;
+      for (unsigned position : getOutputPositions(
+               op.getMatchingIndexingMap(factor.input), outputMap))
+        results.push_back(rewriter.getAffineDimExpr(position));
+      return AffineMap::get(outputRank, 0, results, rewriter.getContext());
+    };
+    // o_b·Σ a needs Σ a, and o_a·Σ b needs Σ b.
+    std::optional<size_t> sumA, sumB;
+    if (b->offset)
+      sumA = addInput(sumOverReduction(*a), sumMapInOutput(*a));
+    if (a->offset)
+      sumB = addInput(sumOverReduction(*b), sumMapInOutput(*b));
+    // An offset read from a tensor is an input of the combination too.
+    auto offsetInput = [&](const Factor &factor) -> std::optional<size_t> {
+      auto argument = dyn_cast_or_null<BlockArgument>(factor.offset);
+      if (!argument)
+        return std::nullopt;
+      OpOperand *operand = op.getDpsInputOperand(argument.getArgNumber());
+      return addInput(
+          operand->get(),
+          inOutputDims(op.getMatchingIndexingMap(operand), outputMap));
+    };
+    std::optional<size_t> offsetA = offsetInput(*a);
+    std::optional<size_t> offsetB = offsetInput(*b);
+    maps.push_back(identity); // the op's init: the sum starts from it
+
+    auto combined = linalg::GenericOp::create(
+        rewriter, loc, op.getResultTypes(), inputs, init->get(), maps,
+        SmallVector<utils::IteratorType>(outputRank,
+                                         utils::IteratorType::parallel),
+        [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+          auto offset = [&](const Factor &factor,
+                            std::optional<size_t> input) -> Value {
+            Value value = input ? args[*input] : factor.offset;
+            if (!factor.negateOffset)
+              return value;
+            Value zero = arith::ConstantOp::create(
+                nested, nestedLoc, accumulatorType,
+                nested.getIntegerAttr(accumulatorType, 0));
+            return arith::SubIOp::create(nested, nestedLoc, zero, value);
+          };
+          Value sum = arith::FPToSIOp::create(nested, nestedLoc,
+                                              accumulatorType, args[0]);
+          sum = arith::AddIOp::create(nested, nestedLoc, args.back(), sum);
+          Value oA = a->offset ? offset(*a, offsetA) : Value();
+          Value oB = b->offset ? offset(*b, offsetB) : Value();
+          if (oB) {
+            Value term =
+                arith::MulIOp::create(nested, nestedLoc, oB, args[*sumA]);
+            sum = arith::AddIOp::create(nested, nestedLoc, sum, term);
+          }
+          if (oA) {
+            Value term =
+                arith::MulIOp::create(nested, nestedLoc, oA, args[*sumB]);
+            sum = arith::AddIOp::create(nested, nestedLoc, sum, term);
+          }
+          if (oA && oB) {
+            Value count = arith::ConstantOp::create(
+                nested, nestedLoc, accumulatorType,
+                nested.getIntegerAttr(accumulatorType, steps));
+            Value both = arith::MulIOp::create(nested, nestedLoc, oA, oB);
+            Value term = arith::MulIOp::create(nested, nestedLoc, count, both);
+            sum = arith::AddIOp::create(nested, nestedLoc, sum, term);
+          }
+          linalg::YieldOp::create(nested, nestedLoc, sum);
+        });
+    rewriter.replaceOp(op, combined.getResults());
+    return success();
+  }
+};
+
+/// A named integer contraction (linalg.matmul, batch_matmul, ... on 8-bit
+/// operands into i32 or wider, neither constant) as the linalg.generic the
+/// pattern above matches.
+struct GeneralizeIntegerContraction
+    : OpInterfaceRewritePattern<linalg::LinalgOp> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::LinalgOp op,
+                                PatternRewriter &rewriter) const override {
+    if (isa<linalg::GenericOp>(op) || !linalg::isaContractionOpInterface(op) ||
+        !op.hasPureTensorSemantics() || op.getNumDpsInputs() != 2 ||
+        op.getNumDpsInits() != 1)
+      return failure();
+    for (Value input : op.getDpsInputs()) {
+      auto type = dyn_cast<IntegerType>(getElementTypeOrSelf(input.getType()));
+      if (!type || type.getWidth() > 8 || matchPattern(input, m_Constant()))
+        return failure();
+    }
+    auto outputType = dyn_cast<IntegerType>(
+        getElementTypeOrSelf(op.getDpsInits()[0].getType()));
+    if (!outputType || outputType.getWidth() < 32)
+      return failure();
+    return linalg::generalizeNamedOp(rewriter, op);
+  }
+};
+
+struct IntegerContractionsInF32Pass
+    : public qnn::impl::QNNIntegerContractionsInF32PassBase<
+          IntegerContractionsInF32Pass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    qnn::populateIntegerContractionsInF32Patterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+  }
+};
+} // namespace
+
+void qnn::populateIntegerContractionsInF32Patterns(
+    RewritePatternSet &patterns) {
+  patterns.add<IntegerContractionInF32, GeneralizeIntegerContraction>(
+      patterns.getContext());
+}

@@ -1,0 +1,264 @@
+// RUN: quant-opt %s --qnn-integer-contractions-in-f32 --split-input-file | FileCheck %s
+
+// CHECK-DAG: #[[$ID2:map[0-9]*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[$MK:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[$KN:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-DAG: #[[$MN:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[$ROW:map[0-9]*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-DAG: #[[$COL:map[0-9]*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-DAG: #[[$SCALAR:map[0-9]*]] = affine_map<(d0, d1) -> ()>
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#m = affine_map<(m, n, k) -> (m)>
+#k = affine_map<(m, n, k) -> (k)>
+#none = affine_map<(m, n, k) -> ()>
+
+// Attention's scores with run-time zero points (rank-0 tensors) subtracted
+// from both u8 operands: the products of the operands in f32, their sums
+// over k (row sums of %a, column sums of %b), and one op that adds
+//   fptosi(Σ a·b) - z_b·Σa - z_a·Σb + 64·z_a·z_b
+// to the op's init.
+// CHECK-LABEL: func @zero_points
+// CHECK-SAME: (%[[A:.*]]: tensor<8x64xi8>, %[[B:.*]]: tensor<64x16xi8>, %[[ZA:.*]]: tensor<i32>, %[[ZB:.*]]: tensor<i32>)
+// CHECK-DAG: %[[N:.*]] = arith.constant 64 : i32
+// CHECK-DAG: %[[FZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[INIT:.*]] = linalg.fill
+// CHECK: %[[AF:.*]] = linalg.generic {{.*}} ins(%[[A]] : tensor<8x64xi8>) outs(%{{.*}} : tensor<8x64xf32>)
+// CHECK: arith.uitofp %{{.*}} : i8 to f32
+// CHECK: %[[BF:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<64x16xi8>) outs(%{{.*}} : tensor<64x16xf32>)
+// CHECK: arith.uitofp %{{.*}} : i8 to f32
+// CHECK: %[[PINIT:.*]] = linalg.fill ins(%[[FZERO]] : f32) outs(%{{.*}} : tensor<8x16xf32>)
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[$MK]], #[[$KN]], #[[$MN]]], iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[AF]], %[[BF]] : tensor<8x64xf32>, tensor<64x16xf32>) outs(%[[PINIT]] : tensor<8x16xf32>)
+// CHECK-NEXT: ^bb0(%[[X:.*]]: f32, %[[Y:.*]]: f32, %[[ACC:.*]]: f32):
+// CHECK-NEXT: %[[XY:.*]] = arith.mulf %[[X]], %[[Y]] : f32
+// CHECK-NEXT: %[[SUM:.*]] = arith.addf %[[ACC]], %[[XY]] : f32
+// CHECK-NEXT: linalg.yield %[[SUM]]
+// CHECK: %[[SA:.*]] = linalg.generic {indexing_maps = [#[[$ID2]], #[[$ROW]]], iterator_types = ["parallel", "reduction"]} ins(%[[A]] : tensor<8x64xi8>) outs(%{{.*}} : tensor<8xi32>)
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: %[[SB:.*]] = linalg.generic {indexing_maps = [#[[$ID2]], #[[$COL]]], iterator_types = ["reduction", "parallel"]} ins(%[[B]] : tensor<64x16xi8>) outs(%{{.*}} : tensor<16xi32>)
+// CHECK: arith.extui %{{.*}} : i8 to i32
+// CHECK: linalg.generic {indexing_maps = [#[[$ID2]], #[[$ROW]], #[[$COL]], #[[$SCALAR]], #[[$SCALAR]], #[[$ID2]]], iterator_types = ["parallel", "parallel"]} ins(%[[P]], %[[SA]], %[[SB]], %[[ZA]], %[[ZB]] : {{.*}}) outs(%[[INIT]] : tensor<8x16xi32>)
+// CHECK-NEXT: ^bb0(%[[PRODUCTS:.*]]: f32, %[[SUMA:.*]]: i32, %[[SUMB:.*]]: i32, %[[ZAV:.*]]: i32, %[[ZBV:.*]]: i32, %[[OUT:.*]]: i32):
+// CHECK-NEXT: %[[EXACT:.*]] = arith.fptosi %[[PRODUCTS]] : f32 to i32
+// CHECK-NEXT: %[[S0:.*]] = arith.addi %[[OUT]], %[[EXACT]] : i32
+// CHECK-NEXT: %[[OA:.*]] = arith.subi %{{.*}}, %[[ZAV]] : i32
+// CHECK-NEXT: %[[OB:.*]] = arith.subi %{{.*}}, %[[ZBV]] : i32
+// CHECK-NEXT: %[[T1:.*]] = arith.muli %[[OB]], %[[SUMA]] : i32
+// CHECK-NEXT: %[[S1:.*]] = arith.addi %[[S0]], %[[T1]] : i32
+// CHECK-NEXT: %[[T2:.*]] = arith.muli %[[OA]], %[[SUMB]] : i32
+// CHECK-NEXT: %[[S2:.*]] = arith.addi %[[S1]], %[[T2]] : i32
+// CHECK-NEXT: %[[OAB:.*]] = arith.muli %[[OA]], %[[OB]] : i32
+// CHECK-NEXT: %[[T3:.*]] = arith.muli %[[OAB]], %[[N]] : i32
+// CHECK-NEXT: %[[S3:.*]] = arith.addi %[[S2]], %[[T3]] : i32
+// CHECK-NEXT: linalg.yield %[[S3]] : i32
+func.func @zero_points(%a: tensor<8x64xi8>, %b: tensor<64x16xi8>, %za: tensor<i32>, %zb: tensor<i32>) -> tensor<8x16xi32> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<8x16xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #none, #none, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %za, %zb : tensor<8x64xi8>, tensor<64x16xi8>, tensor<i32>, tensor<i32>) outs(%i : tensor<8x16xi32>) {
+  ^bb0(%x: i8, %y: i8, %zx: i32, %zy: i32, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %xs = arith.subi %xe, %zx : i32
+    %ye = arith.extui %y : i8 to i32
+    %ys = arith.subi %ye, %zy : i32
+    %p = arith.muli %xs, %ys : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<8x16xi32>
+  return %r : tensor<8x16xi32>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#m = affine_map<(m, n, k) -> (m)>
+
+// A zero point per row of the signed first operand, none on the second:
+// only the second operand's column sums are needed (o_a·Σb), read with the
+// zero points along the output's rows; the operands convert with sitofp.
+// CHECK-LABEL: func @per_row_zero_point
+// CHECK-SAME: (%[[A:.*]]: tensor<8x32xi8>, %[[B:.*]]: tensor<32x16xi8>, %[[ZA:.*]]: tensor<8xi32>)
+// CHECK: arith.sitofp %{{.*}} : i8 to f32
+// CHECK: arith.sitofp %{{.*}} : i8 to f32
+// CHECK: arith.mulf
+// CHECK: %[[SB:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<32x16xi8>) outs(%{{.*}} : tensor<16xi32>)
+// CHECK: arith.extsi %{{.*}} : i8 to i32
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[SB]], %[[ZA]] : tensor<8x16xf32>, tensor<16xi32>, tensor<8xi32>)
+// CHECK-NOT: linalg.generic
+func.func @per_row_zero_point(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>, %za: tensor<8xi32>) -> tensor<8x16xi32> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<8x16xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #m, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %za : tensor<8x32xi8>, tensor<32x16xi8>, tensor<8xi32>) outs(%i : tensor<8x16xi32>) {
+  ^bb0(%x: i8, %y: i8, %zx: i32, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %xs = arith.subi %xe, %zx : i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xs, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<8x16xi32>
+  return %r : tensor<8x16xi32>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+
+// An offset defined above the op and added (as canonicalization writes a
+// constant zero point subtracted): used as it is in the combination.
+// CHECK-LABEL: func @constant_offset
+// CHECK: %[[OFFSET:.*]] = arith.constant -7 : i32
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+// CHECK: ^bb0(%[[P:.*]]: f32, %[[SB:.*]]: i32, %[[OUT:.*]]: i32):
+// CHECK: arith.muli %[[SB]], %[[OFFSET]] : i32
+func.func @constant_offset(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>) -> tensor<8x16xi32> {
+  %c0 = arith.constant 0 : i32
+  %offset = arith.constant -7 : i32
+  %e = tensor.empty() : tensor<8x16xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x32xi8>, tensor<32x16xi8>) outs(%i : tensor<8x16xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %xs = arith.addi %offset, %xe : i32
+    %ye = arith.extui %y : i8 to i32
+    %p = arith.muli %ye, %xs : i32
+    %s = arith.addi %p, %acc : i32
+    linalg.yield %s : i32
+  } -> tensor<8x16xi32>
+  return %r : tensor<8x16xi32>
+}
+
+// -----
+
+// A named batch matmul of i8 operands: generalized (signed), then the same.
+// CHECK-LABEL: func @named_batch_matmul
+// CHECK-NOT: linalg.batch_matmul
+// CHECK: arith.sitofp
+// CHECK: arith.sitofp
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// CHECK: arith.mulf
+// CHECK: arith.fptosi
+func.func @named_batch_matmul(%a: tensor<2x8x32xi8>, %b: tensor<2x32x16xi8>) -> tensor<2x8x16xi32> {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<2x8x16xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<2x8x16xi32>) -> tensor<2x8x16xi32>
+  %r = linalg.batch_matmul ins(%a, %b : tensor<2x8x32xi8>, tensor<2x32x16xi8>) outs(%i : tensor<2x8x16xi32>) -> tensor<2x8x16xi32>
+  return %r : tensor<2x8x16xi32>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#k = affine_map<(m, n, k) -> (k)>
+
+// Left as they are: 258 u8 x u8 steps are exact in f32 (258·255·255 <
+// 2^24), 259 are not; 1024 s8 x s8 steps are (1024·128·128 = 2^24); an
+// offset that varies along k; a body with more than the products; a
+// constant operand (the micro-kernels' weights); 16-bit operands.
+// CHECK-LABEL: func @limits
+// CHECK-COUNT-2: arith.mulf
+// CHECK-NOT: arith.mulf
+func.func @limits(%a258: tensor<4x258xi8>, %b258: tensor<258x4xi8>,
+                  %a259: tensor<4x259xi8>, %b259: tensor<259x4xi8>,
+                  %a1024: tensor<4x1024xi8>, %b1024: tensor<1024x4xi8>,
+                  %a1025: tensor<4x1025xi8>, %b1025: tensor<1025x4xi8>,
+                  %a: tensor<4x8xi8>, %b: tensor<8x4xi8>, %zk: tensor<8xi32>,
+                  %a16: tensor<4x8xi16>, %b16: tensor<8x4xi16>)
+    -> (tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>,
+        tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>) {
+  %c0 = arith.constant 0 : i32
+  %c127 = arith.constant 127 : i32
+  %w = arith.constant dense<3> : tensor<8x4xi8>
+  %e = tensor.empty() : tensor<4x4xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<4x4xi32>) -> tensor<4x4xi32>
+  %r0 = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a258, %b258 : tensor<4x258xi8>, tensor<258x4xi8>) outs(%i : tensor<4x4xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %ye = arith.extui %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<4x4xi32>
+  %r1 = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a259, %b259 : tensor<4x259xi8>, tensor<259x4xi8>) outs(%i : tensor<4x4xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %ye = arith.extui %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<4x4xi32>
+  %r2 = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a1024, %b1024 : tensor<4x1024xi8>, tensor<1024x4xi8>) outs(%i : tensor<4x4xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<4x4xi32>
+  %r3 = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a1025, %b1025 : tensor<4x1025xi8>, tensor<1025x4xi8>) outs(%i : tensor<4x4xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<4x4xi32>
+  %r4 = linalg.generic {indexing_maps = [#mk, #kn, #k, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %zk : tensor<4x8xi8>, tensor<8x4xi8>, tensor<8xi32>) outs(%i : tensor<4x4xi32>) {
+  ^bb0(%x: i8, %y: i8, %z: i32, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %xs = arith.subi %xe, %z : i32
+    %ye = arith.extui %y : i8 to i32
+    %p = arith.muli %xs, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<4x4xi32>
+  %r5 = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<4x8xi8>, tensor<8x4xi8>) outs(%i : tensor<4x4xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %ye = arith.extui %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %c = arith.minsi %p, %c127 : i32
+    %s = arith.addi %acc, %c : i32
+    linalg.yield %s : i32
+  } -> tensor<4x4xi32>
+  %r6 = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %w : tensor<4x8xi8>, tensor<8x4xi8>) outs(%i : tensor<4x4xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<4x4xi32>
+  %r7 = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a16, %b16 : tensor<4x8xi16>, tensor<8x4xi16>) outs(%i : tensor<4x4xi32>) {
+  ^bb0(%x: i16, %y: i16, %acc: i32):
+    %xe = arith.extsi %x : i16 to i32
+    %ye = arith.extsi %y : i16 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<4x4xi32>
+  return %r0, %r1, %r2, %r3, %r4, %r5, %r6, %r7 : tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>
+}
