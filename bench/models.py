@@ -2,11 +2,16 @@
 float and int8 programs (qnn-cpu-pipeline through quant-run --repeat) beside
 ONNX Runtime's float model and its own int8 quantization (quantize_static,
 QDQ, per-channel s8 weights, u8 activations) on the same input, at each
-batch size. Prints a Markdown table; run it through scripts/bench-models.sh
-(pinned to one core, OMP_NUM_THREADS=1).
+batch size; and, for the models in --dynamic-models, dynamic quantization
+(activation scales computed at run time, per tensor: quant-eval's
+`activation-dynamic=per_tensor`) beside ONNX Runtime's quantize_dynamic
+(s8 weights, u8 activations), as rows "NAME (dynamic)". Prints a Markdown
+table; run it through scripts/bench-models.sh (pinned to one core,
+OMP_NUM_THREADS=1). Each program's files are kept in WORK/NAME-bBATCH
+(NAME-dynamic-bBATCH) for scripts/bench-ab.sh.
 
 Usage: python bench/models.py QUANT_EVAL QUANT_RUN WORK [--batches 1,64]
-       [--repeat N] [--models fashion-cnn,...]
+       [--repeat N] [--models fashion-cnn,...] [--dynamic-models fashion-transformer]
 """
 
 import argparse
@@ -59,6 +64,8 @@ def main() -> int:
     parser.add_argument("--batches", default="1,64")
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--models", default="fashion-cnn,fashion-mobilenet,fashion-transformer")
+    parser.add_argument("--dynamic-models", default="fashion-transformer",
+                        help="models also timed with dynamic quantization ('' for none)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     x_test, _ = datasets.load("fashion-mnist", "test")
@@ -66,16 +73,24 @@ def main() -> int:
     print("| model | batch | quant-opt f32 ms | quant-opt int8 ms | ORT f32 ms | ORT int8 ms "
           "| int8 speed-up over own f32 | quant-opt int8 / ORT int8 speed |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in args.models.split(","):
+    runs = [(name, False) for name in args.models.split(",") if name]
+    runs += [(name, True) for name in args.dynamic_models.split(",") if name]
+    for name, dynamic in runs:
         model = ROOT / "models" / name / "model.onnx"
-        ort_int8 = args.work / f"{name}.ort-qdq.onnx"
-        quantize_with_onnxruntime(model, x_cal[:256], ort_int8, work=args.work)
+        suffix = "-dynamic" if dynamic else ""
+        ort_int8 = args.work / f"{name}.ort-{'dynamic' if dynamic else 'qdq'}.onnx"
+        if dynamic:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            quantize_dynamic(str(model), str(ort_int8), weight_type=QuantType.QInt8)
+        else:
+            quantize_with_onnxruntime(model, x_cal[:256], ort_int8, work=args.work)
+        options = ["--options", "activation-dynamic=per_tensor"] if dynamic else []
         for batch in map(int, args.batches.split(",")):
-            keep = args.work / f"{name}-b{batch}"
+            keep = args.work / f"{name}{suffix}-b{batch}"
             subprocess.run([args.quant_eval, str(model), "--data", "fashion-mnist",
                             "--limit", str(batch), "--batch", str(batch),
                             "--calibration-limit", "256", "--layer-samples", "0",
-                            "--keep", str(keep), "-q"], check=True, capture_output=True)
+                            "--keep", str(keep), "-q", *options], check=True, capture_output=True)
             x = np.ascontiguousarray(x_test[:batch])
             np.save(keep / "x.npy", x)
             ours_f32 = quant_run_median(args.quant_run, keep / "float.mlir", keep / "x.npy",
@@ -84,7 +99,8 @@ def main() -> int:
                                          keep / "x.npy", args.repeat)
             peer_f32 = ort_median(model, x, args.repeat)
             peer_int8 = ort_median(ort_int8, x, args.repeat)
-            print(f"| {name} | {batch} | {ours_f32 * 1e3:.3f} | {ours_int8 * 1e3:.3f} "
+            label = f"{name} (dynamic)" if dynamic else name
+            print(f"| {label} | {batch} | {ours_f32 * 1e3:.3f} | {ours_int8 * 1e3:.3f} "
                   f"| {peer_f32 * 1e3:.3f} | {peer_int8 * 1e3:.3f} "
                   f"| {ours_f32 / ours_int8:.2f}x | {peer_int8 / ours_int8:.2f}x |", flush=True)
     return 0

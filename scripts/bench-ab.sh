@@ -7,7 +7,9 @@
 # table, and fails if the two builds' outputs differ anywhere. The int8
 # program is run from its fused qnn form (`quant-opt quantized.qdq.mlir
 # --qnn-fuse-quantized-ops --canonicalize`, build/bin/quant-opt), so that
-# each build lowers it with its own convert-qnn-to-linalg too.
+# each build lowers it with its own convert-qnn-to-linalg too. Dynamically
+# quantized programs (fashion-transformer-dynamic, which bench/models.py
+# writes too) are included where their folders exist.
 #
 #   scripts/bench-ab.sh /tmp/quant-run-before build/bin/quant-run [REPS=5]
 set -euo pipefail
@@ -23,9 +25,10 @@ trap 'rm -rf "$out"' EXIT
 log=$out/log
 status=0
 for rep in $(seq "$reps"); do
-  for model in fashion-cnn fashion-mobilenet fashion-transformer; do
+  for model in fashion-cnn fashion-mobilenet fashion-transformer fashion-transformer-dynamic; do
     for batch in b1 b64; do
       dir=build/bench-models/$model-$batch
+      [ -d $dir ] || continue
       fused=$out/$model-$batch.fused.mlir
       [ -f $fused ] || build/bin/quant-opt $dir/quantized.qdq.mlir \
         --qnn-fuse-quantized-ops --canonicalize -o $fused

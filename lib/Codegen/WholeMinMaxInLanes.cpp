@@ -15,10 +15,13 @@
 // Min and max (float or integer) are associative, commutative and
 // idempotent, so any order and any repetition of the initial value gives
 // the same result, bit for bit. This pass computes such a reduction in two
-// steps: one lane per element of the innermost loop, each lane the min (or
-// max) over the outer loops from the op's initial value (a reduction whose
-// innermost loop is parallel: one vector min per vector of input); then
-// the lanes into the op's initial value.
+// steps: lanes, each the min (or max) of its share of the elements from the
+// op's initial value (a reduction whose innermost loop is parallel: one
+// vector min per vector of input); then the lanes into the op's initial
+// value. The lanes are whole vectors (the inputs reshaped to rows of 64, 32
+// or 16 elements) where the inputs are read in memory order, else the
+// innermost loop (a tile of 7 lanes for rows of 49 is what made the
+// reshape worth it).
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,6 +45,35 @@ namespace {
 /// Fewer lanes than this are not worth a second op.
 constexpr int64_t kMinLanes = 8;
 
+/// Whole reductions of at least this many elements may be read as a flat
+/// array (the lanes op then has at least 16 rows).
+constexpr int64_t kMinFlatElements = 1024;
+
+/// The number of lanes when every input is read in memory order (identity
+/// maps, static shapes, no linalg.index): the elements are then one flat
+/// array, split into rows of 64, 32 or 16 lanes (whole vectors) whatever
+/// the innermost dimension's size.
+std::optional<int64_t> getFlatLanes(linalg::GenericOp op) {
+  int64_t elements = 1;
+  for (int64_t range : op.getStaticLoopRanges()) {
+    if (ShapedType::isDynamic(range))
+      return std::nullopt;
+    elements *= range;
+  }
+  if (elements < kMinFlatElements ||
+      !llvm::all_of(
+          op.getDpsInputOperands(),
+          [&](OpOperand *input) {
+            return op.getMatchingIndexingMap(input).isIdentity();
+          }) ||
+      !op.getRegion().front().getOps<linalg::IndexOp>().empty())
+    return std::nullopt;
+  for (int64_t lanes : {64, 32, 16})
+    if (elements % lanes == 0)
+      return lanes;
+  return std::nullopt;
+}
+
 /// Whether `op` combines two values into their min or max.
 bool isMinOrMax(Operation *op) {
   return isa<arith::MinimumFOp, arith::MaximumFOp, arith::MinNumFOp,
@@ -55,18 +87,19 @@ struct WholeMinMaxInLanes : OpRewritePattern<linalg::GenericOp> {
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
     unsigned loops = op.getNumLoops();
-    if (!op.hasPureTensorSemantics() || loops < 2 ||
+    if (!op.hasPureTensorSemantics() || loops == 0 ||
         op.getNumReductionLoops() != loops || op.getNumDpsInputs() == 0)
       return failure();
-    // The innermost loop of the first input becomes the lanes.
+    std::optional<int64_t> flatLanes = getFlatLanes(op);
+    // Else the innermost loop of the first input becomes the lanes.
     AffineMap firstMap = op.getMatchingIndexingMap(op.getDpsInputOperand(0));
-    if (firstMap.getNumResults() == 0)
+    AffineDimExpr laneExpr(nullptr);
+    if (firstMap.getNumResults() != 0)
+      laneExpr = dyn_cast<AffineDimExpr>(firstMap.getResults().back());
+    if (!flatLanes && (loops < 2 || !laneExpr))
       return failure();
-    auto laneExpr = dyn_cast<AffineDimExpr>(firstMap.getResults().back());
-    if (!laneExpr)
-      return failure();
-    unsigned laneLoop = laneExpr.getPosition();
-    int64_t lanes = op.getStaticLoopRanges()[laneLoop];
+    unsigned laneLoop = flatLanes ? 1 : laneExpr.getPosition();
+    int64_t lanes = flatLanes ? *flatLanes : op.getStaticLoopRanges()[laneLoop];
     if (ShapedType::isDynamic(lanes) || lanes < kMinLanes)
       return failure();
 
@@ -107,16 +140,39 @@ struct WholeMinMaxInLanes : OpRewritePattern<linalg::GenericOp> {
               })
               .getResult(0));
     }
+    SmallVector<Value> inputs = op.getDpsInputs();
     SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-    AffineMap laneOfLoops =
-        AffineMap::get(loops, 0, rewriter.getAffineDimExpr(laneLoop), context);
-    for (unsigned i = op.getNumDpsInputs(); i < maps.size(); ++i)
-      maps[i] = laneOfLoops;
     SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-    iterators[laneLoop] = utils::IteratorType::parallel;
+    if (flatLanes) {
+      // Each input as (elements / lanes) x lanes, in memory order.
+      for (Value &input : inputs) {
+        auto type = cast<RankedTensorType>(input.getType());
+        SmallVector<ReassociationIndices> all(1);
+        for (int64_t dim = 0; dim < type.getRank(); ++dim)
+          all.front().push_back(dim);
+        Value flat = tensor::CollapseShapeOp::create(rewriter, loc, input, all);
+        int64_t elements = type.getNumElements();
+        input = tensor::ExpandShapeOp::create(
+            rewriter, loc,
+            RankedTensorType::get({elements / lanes, lanes},
+                                  type.getElementType()),
+            flat, SmallVector<ReassociationIndices>{{0, 1}});
+      }
+      maps.assign(inputs.size(), rewriter.getMultiDimIdentityMap(2));
+      maps.append(op.getNumDpsInits(),
+                  AffineMap::get(2, 0, rewriter.getAffineDimExpr(1), context));
+      iterators = {utils::IteratorType::reduction,
+                   utils::IteratorType::parallel};
+    } else {
+      AffineMap laneOfLoops = AffineMap::get(
+          loops, 0, rewriter.getAffineDimExpr(laneLoop), context);
+      for (unsigned i = op.getNumDpsInputs(); i < maps.size(); ++i)
+        maps[i] = laneOfLoops;
+      iterators[laneLoop] = utils::IteratorType::parallel;
+    }
     auto partial = linalg::GenericOp::create(
-        rewriter, loc, ValueRange(laneInits).getTypes(), op.getDpsInputs(),
-        laneInits, maps, iterators);
+        rewriter, loc, ValueRange(laneInits).getTypes(), inputs, laneInits,
+        maps, iterators);
     rewriter.inlineRegionBefore(op.getRegion(), partial.getRegion(),
                                 partial.getRegion().begin());
 

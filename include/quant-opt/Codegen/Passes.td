@@ -142,10 +142,13 @@ def QNNWholeMinMaxInLanesPass
     each yielded as the min or max (`arith.minimumf`, `maximumf`, `minnumf`,
     `maxnumf`, `minsi`, `maxsi`, `minui`, `maxui`) of its old value and a
     value of the inputs (a dynamically quantized tensor's range), becomes
-    two ops: the same body with the innermost loop of its first input
-    parallel (one lane per element of that loop, at least 8, each from the
-    op's initial value), then the min or max of the lanes into the op's
-    initial value. Min and max are associative, commutative and
+    two ops: the same body over lanes (each from the op's initial value),
+    then the min or max of the lanes into the op's initial value. Where
+    every input is read in memory order (identity maps, static shapes, at
+    least 1024 elements, no `linalg.index`), the inputs are reshaped to rows
+    of 64, 32 or 16 lanes (the first that divides the number of elements);
+    otherwise the lanes are the innermost loop of the first input (at least
+    8 elements). Min and max are associative, commutative and
     idempotent, so the result is the same bit for bit; the first op is
     vectorized one vector min per vector of input instead of one horizontal
     reduction each. `qnn-cpu-pipeline` runs it before the generic strategy.

@@ -69,9 +69,10 @@ func.func @named(%a: tensor<2x9x70xi8>, %b: tensor<2x70x20xi8>) -> tensor<2x9x20
 #in = affine_map<(d0, d1) -> (d0, d1)>
 #scalar = affine_map<(d0, d1) -> ()>
 
-// A tensor's finite range as qnn.dynamic_quantize computes it (from 0),
-// and another's min and max (from 0).
-func.func @range(%x: tensor<61x37xf32>, %y: tensor<61x37xf32>) -> (tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>) {
+// A tensor's finite range as qnn.dynamic_quantize computes it (from 0;
+// 2257 elements: lanes along the innermost dimension), and another's min
+// and max (from 0; 3136 elements: 49 rows of 64 lanes).
+func.func @range(%x: tensor<61x37xf32>, %y: tensor<64x49xf32>) -> (tensor<f32>, tensor<f32>, tensor<f32>, tensor<f32>) {
   %zero = arith.constant 0.0 : f32
   %inf = arith.constant 0x7F800000 : f32
   %e = tensor.empty() : tensor<f32>
@@ -87,7 +88,7 @@ func.func @range(%x: tensor<61x37xf32>, %y: tensor<61x37xf32>) -> (tensor<f32>, 
     linalg.yield %min, %max : f32, f32
   } -> (tensor<f32>, tensor<f32>)
   %t:2 = linalg.generic {indexing_maps = [#in, #scalar, #scalar], iterator_types = ["reduction", "reduction"]}
-      ins(%y : tensor<61x37xf32>) outs(%init, %init : tensor<f32>, tensor<f32>) {
+      ins(%y : tensor<64x49xf32>) outs(%init, %init : tensor<f32>, tensor<f32>) {
   ^bb0(%v: f32, %lo: f32, %hi: f32):
     %min = arith.minimumf %v, %lo : f32
     %max = arith.maximumf %v, %hi : f32
