@@ -15,7 +15,9 @@ weights are quantized by NumPy with the types qnn-insert-qdq chose
 spec says. Dynamically quantized MatMul / Gemm layers and matmuls of two
 activations (attention; docs/Semantics.md, "Dynamic quantization") are
 checked from the program's own float inputs: the reference quantizes them at
-run time as qnn.dynamic_quantize does and computes the float epilogue. Every
+run time as qnn.dynamic_quantize does and computes the float epilogue.
+Statically quantized matmuls of two activations are checked from the
+program's own stored inputs (the exact sum and the rescale). Every
 output element must match: mismatches are reported, not tolerated. Layers of
 other kinds are listed as not checked, with the reason.
 """
@@ -294,6 +296,25 @@ def check_dynamic_activation_matmul(name: str, out_id: str, a: np.ndarray, b: np
             "mismatches": int(np.count_nonzero(ref.to_bits(want) != ref.to_bits(got)))}
 
 
+def check_static_activation_matmul(name: str, out_id: str, a: np.ndarray, a_type: ref.QuantType,
+                                   b: np.ndarray, b_type: ref.QuantType, y: np.ndarray,
+                                   y_type: ref.QuantType) -> dict:
+    """A batch matmul of two statically quantized activations (docs/Semantics.md,
+    "Fused integer contractions", two activations): from the program's own
+    stored inputs `a` (batch, M, K) and `b` (batch, K, N), the exact sum of
+    (a - z_a)·(b - z_b) and qnn.rescale by s_a · s_b / s_y, against the
+    program's stored output `y`."""
+    acc = np.matmul(a - int(a_type.zero_points), b - int(b_type.zero_points))
+    m, n = ref.quantize_multiplier(float(a_type.scales) * float(b_type.scales) / float(y_type.scales))
+    want = ref.rescale(acc, m, n, y_type)
+    got = y.reshape(want.shape) if y.size == want.size else y
+    if want.shape != got.shape:
+        return {"layer": name, "output": out_id, "elements": int(got.size), "mismatches": int(got.size),
+                "note": f"reference shape {want.shape}, program shape {got.shape}"}
+    return {"layer": name, "output": out_id, "elements": int(want.size),
+            "mismatches": int(np.count_nonzero(want != got))}
+
+
 def check_layers(details: dict, parameters: dict, segments: dict,
                  activations: dict[str, np.ndarray], calls: dict[str, tuple[np.ndarray, int]] | None = None,
                  workers: int = 1) -> dict:
@@ -362,6 +383,19 @@ def check_layers(details: dict, parameters: dict, segments: dict,
         (a, count), (b, _), (y, _) = (calls[i] for i in ids)
         return None, check_dynamic_activation_matmul(name, name, a, b, y, count, dynamic[name])
 
+    def static_activation_matmul(name, matmul):
+        ids = matmul["inputs"] + [owner.get(name, name)]
+        types = [parameters["activations"].get(i) for i in ids]
+        if any(i not in activations for i in ids) or None in types:
+            return skip(name, "its inputs or output are not quantized activations")
+        a_type, b_type, y_type = (ref.parse_quant_type(t) for t in types)
+        if any(t.kind != "per_tensor" for t in (a_type, b_type, y_type)):
+            return skip(name, "per-axis activations")
+        a, b, y = (stored.get(i, text, t) for i, text, t in zip(ids, types, (a_type, b_type, y_type)))
+        if a is None or b is None or y is None:
+            return None, _unrecoverable(name, ids[2], activations[ids[2]])
+        return None, check_static_activation_matmul(name, ids[2], a, a_type, b, b_type, y, y_type)
+
     def add(name, add):
         out_id = owner.get(name)
         ins = add["inputs"]
@@ -393,9 +427,8 @@ def check_layers(details: dict, parameters: dict, segments: dict,
         return None, _compare(name, out_id, want, y)
 
     jobs = [(contraction, name, layer) for name, layer in details["contractions"].items()]
-    # Static activation matmuls stay float: no integer code to check.
-    jobs += [(activation_matmul, name, matmul)
-             for name, matmul in details.get("activation_matmuls", {}).items() if name in dynamic]
+    jobs += [(activation_matmul if name in dynamic else static_activation_matmul, name, matmul)
+             for name, matmul in details.get("activation_matmuls", {}).items()]
     jobs += [(add, name, op) for name, op in details.get("adds", {}).items()]
     jobs += [(average_pool, name, pool) for name, pool in details.get("average_pools", {}).items()]
     if workers > 1 and len(jobs) > 1:

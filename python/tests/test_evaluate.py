@@ -12,6 +12,7 @@ import onnxruntime
 import pytest
 
 from quant_opt import datasets
+from quant_opt import reference as ref
 from quant_opt.evaluate import (Config, EvaluationError, evaluate, macs_per_sample, main, markdown,
                                  model_bytes, opt_level_for)
 
@@ -344,6 +345,36 @@ def test_dynamic_quantization_is_checked_bit_for_bit(tmp_path, monkeypatch, gran
     by_layer = {layer["layer"]: layer["mismatches"] for layer in evaluate(config)["bit_exactness"]["layers"]}
     assert by_layer["/blocks.0/fc1/MatMul"] > 0
     assert sum(by_layer.values()) == by_layer["/blocks.0/fc1/MatMul"]
+
+def test_static_attention_is_checked_bit_for_bit(monkeypatch):
+    """Static quantization of the transformer: attention's four matmuls of two
+    activations are integer contractions (docs/Semantics.md, "Two
+    activations"), checked with the 14 weight contractions and 4 residual
+    Adds from the program's stored inputs, 0 mismatches; the same check
+    told one input's zero point is one more finds mismatches in that layer
+    only."""
+    import quant_opt.bitexact as bitexact
+
+    config = Config(model=TRANSFORMER, data="fashion-mnist", limit=100, layer_samples=30, verbose=False)
+    exactness = evaluate(config)["bit_exactness"]
+    checked = [layer["layer"] for layer in exactness["layers"]]
+    attention = [f"/blocks.{b}/attn/{m}" for b in (0, 1) for m in ("MatMul", "MatMul_1")]
+    assert exactness["layers_checked"] == 22 and exactness["mismatches"] == 0, exactness
+    assert set(attention) <= set(checked) and not exactness["not_checked"], exactness
+
+    real = bitexact.check_static_activation_matmul
+
+    def with_shifted_zero_point(name, out_id, a, a_type, *args):
+        if name == attention[0]:
+            a_type = ref.parse_quant_type(ref.format_quant_type(a_type).replace(
+                f":{int(a_type.zero_points)}>", f":{int(a_type.zero_points) + 1}>"))
+        return real(name, out_id, a, a_type, *args)
+
+    monkeypatch.setattr(bitexact, "check_static_activation_matmul", with_shifted_zero_point)
+    by_layer = {layer["layer"]: layer["mismatches"] for layer in evaluate(config)["bit_exactness"]["layers"]}
+    assert by_layer[attention[0]] > 0
+    assert sum(by_layer.values()) == by_layer[attention[0]]
+
 
 def dilated_pool_model(path):
     """Conv + Relu, a 2x2 AveragePool dilated by 2 (fused into integers:

@@ -1244,8 +1244,133 @@ struct FuseDynamicActivationContraction
   }
 };
 
+/// A matmul or batch matmul of two statically quantized activations
+/// (attention's Q·Kᵀ and P·V with calibrated ranges), quantize(dequantize(a)
+/// ⊛ dequantize(b)) with per-tensor types, becomes an integer contraction of
+/// (a - z_a)·(b - z_b) and a qnn.rescale by s_a · s_b / s_y
+/// (docs/Semantics.md, "Fused integer contractions"). Left float (no
+/// match) where the i32 accumulator could overflow (16-bit activations) or
+/// the multiplier has no fixed-point form.
+struct FuseStaticActivationContraction : public OpRewritePattern<QuantizeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(QuantizeOp quantize,
+                                PatternRewriter &rewriter) const override {
+    auto outType = dyn_cast<quant::UniformQuantizedType>(
+        quantize.getType().getElementType());
+    Value result = quantize.getInput();
+    auto op = result.getDefiningOp<linalg::LinalgOp>();
+    if (!outType || !op || !isa<linalg::MatmulOp, linalg::BatchMatmulOp>(op) ||
+        !result.hasOneUse() || op->getNumResults() != 1)
+      return failure();
+    auto lhs = op.getDpsInputOperand(0)->get().getDefiningOp<DequantizeOp>();
+    auto rhs = op.getDpsInputOperand(1)->get().getDefiningOp<DequantizeOp>();
+    if (!lhs || !rhs)
+      return rewriter.notifyMatchFailure(op, "operands are not dequantized");
+    // Constant weights are FuseQuantizedContraction's.
+    if (lhs.getInput().getDefiningOp<ConstantOp>() ||
+        rhs.getInput().getDefiningOp<ConstantOp>())
+      return failure();
+    auto aType = dyn_cast<quant::UniformQuantizedType>(
+        lhs.getInput().getType().getElementType());
+    auto bType = dyn_cast<quant::UniformQuantizedType>(
+        rhs.getInput().getType().getElementType());
+    if (!aType || !bType)
+      return rewriter.notifyMatchFailure(op, "operands are not per tensor");
+    Value init = op.getDpsInitOperand(0)->get();
+    auto fill = init.getDefiningOp<linalg::FillOp>();
+    if (!(fill && getScalarConstant(fill.getInputs()[0]) == 0.0) &&
+        !isConstantSplat(init, 0.0))
+      return rewriter.notifyMatchFailure(op, "does not accumulate from zero");
+
+    // |acc| <= K · max|a - z_a| · max|b - z_b| must stay below 2^31.
+    int64_t reduction = 1;
+    SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+    for (auto [range, iterator] :
+         llvm::zip(ranges, op.getIteratorTypesArray())) {
+      if (iterator != utils::IteratorType::reduction)
+        continue;
+      if (ShapedType::isDynamic(range))
+        return rewriter.notifyMatchFailure(op, "dynamic reduction size");
+      reduction *= range;
+    }
+    auto span = [](quant::UniformQuantizedType type) {
+      return std::max(std::abs(type.getStorageTypeMax() - type.getZeroPoint()),
+                      std::abs(type.getStorageTypeMin() - type.getZeroPoint()));
+    };
+    if (reduction > ((int64_t(1) << 31) - 1) / (span(aType) * span(bType)))
+      return rewriter.notifyMatchFailure(op,
+                                         "the i32 accumulator could overflow");
+    FailureOr<std::pair<int32_t, int32_t>> fixedPoint = quantizeMultiplier(
+        aType.getScale() * bType.getScale() / outType.getScale());
+    if (failed(fixedPoint))
+      return rewriter.notifyMatchFailure(op, "no fixed-point multiplier");
+
+    Location loc = quantize.getLoc();
+    rewriter.setInsertionPoint(quantize);
+    Type i32 = rewriter.getI32Type();
+    auto stored = [&](DequantizeOp dequantize) -> Value {
+      return quant::StorageCastOp::create(
+          rewriter, loc, getStoredValuesType(dequantize.getInput().getType()),
+          dequantize.getInput());
+    };
+    Value aStored = stored(lhs);
+    Value bStored = stored(rhs);
+    // The zero points, defined above the contraction (none where zero).
+    auto zeroPoint = [&](quant::UniformQuantizedType type) -> Value {
+      if (type.getZeroPoint() == 0)
+        return Value();
+      return arith::ConstantOp::create(
+          rewriter, loc, rewriter.getI32IntegerAttr(type.getZeroPoint()));
+    };
+    Value zA = zeroPoint(aType);
+    Value zB = zeroPoint(bType);
+    Value zero =
+        arith::ConstantOp::create(rewriter, loc, rewriter.getI32IntegerAttr(0));
+    Value empty = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, init), i32);
+    Value zeros =
+        linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
+    bool aUnsigned = !aType.isSigned(), bUnsigned = !bType.isSigned();
+    Value accumulator =
+        linalg::GenericOp::create(
+            rewriter, loc, zeros.getType(), ValueRange{aStored, bStored}, zeros,
+            op.getIndexingMapsArray(), op.getIteratorTypesArray(),
+            [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+              auto centered = [&](Value value, bool isUnsigned,
+                                  Value zeroPoint) -> Value {
+                Value wide =
+                    convertScalarToDtype(b, nestedLoc, value, i32, isUnsigned);
+                return zeroPoint ? arith::SubIOp::create(b, nestedLoc, wide,
+                                                         zeroPoint)
+                                       .getResult()
+                                 : wide;
+              };
+              Value x = centered(args[0], aUnsigned, zA);
+              Value y = centered(args[1], bUnsigned, zB);
+              Value product = arith::MulIOp::create(b, nestedLoc, x, y);
+              linalg::YieldOp::create(
+                  b, nestedLoc,
+                  arith::AddIOp::create(b, nestedLoc, args[2], product)
+                      .getResult());
+            })
+            .getResult(0);
+    auto rescale = RescaleOp::create(
+        rewriter, loc, quantize.getType(), accumulator,
+        rewriter.getDenseI32ArrayAttr({fixedPoint->first}),
+        rewriter.getDenseI32ArrayAttr({fixedPoint->second}), IntegerAttr(),
+        RoundingModeAttr::get(getContext(), quantize.getRounding()),
+        DenseI64ArrayAttr());
+    rewriter.replaceOp(quantize, rescale.getResult());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 void qnn::populateFuseContractionPatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseQuantizedContraction, FuseGroupedContraction,
-               FuseWeightOnlyContraction, FuseDynamicContraction,
-               FuseDynamicActivationContraction>(patterns.getContext());
+  patterns
+      .add<FuseQuantizedContraction, FuseGroupedContraction,
+           FuseWeightOnlyContraction, FuseDynamicContraction,
+           FuseDynamicActivationContraction, FuseStaticActivationContraction>(
+          patterns.getContext());
 }

@@ -176,8 +176,9 @@ func.func @conv_relu6(%xq: tensor<1x5x5x1x!quant.uniform<i8:f32, 0.1>>) -> tenso
 
 // -----
 
-// Weights that are not constant, or an op that is not a contraction: nothing
-// is fused. A quantize of a dequantize into another type is a requantize.
+// A matmul of two activations accumulating from 1.0 (not a bias: the
+// weights are not constant), or an op that is not a contraction: nothing is
+// fused. A quantize of a dequantize into another type is a requantize.
 // CHECK-LABEL: func @not_fused
 // CHECK: linalg.matmul
 // CHECK: %[[R:.*]] = qnn.requantize %{{.*}} : tensor<2x2x!quant.uniform<i8:f32, 5.000000e-01>> -> tensor<2x2x!quant.uniform<u8:f32, 2.500000e-01:128>>
@@ -185,7 +186,7 @@ func.func @conv_relu6(%xq: tensor<1x5x5x1x!quant.uniform<i8:f32, 0.1>>) -> tenso
 func.func @not_fused(%xq: tensor<2x2x!quant.uniform<i8:f32, 0.5>>, %wq: tensor<2x2x!quant.uniform<i8:f32, 0.5>>) -> (tensor<2x2x!quant.uniform<i8:f32, 1.0>>, tensor<2x2x!quant.uniform<u8:f32, 0.25:128>>) {
   %x = qnn.dequantize %xq : tensor<2x2x!quant.uniform<i8:f32, 0.5>> -> tensor<2x2xf32>
   %w = qnn.dequantize %wq : tensor<2x2x!quant.uniform<i8:f32, 0.5>> -> tensor<2x2xf32>
-  %zero = arith.constant 0.0 : f32
+  %zero = arith.constant 1.0 : f32
   %e = tensor.empty() : tensor<2x2xf32>
   %i = linalg.fill ins(%zero : f32) outs(%e : tensor<2x2xf32>) -> tensor<2x2xf32>
   %m = linalg.matmul ins(%x, %w : tensor<2x2xf32>, tensor<2x2xf32>) outs(%i : tensor<2x2xf32>) -> tensor<2x2xf32>
@@ -483,4 +484,72 @@ func.func @matmul_behind_flatten(%xq: tensor<2x2x2x!quant.uniform<u8:f32, 0.5:10
   %m = linalg.matmul ins(%f, %w : tensor<2x4xf32>, tensor<4x3xf32>) outs(%i : tensor<2x3xf32>) -> tensor<2x3xf32>
   %yq = qnn.quantize %m : tensor<2x3xf32> -> tensor<2x3x!quant.uniform<i8:f32, 1.0>>
   return %yq : tensor<2x3x!quant.uniform<i8:f32, 1.0>>
+}
+
+// -----
+
+// A batch matmul of two statically quantized activations (attention's
+// scores): (a - 128) * (b - 3) in i32, the zero points defined above the
+// contraction, then one rescale by 0.5 * 0.25 / 1.0 = 0.125 -> (2^30, 33)
+// to the output's zero point 5.
+// CHECK-LABEL: func @activation_times_activation
+// CHECK-DAG: %[[ZA:.*]] = arith.constant 128 : i32
+// CHECK-DAG: %[[ZB:.*]] = arith.constant 3 : i32
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%{{.*}}, %{{.*}} : tensor<2x4x8xi8>, tensor<2x8x5xi8>) outs(%{{.*}} : tensor<2x4x5xi32>)
+// CHECK: %[[A:.*]] = arith.extui %{{.*}} : i8 to i32
+// CHECK: %[[AC:.*]] = arith.subi %[[A]], %[[ZA]] : i32
+// CHECK: %[[B:.*]] = arith.extui %{{.*}} : i8 to i32
+// CHECK: %[[BC:.*]] = arith.subi %[[B]], %[[ZB]] : i32
+// CHECK: arith.muli %[[AC]], %[[BC]] : i32
+// CHECK: qnn.rescale %[[ACC]] multipliers [1073741824] shifts [33] : tensor<2x4x5xi32> -> tensor<2x4x5x!quant.uniform<u8:f32, 1.000000e+00:5>>
+// CHECK-NOT: linalg.batch_matmul
+func.func @activation_times_activation(%aq: tensor<2x4x8x!quant.uniform<u8:f32, 0.5:128>>, %bq: tensor<2x8x5x!quant.uniform<u8:f32, 0.25:3>>) -> tensor<2x4x5x!quant.uniform<u8:f32, 1.0:5>> {
+  %a = qnn.dequantize %aq : tensor<2x4x8x!quant.uniform<u8:f32, 0.5:128>> -> tensor<2x4x8xf32>
+  %b = qnn.dequantize %bq : tensor<2x8x5x!quant.uniform<u8:f32, 0.25:3>> -> tensor<2x8x5xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x4x5xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<2x4x5xf32>) -> tensor<2x4x5xf32>
+  %m = linalg.batch_matmul ins(%a, %b : tensor<2x4x8xf32>, tensor<2x8x5xf32>) outs(%i : tensor<2x4x5xf32>) -> tensor<2x4x5xf32>
+  %yq = qnn.quantize %m : tensor<2x4x5xf32> -> tensor<2x4x5x!quant.uniform<u8:f32, 1.0:5>>
+  return %yq : tensor<2x4x5x!quant.uniform<u8:f32, 1.0:5>>
+}
+
+// -----
+
+// Signed activations without zero points: the products as they are; the
+// rescale by 0.1 * 0.2 / 0.05 = 0.4 -> (round(0.8 * 2^31), 32).
+// CHECK-LABEL: func @signed_activations
+// CHECK: %[[ACC:.*]] = linalg.generic
+// CHECK: %[[A:.*]] = arith.extsi %{{.*}} : i8 to i32
+// CHECK: %[[B:.*]] = arith.extsi %{{.*}} : i8 to i32
+// CHECK: arith.muli %[[A]], %[[B]] : i32
+// CHECK: qnn.rescale %[[ACC]] multipliers [1717986918] shifts [32]
+func.func @signed_activations(%aq: tensor<3x6x!quant.uniform<i8:f32, 0.1>>, %bq: tensor<6x2x!quant.uniform<i8:f32, 0.2>>) -> tensor<3x2x!quant.uniform<i8:f32, 0.05>> {
+  %a = qnn.dequantize %aq : tensor<3x6x!quant.uniform<i8:f32, 0.1>> -> tensor<3x6xf32>
+  %b = qnn.dequantize %bq : tensor<6x2x!quant.uniform<i8:f32, 0.2>> -> tensor<6x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %m = linalg.matmul ins(%a, %b : tensor<3x6xf32>, tensor<6x2xf32>) outs(%i : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %yq = qnn.quantize %m : tensor<3x2xf32> -> tensor<3x2x!quant.uniform<i8:f32, 0.05>>
+  return %yq : tensor<3x2x!quant.uniform<i8:f32, 0.05>>
+}
+
+// -----
+
+// 16-bit activations over 4 steps could overflow the i32 accumulator
+// (4 * 32768 * 32768 = 2^32): the matmul stays float.
+// CHECK-LABEL: func @activations_overflowing_i32
+// CHECK: linalg.matmul
+// CHECK: qnn.quantize
+// CHECK-NOT: qnn.rescale
+func.func @activations_overflowing_i32(%aq: tensor<3x4x!quant.uniform<i16:f32, 0.1>>, %bq: tensor<4x2x!quant.uniform<i16:f32, 0.2>>) -> tensor<3x2x!quant.uniform<i16:f32, 0.05>> {
+  %a = qnn.dequantize %aq : tensor<3x4x!quant.uniform<i16:f32, 0.1>> -> tensor<3x4xf32>
+  %b = qnn.dequantize %bq : tensor<4x2x!quant.uniform<i16:f32, 0.2>> -> tensor<4x2xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<3x2xf32>
+  %i = linalg.fill ins(%zero : f32) outs(%e : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %m = linalg.matmul ins(%a, %b : tensor<3x4xf32>, tensor<4x2xf32>) outs(%i : tensor<3x2xf32>) -> tensor<3x2xf32>
+  %yq = qnn.quantize %m : tensor<3x2xf32> -> tensor<3x2x!quant.uniform<i16:f32, 0.05>>
+  return %yq : tensor<3x2x!quant.uniform<i16:f32, 0.05>>
 }
