@@ -21,7 +21,10 @@
 // N·max|a|·max|b|, exact in f32 while that is at most 2^24 (N <= 258 for
 // u8 x u8, 1024 for s8 x s8), so fptosi gives the integer sum exactly,
 // whatever order the vectorized code adds in. Σ a and Σ b are i32 sums
-// over the reduction; the four terms are added in one elementwise op.
+// over the reduction; the four terms are added in one elementwise op. A
+// constant offset (a static zero point) is added to its operand before the
+// conversion instead, where the products stay exact with it: the static
+// form then costs what the float matmul costs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -59,13 +62,46 @@ struct Factor {
   bool negateOffset = false;
   /// The ops of the factor in the body.
   SmallVector<Operation *, 2> ops;
-  /// max |ext(input)| over the input's element type.
-  int64_t magnitude() const {
+  /// Whether a constant offset is added to the operand before its
+  /// conversion to f32 (then it is no longer an offset of the sum).
+  bool folded = false;
+
+  /// The offset as a compile-time integer (negated where subtracted).
+  std::optional<int64_t> getConstantOffset() const {
+    APInt value;
+    if (!offset || !matchPattern(offset, m_ConstantInt(&value)))
+      return std::nullopt;
+    int64_t signedValue = value.getSExtValue();
+    return negateOffset ? -signedValue : signedValue;
+  }
+  /// The offset the combination adds: none where folded.
+  Value getResidualOffset() const { return folded ? Value() : offset; }
+  /// max |ext(input)| over the input's element type, plus the offset when
+  /// folded.
+  int64_t magnitude(bool withOffset) const {
     unsigned bits =
         getElementTypeOrSelf(input->get().getType()).getIntOrFloatBitWidth();
-    return isSigned ? int64_t(1) << (bits - 1) : (int64_t(1) << bits) - 1;
+    int64_t lo = isSigned ? -(int64_t(1) << (bits - 1)) : 0;
+    int64_t hi =
+        isSigned ? (int64_t(1) << (bits - 1)) - 1 : (int64_t(1) << bits) - 1;
+    int64_t shift = withOffset ? *getConstantOffset() : 0;
+    return std::max(std::abs(lo + shift), std::abs(hi + shift));
   }
 };
+
+/// ext(element) in `type`, plus the factor's offset where it is folded.
+Value getElement(OpBuilder &b, Location loc, const Factor &factor,
+                 Value element, Type type) {
+  Value extended =
+      factor.isSigned
+          ? arith::ExtSIOp::create(b, loc, type, element).getResult()
+          : arith::ExtUIOp::create(b, loc, type, element).getResult();
+  if (!factor.folded || *factor.getConstantOffset() == 0)
+    return extended;
+  Value offset = arith::ConstantOp::create(
+      b, loc, b.getIntegerAttr(type, *factor.getConstantOffset()));
+  return arith::AddIOp::create(b, loc, extended, offset);
+}
 
 /// Whether `map` reads along no reduction loop of `op`.
 bool readsOutputLoopsOnly(linalg::GenericOp op, AffineMap map) {
@@ -212,8 +248,25 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
         return rewriter.notifyMatchFailure(op, "dynamic reduction size");
       steps *= range;
     }
-    if (steps > kExactF32Bound / (a->magnitude() * b->magnitude()))
+    // Constant offsets (a static zero point) are added to the operands
+    // before the conversion where the products stay exact: the sums and
+    // the combination's terms are then not needed. (The offsets are at
+    // most 2^31 in magnitude and the operands 8-bit: no overflow below.)
+    auto fits = [&](bool foldA, bool foldB) {
+      int64_t product = a->magnitude(foldA) * b->magnitude(foldB);
+      return product == 0 || steps <= kExactF32Bound / product;
+    };
+    bool canFoldA = a->getConstantOffset().has_value();
+    bool canFoldB = b->getConstantOffset().has_value();
+    if (canFoldA && canFoldB && fits(true, true)) {
+      a->folded = b->folded = true;
+    } else if (canFoldA && fits(true, false)) {
+      a->folded = true;
+    } else if (canFoldB && fits(false, true)) {
+      b->folded = true;
+    } else if (!fits(false, false)) {
       return rewriter.notifyMatchFailure(op, "sums not exact in f32");
+    }
 
     Location loc = op.getLoc();
     Type f32 = rewriter.getF32Type();
@@ -235,13 +288,19 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
                  SmallVector<utils::IteratorType>(
                      type.getRank(), utils::IteratorType::parallel),
                  [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-                   Value converted = factor.isSigned
-                                         ? arith::SIToFPOp::create(
-                                               nested, nestedLoc, f32, args[0])
-                                               .getResult()
-                                         : arith::UIToFPOp::create(
-                                               nested, nestedLoc, f32, args[0])
-                                               .getResult();
+                   Value converted;
+                   if (factor.folded) {
+                     Value shifted = getElement(nested, nestedLoc, factor,
+                                                args[0], accumulatorType);
+                     converted = arith::SIToFPOp::create(nested, nestedLoc, f32,
+                                                         shifted);
+                   } else if (factor.isSigned) {
+                     converted = arith::SIToFPOp::create(nested, nestedLoc, f32,
+                                                         args[0]);
+                   } else {
+                     converted = arith::UIToFPOp::create(nested, nestedLoc, f32,
+                                                         args[0]);
+                   }
                    linalg::YieldOp::create(nested, nestedLoc, converted);
                  })
           .getResult(0);
@@ -312,14 +371,8 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
                  rewriter, loc, sumInit.getType(), factor.input->get(), sumInit,
                  ArrayRef<AffineMap>{inputMap, sumMap}, sumIterators,
                  [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-                   Value extended =
-                       factor.isSigned
-                           ? arith::ExtSIOp::create(nested, nestedLoc,
-                                                    accumulatorType, args[0])
-                                 .getResult()
-                           : arith::ExtUIOp::create(nested, nestedLoc,
-                                                    accumulatorType, args[0])
-                                 .getResult();
+                   Value extended = getElement(nested, nestedLoc, factor,
+                                               args[0], accumulatorType);
                    linalg::YieldOp::create(
                        nested, nestedLoc,
                        arith::AddIOp::create(nested, nestedLoc, args[1],
@@ -347,15 +400,17 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
         results.push_back(rewriter.getAffineDimExpr(position));
       return AffineMap::get(outputRank, 0, results, rewriter.getContext());
     };
-    // o_b·Σ a needs Σ a, and o_a·Σ b needs Σ b.
+    // o_b·Σ a needs Σ a, and o_a·Σ b needs Σ b (a and b with their folded
+    // offsets).
     std::optional<size_t> sumA, sumB;
-    if (b->offset)
+    if (b->getResidualOffset())
       sumA = addInput(sumOverReduction(*a), sumMapInOutput(*a));
-    if (a->offset)
+    if (a->getResidualOffset())
       sumB = addInput(sumOverReduction(*b), sumMapInOutput(*b));
     // An offset read from a tensor is an input of the combination too.
     auto offsetInput = [&](const Factor &factor) -> std::optional<size_t> {
-      auto argument = dyn_cast_or_null<BlockArgument>(factor.offset);
+      auto argument =
+          dyn_cast_or_null<BlockArgument>(factor.getResidualOffset());
       if (!argument)
         return std::nullopt;
       OpOperand *operand = op.getDpsInputOperand(argument.getArgNumber());
@@ -385,8 +440,8 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
           Value sum = arith::FPToSIOp::create(nested, nestedLoc,
                                               accumulatorType, args[0]);
           sum = arith::AddIOp::create(nested, nestedLoc, args.back(), sum);
-          Value oA = a->offset ? offset(*a, offsetA) : Value();
-          Value oB = b->offset ? offset(*b, offsetB) : Value();
+          Value oA = a->getResidualOffset() ? offset(*a, offsetA) : Value();
+          Value oB = b->getResidualOffset() ? offset(*b, offsetB) : Value();
           if (oB) {
             Value term =
                 arith::MulIOp::create(nested, nestedLoc, oB, args[*sumA]);

@@ -113,16 +113,23 @@ func.func @per_row_zero_point(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>, %za: te
 #kn = affine_map<(m, n, k) -> (k, n)>
 #mn = affine_map<(m, n, k) -> (m, n)>
 
-// An offset defined above the op and added (as canonicalization writes a
-// constant zero point subtracted): used as it is in the combination.
+// A constant offset (a static zero point, added as canonicalization writes
+// a subtracted constant) is added to its operand before the conversion:
+// 32 steps of (a - 7)·b stay below 2^24 (32 · 248 · 255), so no sums and
+// no offset terms, only the conversion of the products.
 // CHECK-LABEL: func @constant_offset
-// CHECK: %[[OFFSET:.*]] = arith.constant -7 : i32
+// CHECK: arith.uitofp %{{.*}} : i8 to f32
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<8x32xi8>)
+// CHECK-NEXT: ^bb0(%[[IN:.*]]: i8, %{{.*}}: f32):
+// CHECK-NEXT: %[[EXT:.*]] = arith.extui %[[IN]] : i8 to i32
+// CHECK-NEXT: %[[SHIFTED:.*]] = arith.addi %[[EXT]], %{{.*}} : i32
+// CHECK-NEXT: arith.sitofp %[[SHIFTED]] : i32 to f32
+// CHECK: arith.mulf
 // CHECK: linalg.generic
-// CHECK: linalg.generic
-// CHECK: linalg.generic
-// CHECK: linalg.generic
-// CHECK: ^bb0(%[[P:.*]]: f32, %[[SB:.*]]: i32, %[[OUT:.*]]: i32):
-// CHECK: arith.muli %[[SB]], %[[OFFSET]] : i32
+// CHECK-NEXT: ^bb0(%[[P:.*]]: f32, %[[OUT:.*]]: i32):
+// CHECK-NEXT: %[[EXACT:.*]] = arith.fptosi %[[P]] : f32 to i32
+// CHECK-NEXT: %[[SUM:.*]] = arith.addi %[[OUT]], %[[EXACT]] : i32
+// CHECK-NEXT: linalg.yield %[[SUM]] : i32
 func.func @constant_offset(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>) -> tensor<8x16xi32> {
   %c0 = arith.constant 0 : i32
   %offset = arith.constant -7 : i32
@@ -136,6 +143,34 @@ func.func @constant_offset(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>) -> tensor<
     %ye = arith.extui %y : i8 to i32
     %p = arith.muli %ye, %xs : i32
     %s = arith.addi %p, %acc : i32
+    linalg.yield %s : i32
+  } -> tensor<8x16xi32>
+  return %r : tensor<8x16xi32>
+}
+
+// A constant offset too large to fold (32 · 100255 · 255 > 2^24) stays an
+// offset of the sum: the column sums of %b and their product with it.
+// CHECK-LABEL: func @large_constant_offset
+// CHECK: %[[OFFSET:.*]] = arith.constant 100000 : i32
+// CHECK: arith.uitofp %{{.*}} : i8 to f32
+// CHECK: arith.uitofp %{{.*}} : i8 to f32
+// CHECK: arith.mulf
+// CHECK: %[[SB:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<16xi32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[SB]] : tensor<8x16xf32>, tensor<16xi32>)
+// CHECK: arith.muli %{{.*}}, %[[OFFSET]] : i32
+func.func @large_constant_offset(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>) -> tensor<8x16xi32> {
+  %c0 = arith.constant 0 : i32
+  %offset = arith.constant 100000 : i32
+  %e = tensor.empty() : tensor<8x16xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x32xi8>, tensor<32x16xi8>) outs(%i : tensor<8x16xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %xs = arith.addi %xe, %offset : i32
+    %ye = arith.extui %y : i8 to i32
+    %p = arith.muli %xs, %ye : i32
+    %s = arith.addi %acc, %p : i32
     linalg.yield %s : i32
   } -> tensor<8x16xi32>
   return %r : tensor<8x16xi32>

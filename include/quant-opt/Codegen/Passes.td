@@ -124,7 +124,10 @@ def QNNIntegerContractionsInF32Pass
     partial sum is an integer no larger than `N·max|a|·max|b|`, which must
     be at most 2^24 (N <= 258 for u8 x u8 operands, else the op stays as it
     is): `fptosi` gives the integer sum. `Σ a` and `Σ b` are integer sums
-    over the reduction. Contractions with a constant operand are left to
+    over the reduction. A constant offset (a static zero point) is instead
+    added to its operand before the conversion where the bound still holds
+    with it (`max|a + o_a|`): then neither its terms nor the other
+    operand's sums are needed. Contractions with a constant operand are left to
     `qnn-microkernel-cpu`. `qnn-cpu-pipeline` runs it before the generic
     strategy; the reference pipeline does not, and the tests that compare
     the two check that the results are the same. The patterns are

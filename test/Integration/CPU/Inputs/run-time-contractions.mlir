@@ -28,6 +28,41 @@ func.func @scores(%q: tensor<3x40x24xi8>, %k: tensor<3x33x24xi8>, %zq: tensor<3x
   return %r : tensor<3x40x33xi32>
 }
 
+// P·V as qnn-fuse-quantized-ops writes it for static types: constant zero
+// points (3 and 128) subtracted from u8 operands, added to the operands
+// before the conversion (49 · 252 · 128 < 2^24); and a constant offset too
+// large to fold, which stays an offset of the sum.
+func.func @static_zero_points(%p: tensor<3x40x49xi8>, %v: tensor<3x49x16xi8>) -> (tensor<3x40x16xi32>, tensor<3x40x16xi32>) {
+  %c0 = arith.constant 0 : i32
+  %zp = arith.constant 3 : i32
+  %zv = arith.constant 128 : i32
+  %big = arith.constant 1000000 : i32
+  %e = tensor.empty() : tensor<3x40x16xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<3x40x16xi32>) -> tensor<3x40x16xi32>
+  %r = linalg.generic {indexing_maps = [affine_map<(b, m, n, k) -> (b, m, k)>, affine_map<(b, m, n, k) -> (b, k, n)>, affine_map<(b, m, n, k) -> (b, m, n)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%p, %v : tensor<3x40x49xi8>, tensor<3x49x16xi8>) outs(%i : tensor<3x40x16xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %xs = arith.subi %xe, %zp : i32
+    %ye = arith.extui %y : i8 to i32
+    %ys = arith.subi %ye, %zv : i32
+    %prod = arith.muli %xs, %ys : i32
+    %s = arith.addi %acc, %prod : i32
+    linalg.yield %s : i32
+  } -> tensor<3x40x16xi32>
+  %t = linalg.generic {indexing_maps = [affine_map<(b, m, n, k) -> (b, m, k)>, affine_map<(b, m, n, k) -> (b, k, n)>, affine_map<(b, m, n, k) -> (b, m, n)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%p, %v : tensor<3x40x49xi8>, tensor<3x49x16xi8>) outs(%i : tensor<3x40x16xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %xs = arith.subi %xe, %big : i32
+    %ye = arith.extsi %y : i8 to i32
+    %prod = arith.muli %xs, %ye : i32
+    %s = arith.addi %acc, %prod : i32
+    linalg.yield %s : i32
+  } -> tensor<3x40x16xi32>
+  return %r, %t : tensor<3x40x16xi32>, tensor<3x40x16xi32>
+}
+
 #mk = affine_map<(m, n, k) -> (m, k)>
 #kn = affine_map<(m, n, k) -> (k, n)>
 #mn = affine_map<(m, n, k) -> (m, n)>
