@@ -231,3 +231,54 @@ def test_fused_activation_matmul_bit_exact(granularity, signed, symmetric):
         acc = np.matmul(qa - za, qc - zc)
         want = (np.float32(0) + acc.astype(np.float32) * (sa * sc)).astype(np.float32)
         assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), case
+
+
+STATIC_ATTENTION = """
+func.func @main(%a: tensor<{b}x{m}x{k}xf32>, %c: tensor<{b}x{k}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32> {{
+  %aq = qnn.quantize %a : tensor<{b}x{m}x{k}xf32> -> tensor<{b}x{m}x{k}x{ta}>
+  %ad = qnn.dequantize %aq : tensor<{b}x{m}x{k}x{ta}> -> tensor<{b}x{m}x{k}xf32>
+  %cq = qnn.quantize %c : tensor<{b}x{k}x{n}xf32> -> tensor<{b}x{k}x{n}x{tc}>
+  %cd = qnn.dequantize %cq : tensor<{b}x{k}x{n}x{tc}> -> tensor<{b}x{k}x{n}xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<{b}x{m}x{n}xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<{b}x{m}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32>
+  %y = linalg.batch_matmul ins(%ad, %cd : tensor<{b}x{m}x{k}xf32>, tensor<{b}x{k}x{n}xf32>) outs(%init : tensor<{b}x{m}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32>
+  %yq = qnn.quantize %y : tensor<{b}x{m}x{n}xf32> -> tensor<{b}x{m}x{n}x{ty}>
+  %yd = qnn.dequantize %yq : tensor<{b}x{m}x{n}x{ty}> -> tensor<{b}x{m}x{n}xf32>
+  return %yd : tensor<{b}x{m}x{n}xf32>
+}}
+"""
+
+
+@needs_native
+@pytest.mark.parametrize("k", [7, 200, 258, 300, 1030])
+def test_static_activation_matmul_bit_exact(k):
+    """Attention's matmul of two statically quantized activations
+    (docs/Semantics.md, "Two activations"), fused into (a - z_a)(b - z_b) in
+    i32 and a rescale by s_a s_b / s_y, then lowered by qnn-cpu-pipeline,
+    whose qnn-integer-contractions-in-f32 sums it in f32 where exact (up to
+    258 steps of u8 x u8 with the zero points folded, 1024 of s8 x s8) and
+    leaves it in i32 past that: on this CPU's code and the AVX2 code, bit
+    for bit the NumPy reference, with random types of either signedness."""
+    rng = np.random.default_rng(k)
+    for case in range(3):
+        b, m, n = (int(v) for v in rng.integers(1, 9, 3))
+        signed = [bool(v) for v in rng.integers(0, 2, 3)] if k != 1030 else [True, True, bool(case % 2)]
+        types = []
+        for is_signed in signed:
+            zero = int(rng.integers(-20, 21)) if is_signed else int(rng.integers(0, 256))
+            storage = "i8" if is_signed else "u8"
+            types.append(f"!quant.uniform<{storage}:f32, {float(rng.uniform(0.01, 0.1))!r}:{zero}>")
+        text = STATIC_ATTENTION.format(b=b, m=m, k=k, n=n, ta=types[0], tc=types[1], ty=types[2])
+        fused = native.opt(text, "qnn-fuse-quantized-ops")
+        assert "linalg.batch_matmul" not in fused and "qnn.rescale" in fused, fused
+        a = (rng.standard_normal((b, m, k)) * 3).astype(np.float32)
+        c = (rng.standard_normal((b, k, n)) * 3).astype(np.float32)
+        ta, tc, ty = (ref.parse_quant_type(t) for t in types)
+        qa, qc = ref.quantize(a, ta).astype(np.int64), ref.quantize(c, tc).astype(np.int64)
+        acc = np.matmul(qa - int(ta.zero_points), qc - int(tc.zero_points))
+        mult, shift = ref.quantize_multiplier(float(ta.scales) * float(tc.scales) / float(ty.scales))
+        want = ref.dequantize(ref.rescale(acc, mult, shift, ty), ty).astype(np.float32)
+        for cpu in ("", "x86-64-v3"):
+            got = native.compile(fused, cpu=cpu)(a, c)[0]
+            assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (k, case, cpu, types)
