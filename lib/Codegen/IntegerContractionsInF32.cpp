@@ -24,7 +24,9 @@
 // over the reduction; the four terms are added in one elementwise op. A
 // constant offset (a static zero point) is added to its operand before the
 // conversion instead, where the products stay exact with it: the static
-// form then costs what the float matmul costs.
+// form then costs what the float matmul costs. Longer reductions are split
+// into chunks that are each exact in f32 (attention over long sequences),
+// converted, then summed in the accumulator's type.
 //
 //===----------------------------------------------------------------------===//
 
@@ -188,6 +190,144 @@ AffineMap inOutputDims(AffineMap map, AffineMap outputMap) {
                         map.getContext());
 }
 
+/// The largest divisor of the op's one reduction loop (static) of at most
+/// `maxSteps` and at least 16 steps, if any: a chunk whose f32 sums are
+/// exact.
+std::optional<int64_t> getChunkSize(linalg::GenericOp op, int64_t maxSteps) {
+  if (op.getNumReductionLoops() != 1)
+    return std::nullopt;
+  SmallVector<unsigned> reductions;
+  op.getReductionDims(reductions);
+  int64_t steps = op.getStaticLoopRanges()[reductions.front()];
+  for (int64_t size = std::min(maxSteps, steps / 2); size >= 16; --size)
+    if (steps % size == 0)
+      return size;
+  return std::nullopt;
+}
+
+/// The loops of the chunked contraction: the chunk index first (so that
+/// the output's loops keep their order, innermost last), then the op's
+/// other loops in order, then the step within the chunk.
+AffineExpr getChunkedLoop(OpBuilder &b, unsigned loop, unsigned reductionLoop) {
+  return b.getAffineDimExpr(loop < reductionLoop ? loop + 1 : loop);
+}
+
+/// `map` (from the op's loops, the reduction loop not among its results)
+/// as a map from the chunked contraction's loops.
+AffineMap getChunkedMap(OpBuilder &b, AffineMap map, unsigned reductionLoop,
+                        ArrayRef<AffineExpr> leading = {}) {
+  SmallVector<AffineExpr> results(leading);
+  for (AffineExpr expr : map.getResults())
+    results.push_back(getChunkedLoop(b, cast<AffineDimExpr>(expr).getPosition(),
+                                     reductionLoop));
+  return AffineMap::get(map.getNumDims() + 1, 0, results, b.getContext());
+}
+
+/// `operand` (read with `map`) with the reduction loop's dimension split
+/// into (chunks, chunk), and the map from the chunked contraction's loops.
+std::pair<Value, AffineMap> splitReductionDim(OpBuilder &b, Location loc,
+                                              Value operand, AffineMap map,
+                                              unsigned reductionLoop,
+                                              int64_t chunk) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  unsigned numLoops = map.getNumDims() + 1;
+  SmallVector<int64_t> shape;
+  SmallVector<ReassociationIndices> groups;
+  SmallVector<AffineExpr> results;
+  for (auto [position, expr] : llvm::enumerate(map.getResults())) {
+    int64_t size = type.getDimSize(position);
+    unsigned loop = cast<AffineDimExpr>(expr).getPosition();
+    if (loop != reductionLoop) {
+      groups.push_back({int64_t(shape.size())});
+      shape.push_back(size);
+      results.push_back(getChunkedLoop(b, loop, reductionLoop));
+      continue;
+    }
+    groups.push_back({int64_t(shape.size()), int64_t(shape.size()) + 1});
+    shape.push_back(size / chunk);
+    shape.push_back(chunk);
+    results.push_back(b.getAffineDimExpr(0));
+    results.push_back(b.getAffineDimExpr(numLoops - 1));
+  }
+  Value split = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), operand,
+      groups);
+  return {split, AffineMap::get(numLoops, 0, results, b.getContext())};
+}
+
+/// Σ a·b over chunks of the reduction: per chunk an exact f32 sum (the
+/// chunk index a parallel loop, its sums an extra first dimension of the
+/// output), converted and summed over the chunks in `accumulatorType`.
+Value buildChunkedProducts(
+    OpBuilder &b, Location loc, linalg::GenericOp op, int64_t chunk, Value aF32,
+    AffineMap aMap, Value bF32, AffineMap bMap,
+    ArrayRef<OpFoldResult> outputSizes, Type accumulatorType,
+    function_ref<void(OpBuilder &, Location, ValueRange)> multiplyAdd) {
+  SmallVector<unsigned> reductions;
+  op.getReductionDims(reductions);
+  unsigned reductionLoop = reductions.front();
+  int64_t chunks = op.getStaticLoopRanges()[reductionLoop] / chunk;
+  auto [aSplit, aSplitMap] =
+      splitReductionDim(b, loc, aF32, aMap, reductionLoop, chunk);
+  auto [bSplit, bSplitMap] =
+      splitReductionDim(b, loc, bF32, bMap, reductionLoop, chunk);
+  AffineMap outputMap = op.getIndexingMapsArray().back();
+  // The chunk index outermost: the output's innermost dimension stays the
+  // partial sums' (the vectors').
+  AffineMap partialMap =
+      getChunkedMap(b, outputMap, reductionLoop, {b.getAffineDimExpr(0)});
+  SmallVector<utils::IteratorType> iterators{utils::IteratorType::parallel};
+  for (auto [loop, iterator] : llvm::enumerate(op.getIteratorTypesArray()))
+    if (loop != reductionLoop)
+      iterators.push_back(iterator);
+  iterators.push_back(utils::IteratorType::reduction);
+
+  Type f32 = b.getF32Type();
+  SmallVector<OpFoldResult> partialSizes{b.getIndexAttr(chunks)};
+  llvm::append_range(partialSizes, outputSizes);
+  Value zeroF32 = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0));
+  Value partialInit =
+      linalg::FillOp::create(
+          b, loc, zeroF32,
+          tensor::EmptyOp::create(b, loc, partialSizes, f32).getResult())
+          .getResult(0);
+  Value partials =
+      linalg::GenericOp::create(
+          b, loc, partialInit.getType(), ValueRange{aSplit, bSplit},
+          partialInit, ArrayRef<AffineMap>{aSplitMap, bSplitMap, partialMap},
+          iterators, multiplyAdd)
+          .getResult(0);
+
+  unsigned rank = outputSizes.size();
+  Value zero = arith::ConstantOp::create(b, loc, accumulatorType,
+                                         b.getIntegerAttr(accumulatorType, 0));
+  Value sumInit =
+      linalg::FillOp::create(
+          b, loc, zero,
+          tensor::EmptyOp::create(b, loc, outputSizes, accumulatorType)
+              .getResult())
+          .getResult(0);
+  SmallVector<utils::IteratorType> sumIterators{utils::IteratorType::reduction};
+  sumIterators.append(rank, utils::IteratorType::parallel);
+  AffineMap all = b.getMultiDimIdentityMap(rank + 1);
+  SmallVector<AffineExpr> outerResults;
+  for (unsigned dim = 1; dim <= rank; ++dim)
+    outerResults.push_back(b.getAffineDimExpr(dim));
+  AffineMap outer = AffineMap::get(rank + 1, 0, outerResults, b.getContext());
+  return linalg::GenericOp::create(
+             b, loc, sumInit.getType(), partials, sumInit,
+             ArrayRef<AffineMap>{all, outer}, sumIterators,
+             [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+               Value exact = arith::FPToSIOp::create(nested, nestedLoc,
+                                                     accumulatorType, args[0]);
+               linalg::YieldOp::create(
+                   nested, nestedLoc,
+                   arith::AddIOp::create(nested, nestedLoc, args[1], exact)
+                       .getResult());
+             })
+      .getResult(0);
+}
+
 struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -258,6 +398,10 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
     };
     bool canFoldA = a->getConstantOffset().has_value();
     bool canFoldB = b->getConstantOffset().has_value();
+    // Too many steps for one exact f32 sum: the reduction is split into
+    // chunks of at most `chunk` steps, each summed in f32 and converted,
+    // the chunks then summed in the accumulator's type.
+    std::optional<int64_t> chunk;
     if (canFoldA && canFoldB && fits(true, true)) {
       a->folded = b->folded = true;
     } else if (canFoldA && fits(true, false)) {
@@ -265,7 +409,15 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
     } else if (canFoldB && fits(false, true)) {
       b->folded = true;
     } else if (!fits(false, false)) {
-      return rewriter.notifyMatchFailure(op, "sums not exact in f32");
+      // A constant offset is folded where it does not make its operand
+      // larger.
+      a->folded = canFoldA && a->magnitude(true) <= a->magnitude(false);
+      b->folded = canFoldB && b->magnitude(true) <= b->magnitude(false);
+      int64_t product = a->magnitude(a->folded) * b->magnitude(b->folded);
+      chunk = getChunkSize(op, kExactF32Bound / product);
+      if (!chunk)
+        return rewriter.notifyMatchFailure(
+            op, "sums not exact in f32, and no chunk of the reduction is");
     }
 
     Location loc = op.getLoc();
@@ -315,22 +467,30 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
             tensor::EmptyOp::create(rewriter, loc, outputSizes, f32)
                 .getResult())
             .getResult(0);
-    Value products =
-        linalg::GenericOp::create(
-            rewriter, loc, productInit.getType(), ValueRange{aF32, bF32},
-            productInit,
-            ArrayRef<AffineMap>{op.getMatchingIndexingMap(a->input),
-                                op.getMatchingIndexingMap(b->input), outputMap},
-            iterators,
-            [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-              Value mulf =
-                  arith::MulFOp::create(nested, nestedLoc, args[0], args[1]);
-              linalg::YieldOp::create(
-                  nested, nestedLoc,
-                  arith::AddFOp::create(nested, nestedLoc, args[2], mulf)
-                      .getResult());
-            })
-            .getResult(0);
+    auto multiplyAdd = [](OpBuilder &nested, Location nestedLoc,
+                          ValueRange args) {
+      Value mulf = arith::MulFOp::create(nested, nestedLoc, args[0], args[1]);
+      linalg::YieldOp::create(
+          nested, nestedLoc,
+          arith::AddFOp::create(nested, nestedLoc, args[2], mulf).getResult());
+    };
+    // Σ a·b: f32, or (chunked) already the accumulator's integer.
+    Value products;
+    if (!chunk) {
+      products = linalg::GenericOp::create(
+                     rewriter, loc, productInit.getType(),
+                     ValueRange{aF32, bF32}, productInit,
+                     ArrayRef<AffineMap>{op.getMatchingIndexingMap(a->input),
+                                         op.getMatchingIndexingMap(b->input),
+                                         outputMap},
+                     iterators, multiplyAdd)
+                     .getResult(0);
+    } else {
+      products = buildChunkedProducts(
+          rewriter, loc, op, *chunk, aF32, op.getMatchingIndexingMap(a->input),
+          bF32, op.getMatchingIndexingMap(b->input), outputSizes,
+          accumulatorType, multiplyAdd);
+    }
 
     // Σ ext(input) over the reduction, indexed by the output loops the
     // input reads: a generic over the input's own loops.
@@ -437,8 +597,10 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
                 nested.getIntegerAttr(accumulatorType, 0));
             return arith::SubIOp::create(nested, nestedLoc, zero, value);
           };
-          Value sum = arith::FPToSIOp::create(nested, nestedLoc,
-                                              accumulatorType, args[0]);
+          Value sum = chunk ? args[0]
+                            : arith::FPToSIOp::create(nested, nestedLoc,
+                                                      accumulatorType, args[0])
+                                  .getResult();
           sum = arith::AddIOp::create(nested, nestedLoc, args.back(), sum);
           Value oA = a->getResidualOffset() ? offset(*a, offsetA) : Value();
           Value oB = b->getResidualOffset() ? offset(*b, offsetB) : Value();

@@ -257,9 +257,10 @@ def test_static_activation_matmul_bit_exact(k):
     (docs/Semantics.md, "Two activations"), fused into (a - z_a)(b - z_b) in
     i32 and a rescale by s_a s_b / s_y, then lowered by qnn-cpu-pipeline,
     whose qnn-integer-contractions-in-f32 sums it in f32 where exact (up to
-    258 steps of u8 x u8 with the zero points folded, 1024 of s8 x s8) and
-    leaves it in i32 past that: on this CPU's code and the AVX2 code, bit
-    for bit the NumPy reference, with random types of either signedness."""
+    258 steps of u8 x u8, more with the zero points folded, 1024 of s8 x
+    s8) and in exact chunks past that: on this CPU's code and the AVX2
+    code, bit for bit the NumPy reference, with random types of either
+    signedness."""
     rng = np.random.default_rng(k)
     for case in range(3):
         b, m, n = (int(v) for v in rng.integers(1, 9, 3))

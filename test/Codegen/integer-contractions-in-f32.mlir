@@ -201,12 +201,23 @@ func.func @named_batch_matmul(%a: tensor<2x8x32xi8>, %b: tensor<2x32x16xi8>) -> 
 #mn = affine_map<(m, n, k) -> (m, n)>
 #k = affine_map<(m, n, k) -> (k)>
 
-// Left as they are: 258 u8 x u8 steps are exact in f32 (258·255·255 <
-// 2^24), 259 are not; 1024 s8 x s8 steps are (1024·128·128 = 2^24); an
-// offset that varies along k; a body with more than the products; a
-// constant operand (the micro-kernels' weights); 16-bit operands.
+// 258 u8 x u8 steps are exact in f32 (258·255·255 < 2^24) and 1024 s8 x s8
+// steps (1024·128·128 = 2^24): one f32 sum each. 259 u8 x u8 steps are
+// not: chunks of 37 (259 = 7·37); 1025 s8 x s8: chunks of 205. Left as
+// they are: an offset that varies along k; a body with more than the
+// products; a constant operand (the micro-kernels' weights); 16-bit
+// operands.
 // CHECK-LABEL: func @limits
-// CHECK-COUNT-2: arith.mulf
+// CHECK-NOT: tensor<{{[0-9]+}}x4x4xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<4x4xf32>)
+// CHECK-NOT: tensor<{{[0-9]+}}x4x4xf32>
+// CHECK: tensor.expand_shape {{.*}} : tensor<4x259xf32> into tensor<4x7x37xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<7x4x4xf32>)
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<4x4xf32>)
+// CHECK: tensor.expand_shape {{.*}} : tensor<4x1025xf32> into tensor<4x5x205xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<5x4x4xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.mulf
 // CHECK-NOT: arith.mulf
 func.func @limits(%a258: tensor<4x258xi8>, %b258: tensor<258x4xi8>,
                   %a259: tensor<4x259xi8>, %b259: tensor<259x4xi8>,
@@ -296,4 +307,64 @@ func.func @limits(%a258: tensor<4x258xi8>, %b258: tensor<258x4xi8>,
     linalg.yield %s : i32
   } -> tensor<4x4xi32>
   return %r0, %r1, %r2, %r3, %r4, %r5, %r6, %r7 : tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>, tensor<4x4xi32>
+}
+
+// -----
+
+#mk = affine_map<(b, m, n, k) -> (b, m, k)>
+#kn = affine_map<(b, m, n, k) -> (b, k, n)>
+#mn = affine_map<(b, m, n, k) -> (b, m, n)>
+#none = affine_map<(b, m, n, k) -> ()>
+
+// 512 steps of u8 x u8 with run-time zero points: two chunks of 256, each
+// an exact f32 sum (the chunk index the first loop and the first dimension
+// of the partial sums), converted and added in i32, then the zero points'
+// terms as for one sum. 521 steps (a prime) have no chunk: left alone.
+// CHECK-DAG: #[[$A:map[0-9]*]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d2, d0, d4)>
+// CHECK-DAG: #[[$B:map[0-9]*]] = affine_map<(d0, d1, d2, d3, d4) -> (d1, d0, d4, d3)>
+// CHECK-DAG: #[[$P:map[0-9]*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-DAG: #[[$ALL:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-DAG: #[[$INNER:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d1, d2, d3)>
+// CHECK-LABEL: func @chunked
+// CHECK: %[[AS:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3]] output_shape [2, 3, 2, 256] : tensor<2x3x512xf32> into tensor<2x3x2x256xf32>
+// CHECK: %[[BS:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2], [3]] output_shape [2, 2, 256, 5] : tensor<2x512x5xf32> into tensor<2x2x256x5xf32>
+// CHECK: %[[PARTIALS:.*]] = linalg.generic {indexing_maps = [#[[$A]], #[[$B]], #[[$P]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%[[AS]], %[[BS]] : tensor<2x3x2x256xf32>, tensor<2x2x256x5xf32>) outs(%{{.*}} : tensor<2x2x3x5xf32>)
+// CHECK: arith.mulf
+// CHECK: %[[SUMS:.*]] = linalg.generic {indexing_maps = [#[[$ALL]], #[[$INNER]]], iterator_types = ["reduction", "parallel", "parallel", "parallel"]} ins(%[[PARTIALS]] : tensor<2x2x3x5xf32>) outs(%{{.*}} : tensor<2x3x5xi32>)
+// CHECK-NEXT: ^bb0(%[[PARTIAL:.*]]: f32, %[[ACC:.*]]: i32):
+// CHECK-NEXT: %[[EXACT:.*]] = arith.fptosi %[[PARTIAL]] : f32 to i32
+// CHECK-NEXT: %[[NEXT:.*]] = arith.addi %[[ACC]], %[[EXACT]] : i32
+// CHECK-NEXT: linalg.yield %[[NEXT]]
+// CHECK: linalg.generic {{.*}} ins(%[[SUMS]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x3x5xi32>, tensor<2x3xi32>, tensor<2x5xi32>, tensor<i32>, tensor<i32>)
+// CHECK-NEXT: ^bb0(%[[S:.*]]: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %[[OUT:.*]]: i32):
+// CHECK-NEXT: arith.addi %[[OUT]], %[[S]] : i32
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x3x521xi8>, tensor<2x521x5xi8>, tensor<i32>, tensor<i32>)
+// CHECK-NOT: arith.mulf
+func.func @chunked(%a: tensor<2x3x512xi8>, %b: tensor<2x512x5xi8>, %a2: tensor<2x3x521xi8>, %b2: tensor<2x521x5xi8>, %za: tensor<i32>, %zb: tensor<i32>) -> (tensor<2x3x5xi32>, tensor<2x3x5xi32>) {
+  %c0 = arith.constant 0 : i32
+  %e = tensor.empty() : tensor<2x3x5xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<2x3x5xi32>) -> tensor<2x3x5xi32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #none, #none, #mn], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%a, %b, %za, %zb : tensor<2x3x512xi8>, tensor<2x512x5xi8>, tensor<i32>, tensor<i32>) outs(%i : tensor<2x3x5xi32>) {
+  ^bb0(%x: i8, %y: i8, %zx: i32, %zy: i32, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %xs = arith.subi %xe, %zx : i32
+    %ye = arith.extui %y : i8 to i32
+    %ys = arith.subi %ye, %zy : i32
+    %p = arith.muli %xs, %ys : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<2x3x5xi32>
+  %r2 = linalg.generic {indexing_maps = [#mk, #kn, #none, #none, #mn], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%a2, %b2, %za, %zb : tensor<2x3x521xi8>, tensor<2x521x5xi8>, tensor<i32>, tensor<i32>) outs(%i : tensor<2x3x5xi32>) {
+  ^bb0(%x: i8, %y: i8, %zx: i32, %zy: i32, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %xs = arith.subi %xe, %zx : i32
+    %ye = arith.extui %y : i8 to i32
+    %ys = arith.subi %ye, %zy : i32
+    %p = arith.muli %xs, %ys : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<2x3x5xi32>
+  return %r, %r2 : tensor<2x3x5xi32>, tensor<2x3x5xi32>
 }

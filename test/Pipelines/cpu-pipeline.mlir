@@ -1,13 +1,14 @@
-// RUN: quant-opt %s --qnn-cpu-pipeline=lower-to-llvm=false | FileCheck %s --check-prefix=VECTORS
-// RUN: quant-opt %s --qnn-cpu-pipeline | FileCheck %s --check-prefix=LLVM
+// RUN: quant-opt %s "--qnn-cpu-pipeline=strategy=generic lower-to-llvm=false" | FileCheck %s --check-prefix=VECTORS
+// RUN: quant-opt %s --qnn-cpu-pipeline=strategy=generic | FileCheck %s --check-prefix=LLVM
 // RUN: quant-opt %s "--qnn-cpu-pipeline=strategy=scalar lower-to-llvm=false" | FileCheck %s --check-prefix=SCALAR
 // RUN: not quant-opt %s --qnn-cpu-pipeline=strategy=fast 2>&1 | FileCheck %s --check-prefix=BAD
 
 // The i8 matmul of a fused layer and its requantization: the contraction is
 // tiled (8 rows, 16 lanes, 16 of k) into one vector.contract per tile, and
 // the lowered code multiplies 16 lanes at a time: no scalar reduction loop.
-// (k = 1040: with at most 1024 steps, qnn-integer-contractions-in-f32
-// would sum its s8 x s8 products on the f32 units, as @int8_scores below.)
+// (strategy=generic: the micro-kernels would take the constant weights;
+// qnn-integer-contractions-in-f32 takes only two run-time operands, as in
+// @int8_scores below.)
 // VECTORS-LABEL: func @int8_matmul_requantized
 // VECTORS: scf.for {{.*}} step %c8
 // VECTORS: scf.for {{.*}} step %c16
@@ -36,12 +37,13 @@
 // SCALAR-NOT: vector.
 
 // BAD: for the --strategy option: Cannot find option named 'fast'!
-func.func @int8_matmul_requantized(%a: tensor<32x1040xi8>, %b: tensor<1040x48xi8>) -> tensor<32x48x!quant.uniform<i8:f32, 0.5>> {
+func.func @int8_matmul_requantized(%a: tensor<32x64xi8>) -> tensor<32x48x!quant.uniform<i8:f32, 0.5>> {
+  %b = arith.constant dense<3> : tensor<64x48xi8>
   %c0 = arith.constant 0 : i32
   %e = tensor.empty() : tensor<32x48xi32>
   %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<32x48xi32>) -> tensor<32x48xi32>
   %r = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>], iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%a, %b : tensor<32x1040xi8>, tensor<1040x48xi8>) outs(%i : tensor<32x48xi32>) {
+      ins(%a, %b : tensor<32x64xi8>, tensor<64x48xi8>) outs(%i : tensor<32x48xi32>) {
   ^bb0(%x: i8, %y: i8, %acc: i32):
     %xe = arith.extsi %x : i8 to i32
     %ye = arith.extsi %y : i8 to i32

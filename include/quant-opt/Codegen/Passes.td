@@ -122,8 +122,11 @@ def QNNIntegerContractionsInF32Pass
     arithmetic for any offsets), `N` the number of reduction steps. `Σ a·b`
     is a contraction of the operands converted to f32, exact because every
     partial sum is an integer no larger than `N·max|a|·max|b|`, which must
-    be at most 2^24 (N <= 258 for u8 x u8 operands, else the op stays as it
-    is): `fptosi` gives the integer sum. `Σ a` and `Σ b` are integer sums
+    be at most 2^24 (N <= 258 for u8 x u8 operands): `fptosi` gives the
+    integer sum. Past that bound, a single reduction loop is split into
+    chunks (its largest divisor within the bound, at least 16 steps), each
+    an exact f32 sum converted to the accumulator's type and summed there;
+    with no such divisor (a prime number of steps) the op stays as it is. `Σ a` and `Σ b` are integer sums
     over the reduction. A constant offset (a static zero point) is instead
     added to its operand before the conversion where the bound still holds
     with it (`max|a + o_a|`): then neither its terms nor the other

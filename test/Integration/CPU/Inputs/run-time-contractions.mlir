@@ -92,6 +92,31 @@ func.func @limits(%a: tensor<5x258xi8>, %b: tensor<258x7xi8>, %c: tensor<5x1024x
   return %r0, %r1 : tensor<5x7xi32>, tensor<5x7xi32>
 }
 
+// Past the exact bound, in chunks: 600 steps of u8 x u8 (chunks of 200)
+// and 1100 of s8 x s8 (chunks of 550), extremes whose whole sums (up to
+// 600 · 255 · 255) an f32 could not hold exactly.
+func.func @chunks(%a: tensor<5x600xi8>, %b: tensor<600x7xi8>, %c: tensor<5x1100xi8>, %d: tensor<1100x7xi8>, %init: tensor<5x7xi32>) -> (tensor<5x7xi32>, tensor<5x7xi32>) {
+  %r0 = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<5x600xi8>, tensor<600x7xi8>) outs(%init : tensor<5x7xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %ye = arith.extui %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<5x7xi32>
+  %r1 = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%c, %d : tensor<5x1100xi8>, tensor<1100x7xi8>) outs(%init : tensor<5x7xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<5x7xi32>
+  return %r0, %r1 : tensor<5x7xi32>, tensor<5x7xi32>
+}
+
 // A named batch matmul of s8 operands.
 func.func @named(%a: tensor<2x9x70xi8>, %b: tensor<2x70x20xi8>) -> tensor<2x9x20xi32> {
   %c0 = arith.constant 0 : i32
