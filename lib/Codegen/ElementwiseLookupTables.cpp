@@ -22,6 +22,8 @@
 
 #include "quant-opt/Codegen/Passes.h"
 
+#include "ElementwiseCost.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -42,16 +44,6 @@ namespace {
 /// Ops with fewer elements compute them directly: the table's 256 would
 /// cost more than they save.
 constexpr int64_t kMinElements = 4 * 256;
-
-/// The body costs more than a lookup: a division or a math function
-/// (erf, exp, tanh) per element. A requantization or a clamp alone is
-/// cheaper to compute than to gather.
-bool isExpensive(Block &body) {
-  return llvm::any_of(body.getOperations(), [](Operation &op) {
-    return isa<arith::DivFOp, arith::RemFOp>(op) ||
-           isa<math::MathDialect>(op.getDialect());
-  });
-}
 
 /// The type the table holds the outputs as: integers narrower than 32 bits
 /// widened to i32 (gathers load 32-bit elements), floats as they are.
@@ -89,7 +81,7 @@ struct ElementwiseLookupTable : OpRewritePattern<linalg::GenericOp> {
     Block &body = op.getRegion().front();
     // Each element depends on its input value only: not on its position,
     // the output's old value or memory.
-    if (!body.getArgument(1).use_empty() || !isExpensive(body))
+    if (!body.getArgument(1).use_empty() || !qnn::hasExpensiveElementOps(body))
       return failure();
     for (Operation &nested : body.without_terminator())
       if (isa<linalg::IndexOp>(nested) || nested.getNumRegions() != 0 ||

@@ -29,6 +29,8 @@
 
 #include "quant-opt/Codegen/Passes.h"
 
+#include "ElementwiseCost.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/Matchers.h"
@@ -50,13 +52,8 @@ constexpr int64_t kCheapBodyOps = 8;
 
 bool isCheapToRecompute(linalg::GenericOp op) {
   Block &body = op.getRegion().front();
-  if (static_cast<int64_t>(body.getOperations().size()) > kCheapBodyOps)
-    return false;
-  return llvm::none_of(body.getOperations(), [](Operation &nested) {
-    return isa<arith::DivFOp, arith::DivSIOp, arith::DivUIOp, arith::RemFOp,
-               arith::RemSIOp, arith::RemUIOp>(nested) ||
-           isa<math::MathDialect>(nested.getDialect());
-  });
+  return static_cast<int64_t>(body.getOperations().size()) <= kCheapBodyOps &&
+         !qnn::hasExpensiveElementOps(body);
 }
 
 /// The consumer of `operand` reads each element of it exactly once.
@@ -90,21 +87,37 @@ int64_t countNonSplatInputs(linalg::GenericOp op) {
   });
 }
 
+bool shouldFuse(OpOperand *fusedOperand);
+
+/// `op` will be fused into one of its users: it is not the end of its
+/// chain.
+bool isFusedFurther(linalg::GenericOp op) {
+  return op->getNumResults() == 1 &&
+         llvm::any_of(op->getResult(0).getUses(), [](OpOperand &use) {
+           return linalg::areElementwiseOpsFusable(&use) && shouldFuse(&use);
+         });
+}
+
 bool shouldFuse(OpOperand *fusedOperand) {
   if (!readsEachElementOnce(*fusedOperand))
     return false;
   auto producer = fusedOperand->get().getDefiningOp<linalg::GenericOp>();
   if (!producer || producer->getNumResults() != 1)
     return false;
-  // A requantization to 8 bits read by an op of that one input (a
-  // quantized activation) stays on its own, so that the activation keeps
-  // its 8-bit input and becomes a table lookup. Into anything else (a
-  // quantized add of two layers, a float epilogue's ReLU) it is fused,
-  // and the micro-kernel takes the whole chain on its registers.
+  // A requantization to 8 bits read by an op of that one input that is
+  // (or, once the ops after it are fused, will be) a quantized activation
+  // stays on its own, so that the activation keeps its 8-bit input and
+  // becomes a table lookup (a division or a math function per element).
+  // Into anything else (a quantized add of two layers, a float epilogue's
+  // ReLU, a dequantization that ends its chain, such as attention scores
+  // read by a softmax's reductions) it is fused, and the contraction's
+  // tile or micro-kernel takes the whole chain on its registers.
   Type resultType = getElementTypeOrSelf(producer->getResult(0).getType());
   auto consumer = cast<linalg::GenericOp>(fusedOperand->getOwner());
   if (resultType.isInteger(8) && countNonSplatInputs(consumer) == 1 &&
-      isEpilogueOfReduction(producer))
+      isEpilogueOfReduction(producer) &&
+      (qnn::hasExpensiveElementOps(consumer.getRegion().front()) ||
+       isFusedFurther(consumer)))
     return false;
   Value result = producer->getResult(0);
   if (result.hasOneUse())

@@ -49,6 +49,23 @@ using namespace mlir;
 
 namespace {
 
+/// A tensor of `sizes` x `type` filled with zeros (an accumulator's start).
+Value buildZeroFilled(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                      Type type) {
+  Value zero = arith::ConstantOp::create(b, loc, type, b.getZeroAttr(type));
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, type);
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+/// `value` is a fill with zeros: the tensor it fills, else null.
+Value getZeroFilledTensor(Value value) {
+  auto fill = value.getDefiningOp<linalg::FillOp>();
+  if (!fill || !(matchPattern(fill.getInputs()[0], m_AnyZeroFloat()) ||
+                 matchPattern(fill.getInputs()[0], m_Zero())))
+    return Value();
+  return fill.getOutputs()[0];
+}
+
 /// Integers of magnitude up to 2^24 are exact in f32.
 constexpr int64_t kExactF32Bound = int64_t(1) << 24;
 
@@ -282,15 +299,9 @@ Value buildChunkedProducts(
       iterators.push_back(iterator);
   iterators.push_back(utils::IteratorType::reduction);
 
-  Type f32 = b.getF32Type();
   SmallVector<OpFoldResult> partialSizes{b.getIndexAttr(chunks)};
   llvm::append_range(partialSizes, outputSizes);
-  Value zeroF32 = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0));
-  Value partialInit =
-      linalg::FillOp::create(
-          b, loc, zeroF32,
-          tensor::EmptyOp::create(b, loc, partialSizes, f32).getResult())
-          .getResult(0);
+  Value partialInit = buildZeroFilled(b, loc, partialSizes, b.getF32Type());
   Value partials =
       linalg::GenericOp::create(
           b, loc, partialInit.getType(), ValueRange{aSplit, bSplit},
@@ -299,14 +310,7 @@ Value buildChunkedProducts(
           .getResult(0);
 
   unsigned rank = outputSizes.size();
-  Value zero = arith::ConstantOp::create(b, loc, accumulatorType,
-                                         b.getIntegerAttr(accumulatorType, 0));
-  Value sumInit =
-      linalg::FillOp::create(
-          b, loc, zero,
-          tensor::EmptyOp::create(b, loc, outputSizes, accumulatorType)
-              .getResult())
-          .getResult(0);
+  Value sumInit = buildZeroFilled(b, loc, outputSizes, accumulatorType);
   SmallVector<utils::IteratorType> sumIterators{utils::IteratorType::reduction};
   sumIterators.append(rank, utils::IteratorType::parallel);
   AffineMap all = b.getMultiDimIdentityMap(rank + 1);
@@ -459,14 +463,7 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
     };
     Value aF32 = toF32(*a);
     Value bF32 = toF32(*b);
-    Value zeroF32 = arith::ConstantOp::create(rewriter, loc, f32,
-                                              rewriter.getF32FloatAttr(0));
-    Value productInit =
-        linalg::FillOp::create(
-            rewriter, loc, zeroF32,
-            tensor::EmptyOp::create(rewriter, loc, outputSizes, f32)
-                .getResult())
-            .getResult(0);
+    Value productInit = buildZeroFilled(rewriter, loc, outputSizes, f32);
     auto multiplyAdd = [](OpBuilder &nested, Location nestedLoc,
                           ValueRange args) {
       Value mulf = arith::MulFOp::create(nested, nestedLoc, args[0], args[1]);
@@ -518,15 +515,7 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
       AffineMap inputMap = rewriter.getMultiDimIdentityMap(loops.size());
       AffineMap sumMap =
           AffineMap::get(loops.size(), 0, sumResults, rewriter.getContext());
-      Value zero = arith::ConstantOp::create(
-          rewriter, loc, accumulatorType,
-          rewriter.getIntegerAttr(accumulatorType, 0));
-      Value sumInit =
-          linalg::FillOp::create(
-              rewriter, loc, zero,
-              tensor::EmptyOp::create(rewriter, loc, sumSizes, accumulatorType)
-                  .getResult())
-              .getResult(0);
+      Value sumInit = buildZeroFilled(rewriter, loc, sumSizes, accumulatorType);
       return linalg::GenericOp::create(
                  rewriter, loc, sumInit.getType(), factor.input->get(), sumInit,
                  ArrayRef<AffineMap>{inputMap, sumMap}, sumIterators,
@@ -580,10 +569,14 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
     };
     std::optional<size_t> offsetA = offsetInput(*a);
     std::optional<size_t> offsetB = offsetInput(*b);
-    maps.push_back(identity); // the op's init: the sum starts from it
+    // The sum starts from the op's init, unless that is zeros (a fresh
+    // accumulator): the combination then only writes its output.
+    Value zeroFilled = getZeroFilledTensor(init->get());
+    Value combinedInit = zeroFilled ? zeroFilled : init->get();
+    maps.push_back(identity);
 
     auto combined = linalg::GenericOp::create(
-        rewriter, loc, op.getResultTypes(), inputs, init->get(), maps,
+        rewriter, loc, op.getResultTypes(), inputs, combinedInit, maps,
         SmallVector<utils::IteratorType>(outputRank,
                                          utils::IteratorType::parallel),
         [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
@@ -601,7 +594,8 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
                             : arith::FPToSIOp::create(nested, nestedLoc,
                                                       accumulatorType, args[0])
                                   .getResult();
-          sum = arith::AddIOp::create(nested, nestedLoc, args.back(), sum);
+          if (!zeroFilled)
+            sum = arith::AddIOp::create(nested, nestedLoc, args.back(), sum);
           Value oA = a->getResidualOffset() ? offset(*a, offsetA) : Value();
           Value oB = b->getResidualOffset() ? offset(*b, offsetB) : Value();
           if (oB) {
@@ -625,7 +619,40 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
           linalg::YieldOp::create(nested, nestedLoc, sum);
         });
     rewriter.replaceOp(op, combined.getResults());
+    fuseIntoElementwiseUser(rewriter, combined);
     return success();
+  }
+
+  /// The combination fused into its one user where that is elementwise
+  /// over the same elements (a requantization, or requantization and
+  /// dequantization fused by qnn-fuse-elementwise-producers): the
+  /// contraction's tile then converts, requantizes and writes its own
+  /// results, instead of another pass over an i32 tensor.
+  static void fuseIntoElementwiseUser(PatternRewriter &rewriter,
+                                      linalg::GenericOp combined) {
+    Value result = combined->getResult(0);
+    if (!result.hasOneUse())
+      return;
+    OpOperand &use = *result.getUses().begin();
+    auto user = dyn_cast<linalg::GenericOp>(use.getOwner());
+    if (!user || !user.isDpsInput(&use) ||
+        user.getNumParallelLoops() != user.getNumLoops() ||
+        !user.getMatchingIndexingMap(&use).isPermutation() ||
+        !linalg::areElementwiseOpsFusable(&use))
+      return;
+    // The fused op is built at the insertion point: the user's place, where
+    // all its operands are defined.
+    rewriter.setInsertionPoint(user);
+    FailureOr<linalg::ElementwiseOpFusionResult> fused =
+        linalg::fuseElementwiseOps(rewriter, &use);
+    if (failed(fused))
+      return;
+    for (auto [original, replacement] : fused->replacements)
+      rewriter.replaceUsesWithIf(original, replacement, [&](OpOperand &other) {
+        return other.getOwner() != combined;
+      });
+    rewriter.eraseOp(user);
+    rewriter.eraseOp(combined);
   }
 };
 

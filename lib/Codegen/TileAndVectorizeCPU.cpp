@@ -462,9 +462,13 @@ struct TileAndVectorizeCPUPass
           [contraction](tensor::ExtractSliceOp, OpResult original,
                         bool isDestination)
               -> std::optional<scf::SCFTileAndFuseOptions::ControlFnResult> {
-            // The contraction and what initializes its accumulators; not
-            // the producers of its inputs, which each tile would redo.
-            if (original.getOwner() == contraction || isDestination)
+            // The contraction and what initializes its accumulators (a
+            // fill: the tile's accumulators then start as zeros in
+            // registers, instead of a pass writing the whole tensor and
+            // each tile reading it back); not the producers of its inputs,
+            // which each tile would redo.
+            if (original.getOwner() == contraction || isDestination ||
+                isa<linalg::FillOp>(original.getOwner()))
               return scf::SCFTileAndFuseOptions::ControlFnResult{};
             return std::nullopt;
           });

@@ -50,7 +50,8 @@ void qnn::addLowerQNNPhase(OpPassManager &pm) {
   pm.addPass(qnn::createQNNSplitFloatSumsPass());
 }
 
-void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
+void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams,
+                            bool hoistAllocationsOutOfLoops) {
   // Across function boundaries, so callers and callees agree on memref
   // signatures.
   bufferization::OneShotBufferizePassOptions bufferizeOptions;
@@ -80,6 +81,14 @@ void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams) {
     outParams.hoistStaticAllocs = true;
     pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   }
+  // A tile's scratch buffer (a contraction's accumulators, fused into its
+  // epilogue's loop) is allocated once, not once per tile: a malloc and a
+  // free per tile cost more than the tile's own work on attention's small
+  // matmuls. (Not out of a loop that passes the buffer to the next
+  // iteration: upstream checks the aliases.)
+  if (hoistAllocationsOutOfLoops)
+    pm.addNestedPass<func::FuncOp>(
+        bufferization::createBufferLoopHoistingPass());
   bufferization::BufferDeallocationPipelineOptions deallocationOptions;
   bufferization::buildBufferDeallocationPipeline(pm, deallocationOptions);
   // A result that is an argument (or another result) is returned as a
@@ -182,7 +191,12 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
     pm.addPass(createCSEPass());
   }
 
-  qnn::addBufferizePhase(pm, options.resultsToOutParams);
+  // The micro-kernels' marked loops become parallel after bufferization:
+  // a buffer hoisted out of one would be shared by its threads.
+  bool parallelLoops =
+      options.strategy == CPUStrategy::Microkernel && options.threads > 1;
+  qnn::addBufferizePhase(pm, options.resultsToOutParams,
+                         /*hoistAllocationsOutOfLoops=*/!parallelLoops);
   // The reference pipeline too: a strided copy left to memref.copy calls
   // the MLIR runner library's memrefCopy, which a program run in process
   // (Python) or compiled ahead of time does not link.

@@ -193,7 +193,9 @@ static void addLowerToNVVMPhase(OpPassManager &pm,
 void qnn::buildGPUPipeline(OpPassManager &pm,
                            const GPUPipelineOptions &options) {
   qnn::addLowerQNNPhase(pm);
-  qnn::addBufferizePhase(pm, options.resultsToOutParams);
+  // Loops become kernels' threads: an allocation stays in its loop.
+  qnn::addBufferizePhase(pm, options.resultsToOutParams,
+                         /*hoistAllocationsOutOfLoops=*/false);
   if (options.tensorCores) {
     qnn::QNNGPUTensorCoreContractionsPassOptions tensorCores;
     tensorCores.tileM = options.tileM;

@@ -22,8 +22,10 @@ namespace mlir::qnn {
 void addLowerQNNPhase(OpPassManager &pm);
 
 /// One-shot bufferization across function boundaries (identity layouts),
-/// optionally results to out parameters, then buffer deallocation.
-void addBufferizePhase(OpPassManager &pm, bool resultsToOutParams);
+/// optionally results to out parameters and allocations hoisted out of
+/// loops, then buffer deallocation.
+void addBufferizePhase(OpPassManager &pm, bool resultsToOutParams,
+                       bool hoistAllocationsOutOfLoops);
 
 } // namespace mlir::qnn
 

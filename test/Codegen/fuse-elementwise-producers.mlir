@@ -293,3 +293,101 @@ func.func @epilogue_into_add(%x: tensor<64x16xi8>, %w: tensor<16x32xi8>, %r: ten
   } -> tensor<64x32xi8>
   return %y : tensor<64x32xi8>
 }
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d2, d1)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// A requantization read by a dequantization that ends its chain (attention
+// scores, read next by a softmax's reductions, which take no producer) is
+// fused into it: no table would take a dequantization (cheaper to compute
+// than to gather), and the contraction's tile then writes the f32 scores.
+// CHECK-LABEL: func @epilogue_into_dequantize
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}}"reduction"
+// CHECK: %[[F:.*]] = linalg.generic {{.*}} ins(%[[ACC]] : tensor<64x32xi32>) outs(%{{.*}} : tensor<64x32xf32>)
+// CHECK: arith.trunci
+// CHECK: arith.sitofp
+// CHECK: linalg.generic {{.*}} ins(%[[F]] : tensor<64x32xf32>) outs(%{{.*}} : tensor<64xf32>)
+func.func @epilogue_into_dequantize(%x: tensor<64x16xi8>, %w: tensor<16x32xi8>, %init: tensor<64x32xi32>, %m: tensor<64xf32>) -> (tensor<64x32xf32>, tensor<64xf32>) {
+  %s = arith.constant 0.05 : f32
+  %acc = linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<64x16xi8>, tensor<16x32xi8>) outs(%init : tensor<64x32xi32>) {
+  ^bb0(%in: i8, %in2: i8, %out: i32):
+    %u = arith.extsi %in : i8 to i32
+    %v = arith.extsi %in2 : i8 to i32
+    %p = arith.muli %u, %v : i32
+    %r = arith.addi %out, %p : i32
+    linalg.yield %r : i32
+  } -> tensor<64x32xi32>
+  %e8 = tensor.empty() : tensor<64x32xi8>
+  %q = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%acc : tensor<64x32xi32>) outs(%e8 : tensor<64x32xi8>) {
+  ^bb0(%in: i32, %out: i8):
+    %t = arith.trunci %in : i32 to i8
+    linalg.yield %t : i8
+  } -> tensor<64x32xi8>
+  %e = tensor.empty() : tensor<64x32xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%q : tensor<64x32xi8>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: i8, %out: f32):
+    %f = arith.sitofp %in : i8 to f32
+    %d = arith.mulf %f, %s : f32
+    linalg.yield %d : f32
+  } -> tensor<64x32xf32>
+  %max = linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%y : tensor<64x32xf32>) outs(%m : tensor<64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %v = arith.maximumf %in, %out : f32
+    linalg.yield %v : f32
+  } -> tensor<64xf32>
+  return %y, %max : tensor<64x32xf32>, tensor<64xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d2, d1)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// A dequantization that is itself fused into an activation (tanh) is not
+// the end of its chain: the requantization stays on its own, and the
+// dequantization and the activation become one op of the 8-bit result (a
+// table, in qnn-elementwise-lookup-tables).
+// CHECK-LABEL: func @epilogue_before_activation
+// CHECK: %[[ACC:.*]] = linalg.generic {{.*}}"reduction"
+// CHECK: %[[Q:.*]] = linalg.generic {{.*}} ins(%[[ACC]] : tensor<64x32xi32>) outs(%{{.*}} : tensor<64x32xi8>)
+// CHECK: linalg.generic {{.*}} ins(%[[Q]] : tensor<64x32xi8>) outs(%{{.*}} : tensor<64x32xf32>)
+// CHECK: arith.sitofp
+// CHECK: math.tanh
+// CHECK-NOT: linalg.generic
+func.func @epilogue_before_activation(%x: tensor<64x16xi8>, %w: tensor<16x32xi8>, %init: tensor<64x32xi32>) -> tensor<64x32xf32> {
+  %s = arith.constant 0.05 : f32
+  %acc = linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : tensor<64x16xi8>, tensor<16x32xi8>) outs(%init : tensor<64x32xi32>) {
+  ^bb0(%in: i8, %in2: i8, %out: i32):
+    %u = arith.extsi %in : i8 to i32
+    %v = arith.extsi %in2 : i8 to i32
+    %p = arith.muli %u, %v : i32
+    %r = arith.addi %out, %p : i32
+    linalg.yield %r : i32
+  } -> tensor<64x32xi32>
+  %e8 = tensor.empty() : tensor<64x32xi8>
+  %q = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%acc : tensor<64x32xi32>) outs(%e8 : tensor<64x32xi8>) {
+  ^bb0(%in: i32, %out: i8):
+    %t = arith.trunci %in : i32 to i8
+    linalg.yield %t : i8
+  } -> tensor<64x32xi8>
+  %e = tensor.empty() : tensor<64x32xf32>
+  %d = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%q : tensor<64x32xi8>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: i8, %out: f32):
+    %f = arith.sitofp %in : i8 to f32
+    %m = arith.mulf %f, %s : f32
+    linalg.yield %m : f32
+  } -> tensor<64x32xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%d : tensor<64x32xf32>) outs(%e : tensor<64x32xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %t = math.tanh %in : f32
+    linalg.yield %t : f32
+  } -> tensor<64x32xf32>
+  return %y : tensor<64x32xf32>
+}

@@ -17,14 +17,15 @@
 
 // Attention's scores with run-time zero points (rank-0 tensors) subtracted
 // from both u8 operands: the products of the operands in f32, their sums
-// over k (row sums of %a, column sums of %b), and one op that adds
+// over k (row sums of %a, column sums of %b), and one op that writes
 //   fptosi(Σ a·b) - z_b·Σa - z_a·Σb + 64·z_a·z_b
-// to the op's init.
+// (the op's init is zeros: the fill's tensor is its output, not read).
 // CHECK-LABEL: func @zero_points
 // CHECK-SAME: (%[[A:.*]]: tensor<8x64xi8>, %[[B:.*]]: tensor<64x16xi8>, %[[ZA:.*]]: tensor<i32>, %[[ZB:.*]]: tensor<i32>)
 // CHECK-DAG: %[[N:.*]] = arith.constant 64 : i32
 // CHECK-DAG: %[[FZERO:.*]] = arith.constant 0.000000e+00 : f32
-// CHECK: %[[INIT:.*]] = linalg.fill
+// CHECK: %[[INIT:.*]] = tensor.empty() : tensor<8x16xi32>
+// CHECK-NOT: linalg.fill {{.*}} tensor<8x16xi32>
 // CHECK: %[[AF:.*]] = linalg.generic {{.*}} ins(%[[A]] : tensor<8x64xi8>) outs(%{{.*}} : tensor<8x64xf32>)
 // CHECK: arith.uitofp %{{.*}} : i8 to f32
 // CHECK: %[[BF:.*]] = linalg.generic {{.*}} ins(%[[B]] : tensor<64x16xi8>) outs(%{{.*}} : tensor<64x16xf32>)
@@ -41,8 +42,7 @@
 // CHECK: arith.extui %{{.*}} : i8 to i32
 // CHECK: linalg.generic {indexing_maps = [#[[$ID2]], #[[$ROW]], #[[$COL]], #[[$SCALAR]], #[[$SCALAR]], #[[$ID2]]], iterator_types = ["parallel", "parallel"]} ins(%[[P]], %[[SA]], %[[SB]], %[[ZA]], %[[ZB]] : {{.*}}) outs(%[[INIT]] : tensor<8x16xi32>)
 // CHECK-NEXT: ^bb0(%[[PRODUCTS:.*]]: f32, %[[SUMA:.*]]: i32, %[[SUMB:.*]]: i32, %[[ZAV:.*]]: i32, %[[ZBV:.*]]: i32, %[[OUT:.*]]: i32):
-// CHECK-NEXT: %[[EXACT:.*]] = arith.fptosi %[[PRODUCTS]] : f32 to i32
-// CHECK-NEXT: %[[S0:.*]] = arith.addi %[[OUT]], %[[EXACT]] : i32
+// CHECK-NEXT: %[[S0:.*]] = arith.fptosi %[[PRODUCTS]] : f32 to i32
 // CHECK-NEXT: %[[OA:.*]] = arith.subi %{{.*}}, %[[ZAV]] : i32
 // CHECK-NEXT: %[[OB:.*]] = arith.subi %{{.*}}, %[[ZBV]] : i32
 // CHECK-NEXT: %[[T1:.*]] = arith.muli %[[OB]], %[[SUMA]] : i32
@@ -126,10 +126,9 @@ func.func @per_row_zero_point(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>, %za: te
 // CHECK-NEXT: arith.sitofp %[[SHIFTED]] : i32 to f32
 // CHECK: arith.mulf
 // CHECK: linalg.generic
-// CHECK-NEXT: ^bb0(%[[P:.*]]: f32, %[[OUT:.*]]: i32):
+// CHECK-NEXT: ^bb0(%[[P:.*]]: f32, %{{.*}}: i32):
 // CHECK-NEXT: %[[EXACT:.*]] = arith.fptosi %[[P]] : f32 to i32
-// CHECK-NEXT: %[[SUM:.*]] = arith.addi %[[OUT]], %[[EXACT]] : i32
-// CHECK-NEXT: linalg.yield %[[SUM]] : i32
+// CHECK-NEXT: linalg.yield %[[EXACT]] : i32
 func.func @constant_offset(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>) -> tensor<8x16xi32> {
   %c0 = arith.constant 0 : i32
   %offset = arith.constant -7 : i32
@@ -336,8 +335,9 @@ func.func @limits(%a258: tensor<4x258xi8>, %b258: tensor<258x4xi8>,
 // CHECK-NEXT: %[[NEXT:.*]] = arith.addi %[[ACC]], %[[EXACT]] : i32
 // CHECK-NEXT: linalg.yield %[[NEXT]]
 // CHECK: linalg.generic {{.*}} ins(%[[SUMS]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x3x5xi32>, tensor<2x3xi32>, tensor<2x5xi32>, tensor<i32>, tensor<i32>)
-// CHECK-NEXT: ^bb0(%[[S:.*]]: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %[[OUT:.*]]: i32):
-// CHECK-NEXT: arith.addi %[[OUT]], %[[S]] : i32
+// CHECK-NEXT: ^bb0(%[[S:.*]]: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32):
+// CHECK-NOT: linalg.yield
+// CHECK: arith.addi %[[S]], %{{.*}} : i32
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x3x521xi8>, tensor<2x521x5xi8>, tensor<i32>, tensor<i32>)
 // CHECK-NOT: arith.mulf
 func.func @chunked(%a: tensor<2x3x512xi8>, %b: tensor<2x512x5xi8>, %a2: tensor<2x3x521xi8>, %b2: tensor<2x521x5xi8>, %za: tensor<i32>, %zb: tensor<i32>) -> (tensor<2x3x5xi32>, tensor<2x3x5xi32>) {
@@ -367,4 +367,81 @@ func.func @chunked(%a: tensor<2x3x512xi8>, %b: tensor<2x512x5xi8>, %a2: tensor<2
     linalg.yield %s : i32
   } -> tensor<2x3x5xi32>
   return %r, %r2 : tensor<2x3x5xi32>, tensor<2x3x5xi32>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// An init that is not zeros (an accumulator the caller passes) is added
+// to: Σ (a - 7)·b + init.
+// CHECK-LABEL: func @accumulates_into_init
+// CHECK-SAME: %[[INIT:[^:]*]]: tensor<8x16xi32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<8x16xf32>) outs(%[[INIT]] : tensor<8x16xi32>)
+// CHECK-NEXT: ^bb0(%[[P:.*]]: f32, %[[OUT:.*]]: i32):
+// CHECK-NEXT: %[[EXACT:.*]] = arith.fptosi %[[P]] : f32 to i32
+// CHECK-NEXT: %[[SUM:.*]] = arith.addi %[[OUT]], %[[EXACT]] : i32
+// CHECK-NEXT: linalg.yield %[[SUM]] : i32
+func.func @accumulates_into_init(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>, %init: tensor<8x16xi32>) -> tensor<8x16xi32> {
+  %offset = arith.constant -7 : i32
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x32xi8>, tensor<32x16xi8>) outs(%init : tensor<8x16xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %xs = arith.addi %xe, %offset : i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xs, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<8x16xi32>
+  return %r : tensor<8x16xi32>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#id = affine_map<(m, n) -> (m, n)>
+
+// The conversion of the sums is fused into the one elementwise op that
+// reads them (a requantization to f32 here), so that the contraction's
+// tile converts and requantizes its own accumulators: one op from the f32
+// products to the user's result, the i32 sums only in registers.
+// CHECK-LABEL: func @fused_into_user
+// CHECK: %[[P:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} {{.*}} outs(%{{.*}} : tensor<8x16xf32>)
+// CHECK: %[[R:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<8x16xf32>) outs(%{{.*}} : tensor<8x16xf32>)
+// CHECK-NEXT: ^bb0(%[[IN:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT: %[[EXACT:.*]] = arith.fptosi %[[IN]] : f32 to i32
+// CHECK-NEXT: %[[F:.*]] = arith.sitofp %[[EXACT]] : i32 to f32
+// CHECK-NEXT: %[[SCALED:.*]] = arith.mulf %[[F]], %{{.*}} : f32
+// CHECK-NEXT: linalg.yield %[[SCALED]] : f32
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[R]]
+func.func @fused_into_user(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>) -> tensor<8x16xf32> {
+  %c0 = arith.constant 0 : i32
+  %scale = arith.constant 0.25 : f32
+  %e = tensor.empty() : tensor<8x16xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : tensor<8x32xi8>, tensor<32x16xi8>) outs(%i : tensor<8x16xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extsi %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %p = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<8x16xi32>
+  %fe = tensor.empty() : tensor<8x16xf32>
+  %f = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%r : tensor<8x16xi32>) outs(%fe : tensor<8x16xf32>) {
+  ^bb0(%x: i32, %out: f32):
+    %xf = arith.sitofp %x : i32 to f32
+    %scaled = arith.mulf %xf, %scale : f32
+    linalg.yield %scaled : f32
+  } -> tensor<8x16xf32>
+  return %f : tensor<8x16xf32>
 }

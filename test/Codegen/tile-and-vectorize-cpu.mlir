@@ -42,11 +42,16 @@ func.func @int8_matmul(%a: tensor<24x40xi8>, %b: tensor<40x48xi8>) -> tensor<24x
 
 // Epilogue fusion: the requantization-shaped consumer of the matmul (here
 // a truncation to i8) is tiled by the matmul's 8 x 16 tile, and the matmul
-// tile runs inside it: the accumulators are consumed while hot.
+// tile runs inside it: the accumulators are consumed while hot. The fill
+// that starts them is in the tile too (zeros written to the tile, not to
+// the whole tensor first).
 // CHECK-LABEL: func @matmul_epilogue
 // CHECK: scf.for %[[M:.*]] = %{{.*}} to %{{.*}} step %c8
 // CHECK-NEXT: scf.for %[[N:.*]] = %{{.*}} to %{{.*}} step %c16
-// CHECK: scf.for {{.*}} step %c10
+// CHECK-NEXT: %[[TILE:.*]] = tensor.extract_slice %{{.*}}[%[[M]], %[[N]]] [8, 16] [1, 1] : tensor<24x48xi32> to tensor<8x16xi32>
+// CHECK-NEXT: %[[ZEROS:.*]] = scf.for {{.*}} iter_args(%[[Z:.*]] = %[[TILE]])
+// CHECK-NEXT: vector.transfer_write %[[ZERO:.*]], %[[Z]]
+// CHECK: scf.for {{.*}} step %c10 iter_args(%{{.*}} = %[[ZEROS]])
 // CHECK: vector.contract {{.*}} into vector<8x16xi32>
 // CHECK: scf.yield
 // CHECK: arith.trunci %{{.*}} : vector<1x16xi32> to vector<1x16xi8>

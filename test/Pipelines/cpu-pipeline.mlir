@@ -31,6 +31,19 @@
 // VECTORS: vector.contract {{.*}} : vector<8x16xf32>, vector<16x16xf32> into vector<8x16xf32>
 // VECTORS: arith.fptosi %{{.*}} : vector<1x16xf32> to vector<1x16xi32>
 
+// Attention's scores scaled: the 1 x 7 x 49 tile of the batch matmul is
+// fused into the scaling's loop, its f32 accumulators a scratch buffer
+// allocated once before the loops (buffer-loop-hoisting), not a malloc and
+// a free per tile.
+// VECTORS-LABEL: func @scores_scaled
+// VECTORS-NOT: scf.for
+// VECTORS: memref.alloc() {{.*}} : memref<1x7x49xf32>
+// VECTORS: scf.for
+// VECTORS: vector.contract {{.*}} into vector<7x49xf32>
+// VECTORS: arith.mulf
+// VECTORS-NOT: memref.alloc
+// VECTORS: return
+
 // SCALAR-LABEL: func @int8_matmul_requantized
 // SCALAR: memref.load
 // SCALAR: arith.muli %{{.*}}, %{{.*}} : i32
@@ -69,4 +82,19 @@ func.func @int8_scores(%a: tensor<32x64xi8>, %b: tensor<64x48xi8>) -> tensor<32x
     linalg.yield %s : i32
   } -> tensor<32x48xi32>
   return %r : tensor<32x48xi32>
+}
+
+func.func @scores_scaled(%q: tensor<4x49x16xf32>, %k: tensor<4x16x49xf32>) -> tensor<4x49x49xf32> {
+  %zero = arith.constant 0.0 : f32
+  %scale = arith.constant 0.25 : f32
+  %e = tensor.empty() : tensor<4x49x49xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x49x49xf32>) -> tensor<4x49x49xf32>
+  %s = linalg.batch_matmul ins(%q, %k : tensor<4x49x16xf32>, tensor<4x16x49xf32>) outs(%f : tensor<4x49x49xf32>) -> tensor<4x49x49xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(b, i, j) -> (b, i, j)>, affine_map<(b, i, j) -> (b, i, j)>], iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%s : tensor<4x49x49xf32>) outs(%e : tensor<4x49x49xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %m = arith.mulf %x, %scale : f32
+    linalg.yield %m : f32
+  } -> tensor<4x49x49xf32>
+  return %y : tensor<4x49x49xf32>
 }
