@@ -71,9 +71,12 @@ def QNNTileAndVectorizeCPUPass
     The requantization epilogue (`qnn.rescale` lowered to an elementwise
     `linalg.generic`), or any elementwise op that is the only user of a
     contraction's result, is tiled by the contraction's `rows` x
-    `vector-width` tile with the contraction (and its initialization) fused
-    into that tile, so that the i32 accumulators are requantized while they
-    are in cache; the tiles are then vectorized as above. Ops it
+    `vector-width` tile with the contraction (and its initialization, a
+    `linalg.fill` too: zeros written to the tile, not to the whole tensor
+    first) fused into that tile, so that the i32 accumulators are
+    requantized while they are in cache; the tiles are then vectorized as
+    above. (`qnn-cpu-pipeline` then allocates such a tile's scratch buffer
+    once, outside the loops: `buffer-loop-hoisting`.) Ops it
     cannot vectorize are left as they are, with a remark naming why, and
     become loops later in the pipeline: dynamic shapes, sub-byte element
     types (a memref stores one i4 per byte, a vector packs them), and
@@ -130,7 +133,11 @@ def QNNIntegerContractionsInF32Pass
     over the reduction. A constant offset (a static zero point) is instead
     added to its operand before the conversion where the bound still holds
     with it (`max|a + o_a|`): then neither its terms nor the other
-    operand's sums are needed. Contractions with a constant operand are left to
+    operand's sums are needed. The op that adds the terms writes its
+    output without reading it where the init is a fill with zeros, and is
+    fused into the result's one user where that is elementwise over the
+    same elements (the requantization), which the generic strategy then
+    computes in the contraction's tile. Contractions with a constant operand are left to
     `qnn-microkernel-cpu`. `qnn-cpu-pipeline` runs it before the generic
     strategy; the reference pipeline does not, and the tests that compare
     the two check that the results are the same. The patterns are
@@ -322,8 +329,11 @@ def QNNFuseElementwiseProducersPass
     producer has no other use, or is cheap (a dequantize: under 8
     operations, none a division or a math function) and every use can take
     it; not a contraction's requantization to 8 bits (an op that reads a
-    reduction's result elementwise) into an op of that one input, which
-    keeps its 8-bit input for `qnn-elementwise-lookup-tables`. Splat constant inputs become
+    reduction's result elementwise) into an op of that one input with a
+    division or a math function (or that is itself fused further, into
+    one), which keeps its 8-bit input for `qnn-elementwise-lookup-tables`;
+    into a cheap one that ends its chain (a dequantization read by a
+    softmax's reductions) it is fused. Splat constant inputs become
     scalars in the body, except in a broadcast (a bias the kernels start
     from). Each element is computed by the same operations as before: the
     results do not change. `qnn-cpu-pipeline` runs it (not the reference
