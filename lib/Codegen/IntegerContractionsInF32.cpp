@@ -620,7 +620,77 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
         });
     rewriter.replaceOp(op, combined.getResults());
     fuseIntoElementwiseUser(rewriter, combined);
+    for (Value converted : {aF32, bF32})
+      fuseIntoElementwiseProducer(rewriter,
+                                  converted.getDefiningOp<linalg::GenericOp>());
     return success();
+  }
+
+  /// An operand's conversion to f32 fused into the op that computes the
+  /// operand where that op is elementwise and the conversion its only user
+  /// (attention's probabilities, quantized by the softmax's last op): that
+  /// op then writes the f32 values the contraction reads, instead of 8-bit
+  /// ones that another pass over memory reads and converts.
+  static void fuseIntoElementwiseProducer(PatternRewriter &rewriter,
+                                          linalg::GenericOp conversion) {
+    // Through a collapse of the producer's result (attention's heads
+    // folded into the batch): the conversion of the uncollapsed tensor,
+    // then the collapse, which is the same elements in the same order.
+    if (auto collapse = conversion.getDpsInputOperand(0)
+                            ->get()
+                            .getDefiningOp<tensor::CollapseShapeOp>();
+        collapse && collapse->hasOneUse() &&
+        collapse.getSrc().getDefiningOp<linalg::GenericOp>())
+      conversion = convertBeforeCollapse(rewriter, conversion, collapse);
+    OpOperand *operand = conversion.getDpsInputOperand(0);
+    auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
+    if (!producer || producer->getNumResults() != 1 ||
+        !operand->get().hasOneUse() ||
+        producer.getNumParallelLoops() != producer.getNumLoops() ||
+        !linalg::areElementwiseOpsFusable(operand))
+      return;
+    rewriter.setInsertionPoint(conversion);
+    FailureOr<linalg::ElementwiseOpFusionResult> fused =
+        linalg::fuseElementwiseOps(rewriter, operand);
+    if (failed(fused))
+      return;
+    // The producer's layer (the softmax) computes it: --profile names it.
+    fused->fusedOp->setLoc(producer->getLoc());
+    for (auto [original, replacement] : fused->replacements)
+      rewriter.replaceUsesWithIf(original, replacement, [&](OpOperand &use) {
+        return use.getOwner() != producer;
+      });
+    rewriter.eraseOp(conversion);
+    rewriter.eraseOp(producer);
+  }
+
+  /// `conversion` (elementwise, identity maps) of `collapse`'s result as
+  /// the same conversion of its source, collapsed; returns the new
+  /// conversion.
+  static linalg::GenericOp
+  convertBeforeCollapse(PatternRewriter &rewriter, linalg::GenericOp conversion,
+                        tensor::CollapseShapeOp collapse) {
+    Location loc = conversion.getLoc();
+    Value source = collapse.getSrc();
+    auto sourceType = cast<RankedTensorType>(source.getType());
+    Type f32 = getElementTypeOrSelf(conversion->getResult(0).getType());
+    rewriter.setInsertionPoint(conversion);
+    Value empty = tensor::EmptyOp::create(
+        rewriter, loc, tensor::getMixedSizes(rewriter, loc, source), f32);
+    AffineMap identity = rewriter.getMultiDimIdentityMap(sourceType.getRank());
+    auto uncollapsed = linalg::GenericOp::create(
+        rewriter, loc, empty.getType(), source, empty,
+        ArrayRef<AffineMap>{identity, identity},
+        SmallVector<utils::IteratorType>(sourceType.getRank(),
+                                         utils::IteratorType::parallel));
+    rewriter.cloneRegionBefore(conversion.getRegion(), uncollapsed.getRegion(),
+                               uncollapsed.getRegion().end());
+    Value collapsed = tensor::CollapseShapeOp::create(
+        rewriter, loc, conversion->getResult(0).getType(),
+        uncollapsed->getResult(0), collapse.getReassociationIndices());
+    rewriter.replaceOp(conversion, collapsed);
+    rewriter.eraseOp(collapse);
+    return uncollapsed;
   }
 
   /// The combination fused into its one user where that is elementwise

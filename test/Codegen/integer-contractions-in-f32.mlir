@@ -445,3 +445,50 @@ func.func @fused_into_user(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>) -> tensor<
   } -> tensor<8x16xf32>
   return %f : tensor<8x16xf32>
 }
+
+// -----
+
+#mk = affine_map<(b, m, n, k) -> (b, m, k)>
+#kn = affine_map<(b, m, n, k) -> (b, k, n)>
+#mn = affine_map<(b, m, n, k) -> (b, m, n)>
+#id4 = affine_map<(b, h, i, j) -> (b, h, i, j)>
+
+// Attention's probabilities, quantized by the softmax's last op (here a
+// truncation of f32 values) and collapsed (heads into the batch), are
+// converted to f32 by that op itself: one op from the probabilities to the
+// f32 operand, collapsed, and no 8-bit tensor in between. The other
+// operand, a function argument, is converted on its own.
+// CHECK-LABEL: func @converted_by_producer
+// CHECK-SAME: (%[[P:.*]]: tensor<2x3x8x8xf32>, %[[V:.*]]: tensor<6x8x4xi8>)
+// CHECK: %[[PF:.*]] = linalg.generic {{.*}} ins(%[[P]] : tensor<2x3x8x8xf32>) outs(%{{.*}} : tensor<2x3x8x8xf32>)
+// CHECK-NEXT: ^bb0(%[[X:.*]]: f32, %{{.*}}: f32):
+// CHECK-NEXT: %[[Q:.*]] = arith.fptoui %[[X]] : f32 to i8
+// CHECK-NEXT: %[[F:.*]] = arith.uitofp %[[Q]] : i8 to f32
+// CHECK-NEXT: linalg.yield %[[F]] : f32
+// CHECK: %[[PC:.*]] = tensor.collapse_shape %[[PF]] {{\[}}[0, 1], [2], [3]] : tensor<2x3x8x8xf32> into tensor<6x8x8xf32>
+// CHECK: %[[VF:.*]] = linalg.generic {{.*}} ins(%[[V]] : tensor<6x8x4xi8>)
+// CHECK: linalg.generic {{.*}} ins(%[[PC]], %[[VF]] : tensor<6x8x8xf32>, tensor<6x8x4xf32>)
+// CHECK-NOT: tensor<2x3x8x8xi8>
+func.func @converted_by_producer(%p: tensor<2x3x8x8xf32>, %v: tensor<6x8x4xi8>) -> tensor<6x8x4xi32> {
+  %c0 = arith.constant 0 : i32
+  %e8 = tensor.empty() : tensor<2x3x8x8xi8>
+  %q = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%p : tensor<2x3x8x8xf32>) outs(%e8 : tensor<2x3x8x8xi8>) {
+  ^bb0(%x: f32, %o: i8):
+    %t = arith.fptoui %x : f32 to i8
+    linalg.yield %t : i8
+  } -> tensor<2x3x8x8xi8>
+  %qc = tensor.collapse_shape %q [[0, 1], [2], [3]] : tensor<2x3x8x8xi8> into tensor<6x8x8xi8>
+  %e = tensor.empty() : tensor<6x8x4xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<6x8x4xi32>) -> tensor<6x8x4xi32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #mn], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%qc, %v : tensor<6x8x8xi8>, tensor<6x8x4xi8>) outs(%i : tensor<6x8x4xi32>) {
+  ^bb0(%x: i8, %y: i8, %acc: i32):
+    %xe = arith.extui %x : i8 to i32
+    %ye = arith.extsi %y : i8 to i32
+    %m = arith.muli %xe, %ye : i32
+    %s = arith.addi %acc, %m : i32
+    linalg.yield %s : i32
+  } -> tensor<6x8x4xi32>
+  return %r : tensor<6x8x4xi32>
+}

@@ -137,7 +137,11 @@ def QNNIntegerContractionsInF32Pass
     output without reading it where the init is a fill with zeros, and is
     fused into the result's one user where that is elementwise over the
     same elements (the requantization), which the generic strategy then
-    computes in the contraction's tile. Contractions with a constant operand are left to
+    computes in the contraction's tile; an operand's conversion to f32 is
+    fused into the elementwise op that computes the operand where it is
+    that op's only user, through a `tensor.collapse_shape` too (attention's
+    probabilities, quantized by the softmax's last op, are written as f32
+    directly). Contractions with a constant operand are left to
     `qnn-microkernel-cpu`. `qnn-cpu-pipeline` runs it before the generic
     strategy; the reference pipeline does not, and the tests that compare
     the two check that the results are the same. The patterns are
