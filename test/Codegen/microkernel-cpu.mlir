@@ -8,14 +8,16 @@
 // RUN: quant-opt %s --qnn-microkernel-cpu=cpu=x86-64-v4 --canonicalize --cse -split-input-file -verify-diagnostics -mlir-print-elementsattrs-with-hex-if-larger=1000 | FileCheck %s --check-prefix=AVX512
 
 // Signed activations, weights w = [[1, 2], [3, 4]] (k x n).
-// With VNNI, a panel of 16 channels in 4-element k-groups: channel 0 reads
+// With VNNI, k padded with zeros to a whole group (a fill and an insert,
+// which vectorize); then a panel of 16 channels in 4-element k-groups: channel 0 reads
 // (w[0][0], w[1][0], 0, 0) = (1, 3, 0, 0), channel 1 (2, 4, 0, 0); the
 // activations are shifted to u8 (xor -128) and -128 * sum_k w[k][n]
 // (-512, -768) starts the accumulators.
 // VNNI-LABEL: func.func @signed_matmul
 // VNNI-DAG: arith.constant dense<[-512, -768, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi32>
 // VNNI-DAG: arith.constant dense<{{\[\[\[}}1, 3, 0, 0, 2, 4, 0, 0, 0, {{.*}}]]]> : tensor<1x1x64xi8>
-// VNNI: tensor.pad %{{.*}} low[0, 0] high[0, 2]
+// VNNI: %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : i8) outs(%{{.*}} : tensor<5x4xi8>)
+// VNNI: tensor.insert_slice %{{.*}} into %[[ZEROS]][0, 0] [5, 2] [1, 1] : tensor<5x2xi8> into tensor<5x4xi8>
 // VNNI: arith.xori %{{.*}}, %{{.*}} : i8
 // VNNI-COUNT-5: call @llvm.x86.avx512.vpdpbusd.512({{.*}}) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
 // VNNI-NOT: linalg.generic {{.*}}reduction
@@ -73,6 +75,41 @@ func.func @conv(%x: tensor<1x10x10x8xi8>, %bias: tensor<1x8x8x16xi32>) -> tensor
     linalg.yield %s : i32
   } -> tensor<1x8x8x16xi32>
   return %r : tensor<1x8x8x16xi32>
+}
+
+// -----
+
+// One input channel (a network's first convolution), 3x3 stride 2: the
+// filter columns fold into the k-groups (kw, c), read from the input as one
+// flat run per filter row; with VNNI one 4-byte group per filter row (3
+// vpdpbusd per output instead of 9), packed weights [panel][kh][16 x 4];
+// one zero appended past the input for the last window's fourth byte.
+// With vpmaddwd, two pairs per filter row (6 instead of 9).
+// VNNI-LABEL: func.func @conv_one_channel
+// VNNI-DAG: arith.constant dense<{{.*}}> : tensor<1x3x64xi8>
+// VNNI-DAG: %[[FLAT:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3]] : tensor<1x9x9x1xi8> into tensor<81xi8>
+// VNNI-DAG: %[[ZEROS:.*]] = linalg.fill ins(%{{.*}} : i8) outs(%{{.*}} : tensor<82xi8>)
+// VNNI: tensor.insert_slice %[[FLAT]] into %[[ZEROS]][0] [81] [1] : tensor<81xi8> into tensor<82xi8>
+// VNNI: scf.for
+// VNNI: vector.transfer_read %{{.*}}[%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<82xi8>, vector<4xi8>
+// VNNI: call @llvm.x86.avx512.vpdpbusd.512
+// AVX2-LABEL: func.func @conv_one_channel
+// AVX2-DAG: arith.constant dense<{{.*}}> : tensor<1x6x32xi16>
+// AVX2: arith.extui %{{.*}} : i8 to i16
+// AVX2: vector.transfer_read %{{.*}}[%{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<82xi16>, vector<2xi16>
+// AVX2: call @llvm.x86.avx2.pmadd.wd
+func.func @conv_one_channel(%x: tensor<1x9x9x1xi8>, %bias: tensor<1x4x4x16xi32>) -> tensor<1x4x4x16xi32> {
+  %k = arith.constant dense<3> : tensor<3x3x1x16xi8>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1 * 2 + d4, d2 * 2 + d5, d6)>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d5, d6, d3)>, affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+      ins(%x, %k : tensor<1x9x9x1xi8>, tensor<3x3x1x16xi8>) outs(%bias : tensor<1x4x4x16xi32>) {
+  ^bb0(%in: i8, %w: i8, %acc: i32):
+    %ie = arith.extui %in : i8 to i32
+    %we = arith.extsi %w : i8 to i32
+    %p = arith.muli %ie, %we : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<1x4x4x16xi32>
+  return %r : tensor<1x4x4x16xi32>
 }
 
 // -----

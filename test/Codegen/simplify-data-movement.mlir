@@ -48,3 +48,79 @@ func.func @pad(%x: tensor<1x4x5x2xi8>) -> tensor<1x6x7x2xi8> {
   } : tensor<1x4x5x2xi8> to tensor<1x6x7x2xi8>
   return %p : tensor<1x6x7x2xi8>
 }
+
+// -----
+
+// A quantization fused with the transpose of a one-channel NCHW input to
+// NHWC writes a unit dimension innermost: the same op on the other
+// dimensions, between reshapes, so that it vectorizes along the columns.
+// CHECK-LABEL: func.func @unit_innermost_output
+// CHECK: %[[IN:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2], [3]] : tensor<2x1x5x7xf32> into tensor<2x5x7xf32>
+// CHECK: %[[Q:.*]] = linalg.generic {indexing_maps = [#[[ID:.*]], #[[ID]]], iterator_types = ["parallel", "parallel", "parallel"]} ins(%[[IN]] : tensor<2x5x7xf32>) outs(%{{.*}} : tensor<2x5x7xi8>)
+// CHECK: arith.fptosi
+// CHECK: tensor.expand_shape %[[Q]] {{\[\[}}0], [1], [2, 3]] output_shape [2, 5, 7, 1] : tensor<2x5x7xi8> into tensor<2x5x7x1xi8>
+#nchw = affine_map<(n, h, w, c) -> (n, c, h, w)>
+#nhwc = affine_map<(n, h, w, c) -> (n, h, w, c)>
+func.func @unit_innermost_output(%x: tensor<2x1x5x7xf32>) -> tensor<2x5x7x1xi8> {
+  %e = tensor.empty() : tensor<2x5x7x1xi8>
+  %q = linalg.generic {indexing_maps = [#nchw, #nhwc], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x : tensor<2x1x5x7xf32>) outs(%e : tensor<2x5x7x1xi8>) {
+  ^bb0(%in: f32, %out: i8):
+    %i = arith.fptosi %in : f32 to i8
+    linalg.yield %i : i8
+  } -> tensor<2x5x7x1xi8>
+  return %q : tensor<2x5x7x1xi8>
+}
+
+// -----
+
+// The epilogue of a contraction with one output channel keeps the
+// contraction's layout (the micro-kernels fuse it only so).
+// CHECK-LABEL: func.func @epilogue_with_unit_channel
+// CHECK: linalg.matmul
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%{{.*}} : tensor<6x1xi32>) outs(%{{.*}} : tensor<6x1xi8>)
+#id2 = affine_map<(m, n) -> (m, n)>
+func.func @epilogue_with_unit_channel(%a: tensor<6x4xi8>, %b: tensor<4x1xi8>, %acc: tensor<6x1xi32>) -> tensor<6x1xi8> {
+  %c = linalg.matmul ins(%a, %b : tensor<6x4xi8>, tensor<4x1xi8>) outs(%acc : tensor<6x1xi32>) -> tensor<6x1xi32>
+  %e = tensor.empty() : tensor<6x1xi8>
+  %r = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]} ins(%c : tensor<6x1xi32>) outs(%e : tensor<6x1xi8>) {
+  ^bb0(%in: i32, %out: i8):
+    %t = arith.trunci %in : i32 to i8
+    linalg.yield %t : i8
+  } -> tensor<6x1xi8>
+  return %r : tensor<6x1xi8>
+}
+
+// -----
+
+// A single element has nothing to vectorize.
+// CHECK-LABEL: func.func @one_element
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x1xi8>)
+#id2b = affine_map<(m, n) -> (m, n)>
+func.func @one_element(%x: tensor<1x1xf32>) -> tensor<1x1xi8> {
+  %e = tensor.empty() : tensor<1x1xi8>
+  %q = linalg.generic {indexing_maps = [#id2b, #id2b], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<1x1xf32>) outs(%e : tensor<1x1xi8>) {
+  ^bb0(%in: f32, %out: i8):
+    %i = arith.fptosi %in : f32 to i8
+    linalg.yield %i : i8
+  } -> tensor<1x1xi8>
+  return %q : tensor<1x1xi8>
+}
+
+// -----
+
+// A padded image of one channel is filled as the flat tensor it is (the
+// vectorizers would write a unit innermost dimension one byte at a time).
+// CHECK-LABEL: func.func @pad_one_channel
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<84xi8>
+// CHECK: %[[F:.*]] = linalg.fill ins(%{{.*}} : i8) outs(%[[E]] : tensor<84xi8>)
+// CHECK: %[[X:.*]] = tensor.expand_shape %[[F]] {{\[\[}}0, 1, 2, 3]] output_shape [2, 6, 7, 1] : tensor<84xi8> into tensor<2x6x7x1xi8>
+// CHECK: tensor.insert_slice %{{.*}} into %[[X]][0, 1, 1, 0] [2, 4, 5, 1] [1, 1, 1, 1] : tensor<2x4x5x1xi8> into tensor<2x6x7x1xi8>
+func.func @pad_one_channel(%x: tensor<2x4x5x1xi8>) -> tensor<2x6x7x1xi8> {
+  %c0 = arith.constant 0 : i8
+  %p = tensor.pad %x low[0, 1, 1, 0] high[0, 1, 1, 0] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %c0 : i8
+  } : tensor<2x4x5x1xi8> to tensor<2x6x7x1xi8>
+  return %p : tensor<2x6x7x1xi8>
+}

@@ -205,6 +205,15 @@ def QNNMicrokernelCPUPass : Pass<"qnn-microkernel-cpu", "ModuleOp"> {
       `vpmaddubsw` route saturates i16 pair sums and is not used).
     - f32: `vector.fma` with a broadcast activation (AVX-512 or AVX2+FMA).
 
+    A convolution of few input channels (a network's first, on one or
+    three) would leave most of each k-group zero, one group run per filter
+    column: where its filter columns read consecutive input columns (no
+    column dilation) and that needs fewer k-groups, the reduction runs
+    over (filter column, input channel) together, one contiguous run of
+    the input row per filter row, the input read as one flat tensor with
+    the zeros the last window's last group reads past its end appended
+    (3x3 on one channel: 3 `vpdpbusd` per output instead of 9).
+
     A depthwise convolution has no reduction along the vector: each lane is
     a channel. Its kernel reads a vector of channels of an input column,
     widens it to i32 lanes (seen as i16 pairs: the value, then its sign or
@@ -370,7 +379,7 @@ def QNNElementwiseLookupTablesPass
 
 def QNNSimplifyDataMovementPass
     : Pass<"qnn-simplify-data-movement", "func::FuncOp"> {
-  let summary = "Transposes of unit dimensions to reshapes, pads to a fill and an insert";
+  let summary = "Transposes of unit dimensions to reshapes, pads to a fill and an insert, unit innermost dimensions dropped";
   let description = [{
     Data movement that the CPU strategies would otherwise turn into
     element-by-element copies:
@@ -380,10 +389,18 @@ def QNNSimplifyDataMovementPass
       place: it becomes a `tensor.collapse_shape` + `tensor.expand_shape`,
       which bufferize to views;
     - a `tensor.pad` with static sizes and a constant value becomes a
-      `linalg.fill` of the padded tensor, created at the top of the function,
-      and a `tensor.insert_slice` of the source, so that after
+      `linalg.fill` of the padded tensor (of its flat form, expanded, where
+      its innermost dimension is a unit one: one channel), created at the
+      top of the function, and a `tensor.insert_slice` of the source, so that after
       `eliminate-empty-tensors` the producer of the source writes straight
-      into the interior of the padded buffer instead of being copied there.
+      into the interior of the padded buffer instead of being copied there;
+    - an elementwise `linalg.generic` whose output has a unit innermost
+      dimension (a quantization fused with the transpose of a one-channel
+      NCHW input to NHWC), which the vectorizers would cut into vectors of
+      one element, runs on its dimensions of extent > 1 between reshapes
+      (upstream `linalg::dropUnitDims`); not one that reads a
+      contraction's result, whose epilogue the micro-kernels fuse only in
+      the contraction's layout.
 
     The patterns are `populateSimplifyDataMovementPatterns`.
   }];

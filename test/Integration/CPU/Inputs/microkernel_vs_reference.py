@@ -303,9 +303,17 @@ conv(9, 9, 3, 5, 5, 3, fhwc=True)
 conv(12, 13, 6, 20, 3, 3, dilation=2)
 conv(8, 8, 16, 24, 1, 1)
 conv(10, 9, 5, 18, 3, 3, stride=2, dtype="f32")
+# Few input channels: filter columns folded into the k-groups, the input
+# read as one flat run per filter row (the last window ends at the last
+# byte: its last k-group reads the zeros appended past it).
+conv(9, 9, 1, 16, 3, 3, stride=2)
+conv(8, 10, 1, 20, 3, 3, a_signed=True)
+conv(9, 11, 2, 16, 3, 5, stride=2, a_signed=True, fhwc=True)
+conv(9, 9, 3, 8, 3, 3, stride=2)
 fused((24,), 64, 40)
 fused((2, 7), 30, 70)
 fused((2,), 12, 16, conv_shape=(9, 8))
+fused((2,), 1, 16, conv_shape=(9, 8))
 depthwise(10, 11, 32, 3, 3)
 depthwise(9, 9, 20, 3, 3, stride=2, a_signed=True, chw=True)
 depthwise(12, 10, 7, 3, 3, dilation=2)
