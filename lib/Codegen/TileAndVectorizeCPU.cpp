@@ -272,8 +272,17 @@ SmallVector<int64_t> chooseTileSizes(linalg::LinalgOp op, int64_t vectorWidth,
       getElementTypeOrSelf(op->getResult(0).getType()).getIntOrFloatBitWidth();
   int64_t perRow =
       llvm::divideCeil(extent * accumulatorBits, vectorRegisterBits);
-  int64_t tileRows =
-      parallel.size() > 1 ? sizes[parallel[parallel.size() - 2]] : 1;
+  // Fewer rows where that many whole rows would not fit (7 rows of 49 f32
+  // lanes are 49 ymm with AVX2: one row of 7): tiles of 7 x 7 would cut
+  // every row into vectors of 7 lanes, and an epilogue computed on them
+  // in i64 (a requantization) into pieces of 4, 2 and 1.
+  unsigned rowLoop = parallel.size() > 1 ? parallel[parallel.size() - 2] : 0;
+  int64_t tileRows = parallel.size() > 1 ? sizes[rowLoop] : 1;
+  if (tileRows * perRow > registers - 4 && parallel.size() > 1 &&
+      perRow <= registers - 4) {
+    tileRows = largestDivisorAtMost(ranges[rowLoop], (registers - 4) / perRow);
+    sizes[rowLoop] = tileRows;
+  }
   if (tileRows * perRow <= registers - 4)
     sizes[inner] = extent;
   return sizes;

@@ -350,11 +350,12 @@ func.func @row_max_49(%x: tensor<2x49x49xf32>) -> tensor<2x49xf32> {
 // Attention's scores Q x K^T over 49 keys: no divisor of 49 near 16 lanes,
 // so with AVX-512 (the default, 32 zmm registers) a tile is 7 rows x all
 // 49 keys (7 x 4 accumulator registers); with AVX2's 16 ymm registers
-// (7 x 7 would be needed) it stays 7 x 7.
+// (7 x 7 would be needed) it takes one row of 49 keys (7 ymm) per tile,
+// not 7 x 7 tiles whose rows would be vectors of 7 lanes.
 // CHECK-LABEL: func @scores_49
 // CHECK: vector.contract {{.*}} : vector<7x16xf32>, vector<16x49xf32> into vector<7x49xf32>
 // AVX2-LABEL: func @scores_49
-// AVX2: vector.contract {{.*}} : vector<7x16xf32>, vector<16x7xf32> into vector<7x7xf32>
+// AVX2: vector.contract {{.*}} : vector<1x16xf32>, vector<16x49xf32> into vector<1x49xf32>
 func.func @scores_49(%q: tensor<4x49x16xf32>, %k: tensor<4x16x49xf32>) -> tensor<4x49x49xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<4x49x49xf32>

@@ -52,7 +52,10 @@ def QNNTileAndVectorizeCPUPass
       (attention's 49 keys) gets its whole extent where the tile's
       accumulators fit the target's vector registers with four to spare
       (`vector-register-bits`: 7 rows x 49 f32 lanes are 28 of AVX-512's 32
-      zmm registers; with AVX2's 16 ymm registers the tile stays 7 x 7).
+      zmm registers), with as many rows as then fit (with AVX2's 16 ymm
+      registers one row of 49 keys, 7 ymm, rather than 7 x 7 tiles whose
+      rows would be vectors of 7 lanes, split by LLVM into pieces of 4, 2
+      and 1, and into smaller ones for an epilogue in i64).
     - and a reduction that is neither a contraction nor innermost, whose
       innermost loop is parallel (a row's lane sums from
       `qnn-split-float-sums`), steps through its reduction loops one element
