@@ -14,15 +14,17 @@
 // VECTORS: scf.for {{.*}} step %c16
 // VECTORS: scf.for {{.*}} step %c16
 // VECTORS: vector.contract {{.*}} : vector<8x16xi32>, vector<16x16xi32> into vector<8x16xi32>
-// The rescale epilogue, vectorized too.
-// VECTORS: arith.muli %{{.*}}, %{{.*}} : vector<1x16xi64>
+// The rescale epilogue, vectorized too (in f64: the accumulator is
+// bounded by the contraction, so |a| * m < 2^53 and p / 2^n is exact).
+// VECTORS: arith.mulf %{{.*}}, %{{.*}} : vector<1x16xf64>
+// VECTORS: math.roundeven %{{.*}} : vector<1x16xf64>
 // VECTORS-NOT: linalg.
 // VECTORS-NOT: memref.load
 
 // LLVM-LABEL: llvm.func @int8_matmul_requantized
 // LLVM: llvm.mul %{{.*}}, %{{.*}} : vector<16xi32>
 // LLVM-NOT: llvm.mul %{{.*}}, %{{.*}} : i32
-// LLVM: llvm.mul %{{.*}}, %{{.*}} : vector<16xi64>
+// LLVM: llvm.fmul %{{.*}}, %{{.*}} : vector<16xf64>
 // LLVM-NOT: llvm.mul %{{.*}}, %{{.*}} : i32
 
 // Two run-time u8 operands, 64 steps: the products summed exactly on the

@@ -69,11 +69,13 @@
 // TC: gpu.barrier
 // TC-NEXT: scf.yield
 // The epilogue from the accumulators, inside the output only: the initial
-// value (0) added, the fixed-point rescale, the clamp, one i8 store.
+// value (0) added, the fixed-point rescale (exact in f64: the accumulator
+// is bounded by the contraction), the clamp, one i8 store.
 // TC: scf.if
-// TC-NEXT: arith.extsi %{{.*}} : i32 to i64
-// TC: arith.muli %{{.*}}, %c1073741824_i64
-// TC: arith.shrsi %{{.*}}, %c40_i64
+// TC-NEXT: arith.sitofp %{{.*}} : i32 to f64
+// TC: arith.mulf %{{.*}}, %{{.*}} : f64
+// TC: math.roundeven %{{.*}} : f64
+// TC: arith.fptosi %{{.*}} : f64 to i32
 // TC: arith.minsi %{{.*}}, %c127_i32
 // TC: arith.trunci %{{.*}} : i32 to i8
 // TC: memref.store %{{.*}}, %[[DOUT]]
@@ -94,7 +96,7 @@
 // SIMT: scf.for
 // SIMT: arith.muli %{{.*}}, %{{.*}} : i32
 // SIMT: gpu.launch
-// SIMT: arith.shrsi %{{.*}}, %c40_i64
+// SIMT: math.roundeven %{{.*}} : f64
 // SIMT: return
 
 // The out parameter: copied in (the kernels may read what they do not

@@ -428,6 +428,164 @@ static Value buildRoundingShift(OpBuilder &b, Location loc, Value p, Value n,
       shifted);
 }
 
+/// buildRoundingShift's half-to-even `round(p / 2^n)` for n >= 32, as the
+/// i32 it fits in: the biased sum's high word (bits 32..63, its floor
+/// division by 2^32) shifted right by n - 32 in i32 (`shift32`, n as i32).
+/// The same value; on x86 the final shift and the narrowing are one
+/// `vpsravd` on whole vectors of words and a shuffle of high words instead
+/// of a 64-bit arithmetic shift per lane (which AVX2 lacks: three
+/// instructions) and a narrowing of its results.
+static Value buildHalfToEvenShiftFrom32(OpBuilder &b, Location loc, Value p,
+                                        Value n, Value shift32) {
+  Type i64 = p.getType();
+  Type i32 = b.getI32Type();
+  Value one = arith::ConstantOp::create(b, loc, IntegerAttr::get(i64, 1));
+  Value nMinusOne = arith::SubIOp::create(b, loc, n, one);
+  Value half = arith::ShLIOp::create(b, loc, one, nMinusOne);
+  // Bit n of p: floor(p / 2^n) & 1, the parity a tie rounds to.
+  Value shifted = arith::ShRUIOp::create(b, loc, p, n);
+  Value odd = arith::AndIOp::create(b, loc, shifted, one);
+  Value halfMinusOne = arith::SubIOp::create(b, loc, half, one);
+  Value sum = arith::AddIOp::create(b, loc, p, halfMinusOne);
+  Value biased = arith::AddIOp::create(b, loc, sum, odd);
+  Value thirtyTwo =
+      arith::ConstantOp::create(b, loc, IntegerAttr::get(i64, 32));
+  Value high = arith::ShRUIOp::create(b, loc, biased, thirtyTwo);
+  Value word = arith::TruncIOp::create(b, loc, i32, high);
+  Value thirtyTwo32 =
+      arith::ConstantOp::create(b, loc, IntegerAttr::get(i32, 32));
+  Value rest = arith::SubIOp::create(b, loc, shift32, thirtyTwo32);
+  return arith::ShRSIOp::create(b, loc, word, rest);
+}
+
+/// A closed interval of integers, for bounding an accumulator.
+struct Interval {
+  int64_t lo, hi;
+  int64_t magnitude() const { return std::max(std::abs(lo), std::abs(hi)); }
+};
+
+/// The values `value` can take, if a dense integer constant's.
+static std::optional<Interval> getConstantInterval(Value value) {
+  DenseIntElementsAttr dense;
+  if (!matchPattern(value, m_Constant(&dense)) || dense.empty())
+    return std::nullopt;
+  Interval range{std::numeric_limits<int64_t>::max(),
+                 std::numeric_limits<int64_t>::min()};
+  for (const APInt &element : dense) {
+    int64_t v = element.getSExtValue();
+    range.lo = std::min(range.lo, v);
+    range.hi = std::max(range.hi, v);
+  }
+  return range;
+}
+
+/// Bounds of the values an integer contraction's body adds per reduction
+/// step, by interval arithmetic over its ops from the inputs' ranges (a
+/// constant's values; else all of the element type, extended as the body
+/// extends it); nullopt for anything else than constants, extensions,
+/// additions, subtractions and multiplications of up to 32 bits.
+static std::optional<Interval> getBodyInterval(linalg::GenericOp op,
+                                               Value value) {
+  if (auto arg = dyn_cast<BlockArgument>(value)) {
+    if (arg.getOwner() != op.getBody() ||
+        arg.getArgNumber() >= op.getNumDpsInputs())
+      return std::nullopt;
+    if (std::optional<Interval> constant =
+            getConstantInterval(op.getDpsInputs()[arg.getArgNumber()]))
+      return constant;
+    auto type = dyn_cast<IntegerType>(arg.getType());
+    if (!type || type.getWidth() > 32)
+      return std::nullopt;
+    int64_t width = type.getWidth();
+    return Interval{-(int64_t(1) << (width - 1)),
+                    (int64_t(1) << (width - 1)) - 1};
+  }
+  auto type = dyn_cast<IntegerType>(value.getType());
+  if (!type || type.getWidth() > 32)
+    return std::nullopt;
+  // A constant, in the body or above it (a zero point).
+  APInt constant;
+  if (matchPattern(value, m_ConstantInt(&constant)))
+    return Interval{constant.getSExtValue(), constant.getSExtValue()};
+  Operation *def = value.getDefiningOp();
+  if (!def || def->getBlock() != op.getBody())
+    return std::nullopt;
+  if (auto ext = dyn_cast<arith::ExtSIOp>(def))
+    return getBodyInterval(op, ext.getIn());
+  if (auto ext = dyn_cast<arith::ExtUIOp>(def)) {
+    std::optional<Interval> in = getBodyInterval(op, ext.getIn());
+    if (!in)
+      return std::nullopt;
+    if (in->lo >= 0)
+      return in;
+    int64_t width = ext.getIn().getType().getIntOrFloatBitWidth();
+    return Interval{0, (int64_t(1) << width) - 1};
+  }
+  if (!isa<arith::AddIOp, arith::SubIOp, arith::MulIOp>(def))
+    return std::nullopt;
+  std::optional<Interval> a = getBodyInterval(op, def->getOperand(0));
+  std::optional<Interval> b = getBodyInterval(op, def->getOperand(1));
+  if (!a || !b)
+    return std::nullopt;
+  // Operands of up to 32 bits: no bound below overflows int64.
+  if (isa<arith::AddIOp>(def))
+    return Interval{a->lo + b->lo, a->hi + b->hi};
+  if (isa<arith::SubIOp>(def))
+    return Interval{a->lo - b->hi, a->hi - b->lo};
+  int64_t products[] = {a->lo * b->lo, a->lo * b->hi, a->hi * b->lo,
+                        a->hi * b->hi};
+  return Interval{*llvm::min_element(products), *llvm::max_element(products)};
+}
+
+/// A bound on |acc| for an accumulator computed by an integer contraction
+/// (`out + f(inputs)` summed over its reduction loops, from an init that is
+/// a constant, a fill of one or the broadcast of one): the init's
+/// magnitude plus the reduction's length times the step's; nullopt where
+/// it cannot tell.
+static std::optional<int64_t> getAccumulatorBound(Value acc) {
+  auto op = acc.getDefiningOp<linalg::GenericOp>();
+  if (!op || op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0 ||
+      op.hasDynamicShape())
+    return std::nullopt;
+  auto yield = cast<linalg::YieldOp>(op.getBody()->getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddIOp>();
+  BlockArgument out = op.getBody()->getArguments().back();
+  if (!add || (add.getLhs() != out && add.getRhs() != out) ||
+      llvm::count(add->getOperands(), out) != 1)
+    return std::nullopt;
+  Value step = add.getLhs() == out ? add.getRhs() : add.getLhs();
+  std::optional<Interval> perStep = getBodyInterval(op, step);
+  if (!perStep)
+    return std::nullopt;
+  int64_t steps = 1;
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  for (auto [range, iterator] : llvm::zip(ranges, op.getIteratorTypesArray()))
+    if (iterator == utils::IteratorType::reduction)
+      steps *= range;
+  // The init: a constant, a fill of one, or a generic that broadcasts one.
+  Value init = op.getDpsInits()[0];
+  std::optional<Interval> start;
+  if (auto fill = init.getDefiningOp<linalg::FillOp>()) {
+    APInt value;
+    if (matchPattern(fill.getInputs()[0], m_ConstantInt(&value)))
+      start = Interval{value.getSExtValue(), value.getSExtValue()};
+  } else if (auto broadcast = init.getDefiningOp<linalg::GenericOp>()) {
+    Block *body = broadcast.getBody();
+    if (broadcast.getNumDpsInputs() == 1 &&
+        broadcast.getNumReductionLoops() == 0 &&
+        cast<linalg::YieldOp>(body->getTerminator()).getValues()[0] ==
+            body->getArgument(0))
+      start = getConstantInterval(broadcast.getDpsInputs()[0]);
+  } else {
+    start = getConstantInterval(init);
+  }
+  if (!start || steps > (int64_t(1) << 20) ||
+      perStep->magnitude() > (int64_t(1) << 32) ||
+      start->magnitude() > (int64_t(1) << 32))
+    return std::nullopt;
+  return start->magnitude() + steps * perStep->magnitude();
+}
+
 /// The storage range of `type`, narrowed by a `clamp` attribute if any.
 static std::pair<int64_t, int64_t>
 getClampedRange(quant::QuantizedType type,
@@ -470,7 +628,9 @@ static Value buildStoredValueFromI32(OpBuilder &b, Location loc, Value rounded,
   };
   // One op per statement: the IR comes out in the same order whichever
   // order the C++ compiler evaluates arguments in.
-  Value narrow = arith::TruncIOp::create(b, loc, i32, rounded);
+  Value narrow = rounded.getType() == i32
+                     ? rounded
+                     : arith::TruncIOp::create(b, loc, i32, rounded);
   Value lo = constant(range.first - zeroPoint);
   Value hi = constant(range.second - zeroPoint);
   Value atLeastLo = arith::MaxSIOp::create(b, loc, narrow, lo);
@@ -501,6 +661,80 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
 
     unsigned rank = inputType.getRank();
     AffineMap identity = rewriter.getMultiDimIdentityMap(rank);
+
+    IntegerType storageType = getSignlessStorageType(resultType);
+    Value init = buildEmptyLike(rewriter, loc, adaptor.getInput(), storageType);
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    RoundingMode rounding = op.getRounding();
+    int64_t zeroPoint = resultType.getZeroPoint();
+    // An i32 accumulator times m < 2^31 is below 2^62 in magnitude: shifted
+    // right by 32 or more and rounded, it is below 2^30 + 1, so the zero
+    // point and the clamp of a storage type of up to 16 bits can be done in
+    // i32 (vpmaxsd, where AVX2 has no 64-bit min/max), with the same result.
+    bool roundedFitsI32 =
+        inputType.getElementType().getIntOrFloatBitWidth() <= 32 &&
+        storageType.getWidth() <= 16 &&
+        llvm::all_of(op.getShifts(), [](int32_t n) { return n >= 32; });
+    // Where |a| * m stays below 2^53 (an accumulator bounded by its
+    // contraction: attention's, a dense layer's), p = a * m and p / 2^n are
+    // exact in f64, and so is round-half-to-even of that: the rescale is
+    // roundeven(f64(a) * (m / 2^n)), one multiplication by a constant per
+    // lane instead of 64-bit integer arithmetic (which x86 vectors do in
+    // half as many lanes, with no 64-bit arithmetic shift on AVX2).
+    bool exactInF64 = false;
+    if (roundedFitsI32 && rounding == RoundingMode::HalfToEven &&
+        inputType.getElementType().isInteger(32)) {
+      if (std::optional<int64_t> bound = getAccumulatorBound(op.getInput())) {
+        int32_t largest =
+            *llvm::max_element(op.getMultipliers(), [](int32_t x, int32_t y) {
+              return std::abs(int64_t(x)) < std::abs(int64_t(y));
+            });
+        exactInF64 =
+            static_cast<double>(*bound) * std::abs(int64_t(largest)) < 0x1p53;
+      }
+    }
+    if (exactInF64) {
+      // The multipliers and shifts as one f64 factor each, m * 2^-n: both
+      // exact (m < 2^31, n <= 63).
+      SmallVector<double> factors;
+      for (auto [m, n] : llvm::zip(op.getMultipliers(), op.getShifts()))
+        factors.push_back(std::ldexp(static_cast<double>(m), -n));
+      SmallVector<Value> f64Inputs = {adaptor.getInput()};
+      SmallVector<AffineMap> f64Maps = {identity};
+      Value scalarFactor;
+      if (std::optional<int64_t> axis = op.getAxis()) {
+        auto factorType = RankedTensorType::get(
+            {static_cast<int64_t>(factors.size())}, rewriter.getF64Type());
+        f64Inputs.push_back(arith::ConstantOp::create(
+            rewriter, loc,
+            DenseElementsAttr::get(factorType, ArrayRef<double>(factors))));
+        f64Maps.push_back(AffineMap::get(
+            rank, 0, getAffineDimExpr(*axis, rewriter.getContext())));
+      } else {
+        scalarFactor = arith::ConstantOp::create(
+            rewriter, loc, rewriter.getF64FloatAttr(factors[0]));
+      }
+      f64Maps.push_back(identity);
+      auto generic = linalg::GenericOp::create(
+          rewriter, loc, init.getType(), f64Inputs, init, f64Maps, iterators,
+          [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+            Value factor = scalarFactor ? scalarFactor : args[1];
+            Value wide =
+                arith::SIToFPOp::create(b, nestedLoc, b.getF64Type(), args[0]);
+            Value scaled = arith::MulFOp::create(b, nestedLoc, wide, factor);
+            Value rounded = math::RoundEvenOp::create(b, nestedLoc, scaled);
+            Value word =
+                arith::FPToSIOp::create(b, nestedLoc, b.getI32Type(), rounded);
+            linalg::YieldOp::create(b, nestedLoc,
+                                    buildStoredValueFromI32(b, nestedLoc, word,
+                                                            zeroPoint, range,
+                                                            storageType));
+          });
+      rewriter.replaceOp(op, generic.getResult(0));
+      return success();
+    }
+
     SmallVector<Value> inputs = {adaptor.getInput()};
     SmallVector<AffineMap> maps = {identity};
     Value scalarMultiplier, scalarShift;
@@ -525,21 +759,6 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
       scalarShift = constant(rewriter, op.getShifts()[0]);
     }
     maps.push_back(identity);
-
-    IntegerType storageType = getSignlessStorageType(resultType);
-    Value init = buildEmptyLike(rewriter, loc, adaptor.getInput(), storageType);
-    SmallVector<utils::IteratorType> iterators(rank,
-                                               utils::IteratorType::parallel);
-    RoundingMode rounding = op.getRounding();
-    int64_t zeroPoint = resultType.getZeroPoint();
-    // An i32 accumulator times m < 2^31 is below 2^62 in magnitude: shifted
-    // right by 32 or more and rounded, it is below 2^30 + 1, so the zero
-    // point and the clamp of a storage type of up to 16 bits can be done in
-    // i32 (vpmaxsd, where AVX2 has no 64-bit min/max), with the same result.
-    bool roundedFitsI32 =
-        inputType.getElementType().getIntOrFloatBitWidth() <= 32 &&
-        storageType.getWidth() <= 16 &&
-        llvm::all_of(op.getShifts(), [](int32_t n) { return n >= 32; });
     auto generic = linalg::GenericOp::create(
         rewriter, loc, init.getType(), inputs, init, maps, iterators,
         [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
@@ -558,8 +777,20 @@ struct RescaleOpLowering : public OpConversionPattern<RescaleOp> {
           Value product =
               arith::MulIOp::create(b, nestedLoc, accumulator, multiplier);
           // 2. One rounding of p / 2^n.
-          Value rounded =
-              buildRoundingShift(b, nestedLoc, product, shift, rounding);
+          Value rounded;
+          if (roundedFitsI32 && rounding == RoundingMode::HalfToEven) {
+            Value shift32 =
+                scalarShift
+                    ? arith::ConstantOp::create(
+                          b, nestedLoc, b.getI32IntegerAttr(op.getShifts()[0]))
+                          .getResult()
+                    : args[2];
+            rounded = buildHalfToEvenShiftFrom32(b, nestedLoc, product, shift,
+                                                 shift32);
+          } else {
+            rounded =
+                buildRoundingShift(b, nestedLoc, product, shift, rounding);
+          }
           // 3. Zero point, then the (clamped) storage range.
           linalg::YieldOp::create(
               b, nestedLoc,
