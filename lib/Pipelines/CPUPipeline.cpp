@@ -63,6 +63,9 @@ void qnn::addBufferizePhase(OpPassManager &pm, bool resultsToOutParams,
   // buffer each iteration; without this, bufferization refuses it ("Yield
   // operand #0 is not equivalent to the corresponding iter bbArg").
   bufferizeOptions.allowReturnAllocsFromLoops = true;
+  // Padded tensors of one shape whose fills CSE merged: one buffer each.
+  pm.addNestedPass<func::FuncOp>(
+      qnn::createQNNDistinctInsertDestinationsPass());
   if (resultsToOutParams)
     pm.addNestedPass<func::FuncOp>(qnn::createQNNDistinctResultsPass());
   // A producer whose result is inserted into a larger tensor (a padded

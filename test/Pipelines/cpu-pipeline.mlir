@@ -100,3 +100,37 @@ func.func @scores_scaled(%q: tensor<4x49x16xf32>, %k: tensor<4x16x49xf32>) -> te
   } -> tensor<4x49x49xf32>
   return %y : tensor<4x49x49xf32>
 }
+
+
+// Two padded tensors of one shape: each producer writes into its own padded
+// buffer (CSE merges their zero fills; qnn-distinct-insert-destinations
+// gives the second its own again): no copy of a buffer, no element loop.
+// VECTORS-LABEL: func @two_pads
+// VECTORS-COUNT-2: memref.alloc() {alignment = 64 : i64} : memref<2x6x6x16xf32>
+// VECTORS-NOT: memref.copy
+// VECTORS-NOT: memref.load
+// VECTORS: return
+func.func @two_pads(%a: tensor<2x4x4x16xf32>, %b: tensor<2x4x4x16xf32>) -> (tensor<2x6x6x16xf32>, tensor<2x6x6x16xf32>) {
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<2x4x4x16xf32>
+  %x = linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%a : tensor<2x4x4x16xf32>) outs(%e : tensor<2x4x4x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %n = arith.addf %in, %in : f32
+    linalg.yield %n : f32
+  } -> tensor<2x4x4x16xf32>
+  %p = tensor.pad %x low[0, 1, 1, 0] high[0, 1, 1, 0] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %z : f32
+  } : tensor<2x4x4x16xf32> to tensor<2x6x6x16xf32>
+  %e2 = tensor.empty() : tensor<2x4x4x16xf32>
+  %y = linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%b : tensor<2x4x4x16xf32>) outs(%e2 : tensor<2x4x4x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %n = arith.mulf %in, %in : f32
+    linalg.yield %n : f32
+  } -> tensor<2x4x4x16xf32>
+  %q = tensor.pad %y low[0, 1, 1, 0] high[0, 1, 1, 0] {
+  ^bb0(%i: index, %j: index, %k: index, %l: index):
+    tensor.yield %z : f32
+  } : tensor<2x4x4x16xf32> to tensor<2x6x6x16xf32>
+  return %p, %q : tensor<2x6x6x16xf32>, tensor<2x6x6x16xf32>
+}

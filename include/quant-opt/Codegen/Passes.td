@@ -410,6 +410,24 @@ def QNNSimplifyDataMovementPass
   let dependentDialects = ["linalg::LinalgDialect", "tensor::TensorDialect"];
 }
 
+def QNNDistinctInsertDestinationsPass
+    : Pass<"qnn-distinct-insert-destinations", "func::FuncOp"> {
+  let summary = "Give each tensor.insert_slice its own destination (a recomputed copy of a shared one)";
+  let description = [{
+    Before bufferization: where several `tensor.insert_slice` ops insert
+    into one tensor whose producer is free of memory effects and reads only
+    constants and empty tensors (the zero-filled buffers of two padded
+    tensors of one shape, which `qnn-simplify-data-movement` creates apart
+    and CSE merges), every insert after the first gets a clone of that
+    producer (and of an empty tensor it writes into). Otherwise one-shot
+    bufferization cannot write the second insert, nor the producer of its
+    source, in place: it copies the whole buffer and copies the source into
+    it element by element. `qnn-cpu-pipeline` and `qnn-gpu-pipeline` run it
+    first in their bufferization phase.
+  }];
+  let dependentDialects = ["tensor::TensorDialect"];
+}
+
 def QNNDistinctResultsPass : Pass<"qnn-distinct-results", "func::FuncOp"> {
   let summary = "Return each result from its own tensor (a copy for a repeated one)";
   let description = [{
