@@ -213,6 +213,73 @@ static Value buildElementwiseWithParameters(OpBuilder &b, Location loc,
 // Scalar arithmetic (docs/Semantics.md)
 //===----------------------------------------------------------------------===//
 
+/// Step 2 of `quantize` where the scale is a constant: the quotient `v` and
+/// whether it is already within +-`bound` (then steps 4-5 need no float
+/// clamp before the conversion to integers).
+struct ConstantScaleQuotient {
+  Value quotient;
+  bool bounded;
+};
+
+/// `x / s` rounded to nearest (ties to even), computed without a division
+/// where `s` is a constant in [2^-60, 2^60] of f32 or f64 (docs/Semantics.md,
+/// `qnn.quantize`, "Without a division"), for stored values within
+/// +-`bound` / 4 of the zero point. A power of two is one multiplication.
+/// Otherwise, with `r = RN(1/s)` folded, `q0 = RN(x * r)`, the remainder
+/// `e = x - q0 * s` (exact, one FMA) and `RN(q0 + e * r)` (one FMA) is the
+/// correctly rounded quotient (Markstein's theorem). A vector division issues
+/// far less often than a multiply or an FMA, and quantizing a float
+/// activation is otherwise one division per element. `x` is first clamped
+/// to +-RN(bound/2 * s): beyond it every stored value saturates whatever the
+/// quotient, `q0` stays finite (an infinite one would make the remainder
+/// NaN) and the quotient within +-`bound`, which replaces the clamp of the
+/// rounded value before `fptosi`. The clamp is `maxnumf`/`minnumf` (NaN gives
+/// a bound), so the caller tests `x` itself for NaN. Returns a null quotient
+/// where `s` is not such a constant.
+static ConstantScaleQuotient
+buildQuotientByConstantScale(OpBuilder &b, Location loc, Value x, Value scale,
+                             int64_t qminValue, int64_t qmaxValue,
+                             double bound) {
+  FloatAttr scaleAttr;
+  if (!matchPattern(scale, m_Constant(&scaleAttr)))
+    return {};
+  auto type = cast<FloatType>(scale.getType());
+  if (!type.isF32() && !type.isF64())
+    return {};
+  if (std::max(std::abs(qminValue), std::abs(qmaxValue)) > bound / 4)
+    return {};
+  APFloat s = scaleAttr.getValue();
+  APFloat low(std::ldexp(1.0, -60)), high(std::ldexp(1.0, 60));
+  bool losesInfo;
+  low.convert(s.getSemantics(), APFloat::rmNearestTiesToEven, &losesInfo);
+  high.convert(s.getSemantics(), APFloat::rmNearestTiesToEven, &losesInfo);
+  if (s.isNaN() || s.compare(low) == APFloat::cmpLessThan ||
+      s.compare(high) == APFloat::cmpGreaterThan)
+    return {};
+  auto constant = [&](const APFloat &value) {
+    return arith::ConstantOp::create(b, loc, FloatAttr::get(type, value))
+        .getResult();
+  };
+  // A power of two: x * (1/s) is x / s, both exact up to their one rounding.
+  APFloat reciprocal(s.getSemantics());
+  if (s.getExactInverse(&reciprocal))
+    return {arith::MulFOp::create(b, loc, x, constant(reciprocal)),
+            /*bounded=*/false};
+  reciprocal = APFloat(s.getSemantics(), 1);
+  reciprocal.divide(s, APFloat::rmNearestTiesToEven);
+  APFloat limit =
+      scalbn(s, std::ilogb(bound) - 1, APFloat::rmNearestTiesToEven);
+  Value clamped = arith::MinNumFOp::create(
+      b, loc, arith::MaxNumFOp::create(b, loc, x, constant(-limit)),
+      constant(limit));
+  Value r = constant(reciprocal);
+  Value estimate = arith::MulFOp::create(b, loc, clamped, r);
+  Value remainder =
+      math::FmaOp::create(b, loc, estimate, constant(-s), clamped);
+  return {math::FmaOp::create(b, loc, remainder, r, estimate),
+          /*bounded=*/true};
+}
+
 /// `quantize(x)`, steps 1-5 of docs/Semantics.md, on one element, to
 /// stored values in [qmin, qmax] of `storageType`.
 static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
@@ -221,11 +288,16 @@ static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
                                   Type storageType, RoundingMode rounding) {
   auto computeType = cast<FloatType>(scale.getType());
   auto workingType = cast<IntegerType>(zeroPoint.getType());
+  double bound = getFloatClampBound(workingType);
   // 1. Convert to the compute type (exact).
   if (x.getType() != computeType)
     x = arith::ExtFOp::create(b, loc, computeType, x);
-  // 2. One IEEE division.
-  Value scaled = arith::DivFOp::create(b, loc, x, scale);
+  // 2. One IEEE division (the same quotient by an FMA correction where the
+  // scale is a constant).
+  auto [scaled, bounded] = buildQuotientByConstantScale(
+      b, loc, x, scale, qminValue, qmaxValue, bound);
+  if (!scaled)
+    scaled = arith::DivFOp::create(b, loc, x, scale);
   // 4. Round.
   Value rounded;
   switch (rounding) {
@@ -241,14 +313,16 @@ static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
   }
   // 5. Add the zero point and saturate. The float clamp keeps fptosi defined
   // for infinities and huge values without changing the final clamp.
-  double bound = getFloatClampBound(workingType);
-  Value lowerBound =
-      arith::ConstantOp::create(b, loc, FloatAttr::get(computeType, -bound));
-  Value upperBound =
-      arith::ConstantOp::create(b, loc, FloatAttr::get(computeType, bound));
-  Value clamped = arith::MinimumFOp::create(
-      b, loc, arith::MaximumFOp::create(b, loc, rounded, lowerBound),
-      upperBound);
+  Value clamped = rounded;
+  if (!bounded) {
+    Value lowerBound =
+        arith::ConstantOp::create(b, loc, FloatAttr::get(computeType, -bound));
+    Value upperBound =
+        arith::ConstantOp::create(b, loc, FloatAttr::get(computeType, bound));
+    clamped = arith::MinimumFOp::create(
+        b, loc, arith::MaximumFOp::create(b, loc, rounded, lowerBound),
+        upperBound);
+  }
   Value integer = arith::FPToSIOp::create(b, loc, workingType, clamped);
   Value shifted = arith::AddIOp::create(b, loc, integer, zeroPoint);
   Value qmin = arith::ConstantOp::create(
@@ -257,9 +331,11 @@ static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
       b, loc, IntegerAttr::get(workingType, qmaxValue));
   Value saturated = arith::MinSIOp::create(
       b, loc, arith::MaxSIOp::create(b, loc, shifted, qmin), qmax);
-  // 3. NaN gives the zero point.
-  Value isNaN =
-      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, scaled, scaled);
+  // 3. NaN gives the zero point (x is NaN exactly where x / s is, for a
+  // constant s).
+  Value nanSource = bounded ? x : scaled;
+  Value isNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO,
+                                      nanSource, nanSource);
   Value stored = arith::SelectOp::create(b, loc, isNaN, zeroPoint, saturated);
   return arith::TruncIOp::create(b, loc, storageType, stored);
 }

@@ -6,13 +6,14 @@
 // CHECK-DAG: #[[$ID:.*]] = affine_map<(d0) -> (d0)>
 // CHECK-LABEL: func @per_tensor
 // CHECK-SAME: (%[[X:.*]]: tensor<4xf32>) -> tensor<4xi8>
-// CHECK-DAG: %[[S:.*]] = arith.constant 5.000000e-01 : f32
 // CHECK-DAG: %[[Z:.*]] = arith.constant -3 : i32
 // CHECK: %[[INIT:.*]] = tensor.empty() : tensor<4xi8>
 // CHECK: %[[R:.*]] = linalg.generic {indexing_maps = [#[[$ID]], #[[$ID]]], iterator_types = ["parallel"]}
 // CHECK-SAME: ins(%[[X]] : tensor<4xf32>) outs(%[[INIT]] : tensor<4xi8>)
 // CHECK: ^bb0(%[[IN:.*]]: f32, %{{.*}}: i8):
-// CHECK: %[[V:.*]] = arith.divf %[[IN]], %[[S]] : f32
+// The scale is a power of two: x / 0.5 is exactly x * 2.0 (one rounding each).
+// CHECK: %[[TWO:.*]] = arith.constant 2.000000e+00 : f32
+// CHECK: %[[V:.*]] = arith.mulf %[[IN]], %[[TWO]] : f32
 // CHECK: %[[RND:.*]] = math.roundeven %[[V]] : f32
 // CHECK-DAG: %[[LO:.*]] = arith.constant -1.07374182E+9 : f32
 // CHECK-DAG: %[[HI:.*]] = arith.constant 1.07374182E+9 : f32
@@ -32,6 +33,50 @@
 func.func @per_tensor(%x: tensor<4xf32>) -> tensor<4x!quant.uniform<i8:f32, 0.5:-3>> {
   %q = qnn.quantize %x : tensor<4xf32> -> tensor<4x!quant.uniform<i8:f32, 0.5:-3>>
   return %q : tensor<4x!quant.uniform<i8:f32, 0.5:-3>>
+}
+
+// -----
+
+// Any other constant scale in [2^-60, 2^60]: the correctly rounded quotient
+// without a division, q0 = x * RN(1/s) corrected by one FMA (Markstein), x
+// first clamped to +-RN(2^29 * s) = +-0x4C4CCCCD with maxnumf/minnumf, so no
+// float clamp of the rounded value, and NaN tested on x (docs/Semantics.md,
+// "Without a division").
+// CHECK-LABEL: func @per_tensor_without_division
+// CHECK: ^bb0(%[[IN:.*]]: f32, %{{.*}}: i8):
+// CHECK-NOT: arith.divf
+// CHECK-DAG: %[[HI:.*]] = arith.constant 0x4C4CCCCD : f32
+// CHECK-DAG: %[[LO:.*]] = arith.constant 0xCC4CCCCD : f32
+// CHECK: %[[X0:.*]] = arith.maxnumf %[[IN]], %[[LO]] : f32
+// CHECK: %[[X1:.*]] = arith.minnumf %[[X0]], %[[HI]] : f32
+// CHECK: %[[RCP:.*]] = arith.constant 1.000000e+01 : f32
+// CHECK: %[[Q0:.*]] = arith.mulf %[[X1]], %[[RCP]] : f32
+// CHECK: %[[NS:.*]] = arith.constant -1.000000e-01 : f32
+// CHECK: %[[E:.*]] = math.fma %[[Q0]], %[[NS]], %[[X1]] : f32
+// CHECK: %[[V:.*]] = math.fma %[[E]], %[[RCP]], %[[Q0]] : f32
+// CHECK: %[[R:.*]] = math.roundeven %[[V]] : f32
+// CHECK-NOT: arith.maximumf
+// CHECK: arith.fptosi %[[R]] : f32 to i32
+// CHECK: arith.cmpf uno, %[[IN]], %[[IN]] : f32
+func.func @per_tensor_without_division(%x: tensor<4xf32>) -> tensor<4x!quant.uniform<i8:f32, 0.1>> {
+  %q = qnn.quantize %x : tensor<4xf32> -> tensor<4x!quant.uniform<i8:f32, 0.1>>
+  return %q : tensor<4x!quant.uniform<i8:f32, 0.1>>
+}
+
+// Outside [2^-60, 2^60] the division stays.
+// CHECK-LABEL: func @scale_below_range
+// CHECK: arith.divf
+// CHECK-NOT: math.fma
+// CHECK-LABEL: func @scale_above_range
+// CHECK: arith.divf
+// CHECK-NOT: math.fma
+func.func @scale_below_range(%x: tensor<4xf32>) -> tensor<4x!quant.uniform<i8:f32, 1.0e-20>> {
+  %q = qnn.quantize %x : tensor<4xf32> -> tensor<4x!quant.uniform<i8:f32, 1.0e-20>>
+  return %q : tensor<4x!quant.uniform<i8:f32, 1.0e-20>>
+}
+func.func @scale_above_range(%x: tensor<4xf32>) -> tensor<4x!quant.uniform<i8:f32, 3.0e+18>> {
+  %q = qnn.quantize %x : tensor<4xf32> -> tensor<4x!quant.uniform<i8:f32, 3.0e+18>>
+  return %q : tensor<4x!quant.uniform<i8:f32, 3.0e+18>>
 }
 
 // -----
