@@ -107,6 +107,78 @@ def test_lowering_bit_exact_against_reference():
     assert checked > 500
 
 
+def _rows_at_extreme_ranges(rng, bits, signed, symmetric, columns=96):
+    """One row per range, from subnormal data (scale 0, or below 2^-60) to
+    f32's largest (scale above 2^60, or +Inf when hi - lo overflows); each row
+    holds its range's two ends, values next to every rounding boundary
+    (k + 1/2) * s and the specials."""
+    qmin, qmax = ref._storage_range(bits, signed)
+    rows = []
+    for exponent in (-149, -140, -126, -100, -75, -62, -58, -20, 0, 20, 58, 62, 75, 100, 120, 127):
+        magnitude = np.float32(np.ldexp(1.0, exponent) * rng.uniform(1.0, 1.49))
+        if exponent >= -140:
+            magnitude = np.float32(magnitude * (1 + rng.integers(1, 2**10) * 2.0**-23))
+        hi = magnitude
+        lo = -magnitude if symmetric else np.float32(-magnitude * rng.uniform(0.0, 1.0))
+        row = np.zeros(columns, np.float32)
+        row[0], row[1] = hi, lo
+        _, s, z = ref.dynamic_quantize(row, (1,), bits, signed, symmetric)
+        s = np.float32(s.reshape(()))
+        # (k + 1/2) * s in float64, then the f32 values on both sides of it.
+        k = rng.integers(qmin - int(z[0]), qmax - int(z[0]), columns - 6)
+        middle = ((k + 0.5) * np.float64(s)).astype(np.float32)
+        toward = np.where(rng.random(columns - 6) < 0.5, np.float32(np.inf), np.float32(-np.inf))
+        candidates = np.where(rng.random(columns - 6) < 0.3, middle, np.nextafter(middle, toward))
+        row[2:columns - 4] = np.clip(candidates, lo, hi)
+        row[columns - 4:] = (np.nan, np.inf, -np.inf, 0.0)
+        rows.append(row)
+    widest = np.zeros(columns, np.float32)  # hi - lo rounds to +Inf: s = +Inf
+    widest[:4] = (np.finfo(np.float32).max, -np.finfo(np.float32).max, np.inf, 1.0)
+    if not symmetric:
+        rows.append(widest)
+    return np.stack(rows)
+
+
+@needs_native
+@pytest.mark.parametrize("bits,signed,symmetric", [(8, False, False), (8, True, True), (16, True, False),
+                                                   (4, True, True)])
+@pytest.mark.parametrize("target", ["host", "x86-64-v3", "reference"])
+def test_lowering_bit_exact_at_extreme_ranges(bits, signed, symmetric, target):
+    """The quantization loop divides by no run-time scale (docs/Semantics.md,
+    "Without a division"): per row, ranges whose scale lies outside [2^-60,
+    2^60] (brought inside by 2^100 or 2^-100) or is +Inf, and inputs next
+    to every rounding boundary, bit for bit against the reference's
+    division."""
+    rng = np.random.default_rng(bits * 4 + signed * 2 + symmetric)
+    x = _rows_at_extreme_ranges(rng, bits, signed, symmetric)
+    shape, pshape = x.shape, (x.shape[0], 1)
+    attrs = ("unsigned" if not signed else "") + (" symmetric" if symmetric else "")
+    text = MODULE.format(shape="x".join(map(str, shape)), pshape="x".join(map(str, pshape)),
+                         st=f"i{bits}", attrs=attrs, uns="" if signed else "unsigned",
+                         qtype=f"tensor<{'x'.join(map(str, shape))}xi{bits}>, " if bits >= 8 else "",
+                         qvalue="%q, " if bits >= 8 else "")
+    program = native.compile(text, reference=target == "reference",
+                             cpu="x86-64-v3" if target == "x86-64-v3" else "")
+    outputs = program(x)
+    rq, rs, rz = ref.dynamic_quantize(x, pshape, bits, signed, symmetric)
+    scales = rs.reshape(-1)
+    assert (scales == 0).sum() >= 1 and (scales < 2.0**-60).sum() >= 4 and (scales > 2.0**60).sum() >= 4
+    assert symmetric or np.isinf(scales).sum() >= 1
+    if bits >= 8:
+        stored = outputs.pop(0).astype(np.int64)
+        if not signed:
+            stored &= (1 << bits) - 1
+        assert np.array_equal(stored, rq), np.argwhere(stored != rq)[:8]
+    s, z, d = outputs
+    assert np.array_equal(s.view(np.uint32), rs.view(np.uint32))
+    assert np.array_equal(z.astype(np.int64), rz)
+    with np.errstate(invalid="ignore"):  # 0 * Inf where s = +Inf
+        rd = ref.dynamic_dequantize(rq, rs, rz)
+    assert np.array_equal(d.view(np.uint32), rd.view(np.uint32))
+    # The inputs reach both neighbours of many rounding boundaries.
+    assert len(np.unique(rq)) > 8
+
+
 # A dynamically quantized contraction (docs/Semantics.md, "Dynamically
 # quantized contractions"), quantized, fused and lowered by quant-opt, against
 # the NumPy reference computed from the spec: dynamic_quantize, the exact

@@ -213,40 +213,68 @@ static Value buildElementwiseWithParameters(OpBuilder &b, Location loc,
 // Scalar arithmetic (docs/Semantics.md)
 //===----------------------------------------------------------------------===//
 
-/// Step 2 of `quantize` where the scale is a constant: the quotient `v` and
-/// whether it is already within +-`bound` (then steps 4-5 need no float
-/// clamp before the conversion to integers).
-struct ConstantScaleQuotient {
-  Value quotient;
-  bool bounded;
+/// Step 2 of `quantize`: the quotient `v = RN(x / s)`, whether it is already
+/// within +-bound (then steps 4-5 need no float clamp before the conversion
+/// to integers), and the value that is NaN exactly where `x / s` is.
+struct Quotient {
+  Value value;
+  bool bounded = false;
+  Value nanSource;
 };
 
-/// `x / s` rounded to nearest (ties to even), computed without a division
-/// where `s` is a constant in [2^-60, 2^60] of f32 or f64 (docs/Semantics.md,
-/// `qnn.quantize`, "Without a division"), for stored values within
-/// +-`bound` / 4 of the zero point. A power of two is one multiplication.
-/// Otherwise, with `r = RN(1/s)` folded, `q0 = RN(x * r)`, the remainder
-/// `e = x - q0 * s` (exact, one FMA) and `RN(q0 + e * r)` (one FMA) is the
-/// correctly rounded quotient (Markstein's theorem). A vector division issues
-/// far less often than a multiply or an FMA, and quantizing a float
-/// activation is otherwise one division per element. `x` is first clamped
-/// to +-RN(bound/2 * s): beyond it every stored value saturates whatever the
-/// quotient, `q0` stays finite (an infinite one would make the remainder
-/// NaN) and the quotient within +-`bound`, which replaces the clamp of the
-/// rounded value before `fptosi`. The clamp is `maxnumf`/`minnumf` (NaN gives
-/// a bound), so the caller tests `x` itself for NaN. Returns a null quotient
-/// where `s` is not such a constant.
-static ConstantScaleQuotient
-buildQuotientByConstantScale(OpBuilder &b, Location loc, Value x, Value scale,
-                             int64_t qminValue, int64_t qmaxValue,
-                             double bound) {
+/// `RN(x / s)` without a division (docs/Semantics.md, "Without a division"),
+/// for `s` in [2^-60, 2^60], given `-s`, `r = RN(1/s)` and `limit =
+/// RN(bound/2 * s)`: `x` clamped to +-`limit`, `q0 = RN(x * r)`, the
+/// remainder `e = x - q0 * s` (exact, one FMA) and `RN(q0 + e * r)` (one
+/// FMA) is the correctly rounded quotient (Markstein's theorem). Beyond the
+/// clamp every stored value saturates whatever the quotient; it keeps `q0`
+/// finite (an infinite one would make the remainder NaN) and the quotient
+/// within +-`bound`. The clamp maps NaN to a bound, so NaN is tested on `x`
+/// itself.
+static Quotient buildCorrectedQuotient(OpBuilder &b, Location loc, Value x,
+                                       Value negatedScale, Value reciprocal,
+                                       Value lowerLimit, Value upperLimit) {
+  // Compare and select, NaN giving the lower limit: one vmaxps/vminps each
+  // on x86, where maxnumf/minnumf also test for NaN and blend.
+  Value aboveLower =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, lowerLimit);
+  Value raised = arith::SelectOp::create(b, loc, aboveLower, x, lowerLimit);
+  Value belowUpper = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                                           raised, upperLimit);
+  Value clamped =
+      arith::SelectOp::create(b, loc, belowUpper, raised, upperLimit);
+  Value estimate = arith::MulFOp::create(b, loc, clamped, reciprocal);
+  Value remainder =
+      math::FmaOp::create(b, loc, estimate, negatedScale, clamped);
+  return {math::FmaOp::create(b, loc, remainder, reciprocal, estimate),
+          /*bounded=*/true, x};
+}
+
+/// Whether stored values within [qmin, qmax] are all within +-`bound` / 4,
+/// so that inputs clamped at `bound` / 2 times the scale saturate.
+static bool isWithinQuarterBound(int64_t qminValue, int64_t qmaxValue,
+                                 double bound) {
+  return std::max(std::abs(qminValue), std::abs(qmaxValue)) <= bound / 4;
+}
+
+/// `x / s` rounded to nearest (ties to even) without a division where `s`
+/// is a constant in [2^-60, 2^60] of f32 or f64 (docs/Semantics.md,
+/// "Without a division"): a power of two is one multiplication, any other
+/// scale `buildCorrectedQuotient` with its constants folded. A vector
+/// division issues far less often than a multiply or an FMA, and quantizing
+/// a float activation is otherwise one division per element. Returns a null
+/// quotient where `s` is not such a constant.
+static Quotient buildQuotientByConstantScale(OpBuilder &b, Location loc,
+                                             Value x, Value scale,
+                                             int64_t qminValue,
+                                             int64_t qmaxValue, double bound) {
   FloatAttr scaleAttr;
   if (!matchPattern(scale, m_Constant(&scaleAttr)))
     return {};
   auto type = cast<FloatType>(scale.getType());
   if (!type.isF32() && !type.isF64())
     return {};
-  if (std::max(std::abs(qminValue), std::abs(qmaxValue)) > bound / 4)
+  if (!isWithinQuarterBound(qminValue, qmaxValue, bound))
     return {};
   APFloat s = scaleAttr.getValue();
   APFloat low(std::ldexp(1.0, -60)), high(std::ldexp(1.0, 60));
@@ -262,42 +290,30 @@ buildQuotientByConstantScale(OpBuilder &b, Location loc, Value x, Value scale,
   };
   // A power of two: x * (1/s) is x / s, both exact up to their one rounding.
   APFloat reciprocal(s.getSemantics());
-  if (s.getExactInverse(&reciprocal))
-    return {arith::MulFOp::create(b, loc, x, constant(reciprocal)),
-            /*bounded=*/false};
+  if (s.getExactInverse(&reciprocal)) {
+    Value product = arith::MulFOp::create(b, loc, x, constant(reciprocal));
+    return {product, /*bounded=*/false, product};
+  }
   reciprocal = APFloat(s.getSemantics(), 1);
   reciprocal.divide(s, APFloat::rmNearestTiesToEven);
   APFloat limit =
       scalbn(s, std::ilogb(bound) - 1, APFloat::rmNearestTiesToEven);
-  Value clamped = arith::MinNumFOp::create(
-      b, loc, arith::MaxNumFOp::create(b, loc, x, constant(-limit)),
-      constant(limit));
+  Value upperLimit = constant(limit), lowerLimit = constant(-limit);
   Value r = constant(reciprocal);
-  Value estimate = arith::MulFOp::create(b, loc, clamped, r);
-  Value remainder =
-      math::FmaOp::create(b, loc, estimate, constant(-s), clamped);
-  return {math::FmaOp::create(b, loc, remainder, r, estimate),
-          /*bounded=*/true};
+  return buildCorrectedQuotient(b, loc, x, constant(-s), r, lowerLimit,
+                                upperLimit);
 }
 
-/// `quantize(x)`, steps 1-5 of docs/Semantics.md, on one element, to
-/// stored values in [qmin, qmax] of `storageType`.
-static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
-                                  Value scale, Value zeroPoint,
-                                  int64_t qminValue, int64_t qmaxValue,
-                                  Type storageType, RoundingMode rounding) {
-  auto computeType = cast<FloatType>(scale.getType());
+/// Steps 3-5 of `quantize` from the quotient: round, add the zero point and
+/// saturate to stored values in [qmin, qmax] of `storageType`; NaN gives the
+/// zero point.
+static Value buildStoredFromQuotient(OpBuilder &b, Location loc,
+                                     const Quotient &quotient, Value zeroPoint,
+                                     int64_t qminValue, int64_t qmaxValue,
+                                     Type storageType, RoundingMode rounding) {
+  Value scaled = quotient.value;
+  auto computeType = cast<FloatType>(scaled.getType());
   auto workingType = cast<IntegerType>(zeroPoint.getType());
-  double bound = getFloatClampBound(workingType);
-  // 1. Convert to the compute type (exact).
-  if (x.getType() != computeType)
-    x = arith::ExtFOp::create(b, loc, computeType, x);
-  // 2. One IEEE division (the same quotient by an FMA correction where the
-  // scale is a constant).
-  auto [scaled, bounded] = buildQuotientByConstantScale(
-      b, loc, x, scale, qminValue, qmaxValue, bound);
-  if (!scaled)
-    scaled = arith::DivFOp::create(b, loc, x, scale);
   // 4. Round.
   Value rounded;
   switch (rounding) {
@@ -314,7 +330,8 @@ static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
   // 5. Add the zero point and saturate. The float clamp keeps fptosi defined
   // for infinities and huge values without changing the final clamp.
   Value clamped = rounded;
-  if (!bounded) {
+  if (!quotient.bounded) {
+    double bound = getFloatClampBound(workingType);
     Value lowerBound =
         arith::ConstantOp::create(b, loc, FloatAttr::get(computeType, -bound));
     Value upperBound =
@@ -331,13 +348,34 @@ static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
       b, loc, IntegerAttr::get(workingType, qmaxValue));
   Value saturated = arith::MinSIOp::create(
       b, loc, arith::MaxSIOp::create(b, loc, shifted, qmin), qmax);
-  // 3. NaN gives the zero point (x is NaN exactly where x / s is, for a
-  // constant s).
-  Value nanSource = bounded ? x : scaled;
+  // 3. NaN gives the zero point.
   Value isNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO,
-                                      nanSource, nanSource);
+                                      quotient.nanSource, quotient.nanSource);
   Value stored = arith::SelectOp::create(b, loc, isNaN, zeroPoint, saturated);
   return arith::TruncIOp::create(b, loc, storageType, stored);
+}
+
+/// `quantize(x)`, steps 1-5 of docs/Semantics.md, on one element, to
+/// stored values in [qmin, qmax] of `storageType`.
+static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
+                                  Value scale, Value zeroPoint,
+                                  int64_t qminValue, int64_t qmaxValue,
+                                  Type storageType, RoundingMode rounding) {
+  auto computeType = cast<FloatType>(scale.getType());
+  double bound = getFloatClampBound(cast<IntegerType>(zeroPoint.getType()));
+  // 1. Convert to the compute type (exact).
+  if (x.getType() != computeType)
+    x = arith::ExtFOp::create(b, loc, computeType, x);
+  // 2. One IEEE division (the same quotient by an FMA correction where the
+  // scale is a constant).
+  Quotient quotient = buildQuotientByConstantScale(b, loc, x, scale, qminValue,
+                                                   qmaxValue, bound);
+  if (!quotient.value) {
+    Value divided = arith::DivFOp::create(b, loc, x, scale);
+    quotient = {divided, /*bounded=*/false, divided};
+  }
+  return buildStoredFromQuotient(b, loc, quotient, zeroPoint, qminValue,
+                                 qmaxValue, storageType, rounding);
 }
 
 static Value buildQuantizeElement(OpBuilder &b, Location loc, Value x,
@@ -1003,6 +1041,100 @@ struct DynamicParameterLayout {
   }
 };
 
+/// Step 2 of qnn.dynamic_quantize (docs/Semantics.md) from the group's range
+/// (`{max |x|}` when symmetric, `{lo, hi}` otherwise): the scale `s` and the
+/// zero point `z`, in f32 and i32.
+static std::pair<Value, Value>
+buildDynamicParameters(OpBuilder &b, Location loc, ValueRange range,
+                       bool symmetric, int64_t qminValue, int64_t qmaxValue) {
+  auto f32Constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+  };
+  Value one = f32Constant(1.0);
+  if (symmetric) {
+    // s = m / qmax, or 1 when m = 0; z = 0.
+    Value m = range[0];
+    Value isEmpty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m,
+                                          f32Constant(0.0));
+    Value s = arith::DivFOp::create(b, loc, m, f32Constant(double(qmaxValue)));
+    s = arith::SelectOp::create(b, loc, isEmpty, one, s);
+    Value z = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0));
+    return {s, z};
+  }
+  // s = (hi - lo) / (qmax - qmin), or 1 when hi = lo;
+  // z = round_half_even(clamp(qmin - lo / s, qmin, qmax)).
+  Value lo = range[0], hi = range[1];
+  Value isEmpty =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, hi, lo);
+  Value width = arith::SubFOp::create(b, loc, hi, lo);
+  Value s = arith::DivFOp::create(b, loc, width,
+                                  f32Constant(double(qmaxValue - qminValue)));
+  s = arith::SelectOp::create(b, loc, isEmpty, one, s);
+  Value qmin = f32Constant(double(qminValue));
+  Value qmax = f32Constant(double(qmaxValue));
+  Value shifted =
+      arith::SubFOp::create(b, loc, qmin, arith::DivFOp::create(b, loc, lo, s));
+  Value clamped = arith::MinimumFOp::create(
+      b, loc, arith::MaximumFOp::create(b, loc, shifted, qmin), qmax);
+  Value z = arith::FPToSIOp::create(b, loc, b.getI32Type(),
+                                    math::RoundEvenOp::create(b, loc, clamped));
+  return {s, z};
+}
+
+/// What `buildCorrectedQuotient` needs to compute `RN(x / s)` for a run-time
+/// f32 scale `s` as `RN((x * p) / (s * p))`: the pre-scale `p`, `-(s * p)`,
+/// `RN(1 / (s * p))` and -+`RN(bound/2 * s * p)`.
+struct DivisionFreeScale {
+  Value preScale, negatedScale, reciprocal, lowerLimit, upperLimit;
+};
+
+/// One division per group instead of one per element (docs/Semantics.md,
+/// "Without a division"). The correction needs a scale in [2^-60, 2^60]; a
+/// dynamic scale is neither NaN nor negative, and outside that range it is
+/// brought inside by a power of two `p` (2^100 below, 2^-100 above), which
+/// changes neither the quotient nor, where `x * p` is exact, the dividend:
+/// the group's finite `x` lie within 2^16 `s`, so `x * 2^100` is exact,
+/// and `x * 2^-100` is inexact only below 2^-26, where `|x / s| < 2^-86`
+/// rounds to 0 either way. `s = 0` (a range narrower than 255 * 2^-150)
+/// takes `p = 2^127` and `s * p = 2^-60` instead: every nonzero `x` then
+/// saturates, as `x / 0 = +-Inf` does, and 0 gives the zero point, as
+/// `0 / 0 = NaN` does. `s = +Inf` (a range wider than f32) takes `p = 0`
+/// and `s * p = 1`: every finite `x` gives 0, as `x / Inf` does, and an
+/// infinite one NaN, as `Inf / Inf` does.
+static DivisionFreeScale buildDivisionFreeScale(OpBuilder &b, Location loc,
+                                                Value s, double bound) {
+  auto f32Constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+  };
+  auto compare = [&](arith::CmpFPredicate predicate, double value) {
+    return arith::CmpFOp::create(b, loc, predicate, s, f32Constant(value));
+  };
+  auto select = [&](Value condition, Value ifTrue, Value ifFalse) -> Value {
+    return arith::SelectOp::create(b, loc, condition, ifTrue, ifFalse);
+  };
+  Value isZero = compare(arith::CmpFPredicate::OEQ, 0.0);
+  Value isTiny = compare(arith::CmpFPredicate::OLT, std::ldexp(1.0, -60));
+  Value isHuge = compare(arith::CmpFPredicate::OGT, std::ldexp(1.0, 60));
+  Value isInfinite = compare(arith::CmpFPredicate::OEQ,
+                             std::numeric_limits<double>::infinity());
+  // One op per statement: the IR's order does not depend on the compiler's
+  // order of evaluating arguments.
+  Value one = f32Constant(1.0);
+  Value preScale = select(isHuge, f32Constant(std::ldexp(1.0, -100)), one);
+  preScale = select(isInfinite, f32Constant(0.0), preScale);
+  preScale = select(isTiny, f32Constant(std::ldexp(1.0, 100)), preScale);
+  preScale = select(isZero, f32Constant(std::ldexp(1.0, 127)), preScale);
+  Value scaled = arith::MulFOp::create(b, loc, s, preScale);
+  scaled = select(isInfinite, one, scaled);
+  scaled = select(isZero, f32Constant(std::ldexp(1.0, -60)), scaled);
+  Value reciprocal = arith::DivFOp::create(b, loc, one, scaled);
+  Value limit = arith::MulFOp::create(
+      b, loc, scaled, f32Constant(std::ldexp(1.0, std::ilogb(bound) - 1)));
+  Value negatedScale = arith::NegFOp::create(b, loc, scaled);
+  Value negatedLimit = arith::NegFOp::create(b, loc, limit);
+  return {preScale, negatedScale, reciprocal, negatedLimit, limit};
+}
+
 /// qnn.dynamic_quantize: a reduction for the range of each group, an
 /// elementwise loop over the groups for (s, z), and the quantization loop.
 struct DynamicQuantizeOpLowering
@@ -1072,74 +1204,65 @@ struct DynamicQuantizeOpLowering
                          arith::MaximumFOp::create(b, nestedLoc, args[2], v)});
         });
 
-    // 2. (s, z) per group, in f32.
+    // 2. (s, z) per group, in f32, and what step 3 divides by instead of s.
     unsigned collapsedRank = layout.collapsedType.getRank();
     AffineMap groupIdentity = rewriter.getMultiDimIdentityMap(collapsedRank);
-    SmallVector<AffineMap> parameterMaps(numRanges + 2, groupIdentity);
+    SmallVector<AffineMap> parameterMaps(numRanges + 7, groupIdentity);
     Value emptyScale = layout.buildEmpty(rewriter, loc, input, f32);
     Value emptyZeroPoint = layout.buildEmpty(rewriter, loc, input, i32);
+    double bound = getFloatClampBound(rewriter.getI32Type());
+    assert(isWithinQuarterBound(qminValue, qmaxValue, bound) &&
+           "dynamic storage has at most 16 bits");
+    SmallVector<Value> parameterInits = {emptyScale, emptyZeroPoint};
+    parameterInits.append(5, emptyScale);
     auto parameters = linalg::GenericOp::create(
-        rewriter, loc,
-        TypeRange{emptyScale.getType(), emptyZeroPoint.getType()},
-        ranges.getResults(), ValueRange{emptyScale, emptyZeroPoint},
-        parameterMaps,
+        rewriter, loc, ValueRange(parameterInits).getTypes(),
+        ranges.getResults(), parameterInits, parameterMaps,
         SmallVector<utils::IteratorType>(collapsedRank,
                                          utils::IteratorType::parallel),
         [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
-          Value one = f32Constant(b, 1.0);
-          Value zeroValue = f32Constant(b, 0.0);
-          if (symmetric) {
-            // s = m / qmax, or 1 when m = 0; z = 0.
-            Value m = args[0];
-            Value isEmpty = arith::CmpFOp::create(
-                b, nestedLoc, arith::CmpFPredicate::OEQ, m, zeroValue);
-            Value s = arith::DivFOp::create(b, nestedLoc, m,
-                                            f32Constant(b, double(qmaxValue)));
-            s = arith::SelectOp::create(b, nestedLoc, isEmpty, one, s);
-            Value z =
-                arith::ConstantOp::create(b, nestedLoc, b.getI32IntegerAttr(0));
-            linalg::YieldOp::create(b, nestedLoc, ValueRange{s, z});
-            return;
-          }
-          // s = (hi - lo) / (qmax - qmin), or 1 when hi = lo;
-          // z = round_half_even(clamp(qmin - lo / s, qmin, qmax)).
-          Value lo = args[0], hi = args[1];
-          Value isEmpty = arith::CmpFOp::create(
-              b, nestedLoc, arith::CmpFPredicate::OEQ, hi, lo);
-          Value width = arith::SubFOp::create(b, nestedLoc, hi, lo);
-          Value s = arith::DivFOp::create(
-              b, nestedLoc, width,
-              f32Constant(b, double(qmaxValue - qminValue)));
-          s = arith::SelectOp::create(b, nestedLoc, isEmpty, one, s);
-          Value qmin = f32Constant(b, double(qminValue));
-          Value qmax = f32Constant(b, double(qmaxValue));
-          Value shifted = arith::SubFOp::create(
-              b, nestedLoc, qmin, arith::DivFOp::create(b, nestedLoc, lo, s));
-          Value clamped = arith::MinimumFOp::create(
+          auto [s, z] =
+              buildDynamicParameters(b, nestedLoc, args.take_front(numRanges),
+                                     symmetric, qminValue, qmaxValue);
+          DivisionFreeScale divisor =
+              buildDivisionFreeScale(b, nestedLoc, s, bound);
+          linalg::YieldOp::create(
               b, nestedLoc,
-              arith::MaximumFOp::create(b, nestedLoc, shifted, qmin), qmax);
-          Value z = arith::FPToSIOp::create(
-              b, nestedLoc, i32,
-              math::RoundEvenOp::create(b, nestedLoc, clamped));
-          linalg::YieldOp::create(b, nestedLoc, ValueRange{s, z});
+              ValueRange{s, z, divisor.preScale, divisor.negatedScale,
+                         divisor.reciprocal, divisor.lowerLimit,
+                         divisor.upperLimit});
         });
     Value scale = parameters.getResult(0);
     Value zeroPoint = parameters.getResult(1);
 
-    // 3. q = quantize(x) with the group's (s, z).
+    // 3. q = quantize(x) with the group's (s, z): the quotient x / s as
+    // x * p / (s * p), without a division (docs/Semantics.md, "Without a
+    // division").
     Type storageType = op.getResult().getType().getElementType();
     Value emptyStored = buildEmptyLike(rewriter, loc, input, storageType);
+    SmallVector<Value> quantizeInputs = {input, zeroPoint};
+    quantizeInputs.append(parameters.getResults().begin() + 2,
+                          parameters.getResults().end());
+    SmallVector<AffineMap> quantizeMaps = {identity};
+    quantizeMaps.append(6, parameterMap);
+    quantizeMaps.push_back(identity);
     auto quantized = linalg::GenericOp::create(
-        rewriter, loc, emptyStored.getType(),
-        ValueRange{input, scale, zeroPoint}, ValueRange{emptyStored},
-        ArrayRef<AffineMap>{identity, parameterMap, parameterMap, identity},
+        rewriter, loc, emptyStored.getType(), quantizeInputs,
+        ValueRange{emptyStored}, quantizeMaps,
         SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          Value x = args[0], z = args[1], preScale = args[2];
+          Value negatedScale = args[3], reciprocal = args[4];
+          Value lowerLimit = args[5], upperLimit = args[6];
+          Value scaled = arith::MulFOp::create(b, nestedLoc, x, preScale);
+          Quotient quotient =
+              buildCorrectedQuotient(b, nestedLoc, scaled, negatedScale,
+                                     reciprocal, lowerLimit, upperLimit);
           linalg::YieldOp::create(
               b, nestedLoc,
-              buildQuantizeElement(b, nestedLoc, args[0], args[1], args[2],
-                                   qminValue, qmaxValue, storageType,
-                                   RoundingMode::HalfToEven));
+              buildStoredFromQuotient(b, nestedLoc, quotient, z, qminValue,
+                                      qmaxValue, storageType,
+                                      RoundingMode::HalfToEven));
         });
     rewriter.replaceOp(
         op,

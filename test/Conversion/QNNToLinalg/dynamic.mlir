@@ -16,20 +16,66 @@
 // CHECK: arith.cmpf olt
 // CHECK: arith.minimumf
 // CHECK: arith.maximumf
-// CHECK: %[[PARAMS:.*]]:2 = linalg.generic
+// CHECK: %[[PARAMS:.*]]:7 = linalg.generic
 // CHECK-SAME: ins(%[[RANGE]]#0, %[[RANGE]]#1 : tensor<4xf32>, tensor<4xf32>)
 // CHECK: arith.cmpf oeq
 // CHECK: arith.subf
 // CHECK: arith.divf %{{.*}}, %{{.*}} : f32
-// CHECK: arith.select
+// CHECK: %[[S:.*]] = arith.select
 // CHECK: arith.divf
 // CHECK: arith.subf
 // CHECK: math.roundeven
-// CHECK: arith.fptosi %{{.*}} : f32 to i32
+// CHECK: %[[Z:.*]] = arith.fptosi %{{.*}} : f32 to i32
+// Then what the quantization loop divides by instead (docs/Semantics.md,
+// "Without a division, at run time"): p = 2^-100 above 2^60, 0 for +Inf,
+// 2^100 below 2^-60, 2^127 for 0, otherwise 1; s' = s * p (1 for +Inf,
+// 2^-60 for 0), its reciprocal (one division per row), 2^29 * s' and -s'.
+// CHECK: %[[ZERO_S:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[IS_ZERO:.*]] = arith.cmpf oeq, %[[S]], %[[ZERO_S]] : f32
+// CHECK: %[[TINY:.*]] = arith.constant 8.67361737E-19 : f32
+// CHECK: %[[IS_TINY:.*]] = arith.cmpf olt, %[[S]], %[[TINY]] : f32
+// CHECK: %[[HUGE:.*]] = arith.constant 1.1529215E+18 : f32
+// CHECK: %[[IS_HUGE:.*]] = arith.cmpf ogt, %[[S]], %[[HUGE]] : f32
+// CHECK: %[[INF:.*]] = arith.constant 0x7F800000 : f32
+// CHECK: %[[IS_INF:.*]] = arith.cmpf oeq, %[[S]], %[[INF]] : f32
+// CHECK: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// CHECK: %[[DOWN:.*]] = arith.constant 7.88860905E-31 : f32
+// CHECK: %[[P0:.*]] = arith.select %[[IS_HUGE]], %[[DOWN]], %[[ONE]] : f32
+// CHECK: %[[NONE:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[P1:.*]] = arith.select %[[IS_INF]], %[[NONE]], %[[P0]] : f32
+// CHECK: %[[UP:.*]] = arith.constant 1.2676506E+30 : f32
+// CHECK: %[[P2:.*]] = arith.select %[[IS_TINY]], %[[UP]], %[[P1]] : f32
+// CHECK: %[[MOST:.*]] = arith.constant 1.70141183E+38 : f32
+// CHECK: %[[P:.*]] = arith.select %[[IS_ZERO]], %[[MOST]], %[[P2]] : f32
+// CHECK: %[[SP0:.*]] = arith.mulf %[[S]], %[[P]] : f32
+// CHECK: %[[SP1:.*]] = arith.select %[[IS_INF]], %[[ONE]], %[[SP0]] : f32
+// CHECK: %[[LEAST:.*]] = arith.constant 8.67361737E-19 : f32
+// CHECK: %[[SP:.*]] = arith.select %[[IS_ZERO]], %[[LEAST]], %[[SP1]] : f32
+// CHECK: %[[RCP:.*]] = arith.divf %[[ONE]], %[[SP]] : f32
+// CHECK: %[[TWO29:.*]] = arith.constant 0x4E000000 : f32
+// CHECK: %[[LIMIT:.*]] = arith.mulf %[[SP]], %[[TWO29]] : f32
+// CHECK: %[[NS:.*]] = arith.negf %[[SP]] : f32
+// CHECK: %[[NLIMIT:.*]] = arith.negf %[[LIMIT]] : f32
+// CHECK: linalg.yield %[[S]], %[[Z]], %[[P]], %[[NS]], %[[RCP]], %[[NLIMIT]], %[[LIMIT]]
 // CHECK: %[[Q:.*]] = linalg.generic
-// CHECK-SAME: ins(%{{.*}}, %[[PARAMS]]#0, %[[PARAMS]]#1 : tensor<4x8xf32>, tensor<4xf32>, tensor<4xi32>)
-// CHECK: arith.divf
-// CHECK: math.roundeven
+// CHECK-SAME: ins(%{{.*}}, %[[PARAMS]]#1, %[[PARAMS]]#2, %[[PARAMS]]#3, %[[PARAMS]]#4, %[[PARAMS]]#5, %[[PARAMS]]#6 : tensor<4x8xf32>, tensor<4xi32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+// CHECK: ^bb0(%[[X:.*]]: f32, %[[ZV:.*]]: i32, %[[PV:.*]]: f32, %[[NSV:.*]]: f32, %[[RV:.*]]: f32, %[[NL:.*]]: f32, %[[LV:.*]]: f32, %{{.*}}: i8):
+// CHECK-NOT: arith.divf
+// CHECK: %[[XP:.*]] = arith.mulf %[[X]], %[[PV]] : f32
+// CHECK: %[[GT:.*]] = arith.cmpf ogt, %[[XP]], %[[NL]] : f32
+// CHECK: %[[C0:.*]] = arith.select %[[GT]], %[[XP]], %[[NL]] : f32
+// CHECK: %[[LT:.*]] = arith.cmpf olt, %[[C0]], %[[LV]] : f32
+// CHECK: %[[C1:.*]] = arith.select %[[LT]], %[[C0]], %[[LV]] : f32
+// CHECK: %[[Q0:.*]] = arith.mulf %[[C1]], %[[RV]] : f32
+// CHECK: %[[E:.*]] = math.fma %[[Q0]], %[[NSV]], %[[C1]] : f32
+// CHECK: %[[V:.*]] = math.fma %[[E]], %[[RV]], %[[Q0]] : f32
+// CHECK: %[[R:.*]] = math.roundeven %[[V]] : f32
+// CHECK-NOT: arith.maximumf
+// CHECK: %[[I:.*]] = arith.fptosi %[[R]] : f32 to i32
+// CHECK: arith.addi %[[I]], %[[ZV]] : i32
+// CHECK: %[[NAN:.*]] = arith.cmpf uno, %[[XP]], %[[XP]] : f32
+// CHECK: arith.select %[[NAN]], %[[ZV]], %{{.*}} : i32
+// CHECK-NOT: arith.divf
 // CHECK: arith.trunci %{{.*}} : i32 to i8
 // CHECK: tensor.expand_shape %[[PARAMS]]#0 {{\[\[}}0, 1]] output_shape [4, 1] : tensor<4xf32> into tensor<4x1xf32>
 // CHECK: tensor.expand_shape %[[PARAMS]]#1 {{\[\[}}0, 1]] output_shape [4, 1] : tensor<4xi32> into tensor<4x1xi32>

@@ -39,7 +39,7 @@ func.func @per_tensor(%x: tensor<4xf32>) -> tensor<4x!quant.uniform<i8:f32, 0.5:
 
 // Any other constant scale in [2^-60, 2^60]: the correctly rounded quotient
 // without a division, q0 = x * RN(1/s) corrected by one FMA (Markstein), x
-// first clamped to +-RN(2^29 * s) = +-0x4C4CCCCD with maxnumf/minnumf, so no
+// first clamped to +-RN(2^29 * s) = +-0x4C4CCCCD (compare and select), so no
 // float clamp of the rounded value, and NaN tested on x (docs/Semantics.md,
 // "Without a division").
 // CHECK-LABEL: func @per_tensor_without_division
@@ -47,11 +47,13 @@ func.func @per_tensor(%x: tensor<4xf32>) -> tensor<4x!quant.uniform<i8:f32, 0.5:
 // CHECK-NOT: arith.divf
 // CHECK-DAG: %[[HI:.*]] = arith.constant 0x4C4CCCCD : f32
 // CHECK-DAG: %[[LO:.*]] = arith.constant 0xCC4CCCCD : f32
-// CHECK: %[[X0:.*]] = arith.maxnumf %[[IN]], %[[LO]] : f32
-// CHECK: %[[X1:.*]] = arith.minnumf %[[X0]], %[[HI]] : f32
-// CHECK: %[[RCP:.*]] = arith.constant 1.000000e+01 : f32
+// CHECK-DAG: %[[RCP:.*]] = arith.constant 1.000000e+01 : f32
+// CHECK-DAG: %[[NS:.*]] = arith.constant -1.000000e-01 : f32
+// CHECK: %[[GT:.*]] = arith.cmpf ogt, %[[IN]], %[[LO]] : f32
+// CHECK: %[[X0:.*]] = arith.select %[[GT]], %[[IN]], %[[LO]] : f32
+// CHECK: %[[LT:.*]] = arith.cmpf olt, %[[X0]], %[[HI]] : f32
+// CHECK: %[[X1:.*]] = arith.select %[[LT]], %[[X0]], %[[HI]] : f32
 // CHECK: %[[Q0:.*]] = arith.mulf %[[X1]], %[[RCP]] : f32
-// CHECK: %[[NS:.*]] = arith.constant -1.000000e-01 : f32
 // CHECK: %[[E:.*]] = math.fma %[[Q0]], %[[NS]], %[[X1]] : f32
 // CHECK: %[[V:.*]] = math.fma %[[E]], %[[RCP]], %[[Q0]] : f32
 // CHECK: %[[R:.*]] = math.roundeven %[[V]] : f32
