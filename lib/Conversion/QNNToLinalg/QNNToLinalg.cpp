@@ -1041,15 +1041,18 @@ struct DynamicParameterLayout {
   }
 };
 
+/// An f32 constant (`value` rounded to f32).
+static Value f32Constant(OpBuilder &b, Location loc, double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
 /// Step 2 of qnn.dynamic_quantize (docs/Semantics.md) from the group's range
 /// (`{max |x|}` when symmetric, `{lo, hi}` otherwise): the scale `s` and the
 /// zero point `z`, in f32 and i32.
 static std::pair<Value, Value>
 buildDynamicParameters(OpBuilder &b, Location loc, ValueRange range,
                        bool symmetric, int64_t qminValue, int64_t qmaxValue) {
-  auto f32Constant = [&](double value) -> Value {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-  };
+  auto f32Constant = [&](double value) { return ::f32Constant(b, loc, value); };
   Value one = f32Constant(1.0);
   if (symmetric) {
     // s = m / qmax, or 1 when m = 0; z = 0.
@@ -1103,9 +1106,7 @@ struct DivisionFreeScale {
 /// infinite one NaN, as `Inf / Inf` does.
 static DivisionFreeScale buildDivisionFreeScale(OpBuilder &b, Location loc,
                                                 Value s, double bound) {
-  auto f32Constant = [&](double value) -> Value {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-  };
+  auto f32Constant = [&](double value) { return ::f32Constant(b, loc, value); };
   auto compare = [&](arith::CmpFPredicate predicate, double value) {
     return arith::CmpFOp::create(b, loc, predicate, s, f32Constant(value));
   };
@@ -1162,10 +1163,7 @@ struct DynamicQuantizeOpLowering
     // 1. lo = min(0, finite x) and hi = max(0, finite x) per group (only
     // max |x| when symmetric): starting from 0 and reading a non-finite
     // element as 0 ignores it.
-    auto f32Constant = [&](OpBuilder &b, double value) -> Value {
-      return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-    };
-    Value zero = f32Constant(rewriter, 0.0);
+    Value zero = f32Constant(rewriter, loc, 0.0);
     Value emptyRange = layout.buildEmpty(rewriter, loc, input, f32);
     Value zeros =
         linalg::FillOp::create(rewriter, loc, zero, emptyRange).getResult(0);
@@ -1186,8 +1184,8 @@ struct DynamicQuantizeOpLowering
           Value magnitude = math::AbsFOp::create(b, nestedLoc, x);
           Value isFinite = arith::CmpFOp::create(
               b, nestedLoc, arith::CmpFPredicate::OLT, magnitude,
-              f32Constant(b, std::numeric_limits<double>::infinity()));
-          Value finiteZero = f32Constant(b, 0.0);
+              f32Constant(b, loc, std::numeric_limits<double>::infinity()));
+          Value finiteZero = f32Constant(b, loc, 0.0);
           if (symmetric) {
             Value v = arith::SelectOp::create(b, nestedLoc, isFinite, magnitude,
                                               finiteZero);
