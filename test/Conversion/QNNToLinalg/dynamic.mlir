@@ -14,8 +14,8 @@
 // CHECK-SAME: outs(%[[FILL]], %[[FILL]] : tensor<4xf32>, tensor<4xf32>)
 // CHECK: math.absf
 // CHECK: arith.cmpf olt
-// CHECK: arith.minimumf
-// CHECK: arith.maximumf
+// CHECK: arith.minnumf %{{.*}}, %{{.*}} fastmath<nnan,nsz> : f32
+// CHECK: arith.maxnumf %{{.*}}, %{{.*}} fastmath<nnan,nsz> : f32
 // CHECK: %[[PARAMS:.*]]:7 = linalg.generic
 // CHECK-SAME: ins(%[[RANGE]]#0, %[[RANGE]]#1 : tensor<4xf32>, tensor<4xf32>)
 // CHECK: arith.cmpf oeq
@@ -92,8 +92,8 @@ func.func @per_row_asymmetric(%x: tensor<4x8xf32>) -> (tensor<4x8xi8>, tensor<4x
 // CHECK: %[[M:.*]] = linalg.generic
 // CHECK-SAME: iterator_types = ["reduction", "reduction"]
 // CHECK-SAME: outs(%{{.*}} : tensor<f32>)
-// CHECK-NOT: arith.minimumf
-// CHECK: arith.maximumf
+// CHECK-NOT: arith.minnumf
+// CHECK: arith.maxnumf %{{.*}}, %{{.*}} fastmath<nnan,nsz> : f32
 // CHECK: %[[C127:.*]] = arith.constant 1.270000e+02 : f32
 // CHECK: arith.divf %{{.*}}, %[[C127]] : f32
 // CHECK: tensor.expand_shape %{{.*}} [] output_shape [1, 1] : tensor<f32> into tensor<1x1xf32>
