@@ -339,6 +339,19 @@ struct TileAndVectorizeCPUPass
       SmallVector<int64_t> ranges = op.getStaticLoopRanges();
       if (op.getNumReductionLoops() == 0 && !ranges.empty() &&
           ranges.back() > vectorWidth && sizes.back() * 2 < vectorWidth) {
+        // Read in memory order (every operand whole or broadcast), it is
+        // one flat loop: full vectors across rows, one peeled tile at most,
+        // where each row of 49 ended in a scalar tile.
+        FailureOr<linalg::LinalgOp> flat = collapseToOneLoop(rewriter, op);
+        if (succeeded(flat)) {
+          op = *flat;
+          sizes = {vectorWidth};
+          if (op.getStaticLoopRanges().back() % vectorWidth == 0) {
+            if (failed(tileAndVectorize(rewriter, op, sizes)))
+              return signalPassFailure();
+            continue;
+          }
+        }
         sizes.back() = vectorWidth;
         if (failed(tileVectorizeAndPeel(rewriter, op, sizes)))
           return signalPassFailure();
@@ -573,6 +586,41 @@ struct TileAndVectorizeCPUPass
 
   /// The canonicalization patterns, built once per run when needed.
   std::optional<FrozenRewritePatternSet> canonicalization;
+
+  /// `op` (elementwise) as one loop over all its elements, where each
+  /// operand is read whole in memory order or not indexed at all (a
+  /// rank-0 parameter): a flat op of the same body on collapsed operands,
+  /// its results expanded back. Fails, changing nothing, otherwise: an
+  /// operand sliced from a larger tensor would be a strided view whose
+  /// collapse bufferizes as a copy, and a result inserted into a larger
+  /// tensor (a padded buffer) is written there in place only while the
+  /// reshapes do not hide its destination from empty-tensor elimination.
+  FailureOr<linalg::LinalgOp> collapseToOneLoop(RewriterBase &rewriter,
+                                                linalg::LinalgOp op) {
+    auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+    unsigned loops = op.getNumLoops();
+    if (!generic || loops < 2 || op.hasDynamicShape() ||
+        !op.hasPureTensorSemantics())
+      return failure();
+    for (OpOperand &operand : op->getOpOperands()) {
+      AffineMap map = op.getMatchingIndexingMap(&operand);
+      if (map.getNumResults() == 0)
+        continue;
+      if (!map.isIdentity() ||
+          operand.get().getDefiningOp<tensor::ExtractSliceOp>())
+        return failure();
+    }
+    if (llvm::any_of(op->getUsers(), llvm::IsaPred<tensor::InsertSliceOp>))
+      return failure();
+    ReassociationIndices all = llvm::to_vector(llvm::seq<int64_t>(0, loops));
+    rewriter.setInsertionPoint(op);
+    FailureOr<linalg::CollapseResult> collapsed =
+        linalg::collapseOpIterationDims(op, {all}, rewriter);
+    if (failed(collapsed))
+      return failure();
+    rewriter.replaceOp(op, collapsed->results);
+    return collapsed->collapsedOp;
+  }
 
   /// Tiles `op` with a last tile size that does not divide its extent,
   /// peels the innermost loop's last iteration (so that both loops have

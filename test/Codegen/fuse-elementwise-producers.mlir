@@ -391,3 +391,82 @@ func.func @epilogue_before_activation(%x: tensor<64x16xi8>, %w: tensor<16x32xi8>
   } -> tensor<64x32xf32>
   return %y : tensor<64x32xf32>
 }
+
+// -----
+
+// Attention's scores: a batch matmul over heads x queries, reshaped to
+// (batch, heads, queries, keys) and scaled. The scaling is collapsed to
+// the matmul's shape, reading its result directly (qnn-tile-and-vectorize-cpu
+// then fuses it on the matmul's tile), and its result is reshaped instead.
+// CHECK-LABEL: func.func @scaled_scores
+// CHECK: %[[MM:.*]] = linalg.batch_matmul
+// CHECK: %[[SCALED:.*]] = linalg.generic
+// CHECK-SAME: ins(%[[MM]] : tensor<4x7x7xf32>)
+// CHECK: arith.mulf
+// CHECK: tensor.expand_shape %[[SCALED]] {{\[\[}}0, 1], [2], [3]] output_shape [2, 2, 7, 7] : tensor<4x7x7xf32> into tensor<2x2x7x7xf32>
+func.func @scaled_scores(%q: tensor<4x7x8xf32>, %k: tensor<4x8x7xf32>) -> tensor<2x2x7x7xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x7x7xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x7x7xf32>) -> tensor<4x7x7xf32>
+  %mm = linalg.batch_matmul ins(%q, %k : tensor<4x7x8xf32>, tensor<4x8x7xf32>) outs(%f : tensor<4x7x7xf32>) -> tensor<4x7x7xf32>
+  %x = tensor.expand_shape %mm [[0, 1], [2], [3]] output_shape [2, 2, 7, 7] : tensor<4x7x7xf32> into tensor<2x2x7x7xf32>
+  %e2 = tensor.empty() : tensor<2x2x7x7xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x : tensor<2x2x7x7xf32>) outs(%e2 : tensor<2x2x7x7xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %c = arith.constant 0.25 : f32
+    %m = arith.mulf %a, %c : f32
+    linalg.yield %m : f32
+  } -> tensor<2x2x7x7xf32>
+  return %r : tensor<2x2x7x7xf32>
+}
+
+// -----
+
+// The same reshape read by a second op too: the producer's result is kept
+// as it is (collapsing would not remove a pass over memory).
+// CHECK-LABEL: func.func @reshape_read_twice
+// CHECK: %[[X:.*]] = tensor.expand_shape
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[X]] : tensor<2x2x7x7xf32>)
+func.func @reshape_read_twice(%q: tensor<4x7x8xf32>, %k: tensor<4x8x7xf32>) -> (tensor<2x2x7x7xf32>, tensor<2x2x7x7xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x7x7xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x7x7xf32>) -> tensor<4x7x7xf32>
+  %mm = linalg.batch_matmul ins(%q, %k : tensor<4x7x8xf32>, tensor<4x8x7xf32>) outs(%f : tensor<4x7x7xf32>) -> tensor<4x7x7xf32>
+  %x = tensor.expand_shape %mm [[0, 1], [2], [3]] output_shape [2, 2, 7, 7] : tensor<4x7x7xf32> into tensor<2x2x7x7xf32>
+  %e2 = tensor.empty() : tensor<2x2x7x7xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(a, b, c, d) -> (a, b, c, d)>, affine_map<(a, b, c, d) -> (a, b, c, d)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x : tensor<2x2x7x7xf32>) outs(%e2 : tensor<2x2x7x7xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %c = arith.constant 0.25 : f32
+    %m = arith.mulf %a, %c : f32
+    linalg.yield %m : f32
+  } -> tensor<2x2x7x7xf32>
+  return %r, %x : tensor<2x2x7x7xf32>, tensor<2x2x7x7xf32>
+}
+
+// -----
+
+// An 8-bit result (a requantized layer output) read with another tensor (a
+// quantized residual add) is not collapsed into: the add stays an op of
+// its own.
+// CHECK-LABEL: func.func @requantized_residual_add
+// CHECK: %[[Q:.*]] = linalg.generic
+// CHECK: %[[X:.*]] = tensor.expand_shape %[[Q]]
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[X]], %{{.*}} : tensor<2x4x8xi8>, tensor<2x4x8xi8>)
+func.func @requantized_residual_add(%acc: tensor<8x8xi32>, %res: tensor<2x4x8xi8>) -> tensor<2x4x8xi8> {
+  %e = tensor.empty() : tensor<8x8xi8>
+  %q = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%acc : tensor<8x8xi32>) outs(%e : tensor<8x8xi8>) {
+  ^bb0(%a: i32, %o: i8):
+    %t = arith.trunci %a : i32 to i8
+    linalg.yield %t : i8
+  } -> tensor<8x8xi8>
+  %x = tensor.expand_shape %q [[0, 1], [2]] output_shape [2, 4, 8] : tensor<8x8xi8> into tensor<2x4x8xi8>
+  %e2 = tensor.empty() : tensor<2x4x8xi8>
+  %r = linalg.generic {indexing_maps = [affine_map<(a, b, c) -> (a, b, c)>, affine_map<(a, b, c) -> (a, b, c)>, affine_map<(a, b, c) -> (a, b, c)>], iterator_types = ["parallel", "parallel", "parallel"]} ins(%x, %res : tensor<2x4x8xi8>, tensor<2x4x8xi8>) outs(%e2 : tensor<2x4x8xi8>) {
+  ^bb0(%a: i8, %b: i8, %o: i8):
+    %s = arith.addi %a, %b : i8
+    linalg.yield %s : i8
+  } -> tensor<2x4x8xi8>
+  return %r : tensor<2x4x8xi8>
+}

@@ -232,14 +232,76 @@ func.func @dot(%a: tensor<40xi8>, %b: tensor<40xi8>) -> tensor<i32> {
 // -----
 
 // An elementwise op over 49 columns (tokens), whose largest divisor up to
-// 16 is 7: 16-lane tiles over the first 48 columns, and the last column
-// peeled into its own static one-lane tile, instead of 7-lane tiles.
+// 16 is 7, with a per-row operand: 16-lane tiles over the first 48
+// columns, and the last column peeled into its own static one-lane tile,
+// instead of 7-lane tiles.
 // CHECK-LABEL: func.func @peeled
 // CHECK: scf.for %{{.*}} = %c0 to %c48 step %c16
 // CHECK: math.exp %{{.*}} : vector<1x16xf32>
 // CHECK: math.exp %{{.*}} : vector<1x1xf32>
 // CHECK-NOT: vector<1x7xf32>
-func.func @peeled(%x: tensor<4x49xf32>) -> tensor<4x49xf32> {
+func.func @peeled(%x: tensor<4x49xf32>, %m: tensor<4xf32>) -> tensor<4x49xf32> {
+  %e = tensor.empty() : tensor<4x49xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%x, %m : tensor<4x49xf32>, tensor<4xf32>) outs(%e : tensor<4x49xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    %s = math.exp %d : f32
+    linalg.yield %s : f32
+  } -> tensor<4x49xf32>
+  return %r : tensor<4x49xf32>
+}
+
+// -----
+
+// The same op reading every operand whole, in memory order, or not at all
+// (a rank-0 parameter): one flat loop of 16-lane tiles over all 4 x 49
+// elements and one peeled 4-lane tile (196 = 12 x 16 + 4), instead of a
+// one-lane tile per row.
+// CHECK-LABEL: func.func @flat_peeled
+// CHECK: %[[FLAT:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1]] : tensor<4x49xf32> into tensor<196xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c192 step %c16
+// CHECK: vector.transfer_read %[[FLAT]]
+// CHECK: math.exp %{{.*}} : vector<16xf32>
+// CHECK: math.exp %{{.*}} : vector<4xf32>
+// CHECK-NOT: vector<1xf32>
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [4, 49] : tensor<196xf32> into tensor<4x49xf32>
+func.func @flat_peeled(%x: tensor<4x49xf32>, %m: tensor<f32>) -> tensor<4x49xf32> {
+  %e = tensor.empty() : tensor<4x49xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> ()>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%x, %m : tensor<4x49xf32>, tensor<f32>) outs(%e : tensor<4x49xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    %s = math.exp %d : f32
+    linalg.yield %s : f32
+  } -> tensor<4x49xf32>
+  return %r : tensor<4x49xf32>
+}
+
+// -----
+
+// 16 x 49 elements are 49 whole vectors: one flat loop, nothing peeled.
+// CHECK-LABEL: func.func @flat_whole
+// CHECK: scf.for %{{.*}} = %c0 to %c784 step %c16
+// CHECK: math.exp %{{.*}} : vector<16xf32>
+// CHECK-NOT: math.exp
+func.func @flat_whole(%x: tensor<16x49xf32>) -> tensor<16x49xf32> {
+  %e = tensor.empty() : tensor<16x49xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<16x49xf32>) outs(%e : tensor<16x49xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = math.exp %a : f32
+    linalg.yield %s : f32
+  } -> tensor<16x49xf32>
+  return %r : tensor<16x49xf32>
+}
+
+// -----
+
+// An operand sliced from a larger tensor (a strided view once bufferized,
+// whose collapse would be a copy) keeps the per-row tiles.
+// CHECK-LABEL: func.func @sliced_not_flat
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: math.exp %{{.*}} : vector<1x1xf32>
+func.func @sliced_not_flat(%big: tensor<4x64xf32>) -> tensor<4x49xf32> {
+  %x = tensor.extract_slice %big[0, 0] [4, 49] [1, 1] : tensor<4x64xf32> to tensor<4x49xf32>
   %e = tensor.empty() : tensor<4x49xf32>
   %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x49xf32>) outs(%e : tensor<4x49xf32>) {
   ^bb0(%a: f32, %o: f32):
@@ -247,6 +309,25 @@ func.func @peeled(%x: tensor<4x49xf32>) -> tensor<4x49xf32> {
     linalg.yield %s : f32
   } -> tensor<4x49xf32>
   return %r : tensor<4x49xf32>
+}
+
+// -----
+
+// A result inserted into a larger tensor (a padded buffer, which
+// empty-tensor elimination lets the op write in place) keeps the per-row
+// tiles too.
+// CHECK-LABEL: func.func @inserted_not_flat
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: math.exp %{{.*}} : vector<1x1xf32>
+func.func @inserted_not_flat(%x: tensor<4x49xf32>, %big: tensor<4x64xf32>) -> tensor<4x64xf32> {
+  %e = tensor.empty() : tensor<4x49xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x49xf32>) outs(%e : tensor<4x49xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = math.exp %a : f32
+    linalg.yield %s : f32
+  } -> tensor<4x49xf32>
+  %i = tensor.insert_slice %r into %big[0, 0] [4, 49] [1, 1] : tensor<4x49xf32> into tensor<4x64xf32>
+  return %i : tensor<4x64xf32>
 }
 
 // -----

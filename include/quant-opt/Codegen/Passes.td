@@ -40,7 +40,11 @@ def QNNTileAndVectorizeCPUPass
       such divisor is under half the vector width (49 tokens: 7 lanes):
       it gets `vector-width` lanes, and the innermost loop's last, partial
       iteration is peeled (`scf::peelForLoopAndSimplifyBounds`) into a
-      static tile of its own;
+      static tile of its own; where every operand is read whole in memory
+      order or is rank 0 (not sliced from a larger tensor, the result not
+      inserted into one), the op is first collapsed into one loop over all
+      its elements (`linalg::collapseOpIterationDims`), so that only the
+      last tile of the whole op is partial, not the last of every row;
     - and a row reduction (one reduction, innermost, not a contraction:
       softmax's max and sum) whose row is that kind of extent (49 keys; 197
       tokens), up to half the target's vector registers
@@ -351,9 +355,16 @@ def QNNFuseElementwiseProducersPass
     into a cheap one that ends its chain (a dequantization read by a
     softmax's reductions) it is fused. Splat constant inputs become
     scalars in the body, except in a broadcast (a bias the kernels start
-    from). Each element is computed by the same operations as before: the
-    results do not change. `qnn-cpu-pipeline` runs it (not the reference
-    pipeline). The patterns are `populateFuseElementwiseProducerPatterns`.
+    from). An elementwise op reading a `tensor.expand_shape` of a linalg
+    op's result that nothing else reads (attention's scores: a batch matmul
+    over heads x queries, reshaped, then scaled) is collapsed to the
+    producer's shape (upstream's reshape folding by collapsing), so that it
+    is fused into it here, or on a contraction's tile by
+    `qnn-tile-and-vectorize-cpu`; except an 8-bit result read with another
+    tensor (a quantized residual add), which was slower fused. Each element
+    is computed by the same operations as before: the results do not
+    change. `qnn-cpu-pipeline` runs it (not the reference pipeline). The
+    patterns are `populateFuseElementwiseProducerPatterns`.
   }];
   let dependentDialects = ["linalg::LinalgDialect"];
 }
