@@ -543,6 +543,16 @@ struct TileAndVectorizeCPUPass
       sizes[loop] = largestDivisorAtMost(ranges[loop], vectorWidth);
     for (unsigned loop : dims->inputChannel)
       sizes[loop] = largestDivisorAtMost(ranges[loop], reductionTile);
+    // A pooling's channels are in its input and output but not in its
+    // window: a batch dimension to inferConvolutionDims. Innermost in the
+    // output (NHWC), they are the lanes, where tiles of one channel were
+    // scalar code with strided accesses (a 2x2 max pool of 64x28x28x16
+    // floats: 0.70 ms).
+    AffineMap outputMap = op.getMatchingIndexingMap(op.getDpsInitOperand(0));
+    if (auto innermost = dyn_cast<AffineDimExpr>(outputMap.getResults().back());
+        innermost && llvm::is_contained(dims->batch, innermost.getPosition()))
+      sizes[innermost.getPosition()] =
+          largestDivisorAtMost(ranges[innermost.getPosition()], vectorWidth);
 
     FailureOr<Operation *> tiled = tileWithLoops(rewriter, op, sizes);
     if (failed(tiled))

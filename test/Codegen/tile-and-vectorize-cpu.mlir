@@ -444,3 +444,21 @@ func.func @scores_49(%q: tensor<4x49x16xf32>, %k: tensor<4x16x49xf32>) -> tensor
   %s = linalg.batch_matmul ins(%q, %k : tensor<4x49x16xf32>, tensor<4x16x49xf32>) outs(%f : tensor<4x49x49xf32>) -> tensor<4x49x49xf32>
   return %s : tensor<4x49x49xf32>
 }
+
+// -----
+
+// A 2x2 max pool (NHWC): its channels, innermost in the output, are the
+// lanes (16 of them), not tiles of one channel with strided scalar reads.
+// CHECK-LABEL: func.func @max_pool_channels_in_lanes
+// CHECK: arith.maximumf %{{.*}}, %{{.*}} : vector<1x1x16xf32>
+// CHECK-NOT: vector<1x1x1xf32>
+// AVX2-LABEL: func.func @max_pool_channels_in_lanes
+// AVX2: arith.maximumf %{{.*}}, %{{.*}} : vector<1x1x16xf32>
+func.func @max_pool_channels_in_lanes(%x: tensor<2x8x8x16xf32>) -> tensor<2x4x4x16xf32> {
+  %lowest = arith.constant -3.40282347E+38 : f32
+  %e = tensor.empty() : tensor<2x4x4x16xf32>
+  %f = linalg.fill ins(%lowest : f32) outs(%e : tensor<2x4x4x16xf32>) -> tensor<2x4x4x16xf32>
+  %w = tensor.empty() : tensor<2x2xf32>
+  %r = linalg.pooling_nhwc_max {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>} ins(%x, %w : tensor<2x8x8x16xf32>, tensor<2x2xf32>) outs(%f : tensor<2x4x4x16xf32>) -> tensor<2x4x4x16xf32>
+  return %r : tensor<2x4x4x16xf32>
+}

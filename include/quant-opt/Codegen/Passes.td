@@ -69,7 +69,9 @@ def QNNTileAndVectorizeCPUPass
 
     2-D convolutions and poolings (named, or the fused integer generics) are
     tiled to one output row and one filter tap (row and column), with `rows`
-    output columns and `vector-width` output channels. Dropping those unit
+    output columns and `vector-width` output channels (a pooling's channels,
+    a batch dimension to `linalg::inferConvolutionDims`, where they are
+    innermost in the output). Dropping those unit
     dimensions, and turning a strided window access into a strided
     `tensor.extract_slice`, leaves a contraction over the input channels
     (or an elementwise op, for depthwise and pooling) that is vectorized
