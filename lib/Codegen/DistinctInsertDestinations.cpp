@@ -5,13 +5,13 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// qnn-simplify-data-movement gives each padded tensor its own zero-filled
-// tensor to insert the source into; CSE later merges the fills of two
-// padded tensors of one shape (two depthwise convolutions' inputs) into
-// one. Bufferization then cannot write the second insert (nor the producer
-// of its source) in place: it copies the whole filled buffer and copies the
-// source into it element by element. Here every insert after the first
-// gets its own copy of the destination's producer again.
+// qnn-simplify-data-movement gives each padded tensor its own tensor with
+// a zero border to insert the source into; CSE later merges the borders of
+// two padded tensors of one shape (two depthwise convolutions' inputs)
+// into one. Bufferization then cannot write the second insert (nor the
+// producer of its source) in place: it copies the whole buffer and copies
+// the source into it element by element. Here every insert after the
+// first gets its own copy of the destination's computation again.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,15 +32,36 @@ using namespace mlir;
 namespace {
 
 /// Whether `op` can be computed again: free of memory effects (its regions
-/// included) and reading only constants and empty tensors.
+/// included) and reading only constants, empty tensors and values that can
+/// be computed again (a padded tensor's border: fills inserted into an
+/// empty tensor).
 static bool isRecomputable(Operation *op) {
   if (!isMemoryEffectFree(op) || op->getNumResults() != 1)
     return false;
   return llvm::all_of(op->getOperands(), [](Value operand) {
     Operation *def = operand.getDefiningOp();
-    return def &&
-           (matchPattern(def, m_Constant()) || isa<tensor::EmptyOp>(def));
+    return def && (matchPattern(def, m_Constant()) ||
+                   isa<tensor::EmptyOp>(def) || isRecomputable(def));
   });
+}
+
+/// A copy of `value`'s computation at the rewriter's insertion point, with
+/// empty tensors of its own (two producers writing into one would be the
+/// same conflict); constants are shared. `copies` maps each value of the
+/// computation already copied (a value read twice, as a border's slab is
+/// extracted from and inserted into one tensor, is copied once).
+static Value cloneComputation(RewriterBase &rewriter, Value value,
+                              IRMapping &copies) {
+  if (Value copy = copies.lookupOrNull(value))
+    return copy;
+  Operation *def = value.getDefiningOp();
+  if (matchPattern(def, m_Constant()))
+    return value;
+  for (Value operand : def->getOperands())
+    cloneComputation(rewriter, operand, copies);
+  Operation *copy = rewriter.clone(*def, copies);
+  copies.map(def->getResults(), copy->getResults());
+  return copy->getResult(0);
 }
 
 struct DistinctInsertDestinationsPass
@@ -58,16 +79,10 @@ struct DistinctInsertDestinationsPass
         continue;
       for (tensor::InsertSliceOp insert : llvm::drop_begin(users)) {
         rewriter.setInsertionPointAfter(producer);
-        IRMapping mapping;
-        // An empty tensor it writes into gets a copy too: two producers
-        // writing into one would be the same conflict.
-        for (Value operand : producer->getOperands())
-          if (auto empty = operand.getDefiningOp<tensor::EmptyOp>())
-            mapping.map(operand, rewriter.clone(*empty)->getResult(0));
-        Operation *copy = rewriter.clone(*producer, mapping);
-        rewriter.modifyOpInPlace(insert, [&] {
-          insert.getDestMutable().assign(copy->getResult(0));
-        });
+        IRMapping copies;
+        Value copy = cloneComputation(rewriter, destination, copies);
+        rewriter.modifyOpInPlace(insert,
+                                 [&] { insert.getDestMutable().assign(copy); });
       }
     }
   }

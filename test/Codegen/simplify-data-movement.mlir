@@ -25,14 +25,29 @@ func.func @real_transpose(%x: tensor<2x3x5x7xi8>) -> tensor<2x5x7x3xi8> {
 
 // -----
 
-// A static pad with a constant: a fill of the padded tensor at the top of
-// the function (before the producer of the source) and an insert.
+// A static pad with a constant: at the top of the function (before the
+// producer of the source), the padded tensor's border filled in place,
+// one slab per padded side (rows 0 and 5 whole, then columns 0 and 6 of
+// rows 1 to 4: no element twice, none of the interior), and an insert of
+// the source into it.
 // CHECK-LABEL: func.func @pad
 // CHECK-NEXT: %[[C:.*]] = arith.constant 3 : i8
 // CHECK-NEXT: %[[E:.*]] = tensor.empty() : tensor<1x6x7x2xi8>
-// CHECK-NEXT: %[[F:.*]] = linalg.fill ins(%[[C]] : i8) outs(%[[E]] : tensor<1x6x7x2xi8>)
+// CHECK-NEXT: %[[X0:.*]] = tensor.extract_slice %[[E]][0, 0, 0, 0] [1, 1, 7, 2] [1, 1, 1, 1]
+// CHECK-NEXT: %[[F0:.*]] = linalg.fill ins(%[[C]] : i8) outs(%[[X0]] : tensor<1x1x7x2xi8>)
+// CHECK-NEXT: %[[B0:.*]] = tensor.insert_slice %[[F0]] into %[[E]][0, 0, 0, 0] [1, 1, 7, 2] [1, 1, 1, 1]
+// CHECK-NEXT: %[[X1:.*]] = tensor.extract_slice %[[B0]][0, 5, 0, 0] [1, 1, 7, 2] [1, 1, 1, 1]
+// CHECK-NEXT: %[[F1:.*]] = linalg.fill ins(%[[C]] : i8) outs(%[[X1]] : tensor<1x1x7x2xi8>)
+// CHECK-NEXT: %[[B1:.*]] = tensor.insert_slice %[[F1]] into %[[B0]][0, 5, 0, 0] [1, 1, 7, 2] [1, 1, 1, 1]
+// CHECK-NEXT: %[[X2:.*]] = tensor.extract_slice %[[B1]][0, 1, 0, 0] [1, 4, 1, 2] [1, 1, 1, 1]
+// CHECK-NEXT: %[[F2:.*]] = linalg.fill ins(%[[C]] : i8) outs(%[[X2]] : tensor<1x4x1x2xi8>)
+// CHECK-NEXT: %[[B2:.*]] = tensor.insert_slice %[[F2]] into %[[B1]][0, 1, 0, 0] [1, 4, 1, 2] [1, 1, 1, 1]
+// CHECK-NEXT: %[[X3:.*]] = tensor.extract_slice %[[B2]][0, 1, 6, 0] [1, 4, 1, 2] [1, 1, 1, 1]
+// CHECK-NEXT: %[[F3:.*]] = linalg.fill ins(%[[C]] : i8) outs(%[[X3]] : tensor<1x4x1x2xi8>)
+// CHECK-NEXT: %[[B3:.*]] = tensor.insert_slice %[[F3]] into %[[B2]][0, 1, 6, 0] [1, 4, 1, 2] [1, 1, 1, 1]
+// CHECK-NOT: linalg.fill
 // CHECK: %[[S:.*]] = linalg.generic
-// CHECK: tensor.insert_slice %[[S]] into %[[F]][0, 1, 1, 0] [1, 4, 5, 2] [1, 1, 1, 1] : tensor<1x4x5x2xi8> into tensor<1x6x7x2xi8>
+// CHECK: tensor.insert_slice %[[S]] into %[[B3]][0, 1, 1, 0] [1, 4, 5, 2] [1, 1, 1, 1] : tensor<1x4x5x2xi8> into tensor<1x6x7x2xi8>
 // CHECK-NOT: tensor.pad
 func.func @pad(%x: tensor<1x4x5x2xi8>) -> tensor<1x6x7x2xi8> {
   %e = tensor.empty() : tensor<1x4x5x2xi8>

@@ -404,12 +404,20 @@ def QNNSimplifyDataMovementPass
       NHWC with one channel, or with a 1x1 image) keeps every element in
       place: it becomes a `tensor.collapse_shape` + `tensor.expand_shape`,
       which bufferize to views;
-    - a `tensor.pad` with static sizes and a constant value becomes a
-      `linalg.fill` of the padded tensor (of its flat form, expanded, where
-      its innermost dimension is a unit one: one channel), created at the
-      top of the function, and a `tensor.insert_slice` of the source, so that after
-      `eliminate-empty-tensors` the producer of the source writes straight
-      into the interior of the padded buffer instead of being copied there;
+    - a `tensor.pad` with static sizes and a constant value becomes its
+      border filled, created at the top of the function: one slab per
+      padded side of each dimension (spanning the source's extent in the
+      dimensions before it and the whole extent in those after it, so that
+      no element is written twice), each extracted from the padded tensor,
+      filled and inserted back in place (separate fills of one shape would
+      be merged by CSE, then copied into place); or, where the innermost
+      dimension is a unit one (one channel), a `linalg.fill` of the whole
+      tensor's flat form, expanded. Then a `tensor.insert_slice` of the
+      source, so that after `eliminate-empty-tensors` the producer of the
+      source writes straight into the interior of the padded buffer
+      instead of being copied there, and the interior is written once (a
+      whole fill wrote it twice: MobileNet's 7x7 inputs padded to 9x9 are
+      49 of 81 pixels);
     - an elementwise `linalg.generic` whose output has a unit innermost
       dimension (a quantization fused with the transpose of a one-channel
       NCHW input to NHWC), which the vectorizers would cut into vectors of
@@ -428,11 +436,12 @@ def QNNDistinctInsertDestinationsPass
   let summary = "Give each tensor.insert_slice its own destination (a recomputed copy of a shared one)";
   let description = [{
     Before bufferization: where several `tensor.insert_slice` ops insert
-    into one tensor whose producer is free of memory effects and reads only
-    constants and empty tensors (the zero-filled buffers of two padded
-    tensors of one shape, which `qnn-simplify-data-movement` creates apart
-    and CSE merges), every insert after the first gets a clone of that
-    producer (and of an empty tensor it writes into). Otherwise one-shot
+    into one tensor computed, free of memory effects, from constants and
+    empty tensors only (the zero borders of two padded tensors of one
+    shape, which `qnn-simplify-data-movement` creates apart and CSE
+    merges), every insert after the first gets a copy of that computation,
+    each of its values copied once, with empty tensors of its own.
+    Otherwise one-shot
     bufferization cannot write the second insert, nor the producer of its
     source, in place: it copies the whole buffer and copies the source into
     it element by element. `qnn-cpu-pipeline` and `qnn-gpu-pipeline` run it
