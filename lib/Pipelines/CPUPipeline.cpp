@@ -46,6 +46,9 @@ void qnn::addLowerQNNPhase(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   // Elementwise arith/math on whole tensors becomes linalg, which bufferizes.
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  // A softmax's exponentials computed once, not in its sum and again in
+  // its normalization.
+  pm.addNestedPass<func::FuncOp>(qnn::createQNNShareElementwiseValuesPass());
   // Float row sums in an order that vectorizes, the same in every pipeline.
   pm.addPass(qnn::createQNNSplitFloatSumsPass());
 }

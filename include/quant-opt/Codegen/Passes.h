@@ -60,6 +60,10 @@ void populateIntegerContractionsInF32Patterns(RewritePatternSet &patterns);
 /// as one lane per element of the innermost loop, then the lanes
 /// (qnn-whole-min-max-in-lanes).
 void populateWholeMinMaxInLanesPatterns(RewritePatternSet &patterns);
+/// A costly value (a division, a math function) that a reduction and an
+/// elementwise op over the same loops both compute from the same inputs,
+/// computed once by an op of its own (qnn-share-elementwise-values).
+void populateShareElementwiseValuesPatterns(RewritePatternSet &patterns);
 
 /// A 2-D convolution, regular or depthwise, with a constant filter, or a
 /// pooling, with channel-first input and output (NCHW) as the same loops on

@@ -270,6 +270,30 @@ def QNNDecomposeAggregatedOpsPass : Pass<"qnn-decompose-aggregated-ops"> {
                            "math::MathDialect", "tensor::TensorDialect"];
 }
 
+def QNNShareElementwiseValuesPass
+    : Pass<"qnn-share-elementwise-values", "func::FuncOp"> {
+  let summary = "A costly element value that a reduction and an elementwise op both compute, computed once";
+  let description = [{
+    A softmax, as imported, is three `linalg.generic` ops over the same
+    rows: the row max, the row sum of `exp(x - max)` and the normalization
+    `exp(x - max) / sum`, which computes every exponential again. Where a
+    reduction's body computes a value that costs a division or a math
+    function from its inputs only, and an all-parallel `linalg.generic`
+    over the same loops (same static ranges, in the same block, reading one
+    of the same tensors) computes the same value (the same operations on
+    the same input tensors read through the same indexing maps, or on the
+    same values from above), an all-parallel op computing it (its
+    operations cloned) is created before the first of the two, and both
+    read its result instead (identity map); inputs then unused are erased.
+    Each element is computed by the same operations as before, so the
+    results do not change; one exponential per element is saved, at the
+    cost of writing and reading one tensor. Every pipeline runs it in its
+    lowering phase, before `qnn-split-float-sums`. The patterns are
+    `populateShareElementwiseValuesPatterns`.
+  }];
+  let dependentDialects = ["linalg::LinalgDialect", "tensor::TensorDialect"];
+}
+
 def QNNSplitFloatSumsPass : Pass<"qnn-split-float-sums"> {
   let summary = "Float sums over a row in lanes, then the lanes in order: an order that vectorizes and every pipeline follows";
   let description = [{
