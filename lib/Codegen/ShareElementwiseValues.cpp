@@ -141,7 +141,17 @@ struct ShareCostlyElementValue : OpRewritePattern<linalg::GenericOp> {
   static void share(PatternRewriter &rewriter, linalg::GenericOp reduction,
                     Value value, linalg::GenericOp elementwise, Value same) {
     Location loc = reduction.getLoc();
-    // Before the first of the two: the inputs are operands of both.
+    // The value's ops, and the inputs they read: those are operands of
+    // both ops (the same tensors, matched), so defined before the first
+    // of the two, where the new op goes; the reduction's other inputs may
+    // not be.
+    SetVector<Operation *> slice;
+    collectSlice(reduction, value, slice);
+    SmallVector<unsigned> used;
+    for (unsigned i = 0; i < reduction.getNumDpsInputs(); ++i)
+      if (llvm::any_of(reduction.getBody()->getArgument(i).getUsers(),
+                       [&](Operation *user) { return slice.contains(user); }))
+        used.push_back(i);
     Operation *first = reduction->isBeforeInBlock(elementwise)
                            ? reduction.getOperation()
                            : elementwise.getOperation();
@@ -150,20 +160,23 @@ struct ShareCostlyElementValue : OpRewritePattern<linalg::GenericOp> {
     unsigned loops = ranges.size();
     Value empty =
         tensor::EmptyOp::create(rewriter, loc, ranges, value.getType());
-    SmallVector<AffineMap> maps = reduction.getIndexingMapsArray();
-    maps.resize(reduction.getNumDpsInputs());
+    SmallVector<Value> inputs;
+    SmallVector<AffineMap> maps;
+    for (unsigned i : used) {
+      OpOperand *input = reduction.getDpsInputOperand(i);
+      inputs.push_back(input->get());
+      maps.push_back(reduction.getMatchingIndexingMap(input));
+    }
     AffineMap identity = rewriter.getMultiDimIdentityMap(loops);
     maps.push_back(identity);
     auto shared = linalg::GenericOp::create(
-        rewriter, loc, empty.getType(), reduction.getDpsInputs(), empty, maps,
+        rewriter, loc, empty.getType(), inputs, empty, maps,
         SmallVector<utils::IteratorType>(loops, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
           IRMapping mapping;
-          for (unsigned i = 0; i < reduction.getNumDpsInputs(); ++i)
-            mapping.map(reduction.getBody()->getArgument(i), args[i]);
-          // The value's ops, in the body's order.
-          SetVector<Operation *> slice;
-          collectSlice(reduction, value, slice);
+          for (auto [position, i] : llvm::enumerate(used))
+            mapping.map(reduction.getBody()->getArgument(i), args[position]);
+          // In the body's order.
           for (Operation &op : reduction.getBody()->without_terminator())
             if (slice.contains(&op))
               b.clone(op, mapping);
