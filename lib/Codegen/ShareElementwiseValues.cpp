@@ -20,6 +20,7 @@
 
 #include "quant-opt/Codegen/Passes.h"
 
+#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
@@ -81,18 +82,15 @@ bool isSameElementValue(linalg::GenericOp opA, Value a, linalg::GenericOp opB,
   bool insideB = defB->getBlock() == opB.getBody();
   if (!insideA || !insideB)
     return !insideA && !insideB && a == b;
-  if (defA->getName() != defB->getName() ||
-      defA->getAttrDictionary() != defB->getAttrDictionary() ||
-      defA->getResultTypes() != defB->getResultTypes() ||
-      defA->getNumOperands() != defB->getNumOperands() ||
-      cast<OpResult>(a).getResultNumber() !=
-          cast<OpResult>(b).getResultNumber())
-    return false;
-  return llvm::all_of(llvm::zip(defA->getOperands(), defB->getOperands()),
-                      [&](auto pair) {
-                        return isSameElementValue(opA, std::get<0>(pair), opB,
-                                                  std::get<1>(pair));
-                      });
+  return cast<OpResult>(a).getResultNumber() ==
+             cast<OpResult>(b).getResultNumber() &&
+         OperationEquivalence::isEquivalentTo(
+             defA, defB,
+             [&](Value operandA, Value operandB) {
+               return success(isSameElementValue(opA, operandA, opB, operandB));
+             },
+             /*markEquivalent=*/nullptr,
+             OperationEquivalence::Flags::IgnoreLocations);
 }
 
 /// Rooted at a row reduction (the softmax's sum): its first costly value
@@ -146,7 +144,11 @@ struct ShareCostlyElementValue : OpRewritePattern<linalg::GenericOp> {
     // of the two, where the new op goes; the reduction's other inputs may
     // not be.
     SetVector<Operation *> slice;
-    collectSlice(reduction, value, slice);
+    BackwardSliceOptions options(
+        [&](Operation *op) { return op->getBlock() == reduction.getBody(); });
+    options.inclusive = true;
+    options.omitBlockArguments = true;
+    (void)getBackwardSlice(value, &slice, options);
     SmallVector<unsigned> used;
     for (unsigned i = 0; i < reduction.getNumDpsInputs(); ++i)
       if (llvm::any_of(reduction.getBody()->getArgument(i).getUsers(),
@@ -176,26 +178,15 @@ struct ShareCostlyElementValue : OpRewritePattern<linalg::GenericOp> {
           IRMapping mapping;
           for (auto [position, i] : llvm::enumerate(used))
             mapping.map(reduction.getBody()->getArgument(i), args[position]);
-          // In the body's order.
-          for (Operation &op : reduction.getBody()->without_terminator())
-            if (slice.contains(&op))
-              b.clone(op, mapping);
+          // In the slice's order: each op after those it reads.
+          for (Operation *op : slice)
+            b.clone(*op, mapping);
           linalg::YieldOp::create(b, nestedLoc, mapping.lookup(value));
         });
     // The layer the reduction belongs to (the softmax) computes it.
     Value sharedValue = shared->getResult(0);
     readInstead(rewriter, reduction, value, sharedValue, identity);
     readInstead(rewriter, elementwise, same, sharedValue, identity);
-  }
-
-  /// The ops of `op`'s body that `value` is computed by.
-  static void collectSlice(linalg::GenericOp op, Value value,
-                           SetVector<Operation *> &slice) {
-    Operation *def = value.getDefiningOp();
-    if (!def || def->getBlock() != op.getBody() || !slice.insert(def))
-      return;
-    for (Value operand : def->getOperands())
-      collectSlice(op, operand, slice);
   }
 
   /// `op` with `tensor` as one more input (read through `map`), whose
