@@ -24,7 +24,10 @@
 // over the reduction; the four terms are added in one elementwise op. A
 // constant offset (a static zero point) is added to its operand before the
 // conversion instead, where the products stay exact with it: the static
-// form then costs what the float matmul costs. Longer reductions are split
+// form then costs what the float matmul costs. So is a run-time offset
+// whose range the IR bounds (dynamic quantization's zero point, clamped to
+// [0, 255] in f32 before its fptosi): the sums are then exact for every
+// value it can take at run time. Longer reductions are split
 // into chunks that are each exact in f32 (attention over long sequences),
 // converted, then summed in the accumulator's type.
 //
@@ -35,10 +38,14 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+#include <limits>
 
 namespace mlir::qnn {
 #define GEN_PASS_DEF_QNNINTEGERCONTRACTIONSINF32PASS
@@ -69,6 +76,136 @@ Value getZeroFilledTensor(Value value) {
 /// Integers of magnitude up to 2^24 are exact in f32.
 constexpr int64_t kExactF32Bound = int64_t(1) << 24;
 
+/// The values an integer can take: [lo, hi].
+struct Bounds {
+  int64_t lo, hi;
+};
+
+/// The f32 values a float can take, NaN aside: [lo, hi].
+struct FloatBounds {
+  double lo, hi;
+};
+
+/// Bounds of every element of `tensor` (no further than `depth` ops back),
+/// else none.
+std::optional<Bounds> getElementBounds(Value tensor, unsigned depth);
+
+/// Bounds of the f32 `value`, or NaN. Only ops that give NaN for a NaN
+/// operand are followed (maximumf, minimumf, roundeven), so that NaN needs
+/// no bounds of its own: the fptosi it reaches is poison for it.
+FloatBounds getFloatBounds(Value value, unsigned depth) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  FloatBounds unbounded{-kInf, kInf};
+  APFloat constant(0.0f);
+  if (matchPattern(value, m_ConstantFloat(&constant)) && !constant.isNaN()) {
+    double converted = constant.convertToDouble();
+    return {converted, converted};
+  }
+  Operation *def = value.getDefiningOp();
+  if (!def || depth == 0)
+    return unbounded;
+  if (isa<math::RoundEvenOp>(def)) {
+    FloatBounds operand = getFloatBounds(def->getOperand(0), depth - 1);
+    return {std::nearbyint(operand.lo), std::nearbyint(operand.hi)};
+  }
+  if (isa<arith::MaximumFOp, arith::MinimumFOp>(def)) {
+    FloatBounds lhs = getFloatBounds(def->getOperand(0), depth - 1);
+    FloatBounds rhs = getFloatBounds(def->getOperand(1), depth - 1);
+    if (isa<arith::MaximumFOp>(def))
+      return {std::max(lhs.lo, rhs.lo), std::max(lhs.hi, rhs.hi)};
+    return {std::min(lhs.lo, rhs.lo), std::min(lhs.hi, rhs.hi)};
+  }
+  return unbounded;
+}
+
+/// Bounds of the integer `value`: its type's unless the IR narrows them.
+Bounds getBounds(Value value, unsigned depth) {
+  unsigned bits = cast<IntegerType>(value.getType()).getWidth();
+  Bounds full = bits >= 64 ? Bounds{std::numeric_limits<int64_t>::min(),
+                                    std::numeric_limits<int64_t>::max()}
+                           : Bounds{-(int64_t(1) << (bits - 1)),
+                                    (int64_t(1) << (bits - 1)) - 1};
+  APInt constant;
+  if (matchPattern(value, m_ConstantInt(&constant)) &&
+      constant.getSignificantBits() <= 64) {
+    int64_t signedValue = constant.getSExtValue();
+    return {signedValue, signedValue};
+  }
+  if (depth == 0)
+    return full;
+  // An element of a tensor: a generic's input read in its body, or an
+  // extract.
+  if (auto argument = dyn_cast<BlockArgument>(value)) {
+    auto generic =
+        dyn_cast<linalg::GenericOp>(argument.getOwner()->getParentOp());
+    if (generic && argument.getArgNumber() < generic.getNumDpsInputs())
+      if (std::optional<Bounds> bounds = getElementBounds(
+              generic.getDpsInputOperand(argument.getArgNumber())->get(),
+              depth - 1))
+        return *bounds;
+    return full;
+  }
+  Operation *def = value.getDefiningOp();
+  if (auto extract = dyn_cast<tensor::ExtractOp>(def)) {
+    if (std::optional<Bounds> bounds =
+            getElementBounds(extract.getTensor(), depth - 1))
+      return *bounds;
+    return full;
+  }
+  if (isa<arith::ExtUIOp, arith::ExtSIOp>(def)) {
+    unsigned from = getElementTypeOrSelf(def->getOperand(0).getType())
+                        .getIntOrFloatBitWidth();
+    if (from >= 63)
+      return full;
+    if (isa<arith::ExtUIOp>(def))
+      return {0, (int64_t(1) << from) - 1};
+    return {-(int64_t(1) << (from - 1)), (int64_t(1) << (from - 1)) - 1};
+  }
+  if (isa<arith::MaxSIOp, arith::MinSIOp>(def)) {
+    Bounds lhs = getBounds(def->getOperand(0), depth - 1);
+    Bounds rhs = getBounds(def->getOperand(1), depth - 1);
+    if (isa<arith::MaxSIOp>(def))
+      return {std::max(lhs.lo, rhs.lo), std::max(lhs.hi, rhs.hi)};
+    return {std::min(lhs.lo, rhs.lo), std::min(lhs.hi, rhs.hi)};
+  }
+  // fptosi rounds toward zero; NaN and values out of range are poison.
+  if (isa<arith::FPToSIOp>(def)) {
+    FloatBounds operand = getFloatBounds(def->getOperand(0), depth - 1);
+    double lo = std::trunc(operand.lo), hi = std::trunc(operand.hi);
+    // (Compared as doubles, where 2^63 - 1 rounds up: hi < 2^63.)
+    if (lo >= double(full.lo) && hi < double(full.hi))
+      return {int64_t(lo), int64_t(hi)};
+  }
+  return full;
+}
+
+std::optional<Bounds> getElementBounds(Value tensor, unsigned depth) {
+  if (depth == 0)
+    return std::nullopt;
+  if (auto fill = tensor.getDefiningOp<linalg::FillOp>()) {
+    if (!isa<IntegerType>(fill.getInputs()[0].getType()))
+      return std::nullopt;
+    return getBounds(fill.getInputs()[0], depth - 1);
+  }
+  // Every element of a parallel generic's result is one of its yields.
+  auto generic = tensor.getDefiningOp<linalg::GenericOp>();
+  if (!generic || generic.getNumParallelLoops() != generic.getNumLoops())
+    return std::nullopt;
+  unsigned result = cast<OpResult>(tensor).getResultNumber();
+  if (!generic.getIndexingMapsArray()[generic.getNumDpsInputs() + result]
+           .isPermutation())
+    return std::nullopt;
+  Value yielded =
+      generic.getRegion().front().getTerminator()->getOperand(result);
+  if (!isa<IntegerType>(yielded.getType()))
+    return std::nullopt;
+  return getBounds(yielded, depth - 1);
+}
+
+/// How far back offset bounds are looked for: dynamic quantization's zero
+/// point is fptosi(roundeven(min(max(x, 0), 255))), read as a tensor.
+constexpr unsigned kBoundsDepth = 8;
+
 /// One factor of the product: ext(input) + offset.
 struct Factor {
   /// The input operand extended.
@@ -81,8 +218,17 @@ struct Factor {
   bool negateOffset = false;
   /// The ops of the factor in the body.
   SmallVector<Operation *, 2> ops;
-  /// Whether a constant offset is added to the operand before its
-  /// conversion to f32 (then it is no longer an offset of the sum).
+  /// Bounds of the offset added (negated where subtracted), where it can
+  /// be added to the operand before its conversion to f32: a constant, or
+  /// a bounded value the conversion can read (defined above the op, or a
+  /// tensor read along loops of the operand's).
+  std::optional<Bounds> offsetBounds;
+  /// Such an offset read from a tensor: the tensor, and the map that reads
+  /// it from the operand's dimensions.
+  Value offsetTensor;
+  AffineMap offsetMapInInput;
+  /// Whether the offset is added to the operand before its conversion to
+  /// f32 (then it is no longer an offset of the sum).
   bool folded = false;
 
   /// The offset as a compile-time integer (negated where subtracted).
@@ -95,31 +241,55 @@ struct Factor {
   }
   /// The offset the combination adds: none where folded.
   Value getResidualOffset() const { return folded ? Value() : offset; }
-  /// max |ext(input)| over the input's element type, plus the offset when
-  /// folded.
+  /// max |ext(input)| over the input's element type, plus the offset (any
+  /// value it may take) when folded.
   int64_t magnitude(bool withOffset) const {
     unsigned bits =
         getElementTypeOrSelf(input->get().getType()).getIntOrFloatBitWidth();
     int64_t lo = isSigned ? -(int64_t(1) << (bits - 1)) : 0;
     int64_t hi =
         isSigned ? (int64_t(1) << (bits - 1)) - 1 : (int64_t(1) << bits) - 1;
-    int64_t shift = withOffset ? *getConstantOffset() : 0;
-    return std::max(std::abs(lo + shift), std::abs(hi + shift));
+    if (withOffset) {
+      lo += offsetBounds->lo;
+      hi += offsetBounds->hi;
+    }
+    return std::max(std::abs(lo), std::abs(hi));
   }
 };
 
-/// ext(element) in `type`, plus the factor's offset where it is folded.
+/// ext(element) in `type`, plus the factor's offset where it is folded
+/// (`offsetElement`: the offset tensor's element, where it is read from
+/// one).
 Value getElement(OpBuilder &b, Location loc, const Factor &factor,
-                 Value element, Type type) {
+                 Value element, Type type, Value offsetElement = Value()) {
   Value extended =
       factor.isSigned
           ? arith::ExtSIOp::create(b, loc, type, element).getResult()
           : arith::ExtUIOp::create(b, loc, type, element).getResult();
-  if (!factor.folded || *factor.getConstantOffset() == 0)
+  if (!factor.folded)
     return extended;
-  Value offset = arith::ConstantOp::create(
-      b, loc, b.getIntegerAttr(type, *factor.getConstantOffset()));
+  if (std::optional<int64_t> constant = factor.getConstantOffset()) {
+    if (*constant == 0)
+      return extended;
+    Value offset =
+        arith::ConstantOp::create(b, loc, b.getIntegerAttr(type, *constant));
+    return arith::AddIOp::create(b, loc, extended, offset);
+  }
+  Value offset = factor.offsetTensor ? offsetElement : factor.offset;
+  if (factor.negateOffset)
+    return arith::SubIOp::create(b, loc, extended, offset);
   return arith::AddIOp::create(b, loc, extended, offset);
+}
+
+/// The offset tensor of a factor folded into its operand, as an input of
+/// an op over the operand's dimensions: appended to `inputs` and `maps`.
+void appendFoldedOffsetInput(const Factor &factor,
+                             SmallVectorImpl<Value> &inputs,
+                             SmallVectorImpl<AffineMap> &maps) {
+  if (!factor.folded || !factor.offsetTensor)
+    return;
+  inputs.push_back(factor.offsetTensor);
+  maps.push_back(factor.offsetMapInInput);
 }
 
 /// Whether `map` reads along no reduction loop of `op`.
@@ -182,6 +352,47 @@ std::optional<Factor> matchFactor(linalg::GenericOp op, Value value,
   factor.input = op.getDpsInputOperand(argument.getArgNumber());
   factor.ops.push_back(ext);
   return factor;
+}
+
+/// Sets `factor`'s offset bounds where its offset can be added to the
+/// operand before the conversion: the offset's values are bounded, and it
+/// is a value or a tensor read along the operand's loops (not another
+/// output loop).
+void findFoldableOffset(linalg::GenericOp op, Factor &factor) {
+  if (!factor.offset)
+    return;
+  MLIRContext *context = op.getContext();
+  Bounds bounds;
+  if (auto argument = dyn_cast<BlockArgument>(factor.offset)) {
+    OpOperand *operand = op.getDpsInputOperand(argument.getArgNumber());
+    AffineMap inputMap = op.getMatchingIndexingMap(factor.input);
+    SmallVector<AffineExpr> results;
+    for (AffineExpr expr : op.getMatchingIndexingMap(operand).getResults()) {
+      std::optional<unsigned> position = isa<AffineDimExpr>(expr)
+                                             ? inputMap.getResultPosition(expr)
+                                             : std::nullopt;
+      if (!position)
+        return;
+      results.push_back(getAffineDimExpr(*position, context));
+    }
+    std::optional<Bounds> elementBounds =
+        getElementBounds(operand->get(), kBoundsDepth);
+    if (!elementBounds)
+      return;
+    bounds = *elementBounds;
+    factor.offsetTensor = operand->get();
+    factor.offsetMapInInput =
+        AffineMap::get(inputMap.getNumResults(), 0, results, context);
+  } else {
+    bounds = getBounds(factor.offset, kBoundsDepth);
+  }
+  // An offset this large never keeps the f32 sums exact; the limit keeps
+  // the magnitudes' products in int64.
+  constexpr int64_t kLimit = int64_t(1) << 32;
+  if (bounds.lo < -kLimit || bounds.hi > kLimit)
+    return;
+  factor.offsetBounds =
+      factor.negateOffset ? Bounds{-bounds.hi, -bounds.lo} : bounds;
 }
 
 /// The loops of `map`'s results that are loops of the output, as positions
@@ -392,16 +603,19 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
         return rewriter.notifyMatchFailure(op, "dynamic reduction size");
       steps *= range;
     }
-    // Constant offsets (a static zero point) are added to the operands
-    // before the conversion where the products stay exact: the sums and
-    // the combination's terms are then not needed. (The offsets are at
-    // most 2^31 in magnitude and the operands 8-bit: no overflow below.)
+    // Bounded offsets (a static zero point, or a dynamic one clamped to
+    // [0, 255]) are added to the operands before the conversion where the
+    // products stay exact for every value they may take: the sums and the
+    // combination's terms are then not needed. (The offsets are at most
+    // 2^32 in magnitude and the operands 8-bit: no overflow below.)
+    findFoldableOffset(op, *a);
+    findFoldableOffset(op, *b);
     auto fits = [&](bool foldA, bool foldB) {
       int64_t product = a->magnitude(foldA) * b->magnitude(foldB);
       return product == 0 || steps <= kExactF32Bound / product;
     };
-    bool canFoldA = a->getConstantOffset().has_value();
-    bool canFoldB = b->getConstantOffset().has_value();
+    bool canFoldA = a->offsetBounds.has_value();
+    bool canFoldB = b->offsetBounds.has_value();
     // Too many steps for one exact f32 sum: the reduction is split into
     // chunks of at most `chunk` steps, each summed in f32 and converted,
     // the chunks then summed in the accumulator's type.
@@ -438,16 +652,20 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
       Value empty = tensor::EmptyOp::create(
           rewriter, loc, tensor::getMixedSizes(rewriter, loc, input), f32);
       AffineMap identity = rewriter.getMultiDimIdentityMap(type.getRank());
+      SmallVector<Value> inputs{input};
+      SmallVector<AffineMap> maps{identity};
+      appendFoldedOffsetInput(factor, inputs, maps);
+      maps.push_back(identity);
       return linalg::GenericOp::create(
-                 rewriter, loc, empty.getType(), input, empty,
-                 ArrayRef<AffineMap>{identity, identity},
+                 rewriter, loc, empty.getType(), inputs, empty, maps,
                  SmallVector<utils::IteratorType>(
                      type.getRank(), utils::IteratorType::parallel),
                  [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
                    Value converted;
                    if (factor.folded) {
-                     Value shifted = getElement(nested, nestedLoc, factor,
-                                                args[0], accumulatorType);
+                     Value shifted =
+                         getElement(nested, nestedLoc, factor, args[0],
+                                    accumulatorType, args[1]);
                      converted = arith::SIToFPOp::create(nested, nestedLoc, f32,
                                                          shifted);
                    } else if (factor.isSigned) {
@@ -516,15 +734,20 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
       AffineMap sumMap =
           AffineMap::get(loops.size(), 0, sumResults, rewriter.getContext());
       Value sumInit = buildZeroFilled(rewriter, loc, sumSizes, accumulatorType);
+      SmallVector<Value> sumInputs{factor.input->get()};
+      SmallVector<AffineMap> sumMaps{inputMap};
+      appendFoldedOffsetInput(factor, sumInputs, sumMaps);
+      sumMaps.push_back(sumMap);
       return linalg::GenericOp::create(
-                 rewriter, loc, sumInit.getType(), factor.input->get(), sumInit,
-                 ArrayRef<AffineMap>{inputMap, sumMap}, sumIterators,
+                 rewriter, loc, sumInit.getType(), sumInputs, sumInit, sumMaps,
+                 sumIterators,
                  [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-                   Value extended = getElement(nested, nestedLoc, factor,
-                                               args[0], accumulatorType);
+                   Value extended =
+                       getElement(nested, nestedLoc, factor, args[0],
+                                  accumulatorType, args[1]);
                    linalg::YieldOp::create(
                        nested, nestedLoc,
-                       arith::AddIOp::create(nested, nestedLoc, args[1],
+                       arith::AddIOp::create(nested, nestedLoc, args.back(),
                                              extended)
                            .getResult());
                  })
@@ -636,11 +859,20 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
     // Through a collapse of the producer's result (attention's heads
     // folded into the batch): the conversion of the uncollapsed tensor,
     // then the collapse, which is the same elements in the same order.
+    // (A folded offset it reads must be the same for every element: rank
+    // 0.)
+    auto readsScalarsOnly = [&] {
+      return llvm::all_of(
+          llvm::drop_begin(conversion.getDpsInputs()), [](Value input) {
+            return cast<RankedTensorType>(input.getType()).getRank() == 0;
+          });
+    };
     if (auto collapse = conversion.getDpsInputOperand(0)
                             ->get()
                             .getDefiningOp<tensor::CollapseShapeOp>();
         collapse && collapse->hasOneUse() &&
-        collapse.getSrc().getDefiningOp<linalg::GenericOp>())
+        collapse.getSrc().getDefiningOp<linalg::GenericOp>() &&
+        readsScalarsOnly())
       conversion = convertBeforeCollapse(rewriter, conversion, collapse);
     OpOperand *operand = conversion.getDpsInputOperand(0);
     auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
@@ -664,9 +896,9 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
     rewriter.eraseOp(producer);
   }
 
-  /// `conversion` (elementwise, identity maps) of `collapse`'s result as
-  /// the same conversion of its source, collapsed; returns the new
-  /// conversion.
+  /// `conversion` (elementwise, identity maps, other inputs of rank 0) of
+  /// `collapse`'s result as the same conversion of its source, collapsed;
+  /// returns the new conversion.
   static linalg::GenericOp
   convertBeforeCollapse(PatternRewriter &rewriter, linalg::GenericOp conversion,
                         tensor::CollapseShapeOp collapse) {
@@ -678,9 +910,17 @@ struct IntegerContractionInF32 : OpRewritePattern<linalg::GenericOp> {
     Value empty = tensor::EmptyOp::create(
         rewriter, loc, tensor::getMixedSizes(rewriter, loc, source), f32);
     AffineMap identity = rewriter.getMultiDimIdentityMap(sourceType.getRank());
+    SmallVector<Value> inputs{source};
+    SmallVector<AffineMap> maps{identity};
+    SmallVector<Value> conversionInputs = conversion.getDpsInputs();
+    for (Value scalar : llvm::drop_begin(conversionInputs)) {
+      inputs.push_back(scalar);
+      maps.push_back(
+          AffineMap::get(sourceType.getRank(), 0, {}, rewriter.getContext()));
+    }
+    maps.push_back(identity);
     auto uncollapsed = linalg::GenericOp::create(
-        rewriter, loc, empty.getType(), source, empty,
-        ArrayRef<AffineMap>{identity, identity},
+        rewriter, loc, empty.getType(), inputs, empty, maps,
         SmallVector<utils::IteratorType>(sourceType.getRank(),
                                          utils::IteratorType::parallel));
     rewriter.cloneRegionBefore(conversion.getRegion(), uncollapsed.getRegion(),

@@ -305,6 +305,35 @@ def test_fused_activation_matmul_bit_exact(granularity, signed, symmetric):
         assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), case
 
 
+
+@needs_native
+@pytest.mark.parametrize("k", [49, 258, 300])
+@pytest.mark.parametrize("granularity,signed", [("per_tensor", False), ("per_row", True)])
+def test_fused_activation_matmul_long_bit_exact(k, granularity, signed):
+    """The same over reductions where the zero points' bounds decide the
+    code: their run-time values lie in the storage range (dynamic_quantize
+    clamps them), so qnn-integer-contractions-in-f32 subtracts them before
+    the f32 products, exact for every value up to 258 steps, and sums 300
+    steps in exact chunks; on this CPU's code and the AVX2 code, bit for bit
+    the NumPy reference."""
+    rng = np.random.default_rng(k + signed)
+    options = (f"activation-dynamic={granularity} activation-signed={str(signed).lower()} "
+               f"activation-symmetric=false")
+    b, m, n = 2, 5, 7
+    quantized = native.opt(ATTENTION.format(b=b, m=m, k=k, n=n),
+                           f"qnn-insert-observers,qnn-quantize-pipeline{{{options}}}")
+    # Skewed ranges: zero points far from the middle of the storage range.
+    a = (rng.standard_normal((b, m, k)) * 2 + 1.5).astype(np.float32)
+    c = (rng.standard_normal((b, k, n)) - 2.0).astype(np.float32)
+    per_row = granularity == "per_row"
+    qa, sa, za = ref.dynamic_quantize(a, (b, m, 1) if per_row else (1, 1, 1), 8, signed, False)
+    qc, sc, zc = ref.dynamic_quantize(c, (b, 1, n) if per_row else (1, 1, 1), 8, signed, False)
+    acc = np.matmul(qa - za, qc - zc)
+    want = (np.float32(0) + acc.astype(np.float32) * (sa * sc)).astype(np.float32)
+    for cpu in ("", "x86-64-v3"):
+        got = native.compile(quantized, cpu=cpu)(a, c)[0]
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (k, granularity, cpu)
+
 STATIC_ATTENTION = """
 func.func @main(%a: tensor<{b}x{m}x{k}xf32>, %c: tensor<{b}x{k}x{n}xf32>) -> tensor<{b}x{m}x{n}xf32> {{
   %aq = qnn.quantize %a : tensor<{b}x{m}x{k}xf32> -> tensor<{b}x{m}x{k}x{ta}>

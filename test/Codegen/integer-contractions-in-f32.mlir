@@ -492,3 +492,159 @@ func.func @converted_by_producer(%p: tensor<2x3x8x8xf32>, %v: tensor<6x8x4xi8>) 
   } -> tensor<6x8x4xi32>
   return %r : tensor<6x8x4xi32>
 }
+
+// -----
+
+#mk = affine_map<(b, m, n, k) -> (b, m, k)>
+#kn = affine_map<(b, m, n, k) -> (b, k, n)>
+#mn = affine_map<(b, m, n, k) -> (b, m, n)>
+#none = affine_map<(b, m, n, k) -> ()>
+#id4 = affine_map<(b, h, i, j) -> (b, h, i, j)>
+#scalar4 = affine_map<(b, h, i, j) -> ()>
+
+// Run-time zero points whose values the IR bounds to [0, 255]: %za as
+// dynamic quantization computes it (fptosi(roundeven(min(max(x, 0),
+// 255))) in a rank-0 op), %zb a scalar clamped with maxsi/minsi. Each is
+// subtracted from its operand before the conversion, as a constant one is:
+// 32 steps of 255·255 are exact in f32 for every value they may take, so
+// no sums and no zero-point terms. The first operand's conversion, with
+// the rank-0 zero point it reads, is fused into the op that computes the
+// operand, before the collapse.
+// CHECK-DAG: #[[$ID4:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-DAG: #[[$NONE4:map[0-9]*]] = affine_map<(d0, d1, d2, d3) -> ()>
+// CHECK-LABEL: func @bounded_zero_points
+// CHECK-SAME: (%[[P:.*]]: tensor<2x3x8x32xf32>, %[[V:.*]]: tensor<6x32x4xi8>, %[[X:.*]]: tensor<f32>, %[[Y:.*]]: i32)
+// CHECK: %[[ZB:.*]] = arith.minsi
+// CHECK: %[[ZA:.*]] = linalg.generic {{.*}} ins(%[[X]] : tensor<f32>)
+// CHECK: %[[PF:.*]] = linalg.generic {indexing_maps = [#[[$ID4]], #[[$NONE4]], #[[$ID4]]], {{.*}} ins(%[[P]], %[[ZA]] : tensor<2x3x8x32xf32>, tensor<i32>) outs(%{{.*}} : tensor<2x3x8x32xf32>)
+// CHECK-NEXT: ^bb0(%[[E:.*]]: f32, %[[Z:.*]]: i32, %{{.*}}: f32):
+// CHECK-NEXT: %[[Q:.*]] = arith.fptoui %[[E]] : f32 to i8
+// CHECK-NEXT: %[[QE:.*]] = arith.extui %[[Q]] : i8 to i32
+// CHECK-NEXT: %[[QS:.*]] = arith.subi %[[QE]], %[[Z]] : i32
+// CHECK-NEXT: %[[F:.*]] = arith.sitofp %[[QS]] : i32 to f32
+// CHECK-NEXT: linalg.yield %[[F]] : f32
+// CHECK: %[[PC:.*]] = tensor.collapse_shape %[[PF]]
+// CHECK: %[[VF:.*]] = linalg.generic {{.*}} ins(%[[V]] : tensor<6x32x4xi8>)
+// CHECK-NEXT: ^bb0(%[[W:.*]]: i8, %{{.*}}: f32):
+// CHECK-NEXT: %[[WE:.*]] = arith.extui %[[W]] : i8 to i32
+// CHECK-NEXT: %[[WS:.*]] = arith.subi %[[WE]], %[[ZB]] : i32
+// CHECK-NEXT: arith.sitofp %[[WS]] : i32 to f32
+// CHECK: %[[PRODUCTS:.*]] = linalg.generic {{.*}} ins(%[[PC]], %[[VF]] : tensor<6x8x32xf32>, tensor<6x32x4xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[PRODUCTS]] : tensor<6x8x4xf32>)
+// CHECK-NEXT: ^bb0(%[[S:.*]]: f32, %{{.*}}: i32):
+// CHECK-NEXT: %[[EXACT:.*]] = arith.fptosi %[[S]] : f32 to i32
+// CHECK-NEXT: linalg.yield %[[EXACT]] : i32
+// CHECK-NOT: linalg.generic
+func.func @bounded_zero_points(%p: tensor<2x3x8x32xf32>, %v: tensor<6x32x4xi8>, %x: tensor<f32>, %y: i32) -> tensor<6x8x4xi32> {
+  %c0 = arith.constant 0 : i32
+  %c255 = arith.constant 255 : i32
+  %f0 = arith.constant 0.0 : f32
+  %f255 = arith.constant 255.0 : f32
+  %ylo = arith.maxsi %y, %c0 : i32
+  %zb = arith.minsi %ylo, %c255 : i32
+  %ez = tensor.empty() : tensor<i32>
+  %za = linalg.generic {indexing_maps = [affine_map<() -> ()>, affine_map<() -> ()>], iterator_types = []}
+      ins(%x : tensor<f32>) outs(%ez : tensor<i32>) {
+  ^bb0(%in: f32, %o: i32):
+    %lo = arith.maximumf %in, %f0 : f32
+    %hi = arith.minimumf %lo, %f255 : f32
+    %r = math.roundeven %hi : f32
+    %z = arith.fptosi %r : f32 to i32
+    linalg.yield %z : i32
+  } -> tensor<i32>
+  %e8 = tensor.empty() : tensor<2x3x8x32xi8>
+  %q = linalg.generic {indexing_maps = [#id4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%p : tensor<2x3x8x32xf32>) outs(%e8 : tensor<2x3x8x32xi8>) {
+  ^bb0(%in: f32, %o: i8):
+    %t = arith.fptoui %in : f32 to i8
+    linalg.yield %t : i8
+  } -> tensor<2x3x8x32xi8>
+  %qc = tensor.collapse_shape %q [[0, 1], [2], [3]] : tensor<2x3x8x32xi8> into tensor<6x8x32xi8>
+  %e = tensor.empty() : tensor<6x8x4xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<6x8x4xi32>) -> tensor<6x8x4xi32>
+  %res = linalg.generic {indexing_maps = [#mk, #kn, #none, #mn], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%qc, %v, %za : tensor<6x8x32xi8>, tensor<6x32x4xi8>, tensor<i32>) outs(%i : tensor<6x8x4xi32>) {
+  ^bb0(%a: i8, %b: i8, %zx: i32, %acc: i32):
+    %ae = arith.extui %a : i8 to i32
+    %as = arith.subi %ae, %zx : i32
+    %be = arith.extui %b : i8 to i32
+    %bs = arith.subi %be, %zb : i32
+    %m = arith.muli %as, %bs : i32
+    %s = arith.addi %acc, %m : i32
+    linalg.yield %s : i32
+  } -> tensor<6x8x4xi32>
+  return %res : tensor<6x8x4xi32>
+}
+
+// -----
+
+#mk = affine_map<(m, n, k) -> (m, k)>
+#kn = affine_map<(m, n, k) -> (k, n)>
+#mn = affine_map<(m, n, k) -> (m, n)>
+#m = affine_map<(m, n, k) -> (m)>
+#none = affine_map<(m, n, k) -> ()>
+#id1 = affine_map<(m) -> (m)>
+
+// A zero point per row of the first operand, bounded to [-128, 127] (an
+// extsi of i8 values) by the op that computes it: subtracted in the
+// conversion, which reads it along the operand's rows. The second
+// operand's zero point is a maxnumf/minnumf clamp, which the bounds do not
+// follow (they follow only ops that keep a NaN a NaN, the NaN then making
+// fptosi poison): it stays an offset of the sum, with the first operand's
+// row sums (of a minus its zero point).
+// CHECK-DAG: #[[$ID2:map[0-9]*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[$ROW:map[0-9]*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func @per_row_and_unbounded
+// CHECK-SAME: (%[[A:.*]]: tensor<8x32xi8>, %[[B:.*]]: tensor<32x16xi8>, %[[Z8:.*]]: tensor<8xi8>, %[[X:.*]]: tensor<f32>)
+// CHECK: %[[ZA:.*]] = linalg.generic {{.*}} ins(%[[Z8]] : tensor<8xi8>)
+// CHECK: %[[ZB:.*]] = linalg.generic {{.*}} ins(%[[X]] : tensor<f32>)
+// CHECK: linalg.generic {indexing_maps = [#[[$ID2]], #[[$ROW]], #[[$ID2]]], {{.*}} ins(%[[A]], %[[ZA]] : tensor<8x32xi8>, tensor<8xi32>)
+// CHECK-NEXT: ^bb0(%[[E:.*]]: i8, %[[Z:.*]]: i32, %{{.*}}: f32):
+// CHECK-NEXT: %[[EE:.*]] = arith.extsi %[[E]] : i8 to i32
+// CHECK-NEXT: %[[ES:.*]] = arith.subi %[[EE]], %[[Z]] : i32
+// CHECK-NEXT: arith.sitofp %[[ES]] : i32 to f32
+// CHECK: linalg.generic {{.*}} ins(%[[B]] : tensor<32x16xi8>)
+// CHECK-NEXT: ^bb0(%[[W:.*]]: i8, %{{.*}}: f32):
+// CHECK-NEXT: arith.uitofp %[[W]] : i8 to f32
+// CHECK: %[[PRODUCTS:.*]] = linalg.generic
+// CHECK: %[[SA:.*]] = linalg.generic {indexing_maps = [#[[$ID2]], #[[$ROW]], #[[$ROW]]], iterator_types = ["parallel", "reduction"]} ins(%[[A]], %[[ZA]] : tensor<8x32xi8>, tensor<8xi32>) outs(%{{.*}} : tensor<8xi32>)
+// CHECK-NEXT: ^bb0(%[[E2:.*]]: i8, %[[Z2:.*]]: i32, %[[ACC:.*]]: i32):
+// CHECK-NEXT: %[[EE2:.*]] = arith.extsi %[[E2]] : i8 to i32
+// CHECK-NEXT: %[[ES2:.*]] = arith.subi %[[EE2]], %[[Z2]] : i32
+// CHECK-NEXT: arith.addi %[[ACC]], %[[ES2]] : i32
+// CHECK: linalg.generic {{.*}} ins(%[[PRODUCTS]], %[[SA]], %[[ZB]] : tensor<8x16xf32>, tensor<8xi32>, tensor<i32>)
+func.func @per_row_and_unbounded(%a: tensor<8x32xi8>, %b: tensor<32x16xi8>, %z8: tensor<8xi8>, %x: tensor<f32>) -> tensor<8x16xi32> {
+  %c0 = arith.constant 0 : i32
+  %f0 = arith.constant 0.0 : f32
+  %f255 = arith.constant 255.0 : f32
+  %ez8 = tensor.empty() : tensor<8xi32>
+  %za = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%z8 : tensor<8xi8>) outs(%ez8 : tensor<8xi32>) {
+  ^bb0(%in: i8, %o: i32):
+    %z = arith.extsi %in : i8 to i32
+    linalg.yield %z : i32
+  } -> tensor<8xi32>
+  %ez = tensor.empty() : tensor<i32>
+  %zb = linalg.generic {indexing_maps = [affine_map<() -> ()>, affine_map<() -> ()>], iterator_types = []}
+      ins(%x : tensor<f32>) outs(%ez : tensor<i32>) {
+  ^bb0(%in: f32, %o: i32):
+    %lo = arith.maxnumf %in, %f0 : f32
+    %hi = arith.minnumf %lo, %f255 : f32
+    %z = arith.fptosi %hi : f32 to i32
+    linalg.yield %z : i32
+  } -> tensor<i32>
+  %e = tensor.empty() : tensor<8x16xi32>
+  %i = linalg.fill ins(%c0 : i32) outs(%e : tensor<8x16xi32>) -> tensor<8x16xi32>
+  %r = linalg.generic {indexing_maps = [#mk, #kn, #m, #none, #mn], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b, %za, %zb : tensor<8x32xi8>, tensor<32x16xi8>, tensor<8xi32>, tensor<i32>) outs(%i : tensor<8x16xi32>) {
+  ^bb0(%x1: i8, %y1: i8, %zx: i32, %zy: i32, %acc: i32):
+    %xe = arith.extsi %x1 : i8 to i32
+    %xs = arith.subi %xe, %zx : i32
+    %ye = arith.extui %y1 : i8 to i32
+    %ys = arith.subi %ye, %zy : i32
+    %p = arith.muli %xs, %ys : i32
+    %s = arith.addi %acc, %p : i32
+    linalg.yield %s : i32
+  } -> tensor<8x16xi32>
+  return %r : tensor<8x16xi32>
+}

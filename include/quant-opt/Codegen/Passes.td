@@ -142,7 +142,13 @@ def QNNIntegerContractionsInF32Pass
     over the reduction. A constant offset (a static zero point) is instead
     added to its operand before the conversion where the bound still holds
     with it (`max|a + o_a|`): then neither its terms nor the other
-    operand's sums are needed. The op that adds the terms writes its
+    operand's sums are needed. So is a run-time offset whose values the IR
+    bounds, with the bound taken over all of them: dynamic quantization's
+    zero point, `fptosi(roundeven(minimumf(maximumf(x, lo), hi)))` (NaN
+    makes `fptosi` poison), or an `extsi`/`extui` of a narrower integer,
+    `maxsi`/`minsi` clamps of either, found through the ops and rank-0 or
+    parallel `linalg.generic`s (and `tensor.extract`) that compute it, and
+    read along the operand's own loops. The op that adds the terms writes its
     output without reading it where the init is a fill with zeros, and is
     fused into the result's one user where that is elementwise over the
     same elements (the requantization), which the generic strategy then
