@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times the bundled models compiled ahead of time, as a program that
 # deploys them runs them: scripts/quant-aot's object linked with
-# bench/aot_time.c, the mean of CALLS calls on one core (CPU 1), beside
+# bench/aot/aot_time.c, the mean of CALLS calls on one core (CPU 1), beside
 # quant-run's median on the same input (the JIT, same pipeline). Uses the
 # programs scripts/bench-models.sh writes (build/bench-models/MODEL-bBATCH:
 # float.mlir, quantized.mlir, x.npy). Prints a Markdown table.
@@ -29,7 +29,7 @@ for model in fashion-cnn fashion-mobilenet fashion-transformer fashion-transform
     out=$work/$model-$kind
     QUANT_OPT_BUILD_DIR=$BUILD_DIR "$aot" "$dir/$kind.mlir" -o "$out" --name model > "$out.log" 2>&1 \
       || { cat "$out.log" >&2; exit 1; }
-    cc -O2 -std=c11 -I"$out" "$ROOT/bench/aot_time.c" "$out/model.o" -o "$out/time" -lm
+    cc -O2 -std=c11 -I"$out" "$ROOT/bench/aot/aot_time.c" "$out/model.o" -o "$out/time" -lm
     deployed=$(taskset -c 1 "$out/time" "$work/x.bin" "$calls")
     jit=$(taskset -c 1 "$BUILD_DIR/bin/quant-run" "$dir/$kind.mlir" -i "$dir/x.npy" --repeat "$calls" \
           2>&1 | sed -n 's/^median of [0-9]* runs: \([0-9.e-]*\) s$/\1/p')
