@@ -205,8 +205,12 @@ void qnn::buildCPUPipeline(OpPassManager &pm,
                          /*hoistAllocationsOutOfLoops=*/!parallelLoops);
   // The reference pipeline too: a strided copy left to memref.copy calls
   // the MLIR runner library's memrefCopy, which a program run in process
-  // (Python) or compiled ahead of time does not link.
-  pm.addNestedPass<func::FuncOp>(createQNNStridedCopiesToLoopsPass());
+  // (Python) or compiled ahead of time does not link. Small ones are
+  // vectorized, except by the scalar strategy.
+  QNNStridedCopiesToLoopsPassOptions copies;
+  if (options.strategy != CPUStrategy::Scalar)
+    copies.vectorElements = 64;
+  pm.addNestedPass<func::FuncOp>(createQNNStridedCopiesToLoopsPass(copies));
   if (options.strategy == CPUStrategy::Microkernel && options.threads > 1) {
     pm.addNestedPass<func::FuncOp>(createQNNParallelizeCPUPass());
     ConvertSCFToOpenMPPassOptions openMP;

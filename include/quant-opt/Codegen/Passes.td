@@ -527,12 +527,19 @@ def QNNStridedCopiesToLoopsPass
     Contiguous copies stay `memref.copy` (a `memcpy`), unless `all` is set:
     the GPU pipeline turns every copy into `linalg.copy`, which becomes a
     kernel like any other linalg op (a host `memcpy` cannot read device
-    buffers).
+    buffers). A static copy of at most `vector-elements` elements (0: none)
+    becomes one `vector.transfer_read` and one `vector.transfer_write`
+    instead: the loops of a tile's row moved by a transpose (16 floats of
+    a 64x49x2x16 tensor, attention's heads) stayed scalar in LLVM, which
+    cannot reorder loads past stores that may alias (`qnn-cpu-pipeline`
+    sets 64 for its vectorizing strategies).
   }];
-  let dependentDialects = ["linalg::LinalgDialect"];
+  let dependentDialects = ["linalg::LinalgDialect", "vector::VectorDialect"];
   let options = [
     Option<"all", "all", "bool", /*default=*/"false",
            "Rewrite contiguous copies too (GPU pipeline)">,
+    Option<"vectorElements", "vector-elements", "unsigned", /*default=*/"0",
+           "Vectorize static copies of at most this many elements (0: none)">,
   ];
 }
 
