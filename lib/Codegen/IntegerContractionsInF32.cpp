@@ -42,6 +42,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/InferIntRangeInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <cmath>
@@ -152,22 +153,6 @@ Bounds getBounds(Value value, unsigned depth) {
       return *bounds;
     return full;
   }
-  if (isa<arith::ExtUIOp, arith::ExtSIOp>(def)) {
-    unsigned from = getElementTypeOrSelf(def->getOperand(0).getType())
-                        .getIntOrFloatBitWidth();
-    if (from >= 63)
-      return full;
-    if (isa<arith::ExtUIOp>(def))
-      return {0, (int64_t(1) << from) - 1};
-    return {-(int64_t(1) << (from - 1)), (int64_t(1) << (from - 1)) - 1};
-  }
-  if (isa<arith::MaxSIOp, arith::MinSIOp>(def)) {
-    Bounds lhs = getBounds(def->getOperand(0), depth - 1);
-    Bounds rhs = getBounds(def->getOperand(1), depth - 1);
-    if (isa<arith::MaxSIOp>(def))
-      return {std::max(lhs.lo, rhs.lo), std::max(lhs.hi, rhs.hi)};
-    return {std::min(lhs.lo, rhs.lo), std::min(lhs.hi, rhs.hi)};
-  }
   // fptosi rounds toward zero; NaN and values out of range are poison.
   if (isa<arith::FPToSIOp>(def)) {
     FloatBounds operand = getFloatBounds(def->getOperand(0), depth - 1);
@@ -175,8 +160,33 @@ Bounds getBounds(Value value, unsigned depth) {
     // (Compared as doubles, where 2^63 - 1 rounds up: hi < 2^63.)
     if (lo >= double(full.lo) && hi < double(full.hi))
       return {int64_t(lo), int64_t(hi)};
+    return full;
   }
-  return full;
+  // Integer ops (extui, extsi, maxsi, minsi, ...): upstream's range
+  // inference, on the bounds of their integer operands.
+  auto inferable = dyn_cast<InferIntRangeInterface>(def);
+  if (!inferable || bits > 64 || def->getNumResults() != 1 ||
+      !llvm::all_of(def->getOperandTypes(), llvm::IsaPred<IntegerType>))
+    return full;
+  SmallVector<ConstantIntRanges> operandRanges;
+  for (Value operand : def->getOperands()) {
+    Bounds operandBounds = getBounds(operand, depth - 1);
+    unsigned width = cast<IntegerType>(operand.getType()).getWidth();
+    if (width > 64)
+      return full;
+    operandRanges.push_back(ConstantIntRanges::fromSigned(
+        APInt(width, operandBounds.lo, /*isSigned=*/true),
+        APInt(width, operandBounds.hi, /*isSigned=*/true)));
+  }
+  std::optional<ConstantIntRanges> range;
+  inferable.inferResultRanges(
+      operandRanges, [&](Value result, const ConstantIntRanges &inferred) {
+        if (result == value)
+          range = inferred;
+      });
+  if (!range)
+    return full;
+  return {range->smin().getSExtValue(), range->smax().getSExtValue()};
 }
 
 std::optional<Bounds> getElementBounds(Value tensor, unsigned depth) {

@@ -145,8 +145,9 @@ def QNNIntegerContractionsInF32Pass
     operand's sums are needed. So is a run-time offset whose values the IR
     bounds, with the bound taken over all of them: dynamic quantization's
     zero point, `fptosi(roundeven(minimumf(maximumf(x, lo), hi)))` (NaN
-    makes `fptosi` poison), or an `extsi`/`extui` of a narrower integer,
-    `maxsi`/`minsi` clamps of either, found through the ops and rank-0 or
+    makes `fptosi` poison), or integer ops on such values and narrower
+    integers (`extsi`/`extui`, `maxsi`/`minsi` clamps, ...: upstream's
+    `InferIntRangeInterface`), found through the ops and rank-0 or
     parallel `linalg.generic`s (and `tensor.extract`) that compute it, and
     read along the operand's own loops. The op that adds the terms writes its
     output without reading it where the init is a fill with zeros, and is
