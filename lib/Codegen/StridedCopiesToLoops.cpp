@@ -47,6 +47,7 @@ struct StridedCopiesToLoopsPass
       auto loops = rewriter.replaceOpWithNewOp<linalg::CopyOp>(
           copy, copy.getSource(), copy.getTarget());
       if (vectorElements == 0 || !source.hasStaticShape() ||
+          !target.hasStaticShape() ||
           source.getNumElements() > int64_t(vectorElements))
         return;
       // One vector read and one write (the copy's buffers do not overlap).
